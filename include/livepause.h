@@ -1,0 +1,293 @@
+/*
+ * livepause.h - the one public header of liblivepause, the pytest-live-pause
+ * runtime.
+ *
+ * The runtime owns the pause directory and its protocol (docs/protocol.md):
+ * creating runs and pauses, writing and validating resume commands, waiting
+ * for a command, deciding liveness, appending events and listing pauses. It
+ * knows nothing of pytest or Python; the CLI and the CPython extension are
+ * both clients of this header only.
+ *
+ * Conventions (after libgit2):
+ *   - every name starts with lp_ / LP_;
+ *   - a function that can fail returns int: LP_OK (0) or a negative
+ *     lp_error code; the message of the last error of this thread is
+ *     lp_error_message() and is never NULL;
+ *   - handles are opaque and their _free() accepts NULL;
+ *   - option structs start with a version field; initialise them with the
+ *     matching _INIT macro.
+ */
+#ifndef LIVEPAUSE_H
+#define LIVEPAUSE_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LP_VERSION "0.2.0"
+#define LP_PROTOCOL_VERSION 1
+
+/* Default pause directory and the environment variable that overrides it. */
+#define LP_DEFAULT_DIR "/tmp/pytest-live-pause"
+#define LP_ENV_DIR "PYTEST_LIVE_PAUSE_DIR"
+
+/* Bounds on identifiers: see lp_id_validate(). */
+#define LP_ID_MAX 64
+
+/* ------------------------------------------------------------------ errors */
+
+typedef enum lp_error {
+	LP_OK = 0,
+	LP_ERROR = -1,       /* I/O or system error (message names the path) */
+	LP_EINVAL = -2,      /* a bad argument: id, option value, combination */
+	LP_ENOTFOUND = -3,   /* no such pause or run */
+	LP_EUNSAFE = -4,     /* the pause directory is not safe to use */
+	LP_ESTALE = -5,      /* pending, but the paused process is gone */
+	LP_ERESUMED = -6,    /* already resumed (by another command) */
+	LP_ETIMEDOUT = -7,   /* the pause already timed out */
+	LP_EABORTED = -8,    /* the pause was aborted (Ctrl-C, SIGTERM) */
+	LP_ETIMEOUT = -9,    /* a wait of ours ran out of time */
+	LP_EINTR = -10,      /* a wait stopped because the check hook said so */
+	LP_EBADCMD = -11,    /* a command or pause file is malformed */
+	LP_ERUNENDED = -12,  /* the run is no longer active */
+	LP_ENOTTAKEN = -13,  /* command written, not taken in time */
+	LP_EKIND = -14,      /* option does not fit the pause's kind */
+} lp_error;
+
+/* Message of the last error on this thread; never NULL ("" if none). */
+const char *lp_error_message(void);
+/* Code of the last error on this thread (LP_OK if none). */
+int lp_error_last(void);
+/* Short stable name of a code, e.g. "LP_ESTALE". */
+const char *lp_error_name(int code);
+
+/* --------------------------------------------------------------- ids */
+
+/* Validate an id: 1..LP_ID_MAX bytes of [A-Za-z0-9._-], not "." or "..".
+ * what names the id in the error message ("pause id", "run id"). */
+int lp_id_validate(const char *id, const char *what);
+
+/* ------------------------------------------------------------- store */
+
+typedef struct lp_store lp_store;
+
+enum {
+	LP_STORE_CREATE = 1 << 0, /* create the directory (0700) if missing */
+};
+
+/* Resolve the pause directory: explicit (may be NULL) > $PYTEST_LIVE_PAUSE_DIR
+ * > LP_DEFAULT_DIR. Returns a static or the given string. */
+const char *lp_store_default_path(const char *explicit_path);
+
+/* Open (and with LP_STORE_CREATE, create) a pause directory. Refuses,
+ * with LP_EUNSAFE and a message naming the fix, a directory that is a
+ * symlink, is owned by another user, or is writable by group or others. */
+int lp_store_open(lp_store **out, const char *path, unsigned flags);
+const char *lp_store_path(const lp_store *store);
+void lp_store_free(lp_store *store);
+
+/* --------------------------------------------------------------- runs */
+
+typedef struct lp_run lp_run;
+
+typedef struct lp_run_options {
+	unsigned version;
+	const char *run_id;     /* NULL: generate one */
+	const char *worker_id;  /* NULL unless a worker (pytest-xdist) */
+	const char *cwd;        /* NULL: getcwd() */
+	const char *extra_json; /* NULL or a JSON object merged into run.json */
+} lp_run_options;
+#define LP_RUN_OPTIONS_VERSION 1
+#define LP_RUN_OPTIONS_INIT {LP_RUN_OPTIONS_VERSION, NULL, NULL, NULL, NULL}
+
+/* Create runs/<run_id>/ with run.json, events.jsonl, pauses/ and commands/,
+ * owned by this process, and log "run_started". */
+int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts);
+/* Join a run started by another process of the same session (an xdist
+ * worker joining its controller's run); logs "worker_joined". */
+int lp_run_join(lp_run **out, lp_store *store, const lp_run_options *opts);
+const char *lp_run_id(const lp_run *run);
+/* Mark the run ended in run.json (owner only) and log "run_ended". */
+int lp_run_end(lp_run *run, int exitstatus);
+/* Append an event of type `event` with the fields of `fields_json` (a JSON
+ * object text, or NULL) to events.jsonl. */
+int lp_run_event(lp_run *run, const char *event, const char *fields_json);
+void lp_run_free(lp_run *run);
+
+/* ------------------------------------------------------------- pauses */
+
+typedef enum lp_kind {
+	LP_KIND_FAILURE = 0,
+	LP_KIND_CHECKPOINT = 1,
+} lp_kind;
+
+/* A checkpoint verdict: true, false, or none. */
+typedef enum lp_result {
+	LP_RESULT_NONE = -1,
+	LP_RESULT_FALSE = 0,
+	LP_RESULT_TRUE = 1,
+} lp_result;
+
+typedef enum lp_outcome {
+	LP_OUTCOME_RESUMED = 0,
+	LP_OUTCOME_TIMED_OUT = 1,
+	LP_OUTCOME_ABORTED = 2,
+} lp_outcome;
+
+const char *lp_kind_name(lp_kind kind);         /* "failure", "checkpoint" */
+const char *lp_outcome_name(lp_outcome outcome);/* "resumed", ... */
+
+typedef struct lp_pause lp_pause;
+
+typedef struct lp_pause_options {
+	unsigned version;
+	lp_kind kind;
+	const char *nodeid;           /* pytest node id, or any test name */
+	const char *task;             /* checkpoint task, NULL for failures */
+	const char *original_failure; /* failure text, NULL for checkpoints */
+	double timeout;               /* seconds; <= 0 waits forever */
+	const char *extra_json;       /* NULL or JSON object merged in */
+} lp_pause_options;
+#define LP_PAUSE_OPTIONS_VERSION 1
+#define LP_PAUSE_OPTIONS_INIT \
+	{LP_PAUSE_OPTIONS_VERSION, LP_KIND_FAILURE, NULL, NULL, NULL, 0.0, NULL}
+
+/* What ended a pause. Strings are owned by the struct; release them with
+ * lp_resolution_clear(). */
+typedef struct lp_resolution {
+	lp_outcome outcome;
+	char *by;             /* "cli", "timeout", "abort", "signal", "file" ... */
+	lp_result result;     /* checkpoints */
+	char *reason;         /* checkpoints; NULL if none */
+	char *failure_reason; /* failures; NULL if none */
+	char *command_json;   /* the command file as taken, NULL on none */
+} lp_resolution;
+void lp_resolution_clear(lp_resolution *res);
+
+/* Write pauses/<pause_id>.json (status "pending"), index it as pending and
+ * log "pause_started". */
+int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *opts);
+const char *lp_pause_id(const lp_pause *pause);
+/* Absolute path of the pause file. */
+const char *lp_pause_path(const lp_pause *pause);
+/* The resume command a person or agent should run for this pause. */
+const char *lp_pause_resume_hint(const lp_pause *pause);
+
+/* Hooks of a wait. check() is called when wake_fd becomes readable (after
+ * the fd is drained), when a system call is interrupted, and at least every
+ * slice_ms; a non-zero return stops the wait with LP_EINTR. on_rejected()
+ * reports a command that was refused (the pause keeps waiting). */
+typedef struct lp_wait_hooks {
+	unsigned version;
+	int wake_fd;  /* -1: none */
+	int slice_ms; /* 0: default (50 ms) */
+	int (*check)(void *ud);
+	void (*on_rejected)(void *ud, const char *message);
+	void *ud;
+} lp_wait_hooks;
+#define LP_WAIT_HOOKS_VERSION 1
+#define LP_WAIT_HOOKS_INIT {LP_WAIT_HOOKS_VERSION, -1, 0, NULL, NULL, NULL}
+
+/* Block until a valid resume command is taken or the pause's deadline
+ * passes (then the pause is claimed as timed out). On LP_OK `out` holds
+ * the outcome and the pause file and events record it. Returns LP_EINTR,
+ * the pause still pending, when hooks->check() asked to stop; the caller
+ * then ends it with lp_pause_claim(). hooks may be NULL. */
+int lp_pause_wait(lp_pause *pause, const lp_wait_hooks *hooks,
+		  lp_resolution *out);
+
+/* End the pause from its own process: claim it with a command whose "by"
+ * is `by` ("abort" gives outcome aborted, "timeout" timed out, anything
+ * else resumed) and whose other fields are those of fields_json (NULL or
+ * an object). If another resolver already claimed it, that command is
+ * taken instead. Either way `out` says what happened. */
+int lp_pause_claim(lp_pause *pause, const char *by, const char *fields_json,
+		   lp_resolution *out);
+void lp_pause_free(lp_pause *pause);
+
+/* ---------------------------------------------- reading pauses (readers) */
+
+typedef struct lp_pause_info {
+	char *pause_id;
+	char *run_id;
+	char *kind;             /* "failure" | "checkpoint" */
+	char *status;           /* as recorded: pending|resumed|timed_out|aborted */
+	char *state;            /* derived: status, or "stale" */
+	char *nodeid;
+	char *task;             /* NULL if none */
+	char *original_failure; /* NULL if none */
+	char *hostname;
+	char *cwd;
+	char *worker_id;        /* NULL if none */
+	char *path;             /* absolute path of the pause file */
+	double created_at;
+	double timeout;
+	long pid;
+	char *json;             /* the pause file, re-serialised, plus "state" */
+} lp_pause_info;
+
+/* Load one pause by id or by the path of its pause file. */
+int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out);
+void lp_pause_info_free(lp_pause_info *info);
+
+enum {
+	LP_LIST_ALL = 1 << 0, /* all states, not only resumable pending ones */
+};
+/* Call cb for each pause, oldest first; a non-zero cb return stops the
+ * listing and is returned. Without LP_LIST_ALL only the pending index is
+ * read, so the cost does not grow with the number of old runs. */
+typedef int (*lp_list_cb)(const lp_pause_info *info, void *ud);
+int lp_list(lp_store *store, unsigned flags, lp_list_cb cb, void *ud);
+
+/* ----------------------------------------------------- resuming (writers) */
+
+typedef struct lp_resume_options {
+	unsigned version;
+	const char *failure_reason; /* failures only */
+	int has_result;             /* checkpoints: result was given */
+	lp_result result;
+	const char *reason;         /* checkpoints only */
+	double take_timeout;        /* seconds to wait for the take; 0: 5 s,
+	                               < 0: do not wait */
+	const char *by;             /* NULL: "cli" */
+} lp_resume_options;
+#define LP_RESUME_OPTIONS_VERSION 1
+#define LP_RESUME_OPTIONS_INIT \
+	{LP_RESUME_OPTIONS_VERSION, NULL, 0, LP_RESULT_NONE, NULL, 0.0, NULL}
+
+/* Resume a pause by id or pause-file path: check the options fit its kind
+ * (LP_EKIND, nothing written), refuse stale (LP_ESTALE) or already ended
+ * pauses (LP_ERESUMED, LP_ETIMEDOUT, LP_EABORTED: the message says who
+ * won), claim it by creating its command file exclusively, then wait until
+ * the paused process has taken it (LP_ENOTTAKEN if not in time). On return
+ * *info_out (may be NULL) holds the pause as last read. */
+int lp_resume(lp_store *store, const char *ref, const lp_resume_options *opts,
+	      lp_pause_info **info_out);
+
+/* ------------------------------------------------------------ watching */
+
+typedef struct lp_run_info {
+	char *run_id;
+	char *state;     /* "active" | "ended" | "stale" (owner gone) */
+	char *hostname;
+	char *cwd;
+	long pid;
+	double started_at;
+	char *json;
+} lp_run_info;
+int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out);
+void lp_run_info_free(lp_run_info *info);
+
+/* Report the latest pending pause of a run at once, or wait (event driven)
+ * for the next one. LP_OK with *out set; LP_ERUNENDED when the run ends or
+ * its owner dies; LP_ETIMEOUT after `timeout` seconds (<= 0: no limit);
+ * LP_ENOTFOUND for an unknown run; LP_EINTR if hooks->check() says so. */
+int lp_watch(lp_store *store, const char *run_id, double timeout,
+	     const lp_wait_hooks *hooks, lp_pause_info **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LIVEPAUSE_H */

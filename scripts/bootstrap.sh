@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what a fresh machine lacks for building and testing
+# pytest-live-pause: Debian packages by name, a virtual environment in
+# .venv, the Python test dependencies, and the project itself (built from
+# source by scikit-build-core). Idempotent and quiet when nothing is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(gcc make pkg-config cmake libjansson-dev libcmocka-dev)
+[ "${LP_WITH_DEV_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(clang libclang-rt-14-dev valgrind)
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+# a python3 that can make a virtual environment
+if ! command -v python3 >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/null; then
+  missing+=(python3 python3-venv python3-dev)
+fi
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "bootstrap: installing Debian packages: ${missing[*]}"
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+VENV=${VENV:-.venv}
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "bootstrap: creating virtual environment $VENV"
+  python3 -m venv "$VENV"
+  "$VENV/bin/python" -m pip install -q --upgrade pip
+fi
+"$VENV/bin/python" -m pip install -q "pytest>=9.0.3" "pytest-xdist>=3.6" "pytest-timeout>=2.3"
+
+# Rebuild and reinstall the project only when a source file changed.
+stamp="$VENV/.lp-installed"
+if [ ! -f "$stamp" ] || [ -n "$(find include lib cli python CMakeLists.txt pyproject.toml -newer "$stamp" -print -quit)" ]; then
+  echo "bootstrap: building and installing pytest-live-pause into $VENV"
+  "$VENV/bin/python" -m pip install -q . 
+  touch "$stamp"
+fi
