@@ -1,0 +1,253 @@
+/*
+ * command.c - resuming a pause from another process (the CLI, or any
+ * client of the runtime): check that the verdict fits the pause's kind
+ * and that the pause can still be resumed, claim it by creating its
+ * command file exclusively, and wait until the paused process has taken
+ * the command. The loser of a race is told who won.
+ */
+#include "internal.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Say why a pause that is not pending cannot be resumed. */
+static int refuse_ended(const char *id, const lp_json *doc, const char *state)
+{
+	const char *by = lpj_get_str(doc, "resolved_by");
+	if (strcmp(state, "resumed") == 0)
+		return lp_fail(LP_ERESUMED, "pause %s was already resumed (by %s); nothing to do", id,
+			       by ? by : "another command");
+	if (strcmp(state, "timed_out") == 0)
+		return lp_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
+	if (strcmp(state, "aborted") == 0)
+		return lp_fail(LP_EABORTED, "pause %s was aborted (Ctrl-C or SIGTERM in its pytest process)", id);
+	if (strcmp(state, "stale") == 0) {
+		lp_identity rec;
+		lpj_get_identity(doc, &rec);
+		return lp_fail(LP_ESTALE,
+			       "pause %s is stale: its pytest process (pid %ld on %s) is gone, so there is nothing to resume",
+			       id, rec.pid, rec.hostname);
+	}
+	return lp_fail(LP_EBADCMD, "pause %s has an unknown status '%s'", id, state);
+}
+
+/* The command file exists: say who claimed the pause first. Returns 1 if
+ * that file is not a valid command (it will be moved aside by the paused
+ * process, so try again). */
+static int report_winner(lp_run *run_dirs, const char *id, const char *name, lp_kind kind)
+{
+	char *text;
+	size_t len;
+	int rc = lp_file_read(run_dirs->commands_fd, name, LP_CAP_COMMAND, "command file", &text, &len);
+	if (rc == LP_ENOTFOUND)
+		return 1;
+	if (rc)
+		return 1;
+	lp_json *j;
+	rc = lpj_parse_object(text, len, "command file", &j);
+	free(text);
+	if (rc)
+		return 1;
+	lp_command c;
+	rc = lpj_command_validate(j, kind, &c);
+	long pid = (long)lpj_get_int(j, "pid", 0);
+	lpj_free(j);
+	if (rc)
+		return 1;
+	const char *by = c.by ? c.by : "file";
+	if (strcmp(by, "timeout") == 0)
+		rc = lp_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
+	else if (strcmp(by, "abort") == 0)
+		rc = lp_fail(LP_EABORTED, "pause %s was aborted (Ctrl-C or SIGTERM in its pytest process)", id);
+	else
+		rc = lp_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s%s%ld)", id,
+			     by, pid ? ", pid " : "", pid);
+	lp_command_clear(&c);
+	return rc;
+}
+
+static int build_command(const lp_resume_options *o, lp_kind kind, char **out)
+{
+	lp_json *c = lpj_object();
+	if (c == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	int rc;
+	if (kind == LP_KIND_FAILURE)
+		rc = lpj_set_str(c, "failure_reason", o->failure_reason);
+	else if (!(rc = lpj_set_result(c, "result", o->has_result ? o->result : LP_RESULT_NONE)))
+		rc = lpj_set_str(c, "reason", o->reason);
+	if (!rc && !(rc = lpj_set_str(c, "by", o->by ? o->by : "cli")) &&
+	    !(rc = lpj_set_int(c, "pid", (long long)getpid())) &&
+	    !(rc = lpj_set_str(c, "hostname", lp_hostname())))
+		rc = lpj_set_real(c, "created_at", lp_now());
+	*out = rc ? NULL : lpj_dump(c);
+	lpj_free(c);
+	return rc ? rc : (*out ? LP_OK : LP_ERROR);
+}
+
+static int check_options(const lp_resume_options *o)
+{
+	if (o == NULL || o->version != LP_RESUME_OPTIONS_VERSION)
+		return lp_fail(LP_EINVAL, "lp_resume_options missing or of an unknown version");
+	if (o->failure_reason && (o->has_result || o->reason))
+		return lp_fail(LP_EINVAL,
+			       "--failure-reason is for failure pauses and --result/--reason for checkpoints: give one kind");
+	if (o->has_result && o->result != LP_RESULT_TRUE && o->result != LP_RESULT_FALSE &&
+	    o->result != LP_RESULT_NONE)
+		return lp_fail(LP_EINVAL, "result must be true, false or none");
+	return LP_OK;
+}
+
+static int check_kind(const char *id, lp_kind kind, const lp_resume_options *o)
+{
+	if (kind == LP_KIND_CHECKPOINT && o->failure_reason)
+		return lp_fail(LP_EKIND,
+			       "pause %s is a checkpoint: --failure-reason is only for failure pauses; use --result true|false|none [--reason TEXT]",
+			       id);
+	if (kind == LP_KIND_FAILURE && (o->has_result || o->reason))
+		return lp_fail(LP_EKIND,
+			       "pause %s is a failure pause: --result and --reason are only for checkpoints; use --failure-reason TEXT",
+			       id);
+	return LP_OK;
+}
+
+/* Wait until the pause file shows the pause is no longer pending. */
+static int wait_taken(lp_store *s, lp_run *dirs, const char *id, const lp_json *doc,
+		      double take_timeout, lp_json **final)
+{
+	lp_identity rec;
+	lpj_get_identity(doc, &rec);
+	lp_waiter *w;
+	int rc = lp_waiter_open(&w);
+	if (rc)
+		return rc;
+	lp_waiter_add_dir(w, dirs->pauses_fd, "pauses");
+	if (strcmp(rec.hostname, lp_hostname()) == 0 && rec.pid > 0)
+		lp_waiter_add_pid(w, rec.pid);
+	int64_t deadline = lp_mono_ms() + (int64_t)(take_timeout * 1000.0);
+	for (;;) {
+		lp_json *now;
+		double mtime = 0;
+		if ((rc = lp_pause_load(s, id, &now, &mtime)))
+			break;
+		const char *status = lpj_get_str(now, "status");
+		if (status && strcmp(status, "pending") != 0) {
+			*final = now;
+			rc = LP_OK;
+			break;
+		}
+		int dead = strcmp(lp_pause_state(now, mtime), "stale") == 0;
+		lpj_free(now);
+		if (dead) {
+			rc = lp_fail(LP_ESTALE,
+				     "pause %s: its pytest process (pid %ld) died before taking the command",
+				     id, rec.pid);
+			break;
+		}
+		rc = lp_waiter_wait(w, deadline, NULL);
+		if (rc == LP_ETIMEOUT) {
+			rc = lp_fail(LP_ENOTTAKEN,
+				     "the command for pause %s was written, but its pytest process (pid %ld) has not taken it within %gs; it will be taken when that process looks again",
+				     id, rec.pid, take_timeout);
+			break;
+		}
+		if (rc < 0)
+			break;
+	}
+	lp_waiter_free(w);
+	return rc;
+}
+
+int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
+	      lp_pause_info **info_out)
+{
+	if (info_out)
+		*info_out = NULL;
+	int rc = check_options(o);
+	if (rc)
+		return rc;
+	lp_store *other = NULL;
+	char id[LP_ID_MAX + 1], run_id[LP_ID_MAX + 1];
+	if ((rc = lp_ref_resolve(store, ref, &other, id)))
+		return rc;
+	lp_store *s = other ? other : store;
+	lp_json *doc = NULL, *final = NULL;
+	char *cmd = NULL;
+	lp_run dirs = {.store = s, .fd = -1, .pauses_fd = -1, .commands_fd = -1, .events_fd = -1};
+	double mtime = 0;
+	if ((rc = lp_pause_load(s, id, &doc, &mtime)))
+		goto done;
+	lp_pause_id_run(id, run_id);
+	const char *k = lpj_get_str(doc, "kind");
+	lp_kind kind = k && strcmp(k, "checkpoint") == 0 ? LP_KIND_CHECKPOINT : LP_KIND_FAILURE;
+	if ((rc = check_kind(id, kind, o)))
+		goto done;
+	const char *state = lp_pause_state(doc, mtime);
+	if (strcmp(state, "pending") != 0) {
+		rc = refuse_ended(id, doc, state);
+		goto done;
+	}
+	if ((rc = build_command(o, kind, &cmd)))
+		goto done;
+	char label[PATH_MAX], name[LP_ID_MAX + 16];
+	snprintf(label, sizeof label, "%s/runs/%s/commands", s->path, run_id);
+	snprintf(name, sizeof name, "%s.resume.json", id);
+	if ((rc = lp_run_dirs_open(s, run_id, &dirs.fd)) ||
+	    (rc = lp_dir_open(dirs.fd, "commands", 0, label, &dirs.commands_fd)) ||
+	    (rc = lp_dir_open(dirs.fd, "pauses", 0, label, &dirs.pauses_fd)))
+		goto done;
+	double take_timeout = o->take_timeout == 0 ? LP_DEFAULT_TAKE_TIMEOUT : o->take_timeout;
+	int64_t claim_deadline = lp_mono_ms() + (int64_t)((take_timeout > 0 ? take_timeout : 1) * 1000);
+	for (;;) {
+		snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", s->path, run_id, name);
+		rc = lp_file_publish(dirs.commands_fd, name, cmd, strlen(cmd), 1, label);
+		if (rc <= 0)
+			break;
+		/* someone claimed it first */
+		rc = report_winner(&dirs, id, name, kind);
+		if (rc != 1)
+			goto done;
+		if (lp_mono_ms() >= claim_deadline) {
+			rc = lp_fail(LP_ENOTTAKEN,
+				     "pause %s has an unreadable command file that its process has not cleared; try again",
+				     id);
+			goto done;
+		}
+		lp_waiter *w;
+		if ((rc = lp_waiter_open(&w)))
+			goto done;
+		lp_waiter_add_dir(w, dirs.commands_fd, "commands");
+		lp_waiter_wait(w, claim_deadline, NULL);
+		lp_waiter_free(w);
+	}
+	if (rc)
+		goto done;
+	if (take_timeout < 0) {
+		rc = LP_OK;
+		goto done;
+	}
+	if ((rc = wait_taken(s, &dirs, id, doc, take_timeout, &final)))
+		goto done;
+	const char *status = lpj_get_str(final, "status");
+	if (strcmp(status, "resumed") != 0)
+		rc = refuse_ended(id, final, status); /* cannot happen: we hold the claim */
+done:
+	if (info_out && (final || doc)) {
+		lp_json *last = final ? final : doc;
+		lp_info_from_json(s, run_id, id, last, mtime, info_out);
+	}
+	if (dirs.fd >= 0)
+		close(dirs.fd);
+	if (dirs.commands_fd >= 0)
+		close(dirs.commands_fd);
+	if (dirs.pauses_fd >= 0)
+		close(dirs.pauses_fd);
+	lpj_free(doc);
+	lpj_free(final);
+	free(cmd);
+	lp_store_free(other);
+	return rc;
+}

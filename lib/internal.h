@@ -1,0 +1,185 @@
+/*
+ * internal.h - declarations shared by the runtime's modules (the files of lib/), not
+ * part of the public API. Each section names the file that owns it.
+ */
+#ifndef LP_INTERNAL_H
+#define LP_INTERNAL_H
+
+#include "livepause.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Size caps applied before parsing (bytes). */
+#define LP_CAP_COMMAND (64 * 1024)
+#define LP_CAP_PAUSE (1024 * 1024)
+#define LP_CAP_RUN (64 * 1024)
+#define LP_CAP_FAILURE_TEXT (256 * 1024) /* original_failure is cut there */
+#define LP_HEARTBEAT_INTERVAL 2.0         /* seconds */
+#define LP_HEARTBEAT_MISSES 4             /* stale after this many missed */
+#define LP_DEFAULT_SLICE_MS 50
+#define LP_DEFAULT_TAKE_TIMEOUT 5.0
+
+/* ---------------------------------------------------------- error.c */
+int lp_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Like lp_fail, appending ": <strerror(errnum)>". */
+int lp_fail_errno(int code, int errnum, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void lp_error_clear(void);
+
+/* ------------------------------------------------------------ ids.c */
+/* Run ids: like lp_id_validate but without '.', which separates the run
+ * id from the rest of a pause id ("<run_id>.<suffix>"). */
+int lp_run_id_validate(const char *id);
+/* Fill buf with 2*nbytes random lowercase hex digits and a NUL. */
+int lp_random_hex(char *buf, size_t nbytes);
+int lp_new_run_id(char out[LP_ID_MAX + 1]);
+int lp_new_pause_id(const char *run_id, char out[LP_ID_MAX + 1]);
+/* Split "<run_id>.<suffix>": copy the run id; LP_EINVAL if no '.'. */
+int lp_pause_id_run(const char *pause_id, char run_id[LP_ID_MAX + 1]);
+
+/* ------------------------------------------------------------ time */
+double lp_now(void);          /* wall clock, seconds since the epoch */
+int64_t lp_mono_ms(void);     /* monotonic clock, milliseconds */
+
+/* ---------------------------------------------------------- store.c */
+struct lp_store {
+	int fd;        /* the verified pause directory */
+	int runs_fd;   /* runs/ */
+	int pending_fd;/* pending/ : one empty file per pending pause */
+	char *path;    /* absolute */
+	int is_default;
+};
+
+/* Open a subdirectory of dirfd without following symlinks; create it
+ * (0700) first when create is set. */
+int lp_dir_open(int dirfd, const char *name, int create, const char *label, int *out);
+/* Publish a file atomically: written under a temporary name, flushed,
+ * then renamed over `name` (exclusive = 0) or linked to `name` only if it
+ * does not exist (exclusive = 1: returns 1 if it exists, nothing written).
+ * The directory is flushed after. label names the file in errors. */
+int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
+		    int exclusive, const char *label);
+/* Read a regular file (never through a symlink, never a FIFO), refusing
+ * one over cap bytes. *out is NUL-terminated, free() it. LP_ENOTFOUND if
+ * it does not exist. */
+int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
+		 char **out, size_t *len);
+/* Build "<dir path>/<name>" paths for messages; returns malloc'd string. */
+char *lp_path_join(const char *a, const char *b);
+char *lp_strdup(const char *s);
+/* Whether fsync is skipped (LP_UNSAFE_NO_FSYNC=1, for benchmarks only). */
+int lp_fsync_disabled(void);
+
+/* ------------------------------------------------------- liveness.c */
+typedef struct lp_identity {
+	char hostname[256];
+	char boot_id[64];
+	long pid;
+	unsigned long long start_time; /* /proc/<pid>/stat field 22 */
+} lp_identity;
+
+int lp_identity_self(lp_identity *out);
+int lp_proc_start_time(long pid, unsigned long long *out);
+const char *lp_hostname(void);
+
+typedef enum { LP_LIVE_ALIVE = 0, LP_LIVE_DEAD = 1 } lp_live;
+/* Judge a recorded process. Same host: pid alive with the same start
+ * time and boot id. Other host: the heartbeat (mtime, seconds) is fresh.
+ * heartbeat <= 0 with another host: assumed alive. */
+lp_live lp_identity_judge(const lp_identity *rec, double heartbeat_mtime,
+			  double heartbeat_interval);
+
+/* ----------------------------------------------------------- json.c */
+/* A thin wrapper over jansson so that only json.c includes it. */
+typedef struct lp_json lp_json;
+
+lp_json *lpj_object(void);
+void lpj_free(lp_json *j);
+int lpj_set_str(lp_json *o, const char *key, const char *val);  /* NULL -> null */
+int lpj_set_real(lp_json *o, const char *key, double val);
+int lpj_set_int(lp_json *o, const char *key, long long val);
+int lpj_set_bool(lp_json *o, const char *key, int val);
+int lpj_set_null(lp_json *o, const char *key);
+int lpj_set_result(lp_json *o, const char *key, lp_result r);
+int lpj_set_json(lp_json *o, const char *key, lp_json *val); /* steals val */
+/* Merge the members of a JSON object text into o (existing keys kept
+ * unless overwrite). LP_EINVAL if text is not a JSON object. */
+int lpj_merge_text(lp_json *o, const char *text, int overwrite, const char *what);
+/* Compact serialisation with sorted keys; malloc'd, NULL on failure. */
+char *lpj_dump(const lp_json *j);
+/* Parse a JSON object: duplicates rejected, must be an object. The error
+ * message names `what` and the position. */
+int lpj_parse_object(const char *buf, size_t len, const char *what, lp_json **out);
+lp_json *lpj_copy(const lp_json *j);
+
+/* Accessors; *_str returns NULL when missing, null or not a string. */
+const char *lpj_get_str(const lp_json *o, const char *key);
+int lpj_has(const lp_json *o, const char *key);
+int lpj_is_null(const lp_json *o, const char *key);
+double lpj_get_real(const lp_json *o, const char *key, double dflt);
+long long lpj_get_int(const lp_json *o, const char *key, long long dflt);
+lp_json *lpj_get(const lp_json *o, const char *key); /* borrowed */
+
+/* A resume command validated against the kind of the pause it targets.
+ * Allowed fields: failure_reason (failures), result and reason
+ * (checkpoints), and the metadata by, pid, hostname, created_at, signal,
+ * payload, protocol. */
+typedef struct lp_command {
+	char *by;
+	char *failure_reason;
+	int has_result;
+	lp_result result;
+	char *reason;
+} lp_command;
+int lpj_command_validate(const lp_json *cmd, lp_kind kind, lp_command *out);
+void lp_command_clear(lp_command *c);
+/* Read the identity fields of a pause or run file. */
+void lpj_get_identity(const lp_json *o, lp_identity *out);
+
+/* --------------------------------------------------------- events.c */
+/* Append one line {"ts":..,"event":..,"run_id":.., ...fields} with a single
+ * write(2) on an O_APPEND descriptor. */
+int lp_events_append(int events_fd, const char *run_id, const char *event,
+		     lp_json *fields);
+
+/* ------------------------------------------------------------ run.c */
+struct lp_run {
+	lp_store *store;
+	char id[LP_ID_MAX + 1];
+	char *worker_id;
+	char *cwd;
+	int fd, pauses_fd, commands_fd, events_fd;
+	int owner; /* started by this process */
+	lp_json *doc; /* run.json as written (owner) */
+	lp_identity self;
+};
+int lp_run_dirs_open(lp_store *store, const char *run_id, int *run_fd);
+
+/* ----------------------------------------------------------- wait.c */
+typedef struct lp_waiter lp_waiter;
+int lp_waiter_open(lp_waiter **out);
+/* Watch entries created, moved in or closed after writing in dirfd. */
+int lp_waiter_add_dir(lp_waiter *w, int dirfd, const char *label);
+/* Wake when process pid (on this host) exits; pidfd where available. */
+int lp_waiter_add_pid(lp_waiter *w, long pid);
+/* Block until something may have changed: an event on a watched
+ * directory, the watched process exiting (returns 1), the backstop slice
+ * elapsing (LP_OK), deadline_ms (monotonic, < 0 none) passing
+ * (LP_ETIMEOUT), or hooks->check() asking to stop (LP_EINTR). */
+int lp_waiter_wait(lp_waiter *w, int64_t deadline_ms, const lp_wait_hooks *hooks);
+void lp_waiter_free(lp_waiter *w);
+
+/* ----------------------------------------------------------- scan.c */
+/* Load pause info from an open store by pause id (run derived from id). */
+int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
+		      lp_json *doc, double mtime, lp_pause_info **out);
+/* The state of a pause as readers see it: its status, or "stale". */
+const char *lp_pause_state(const lp_json *doc, double mtime);
+int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other,
+		   char id[LP_ID_MAX + 1]);
+int lp_pause_load(lp_store *store, const char *pause_id, lp_json **doc,
+		  double *mtime);
+
+#endif

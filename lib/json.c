@@ -1,0 +1,211 @@
+/*
+ * json.c - the only file that includes jansson: a small object API for
+ * the other modules, strict parsing (objects only, duplicate keys
+ * rejected) and the validation of resume commands field by field.
+ */
+#include "internal.h"
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define J(x) ((json_t *)(x))
+#define L(x) ((lp_json *)(x))
+
+lp_json *lpj_object(void) { return L(json_object()); }
+void lpj_free(lp_json *j) { json_decref(J(j)); }
+lp_json *lpj_copy(const lp_json *j) { return L(json_deep_copy(J(j))); }
+
+static int set(lp_json *o, const char *key, json_t *v)
+{
+	if (v == NULL || json_object_set_new(J(o), key, v) < 0)
+		return lp_fail(LP_ERROR, "out of memory (or invalid UTF-8) setting '%s'", key);
+	return LP_OK;
+}
+
+int lpj_set_str(lp_json *o, const char *key, const char *val)
+{
+	if (val == NULL)
+		return set(o, key, json_null());
+	json_t *s = json_string(val);
+	if (s == NULL) /* invalid UTF-8: keep the bytes readable, not lost */
+		s = json_stringn_nocheck(val, strlen(val));
+	return set(o, key, s);
+}
+int lpj_set_real(lp_json *o, const char *key, double val) { return set(o, key, json_real(val)); }
+int lpj_set_int(lp_json *o, const char *key, long long val) { return set(o, key, json_integer(val)); }
+int lpj_set_bool(lp_json *o, const char *key, int val) { return set(o, key, json_boolean(val)); }
+int lpj_set_null(lp_json *o, const char *key) { return set(o, key, json_null()); }
+int lpj_set_json(lp_json *o, const char *key, lp_json *val) { return set(o, key, J(val)); }
+
+int lpj_set_result(lp_json *o, const char *key, lp_result r)
+{
+	if (r == LP_RESULT_NONE)
+		return set(o, key, json_null());
+	return set(o, key, json_boolean(r == LP_RESULT_TRUE));
+}
+
+int lpj_parse_object(const char *buf, size_t len, const char *what, lp_json **out)
+{
+	*out = NULL;
+	json_error_t err;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+	if (j == NULL) {
+		if (len == 0)
+			return lp_fail(LP_EBADCMD, "%s is empty: expected a JSON object", what);
+		return lp_fail(LP_EBADCMD, "%s is not valid JSON (line %d, column %d): %s", what,
+			       err.line, err.column, err.text);
+	}
+	if (!json_is_object(j)) {
+		json_decref(j);
+		return lp_fail(LP_EBADCMD, "%s is not a JSON object", what);
+	}
+	*out = L(j);
+	return LP_OK;
+}
+
+int lpj_merge_text(lp_json *o, const char *text, int overwrite, const char *what)
+{
+	if (text == NULL || text[0] == '\0')
+		return LP_OK;
+	lp_json *m;
+	int rc = lpj_parse_object(text, strlen(text), what, &m);
+	if (rc)
+		return lp_fail(LP_EINVAL, "%s", lp_error_message());
+	rc = overwrite ? json_object_update(J(o), J(m)) : json_object_update_missing(J(o), J(m));
+	lpj_free(m);
+	return rc < 0 ? lp_fail(LP_ERROR, "cannot merge %s", what) : LP_OK;
+}
+
+char *lpj_dump(const lp_json *j)
+{
+	char *s = json_dumps(J(j), JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(16));
+	if (s == NULL)
+		lp_fail(LP_ERROR, "cannot serialise JSON (out of memory)");
+	return s;
+}
+
+const char *lpj_get_str(const lp_json *o, const char *key)
+{
+	json_t *v = json_object_get(J(o), key);
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+int lpj_has(const lp_json *o, const char *key) { return json_object_get(J(o), key) != NULL; }
+int lpj_is_null(const lp_json *o, const char *key) { return json_is_null(json_object_get(J(o), key)); }
+lp_json *lpj_get(const lp_json *o, const char *key) { return L(json_object_get(J(o), key)); }
+
+double lpj_get_real(const lp_json *o, const char *key, double dflt)
+{
+	json_t *v = json_object_get(J(o), key);
+	return json_is_number(v) ? json_number_value(v) : dflt;
+}
+
+long long lpj_get_int(const lp_json *o, const char *key, long long dflt)
+{
+	json_t *v = json_object_get(J(o), key);
+	if (json_is_integer(v))
+		return json_integer_value(v);
+	if (json_is_real(v))
+		return (long long)json_real_value(v);
+	return dflt;
+}
+
+void lpj_get_identity(const lp_json *o, lp_identity *out)
+{
+	memset(out, 0, sizeof *out);
+	const char *h = lpj_get_str(o, "hostname");
+	const char *b = lpj_get_str(o, "boot_id");
+	if (h)
+		snprintf(out->hostname, sizeof out->hostname, "%s", h);
+	if (b)
+		snprintf(out->boot_id, sizeof out->boot_id, "%s", b);
+	out->pid = (long)lpj_get_int(o, "pid", 0);
+	const char *st = lpj_get_str(o, "pid_start_time");
+	out->start_time = st ? strtoull(st, NULL, 10)
+			     : (unsigned long long)lpj_get_int(o, "pid_start_time", 0);
+}
+
+void lp_command_clear(lp_command *c)
+{
+	free(c->by);
+	free(c->failure_reason);
+	free(c->reason);
+	memset(c, 0, sizeof *c);
+	c->result = LP_RESULT_NONE;
+}
+
+static const char *const meta_keys[] = {"by", "pid", "hostname", "created_at", "signal",
+					"payload", "protocol", "user", NULL};
+
+static int is_meta(const char *key)
+{
+	for (int i = 0; meta_keys[i]; i++)
+		if (strcmp(key, meta_keys[i]) == 0)
+			return 1;
+	return 0;
+}
+
+static int opt_string(json_t *v, const char *key, char **out)
+{
+	if (v == NULL || json_is_null(v))
+		return LP_OK;
+	if (!json_is_string(v))
+		return lp_fail(LP_EBADCMD, "command field '%s' must be a string or null", key);
+	*out = lp_strdup(json_string_value(v));
+	return *out ? LP_OK : LP_ERROR;
+}
+
+int lpj_command_validate(const lp_json *cmdj, lp_kind kind, lp_command *out)
+{
+	json_t *cmd = J(cmdj);
+	memset(out, 0, sizeof *out);
+	out->result = LP_RESULT_NONE;
+	const char *key;
+	json_t *val;
+	json_object_foreach(cmd, key, val) {
+		if (strcmp(key, "failure_reason") == 0) {
+			if (kind != LP_KIND_FAILURE && !json_is_null(val))
+				return lp_fail(LP_EBADCMD,
+					       "command has 'failure_reason' but the pause is a %s: use 'result' and 'reason'",
+					       lp_kind_name(kind));
+		} else if (strcmp(key, "result") == 0 || strcmp(key, "reason") == 0) {
+			if (kind != LP_KIND_CHECKPOINT && !json_is_null(val))
+				return lp_fail(LP_EBADCMD,
+					       "command has '%s' but the pause is a failure: use 'failure_reason'",
+					       key);
+		} else if (!is_meta(key)) {
+			return lp_fail(LP_EBADCMD,
+				       "command has an unknown field '%.60s'; allowed: failure_reason, result, reason, by",
+				       key);
+		}
+	}
+	json_t *by = json_object_get(cmd, "by");
+	if (by && !json_is_string(by))
+		return lp_fail(LP_EBADCMD, "command field 'by' must be a string");
+	int rc;
+	if ((rc = opt_string(by, "by", &out->by)))
+		goto fail;
+	if ((rc = opt_string(json_object_get(cmd, "failure_reason"), "failure_reason",
+			     &out->failure_reason)))
+		goto fail;
+	if ((rc = opt_string(json_object_get(cmd, "reason"), "reason", &out->reason)))
+		goto fail;
+	json_t *r = json_object_get(cmd, "result");
+	if (r != NULL) {
+		out->has_result = 1;
+		if (json_is_true(r))
+			out->result = LP_RESULT_TRUE;
+		else if (json_is_false(r))
+			out->result = LP_RESULT_FALSE;
+		else if (json_is_null(r))
+			out->result = LP_RESULT_NONE;
+		else {
+			rc = lp_fail(LP_EBADCMD, "command field 'result' must be true, false or null");
+			goto fail;
+		}
+	}
+	return LP_OK;
+fail:
+	lp_command_clear(out);
+	return rc;
+}

@@ -1,0 +1,106 @@
+/*
+ * liveness.c - who is alive: the identity of this process (host, pid,
+ * process start time from /proc/<pid>/stat field 22, boot id) and the
+ * judgement of a recorded identity, so that a reused pid or a reboot is
+ * not mistaken for the paused process, and a pause on another host is
+ * judged by its heartbeat.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static int read_small(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n = read(fd, buf, size - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+const char *lp_hostname(void)
+{
+	static __thread char host[256];
+	if (host[0] == '\0' && gethostname(host, sizeof host - 1) < 0)
+		snprintf(host, sizeof host, "localhost");
+	return host;
+}
+
+static const char *boot_id(void)
+{
+	static __thread char id[64];
+	if (id[0] == '\0') {
+		if (read_small("/proc/sys/kernel/random/boot_id", id, sizeof id) <= 0)
+			snprintf(id, sizeof id, "unknown");
+		id[strcspn(id, "\n")] = '\0';
+	}
+	return id;
+}
+
+int lp_proc_start_time(long pid, unsigned long long *out)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+	if (read_small(path, buf, sizeof buf) <= 0)
+		return lp_fail(LP_ENOTFOUND, "process %ld does not exist", pid);
+	/* the command name (field 2) may hold spaces and ')': skip to the last ')' */
+	char *p = strrchr(buf, ')');
+	if (p == NULL)
+		return lp_fail(LP_ERROR, "cannot parse %s", path);
+	p++;
+	/* fields 3..22: the state is field 3, start time field 22 */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p + 1, ' ');
+		if (p == NULL)
+			return lp_fail(LP_ERROR, "cannot parse %s", path);
+	}
+	*out = strtoull(p + 1, NULL, 10);
+	return LP_OK;
+}
+
+int lp_identity_self(lp_identity *out)
+{
+	memset(out, 0, sizeof *out);
+	snprintf(out->hostname, sizeof out->hostname, "%s", lp_hostname());
+	snprintf(out->boot_id, sizeof out->boot_id, "%s", boot_id());
+	out->pid = (long)getpid();
+	if (lp_proc_start_time(out->pid, &out->start_time))
+		out->start_time = 0; /* no /proc: judged by pid alone */
+	return LP_OK;
+}
+
+lp_live lp_identity_judge(const lp_identity *rec, double heartbeat_mtime,
+			  double heartbeat_interval)
+{
+	if (rec->hostname[0] != '\0' && strcmp(rec->hostname, lp_hostname()) != 0) {
+		if (heartbeat_mtime <= 0 || heartbeat_interval <= 0)
+			return LP_LIVE_ALIVE;
+		double age = lp_now() - heartbeat_mtime;
+		return age > heartbeat_interval * LP_HEARTBEAT_MISSES ? LP_LIVE_DEAD : LP_LIVE_ALIVE;
+	}
+	if (rec->pid <= 0)
+		return LP_LIVE_DEAD;
+	if (rec->boot_id[0] != '\0' && strcmp(rec->boot_id, "unknown") != 0 &&
+	    strcmp(rec->boot_id, boot_id()) != 0)
+		return LP_LIVE_DEAD; /* recorded before a reboot */
+	if (kill((pid_t)rec->pid, 0) < 0 && errno == ESRCH)
+		return LP_LIVE_DEAD;
+	if (rec->start_time != 0) {
+		unsigned long long now_start;
+		if (lp_proc_start_time(rec->pid, &now_start) == LP_OK &&
+		    now_start != rec->start_time)
+			return LP_LIVE_DEAD; /* the pid was reused */
+		/* zombie or unreadable: fall through as alive */
+	}
+	return LP_LIVE_ALIVE;
+}

@@ -1,0 +1,431 @@
+/*
+ * pause.c - a pause, from the paused process's side: writing the pause
+ * file, waiting for a command, taking it (or rejecting a bad one, which
+ * is moved aside so the pause keeps waiting), claiming the pause itself on
+ * timeout, abort or signal, and recording the outcome.
+ *
+ * The claim: every resolver creates commands/<pause_id>.resume.json
+ * exclusively (lp_file_publish with exclusive = 1). The first file there
+ * decides the outcome; only this process then rewrites the pause file.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+struct lp_pause {
+	lp_run *run;
+	char id[LP_ID_MAX + 1];
+	char file[LP_ID_MAX + 8];      /* <id>.json */
+	char cmd[LP_ID_MAX + 16];      /* <id>.resume.json */
+	char *path, *hint;
+	lp_kind kind;
+	lp_json *doc;
+	int64_t deadline_ms; /* -1: none */
+	int64_t next_beat_ms;
+	int done;
+	int published; /* the pause file exists: free() must not leave it pending */
+	lp_waiter *waiter;
+};
+
+const char *lp_kind_name(lp_kind kind)
+{
+	return kind == LP_KIND_CHECKPOINT ? "checkpoint" : "failure";
+}
+
+const char *lp_outcome_name(lp_outcome o)
+{
+	switch (o) {
+	case LP_OUTCOME_TIMED_OUT: return "timed_out";
+	case LP_OUTCOME_ABORTED: return "aborted";
+	default: return "resumed";
+	}
+}
+
+void lp_resolution_clear(lp_resolution *res)
+{
+	if (res == NULL)
+		return;
+	free(res->by);
+	free(res->reason);
+	free(res->failure_reason);
+	free(res->command_json);
+	memset(res, 0, sizeof *res);
+	res->result = LP_RESULT_NONE;
+}
+
+static int publish_doc(lp_pause *p)
+{
+	char *text = lpj_dump(p->doc);
+	if (text == NULL)
+		return LP_ERROR;
+	int rc = lp_file_publish(p->run->pauses_fd, p->file, text, strlen(text), 0, p->path);
+	free(text);
+	return rc;
+}
+
+static int pause_event(lp_pause *p, const char *event, lp_json *fields)
+{
+	int rc = lpj_set_str(fields, "pause_id", p->id);
+	if (!rc)
+		rc = lpj_set_str(fields, "worker_id", p->run->worker_id);
+	if (!rc)
+		rc = lp_events_append(p->run->events_fd, p->run->id, event, fields);
+	return rc;
+}
+
+static char *make_hint(const lp_pause *p)
+{
+	const lp_store *s = p->run->store;
+	char dir[PATH_MAX + 32] = "";
+	const char *dflt = lp_store_default_path(NULL);
+	if (strcmp(dflt, s->path) != 0)
+		snprintf(dir, sizeof dir, " --pause-dir '%s'", s->path);
+	char buf[PATH_MAX + 256];
+	snprintf(buf, sizeof buf, "pytest-live-pause resume %s%s %s", p->id, dir,
+		 p->kind == LP_KIND_CHECKPOINT ? "--result true|false|none --reason TEXT"
+					       : "--failure-reason TEXT");
+	return lp_strdup(buf);
+}
+
+static int fill_doc(lp_pause *p, const lp_pause_options *o)
+{
+	lp_run *run = p->run;
+	lp_json *d = p->doc;
+	char st[32];
+	snprintf(st, sizeof st, "%llu", run->self.start_time);
+	char *failure = NULL;
+	if (o->original_failure && strlen(o->original_failure) > LP_CAP_FAILURE_TEXT) {
+		failure = malloc(LP_CAP_FAILURE_TEXT + 64);
+		if (failure == NULL)
+			return lp_fail(LP_ERROR, "out of memory");
+		memcpy(failure, o->original_failure, LP_CAP_FAILURE_TEXT);
+		strcpy(failure + LP_CAP_FAILURE_TEXT, "\n[... cut by pytest-live-pause]");
+	}
+	double now = lp_now();
+	int rc;
+	if ((rc = lpj_set_int(d, "protocol", LP_PROTOCOL_VERSION)) ||
+	    (rc = lpj_set_str(d, "pause_id", p->id)) ||
+	    (rc = lpj_set_str(d, "run_id", run->id)) ||
+	    (rc = lpj_set_str(d, "kind", lp_kind_name(p->kind))) ||
+	    (rc = lpj_set_str(d, "nodeid", o->nodeid ? o->nodeid : "")) ||
+	    (rc = lpj_set_real(d, "timeout", o->timeout > 0 ? o->timeout : 0.0)) ||
+	    (rc = lpj_set_str(d, "original_failure", failure ? failure : o->original_failure)) ||
+	    (rc = lpj_set_str(d, "task", o->task)) ||
+	    (rc = lpj_set_str(d, "status", "pending")) ||
+	    (rc = lpj_set_real(d, "created_at", now)) ||
+	    (rc = o->timeout > 0 ? lpj_set_real(d, "deadline_at", now + o->timeout)
+				 : lpj_set_null(d, "deadline_at")) ||
+	    (rc = lpj_set_int(d, "pid", run->self.pid)) ||
+	    (rc = lpj_set_str(d, "hostname", run->self.hostname)) ||
+	    (rc = lpj_set_str(d, "cwd", run->cwd)) ||
+	    (rc = lpj_set_str(d, "worker_id", run->worker_id)) ||
+	    (rc = lpj_set_str(d, "boot_id", run->self.boot_id)) ||
+	    (rc = lpj_set_str(d, "pid_start_time", st)) ||
+	    (rc = lpj_set_real(d, "heartbeat_interval", LP_HEARTBEAT_INTERVAL)) ||
+	    (rc = lpj_set_str(d, "resume_command", p->hint))) {
+		free(failure);
+		return rc;
+	}
+	free(failure);
+	return rc;
+}
+
+int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
+{
+	*out = NULL;
+	if (o == NULL || o->version != LP_PAUSE_OPTIONS_VERSION)
+		return lp_fail(LP_EINVAL, "lp_pause_options missing or of an unknown version");
+	if (o->kind != LP_KIND_FAILURE && o->kind != LP_KIND_CHECKPOINT)
+		return lp_fail(LP_EINVAL, "unknown pause kind %d", (int)o->kind);
+	lp_pause *p = calloc(1, sizeof *p);
+	if (p == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	p->run = run;
+	p->kind = o->kind;
+	int rc = lp_new_pause_id(run->id, p->id);
+	if (rc)
+		goto fail;
+	snprintf(p->file, sizeof p->file, "%s.json", p->id);
+	snprintf(p->cmd, sizeof p->cmd, "%s.resume.json", p->id);
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/runs/%s/pauses/%s", run->store->path, run->id, p->file);
+	p->path = lp_strdup(path);
+	p->hint = make_hint(p);
+	p->doc = lpj_object();
+	if (!p->path || !p->hint || !p->doc) {
+		rc = lp_fail(LP_ERROR, "out of memory");
+		goto fail;
+	}
+	if ((rc = lpj_merge_text(p->doc, o->extra_json, 0, "extra pause fields")) ||
+	    (rc = fill_doc(p, o)))
+		goto fail;
+	if ((rc = lp_waiter_open(&p->waiter)) ||
+	    (rc = lp_waiter_add_dir(p->waiter, run->commands_fd, "commands")))
+		goto fail;
+	char *text = lpj_dump(p->doc);
+	if (text == NULL) {
+		rc = LP_ERROR;
+		goto fail;
+	}
+	rc = lp_file_publish(run->pauses_fd, p->file, text, strlen(text), 1, p->path);
+	free(text);
+	if (rc == 1)
+		rc = lp_fail(LP_ERROR, "pause id %s collides with an existing pause", p->id);
+	if (rc)
+		goto fail;
+	p->published = 1;
+	if (run->store->pending_fd >= 0) {
+		int fd = openat(run->store->pending_fd, p->id,
+				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (fd < 0) {
+			rc = lp_fail_errno(LP_ERROR, errno, "cannot index pause %s in %s/pending",
+					   p->id, run->store->path);
+			goto fail;
+		}
+		close(fd);
+	}
+	lp_json *ev = lpj_object();
+	if (ev == NULL) {
+		rc = lp_fail(LP_ERROR, "out of memory");
+		goto fail;
+	}
+	if (!(rc = lpj_set_str(ev, "kind", lp_kind_name(p->kind))) &&
+	    !(rc = lpj_set_str(ev, "nodeid", o->nodeid ? o->nodeid : "")) &&
+	    !(rc = lpj_set_int(ev, "pid", run->self.pid)))
+		rc = pause_event(p, "pause_started", ev);
+	lpj_free(ev);
+	if (rc)
+		goto fail;
+	int64_t now = lp_mono_ms();
+	p->deadline_ms = o->timeout > 0 ? now + (int64_t)(o->timeout * 1000.0) : -1;
+	p->next_beat_ms = now + (int64_t)(LP_HEARTBEAT_INTERVAL * 1000);
+	*out = p;
+	return LP_OK;
+fail:
+	lp_pause_free(p);
+	return rc;
+}
+
+const char *lp_pause_id(const lp_pause *p) { return p ? p->id : ""; }
+const char *lp_pause_path(const lp_pause *p) { return p ? p->path : ""; }
+const char *lp_pause_resume_hint(const lp_pause *p) { return p ? p->hint : ""; }
+
+/* Record the outcome decided by command `cmdj` (validated into c). */
+static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, lp_resolution *out)
+{
+	const char *by = c->by ? c->by : "file";
+	lp_outcome oc = strcmp(by, "timeout") == 0 ? LP_OUTCOME_TIMED_OUT
+			: strcmp(by, "abort") == 0  ? LP_OUTCOME_ABORTED
+						    : LP_OUTCOME_RESUMED;
+	lp_json *d = p->doc;
+	int rc;
+	if ((rc = lpj_set_str(d, "status", lp_outcome_name(oc))) ||
+	    (rc = lpj_set_real(d, "resolved_at", lp_now())) ||
+	    (rc = lpj_set_str(d, "resolved_by", by)))
+		return rc;
+	if (p->kind == LP_KIND_FAILURE)
+		rc = lpj_set_str(d, "failure_reason", c->failure_reason);
+	else if (!(rc = lpj_set_result(d, "result", c->result)))
+		rc = lpj_set_str(d, "reason", c->reason);
+	if (rc || (rc = publish_doc(p)))
+		return rc;
+	p->done = 1;
+	if (p->run->store->pending_fd >= 0)
+		unlinkat(p->run->store->pending_fd, p->id, 0);
+	lp_json *ev = lpj_object();
+	if (ev == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	rc = lpj_set_str(ev, "by", by);
+	if (!rc && p->kind == LP_KIND_FAILURE)
+		rc = lpj_set_str(ev, "failure_reason", c->failure_reason);
+	if (!rc && p->kind == LP_KIND_CHECKPOINT && !(rc = lpj_set_result(ev, "result", c->result)))
+		rc = lpj_set_str(ev, "reason", c->reason);
+	char name[32];
+	snprintf(name, sizeof name, "pause_%s", lp_outcome_name(oc));
+	if (!rc)
+		rc = pause_event(p, name, ev);
+	lpj_free(ev);
+
+	memset(out, 0, sizeof *out);
+	out->outcome = oc;
+	out->result = p->kind == LP_KIND_CHECKPOINT ? c->result : LP_RESULT_NONE;
+	out->by = lp_strdup(by);
+	out->reason = c->reason ? lp_strdup(c->reason) : NULL;
+	out->failure_reason = c->failure_reason ? lp_strdup(c->failure_reason) : NULL;
+	out->command_json = lp_strdup(cmd_text);
+	if (!out->by || (c->reason && !out->reason) || (c->failure_reason && !out->failure_reason) ||
+	    !out->command_json) {
+		lp_resolution_clear(out);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	return rc;
+}
+
+/* Move a refused command aside so the name is free for a valid one. */
+static void reject(lp_pause *p, const char *why, const lp_wait_hooks *hooks)
+{
+	char msg[PATH_MAX + 1200], aside[LP_ID_MAX + 64], rnd[9];
+	snprintf(msg, sizeof msg, "%s", why);
+	if (lp_random_hex(rnd, 4))
+		memcpy(rnd, "00000000", 9);
+	snprintf(aside, sizeof aside, "%s.rejected.%s", p->cmd, rnd);
+	renameat(p->run->commands_fd, p->cmd, p->run->commands_fd, aside);
+	lp_json *ev = lpj_object();
+	if (ev) {
+		if (!lpj_set_str(ev, "error", msg) && !lpj_set_str(ev, "moved_to", aside))
+			pause_event(p, "command_rejected", ev);
+		lpj_free(ev);
+	}
+	if (hooks && hooks->on_rejected)
+		hooks->on_rejected(hooks->ud, msg);
+}
+
+/* Take the command file if there is one: LP_OK (outcome recorded in
+ * out), 1 (none yet, or a rejected one), or an error. A file that fails
+ * to parse while younger than 500 ms may be a writer's partial file: it
+ * is left for the next look unless patient is 0. */
+static int take(lp_pause *p, const lp_wait_hooks *hooks, int patient, lp_resolution *out)
+{
+	char label[PATH_MAX + 64], *text;
+	size_t len;
+	snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", p->run->store->path,
+		 p->run->id, p->cmd);
+	int rc = lp_file_read(p->run->commands_fd, p->cmd, LP_CAP_COMMAND, label, &text, &len);
+	if (rc == LP_ENOTFOUND)
+		return 1;
+	if (rc == LP_EBADCMD || rc == LP_EUNSAFE) {
+		reject(p, lp_error_message(), hooks);
+		return 1;
+	}
+	if (rc)
+		return rc;
+	lp_json *cmdj;
+	rc = lpj_parse_object(text, len, label, &cmdj);
+	if (rc == LP_EBADCMD) {
+		struct stat st;
+		if (patient && fstatat(p->run->commands_fd, p->cmd, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    lp_now() - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9) < 0.5) {
+			free(text);
+			return 1;
+		}
+		reject(p, lp_error_message(), hooks);
+		free(text);
+		return 1;
+	}
+	if (rc) {
+		free(text);
+		return rc;
+	}
+	lp_command c;
+	rc = lpj_command_validate(cmdj, p->kind, &c);
+	lpj_free(cmdj);
+	if (rc) {
+		char msg[sizeof label + 1100];
+		snprintf(msg, sizeof msg, "%s: %.1023s", label, lp_error_message());
+		reject(p, msg, hooks);
+		free(text);
+		return 1;
+	}
+	rc = finalize(p, text, &c, out);
+	lp_command_clear(&c);
+	free(text);
+	return rc;
+}
+
+static int heartbeat(lp_pause *p)
+{
+	/* the pause file's mtime is the heartbeat readers on other hosts judge */
+	utimensat(p->run->pauses_fd, p->file, NULL, AT_SYMLINK_NOFOLLOW);
+	p->next_beat_ms = lp_mono_ms() + (int64_t)(LP_HEARTBEAT_INTERVAL * 1000);
+	return LP_OK;
+}
+
+static int claim(lp_pause *p, const char *by, const char *fields_json)
+{
+	lp_json *c = lpj_object();
+	if (c == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	int rc = lpj_merge_text(c, fields_json, 1, "claim fields");
+	if (!rc && !(rc = lpj_set_str(c, "by", by)) && !(rc = lpj_set_int(c, "pid", p->run->self.pid)) &&
+	    !(rc = lpj_set_str(c, "hostname", p->run->self.hostname)))
+		rc = lpj_set_real(c, "created_at", lp_now());
+	char *text = rc ? NULL : lpj_dump(c);
+	lpj_free(c);
+	if (text == NULL)
+		return rc ? rc : LP_ERROR;
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "command file of pause %s", p->id);
+	rc = lp_file_publish(p->run->commands_fd, p->cmd, text, strlen(text), 1, label);
+	free(text);
+	return rc < 0 ? rc : LP_OK; /* 1: someone else claimed first, also fine */
+}
+
+int lp_pause_wait(lp_pause *p, const lp_wait_hooks *hooks, lp_resolution *out)
+{
+	if (p == NULL || out == NULL)
+		return lp_fail(LP_EINVAL, "lp_pause_wait: pause and out are required");
+	if (p->done)
+		return lp_fail(LP_EINVAL, "pause %s has already ended", p->id);
+	for (;;) {
+		int rc = take(p, hooks, 1, out);
+		if (rc <= 0)
+			return rc;
+		int64_t now = lp_mono_ms();
+		if (p->deadline_ms >= 0 && now >= p->deadline_ms) {
+			if ((rc = claim(p, "timeout", NULL)))
+				return rc;
+			continue; /* take whichever command won */
+		}
+		if (now >= p->next_beat_ms)
+			heartbeat(p);
+		int64_t wake = p->next_beat_ms;
+		if (p->deadline_ms >= 0 && p->deadline_ms < wake)
+			wake = p->deadline_ms;
+		rc = lp_waiter_wait(p->waiter, wake, hooks);
+		if (rc == LP_EINTR || rc == LP_ERROR)
+			return rc;
+	}
+}
+
+int lp_pause_claim(lp_pause *p, const char *by, const char *fields_json, lp_resolution *out)
+{
+	if (p == NULL || by == NULL || out == NULL)
+		return lp_fail(LP_EINVAL, "lp_pause_claim: pause, by and out are required");
+	if (p->done)
+		return lp_fail(LP_EINVAL, "pause %s has already ended", p->id);
+	for (int attempt = 0; attempt < 8; attempt++) {
+		int rc = claim(p, by, fields_json);
+		if (rc)
+			return rc;
+		rc = take(p, NULL, 0, out);
+		if (rc <= 0)
+			return rc;
+		/* the file there was refused and moved aside: claim again */
+	}
+	return lp_fail(LP_ERROR, "cannot claim pause %s: its command file keeps being replaced", p->id);
+}
+
+void lp_pause_free(lp_pause *p)
+{
+	if (p == NULL)
+		return;
+	if (p->published && !p->done) {
+		/* never leave a pause pending behind: end it as aborted */
+		lp_resolution res = {0};
+		if (lp_pause_claim(p, "abort", "{\"signal\":null,\"why\":\"released while pending\"}",
+				   &res) == LP_OK)
+			lp_resolution_clear(&res);
+	}
+	lp_waiter_free(p->waiter);
+	lpj_free(p->doc);
+	free(p->path);
+	free(p->hint);
+	free(p);
+}

@@ -1,0 +1,325 @@
+/*
+ * run.c - the life of a run: runs/<run_id>/ with run.json, events.jsonl,
+ * pauses/ and commands/. The process that starts a run owns run.json;
+ * xdist workers join the run of their controller and only append events
+ * and write their own pauses.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+int lp_run_dirs_open(lp_store *store, const char *run_id, int *run_fd)
+{
+	int rc = lp_run_id_validate(run_id);
+	if (rc)
+		return rc;
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "run %s in %s", run_id, store->path);
+	rc = lp_dir_open(store->runs_fd, run_id, 0, label, run_fd);
+	if (rc == LP_ENOTFOUND)
+		return lp_fail(LP_ENOTFOUND,
+			       "no run '%s' in %s: copy the run id from pytest's header line 'pytest-live-pause: run_id=...', and pass the --pause-dir pytest used",
+			       run_id, store->path);
+	return rc;
+}
+
+static int open_parts(lp_run *run, int create)
+{
+	char label[PATH_MAX];
+	int rc;
+	snprintf(label, sizeof label, "%s/runs/%s/pauses", run->store->path, run->id);
+	if ((rc = lp_dir_open(run->fd, "pauses", create, label, &run->pauses_fd)))
+		return rc;
+	snprintf(label, sizeof label, "%s/runs/%s/commands", run->store->path, run->id);
+	if ((rc = lp_dir_open(run->fd, "commands", create, label, &run->commands_fd)))
+		return rc;
+	run->events_fd = openat(run->fd, "events.jsonl",
+				O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (run->events_fd < 0)
+		return lp_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
+				     "cannot open %s/runs/%s/events.jsonl", run->store->path, run->id);
+	return LP_OK;
+}
+
+static lp_run *run_new(lp_store *store, const lp_run_options *opts)
+{
+	lp_run *run = calloc(1, sizeof *run);
+	if (run == NULL) {
+		lp_fail(LP_ERROR, "out of memory");
+		return NULL;
+	}
+	run->store = store;
+	run->fd = run->pauses_fd = run->commands_fd = run->events_fd = -1;
+	lp_identity_self(&run->self);
+	char cwd[PATH_MAX];
+	const char *c = opts && opts->cwd ? opts->cwd : getcwd(cwd, sizeof cwd);
+	run->cwd = lp_strdup(c ? c : "");
+	if (opts && opts->worker_id)
+		run->worker_id = lp_strdup(opts->worker_id);
+	if (run->cwd == NULL || (opts && opts->worker_id && run->worker_id == NULL)) {
+		lp_run_free(run);
+		return NULL;
+	}
+	return run;
+}
+
+static int check_opts(const lp_run_options *opts)
+{
+	if (opts && opts->version != LP_RUN_OPTIONS_VERSION)
+		return lp_fail(LP_EINVAL, "lp_run_options version %u is not supported", opts->version);
+	if (opts && opts->worker_id) {
+		int rc = lp_id_validate(opts->worker_id, "worker id");
+		if (rc)
+			return rc;
+	}
+	return LP_OK;
+}
+
+static int identity_fields(lp_json *o, const lp_identity *self)
+{
+	char st[32];
+	snprintf(st, sizeof st, "%llu", self->start_time);
+	int rc = lpj_set_int(o, "pid", self->pid);
+	if (!rc)
+		rc = lpj_set_str(o, "hostname", self->hostname);
+	if (!rc)
+		rc = lpj_set_str(o, "boot_id", self->boot_id);
+	if (!rc)
+		rc = lpj_set_str(o, "pid_start_time", st);
+	return rc;
+}
+
+static int publish_run(lp_run *run)
+{
+	char *text = lpj_dump(run->doc);
+	if (text == NULL)
+		return LP_ERROR;
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "%s/runs/%s/run.json", run->store->path, run->id);
+	int rc = lp_file_publish(run->fd, "run.json", text, strlen(text), 0, label);
+	free(text);
+	return rc;
+}
+
+static int run_event(lp_run *run, const char *event, lp_json *fields)
+{
+	return lp_events_append(run->events_fd, run->id, event, fields);
+}
+
+int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
+{
+	*out = NULL;
+	int rc = check_opts(opts);
+	if (rc)
+		return rc;
+	lp_run *run = run_new(store, opts);
+	if (run == NULL)
+		return LP_ERROR;
+	run->owner = 1;
+	if (opts && opts->run_id) {
+		if ((rc = lp_run_id_validate(opts->run_id)))
+			goto fail;
+		snprintf(run->id, sizeof run->id, "%s", opts->run_id);
+	} else if ((rc = lp_new_run_id(run->id))) {
+		goto fail;
+	}
+	if (mkdirat(store->runs_fd, run->id, 0700) < 0) {
+		rc = errno == EEXIST
+			     ? lp_fail(LP_EINVAL, "run '%s' already exists in %s: choose another run id",
+				       run->id, store->path)
+			     : lp_fail_errno(LP_ERROR, errno, "cannot create run %s in %s/runs", run->id,
+					     store->path);
+		goto fail;
+	}
+	if ((rc = lp_run_dirs_open(store, run->id, &run->fd)) || (rc = open_parts(run, 1)))
+		goto fail;
+	run->doc = lpj_object();
+	if (run->doc == NULL) {
+		rc = lp_fail(LP_ERROR, "out of memory");
+		goto fail;
+	}
+	if ((rc = lpj_merge_text(run->doc, opts ? opts->extra_json : NULL, 0, "extra run fields")))
+		goto fail;
+	if ((rc = lpj_set_int(run->doc, "protocol", LP_PROTOCOL_VERSION)) ||
+	    (rc = lpj_set_str(run->doc, "run_id", run->id)) ||
+	    (rc = identity_fields(run->doc, &run->self)) ||
+	    (rc = lpj_set_str(run->doc, "cwd", run->cwd)) ||
+	    (rc = lpj_set_str(run->doc, "worker_id", run->worker_id)) ||
+	    (rc = lpj_set_real(run->doc, "started_at", lp_now())) ||
+	    (rc = lpj_set_str(run->doc, "status", "active")) ||
+	    (rc = lpj_set_null(run->doc, "ended_at")) ||
+	    (rc = lpj_set_null(run->doc, "exitstatus")))
+		goto fail;
+	if ((rc = publish_run(run)))
+		goto fail;
+	lp_json *ev = lpj_object();
+	if (ev == NULL) {
+		rc = lp_fail(LP_ERROR, "out of memory");
+		goto fail;
+	}
+	rc = identity_fields(ev, &run->self);
+	if (!rc)
+		rc = lpj_set_str(ev, "cwd", run->cwd);
+	if (!rc)
+		rc = run_event(run, "run_started", ev);
+	lpj_free(ev);
+	if (rc)
+		goto fail;
+	*out = run;
+	return LP_OK;
+fail:
+	lp_run_free(run);
+	return rc;
+}
+
+int lp_run_join(lp_run **out, lp_store *store, const lp_run_options *opts)
+{
+	*out = NULL;
+	int rc = check_opts(opts);
+	if (rc)
+		return rc;
+	if (opts == NULL || opts->run_id == NULL)
+		return lp_fail(LP_EINVAL, "joining a run needs its run id");
+	if ((rc = lp_run_id_validate(opts->run_id)))
+		return rc;
+	lp_run *run = run_new(store, opts);
+	if (run == NULL)
+		return LP_ERROR;
+	snprintf(run->id, sizeof run->id, "%s", opts->run_id);
+	if ((rc = lp_run_dirs_open(store, run->id, &run->fd)) || (rc = open_parts(run, 0)))
+		goto fail;
+	lp_json *ev = lpj_object();
+	if (ev == NULL) {
+		rc = lp_fail(LP_ERROR, "out of memory");
+		goto fail;
+	}
+	rc = identity_fields(ev, &run->self);
+	if (!rc)
+		rc = lpj_set_str(ev, "worker_id", run->worker_id);
+	if (!rc)
+		rc = run_event(run, "worker_joined", ev);
+	lpj_free(ev);
+	if (rc)
+		goto fail;
+	*out = run;
+	return LP_OK;
+fail:
+	lp_run_free(run);
+	return rc;
+}
+
+const char *lp_run_id(const lp_run *run) { return run ? run->id : ""; }
+
+int lp_run_end(lp_run *run, int exitstatus)
+{
+	lp_json *ev = lpj_object();
+	if (ev == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	int rc = lpj_set_int(ev, "exitstatus", exitstatus);
+	if (!rc)
+		rc = lpj_set_str(ev, "worker_id", run->worker_id);
+	if (!rc && run->owner) {
+		if (!(rc = lpj_set_str(run->doc, "status", "ended")) &&
+		    !(rc = lpj_set_real(run->doc, "ended_at", lp_now())) &&
+		    !(rc = lpj_set_int(run->doc, "exitstatus", exitstatus)))
+			rc = publish_run(run);
+	}
+	if (!rc)
+		rc = run_event(run, run->owner ? "run_ended" : "worker_ended", ev);
+	lpj_free(ev);
+	return rc;
+}
+
+int lp_run_event(lp_run *run, const char *event, const char *fields_json)
+{
+	if (event == NULL || event[0] == '\0')
+		return lp_fail(LP_EINVAL, "event name is empty");
+	lp_json *f = lpj_object();
+	if (f == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	int rc = lpj_merge_text(f, fields_json, 1, "event fields");
+	if (!rc && run->worker_id && !lpj_has(f, "worker_id"))
+		rc = lpj_set_str(f, "worker_id", run->worker_id);
+	if (!rc)
+		rc = run_event(run, event, f);
+	lpj_free(f);
+	return rc;
+}
+
+void lp_run_free(lp_run *run)
+{
+	if (run == NULL)
+		return;
+	int fds[] = {run->fd, run->pauses_fd, run->commands_fd, run->events_fd};
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	lpj_free(run->doc);
+	free(run->worker_id);
+	free(run->cwd);
+	free(run);
+}
+
+int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out)
+{
+	*out = NULL;
+	int fd, rc = lp_run_dirs_open(store, run_id, &fd);
+	if (rc)
+		return rc;
+	char label[PATH_MAX], *text;
+	snprintf(label, sizeof label, "%s/runs/%s/run.json", store->path, run_id);
+	rc = lp_file_read(fd, "run.json", LP_CAP_RUN, label, &text, NULL);
+	close(fd);
+	if (rc)
+		return rc;
+	lp_json *doc;
+	rc = lpj_parse_object(text, strlen(text), label, &doc);
+	free(text);
+	if (rc)
+		return rc;
+	lp_run_info *info = calloc(1, sizeof *info);
+	if (info == NULL) {
+		lpj_free(doc);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	lp_identity rec;
+	lpj_get_identity(doc, &rec);
+	const char *status = lpj_get_str(doc, "status");
+	const char *state = status && strcmp(status, "ended") == 0 ? "ended"
+			    : lp_identity_judge(&rec, 0, 0) == LP_LIVE_DEAD ? "stale"
+									    : "active";
+	info->run_id = lp_strdup(run_id);
+	info->state = lp_strdup(state);
+	info->hostname = lp_strdup(rec.hostname);
+	info->cwd = lp_strdup(lpj_get_str(doc, "cwd") ? lpj_get_str(doc, "cwd") : "");
+	info->pid = rec.pid;
+	info->started_at = lpj_get_real(doc, "started_at", 0);
+	lpj_set_str(doc, "state", state);
+	info->json = lpj_dump(doc);
+	lpj_free(doc);
+	if (!info->run_id || !info->state || !info->hostname || !info->cwd || !info->json) {
+		lp_run_info_free(info);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	*out = info;
+	return LP_OK;
+}
+
+void lp_run_info_free(lp_run_info *info)
+{
+	if (info == NULL)
+		return;
+	free(info->run_id);
+	free(info->state);
+	free(info->hostname);
+	free(info->cwd);
+	free(info->json);
+	free(info);
+}

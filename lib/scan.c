@@ -1,0 +1,450 @@
+/*
+ * scan.c - readers: loading one pause (by id, or by the path of its pause
+ * file), deriving its state (pending, stale, resumed, timed_out,
+ * aborted), listing pauses, and watching a run for its next pause.
+ *
+ * Lookups never walk the runs: a pause id names its run, and pending
+ * pauses are indexed in <dir>/pending/. Only "ls -a" walks every run.
+ */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static int load_in_run(lp_store *store, int run_fd, const char *run_id, const char *pause_id,
+		       lp_json **doc, double *mtime)
+{
+	char label[PATH_MAX], name[LP_ID_MAX + 8];
+	snprintf(label, sizeof label, "%s/runs/%s/pauses", store->path, run_id);
+	int pfd, rc = lp_dir_open(run_fd, "pauses", 0, label, &pfd);
+	if (rc)
+		return rc;
+	snprintf(name, sizeof name, "%s.json", pause_id);
+	snprintf(label, sizeof label, "pause file %s/runs/%s/pauses/%s", store->path, run_id, name);
+	char *text;
+	size_t len;
+	rc = lp_file_read(pfd, name, LP_CAP_PAUSE, label, &text, &len);
+	if (rc == LP_OK && mtime) {
+		struct stat st;
+		*mtime = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
+				 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9
+				 : 0;
+	}
+	close(pfd);
+	if (rc == LP_ENOTFOUND)
+		return lp_fail(LP_ENOTFOUND,
+			       "no pause '%s' in %s: list pending pauses with 'pytest-live-pause ls' (and pass the --pause-dir pytest used)",
+			       pause_id, store->path);
+	if (rc)
+		return rc;
+	rc = lpj_parse_object(text, len, label, doc);
+	free(text);
+	if (rc)
+		return rc;
+	const char *pid = lpj_get_str(*doc, "pause_id");
+	if (pid == NULL || strcmp(pid, pause_id) != 0) {
+		lpj_free(*doc);
+		*doc = NULL;
+		return lp_fail(LP_EBADCMD, "%s does not describe pause %s", label, pause_id);
+	}
+	return LP_OK;
+}
+
+int lp_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double *mtime)
+{
+	*doc = NULL;
+	char run_id[LP_ID_MAX + 1];
+	int rc = lp_pause_id_run(pause_id, run_id);
+	if (rc == LP_ENOTFOUND)
+		return lp_fail(LP_ENOTFOUND,
+			       "no pause '%s' in %s: a pause id looks like <run_id>.<8 hex digits>; list them with 'pytest-live-pause ls'",
+			       pause_id, store->path);
+	if (rc)
+		return rc;
+	int run_fd;
+	if ((rc = lp_run_dirs_open(store, run_id, &run_fd)))
+		return rc == LP_ENOTFOUND
+			       ? lp_fail(LP_ENOTFOUND,
+					 "no pause '%s' in %s (its run %s does not exist there): list pauses with 'pytest-live-pause ls -a'",
+					 pause_id, store->path, run_id)
+			       : rc;
+	rc = load_in_run(store, run_fd, run_id, pause_id, doc, mtime);
+	close(run_fd);
+	return rc;
+}
+
+const char *lp_pause_state(const lp_json *doc, double mtime)
+{
+	const char *status = lpj_get_str(doc, "status");
+	if (status == NULL)
+		return "unknown";
+	if (strcmp(status, "pending") != 0)
+		return status;
+	lp_identity rec;
+	lpj_get_identity(doc, &rec);
+	double interval = lpj_get_real(doc, "heartbeat_interval", 0);
+	return lp_identity_judge(&rec, mtime, interval) == LP_LIVE_DEAD ? "stale" : "pending";
+}
+
+static char *dup_field(const lp_json *doc, const char *key)
+{
+	const char *v = lpj_get_str(doc, key);
+	return v ? lp_strdup(v) : NULL;
+}
+
+int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id, lp_json *doc,
+		      double mtime, lp_pause_info **out)
+{
+	*out = NULL;
+	lp_pause_info *i = calloc(1, sizeof *i);
+	if (i == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/runs/%s/pauses/%s.json", store->path, run_id, pause_id);
+	const char *state = lp_pause_state(doc, mtime);
+	const char *kind = lpj_get_str(doc, "kind");
+	i->pause_id = lp_strdup(pause_id);
+	i->run_id = lp_strdup(run_id);
+	i->kind = lp_strdup(kind ? kind : "failure");
+	i->status = dup_field(doc, "status");
+	i->state = lp_strdup(state);
+	i->nodeid = lp_strdup(lpj_get_str(doc, "nodeid") ? lpj_get_str(doc, "nodeid") : "");
+	i->task = dup_field(doc, "task");
+	i->original_failure = dup_field(doc, "original_failure");
+	i->hostname = lp_strdup(lpj_get_str(doc, "hostname") ? lpj_get_str(doc, "hostname") : "");
+	i->cwd = lp_strdup(lpj_get_str(doc, "cwd") ? lpj_get_str(doc, "cwd") : "");
+	i->worker_id = dup_field(doc, "worker_id");
+	i->path = lp_strdup(path);
+	i->created_at = lpj_get_real(doc, "created_at", 0);
+	i->timeout = lpj_get_real(doc, "timeout", 0);
+	i->pid = (long)lpj_get_int(doc, "pid", 0);
+	lp_json *copy = lpj_copy(doc);
+	if (copy && !lpj_set_str(copy, "state", state) && !lpj_set_str(copy, "path", path))
+		i->json = lpj_dump(copy);
+	lpj_free(copy);
+	if (!i->pause_id || !i->run_id || !i->kind || !i->status || !i->state || !i->nodeid ||
+	    !i->hostname || !i->cwd || !i->path || !i->json) {
+		lp_pause_info_free(i);
+		return lp_fail(LP_EBADCMD, "pause file of %s is incomplete or memory ran out", pause_id);
+	}
+	*out = i;
+	return LP_OK;
+}
+
+void lp_pause_info_free(lp_pause_info *i)
+{
+	if (i == NULL)
+		return;
+	char *fields[] = {i->pause_id, i->run_id, i->kind, i->status, i->state, i->nodeid,
+			  i->task, i->original_failure, i->hostname, i->cwd, i->worker_id,
+			  i->path, i->json};
+	for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
+		free(fields[k]);
+	free(i);
+}
+
+/* A reference is a pause id, or the path .../runs/<run>/pauses/<id>.json,
+ * whose pause directory may differ from `store`: then *other is opened. */
+int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[LP_ID_MAX + 1])
+{
+	*other = NULL;
+	if (ref == NULL || ref[0] == '\0')
+		return lp_fail(LP_EINVAL, "pause id is empty");
+	if (strchr(ref, '/') == NULL) {
+		int rc = lp_id_validate(ref, "pause id");
+		if (rc)
+			return rc;
+		snprintf(id, LP_ID_MAX + 1, "%s", ref);
+		return LP_OK;
+	}
+	char buf[PATH_MAX];
+	if (strlen(ref) >= sizeof buf)
+		return lp_fail(LP_EINVAL, "pause file path is too long");
+	snprintf(buf, sizeof buf, "%s", ref);
+	/* split: <root>/runs/<run>/pauses/<id>.json */
+	char *parts[4];
+	for (int k = 0; k < 4; k++) {
+		char *slash = strrchr(buf, '/');
+		if (slash == NULL)
+			return lp_fail(LP_EINVAL,
+				       "'%s' is not a pause file path of the form <dir>/runs/<run_id>/pauses/<pause_id>.json",
+				       ref);
+		*slash = '\0';
+		parts[k] = slash + 1;
+	}
+	size_t n = strlen(parts[0]);
+	if (n < 6 || strcmp(parts[0] + n - 5, ".json") != 0 || strcmp(parts[1], "pauses") != 0 ||
+	    strcmp(parts[3], "runs") != 0)
+		return lp_fail(LP_EINVAL,
+			       "'%s' is not a pause file path of the form <dir>/runs/<run_id>/pauses/<pause_id>.json",
+			       ref);
+	parts[0][n - 5] = '\0';
+	int rc = lp_id_validate(parts[0], "pause id");
+	if (rc || (rc = lp_run_id_validate(parts[2])))
+		return rc;
+	char run_of_id[LP_ID_MAX + 1];
+	if (lp_pause_id_run(parts[0], run_of_id) != LP_OK || strcmp(run_of_id, parts[2]) != 0)
+		return lp_fail(LP_EINVAL, "pause file '%s' is not in the directory of its run", ref);
+	snprintf(id, LP_ID_MAX + 1, "%s", parts[0]);
+	const char *root = buf[0] ? buf : "/";
+	struct stat a, b;
+	if (stat(root, &a) == 0 && stat(store->path, &b) == 0 && a.st_dev == b.st_dev &&
+	    a.st_ino == b.st_ino)
+		return LP_OK;
+	return lp_store_open(other, root, 0);
+}
+
+int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out)
+{
+	*out = NULL;
+	lp_store *other;
+	char id[LP_ID_MAX + 1], run_id[LP_ID_MAX + 1];
+	int rc = lp_ref_resolve(store, ref, &other, id);
+	if (rc)
+		return rc;
+	lp_store *s = other ? other : store;
+	lp_json *doc;
+	double mtime = 0;
+	rc = lp_pause_load(s, id, &doc, &mtime);
+	if (!rc) {
+		lp_pause_id_run(id, run_id);
+		rc = lp_info_from_json(s, run_id, id, doc, mtime, out);
+		lpj_free(doc);
+	}
+	lp_store_free(other);
+	return rc;
+}
+
+/* ------------------------------------------------------------ listing */
+
+typedef struct vec {
+	lp_pause_info **v;
+	size_t n, cap;
+} vec;
+
+static int vec_push(vec *a, lp_pause_info *i)
+{
+	if (a->n == a->cap) {
+		size_t cap = a->cap ? a->cap * 2 : 16;
+		lp_pause_info **nv = realloc(a->v, cap * sizeof *nv);
+		if (nv == NULL)
+			return lp_fail(LP_ERROR, "out of memory");
+		a->v = nv;
+		a->cap = cap;
+	}
+	a->v[a->n++] = i;
+	return LP_OK;
+}
+
+static void vec_free(vec *a)
+{
+	for (size_t k = 0; k < a->n; k++)
+		lp_pause_info_free(a->v[k]);
+	free(a->v);
+}
+
+static int by_created(const void *x, const void *y)
+{
+	const lp_pause_info *a = *(lp_pause_info *const *)x, *b = *(lp_pause_info *const *)y;
+	return (a->created_at > b->created_at) - (a->created_at < b->created_at);
+}
+
+/* Iterate the names of a directory given by descriptor (kept open). */
+static int each_name(int dirfd, int (*fn)(const char *name, void *ud), void *ud)
+{
+	int fd = dup(dirfd);
+	if (fd < 0)
+		return lp_fail_errno(LP_ERROR, errno, "cannot list a directory");
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return lp_fail_errno(LP_ERROR, errno, "cannot list a directory");
+	}
+	rewinddir(d);
+	int rc = LP_OK;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.')
+			continue;
+		if ((rc = fn(e->d_name, ud)) != 0)
+			break;
+	}
+	closedir(d);
+	return rc;
+}
+
+typedef struct list_ctx {
+	lp_store *store;
+	vec found;
+	const char *run_prefix; /* only pauses of this run (watch) */
+	int all;
+	int run_fd;
+	const char *run_id;
+} list_ctx;
+
+static int add_loaded(list_ctx *c, const char *run_id, const char *id, lp_json *doc, double mtime)
+{
+	lp_pause_info *info;
+	int rc = lp_info_from_json(c->store, run_id, id, doc, mtime, &info);
+	lpj_free(doc);
+	if (rc)
+		return LP_OK; /* unreadable entries are skipped, not fatal */
+	if (!c->all && strcmp(info->state, "pending") != 0) {
+		lp_pause_info_free(info);
+		return LP_OK;
+	}
+	return vec_push(&c->found, info);
+}
+
+static int on_pending(const char *name, void *ud)
+{
+	list_ctx *c = ud;
+	char run_id[LP_ID_MAX + 1];
+	if (lp_pause_id_run(name, run_id) != LP_OK)
+		return LP_OK;
+	if (c->run_prefix && strcmp(run_id, c->run_prefix) != 0)
+		return LP_OK;
+	lp_json *doc;
+	double mtime = 0;
+	if (lp_pause_load(c->store, name, &doc, &mtime) != LP_OK)
+		return LP_OK; /* its run was removed: a dangling index entry */
+	return add_loaded(c, run_id, name, doc, mtime);
+}
+
+static int on_pause_file(const char *name, void *ud)
+{
+	list_ctx *c = ud;
+	size_t n = strlen(name);
+	if (n <= 5 || strcmp(name + n - 5, ".json") != 0 || n - 5 > LP_ID_MAX)
+		return LP_OK;
+	char id[LP_ID_MAX + 1];
+	memcpy(id, name, n - 5);
+	id[n - 5] = '\0';
+	if (lp_id_validate(id, "pause id") != LP_OK)
+		return LP_OK;
+	lp_json *doc;
+	double mtime = 0;
+	if (load_in_run(c->store, c->run_fd, c->run_id, id, &doc, &mtime) != LP_OK)
+		return LP_OK;
+	return add_loaded(c, c->run_id, id, doc, mtime);
+}
+
+static int on_run(const char *name, void *ud)
+{
+	list_ctx *c = ud;
+	if (lp_run_id_validate(name) != LP_OK)
+		return LP_OK;
+	int run_fd, pfd;
+	if (lp_run_dirs_open(c->store, name, &run_fd) != LP_OK)
+		return LP_OK;
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "%s/runs/%s/pauses", c->store->path, name);
+	int rc = LP_OK;
+	if (lp_dir_open(run_fd, "pauses", 0, label, &pfd) == LP_OK) {
+		c->run_fd = run_fd;
+		c->run_id = name;
+		rc = each_name(pfd, on_pause_file, c);
+		close(pfd);
+	}
+	close(run_fd);
+	return rc;
+}
+
+static int collect(lp_store *store, int all, const char *run_only, vec *out)
+{
+	list_ctx c = {.store = store, .all = all, .run_prefix = run_only};
+	int rc;
+	if (!all && store->pending_fd >= 0)
+		rc = each_name(store->pending_fd, on_pending, &c);
+	else
+		rc = each_name(store->runs_fd, on_run, &c);
+	if (rc) {
+		vec_free(&c.found);
+		return rc;
+	}
+	qsort(c.found.v, c.found.n, sizeof *c.found.v, by_created);
+	*out = c.found;
+	return LP_OK;
+}
+
+int lp_list(lp_store *store, unsigned flags, lp_list_cb cb, void *ud)
+{
+	vec found;
+	int rc = collect(store, (flags & LP_LIST_ALL) != 0, NULL, &found);
+	if (rc)
+		return rc;
+	for (size_t k = 0; k < found.n && rc == 0; k++)
+		rc = cb(found.v[k], ud);
+	vec_free(&found);
+	return rc;
+}
+
+/* ------------------------------------------------------------ watching */
+
+int lp_watch(lp_store *store, const char *run_id, double timeout, const lp_wait_hooks *hooks,
+	     lp_pause_info **out)
+{
+	*out = NULL;
+	lp_run_info *run;
+	int rc = lp_run_info_load(store, run_id, &run);
+	if (rc)
+		return rc;
+	long owner = strcmp(run->hostname, lp_hostname()) == 0 ? run->pid : 0;
+	lp_run_info_free(run);
+	int run_fd;
+	if ((rc = lp_run_dirs_open(store, run_id, &run_fd)))
+		return rc;
+	lp_waiter *w = NULL;
+	if ((rc = lp_waiter_open(&w)))
+		goto done;
+	/* pending/ announces new pauses; the run directory, a new run.json */
+	if (store->pending_fd >= 0)
+		lp_waiter_add_dir(w, store->pending_fd, "pending");
+	lp_waiter_add_dir(w, run_fd, "run");
+	if (owner > 0)
+		lp_waiter_add_pid(w, owner);
+	int64_t deadline = timeout > 0 ? lp_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
+	for (;;) {
+		vec found;
+		if ((rc = collect(store, 0, run_id, &found)))
+			goto done;
+		if (found.n > 0) {
+			*out = found.v[found.n - 1]; /* the latest */
+			found.n--;
+			vec_free(&found);
+			rc = LP_OK;
+			goto done;
+		}
+		vec_free(&found);
+		if ((rc = lp_run_info_load(store, run_id, &run)))
+			goto done;
+		if (strcmp(run->state, "active") != 0) {
+			rc = strcmp(run->state, "ended") == 0
+				     ? lp_fail(LP_ERUNENDED, "run %s has ended", run_id)
+				     : lp_fail(LP_ERUNENDED,
+					       "run %s: its pytest process (pid %ld on %s) is gone",
+					       run_id, run->pid, run->hostname);
+			lp_run_info_free(run);
+			goto done;
+		}
+		lp_run_info_free(run);
+		rc = lp_waiter_wait(w, deadline, hooks);
+		if (rc == LP_ETIMEOUT) {
+			rc = lp_fail(LP_ETIMEOUT, "no pause in run %s within %gs", run_id, timeout);
+			goto done;
+		}
+		if (rc < 0)
+			goto done;
+	}
+done:
+	lp_waiter_free(w);
+	close(run_fd);
+	return rc;
+}

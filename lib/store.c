@@ -1,0 +1,365 @@
+/*
+ * store.c - the pause directory: opening it safely (refusing symlinks,
+ * foreign owners and group/other-writable modes), subdirectories opened
+ * relative to verified descriptors with O_NOFOLLOW, atomic publication of
+ * files (temporary name, fsync, rename or link, fsync of the directory)
+ * and size-capped reads.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+char *lp_strdup(const char *s)
+{
+	if (s == NULL)
+		return NULL;
+	char *d = strdup(s);
+	if (d == NULL)
+		lp_fail(LP_ERROR, "out of memory");
+	return d;
+}
+
+char *lp_path_join(const char *a, const char *b)
+{
+	size_t na = strlen(a), nb = strlen(b);
+	char *p = malloc(na + nb + 2);
+	if (p == NULL)
+		return NULL;
+	memcpy(p, a, na);
+	p[na] = '/';
+	memcpy(p + na + 1, b, nb + 1);
+	return p;
+}
+
+int lp_fsync_disabled(void)
+{
+	static int cached = -1;
+	if (cached < 0) {
+		const char *v = getenv("LP_UNSAFE_NO_FSYNC");
+		cached = v != NULL && strcmp(v, "1") == 0;
+	}
+	return cached;
+}
+
+const char *lp_store_default_path(const char *explicit_path)
+{
+	if (explicit_path != NULL && explicit_path[0] != '\0')
+		return explicit_path;
+	const char *env = getenv(LP_ENV_DIR);
+	if (env != NULL && env[0] != '\0')
+		return env;
+	return LP_DEFAULT_DIR;
+}
+
+/* Make path absolute (without resolving symlinks: the last component is
+ * checked by lstat, and must not be one). */
+static char *absolute(const char *path)
+{
+	if (path[0] == '/')
+		return lp_strdup(path);
+	char cwd[PATH_MAX];
+	if (getcwd(cwd, sizeof cwd) == NULL) {
+		lp_fail_errno(LP_ERROR, errno, "cannot resolve pause directory %s", path);
+		return NULL;
+	}
+	char *p = lp_path_join(cwd, path);
+	if (p == NULL)
+		lp_fail(LP_ERROR, "out of memory");
+	return p;
+}
+
+/* mkdir -p of the parents of path (0700 for those we create). */
+static int make_parents(char *path)
+{
+	for (char *s = path + 1; *s; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		int r = mkdir(path, 0700);
+		int e = errno;
+		*s = '/';
+		if (r < 0 && e != EEXIST)
+			return lp_fail_errno(LP_ERROR, e,
+					     "cannot create pause directory %s (a parent could not be made)", path);
+	}
+	return LP_OK;
+}
+
+static int check_mode(const char *path, const struct stat *st, int strict)
+{
+	if (S_ISLNK(st->st_mode))
+		return lp_fail(LP_EUNSAFE,
+			       "pause directory %s is a symlink; refusing to follow it: remove it or choose another directory with --pause-dir",
+			       path);
+	if (!S_ISDIR(st->st_mode))
+		return lp_fail(LP_EUNSAFE,
+			       "pause directory %s is not a directory: remove it or choose another with --pause-dir",
+			       path);
+	if (st->st_uid != geteuid())
+		return lp_fail(LP_EUNSAFE,
+			       "pause directory %s belongs to uid %u, not to you (uid %u): another user may forge commands there; choose another with --pause-dir",
+			       path, (unsigned)st->st_uid, (unsigned)geteuid());
+	mode_t bad = strict ? 077 : 022;
+	if (st->st_mode & bad)
+		return lp_fail(LP_EUNSAFE,
+			       "pause directory %s is open to %s (mode %04o): run 'chmod 700 %s' or choose another with --pause-dir",
+			       path, strict ? "group or others" : "writes by group or others",
+			       (unsigned)(st->st_mode & 07777), path);
+	return LP_OK;
+}
+
+int lp_dir_open(int dirfd, const char *name, int create, const char *label, int *out)
+{
+	if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
+		return lp_fail_errno(LP_ERROR, errno, "cannot create %s", label);
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return lp_fail(LP_ENOTFOUND, "%s does not exist", label);
+		if (e == ELOOP || e == ENOTDIR)
+			return lp_fail(LP_EUNSAFE, "%s is a symlink or not a directory; refusing it", label);
+		return lp_fail_errno(LP_ERROR, e, "cannot open %s", label);
+	}
+	*out = fd;
+	return LP_OK;
+}
+
+int lp_store_open(lp_store **out, const char *path, unsigned flags)
+{
+	*out = NULL;
+	if (path == NULL || path[0] == '\0')
+		return lp_fail(LP_EINVAL, "pause directory is empty");
+	int create = (flags & LP_STORE_CREATE) != 0;
+	lp_store *s = calloc(1, sizeof *s);
+	if (s == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	s->fd = s->runs_fd = s->pending_fd = -1;
+	int rc = LP_ERROR;
+	s->path = absolute(path);
+	if (s->path == NULL)
+		goto fail;
+	size_t n = strlen(s->path);
+	while (n > 1 && s->path[n - 1] == '/')
+		s->path[--n] = '\0';
+	s->is_default = strcmp(s->path, LP_DEFAULT_DIR) == 0;
+
+	struct stat st;
+	if (lstat(s->path, &st) < 0) {
+		if (errno != ENOENT) {
+			rc = lp_fail_errno(LP_ERROR, errno, "cannot inspect pause directory %s", s->path);
+			goto fail;
+		}
+		if (!create) {
+			rc = lp_fail(LP_ENOTFOUND,
+				     "pause directory %s does not exist: no pytest run has paused there (pass --pause-dir or set %s to the directory pytest used)",
+				     s->path, LP_ENV_DIR);
+			goto fail;
+		}
+		if ((rc = make_parents(s->path)))
+			goto fail;
+		if (mkdir(s->path, 0700) < 0 && errno != EEXIST) {
+			rc = lp_fail_errno(LP_ERROR, errno, "cannot create pause directory %s", s->path);
+			goto fail;
+		}
+		if (lstat(s->path, &st) < 0) {
+			rc = lp_fail_errno(LP_ERROR, errno, "cannot inspect pause directory %s", s->path);
+			goto fail;
+		}
+	}
+	if ((rc = check_mode(s->path, &st, s->is_default)))
+		goto fail;
+	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (s->fd < 0) {
+		rc = lp_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
+				   "cannot open pause directory %s", s->path);
+		goto fail;
+	}
+	struct stat st2;
+	if (fstat(s->fd, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
+		rc = lp_fail(LP_EUNSAFE, "pause directory %s changed while it was opened; try again",
+			     s->path);
+		goto fail;
+	}
+	if (create && faccessat(s->fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
+		rc = lp_fail(LP_ERROR, "pause directory %s is not writable: fix its permissions or choose another with --pause-dir",
+			     s->path);
+		goto fail;
+	}
+	char label[PATH_MAX + 16];
+	snprintf(label, sizeof label, "%s/runs", s->path);
+	rc = lp_dir_open(s->fd, "runs", create, label, &s->runs_fd);
+	if (rc == LP_ENOTFOUND && !create) {
+		rc = lp_fail(LP_ENOTFOUND, "pause directory %s has no runs yet", s->path);
+		goto fail;
+	}
+	if (rc)
+		goto fail;
+	snprintf(label, sizeof label, "%s/pending", s->path);
+	rc = lp_dir_open(s->fd, "pending", create, label, &s->pending_fd);
+	if (rc == LP_ENOTFOUND && !create) {
+		/* written by an older layout: an empty index */
+		s->pending_fd = -1;
+		rc = LP_OK;
+	}
+	if (rc)
+		goto fail;
+	*out = s;
+	return LP_OK;
+fail:
+	lp_store_free(s);
+	return rc;
+}
+
+const char *lp_store_path(const lp_store *store) { return store ? store->path : ""; }
+
+void lp_store_free(lp_store *s)
+{
+	if (s == NULL)
+		return;
+	if (s->fd >= 0)
+		close(s->fd);
+	if (s->runs_fd >= 0)
+		close(s->runs_fd);
+	if (s->pending_fd >= 0)
+		close(s->pending_fd);
+	free(s->path);
+	free(s);
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, data, len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
+		    int exclusive, const char *label)
+{
+	char tmp[LP_ID_MAX * 2 + 64];
+	char rnd[17];
+	int rc = lp_random_hex(rnd, 8);
+	if (rc)
+		return rc;
+	snprintf(tmp, sizeof tmp, ".tmp.%ld.%s", (long)getpid(), rnd);
+	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return lp_fail_errno(LP_ERROR, errno, "cannot write %s", label);
+	int bad = write_all(fd, data, len) < 0 || (!lp_fsync_disabled() && fsync(fd) < 0);
+	int e = errno;
+	if (close(fd) < 0 && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	if (bad) {
+		unlinkat(dirfd, tmp, 0);
+		return lp_fail_errno(LP_ERROR, e, "cannot write %s", label);
+	}
+	int result = LP_OK;
+	if (!exclusive) {
+		if (renameat(dirfd, tmp, dirfd, name) < 0) {
+			e = errno;
+			unlinkat(dirfd, tmp, 0);
+			return lp_fail_errno(LP_ERROR, e, "cannot publish %s", label);
+		}
+	} else if (linkat(dirfd, tmp, dirfd, name, 0) == 0) {
+		unlinkat(dirfd, tmp, 0);
+	} else if (errno == EEXIST) {
+		unlinkat(dirfd, tmp, 0);
+		return 1;
+	} else if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0) {
+		/* a filesystem without hard links */
+	} else {
+		e = errno;
+		unlinkat(dirfd, tmp, 0);
+		if (e == EEXIST)
+			return 1;
+		return lp_fail_errno(LP_ERROR, e, "cannot publish %s", label);
+	}
+	if (!lp_fsync_disabled())
+		fsync(dirfd); /* best effort: the file itself is already durable */
+	return result;
+}
+
+int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
+		 char **out, size_t *len)
+{
+	*out = NULL;
+	if (len)
+		*len = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return lp_fail(LP_ENOTFOUND, "%s does not exist", label);
+		if (e == ELOOP)
+			return lp_fail(LP_EUNSAFE, "%s is a symlink; refusing to follow it", label);
+		return lp_fail_errno(LP_ERROR, e, "cannot read %s", label);
+	}
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		int e = errno;
+		close(fd);
+		return lp_fail_errno(LP_ERROR, e, "cannot read %s", label);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return lp_fail(LP_EUNSAFE, "%s is not a regular file; refusing it", label);
+	}
+	if ((size_t)st.st_size > cap) {
+		close(fd);
+		return lp_fail(LP_EBADCMD, "%s is %lld bytes, over the limit of %zu bytes",
+			       label, (long long)st.st_size, cap);
+	}
+	/* room for the size seen plus a little growth, never past the cap */
+	size_t want = (size_t)st.st_size + 4096;
+	size_t size = (want < cap ? want : cap) + 2;
+	char *buf = malloc(size);
+	if (buf == NULL) {
+		close(fd);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	size_t got = 0;
+	for (;;) {
+		if (got == size - 1)
+			break;
+		ssize_t r = read(fd, buf + got, size - 1 - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			int e = errno;
+			free(buf);
+			close(fd);
+			return lp_fail_errno(LP_ERROR, e, "cannot read %s", label);
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	if (got > cap) {
+		free(buf);
+		return lp_fail(LP_EBADCMD, "%s is over the limit of %zu bytes", label, cap);
+	}
+	buf[got] = '\0';
+	*out = buf;
+	if (len)
+		*len = got;
+	return LP_OK;
+}
