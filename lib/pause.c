@@ -199,7 +199,7 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 	if (!(rc = lpj_set_str(ev, "kind", lp_kind_name(p->kind))) &&
 	    !(rc = lpj_set_str(ev, "nodeid", o->nodeid ? o->nodeid : "")) &&
 	    !(rc = lpj_set_int(ev, "pid", run->self.pid)))
-		rc = pause_event(p, "pause_started", ev);
+		rc = pause_event(p, "pause_created", ev);
 	lpj_free(ev);
 	if (rc)
 		goto fail;
@@ -228,6 +228,7 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, lp_r
 	int rc;
 	if ((rc = lpj_set_str(d, "status", lp_outcome_name(oc))) ||
 	    (rc = lpj_set_real(d, "resolved_at", lp_now())) ||
+	    (rc = lpj_set_real(d, "finished_at", lpj_get_real(d, "resolved_at", 0))) ||
 	    (rc = lpj_set_str(d, "resolved_by", by)))
 		return rc;
 	if (p->kind == LP_KIND_FAILURE)
@@ -243,6 +244,8 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, lp_r
 	if (ev == NULL)
 		return lp_fail(LP_ERROR, "out of memory");
 	rc = lpj_set_str(ev, "by", by);
+	if (!rc)
+		rc = lpj_set_str(ev, "outcome", lp_outcome_name(oc));
 	if (!rc && p->kind == LP_KIND_FAILURE)
 		rc = lpj_set_str(ev, "failure_reason", c->failure_reason);
 	if (!rc && p->kind == LP_KIND_CHECKPOINT && !(rc = lpj_set_result(ev, "result", c->result)))

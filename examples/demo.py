@@ -1,0 +1,92 @@
+"""The main job of `make demo`: a real pytest session pauses, and a second
+process resumes it through the `pytest-live-pause` command.
+
+This script plays the agent: it starts pytest, reads the run id from the
+header line, loops `watch` -> `resume` until `watch` reports the run is no
+longer active, and prints what happened. It only talks to pytest and to the
+CLI, as any user or agent would.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main() -> int:
+    pause_dir = tempfile.mkdtemp(prefix="live-pause-demo-")
+    env = dict(os.environ, PYTEST_LIVE_PAUSE_DIR=pause_dir)
+    cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
+           "--pause-on-failure", "--pause-timeout", "120",
+           os.path.join(HERE, "demo_suite")]
+    print("$", " ".join(cmd[2:]), f"   (PYTEST_LIVE_PAUSE_DIR={pause_dir})")
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, env=env)
+    lines: list[str] = []
+    run_id: list[str] = []
+    got_run_id = threading.Event()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            print("  pytest | " + line, end="")
+            if line.startswith("pytest-live-pause: run_id=") and not run_id:
+                run_id.append(line.split("=", 1)[1].strip())
+                got_run_id.set()
+        got_run_id.set()
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    if not got_run_id.wait(60) or not run_id:
+        print("demo: pytest printed no run id", file=sys.stderr)
+        proc.kill()
+        return 1
+
+    resumed = 0
+    while True:
+        watch = subprocess.run(["pytest-live-pause", "watch", "--run-id", run_id[0],
+                                "--timeout", "120", "--json"],
+                               capture_output=True, text=True, env=env)
+        if watch.returncode == 9:
+            print("agent  | watch:", watch.stdout.strip())
+            break
+        if watch.returncode != 0:
+            print("agent  | watch failed:", watch.stdout, watch.stderr, file=sys.stderr)
+            proc.kill()
+            return 1
+        pause = json.loads(watch.stdout)
+        print(f"agent  | paused: {pause['kind']} {pause['pause_id']} at {pause['nodeid']}")
+        if pause["kind"] == "checkpoint":
+            verdict = ["--result", "true", "--reason", "the summary shows 3 items"]
+        else:
+            verdict = ["--failure-reason", "inspected the device: the price list is stale"]
+        res = subprocess.run(["pytest-live-pause", "resume", pause["pause_id"], *verdict],
+                             capture_output=True, text=True, env=env)
+        print("agent  | $ pytest-live-pause resume", pause["pause_id"], *verdict)
+        print("agent  |  ", (res.stdout or res.stderr).strip(), f"(exit {res.returncode})")
+        if res.returncode != 0:
+            proc.kill()
+            return 1
+        resumed += 1
+
+    code = proc.wait(120)
+    reader.join(10)
+    out = "".join(lines)
+    print()
+    print(f"demo: {resumed} pauses resumed through the CLI; pytest exited {code}")
+    ok = (resumed == 2 and code == 1
+          and "inspected the device: the price list is stale" in out
+          and "1 failed, 1 passed" in out)
+    print("demo: the failure reason given to `resume` is in pytest's report:",
+          "yes" if "inspected the device" in out else "NO")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
