@@ -19,6 +19,7 @@ void lp_error_clear(void)
 	last_msg[0] = '\0';
 }
 
+__attribute__((format(printf, 3, 0)))
 static int set_error(int code, int errnum, const char *fmt, va_list ap)
 {
 	int n = vsnprintf(last_msg, sizeof last_msg, fmt, ap);
