@@ -181,7 +181,7 @@ const char *lp_pause_resume_hint(const lp_pause *pause);
  * reports a command that was refused (the pause keeps waiting). */
 typedef struct lp_wait_hooks {
 	unsigned version;
-	int wake_fd;  /* -1: none */
+	int wake_fd;  /* -1: none; must be O_NONBLOCK (it is drained) */
 	int slice_ms; /* 0: default (50 ms) */
 	int (*check)(void *ud);
 	void (*on_rejected)(void *ud, const char *message);
@@ -222,21 +222,25 @@ typedef struct lp_pause_info {
 	char *cwd;
 	char *worker_id;        /* NULL if none */
 	char *path;             /* absolute path of the pause file */
+	char *pause_dir;        /* absolute path of its pause directory */
+	char *resume_command;   /* the command to resume it (NULL if unknown) */
 	double created_at;
 	double timeout;
 	long pid;
 	char *json;             /* the pause file, re-serialised, plus "state" */
 } lp_pause_info;
 
-/* Load one pause by id or by the path of its pause file. */
+/* Load one pause by id or by the path of its pause file. With a path,
+ * store may be NULL: the path names its own pause directory. */
 int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out);
 void lp_pause_info_free(lp_pause_info *info);
 
 enum {
 	LP_LIST_ALL = 1 << 0, /* all states, not only resumable pending ones */
 };
-/* Call cb for each pause, oldest first; a non-zero cb return stops the
- * listing and is returned. Without LP_LIST_ALL only the pending index is
+/* Call cb for each pause, oldest first; `info` is valid only during the
+ * call. A non-zero cb return (use positive values, distinct from lp_error
+ * codes) stops the listing and is returned. Without LP_LIST_ALL only the pending index is
  * read, so the cost does not grow with the number of old runs. */
 typedef int (*lp_list_cb)(const lp_pause_info *info, void *ud);
 int lp_list(lp_store *store, unsigned flags, lp_list_cb cb, void *ud);
@@ -249,15 +253,16 @@ typedef struct lp_resume_options {
 	int has_result;             /* checkpoints: result was given */
 	lp_result result;
 	const char *reason;         /* checkpoints only */
-	double take_timeout;        /* seconds to wait for the take; 0: 5 s,
-	                               < 0: do not wait */
+	double take_timeout;        /* seconds to wait for the take; 0 means
+	                               the default (5 s); < 0: do not wait */
 	const char *by;             /* NULL: "cli" */
 } lp_resume_options;
 #define LP_RESUME_OPTIONS_VERSION 1
 #define LP_RESUME_OPTIONS_INIT \
 	{LP_RESUME_OPTIONS_VERSION, NULL, 0, LP_RESULT_NONE, NULL, 0.0, NULL}
 
-/* Resume a pause by id or pause-file path: check the options fit its kind
+/* Resume a pause by id or pause-file path (with a path, store may be
+ * NULL: the path names its own pause directory): check the options fit its kind
  * (LP_EKIND, nothing written), refuse stale (LP_ESTALE) or already ended
  * pauses (LP_ERESUMED, LP_ETIMEDOUT, LP_EABORTED: the message says who
  * won), claim it by creating its command file exclusively, then wait until

@@ -122,6 +122,8 @@ int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 	i->cwd = lp_strdup(lpj_get_str(doc, "cwd") ? lpj_get_str(doc, "cwd") : "");
 	i->worker_id = dup_field(doc, "worker_id");
 	i->path = lp_strdup(path);
+	i->pause_dir = lp_strdup(store->path);
+	i->resume_command = dup_field(doc, "resume_command");
 	i->created_at = lpj_get_real(doc, "created_at", 0);
 	i->timeout = lpj_get_real(doc, "timeout", 0);
 	i->pid = (long)lpj_get_int(doc, "pid", 0);
@@ -130,7 +132,7 @@ int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 		i->json = lpj_dump(copy);
 	lpj_free(copy);
 	if (!i->pause_id || !i->run_id || !i->kind || !i->status || !i->state || !i->nodeid ||
-	    !i->hostname || !i->cwd || !i->path || !i->json) {
+	    !i->hostname || !i->cwd || !i->path || !i->pause_dir || !i->json) {
 		lp_pause_info_free(i);
 		return lp_fail(LP_EBADCMD, "pause file of %s is incomplete or memory ran out", pause_id);
 	}
@@ -144,7 +146,7 @@ void lp_pause_info_free(lp_pause_info *i)
 		return;
 	char *fields[] = {i->pause_id, i->run_id, i->kind, i->status, i->state, i->nodeid,
 			  i->task, i->original_failure, i->hostname, i->cwd, i->worker_id,
-			  i->path, i->json};
+			  i->path, i->pause_dir, i->resume_command, i->json};
 	for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
 		free(fields[k]);
 	free(i);
@@ -157,6 +159,8 @@ int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[L
 	*other = NULL;
 	if (ref == NULL || ref[0] == '\0')
 		return lp_fail(LP_EINVAL, "pause id is empty");
+	if (strchr(ref, '/') == NULL && store == NULL)
+		return lp_fail(LP_EINVAL, "a pause id needs a pause directory");
 	if (strchr(ref, '/') == NULL) {
 		int rc = lp_id_validate(ref, "pause id");
 		if (rc)
@@ -195,7 +199,7 @@ int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[L
 	snprintf(id, LP_ID_MAX + 1, "%s", parts[0]);
 	const char *root = buf[0] ? buf : "/";
 	struct stat a, b;
-	if (stat(root, &a) == 0 && stat(store->path, &b) == 0 && a.st_dev == b.st_dev &&
+	if (store && stat(root, &a) == 0 && stat(store->path, &b) == 0 && a.st_dev == b.st_dev &&
 	    a.st_ino == b.st_ino)
 		return LP_OK;
 	return lp_store_open(other, root, 0);

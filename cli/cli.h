@@ -1,0 +1,202 @@
+/*
+ * cli.h - declarations shared by the files of the pytest-live-pause command:
+ * the exit codes, the subcommand and option tables, and the helpers of
+ * options.c (parsing, help) and output.c (printing, errors).
+ *
+ * The CLI is a client of liblivepause: it includes livepause.h and nothing
+ * else of the runtime.
+ */
+#ifndef LP_CLI_H
+#define LP_CLI_H
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "livepause.h"
+
+#define CLI_PROG "pytest-live-pause"
+
+/* Exit codes of every command; cli_exit_code() maps runtime errors here. */
+enum cli_exit {
+	CLI_EXIT_OK = 0,            /* success */
+	CLI_EXIT_ERROR = 1,         /* I/O or other runtime error */
+	CLI_EXIT_USAGE = 2,         /* bad option, value or combination */
+	CLI_EXIT_NOTFOUND = 3,      /* no such pause, run or directory */
+	CLI_EXIT_STALE = 4,         /* pending, but its process is gone */
+	CLI_EXIT_RESUMED = 5,       /* already resumed by another command */
+	CLI_EXIT_TIMEDOUT = 6,      /* the pause already timed out */
+	CLI_EXIT_ABORTED = 7,       /* the pause was aborted */
+	CLI_EXIT_NOTTAKEN = 8,      /* command written, not taken in time */
+	CLI_EXIT_RUNENDED = 9,      /* watch: the run is no longer active */
+	CLI_EXIT_WATCH_TIMEOUT = 10,/* watch: no pause before --timeout */
+	CLI_EXIT_UNSAFE = 11,       /* the pause directory is unsafe */
+	CLI_EXIT_INTERRUPTED = 130, /* SIGINT or SIGTERM */
+};
+
+/* The one mapping from an lp_error code to an exit code. */
+int cli_exit_code(int lp_code);
+
+/* ------------------------------------------------------------ commands */
+
+/* A subcommand: argv[0] is its name; returns an exit code. */
+typedef int (*cli_handler)(int argc, char **argv);
+
+struct cli_command {
+	const char *name;
+	cli_handler run;
+	const char *summary; /* one line, for the main --help */
+};
+
+int cmd_resume(int argc, char **argv);
+int cmd_ls(int argc, char **argv);
+int cmd_watch(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+
+/* ------------------------------------------------------------- options */
+
+/* Keys of long-only options (short options use their character). */
+enum cli_key {
+	CLI_KEY_PAUSE_DIR = 256,
+	CLI_KEY_JSON,
+	CLI_KEY_RUN_ID,
+	CLI_KEY_TIMEOUT,
+	CLI_KEY_FAILURE_REASON,
+	CLI_KEY_RESULT,
+	CLI_KEY_REASON,
+	CLI_KEY_TAKE_TIMEOUT,
+};
+
+/* One row of an option table; a table ends with a row whose name is NULL. */
+struct cli_option {
+	const char *name;    /* long name, without "--" */
+	int key;             /* short option character, or a cli_key */
+	int has_arg;         /* no_argument or required_argument */
+	const char *metavar; /* argument name in the help, NULL if none */
+	const char *help;    /* may hold '\n' for continuation lines */
+};
+
+#define CLI_OPT_HELP \
+	{"help", 'h', no_argument, NULL, "show this help and exit"}
+#define CLI_OPT_PAUSE_DIR \
+	{"pause-dir", CLI_KEY_PAUSE_DIR, required_argument, "DIR", \
+	 "pause directory (default: $" LP_ENV_DIR ",\nthen " LP_DEFAULT_DIR ")"}
+#define CLI_OPT_JSON(what) \
+	{"json", CLI_KEY_JSON, no_argument, NULL, what}
+#define CLI_OPT_END {NULL, 0, 0, NULL, NULL}
+
+#define CLI_OPTIONS_MAX 16
+
+/* getopt_long state built from an option table. */
+struct cli_parser {
+	const char *cmd; /* for error messages: "resume", or NULL for main */
+	int argc;
+	char **argv;
+	struct option longopts[CLI_OPTIONS_MAX + 1];
+	char shortopts[3 + 2 * CLI_OPTIONS_MAX];
+};
+
+/* Build the getopt_long tables of `opts` and reset getopt. With
+ * stop_at_command, parsing stops at the first non-option (the main
+ * command's subcommand name). Returns 0, or -1 if the table is too big. */
+int cli_parser_init(struct cli_parser *p, const char *cmd,
+		    const struct cli_option *opts, int argc, char **argv,
+		    int stop_at_command);
+/* The next option: its key (> 0) with *arg its argument or NULL; 0 when
+ * the options are done (positional arguments are argv[optind..argc-1]);
+ * -1 after printing a usage error (the caller exits CLI_EXIT_USAGE). */
+int cli_parser_next(struct cli_parser *p, const char **arg);
+
+/* What a subcommand's --help says, around the generated option list. */
+struct cli_help {
+	const char *usage;    /* after "usage: pytest-live-pause " */
+	const char *about;    /* paragraphs, each line ending in '\n' */
+	const struct cli_option *opts;
+	const int *exits;     /* exit codes that apply, ending with -1 */
+	const char *examples; /* lines ending in '\n' */
+};
+void cli_print_help(FILE *fp, const struct cli_help *help);
+/* The option list alone (used by the main --help). */
+void cli_print_options(FILE *fp, const struct cli_option *opts);
+
+/* Parse SECONDS: a finite number >= 0. On a bad value prints a usage error
+ * naming `option` and returns CLI_EXIT_USAGE; 0 on success. */
+int cli_parse_seconds(const char *cmd, const char *option, const char *text,
+		      double *out);
+
+/* Check a --pause-dir value (non-empty); 0 or CLI_EXIT_USAGE. */
+int cli_check_pause_dir(const char *cmd, const char *dir);
+
+/* Usage errors for positional arguments: 0 when argv[first..argc-1] has
+ * exactly `want` entries, else prints the error and returns
+ * CLI_EXIT_USAGE. `what` names the missing argument. */
+int cli_check_positionals(const char *cmd, int argc, char **argv, int first,
+			  int want, const char *what);
+
+/* Open the pause directory for reading (never created): dir_opt is the
+ * --pause-dir value or NULL. *dir_out is the resolved path. Returns an
+ * lp_error code. */
+int cli_store_open(const char *dir_opt, lp_store **out, const char **dir_out);
+/* Like cli_store_open, but a REF that is a path without --pause-dir needs
+ * no store (*out = NULL, *dir_out = NULL). */
+int cli_store_open_for_ref(const char *dir_opt, const char *ref, lp_store **out,
+			   const char **dir_out);
+
+/* -------------------------------------------------------------- output */
+
+/* "pytest-live-pause <cmd>: error: <message>" on one stderr line, with
+ * " (see 'pytest-live-pause <cmd> --help')" when exit_code is
+ * CLI_EXIT_USAGE. cmd may be NULL (the main command). Returns exit_code. */
+int cli_error(const char *cmd, int exit_code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* The runtime's last error for `lp_code`; returns cli_exit_code(lp_code). */
+int cli_lp_error(const char *cmd, int lp_code);
+
+/* Flush stdout; on a write error print it and return CLI_EXIT_ERROR,
+ * else return exit_code. Every command returns through this. */
+int cli_finish(const char *cmd, int exit_code);
+
+/* Print the exit-code table rows for `codes` (ending with -1), or every
+ * row when codes is NULL. */
+void cli_print_exit_codes(FILE *fp, const int *codes);
+
+/* Print `text` on one line: raw newlines (JSON whitespace) become spaces. */
+void cli_print_line(FILE *fp, const char *text);
+
+enum {
+	CLI_PAUSE_DETAILS = 1 << 0, /* show: created_at, timeout, host... */
+};
+/* A pause as "key: value" lines, in this order: pause_id, kind, run_id,
+ * nodeid, state, [status], pid, worker_id (if any), [hostname, cwd,
+ * created_at, timeout], task (checkpoints) or original_failure (failures;
+ * continuation lines indented by two spaces), pause_file, resume (the
+ * command to run; with CLI_PAUSE_DETAILS only while pending). The [keys]
+ * come with CLI_PAUSE_DETAILS. pause_dir, unless NULL, is added to the
+ * resume command. Write errors are caught by cli_finish(). */
+void cli_print_pause(FILE *fp, const lp_pause_info *info,
+		     const char *pause_dir, unsigned flags);
+/* The --pause-dir to repeat in a resume hint: NULL when `dir` (as
+ * resolved from --pause-dir) is what a command would pick without it,
+ * else the path of the opened store. */
+const char *cli_hint_pause_dir(const char *dir, const lp_store *store);
+
+/* Age of a pause for tables: "12s", "5m", "3h", "2d". */
+void cli_format_age(char *buf, size_t size, double created_at);
+
+/* A text table: the first row added is the header; every column but the
+ * last is padded to its widest cell. */
+#define CLI_TABLE_MAX_COLS 16
+struct cli_table {
+	size_t ncols;
+	size_t nrows;
+	size_t cap;
+	char **cells; /* nrows * ncols copies */
+};
+/* 0, or -1 when ncols is 0 or above CLI_TABLE_MAX_COLS. */
+int cli_table_init(struct cli_table *t, size_t ncols);
+/* Copy a row of ncols cells (NULL prints as "-"); 0 or -1 (memory). */
+int cli_table_add(struct cli_table *t, const char *const *cells);
+void cli_table_print(FILE *fp, const struct cli_table *t);
+void cli_table_free(struct cli_table *t);
+
+#endif /* LP_CLI_H */

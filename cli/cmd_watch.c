@@ -1,0 +1,264 @@
+/*
+ * cmd_watch.c - `pytest-live-pause watch`: wait through lp_watch() for the
+ * latest pending pause of one run and print it with the command that
+ * resumes it. Owns the only global state of the CLI: the flag and the
+ * self-pipe that SIGINT/SIGTERM set so that a wait stops at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "cli.h"
+
+#define CMD "watch"
+
+static const struct cli_option options[] = {
+	{"run-id", CLI_KEY_RUN_ID, required_argument, "ID",
+	 "the run to watch (required; pytest prints\n"
+	 "\"pytest-live-pause: run_id=<ID>\" when it starts)"},
+	{"timeout", CLI_KEY_TIMEOUT, required_argument, "SECONDS",
+	 "give up after this long (exit 10); default 0:\nwait as long as the "
+	 "run is active"},
+	CLI_OPT_JSON("print the pause as one JSON object (the pause\nfile plus "
+		     "its derived \"state\")"),
+	CLI_OPT_PAUSE_DIR,
+	CLI_OPT_HELP,
+	CLI_OPT_END,
+};
+
+static const int exits[] = {
+	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
+	CLI_EXIT_RUNENDED, CLI_EXIT_WATCH_TIMEOUT, CLI_EXIT_UNSAFE,
+	CLI_EXIT_INTERRUPTED, -1,
+};
+
+static const struct cli_help help = {
+	.usage = "watch --run-id ID [--timeout SECONDS] [--json]\n"
+		 "         [--pause-dir DIR]",
+	.about = "Report the latest pending pause of a run at once, or wait for "
+		 "the next one,\nthen print it and exit. Output, one \"key: "
+		 "value\" per line, in this order:\n"
+		 "  pause detected: <pause_id> (the first line, as in 0.1.1),\n"
+		 "  pause_id, kind (failure|checkpoint), run_id, nodeid, state, "
+		 "pid,\n"
+		 "  worker_id (xdist workers only), task (checkpoints) or "
+		 "original_failure\n"
+		 "  (failures; further lines indented by two spaces), "
+		 "pause_file, and\n"
+		 "  resume: the command that resumes this pause.\n"
+		 "When the run ends (or its process dies) prints \"run is no "
+		 "longer active:\n<why>\" on stdout and exits 9; after --timeout "
+		 "prints \"timed out after\n<S>s waiting for a pause in run "
+		 "<ID>\" on stdout and exits 10. With --json\nthese two are JSON "
+		 "objects too, with \"event\": \"run_ended\" or \"timeout\".\n"
+		 "Resume the pause, then watch again to wait for the next "
+		 "one.\n",
+	.opts = options,
+	.exits = exits,
+	.examples = "  " CLI_PROG " watch --run-id 27be4cbca5ab\n"
+		    "  " CLI_PROG " watch --run-id 27be4cbca5ab "
+		    "--timeout 30 --json\n",
+};
+
+/* Set by the signal handler; read by check(). */
+static volatile sig_atomic_t interrupted;
+/* Self-pipe: the handler writes a byte, the wait wakes on the read end. */
+static int wake_pipe[2] = {-1, -1};
+
+static void on_signal(int sig)
+{
+	int saved = errno;
+	ssize_t n;
+
+	interrupted = sig;
+	n = write(wake_pipe[1], "x", 1); /* non-blocking; a full pipe is fine */
+	(void)n;
+	errno = saved;
+}
+
+static int check_interrupted(void *ud)
+{
+	(void)ud;
+	return interrupted != 0;
+}
+
+struct signals {
+	struct sigaction old_int, old_term;
+	int have_int, have_term;
+};
+
+static void signals_restore(struct signals *s)
+{
+	if (s->have_term)
+		sigaction(SIGTERM, &s->old_term, NULL);
+	if (s->have_int)
+		sigaction(SIGINT, &s->old_int, NULL);
+	s->have_int = s->have_term = 0;
+	for (int i = 0; i < 2; i++) {
+		if (wake_pipe[i] >= 0)
+			close(wake_pipe[i]);
+		wake_pipe[i] = -1;
+	}
+}
+
+/* Install SIGINT/SIGTERM handlers (no SA_RESTART) and the self-pipe;
+ * 0, or an exit code with nothing left installed. */
+static int signals_install(struct signals *s)
+{
+	struct sigaction sa;
+
+	memset(s, 0, sizeof(*s));
+	interrupted = 0;
+	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		return cli_error(CMD, CLI_EXIT_ERROR, "pipe: %s",
+				 strerror(errno));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;
+	s->have_int = sigaction(SIGINT, &sa, &s->old_int) == 0;
+	s->have_term = s->have_int && sigaction(SIGTERM, &sa, &s->old_term) == 0;
+	if (!s->have_term) {
+		int err = errno;
+
+		signals_restore(s);
+		return cli_error(CMD, CLI_EXIT_ERROR, "sigaction: %s",
+				 strerror(err));
+	}
+	return 0;
+}
+
+struct watch_args {
+	const char *run_id;
+	const char *pause_dir;
+	double timeout;
+	int json;
+};
+
+/* 0, -1 after --help, or an exit code. */
+static int parse_args(int argc, char **argv, struct watch_args *a)
+{
+	struct cli_parser p;
+	const char *arg;
+	int key, rc;
+
+	memset(a, 0, sizeof(*a));
+	if (cli_parser_init(&p, CMD, options, argc, argv, 0) != 0)
+		return CLI_EXIT_ERROR;
+	while ((key = cli_parser_next(&p, &arg)) > 0) {
+		rc = 0;
+		switch (key) {
+		case 'h':
+			cli_print_help(stdout, &help);
+			return -1;
+		case CLI_KEY_RUN_ID:
+			a->run_id = arg;
+			break;
+		case CLI_KEY_TIMEOUT:
+			rc = cli_parse_seconds(CMD, "--timeout", arg, &a->timeout);
+			break;
+		case CLI_KEY_JSON:
+			a->json = 1;
+			break;
+		case CLI_KEY_PAUSE_DIR:
+			a->pause_dir = arg;
+			rc = cli_check_pause_dir(CMD, arg);
+			break;
+		}
+		if (rc)
+			return rc;
+	}
+	if (key < 0 || cli_check_positionals(CMD, argc, argv, optind, 0, ""))
+		return CLI_EXIT_USAGE;
+	if (!a->run_id)
+		return cli_error(CMD, CLI_EXIT_USAGE, "--run-id is required");
+	rc = lp_id_validate(a->run_id, "run id");
+	if (rc != LP_OK)
+		return cli_lp_error(CMD, rc);
+	return 0;
+}
+
+/* Print the end of a watch that found no pause: on stdout, where agents
+ * read it (with --json as {"event":..,"run_id":..,"message":..}). Returns
+ * the exit code of `rc`. */
+static int print_no_pause(const struct watch_args *a, int rc)
+{
+	char text[4096];
+	json_t *obj;
+	char *line = NULL;
+
+	if (rc == LP_ERUNENDED)
+		snprintf(text, sizeof(text), "run is no longer active: %s",
+			 lp_error_message());
+	else
+		snprintf(text, sizeof(text),
+			 "timed out after %gs waiting for a pause in run %s",
+			 a->timeout, a->run_id);
+	if (!a->json) {
+		cli_print_line(stdout, text);
+		return cli_exit_code(rc);
+	}
+	obj = json_pack("{s:s, s:s, s:s}", "event",
+			rc == LP_ERUNENDED ? "run_ended" : "timeout", "run_id",
+			a->run_id, "message", text);
+	line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+	json_decref(obj);
+	if (!line)
+		return cli_error(CMD, CLI_EXIT_ERROR,
+				 "cannot build the JSON output");
+	puts(line);
+	free(line);
+	return cli_exit_code(rc);
+}
+
+int cmd_watch(int argc, char **argv)
+{
+	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
+	struct watch_args a;
+	struct signals sigs;
+	lp_pause_info *info = NULL;
+	lp_store *store = NULL;
+	const char *dir;
+	int rc, exit_code;
+
+	rc = parse_args(argc, argv, &a);
+	if (rc)
+		return rc < 0 ? cli_finish(CMD, CLI_EXIT_OK) : rc;
+	rc = signals_install(&sigs);
+	if (rc)
+		return rc;
+	hooks.wake_fd = wake_pipe[0];
+	hooks.check = check_interrupted;
+	rc = cli_store_open(a.pause_dir, &store, &dir);
+	if (rc == LP_OK)
+		rc = lp_watch(store, a.run_id, a.timeout, &hooks, &info);
+	if (rc == LP_OK && !info)
+		rc = LP_ERROR;
+	if (rc == LP_OK) {
+		if (a.json)
+			cli_print_line(stdout, info->json ? info->json : "{}");
+		else {
+			/* the first line of 0.1.1's watch, which agents grep for */
+			printf("pause detected: %s\n", info->pause_id);
+			cli_print_pause(stdout, info,
+					cli_hint_pause_dir(dir, store),
+					0);
+		}
+		exit_code = CLI_EXIT_OK;
+	} else if (rc == LP_ERUNENDED || rc == LP_ETIMEOUT) {
+		exit_code = print_no_pause(&a, rc);
+	} else if (rc == LP_EINTR) {
+		exit_code = cli_error(CMD, CLI_EXIT_INTERRUPTED, "interrupted");
+	} else {
+		exit_code = cli_lp_error(CMD, rc);
+	}
+	lp_pause_info_free(info);
+	lp_store_free(store);
+	signals_restore(&sigs);
+	return cli_finish(CMD, exit_code);
+}

@@ -1,0 +1,182 @@
+/*
+ * options.c - option tables: getopt_long wiring built from a table of
+ * cli_option rows, the --help text rendered from the same table, and the
+ * checks shared by every command (seconds, --pause-dir, positional
+ * arguments, opening the pause directory for reading).
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+int cli_parser_init(struct cli_parser *p, const char *cmd,
+		    const struct cli_option *opts, int argc, char **argv,
+		    int stop_at_command)
+{
+	size_t n = 0, s = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->cmd = cmd;
+	p->argc = argc;
+	p->argv = argv;
+	if (stop_at_command)
+		p->shortopts[s++] = '+';
+	p->shortopts[s++] = ':'; /* report a missing argument as ':' */
+	for (; opts[n].name; n++) {
+		if (n == CLI_OPTIONS_MAX)
+			return -1;
+		p->longopts[n].name = opts[n].name;
+		p->longopts[n].has_arg = opts[n].has_arg;
+		p->longopts[n].flag = NULL;
+		p->longopts[n].val = opts[n].key;
+		if (opts[n].key < 256) {
+			p->shortopts[s++] = (char)opts[n].key;
+			if (opts[n].has_arg == required_argument)
+				p->shortopts[s++] = ':';
+		}
+	}
+	p->shortopts[s] = '\0';
+	opterr = 0; /* errors are ours: one line in our format */
+	optind = 0; /* full re-initialisation of glibc's getopt */
+	return 0;
+}
+
+int cli_parser_next(struct cli_parser *p, const char **arg)
+{
+	int c = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL);
+
+	*arg = NULL;
+	if (c == -1)
+		return 0;
+	if (c == '?') {
+		/* A known short option cannot fail: so either an unknown short
+		 * option, or a long one (optopt is 0 when unknown or ambiguous,
+		 * its key when it was given a value it does not take). */
+		if (optopt > 0 && optopt < 256 &&
+		    (optopt == ':' || optopt == '+' ||
+		     !strchr(p->shortopts, optopt)))
+			cli_error(p->cmd, CLI_EXIT_USAGE, "unknown option '-%c'",
+				  optopt);
+		else if (optopt == 0)
+			cli_error(p->cmd, CLI_EXIT_USAGE,
+				  "unknown or ambiguous option '%s'",
+				  p->argv[optind - 1]);
+		else
+			cli_error(p->cmd, CLI_EXIT_USAGE,
+				  "option '%s' takes no value", p->argv[optind - 1]);
+		return -1;
+	}
+	if (c == ':') {
+		cli_error(p->cmd, CLI_EXIT_USAGE, "option '%s' needs a value",
+			  p->argv[optind - 1]);
+		return -1;
+	}
+	*arg = optarg;
+	return c;
+}
+
+/* Width of the option column in --help; longer ones wrap to a new line. */
+#define OPT_COLUMN 28
+
+static void print_option(FILE *fp, const struct cli_option *o)
+{
+	char left[80];
+	const char *h;
+	int n;
+
+	if (o->key < 256)
+		n = snprintf(left, sizeof(left), "  -%c, --%s", o->key,
+			     o->name);
+	else
+		n = snprintf(left, sizeof(left), "      --%s", o->name);
+	if (o->metavar && n > 0 && (size_t)n < sizeof(left))
+		snprintf(left + n, sizeof(left) - (size_t)n, " %s",
+			 o->metavar);
+	if (strlen(left) + 2 > OPT_COLUMN)
+		fprintf(fp, "%s\n%*s", left, OPT_COLUMN, "");
+	else
+		fprintf(fp, "%-*s", OPT_COLUMN, left);
+	for (h = o->help; *h; h++) {
+		fputc(*h, fp);
+		if (*h == '\n')
+			fprintf(fp, "%*s", OPT_COLUMN, "");
+	}
+	fputc('\n', fp);
+}
+
+void cli_print_options(FILE *fp, const struct cli_option *opts)
+{
+	for (; opts->name; opts++)
+		print_option(fp, opts);
+}
+
+void cli_print_help(FILE *fp, const struct cli_help *help)
+{
+	fprintf(fp, "usage: %s %s\n\n%s\nOptions:\n", CLI_PROG, help->usage,
+		help->about);
+	cli_print_options(fp, help->opts);
+	if (help->exits) {
+		fputs("\nExit codes:\n", fp);
+		cli_print_exit_codes(fp, help->exits);
+	}
+	if (help->examples)
+		fprintf(fp, "\nExamples:\n%s", help->examples);
+}
+
+int cli_parse_seconds(const char *cmd, const char *option, const char *text,
+		      double *out)
+{
+	char *end = NULL;
+	double v = strtod(text, &end);
+
+	if (end == text || *end != '\0' || !isfinite(v) || v < 0)
+		return cli_error(cmd, CLI_EXIT_USAGE,
+				 "invalid %s value '%s': give a number of "
+				 "seconds >= 0",
+				 option, text);
+	*out = v;
+	return 0;
+}
+
+int cli_check_pause_dir(const char *cmd, const char *dir)
+{
+	if (dir && *dir == '\0')
+		return cli_error(cmd, CLI_EXIT_USAGE,
+				 "--pause-dir must not be empty");
+	return 0;
+}
+
+int cli_check_positionals(const char *cmd, int argc, char **argv, int first,
+			  int want, const char *what)
+{
+	int have = argc - first;
+
+	if (have < want)
+		return cli_error(cmd, CLI_EXIT_USAGE, "missing %s", what);
+	if (have > want)
+		return cli_error(cmd, CLI_EXIT_USAGE,
+				 "unexpected argument '%s'", argv[first + want]);
+	return 0;
+}
+
+int cli_store_open_for_ref(const char *dir_opt, const char *ref, lp_store **out,
+			   const char **dir_out)
+{
+	/* the path of a pause file names its own pause directory */
+	if (dir_opt == NULL && strchr(ref, '/') != NULL) {
+		*out = NULL;
+		*dir_out = NULL;
+		return LP_OK;
+	}
+	return cli_store_open(dir_opt, out, dir_out);
+}
+
+int cli_store_open(const char *dir_opt, lp_store **out, const char **dir_out)
+{
+	const char *dir = lp_store_default_path(dir_opt);
+
+	*out = NULL;
+	*dir_out = dir;
+	return lp_store_open(out, dir, 0);
+}

@@ -1,0 +1,354 @@
+/*
+ * output.c - everything the CLI prints: the exit-code table and the one
+ * mapping from lp_error codes to it, one-line errors, pauses as
+ * "key: value" lines, JSON lines, and aligned text tables.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+/* ------------------------------------------------------------ exit codes */
+
+int cli_exit_code(int lp_code)
+{
+	switch (lp_code) {
+	case LP_OK: return CLI_EXIT_OK;
+	case LP_EINVAL:
+	case LP_EKIND: return CLI_EXIT_USAGE;
+	case LP_ENOTFOUND: return CLI_EXIT_NOTFOUND;
+	case LP_ESTALE: return CLI_EXIT_STALE;
+	case LP_ERESUMED: return CLI_EXIT_RESUMED;
+	case LP_ETIMEDOUT: return CLI_EXIT_TIMEDOUT;
+	case LP_EABORTED: return CLI_EXIT_ABORTED;
+	case LP_ENOTTAKEN: return CLI_EXIT_NOTTAKEN;
+	case LP_ERUNENDED: return CLI_EXIT_RUNENDED;
+	case LP_ETIMEOUT: return CLI_EXIT_WATCH_TIMEOUT;
+	case LP_EUNSAFE: return CLI_EXIT_UNSAFE;
+	case LP_EINTR: return CLI_EXIT_INTERRUPTED;
+	default: return CLI_EXIT_ERROR; /* LP_ERROR, LP_EBADCMD, unknown */
+	}
+}
+
+static const struct {
+	int code;
+	const char *text;
+} exit_texts[] = {
+	{CLI_EXIT_OK, "success (resume taken, watch found a pause, ls, show)"},
+	{CLI_EXIT_ERROR, "I/O or other runtime error; malformed pause or "
+			 "command file"},
+	{CLI_EXIT_USAGE, "usage error: bad option, value or combination, or "
+			 "an option\n that does not fit the pause's kind "
+			 "(nothing was written)"},
+	{CLI_EXIT_NOTFOUND, "pause, run or pause directory not found"},
+	{CLI_EXIT_STALE, "the pause is stale: its process is gone"},
+	{CLI_EXIT_RESUMED, "the pause was already resumed by another command"},
+	{CLI_EXIT_TIMEDOUT, "the pause already timed out"},
+	{CLI_EXIT_ABORTED, "the pause was aborted (Ctrl-C or SIGTERM in "
+			   "pytest)"},
+	{CLI_EXIT_NOTTAKEN, "resume: command written, but the paused process "
+			    "did not take it in time"},
+	{CLI_EXIT_RUNENDED, "watch: the run is no longer active"},
+	{CLI_EXIT_WATCH_TIMEOUT, "watch: timed out waiting for a pause"},
+	{CLI_EXIT_UNSAFE, "the pause directory is unsafe (symlink, other "
+			  "owner, or open to\n group/others)"},
+	{CLI_EXIT_INTERRUPTED, "interrupted (SIGINT or SIGTERM)"},
+};
+
+#define EXIT_COLUMN 7
+
+static void print_exit_row(FILE *fp, size_t i)
+{
+	const char *t;
+
+	fprintf(fp, "  %-*d", EXIT_COLUMN - 2, exit_texts[i].code);
+	for (t = exit_texts[i].text; *t; t++) {
+		fputc(*t, fp);
+		if (*t == '\n')
+			fprintf(fp, "%*s", EXIT_COLUMN - 1, "");
+	}
+	fputc('\n', fp);
+}
+
+void cli_print_exit_codes(FILE *fp, const int *codes)
+{
+	size_t n = sizeof(exit_texts) / sizeof(exit_texts[0]), i;
+
+	for (i = 0; i < n; i++) {
+		const int *c = codes;
+
+		while (c && *c >= 0 && *c != exit_texts[i].code)
+			c++;
+		if (!codes || *c >= 0)
+			print_exit_row(fp, i);
+	}
+}
+
+/* ---------------------------------------------------------------- errors */
+
+/* Write text with raw newlines and other control characters as spaces. */
+static void put_one_line(FILE *fp, const char *text)
+{
+	for (; *text; text++)
+		fputc((unsigned char)*text < 0x20 && *text != '\t' ? ' ' : *text,
+		      fp);
+}
+
+int cli_error(const char *cmd, int exit_code, const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fflush(stdout);
+	fprintf(stderr, "%s%s%s: error: ", CLI_PROG, cmd ? " " : "",
+		cmd ? cmd : "");
+	put_one_line(stderr, msg);
+	if (exit_code == CLI_EXIT_USAGE)
+		fprintf(stderr, " (see '%s%s%s --help')", CLI_PROG,
+			cmd ? " " : "", cmd ? cmd : "");
+	fputc('\n', stderr);
+	return exit_code;
+}
+
+int cli_lp_error(const char *cmd, int lp_code)
+{
+	const char *msg = lp_error_message();
+
+	if (!msg || !*msg)
+		msg = lp_error_name(lp_code);
+	return cli_error(cmd, cli_exit_code(lp_code), "%s", msg);
+}
+
+int cli_finish(const char *cmd, int exit_code)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		cli_error(cmd, CLI_EXIT_ERROR,
+			  "cannot write to standard output: %s",
+			  strerror(errno));
+		return exit_code ? exit_code : CLI_EXIT_ERROR;
+	}
+	return exit_code;
+}
+
+void cli_print_line(FILE *fp, const char *text)
+{
+	put_one_line(fp, text);
+	fputc('\n', fp);
+}
+
+/* ---------------------------------------------------------------- pauses */
+
+/* A word for a shell command line, single-quoted when it needs to be. */
+static void put_shell_word(FILE *fp, const char *word)
+{
+	const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			   "0123456789_./-+,:=@%";
+
+	if (*word && strspn(word, safe) == strlen(word)) {
+		fputs(word, fp);
+		return;
+	}
+	fputc('\'', fp);
+	for (; *word; word++) {
+		if (*word == '\'')
+			fputs("'\\''", fp);
+		else
+			fputc(*word, fp);
+	}
+	fputc('\'', fp);
+}
+
+static void put_value(FILE *fp, const char *key, const char *value)
+{
+	fprintf(fp, "%s: %s\n", key, value ? value : "-");
+}
+
+/* Multi-line text: the first line after the key, the others indented by
+ * two spaces; trailing newlines are dropped. */
+static void put_text(FILE *fp, const char *key, const char *text)
+{
+	size_t len = text ? strlen(text) : 0;
+	size_t i;
+
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
+		len--;
+	fprintf(fp, "%s: ", key);
+	for (i = 0; i < len; i++) {
+		fputc(text[i], fp);
+		if (text[i] == '\n')
+			fputs("  ", fp);
+	}
+	fputc('\n', fp);
+}
+
+static void put_created_at(FILE *fp, double created_at)
+{
+	time_t t = (time_t)created_at; /* no libm: the CLI does not link it */
+	struct tm tm;
+	char when[64];
+	long off;
+
+	if (!localtime_r(&t, &tm) ||
+	    !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm)) {
+		fprintf(fp, "created_at: %.6f\n", created_at);
+		return;
+	}
+	off = tm.tm_gmtoff / 60;
+	fprintf(fp, "created_at: %s%c%02ld:%02ld (%.6f)\n", when,
+		off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60,
+		created_at);
+}
+
+static void put_resume_hint(FILE *fp, const lp_pause_info *info,
+			    const char *pause_dir)
+{
+	fprintf(fp, "resume: %s resume ", CLI_PROG);
+	put_shell_word(fp, info->pause_id);
+	if (pause_dir) {
+		fputs(" --pause-dir ", fp);
+		put_shell_word(fp, pause_dir);
+	}
+	if (info->kind && strcmp(info->kind, "checkpoint") == 0)
+		fputs(" --result true|false|none --reason TEXT\n", fp);
+	else
+		fputs(" --failure-reason TEXT\n", fp);
+}
+
+const char *cli_hint_pause_dir(const char *dir, const lp_store *store)
+{
+	if (dir == NULL)
+		return NULL;
+	if (strcmp(dir, lp_store_default_path(NULL)) == 0)
+		return NULL;
+	return store && lp_store_path(store) ? lp_store_path(store) : dir;
+}
+
+void cli_print_pause(FILE *fp, const lp_pause_info *info,
+		     const char *pause_dir, unsigned flags)
+{
+	int details = (flags & CLI_PAUSE_DETAILS) != 0;
+	int checkpoint = info->kind && strcmp(info->kind, "checkpoint") == 0;
+
+	put_value(fp, "pause_id", info->pause_id);
+	put_value(fp, "kind", info->kind);
+	put_value(fp, "run_id", info->run_id);
+	put_value(fp, "nodeid", info->nodeid);
+	put_value(fp, "state", info->state);
+	if (details)
+		put_value(fp, "status", info->status);
+	fprintf(fp, "pid: %ld\n", info->pid);
+	if (info->worker_id)
+		put_value(fp, "worker_id", info->worker_id);
+	if (details) {
+		put_value(fp, "hostname", info->hostname);
+		put_value(fp, "cwd", info->cwd);
+		put_created_at(fp, info->created_at);
+		if (info->timeout > 0)
+			fprintf(fp, "timeout: %g\n", info->timeout);
+		else
+			fputs("timeout: 0 (waits until resumed)\n", fp);
+	}
+	if (checkpoint)
+		put_text(fp, "task", info->task);
+	else
+		put_text(fp, "original_failure", info->original_failure);
+	put_value(fp, "pause_file", info->path);
+	if (!details || (info->state && strcmp(info->state, "pending") == 0))
+		put_resume_hint(fp, info, pause_dir);
+}
+
+void cli_format_age(char *buf, size_t size, double created_at)
+{
+	struct timespec now;
+	double age = 0;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) == 0)
+		age = (double)now.tv_sec + now.tv_nsec / 1e9 - created_at;
+	if (!(age > 0))
+		age = 0;
+	if (age < 60)
+		snprintf(buf, size, "%ds", (int)age);
+	else if (age < 3600)
+		snprintf(buf, size, "%dm", (int)(age / 60));
+	else if (age < 86400)
+		snprintf(buf, size, "%dh", (int)(age / 3600));
+	else
+		snprintf(buf, size, "%ldd", (long)(age / 86400));
+}
+
+/* ---------------------------------------------------------------- tables */
+
+int cli_table_init(struct cli_table *t, size_t ncols)
+{
+	memset(t, 0, sizeof(*t));
+	if (ncols == 0 || ncols > CLI_TABLE_MAX_COLS)
+		return -1;
+	t->ncols = ncols;
+	return 0;
+}
+
+int cli_table_add(struct cli_table *t, const char *const *cells)
+{
+	size_t i, base;
+
+	if (t->nrows == t->cap) {
+		size_t cap = t->cap ? 2 * t->cap : 16;
+		char **grown = realloc(t->cells, cap * t->ncols * sizeof(char *));
+
+		if (!grown)
+			return -1;
+		t->cells = grown;
+		t->cap = cap;
+	}
+	base = t->nrows * t->ncols;
+	for (i = 0; i < t->ncols; i++) {
+		t->cells[base + i] = strdup(cells[i] ? cells[i] : "-");
+		if (!t->cells[base + i]) {
+			while (i-- > 0)
+				free(t->cells[base + i]);
+			return -1;
+		}
+	}
+	t->nrows++;
+	return 0;
+}
+
+void cli_table_print(FILE *fp, const struct cli_table *t)
+{
+	size_t r, c, width[CLI_TABLE_MAX_COLS] = {0};
+
+	for (r = 0; r < t->nrows; r++)
+		for (c = 0; c < t->ncols; c++) {
+			size_t len = strlen(t->cells[r * t->ncols + c]);
+
+			if (len > width[c])
+				width[c] = len;
+		}
+	for (r = 0; r < t->nrows; r++) {
+		for (c = 0; c < t->ncols; c++) {
+			const char *cell = t->cells[r * t->ncols + c];
+
+			if (c + 1 < t->ncols)
+				fprintf(fp, "%-*s  ", (int)width[c], cell);
+			else
+				put_one_line(fp, cell);
+		}
+		fputc('\n', fp);
+	}
+}
+
+void cli_table_free(struct cli_table *t)
+{
+	size_t i;
+
+	for (i = 0; i < t->nrows * t->ncols; i++)
+		free(t->cells[i]);
+	free(t->cells);
+	memset(t, 0, sizeof(*t));
+}
