@@ -16,6 +16,13 @@ import tempfile
 import threading
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+_print_lock = threading.Lock()
+
+
+def say(*parts: object) -> None:
+    """Print one whole line: pytest's output and the agent's interleave."""
+    with _print_lock:
+        print(*parts, flush=True)
 
 
 def main() -> int:
@@ -35,7 +42,7 @@ def main() -> int:
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            print("  pytest | " + line, end="")
+            say("  pytest | " + line.rstrip("\n"))
             if line.startswith("pytest-live-pause: run_id=") and not run_id:
                 run_id.append(line.split("=", 1)[1].strip())
                 got_run_id.set()
@@ -54,22 +61,22 @@ def main() -> int:
                                 "--timeout", "120", "--json"],
                                capture_output=True, text=True, env=env)
         if watch.returncode == 9:
-            print("agent  | watch:", watch.stdout.strip())
+            say("agent  | watch:", watch.stdout.strip())
             break
         if watch.returncode != 0:
             print("agent  | watch failed:", watch.stdout, watch.stderr, file=sys.stderr)
             proc.kill()
             return 1
         pause = json.loads(watch.stdout)
-        print(f"agent  | paused: {pause['kind']} {pause['pause_id']} at {pause['nodeid']}")
+        say(f"agent  | paused: {pause['kind']} {pause['pause_id']} at {pause['nodeid']}")
         if pause["kind"] == "checkpoint":
             verdict = ["--result", "true", "--reason", "the summary shows 3 items"]
         else:
             verdict = ["--failure-reason", "inspected the device: the price list is stale"]
         res = subprocess.run(["pytest-live-pause", "resume", pause["pause_id"], *verdict],
                              capture_output=True, text=True, env=env)
-        print("agent  | $ pytest-live-pause resume", pause["pause_id"], *verdict)
-        print("agent  |  ", (res.stdout or res.stderr).strip(), f"(exit {res.returncode})")
+        say("agent  | $ pytest-live-pause resume", pause["pause_id"], *verdict)
+        say("agent  |  ", (res.stdout or res.stderr).strip(), f"(exit {res.returncode})")
         if res.returncode != 0:
             proc.kill()
             return 1

@@ -139,6 +139,9 @@ typedef enum lp_outcome {
 const char *lp_kind_name(lp_kind kind);         /* "failure", "checkpoint" */
 const char *lp_outcome_name(lp_outcome outcome);/* "resumed", ... */
 
+/* Threads: a store, a run and its pauses may be used from several threads
+ * only if calls on one pause are not concurrent. A run outlives its
+ * pauses; lp_pause_free() of a pause still pending ends it as aborted. */
 typedef struct lp_pause lp_pause;
 
 typedef struct lp_pause_options {
@@ -155,7 +158,8 @@ typedef struct lp_pause_options {
 	{LP_PAUSE_OPTIONS_VERSION, LP_KIND_FAILURE, NULL, NULL, NULL, 0.0, NULL}
 
 /* What ended a pause. Strings are owned by the struct; release them with
- * lp_resolution_clear(). */
+ * lp_resolution_clear(), which is safe on a zeroed struct. The struct is
+ * filled only when the call returns LP_OK. */
 typedef struct lp_resolution {
 	lp_outcome outcome;
 	char *by;             /* "cli", "timeout", "abort", "signal", "file" ... */
@@ -175,7 +179,7 @@ const char *lp_pause_path(const lp_pause *pause);
 /* The resume command a person or agent should run for this pause. */
 const char *lp_pause_resume_hint(const lp_pause *pause);
 
-/* Hooks of a wait. check() is called when wake_fd becomes readable (after
+/* Hooks of a wait, always called on the waiting thread. check() is called when wake_fd becomes readable (after
  * the fd is drained), when a system call is interrupted, and at least every
  * slice_ms; a non-zero return stops the wait with LP_EINTR. on_rejected()
  * reports a command that was refused (the pause keeps waiting). */
@@ -201,7 +205,9 @@ int lp_pause_wait(lp_pause *pause, const lp_wait_hooks *hooks,
 /* End the pause from its own process: claim it with a command whose "by"
  * is `by` ("abort" gives outcome aborted, "timeout" timed out, anything
  * else resumed) and whose other fields are those of fields_json (NULL or
- * an object). If another resolver already claimed it, that command is
+ * an object of command fields: failure_reason for failures, result and
+ * reason for checkpoints, and signal, payload, user; anything else is
+ * LP_EINVAL, nothing written). LP_EINVAL too once the pause has ended. If another resolver already claimed it, that command is
  * taken instead. Either way `out` says what happened. */
 int lp_pause_claim(lp_pause *pause, const char *by, const char *fields_json,
 		   lp_resolution *out);

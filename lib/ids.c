@@ -25,7 +25,7 @@ static int id_check(const char *id, const char *what, int allow_dot)
 			return lp_fail(LP_EINVAL, "%s is longer than %d characters", what,
 				       LP_ID_MAX);
 		if (!ok) {
-			if (c == '/')
+			if (c == '/' && allow_dot)
 				return lp_fail(LP_EINVAL,
 					       "%s '%.80s' contains '/': give a pause id, or the path of a pause file",
 					       what, id);

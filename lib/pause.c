@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,8 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 		return lp_fail(LP_EINVAL, "lp_pause_options missing or of an unknown version");
 	if (o->kind != LP_KIND_FAILURE && o->kind != LP_KIND_CHECKPOINT)
 		return lp_fail(LP_EINVAL, "unknown pause kind %d", (int)o->kind);
+	if (isnan(o->timeout) || isinf(o->timeout) || o->timeout > 1e9)
+		return lp_fail(LP_EINVAL, "pause timeout must be a finite number of seconds");
 	lp_pause *p = calloc(1, sizeof *p);
 	if (p == NULL)
 		return lp_fail(LP_ERROR, "out of memory");
@@ -359,6 +362,14 @@ static int claim(lp_pause *p, const char *by, const char *fields_json)
 	if (!rc && !(rc = lpj_set_str(c, "by", by)) && !(rc = lpj_set_int(c, "pid", p->run->self.pid)) &&
 	    !(rc = lpj_set_str(c, "hostname", p->run->self.hostname)))
 		rc = lpj_set_real(c, "created_at", lp_now());
+	if (!rc) {
+		/* refuse, before publishing, what the take would reject */
+		lp_command check;
+		rc = lpj_command_validate(c, p->kind, &check);
+		lp_command_clear(&check);
+		if (rc)
+			rc = lp_fail(LP_EINVAL, "cannot claim pause %s: %s", p->id, lp_error_message());
+	}
 	char *text = rc ? NULL : lpj_dump(c);
 	lpj_free(c);
 	if (text == NULL)
@@ -422,8 +433,7 @@ void lp_pause_free(lp_pause *p)
 	if (p->published && !p->done) {
 		/* never leave a pause pending behind: end it as aborted */
 		lp_resolution res = {0};
-		if (lp_pause_claim(p, "abort", "{\"signal\":null,\"why\":\"released while pending\"}",
-				   &res) == LP_OK)
+		if (lp_pause_claim(p, "abort", "{\"signal\":null}", &res) == LP_OK)
 			lp_resolution_clear(&res);
 	}
 	lp_waiter_free(p->waiter);

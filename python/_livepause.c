@@ -1,0 +1,1083 @@
+/*
+ * _livepause.c - the CPython binding of liblivepause (pytest_live_pause._livepause).
+ *
+ * This file owns the mapping of the runtime's public header (livepause.h) to
+ * Python: three types (Store, Run, Pause), one exception hierarchy, and the
+ * blocking wait of a pause with the GIL released and Python signals honoured.
+ * It decides nothing about pauses itself; every file of the pause directory
+ * is read and written by the runtime.
+ *
+ * Built against the limited API of Python 3.10 (abi3), with multi-phase
+ * initialisation and per-module state, after CPython's Modules/_bz2module.c.
+ * The module holds no global state: the exception types and heap types live
+ * in the module state, reached from an object through its type
+ * (PyType_GetModuleState); the types are not subclassable, so Py_TYPE(self)
+ * is always the module's own type.
+ *
+ * Signals during a wait: the wait runs with the GIL released. The runtime
+ * calls our check hook when the wake fd becomes readable, when a system call
+ * is interrupted and at least every slice; the hook takes the GIL back and
+ * runs PyErr_CheckSignals(). In the main thread a private non-blocking pipe
+ * is installed with signal.set_wakeup_fd() for the duration of the wait, so
+ * the C-level signal handler of Python wakes the runtime at once. In other
+ * threads (where set_wakeup_fd is refused) the runtime's slice does it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#ifndef Py_LIMITED_API /* USE_SABI defines it on the command line */
+#define Py_LIMITED_API 0x030A0000
+#endif
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "livepause.h"
+
+#define MODULE_NAME "pytest_live_pause._livepause"
+
+/* ------------------------------------------------------------ state */
+
+typedef struct {
+	PyObject *LivePauseError;
+	PyObject *UnsafeDirectoryError;
+	PyObject *PauseNotFoundError;
+	PyObject *InvalidArgumentError;
+	PyTypeObject *StoreType;
+	PyTypeObject *RunType;
+	PyTypeObject *PauseType;
+} module_state;
+
+static module_state *
+state_of_type(PyTypeObject *tp)
+{
+	return (module_state *)PyType_GetModuleState(tp);
+}
+
+#define STATE_OF(obj) state_of_type(Py_TYPE((PyObject *)(obj)))
+
+typedef struct {
+	PyObject_HEAD
+	lp_store *store;
+} StoreObject;
+
+typedef struct {
+	PyObject_HEAD
+	lp_run *run;
+	PyObject *store; /* StoreObject, strong */
+	int owner;       /* started (not joined) by this object */
+} RunObject;
+
+typedef struct {
+	PyObject_HEAD
+	lp_pause *pause;
+	PyObject *run; /* RunObject, strong */
+	int busy;      /* a wait() is in progress on some thread */
+} PauseObject;
+
+/* ---------------------------------------------------------- helpers */
+
+/* Text from the runtime: UTF-8, undecodable bytes replaced. NULL -> None. */
+static PyObject *
+text_or_none(const char *s)
+{
+	if (s == NULL)
+		Py_RETURN_NONE;
+	return PyUnicode_DecodeUTF8(s, (Py_ssize_t)strlen(s), "replace");
+}
+
+/* A path from the runtime: filesystem encoding (surrogateescape). */
+static PyObject *
+path_or_none(const char *s)
+{
+	if (s == NULL)
+		Py_RETURN_NONE;
+	return PyUnicode_DecodeFSDefault(s);
+}
+
+/* Raise the exception for an lp_error code, with lp_error_message() of this
+ * thread as its message and the code's name as its `code` attribute. The
+ * one place where runtime errors become Python exceptions. Returns NULL. */
+static PyObject *
+raise_code_message(module_state *st, int code, const char *message)
+{
+	PyObject *type, *msg, *exc, *name;
+
+	switch (code) {
+	case LP_EUNSAFE:
+		type = st->UnsafeDirectoryError;
+		break;
+	case LP_ENOTFOUND:
+		type = st->PauseNotFoundError;
+		break;
+	case LP_EINVAL:
+	case LP_EKIND:
+		type = st->InvalidArgumentError;
+		break;
+	case LP_OK:
+		code = LP_ERROR; /* a failure without a code is still a failure */
+		type = st->LivePauseError;
+		break;
+	default:
+		type = st->LivePauseError;
+		break;
+	}
+	if (message == NULL || message[0] == '\0')
+		message = lp_error_name(code);
+	msg = PyUnicode_DecodeUTF8(message, (Py_ssize_t)strlen(message), "replace");
+	if (msg == NULL)
+		return NULL;
+	exc = PyObject_CallFunctionObjArgs(type, msg, NULL);
+	Py_DECREF(msg);
+	if (exc == NULL)
+		return NULL;
+	name = PyUnicode_FromString(lp_error_name(code));
+	if (name == NULL || PyObject_SetAttrString(exc, "code", name) < 0) {
+		Py_XDECREF(name);
+		Py_DECREF(exc);
+		return NULL;
+	}
+	Py_DECREF(name);
+	PyErr_SetObject(type, exc);
+	Py_DECREF(exc);
+	return NULL;
+}
+
+static PyObject *
+raise_lp(module_state *st, int code)
+{
+	return raise_code_message(st, code, lp_error_message());
+}
+
+/* Optional path argument: None -> *out NULL; str/bytes/PathLike -> bytes
+ * (new reference in *holder, release with Py_XDECREF). */
+static int
+fspath_opt(PyObject *obj, PyObject **holder, const char **out)
+{
+	*holder = NULL;
+	*out = NULL;
+	if (obj == NULL || obj == Py_None)
+		return 0;
+	if (!PyUnicode_FSConverter(obj, holder))
+		return -1;
+	*out = PyBytes_AsString(*holder);
+	if (*out == NULL) {
+		Py_CLEAR(*holder);
+		return -1;
+	}
+	return 0;
+}
+
+/* The outcome of a pause as a dict; clears res. */
+static PyObject *
+resolution_to_dict(lp_resolution *res)
+{
+	PyObject *d = NULL, *v;
+	const char *outcome = lp_outcome_name(res->outcome);
+
+	d = PyDict_New();
+	if (d == NULL)
+		goto done;
+#define PUT(key, expr)                                          \
+	do {                                                    \
+		v = (expr);                                     \
+		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) { \
+			Py_XDECREF(v);                          \
+			Py_CLEAR(d);                            \
+			goto done;                              \
+		}                                               \
+		Py_DECREF(v);                                   \
+	} while (0)
+	PUT("outcome", text_or_none(outcome));
+	PUT("by", text_or_none(res->by));
+	switch (res->result) {
+	case LP_RESULT_TRUE:
+		PUT("result", Py_NewRef(Py_True));
+		break;
+	case LP_RESULT_FALSE:
+		PUT("result", Py_NewRef(Py_False));
+		break;
+	default:
+		PUT("result", Py_NewRef(Py_None));
+		break;
+	}
+	PUT("reason", text_or_none(res->reason));
+	PUT("failure_reason", text_or_none(res->failure_reason));
+	PUT("command_json", text_or_none(res->command_json));
+#undef PUT
+done:
+	lp_resolution_clear(res);
+	return d;
+}
+
+static void
+resolution_init(lp_resolution *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->result = LP_RESULT_NONE;
+}
+
+/* Allocation and release of instances of our heap types (limited API: slots
+ * are read with PyType_GetSlot). */
+static PyObject *
+alloc_instance(PyTypeObject *tp)
+{
+	allocfunc alloc = (allocfunc)PyType_GetSlot(tp, Py_tp_alloc);
+	return alloc(tp, 0);
+}
+
+static void
+free_instance(PyObject *self)
+{
+	PyTypeObject *tp = Py_TYPE(self);
+	freefunc tp_free = (freefunc)PyType_GetSlot(tp, Py_tp_free);
+	tp_free(self);
+	Py_DECREF(tp);
+}
+
+/* ------------------------------------------------------------ Store */
+
+static PyObject *
+Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"path", "create", NULL};
+	module_state *st = state_of_type(type);
+	PyObject *path_obj = Py_None, *holder = NULL;
+	const char *path = NULL;
+	int create = 1, rc;
+	lp_store *store = NULL;
+	StoreObject *self;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|Op:Store", kwlist,
+					 &path_obj, &create))
+		return NULL;
+	if (fspath_opt(path_obj, &holder, &path) < 0)
+		return NULL;
+	rc = lp_store_open(&store, lp_store_default_path(path),
+			   create ? LP_STORE_CREATE : 0);
+	Py_XDECREF(holder);
+	if (rc != LP_OK)
+		return raise_lp(st, rc);
+	self = (StoreObject *)alloc_instance(type);
+	if (self == NULL) {
+		lp_store_free(store);
+		return NULL;
+	}
+	self->store = store;
+	return (PyObject *)self;
+}
+
+static void
+Store_dealloc(PyObject *op)
+{
+	StoreObject *self = (StoreObject *)op;
+	lp_store_free(self->store);
+	self->store = NULL;
+	free_instance(op);
+}
+
+static PyObject *
+Store_get_path(PyObject *op, void *closure)
+{
+	(void)closure;
+	return path_or_none(lp_store_path(((StoreObject *)op)->store));
+}
+
+static PyObject *
+Store_repr(PyObject *op)
+{
+	PyObject *path = Store_get_path(op, NULL), *r;
+	if (path == NULL)
+		return NULL;
+	r = PyUnicode_FromFormat("<Store path=%R>", path);
+	Py_DECREF(path);
+	return r;
+}
+
+static PyGetSetDef Store_getset[] = {
+	{"path", Store_get_path, NULL,
+	 "Absolute path of the pause directory (str).", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(Store_doc,
+"Store(path=None, create=True)\n"
+"--\n\n"
+"An opened pause directory.\n\n"
+"path: the directory; None resolves to $PYTEST_LIVE_PAUSE_DIR, else\n"
+"/tmp/pytest-live-pause. create: make it (mode 0700) if missing.\n"
+"Raises UnsafeDirectoryError for a symlink, a directory owned by another\n"
+"user or one writable by group or others, LivePauseError for I/O errors.");
+
+static PyType_Slot Store_slots[] = {
+	{Py_tp_new, Store_new},
+	{Py_tp_dealloc, Store_dealloc},
+	{Py_tp_repr, Store_repr},
+	{Py_tp_getset, Store_getset},
+	{Py_tp_doc, (void *)Store_doc},
+	{0, NULL},
+};
+
+static PyType_Spec Store_spec = {
+	.name = MODULE_NAME ".Store",
+	.basicsize = sizeof(StoreObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+	.slots = Store_slots,
+};
+
+/* -------------------------------------------------------------- Run */
+
+static PyObject *
+Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"store", "run_id", "worker_id", "join", "cwd",
+				 "extra_json", NULL};
+	module_state *st = state_of_type(type);
+	PyObject *store_obj, *cwd_obj = Py_None, *cwd_holder = NULL;
+	lp_run_options opts = LP_RUN_OPTIONS_INIT;
+	int join = 0, rc;
+	lp_run *run = NULL;
+	RunObject *self;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|zzpOz:Run", kwlist,
+					 st->StoreType, &store_obj,
+					 &opts.run_id, &opts.worker_id, &join,
+					 &cwd_obj, &opts.extra_json))
+		return NULL;
+	if (join && opts.run_id == NULL) {
+		return raise_code_message(st, LP_EINVAL,
+			"Run(join=True) needs the run_id of the run to join");
+	}
+	if (fspath_opt(cwd_obj, &cwd_holder, &opts.cwd) < 0)
+		return NULL;
+	if (join)
+		rc = lp_run_join(&run, ((StoreObject *)store_obj)->store, &opts);
+	else
+		rc = lp_run_start(&run, ((StoreObject *)store_obj)->store, &opts);
+	Py_XDECREF(cwd_holder);
+	if (rc != LP_OK)
+		return raise_lp(st, rc);
+	self = (RunObject *)alloc_instance(type);
+	if (self == NULL) {
+		lp_run_free(run);
+		return NULL;
+	}
+	self->run = run;
+	self->store = Py_NewRef(store_obj);
+	self->owner = !join;
+	return (PyObject *)self;
+}
+
+static void
+Run_dealloc(PyObject *op)
+{
+	RunObject *self = (RunObject *)op;
+	lp_run_free(self->run);
+	self->run = NULL;
+	Py_CLEAR(self->store);
+	free_instance(op);
+}
+
+static PyObject *
+Run_get_run_id(PyObject *op, void *closure)
+{
+	(void)closure;
+	return text_or_none(lp_run_id(((RunObject *)op)->run));
+}
+
+static PyObject *
+Run_get_store(PyObject *op, void *closure)
+{
+	(void)closure;
+	return Py_NewRef(((RunObject *)op)->store);
+}
+
+static PyObject *
+Run_get_joined(PyObject *op, void *closure)
+{
+	(void)closure;
+	return PyBool_FromLong(!((RunObject *)op)->owner);
+}
+
+static PyObject *
+Run_repr(PyObject *op)
+{
+	PyObject *id = Run_get_run_id(op, NULL), *r;
+	if (id == NULL)
+		return NULL;
+	r = PyUnicode_FromFormat("<Run run_id=%R%s>", id,
+				 ((RunObject *)op)->owner ? "" : " joined");
+	Py_DECREF(id);
+	return r;
+}
+
+static PyObject *
+Run_end(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"exitstatus", NULL};
+	RunObject *self = (RunObject *)op;
+	int exitstatus, rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "i:end", kwlist, &exitstatus))
+		return NULL;
+	rc = lp_run_end(self->run, exitstatus);
+	if (rc != LP_OK)
+		return raise_lp(STATE_OF(self), rc);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+Run_event(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"name", "fields_json", NULL};
+	RunObject *self = (RunObject *)op;
+	const char *name, *fields = NULL;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|z:event", kwlist,
+					 &name, &fields))
+		return NULL;
+	rc = lp_run_event(self->run, name, fields);
+	if (rc != LP_OK)
+		return raise_lp(STATE_OF(self), rc);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"kind", "nodeid", "task", "original_failure",
+				 "timeout", "extra_json", NULL};
+	RunObject *self = (RunObject *)op;
+	module_state *st = STATE_OF(self);
+	lp_pause_options opts = LP_PAUSE_OPTIONS_INIT;
+	const char *kind;
+	lp_pause *pause = NULL;
+	PauseObject *p;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "ss|$zzdz:pause", kwlist,
+					 &kind, &opts.nodeid, &opts.task,
+					 &opts.original_failure, &opts.timeout,
+					 &opts.extra_json))
+		return NULL;
+	if (strcmp(kind, "failure") == 0)
+		opts.kind = LP_KIND_FAILURE;
+	else if (strcmp(kind, "checkpoint") == 0)
+		opts.kind = LP_KIND_CHECKPOINT;
+	else
+		return raise_code_message(st, LP_EINVAL,
+			"pause kind must be 'failure' or 'checkpoint'");
+	rc = lp_pause_begin(&pause, self->run, &opts);
+	if (rc != LP_OK)
+		return raise_lp(st, rc);
+	p = (PauseObject *)alloc_instance(st->PauseType);
+	if (p == NULL) {
+		/* The pause file stays pending; readers see it as stale once
+		 * this process is gone. Nothing better to do without memory. */
+		lp_pause_free(pause);
+		return NULL;
+	}
+	p->pause = pause;
+	p->run = Py_NewRef(op);
+	p->busy = 0;
+	return (PyObject *)p;
+}
+
+static PyGetSetDef Run_getset[] = {
+	{"run_id", Run_get_run_id, NULL, "The run's id (str).", NULL},
+	{"store", Run_get_store, NULL, "The Store the run lives in.", NULL},
+	{"joined", Run_get_joined, NULL,
+	 "True if this object joined a run started by another process.", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef Run_methods[] = {
+	{"end", (PyCFunction)(void (*)(void))Run_end,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "end($self, /, exitstatus)\n--\n\n"
+	 "Mark the run ended with pytest's exit status (owner only) and log "
+	 "'run_ended'."},
+	{"event", (PyCFunction)(void (*)(void))Run_event,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "event($self, /, name, fields_json=None)\n--\n\n"
+	 "Append an event of type name, with the fields of the JSON object "
+	 "text fields_json, to the run's events.jsonl."},
+	{"pause", (PyCFunction)(void (*)(void))Run_pause,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "pause($self, /, kind, nodeid, *, task=None, original_failure=None, "
+	 "timeout=0.0, extra_json=None)\n--\n\n"
+	 "Begin a pause ('failure' or 'checkpoint'): write its pause file "
+	 "(status pending) and return the Pause. timeout <= 0 waits forever."},
+	{NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(Run_doc,
+"Run(store, run_id=None, worker_id=None, join=False, cwd=None, extra_json=None)\n"
+"--\n\n"
+"A run (one pytest session) in a Store.\n\n"
+"Starts a new run (run_id None: generated), or with join=True joins the run\n"
+"run_id started by another process of the same session (an xdist worker,\n"
+"worker_id naming it). cwd defaults to the current directory; extra_json\n"
+"is a JSON object text merged into run.json.");
+
+static PyType_Slot Run_slots[] = {
+	{Py_tp_new, Run_new},
+	{Py_tp_dealloc, Run_dealloc},
+	{Py_tp_repr, Run_repr},
+	{Py_tp_getset, Run_getset},
+	{Py_tp_methods, Run_methods},
+	{Py_tp_doc, (void *)Run_doc},
+	{0, NULL},
+};
+
+static PyType_Spec Run_spec = {
+	.name = MODULE_NAME ".Run",
+	.basicsize = sizeof(RunObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
+	.slots = Run_slots,
+};
+
+/* ------------------------------------------------------------ Pause */
+
+/* A private wakeup fd for Python's signal handler, installed with
+ * signal.set_wakeup_fd() while the main thread waits. */
+typedef struct {
+	int rfd, wfd;
+	PyObject *set_wakeup_fd; /* the function, to restore with */
+	PyObject *old;           /* the previous wakeup fd (int) */
+} wakeup;
+
+/* Install a wakeup pipe. In threads other than the main one (ValueError
+ * from set_wakeup_fd) nothing is installed and w->rfd stays -1. */
+static int
+wakeup_install(wakeup *w)
+{
+	PyObject *mod, *args = NULL, *kw = NULL;
+	int fds[2];
+
+	w->rfd = w->wfd = -1;
+	w->set_wakeup_fd = NULL;
+	w->old = NULL;
+
+	mod = PyImport_ImportModule("signal");
+	if (mod == NULL)
+		return -1;
+	w->set_wakeup_fd = PyObject_GetAttrString(mod, "set_wakeup_fd");
+	Py_DECREF(mod);
+	if (w->set_wakeup_fd == NULL)
+		return -1;
+	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
+		PyErr_SetFromErrno(PyExc_OSError);
+		Py_CLEAR(w->set_wakeup_fd);
+		return -1;
+	}
+	args = Py_BuildValue("(i)", fds[1]);
+	kw = Py_BuildValue("{s:O}", "warn_on_full_buffer", Py_False);
+	if (args != NULL && kw != NULL)
+		w->old = PyObject_Call(w->set_wakeup_fd, args, kw);
+	Py_XDECREF(args);
+	Py_XDECREF(kw);
+	if (w->old != NULL) {
+		w->rfd = fds[0];
+		w->wfd = fds[1];
+		return 0;
+	}
+	(void)close(fds[0]);
+	(void)close(fds[1]);
+	Py_CLEAR(w->set_wakeup_fd);
+	if (PyErr_ExceptionMatches(PyExc_ValueError)) {
+		/* not the main thread (of the main interpreter) */
+		PyErr_Clear();
+		return 0;
+	}
+	return -1;
+}
+
+/* Put the previous wakeup fd back and close the pipe. Keeps an exception
+ * that is already set (a failure to restore is then reported as
+ * unraisable); otherwise returns -1 with the restore error set. */
+static int
+wakeup_restore(wakeup *w)
+{
+	PyObject *et, *ev, *etb, *r;
+	int ret = 0;
+
+	if (w->old == NULL)
+		return 0;
+	PyErr_Fetch(&et, &ev, &etb);
+	r = PyObject_CallFunctionObjArgs(w->set_wakeup_fd, w->old, NULL);
+	if (r != NULL) {
+		Py_DECREF(r);
+		(void)close(w->rfd);
+		(void)close(w->wfd);
+	} else {
+		/* Our pipe may still be the wakeup fd: leak it rather than
+		 * let the signal handler write to a reused descriptor. */
+		if (et != NULL)
+			PyErr_WriteUnraisable(w->set_wakeup_fd);
+		else
+			ret = -1;
+	}
+	if (et != NULL)
+		PyErr_Restore(et, ev, etb);
+	w->rfd = w->wfd = -1;
+	Py_CLEAR(w->old);
+	Py_CLEAR(w->set_wakeup_fd);
+	return ret;
+}
+
+typedef struct {
+	PyThreadState *tstate; /* saved while the GIL is released */
+	PyObject *on_rejected; /* borrowed; NULL if none */
+	int failed;            /* a Python exception is pending */
+} wait_ctx;
+
+/* lp_wait_hooks.check: run Python's signal handlers; stop the wait when
+ * one raised (KeyboardInterrupt, the plugin's SIGTERM handler...), leaving
+ * that exception set for wait() to raise. Called on the waiting thread. */
+static int
+wait_check(void *ud)
+{
+	wait_ctx *ctx = ud;
+	int stop;
+
+	PyEval_RestoreThread(ctx->tstate);
+	if (!ctx->failed && PyErr_CheckSignals() < 0)
+		ctx->failed = 1;
+	stop = ctx->failed;
+	ctx->tstate = PyEval_SaveThread();
+	return stop;
+}
+
+/* lp_wait_hooks.on_rejected: hand the message to the Python callable. If
+ * it raises, the exception is kept and the next check() stops the wait. */
+static void
+wait_on_rejected(void *ud, const char *message)
+{
+	wait_ctx *ctx = ud;
+	PyObject *msg, *r;
+
+	if (ctx->on_rejected == NULL)
+		return;
+	PyEval_RestoreThread(ctx->tstate);
+	if (!ctx->failed) {
+		msg = text_or_none(message ? message : "");
+		r = msg ? PyObject_CallFunctionObjArgs(ctx->on_rejected, msg, NULL)
+			: NULL;
+		Py_XDECREF(msg);
+		if (r == NULL)
+			ctx->failed = 1;
+		else
+			Py_DECREF(r);
+	}
+	ctx->tstate = PyEval_SaveThread();
+}
+
+static int
+pause_check_idle(PauseObject *self)
+{
+	if (self->busy) {
+		PyErr_SetString(PyExc_RuntimeError,
+				"this pause is being waited on by another call");
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *
+Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"on_rejected", NULL};
+	PauseObject *self = (PauseObject *)op;
+	module_state *st = STATE_OF(self);
+	PyObject *on_rejected = Py_None;
+	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
+	lp_resolution res;
+	wait_ctx ctx;
+	wakeup w;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:wait", kwlist,
+					 &on_rejected))
+		return NULL;
+	if (on_rejected != Py_None && !PyCallable_Check(on_rejected)) {
+		PyErr_SetString(PyExc_TypeError,
+				"on_rejected must be a callable or None");
+		return NULL;
+	}
+	if (pause_check_idle(self) < 0)
+		return NULL;
+	if (wakeup_install(&w) < 0)
+		return NULL;
+	/* A signal that arrived before the wakeup fd was ours. */
+	if (PyErr_CheckSignals() < 0) {
+		(void)wakeup_restore(&w);
+		return NULL;
+	}
+
+	ctx.tstate = NULL;
+	ctx.on_rejected = on_rejected == Py_None ? NULL : on_rejected;
+	ctx.failed = 0;
+	hooks.wake_fd = w.rfd;
+	hooks.slice_ms = 0; /* the runtime's default (50 ms) */
+	hooks.check = wait_check;
+	hooks.on_rejected = wait_on_rejected;
+	hooks.ud = &ctx;
+	resolution_init(&res);
+
+	self->busy = 1;
+	ctx.tstate = PyEval_SaveThread();
+	rc = lp_pause_wait(self->pause, &hooks, &res);
+	PyEval_RestoreThread(ctx.tstate);
+	self->busy = 0;
+
+	if (ctx.failed || PyErr_Occurred()) {
+		/* A Python exception wins: the caller ends the pause (claim). */
+		lp_resolution_clear(&res);
+		(void)wakeup_restore(&w);
+		return NULL;
+	}
+	if (rc != LP_OK) {
+		lp_resolution_clear(&res);
+		(void)raise_lp(st, rc);
+		(void)wakeup_restore(&w);
+		return NULL;
+	}
+	if (wakeup_restore(&w) < 0) {
+		lp_resolution_clear(&res);
+		return NULL;
+	}
+	return resolution_to_dict(&res);
+}
+
+static PyObject *
+Pause_claim(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"by", "fields_json", NULL};
+	PauseObject *self = (PauseObject *)op;
+	const char *by, *fields = NULL;
+	lp_resolution res;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|z:claim", kwlist,
+					 &by, &fields))
+		return NULL;
+	if (pause_check_idle(self) < 0)
+		return NULL;
+	resolution_init(&res);
+	rc = lp_pause_claim(self->pause, by, fields, &res);
+	if (rc != LP_OK) {
+		lp_resolution_clear(&res);
+		return raise_lp(STATE_OF(self), rc);
+	}
+	return resolution_to_dict(&res);
+}
+
+static void
+Pause_dealloc(PyObject *op)
+{
+	PauseObject *self = (PauseObject *)op;
+	lp_pause_free(self->pause);
+	self->pause = NULL;
+	Py_CLEAR(self->run);
+	free_instance(op);
+}
+
+static PyObject *
+Pause_get_pause_id(PyObject *op, void *closure)
+{
+	(void)closure;
+	return text_or_none(lp_pause_id(((PauseObject *)op)->pause));
+}
+
+static PyObject *
+Pause_get_path(PyObject *op, void *closure)
+{
+	(void)closure;
+	return path_or_none(lp_pause_path(((PauseObject *)op)->pause));
+}
+
+static PyObject *
+Pause_get_resume_hint(PyObject *op, void *closure)
+{
+	(void)closure;
+	return text_or_none(lp_pause_resume_hint(((PauseObject *)op)->pause));
+}
+
+static PyObject *
+Pause_get_run(PyObject *op, void *closure)
+{
+	(void)closure;
+	return Py_NewRef(((PauseObject *)op)->run);
+}
+
+static PyObject *
+Pause_repr(PyObject *op)
+{
+	PyObject *id = Pause_get_pause_id(op, NULL), *r;
+	if (id == NULL)
+		return NULL;
+	r = PyUnicode_FromFormat("<Pause pause_id=%R>", id);
+	Py_DECREF(id);
+	return r;
+}
+
+static PyGetSetDef Pause_getset[] = {
+	{"pause_id", Pause_get_pause_id, NULL, "The pause's id (str).", NULL},
+	{"path", Pause_get_path, NULL,
+	 "Absolute path of the pause file (str).", NULL},
+	{"resume_hint", Pause_get_resume_hint, NULL,
+	 "The resume command a person or agent should run (str).", NULL},
+	{"run", Pause_get_run, NULL, "The Run the pause belongs to.", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+static PyMethodDef Pause_methods[] = {
+	{"wait", (PyCFunction)(void (*)(void))Pause_wait,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "wait($self, /, on_rejected=None)\n--\n\n"
+	 "Block, with the GIL released, until a resume command is taken or the\n"
+	 "pause times out; return its resolution dict (outcome, by, result,\n"
+	 "reason, failure_reason, command_json). on_rejected(message) is called\n"
+	 "for each refused command. A Python exception raised meanwhile by a\n"
+	 "signal handler (KeyboardInterrupt...) or by on_rejected is raised\n"
+	 "with the pause still pending: end it with claim()."},
+	{"claim", (PyCFunction)(void (*)(void))Pause_claim,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "claim($self, /, by, fields_json=None)\n--\n\n"
+	 "End the pause from this process: by 'abort' gives outcome aborted,\n"
+	 "'timeout' timed_out, anything else resumed; fields_json is a JSON\n"
+	 "object text of further command fields. If another resolver won,\n"
+	 "its command is taken instead. Returns the resolution dict."},
+	{NULL, NULL, 0, NULL},
+};
+
+PyDoc_STRVAR(Pause_doc,
+"A pending pause, made by Run.pause(); not instantiable directly.");
+
+static PyType_Slot Pause_slots[] = {
+	{Py_tp_dealloc, Pause_dealloc},
+	{Py_tp_repr, Pause_repr},
+	{Py_tp_getset, Pause_getset},
+	{Py_tp_methods, Pause_methods},
+	{Py_tp_doc, (void *)Pause_doc},
+	{0, NULL},
+};
+
+static PyType_Spec Pause_spec = {
+	.name = MODULE_NAME ".Pause",
+	.basicsize = sizeof(PauseObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE |
+		 Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.slots = Pause_slots,
+};
+
+/* ------------------------------------------------- module functions */
+
+static PyObject *
+mod_default_pause_dir(PyObject *module, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"explicit", NULL};
+	PyObject *obj = Py_None, *holder = NULL, *r;
+	const char *explicit_path = NULL;
+
+	(void)module;
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:default_pause_dir",
+					 kwlist, &obj))
+		return NULL;
+	if (fspath_opt(obj, &holder, &explicit_path) < 0)
+		return NULL;
+	r = path_or_none(lp_store_default_path(explicit_path));
+	Py_XDECREF(holder);
+	return r;
+}
+
+static PyObject *
+mod_validate_id(PyObject *module, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"id", "what", NULL};
+	const char *id, *what = "id";
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|s:validate_id", kwlist,
+					 &id, &what))
+		return NULL;
+	rc = lp_id_validate(id, what);
+	if (rc != LP_OK)
+		return raise_lp((module_state *)PyModule_GetState(module), rc);
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef module_methods[] = {
+	{"default_pause_dir", (PyCFunction)(void (*)(void))mod_default_pause_dir,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "default_pause_dir(explicit=None)\n--\n\n"
+	 "The pause directory: explicit if given, else $PYTEST_LIVE_PAUSE_DIR,\n"
+	 "else /tmp/pytest-live-pause."},
+	{"validate_id", (PyCFunction)(void (*)(void))mod_validate_id,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "validate_id(id, what='id')\n--\n\n"
+	 "Raise InvalidArgumentError unless id is 1..64 bytes of\n"
+	 "[A-Za-z0-9._-] and not '.' or '..'; what names it in the message."},
+	{NULL, NULL, 0, NULL},
+};
+
+/* ----------------------------------------------------------- module */
+
+static PyObject *
+new_exception(PyObject *module, const char *name, const char *doc,
+	      PyObject *base)
+{
+	PyObject *dict, *exc;
+
+	dict = Py_BuildValue("{s:O}", "code", Py_None);
+	if (dict == NULL)
+		return NULL;
+	exc = PyErr_NewExceptionWithDoc(name, doc, base, dict);
+	Py_DECREF(dict);
+	if (exc == NULL)
+		return NULL;
+	if (PyModule_AddObjectRef(module, strrchr(name, '.') + 1, exc) < 0) {
+		Py_DECREF(exc);
+		return NULL;
+	}
+	return exc;
+}
+
+static PyTypeObject *
+new_type(PyObject *module, PyType_Spec *spec)
+{
+	PyTypeObject *tp;
+
+	tp = (PyTypeObject *)PyType_FromModuleAndSpec(module, spec, NULL);
+	if (tp == NULL)
+		return NULL;
+	if (PyModule_AddType(module, tp) < 0) {
+		Py_DECREF(tp);
+		return NULL;
+	}
+	return tp;
+}
+
+static int
+module_exec(PyObject *module)
+{
+	module_state *st = (module_state *)PyModule_GetState(module);
+	PyObject *bases;
+
+	st->LivePauseError = new_exception(module, MODULE_NAME ".LivePauseError",
+		"An error of the pytest-live-pause runtime; `code` names it "
+		"(e.g. 'LP_ESTALE').", NULL);
+	if (st->LivePauseError == NULL)
+		return -1;
+	st->UnsafeDirectoryError = new_exception(module,
+		MODULE_NAME ".UnsafeDirectoryError",
+		"The pause directory is not safe to use (LP_EUNSAFE).",
+		st->LivePauseError);
+	if (st->UnsafeDirectoryError == NULL)
+		return -1;
+	st->PauseNotFoundError = new_exception(module,
+		MODULE_NAME ".PauseNotFoundError",
+		"No such pause or run (LP_ENOTFOUND).", st->LivePauseError);
+	if (st->PauseNotFoundError == NULL)
+		return -1;
+	bases = PyTuple_Pack(2, st->LivePauseError, PyExc_ValueError);
+	if (bases == NULL)
+		return -1;
+	st->InvalidArgumentError = new_exception(module,
+		MODULE_NAME ".InvalidArgumentError",
+		"A bad argument: id, option value or combination "
+		"(LP_EINVAL, LP_EKIND).", bases);
+	Py_DECREF(bases);
+	if (st->InvalidArgumentError == NULL)
+		return -1;
+
+	if ((st->StoreType = new_type(module, &Store_spec)) == NULL)
+		return -1;
+	if ((st->RunType = new_type(module, &Run_spec)) == NULL)
+		return -1;
+	if ((st->PauseType = new_type(module, &Pause_spec)) == NULL)
+		return -1;
+
+	if (PyModule_AddStringConstant(module, "VERSION", LP_VERSION) < 0 ||
+	    PyModule_AddIntConstant(module, "PROTOCOL_VERSION",
+				    LP_PROTOCOL_VERSION) < 0 ||
+	    PyModule_AddStringConstant(module, "DEFAULT_PAUSE_DIR",
+				       LP_DEFAULT_DIR) < 0 ||
+	    PyModule_AddStringConstant(module, "ENV_PAUSE_DIR", LP_ENV_DIR) < 0 ||
+	    PyModule_AddIntConstant(module, "ID_MAX", LP_ID_MAX) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+module_traverse(PyObject *module, visitproc visit, void *arg)
+{
+	module_state *st = (module_state *)PyModule_GetState(module);
+	if (st == NULL)
+		return 0;
+	Py_VISIT(st->LivePauseError);
+	Py_VISIT(st->UnsafeDirectoryError);
+	Py_VISIT(st->PauseNotFoundError);
+	Py_VISIT(st->InvalidArgumentError);
+	Py_VISIT(st->StoreType);
+	Py_VISIT(st->RunType);
+	Py_VISIT(st->PauseType);
+	return 0;
+}
+
+static int
+module_clear(PyObject *module)
+{
+	module_state *st = (module_state *)PyModule_GetState(module);
+	if (st == NULL)
+		return 0;
+	Py_CLEAR(st->LivePauseError);
+	Py_CLEAR(st->UnsafeDirectoryError);
+	Py_CLEAR(st->PauseNotFoundError);
+	Py_CLEAR(st->InvalidArgumentError);
+	Py_CLEAR(st->StoreType);
+	Py_CLEAR(st->RunType);
+	Py_CLEAR(st->PauseType);
+	return 0;
+}
+
+static void
+module_free(void *module)
+{
+	(void)module_clear((PyObject *)module);
+}
+
+static PyModuleDef_Slot module_slots[] = {
+	{Py_mod_exec, (void *)module_exec},
+	{0, NULL},
+};
+
+PyDoc_STRVAR(module_doc,
+"CPython binding of liblivepause, the pytest-live-pause runtime.\n\n"
+"Store opens a pause directory, Run is one pytest session in it, Pause is\n"
+"one pending pause. Every file of the pause directory is read and written\n"
+"by the runtime; this module only maps calls and errors.");
+
+static struct PyModuleDef module_def = {
+	PyModuleDef_HEAD_INIT,
+	.m_name = MODULE_NAME,
+	.m_doc = module_doc,
+	.m_size = sizeof(module_state),
+	.m_methods = module_methods,
+	.m_slots = module_slots,
+	.m_traverse = module_traverse,
+	.m_clear = module_clear,
+	.m_free = module_free,
+};
+
+PyMODINIT_FUNC
+PyInit__livepause(void)
+{
+	return PyModuleDef_Init(&module_def);
+}

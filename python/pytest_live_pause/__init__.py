@@ -1,0 +1,98 @@
+"""pytest-live-pause: pause a live pytest process, inspect it, resume it.
+
+A test pauses explicitly with :func:`checkpoint` (or the ``live_pause``
+fixture), or automatically after a call-phase failure with
+``pytest --pause-on-failure``. Another process resumes it with
+``pytest-live-pause resume <pause_id>``. The pytest side lives in
+:mod:`pytest_live_pause.plugin`; the pause directory is handled by the C
+runtime through :mod:`pytest_live_pause._livepause`.
+
+Importing this package does not import pytest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from . import _livepause
+from ._livepause import (
+    InvalidArgumentError,
+    LivePauseError,
+    PauseNotFoundError,
+    UnsafeDirectoryError,
+)
+
+if TYPE_CHECKING:
+    from .plugin import LivePauseSession
+
+__version__: str = _livepause.VERSION
+
+__all__ = [
+    "Decision",
+    "InvalidArgumentError",
+    "LivePauseError",
+    "PauseNotFoundError",
+    "UnsafeDirectoryError",
+    "__version__",
+    "checkpoint",
+]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The verdict a checkpoint returns.
+
+    result: ``True``/``False`` as given by ``resume --result true|false``,
+    ``None`` for ``--result none``, a timeout, or an abort.
+    reason: the ``--reason`` text, ``"Mock"`` for mocked checkpoints, or None.
+    outcome: ``"resumed"``, ``"timed_out"``, ``"mocked"`` or ``"aborted"``.
+    pause_id: the pause's id, None for mocked checkpoints.
+    """
+
+    result: bool | None
+    reason: str | None
+    outcome: str
+    pause_id: str | None
+
+
+# The session of the pytest run in progress, set by the plugin between its
+# pytest_configure and pytest_unconfigure; the only module-level state, so
+# that the plain function checkpoint() can find the run.
+_active: LivePauseSession | None = None
+
+
+def _activate(session: LivePauseSession) -> LivePauseSession | None:
+    """Make session the active one; return the one it replaces."""
+    global _active
+    previous, _active = _active, session
+    return previous
+
+
+def _deactivate(session: LivePauseSession, previous: LivePauseSession | None) -> None:
+    """Undo _activate(session), restoring previous (nested pytest runs)."""
+    global _active
+    if _active is session:
+        _active = previous
+
+
+def checkpoint(task: str, timeout: float | None = None) -> Decision:
+    """Pause the running test until a person or agent answers, and return it.
+
+    Prints the pause (``PAUSED (checkpoint): <nodeid>``, the task, the
+    pause_id and the resume command) and waits for
+    ``pytest-live-pause resume <pause_id> --result true|false|none
+    [--reason TEXT]``, or for ``timeout`` seconds (None: the session's
+    ``--pause-timeout``; 0 waits forever). With
+    ``--pause-checkpoint-mock`` it returns at once with the mocked result.
+
+    Raises RuntimeError outside a pytest run with pytest-live-pause active.
+    """
+    session = _active
+    if session is None:
+        raise RuntimeError(
+            "checkpoint() needs a pytest run with pytest-live-pause active: "
+            "call it from a test or fixture while pytest runs with the plugin "
+            "loaded (it is not, under -p no:live_pause or outside pytest)"
+        )
+    return session.checkpoint(task, timeout)

@@ -1,0 +1,109 @@
+"""Type stubs of pytest_live_pause._livepause, the CPython binding of
+liblivepause (the pytest-live-pause runtime)."""
+
+import os
+from collections.abc import Callable
+from typing import Final, Literal, TypeAlias, TypedDict, final
+
+_Path: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
+
+VERSION: Final[str]
+"""The runtime's version (LP_VERSION), e.g. "0.2.0"."""
+PROTOCOL_VERSION: Final[int]
+"""Version of the pause-directory protocol (LP_PROTOCOL_VERSION)."""
+DEFAULT_PAUSE_DIR: Final[str]
+"""The default pause directory, "/tmp/pytest-live-pause"."""
+ENV_PAUSE_DIR: Final[str]
+"""The environment variable naming the pause directory, "PYTEST_LIVE_PAUSE_DIR"."""
+ID_MAX: Final[int]
+"""Longest valid id, in bytes."""
+
+class LivePauseError(Exception):
+    """An error of the runtime. ``code`` is its stable name, e.g. "LP_ESTALE"."""
+
+    code: str | None
+
+class UnsafeDirectoryError(LivePauseError):
+    """The pause directory is a symlink, another user's, or open to group/others (LP_EUNSAFE)."""
+
+class PauseNotFoundError(LivePauseError):
+    """No such pause or run (LP_ENOTFOUND)."""
+
+class InvalidArgumentError(LivePauseError, ValueError):
+    """A bad argument: id, option value, or an option not fitting the pause's kind (LP_EINVAL, LP_EKIND)."""
+
+class _Resolution(TypedDict):
+    """How a pause ended, as returned by Pause.wait() and Pause.claim()."""
+
+    outcome: Literal["resumed", "timed_out", "aborted"]
+    by: str | None
+    result: bool | None
+    reason: str | None
+    failure_reason: str | None
+    command_json: str | None
+
+@final
+class Store:
+    """An opened (created with ``create``) pause directory."""
+
+    def __new__(cls, path: _Path | None = None, create: bool = True) -> Store: ...
+    @property
+    def path(self) -> str: ...
+
+@final
+class Run:
+    """A run in a Store: started, or joined (``join=True``) by an xdist worker."""
+
+    def __new__(
+        cls,
+        store: Store,
+        run_id: str | None = None,
+        worker_id: str | None = None,
+        join: bool = False,
+        cwd: _Path | None = None,
+        extra_json: str | None = None,
+    ) -> Run: ...
+    @property
+    def run_id(self) -> str: ...
+    @property
+    def store(self) -> Store: ...
+    @property
+    def joined(self) -> bool: ...
+    def end(self, exitstatus: int) -> None: ...
+    def event(self, name: str, fields_json: str | None = None) -> None: ...
+    def pause(
+        self,
+        kind: Literal["failure", "checkpoint"],
+        nodeid: str,
+        *,
+        task: str | None = None,
+        original_failure: str | None = None,
+        timeout: float = 0.0,
+        extra_json: str | None = None,
+    ) -> Pause: ...
+
+@final
+class Pause:
+    """A pending pause (from Run.pause(); not instantiable directly)."""
+
+    @property
+    def pause_id(self) -> str: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def resume_hint(self) -> str: ...
+    @property
+    def run(self) -> Run: ...
+    def wait(self, on_rejected: Callable[[str], object] | None = None) -> _Resolution:
+        """Block (GIL released) until resumed or timed out. An exception raised
+        meanwhile by a signal handler or on_rejected propagates with the pause
+        still pending; end it with claim()."""
+    def claim(self, by: str, fields_json: str | None = None) -> _Resolution:
+        """End the pause from this process ("abort" -> aborted, "timeout" ->
+        timed_out, else resumed); if another resolver won, its outcome."""
+
+def default_pause_dir(explicit: _Path | None = None) -> str:
+    """explicit, else $PYTEST_LIVE_PAUSE_DIR, else /tmp/pytest-live-pause."""
+
+def validate_id(id: str, what: str = "id") -> None:
+    """Raise InvalidArgumentError unless id is a valid id."""
