@@ -32,10 +32,13 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q "pytest>=9.0.3" "pytest-xdist>=3.6" "pytest-timeout>=2.3"
 
-# Rebuild and reinstall the project only when a source file changed.
+# Rebuild and reinstall the project only when a source file changed; one
+# install at a time (parallel `make` invocations share the venv).
+exec 9>"$VENV/.lp-lock"
+flock 9
 stamp="$VENV/.lp-installed"
-if [ ! -f "$stamp" ] || [ -n "$(find include lib cli python CMakeLists.txt pyproject.toml -newer "$stamp" -print -quit)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find include lib cli python CMakeLists.txt pyproject.toml scripts/bootstrap.sh -newer "$stamp" -print -quit)" ]; then
   echo "bootstrap: building and installing pytest-live-pause into $VENV"
-  "$VENV/bin/python" -m pip install -q . 
+  "$VENV/bin/python" -m pip install -q .
   touch "$stamp"
 fi

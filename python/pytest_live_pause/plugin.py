@@ -10,7 +10,7 @@ Options (each also an ini key; precedence: command line > environment
 variable (only ``PYTEST_LIVE_PAUSE_DIR``, for the directory) > ini > default):
 
   --pause-on-failure                 ini pause_on_failure        off
-  --pause-timeout SECONDS            ini pause_timeout           600 (0: forever)
+  --pause-timeout SECONDS            ini pause_timeout           300 (0: forever)
   --pause-dir DIR                    ini pause_dir               /tmp/pytest-live-pause
   --pause-checkpoint-mock true|false|none
                                      ini pause_checkpoint_mock   not mocked
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from pytest_live_pause._livepause import Pause, Run, Store
     from pytest_live_pause._livepause import _Resolution as Resolution
 
-DEFAULT_TIMEOUT = 600.0
+DEFAULT_TIMEOUT = 300.0  # 0.1.1's default
 SEP = "=" * 60
 _MOCK_VALUES = {"true": True, "false": False, "none": None}
 _NOT_MOCKED = object()

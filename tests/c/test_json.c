@@ -1,0 +1,342 @@
+/*
+ * test_json.c - json.c: strict parsing of objects (lpj_parse_object:
+ * duplicates, non-objects, empty input, invalid UTF-8, NUL bytes,
+ * trailing garbage, nesting), the object helpers (merge, dump, getters),
+ * and the field-by-field validation of resume commands against the kind
+ * of the pause (lpj_command_validate).
+ */
+#include "helpers.h"
+
+static int parse(const char *text, lp_json **out)
+{
+	return lpj_parse_object(text, strlen(text), "test input", out);
+}
+
+static void assert_rejected(const char *text, size_t len)
+{
+	lp_json *j = (lp_json *)1;
+	lp_error_clear();
+	assert_int_equal(lpj_parse_object(text, len, "test input", &j), LP_EBADCMD);
+	assert_null(j);
+	assert_non_null(strstr(lp_error_message(), "test input")); /* names what */
+}
+
+static void test_parse_ok(void **state)
+{
+	(void)state;
+	lp_json *j = NULL;
+	assert_int_equal(parse(" {\"a\": \"x\", \"b\": 2, \"c\": [1, {\"d\": null}]}\n", &j), LP_OK);
+	assert_string_equal(lpj_get_str(j, "a"), "x");
+	assert_int_equal(lpj_get_int(j, "b", -1), 2);
+	assert_true(lpj_has(j, "c"));
+	assert_false(lpj_has(j, "zz"));
+	lpj_free(j);
+	assert_int_equal(parse("{}", &j), LP_OK);
+	lpj_free(j);
+}
+
+static void test_parse_rejects(void **state)
+{
+	(void)state;
+	const char *bad[] = {
+		"{\"a\":1,\"a\":2}",         /* duplicate keys */
+		"{\"a\":{\"b\":1,\"b\":1}}", /* nested duplicates */
+		"[1,2]",                     /* arrays */
+		"[]",
+		"\"text\"",
+		"42",
+		"null",
+		"true",
+		"   ",                       /* whitespace only */
+		"{\"a\":1} x",              /* trailing garbage */
+		"{}{}",
+		"{\"a\":1}}",
+		"{\"a\":1",                  /* truncated */
+		"{'a':1}",
+		"{\"a\":1,}",
+		"{\"a\":NaN}",
+		"{\"a\":\"\xff\"}",          /* invalid UTF-8 */
+		"{\"a\":\"\xc3\"}",          /* truncated sequence */
+		"{\"\xed\xa0\x80\":1}",      /* an encoded surrogate */
+		"{\"a\":\"\\u0000\"}",       /* NUL in a string */
+		"\xef\xbb\xbf{}",            /* a byte-order mark */
+	};
+	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
+		assert_rejected(bad[k], strlen(bad[k]));
+	assert_rejected("", 0);
+	assert_non_null(strstr(lp_error_message(), "empty"));
+	assert_rejected("{}\0", 3);           /* a raw NUL after the object */
+	assert_rejected("{\"a\":\"b\0c\"}", 11); /* a raw NUL inside */
+}
+
+static char *nested(int depth, const char *open, const char *close_, const char *inner)
+{
+	size_t no = strlen(open), nc = strlen(close_), ni = strlen(inner);
+	char *s = malloc(depth * (no + nc) + ni + 16);
+	size_t n = 0;
+	memcpy(s + n, "{\"a\":", 5);
+	n += 5;
+	for (int k = 0; k < depth; k++, n += no)
+		memcpy(s + n, open, no);
+	memcpy(s + n, inner, ni);
+	n += ni;
+	for (int k = 0; k < depth; k++, n += nc)
+		memcpy(s + n, close_, nc);
+	s[n++] = '}';
+	s[n] = '\0';
+	return s;
+}
+
+static void test_nesting(void **state)
+{
+	(void)state;
+	lp_json *j = NULL;
+	/* reasonable nesting is fine */
+	char *s = nested(100, "[", "]", "1");
+	assert_int_equal(parse(s, &j), LP_OK);
+	lpj_free(j);
+	free(s);
+	/* nesting as deep as a command file's cap allows is refused (by the
+	 * parser's depth limit), without exhausting the stack */
+	s = nested(LP_CAP_COMMAND / 2 - 8, "[", "]", "1");
+	assert_true(strlen(s) <= LP_CAP_COMMAND);
+	assert_rejected(s, strlen(s));
+	free(s);
+	s = nested(LP_CAP_COMMAND / 7, "{\"b\":", "}", "1");
+	assert_true(strlen(s) <= LP_CAP_COMMAND);
+	assert_rejected(s, strlen(s));
+	free(s);
+}
+
+static void test_builders_and_dump(void **state)
+{
+	(void)state;
+	lp_json *o = lpj_object();
+	assert_non_null(o);
+	assert_int_equal(lpj_set_str(o, "z", "last"), LP_OK);
+	assert_int_equal(lpj_set_int(o, "a", 7), LP_OK);
+	assert_int_equal(lpj_set_bool(o, "m", 1), LP_OK);
+	assert_int_equal(lpj_set_null(o, "n"), LP_OK);
+	assert_int_equal(lpj_set_str(o, "s", NULL), LP_OK);
+	assert_int_equal(lpj_set_real(o, "r", 1.5), LP_OK);
+	assert_int_equal(lpj_set_result(o, "t", LP_RESULT_TRUE), LP_OK);
+	assert_int_equal(lpj_set_result(o, "f", LP_RESULT_FALSE), LP_OK);
+	assert_int_equal(lpj_set_result(o, "u", LP_RESULT_NONE), LP_OK);
+	char *text = lpj_dump(o);
+	assert_string_equal(text, "{\"a\":7,\"f\":false,\"m\":true,\"n\":null,\"r\":1.5,\"s\":null,"
+				  "\"t\":true,\"u\":null,\"z\":\"last\"}");
+	free(text);
+	assert_true(lpj_is_null(o, "n"));
+	assert_null(lpj_get_str(o, "n"));
+	assert_null(lpj_get_str(o, "a")); /* not a string */
+	assert_true(lpj_get_real(o, "r", 0) == 1.5);
+	assert_true(lpj_get_real(o, "missing", -2) == -2);
+	assert_int_equal(lpj_get_int(o, "r", 0), 1);
+	assert_int_equal(lpj_get_int(o, "z", 9), 9);
+	lp_json *c = lpj_copy(o);
+	lpj_free(o);
+	assert_string_equal(lpj_get_str(c, "z"), "last");
+	lpj_free(c);
+}
+
+static void test_merge(void **state)
+{
+	(void)state;
+	lp_json *o = lpj_object();
+	lpj_set_str(o, "keep", "mine");
+	assert_int_equal(lpj_merge_text(o, "{\"keep\":\"theirs\",\"new\":1}", 0, "extra"), LP_OK);
+	assert_string_equal(lpj_get_str(o, "keep"), "mine");
+	assert_int_equal(lpj_get_int(o, "new", 0), 1);
+	assert_int_equal(lpj_merge_text(o, "{\"keep\":\"theirs\"}", 1, "extra"), LP_OK);
+	assert_string_equal(lpj_get_str(o, "keep"), "theirs");
+	assert_int_equal(lpj_merge_text(o, NULL, 1, "extra"), LP_OK);
+	assert_int_equal(lpj_merge_text(o, "", 1, "extra"), LP_OK);
+	assert_int_equal(lpj_merge_text(o, "[1]", 1, "extra"), LP_EINVAL);
+	assert_int_equal(lpj_merge_text(o, "{\"a\":1,\"a\":2}", 1, "extra"), LP_EINVAL);
+	assert_int_equal(lpj_merge_text(o, "{", 1, "extra"), LP_EINVAL);
+	assert_false(lpj_has(o, "a"));
+	lpj_free(o);
+}
+
+/* The message of a refused merge says what was wrong. (lpj_merge_text
+ * re-formats lp_error_message() into the same thread-local buffer it
+ * reads from; the message came out empty.) */
+static void test_merge_error_message(void **state)
+{
+	(void)state;
+	lp_json *o = lpj_object();
+	char m1[1024], m2[1024];
+	int rc1 = lpj_merge_text(o, "[1]", 1, "extra fields");
+	snprintf(m1, sizeof m1, "%s", lp_error_message());
+	int rc2 = lpj_merge_text(o, "{\"a\":", 1, "extra fields");
+	snprintf(m2, sizeof m2, "%s", lp_error_message());
+	lpj_free(o);
+	assert_int_equal(rc1, LP_EINVAL);
+	assert_int_equal(rc2, LP_EINVAL);
+	if (!strstr(m1, "extra fields") || !strstr(m2, "extra fields"))
+		fprintf(stderr, "messages: '%s', '%s'\n", m1, m2);
+	assert_non_null(strstr(m1, "extra fields"));
+	assert_non_null(strstr(m1, "not a JSON object"));
+	assert_non_null(strstr(m2, "extra fields"));
+}
+
+static void test_identity_fields(void **state)
+{
+	(void)state;
+	lp_json *j = NULL;
+	assert_int_equal(parse("{\"hostname\":\"h\",\"boot_id\":\"b\",\"pid\":42,"
+			       "\"pid_start_time\":\"18446744073709551615\"}", &j), LP_OK);
+	lp_identity id;
+	lpj_get_identity(j, &id);
+	assert_string_equal(id.hostname, "h");
+	assert_string_equal(id.boot_id, "b");
+	assert_int_equal(id.pid, 42);
+	assert_true(id.start_time == 18446744073709551615ULL);
+	lpj_free(j);
+	assert_int_equal(parse("{\"pid_start_time\":123}", &j), LP_OK);
+	lpj_get_identity(j, &id);
+	assert_true(id.start_time == 123);
+	assert_int_equal(id.pid, 0);
+	assert_string_equal(id.hostname, "");
+	lpj_free(j);
+}
+
+/* Validate text as a command for kind: the lp_error code. */
+static int validate(const char *text, lp_kind kind, lp_command *c)
+{
+	lp_json *j = NULL;
+	int rc = parse(text, &j);
+	assert_int_equal(rc, LP_OK);
+	rc = lpj_command_validate(j, kind, c);
+	lpj_free(j);
+	return rc;
+}
+
+static void accept(const char *text, lp_kind kind)
+{
+	lp_command c;
+	int rc = validate(text, kind, &c);
+	if (rc != LP_OK)
+		fprintf(stderr, "refused %s: %s\n", text, lp_error_message());
+	assert_int_equal(rc, LP_OK);
+	lp_command_clear(&c);
+}
+
+static void refuse(const char *text, lp_kind kind)
+{
+	lp_command c;
+	int rc = validate(text, kind, &c);
+	if (rc != LP_EBADCMD)
+		fprintf(stderr, "accepted %s\n", text);
+	assert_int_equal(rc, LP_EBADCMD);
+	assert_true(strlen(lp_error_message()) > 0);
+	/* nothing to release after a refusal */
+	assert_null(c.by);
+	assert_null(c.failure_reason);
+	assert_null(c.reason);
+}
+
+static void test_command_failure(void **state)
+{
+	(void)state;
+	lp_command c;
+	assert_int_equal(validate("{\"failure_reason\":\"x\"}", LP_KIND_FAILURE, &c), LP_OK);
+	assert_string_equal(c.failure_reason, "x");
+	assert_null(c.by);
+	assert_false(c.has_result);
+	lp_command_clear(&c);
+	accept("{}", LP_KIND_FAILURE);
+	accept("{\"failure_reason\":null}", LP_KIND_FAILURE);
+	refuse("{\"result\":true}", LP_KIND_FAILURE);
+	refuse("{\"reason\":\"r\"}", LP_KIND_FAILURE);
+	refuse("{\"failure_reason\":5}", LP_KIND_FAILURE);
+	refuse("{\"failure_reason\":[\"x\"]}", LP_KIND_FAILURE);
+	refuse("{\"failure_reason\":\"x\",\"extra\":1}", LP_KIND_FAILURE);
+}
+
+static void test_command_checkpoint(void **state)
+{
+	(void)state;
+	lp_command c;
+	assert_int_equal(validate("{\"result\":true,\"reason\":\"ok\"}", LP_KIND_CHECKPOINT, &c),
+			 LP_OK);
+	assert_true(c.has_result);
+	assert_int_equal(c.result, LP_RESULT_TRUE);
+	assert_string_equal(c.reason, "ok");
+	lp_command_clear(&c);
+	assert_int_equal(validate("{\"result\":false}", LP_KIND_CHECKPOINT, &c), LP_OK);
+	assert_int_equal(c.result, LP_RESULT_FALSE);
+	lp_command_clear(&c);
+	assert_int_equal(validate("{\"result\":null,\"reason\":null}", LP_KIND_CHECKPOINT, &c),
+			 LP_OK);
+	assert_true(c.has_result);
+	assert_int_equal(c.result, LP_RESULT_NONE);
+	assert_null(c.reason);
+	lp_command_clear(&c);
+	assert_int_equal(validate("{}", LP_KIND_CHECKPOINT, &c), LP_OK);
+	assert_false(c.has_result);
+	assert_int_equal(c.result, LP_RESULT_NONE);
+	lp_command_clear(&c);
+	refuse("{\"failure_reason\":\"x\"}", LP_KIND_CHECKPOINT);
+	refuse("{\"result\":\"yes\"}", LP_KIND_CHECKPOINT);
+	refuse("{\"result\":\"true\"}", LP_KIND_CHECKPOINT);
+	refuse("{\"result\":1}", LP_KIND_CHECKPOINT);
+	refuse("{\"result\":0}", LP_KIND_CHECKPOINT);
+	refuse("{\"result\":{}}", LP_KIND_CHECKPOINT);
+	refuse("{\"reason\":5}", LP_KIND_CHECKPOINT);
+	refuse("{\"reason\":true}", LP_KIND_CHECKPOINT);
+	refuse("{\"Result\":true}", LP_KIND_CHECKPOINT); /* keys are case-sensitive */
+	refuse("{\"unknown\":1}", LP_KIND_CHECKPOINT);
+	refuse("{\"status\":\"resumed\"}", LP_KIND_CHECKPOINT);
+}
+
+static void test_command_metadata(void **state)
+{
+	(void)state;
+	lp_command c;
+	assert_int_equal(validate("{\"failure_reason\":\"x\",\"by\":\"agent\",\"pid\":12,"
+				  "\"hostname\":\"h\",\"created_at\":1.5}",
+				  LP_KIND_FAILURE, &c),
+			 LP_OK);
+	assert_string_equal(c.by, "agent");
+	lp_command_clear(&c);
+	accept("{\"result\":true,\"by\":\"cli\",\"pid\":1,\"hostname\":\"h\",\"created_at\":2,"
+	       "\"signal\":\"SIGINT\",\"payload\":{\"k\":[1]},\"protocol\":1}",
+	       LP_KIND_CHECKPOINT);
+	refuse("{\"by\":5}", LP_KIND_FAILURE);
+	refuse("{\"by\":null}", LP_KIND_FAILURE);
+	/* lp_command_clear is idempotent */
+	memset(&c, 0, sizeof c);
+	lp_command_clear(&c);
+	lp_command_clear(&c);
+	assert_int_equal(c.result, LP_RESULT_NONE);
+}
+
+static void test_set_str_invalid_utf8(void **state)
+{
+	(void)state;
+	/* a string that is not UTF-8 is kept (not lost) ... */
+	lp_json *o = lpj_object();
+	assert_int_equal(lpj_set_str(o, "s", "caf\xe9"), LP_OK);
+	assert_non_null(lpj_get_str(o, "s"));
+	lpj_free(o);
+}
+
+int main(void)
+{
+	test_guard(60);
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parse_ok),
+		cmocka_unit_test(test_parse_rejects),
+		cmocka_unit_test(test_nesting),
+		cmocka_unit_test(test_builders_and_dump),
+		cmocka_unit_test(test_merge),
+		cmocka_unit_test(test_merge_error_message),
+		cmocka_unit_test(test_identity_fields),
+		cmocka_unit_test(test_command_failure),
+		cmocka_unit_test(test_command_checkpoint),
+		cmocka_unit_test(test_command_metadata),
+		cmocka_unit_test(test_set_str_invalid_utf8),
+	};
+	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
+}

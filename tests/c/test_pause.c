@@ -1,0 +1,981 @@
+/*
+ * test_pause.c - pause.c and command.c: the life of a pause, with this
+ * process as the paused one and forked children as resumers. Checkpoints
+ * resumed true/false/none with a reason; failures with a failure reason;
+ * timeouts (outcome timed_out, a command file by "timeout"); refusals
+ * (LP_EKIND with nothing written, LP_ERESUMED, LP_ETIMEDOUT, LP_EABORTED,
+ * LP_ESTALE, LP_ENOTTAKEN); garbage command files moved aside while the
+ * pause keeps waiting; the check hook (LP_EINTR, pause still pending) and
+ * lp_pause_claim; lp_pause_free of a pending pause.
+ */
+#include "helpers.h"
+
+/* ------------------------------------------------------------ helpers */
+
+typedef struct resumer {
+	const char *dir;
+	const char *ref;
+	lp_resume_options o;
+	int go_fd; /* -1: start at once */
+} resumer;
+
+static int resume_child(void *arg)
+{
+	resumer *r = arg;
+	if (r->go_fd >= 0 && await_fd(r->go_fd, 10000) < 0)
+		return CHILD_SETUP_FAILED;
+	lp_store *s;
+	if (lp_store_open(&s, r->dir, 0) != LP_OK)
+		return CHILD_SETUP_FAILED;
+	int rc = lp_resume(s, r->ref, &r->o, NULL);
+	if (rc != LP_OK)
+		fprintf(stderr, "[resumer] %s: %s\n", lp_error_name(rc), lp_error_message());
+	lp_store_free(s);
+	return -rc;
+}
+
+/* Pause p waits while a forked child resumes it with o: the child's rc. */
+static int wait_resumed_by_child(fx *f, lp_pause *p, const lp_resume_options *o,
+				 lp_resolution *res)
+{
+	resumer r = {.dir = f->dir, .ref = lp_pause_id(p), .o = *o, .go_fd = -1};
+	pid_t pid = fork_child(resume_child, &r);
+	int rc = lp_pause_wait(p, NULL, res);
+	if (rc != LP_OK)
+		fprintf(stderr, "lp_pause_wait: %s\n", lp_error_message());
+	assert_int_equal(rc, LP_OK);
+	return child_rc(wait_child(pid, 15000));
+}
+
+static char *events_of(fx *f)
+{
+	char p[256];
+	char *t = slurp(fx_path(f, p, sizeof p, "runs/%s/events.jsonl", lp_run_id(f->run)));
+	assert_non_null(t);
+	return t;
+}
+
+static int n_commands(fx *f, const char *prefix)
+{
+	char p[256];
+	return count_entries(fx_path(f, p, sizeof p, "runs/%s/commands", lp_run_id(f->run)),
+			     prefix);
+}
+
+static char *command_path(fx *f, lp_pause *p, char *buf, size_t size)
+{
+	return fx_path(f, buf, size, "runs/%s/commands/%s.resume.json", lp_run_id(f->run),
+		       lp_pause_id(p));
+}
+
+static int indexed_pending(fx *f, const char *id)
+{
+	char p[256];
+	return exists(fx_path(f, p, sizeof p, "pending/%s", id));
+}
+
+static lp_resume_options no_wait(void)
+{
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	o.take_timeout = -1; /* the paused process is this one: do not wait */
+	return o;
+}
+
+/* End a pause that a test left pending, then free it. */
+static void end_and_free(lp_pause *p)
+{
+	lp_resolution res = {0};
+	if (lp_pause_claim(p, "abort", NULL, &res) == LP_OK)
+		lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+/* --------------------------------------------------------------- begin */
+
+static void test_begin_writes_pending(void **state)
+{
+	fx *f = *state;
+	lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
+	o.kind = LP_KIND_CHECKPOINT;
+	o.nodeid = "t.py::t";
+	o.task = "approve";
+	o.timeout = 30;
+	o.extra_json = "{\"custom\":\"kept\",\"status\":\"resumed\"}";
+	lp_pause *p = NULL;
+	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_OK);
+	const char *id = lp_pause_id(p);
+	char run[LP_ID_MAX + 1];
+	assert_int_equal(lp_pause_id_run(id, run), LP_OK);
+	assert_string_equal(run, "r1");
+
+	char want[256];
+	fx_path(f, want, sizeof want, "runs/r1/pauses/%s.json", id);
+	assert_string_equal(lp_pause_path(p), want);
+	struct stat st;
+	assert_int_equal(stat(want, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_true(indexed_pending(f, id));
+
+	const char *hint = lp_pause_resume_hint(p);
+	assert_non_null(strstr(hint, id));
+	assert_non_null(strstr(hint, f->dir)); /* not the default directory */
+	assert_non_null(strstr(hint, "--result"));
+
+	lp_pause_info *info = NULL;
+	assert_int_equal(lp_pause_info_load(f->store, id, &info), LP_OK);
+	assert_string_equal(info->status, "pending"); /* extra_json cannot override it */
+	assert_string_equal(info->state, "pending");
+	assert_string_equal(info->kind, "checkpoint");
+	assert_string_equal(info->nodeid, "t.py::t");
+	assert_string_equal(info->task, "approve");
+	assert_null(info->original_failure);
+	assert_null(info->worker_id);
+	assert_int_equal(info->pid, (long)getpid());
+	assert_string_equal(info->hostname, lp_hostname());
+	assert_true(info->timeout == 30);
+	assert_true(info->created_at > 0);
+	assert_string_equal(info->path, want);
+	assert_string_equal(info->pause_dir, f->dir);
+	assert_non_null(info->resume_command);
+	assert_string_equal(info->resume_command, hint);
+	assert_non_null(strstr(info->json, "\"custom\":\"kept\""));
+	assert_non_null(strstr(info->json, "\"state\":\"pending\""));
+	lp_pause_info_free(info);
+
+	char *ev = events_of(f);
+	assert_int_equal(count_substr(ev, "\"event\":\"run_started\""), 1);
+	assert_int_equal(count_substr(ev, "\"event\":\"pause_created\""), 1);
+	assert_non_null(strstr(ev, id));
+	free(ev);
+	end_and_free(p);
+}
+
+static void test_begin_bad_options(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = (lp_pause *)1;
+	assert_int_equal(lp_pause_begin(&p, f->run, NULL), LP_EINVAL);
+	assert_null(p);
+	lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
+	o.version = 99;
+	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_EINVAL);
+	o = (lp_pause_options)LP_PAUSE_OPTIONS_INIT;
+	o.kind = (lp_kind)7;
+	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_EINVAL);
+	o = (lp_pause_options)LP_PAUSE_OPTIONS_INIT;
+	o.extra_json = "[1]";
+	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_EINVAL);
+	assert_null(p);
+	char d[256];
+	assert_int_equal(count_entries(fx_path(f, d, sizeof d, "runs/r1/pauses"), ""), 0);
+	assert_int_equal(count_entries(fx_path(f, d, sizeof d, "pending"), ""), 0);
+}
+
+/* original_failure is cut at LP_CAP_FAILURE_TEXT bytes; a cut inside a
+ * multi-byte UTF-8 character must not make the pause file unwritable. */
+static void test_begin_long_failure_text(void **state)
+{
+	fx *f = *state;
+	size_t n = LP_CAP_FAILURE_TEXT + 4096;
+	char *text = malloc(n + 1);
+	text[0] = 'E';
+	for (size_t k = 1; k + 1 < n; k += 2) {
+		text[k] = (char)0xc3; /* U+00E9 */
+		text[k + 1] = (char)0xa9;
+	}
+	text[n - 1] = '.';
+	text[n] = '\0';
+	lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
+	o.original_failure = text;
+	o.timeout = 30;
+	lp_pause *p = NULL;
+	int rc = lp_pause_begin(&p, f->run, &o);
+	free(text);
+	if (rc != LP_OK)
+		fprintf(stderr, "lp_pause_begin: %s\n", lp_error_message());
+	assert_int_equal(rc, LP_OK);
+	lp_pause_info *info = NULL;
+	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_non_null(info->original_failure);
+	assert_true(strlen(info->original_failure) <= LP_CAP_FAILURE_TEXT + 64);
+	assert_non_null(strstr(info->original_failure, "cut by pytest-live-pause"));
+	lp_pause_info_free(info);
+	end_and_free(p);
+}
+
+/* ----------------------------------------------------- resumed by a child */
+
+static void test_checkpoint_true(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 10);
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	o.has_result = 1;
+	o.result = LP_RESULT_TRUE;
+	o.reason = "looks right";
+	lp_resolution res = {0};
+	assert_int_equal(wait_resumed_by_child(f, p, &o, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+	assert_int_equal(res.result, LP_RESULT_TRUE);
+	assert_string_equal(res.reason, "looks right");
+	assert_string_equal(res.by, "cli");
+	assert_null(res.failure_reason);
+	assert_non_null(res.command_json);
+	assert_non_null(strstr(res.command_json, "\"result\":true"));
+
+	lp_pause_info *info = NULL;
+	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_string_equal(info->status, "resumed");
+	assert_string_equal(info->state, "resumed");
+	assert_non_null(strstr(info->json, "\"result\":true"));
+	assert_non_null(strstr(info->json, "\"reason\":\"looks right\""));
+	assert_non_null(strstr(info->json, "\"resolved_by\":\"cli\""));
+	lp_pause_info_free(info);
+	assert_false(indexed_pending(f, lp_pause_id(p)));
+
+	char *ev = events_of(f);
+	assert_int_equal(count_substr(ev, "\"event\":\"pause_resumed\""), 1);
+	assert_int_equal(count_substr(ev, "\"outcome\":\"resumed\""), 1);
+	free(ev);
+
+	/* ended: no second wait or claim */
+	lp_resolution again = {0};
+	assert_int_equal(lp_pause_wait(p, NULL, &again), LP_EINVAL);
+	assert_int_equal(lp_pause_claim(p, "abort", NULL, &again), LP_EINVAL);
+	lp_resolution_clear(&res);
+	char id[LP_ID_MAX + 1];
+	snprintf(id, sizeof id, "%s", lp_pause_id(p));
+	lp_pause_free(p);
+	assert_pause_status(f->store, id, "resumed"); /* free leaves it as it was */
+}
+
+static void test_checkpoint_false(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 10);
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	o.has_result = 1;
+	o.result = LP_RESULT_FALSE;
+	lp_resolution res = {0};
+	assert_int_equal(wait_resumed_by_child(f, p, &o, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+	assert_int_equal(res.result, LP_RESULT_FALSE);
+	assert_null(res.reason);
+	lp_pause_info *info = NULL;
+	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_non_null(strstr(info->json, "\"result\":false"));
+	lp_pause_info_free(info);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+static void test_checkpoint_none(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 10);
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	o.has_result = 1;
+	o.result = LP_RESULT_NONE;
+	o.reason = "cannot tell";
+	lp_resolution res = {0};
+	assert_int_equal(wait_resumed_by_child(f, p, &o, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+	assert_int_equal(res.result, LP_RESULT_NONE);
+	assert_string_equal(res.reason, "cannot tell");
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+
+	/* no result given at all: none */
+	p = fx_pause(f, LP_KIND_CHECKPOINT, 10);
+	o = (lp_resume_options)LP_RESUME_OPTIONS_INIT;
+	assert_int_equal(wait_resumed_by_child(f, p, &o, &res), LP_OK);
+	assert_int_equal(res.result, LP_RESULT_NONE);
+	assert_null(res.reason);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+static void test_failure_reason(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 10);
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	o.failure_reason = "the network was down";
+	o.by = "agent";
+	lp_resolution res = {0};
+	assert_int_equal(wait_resumed_by_child(f, p, &o, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+	assert_string_equal(res.failure_reason, "the network was down");
+	assert_string_equal(res.by, "agent");
+	assert_null(res.reason);
+	assert_int_equal(res.result, LP_RESULT_NONE);
+	lp_pause_info *info = NULL;
+	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_string_equal(info->status, "resumed");
+	assert_non_null(strstr(info->json, "\"failure_reason\":\"the network was down\""));
+	lp_pause_info_free(info);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+
+	/* a failure resumed without a reason */
+	p = fx_pause(f, LP_KIND_FAILURE, 10);
+	o = (lp_resume_options)LP_RESUME_OPTIONS_INIT;
+	assert_int_equal(wait_resumed_by_child(f, p, &o, &res), LP_OK);
+	assert_null(res.failure_reason);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+static void test_resume_by_path(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 10);
+	resumer r = {.dir = f->dir, .ref = lp_pause_path(p), .go_fd = -1};
+	r.o = (lp_resume_options)LP_RESUME_OPTIONS_INIT;
+	r.o.failure_reason = "by path";
+	pid_t pid = fork_child(resume_child, &r);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(child_rc(wait_child(pid, 15000)), LP_OK);
+	assert_string_equal(res.failure_reason, "by path");
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+/* lp_resume returns info_out with the pause as last read */
+static void test_resume_info_out(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 10);
+	lp_resume_options o = no_wait();
+	o.has_result = 1;
+	o.result = LP_RESULT_TRUE;
+	lp_pause_info *info = NULL;
+	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, &info), LP_OK);
+	assert_non_null(info);
+	assert_string_equal(info->pause_id, lp_pause_id(p));
+	assert_string_equal(info->kind, "checkpoint");
+	lp_pause_info_free(info);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(res.result, LP_RESULT_TRUE);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+/* ------------------------------------------------------------- timeout */
+
+static void test_timeout(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 0.1);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_TIMED_OUT);
+	assert_string_equal(res.by, "timeout");
+	assert_int_equal(res.result, LP_RESULT_NONE);
+	assert_pause_status(f->store, lp_pause_id(p), "timed_out");
+	assert_false(indexed_pending(f, lp_pause_id(p)));
+
+	/* the claim is a command file, by "timeout" */
+	char c[256];
+	char *cmd = slurp(command_path(f, p, c, sizeof c));
+	assert_non_null(cmd);
+	assert_non_null(strstr(cmd, "\"by\":\"timeout\""));
+	assert_string_equal(cmd, res.command_json);
+	free(cmd);
+	char *ev = events_of(f);
+	assert_int_equal(count_substr(ev, "\"event\":\"pause_timed_out\""), 1);
+	free(ev);
+
+	/* too late */
+	lp_resume_options o = no_wait();
+	o.has_result = 1;
+	o.result = LP_RESULT_TRUE;
+	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_ETIMEDOUT);
+	assert_non_null(strstr(lp_error_message(), "timed out"));
+	o.take_timeout = 0;
+	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_ETIMEDOUT);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+/* ----------------------------------------------------------- refusals */
+
+static void test_resume_wrong_kind(void **state)
+{
+	fx *f = *state;
+	lp_pause *cp = fx_pause(f, LP_KIND_CHECKPOINT, 10);
+	lp_pause *fp = fx_pause(f, LP_KIND_FAILURE, 10);
+	lp_resume_options o = no_wait();
+	o.failure_reason = "x";
+	assert_int_equal(lp_resume(f->store, lp_pause_id(cp), &o, NULL), LP_EKIND);
+	assert_non_null(strstr(lp_error_message(), "checkpoint"));
+	o = no_wait();
+	o.has_result = 1;
+	o.result = LP_RESULT_TRUE;
+	assert_int_equal(lp_resume(f->store, lp_pause_id(fp), &o, NULL), LP_EKIND);
+	o = no_wait();
+	o.reason = "why";
+	assert_int_equal(lp_resume(f->store, lp_pause_id(fp), &o, NULL), LP_EKIND);
+	/* nothing was written */
+	assert_int_equal(n_commands(f, ""), 0);
+	assert_pause_status(f->store, lp_pause_id(cp), "pending");
+	assert_pause_status(f->store, lp_pause_id(fp), "pending");
+
+	/* options that fit no kind, or of an unknown version */
+	o = no_wait();
+	o.failure_reason = "x";
+	o.has_result = 1;
+	assert_int_equal(lp_resume(f->store, lp_pause_id(fp), &o, NULL), LP_EINVAL);
+	o = no_wait();
+	o.has_result = 1;
+	o.result = (lp_result)5;
+	assert_int_equal(lp_resume(f->store, lp_pause_id(cp), &o, NULL), LP_EINVAL);
+	o = no_wait();
+	o.version = 0;
+	assert_int_equal(lp_resume(f->store, lp_pause_id(cp), &o, NULL), LP_EINVAL);
+	assert_int_equal(lp_resume(f->store, lp_pause_id(cp), NULL, NULL), LP_EINVAL);
+	assert_int_equal(n_commands(f, ""), 0);
+	end_and_free(cp);
+	end_and_free(fp);
+}
+
+static void test_resume_unknown(void **state)
+{
+	fx *f = *state;
+	lp_resume_options o = no_wait();
+	assert_int_equal(lp_resume(f->store, "r1.deadbeef", &o, NULL), LP_ENOTFOUND);
+	assert_int_equal(lp_resume(f->store, "nosuchrun.deadbeef", &o, NULL), LP_ENOTFOUND);
+	assert_int_equal(lp_resume(f->store, "nodot", &o, NULL), LP_ENOTFOUND);
+	assert_int_equal(lp_resume(f->store, "", &o, NULL), LP_EINVAL);
+	assert_int_equal(lp_resume(f->store, NULL, &o, NULL), LP_EINVAL);
+	assert_int_equal(lp_resume(f->store, "..", &o, NULL), LP_EINVAL);
+	assert_int_equal(lp_resume(f->store, "/etc/passwd", &o, NULL), LP_EINVAL);
+	assert_int_equal(lp_resume(f->store, "../../runs/r1/pauses/x.json", &o, NULL), LP_EINVAL);
+}
+
+static void test_resume_twice(void **state)
+{
+	fx *f = *state;
+	/* a child resumes; once the pause has taken it, a second resume is
+	 * refused and says so */
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 10);
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	o.has_result = 1;
+	o.result = LP_RESULT_TRUE;
+	lp_resolution res = {0};
+	assert_int_equal(wait_resumed_by_child(f, p, &o, &res), LP_OK);
+	lp_resolution_clear(&res);
+	lp_resume_options o2 = no_wait();
+	o2.has_result = 1;
+	o2.result = LP_RESULT_FALSE;
+	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o2, NULL), LP_ERESUMED);
+	assert_non_null(strstr(lp_error_message(), "already resumed"));
+	resumer r = {.dir = f->dir, .ref = lp_pause_id(p), .o = o2, .go_fd = -1};
+	assert_int_equal(child_rc(wait_child(fork_child(resume_child, &r), 15000)), LP_ERESUMED);
+	lp_pause_free(p);
+
+	/* two resumes before the pause looks: the first wins, the second is
+	 * told it lost, and the pause takes the first verdict */
+	p = fx_pause(f, LP_KIND_CHECKPOINT, 10);
+	o = no_wait();
+	o.has_result = 1;
+	o.result = LP_RESULT_TRUE;
+	o.reason = "first";
+	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_OK);
+	o2.reason = "second";
+	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o2, NULL), LP_ERESUMED);
+	assert_non_null(strstr(lp_error_message(), "already resumed"));
+	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(res.result, LP_RESULT_TRUE);
+	assert_string_equal(res.reason, "first");
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+static int write_byte_child(void *arg)
+{
+	/* a resumer that waits too little for the take */
+	resumer *r = arg;
+	return resume_child(r);
+}
+
+static void test_not_taken(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 10);
+	resumer r = {.dir = f->dir, .ref = lp_pause_id(p), .go_fd = -1};
+	r.o = (lp_resume_options)LP_RESUME_OPTIONS_INIT;
+	r.o.failure_reason = "late";
+	r.o.take_timeout = 0.2;
+	/* this process does not look until the child has given up */
+	assert_int_equal(child_rc(wait_child(fork_child(write_byte_child, &r), 15000)),
+			 LP_ENOTTAKEN);
+	/* the command stands: taken at the next look */
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_string_equal(res.failure_reason, "late");
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+/* ------------------------------------------------------- bad commands */
+
+typedef struct chain {
+	fx *f;
+	char cmd[256];
+	int n;
+	char msgs[16][512];
+} chain;
+
+enum { N_GARBAGE = 7 };
+
+/* The k-th bad command (k >= 1; 0 is written before the wait), or the
+ * valid one after the last. Each is written by hand, as a careless
+ * writer would, once the previous one was moved aside. */
+static void write_command(chain *c, int k)
+{
+	char big[100 * 1024];
+	switch (k) {
+	case 1: /* wrong types */
+		assert_int_equal(write_text(c->cmd, "{\"failure_reason\": 5}", 21), 0);
+		backdate(c->cmd, 10);
+		break;
+	case 2: /* a JSON array: parses, but not an object */
+		assert_int_equal(write_text(c->cmd, "[\"failure_reason\"]", 18), 0);
+		backdate(c->cmd, 10);
+		break;
+	case 3: /* 100 KB, over the cap */
+		memset(big, 'x', sizeof big);
+		memcpy(big, "{\"failure_reason\":\"", 19);
+		memcpy(big + sizeof big - 2, "\"}", 2);
+		assert_int_equal(write_text(c->cmd, big, sizeof big), 0);
+		break;
+	case 4: /* a symlink */
+		assert_int_equal(symlink("/etc/hostname", c->cmd), 0);
+		break;
+	case 5: /* a FIFO */
+		assert_int_equal(mkfifo(c->cmd, 0600), 0);
+		break;
+	case 6: /* an unknown field */
+		assert_int_equal(write_text(c->cmd, "{\"failure_reason\":\"x\",\"rm\":1}", 29), 0);
+		backdate(c->cmd, 10);
+		break;
+	default:
+		assert_int_equal(write_text(c->cmd, "{\"failure_reason\":\"finally\",\"by\":\"hand\"}",
+					    40), 0);
+		break;
+	}
+}
+
+static void on_rejected(void *ud, const char *message)
+{
+	chain *c = ud;
+	assert_true(c->n < 16);
+	snprintf(c->msgs[c->n], sizeof c->msgs[0], "%s", message);
+	c->n++;
+	assert_false(exists(c->cmd)); /* moved aside before we are told */
+	write_command(c, c->n);
+}
+
+static void test_garbage_commands(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
+	chain c = {.f = f};
+	command_path(f, p, c.cmd, sizeof c.cmd);
+	/* not JSON, and fresh: the pause gives a writer a moment to finish,
+	 * then moves it aside */
+	assert_int_equal(write_text(c.cmd, "this is not json", 16), 0);
+	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
+	hooks.on_rejected = on_rejected;
+	hooks.ud = &c;
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(p, &hooks, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+	assert_string_equal(res.by, "hand");
+	assert_string_equal(res.failure_reason, "finally");
+	assert_int_equal(c.n, N_GARBAGE);
+	for (int k = 0; k < c.n; k++)
+		assert_true(strlen(c.msgs[k]) > 0);
+	assert_non_null(strstr(c.msgs[0], "not valid JSON"));
+	assert_non_null(strstr(c.msgs[1], "failure_reason"));
+	assert_non_null(strstr(c.msgs[2], "not a JSON object"));
+	assert_non_null(strstr(c.msgs[3], "limit"));
+	assert_non_null(strstr(c.msgs[6], "rm"));
+
+	char prefix[LP_ID_MAX + 32];
+	snprintf(prefix, sizeof prefix, "%s.resume.json.rejected.", lp_pause_id(p));
+	assert_int_equal(n_commands(f, prefix), N_GARBAGE);
+	char *ev = events_of(f);
+	assert_int_equal(count_substr(ev, "\"event\":\"command_rejected\""), N_GARBAGE);
+	free(ev);
+	assert_pause_status(f->store, lp_pause_id(p), "resumed");
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+/* A resumer meeting a garbage file waits for it to be moved aside, then
+ * claims the pause. */
+static void test_resume_past_garbage(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
+	char cmd[256];
+	command_path(f, p, cmd, sizeof cmd);
+	assert_int_equal(write_text(cmd, "{\"bogus\":1}", 11), 0);
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	o.failure_reason = "after garbage";
+	lp_resolution res = {0};
+	assert_int_equal(wait_resumed_by_child(f, p, &o, &res), LP_OK);
+	assert_string_equal(res.failure_reason, "after garbage");
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+/* -------------------------------------------------- check hook, claim */
+
+static int stop_now(void *ud)
+{
+	(*(int *)ud)++;
+	return 1;
+}
+
+static void test_check_hook_then_abort(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
+	int calls = 0;
+	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
+	hooks.slice_ms = 10;
+	hooks.check = stop_now;
+	hooks.ud = &calls;
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(p, &hooks, &res), LP_EINTR);
+	assert_int_equal(calls, 1);
+	assert_pause_status(f->store, lp_pause_id(p), "pending");
+	assert_true(indexed_pending(f, lp_pause_id(p)));
+	assert_int_equal(n_commands(f, ""), 0);
+
+	assert_int_equal(lp_pause_claim(p, "abort", NULL, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
+	assert_string_equal(res.by, "abort");
+	assert_pause_status(f->store, lp_pause_id(p), "aborted");
+	assert_false(indexed_pending(f, lp_pause_id(p)));
+	char *ev = events_of(f);
+	assert_int_equal(count_substr(ev, "\"event\":\"pause_aborted\""), 1);
+	free(ev);
+	lp_resolution_clear(&res);
+
+	lp_resume_options o = no_wait();
+	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_EABORTED);
+	lp_pause_free(p);
+}
+
+static void test_wake_fd(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
+	int fds[2];
+	assert_int_equal(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+	assert_int_equal(write(fds[1], "xyz", 3), 3);
+	int calls = 0;
+	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
+	hooks.wake_fd = fds[0];
+	hooks.slice_ms = 60000; /* only the wake-up can call check in time */
+	hooks.check = stop_now;
+	hooks.ud = &calls;
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(p, &hooks, &res), LP_EINTR);
+	assert_int_equal(calls, 1);
+	char buf[8];
+	assert_int_equal(read(fds[0], buf, sizeof buf), -1); /* drained */
+	assert_int_equal(errno, EAGAIN);
+	close(fds[0]);
+	close(fds[1]);
+	assert_pause_status(f->store, lp_pause_id(p), "pending");
+	end_and_free(p);
+}
+
+static void test_claim_takes_earlier_command(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
+	lp_resume_options o = no_wait();
+	o.has_result = 1;
+	o.result = LP_RESULT_TRUE;
+	o.reason = "won";
+	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_OK);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_claim(p, "abort", NULL, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+	assert_string_equal(res.by, "cli");
+	assert_int_equal(res.result, LP_RESULT_TRUE);
+	assert_string_equal(res.reason, "won");
+	assert_pause_status(f->store, lp_pause_id(p), "resumed");
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
+static void test_claim_kinds(void **state)
+{
+	fx *f = *state;
+	lp_resolution res = {0};
+	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
+	assert_int_equal(lp_pause_claim(p, "timeout", NULL, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_TIMED_OUT);
+	assert_pause_status(f->store, lp_pause_id(p), "timed_out");
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+
+	p = fx_pause(f, LP_KIND_FAILURE, 20);
+	assert_int_equal(lp_pause_claim(p, "plugin", "{\"failure_reason\":\"mocked\"}", &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+	assert_string_equal(res.by, "plugin");
+	assert_string_equal(res.failure_reason, "mocked");
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+
+	p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
+	assert_int_equal(lp_pause_claim(p, "abort", "{\"signal\":\"SIGTERM\"}", &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+
+	p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
+	assert_int_equal(lp_pause_claim(p, NULL, NULL, &res), LP_EINVAL);
+	assert_int_equal(lp_pause_claim(p, "abort", "[1]", &res), LP_EINVAL);
+	assert_int_equal(lp_pause_wait(NULL, NULL, &res), LP_EINVAL);
+	end_and_free(p);
+	lp_pause_free(NULL);
+	lp_resolution_clear(NULL);
+}
+
+/* A claim whose fields would make an invalid command is refused before
+ * anything is written (like lp_resume's LP_EKIND), and the pause can still
+ * be claimed. */
+static void test_claim_bad_fields(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
+	lp_resolution res = {0};
+	int rc1 = lp_pause_claim(p, "abort", "{\"bogus\":1}", &res);
+	int rc2 = lp_pause_claim(p, "cli", "{\"result\":true}", &res);
+	char *status = pause_status(f->store, lp_pause_id(p));
+	int files = n_commands(f, "");
+	char *ev = events_of(f);
+	int rejected = count_substr(ev, "\"event\":\"command_rejected\"");
+	free(ev);
+	int rc3 = lp_pause_claim(p, "abort", NULL, &res);
+	lp_outcome oc = res.outcome;
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+	assert_int_not_equal(rc1, LP_OK);
+	assert_int_not_equal(rc2, LP_OK);
+	assert_string_equal(status, "pending");
+	free(status);
+	assert_int_equal(rc3, LP_OK);
+	assert_int_equal(oc, LP_OUTCOME_ABORTED);
+	if (files != 0 || rejected != 0)
+		fprintf(stderr, "bad claims left %d files and %d command_rejected events\n",
+			files, rejected);
+	assert_int_equal(rejected, 0);
+	assert_int_equal(files, 0);
+}
+
+/* lp_pause_free of a pending pause ends it as aborted: never left pending,
+ * and no command of its own refused on the way. */
+static void test_free_pending_aborts(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
+	char id[LP_ID_MAX + 1];
+	snprintf(id, sizeof id, "%s", lp_pause_id(p));
+	lp_pause_free(p);
+	assert_pause_status(f->store, id, "aborted");
+	assert_false(indexed_pending(f, id));
+	char prefix[LP_ID_MAX + 32];
+	snprintf(prefix, sizeof prefix, "%s.resume.json.rejected.", id);
+	assert_int_equal(n_commands(f, prefix), 0);
+	lp_resume_options o = no_wait();
+	assert_int_equal(lp_resume(f->store, id, &o, NULL), LP_EABORTED);
+}
+
+/* --------------------------------------------------------------- stale */
+
+typedef struct orphan {
+	const char *dir;
+	int out_fd; /* the pause id is written here */
+} orphan;
+
+/* Join run r1, pause, report the pause id, and die without resolving. */
+static int orphan_child(void *arg)
+{
+	orphan *o = arg;
+	/* static: still reachable at _exit (quiet under valgrind) */
+	static lp_store *s;
+	static lp_run *run;
+	static lp_pause *p;
+	lp_run_options ro = LP_RUN_OPTIONS_INIT;
+	ro.run_id = "r1";
+	ro.worker_id = "gw1";
+	lp_pause_options po = LP_PAUSE_OPTIONS_INIT;
+	po.nodeid = "t.py::orphan";
+	if (lp_store_open(&s, o->dir, 0) || lp_run_join(&run, s, &ro) ||
+	    lp_pause_begin(&p, run, &po))
+		return CHILD_SETUP_FAILED;
+	const char *id = lp_pause_id(p);
+	if (write(o->out_fd, id, strlen(id)) != (ssize_t)strlen(id))
+		return CHILD_SETUP_FAILED;
+	return 0; /* _exit: the pause stays pending, its process gone */
+}
+
+typedef struct lister {
+	const char *id;
+	int seen;
+	char state[32];
+	char status[32];
+} lister;
+
+static int find_cb(const lp_pause_info *info, void *ud)
+{
+	lister *l = ud;
+	if (strcmp(info->pause_id, l->id) == 0) {
+		l->seen++;
+		snprintf(l->state, sizeof l->state, "%s", info->state);
+		snprintf(l->status, sizeof l->status, "%s", info->status);
+	}
+	return 0;
+}
+
+static void assert_stale(fx *f, const char *id)
+{
+	lp_resume_options o = no_wait();
+	o.failure_reason = "too late";
+	assert_int_equal(lp_resume(f->store, id, &o, NULL), LP_ESTALE);
+	assert_non_null(strstr(lp_error_message(), "stale"));
+	o.take_timeout = 0;
+	assert_int_equal(lp_resume(f->store, id, &o, NULL), LP_ESTALE);
+	char c[256];
+	assert_false(exists(fx_path(f, c, sizeof c, "runs/r1/commands/%s.resume.json", id)));
+
+	lp_pause_info *info = NULL;
+	assert_int_equal(lp_pause_info_load(f->store, id, &info), LP_OK);
+	assert_string_equal(info->status, "pending");
+	assert_string_equal(info->state, "stale");
+	assert_non_null(strstr(info->json, "\"state\":\"stale\""));
+	lp_pause_info_free(info);
+
+	lister l = {.id = id};
+	assert_int_equal(lp_list(f->store, 0, find_cb, &l), 0);
+	assert_int_equal(l.seen, 0);
+	assert_int_equal(lp_list(f->store, LP_LIST_ALL, find_cb, &l), 0);
+	assert_int_equal(l.seen, 1);
+	assert_string_equal(l.state, "stale");
+	assert_string_equal(l.status, "pending");
+}
+
+static void test_stale_owner_gone(void **state)
+{
+	fx *f = *state;
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	orphan o = {.dir = f->dir, .out_fd = fds[1]};
+	pid_t pid = fork_child(orphan_child, &o);
+	close(fds[1]);
+	assert_int_equal(wait_child(pid, 15000), 0); /* reaped: not even a zombie */
+	char id[LP_ID_MAX + 1] = "";
+	ssize_t n = read(fds[0], id, LP_ID_MAX);
+	close(fds[0]);
+	assert_true(n > 0);
+	id[n] = '\0';
+	assert_stale(f, id);
+}
+
+/* The paused process has exited but is not reaped yet (a zombie): the
+ * pause is stale, and lp_resume says so rather than writing a command and
+ * waiting for a take that cannot come. */
+static void test_stale_owner_zombie(void **state)
+{
+	fx *f = *state;
+	int fds[2];
+	assert_int_equal(pipe(fds), 0);
+	orphan o = {.dir = f->dir, .out_fd = fds[1]};
+	pid_t pid = fork_child(orphan_child, &o);
+	close(fds[1]);
+	char id[LP_ID_MAX + 1] = "";
+	ssize_t n = read(fds[0], id, LP_ID_MAX);
+	close(fds[0]);
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	int w = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT); /* exited, not reaped */
+	lp_resume_options o2 = LP_RESUME_OPTIONS_INIT;
+	o2.failure_reason = "too late";
+	o2.take_timeout = 1;
+	int rc = n > 0 ? (id[n] = '\0', lp_resume(f->store, id, &o2, NULL)) : LP_ERROR;
+	char c[256];
+	int written = n > 0 && exists(fx_path(f, c, sizeof c, "runs/r1/commands/%s.resume.json", id));
+	assert_int_equal(wait_child(pid, 15000), 0);
+	assert_true(n > 0);
+	assert_int_equal(w, 0);
+	if (rc != LP_ESTALE)
+		fprintf(stderr, "lp_resume: %s: %s\n", lp_error_name(rc), lp_error_message());
+	assert_int_equal(rc, LP_ESTALE);
+	assert_false(written);
+}
+
+/* The pid of the pause is alive (ours) but was recorded with another
+ * start time: the process that paused is gone and the pid reused. */
+static void test_stale_pid_reused(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
+	char *text = slurp(lp_pause_path(p));
+	assert_non_null(text);
+	char *st = strstr(text, "\"pid_start_time\":\"");
+	assert_non_null(st);
+	st += strlen("\"pid_start_time\":\"");
+	assert_true(*st >= '1' && *st <= '9');
+	*st = *st == '1' ? '2' : '1';
+	assert_int_equal(write_text(lp_pause_path(p), text, strlen(text)), 0);
+	free(text);
+	char id[LP_ID_MAX + 1];
+	snprintf(id, sizeof id, "%s", lp_pause_id(p));
+	assert_stale(f, id);
+	end_and_free(p);
+}
+
+int main(void)
+{
+	test_guard(120);
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_run, fx_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_begin_writes_pending),
+		T(test_begin_bad_options),
+		T(test_begin_long_failure_text),
+		T(test_checkpoint_true),
+		T(test_checkpoint_false),
+		T(test_checkpoint_none),
+		T(test_failure_reason),
+		T(test_resume_by_path),
+		T(test_resume_info_out),
+		T(test_timeout),
+		T(test_resume_wrong_kind),
+		T(test_resume_unknown),
+		T(test_resume_twice),
+		T(test_not_taken),
+		T(test_garbage_commands),
+		T(test_resume_past_garbage),
+		T(test_check_hook_then_abort),
+		T(test_wake_fd),
+		T(test_claim_takes_earlier_command),
+		T(test_claim_kinds),
+		T(test_claim_bad_fields),
+		T(test_free_pending_aborts),
+		T(test_stale_owner_gone),
+		T(test_stale_owner_zombie),
+		T(test_stale_pid_reused),
+	};
+	return cmocka_run_group_tests_name("pause", tests, NULL, NULL);
+}

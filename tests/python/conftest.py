@@ -1,0 +1,169 @@
+"""Black-box harness: real pytest sessions and the real `pytest-live-pause`
+binary, each a separate process, as users and agents run them.
+
+Nothing here waits with a bare sleep: output lines are pumped by a thread
+and waited for with a condition and a bounded timeout; pauses are waited
+for with the CLI's own event-driven `watch`.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+#: generous bounds for a slow, noisy 2-core machine; never asserted on
+WAIT = 60.0
+
+CLI = shutil.which("pytest-live-pause")
+
+
+@dataclass
+class CliResult:
+    args: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> dict:
+        return json.loads(self.stdout)
+
+    def __str__(self) -> str:  # shown by failing asserts
+        return (f"$ pytest-live-pause {' '.join(self.args)}\n"
+                f"exit {self.returncode}\nstdout: {self.stdout}\nstderr: {self.stderr}")
+
+
+class Cli:
+    """Runs the installed `pytest-live-pause` binary against one pause dir."""
+
+    def __init__(self, pause_dir: Path):
+        if CLI is None:
+            pytest.fail("pytest-live-pause is not on PATH: install the project (make test does)")
+        self.pause_dir = pause_dir
+        self.env = dict(os.environ, PYTEST_LIVE_PAUSE_DIR=str(pause_dir))
+
+    def __call__(self, *args: str, timeout: float = WAIT, env: dict | None = None) -> CliResult:
+        proc = subprocess.run([CLI, *args], capture_output=True, text=True,
+                              timeout=timeout, env=env if env is not None else self.env)
+        return CliResult(list(args), proc.returncode, proc.stdout, proc.stderr)
+
+    def watch(self, run_id: str, timeout: float = WAIT) -> dict:
+        """The next pending pause of a run, as `watch --json` prints it."""
+        res = self("watch", "--run-id", run_id, "--timeout", str(timeout), "--json",
+                   timeout=timeout + 30)
+        assert res.returncode == 0, str(res)
+        return res.json()
+
+
+class LivePytest:
+    """A pytest session running in the background (pytester.popen)."""
+
+    def __init__(self, pytester: pytest.Pytester, args: list[str], env: dict):
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+        self.lines: list[str] = []
+        self._cond = threading.Condition()
+        self._eof = False
+        self._reader = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
+
+    def _pump(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            with self._cond:
+                self.lines.append(line.rstrip("\n"))
+                self._cond.notify_all()
+        with self._cond:
+            self._eof = True
+            self._cond.notify_all()
+
+    @property
+    def output(self) -> str:
+        with self._cond:
+            return "\n".join(self.lines)
+
+    def wait_for_line(self, pattern: str, timeout: float = WAIT, start: int = 0) -> re.Match:
+        """Block until a line matches `pattern` (regex); fail after timeout."""
+        rx = re.compile(pattern)
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                for line in self.lines[start:]:
+                    m = rx.search(line)
+                    if m:
+                        return m
+                left = deadline - time.monotonic()
+                if self._eof or left <= 0:
+                    break
+                self._cond.wait(left)
+        pytest.fail(f"no line matching {pattern!r} in pytest output:\n{self.output}")
+
+    @property
+    def run_id(self) -> str:
+        return self.wait_for_line(r"^pytest-live-pause: run_id=(\S+)$").group(1)
+
+    def send(self, sig: int) -> None:
+        self.proc.send_signal(sig)
+
+    def finish(self, timeout: float = WAIT) -> tuple[int, str]:
+        """Wait for pytest to exit; a run that hangs is killed and fails the test."""
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(f"pytest did not finish within {timeout}s:\n{self.output}")
+        self._reader.join(timeout)
+        return rc, self.output
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(WAIT)
+
+
+@pytest.fixture
+def pause_dir(tmp_path: Path) -> Path:
+    """A fresh pause directory for one test (created by the plugin, 0700)."""
+    return tmp_path / "pause-dir"
+
+
+@pytest.fixture
+def cli(pause_dir: Path) -> Cli:
+    return Cli(pause_dir)
+
+
+@pytest.fixture
+def live(pytester: pytest.Pytester, pause_dir: Path) -> Iterator[Callable[..., LivePytest]]:
+    """Start pytest sessions in the background in the pytester directory,
+    with PYTEST_LIVE_PAUSE_DIR set to this test's pause directory. Every
+    session still running at the end of the test is killed."""
+    started: list[LivePytest] = []
+
+    def start(*args: str, env: dict | None = None) -> LivePytest:
+        e = dict(os.environ, PYTEST_LIVE_PAUSE_DIR=str(pause_dir))
+        e.pop("PYTEST_ADDOPTS", None)
+        e.pop("PYTEST_XDIST_WORKER", None)
+        e.pop("PYTEST_XDIST_WORKER_COUNT", None)
+        if env:
+            e.update(env)
+        session = LivePytest(pytester, list(args), e)
+        started.append(session)
+        return session
+
+    yield start
+    for session in started:
+        session.kill()
