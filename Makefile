@@ -1,28 +1,61 @@
 # The two commands of the quick start, and the pieces they are made of.
 #   make demo   - a real pytest session pauses (a failure, a checkpoint) and
 #                 is resumed through the CLI from a second process
-#   make test   - every test: C unit tests, black-box pytest tests
+#   make test   - every test: C unit tests (-Werror), the same and the CLI
+#                 black-box tests under ASan+UBSan, the black-box pytest
+#                 tests, fuzz smoke runs, and the benchmark in quick mode
 VENV ?= .venv
 PY := $(VENV)/bin/python
-BUILD ?= build/dev
+BUILD ?= build
+FUZZ_SECONDS ?= 30
+export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo test bootstrap ctest pytest clean
+.PHONY: demo test bootstrap bootstrap-dev ctest asan pytest fuzz-smoke fuzz-long bench bench-smoke clean
 
 bootstrap:
 	@VENV=$(VENV) bash scripts/bootstrap.sh
 
+bootstrap-dev:
+	@VENV=$(VENV) LP_WITH_DEV_TOOLS=1 bash scripts/bootstrap.sh
+
 demo: bootstrap
-	@PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) examples/demo.py
+	@$(PY) examples/demo.py
 
-ctest: bootstrap
-	@cmake -S . -B $(BUILD) -DLP_BUILD_TESTS=ON -DLP_WERROR=ON >/dev/null
-	@cmake --build $(BUILD)
-	@ctest --test-dir $(BUILD) --output-on-failure
+# C unit tests, warnings as errors
+ctest: bootstrap-dev
+	@cmake -S . -B $(BUILD)/dev -DLP_BUILD_TESTS=ON -DLP_WERROR=ON >/dev/null
+	@cmake --build $(BUILD)/dev -j2 >/dev/null
+	@ctest --test-dir $(BUILD)/dev --output-on-failure -j2
 
-pytest: bootstrap
-	@PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest -n 2 tests/python
+# the same under AddressSanitizer + UBSan, then the CLI black-box tests with
+# the sanitized CLI first on PATH
+asan: bootstrap-dev
+	@cmake -S . -B $(BUILD)/asan -DLP_BUILD_TESTS=ON -DLP_WERROR=ON -DLP_SANITIZE=ON >/dev/null
+	@cmake --build $(BUILD)/asan -j2 >/dev/null
+	@ctest --test-dir $(BUILD)/asan --output-on-failure -j2
+	@PATH="$(abspath $(BUILD)/asan):$$PATH" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  $(PY) -m pytest -q -n 2 -p no:cacheprovider tests/python/test_cli.py
 
-test: ctest pytest
+pytest: bootstrap-dev
+	@$(PY) -m pytest -n 2 tests/python
+
+# every libFuzzer harness for FUZZ_SECONDS on its seed corpus (a copy)
+fuzz-smoke: bootstrap-dev
+	@cmake -S . -B $(BUILD)/fuzz -DLP_BUILD_FUZZERS=ON -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build $(BUILD)/fuzz -j2 >/dev/null
+	@bash scripts/fuzz.sh $(BUILD)/fuzz $(FUZZ_SECONDS)
+
+fuzz-long:
+	@$(MAKE) fuzz-smoke FUZZ_SECONDS=600
+
+bench: bootstrap
+	@$(PY) bench/run.py
+
+bench-smoke: bootstrap
+	@$(PY) bench/run.py --quick --out $(BUILD)/bench-quick.json
+
+test: ctest asan pytest fuzz-smoke bench-smoke
 
 clean:
-	rm -rf build $(VENV)
+	rm -rf $(BUILD) $(VENV)

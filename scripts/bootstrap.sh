@@ -7,7 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(gcc make pkg-config cmake libjansson-dev libcmocka-dev)
-[ "${LP_WITH_DEV_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(clang libclang-rt-14-dev valgrind)
+# for `make test`: sanitizers (gcc), fuzzing (clang, libFuzzer), valgrind
+[ "${LP_WITH_DEV_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(clang libclang-rt-14-dev valgrind util-linux)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
