@@ -27,7 +27,16 @@ pytest_plugins = ["pytester"]
 #: generous bounds for a slow, noisy 2-core machine; never asserted on
 WAIT = 60.0
 
-CLI = shutil.which("pytest-live-pause")
+def _find_cli() -> str | None:
+    """$LP_CLI (e.g. a sanitizer build), else the one on PATH, else the one
+    installed beside this Python (a virtual environment not on PATH)."""
+    if os.environ.get("LP_CLI"):
+        return os.environ["LP_CLI"]
+    beside = Path(sys.executable).parent / "pytest-live-pause"
+    return shutil.which("pytest-live-pause") or (str(beside) if beside.exists() else None)
+
+
+CLI = _find_cli()
 
 
 @dataclass
@@ -155,6 +164,8 @@ def live(pytester: pytest.Pytester, pause_dir: Path) -> Iterator[Callable[..., L
 
     def start(*args: str, env: dict | None = None) -> LivePytest:
         e = dict(os.environ, PYTEST_LIVE_PAUSE_DIR=str(pause_dir))
+        # the resume hints the plugin prints name the CLI on PATH
+        e["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), e.get("PATH", "")])
         e.pop("PYTEST_ADDOPTS", None)
         e.pop("PYTEST_XDIST_WORKER", None)
         e.pop("PYTEST_XDIST_WORKER_COUNT", None)
