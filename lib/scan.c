@@ -18,26 +18,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int load_in_run(lp_store *store, int run_fd, const char *run_id, const char *pause_id,
-		       lp_json **doc, double *mtime)
+/* Read and parse pauses/<pause_id>.json, given the run's pauses/ dir. */
+static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const char *pause_id,
+			  lp_json **doc, double *mtime)
 {
 	char label[PATH_MAX], name[LP_ID_MAX + 8];
-	snprintf(label, sizeof label, "%s/runs/%s/pauses", store->path, run_id);
-	int pfd, rc = lp_dir_open(run_fd, "pauses", 0, label, &pfd);
-	if (rc)
-		return rc;
 	snprintf(name, sizeof name, "%s.json", pause_id);
 	snprintf(label, sizeof label, "pause file %s/runs/%s/pauses/%s", store->path, run_id, name);
 	char *text;
 	size_t len;
-	rc = lp_file_read(pfd, name, LP_CAP_PAUSE, label, &text, &len);
+	int rc = lp_file_read(pfd, name, LP_CAP_PAUSE, label, &text, &len);
 	if (rc == LP_OK && mtime) {
 		struct stat st;
 		*mtime = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
 				 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9
 				 : 0;
 	}
-	close(pfd);
 	if (rc == LP_ENOTFOUND)
 		return lp_fail(LP_ENOTFOUND,
 			       "no pause '%s' in %s: list pending pauses with 'pytest-live-pause ls' (and pass the --pause-dir pytest used)",
@@ -55,6 +51,19 @@ static int load_in_run(lp_store *store, int run_fd, const char *run_id, const ch
 		return lp_fail(LP_EBADCMD, "%s does not describe pause %s", label, pause_id);
 	}
 	return LP_OK;
+}
+
+static int load_in_run(lp_store *store, int run_fd, const char *run_id, const char *pause_id,
+		       lp_json **doc, double *mtime)
+{
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "%s/runs/%s/pauses", store->path, run_id);
+	int pfd, rc = lp_dir_open(run_fd, "pauses", 0, label, &pfd);
+	if (rc)
+		return rc;
+	rc = load_in_pauses(store, pfd, run_id, pause_id, doc, mtime);
+	close(pfd);
+	return rc;
 }
 
 int lp_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double *mtime)
@@ -289,7 +298,7 @@ typedef struct list_ctx {
 	vec found;
 	const char *run_prefix; /* only pauses of this run (watch) */
 	int all;
-	int run_fd;
+	int pauses_fd; /* while walking one run */
 	const char *run_id;
 } list_ctx;
 
@@ -335,7 +344,7 @@ static int on_pause_file(const char *name, void *ud)
 		return LP_OK;
 	lp_json *doc;
 	double mtime = 0;
-	if (load_in_run(c->store, c->run_fd, c->run_id, id, &doc, &mtime) != LP_OK)
+	if (load_in_pauses(c->store, c->pauses_fd, c->run_id, id, &doc, &mtime) != LP_OK)
 		return LP_OK;
 	return add_loaded(c, c->run_id, id, doc, mtime);
 }
@@ -352,7 +361,7 @@ static int on_run(const char *name, void *ud)
 	snprintf(label, sizeof label, "%s/runs/%s/pauses", c->store->path, name);
 	int rc = LP_OK;
 	if (lp_dir_open(run_fd, "pauses", 0, label, &pfd) == LP_OK) {
-		c->run_fd = run_fd;
+		c->pauses_fd = pfd;
 		c->run_id = name;
 		rc = each_name(pfd, on_pause_file, c);
 		close(pfd);
