@@ -22,11 +22,14 @@ void lp_error_clear(void)
 __attribute__((format(printf, 3, 0)))
 static int set_error(int code, int errnum, const char *fmt, va_list ap)
 {
-	int n = vsnprintf(last_msg, sizeof last_msg, fmt, ap);
+	/* format into a local buffer: the arguments may be last_msg itself */
+	char buf[sizeof last_msg];
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
 	if (n < 0)
-		last_msg[0] = '\0';
-	if (errnum && n >= 0 && (size_t)n < sizeof last_msg)
-		snprintf(last_msg + n, sizeof last_msg - (size_t)n, ": %s", strerror(errnum));
+		buf[0] = '\0';
+	if (errnum && n >= 0 && (size_t)n < sizeof buf)
+		snprintf(buf + n, sizeof buf - (size_t)n, ": %s", strerror(errnum));
+	memcpy(last_msg, buf, sizeof last_msg);
 	last_code = code;
 	return code;
 }

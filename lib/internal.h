@@ -36,7 +36,8 @@ int lp_run_id_validate(const char *id);
 int lp_random_hex(char *buf, size_t nbytes);
 int lp_new_run_id(char out[LP_ID_MAX + 1]);
 int lp_new_pause_id(const char *run_id, char out[LP_ID_MAX + 1]);
-/* Split "<run_id>.<suffix>": copy the run id; LP_EINVAL if no '.'. */
+/* Split "<run_id>.<suffix>": copy the run id; LP_EINVAL for an invalid
+ * id, LP_ENOTFOUND if it has no '.' (no pause of ours has such an id). */
 int lp_pause_id_run(const char *pause_id, char run_id[LP_ID_MAX + 1]);
 
 /* ------------------------------------------------------------ time */

@@ -23,13 +23,73 @@ static int set(lp_json *o, const char *key, json_t *v)
 	return LP_OK;
 }
 
+/* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
+static size_t utf8_seq(const unsigned char *s, size_t left)
+{
+	unsigned c = s[0];
+	size_t n;
+	unsigned min;
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xC2 && c <= 0xDF)
+		n = 2, min = 0x80;
+	else if (c >= 0xE0 && c <= 0xEF)
+		n = 3, min = 0x800;
+	else if (c >= 0xF0 && c <= 0xF4)
+		n = 4, min = 0x10000;
+	else
+		return 0;
+	if (left < n)
+		return 0;
+	unsigned cp = c & (0x7F >> n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+/* A copy of s with each invalid UTF-8 byte replaced by U+FFFD. */
+static char *utf8_repair(const char *s)
+{
+	size_t len = strlen(s);
+	char *out = malloc(len * 3 + 1);
+	if (out == NULL)
+		return NULL;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+		if (n == 0) {
+			memcpy(out + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		} else {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int lpj_set_str(lp_json *o, const char *key, const char *val)
 {
 	if (val == NULL)
 		return set(o, key, json_null());
 	json_t *s = json_string(val);
-	if (s == NULL) /* invalid UTF-8: keep the bytes readable, not lost */
-		s = json_stringn_nocheck(val, strlen(val));
+	if (s == NULL) {
+		/* not UTF-8 (a test name, a path, captured output): keep it
+		 * readable with U+FFFD for the bad bytes, rather than lose it */
+		char *fixed = utf8_repair(val);
+		if (fixed == NULL)
+			return lp_fail(LP_ERROR, "out of memory");
+		s = json_string(fixed);
+		free(fixed);
+	}
 	return set(o, key, s);
 }
 int lpj_set_real(lp_json *o, const char *key, double val) { return set(o, key, json_real(val)); }
@@ -71,7 +131,7 @@ int lpj_merge_text(lp_json *o, const char *text, int overwrite, const char *what
 	lp_json *m;
 	int rc = lpj_parse_object(text, strlen(text), what, &m);
 	if (rc)
-		return lp_fail(LP_EINVAL, "%s", lp_error_message());
+		return lp_fail(LP_EINVAL, "%s", lp_error_message()); /* same text, new code */
 	rc = overwrite ? json_object_update(J(o), J(m)) : json_object_update_missing(J(o), J(m));
 	lpj_free(m);
 	return rc < 0 ? lp_fail(LP_ERROR, "cannot merge %s", what) : LP_OK;

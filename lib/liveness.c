@@ -47,7 +47,16 @@ static const char *boot_id(void)
 	return id;
 }
 
+/* Fields 3 (state) and 22 (start time) of /proc/<pid>/stat. */
+static int proc_stat(long pid, char *state, unsigned long long *start);
+
 int lp_proc_start_time(long pid, unsigned long long *out)
+{
+	char state;
+	return proc_stat(pid, &state, out);
+}
+
+static int proc_stat(long pid, char *state, unsigned long long *out)
 {
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
@@ -58,6 +67,7 @@ int lp_proc_start_time(long pid, unsigned long long *out)
 	if (p == NULL)
 		return lp_fail(LP_ERROR, "cannot parse %s", path);
 	p++;
+	*state = p[0] == ' ' ? p[1] : '?';
 	/* fields 3..22: the state is field 3, start time field 22 */
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
@@ -95,12 +105,13 @@ lp_live lp_identity_judge(const lp_identity *rec, double heartbeat_mtime,
 		return LP_LIVE_DEAD; /* recorded before a reboot */
 	if (kill((pid_t)rec->pid, 0) < 0 && errno == ESRCH)
 		return LP_LIVE_DEAD;
-	if (rec->start_time != 0) {
-		unsigned long long now_start;
-		if (lp_proc_start_time(rec->pid, &now_start) == LP_OK &&
-		    now_start != rec->start_time)
+	unsigned long long now_start;
+	char state;
+	if (proc_stat(rec->pid, &state, &now_start) == LP_OK) {
+		if (state == 'Z' || state == 'X')
+			return LP_LIVE_DEAD; /* exited, not yet reaped by its parent */
+		if (rec->start_time != 0 && now_start != rec->start_time)
 			return LP_LIVE_DEAD; /* the pid was reused */
-		/* zombie or unreadable: fall through as alive */
 	}
-	return LP_LIVE_ALIVE;
+	return LP_LIVE_ALIVE; /* alive, or no /proc to say otherwise */
 }

@@ -106,8 +106,11 @@ static int fill_doc(lp_pause *p, const lp_pause_options *o)
 		failure = malloc(LP_CAP_FAILURE_TEXT + 64);
 		if (failure == NULL)
 			return lp_fail(LP_ERROR, "out of memory");
-		memcpy(failure, o->original_failure, LP_CAP_FAILURE_TEXT);
-		strcpy(failure + LP_CAP_FAILURE_TEXT, "\n[... cut by pytest-live-pause]");
+		size_t cut = LP_CAP_FAILURE_TEXT;
+		while (cut > 0 && ((unsigned char)o->original_failure[cut] & 0xC0) == 0x80)
+			cut--; /* not inside a UTF-8 character */
+		memcpy(failure, o->original_failure, cut);
+		strcpy(failure + cut, "\n[... cut by pytest-live-pause]");
 	}
 	double now = lp_now();
 	int rc;

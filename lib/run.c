@@ -123,6 +123,14 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 	if (run == NULL)
 		return LP_ERROR;
 	run->owner = 1;
+	/* check what can be refused before anything is created on disk */
+	run->doc = lpj_object();
+	if (run->doc == NULL) {
+		rc = lp_fail(LP_ERROR, "out of memory");
+		goto fail;
+	}
+	if ((rc = lpj_merge_text(run->doc, opts ? opts->extra_json : NULL, 0, "extra run fields")))
+		goto fail;
 	if (opts && opts->run_id) {
 		if ((rc = lp_run_id_validate(opts->run_id)))
 			goto fail;
@@ -139,13 +147,6 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 		goto fail;
 	}
 	if ((rc = lp_run_dirs_open(store, run->id, &run->fd)) || (rc = open_parts(run, 1)))
-		goto fail;
-	run->doc = lpj_object();
-	if (run->doc == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
-		goto fail;
-	}
-	if ((rc = lpj_merge_text(run->doc, opts ? opts->extra_json : NULL, 0, "extra run fields")))
 		goto fail;
 	if ((rc = lpj_set_int(run->doc, "protocol", LP_PROTOCOL_VERSION)) ||
 	    (rc = lpj_set_str(run->doc, "run_id", run->id)) ||

@@ -354,6 +354,8 @@ static int on_run(const char *name, void *ud)
 	list_ctx *c = ud;
 	if (lp_run_id_validate(name) != LP_OK)
 		return LP_OK;
+	if (c->run_prefix && strcmp(name, c->run_prefix) != 0)
+		return LP_OK;
 	int run_fd, pfd;
 	if (lp_run_dirs_open(c->store, name, &run_fd) != LP_OK)
 		return LP_OK;
@@ -382,7 +384,8 @@ static int collect(lp_store *store, int all, const char *run_only, vec *out)
 		vec_free(&c.found);
 		return rc;
 	}
-	qsort(c.found.v, c.found.n, sizeof *c.found.v, by_created);
+	if (c.found.n > 1)
+		qsort(c.found.v, c.found.n, sizeof *c.found.v, by_created);
 	*out = c.found;
 	return LP_OK;
 }

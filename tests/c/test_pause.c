@@ -10,6 +10,8 @@
  */
 #include "helpers.h"
 
+#include <math.h>
+
 /* ------------------------------------------------------------ helpers */
 
 typedef struct resumer {
@@ -161,6 +163,11 @@ static void test_begin_bad_options(void **state)
 	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_EINVAL);
 	o = (lp_pause_options)LP_PAUSE_OPTIONS_INIT;
 	o.kind = (lp_kind)7;
+	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_EINVAL);
+	o = (lp_pause_options)LP_PAUSE_OPTIONS_INIT;
+	o.timeout = NAN;
+	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_EINVAL);
+	o.timeout = INFINITY;
 	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_EINVAL);
 	o = (lp_pause_options)LP_PAUSE_OPTIONS_INIT;
 	o.extra_json = "[1]";
@@ -761,6 +768,8 @@ static void test_claim_bad_fields(void **state)
 	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
 	lp_resolution res = {0};
 	int rc1 = lp_pause_claim(p, "abort", "{\"bogus\":1}", &res);
+	char msg[1024];
+	snprintf(msg, sizeof msg, "%s", lp_error_message());
 	int rc2 = lp_pause_claim(p, "cli", "{\"result\":true}", &res);
 	char *status = pause_status(f->store, lp_pause_id(p));
 	int files = n_commands(f, "");
@@ -782,6 +791,13 @@ static void test_claim_bad_fields(void **state)
 			files, rejected);
 	assert_int_equal(rejected, 0);
 	assert_int_equal(files, 0);
+	/* the message says what was wrong, once and legibly (the claim
+	 * re-formatted lp_error_message() into its own buffer, garbling it) */
+	assert_int_equal(rc1, LP_EINVAL);
+	if (!strstr(msg, "'bogus'") || count_substr(msg, "cannot claim") != 1)
+		fprintf(stderr, "claim message: %s\n", msg);
+	assert_non_null(strstr(msg, "'bogus'"));
+	assert_int_equal(count_substr(msg, "cannot claim"), 1);
 }
 
 /* lp_pause_free of a pending pause ends it as aborted: never left pending,
