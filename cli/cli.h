@@ -199,4 +199,8 @@ int cli_table_add(struct cli_table *t, const char *const *cells);
 void cli_table_print(FILE *fp, const struct cli_table *t);
 void cli_table_free(struct cli_table *t);
 
+/* The whole command line: parse global options, dispatch to a command,
+ * return the exit code (dispatch.c; main.c only calls it). */
+int cli_main(int argc, char **argv);
+
 #endif /* LP_CLI_H */
