@@ -298,6 +298,71 @@ void lp_run_info_free(lp_run_info *info);
 int lp_watch(lp_store *store, const char *run_id, double timeout,
 	     const lp_wait_hooks *hooks, lp_pause_info **out);
 
+/* ------------------------------------------------- QAMule compatibility */
+
+/*
+ * QAMule's signal-based pause protocol (docs/qamule.md), on top of the
+ * pauses above: a QAMule-mode pause is an ordinary pause that also prints
+ * a request (request_id, result_path, signal). The agent may write a JSON
+ * object to result_path and then sends the signal; the paused process
+ * reads that file with lp_qamule_result_read() and claims its pause with
+ * lp_pause_claim(pause, "signal", ...). Printing the QAMULE_* lines and
+ * catching the signal are the caller's job.
+ */
+
+/* Length of a request id: 32 lowercase hex digits. */
+#define LP_QAMULE_REQUEST_ID_LEN 32
+/* Largest result file read, in bytes (it must fit in a claim's command). */
+#define LP_QAMULE_RESULT_CAP (48 * 1024)
+
+/* What a result file gave; the values are QAMule's outcome classes. */
+typedef enum lp_qamule_status {
+	LP_QAMULE_OK = 0,             /* a usable result */
+	LP_QAMULE_MISSING_RESULT = 1, /* no file at result_path */
+	LP_QAMULE_INVALID_RESULT = 2, /* unreadable, not JSON, not an object,
+	                                 or (checkpoints) not {result, reason} */
+} lp_qamule_status;
+
+/* "ok", "missing_result", "invalid_result". */
+const char *lp_qamule_status_name(lp_qamule_status status);
+
+/* The reading of one result file. Strings are owned by the struct;
+ * release them with lp_qamule_result_clear(), safe on a zeroed struct. */
+typedef struct lp_qamule_result {
+	lp_qamule_status status;
+	char *message;      /* missing / invalid: why, in QAMule's words
+	                       (the parse message for bad JSON); NULL if ok */
+	lp_result result;   /* checkpoints, ok: LP_RESULT_TRUE or _FALSE;
+	                       otherwise LP_RESULT_NONE */
+	char *reason;       /* checkpoints, ok: "reason", NULL if absent/null */
+	char *payload_json; /* ok: the object, compact, sorted keys, reals
+	                       exact (17 digits); NULL otherwise */
+} lp_qamule_result;
+void lp_qamule_result_clear(lp_qamule_result *res);
+
+/* Create a request: make result_dir (mode 0700, with missing parents) if
+ * it does not exist, draw a fresh request id (LP_QAMULE_REQUEST_ID_LEN hex
+ * digits and a NUL in request_id) and set *result_path to
+ * "<result_dir>/<request_id>.json" (malloc'd; free() it). LP_EINVAL for an
+ * empty result_dir, LP_ERROR if it cannot be made or is not a directory. */
+int lp_qamule_request_new(const char *result_dir,
+			  char request_id[LP_QAMULE_REQUEST_ID_LEN + 1],
+			  char **result_path);
+
+/* Read and validate the result file at path for a pause of `kind`, after
+ * its resume signal. The file is opened without following a symlink, must
+ * be a regular file owned by this user and at most LP_QAMULE_RESULT_CAP
+ * bytes, and is parsed strictly (UTF-8, no duplicate keys). Rules:
+ *   - no file: LP_QAMULE_MISSING_RESULT;
+ *   - anything refused above, invalid JSON, or a value that is not an
+ *     object: LP_QAMULE_INVALID_RESULT;
+ *   - failures: any object is LP_QAMULE_OK (payload_json);
+ *   - checkpoints: "result" must be a JSON boolean, "reason" (optional) a
+ *     string or null, and no other key: else LP_QAMULE_INVALID_RESULT.
+ * Returns the status (>= 0, also in out->status), or a negative lp_error
+ * (out of memory, bad arguments) with out cleared. */
+int lp_qamule_result_read(const char *path, lp_kind kind, lp_qamule_result *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -139,6 +139,24 @@ void lp_command_clear(lp_command *c);
 /* Read the identity fields of a pause or run file. */
 void lpj_get_identity(const lp_json *o, lp_identity *out);
 
+/* --- json.c: any JSON value (for qamule.c) --- */
+typedef enum lpj_type {
+	LPJ_NULL, LPJ_BOOL, LPJ_NUMBER, LPJ_STRING, LPJ_ARRAY, LPJ_OBJECT
+} lpj_type;
+/* Parse one JSON value of any type, strictly (UTF-8, duplicate keys
+ * rejected, nothing after it). LP_EBADCMD with the parser's message and
+ * position ("... (line L, column C)") when it is not valid JSON. */
+int lpj_parse_any(const char *buf, size_t len, lp_json **out);
+lpj_type lpj_typeof(const lp_json *j);
+int lpj_is_true(const lp_json *j);
+const char *lpj_string_value(const lp_json *j); /* NULL unless a string */
+/* The first key of object o that is not in the NULL-terminated list
+ * allowed, or NULL when there is none. */
+const char *lpj_unknown_key(const lp_json *o, const char *const allowed[]);
+/* Compact, sorted keys, reals with 17 digits (they read back exactly);
+ * any value. malloc'd, NULL on failure. */
+char *lpj_dump_exact(const lp_json *j);
+
 /* --------------------------------------------------------- events.c */
 /* Append one line {"ts":..,"event":..,"run_id":.., ...fields} with a single
  * write(2) on an O_APPEND descriptor. */

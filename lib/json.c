@@ -269,3 +269,68 @@ fail:
 	lp_command_clear(out);
 	return rc;
 }
+
+/* ------------------------------------------------------------------------
+ * Any JSON value (used by qamule.c for QAMule result files, which may hold
+ * a value that is not an object and must say so).
+ * ---------------------------------------------------------------------- */
+
+int lpj_parse_any(const char *buf, size_t len, lp_json **out)
+{
+	*out = NULL;
+	json_error_t err;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
+	if (j == NULL) {
+		if (len == 0)
+			return lp_fail(LP_EBADCMD, "empty file (line 1, column 0)");
+		return lp_fail(LP_EBADCMD, "%s (line %d, column %d)", err.text, err.line,
+			       err.column);
+	}
+	*out = L(j);
+	return LP_OK;
+}
+
+lpj_type lpj_typeof(const lp_json *j)
+{
+	switch (json_typeof(J(j))) {
+	case JSON_OBJECT: return LPJ_OBJECT;
+	case JSON_ARRAY: return LPJ_ARRAY;
+	case JSON_STRING: return LPJ_STRING;
+	case JSON_INTEGER:
+	case JSON_REAL: return LPJ_NUMBER;
+	case JSON_TRUE:
+	case JSON_FALSE: return LPJ_BOOL;
+	default: return LPJ_NULL;
+	}
+}
+
+int lpj_is_true(const lp_json *j) { return json_is_true(J(j)); }
+
+const char *lpj_string_value(const lp_json *j)
+{
+	return json_is_string(J(j)) ? json_string_value(J(j)) : NULL;
+}
+
+const char *lpj_unknown_key(const lp_json *o, const char *const allowed[])
+{
+	const char *key;
+	json_t *val;
+	json_object_foreach(J(o), key, val) {
+		(void)val;
+		int known = 0;
+		for (int i = 0; allowed[i] && !known; i++)
+			known = strcmp(key, allowed[i]) == 0;
+		if (!known)
+			return key;
+	}
+	return NULL;
+}
+
+char *lpj_dump_exact(const lp_json *j)
+{
+	char *s = json_dumps(J(j), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
+					  JSON_REAL_PRECISION(17));
+	if (s == NULL)
+		lp_fail(LP_ERROR, "cannot serialise JSON (out of memory)");
+	return s;
+}

@@ -2,8 +2,10 @@
  * _livepause.c - the CPython binding of liblivepause (pytest_live_pause._livepause).
  *
  * This file owns the mapping of the runtime's public header (livepause.h) to
- * Python: three types (Store, Run, Pause), one exception hierarchy, and the
- * blocking wait of a pause with the GIL released and Python signals honoured.
+ * Python: three types (Store, Run, Pause), one exception hierarchy, the
+ * blocking wait of a pause with the GIL released and Python signals honoured,
+ * and the two calls of QAMule compatibility (qamule_request,
+ * qamule_read_result).
  * It decides nothing about pauses itself; every file of the pause directory
  * is read and written by the runtime.
  *
@@ -33,6 +35,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -634,12 +637,35 @@ wakeup_restore(wakeup *w)
 typedef struct {
 	PyThreadState *tstate; /* saved while the GIL is released */
 	PyObject *on_rejected; /* borrowed; NULL if none */
+	PyObject *stop;        /* borrowed; NULL if none */
 	int failed;            /* a Python exception is pending */
+	int stopped;           /* stop() returned true */
 } wait_ctx;
 
-/* lp_wait_hooks.check: run Python's signal handlers; stop the wait when
- * one raised (KeyboardInterrupt, the plugin's SIGTERM handler...), leaving
- * that exception set for wait() to raise. Called on the waiting thread. */
+/* Ask the stop callable (GIL held): 1 stop, 0 go on, -1 it raised. */
+static int
+ask_stop(wait_ctx *ctx)
+{
+	PyObject *r;
+	int truth;
+
+	if (ctx->stop == NULL || ctx->stopped)
+		return ctx->stopped;
+	r = PyObject_CallNoArgs(ctx->stop);
+	if (r == NULL)
+		return -1;
+	truth = PyObject_IsTrue(r);
+	Py_DECREF(r);
+	if (truth > 0)
+		ctx->stopped = 1;
+	return truth;
+}
+
+/* lp_wait_hooks.check: run Python's signal handlers, then ask stop(); stop
+ * the wait when a handler raised (KeyboardInterrupt, the plugin's SIGTERM
+ * handler...), leaving that exception set for wait() to raise, or when
+ * stop() says so (a handler noted a QAMule resume signal). Called on the
+ * waiting thread. */
 static int
 wait_check(void *ud)
 {
@@ -649,7 +675,9 @@ wait_check(void *ud)
 	PyEval_RestoreThread(ctx->tstate);
 	if (!ctx->failed && PyErr_CheckSignals() < 0)
 		ctx->failed = 1;
-	stop = ctx->failed;
+	if (!ctx->failed && ask_stop(ctx) < 0)
+		ctx->failed = 1;
+	stop = ctx->failed || ctx->stopped;
 	ctx->tstate = PyEval_SaveThread();
 	return stop;
 }
@@ -692,22 +720,26 @@ pause_check_idle(PauseObject *self)
 static PyObject *
 Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = {"on_rejected", NULL};
+	static char *kwlist[] = {"on_rejected", "stop", NULL};
 	PauseObject *self = (PauseObject *)op;
 	module_state *st = STATE_OF(self);
-	PyObject *on_rejected = Py_None;
+	PyObject *on_rejected = Py_None, *stop = Py_None;
 	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
 	lp_resolution res;
 	wait_ctx ctx;
 	wakeup w;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:wait", kwlist,
-					 &on_rejected))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:wait", kwlist,
+					 &on_rejected, &stop))
 		return NULL;
 	if (on_rejected != Py_None && !PyCallable_Check(on_rejected)) {
 		PyErr_SetString(PyExc_TypeError,
 				"on_rejected must be a callable or None");
+		return NULL;
+	}
+	if (stop != Py_None && !PyCallable_Check(stop)) {
+		PyErr_SetString(PyExc_TypeError, "stop must be a callable or None");
 		return NULL;
 	}
 	if (pause_check_idle(self) < 0)
@@ -722,7 +754,19 @@ Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 
 	ctx.tstate = NULL;
 	ctx.on_rejected = on_rejected == Py_None ? NULL : on_rejected;
+	ctx.stop = stop == Py_None ? NULL : stop;
 	ctx.failed = 0;
+	ctx.stopped = 0;
+	/* stop() may be true already (the signal came before the wait) */
+	if (ask_stop(&ctx) < 0) {
+		(void)wakeup_restore(&w);
+		return NULL;
+	}
+	if (ctx.stopped) {
+		if (wakeup_restore(&w) < 0)
+			return NULL;
+		Py_RETURN_NONE;
+	}
 	hooks.wake_fd = w.rfd;
 	hooks.slice_ms = 0; /* the runtime's default (50 ms) */
 	hooks.check = wait_check;
@@ -741,6 +785,13 @@ Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 		lp_resolution_clear(&res);
 		(void)wakeup_restore(&w);
 		return NULL;
+	}
+	if (rc == LP_EINTR && ctx.stopped) {
+		/* stop() said so: the pause is still pending, for claim() */
+		lp_resolution_clear(&res);
+		if (wakeup_restore(&w) < 0)
+			return NULL;
+		Py_RETURN_NONE;
 	}
 	if (rc != LP_OK) {
 		lp_resolution_clear(&res);
@@ -840,13 +891,16 @@ static PyGetSetDef Pause_getset[] = {
 static PyMethodDef Pause_methods[] = {
 	{"wait", (PyCFunction)(void (*)(void))Pause_wait,
 	 METH_VARARGS | METH_KEYWORDS,
-	 "wait($self, /, on_rejected=None)\n--\n\n"
+	 "wait($self, /, on_rejected=None, stop=None)\n--\n\n"
 	 "Block, with the GIL released, until a resume command is taken or the\n"
 	 "pause times out; return its resolution dict (outcome, by, result,\n"
 	 "reason, failure_reason, command_json). on_rejected(message) is called\n"
 	 "for each refused command. A Python exception raised meanwhile by a\n"
 	 "signal handler (KeyboardInterrupt...) or by on_rejected is raised\n"
-	 "with the pause still pending: end it with claim()."},
+	 "with the pause still pending: end it with claim(). stop() is called\n"
+	 "before the wait and whenever it wakes (after Python's signal\n"
+	 "handlers ran, and at least every 50 ms); when it returns true, wait()\n"
+	 "returns None with the pause still pending: end it with claim()."},
 	{"claim", (PyCFunction)(void (*)(void))Pause_claim,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "claim($self, /, by, fields_json=None)\n--\n\n"
@@ -913,6 +967,133 @@ mod_validate_id(PyObject *module, PyObject *args, PyObject *kwds)
 	Py_RETURN_NONE;
 }
 
+/* -------------------------------------------------- QAMule compatibility */
+
+static int
+kind_from_str(module_state *st, const char *kind, lp_kind *out)
+{
+	if (strcmp(kind, "failure") == 0)
+		*out = LP_KIND_FAILURE;
+	else if (strcmp(kind, "checkpoint") == 0)
+		*out = LP_KIND_CHECKPOINT;
+	else {
+		(void)raise_code_message(st, LP_EINVAL,
+			"pause kind must be 'failure' or 'checkpoint'");
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *
+mod_qamule_request(PyObject *module, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"result_dir", NULL};
+	module_state *st = (module_state *)PyModule_GetState(module);
+	PyObject *dir_obj, *holder = NULL, *path_obj, *r;
+	const char *dir = NULL;
+	char request_id[LP_QAMULE_REQUEST_ID_LEN + 1];
+	char *path = NULL;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:qamule_request", kwlist,
+					 &dir_obj))
+		return NULL;
+	if (dir_obj == Py_None)
+		return raise_code_message(st, LP_EINVAL,
+			"qamule_request() needs a result directory");
+	if (fspath_opt(dir_obj, &holder, &dir) < 0)
+		return NULL;
+	rc = lp_qamule_request_new(dir, request_id, &path);
+	Py_XDECREF(holder);
+	if (rc != LP_OK)
+		return raise_lp(st, rc);
+	path_obj = path_or_none(path);
+	free(path);
+	if (path_obj == NULL)
+		return NULL;
+	r = Py_BuildValue("(sN)", request_id, path_obj);
+	return r;
+}
+
+/* The payload of a result, as Python objects: the runtime validated the
+ * file and re-serialised it; json.loads() only maps that text to objects. */
+static PyObject *
+payload_to_object(const char *payload_json)
+{
+	PyObject *json, *obj;
+
+	if (payload_json == NULL)
+		Py_RETURN_NONE;
+	json = PyImport_ImportModule("json");
+	if (json == NULL)
+		return NULL;
+	obj = PyObject_CallMethod(json, "loads", "s", payload_json);
+	Py_DECREF(json);
+	return obj;
+}
+
+static PyObject *
+mod_qamule_read_result(PyObject *module, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"path", "kind", NULL};
+	module_state *st = (module_state *)PyModule_GetState(module);
+	PyObject *path_obj, *holder = NULL, *d = NULL, *v;
+	const char *path = NULL, *kind_name;
+	lp_qamule_result res;
+	lp_kind kind;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os:qamule_read_result",
+					 kwlist, &path_obj, &kind_name))
+		return NULL;
+	if (kind_from_str(st, kind_name, &kind) < 0)
+		return NULL;
+	if (path_obj == Py_None)
+		return raise_code_message(st, LP_EINVAL,
+			"qamule_read_result() needs the result path");
+	if (fspath_opt(path_obj, &holder, &path) < 0)
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS
+	rc = lp_qamule_result_read(path, kind, &res);
+	Py_END_ALLOW_THREADS
+	Py_XDECREF(holder);
+	if (rc < 0)
+		return raise_lp(st, rc);
+
+	d = PyDict_New();
+	if (d == NULL)
+		goto done;
+#define PUT(key, expr)                                          \
+	do {                                                    \
+		v = (expr);                                     \
+		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) { \
+			Py_XDECREF(v);                          \
+			Py_CLEAR(d);                            \
+			goto done;                              \
+		}                                               \
+		Py_DECREF(v);                                   \
+	} while (0)
+	PUT("status", text_or_none(lp_qamule_status_name(res.status)));
+	PUT("message", text_or_none(res.message));
+	switch (res.result) {
+	case LP_RESULT_TRUE:
+		PUT("result", Py_NewRef(Py_True));
+		break;
+	case LP_RESULT_FALSE:
+		PUT("result", Py_NewRef(Py_False));
+		break;
+	default:
+		PUT("result", Py_NewRef(Py_None));
+		break;
+	}
+	PUT("reason", text_or_none(res.reason));
+	PUT("payload", payload_to_object(res.payload_json));
+#undef PUT
+done:
+	lp_qamule_result_clear(&res);
+	return d;
+}
+
 static PyMethodDef module_methods[] = {
 	{"default_pause_dir", (PyCFunction)(void (*)(void))mod_default_pause_dir,
 	 METH_VARARGS | METH_KEYWORDS,
@@ -924,6 +1105,21 @@ static PyMethodDef module_methods[] = {
 	 "validate_id(id, what='id')\n--\n\n"
 	 "Raise InvalidArgumentError unless id is 1..64 bytes of\n"
 	 "[A-Za-z0-9._-] and not '.' or '..'; what names it in the message."},
+	{"qamule_request", (PyCFunction)(void (*)(void))mod_qamule_request,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "qamule_request(result_dir)\n--\n\n"
+	 "Prepare a QAMule pause request: create result_dir (0700) if missing\n"
+	 "and return (request_id, result_path), a fresh 32-hex-digit id and\n"
+	 "'<result_dir>/<request_id>.json'."},
+	{"qamule_read_result", (PyCFunction)(void (*)(void))mod_qamule_read_result,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "qamule_read_result(path, kind)\n--\n\n"
+	 "Read the QAMule result file at path for a 'failure' or 'checkpoint'\n"
+	 "pause, with QAMule's rules (no symlink, regular file of this user,\n"
+	 "size-capped, strict JSON object; checkpoints: a boolean 'result', an\n"
+	 "optional string 'reason', nothing else). Returns a dict: status\n"
+	 "('ok', 'missing_result', 'invalid_result'), message (why, or None),\n"
+	 "result and reason (checkpoints), payload (the object, when ok)."},
 	{NULL, NULL, 0, NULL},
 };
 
@@ -1010,7 +1206,9 @@ module_exec(PyObject *module)
 	    PyModule_AddStringConstant(module, "DEFAULT_PAUSE_DIR",
 				       LP_DEFAULT_DIR) < 0 ||
 	    PyModule_AddStringConstant(module, "ENV_PAUSE_DIR", LP_ENV_DIR) < 0 ||
-	    PyModule_AddIntConstant(module, "ID_MAX", LP_ID_MAX) < 0)
+	    PyModule_AddIntConstant(module, "ID_MAX", LP_ID_MAX) < 0 ||
+	    PyModule_AddIntConstant(module, "QAMULE_RESULT_CAP",
+				    LP_QAMULE_RESULT_CAP) < 0)
 		return -1;
 	return 0;
 }

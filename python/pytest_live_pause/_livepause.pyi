@@ -3,7 +3,7 @@ liblivepause (the pytest-live-pause runtime)."""
 
 import os
 from collections.abc import Callable
-from typing import Final, Literal, TypeAlias, TypedDict, final
+from typing import Any, Final, Literal, TypeAlias, TypedDict, final, overload
 
 _Path: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
 
@@ -17,6 +17,8 @@ ENV_PAUSE_DIR: Final[str]
 """The environment variable naming the pause directory, "PYTEST_LIVE_PAUSE_DIR"."""
 ID_MAX: Final[int]
 """Longest valid id, in bytes."""
+QAMULE_RESULT_CAP: Final[int]
+"""Largest QAMule result file read, in bytes (LP_QAMULE_RESULT_CAP)."""
 
 class LivePauseError(Exception):
     """An error of the runtime. ``code`` is its stable name, e.g. "LP_ESTALE"."""
@@ -94,13 +96,46 @@ class Pause:
     def resume_hint(self) -> str: ...
     @property
     def run(self) -> Run: ...
-    def wait(self, on_rejected: Callable[[str], object] | None = None) -> _Resolution:
+    @overload
+    def wait(
+        self, on_rejected: Callable[[str], object] | None = None, stop: None = None
+    ) -> _Resolution: ...
+    @overload
+    def wait(
+        self, on_rejected: Callable[[str], object] | None, stop: Callable[[], object]
+    ) -> _Resolution | None: ...
+    @overload
+    def wait(
+        self, on_rejected: Callable[[str], object] | None = None, *, stop: Callable[[], object]
+    ) -> _Resolution | None:
         """Block (GIL released) until resumed or timed out. An exception raised
         meanwhile by a signal handler or on_rejected propagates with the pause
-        still pending; end it with claim()."""
+        still pending; end it with claim(). stop() is asked before the wait
+        and whenever it wakes (after signal handlers ran, at least every
+        50 ms): when true, wait() returns None with the pause still pending."""
     def claim(self, by: str, fields_json: str | None = None) -> _Resolution:
         """End the pause from this process ("abort" -> aborted, "timeout" ->
         timed_out, else resumed); if another resolver won, its outcome."""
+
+class _QamuleReading(TypedDict):
+    """A QAMule result file as read by qamule_read_result()."""
+
+    status: Literal["ok", "missing_result", "invalid_result"]
+    message: str | None
+    result: bool | None
+    reason: str | None
+    payload: dict[str, Any] | None
+
+def qamule_request(result_dir: _Path) -> tuple[str, str]:
+    """Create result_dir (0700) if missing; return (request_id, result_path):
+    32 hex digits and "<result_dir>/<request_id>.json"."""
+
+def qamule_read_result(
+    path: _Path, kind: Literal["failure", "checkpoint"]
+) -> _QamuleReading:
+    """Read a QAMule result file with QAMule's rules (the runtime validates it:
+    no symlink, a regular file of this user, size-capped, a strict JSON
+    object; checkpoints: boolean result, optional string reason, nothing else)."""
 
 def default_pause_dir(explicit: _Path | None = None) -> str:
     """explicit, else $PYTEST_LIVE_PAUSE_DIR, else /tmp/pytest-live-pause."""

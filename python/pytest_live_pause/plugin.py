@@ -14,6 +14,13 @@ variable (only ``PYTEST_LIVE_PAUSE_DIR``, for the directory) > ini > default):
   --pause-dir DIR                    ini pause_dir               /tmp/pytest-live-pause
   --pause-checkpoint-mock true|false|none
                                      ini pause_checkpoint_mock   not mocked
+  --pause-compat qamule|none         ini pause_compat            none
+  --pause-resume-signal NAME         ini pause_resume_signal     SIGUSR1 (QAMule mode)
+  --pause-result-dir DIR             ini pause_result_dir        <temp>/qamule-pauses
+
+In QAMule mode (``--pause-compat=qamule``) every pause also speaks QAMule's
+signal protocol; the adapter's share of it is :mod:`pytest_live_pause.qamule`
+(the default timeout is then QAMule's 600 s).
 """
 
 from __future__ import annotations
@@ -25,15 +32,17 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 import pytest_live_pause as _pkg
-from pytest_live_pause import Decision, _livepause
+from pytest_live_pause import Decision, _livepause, qamule
 from pytest_live_pause._livepause import LivePauseError
+from pytest_live_pause.qamule import CheckpointResult, QamuleSettings
 
 if TYPE_CHECKING:
     from pytest_live_pause._livepause import Pause, Run, Store
@@ -81,7 +90,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "command before it resumes by itself: a failure without a reason, a "
         "checkpoint with result None (outcome timed_out). A number >= 0; 0 "
         "waits forever. checkpoint(timeout=...) overrides it per call. "
-        f"Precedence: command line > ini pause_timeout > {DEFAULT_TIMEOUT:g}.",
+        f"Precedence: command line > ini pause_timeout > {DEFAULT_TIMEOUT:g} "
+        f"({qamule.DEFAULT_TIMEOUT:g} in QAMule mode).",
     )
     group.addoption(
         "--pause-dir",
@@ -109,6 +119,41 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "waits for `pytest-live-pause resume <pause_id> --result "
         "true|false|none [--reason TEXT]`. Precedence: command line > ini "
         "pause_checkpoint_mock > not mocked.",
+    )
+    group.addoption(
+        "--pause-compat",
+        action="store",
+        default=None,
+        dest="pause_compat",
+        metavar="qamule|none",
+        help="qamule: QAMule mode, for projects that drop QAMule's conftest "
+        "pause plugin. Every pause also prints QAMule's block and its "
+        "QAMULE_PAUSE_EVENT line, is resumed by --pause-resume-signal with an "
+        "optional JSON result file (or by `pytest-live-pause resume`, "
+        "whichever comes first), prints QAMULE_PAUSE_RESUME/_WARNING/_RESULT, "
+        "and tests get QAMule's agent_checkpoint fixture. Precedence: command "
+        "line > ini pause_compat > none.",
+    )
+    group.addoption(
+        "--pause-resume-signal",
+        action="store",
+        default=None,
+        dest="pause_resume_signal",
+        metavar="NAME",
+        help="QAMule mode: the signal that resumes a pause (`kill -NAME "
+        "<pid>`); an unknown name is a usage error. Precedence: command line "
+        f"> ini pause_resume_signal > {qamule.DEFAULT_SIGNAL}.",
+    )
+    group.addoption(
+        "--pause-result-dir",
+        action="store",
+        default=None,
+        dest="pause_result_dir",
+        metavar="DIR",
+        help="QAMule mode: where an agent writes a pause's JSON result "
+        "(<DIR>/<request_id>.json, created 0700 if missing). Precedence: "
+        "command line > ini pause_result_dir (relative to the ini file) > "
+        f"{qamule.default_result_dir()}.",
     )
     parser.addini(
         "pause_on_failure",
@@ -138,6 +183,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="true|false|none: checkpoints return at once with this result "
         "(--pause-checkpoint-mock takes precedence). Default: not mocked.",
     )
+    parser.addini(
+        "pause_compat",
+        type="string",
+        default="",
+        help="qamule: QAMule mode (--pause-compat takes precedence). Default: none.",
+    )
+    parser.addini(
+        "pause_resume_signal",
+        type="string",
+        default="",
+        help="QAMule mode: the resume signal (--pause-resume-signal takes "
+        f"precedence). Default {qamule.DEFAULT_SIGNAL}.",
+    )
+    parser.addini(
+        "pause_result_dir",
+        type="string",
+        default="",
+        help="QAMule mode: the result directory, relative to the ini file "
+        "(--pause-result-dir takes precedence). Default "
+        f"{qamule.default_result_dir()}.",
+    )
 
 
 @dataclass(frozen=True)
@@ -148,6 +214,7 @@ class Settings:
     timeout: float
     pause_dir: str
     mock: Any  # True, False, None, or _NOT_MOCKED
+    qamule: QamuleSettings | None = None  # set in QAMule mode
 
 
 def _parse_timeout(value: object, source: str) -> float:
@@ -188,12 +255,59 @@ def _resolve_pause_dir(config: pytest.Config) -> str:
     return _livepause.default_pause_dir(None)
 
 
+def _option(config: pytest.Config, name: str) -> tuple[str | None, str]:
+    """An option's value by its precedence (command line > ini) and where it
+    came from, for messages; (None, "") when given nowhere."""
+    cli: str | None = config.getoption(name)
+    if cli is not None:
+        return cli, "--" + name.replace("_", "-")
+    ini = str(config.getini(name)).strip()
+    if ini:
+        return ini, f"ini option {name}"
+    return None, ""
+
+
+def _read_qamule(config: pytest.Config) -> QamuleSettings | None:
+    """The QAMule options: None unless --pause-compat=qamule (or the ini)."""
+    compat, compat_src = _option(config, "pause_compat")
+    mode = (compat or "").strip().lower()
+    if mode not in ("", "none", qamule.MODE):
+        raise pytest.UsageError(
+            f"{compat_src} must be {qamule.MODE} or none, not {compat!r}"
+        )
+    sig_name, sig_src = _option(config, "pause_resume_signal")
+    result_dir, dir_src = _option(config, "pause_result_dir")
+    if mode != qamule.MODE:
+        given = sig_src or dir_src
+        if given:
+            raise pytest.UsageError(
+                f"{given} is an option of QAMule mode: add --pause-compat=qamule "
+                "(or the ini option pause_compat = qamule)"
+            )
+        return None
+    try:
+        sig = qamule.parse_signal(sig_name if sig_name is not None else qamule.DEFAULT_SIGNAL)
+    except qamule.SignalNameError as exc:
+        raise pytest.UsageError(f"{sig_src}: {exc}") from None
+    if result_dir is None:
+        path = qamule.default_result_dir()
+    elif not result_dir.strip():
+        raise pytest.UsageError(f"{dir_src} must not be empty")
+    elif dir_src.startswith("--"):
+        path = os.path.abspath(os.path.expanduser(result_dir))
+    else:
+        base = config.inipath.parent if config.inipath else config.rootpath
+        path = os.path.join(str(base), os.path.expanduser(result_dir))
+    return QamuleSettings(signal=sig, result_dir=os.path.abspath(path))
+
+
 def read_settings(config: pytest.Config) -> Settings:
     """Resolve every option: command line > environment > ini > default."""
     cli_pof = config.getoption("pause_on_failure")
     pause_on_failure = bool(
         cli_pof if cli_pof is not None else config.getini("pause_on_failure")
     )
+    qamule_settings = _read_qamule(config)
 
     cli_timeout = config.getoption("pause_timeout")
     if cli_timeout is not None:
@@ -203,6 +317,8 @@ def read_settings(config: pytest.Config) -> Settings:
         timeout = (
             _parse_timeout(ini_timeout, "ini option pause_timeout")
             if ini_timeout
+            else qamule.DEFAULT_TIMEOUT
+            if qamule_settings is not None
             else DEFAULT_TIMEOUT
         )
 
@@ -217,7 +333,9 @@ def read_settings(config: pytest.Config) -> Settings:
             else _NOT_MOCKED
         )
 
-    return Settings(pause_on_failure, timeout, _resolve_pause_dir(config), mock)
+    return Settings(
+        pause_on_failure, timeout, _resolve_pause_dir(config), mock, qamule_settings
+    )
 
 
 # ------------------------------------------------------------- terminal
@@ -325,6 +443,20 @@ def _abort_fields(exc: BaseException) -> dict[str, Any]:
 # -------------------------------------------------------------- session
 
 
+_T = TypeVar("_T")
+
+
+@dataclass
+class _Ended:
+    """A pause that has ended: its id, the runtime's resolution, and in
+    QAMule mode its request and how it ended in QAMule's terms."""
+
+    pause_id: str
+    resolution: Resolution
+    request: qamule.Request | None = None
+    ending: qamule.Ending | None = None
+
+
 class LivePauseSession:
     """The state of one pytest session (kept in ``config.stash``)."""
 
@@ -348,6 +480,9 @@ class LivePauseSession:
         self.worker_id: str | None = (
             getattr(config, "workerinput", {}).get("workerid") if is_worker else None
         )
+        self.signal_guard: qamule.SignalGuard | None = (
+            qamule.SignalGuard(settings.qamule.signal) if settings.qamule else None
+        )
 
     @property
     def run_id(self) -> str:
@@ -368,15 +503,79 @@ class LivePauseSession:
             return current.rsplit(" ", 1)[0]
         return "<no test>"
 
-    def _cancel_external_timeout(self) -> None:
-        """A pause is meant to last: stop pytest-timeout's timer for the
-        test, so that it does not kill the paused process."""
+    # ----- pytest-timeout
+
+    @contextlib.contextmanager
+    def _external_timeout_paused(self) -> Iterator[None]:
+        """Time spent paused does not count against pytest-timeout: the
+        test's timer is cancelled for the pause and armed again afterwards
+        with the time that was left (see the pytest_timeout_set_timer
+        observer below), and --session-timeout's deadline moves by the time
+        paused."""
+        hook = self.config.hook
+        cancel = getattr(hook, "pytest_timeout_cancel_timer", None)
+        if cancel is None:  # no pytest-timeout
+            yield
+            return
         item = self.current_item
-        hook = getattr(self.config.hook, "pytest_timeout_cancel_timer", None)
-        if item is not None and hook is not None:
-            hook(item=item)
+        armed = item.stash.get(_TIMEOUT_TIMER, None) if item is not None else None
+        paused_at = time.monotonic()
+        if armed is not None:
+            settings, started = armed
+            remaining = float(settings.timeout) - (paused_at - started)
+            cancel(item=item)
+        try:
+            yield
+        finally:
+            _extend_session_timeout(self.config, time.monotonic() - paused_at)
+            if armed is not None:
+                rearm = getattr(settings, "_replace", None)
+                if rearm is not None:
+                    # Time already over makes it fire at once, as it would have.
+                    hook.pytest_timeout_set_timer(
+                        item=item, settings=rearm(timeout=max(remaining, 0.001))
+                    )
+                else:
+                    self.terminal.lines(
+                        [
+                            "live-pause: could not re-arm pytest-timeout's timer "
+                            f"for {item.nodeid} after the pause: it has no timeout now"
+                        ]
+                    )
 
     # ----- the pause itself
+
+    def _pause(
+        self,
+        kind: str,
+        nodeid: str,
+        timeout: float,
+        *,
+        task: str | None = None,
+        original_failure: str | None = None,
+    ) -> _Ended:
+        """Begin a pause and wait for its end (in QAMule mode also by the
+        resume signal)."""
+        request = None
+        if self.settings.qamule is not None:
+            request = qamule.Request(self.settings.qamule, kind, nodeid)
+        with self._external_timeout_paused():
+            pause = self.run.pause(
+                kind,
+                nodeid,
+                task=task,
+                original_failure=original_failure,
+                timeout=timeout,
+                extra_json=request.pause_fields() if request else None,
+            )
+            if request is None:
+                details = [f"task: {task}"] if kind == "checkpoint" else []
+                res = self._wait(pause, kind, nodeid, details, timeout)
+                return _Ended(pause.pause_id, res)
+            ending = self._wait_qamule(
+                pause, kind, nodeid, timeout, request, task, original_failure
+            )
+            return _Ended(pause.pause_id, ending.resolution, request, ending)
 
     def _wait(
         self,
@@ -391,11 +590,6 @@ class LivePauseSession:
         pause is claimed as aborted and the exception re-raised (SIGTERM as
         pytest.exit with status 143)."""
         say = self.terminal.lines
-        pause_id = pause.pause_id
-
-        def on_rejected(message: str) -> None:
-            say([f"live-pause: rejected command for {pause_id}: {_one_line(message)}"])
-
         with self.terminal.uncaptured():
             say(
                 [
@@ -405,25 +599,14 @@ class LivePauseSession:
                     f"PAUSED ({kind}): {nodeid}",
                     *details,
                     *([f"worker: {self.worker_id}"] if self.worker_id else []),
-                    f"pause_id: {pause_id}",
+                    f"pause_id: {pause.pause_id}",
                     f"pause file: {pause.path}",
                     f"resume: {pause.resume_hint}",
                     _format_timeout(timeout),
                     SEP,
                 ]
             )
-            with _sigterm_raises():
-                try:
-                    res = pause.wait(on_rejected=on_rejected)
-                except BaseException as exc:
-                    self._abort(pause, nodeid, exc)
-                    if isinstance(exc, _Terminated):
-                        pytest.exit(
-                            f"live-pause: SIGTERM while paused at {nodeid}; "
-                            f"pause {pause_id} aborted",
-                            returncode=int(exc.code or 143),
-                        )
-                    raise
+            res = self._block(pause, nodeid, lambda: pause.wait(on_rejected=self._rejected(pause)))
             lines = [f"RESUMED ({res['outcome']}): {nodeid}"]
             if kind == "checkpoint":
                 result = res["result"]
@@ -434,9 +617,82 @@ class LivePauseSession:
                     lines.append(f"reason: {res['reason']}")
             elif res["failure_reason"]:
                 lines.append(f"failure reason: {res['failure_reason']}")
-            say(lines)
+            say([*([""] if self.worker_id else []), *lines])
             self._restore_progress_prefix()
         return res
+
+    def _wait_qamule(
+        self,
+        pause: Pause,
+        kind: str,
+        nodeid: str,
+        timeout: float,
+        request: qamule.Request,
+        task: str | None,
+        original_failure: str | None,
+    ) -> qamule.Ending:
+        """_wait() in QAMule mode: QAMule's block and lines, and the resume
+        signal as a second way to end the pause (the runtime's claim decides
+        between it and `pytest-live-pause resume`)."""
+        if kind == "checkpoint":
+            details = task or ""
+            context: dict[str, Any] = {"task": task}
+        else:
+            details = original_failure or ""
+            context = {"longrepr": details, "outcome": "failed", "when": "call"}
+        say = self.terminal.lines
+
+        def wait_or_signal() -> qamule.Ending:
+            res = pause.wait(on_rejected=self._rejected(pause), stop=request.stop)
+            if res is None:  # the resume signal
+                return request.claim(pause)
+            return request.ending(res)
+
+        with self.terminal.uncaptured():
+            # The handler is in place before the event line tells the
+            # agent where to send the signal.
+            with request.catching_signal(self.signal_guard) as caught:
+                say(
+                    [
+                        *([""] if self.worker_id else []),
+                        *request.pause_lines(
+                            details, context, timeout, pause.resume_hint, caught
+                        ),
+                    ]
+                )
+                ending = self._block(pause, nodeid, wait_or_signal)
+            # In a worker, start a line of its own: the controller's
+            # progress letters may end the current one.
+            say([*([""] if self.worker_id else []), *request.end_lines(ending)])
+            self._restore_progress_prefix()
+        return ending
+
+    def _block(self, pause: Pause, nodeid: str, wait: Callable[[], _T]) -> _T:
+        """Run wait() with SIGTERM turned into an exception; an exception
+        ends the pause as aborted and is raised again (SIGTERM as
+        pytest.exit with status 143)."""
+        with _sigterm_raises():
+            try:
+                return wait()
+            except BaseException as exc:
+                self._abort(pause, nodeid, exc)
+                if isinstance(exc, _Terminated):
+                    pytest.exit(
+                        f"live-pause: SIGTERM while paused at {nodeid}; "
+                        f"pause {pause.pause_id} aborted",
+                        returncode=int(exc.code or 143),
+                    )
+                raise
+
+    def _rejected(self, pause: Pause) -> Callable[[str], None]:
+        pause_id = pause.pause_id
+
+        def on_rejected(message: str) -> None:
+            self.terminal.lines(
+                [f"live-pause: rejected command for {pause_id}: {_one_line(message)}"]
+            )
+
+        return on_rejected
 
     def _restore_progress_prefix(self) -> None:
         """Let the test's result letter (or verbose word) that follows go
@@ -464,18 +720,15 @@ class LivePauseSession:
 
     def pause_failure(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Pause after a call-phase failure; add the resume's failure reason
-        to the report."""
+        (in QAMule mode also the result file's payload) to the report."""
         nodeid = report.nodeid
-        timeout = self.settings.timeout
-        self._cancel_external_timeout()
         try:
-            pause = self.run.pause(
+            ended = self._pause(
                 "failure",
                 nodeid,
+                self.settings.timeout,
                 original_failure=report.longreprtext,
-                timeout=timeout,
             )
-            res = self._wait(pause, "failure", nodeid, (), timeout)
         except LivePauseError as exc:
             # The test has failed anyway: report the broken pause with it
             # rather than end the whole session with an internal error.
@@ -487,7 +740,7 @@ class LivePauseSession:
                 self._restore_progress_prefix()
             _append_to_failure(report, f"pause failed: {message}")
             return
-        reason = res["failure_reason"]
+        reason = ended.resolution["failure_reason"]
         if reason:
             _append_to_failure(report, f"failure reason: {reason}")
             # --junitxml writes the properties of the teardown report, which
@@ -495,8 +748,17 @@ class LivePauseSession:
             prop = ("live_pause_failure_reason", reason)
             report.user_properties.append(prop)
             item.user_properties.append(prop)
+        ending = ended.ending
+        if ending is not None and ending.status == "ok":
+            payload = qamule.line("", ending.payload).lstrip()
+            _append_to_failure(report, f"qamule result: {payload}")
+            prop = ("qamule_pause_result", payload)
+            report.user_properties.append(prop)
+            item.user_properties.append(prop)
 
-    def checkpoint(self, task: str, timeout: float | None = None) -> Decision:
+    def _checkpoint(
+        self, task: str, timeout: float | None, nodeid: str | None = None
+    ) -> tuple[Decision, _Ended | None]:
         if not isinstance(task, str):
             raise TypeError(f"task must be a str, not {type(task).__name__}")
         if timeout is None:
@@ -511,25 +773,51 @@ class LivePauseSession:
                 raise ValueError(
                     f"timeout must be a number of seconds >= 0 (0 waits forever), not {timeout!r}"
                 )
-        nodeid = self.current_nodeid()
+        if nodeid is None:
+            nodeid = self.current_nodeid()
         if self.settings.mock is not _NOT_MOCKED:
             result = self.settings.mock
             self.run.event(
                 "checkpoint_mocked",
                 json.dumps({"nodeid": nodeid, "task": task, "result": result}),
             )
-            return Decision(
-                result=result, reason="Mock", outcome="mocked", pause_id=None
-            )
-        self._cancel_external_timeout()
-        pause = self.run.pause("checkpoint", nodeid, task=task, timeout=seconds)
-        res = self._wait(pause, "checkpoint", nodeid, [f"task: {task}"], seconds)
-        return Decision(
+            decision = Decision(result=result, reason="Mock", outcome="mocked", pause_id=None)
+            return decision, None
+        ended = self._pause("checkpoint", nodeid, seconds, task=task)
+        res = ended.resolution
+        decision = Decision(
             result=res["result"],
             reason=res["reason"],
             outcome=res["outcome"],
-            pause_id=pause.pause_id,
+            pause_id=ended.pause_id,
         )
+        return decision, ended
+
+    def checkpoint(self, task: str, timeout: float | None = None) -> Decision:
+        return self._checkpoint(task, timeout)[0]
+
+    def agent_checkpoint(
+        self, task: str, timeout: float | None, nodeid: str
+    ) -> CheckpointResult:
+        """QAMule's agent_checkpoint(): a checkpoint, answered by QAMule's
+        signal and result file or by `pytest-live-pause resume`."""
+        q = self.settings.qamule
+        if q is None:
+            raise RuntimeError(
+                "agent_checkpoint is QAMule's fixture: run pytest with "
+                "--pause-compat=qamule (or the ini option pause_compat = qamule)"
+            )
+        decision, ended = self._checkpoint(task, timeout, nodeid)
+        if ended is None or ended.request is None or ended.ending is None:  # mocked
+            return CheckpointResult(
+                request_id="",
+                outcome=decision.outcome,
+                result_path=None,
+                resume_signal=q.signal.name,
+                result=decision.result,
+                reason=decision.reason,
+            )
+        return ended.request.checkpoint_result(ended.ending)
 
 
 def _append_to_failure(report: pytest.TestReport, text: str) -> None:
@@ -632,6 +920,8 @@ def pytest_configure(config: pytest.Config) -> None:
             _XdistControllerHooks(session), "live_pause_xdist"
         )
     session.previous_active = _pkg._activate(session)
+    if session.signal_guard is not None:
+        session.signal_guard.install()
 
 
 @pytest.hookimpl(trylast=True)
@@ -647,6 +937,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         return
     del config.stash[SESSION_KEY]
     _pkg._deactivate(s, s.previous_active)
+    if s.signal_guard is not None:
+        s.signal_guard.uninstall()
     if s.run.joined:
         return
     # No session finished: a later plugin's configure refused the arguments.
@@ -722,6 +1014,43 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     return report
 
 
+# --------------------------------------------------------- pytest-timeout
+
+# pytest-timeout's timer of an item while it is armed: (its settings, when
+# it was armed, monotonic). Paused time is given back from it.
+_TIMEOUT_TIMER = pytest.StashKey[tuple[Any, float]]()
+
+
+@pytest.hookimpl(optionalhook=True, wrapper=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Any:
+    """Observe pytest-timeout arming a test's timer (the hook exists only
+    with pytest-timeout)."""
+    item.stash[_TIMEOUT_TIMER] = (settings, time.monotonic())
+    return (yield)
+
+
+@pytest.hookimpl(optionalhook=True, wrapper=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> Any:
+    """Observe pytest-timeout cancelling a test's timer."""
+    try:
+        return (yield)
+    finally:
+        with contextlib.suppress(KeyError):
+            del item.stash[_TIMEOUT_TIMER]
+
+
+def _extend_session_timeout(config: pytest.Config, seconds: float) -> None:
+    """Move --session-timeout's deadline (pytest-timeout's, kept in
+    config.stash as a wall-clock time, 0 when unset) by `seconds`."""
+    key = getattr(sys.modules.get("pytest_timeout"), "SESSION_EXPIRE_KEY", None)
+    if key is None:
+        return
+    with contextlib.suppress(Exception):  # a pytest-timeout of another shape
+        expire = config.stash.get(key, 0)
+        if expire:
+            config.stash[key] = expire + seconds
+
+
 # -------------------------------------------------------------- fixtures
 
 
@@ -746,6 +1075,30 @@ def pause_run_id(request: pytest.FixtureRequest) -> str:
     """pytest-live-pause: the run_id of this pytest run (as printed at start,
     for `pytest-live-pause watch --run-id <run_id>`)."""
     return _require_session(request.config).run_id
+
+
+@pytest.fixture
+def agent_checkpoint(request: pytest.FixtureRequest) -> Callable[..., CheckpointResult]:
+    """QAMule mode (--pause-compat=qamule): QAMule's checkpoint.
+    `agent_checkpoint(task, *, timeout=None)` pauses the test, prints
+    QAMule's block and QAMULE_PAUSE_EVENT line, and returns
+    CheckpointResult(request_id, outcome, result_path, resume_signal,
+    result, reason) once the resume signal arrives (with the JSON result
+    {"result": true|false, "reason": "..."} at result_path), or
+    `pytest-live-pause resume <pause_id> --result ...` answers, or the
+    timeout passes."""
+    s = _require_session(request.config)
+    if s.settings.qamule is None:
+        raise RuntimeError(
+            "agent_checkpoint is QAMule's fixture: run pytest with "
+            "--pause-compat=qamule (or the ini option pause_compat = qamule)"
+        )
+    nodeid = request.node.nodeid
+
+    def checkpoint(task: str, *, timeout: float | None = None) -> CheckpointResult:
+        return s.agent_checkpoint(task, timeout, nodeid)
+
+    return checkpoint
 
 
 __all__ = [
