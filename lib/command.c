@@ -208,8 +208,16 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 			break;
 		/* someone claimed it first */
 		rc = report_winner(&dirs, id, name, kind);
-		if (rc != 1)
+		if (rc != 1) {
+			/* the loser too returns only once the pause file is final,
+			 * so that a watch started next never sees it pending */
+			char msg[1024];
+			snprintf(msg, sizeof msg, "%s", lp_error_message());
+			if (take_timeout > 0)
+				wait_taken(s, &dirs, id, doc, take_timeout, &final);
+			lp_fail(rc, "%s", msg);
 			goto done;
+		}
 		if (lp_mono_ms() >= claim_deadline) {
 			rc = lp_fail(LP_ENOTTAKEN,
 				     "pause %s has an unreadable command file that its process has not cleared; try again",

@@ -590,23 +590,26 @@ class LivePauseSession:
         pause is claimed as aborted and the exception re-raised (SIGTERM as
         pytest.exit with status 143)."""
         say = self.terminal.lines
+        block = [
+            # A worker shares the controller's terminal line.
+            *([""] if self.worker_id else []),
+            SEP,
+            f"PAUSED ({kind}): {nodeid}",
+            *details,
+            *([f"worker: {self.worker_id}"] if self.worker_id else []),
+            f"pause_id: {pause.pause_id}",
+            f"pause file: {pause.path}",
+            f"resume: {pause.resume_hint}",
+            _format_timeout(timeout),
+            SEP,
+        ]
         with self.terminal.uncaptured():
-            say(
-                [
-                    # A worker shares the controller's terminal line.
-                    *([""] if self.worker_id else []),
-                    SEP,
-                    f"PAUSED ({kind}): {nodeid}",
-                    *details,
-                    *([f"worker: {self.worker_id}"] if self.worker_id else []),
-                    f"pause_id: {pause.pause_id}",
-                    f"pause file: {pause.path}",
-                    f"resume: {pause.resume_hint}",
-                    _format_timeout(timeout),
-                    SEP,
-                ]
+            res = self._block(
+                pause,
+                nodeid,
+                lambda: pause.wait(on_rejected=self._rejected(pause)),
+                announce=lambda: say(block),
             )
-            res = self._block(pause, nodeid, lambda: pause.wait(on_rejected=self._rejected(pause)))
             lines = [f"RESUMED ({res['outcome']}): {nodeid}"]
             if kind == "checkpoint":
                 result = res["result"]
@@ -652,27 +655,41 @@ class LivePauseSession:
             # The handler is in place before the event line tells the
             # agent where to send the signal.
             with request.catching_signal(self.signal_guard) as caught:
-                say(
-                    [
-                        *([""] if self.worker_id else []),
-                        *request.pause_lines(
-                            details, context, timeout, pause.resume_hint, caught
-                        ),
-                    ]
+                ending = self._block(
+                    pause,
+                    nodeid,
+                    wait_or_signal,
+                    announce=lambda: say(
+                        [
+                            *([""] if self.worker_id else []),
+                            *request.pause_lines(
+                                details, context, timeout, pause.resume_hint, caught
+                            ),
+                        ]
+                    ),
                 )
-                ending = self._block(pause, nodeid, wait_or_signal)
             # In a worker, start a line of its own: the controller's
             # progress letters may end the current one.
             say([*([""] if self.worker_id else []), *request.end_lines(ending)])
             self._restore_progress_prefix()
         return ending
 
-    def _block(self, pause: Pause, nodeid: str, wait: Callable[[], _T]) -> _T:
-        """Run wait() with SIGTERM turned into an exception; an exception
+    def _block(
+        self,
+        pause: Pause,
+        nodeid: str,
+        wait: Callable[[], _T],
+        announce: Callable[[], None],
+    ) -> _T:
+        """Print the pause with announce(), then run wait(), both with
+        SIGTERM turned into an exception: a signal that arrives while the
+        block is still being written (a slow pipe, an agent that reacts to
+        its first line) is handled like one during the wait. An exception
         ends the pause as aborted and is raised again (SIGTERM as
         pytest.exit with status 143)."""
         with _sigterm_raises():
             try:
+                announce()
                 return wait()
             except BaseException as exc:
                 self._abort(pause, nodeid, exc)
