@@ -86,8 +86,9 @@ static int make_parents(char *path)
 		int e = errno;
 		*s = '/';
 		if (r < 0 && e != EEXIST)
-			return lp_fail_errno(LP_ERROR, e,
-					     "cannot create pause directory %s (a parent could not be made)", path);
+			return lp_fail(LP_ERROR,
+				       "cannot create pause directory: its parent %s could not be made (%s); choose another with --pause-dir",
+				       path, strerror(e));
 	}
 	return LP_OK;
 }
@@ -154,7 +155,8 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 	struct stat st;
 	if (lstat(s->path, &st) < 0) {
 		if (errno != ENOENT) {
-			rc = lp_fail_errno(LP_ERROR, errno, "cannot inspect pause directory %s", s->path);
+			rc = lp_fail(LP_ERROR, "cannot use pause directory %s (%s): choose another with --pause-dir",
+				     s->path, strerror(errno));
 			goto fail;
 		}
 		if (!create) {
@@ -166,7 +168,8 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 		if ((rc = make_parents(s->path)))
 			goto fail;
 		if (mkdir(s->path, 0700) < 0 && errno != EEXIST) {
-			rc = lp_fail_errno(LP_ERROR, errno, "cannot create pause directory %s", s->path);
+			rc = lp_fail(LP_ERROR, "cannot create pause directory %s (%s): choose another with --pause-dir",
+				     s->path, strerror(errno));
 			goto fail;
 		}
 		if (lstat(s->path, &st) < 0) {
