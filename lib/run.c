@@ -113,6 +113,21 @@ static int run_event(lp_run *run, const char *event, lp_json *fields)
 	return lp_events_append(run->events_fd, run->id, event, fields);
 }
 
+/* Log `event` with this process's identity and one more string field. */
+static int identity_event(lp_run *run, const char *event, const char *key, const char *val)
+{
+	lp_json *ev = lpj_object();
+	if (ev == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	int rc = identity_fields(ev, &run->self);
+	if (!rc)
+		rc = lpj_set_str(ev, key, val);
+	if (!rc)
+		rc = run_event(run, event, ev);
+	lpj_free(ev);
+	return rc;
+}
+
 int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 {
 	*out = NULL;
@@ -160,18 +175,7 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 		goto fail;
 	if ((rc = publish_run(run)))
 		goto fail;
-	lp_json *ev = lpj_object();
-	if (ev == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
-		goto fail;
-	}
-	rc = identity_fields(ev, &run->self);
-	if (!rc)
-		rc = lpj_set_str(ev, "cwd", run->cwd);
-	if (!rc)
-		rc = run_event(run, "run_started", ev);
-	lpj_free(ev);
-	if (rc)
+	if ((rc = identity_event(run, "run_started", "cwd", run->cwd)))
 		goto fail;
 	*out = run;
 	return LP_OK;
@@ -196,18 +200,7 @@ int lp_run_join(lp_run **out, lp_store *store, const lp_run_options *opts)
 	snprintf(run->id, sizeof run->id, "%s", opts->run_id);
 	if ((rc = lp_run_dirs_open(store, run->id, &run->fd)) || (rc = open_parts(run, 0)))
 		goto fail;
-	lp_json *ev = lpj_object();
-	if (ev == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
-		goto fail;
-	}
-	rc = identity_fields(ev, &run->self);
-	if (!rc)
-		rc = lpj_set_str(ev, "worker_id", run->worker_id);
-	if (!rc)
-		rc = run_event(run, "worker_joined", ev);
-	lpj_free(ev);
-	if (rc)
+	if ((rc = identity_event(run, "worker_joined", "worker_id", run->worker_id)))
 		goto fail;
 	*out = run;
 	return LP_OK;
