@@ -51,6 +51,10 @@ struct lp_store {
 	int pending_fd;/* pending/ : one empty file per pending pause */
 	char *path;    /* absolute */
 	int is_default;
+	/* lp_watch's waiter, kept until lp_store_free() so that its costly
+	 * close (a kernel RCU grace period) comes after the caller has
+	 * printed the pause, not before */
+	struct lp_waiter *watch_waiter;
 };
 
 /* Open a subdirectory of dirfd without following symlinks; create it
@@ -173,7 +177,13 @@ struct lp_run {
 	int owner; /* started by this process */
 	lp_json *doc; /* run.json as written (owner) */
 	lp_identity self;
+	/* watches commands/ for this process's pauses; made at the first
+	 * pause and kept: closing an inotify descriptor costs a kernel RCU
+	 * grace period (~8 ms here), which a pause must not pay each time */
+	struct lp_waiter *commands_waiter;
 };
+/* The run's commands/ waiter, made on first use. */
+int lp_run_commands_waiter(lp_run *run, struct lp_waiter **out);
 int lp_run_dirs_open(lp_store *store, const char *run_id, int *run_fd);
 
 /* ----------------------------------------------------------- wait.c */

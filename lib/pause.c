@@ -32,7 +32,7 @@ struct lp_pause {
 	int64_t next_beat_ms;
 	int done;
 	int published; /* the pause file exists: free() must not leave it pending */
-	lp_waiter *waiter;
+	lp_waiter *waiter; /* the run's, borrowed */
 };
 
 const char *lp_kind_name(lp_kind kind)
@@ -172,8 +172,7 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 	if ((rc = lpj_merge_text(p->doc, o->extra_json, 0, "extra pause fields")) ||
 	    (rc = fill_doc(p, o)))
 		goto fail;
-	if ((rc = lp_waiter_open(&p->waiter)) ||
-	    (rc = lp_waiter_add_dir(p->waiter, run->commands_fd, "commands")))
+	if ((rc = lp_run_commands_waiter(run, &p->waiter)))
 		goto fail;
 	char *text = lpj_dump(p->doc);
 	if (text == NULL) {
@@ -439,7 +438,6 @@ void lp_pause_free(lp_pause *p)
 		if (lp_pause_claim(p, "abort", "{\"signal\":null}", &res) == LP_OK)
 			lp_resolution_clear(&res);
 	}
-	lp_waiter_free(p->waiter);
 	lpj_free(p->doc);
 	free(p->path);
 	free(p->hint);

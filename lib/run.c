@@ -247,10 +247,27 @@ int lp_run_event(lp_run *run, const char *event, const char *fields_json)
 	return rc;
 }
 
+int lp_run_commands_waiter(lp_run *run, lp_waiter **out)
+{
+	if (run->commands_waiter == NULL) {
+		int rc = lp_waiter_open(&run->commands_waiter);
+		if (!rc)
+			rc = lp_waiter_add_dir(run->commands_waiter, run->commands_fd, "commands");
+		if (rc) {
+			lp_waiter_free(run->commands_waiter);
+			run->commands_waiter = NULL;
+			return rc;
+		}
+	}
+	*out = run->commands_waiter;
+	return LP_OK;
+}
+
 void lp_run_free(lp_run *run)
 {
 	if (run == NULL)
 		return;
+	lp_waiter_free(run->commands_waiter);
 	int fds[] = {run->fd, run->pauses_fd, run->commands_fd, run->events_fd};
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (fds[i] >= 0)

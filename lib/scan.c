@@ -417,15 +417,10 @@ int lp_watch(lp_store *store, const char *run_id, double timeout, const lp_wait_
 	int run_fd;
 	if ((rc = lp_run_dirs_open(store, run_id, &run_fd)))
 		return rc;
+	/* The waiter is made only when there is something to wait for: an
+	 * existing pause is reported without one (closing an inotify
+	 * descriptor costs a kernel RCU grace period, ~8 ms here). */
 	lp_waiter *w = NULL;
-	if ((rc = lp_waiter_open(&w)))
-		goto done;
-	/* pending/ announces new pauses; the run directory, a new run.json */
-	if (store->pending_fd >= 0)
-		lp_waiter_add_dir(w, store->pending_fd, "pending");
-	lp_waiter_add_dir(w, run_fd, "run");
-	if (owner > 0)
-		lp_waiter_add_pid(w, owner);
 	int64_t deadline = timeout > 0 ? lp_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
 	for (;;) {
 		vec found;
@@ -451,6 +446,22 @@ int lp_watch(lp_store *store, const char *run_id, double timeout, const lp_wait_
 			goto done;
 		}
 		lp_run_info_free(run);
+		if (w == NULL) {
+			lp_waiter_free(store->watch_waiter); /* an earlier watch's */
+			store->watch_waiter = NULL;
+			if ((rc = lp_waiter_open(&w)))
+				goto done;
+			store->watch_waiter = w;
+			/* pending/ announces new pauses; the run directory, a new
+			 * run.json. Look once more before the first wait: a pause
+			 * made before the watches were added has no event. */
+			if (store->pending_fd >= 0)
+				lp_waiter_add_dir(w, store->pending_fd, "pending");
+			lp_waiter_add_dir(w, run_fd, "run");
+			if (owner > 0)
+				lp_waiter_add_pid(w, owner);
+			continue;
+		}
 		rc = lp_waiter_wait(w, deadline, hooks);
 		if (rc == LP_ETIMEOUT) {
 			rc = lp_fail(LP_ETIMEOUT, "no pause in run %s within %gs", run_id, timeout);
@@ -460,7 +471,6 @@ int lp_watch(lp_store *store, const char *run_id, double timeout, const lp_wait_
 			goto done;
 	}
 done:
-	lp_waiter_free(w);
-	close(run_fd);
+	close(run_fd); /* w stays with the store */
 	return rc;
 }

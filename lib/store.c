@@ -227,6 +227,7 @@ void lp_store_free(lp_store *s)
 {
 	if (s == NULL)
 		return;
+	lp_waiter_free(s->watch_waiter);
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->runs_fd >= 0)
