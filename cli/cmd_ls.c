@@ -83,7 +83,9 @@ static int list(lp_store *store, const char *dir, int all,
 	if (cli_table_init(&st->table, 7) != 0 ||
 	    cli_table_add(&st->table, header) != 0)
 		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
-	rc = store ? lp_list(store, all ? LP_LIST_ALL : 0, on_pause, st) : 0;
+	rc = store ? lp_list(store, (all ? LP_LIST_ALL : 0) | (st->json ? LP_LIST_JSON : 0),
+			    on_pause, st)
+		   : 0;
 	if (rc > 0)
 		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
 	if (rc < 0)

@@ -233,7 +233,9 @@ typedef struct lp_pause_info {
 	double created_at;
 	double timeout;
 	long pid;
-	char *json;             /* the pause file, re-serialised, plus "state" */
+	char *json;             /* the pause file, re-serialised, plus "state" and
+	                           "path" (one line); NULL from lp_list()
+	                           without LP_LIST_JSON */
 } lp_pause_info;
 
 /* Load one pause by id or by the path of its pause file. With a path,
@@ -242,7 +244,8 @@ int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out);
 void lp_pause_info_free(lp_pause_info *info);
 
 enum {
-	LP_LIST_ALL = 1 << 0, /* all states, not only resumable pending ones */
+	LP_LIST_ALL = 1 << 0,  /* all states, not only resumable pending ones */
+	LP_LIST_JSON = 1 << 1, /* fill info->json (else NULL: cheaper) */
 };
 /* Call cb for each pause, oldest first; `info` is valid only during the
  * call. A non-zero cb return (use positive values, distinct from lp_error

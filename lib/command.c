@@ -239,7 +239,7 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 done:
 	if (info_out && (final || doc)) {
 		lp_json *last = final ? final : doc;
-		lp_info_from_json(s, run_id, id, last, mtime, info_out);
+		lp_info_from_json(s, run_id, id, last, mtime, 1, info_out);
 	}
 	if (dirs.fd >= 0)
 		close(dirs.fd);

@@ -203,7 +203,7 @@ void lp_waiter_free(lp_waiter *w);
 /* ----------------------------------------------------------- scan.c */
 /* Load pause info from an open store by pause id (run derived from id). */
 int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
-		      lp_json *doc, double mtime, lp_pause_info **out);
+		      lp_json *doc, double mtime, int with_json, lp_pause_info **out);
 /* The state of a pause as readers see it: its status, or "stale". */
 const char *lp_pause_state(const lp_json *doc, double mtime);
 int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other,

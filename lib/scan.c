@@ -20,11 +20,15 @@
 
 /* Read and parse pauses/<pause_id>.json, given the run's pauses/ dir. */
 static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const char *pause_id,
-			  lp_json **doc, double *mtime)
+			  int quiet, lp_json **doc, double *mtime)
 {
 	char label[PATH_MAX], name[LP_ID_MAX + 8];
 	snprintf(name, sizeof name, "%s.json", pause_id);
-	snprintf(label, sizeof label, "pause file %s/runs/%s/pauses/%s", store->path, run_id, name);
+	if (quiet) /* a walk skips bad files: spare it the formatting */
+		snprintf(label, sizeof label, "pause file");
+	else
+		snprintf(label, sizeof label, "pause file %s/runs/%s/pauses/%s", store->path, run_id,
+			 name);
 	char *text;
 	size_t len;
 	int rc = lp_file_read(pfd, name, LP_CAP_PAUSE, label, &text, &len);
@@ -61,7 +65,7 @@ static int load_in_run(lp_store *store, int run_fd, const char *run_id, const ch
 	int pfd, rc = lp_dir_open(run_fd, "pauses", 0, label, &pfd);
 	if (rc)
 		return rc;
-	rc = load_in_pauses(store, pfd, run_id, pause_id, doc, mtime);
+	rc = load_in_pauses(store, pfd, run_id, pause_id, 0, doc, mtime);
 	close(pfd);
 	return rc;
 }
@@ -109,7 +113,7 @@ static char *dup_field(const lp_json *doc, const char *key)
 }
 
 int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id, lp_json *doc,
-		      double mtime, lp_pause_info **out)
+		      double mtime, int with_json, lp_pause_info **out)
 {
 	*out = NULL;
 	lp_pause_info *i = calloc(1, sizeof *i);
@@ -136,12 +140,13 @@ int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 	i->created_at = lpj_get_real(doc, "created_at", 0);
 	i->timeout = lpj_get_real(doc, "timeout", 0);
 	i->pid = (long)lpj_get_int(doc, "pid", 0);
-	lp_json *copy = lpj_copy(doc);
-	if (copy && !lpj_set_str(copy, "state", state) && !lpj_set_str(copy, "path", path))
-		i->json = lpj_dump(copy);
-	lpj_free(copy);
+	if (with_json) {
+		/* doc is the caller's to change: add the derived fields in place */
+		if (!lpj_set_str(doc, "state", state) && !lpj_set_str(doc, "path", path))
+			i->json = lpj_dump(doc);
+	}
 	if (!i->pause_id || !i->run_id || !i->kind || !i->status || !i->state || !i->nodeid ||
-	    !i->hostname || !i->cwd || !i->path || !i->pause_dir || !i->json) {
+	    !i->hostname || !i->cwd || !i->path || !i->pause_dir || (with_json && !i->json)) {
 		lp_pause_info_free(i);
 		return lp_fail(LP_EBADCMD, "pause file of %s is incomplete or memory ran out", pause_id);
 	}
@@ -228,7 +233,7 @@ int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out)
 	rc = lp_pause_load(s, id, &doc, &mtime);
 	if (!rc) {
 		lp_pause_id_run(id, run_id);
-		rc = lp_info_from_json(s, run_id, id, doc, mtime, out);
+		rc = lp_info_from_json(s, run_id, id, doc, mtime, 1, out);
 		lpj_free(doc);
 	}
 	lp_store_free(other);
@@ -298,6 +303,7 @@ typedef struct list_ctx {
 	vec found;
 	const char *run_prefix; /* only pauses of this run (watch) */
 	int all;
+	int with_json;
 	int pauses_fd; /* while walking one run */
 	const char *run_id;
 } list_ctx;
@@ -305,7 +311,7 @@ typedef struct list_ctx {
 static int add_loaded(list_ctx *c, const char *run_id, const char *id, lp_json *doc, double mtime)
 {
 	lp_pause_info *info;
-	int rc = lp_info_from_json(c->store, run_id, id, doc, mtime, &info);
+	int rc = lp_info_from_json(c->store, run_id, id, doc, mtime, c->with_json, &info);
 	lpj_free(doc);
 	if (rc)
 		return LP_OK; /* unreadable entries are skipped, not fatal */
@@ -344,7 +350,7 @@ static int on_pause_file(const char *name, void *ud)
 		return LP_OK;
 	lp_json *doc;
 	double mtime = 0;
-	if (load_in_pauses(c->store, c->pauses_fd, c->run_id, id, &doc, &mtime) != LP_OK)
+	if (load_in_pauses(c->store, c->pauses_fd, c->run_id, id, 1, &doc, &mtime) != LP_OK)
 		return LP_OK;
 	return add_loaded(c, c->run_id, id, doc, mtime);
 }
@@ -372,11 +378,14 @@ static int on_run(const char *name, void *ud)
 	return rc;
 }
 
-static int collect(lp_store *store, int all, const char *run_only, vec *out)
+static int collect(lp_store *store, unsigned flags, const char *run_only, vec *out)
 {
-	list_ctx c = {.store = store, .all = all, .run_prefix = run_only};
+	list_ctx c = {.store = store,
+		      .all = (flags & LP_LIST_ALL) != 0,
+		      .with_json = (flags & LP_LIST_JSON) != 0,
+		      .run_prefix = run_only};
 	int rc;
-	if (!all && store->pending_fd >= 0)
+	if (!c.all && store->pending_fd >= 0)
 		rc = each_name(store->pending_fd, on_pending, &c);
 	else
 		rc = each_name(store->runs_fd, on_run, &c);
@@ -393,7 +402,7 @@ static int collect(lp_store *store, int all, const char *run_only, vec *out)
 int lp_list(lp_store *store, unsigned flags, lp_list_cb cb, void *ud)
 {
 	vec found;
-	int rc = collect(store, (flags & LP_LIST_ALL) != 0, NULL, &found);
+	int rc = collect(store, flags, NULL, &found);
 	if (rc)
 		return rc;
 	for (size_t k = 0; k < found.n && rc == 0; k++)
@@ -424,7 +433,7 @@ int lp_watch(lp_store *store, const char *run_id, double timeout, const lp_wait_
 	int64_t deadline = timeout > 0 ? lp_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
 	for (;;) {
 		vec found;
-		if ((rc = collect(store, 0, run_id, &found)))
+		if ((rc = collect(store, LP_LIST_JSON, run_id, &found)))
 			goto done;
 		if (found.n > 0) {
 			*out = found.v[found.n - 1]; /* the latest */
