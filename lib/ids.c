@@ -29,9 +29,8 @@ static int id_check(const char *id, const char *what, int allow_dot)
 				return lp_fail(LP_EINVAL,
 					       "%s '%.80s' contains '/': give a pause id, or the path of a pause file",
 					       what, id);
-			return lp_fail(LP_EINVAL,
-				       "%s '%.80s' has a character outside [A-Za-z0-9._-]%s",
-				       what, id, allow_dot ? "" : " (no '.')");
+			return lp_fail(LP_EINVAL, "%s '%.80s' has a character outside %s", what, id,
+				       allow_dot ? "[A-Za-z0-9._-]" : "[A-Za-z0-9_-]");
 		}
 	}
 	if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0 || id[0] == '.')

@@ -559,15 +559,24 @@ class LivePauseSession:
         request = None
         if self.settings.qamule is not None:
             request = qamule.Request(self.settings.qamule, kind, nodeid)
-        with self._external_timeout_paused():
-            pause = self.run.pause(
-                kind,
-                nodeid,
-                task=task,
-                original_failure=original_failure,
-                timeout=timeout,
-                extra_json=request.pause_fields() if request else None,
-            )
+        # SIGTERM raises from before the pause exists to after it ended, so
+        # that no signal finds it pending without the abort claim in place
+        with self._external_timeout_paused(), _sigterm_raises():
+            try:
+                pause = self.run.pause(
+                    kind,
+                    nodeid,
+                    task=task,
+                    original_failure=original_failure,
+                    timeout=timeout,
+                    extra_json=request.pause_fields() if request else None,
+                )
+            except _Terminated as exc:
+                # a pause object made just now was released, hence aborted
+                pytest.exit(
+                    f"live-pause: SIGTERM while pausing at {nodeid}",
+                    returncode=int(exc.code or 143),
+                )
             if request is None:
                 details = [f"task: {task}"] if kind == "checkpoint" else []
                 res = self._wait(pause, kind, nodeid, details, timeout)
@@ -681,25 +690,23 @@ class LivePauseSession:
         wait: Callable[[], _T],
         announce: Callable[[], None],
     ) -> _T:
-        """Print the pause with announce(), then run wait(), both with
-        SIGTERM turned into an exception: a signal that arrives while the
-        block is still being written (a slow pipe, an agent that reacts to
-        its first line) is handled like one during the wait. An exception
-        ends the pause as aborted and is raised again (SIGTERM as
-        pytest.exit with status 143)."""
-        with _sigterm_raises():
-            try:
-                announce()
-                return wait()
-            except BaseException as exc:
-                self._abort(pause, nodeid, exc)
-                if isinstance(exc, _Terminated):
-                    pytest.exit(
-                        f"live-pause: SIGTERM while paused at {nodeid}; "
-                        f"pause {pause.pause_id} aborted",
-                        returncode=int(exc.code or 143),
-                    )
-                raise
+        """Print the pause with announce(), then run wait(): a signal that
+        arrives while the block is still being written (a slow pipe, an
+        agent that reacts to its first line) is handled like one during the
+        wait. An exception ends the pause as aborted and is raised again
+        (SIGTERM as pytest.exit with status 143)."""
+        try:  # SIGTERM raises here: _pause() entered _sigterm_raises()
+            announce()
+            return wait()
+        except BaseException as exc:
+            self._abort(pause, nodeid, exc)
+            if isinstance(exc, _Terminated):
+                pytest.exit(
+                    f"live-pause: SIGTERM while paused at {nodeid}; "
+                    f"pause {pause.pause_id} aborted",
+                    returncode=int(exc.code or 143),
+                )
+            raise
 
     def _rejected(self, pause: Pause) -> Callable[[str], None]:
         pause_id = pause.pause_id

@@ -490,15 +490,22 @@ class _StallAfterBlock:
     def __init__(self, f):
         self._f = f
         self._text = ""
+        self._stalled = False  # once: a traceback may quote this very file
 
     def write(self, s):
         self._text += s
         return self._f.write(s)
 
     def flush(self):
+        # The block reaches the pipe on write, so the signal may land before
+        # this flush (or inside it): what the abort prints then (RESUMED)
+        # must not stall. Decide before flushing, and stall only once.
+        stall = (not self._stalled and "pause_id: " in self._text
+                 and "timeout: " in self._text and "RESUMED" not in self._text)
+        if stall:
+            self._stalled = True
         self._f.flush()
-        if "pause_id: " in self._text and "timeout: " in self._text:
-            self._text = ""
+        if stall:
             open("stall.fifo").close()  # blocks: nobody opens it for writing
 
     def __getattr__(self, name):
