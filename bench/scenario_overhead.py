@@ -1,0 +1,150 @@
+"""Scenario 4: the cost of the plugin when nothing pauses.
+
+A suite of trivial passing tests runs with the plugin active
+(`--pause-on-failure`, a fresh pause directory per run) and with the plugin
+disabled (`-p no:<entry point>`), alternating the order of the two arms in
+each pair. Reported: the wall time of each arm (median of the pairs), the
+ratio active/disabled per pair (median and spread), and the files the
+plugin writes per run: counted in the pause directory after the run, and,
+where strace exists, every file-creating system call of the whole pytest
+process, active minus disabled.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+from _common import BenchError, Product, make_pause_dir, summary, write_suite
+
+PER_FILE = 500
+
+
+def make_suite(work: Path, n: int) -> Path:
+    files: dict[str, str] = {}
+    for f in range(0, n, PER_FILE):
+        body = "".join(f"def test_pass_{i}():\n    assert True\n\n\n"
+                       for i in range(f, min(n, f + PER_FILE)))
+        files[f"test_trivial_{f // PER_FILE:03d}.py"] = body
+    return write_suite(work / f"suite-trivial-{n}", files)
+
+
+def _argv(product: Product, suite: Path, active: bool, pause_dir: Path) -> list[str]:
+    argv = [product.python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
+    if active:
+        argv += ["--pause-on-failure", "--pause-dir", str(pause_dir)]
+    else:
+        argv += ["-p", f"no:{product.entry_point}"]
+    return argv + [str(suite)]
+
+
+def _run(product: Product, suite: Path, active: bool, pause_dir: Path, n: int
+         ) -> tuple[float, float]:
+    """One run of the suite: (wall seconds, CPU seconds user+sys of pytest)."""
+    if active:
+        make_pause_dir(pause_dir.parent, pause_dir.name)
+    env = product.environ()
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(_argv(product, suite, active, pause_dir), cwd=str(suite), env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    out = proc.stdout.read()
+    _pid, status, ru = os.wait4(proc.pid, 0)
+    dt = time.perf_counter() - t0
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    proc.stdout.close()
+    tail = out.decode(errors="replace").strip().splitlines()[-1:]
+    if proc.returncode != 0 or not tail or f"{n} passed" not in tail[0]:
+        raise BenchError(f"{product.key} trivial suite ({'active' if active else 'disabled'}) "
+                         f"exited {proc.returncode}: {tail}")
+    return dt, ru.ru_utime + ru.ru_stime
+
+
+def _count_files(root: Path) -> dict[str, int]:
+    files = dirs = 0
+    for _dirpath, dirnames, filenames in os.walk(root):
+        files += len(filenames)
+        dirs += len(dirnames)
+    return {"files": files, "dirs": dirs}
+
+
+_CREATE = re.compile(
+    r"^\d+\s+(?:openat\(.*O_CREAT.*|creat\(.*|mkdirat?\(.*|renameat2?\(.*|rename\(.*|linkat\(.*"
+    r"|link\(.*)\)\s+=\s+\d+"
+)
+
+
+def _strace_creations(product: Product, suite: Path, active: bool, pause_dir: Path,
+                      work: Path) -> Optional[int]:
+    strace = shutil.which("strace")
+    if strace is None:
+        return None
+    if active:
+        make_pause_dir(pause_dir.parent, pause_dir.name)
+    out = work / f"strace-{product.key}-{'on' if active else 'off'}.txt"
+    cp = subprocess.run(
+        [strace, "-f", "-qq", "-e",
+         "trace=openat,open,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat",
+         "-o", str(out), *_argv(product, suite, active, pause_dir)],
+        cwd=str(suite), env=product.environ(), stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, timeout=900,
+    )
+    if cp.returncode != 0 or not out.exists():
+        return None
+    return sum(1 for line in out.read_text(errors="replace").splitlines() if _CREATE.match(line))
+
+
+def run(products: list[Product], work: Path, n: int, pairs: int, log,
+        with_strace: bool = True, pairs_other: Optional[int] = None) -> dict[str, Any]:
+    suite = make_suite(work, n)
+    result: dict[str, Any] = {"tests": n, "pairs": pairs}
+    for product in products:
+        n_pairs = pairs if product.key == "ours" else (pairs_other or pairs)
+        pause_dir = work / f"overhead-pauses-{product.key}"
+        # warm-up: bytecode caches, page cache
+        _run(product, suite, True, pause_dir, n)
+        _run(product, suite, False, pause_dir, n)
+        on: list[float] = []
+        off: list[float] = []
+        ratios: list[float] = []
+        cpu_ratios: list[float] = []
+        for k in range(n_pairs):
+            order = (True, False) if k % 2 == 0 else (False, True)
+            got = {}
+            for active in order:
+                got[active] = _run(product, suite, active, pause_dir, n)
+            on.append(got[True][0])
+            off.append(got[False][0])
+            ratios.append(got[True][0] / got[False][0])
+            cpu_ratios.append(got[True][1] / got[False][1])
+        log(f"overhead {product.key}: active {summary(on, 's')['median']:.2f}s, "
+            f"disabled {summary(off, 's')['median']:.2f}s, "
+            f"wall ratio {summary(ratios)['median']:.3f}, cpu ratio {summary(cpu_ratios)['median']:.3f}")
+        _run(product, suite, True, pause_dir, n)
+        counted = _count_files(pause_dir)
+        entry: dict[str, Any] = {
+            "active_s": summary(on, "s"),
+            "disabled_s": summary(off, "s"),
+            "ratio": summary(ratios, "x"),
+            "overhead_pct": summary([(r - 1.0) * 100.0 for r in ratios], "%"),
+            "pairs": n_pairs,
+            # the ratio of the fastest runs: other processes only ever add
+            # time, so the minimum is the least disturbed estimate
+            "min_ratio": min(on) / min(off),
+            "min_overhead_pct": (min(on) / min(off) - 1.0) * 100.0,
+            "cpu_ratio": summary(cpu_ratios, "x"),
+            "cpu_overhead_pct": summary([(r - 1.0) * 100.0 for r in cpu_ratios], "%"),
+            "pause_dir_after_run": counted,
+        }
+        if with_strace:
+            c_on = _strace_creations(product, suite, True, pause_dir, work)
+            c_off = _strace_creations(product, suite, False, pause_dir, work)
+            if c_on is not None and c_off is not None:
+                entry["strace_creations"] = {"active": c_on, "disabled": c_off,
+                                             "plugin": c_on - c_off}
+        result[product.key] = entry
+    return result
