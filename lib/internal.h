@@ -28,6 +28,10 @@ int lp_fail_errno(int code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 void lp_error_clear(void);
 
+/* ---------------------------------------------------------- fault.c */
+/* kill -9 this process here if $LP_TEST_KILL_AT names `step` (tests). */
+void lp_crash_point(const char *step);
+
 /* ------------------------------------------------------------ ids.c */
 /* Run ids: like lp_id_validate but without '.', which separates the run
  * id from the rest of a pause id ("<run_id>.<suffix>"). */

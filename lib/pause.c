@@ -186,6 +186,7 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 	if (rc)
 		goto fail;
 	p->published = 1;
+	lp_crash_point("begin:pause_file"); /* pause file, no index entry */
 	if (run->store->pending_fd >= 0) {
 		int fd = openat(run->store->pending_fd, p->id,
 				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -196,6 +197,7 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 		}
 		close(fd);
 	}
+	lp_crash_point("begin:indexed"); /* indexed, no pause_created event */
 	lp_json *ev = lpj_object();
 	if (ev == NULL) {
 		rc = lp_fail(LP_ERROR, "out of memory");
@@ -240,11 +242,14 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, lp_r
 		rc = lpj_set_str(d, "failure_reason", c->failure_reason);
 	else if (!(rc = lpj_set_result(d, "result", c->result)))
 		rc = lpj_set_str(d, "reason", c->reason);
+	lp_crash_point("take:decided"); /* command read and valid, not recorded */
 	if (rc || (rc = publish_doc(p)))
 		return rc;
 	p->done = 1;
+	lp_crash_point("take:recorded"); /* pause file final, still indexed */
 	if (p->run->store->pending_fd >= 0)
 		unlinkat(p->run->store->pending_fd, p->id, 0);
+	lp_crash_point("take:unindexed"); /* no pause_<outcome> event yet */
 	lp_json *ev = lpj_object();
 	if (ev == NULL)
 		return lp_fail(LP_ERROR, "out of memory");

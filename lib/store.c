@@ -275,6 +275,7 @@ int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
 		unlinkat(dirfd, tmp, 0);
 		return lp_fail_errno(LP_ERROR, e, "cannot write %s", label);
 	}
+	lp_crash_point("publish:written"); /* temporary file only */
 	int result = LP_OK;
 	if (!exclusive) {
 		if (renameat(dirfd, tmp, dirfd, name) < 0) {
@@ -296,6 +297,7 @@ int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
 			return 1;
 		return lp_fail_errno(LP_ERROR, e, "cannot publish %s", label);
 	}
+	lp_crash_point("publish:published"); /* before the directory's fsync */
 	if (!lp_fsync_disabled())
 		fsync(dirfd); /* best effort: the file itself is already durable */
 	return result;

@@ -1,0 +1,123 @@
+"""kill -9 at each step of writing a pause and of taking a command.
+
+The runtime has named crash points (lib/fault.c): with LP_TEST_KILL_AT=<step>
+(or <step>@<N> for its N-th time) the process sends itself SIGKILL there,
+exactly as `kill -9` would. For every step, in the paused pytest process
+and in the resuming CLI, the test checks what a person or agent then sees:
+no reader fails on a partial file, every pause is in a consistent state
+(stale while its process is gone, or final), and the CLI's answers agree
+with the pause file.
+
+Publications in a run, in order: run.json (1), the pause file (2), the
+pause file with its outcome (3).
+"""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+SUITE = """
+def test_cp(live_pause):
+    d = live_pause.checkpoint(task="crash me")
+    print("DECISION", d.outcome, d.result)
+"""
+
+STATES = {"pending", "stale", "resumed", "timed_out", "aborted"}
+
+
+def all_pauses(cli) -> list[dict]:
+    """`ls -a --json`: must succeed and print only whole JSON objects."""
+    res = cli("ls", "-a", "--json")
+    assert res.returncode == 0, str(res)
+    pauses = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+    for p in pauses:
+        assert p["state"] in STATES, p
+        shown = cli("show", p["pause_id"], "--json")
+        assert shown.returncode == 0, str(shown)
+        assert json.loads(shown.stdout)["state"] == p["state"]
+    return pauses
+
+
+def no_partial_file_is_visible(pause_dir) -> None:
+    """Every published pause file and claim parses; only dot-files are partial."""
+    for f in list(pause_dir.glob("runs/*/pauses/*")) + list(pause_dir.glob("runs/*/commands/*")):
+        if f.name.startswith("."):
+            continue  # a temporary name: never read by anyone
+        if ".rejected." in f.name:
+            continue
+        json.loads(f.read_text())
+
+
+@pytest.mark.parametrize("step, visible", [
+    ("publish:written@2", False),    # the pause file only as a temporary file
+    ("publish:published@2", True),   # published, directory not yet flushed
+    ("begin:pause_file", True),      # published, not yet indexed as pending
+    ("begin:indexed", True),         # indexed, no pause_created event
+])
+def test_kill_while_writing_a_pause(pytester, live, cli, pause_dir, step, visible):
+    pytester.makepyfile(test_crash=SUITE)
+    s = live("-s", env={"LP_TEST_KILL_AT": step})
+    run_id = s.run_id
+    rc, out = s.finish()
+    assert rc == -9, out  # killed at the step, as by kill -9
+    no_partial_file_is_visible(pause_dir)
+    pauses = [p for p in all_pauses(cli) if p["run_id"] == run_id]
+    if not visible:
+        assert pauses == []
+    else:
+        assert [p["state"] for p in pauses] == ["stale"]
+        pid = pauses[0]["pause_id"]
+        assert cli("ls", "--json").stdout.strip() == ""  # not resumable: not listed
+        res = cli("resume", pid, "--result", "true")
+        assert res.returncode == 4, str(res)  # stale, nothing written
+        assert not (pause_dir / "runs" / run_id / "commands" / f"{pid}.resume.json").exists()
+    watch = cli("watch", "--run-id", run_id, "--timeout", "30")
+    assert watch.returncode == 9, str(watch)
+    assert "run is no longer active" in watch.stdout
+
+
+@pytest.mark.parametrize("step, cli_exit, final_state", [
+    ("take:decided", 4, "stale"),            # command valid, outcome not recorded
+    ("publish:written@3", 4, "stale"),       # outcome written to a temporary file only
+    ("publish:published@3", 0, "resumed"),   # outcome published, directory not flushed
+    ("take:recorded", 0, "resumed"),         # outcome recorded, still indexed as pending
+    ("take:unindexed", 0, "resumed"),        # unindexed, no pause_resumed event
+])
+def test_kill_while_taking_a_command(pytester, live, cli, pause_dir, step, cli_exit,
+                                     final_state):
+    pytester.makepyfile(test_crash=SUITE)
+    s = live("-s", env={"LP_TEST_KILL_AT": step})
+    pause = cli.watch(s.run_id)
+    res = cli("resume", pause["pause_id"], "--result", "true", "--reason", "ok")
+    rc, out = s.finish()
+    assert rc == -9, out
+    assert "DECISION" not in out  # the test never received it
+    # The CLI's answer agrees with the pause file.
+    assert res.returncode == cli_exit, str(res)
+    no_partial_file_is_visible(pause_dir)
+    pauses = {p["pause_id"]: p for p in all_pauses(cli)}
+    assert pauses[pause["pause_id"]]["state"] == final_state
+    assert cli("ls", "--json").stdout.strip() == ""  # nothing resumable is left listed
+    again = cli("resume", pause["pause_id"], "--result", "false")
+    assert again.returncode == (5 if final_state == "resumed" else 4), str(again)
+
+
+def test_kill_the_cli_while_it_writes_its_command(pytester, live, cli, pause_dir):
+    """A resume killed before its command is published leaves only a
+    temporary file: the pause keeps waiting and a later resume works."""
+    pytester.makepyfile(test_crash=SUITE)
+    s = live("-s")
+    pause = cli.watch(s.run_id)
+    killed = cli("resume", pause["pause_id"], "--result", "false",
+                 env=dict(cli.env, LP_TEST_KILL_AT="publish:written"))
+    assert killed.returncode == -9, str(killed)
+    commands = pause_dir / "runs" / s.run_id / "commands"
+    assert [f.name for f in commands.iterdir() if not f.name.startswith(".")] == []
+    assert cli("show", pause["pause_id"], "--json").json()["state"] == "pending"
+    ok = cli("resume", pause["pause_id"], "--result", "true", "--reason", "second try")
+    assert ok.returncode == 0, str(ok)
+    rc, out = s.finish()
+    assert rc == 0, out
+    assert re.search(r"DECISION resumed True", out), out
