@@ -2,8 +2,8 @@
 #   make demo   - a real pytest session pauses (a failure, a checkpoint) and
 #                 is resumed through the CLI from a second process
 #   make test   - every test: C unit tests (-Werror), the same and the CLI
-#                 black-box tests under ASan+UBSan, the black-box pytest
-#                 tests, fuzz smoke runs, and the benchmark in quick mode
+#                 black-box tests under ASan+UBSan, fuzz smoke runs, the
+#                 benchmark in quick mode, and the black-box pytest tests
 VENV ?= .venv
 PY := $(VENV)/bin/python
 BUILD ?= build
@@ -55,7 +55,7 @@ bench: bootstrap
 bench-smoke: bootstrap
 	@$(PY) bench/run.py --quick --out $(BUILD)/bench-quick.json
 
-test: ctest asan pytest fuzz-smoke bench-smoke
+test: ctest asan fuzz-smoke bench-smoke pytest
 
 clean:
 	rm -rf $(BUILD) $(VENV)
