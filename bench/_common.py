@@ -14,6 +14,7 @@ import os
 import platform
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -315,10 +316,12 @@ class Session:
         self.log_path = log
         self.argv = list(argv)
         self._log = open(log, "wb")
+        # its own process group, so that kill() also ends what it started
+        # (pytest under a shell wrapper)
         self.proc = subprocess.Popen(
             self.argv, cwd=str(cwd), env=env,
             stdout=subprocess.PIPE if stdout_pipe else self._log,
-            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
         )
         self.returncode: Optional[int] = None
         self._reaper: Optional[threading.Thread] = None
@@ -365,6 +368,10 @@ class Session:
         return rc
 
     def kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         if self.proc.poll() is None:
             self.proc.kill()
             try:

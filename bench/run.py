@@ -93,7 +93,7 @@ def config(quick: bool) -> dict[str, Any]:
         "rt_n": 200, "rt_sessions": 3, "rt_sessions_floor": 3, "rt_n_scripts": 200,
         "rt_sessions_v011": 1, "rt_nofsync": True,
         "scale_sizes": [100, 1000, 10000], "scale_reps": 11, "scale_reps_v011": 5,
-        "overhead_n": 5000, "overhead_pairs": 7, "overhead_pairs_v011": 4,
+        "overhead_n": 5000, "overhead_pairs": 12, "overhead_pairs_v011": 6,
         "overhead_strace": True,
         "cli_reps": 21, "probe_reps": 30,
     }
@@ -274,18 +274,31 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_row("overhead.pct", sc,
                          "wall time, active vs disabled, median of pair ratios (+%)",
                          o["overhead_pct"], None, **vo))
+        ir = o.get("instructions")
         row = _row("overhead.min_pct", sc,
                    "wall time, active vs disabled, fastest run of each (+%)",
-                   {"median": o["min_overhead_pct"], "unit": "%"}, ("<=", 2.0),
+                   {"median": o["min_overhead_pct"], "unit": "%"},
+                   None if ir else ("<=", 2.0),
                    **({"0.1.1": {"median": v["min_overhead_pct"], "unit": "%"}} if v else {}))
         rows.append(row)
+        if ir:
+            # judged here: instruction counts are what other processes on a
+            # shared machine cannot disturb (the wall figures above can be)
+            rows.append(_row(
+                "overhead.instructions_pct", sc,
+                f"instructions, active vs disabled, at {ir['n']} tests (valgrind; "
+                f"{ir['per_test_instructions']['plugin']:.0f} per test + "
+                f"{ir['startup_instructions']['plugin'] / 1e6:.1f} M at start) (+%)",
+                {"median": ir["estimated_overhead_pct_at_n"], "unit": "%"}, ("<=", 2.0)))
+        rows.append(_row("overhead.min_cpu_pct", sc,
+                         "CPU time (user+sys), active vs disabled, least of each (+%)",
+                         {"median": o["min_cpu_overhead_pct"], "unit": "%"}, None,
+                         **({"0.1.1": {"median": v["min_cpu_overhead_pct"], "unit": "%"}}
+                            if v else {})))
         rows.append(_row("overhead.cpu_pct", sc,
                          "CPU time (user+sys), active vs disabled, median of pairs (+%)",
                          o["cpu_overhead_pct"], None,
                          **({"0.1.1": v["cpu_overhead_pct"]} if v else {})))
-        for r in rows[-3:]:
-            for t in r["theirs"].values():
-                t.pop("ratio_theirs_over_ours", None)
         rows.append(_row("overhead.active_s", sc, "wall time, plugin active (s)", o["active_s"],
                          None, **{"0.1.1": v["active_s"] if v else None}))
         rows.append(_row("overhead.disabled_s", sc, "wall time, plugin disabled (s)",
@@ -303,6 +316,11 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
             row["theirs"]["0.1.1"] = {"median": float(v["pause_dir_after_run"]["files"]),
                                       "unit": "files", "strace_plugin_creations": vst}
         rows.append(row)
+        # a ratio of overhead figures says nothing: each is its own baseline
+        for r in rows:
+            if r["id"].startswith("overhead."):
+                for t in r["theirs"].values():
+                    t.pop("ratio_theirs_over_ours", None)
     pr = res.get("probes")
     if pr and "with_watch" in pr.get("inotify_close_ms", {}):
         sc = "0. kernel probes (what the product's waits and writes cost here)"

@@ -7,7 +7,10 @@ each pair. Reported: the wall time of each arm (median of the pairs), the
 ratio active/disabled per pair (median and spread), and the files the
 plugin writes per run: counted in the pause directory after the run, and,
 where strace exists, every file-creating system call of the whole pytest
-process, active minus disabled.
+process, active minus disabled. Where valgrind exists (full mode), the
+plugin's cost is also counted in instructions, which other processes on
+the machine cannot disturb: pytest on 1 and on 1,001 tests, active and
+disabled, extrapolated to the suite's size.
 """
 
 from __future__ import annotations
@@ -98,6 +101,54 @@ def _strace_creations(product: Product, suite: Path, active: bool, pause_dir: Pa
     return sum(1 for line in out.read_text(errors="replace").splitlines() if _CREATE.match(line))
 
 
+_IREFS = re.compile(r"I\s+refs:\s+([\d,]+)")
+
+
+def _instructions(product: Product, suite: Path, active: bool, pause_dir: Path,
+                  valgrind: str) -> subprocess.Popen:
+    if active:
+        make_pause_dir(pause_dir.parent, pause_dir.name)
+    return subprocess.Popen(
+        [valgrind, "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+         *_argv(product, suite, active, pause_dir)],
+        cwd=str(suite), env=product.environ(), stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True)
+
+
+def instruction_overhead(product: Product, work: Path, n: int) -> Optional[dict[str, Any]]:
+    """The plugin's cost in instructions (valgrind's count, immune to what
+    other processes do): pytest on 1 and on 1,001 tests, plugin active and
+    disabled; the per-test and start-up differences extrapolate to n."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        return None
+    counts: dict[tuple[int, bool], int] = {}
+    for size in (1, 1001):
+        suite = make_suite(work, size)
+        # caches first (bytecode of the suite and the plugin), then two at once
+        for active in (True, False):
+            _run(product, suite, active, work / f"ir-pauses-{active}", size)
+        procs = {active: _instructions(product, suite, active, work / f"ir-pauses-{active}",
+                                       valgrind) for active in (True, False)}
+        for active, p in procs.items():
+            _out, err = p.communicate(timeout=900)
+            m = _IREFS.search(err or "")
+            if p.returncode != 0 or m is None:
+                return None
+            counts[(size, active)] = int(m.group(1).replace(",", ""))
+    start = {a: counts[(1, a)] for a in (True, False)}
+    per_test = {a: (counts[(1001, a)] - counts[(1, a)]) / 1000.0 for a in (True, False)}
+    total = {a: start[a] + per_test[a] * (n - 1) for a in (True, False)}
+    return {
+        "startup_instructions": {"active": start[True], "disabled": start[False],
+                                 "plugin": start[True] - start[False]},
+        "per_test_instructions": {"active": per_test[True], "disabled": per_test[False],
+                                  "plugin": per_test[True] - per_test[False]},
+        "estimated_overhead_pct_at_n": (total[True] / total[False] - 1.0) * 100.0,
+        "n": n,
+    }
+
+
 def run(products: list[Product], work: Path, n: int, pairs: int, log,
         with_strace: bool = True, pairs_other: Optional[int] = None) -> dict[str, Any]:
     suite = make_suite(work, n)
@@ -110,6 +161,8 @@ def run(products: list[Product], work: Path, n: int, pairs: int, log,
         _run(product, suite, False, pause_dir, n)
         on: list[float] = []
         off: list[float] = []
+        on_cpu: list[float] = []
+        off_cpu: list[float] = []
         ratios: list[float] = []
         cpu_ratios: list[float] = []
         for k in range(n_pairs):
@@ -119,6 +172,8 @@ def run(products: list[Product], work: Path, n: int, pairs: int, log,
                 got[active] = _run(product, suite, active, pause_dir, n)
             on.append(got[True][0])
             off.append(got[False][0])
+            on_cpu.append(got[True][1])
+            off_cpu.append(got[False][1])
             ratios.append(got[True][0] / got[False][0])
             cpu_ratios.append(got[True][1] / got[False][1])
         log(f"overhead {product.key}: active {summary(on, 's')['median']:.2f}s, "
@@ -136,10 +191,18 @@ def run(products: list[Product], work: Path, n: int, pairs: int, log,
             # time, so the minimum is the least disturbed estimate
             "min_ratio": min(on) / min(off),
             "min_overhead_pct": (min(on) / min(off) - 1.0) * 100.0,
+            "min_cpu_overhead_pct": (min(on_cpu) / min(off_cpu) - 1.0) * 100.0,
             "cpu_ratio": summary(cpu_ratios, "x"),
             "cpu_overhead_pct": summary([(r - 1.0) * 100.0 for r in cpu_ratios], "%"),
             "pause_dir_after_run": counted,
         }
+        if with_strace and product.key == "ours":
+            ir = instruction_overhead(product, work, n)
+            if ir is not None:
+                entry["instructions"] = ir
+                log(f"overhead {product.key}: instructions +{ir['estimated_overhead_pct_at_n']:.2f}% "
+                    f"at {n} tests ({ir['per_test_instructions']['plugin']:.0f} per test, "
+                    f"{ir['startup_instructions']['plugin']} at start)")
         if with_strace:
             c_on = _strace_creations(product, suite, True, pause_dir, work)
             c_off = _strace_creations(product, suite, False, pause_dir, work)
