@@ -144,6 +144,43 @@ class LivePytest:
             self.proc.wait(WAIT)
 
 
+#: the rule around a PAUSED block
+SEP = "=" * 60
+
+
+def wait_block(session: LivePytest, start: int = 0) -> tuple[dict, int]:
+    """Wait for the next complete PAUSED block printed at or after output
+    line `start`; return its fields ("key: value" lines, plus kind, nodeid,
+    the raw lines, their index and the line before) and the index of the
+    line after it."""
+    session.wait_for_line(r"^PAUSED \((failure|checkpoint)\): ", start=start)
+    lines = list(session.lines)
+    i = next(k for k in range(start, len(lines)) if lines[k].startswith("PAUSED ("))
+    session.wait_for_line(rf"^{SEP}$", start=i + 1)
+    lines = list(session.lines)
+    j = next(k for k in range(i + 1, len(lines)) if lines[k] == SEP)
+    m = re.match(r"^PAUSED \((\w+)\): (.*)$", lines[i])
+    assert m is not None
+    block: dict = {"kind": m.group(1), "nodeid": m.group(2), "index": i,
+                   "before": lines[i - 1] if i else None, "lines": lines[i + 1:j]}
+    for line in lines[i + 1:j]:
+        key, sep, value = line.partition(": ")
+        block[key if sep else line] = value
+    return block, j + 1
+
+
+def read_events(pause_dir: Path, run_id: str) -> list[dict]:
+    """events.jsonl of a run, as a user reads it."""
+    text = (pause_dir / "runs" / run_id / "events.jsonl").read_text()
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def read_pause(pause_dir: Path, pause_id: str) -> dict:
+    """The pause file of a pause id (<run_id>.<suffix>)."""
+    run_id = pause_id.split(".")[0]
+    return json.loads((pause_dir / "runs" / run_id / "pauses" / f"{pause_id}.json").read_text())
+
+
 @pytest.fixture
 def pause_dir(tmp_path: Path) -> Path:
     """A fresh pause directory for one test (created by the plugin, 0700)."""

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import read_events, read_pause, wait_block
+
 WAIT = 60.0  # a bound for a slow machine, never asserted on
-SEP = "=" * 60
 
 RECORD = '''
 import json
@@ -45,34 +46,6 @@ def decisions(pytester: pytest.Pytester) -> dict[str, dict]:
     assert path.exists(), "the inner tests recorded no decision"
     return {d["test"]: d for d in map(json.loads, path.read_text().splitlines())}
 
-
-def wait_block(session, start: int = 0) -> tuple[dict, int]:
-    """Wait for the next complete PAUSED block at or after output line
-    `start`; return its "key: value" fields (plus kind and nodeid) and the
-    index of the line after it."""
-    session.wait_for_line(r"^PAUSED \((failure|checkpoint)\): ", start=start)
-    lines = list(session.lines)
-    i = next(k for k in range(start, len(lines)) if lines[k].startswith("PAUSED ("))
-    session.wait_for_line(rf"^{SEP}$", start=i + 1)
-    lines = list(session.lines)
-    j = next(k for k in range(i + 1, len(lines)) if lines[k] == SEP)
-    m = re.match(r"^PAUSED \((\w+)\): (.*)$", lines[i])
-    assert m is not None
-    block: dict = {"kind": m.group(1), "nodeid": m.group(2), "lines": lines[i + 1:j]}
-    for line in lines[i + 1:j]:
-        key, sep, value = line.partition(": ")
-        block[key if sep else line] = value
-    return block, j + 1
-
-
-def read_events(pause_dir: Path, run_id: str) -> list[dict]:
-    text = (pause_dir / "runs" / run_id / "events.jsonl").read_text()
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
-
-
-def read_pause(pause_dir: Path, pause_id: str) -> dict:
-    run_id = pause_id.split(".")[0]
-    return json.loads((pause_dir / "runs" / run_id / "pauses" / f"{pause_id}.json").read_text())
 
 
 def header_run_id(output: str) -> str:

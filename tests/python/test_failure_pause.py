@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import SEP, read_events, wait_block
+
 WAIT = 60.0  # a bound for a slow machine, never asserted on
-SEP = "=" * 60
 
 #: A failing test whose fixture records its setup and teardown (with the pid
 #: of the process that ran them) in files of the pytester directory.
@@ -56,30 +57,6 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # ------------------------------------------------------------------ helpers
 
-
-def wait_block(session, start: int = 0) -> tuple[dict, int]:
-    """Wait for the next complete PAUSED block printed at or after output
-    line `start`; return its fields ("key: value" lines, plus kind, nodeid,
-    the raw lines and their index) and the index of the line after it."""
-    session.wait_for_line(r"^PAUSED \((failure|checkpoint)\): ", start=start)
-    lines = list(session.lines)
-    i = next(k for k in range(start, len(lines)) if lines[k].startswith("PAUSED ("))
-    session.wait_for_line(rf"^{SEP}$", start=i + 1)
-    lines = list(session.lines)
-    j = next(k for k in range(i + 1, len(lines)) if lines[k] == SEP)
-    m = re.match(r"^PAUSED \((\w+)\): (.*)$", lines[i])
-    assert m is not None
-    block: dict = {"kind": m.group(1), "nodeid": m.group(2), "index": i,
-                   "before": lines[i - 1] if i else None, "lines": lines[i + 1:j]}
-    for line in lines[i + 1:j]:
-        key, sep, value = line.partition(": ")
-        block[key if sep else line] = value
-    return block, j + 1
-
-
-def read_events(pause_dir: Path, run_id: str) -> list[dict]:
-    text = (pause_dir / "runs" / run_id / "events.jsonl").read_text()
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
 def pause_path(pause_dir: Path, pause_id: str) -> Path:

@@ -17,8 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from conftest import wait_block
+
 WAIT = 60.0  # a bound for a slow machine, never asserted on
-SEP = "=" * 60
 DEFAULT_DIR = Path("/tmp/pytest-live-pause")
 RUN_ID_LINE = r"^pytest-live-pause: run_id=(\S+)$"
 
@@ -53,21 +54,6 @@ def only_pause(pause_dir: Path, run_id: str) -> dict:
     assert len(files) == 1, files
     return json.loads(files[0].read_text())
 
-
-def wait_block(session, start: int = 0) -> dict:
-    """Wait for the next complete PAUSED block at or after output line
-    `start`; return its "key: value" fields."""
-    session.wait_for_line(r"^PAUSED \((failure|checkpoint)\): ", start=start)
-    lines = list(session.lines)
-    i = next(k for k in range(start, len(lines)) if lines[k].startswith("PAUSED ("))
-    session.wait_for_line(rf"^{SEP}$", start=i + 1)
-    lines = list(session.lines)
-    j = next(k for k in range(i + 1, len(lines)) if lines[k] == SEP)
-    block: dict = {"lines": lines[i:j]}
-    for line in lines[i + 1:j]:
-        key, sep, value = line.partition(": ")
-        block[key if sep else line] = value
-    return block
 
 
 @pytest.fixture
@@ -293,7 +279,7 @@ def test_pause_timeout_default_and_zero(pytester, live, cli, pause_dir, args, li
     pytester.makepyfile(test_fails=FAILING)
     s = live("--pause-on-failure", *args)
     run_id = s.run_id
-    block = wait_block(s)
+    block, _ = wait_block(s)
     assert block["lines"][-1] == line
     pf = only_pause(pause_dir, run_id)
     assert pf["timeout"] == timeout and isinstance(pf["timeout"], float)

@@ -190,9 +190,9 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI  # the binary the `cli` fixture runs
+from conftest import wait_block
 
 WAIT = 60.0  # a bound for a slow machine, never asserted on
-SEP = "=" * 60
 
 FAILING = '''
 def test_fails():
@@ -249,24 +249,6 @@ def finish_cli(proc: subprocess.Popen) -> tuple[int, str, str]:
         pytest.fail(f"pytest-live-pause {proc.args[1:]} did not exit within {WAIT}s")
     return proc.returncode, out, err
 
-
-def wait_block(session, start: int = 0) -> tuple[dict, int]:
-    """Wait for the next complete PAUSED block at or after output line
-    `start`; return its "key: value" fields (plus kind and nodeid) and the
-    index of the line after it."""
-    session.wait_for_line(r"^PAUSED \((failure|checkpoint)\): ", start=start)
-    lines = list(session.lines)
-    i = next(k for k in range(start, len(lines)) if lines[k].startswith("PAUSED ("))
-    session.wait_for_line(rf"^{SEP}$", start=i + 1)
-    lines = list(session.lines)
-    j = next(k for k in range(i + 1, len(lines)) if lines[k] == SEP)
-    m = re.match(r"^PAUSED \((\w+)\): (.*)$", lines[i])
-    assert m is not None
-    block: dict = {"kind": m.group(1), "nodeid": m.group(2), "lines": lines[i + 1:j]}
-    for line in lines[i + 1:j]:
-        key, sep, value = line.partition(": ")
-        block[key if sep else line] = value
-    return block, j + 1
 
 
 def read_json(path: Path) -> dict:
