@@ -301,6 +301,22 @@ def _read_qamule(config: pytest.Config) -> QamuleSettings | None:
     return QamuleSettings(signal=sig, result_dir=os.path.abspath(path))
 
 
+def _cli_or_ini(
+    config: pytest.Config,
+    name: str,
+    flag: str,
+    parse: Callable[[str, str], Any],
+    default: Any,
+) -> Any:
+    """An option whose ini key has the same name: the command line, else
+    the ini key, else `default`; parse() names the source in its error."""
+    cli = config.getoption(name)
+    if cli is not None:
+        return parse(cli, flag)
+    ini = str(config.getini(name)).strip()
+    return parse(ini, f"ini option {name}") if ini else default
+
+
 def read_settings(config: pytest.Config) -> Settings:
     """Resolve every option: command line > environment > ini > default."""
     cli_pof = config.getoption("pause_on_failure")
@@ -309,29 +325,14 @@ def read_settings(config: pytest.Config) -> Settings:
     )
     qamule_settings = _read_qamule(config)
 
-    cli_timeout = config.getoption("pause_timeout")
-    if cli_timeout is not None:
-        timeout = _parse_timeout(cli_timeout, "--pause-timeout")
-    else:
-        ini_timeout = str(config.getini("pause_timeout")).strip()
-        timeout = (
-            _parse_timeout(ini_timeout, "ini option pause_timeout")
-            if ini_timeout
-            else qamule.DEFAULT_TIMEOUT
-            if qamule_settings is not None
-            else DEFAULT_TIMEOUT
-        )
-
-    cli_mock = config.getoption("pause_checkpoint_mock")
-    if cli_mock is not None:
-        mock = _parse_mock(cli_mock, "--pause-checkpoint-mock")
-    else:
-        ini_mock = str(config.getini("pause_checkpoint_mock")).strip()
-        mock = (
-            _parse_mock(ini_mock, "ini option pause_checkpoint_mock")
-            if ini_mock
-            else _NOT_MOCKED
-        )
+    timeout = _cli_or_ini(
+        config, "pause_timeout", "--pause-timeout", _parse_timeout,
+        qamule.DEFAULT_TIMEOUT if qamule_settings is not None else DEFAULT_TIMEOUT,
+    )
+    mock = _cli_or_ini(
+        config, "pause_checkpoint_mock", "--pause-checkpoint-mock", _parse_mock,
+        _NOT_MOCKED,
+    )
 
     return Settings(
         pause_on_failure, timeout, _resolve_pause_dir(config), mock, qamule_settings
