@@ -5,7 +5,9 @@ The generator writes finished runs straight as files of the protocol
 per run `run.json` (status ended), `events.jsonl`, two pause files
 (resumed, timed_out or aborted, with a pid that no longer exists), and the
 command file that ended each. `pending/` stays empty for them: they are
-finished. One live pytest session per product, paused at a checkpoint in
+finished. As the runtime does, it appends each run ("R") and each ended
+pause ("P") to `catalog.tsv`, the summary index that `ls -a` reads
+(docs/protocol.md, "The catalog"; 0.1.1 ignores the file). One live pytest session per product, paused at a checkpoint in
 the same directory, is what `watch`, `show` and `resume` act on.
 
 Sizes grow in place (100 -> 1,000 -> 10,000 runs), and every command is
@@ -74,9 +76,23 @@ class Generator:
     def _hex(self, n: int) -> str:
         return "".join(self.rng.choice("0123456789abcdef") for _ in range(n))
 
+    @staticmethod
+    def _tsv(value: Any) -> str:
+        text = "" if value is None else str(value)
+        return (text.replace("\\", "\\\\").replace("\t", "\\t")
+                .replace("\n", "\\n").replace("\r", "\\r"))
+
+    def _catalog_line(self, pause: dict[str, Any]) -> str:
+        fields = ["P", pause["pause_id"], pause["status"], pause["kind"],
+                  repr(float(pause["created_at"])), repr(float(pause["finished_at"])),
+                  repr(float(pause["timeout"])), str(pause["pid"]), pause["worker_id"],
+                  pause["hostname"], pause["cwd"], pause["nodeid"], pause["task"]]
+        return "\t".join(self._tsv(f) for f in fields) + "\n"
+
     def grow_to(self, runs: int) -> float:
         """Add finished runs until there are `runs`; returns seconds taken."""
         t0 = time.monotonic()
+        catalog: list[str] = []
         base = time.time() - 86400 * 30
         statuses = ["resumed", "resumed", "resumed", "timed_out", "aborted"]
         while self.count < runs:
@@ -93,6 +109,7 @@ class Generator:
                 "ended_at": started + 50.0, "exitstatus": 1,
             }
             (rd / "run.json").write_text(json.dumps(run))
+            catalog.append(f"R\t{run_id}\n")
             events = [json.dumps({"event": "run_started", "ts": started, "run_id": run_id,
                                   "pid": self.pid, "hostname": self.host})]
             for k in range(PAUSES_PER_RUN):
@@ -125,6 +142,7 @@ class Generator:
                 else:
                     pause.pop("failure_reason")
                 (rd / "pauses" / f"{pause_id}.json").write_text(json.dumps(pause))
+                catalog.append(self._catalog_line(pause))
                 cmd: dict[str, Any] = {"by": by, "pid": self.pid, "hostname": self.host,
                                        "created_at": created + 5.0}
                 (rd / "commands" / f"{pause_id}.resume.json").write_text(json.dumps(cmd))
@@ -136,6 +154,14 @@ class Generator:
                                       "run_id": run_id, "exitstatus": 1}))
             (rd / "events.jsonl").write_text("\n".join(events) + "\n")
             self.count += 1
+        path = self.root / "catalog.tsv"
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            if os.fstat(fd).st_size == 0:
+                catalog.insert(0, "pytest-live-pause catalog 1\n")
+            os.write(fd, "".join(catalog).encode())
+        finally:
+            os.close(fd)
         return time.monotonic() - t0
 
 

@@ -59,6 +59,7 @@ struct lp_store {
 	 * close (a kernel RCU grace period) comes after the caller has
 	 * printed the pause, not before */
 	struct lp_waiter *watch_waiter;
+	int catalog_fd; /* catalog.tsv for appending, opened at the first append */
 };
 
 /* Open a subdirectory of dirfd without following symlinks; create it
@@ -164,6 +165,31 @@ const char *lpj_unknown_key(const lp_json *o, const char *const allowed[]);
 /* Compact, sorted keys, reals with 17 digits (they read back exactly);
  * any value. malloc'd, NULL on failure. */
 char *lpj_dump_exact(const lp_json *j);
+
+/* -------------------------------------------------------- catalog.c */
+/* <dir>/catalog.tsv: "R" lines (runs started) and "P" lines (pauses
+ * ended), for "ls -a". Appends are single write(2)s; a pause's line is
+ * flushed (fdatasync) before the pause leaves pending/. */
+int lp_catalog_add_run(lp_store *store, const char *run_id);
+int lp_catalog_add_pause(lp_store *store, const lp_json *doc); /* the final pause file */
+
+typedef struct lp_catalog_pause {
+	char run_id[LP_ID_MAX + 1];
+	const char *pause_id, *status, *kind, *worker_id, *hostname, *cwd, *nodeid, *task;
+	double created_at, finished_at, timeout;
+	long pid;
+} lp_catalog_pause;
+typedef struct lp_catalog {
+	char **runs; /* sorted, for lp_catalog_has_run */
+	size_t nruns;
+	lp_catalog_pause *pauses; /* in the order they ended */
+	size_t npauses;
+	char *text; /* the file, split in place: every string points into it */
+} lp_catalog;
+/* LP_ENOTFOUND when the directory has no catalog (an older layout). */
+int lp_catalog_load(lp_store *store, lp_catalog **out);
+int lp_catalog_has_run(const lp_catalog *cat, const char *run_id);
+void lp_catalog_free(lp_catalog *cat);
 
 /* --------------------------------------------------------- events.c */
 /* Append one line {"ts":..,"event":..,"run_id":.., ...fields} with a single

@@ -174,30 +174,36 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 		goto fail;
 	if ((rc = lp_run_commands_waiter(run, &p->waiter)))
 		goto fail;
-	char *text = lpj_dump(p->doc);
-	if (text == NULL) {
-		rc = LP_ERROR;
-		goto fail;
-	}
-	rc = lp_file_publish(run->pauses_fd, p->file, text, strlen(text), 1, p->path);
-	free(text);
-	if (rc == 1)
-		rc = lp_fail(LP_ERROR, "pause id %s collides with an existing pause", p->id);
-	if (rc)
-		goto fail;
-	p->published = 1;
-	lp_crash_point("begin:pause_file"); /* pause file, no index entry */
+	/* Indexed in pending/ before the pause file exists, so that every
+	 * pause file is in pending/ or in the catalog (see catalog.c). The
+	 * entry is closed after the pause file is published: that close is
+	 * the event watchers of pending/ wake on to find the file. */
+	int ifd = -1;
 	if (run->store->pending_fd >= 0) {
-		int fd = openat(run->store->pending_fd, p->id,
-				O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-		if (fd < 0) {
+		ifd = openat(run->store->pending_fd, p->id,
+			     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (ifd < 0) {
 			rc = lp_fail_errno(LP_ERROR, errno, "cannot index pause %s in %s/pending",
 					   p->id, run->store->path);
 			goto fail;
 		}
-		close(fd);
 	}
-	lp_crash_point("begin:indexed"); /* indexed, no pause_created event */
+	lp_crash_point("begin:indexed"); /* indexed, no pause file */
+	char *text = lpj_dump(p->doc);
+	rc = text ? lp_file_publish(run->pauses_fd, p->file, text, strlen(text), 1, p->path)
+		  : LP_ERROR;
+	free(text);
+	if (rc == 1)
+		rc = lp_fail(LP_ERROR, "pause id %s collides with an existing pause", p->id);
+	if (ifd >= 0) {
+		close(ifd);
+		if (rc)
+			unlinkat(run->store->pending_fd, p->id, 0);
+	}
+	if (rc)
+		goto fail;
+	p->published = 1;
+	lp_crash_point("begin:pause_file"); /* pause file, no pause_created event */
 	lp_json *ev = lpj_object();
 	if (ev == NULL) {
 		rc = lp_fail(LP_ERROR, "out of memory");
@@ -247,8 +253,16 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, lp_r
 		return rc;
 	p->done = 1;
 	lp_crash_point("take:recorded"); /* pause file final, still indexed */
-	if (p->run->store->pending_fd >= 0)
-		unlinkat(p->run->store->pending_fd, p->id, 0);
+	/* Unindexed only once the catalog has it: if the append fails, the
+	 * pause stays in pending/, where "ls -a" still finds it (final). */
+	if (p->run->store->pending_fd >= 0) {
+		if (lp_catalog_add_pause(p->run->store, d) == LP_OK) {
+			lp_crash_point("take:catalogued"); /* in the catalog and in pending/ */
+			unlinkat(p->run->store->pending_fd, p->id, 0);
+		} else {
+			lp_error_clear();
+		}
+	}
 	lp_crash_point("take:unindexed"); /* no pause_<outcome> event yet */
 	lp_json *ev = lpj_object();
 	if (ev == NULL)

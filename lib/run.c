@@ -153,6 +153,11 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 	} else if ((rc = lp_new_run_id(run->id))) {
 		goto fail;
 	}
+	/* Catalogued before it exists: "ls -a" then trusts the catalog and
+	 * pending/ for this run instead of walking it. A failed append only
+	 * costs that speed, so it is not an error. */
+	if (store->pending_fd >= 0 && lp_catalog_add_run(store, run->id) != LP_OK)
+		lp_error_clear();
 	if (mkdirat(store->runs_fd, run->id, 0700) < 0) {
 		rc = errno == EEXIST
 			     ? lp_fail(LP_EINVAL, "run '%s' already exists in %s: choose another run id",

@@ -378,23 +378,136 @@ static int on_run(const char *name, void *ud)
 	return rc;
 }
 
+/* ---------------------------------------- every pause, by the catalog */
+
+/* An ended pause as the catalog records it (no JSON, no failure text). */
+static int info_from_catalog(lp_store *store, const lp_catalog_pause *r, lp_pause_info **out)
+{
+	*out = NULL;
+	lp_pause_info *i = calloc(1, sizeof *i);
+	if (i == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/runs/%s/pauses/%s.json", store->path, r->run_id,
+		 r->pause_id);
+	i->pause_id = lp_strdup(r->pause_id);
+	i->run_id = lp_strdup(r->run_id);
+	i->kind = lp_strdup(r->kind);
+	i->status = lp_strdup(r->status);
+	i->state = lp_strdup(r->status); /* final: no liveness to judge */
+	i->nodeid = lp_strdup(r->nodeid);
+	i->task = r->task ? lp_strdup(r->task) : NULL;
+	i->hostname = lp_strdup(r->hostname);
+	i->cwd = lp_strdup(r->cwd);
+	i->worker_id = r->worker_id ? lp_strdup(r->worker_id) : NULL;
+	i->path = lp_strdup(path);
+	i->pause_dir = lp_strdup(store->path);
+	i->created_at = r->created_at;
+	i->timeout = r->timeout;
+	i->pid = r->pid;
+	if (!i->pause_id || !i->run_id || !i->kind || !i->status || !i->state || !i->nodeid ||
+	    (r->task && !i->task) || !i->hostname || !i->cwd || (r->worker_id && !i->worker_id) ||
+	    !i->path || !i->pause_dir) {
+		lp_pause_info_free(i);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	*out = i;
+	return LP_OK;
+}
+
+typedef struct cat_ctx {
+	list_ctx *list;
+	const lp_catalog *cat;
+} cat_ctx;
+
+/* runs/ entry: a run the catalog does not know is walked (older layout,
+ * or its "R" line could not be written). */
+static int on_run_uncatalogued(const char *name, void *ud)
+{
+	cat_ctx *cc = ud;
+	return lp_catalog_has_run(cc->cat, name) ? LP_OK : on_run(name, cc->list);
+}
+
+/* pending/ entry of a catalogued run: pending, stale, or ended but not
+ * yet unindexed (its line may be in the catalog too: see dedupe). */
+static int on_pending_catalogued(const char *name, void *ud)
+{
+	cat_ctx *cc = ud;
+	char run_id[LP_ID_MAX + 1];
+	if (lp_pause_id_run(name, run_id) != LP_OK || !lp_catalog_has_run(cc->cat, run_id))
+		return LP_OK;
+	return on_pending(name, cc->list);
+}
+
+static int by_id(const void *x, const void *y)
+{
+	const lp_pause_info *a = *(lp_pause_info *const *)x, *b = *(lp_pause_info *const *)y;
+	return strcmp(a->pause_id, b->pause_id);
+}
+
+static int by_created_then_id(const void *x, const void *y)
+{
+	int c = by_created(x, y);
+	return c ? c : by_id(x, y);
+}
+
+/* Every pause without reading every pause file: the catalog's ended
+ * pauses, pending/ for the catalogued runs, and a walk of the others.
+ * LP_ENOTFOUND when there is no usable catalog. */
+static int collect_by_catalog(list_ctx *c)
+{
+	lp_catalog *cat;
+	if (lp_catalog_load(c->store, &cat) != LP_OK)
+		return LP_ENOTFOUND; /* none, or unreadable: walk */
+	int rc;
+	cat_ctx cc = {c, cat};
+	rc = each_name(c->store->runs_fd, on_run_uncatalogued, &cc);
+	if (!rc && c->store->pending_fd >= 0)
+		rc = each_name(c->store->pending_fd, on_pending_catalogued, &cc);
+	/* what was read from pause files wins over the catalog's line (a
+	 * pause can be in both between its line and its unindexing) */
+	size_t from_files = c->found.n;
+	if (from_files > 1)
+		qsort(c->found.v, from_files, sizeof *c->found.v, by_id);
+	for (size_t k = 0; !rc && k < cat->npauses; k++) {
+		const lp_catalog_pause *r = &cat->pauses[k];
+		if (!lp_catalog_has_run(cat, r->run_id))
+			continue; /* its run was walked */
+		lp_pause_info key = {.pause_id = (char *)r->pause_id}, *kp = &key;
+		if (from_files && bsearch(&kp, c->found.v, from_files, sizeof kp, by_id))
+			continue;
+		lp_pause_info *info;
+		if (!(rc = info_from_catalog(c->store, r, &info)) &&
+		    (rc = vec_push(&c->found, info)))
+			lp_pause_info_free(info);
+	}
+	lp_catalog_free(cat);
+	return rc == LP_ENOTFOUND ? LP_ERROR : rc;
+}
+
 static int collect(lp_store *store, unsigned flags, const char *run_only, vec *out)
 {
 	list_ctx c = {.store = store,
 		      .all = (flags & LP_LIST_ALL) != 0,
 		      .with_json = (flags & LP_LIST_JSON) != 0,
 		      .run_prefix = run_only};
-	int rc;
+	int rc = LP_ENOTFOUND;
 	if (!c.all && store->pending_fd >= 0)
 		rc = each_name(store->pending_fd, on_pending, &c);
-	else
+	else if (c.all && !c.with_json && run_only == NULL)
+		rc = collect_by_catalog(&c);
+	if (rc == LP_ENOTFOUND) { /* no catalog: walk every run */
+		lp_error_clear();
+		vec_free(&c.found);
+		c.found = (vec){0};
 		rc = each_name(store->runs_fd, on_run, &c);
+	}
 	if (rc) {
 		vec_free(&c.found);
 		return rc;
 	}
 	if (c.found.n > 1)
-		qsort(c.found.v, c.found.n, sizeof *c.found.v, by_created);
+		qsort(c.found.v, c.found.n, sizeof *c.found.v, by_created_then_id);
 	*out = c.found;
 	return LP_OK;
 }

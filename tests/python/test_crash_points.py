@@ -8,8 +8,10 @@ no reader fails on a partial file, every pause is in a consistent state
 (stale while its process is gone, or final), and the CLI's answers agree
 with the pause file.
 
-Publications in a run, in order: run.json (1), the pause file (2), the
-pause file with its outcome (3).
+Publications in a run in a new pause directory, in order: catalog.tsv (1),
+run.json (2), the pause file (3), the pause file with its outcome (4). A pause is indexed in pending/ before its
+file is published, and leaves pending/ only after its line is in the
+catalog that `ls -a` reads.
 """
 from __future__ import annotations
 
@@ -28,7 +30,9 @@ STATES = {"pending", "stale", "resumed", "timed_out", "aborted"}
 
 
 def all_pauses(cli) -> list[dict]:
-    """`ls -a --json`: must succeed and print only whole JSON objects."""
+    """`ls -a --json`: must succeed and print only whole JSON objects, and
+    `ls -a` (whose table is read from the catalog, not from the pause
+    files) must list the same pauses in the same states."""
     res = cli("ls", "-a", "--json")
     assert res.returncode == 0, str(res)
     pauses = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
@@ -37,6 +41,11 @@ def all_pauses(cli) -> list[dict]:
         shown = cli("show", p["pause_id"], "--json")
         assert shown.returncode == 0, str(shown)
         assert json.loads(shown.stdout)["state"] == p["state"]
+    table = cli("ls", "-a")
+    assert table.returncode == 0, str(table)
+    rows = table.stdout.splitlines()
+    listed = [] if rows[0].startswith("no pauses") else [tuple(r.split()[:2]) for r in rows[1:]]
+    assert sorted(listed) == sorted((p["pause_id"], p["state"]) for p in pauses), table.stdout
     return pauses
 
 
@@ -51,10 +60,10 @@ def no_partial_file_is_visible(pause_dir) -> None:
 
 
 @pytest.mark.parametrize("step, visible", [
-    ("publish:written@2", False),    # the pause file only as a temporary file
-    ("publish:published@2", True),   # published, directory not yet flushed
-    ("begin:pause_file", True),      # published, not yet indexed as pending
-    ("begin:indexed", True),         # indexed, no pause_created event
+    ("begin:indexed", False),        # indexed as pending, no pause file yet
+    ("publish:written@3", False),    # the pause file only as a temporary file
+    ("publish:published@3", True),   # published, directory not yet flushed
+    ("begin:pause_file", True),      # published and indexed, no pause_created event
 ])
 def test_kill_while_writing_a_pause(pytester, live, cli, pause_dir, step, visible):
     pytester.makepyfile(test_crash=SUITE)
@@ -80,9 +89,10 @@ def test_kill_while_writing_a_pause(pytester, live, cli, pause_dir, step, visibl
 
 @pytest.mark.parametrize("step, cli_exit, final_state", [
     ("take:decided", 4, "stale"),            # command valid, outcome not recorded
-    ("publish:written@3", 4, "stale"),       # outcome written to a temporary file only
-    ("publish:published@3", 0, "resumed"),   # outcome published, directory not flushed
+    ("publish:written@4", 4, "stale"),       # outcome written to a temporary file only
+    ("publish:published@4", 0, "resumed"),   # outcome published, directory not flushed
     ("take:recorded", 0, "resumed"),         # outcome recorded, still indexed as pending
+    ("take:catalogued", 0, "resumed"),       # in the catalog and still in pending/
     ("take:unindexed", 0, "resumed"),        # unindexed, no pause_resumed event
 ])
 def test_kill_while_taking_a_command(pytester, live, cli, pause_dir, step, cli_exit,

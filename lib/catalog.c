@@ -1,0 +1,312 @@
+/*
+ * catalog.c - <dir>/catalog.tsv, the summary index that lets "ls -a" list
+ * every pause without opening 10,000 run directories and parsing 20,000
+ * pause files. One tab-separated line per run started ("R") and per pause
+ * ended ("P"), each appended with a single write(2) on an O_APPEND
+ * descriptor by the process that owns the fact (see docs/protocol.md,
+ * "The catalog").
+ *
+ * The catalog is only an accelerator: correctness never depends on it.
+ * A run with no "R" line is walked as before; a pause is unindexed from
+ * pending/ only after its "P" line is durable, so every pause of a
+ * catalogued run is in pending/ or in the catalog. A failed append is
+ * reported to the caller, which then keeps the pause in pending/.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define CATALOG_NAME "catalog.tsv"
+#define CATALOG_HEADER "pytest-live-pause catalog 1\n"
+#define CATALOG_CAP ((size_t)1 << 30) /* 1 GiB: millions of pauses */
+#define P_FIELDS 13                    /* "P" and 12 values */
+
+/* ------------------------------------------------------------ writing */
+
+/* Append `s` escaped (\\ \t \n \r) to buf; returns the new length, or
+ * (size_t)-1 when it does not fit. */
+static size_t put_field(char *buf, size_t at, size_t cap, const char *s)
+{
+	for (; s && *s; s++) {
+		const char *esc = *s == '\\' ? "\\\\"
+				  : *s == '\t' ? "\\t"
+				  : *s == '\n' ? "\\n"
+				  : *s == '\r' ? "\\r"
+						: NULL;
+		size_t need = esc ? 2 : 1;
+		if (at + need + 2 > cap) /* room for the tab or LF, and a NUL */
+			return (size_t)-1;
+		if (esc) {
+			buf[at++] = esc[0];
+			buf[at++] = esc[1];
+		} else {
+			buf[at++] = *s;
+		}
+	}
+	return at;
+}
+
+static int open_for_append(lp_store *store)
+{
+	if (store->catalog_fd >= 0)
+		return LP_OK;
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "%s/%s", store->path, CATALOG_NAME);
+	for (int tries = 0; tries < 2; tries++) {
+		int fd = openat(store->fd, CATALOG_NAME,
+				O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd >= 0) {
+			struct stat st;
+			if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+				close(fd);
+				return lp_fail(LP_EUNSAFE, "%s is not a regular file", label);
+			}
+			store->catalog_fd = fd;
+			return LP_OK;
+		}
+		if (errno != ENOENT)
+			return lp_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
+					     "cannot append to %s", label);
+		/* the first writer creates it, header first, atomically */
+		int rc = lp_file_publish(store->fd, CATALOG_NAME, CATALOG_HEADER,
+					 strlen(CATALOG_HEADER), 1, label);
+		if (rc < 0)
+			return rc;
+	}
+	return lp_fail(LP_ERROR, "cannot open %s", label);
+}
+
+/* Write one line (without its LF) with a single write(2). */
+static int append_line(lp_store *store, char *line, size_t len, int durable)
+{
+	int rc = open_for_append(store);
+	if (rc)
+		return rc;
+	line[len++] = '\n';
+	ssize_t w;
+	do
+		w = write(store->catalog_fd, line, len);
+	while (w < 0 && errno == EINTR);
+	if (w < 0)
+		return lp_fail_errno(LP_ERROR, errno, "cannot append to %s/%s", store->path,
+				     CATALOG_NAME);
+	if ((size_t)w != len)
+		return lp_fail(LP_ERROR, "short write to %s/%s (disk full?)", store->path,
+			       CATALOG_NAME);
+	if (durable && !lp_fsync_disabled() && fdatasync(store->catalog_fd) < 0)
+		return lp_fail_errno(LP_ERROR, errno, "cannot flush %s/%s", store->path,
+				     CATALOG_NAME);
+	return LP_OK;
+}
+
+int lp_catalog_add_run(lp_store *store, const char *run_id)
+{
+	char line[LP_ID_MAX + 8];
+	int n = snprintf(line, sizeof line, "R\t%s", run_id);
+	return append_line(store, line, (size_t)n, 0);
+}
+
+int lp_catalog_add_pause(lp_store *store, const lp_json *doc)
+{
+	enum { CAP = 64 * 1024 };
+	char *line = malloc(CAP);
+	if (line == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	/* 16 digits, as lpj_dump writes the pause file: both read back the same */
+	char num[4][40];
+	snprintf(num[0], sizeof num[0], "%.16g", lpj_get_real(doc, "created_at", 0));
+	snprintf(num[1], sizeof num[1], "%.16g", lpj_get_real(doc, "finished_at", 0));
+	snprintf(num[2], sizeof num[2], "%.16g", lpj_get_real(doc, "timeout", 0));
+	snprintf(num[3], sizeof num[3], "%lld", lpj_get_int(doc, "pid", 0));
+	const char *fields[P_FIELDS] = {
+		"P",
+		lpj_get_str(doc, "pause_id"),
+		lpj_get_str(doc, "status"),
+		lpj_get_str(doc, "kind"),
+		num[0],
+		num[1],
+		num[2],
+		num[3],
+		lpj_get_str(doc, "worker_id"),
+		lpj_get_str(doc, "hostname"),
+		lpj_get_str(doc, "cwd"),
+		lpj_get_str(doc, "nodeid"),
+		lpj_get_str(doc, "task"),
+	};
+	size_t at = 0;
+	for (int k = 0; k < P_FIELDS && at != (size_t)-1; k++) {
+		if (k > 0)
+			line[at++] = '\t';
+		at = put_field(line, at, CAP, fields[k]);
+	}
+	int rc = at == (size_t)-1
+			 ? lp_fail(LP_ERROR, "catalog line of pause %s is too long",
+				   fields[1] ? fields[1] : "?")
+			 : append_line(store, line, at, 1);
+	free(line);
+	return rc;
+}
+
+/* ------------------------------------------------------------ reading */
+
+/* Split a line in place at tabs and unescape each field; returns the
+ * number of fields (at most max). */
+static int split(char *line, char **fields, int max)
+{
+	int n = 0;
+	char *s = line;
+	for (;;) {
+		if (n == max)
+			return max + 1; /* too many */
+		fields[n++] = s;
+		char *out = s;
+		for (; *s && *s != '\t'; s++) {
+			if (*s != '\\') {
+				*out++ = *s;
+				continue;
+			}
+			char c = s[1];
+			*out++ = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+			if (c)
+				s++;
+		}
+		int more = *s == '\t';
+		*out = '\0';
+		if (!more)
+			return n;
+		s++;
+	}
+}
+
+static int parse_real(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	*out = strtod(s, &end);
+	return *s && *end == '\0' && errno == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int lp_catalog_has_run(const lp_catalog *cat, const char *run_id)
+{
+	return cat && cat->nruns &&
+	       bsearch(&run_id, cat->runs, cat->nruns, sizeof *cat->runs, cmp_str) != NULL;
+}
+
+static int keep_run(lp_catalog *cat, char *id, size_t *cap)
+{
+	if (cat->nruns == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		char **nv = realloc(cat->runs, c * sizeof *nv);
+		if (nv == NULL)
+			return lp_fail(LP_ERROR, "out of memory");
+		cat->runs = nv;
+		*cap = c;
+	}
+	cat->runs[cat->nruns++] = id;
+	return LP_OK;
+}
+
+static int keep_pause(lp_catalog *cat, char **f, size_t *cap)
+{
+	static const char *const final[] = {"resumed", "timed_out", "aborted"};
+	int ok_status = 0;
+	for (size_t k = 0; k < sizeof final / sizeof *final; k++)
+		ok_status |= strcmp(f[2], final[k]) == 0;
+	lp_catalog_pause rec = {0};
+	if (!ok_status || (strcmp(f[3], "failure") != 0 && strcmp(f[3], "checkpoint") != 0) ||
+	    lp_id_validate(f[1], "pause id") != LP_OK ||
+	    lp_pause_id_run(f[1], rec.run_id) != LP_OK || !parse_real(f[4], &rec.created_at) ||
+	    !parse_real(f[5], &rec.finished_at) || !parse_real(f[6], &rec.timeout))
+		return LP_OK; /* not ours or damaged: skipped (its run is walked) */
+	char *end;
+	rec.pid = strtol(f[7], &end, 10);
+	if (*end != '\0')
+		return LP_OK;
+	if (cat->npauses == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		lp_catalog_pause *nv = realloc(cat->pauses, c * sizeof *nv);
+		if (nv == NULL)
+			return lp_fail(LP_ERROR, "out of memory");
+		cat->pauses = nv;
+		*cap = c;
+	}
+	rec.pause_id = f[1];
+	rec.status = f[2];
+	rec.kind = f[3];
+	rec.worker_id = f[8][0] ? f[8] : NULL;
+	rec.hostname = f[9];
+	rec.cwd = f[10];
+	rec.nodeid = f[11];
+	rec.task = f[12][0] ? f[12] : NULL;
+	cat->pauses[cat->npauses++] = rec;
+	return LP_OK;
+}
+
+int lp_catalog_load(lp_store *store, lp_catalog **out)
+{
+	*out = NULL;
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "%s/%s", store->path, CATALOG_NAME);
+	char *text;
+	size_t len;
+	int rc = lp_file_read(store->fd, CATALOG_NAME, CATALOG_CAP, label, &text, &len);
+	if (rc)
+		return rc; /* LP_ENOTFOUND: no catalog (an older layout) */
+	size_t hlen = strlen(CATALOG_HEADER);
+	if (len < hlen || memcmp(text, CATALOG_HEADER, hlen) != 0) {
+		free(text);
+		return lp_fail(LP_ENOTFOUND, "%s is not a catalog of this version", label);
+	}
+	lp_catalog *cat = calloc(1, sizeof *cat);
+	if (cat == NULL) {
+		free(text);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	cat->text = text;
+	size_t rcap = 0, pcap = 0;
+	char *line = text + hlen, *stop = text + len;
+	while (line < stop) {
+		char *lf = memchr(line, '\n', (size_t)(stop - line));
+		if (lf == NULL)
+			break; /* a line still being written, or cut: not a fact */
+		*lf = '\0';
+		char *f[P_FIELDS];
+		int n = split(line, f, P_FIELDS);
+		if (n == 2 && strcmp(f[0], "R") == 0 && lp_run_id_validate(f[1]) == LP_OK)
+			rc = keep_run(cat, f[1], &rcap);
+		else if (n == P_FIELDS && strcmp(f[0], "P") == 0)
+			rc = keep_pause(cat, f, &pcap);
+		/* anything else: a later version's line, skipped */
+		if (rc) {
+			lp_catalog_free(cat);
+			return rc;
+		}
+		line = lf + 1;
+	}
+	if (cat->nruns > 1)
+		qsort(cat->runs, cat->nruns, sizeof *cat->runs, cmp_str);
+	*out = cat;
+	return LP_OK;
+}
+
+void lp_catalog_free(lp_catalog *cat)
+{
+	if (cat == NULL)
+		return;
+	free(cat->runs);
+	free(cat->pauses);
+	free(cat->text);
+	free(cat);
+}

@@ -1,0 +1,300 @@
+/*
+ * test_catalog.c - catalog.c and the "ls -a" listing built on it: the
+ * "R" and "P" lines written by lp_run_start and by the end of a pause,
+ * escaping, the listing read from the catalog (not from pause files),
+ * the walk of runs the catalog does not know, a pause kept in pending/
+ * when its line cannot be written, one pause listed once when it is in
+ * both, and damaged lines skipped.
+ */
+#include "helpers.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+
+typedef struct row {
+	char id[LP_ID_MAX + 1], state[16], kind[16], nodeid[128], task[128], worker[16];
+	double created;
+	long pid;
+} row;
+
+typedef struct rows {
+	int n;
+	row r[16];
+} rows;
+
+static int collect_cb(const lp_pause_info *info, void *ud)
+{
+	rows *s = ud;
+	if (s->n < 16) {
+		row *r = &s->r[s->n];
+		snprintf(r->id, sizeof r->id, "%s", info->pause_id);
+		snprintf(r->state, sizeof r->state, "%s", info->state);
+		snprintf(r->kind, sizeof r->kind, "%s", info->kind);
+		snprintf(r->nodeid, sizeof r->nodeid, "%s", info->nodeid);
+		snprintf(r->task, sizeof r->task, "%s", info->task ? info->task : "(none)");
+		snprintf(r->worker, sizeof r->worker, "%s", info->worker_id ? info->worker_id : "-");
+		r->created = info->created_at;
+		r->pid = info->pid;
+	}
+	s->n++;
+	return 0;
+}
+
+static void list(lp_store *store, unsigned flags, rows *s)
+{
+	memset(s, 0, sizeof *s);
+	assert_int_equal(lp_list(store, flags, collect_cb, s), LP_OK);
+}
+
+static const row *find(const rows *s, const char *id)
+{
+	for (int k = 0; k < s->n && k < 16; k++)
+		if (strcmp(s->r[k].id, id) == 0)
+			return &s->r[k];
+	return NULL;
+}
+
+static lp_pause *begin_cp(lp_run *run, const char *nodeid, const char *task)
+{
+	lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
+	o.kind = LP_KIND_CHECKPOINT;
+	o.nodeid = nodeid;
+	o.task = task;
+	o.timeout = 30;
+	lp_pause *p = NULL;
+	assert_int_equal(lp_pause_begin(&p, run, &o), LP_OK);
+	return p;
+}
+
+static void claim(lp_pause *p, const char *by)
+{
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_claim(p, by, NULL, &res), LP_OK);
+	lp_resolution_clear(&res);
+}
+
+static void remove_pause_file(fx *f, const char *id)
+{
+	char d[256];
+	assert_int_equal(unlink(fx_path(f, d, sizeof d, "runs/r1/pauses/%s.json", id)), 0);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+static void test_lines_written(void **state)
+{
+	fx *f = *state;
+	lp_pause *a = fx_pause(f, LP_KIND_FAILURE, 30), *b = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	char d[256];
+	char *text = slurp(fx_path(f, d, sizeof d, "catalog.tsv"));
+	assert_non_null(text);
+	assert_true(strncmp(text, "pytest-live-pause catalog 1\nR\tr1\n", 33) == 0);
+	assert_int_equal(count_substr(text, "\nP\t"), 0); /* nothing ended yet */
+	free(text);
+	claim(a, "timeout");
+	claim(b, "abort");
+	text = slurp(fx_path(f, d, sizeof d, "catalog.tsv"));
+	assert_int_equal(count_substr(text, "\nP\t"), 2);
+	assert_true(strstr(text, lp_pause_id(a)) < strstr(text, lp_pause_id(b)));
+	assert_non_null(strstr(text, "\ttimed_out\tfailure\t"));
+	assert_non_null(strstr(text, "\taborted\tcheckpoint\t"));
+	free(text);
+	/* both left pending/ once catalogued */
+	assert_int_equal(count_entries(fx_path(f, d, sizeof d, "pending"), ""), 0);
+	lp_pause_free(a);
+	lp_pause_free(b);
+}
+
+static void test_listing_reads_the_catalog(void **state)
+{
+	fx *f = *state;
+	const char *odd = "t.py::t[a\tb\nc\\d\re]";
+	lp_pause *a = begin_cp(f->run, odd, "look\tat\\it\n");
+	lp_pause *b = fx_pause(f, LP_KIND_FAILURE, 30);
+	lp_pause *c = fx_pause(f, LP_KIND_CHECKPOINT, 30); /* stays pending */
+	rows before;
+	list(f->store, LP_LIST_ALL | LP_LIST_JSON, &before); /* from the pause files */
+	claim(a, "cli");
+	claim(b, "timeout");
+	/* the ended pause files are gone: only the catalog can list them */
+	remove_pause_file(f, lp_pause_id(a));
+	remove_pause_file(f, lp_pause_id(b));
+	rows s;
+	list(f->store, LP_LIST_ALL, &s);
+	assert_int_equal(s.n, 3);
+	const row *ra = find(&s, lp_pause_id(a)), *rb = find(&s, lp_pause_id(b)),
+		  *rc = find(&s, lp_pause_id(c));
+	assert_non_null(ra);
+	assert_non_null(rb);
+	assert_non_null(rc);
+	assert_string_equal(ra->state, "resumed");
+	assert_string_equal(ra->kind, "checkpoint");
+	assert_string_equal(ra->nodeid, odd); /* escaping round-trips */
+	assert_string_equal(ra->task, "look\tat\\it\n");
+	assert_string_equal(rb->state, "timed_out");
+	assert_string_equal(rb->task, "(none)");
+	assert_string_equal(rb->worker, "-");
+	assert_string_equal(rc->state, "pending");
+	/* the catalog keeps what the pause file said, to the last bit */
+	assert_true(find(&before, lp_pause_id(a))->created == ra->created);
+	assert_true(find(&before, lp_pause_id(b))->created == rb->created);
+	assert_int_equal(ra->pid, (long)getpid());
+	/* oldest first */
+	assert_true(s.r[0].created <= s.r[1].created && s.r[1].created <= s.r[2].created);
+	/* JSON needs the pause files: the walk finds only c */
+	list(f->store, LP_LIST_ALL | LP_LIST_JSON, &s);
+	assert_int_equal(s.n, 1);
+	claim(c, "abort");
+	lp_pause_free(a);
+	lp_pause_free(b);
+	lp_pause_free(c);
+}
+
+static void test_uncatalogued_runs_are_walked(void **state)
+{
+	fx *f = *state;
+	lp_pause *a = fx_pause(f, LP_KIND_CHECKPOINT, 30), *b = fx_pause(f, LP_KIND_FAILURE, 30);
+	claim(a, "cli");
+	char d[256];
+	/* a catalog that does not know run r1 (written before it, say) */
+	assert_int_equal(write_text(fx_path(f, d, sizeof d, "catalog.tsv"),
+				    "pytest-live-pause catalog 1\n", 28), 0);
+	rows s;
+	list(f->store, LP_LIST_ALL, &s);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(find(&s, lp_pause_id(a))->state, "resumed");
+	assert_string_equal(find(&s, lp_pause_id(b))->state, "pending");
+	/* no catalog at all (an older pause directory): the same, by walking */
+	assert_int_equal(unlink(d), 0);
+	list(f->store, LP_LIST_ALL, &s);
+	assert_int_equal(s.n, 2);
+	/* a catalog of another version, or not a file: walked too */
+	assert_int_equal(write_text(d, "pytest-live-pause catalog 999\n", 30), 0);
+	list(f->store, LP_LIST_ALL, &s);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(unlink(d), 0);
+	assert_int_equal(mkdir(d, 0700), 0);
+	list(f->store, LP_LIST_ALL, &s);
+	assert_int_equal(s.n, 2);
+	assert_int_equal(rmdir(d), 0);
+	claim(b, "abort");
+	lp_pause_free(a);
+	lp_pause_free(b);
+}
+
+static void test_unwritable_catalog_keeps_the_pause_in_pending(void **state)
+{
+	fx *f = *state;
+	char d[256], p[256];
+	fx_path(f, d, sizeof d, "catalog.tsv");
+	char *saved = slurp(d); /* "R r1" is in it */
+	assert_non_null(saved);
+	/* a second process of the run (an xdist worker) cannot append */
+	assert_int_equal(unlink(d), 0);
+	assert_int_equal(mkdir(d, 0700), 0);
+	lp_store *s2 = NULL;
+	assert_int_equal(lp_store_open(&s2, f->dir, 0), LP_OK);
+	lp_run_options ro = LP_RUN_OPTIONS_INIT;
+	ro.run_id = "r1";
+	ro.worker_id = "gw0";
+	lp_run *w = NULL;
+	assert_int_equal(lp_run_join(&w, s2, &ro), LP_OK);
+	lp_pause *a = begin_cp(w, "t.py::w", NULL);
+	claim(a, "cli"); /* the outcome is recorded all the same */
+	assert_true(exists(fx_path(f, p, sizeof p, "pending/%s", lp_pause_id(a))));
+	assert_int_equal(rmdir(d), 0);
+	assert_int_equal(write_text(d, saved, strlen(saved)), 0);
+	free(saved);
+	rows s;
+	list(f->store, LP_LIST_ALL, &s);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.r[0].id, lp_pause_id(a));
+	assert_string_equal(s.r[0].state, "resumed");
+	assert_string_equal(s.r[0].worker, "gw0");
+	list(f->store, 0, &s); /* not resumable: not in a plain listing */
+	assert_int_equal(s.n, 0);
+	lp_pause_free(a);
+	lp_run_free(w);
+	lp_store_free(s2);
+}
+
+static void test_in_catalog_and_pending_is_listed_once(void **state)
+{
+	fx *f = *state;
+	lp_pause *a = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	claim(a, "cli");
+	/* as if killed between its catalog line and its unindexing */
+	char d[256];
+	assert_int_equal(write_text(fx_path(f, d, sizeof d, "pending/%s", lp_pause_id(a)), "", 0),
+			 0);
+	rows s;
+	list(f->store, LP_LIST_ALL, &s);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.r[0].state, "resumed");
+	lp_pause_free(a);
+}
+
+static void test_damaged_lines_are_skipped(void **state)
+{
+	fx *f = *state;
+	lp_pause *a = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	claim(a, "cli");
+	char d[256];
+	fx_path(f, d, sizeof d, "catalog.tsv");
+	FILE *fp = fopen(d, "a");
+	assert_non_null(fp);
+	fputs("P\tbad\n"                                  /* too few fields */
+	      "X\tsomething from a later version\n"       /* unknown line */
+	      "R\tnot/a/run\n"                            /* bad run id */
+	      "P\tr1.0000beef\tpending\tcheckpoint\t1\t1\t1\t1\t\th\tc\tn\t\n" /* not final */
+	      "P\tr1.0000bee2\tresumed\tweird\t1\t1\t1\t1\t\th\tc\tn\t\n"     /* bad kind */
+	      "P\tr1.0000bee3\tresumed\tfailure\tx\t1\t1\t1\t\th\tc\tn\t\n"   /* bad number */
+	      "P\tr1.0000bee4\tresumed\tfailure\t1\t1\t1\t1x\t\th\tc\tn\t\n"  /* bad pid */
+	      "P\tr9.0000bee5\tresumed\tfailure\t1\t1\t1\t1\t\th\tc\tn\t\n"   /* unknown run */
+	      "P\tr1.0000bee6\tresumed\tfailure\t1\t1\t1\t1\t\th\tc\tn\t",    /* no LF: cut */
+	      fp);
+	fclose(fp);
+	rows s;
+	list(f->store, LP_LIST_ALL, &s);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.r[0].id, lp_pause_id(a));
+	lp_pause_free(a);
+}
+
+static void test_failed_publish_leaves_no_index_entry(void **state)
+{
+	fx *f = *state;
+	/* files over 64 bytes cannot be written: the pause file fails */
+	struct rlimit old, small = {64, 64};
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	small.rlim_max = old.rlim_max;
+	void (*was)(int) = signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
+	o.nodeid = "t.py::t";
+	lp_pause *p = NULL;
+	int rc = lp_pause_begin(&p, f->run, &o);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, was);
+	assert_int_equal(rc, LP_ERROR);
+	assert_null(p);
+	char d[256];
+	assert_int_equal(count_entries(fx_path(f, d, sizeof d, "pending"), ""), 0);
+	assert_int_equal(count_entries(fx_path(f, d, sizeof d, "runs/r1/pauses"), "r1."), 0);
+}
+
+int main(void)
+{
+	test_guard(120);
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_run, fx_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_lines_written),
+		T(test_listing_reads_the_catalog),
+		T(test_uncatalogued_runs_are_walked),
+		T(test_unwritable_catalog_keeps_the_pause_in_pending),
+		T(test_in_catalog_and_pending_is_listed_once),
+		T(test_damaged_lines_are_skipped),
+		T(test_failed_publish_leaves_no_index_entry),
+	};
+	return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
+}
