@@ -34,6 +34,9 @@ static const struct cli_help help = {
 		 "  AGE (since the pause began: 12s, 5m, 3h, 2d)  PID  "
 		 "WORKER (xdist, or -)\n"
 		 "  NODEID (last, never truncated)\n"
+		 "With -a, ended pauses are read from the directory's summary "
+		 "index,\ncatalog.tsv (fast with thousands of runs); -a --json "
+		 "reads every pause file.\n"
 		 "With no pauses (or no pause directory) prints \"no pending "
 		 "pauses in <dir>\"\n(\"no pauses in <dir>\" with -a) and exits "
 		 "0.\n",

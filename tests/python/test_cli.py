@@ -563,6 +563,43 @@ def test_ls_table_json_and_all(live, pytester, cli, pause_dir):
     assert states == rows
 
 
+def _ls_all_rows(cli) -> list[list[str]]:
+    res = cli("ls", "-a")
+    assert res.returncode == 0 and res.stderr == "", str(res)
+    return [r.split(None, 6) for r in res.stdout.splitlines()[1:]]
+
+
+def test_ls_all_reads_the_catalog_and_walks_runs_it_does_not_know(live, pytester, cli,
+                                                                  pause_dir):
+    """`ls -a` lists ended pauses from catalog.tsv (one line per run and per
+    ended pause), not from the pause files; runs the catalog does not know
+    (a directory written before it existed) are walked."""
+    a, ia = checkpoint_session(live, pytester, cli)
+    assert cli("resume", ia["pause_id"], "--result", "false", "--reason", "no").returncode == 0
+    rc, out = a.finish()
+    catalog = (pause_dir / "catalog.tsv").read_text().splitlines()
+    assert catalog[0] == "pytest-live-pause catalog 1"
+    assert ["R", a.run_id] in [line.split("\t") for line in catalog]
+    p_lines = [line.split("\t") for line in catalog if line.startswith("P\t")]
+    assert [f[:4] for f in p_lines] == [["P", ia["pause_id"], "resumed", "checkpoint"]]
+    assert p_lines[0][11] == CP_NODE
+    want = [ia["pause_id"], "resumed", "checkpoint"]
+    assert [r[:3] for r in _ls_all_rows(cli)] == [want]
+    # the table comes from the catalog: without the pause file it is still listed
+    pf = pause_file(pause_dir, ia["pause_id"])
+    saved = pf.read_bytes()
+    pf.unlink()
+    assert [r[:3] for r in _ls_all_rows(cli)] == [want]
+    assert cli("ls", "-a", "--json").stdout == ""  # --json reads the pause files
+    pf.write_bytes(saved)
+    # a pause directory of an older layout (no catalog): walked, same table
+    (pause_dir / "catalog.tsv").unlink()
+    assert [r[:3] for r in _ls_all_rows(cli)] == [want]
+    # a catalog that does not know the run: walked too, listed once
+    (pause_dir / "catalog.tsv").write_text("pytest-live-pause catalog 1\n")
+    assert [r[:3] for r in _ls_all_rows(cli)] == [want]
+
+
 def test_ls_empty_and_missing_pause_dir(cli, pause_dir, live, pytester):
     # missing: exit 0, nothing created
     for args, text in ((["ls"], "no pending pauses in"), (["ls", "-a"], "no pauses in")):
