@@ -264,10 +264,20 @@ int lp_catalog_load(lp_store *store, lp_catalog **out)
 	int rc = lp_file_read(store->fd, CATALOG_NAME, CATALOG_CAP, label, &text, &len);
 	if (rc)
 		return rc; /* LP_ENOTFOUND: no catalog (an older layout) */
+	rc = lp_catalog_parse(text, len, out);
+	if (rc == LP_ENOTFOUND)
+		return lp_fail(LP_ENOTFOUND, "%s is not a catalog of this version", label);
+	return rc;
+}
+
+int lp_catalog_parse(char *text, size_t len, lp_catalog **out)
+{
+	*out = NULL;
+	int rc = LP_OK;
 	size_t hlen = strlen(CATALOG_HEADER);
 	if (len < hlen || memcmp(text, CATALOG_HEADER, hlen) != 0) {
 		free(text);
-		return lp_fail(LP_ENOTFOUND, "%s is not a catalog of this version", label);
+		return LP_ENOTFOUND;
 	}
 	lp_catalog *cat = calloc(1, sizeof *cat);
 	if (cat == NULL) {

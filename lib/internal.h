@@ -188,6 +188,9 @@ typedef struct lp_catalog {
 } lp_catalog;
 /* LP_ENOTFOUND when the directory has no catalog (an older layout). */
 int lp_catalog_load(lp_store *store, lp_catalog **out);
+/* Parse a catalog's text (NUL-terminated at len; taken, freed with the
+ * catalog or on error). LP_ENOTFOUND without the header of version 1. */
+int lp_catalog_parse(char *text, size_t len, lp_catalog **out);
 int lp_catalog_has_run(const lp_catalog *cat, const char *run_id);
 void lp_catalog_free(lp_catalog *cat);
 
