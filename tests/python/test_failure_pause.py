@@ -457,8 +457,11 @@ def test_sigterm_while_paused_aborts(pytester, live, cli, pause_dir):
 
 #: Makes the paused process stop right after it has flushed the PAUSED block
 #: to the terminal, as a slow machine may: its terminal file blocks in
-#: flush() on a FIFO that nobody writes. A signal sent then must still end
-#: the pause as aborted.
+#: flush() until SIGINT or SIGTERM comes (at most 60 s). A signal sent then
+#: must still end the pause as aborted. The stall cannot lose the signal:
+#: both are blocked first (pthread_sigmask runs any Python handler already
+#: due), waited for with sigtimedwait, then raised again unblocked, so the
+#: process's own handlers see them as they would have.
 STALL_CONFTEST = SIGINT_CONFTEST + '''
 import pytest
 
@@ -483,7 +486,14 @@ class _StallAfterBlock:
             self._stalled = True
         self._f.flush()
         if stall:
-            open("stall.fifo").close()  # blocks: nobody opens it for writing
+            sigs = {signal.SIGINT, signal.SIGTERM}
+            signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+            try:
+                got = signal.sigtimedwait(sigs, 60)
+            finally:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, sigs)
+            if got is not None:
+                signal.raise_signal(got.si_signo)
 
     def __getattr__(self, name):
         return getattr(self._f, name)
@@ -503,7 +513,6 @@ def pytest_configure(config):
 def test_signal_right_after_the_block_is_printed_aborts_the_pause(pytester, live, pause_dir, sig,
                                                                   exit_code):
     pytester.makeconftest(STALL_CONFTEST)
-    os.mkfifo(pytester.path / "stall.fifo")
     pytester.makepyfile(test_checkout=FAILING)
     s = live("--pause-on-failure", "--pause-timeout", "300")
     block, _ = wait_block(s)  # printed and flushed: the process now stalls
