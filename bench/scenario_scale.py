@@ -216,8 +216,8 @@ def _time_cmd(argv: list[str], env: dict[str, str], reps: int,
 
 
 def measure_product(live: LiveSession, reps: int) -> dict[str, Any]:
-    """Time ls, ls -a, show, watch (existing pause) and resume at the
-    directory's current size."""
+    """Time ls, ls -a (and ours' ls -a --json), show, watch (existing
+    pause) and resume at the directory's current size."""
     p, root, env = live.product, str(live.root), live.env
     ours = p.key == "ours"
     out: dict[str, Any] = {}
@@ -232,6 +232,8 @@ def measure_product(live: LiveSession, reps: int) -> dict[str, Any]:
     n_lines = subprocess.run(lsa, env=env, capture_output=True, text=True).stdout.count("\n")
     out["ls -a"] = _time_cmd(lsa, env, reps)
     out["ls -a"]["lines"] = n_lines
+    if ours:  # whole pause files: reads every one (the catalog has summaries)
+        out["ls -a --json"] = _time_cmd(lsa + ["--json"], env, reps)
     if ours:
         out["show"] = _time_cmd([p.cli, "show", pause_id, "--pause-dir", root], env, reps)
     watch = live.watch_cmd()
