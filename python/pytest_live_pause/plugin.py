@@ -447,15 +447,25 @@ def _abort_fields(exc: BaseException) -> dict[str, Any]:
 _T = TypeVar("_T")
 
 
-@dataclass
 class _Ended:
     """A pause that has ended: its id, the runtime's resolution, and in
-    QAMule mode its request and how it ended in QAMule's terms."""
+    QAMule mode its request and how it ended in QAMule's terms. (A plain
+    class: making a dataclass costs every pytest start about as much as the
+    plugin's hooks cost in 70 tests.)"""
 
-    pause_id: str
-    resolution: Resolution
-    request: qamule.Request | None = None
-    ending: qamule.Ending | None = None
+    __slots__ = ("pause_id", "resolution", "request", "ending")
+
+    def __init__(
+        self,
+        pause_id: str,
+        resolution: Resolution,
+        request: qamule.Request | None = None,
+        ending: qamule.Ending | None = None,
+    ) -> None:
+        self.pause_id = pause_id
+        self.resolution = resolution
+        self.request = request
+        self.ending = ending
 
 
 class LivePauseSession:
@@ -888,6 +898,30 @@ class LivePause:
 # ----------------------------------------------------------------- hooks
 
 
+class _CurrentItemHooks:
+    """Registered per session: keeps ``current_item``, the test being run,
+    from the start of its setup to the end of its protocol (after its last
+    report), for checkpoint() and the pauses. Two plain hooks cost less per
+    test than one pytest_runtest_protocol wrapper."""
+
+    def __init__(self, session: LivePauseSession) -> None:
+        self._session = session
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        self._session.current_item = item
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logfinish(self) -> None:
+        self._session.current_item = None
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self) -> None:
+        # a protocol that ended by an exception (Ctrl-C, pytest.exit) did
+        # not reach its logfinish
+        self._session.current_item = None
+
+
 class _XdistControllerHooks:
     """Registered on an xdist controller only (the hook exists only with
     xdist): tells each worker the run to join."""
@@ -940,6 +974,7 @@ def pytest_configure(config: pytest.Config) -> None:
     settings = read_settings(config)
     session = _start_run(config, settings)
     config.stash[SESSION_KEY] = session
+    config.pluginmanager.register(_CurrentItemHooks(session), "live_pause_current_item")
     if not session.is_worker and config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(
             _XdistControllerHooks(session), "live_pause_xdist"
@@ -1011,31 +1046,16 @@ def pytest_sessionstart(session: pytest.Session) -> Any:
     return result
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
-    s = _session(item.config)
-    if s is None:
-        return (yield)
-    s.current_item = item
-    try:
-        return (yield)
-    finally:
-        s.current_item = None
-
-
 @pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+def pytest_runtest_makereport(item: pytest.Item) -> Any:
     # tryfirst: the outermost wrapper, so it sees the report after xfail
-    # handling (an xfailed test is not a failure).
+    # handling (an xfailed test is not a failure). It runs three times per
+    # test: the cheap checks of the report come first.
     report = yield
-    s = _session(item.config)
-    if (
-        s is not None
-        and s.settings.pause_on_failure
-        and report.when == "call"
-        and report.failed
-    ):
-        s.pause_failure(item, report)
+    if report.when == "call" and report.failed:
+        s = _session(item.config)
+        if s is not None and s.settings.pause_on_failure:
+            s.pause_failure(item, report)
     return report
 
 
