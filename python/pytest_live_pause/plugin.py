@@ -40,11 +40,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 import pytest_live_pause as _pkg
-from pytest_live_pause import Decision, _livepause, qamule
+from pytest_live_pause import Decision, _livepause
+from pytest_live_pause import _qamule_defaults as qamule_defaults
 from pytest_live_pause._livepause import LivePauseError
-from pytest_live_pause.qamule import CheckpointResult, QamuleSettings
 
 if TYPE_CHECKING:
+    from pytest_live_pause import qamule
+    from pytest_live_pause.qamule import CheckpointResult, QamuleSettings
     from pytest_live_pause._livepause import Pause, Run, Store
     from pytest_live_pause._livepause import _Resolution as Resolution
 
@@ -52,6 +54,14 @@ DEFAULT_TIMEOUT = 300.0  # 0.1.1's default
 SEP = "=" * 60
 _MOCK_VALUES = {"true": True, "false": False, "none": None}
 _NOT_MOCKED = object()
+
+
+def _qamule() -> Any:
+    """QAMule mode (:mod:`pytest_live_pause.qamule`), imported on first use:
+    only in QAMule mode, so that other runs do not pay for it at start."""
+    from pytest_live_pause import qamule
+
+    return qamule
 
 
 # --------------------------------------------------------------- options
@@ -91,7 +101,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "checkpoint with result None (outcome timed_out). A number >= 0; 0 "
         "waits forever. checkpoint(timeout=...) overrides it per call. "
         f"Precedence: command line > ini pause_timeout > {DEFAULT_TIMEOUT:g} "
-        f"({qamule.DEFAULT_TIMEOUT:g} in QAMule mode).",
+        f"({qamule_defaults.DEFAULT_TIMEOUT:g} in QAMule mode).",
     )
     group.addoption(
         "--pause-dir",
@@ -142,7 +152,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="QAMule mode: the signal that resumes a pause (`kill -NAME "
         "<pid>`); an unknown name is a usage error. Precedence: command line "
-        f"> ini pause_resume_signal > {qamule.DEFAULT_SIGNAL}.",
+        f"> ini pause_resume_signal > {qamule_defaults.DEFAULT_SIGNAL}.",
     )
     group.addoption(
         "--pause-result-dir",
@@ -153,7 +163,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="QAMule mode: where an agent writes a pause's JSON result "
         "(<DIR>/<request_id>.json, created 0700 if missing). Precedence: "
         "command line > ini pause_result_dir (relative to the ini file) > "
-        f"{qamule.default_result_dir()}.",
+        f"{qamule_defaults.default_result_dir()}.",
     )
     parser.addini(
         "pause_on_failure",
@@ -194,7 +204,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         type="string",
         default="",
         help="QAMule mode: the resume signal (--pause-resume-signal takes "
-        f"precedence). Default {qamule.DEFAULT_SIGNAL}.",
+        f"precedence). Default {qamule_defaults.DEFAULT_SIGNAL}.",
     )
     parser.addini(
         "pause_result_dir",
@@ -202,7 +212,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="",
         help="QAMule mode: the result directory, relative to the ini file "
         "(--pause-result-dir takes precedence). Default "
-        f"{qamule.default_result_dir()}.",
+        f"{qamule_defaults.default_result_dir()}.",
     )
 
 
@@ -271,13 +281,13 @@ def _read_qamule(config: pytest.Config) -> QamuleSettings | None:
     """The QAMule options: None unless --pause-compat=qamule (or the ini)."""
     compat, compat_src = _option(config, "pause_compat")
     mode = (compat or "").strip().lower()
-    if mode not in ("", "none", qamule.MODE):
+    if mode not in ("", "none", qamule_defaults.MODE):
         raise pytest.UsageError(
-            f"{compat_src} must be {qamule.MODE} or none, not {compat!r}"
+            f"{compat_src} must be {qamule_defaults.MODE} or none, not {compat!r}"
         )
     sig_name, sig_src = _option(config, "pause_resume_signal")
     result_dir, dir_src = _option(config, "pause_result_dir")
-    if mode != qamule.MODE:
+    if mode != qamule_defaults.MODE:
         given = sig_src or dir_src
         if given:
             raise pytest.UsageError(
@@ -286,11 +296,11 @@ def _read_qamule(config: pytest.Config) -> QamuleSettings | None:
             )
         return None
     try:
-        sig = qamule.parse_signal(sig_name if sig_name is not None else qamule.DEFAULT_SIGNAL)
-    except qamule.SignalNameError as exc:
+        sig = _qamule().parse_signal(sig_name if sig_name is not None else qamule_defaults.DEFAULT_SIGNAL)
+    except _qamule().SignalNameError as exc:
         raise pytest.UsageError(f"{sig_src}: {exc}") from None
     if result_dir is None:
-        path = qamule.default_result_dir()
+        path = qamule_defaults.default_result_dir()
     elif not result_dir.strip():
         raise pytest.UsageError(f"{dir_src} must not be empty")
     elif dir_src.startswith("--"):
@@ -298,7 +308,7 @@ def _read_qamule(config: pytest.Config) -> QamuleSettings | None:
     else:
         base = config.inipath.parent if config.inipath else config.rootpath
         path = os.path.join(str(base), os.path.expanduser(result_dir))
-    return QamuleSettings(signal=sig, result_dir=os.path.abspath(path))
+    return _qamule().QamuleSettings(signal=sig, result_dir=os.path.abspath(path))
 
 
 def _cli_or_ini(
@@ -327,7 +337,7 @@ def read_settings(config: pytest.Config) -> Settings:
 
     timeout = _cli_or_ini(
         config, "pause_timeout", "--pause-timeout", _parse_timeout,
-        qamule.DEFAULT_TIMEOUT if qamule_settings is not None else DEFAULT_TIMEOUT,
+        qamule_defaults.DEFAULT_TIMEOUT if qamule_settings is not None else DEFAULT_TIMEOUT,
     )
     mock = _cli_or_ini(
         config, "pause_checkpoint_mock", "--pause-checkpoint-mock", _parse_mock,
@@ -492,7 +502,7 @@ class LivePauseSession:
             getattr(config, "workerinput", {}).get("workerid") if is_worker else None
         )
         self.signal_guard: qamule.SignalGuard | None = (
-            qamule.SignalGuard(settings.qamule.signal) if settings.qamule else None
+            _qamule().SignalGuard(settings.qamule.signal) if settings.qamule else None
         )
 
     @property
@@ -569,7 +579,7 @@ class LivePauseSession:
         resume signal)."""
         request = None
         if self.settings.qamule is not None:
-            request = qamule.Request(self.settings.qamule, kind, nodeid)
+            request = _qamule().Request(self.settings.qamule, kind, nodeid)
         # SIGTERM raises from before the pause exists to after it ended, so
         # that no signal finds it pending without the abort claim in place
         with self._external_timeout_paused(), _sigterm_raises():
@@ -785,7 +795,7 @@ class LivePauseSession:
             item.user_properties.append(prop)
         ending = ended.ending
         if ending is not None and ending.status == "ok":
-            payload = qamule.line("", ending.payload).lstrip()
+            payload = _qamule().line("", ending.payload).lstrip()
             _append_to_failure(report, f"qamule result: {payload}")
             prop = ("qamule_pause_result", payload)
             report.user_properties.append(prop)
@@ -844,7 +854,7 @@ class LivePauseSession:
             )
         decision, ended = self._checkpoint(task, timeout, nodeid)
         if ended is None or ended.request is None or ended.ending is None:  # mocked
-            return CheckpointResult(
+            return _qamule().CheckpointResult(
                 request_id="",
                 outcome=decision.outcome,
                 result_path=None,

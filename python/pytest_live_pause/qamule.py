@@ -24,21 +24,23 @@ import contextlib
 import json
 import os
 import signal
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pytest_live_pause import _livepause
+from pytest_live_pause._qamule_defaults import (  # noqa: F401 (re-exported)
+    DEFAULT_SIGNAL,
+    DEFAULT_TIMEOUT,
+    MODE,
+    default_result_dir,
+)
 
 if TYPE_CHECKING:
     from pytest_live_pause._livepause import Pause
     from pytest_live_pause._livepause import _Resolution as Resolution
 
-MODE = "qamule"
-DEFAULT_SIGNAL = "SIGUSR1"
-DEFAULT_TIMEOUT = 600.0  # QAMule's
 SEP = "=" * 60
 
 EVENT_PREFIX = "QAMULE_PAUSE_EVENT"
@@ -56,11 +58,6 @@ _UNCATCHABLE = {signal.SIGKILL, signal.SIGSTOP}
 
 class SignalNameError(ValueError):
     """An unknown or unusable --pause-resume-signal name."""
-
-
-def default_result_dir() -> str:
-    """QAMule's default: ``<system temp>/qamule-pauses``."""
-    return os.path.join(tempfile.gettempdir(), "qamule-pauses")
 
 
 def parse_signal(name: str) -> signal.Signals:

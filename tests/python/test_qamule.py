@@ -599,3 +599,24 @@ def test_result_file_symlink_is_refused(pytester: pytest.Pytester, live) -> None
     decision = decision_of(out)
     assert decision["outcome"] == "invalid_result"
     assert "symlink" in decision["reason"]
+
+
+def test_qamule_mode_is_imported_only_when_on(pytester: pytest.Pytester) -> None:
+    """Other runs do not pay for QAMule mode at start: its module is
+    imported only with --pause-compat=qamule (help and defaults come from
+    a small module of constants)."""
+    pytester.makepyfile(test_mods='''
+import sys
+
+def test_mods():
+    print("QAMULE_LOADED", "pytest_live_pause.qamule" in sys.modules)
+''')
+    pd = f"--pause-dir={pytester.path / 'pauses'}"
+    off = pytester.runpytest_subprocess("-s", "-p", "no:randomly", pd)
+    assert off.ret == 0, off.stdout.str()
+    off.stdout.fnmatch_lines(["*QAMULE_LOADED False*"])
+    on = pytester.runpytest_subprocess("-s", "-p", "no:randomly", pd, "--pause-compat=qamule")
+    assert on.ret == 0, on.stdout.str()
+    on.stdout.fnmatch_lines(["*QAMULE_LOADED True*"])
+    helped = pytester.runpytest_subprocess("--help")
+    helped.stdout.fnmatch_lines(["*SIGUSR1*"])
