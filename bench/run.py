@@ -291,7 +291,7 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                 f"{ir['per_test_instructions']['plugin']:.0f} per test + "
                 f"{ir['startup_instructions']['plugin'] / 1e6:.1f} M at start) (+%)",
                 {"median": ir["estimated_overhead_pct_at_n"], "unit": "%",
-                 "min": ir["estimated_overhead_pct_min"],
+                 "n": len(ir["seeds"]), "min": ir["estimated_overhead_pct_min"],
                  "max": ir["estimated_overhead_pct_max"]}, ("<=", 2.0)))
         rows.append(_row("overhead.min_cpu_pct", sc,
                          "CPU time (user+sys), active vs disabled, least of each (+%)",
