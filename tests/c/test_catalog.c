@@ -73,6 +73,14 @@ static void claim(lp_pause *p, const char *by)
 	lp_resolution_clear(&res);
 }
 
+/* A checkpoint of the fixture's run, resumed: in the catalog, not pending. */
+static lp_pause *resumed_checkpoint(fx *f)
+{
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	claim(p, "cli");
+	return p;
+}
+
 static void remove_pause_file(fx *f, const char *id)
 {
 	char d[256];
@@ -221,8 +229,7 @@ static void test_unwritable_catalog_keeps_the_pause_in_pending(void **state)
 static void test_in_catalog_and_pending_is_listed_once(void **state)
 {
 	fx *f = *state;
-	lp_pause *a = fx_pause(f, LP_KIND_CHECKPOINT, 30);
-	claim(a, "cli");
+	lp_pause *a = resumed_checkpoint(f);
 	/* as if killed between its catalog line and its unindexing */
 	char d[256];
 	assert_int_equal(write_text(fx_path(f, d, sizeof d, "pending/%s", lp_pause_id(a)), "", 0),
@@ -237,8 +244,7 @@ static void test_in_catalog_and_pending_is_listed_once(void **state)
 static void test_damaged_lines_are_skipped(void **state)
 {
 	fx *f = *state;
-	lp_pause *a = fx_pause(f, LP_KIND_CHECKPOINT, 30);
-	claim(a, "cli");
+	lp_pause *a = resumed_checkpoint(f);
 	char d[256];
 	fx_path(f, d, sizeof d, "catalog.tsv");
 	FILE *fp = fopen(d, "a");
