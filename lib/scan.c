@@ -452,16 +452,11 @@ static int by_created_then_id(const void *x, const void *y)
 }
 
 /* Every pause without reading every pause file: the catalog's ended
- * pauses, pending/ for the catalogued runs, and a walk of the others.
- * LP_ENOTFOUND when there is no usable catalog. */
-static int collect_by_catalog(list_ctx *c)
+ * pauses, pending/ for the catalogued runs, and a walk of the others. */
+static int collect_by_catalog(list_ctx *c, const lp_catalog *cat)
 {
-	lp_catalog *cat;
-	if (lp_catalog_load(c->store, &cat) != LP_OK)
-		return LP_ENOTFOUND; /* none, or unreadable: walk */
-	int rc;
 	cat_ctx cc = {c, cat};
-	rc = each_name(c->store->runs_fd, on_run_uncatalogued, &cc);
+	int rc = each_name(c->store->runs_fd, on_run_uncatalogued, &cc);
 	if (!rc && c->store->pending_fd >= 0)
 		rc = each_name(c->store->pending_fd, on_pending_catalogued, &cc);
 	/* what was read from pause files wins over the catalog's line (a
@@ -481,8 +476,7 @@ static int collect_by_catalog(list_ctx *c)
 		    (rc = vec_push(&c->found, info)))
 			lp_pause_info_free(info);
 	}
-	lp_catalog_free(cat);
-	return rc == LP_ENOTFOUND ? LP_ERROR : rc;
+	return rc;
 }
 
 static int collect(lp_store *store, unsigned flags, const char *run_only, vec *out)
@@ -491,15 +485,16 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, vec *o
 		      .all = (flags & LP_LIST_ALL) != 0,
 		      .with_json = (flags & LP_LIST_JSON) != 0,
 		      .run_prefix = run_only};
-	int rc = LP_ENOTFOUND;
-	if (!c.all && store->pending_fd >= 0)
+	lp_catalog *cat = NULL;
+	int rc;
+	if (!c.all && store->pending_fd >= 0) {
 		rc = each_name(store->pending_fd, on_pending, &c);
-	else if (c.all && !c.with_json && run_only == NULL)
-		rc = collect_by_catalog(&c);
-	if (rc == LP_ENOTFOUND) { /* no catalog: walk every run */
+	} else if (c.all && !c.with_json && run_only == NULL &&
+		   lp_catalog_load(store, &cat) == LP_OK) {
+		rc = collect_by_catalog(&c, cat);
+		lp_catalog_free(cat);
+	} else { /* no usable catalog (none, an older one, unreadable): walk */
 		lp_error_clear();
-		vec_free(&c.found);
-		c.found = (vec){0};
 		rc = each_name(store->runs_fd, on_run, &c);
 	}
 	if (rc) {
