@@ -126,20 +126,6 @@ def wait_paused(session: LivePytest, cli: Cli, kind: str | None = None) -> dict:
 # ------------------------------------------------------------ pause dir
 
 
-def pause_file(pause_dir: Path, pause_id: str) -> Path:
-    run_id = pause_id.split(".", 1)[0]
-    return pause_dir / "runs" / run_id / "pauses" / f"{pause_id}.json"
-
-
-def command_file(pause_dir: Path, pause_id: str) -> Path:
-    run_id = pause_id.split(".", 1)[0]
-    return pause_dir / "runs" / run_id / "commands" / f"{pause_id}.resume.json"
-
-
-def read_pause(pause_dir: Path, pause_id: str) -> dict:
-    return json.loads(pause_file(pause_dir, pause_id).read_text())
-
-
 def events(pause_dir: Path, run_id: str) -> list[dict]:
     path = pause_dir / "runs" / run_id / "events.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line]

@@ -175,16 +175,56 @@ def read_events(pause_dir: Path, run_id: str) -> list[dict]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
 
-def read_pause(pause_dir: Path, pause_id: str) -> dict:
+def pause_file(pause_dir: Path, pause_id: str) -> Path:
     """The pause file of a pause id (<run_id>.<suffix>)."""
-    run_id = pause_id.split(".")[0]
-    return json.loads((pause_dir / "runs" / run_id / "pauses" / f"{pause_id}.json").read_text())
+    run_id = pause_id.split(".", 1)[0]
+    return pause_dir / "runs" / run_id / "pauses" / f"{pause_id}.json"
+
+
+def command_file(pause_dir: Path, pause_id: str) -> Path:
+    """The claim (command file) of a pause id."""
+    run_id = pause_id.split(".", 1)[0]
+    return pause_dir / "runs" / run_id / "commands" / f"{pause_id}.resume.json"
+
+
+def read_pause(pause_dir: Path, pause_id: str) -> dict:
+    return json.loads(pause_file(pause_dir, pause_id).read_text())
+
+
+RUN_ID_LINE = r"^pytest-live-pause: run_id=(\S+)$"
+
+
+def header_run_id(output: str) -> str:
+    """The run id of pytest's header line, which must appear exactly once."""
+    found = re.findall(RUN_ID_LINE, output, re.M)
+    assert len(found) == 1, output
+    return found[0]
 
 
 @pytest.fixture
 def pause_dir(tmp_path: Path) -> Path:
     """A fresh pause directory for one test (created by the plugin, 0700)."""
     return tmp_path / "pause-dir"
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    """No pause directory, addopts or xdist variables from the outer run."""
+    for var in ("PYTEST_LIVE_PAUSE_DIR", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER",
+                "PYTEST_XDIST_WORKER_COUNT"):
+        monkeypatch.delenv(var, raising=False)
+    return monkeypatch
+
+
+@pytest.fixture
+def run_pytest(pytester: pytest.Pytester, pause_dir: Path, clean_env: pytest.MonkeyPatch):
+    """pytester.runpytest_subprocess with this test's pause directory."""
+    clean_env.setenv("PYTEST_LIVE_PAUSE_DIR", str(pause_dir))
+
+    def run(*args: str) -> pytest.RunResult:
+        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=WAIT)
+
+    return run
 
 
 @pytest.fixture

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import read_events, read_pause, wait_block
+from conftest import header_run_id, read_events, read_pause, wait_block
 
 WAIT = 60.0  # a bound for a slow machine, never asserted on
 
@@ -46,25 +46,6 @@ def decisions(pytester: pytest.Pytester) -> dict[str, dict]:
     assert path.exists(), "the inner tests recorded no decision"
     return {d["test"]: d for d in map(json.loads, path.read_text().splitlines())}
 
-
-
-def header_run_id(output: str) -> str:
-    found = re.findall(r"^pytest-live-pause: run_id=(\S+)$", output, re.M)
-    assert len(found) == 1, output
-    return found[0]
-
-
-@pytest.fixture
-def run_pytest(pytester: pytest.Pytester, pause_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    """pytester.runpytest_subprocess with this test's pause directory."""
-    monkeypatch.setenv("PYTEST_LIVE_PAUSE_DIR", str(pause_dir))
-    for var in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
-        monkeypatch.delenv(var, raising=False)
-
-    def run(*args: str) -> pytest.RunResult:
-        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=WAIT)
-
-    return run
 
 
 # ------------------------------------------------------- resumed by the CLI

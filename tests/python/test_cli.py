@@ -30,20 +30,17 @@ from _paused import (
     SIGINT_CONFTEST,
     catches_signal,
     cli_env,
-    command_file,
     decisions,
     diff,
     end_events,
     one_line_error,
-    pause_file,
     poll_until,
-    read_pause,
     sigkill,
     snapshot,
     wait_decision,
     wait_paused,
 )
-from conftest import WAIT
+from conftest import WAIT, command_file, pause_file, read_pause
 from pytest_live_pause import _livepause
 
 CP_NODE = "test_paused.py::test_checkpoint"

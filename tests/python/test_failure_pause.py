@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SEP, read_events, wait_block
+from conftest import SEP, command_file, read_events, read_pause, wait_block
 
 WAIT = 60.0  # a bound for a slow machine, never asserted on
 
@@ -59,37 +59,12 @@ signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 
-def pause_path(pause_dir: Path, pause_id: str) -> Path:
-    return pause_dir / "runs" / pause_id.split(".")[0] / "pauses" / f"{pause_id}.json"
-
-
-def read_pause(pause_dir: Path, pause_id: str) -> dict:
-    return json.loads(pause_path(pause_dir, pause_id).read_text())
-
-
-def command_path(pause_dir: Path, pause_id: str) -> Path:
-    return pause_dir / "runs" / pause_id.split(".")[0] / "commands" / f"{pause_id}.resume.json"
-
-
 def failures_section(output: str) -> str:
     """The FAILURES section of a pytest terminal report."""
     m = re.search(r"^=+ FAILURES =+$(.*?)^=+ short test summary info =+$", output,
                   re.M | re.S)
     assert m, f"no FAILURES section in:\n{output}"
     return m.group(1)
-
-
-@pytest.fixture
-def run_pytest(pytester: pytest.Pytester, pause_dir: Path, monkeypatch: pytest.MonkeyPatch):
-    """pytester.runpytest_subprocess with this test's pause directory."""
-    monkeypatch.setenv("PYTEST_LIVE_PAUSE_DIR", str(pause_dir))
-    for var in ("PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT"):
-        monkeypatch.delenv(var, raising=False)
-
-    def run(*args: str) -> pytest.RunResult:
-        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=WAIT)
-
-    return run
 
 
 # ------------------------------------------------------------ when it pauses
@@ -360,7 +335,7 @@ def test_result_option_on_a_failure_pause_is_refused(pytester, live, cli, pause_
         assert res.returncode == 2, str(res)
         assert len(res.stderr.strip().splitlines()) == 1, str(res)
         assert args[0] in res.stderr, str(res)
-    assert not list(command_path(pause_dir, pause_id).parent.iterdir())
+    assert not list(command_file(pause_dir, pause_id).parent.iterdir())
     assert read_pause(pause_dir, pause_id)["status"] == "pending"
     assert cli("resume", pause_id, "--failure-reason", "fine").returncode == 0
     rc, out = s.finish()
@@ -406,7 +381,7 @@ def test_events_jsonl_records_run_and_pause(pytester, live, cli, pause_dir):
 def wait_until_waiting(s, pause_dir: Path, pause_id: str, start: int) -> int:
     """Return once the paused process is inside its wait loop: a command it
     rejects is reported only from there. Returns the next output index."""
-    command_path(pause_dir, pause_id).write_text("sync: not a command")
+    command_file(pause_dir, pause_id).write_text("sync: not a command")
     s.wait_for_line(rf"^live-pause: rejected command for {re.escape(pause_id)}: ", start=start)
     return len(s.lines)
 
@@ -427,7 +402,7 @@ def test_ctrl_c_while_paused_aborts_promptly(pytester, live, cli, pause_dir):
     pf = read_pause(pause_dir, pause_id)
     assert (pf["status"], pf["resolved_by"]) == ("aborted", "abort")
     assert not (pause_dir / "pending" / pause_id).exists()
-    assert json.loads(command_path(pause_dir, pause_id).read_text())["by"] == "abort"
+    assert json.loads(command_file(pause_dir, pause_id).read_text())["by"] == "abort"
     assert "pause_aborted" in [e["event"] for e in read_events(pause_dir, run_id)]
     res = cli("resume", pause_id, "--failure-reason", "too late")
     assert res.returncode == 7, str(res)
@@ -540,7 +515,7 @@ def test_malformed_command_file_is_rejected_and_pause_keeps_waiting(
     run_id = s.run_id
     block, after = wait_block(s)
     pause_id = block["pause_id"]
-    cmd = command_path(pause_dir, pause_id)
+    cmd = command_file(pause_dir, pause_id)
     cmd.write_bytes(content)  # by hand, as another tool would
     m = s.wait_for_line(rf"^live-pause: rejected command for {re.escape(pause_id)}: (.*)$",
                         start=after)

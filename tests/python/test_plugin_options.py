@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import wait_block
+from conftest import header_run_id, wait_block
 
 WAIT = 60.0  # a bound for a slow machine, never asserted on
 DEFAULT_DIR = Path("/tmp/pytest-live-pause")
-RUN_ID_LINE = r"^pytest-live-pause: run_id=(\S+)$"
 
 FAILING = '''
 def test_fails():
@@ -43,36 +42,11 @@ def make_pytest_ini(pytester: pytest.Pytester, text: str) -> Path:
     return pytester.makefile(".ini", pytest=text)
 
 
-def header_run_id(output: str) -> str:
-    found = re.findall(RUN_ID_LINE, output, re.M)
-    assert len(found) == 1, output
-    return found[0]
-
-
 def only_pause(pause_dir: Path, run_id: str) -> dict:
     files = list((pause_dir / "runs" / run_id / "pauses").glob("*.json"))
     assert len(files) == 1, files
     return json.loads(files[0].read_text())
 
-
-
-@pytest.fixture
-def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
-    for var in ("PYTEST_LIVE_PAUSE_DIR", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER",
-                "PYTEST_XDIST_WORKER_COUNT"):
-        monkeypatch.delenv(var, raising=False)
-    return monkeypatch
-
-
-@pytest.fixture
-def run_pytest(pytester: pytest.Pytester, pause_dir: Path, clean_env: pytest.MonkeyPatch):
-    """pytester.runpytest_subprocess with this test's pause directory."""
-    clean_env.setenv("PYTEST_LIVE_PAUSE_DIR", str(pause_dir))
-
-    def run(*args: str) -> pytest.RunResult:
-        return pytester.runpytest_subprocess("-p", "no:cacheprovider", *args, timeout=WAIT)
-
-    return run
 
 
 # --------------------------------------------------------------------- help

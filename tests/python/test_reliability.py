@@ -33,17 +33,14 @@ from _paused import (
     TRIALS,
     catches_signal,
     cli_env,
-    command_file,
     communicate_all,
     decisions,
     diff,
     end_events,
     one_line_error,
     pause_events,
-    pause_file,
     poll_until,
     proc_start_time,
-    read_pause,
     record,
     sigkill,
     snapshot,
@@ -52,7 +49,7 @@ from _paused import (
     wait_decision,
     wait_paused,
 )
-from conftest import WAIT, Cli
+from conftest import WAIT, Cli, command_file, pause_file, read_pause
 from pytest_live_pause import _livepause
 
 

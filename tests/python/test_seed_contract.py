@@ -190,7 +190,7 @@ from pathlib import Path
 import pytest
 
 from conftest import CLI  # the binary the `cli` fixture runs
-from conftest import wait_block
+from conftest import command_file, read_pause, wait_block
 
 WAIT = 60.0  # a bound for a slow machine, never asserted on
 
@@ -257,14 +257,6 @@ def read_json(path: Path) -> dict:
 
 def run_dir(pause_dir: Path, pause_id: str) -> Path:
     return pause_dir / "runs" / pause_id.split(".")[0]
-
-
-def read_pause(pause_dir: Path, pause_id: str) -> dict:
-    return read_json(run_dir(pause_dir, pause_id) / "pauses" / f"{pause_id}.json")
-
-
-def command_file(pause_dir: Path, pause_id: str) -> Path:
-    return run_dir(pause_dir, pause_id) / "commands" / f"{pause_id}.resume.json"
 
 
 def ls_json(cli, *args: str) -> dict[str, dict]:
