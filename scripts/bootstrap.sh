@@ -33,6 +33,19 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 "$VENV/bin/python" -m pip install -q "pytest>=9.0.3" "pytest-xdist>=3.6" "pytest-timeout>=2.3"
 
+# for the compatibility tests: the published 0.1.1 in a virtual environment
+# of its own (never imported beside ours), with the same pytest as ours
+if [ "${LP_WITH_DEV_TOOLS:-0}" = 1 ]; then
+  V011=${LP_V011_VENV:-.venv-011}
+  want_pytest=$("$VENV/bin/python" -c 'import pytest; print(pytest.__version__)')
+  have=$("$V011/bin/python" -c 'import importlib.metadata as m, pytest; print(m.version("pytest-live-pause"), pytest.__version__)' 2>/dev/null || true)
+  if [ "$have" != "0.1.1 $want_pytest" ]; then
+    echo "bootstrap: creating $V011 with pytest-live-pause==0.1.1 (PyPI)"
+    [ -x "$V011/bin/python" ] || python3 -m venv "$V011"
+    "$V011/bin/python" -m pip install -q "pytest-live-pause==0.1.1" "pytest==$want_pytest"
+  fi
+fi
+
 # Rebuild and reinstall the project only when a source file changed; one
 # install at a time (parallel `make` invocations share the venv).
 exec 9>"$VENV/.lp-lock"

@@ -255,3 +255,39 @@ def live(pytester: pytest.Pytester, pause_dir: Path) -> Iterator[Callable[..., L
     yield start
     for session in started:
         session.kill()
+
+
+# ------------------------------------------------------------------ 0.1.1
+#: the published pytest-live-pause==0.1.1, in a virtual environment of its own
+#: (scripts/bootstrap.sh creates it; never imported beside ours)
+V011_VENV = Path(os.environ.get("LP_V011_VENV",
+                                Path(__file__).resolve().parents[2] / ".venv-011"))
+
+
+@dataclass
+class V011:
+    python: str
+    cli: str
+
+    def run_cli(self, *args: str, env: dict, timeout: float = WAIT) -> CliResult:
+        proc = subprocess.run([self.cli, *args], capture_output=True, text=True,
+                              timeout=timeout, env=env)
+        return CliResult(["(0.1.1)", *args], proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def v011() -> V011:
+    """The published 0.1.1's interpreter and CLI. Skips with a message where
+    it is not installed, except under CI, where it must be (bootstrap makes it)."""
+    py, cli = V011_VENV / "bin" / "python", V011_VENV / "bin" / "pytest-live-pause"
+    ok = py.exists() and cli.exists() and subprocess.run(
+        [str(py), "-c", "import importlib.metadata as m; "
+         "assert m.version('pytest-live-pause') == '0.1.1'"],
+        capture_output=True).returncode == 0
+    if not ok:
+        msg = (f"the published pytest-live-pause==0.1.1 is not installed in {V011_VENV} "
+               "(run 'make bootstrap-dev', which installs it from PyPI)")
+        if os.environ.get("CI"):
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return V011(str(py), str(cli))
