@@ -34,26 +34,22 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
 import pytest_live_pause as _pkg
 from pytest_live_pause import Decision, _livepause
-from pytest_live_pause import _qamule_defaults as qamule_defaults
 from pytest_live_pause._livepause import LivePauseError
+from pytest_live_pause._options import NOT_MOCKED, Settings, read_settings
+from pytest_live_pause._options import pytest_addoption as pytest_addoption
+from pytest_live_pause._terminal import SEP, Terminal, format_timeout, one_line
 
 if TYPE_CHECKING:
     from pytest_live_pause import qamule
-    from pytest_live_pause.qamule import CheckpointResult, QamuleSettings
+    from pytest_live_pause.qamule import CheckpointResult
     from pytest_live_pause._livepause import Pause, Run, Store
     from pytest_live_pause._livepause import _Resolution as Resolution
-
-DEFAULT_TIMEOUT = 300.0  # 0.1.1's default
-SEP = "=" * 60
-_MOCK_VALUES = {"true": True, "false": False, "none": None}
-_NOT_MOCKED = object()
 
 
 def _qamule() -> Any:
@@ -62,350 +58,6 @@ def _qamule() -> Any:
     from pytest_live_pause import qamule
 
     return qamule
-
-
-# --------------------------------------------------------------- options
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    env = _livepause.ENV_PAUSE_DIR
-    default_dir = _livepause.DEFAULT_PAUSE_DIR
-    group = parser.getgroup(
-        "live-pause",
-        "live-pause (pause a live test before teardown or at checkpoint(), "
-        "resume the same process with `pytest-live-pause resume <pause_id>`; "
-        "the run_id printed at start feeds `pytest-live-pause watch --run-id "
-        "<run_id>`)",
-    )
-    group.addoption(
-        "--pause-on-failure",
-        action="store_true",
-        default=None,
-        dest="pause_on_failure",
-        help="When a test's call phase fails, pause before its teardown: print "
-        "'PAUSED (failure): <nodeid>', the pause_id and the resume command, then "
-        "wait for `pytest-live-pause resume <pause_id> [--failure-reason TEXT]` "
-        "(the reason is added to the failure report and to --junitxml) or for "
-        "--pause-timeout. Ctrl-C or SIGTERM aborts the pause. Precedence: "
-        "command line > ini pause_on_failure > off (an ini true is turned off "
-        "with -o pause_on_failure=false).",
-    )
-    group.addoption(
-        "--pause-timeout",
-        action="store",
-        default=None,
-        dest="pause_timeout",
-        metavar="SECONDS",
-        help="Seconds a pause (failure or checkpoint) waits for a resume "
-        "command before it resumes by itself: a failure without a reason, a "
-        "checkpoint with result None (outcome timed_out). A number >= 0; 0 "
-        "waits forever. checkpoint(timeout=...) overrides it per call. "
-        f"Precedence: command line > ini pause_timeout > {DEFAULT_TIMEOUT:g} "
-        f"({qamule_defaults.DEFAULT_TIMEOUT:g} in QAMule mode).",
-    )
-    group.addoption(
-        "--pause-dir",
-        action="store",
-        default=None,
-        dest="pause_dir",
-        metavar="DIR",
-        help="Pause directory shared with the pytest-live-pause CLI (give it "
-        "the same --pause-dir). Created with mode 0700; a symlink, a directory "
-        "of another user or one writable by group/others is refused at start. "
-        f"Precedence: command line > ${env} > ini pause_dir (relative to the "
-        f"ini file) > {default_dir}. Write --pause-dir=DIR: pytest takes a "
-        "separate existing DIR for a test path when it picks the rootdir.",
-    )
-    group.addoption(
-        "--pause-checkpoint-mock",
-        action="store",
-        default=None,
-        dest="pause_checkpoint_mock",
-        metavar="true|false|none",
-        help="Do not pause at checkpoints: checkpoint() and "
-        "live_pause.checkpoint() return at once Decision(result=<this value>, "
-        "reason='Mock', outcome='mocked'), for smoke runs in CI. Unmocked, a "
-        "checkpoint prints 'PAUSED (checkpoint): <nodeid>' and its task and "
-        "waits for `pytest-live-pause resume <pause_id> --result "
-        "true|false|none [--reason TEXT]`. Precedence: command line > ini "
-        "pause_checkpoint_mock > not mocked.",
-    )
-    group.addoption(
-        "--pause-compat",
-        action="store",
-        default=None,
-        dest="pause_compat",
-        metavar="qamule|none",
-        help="qamule: QAMule mode, for projects that drop QAMule's conftest "
-        "pause plugin. Every pause also prints QAMule's block and its "
-        "QAMULE_PAUSE_EVENT line, is resumed by --pause-resume-signal with an "
-        "optional JSON result file (or by `pytest-live-pause resume`, "
-        "whichever comes first), prints QAMULE_PAUSE_RESUME/_WARNING/_RESULT, "
-        "and tests get QAMule's agent_checkpoint fixture. Precedence: command "
-        "line > ini pause_compat > none.",
-    )
-    group.addoption(
-        "--pause-resume-signal",
-        action="store",
-        default=None,
-        dest="pause_resume_signal",
-        metavar="NAME",
-        help="QAMule mode: the signal that resumes a pause (`kill -NAME "
-        "<pid>`); an unknown name is a usage error. Precedence: command line "
-        f"> ini pause_resume_signal > {qamule_defaults.DEFAULT_SIGNAL}.",
-    )
-    group.addoption(
-        "--pause-result-dir",
-        action="store",
-        default=None,
-        dest="pause_result_dir",
-        metavar="DIR",
-        help="QAMule mode: where an agent writes a pause's JSON result "
-        "(<DIR>/<request_id>.json, created 0700 if missing). Precedence: "
-        "command line > ini pause_result_dir (relative to the ini file) > "
-        f"{qamule_defaults.default_result_dir()}.",
-    )
-    parser.addini(
-        "pause_on_failure",
-        type="bool",
-        default=False,
-        help="Pause after a call-phase failure, before teardown (like "
-        "--pause-on-failure, which takes precedence). Default false.",
-    )
-    parser.addini(
-        "pause_timeout",
-        type="string",
-        default="",
-        help="Seconds a pause waits for a resume command, >= 0, 0 forever "
-        f"(--pause-timeout takes precedence). Default {DEFAULT_TIMEOUT:g}.",
-    )
-    parser.addini(
-        "pause_dir",
-        type="string",
-        default="",
-        help="Pause directory, relative to the ini file (--pause-dir and "
-        f"${env} take precedence). Default {default_dir}.",
-    )
-    parser.addini(
-        "pause_checkpoint_mock",
-        type="string",
-        default="",
-        help="true|false|none: checkpoints return at once with this result "
-        "(--pause-checkpoint-mock takes precedence). Default: not mocked.",
-    )
-    parser.addini(
-        "pause_compat",
-        type="string",
-        default="",
-        help="qamule: QAMule mode (--pause-compat takes precedence). Default: none.",
-    )
-    parser.addini(
-        "pause_resume_signal",
-        type="string",
-        default="",
-        help="QAMule mode: the resume signal (--pause-resume-signal takes "
-        f"precedence). Default {qamule_defaults.DEFAULT_SIGNAL}.",
-    )
-    parser.addini(
-        "pause_result_dir",
-        type="string",
-        default="",
-        help="QAMule mode: the result directory, relative to the ini file "
-        "(--pause-result-dir takes precedence). Default "
-        f"{qamule_defaults.default_result_dir()}.",
-    )
-
-
-@dataclass(frozen=True)
-class Settings:
-    """The options of a session, resolved by their precedence."""
-
-    pause_on_failure: bool
-    timeout: float
-    pause_dir: str
-    mock: Any  # True, False, None, or _NOT_MOCKED
-    qamule: QamuleSettings | None = None  # set in QAMule mode
-
-
-def _parse_timeout(value: object, source: str) -> float:
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds < 0:
-        raise pytest.UsageError(
-            f"{source} must be a number of seconds >= 0 (0 waits forever), "
-            f"not {value!r}"
-        )
-    return seconds
-
-
-def _parse_mock(value: str, source: str) -> Any:
-    key = value.strip().lower()
-    if key not in _MOCK_VALUES:
-        raise pytest.UsageError(
-            f"{source} must be one of true, false, none, not {value!r}"
-        )
-    return _MOCK_VALUES[key]
-
-
-def _resolve_pause_dir(config: pytest.Config) -> str:
-    cli: str | None = config.getoption("pause_dir")
-    if cli is not None:
-        if not cli.strip():
-            raise pytest.UsageError("--pause-dir must not be empty")
-        return os.path.abspath(os.path.expanduser(cli))
-    env = os.environ.get(_livepause.ENV_PAUSE_DIR)
-    if env:
-        return os.path.abspath(os.path.expanduser(env))
-    ini = str(config.getini("pause_dir")).strip()
-    if ini:
-        base = config.inipath.parent if config.inipath else config.rootpath
-        return os.path.join(str(base), os.path.expanduser(ini))
-    return _livepause.default_pause_dir(None)
-
-
-def _option(config: pytest.Config, name: str) -> tuple[str | None, str]:
-    """An option's value by its precedence (command line > ini) and where it
-    came from, for messages; (None, "") when given nowhere."""
-    cli: str | None = config.getoption(name)
-    if cli is not None:
-        return cli, "--" + name.replace("_", "-")
-    ini = str(config.getini(name)).strip()
-    if ini:
-        return ini, f"ini option {name}"
-    return None, ""
-
-
-def _read_qamule(config: pytest.Config) -> QamuleSettings | None:
-    """The QAMule options: None unless --pause-compat=qamule (or the ini)."""
-    compat, compat_src = _option(config, "pause_compat")
-    mode = (compat or "").strip().lower()
-    if mode not in ("", "none", qamule_defaults.MODE):
-        raise pytest.UsageError(
-            f"{compat_src} must be {qamule_defaults.MODE} or none, not {compat!r}"
-        )
-    sig_name, sig_src = _option(config, "pause_resume_signal")
-    result_dir, dir_src = _option(config, "pause_result_dir")
-    if mode != qamule_defaults.MODE:
-        given = sig_src or dir_src
-        if given:
-            raise pytest.UsageError(
-                f"{given} is an option of QAMule mode: add --pause-compat=qamule "
-                "(or the ini option pause_compat = qamule)"
-            )
-        return None
-    try:
-        sig = _qamule().parse_signal(sig_name if sig_name is not None else qamule_defaults.DEFAULT_SIGNAL)
-    except _qamule().SignalNameError as exc:
-        raise pytest.UsageError(f"{sig_src}: {exc}") from None
-    if result_dir is None:
-        path = qamule_defaults.default_result_dir()
-    elif not result_dir.strip():
-        raise pytest.UsageError(f"{dir_src} must not be empty")
-    elif dir_src.startswith("--"):
-        path = os.path.abspath(os.path.expanduser(result_dir))
-    else:
-        base = config.inipath.parent if config.inipath else config.rootpath
-        path = os.path.join(str(base), os.path.expanduser(result_dir))
-    return _qamule().QamuleSettings(signal=sig, result_dir=os.path.abspath(path))
-
-
-def _cli_or_ini(
-    config: pytest.Config,
-    name: str,
-    flag: str,
-    parse: Callable[[str, str], Any],
-    default: Any,
-) -> Any:
-    """An option whose ini key has the same name: the command line, else
-    the ini key, else `default`; parse() names the source in its error."""
-    cli = config.getoption(name)
-    if cli is not None:
-        return parse(cli, flag)
-    ini = str(config.getini(name)).strip()
-    return parse(ini, f"ini option {name}") if ini else default
-
-
-def read_settings(config: pytest.Config) -> Settings:
-    """Resolve every option: command line > environment > ini > default."""
-    cli_pof = config.getoption("pause_on_failure")
-    pause_on_failure = bool(
-        cli_pof if cli_pof is not None else config.getini("pause_on_failure")
-    )
-    qamule_settings = _read_qamule(config)
-
-    timeout = _cli_or_ini(
-        config, "pause_timeout", "--pause-timeout", _parse_timeout,
-        qamule_defaults.DEFAULT_TIMEOUT if qamule_settings is not None else DEFAULT_TIMEOUT,
-    )
-    mock = _cli_or_ini(
-        config, "pause_checkpoint_mock", "--pause-checkpoint-mock", _parse_mock,
-        _NOT_MOCKED,
-    )
-
-    return Settings(
-        pause_on_failure, timeout, _resolve_pause_dir(config), mock, qamule_settings
-    )
-
-
-# ------------------------------------------------------------- terminal
-
-
-def _format_timeout(seconds: float) -> str:
-    if seconds <= 0:
-        return "no timeout"
-    if seconds == int(seconds) and seconds < 1e15:
-        return f"timeout: {int(seconds)}s"
-    return f"timeout: {seconds}s"
-
-
-def _one_line(text: str) -> str:
-    return " ".join(str(text).split())
-
-
-class _Terminal:
-    """Writes lines where the person sees them, even while output is
-    captured. An xdist worker's stdout goes nowhere (execnet points it at
-    /dev/null) but its stderr is the controller's, so workers write there."""
-
-    def __init__(self, config: pytest.Config, is_worker: bool) -> None:
-        self._config = config
-        self._is_worker = is_worker
-
-    @contextlib.contextmanager
-    def uncaptured(self) -> Iterator[None]:
-        capman = self._config.pluginmanager.getplugin("capturemanager")
-        if capman is None:
-            yield
-            return
-        with capman.global_and_fixture_disabled():
-            yield
-
-    def lines(self, lines: Sequence[str]) -> None:
-        tr = self._config.pluginmanager.getplugin("terminalreporter")
-        if tr is not None and not self._is_worker:
-            # Under -q the progress letters are not tracked as a started
-            # line (ensure_newline() does not see them): end it ourselves.
-            writer = getattr(tr, "_tw", None)
-            if getattr(writer, "width_of_current_line", 0):
-                tr.write("\n")
-                tr.currentfspath = None
-            for line in lines:
-                tr.write_line(line)
-            tr.flush()
-        else:
-            # One write, so that blocks of several workers do not interleave.
-            out = sys.stderr if self._is_worker else sys.stdout
-            text = "".join(f"{line}\n" for line in lines)
-            out.flush()
-            buffer = getattr(out, "buffer", None)
-            if buffer is not None:
-                buffer.write(text.encode(out.encoding or "utf-8", "backslashreplace"))
-                buffer.flush()
-            else:
-                out.write(text)
-                out.flush()
 
 
 # -------------------------------------------------------------- signals
@@ -497,7 +149,7 @@ class LivePauseSession:
         self.current_item: pytest.Item | None = None
         self.exitstatus: int | None = None
         self.previous_active: LivePauseSession | None = None
-        self.terminal = _Terminal(config, is_worker)
+        self.terminal = Terminal(config, is_worker)
         self.worker_id: str | None = (
             getattr(config, "workerinput", {}).get("workerid") if is_worker else None
         )
@@ -630,7 +282,7 @@ class LivePauseSession:
             f"pause_id: {pause.pause_id}",
             f"pause file: {pause.path}",
             f"resume: {pause.resume_hint}",
-            _format_timeout(timeout),
+            format_timeout(timeout),
             SEP,
         ]
         with self.terminal.uncaptured():
@@ -734,7 +386,7 @@ class LivePauseSession:
 
         def on_rejected(message: str) -> None:
             self.terminal.lines(
-                [f"live-pause: rejected command for {pause_id}: {_one_line(message)}"]
+                [f"live-pause: rejected command for {pause_id}: {one_line(message)}"]
             )
 
         return on_rejected
@@ -777,7 +429,7 @@ class LivePauseSession:
         except LivePauseError as exc:
             # The test has failed anyway: report the broken pause with it
             # rather than end the whole session with an internal error.
-            message = _one_line(str(exc))
+            message = one_line(str(exc))
             with self.terminal.uncaptured():
                 self.terminal.lines(
                     [f"live-pause: pause failed for {nodeid}: {message}"]
@@ -820,7 +472,7 @@ class LivePauseSession:
                 )
         if nodeid is None:
             nodeid = self.current_nodeid()
-        if self.settings.mock is not _NOT_MOCKED:
+        if self.settings.mock is not NOT_MOCKED:
             result = self.settings.mock
             self.run.event(
                 "checkpoint_mocked",
@@ -969,7 +621,7 @@ def _start_run(config: pytest.Config, settings: Settings) -> LivePauseSession:
                 extra_json=json.dumps(extra),
             )
     except LivePauseError as exc:
-        message = _one_line(str(exc))
+        message = one_line(str(exc))
         if pause_dir not in message:
             message = f"{message} (pause directory {pause_dir})"
         raise pytest.UsageError(f"pytest-live-pause: {message}") from None
