@@ -10,7 +10,7 @@ BUILD ?= build
 FUZZ_SECONDS ?= 30
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo test bootstrap bootstrap-dev ctest asan pytest fuzz-smoke fuzz-long bench bench-smoke clean
+.PHONY: demo test bootstrap bootstrap-dev ctest asan tsan pytest fuzz-smoke fuzz-long bench bench-smoke clean
 
 bootstrap:
 	@VENV=$(VENV) bash scripts/bootstrap.sh
@@ -37,6 +37,13 @@ asan: bootstrap-dev
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  $(PY) -m pytest -q -n 2 -p no:cacheprovider tests/python/test_cli.py
 
+# the threads stress test (one store shared by many threads) under
+# ThreadSanitizer, in its own build directory
+tsan: bootstrap-dev
+	@cmake -S . -B $(BUILD)/tsan -DLP_BUILD_TESTS=ON -DLP_WERROR=ON -DLP_TSAN=ON >/dev/null
+	@cmake --build $(BUILD)/tsan -j2 --target test_threads >/dev/null
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(BUILD)/tsan/test_threads
+
 pytest: bootstrap-dev
 	@$(PY) -m pytest -n 2 tests/python
 
@@ -55,7 +62,7 @@ bench: bootstrap
 bench-smoke: bootstrap
 	@$(PY) bench/run.py --quick --out $(BUILD)/bench-quick.json
 
-test: ctest asan fuzz-smoke bench-smoke pytest
+test: ctest asan tsan fuzz-smoke bench-smoke pytest
 
 clean:
 	rm -rf $(BUILD) $(VENV)

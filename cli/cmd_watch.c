@@ -1,5 +1,5 @@
 /*
- * cmd_watch.c - `pytest-live-pause watch`: wait through lp_watch() for the
+ * cmd_watch.c - `pytest-live-pause watch`: wait through lp_watcher_next() for the
  * latest pending pause of one run and print it with the command that
  * resumes it. Owns the only global state of the CLI: the flag and the
  * self-pipe that SIGINT/SIGTERM set so that a wait stops at once.
@@ -223,6 +223,7 @@ int cmd_watch(int argc, char **argv)
 	struct signals sigs;
 	lp_pause_info *info = NULL;
 	lp_store *store = NULL;
+	lp_watcher *watcher = NULL;
 	const char *dir;
 	int rc, exit_code;
 
@@ -236,7 +237,9 @@ int cmd_watch(int argc, char **argv)
 	hooks.check = check_interrupted;
 	rc = cli_store_open(a.pause_dir, &store, &dir);
 	if (rc == LP_OK)
-		rc = lp_watch(store, a.run_id, a.timeout, &hooks, &info);
+		rc = lp_run_watch_open(&watcher, store, a.run_id);
+	if (rc == LP_OK)
+		rc = lp_watcher_next(watcher, a.timeout, &hooks, &info);
 	if (rc == LP_OK && !info)
 		rc = LP_ERROR;
 	if (rc == LP_OK) {
@@ -249,7 +252,7 @@ int cmd_watch(int argc, char **argv)
 					cli_hint_pause_dir(dir, store),
 					0);
 		}
-		/* the reader gets the pause now, not after lp_store_free()
+		/* the reader gets the pause now, not after lp_watcher_free()
 		 * closes the waiter (an inotify close costs 8-16 ms here) */
 		fflush(stdout);
 		exit_code = CLI_EXIT_OK;
@@ -261,6 +264,7 @@ int cmd_watch(int argc, char **argv)
 		exit_code = cli_lp_error(CMD, rc);
 	}
 	lp_pause_info_free(info);
+	lp_watcher_free(watcher);
 	lp_store_free(store);
 	signals_restore(&sigs);
 	return cli_finish(CMD, exit_code);

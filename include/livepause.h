@@ -139,9 +139,13 @@ typedef enum lp_outcome {
 const char *lp_kind_name(lp_kind kind);         /* "failure", "checkpoint" */
 const char *lp_outcome_name(lp_outcome outcome);/* "resumed", ... */
 
-/* Threads: a store, a run and its pauses may be used from several threads
- * only if calls on one pause are not concurrent. A run outlives its
- * pauses; lp_pause_free() of a pause still pending ends it as aborted. */
+/* Threads: a store is immutable after lp_store_open() and may be shared
+ * by any number of threads for every call that takes it (listing,
+ * loading, resuming, watchers, feeds); a watcher or feed belongs to the
+ * caller that opened it (a feed may also be shared, see lp_feed_next()).
+ * A run and its pauses may be used from several threads only if calls on
+ * one pause are not concurrent. A run outlives its pauses;
+ * lp_pause_free() of a pause still pending ends it as aborted. */
 typedef struct lp_pause lp_pause;
 
 typedef struct lp_pause_options {
@@ -294,12 +298,82 @@ typedef struct lp_run_info {
 int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out);
 void lp_run_info_free(lp_run_info *info);
 
-/* Report the latest pending pause of a run at once, or wait (event driven)
- * for the next one. LP_OK with *out set; LP_ERUNENDED when the run ends or
- * its owner dies; LP_ETIMEOUT after `timeout` seconds (<= 0: no limit);
- * LP_ENOTFOUND for an unknown run; LP_EINTR if hooks->check() says so. */
+/* Watching one run. A watcher belongs to its caller (nothing of it is
+ * kept in the store); free it with lp_watcher_free(), which accepts NULL.
+ * lp_run_watch_open(): LP_ENOTFOUND for an unknown run, LP_EINVAL for a
+ * bad id or a NULL argument. */
+typedef struct lp_watcher lp_watcher;
+int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_id);
+/* Report the latest pending pause of the run that this watcher has not
+ * reported yet at once, or wait (event driven, bounded) for the next one.
+ * LP_OK with *out set (free it); LP_ERUNENDED when the run ends or its
+ * owner dies; LP_ETIMEOUT after `timeout` seconds (<= 0: no limit);
+ * LP_EINTR if hooks->check() says so. */
+int lp_watcher_next(lp_watcher *w, double timeout, const lp_wait_hooks *hooks,
+		    lp_pause_info **out);
+/* Closing a watcher that waited costs a kernel RCU grace period (~8 ms):
+ * print what it reported first. */
+void lp_watcher_free(lp_watcher *w);
+
+/* One-shot lp_run_watch_open() + lp_watcher_next() + lp_watcher_free(). */
 int lp_watch(lp_store *store, const char *run_id, double timeout,
 	     const lp_wait_hooks *hooks, lp_pause_info **out);
+
+/* ---------------------------------------------------- the change feed */
+
+/*
+ * A store-wide change feed: every run started or ended and every pause
+ * created or ended, in any run, numbered 1, 2, ... in the order this feed
+ * observed them. It is event driven (inotify on runs/, pending/ and the
+ * active runs, with a bounded backstop read every second for NFS, a lost
+ * event or an owner that died) and keeps the last LP_FEED_KEEP events, so
+ * a reader resumes from any recent position. Pauses are followed through
+ * the pending/ index (as 'ls' does): pauses written by 0.1.1 processes,
+ * which have no index, are not reported.
+ */
+typedef struct lp_feed lp_feed;
+
+#define LP_FEED_KEEP 4096
+
+typedef enum lp_feed_kind {
+	LP_FEED_RUN_STARTED = 0,
+	LP_FEED_RUN_ENDED = 1,   /* ended, or its owner is gone ("stale") */
+	LP_FEED_PAUSE_CREATED = 2,
+	LP_FEED_PAUSE_ENDED = 3, /* resumed, timed out or aborted */
+} lp_feed_kind;
+/* "run_started", "run_ended", "pause_created", "pause_ended". */
+const char *lp_feed_kind_name(lp_feed_kind kind);
+
+/* One event; release its strings with lp_feed_event_clear() (safe on a
+ * zeroed struct). */
+typedef struct lp_feed_event {
+	unsigned long long seq;  /* its position (>= 1) */
+	unsigned long long missed; /* events between the position asked for
+				      and this one that were no longer kept */
+	lp_feed_kind kind;
+	char run_id[LP_ID_MAX + 1];
+	char pause_id[LP_ID_MAX + 1]; /* "" for run events */
+	char *json; /* pauses: the object of lp_pause_info.json as read when
+		       observed; runs: lp_run_info.json */
+} lp_feed_event;
+void lp_feed_event_clear(lp_feed_event *ev);
+
+/* Open a feed on store (which must outlive it) at the store's present
+ * state: what exists now is not reported, only what changes after. */
+int lp_feed_open(lp_feed **out, lp_store *store);
+/* The position of the last event observed so far (0: none yet). */
+unsigned long long lp_feed_head(lp_feed *feed);
+/* A random name of this feed (16 hex digits), so that a position kept by
+ * a client can be recognised as one of this feed's. */
+const char *lp_feed_name(const lp_feed *feed);
+/* The first event after position `after`, waiting for it up to `timeout`
+ * seconds (0: do not wait; < 0: no limit). LP_OK with *out filled;
+ * LP_ETIMEOUT when none came in time; LP_EINTR if hooks->check() says so.
+ * Any number of threads may call this at once on one feed: one of them
+ * reads the directory, the others wait for what it finds. */
+int lp_feed_next(lp_feed *feed, unsigned long long after, double timeout,
+		 const lp_wait_hooks *hooks, lp_feed_event *out);
+void lp_feed_free(lp_feed *feed);
 
 /* ------------------------------------------------- QAMule compatibility */
 

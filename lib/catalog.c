@@ -53,10 +53,16 @@ static size_t put_field(char *buf, size_t at, size_t cap, const char *s)
 	return at;
 }
 
-static int open_for_append(lp_store *store)
+/* The append descriptor, opened once per store. Threads may race to open
+ * it: the first to publish it with a compare-and-swap wins and the others
+ * close theirs, so the store needs no lock. */
+static int open_for_append(lp_store *store, int *out)
 {
-	if (store->catalog_fd >= 0)
+	int cur = __atomic_load_n(&store->catalog_fd, __ATOMIC_ACQUIRE);
+	if (cur >= 0) {
+		*out = cur;
 		return LP_OK;
+	}
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/%s", store->path, CATALOG_NAME);
 	for (int tries = 0; tries < 2; tries++) {
@@ -68,7 +74,13 @@ static int open_for_append(lp_store *store)
 				close(fd);
 				return lp_fail(LP_EUNSAFE, "%s is not a regular file", label);
 			}
-			store->catalog_fd = fd;
+			int expected = -1;
+			if (!__atomic_compare_exchange_n(&store->catalog_fd, &expected, fd, 0,
+							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+				close(fd); /* another thread's won */
+				fd = expected;
+			}
+			*out = fd;
 			return LP_OK;
 		}
 		if (errno != ENOENT)
@@ -86,13 +98,13 @@ static int open_for_append(lp_store *store)
 /* Write one line (without its LF) with a single write(2). */
 static int append_line(lp_store *store, char *line, size_t len, int durable)
 {
-	int rc = open_for_append(store);
+	int fd, rc = open_for_append(store, &fd);
 	if (rc)
 		return rc;
 	line[len++] = '\n';
 	ssize_t w;
 	do
-		w = write(store->catalog_fd, line, len);
+		w = write(fd, line, len);
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
 		return lp_fail_errno(LP_ERROR, errno, "cannot append to %s/%s", store->path,
@@ -100,7 +112,7 @@ static int append_line(lp_store *store, char *line, size_t len, int durable)
 	if ((size_t)w != len)
 		return lp_fail(LP_ERROR, "short write to %s/%s (disk full?)", store->path,
 			       CATALOG_NAME);
-	if (durable && !lp_fsync_disabled() && fdatasync(store->catalog_fd) < 0)
+	if (durable && !lp_fsync_disabled() && fdatasync(fd) < 0)
 		return lp_fail_errno(LP_ERROR, errno, "cannot flush %s/%s", store->path,
 				     CATALOG_NAME);
 	return LP_OK;

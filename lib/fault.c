@@ -8,30 +8,34 @@
  */
 #include "internal.h"
 
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+static const char *target;
+static size_t target_len;
+static long nth = 1, seen;
+static pthread_once_t loaded = PTHREAD_ONCE_INIT;
+
+static void load_target(void)
+{
+	/* "step" (the first time) or "step@N" (the N-th time) */
+	target = getenv("LP_TEST_KILL_AT");
+	if (target != NULL) {
+		const char *at = strchr(target, '@');
+		target_len = at ? (size_t)(at - target) : strlen(target);
+		if (at)
+			nth = strtol(at + 1, NULL, 10);
+	}
+}
+
 void lp_crash_point(const char *step)
 {
-	static const char *target;
-	static size_t target_len;
-	static long nth = 1, seen;
-	static int loaded;
-	if (!loaded) {
-		/* "step" (the first time) or "step@N" (the N-th time) */
-		target = getenv("LP_TEST_KILL_AT");
-		if (target != NULL) {
-			const char *at = strchr(target, '@');
-			target_len = at ? (size_t)(at - target) : strlen(target);
-			if (at)
-				nth = strtol(at + 1, NULL, 10);
-		}
-		loaded = 1;
-	}
+	pthread_once(&loaded, load_target); /* threads may reach one first */
 	if (target == NULL || strlen(step) != target_len || strncmp(target, step, target_len) != 0)
 		return;
-	if (++seen == nth)
+	if (__atomic_add_fetch(&seen, 1, __ATOMIC_RELAXED) == nth)
 		kill(getpid(), SIGKILL);
 }

@@ -55,11 +55,10 @@ struct lp_store {
 	int pending_fd;/* pending/ : one empty file per pending pause */
 	char *path;    /* absolute */
 	int is_default;
-	/* lp_watch's waiter, kept until lp_store_free() so that its costly
-	 * close (a kernel RCU grace period) comes after the caller has
-	 * printed the pause, not before */
-	struct lp_waiter *watch_waiter;
-	int catalog_fd; /* catalog.tsv for appending, opened at the first append */
+	/* catalog.tsv for appending: -1 until the first append publishes it
+	 * with an atomic compare-and-swap (the store is otherwise immutable
+	 * after lp_store_open(), so threads share it without a lock) */
+	int catalog_fd;
 };
 
 /* Open a subdirectory of dirfd without following symlinks; create it

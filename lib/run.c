@@ -254,17 +254,25 @@ int lp_run_event(lp_run *run, const char *event, const char *fields_json)
 
 int lp_run_commands_waiter(lp_run *run, lp_waiter **out)
 {
-	if (run->commands_waiter == NULL) {
-		int rc = lp_waiter_open(&run->commands_waiter);
+	/* made once per run; threads pausing at once race to publish theirs
+	 * with a compare-and-swap, and the losers free their own */
+	lp_waiter *cur = __atomic_load_n(&run->commands_waiter, __ATOMIC_ACQUIRE);
+	if (cur == NULL) {
+		lp_waiter *w;
+		int rc = lp_waiter_open(&w);
 		if (!rc)
-			rc = lp_waiter_add_dir(run->commands_waiter, run->commands_fd, "commands");
+			rc = lp_waiter_add_dir(w, run->commands_fd, "commands");
 		if (rc) {
-			lp_waiter_free(run->commands_waiter);
-			run->commands_waiter = NULL;
+			lp_waiter_free(w);
 			return rc;
 		}
+		if (__atomic_compare_exchange_n(&run->commands_waiter, &cur, w, 0, __ATOMIC_ACQ_REL,
+						__ATOMIC_ACQUIRE))
+			cur = w;
+		else
+			lp_waiter_free(w);
 	}
-	*out = run->commands_waiter;
+	*out = cur;
 	return LP_OK;
 }
 

@@ -521,73 +521,172 @@ int lp_list(lp_store *store, unsigned flags, lp_list_cb cb, void *ud)
 
 /* ------------------------------------------------------------ watching */
 
-int lp_watch(lp_store *store, const char *run_id, double timeout, const lp_wait_hooks *hooks,
-	     lp_pause_info **out)
+/* A watcher belongs to its caller: nothing of it lives in the store, so
+ * any number of threads may watch through one store. */
+struct lp_watcher {
+	lp_store *store;
+	char run_id[LP_ID_MAX + 1];
+	int run_fd;
+	long owner;     /* the run's pid when on this host, else 0 */
+	lp_waiter *w;   /* made at the first wait */
+	char **seen;    /* pause ids already reported, to report each once */
+	size_t nseen, capseen;
+};
+
+int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_id)
 {
+	if (out == NULL)
+		return lp_fail(LP_EINVAL, "lp_run_watch_open: out is NULL");
 	*out = NULL;
+	if (store == NULL)
+		return lp_fail(LP_EINVAL, "lp_run_watch_open: store is NULL");
 	lp_run_info *run;
 	int rc = lp_run_info_load(store, run_id, &run);
 	if (rc)
 		return rc;
-	long owner = strcmp(run->hostname, lp_hostname()) == 0 ? run->pid : 0;
+	lp_watcher *wt = calloc(1, sizeof *wt);
+	if (wt == NULL) {
+		lp_run_info_free(run);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	wt->store = store;
+	snprintf(wt->run_id, sizeof wt->run_id, "%s", run_id);
+	wt->owner = strcmp(run->hostname, lp_hostname()) == 0 ? run->pid : 0;
 	lp_run_info_free(run);
-	int run_fd;
-	if ((rc = lp_run_dirs_open(store, run_id, &run_fd)))
+	if ((rc = lp_run_dirs_open(store, run_id, &wt->run_fd))) {
+		free(wt);
 		return rc;
-	/* The waiter is made only when there is something to wait for: an
-	 * existing pause is reported without one (closing an inotify
-	 * descriptor costs a kernel RCU grace period, ~8 ms here). */
-	lp_waiter *w = NULL;
+	}
+	*out = wt;
+	return LP_OK;
+}
+
+static int was_seen(const lp_watcher *wt, const char *id)
+{
+	for (size_t k = 0; k < wt->nseen; k++)
+		if (strcmp(wt->seen[k], id) == 0)
+			return 1;
+	return 0;
+}
+
+static int mark_seen(lp_watcher *wt, const char *id)
+{
+	if (wt->nseen == wt->capseen) {
+		size_t cap = wt->capseen ? wt->capseen * 2 : 8;
+		char **nv = realloc(wt->seen, cap * sizeof *nv);
+		if (nv == NULL)
+			return lp_fail(LP_ERROR, "out of memory");
+		wt->seen = nv;
+		wt->capseen = cap;
+	}
+	if ((wt->seen[wt->nseen] = lp_strdup(id)) == NULL)
+		return LP_ERROR;
+	wt->nseen++;
+	return LP_OK;
+}
+
+/* The latest pending pause of the run this watcher has not reported yet
+ * (taken out of found), or NULL. */
+static lp_pause_info *take_unseen(lp_watcher *wt, vec *found)
+{
+	for (size_t k = found->n; k-- > 0;) {
+		lp_pause_info *i = found->v[k];
+		if (was_seen(wt, i->pause_id))
+			continue;
+		memmove(&found->v[k], &found->v[k + 1], (found->n - k - 1) * sizeof *found->v);
+		found->n--;
+		return i;
+	}
+	return NULL;
+}
+
+int lp_watcher_next(lp_watcher *wt, double timeout, const lp_wait_hooks *hooks,
+		    lp_pause_info **out)
+{
+	if (out == NULL)
+		return lp_fail(LP_EINVAL, "lp_watcher_next: out is NULL");
+	*out = NULL;
+	if (wt == NULL)
+		return lp_fail(LP_EINVAL, "lp_watcher_next: watcher is NULL");
+	lp_store *store = wt->store;
 	int64_t deadline = timeout > 0 ? lp_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
+	int rc;
 	for (;;) {
 		vec found;
-		if ((rc = collect(store, LP_LIST_JSON, run_id, &found)))
-			goto done;
-		if (found.n > 0) {
-			*out = found.v[found.n - 1]; /* the latest */
-			found.n--;
-			vec_free(&found);
-			rc = LP_OK;
-			goto done;
-		}
+		if ((rc = collect(store, LP_LIST_JSON, wt->run_id, &found)))
+			return rc;
+		lp_pause_info *next = take_unseen(wt, &found);
 		vec_free(&found);
-		if ((rc = lp_run_info_load(store, run_id, &run)))
-			goto done;
+		if (next) {
+			if ((rc = mark_seen(wt, next->pause_id))) {
+				lp_pause_info_free(next);
+				return rc;
+			}
+			*out = next;
+			return LP_OK;
+		}
+		lp_run_info *run;
+		if ((rc = lp_run_info_load(store, wt->run_id, &run)))
+			return rc;
 		if (strcmp(run->state, "active") != 0) {
 			rc = strcmp(run->state, "ended") == 0
-				     ? lp_fail(LP_ERUNENDED, "run %s has ended", run_id)
+				     ? lp_fail(LP_ERUNENDED, "run %s has ended", wt->run_id)
 				     : lp_fail(LP_ERUNENDED,
 					       "run %s: its pytest process (pid %ld on %s) is gone",
-					       run_id, run->pid, run->hostname);
+					       wt->run_id, run->pid, run->hostname);
 			lp_run_info_free(run);
-			goto done;
+			return rc;
 		}
 		lp_run_info_free(run);
-		if (w == NULL) {
-			lp_waiter_free(store->watch_waiter); /* an earlier watch's */
-			store->watch_waiter = NULL;
-			if ((rc = lp_waiter_open(&w)))
-				goto done;
-			store->watch_waiter = w;
+		/* The waiter is made only when there is something to wait for: an
+		 * existing pause is reported without one (closing an inotify
+		 * descriptor costs a kernel RCU grace period, ~8 ms here). */
+		if (wt->w == NULL) {
+			if ((rc = lp_waiter_open(&wt->w)))
+				return rc;
 			/* pending/ announces new pauses; the run directory, a new
 			 * run.json. Look once more before the first wait: a pause
 			 * made before the watches were added has no event. */
 			if (store->pending_fd >= 0)
-				lp_waiter_add_dir(w, store->pending_fd, "pending");
-			lp_waiter_add_dir(w, run_fd, "run");
-			if (owner > 0)
-				lp_waiter_add_pid(w, owner);
+				lp_waiter_add_dir(wt->w, store->pending_fd, "pending");
+			lp_waiter_add_dir(wt->w, wt->run_fd, "run");
+			if (wt->owner > 0)
+				lp_waiter_add_pid(wt->w, wt->owner);
 			continue;
 		}
-		rc = lp_waiter_wait(w, deadline, hooks);
-		if (rc == LP_ETIMEOUT) {
-			rc = lp_fail(LP_ETIMEOUT, "no pause in run %s within %gs", run_id, timeout);
-			goto done;
-		}
+		rc = lp_waiter_wait(wt->w, deadline, hooks);
+		if (rc == LP_ETIMEOUT)
+			return lp_fail(LP_ETIMEOUT, "no pause in run %s within %gs", wt->run_id,
+				       timeout);
 		if (rc < 0)
-			goto done;
+			return rc;
 	}
-done:
-	close(run_fd); /* w stays with the store */
+}
+
+void lp_watcher_free(lp_watcher *wt)
+{
+	if (wt == NULL)
+		return;
+	lp_waiter_free(wt->w);
+	if (wt->run_fd >= 0)
+		close(wt->run_fd);
+	for (size_t k = 0; k < wt->nseen; k++)
+		free(wt->seen[k]);
+	free(wt->seen);
+	free(wt);
+}
+
+int lp_watch(lp_store *store, const char *run_id, double timeout, const lp_wait_hooks *hooks,
+	     lp_pause_info **out)
+{
+	if (out == NULL)
+		return lp_fail(LP_EINVAL, "lp_watch: out is NULL");
+	*out = NULL;
+	lp_watcher *wt;
+	int rc = lp_run_watch_open(&wt, store, run_id);
+	if (rc)
+		return rc;
+	rc = lp_watcher_next(wt, timeout, hooks, out);
+	lp_watcher_free(wt);
 	return rc;
 }

@@ -40,12 +40,15 @@ char *lp_path_join(const char *a, const char *b)
 
 int lp_fsync_disabled(void)
 {
+	/* relaxed atomics: threads may race to compute the same value */
 	static int cached = -1;
-	if (cached < 0) {
-		const char *v = getenv("LP_UNSAFE_NO_FSYNC");
-		cached = v != NULL && strcmp(v, "1") == 0;
+	int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);
+	if (v < 0) {
+		const char *e = getenv("LP_UNSAFE_NO_FSYNC");
+		v = e != NULL && strcmp(e, "1") == 0;
+		__atomic_store_n(&cached, v, __ATOMIC_RELAXED);
 	}
-	return cached;
+	return v;
 }
 
 const char *lp_store_default_path(const char *explicit_path)
@@ -227,7 +230,6 @@ void lp_store_free(lp_store *s)
 {
 	if (s == NULL)
 		return;
-	lp_waiter_free(s->watch_waiter);
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->runs_fd >= 0)
