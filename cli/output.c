@@ -89,12 +89,32 @@ void cli_print_exit_codes(FILE *fp, const int *codes)
 
 /* ---------------------------------------------------------------- errors */
 
-/* Write text with raw newlines and other control characters as spaces. */
+/* Write text made safe for a terminal (lp_text_terminal_safe): every
+ * control character, line separator and invalid byte as a visible
+ * escape. With multiline, LF is kept and every further line is indented
+ * by two spaces, so that a line starting at column 0 is always one the
+ * CLI wrote. "?" when memory runs out. */
+static void put_safe(FILE *fp, const char *text, int multiline)
+{
+	char *safe = NULL;
+	const char *p;
+
+	if (lp_text_terminal_safe(&safe, text, text ? strlen(text) : 0,
+				  multiline ? LP_TEXT_MULTILINE : 0) != LP_OK) {
+		fputc('?', fp);
+		return;
+	}
+	for (p = safe; *p; p++) {
+		fputc(*p, fp);
+		if (*p == '\n')
+			fputs("  ", fp);
+	}
+	free(safe);
+}
+
 static void put_one_line(FILE *fp, const char *text)
 {
-	for (; *text; text++)
-		fputc((unsigned char)*text < 0x20 && *text != '\t' ? ' ' : *text,
-		      fp);
+	put_safe(fp, text, 0);
 }
 
 int cli_error(const char *cmd, int exit_code, const char *fmt, ...)
@@ -144,46 +164,32 @@ void cli_print_line(FILE *fp, const char *text)
 
 /* ---------------------------------------------------------------- pauses */
 
-/* A word for a shell command line, single-quoted when it needs to be. */
-static void put_shell_word(FILE *fp, const char *word)
+/* "key: value" on one line; "-" for NULL. */
+static void put_safe_line(FILE *fp, const char *key, const char *value)
 {
-	const char *safe = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-			   "0123456789_./-+,:=@%";
-
-	if (*word && strspn(word, safe) == strlen(word)) {
-		fputs(word, fp);
-		return;
-	}
-	fputc('\'', fp);
-	for (; *word; word++) {
-		if (*word == '\'')
-			fputs("'\\''", fp);
-		else
-			fputc(*word, fp);
-	}
-	fputc('\'', fp);
+	fprintf(fp, "%s: ", key);
+	put_safe(fp, value ? value : "-", 0);
+	fputc('\n', fp);
 }
 
 static void put_value(FILE *fp, const char *key, const char *value)
 {
-	fprintf(fp, "%s: %s\n", key, value ? value : "-");
+	put_safe_line(fp, key, value);
 }
 
 /* Multi-line text: the first line after the key, the others indented by
- * two spaces; trailing newlines are dropped. */
+ * two spaces; trailing line ends are dropped. */
 static void put_text(FILE *fp, const char *key, const char *text)
 {
 	size_t len = text ? strlen(text) : 0;
-	size_t i;
+	char *copy;
 
 	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == '\r'))
 		len--;
 	fprintf(fp, "%s: ", key);
-	for (i = 0; i < len; i++) {
-		fputc(text[i], fp);
-		if (text[i] == '\n')
-			fputs("  ", fp);
-	}
+	copy = strndup(text ? text : "", len);
+	put_safe(fp, copy ? copy : "?", 1);
+	free(copy);
 	fputc('\n', fp);
 }
 
@@ -208,16 +214,17 @@ static void put_created_at(FILE *fp, double created_at)
 static void put_resume_hint(FILE *fp, const lp_pause_info *info,
 			    const char *pause_dir)
 {
-	fprintf(fp, "resume: %s resume ", CLI_PROG);
-	put_shell_word(fp, info->pause_id);
-	if (pause_dir) {
-		fputs(" --pause-dir ", fp);
-		put_shell_word(fp, pause_dir);
+	char *cmd = NULL;
+	lp_kind kind = info->kind && strcmp(info->kind, "checkpoint") == 0
+			       ? LP_KIND_CHECKPOINT
+			       : LP_KIND_FAILURE;
+
+	if (lp_resume_command(&cmd, info->pause_id, kind, pause_dir) != LP_OK) {
+		fputs("resume: -\n", fp); /* out of memory */
+		return;
 	}
-	if (info->kind && strcmp(info->kind, "checkpoint") == 0)
-		fputs(" --result true|false|none --reason TEXT\n", fp);
-	else
-		fputs(" --failure-reason TEXT\n", fp);
+	put_safe_line(fp, "resume", cmd);
+	free(cmd);
 }
 
 const char *cli_hint_pause_dir(const char *dir, const lp_store *store)

@@ -69,6 +69,32 @@ const char *lp_error_name(int code);
  * what names the id in the error message ("pause id", "run id"). */
 int lp_id_validate(const char *id, const char *what);
 
+/* ------------------------------------------------- text for people */
+
+/*
+ * Text that came from a test or a resumer (node ids, tasks, failure
+ * texts, reasons, host names, paths) is data: print it only through
+ * lp_text_terminal_safe(). It replaces, with visible ASCII escapes,
+ * everything that could drive a terminal or split a line for a reader:
+ * TAB, LF, CR as \t \n \r; other C0 controls and DEL as \xHH; C1
+ * controls (U+0080..U+009F), U+2028, U+2029 and the bidirectional
+ * controls (U+061C, U+200E, U+200F, U+202A..U+202E, U+2066..U+2069) as
+ * \uHHHH; each byte of invalid UTF-8 as \xHH. Anything else, including
+ * a backslash, is unchanged. With LP_TEXT_MULTILINE, LF and TAB are
+ * kept (the caller indents continuation lines). text may hold NULs
+ * (len bytes are read) and may be NULL when len is 0. *out is
+ * malloc'd; free() it.
+ */
+enum {
+	LP_TEXT_MULTILINE = 1 << 0, /* keep LF and TAB */
+};
+int lp_text_terminal_safe(char **out, const char *text, size_t len, unsigned flags);
+
+/* Quote `word` for a POSIX shell: unchanged when non-empty and only
+ * [A-Za-z0-9@%+:,./_-], else single-quoted with each ' as '\''.
+ * *out is malloc'd; free() it. */
+int lp_shell_quote(char **out, const char *word);
+
 /* ------------------------------------------------------------- store */
 
 typedef struct lp_store lp_store;
@@ -138,6 +164,12 @@ typedef enum lp_outcome {
 
 const char *lp_kind_name(lp_kind kind);         /* "failure", "checkpoint" */
 const char *lp_outcome_name(lp_outcome outcome);/* "resumed", ... */
+
+/* The command a person or agent runs to resume a pause of `kind`:
+ * "pytest-live-pause resume <id> [--pause-dir <dir>] <verdict options>",
+ * words shell-quoted; pause_dir NULL leaves --pause-dir out (the
+ * default directory). *out is malloc'd; free() it. */
+int lp_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir);
 
 /* Threads: a store is immutable after lp_store_open() and may be shared
  * by any number of threads for every call that takes it (listing,

@@ -44,6 +44,16 @@ int lp_new_pause_id(const char *run_id, char out[LP_ID_MAX + 1]);
  * id, LP_ENOTFOUND if it has no '.' (no pause of ours has such an id). */
 int lp_pause_id_run(const char *pause_id, char run_id[LP_ID_MAX + 1]);
 
+/* ----------------------------------------------------------- text.c */
+/* Decode the UTF-8 sequence at s (left bytes available): its length
+ * (1..4) with *cp set, or 0 when it is not valid UTF-8 (overlong forms,
+ * surrogates and values above U+10FFFF are invalid). */
+size_t lp_utf8_decode(const unsigned char *s, size_t left, unsigned *cp);
+/* Whether a code point above U+007F is unsafe for terminals and line
+ * readers (C1 controls, U+2028, U+2029, bidirectional controls): the one
+ * list, used by lp_text_terminal_safe() and by every JSON dump. */
+int lp_text_unsafe_cp(unsigned cp);
+
 /* ------------------------------------------------------------ time */
 double lp_now(void);          /* wall clock, seconds since the epoch */
 int64_t lp_mono_ms(void);     /* monotonic clock, milliseconds */

@@ -6,6 +6,7 @@
 #include "internal.h"
 
 #include <jansson.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,30 +27,8 @@ static int set(lp_json *o, const char *key, json_t *v)
 /* Length of the valid UTF-8 sequence at s (1..4), or 0 if invalid. */
 static size_t utf8_seq(const unsigned char *s, size_t left)
 {
-	unsigned c = s[0];
-	size_t n;
-	unsigned min;
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xC2 && c <= 0xDF)
-		n = 2, min = 0x80;
-	else if (c >= 0xE0 && c <= 0xEF)
-		n = 3, min = 0x800;
-	else if (c >= 0xF0 && c <= 0xF4)
-		n = 4, min = 0x10000;
-	else
-		return 0;
-	if (left < n)
-		return 0;
-	unsigned cp = c & (0x7F >> n);
-	for (size_t i = 1; i < n; i++) {
-		if ((s[i] & 0xC0) != 0x80)
-			return 0;
-		cp = (cp << 6) | (s[i] & 0x3F);
-	}
-	if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-		return 0;
-	return n;
+	unsigned cp;
+	return lp_utf8_decode(s, left, &cp);
 }
 
 /* A copy of s with each invalid UTF-8 byte replaced by U+FFFD. */
@@ -137,12 +116,66 @@ int lpj_merge_text(lp_json *o, const char *text, int overwrite, const char *what
 	return rc < 0 ? lp_fail(LP_ERROR, "cannot merge %s", what) : LP_OK;
 }
 
-char *lpj_dump(const lp_json *j)
+/*
+ * Contract: the one exit of serialised JSON. jansson escapes C0 controls
+ * but leaves DEL and every non-ASCII character raw, so U+0085, U+2028
+ * and U+2029 (which line-oriented readers such as Python's
+ * str.splitlines split on), C1 controls and bidirectional controls
+ * (lp_text_unsafe_cp) would reach readers and terminals: each becomes its
+ * \uHHHH escape, so a dumped object is always one inert line. Such
+ * characters occur only inside strings, so the JSON stays valid and
+ * equal. Takes s (malloc'd by jansson, valid UTF-8), returns it or its
+ * replacement; NULL when memory runs out.
+ */
+static char *escape_unsafe(char *s)
 {
-	char *s = json_dumps(J(j), JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(16));
+	size_t n = strlen(s), extra = 0, o = 0, i, k;
+	unsigned cp;
+	for (i = 0; i < n; i += k) {
+		const unsigned char *p = (const unsigned char *)s + i;
+		k = p[0] < 0x80 ? 1 : lp_utf8_decode(p, n - i, &cp);
+		if (k == 0)
+			k = 1; /* not from jansson: left as it is */
+		else if (p[0] == 0x7F || (p[0] >= 0x80 && lp_text_unsafe_cp(cp)))
+			extra += 6 - k;
+	}
+	if (extra == 0)
+		return s;
+	char *out = malloc(n + extra + 1);
+	if (out == NULL) {
+		free(s);
+		return NULL;
+	}
+	for (i = 0; i < n; i += k) {
+		const unsigned char *p = (const unsigned char *)s + i;
+		k = p[0] < 0x80 ? 1 : lp_utf8_decode(p, n - i, &cp);
+		if (k == 0)
+			k = 1;
+		else if (p[0] == 0x7F || (p[0] >= 0x80 && lp_text_unsafe_cp(cp))) {
+			o += (size_t)snprintf(out + o, 7, "\\u%04X", p[0] == 0x7F ? 0x7Fu : cp);
+			continue;
+		}
+		memcpy(out + o, p, k);
+		o += k;
+	}
+	out[o] = '\0';
+	free(s);
+	return out;
+}
+
+static char *dump(const lp_json *j, size_t flags)
+{
+	char *s = json_dumps(J(j), flags);
+	if (s != NULL)
+		s = escape_unsafe(s);
 	if (s == NULL)
 		lp_fail(LP_ERROR, "cannot serialise JSON (out of memory)");
 	return s;
+}
+
+char *lpj_dump(const lp_json *j)
+{
+	return dump(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(16));
 }
 
 const char *lpj_get_str(const lp_json *o, const char *key)
@@ -328,9 +361,5 @@ const char *lpj_unknown_key(const lp_json *o, const char *const allowed[])
 
 char *lpj_dump_exact(const lp_json *j)
 {
-	char *s = json_dumps(J(j), JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY |
-					  JSON_REAL_PRECISION(17));
-	if (s == NULL)
-		lp_fail(LP_ERROR, "cannot serialise JSON (out of memory)");
-	return s;
+	return dump(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
 }

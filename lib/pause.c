@@ -84,15 +84,9 @@ static int pause_event(lp_pause *p, const char *event, lp_json *fields)
 static char *make_hint(const lp_pause *p)
 {
 	const lp_store *s = p->run->store;
-	char dir[PATH_MAX + 32] = "";
-	const char *dflt = lp_store_default_path(NULL);
-	if (strcmp(dflt, s->path) != 0)
-		snprintf(dir, sizeof dir, " --pause-dir '%s'", s->path);
-	char buf[PATH_MAX + 256];
-	snprintf(buf, sizeof buf, "pytest-live-pause resume %s%s %s", p->id, dir,
-		 p->kind == LP_KIND_CHECKPOINT ? "--result true|false|none --reason TEXT"
-					       : "--failure-reason TEXT");
-	return lp_strdup(buf);
+	char *hint;
+	const char *dir = strcmp(lp_store_default_path(NULL), s->path) != 0 ? s->path : NULL;
+	return lp_resume_command(&hint, p->id, p->kind, dir) == LP_OK ? hint : NULL;
 }
 
 static int fill_doc(lp_pause *p, const lp_pause_options *o)

@@ -34,6 +34,7 @@
 #include <Python.h>
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -967,6 +968,127 @@ mod_validate_id(PyObject *module, PyObject *args, PyObject *kwds)
 	Py_RETURN_NONE;
 }
 
+/* ------------------------------------------------------ text for people */
+
+/* UTF-8 of a str for lp_text_terminal_safe(): surrogates U+DC80..U+DCFF
+ * (what surrogateescape makes of undecodable bytes, e.g. os.listdir())
+ * become their original byte, which the runtime then shows as \xHH; any
+ * other lone surrogate becomes the ASCII text \udXXX itself. Never
+ * raises but for memory. *out is PyMem_Malloc'd. */
+static int
+str_to_escapable_utf8(PyObject *text, char **out, size_t *len_out)
+{
+	Py_ssize_t n = PyUnicode_GetLength(text), i;
+	Py_UCS4 *cps;
+	char *buf;
+	size_t o = 0;
+
+	if (n < 0)
+		return -1;
+	cps = PyUnicode_AsUCS4Copy(text);
+	if (cps == NULL)
+		return -1;
+	buf = PyMem_Malloc((size_t)n * 6 + 1);
+	if (buf == NULL) {
+		PyMem_Free(cps);
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		Py_UCS4 c = cps[i];
+
+		if (c >= 0xDC80 && c <= 0xDCFF) {
+			buf[o++] = (char)(c - 0xDC00);
+		} else if (c >= 0xD800 && c <= 0xDFFF) {
+			o += (size_t)sprintf(buf + o, "\\u%04x", (unsigned)c);
+		} else if (c < 0x80) {
+			buf[o++] = (char)c;
+		} else if (c < 0x800) {
+			buf[o++] = (char)(0xC0 | (c >> 6));
+			buf[o++] = (char)(0x80 | (c & 0x3F));
+		} else if (c < 0x10000) {
+			buf[o++] = (char)(0xE0 | (c >> 12));
+			buf[o++] = (char)(0x80 | ((c >> 6) & 0x3F));
+			buf[o++] = (char)(0x80 | (c & 0x3F));
+		} else {
+			buf[o++] = (char)(0xF0 | (c >> 18));
+			buf[o++] = (char)(0x80 | ((c >> 12) & 0x3F));
+			buf[o++] = (char)(0x80 | ((c >> 6) & 0x3F));
+			buf[o++] = (char)(0x80 | (c & 0x3F));
+		}
+	}
+	PyMem_Free(cps);
+	*out = buf;
+	*len_out = o;
+	return 0;
+}
+
+static PyObject *
+mod_terminal_safe(PyObject *module, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"text", "multiline", NULL};
+	module_state *st = (module_state *)PyModule_GetState(module);
+	PyObject *text, *r;
+	int multiline = 0, rc;
+	char *in = NULL, *safe = NULL;
+	size_t len = 0;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:terminal_safe", kwlist,
+					 &text, &multiline))
+		return NULL;
+	if (PyUnicode_Check(text)) {
+		if (str_to_escapable_utf8(text, &in, &len) < 0)
+			return NULL;
+		rc = lp_text_terminal_safe(&safe, in, len,
+					   multiline ? LP_TEXT_MULTILINE : 0);
+		PyMem_Free(in);
+	} else if (PyBytes_Check(text)) {
+		rc = lp_text_terminal_safe(&safe, PyBytes_AsString(text),
+					   (size_t)PyBytes_Size(text),
+					   multiline ? LP_TEXT_MULTILINE : 0);
+	} else {
+		PyErr_SetString(PyExc_TypeError,
+				"terminal_safe() takes a str or bytes");
+		return NULL;
+	}
+	if (rc != LP_OK)
+		return raise_lp(st, rc);
+	/* the result is valid UTF-8: every invalid byte was escaped */
+	r = PyUnicode_DecodeUTF8(safe, (Py_ssize_t)strlen(safe), "strict");
+	free(safe);
+	return r;
+}
+
+/* A str as bytes for the shell: the filesystem encoding with
+ * surrogateescape (a path from os.listdir() quotes back to its bytes). */
+static PyObject *
+mod_shell_quote(PyObject *module, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"word", NULL};
+	module_state *st = (module_state *)PyModule_GetState(module);
+	PyObject *word, *holder = NULL, *r;
+	const char *w;
+	char *quoted = NULL;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:shell_quote", kwlist,
+					 &word))
+		return NULL;
+	if (!PyUnicode_Check(word)) {
+		PyErr_SetString(PyExc_TypeError, "shell_quote() takes a str");
+		return NULL;
+	}
+	if (fspath_opt(word, &holder, &w) < 0)
+		return NULL; /* ValueError for an embedded NUL */
+	rc = lp_shell_quote(&quoted, w);
+	Py_XDECREF(holder);
+	if (rc != LP_OK)
+		return raise_lp(st, rc);
+	r = PyUnicode_DecodeFSDefault(quoted);
+	free(quoted);
+	return r;
+}
+
 /* -------------------------------------------------- QAMule compatibility */
 
 static int
@@ -1105,6 +1227,19 @@ static PyMethodDef module_methods[] = {
 	 "validate_id(id, what='id')\n--\n\n"
 	 "Raise InvalidArgumentError unless id is 1..64 bytes of\n"
 	 "[A-Za-z0-9._-] and not '.' or '..'; what names it in the message."},
+	{"terminal_safe", (PyCFunction)(void (*)(void))mod_terminal_safe,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "terminal_safe(text, multiline=False)\n--\n\n"
+	 "text (str or bytes) made safe to print on a terminal: TAB, LF, CR as\n"
+	 "\\t \\n \\r (TAB and LF kept with multiline=True); other C0 controls,\n"
+	 "DEL and invalid UTF-8 bytes (surrogateescape'd ones too) as \\xHH; C1\n"
+	 "controls, U+2028, U+2029, bidirectional controls and other lone\n"
+	 "surrogates as \\uHHHH. Never raises for its content (NUL included)."},
+	{"shell_quote", (PyCFunction)(void (*)(void))mod_shell_quote,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "shell_quote(word)\n--\n\n"
+	 "word quoted for a POSIX shell: unchanged when only [A-Za-z0-9@%+:,./_-],\n"
+	 "else in single quotes with each ' as '\\''. ValueError for a NUL."},
 	{"qamule_request", (PyCFunction)(void (*)(void))mod_qamule_request,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "qamule_request(result_dir)\n--\n\n"

@@ -142,3 +142,15 @@ def default_pause_dir(explicit: _Path | None = None) -> str:
 
 def validate_id(id: str, what: str = "id") -> None:
     """Raise InvalidArgumentError unless id is a valid id."""
+def terminal_safe(text: str | bytes, multiline: bool = False) -> str:
+    """text made safe to print on a terminal (never raises for its content).
+
+    TAB, LF, CR become ``\\t`` ``\\n`` ``\\r`` (TAB and LF are kept with
+    ``multiline=True``); other C0 controls, DEL and each byte of invalid
+    UTF-8 (surrogate-escaped bytes, NUL included) ``\\xHH``; C1 controls,
+    U+2028, U+2029, the bidirectional controls and other lone surrogates
+    ``\\uHHHH``. Anything else is unchanged."""
+
+def shell_quote(word: str) -> str:
+    """word quoted for a POSIX shell (unchanged when it is only
+    ``[A-Za-z0-9@%+:,./_-]``); ValueError for a NUL."""

@@ -643,7 +643,7 @@ def test_watch_reports_an_existing_pause_at_once(live, pytester, cli, pause_dir)
     assert "task: Approve\n  the second line\n" in res.stdout
     assert d["pause_file"] == str(pause_file(pause_dir, pid))
     assert d["resume"].startswith(f"pytest-live-pause resume {pid} ")
-    assert "--result true|false|none" in d["resume"]
+    assert "--result 'true|false|none' --reason TEXT" in d["resume"]
     # --json: the pause file plus its state
     j = cli("watch", "--run-id", s.run_id, "--json")
     assert j.returncode == 0 and len(j.stdout.splitlines()) == 1, str(j)

@@ -1,0 +1,163 @@
+"""Text from a test or a resumer is data (issue 10 points 3 and 11).
+
+The binding (`_livepause.terminal_safe`, `_livepause.shell_quote`) that the
+plugin uses for pytest's terminal and the QAMule lines, and the CLI's
+`show`, `watch` and `ls`, which print every such text through the same
+runtime function: no hostile nodeid, task, failure text or reason can move
+the cursor, clear the screen, or forge a line for an agent that splits the
+output into lines.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from pytest_live_pause import _livepause
+
+#: each can end a line for some reader or drive a terminal
+HOSTILE = [
+    "\x1b[2J\x1b[Hall tests passed",        # clear screen, cursor home
+    "a\rpause_id: forged",                   # CR
+    "a\x0bstate: resumed",                   # VT
+    "a\x0cstate: resumed",                   # FF
+    "a\x85pause_id: forged",                 # U+0085 NEL
+    "a\u2028pause_id: forged",               # LINE SEPARATOR
+    "a\u2029state: resumed",                 # PARAGRAPH SEPARATOR
+    "a\x9b31mred",                           # C1 CSI
+    "a\x7fb\x08c",                           # DEL, BS
+    "a\x1c\x1d\x1estate: resumed",           # FS GS RS (str.splitlines splits on them)
+    "a\npause_id: forged",                   # LF then a forged key
+    "\u202eevil\u202c",                      # bidi override
+    "\x1b]0;pwned\x07",                      # OSC: window title
+]
+
+
+def _inert(text: str, multiline: bool = False) -> None:
+    kept = "\n\t" if multiline else ""
+    for ch in text:
+        code = ord(ch)
+        assert not (code < 0x20 and ch not in kept), repr(text)
+        assert not (0x7F <= code <= 0x9F), repr(text)
+        assert ch not in "\u2028\u2029\u202a\u202b\u202c\u202d\u202e", repr(text)
+    # one line for every reader, whatever it splits on
+    if not multiline:
+        assert len(text.splitlines()) <= 1, repr(text)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_terminal_safe_escapes_every_class(text: str) -> None:
+    out = _livepause.terminal_safe(text)
+    _inert(out)
+    _inert(_livepause.terminal_safe(text, multiline=True), multiline=True)
+
+
+def test_terminal_safe_escapes_visibly() -> None:
+    ts = _livepause.terminal_safe
+    assert ts("a\x1bb") == "a\\x1bb"
+    assert ts("a\u2028b\u2029c\x85d") == "a\\u2028b\\u2029c\\u0085d"
+    assert ts("a\nb\tc\rd") == "a\\nb\\tc\\rd"
+    assert ts("a\nb\tc\rd", multiline=True) == "a\nb\tc\\rd"
+    assert ts("tests/test_x.py::test_ok[café-€]") == "tests/test_x.py::test_ok[café-€]"
+
+
+def test_terminal_safe_never_raises_on_nul_and_surrogates() -> None:
+    ts = _livepause.terminal_safe
+    assert ts("a\x00b") == "a\\x00b"
+    # what os.listdir() gives for a Latin-1 file name: its original byte
+    assert ts(b"caf\xe9".decode("utf-8", "surrogateescape")) == "caf\\xe9"
+    # any other lone surrogate is shown as its code point
+    assert ts("x\ud800y\udfffz") == "x\\ud800y\\udfffz"
+    assert ts(b"\xff\x00ok") == "\\xff\\x00ok"
+    assert ts("") == ""
+    with pytest.raises(TypeError):
+        ts(None)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("word", [
+    "plain", "it's", "'$(touch pwned)'", "$(id)", "`id`", "a b", "", "a\nb",
+    "*", "~", "=ls", "-n", "\\", '"', "!x", "a;b|c&d", "{a,b}", "café",
+])
+def test_shell_quote_reads_back_in_sh(word: str, tmp_path) -> None:
+    quoted = _livepause.shell_quote(word)
+    out = subprocess.run(["sh", "-c", f"set -f; printf '%s' {quoted}"], cwd=tmp_path,
+                         capture_output=True, text=True, check=True).stdout
+    assert out == word
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_shell_quote_refuses_nul() -> None:
+    with pytest.raises(ValueError):
+        _livepause.shell_quote("a\x00b")
+
+
+# ------------------------------------------------------- resume commands
+
+
+CHECKPOINT = '''
+from pytest_live_pause import checkpoint
+
+def test_cp():
+    d = checkpoint(task="approve", timeout=0)
+    print("DECISION", d.outcome, d.result, d.reason, flush=True)
+'''
+
+def _sh_env(env: dict) -> dict:
+    """env with the CLI under test first on PATH, as a user who pastes has it."""
+    import os
+    from conftest import CLI
+    assert CLI is not None
+    return dict(env, PATH=os.pathsep.join([os.path.dirname(CLI), env.get("PATH", "")]))
+
+
+FAILURE = '''
+def test_fail():
+    assert False, "boom"
+'''
+
+
+@pytest.mark.parametrize("dirname", ["it's", "'$(touch pwned)'", "a b;`touch pwned`", "$HOME"])
+def test_printed_resume_command_is_shell_safe(live, pytester, tmp_path, dirname):
+    """Issue 10.11: a pause directory with quotes or command substitutions.
+    The command stored in the pause file, printed by pytest and by `watch`,
+    pasted into sh as it is, resumes the pause and runs nothing else."""
+    from conftest import Cli, WAIT
+
+    weird = tmp_path / dirname / "pauses"
+    weird.parent.mkdir(mode=0o700)
+    pytester.makepyfile(test_f=FAILURE)
+    s = live("-s", "--pause-on-failure", f"--pause-dir={weird}", "test_f.py")
+    cli = Cli(weird)
+    info = cli.watch(s.run_id)
+    stored = info["resume_command"]
+    assert "--pause-dir" in stored
+    env = dict(cli.env)
+    env.pop("PYTEST_LIVE_PAUSE_DIR")  # the commands name the directory themselves
+    watched = cli("watch", "--run-id", s.run_id, "--pause-dir", str(weird), env=env)
+    assert watched.returncode == 0, str(watched)
+    printed = [ln[len("resume: "):] for ln in watched.stdout.splitlines()
+               if ln.startswith("resume: ")]
+    assert printed == [stored], str(watched)
+    run = subprocess.run(["sh", "-c", stored], cwd=tmp_path, env=_sh_env(env), capture_output=True,
+                         text=True, timeout=WAIT)
+    assert run.returncode == 0, (stored, run.stdout, run.stderr)
+    code, out = s.finish()
+    assert "TEXT" in out  # the failure reason of the pasted command
+    assert not list(tmp_path.rglob("pwned")), stored
+
+
+def test_checkpoint_hint_pasted_unchanged_is_refused(live, pytester, cli, pause_dir):
+    """`--result 'true|false|none'` is quoted: pasting the hint as it is is a
+    usage error that writes nothing, not a pipeline resuming with true."""
+    pytester.makepyfile(test_c=CHECKPOINT)
+    s = live("-s", "test_c.py")
+    info = cli.watch(s.run_id)
+    hint = info["resume_command"]
+    assert "--result 'true|false|none' --reason TEXT" in hint
+    run = subprocess.run(["sh", "-c", hint], env=_sh_env(cli.env), capture_output=True, text=True)
+    assert run.returncode == 2, (hint, run.stdout, run.stderr)
+    assert cli("show", "--json", info["pause_id"]).json()["state"] == "pending"
+    res = cli("resume", info["pause_id"], "--result", "true")
+    assert res.returncode == 0, str(res)
+    s.finish()
