@@ -160,7 +160,8 @@ int cli_finish(const char *cmd, int exit_code);
  * row when codes is NULL. */
 void cli_print_exit_codes(FILE *fp, const int *codes);
 
-/* Print `text` on one line: raw newlines (JSON whitespace) become spaces. */
+/* Print `text` on one line, made safe for a terminal (lp_text_terminal_safe:
+ * raw newlines and every other control character escaped visibly). */
 void cli_print_line(FILE *fp, const char *text);
 
 enum {
@@ -194,7 +195,8 @@ struct cli_table {
 };
 /* 0, or -1 when ncols is 0 or above CLI_TABLE_MAX_COLS. */
 int cli_table_init(struct cli_table *t, size_t ncols);
-/* Copy a row of ncols cells (NULL prints as "-"); 0 or -1 (memory). */
+/* Copy a row of ncols cells (NULL prints as "-"), each made safe for a
+ * terminal (lp_text_terminal_safe, one line); 0 or -1 (memory). */
 int cli_table_add(struct cli_table *t, const char *const *cells);
 void cli_table_print(FILE *fp, const struct cli_table *t);
 void cli_table_free(struct cli_table *t);

@@ -11,8 +11,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <jansson.h>
-
 #include "cli.h"
 
 #define CMD "watch"
@@ -189,7 +187,8 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
 static int print_no_pause(const struct watch_args *a, int rc)
 {
 	char text[4096];
-	json_t *obj;
+	const char *keys[] = {"event", "run_id", "message"};
+	const char *values[3];
 	char *line = NULL;
 
 	if (rc == LP_ERUNENDED)
@@ -203,12 +202,10 @@ static int print_no_pause(const struct watch_args *a, int rc)
 		cli_print_line(stdout, text);
 		return cli_exit_code(rc);
 	}
-	obj = json_pack("{s:s, s:s, s:s}", "event",
-			rc == LP_ERUNENDED ? "run_ended" : "timeout", "run_id",
-			a->run_id, "message", text);
-	line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-	json_decref(obj);
-	if (!line)
+	values[0] = rc == LP_ERUNENDED ? "run_ended" : "timeout";
+	values[1] = a->run_id;
+	values[2] = text;
+	if (lp_json_object_line(&line, keys, values, 3) != LP_OK)
 		return cli_error(CMD, CLI_EXIT_ERROR,
 				 "cannot build the JSON output");
 	puts(line);

@@ -315,8 +315,11 @@ int cli_table_add(struct cli_table *t, const char *const *cells)
 	}
 	base = t->nrows * t->ncols;
 	for (i = 0; i < t->ncols; i++) {
-		t->cells[base + i] = strdup(cells[i] ? cells[i] : "-");
-		if (!t->cells[base + i]) {
+		const char *cell = cells[i] ? cells[i] : "-";
+
+		/* escaped once here, so that the widths are those printed */
+		if (lp_text_terminal_safe(&t->cells[base + i], cell, strlen(cell),
+					  0) != LP_OK) {
 			while (i-- > 0)
 				free(t->cells[base + i]);
 			return -1;
@@ -344,7 +347,7 @@ void cli_table_print(FILE *fp, const struct cli_table *t)
 			if (c + 1 < t->ncols)
 				fprintf(fp, "%-*s  ", (int)width[c], cell);
 			else
-				put_one_line(fp, cell);
+				fputs(cell, fp);
 		}
 		fputc('\n', fp);
 	}

@@ -95,6 +95,14 @@ int lp_text_terminal_safe(char **out, const char *text, size_t len, unsigned fla
  * *out is malloc'd; free() it. */
 int lp_shell_quote(char **out, const char *word);
 
+/* One compact JSON object line of n string members, keys in the order
+ * given (a NULL value is null), with every character that could split a
+ * line or drive a terminal escaped (as in every JSON the runtime dumps:
+ * U+0085, U+2028, U+2029, C1 and bidirectional controls, DEL). *out is
+ * malloc'd; free() it. */
+int lp_json_object_line(char **out, const char *const *keys, const char *const *values,
+			size_t n);
+
 /* ------------------------------------------------------------- store */
 
 typedef struct lp_store lp_store;

@@ -363,3 +363,31 @@ char *lpj_dump_exact(const lp_json *j)
 {
 	return dump(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
 }
+
+/*
+ * Contract: *out gets one compact JSON object line of n string members,
+ * keys in the order given, a NULL value as null, escaped like every dump
+ * (escape_unsafe: one inert line). Invalid UTF-8 in a value is repaired
+ * with U+FFFD. LP_EINVAL for NULL arrays with n > 0, a NULL out or key;
+ * LP_ERROR when memory runs out.
+ */
+int lp_json_object_line(char **out, const char *const *keys, const char *const *values, size_t n)
+{
+	if (out == NULL || (n > 0 && (keys == NULL || values == NULL)))
+		return lp_fail(LP_EINVAL, "lp_json_object_line: NULL argument");
+	*out = NULL;
+	lp_json *o = lpj_object();
+	if (o == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	int rc = LP_OK;
+	for (size_t i = 0; i < n && rc == LP_OK; i++)
+		rc = keys[i] ? lpj_set_str(o, keys[i], values[i])
+			     : lp_fail(LP_EINVAL, "lp_json_object_line: NULL key");
+	if (rc == LP_OK) {
+		*out = dump(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (*out == NULL)
+			rc = LP_ERROR;
+	}
+	lpj_free(o);
+	return rc;
+}

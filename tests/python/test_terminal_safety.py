@@ -161,3 +161,145 @@ def test_checkpoint_hint_pasted_unchanged_is_refused(live, pytester, cli, pause_
     res = cli("resume", info["pause_id"], "--result", "true")
     assert res.returncode == 0, str(res)
     s.finish()
+
+
+# ------------------------------------------- the CLI prints data safely
+
+#: every key the CLI writes at the start of a line in `show` and `watch`
+KEYS = {"pause detected", "pause_id", "kind", "run_id", "nodeid", "state", "status", "pid",
+        "worker_id", "hostname", "cwd", "created_at", "timeout", "task", "original_failure",
+        "pause_file", "resume", "resolved_by", "resolved_at", "failure_reason", "result",
+        "reason", "finished_at"}
+
+#: one text holding every hostile instance, each on its own line
+ALL_HOSTILE = "\n".join(HOSTILE)
+
+
+def assert_safe_key_lines(out: str) -> dict[str, list[str]]:
+    """Output of `show`/`watch`: no control character but LF, nothing a
+    line reader could split on; every line is a key of ours at column 0 or
+    a continuation indented by two spaces; pause_id and state appear once.
+    Returns the key lines."""
+    _inert(out.replace("\n", ""))
+    assert out.splitlines() == out.split("\n")[:-1] or out.endswith("\n") is False, repr(out)
+    keys: dict[str, list[str]] = {}
+    for line in out.split("\n")[:-1]:
+        if line.startswith("  "):
+            continue
+        key, sep, value = line.partition(": ")
+        assert sep and key in KEYS, f"line not ours: {line!r}\n{out}"
+        keys.setdefault(key, []).append(value)
+    assert len(keys["pause_id"]) == 1 and len(keys["state"]) == 1, out
+    assert "forged" not in keys["pause_id"][0] and keys["state"][0] == "pending", out
+    return keys
+
+
+def _checkpoint_source(task: str) -> str:
+    return f'''
+from pytest_live_pause import checkpoint
+
+def test_cp():
+    checkpoint(task={task!r}, timeout=0)
+'''
+
+
+def _failure_source(text: str) -> str:
+    return f'''
+def test_fail():
+    raise AssertionError({text!r})
+'''
+
+
+@pytest.mark.parametrize("kind", ["checkpoint", "failure"])
+def test_show_watch_ls_escape_hostile_task_and_failure_text(live, pytester, cli, kind):
+    if kind == "checkpoint":
+        pytester.makepyfile(test_h=_checkpoint_source(ALL_HOSTILE))
+        s = live("test_h.py")
+    else:
+        pytester.makepyfile(test_h=_failure_source(ALL_HOSTILE))
+        s = live("--pause-on-failure", "test_h.py")
+    info = cli.watch(s.run_id)
+    pid = info["pause_id"]
+    text_key = "task" if kind == "checkpoint" else "original_failure"
+    carried = ALL_HOSTILE if kind == "checkpoint" else "\u2028pause_id: forged"
+    assert carried in info[text_key] and "\x1b[2J" in info[text_key]  # --json: data unchanged
+
+    for args in (["watch", "--run-id", s.run_id], ["show", pid]):
+        res = cli(*args)
+        assert res.returncode == 0, str(res)
+        keys = assert_safe_key_lines(res.stdout)
+        assert "\\x1b[2J" in res.stdout and "\\u2028pause_id: forged" in res.stdout
+        assert "\\rpause_id: forged" in res.stdout and "\\x0bstate: resumed" in res.stdout
+        assert "\\u0085pause_id" in res.stdout and "\\u009b31m" in res.stdout
+        assert "\\x7fb\\x08c" in res.stdout and "\\u202eevil" in res.stdout
+        assert keys[text_key]  # the text is there, escaped
+    for args in (["ls"], ["ls", "-a"]):
+        res = cli(*args)
+        assert res.returncode == 0, str(res)
+        _inert(res.stdout.replace("\n", "").replace("\t", ""))
+        assert pid in res.stdout
+    # --json: one line per pause for every reader, the data unchanged
+    for args in (["ls", "--json"], ["show", "--json", pid], ["watch", "--run-id", s.run_id, "--json"]):
+        res = cli(*args)
+        assert res.returncode == 0, str(res)
+        assert len(res.stdout.splitlines()) == 1, repr(res.stdout)
+        _inert(res.stdout.rstrip("\n"))
+        assert carried in json.loads(res.stdout)[text_key]
+    assert cli("resume", pid, *(["--result", "true"] if kind == "checkpoint" else [])).returncode == 0
+    s.finish()
+
+
+def test_planted_pause_file_fields_are_escaped(live, pytester, cli, pause_dir):
+    """Every text field of a pause file written by another tool (hostname,
+    cwd, worker_id, nodeid, kind, status, task) is printed escaped by
+    show, watch and ls; --json lines stay one line for every reader."""
+    pytester.makepyfile(test_c=CHECKPOINT)
+    s = live("-s", "test_c.py")
+    real = cli.watch(s.run_id)
+    run_dir = pause_dir / "runs" / s.run_id
+    planted_id = f"{s.run_id}.deadbeef"
+    doc = dict(real, pause_id=planted_id, created_at=real["created_at"] + 1000,
+               hostname="evil-host\x1b[2J\u2028pause_id: forged",
+               cwd="/home/\x1b]0;t\x07x\rstate: resumed", worker_id="gw0\x85state: resumed",
+               nodeid="t.py::x\u2029pause_id: forged\x9b1m", task="look\x0bstate: resumed")
+    for k in ("state", "path"):
+        doc.pop(k, None)
+    (run_dir / "pauses" / f"{planted_id}.json").write_text(json.dumps(doc, ensure_ascii=False))
+    (pause_dir / "pending" / planted_id).touch()
+
+    for args in (["watch", "--run-id", s.run_id], ["show", planted_id]):
+        res = cli(*args)
+        assert res.returncode == 0, str(res)
+        keys = assert_safe_key_lines(res.stdout)
+        assert keys["pause_id"] == [planted_id], res.stdout
+        assert "evil-host\\x1b[2J\\u2028pause_id: forged" in res.stdout or args[0] == "watch"
+        assert "t.py::x\\u2029pause_id: forged\\u009b1m" in keys["nodeid"][0]
+    res = cli("show", planted_id)
+    keys = assert_safe_key_lines(res.stdout)
+    assert keys["cwd"] == ["/home/\\x1b]0;t\\x07x\\rstate: resumed"]
+    assert keys["worker_id"] == ["gw0\\u0085state: resumed"]
+    res = cli("ls")
+    assert res.returncode == 0 and planted_id in res.stdout, str(res)
+    _inert(res.stdout.replace("\n", "").replace("\t", ""))
+    assert len(res.stdout.splitlines()) <= 3, res.stdout  # header? + two pauses, nothing forged
+    for args in (["ls", "--json"], ["show", "--json", planted_id]):
+        res = cli(*args)
+        _inert(res.stdout.replace("\n", ""))
+        for line in res.stdout.splitlines():
+            json.loads(line)
+    # the real pause is still resumable
+    assert cli("resume", real["pause_id"], "--result", "true").returncode == 0
+    (pause_dir / "pending" / planted_id).unlink()
+    s.finish()
+
+
+@pytest.mark.parametrize("ref", ["a\x1b[2Jb", "x\u2028pause_id: forged", "/tmp/\x9b1m/runs/r/pauses/p.json",
+                                 "y\rstate: resumed"])
+def test_error_messages_escape_what_the_user_gave(cli, ref):
+    for args in (["show", ref], ["resume", ref], ["watch", "--run-id", ref]):
+        res = cli(*args)
+        assert res.returncode in (2, 3, 11), str(res)
+        assert res.stdout == ""
+        lines = res.stderr.split("\n")
+        assert len(lines) == 2 and lines[1] == "", repr(res.stderr)
+        _inert(lines[0])
