@@ -80,7 +80,7 @@ struct cli_option {
 	{"help", 'h', no_argument, NULL, "show this help and exit"}
 #define CLI_OPT_PAUSE_DIR \
 	{"pause-dir", CLI_KEY_PAUSE_DIR, required_argument, "DIR", \
-	 "pause directory (default: $" LP_ENV_DIR ",\nthen " LP_DEFAULT_DIR ")"}
+	 "pause directory (default: $" LP_ENV_DIR ",\nthen $TMPDIR/pytest-live-pause)"}
 #define CLI_OPT_JSON(what) \
 	{"json", CLI_KEY_JSON, no_argument, NULL, what}
 #define CLI_OPT_END {NULL, 0, 0, NULL, NULL}

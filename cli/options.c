@@ -5,6 +5,7 @@
  * arguments, opening the pause directory for reading).
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -178,5 +179,8 @@ int cli_store_open(const char *dir_opt, lp_store **out, const char **dir_out)
 
 	*out = NULL;
 	*dir_out = dir;
-	return lp_store_open(out, dir, 0);
+	int rc = lp_store_open(out, dir, 0);
+	if (rc == LP_OK && lp_store_notice(*out)[0] != '\0')
+		fprintf(stderr, "%s: %s\n", CLI_PROG, lp_store_notice(*out));
+	return rc;
 }

@@ -112,14 +112,26 @@ enum {
 };
 
 /* Resolve the pause directory: explicit (may be NULL) > $PYTEST_LIVE_PAUSE_DIR
- * > LP_DEFAULT_DIR. Returns a static or the given string. */
+ * > the default directory, <temp>/pytest-live-pause, where <temp> is the
+ * first usable of $TMPDIR, $TEMP, $TMP, /tmp, /var/tmp, /usr/tmp (as
+ * Python's tempfile.gettempdir(), which 0.1.1 uses); when that directory
+ * exists and belongs to another user, <temp>/pytest-live-pause-<uid>
+ * instead (LP_DEFAULT_DIR is the usual value). Returns the given string or
+ * a thread-local buffer valid until the next call on this thread. */
 const char *lp_store_default_path(const char *explicit_path);
 
 /* Open (and with LP_STORE_CREATE, create) a pause directory. Refuses,
  * with LP_EUNSAFE and a message naming the fix, a directory that is a
- * symlink, is owned by another user, or is writable by group or others. */
+ * symlink, is owned by another user, or is writable by group or others.
+ * The default directory (by any spelling of its path) must be 0700: one
+ * of ours that is only readable by others (0.1.1 made it 0755) is
+ * tightened to 0700, and lp_store_notice() says so. */
 int lp_store_open(lp_store **out, const char *path, unsigned flags);
 const char *lp_store_path(const lp_store *store);
+/* "" or one line to show the user once: the default directory was
+ * tightened to 0700, or the per-user default is used because the shared
+ * one belongs to another user. */
+const char *lp_store_notice(const lp_store *store);
 void lp_store_free(lp_store *store);
 
 /* --------------------------------------------------------------- runs */

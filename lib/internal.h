@@ -63,8 +63,9 @@ struct lp_store {
 	int fd;        /* the verified pause directory */
 	int runs_fd;   /* runs/ */
 	int pending_fd;/* pending/ : one empty file per pending pause */
-	char *path;    /* absolute */
+	char *path;    /* absolute, normalized */
 	int is_default;
+	char *notice;  /* NULL or what lp_store_notice() says */
 	/* catalog.tsv for appending: -1 until the first append publishes it
 	 * with an atomic compare-and-swap (the store is otherwise immutable
 	 * after lp_store_open(), so threads share it without a lock) */

@@ -51,6 +51,85 @@ int lp_fsync_disabled(void)
 	return v;
 }
 
+/* Whether dir is a directory this process may create entries in (what
+ * tempfile.gettempdir() tries before it picks one). */
+static int usable_temp_dir(const char *dir)
+{
+	struct stat st;
+	return dir != NULL && dir[0] != '\0' && stat(dir, &st) == 0 &&
+	       S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) == 0;
+}
+
+/* The system's temporary directory, picked as 0.1.1 picks it (Python's
+ * tempfile.gettempdir()): the first of $TMPDIR, $TEMP, $TMP, /tmp,
+ * /var/tmp, /usr/tmp that is a usable directory; /tmp if none is. */
+static const char *temp_dir(void)
+{
+	static const char *const vars[] = {"TMPDIR", "TEMP", "TMP"};
+	static const char *const dirs[] = {"/tmp", "/var/tmp", "/usr/tmp"};
+	for (size_t i = 0; i < sizeof vars / sizeof *vars; i++) {
+		const char *v = getenv(vars[i]);
+		if (usable_temp_dir(v))
+			return v;
+	}
+	for (size_t i = 0; i < sizeof dirs / sizeof *dirs; i++)
+		if (usable_temp_dir(dirs[i]))
+			return dirs[i];
+	return "/tmp";
+}
+
+/* Make an absolute path lexically normal in place, as Python's
+ * os.path.abspath does: "//" and "/./" collapse, "x/.." goes, no trailing
+ * '/'. (0.1.1 and our plugin name the directory so; the CLI must reach
+ * the same string, and "/tmp//pytest-live-pause" is the default too.) */
+static void normalize(char *path)
+{
+	char *out = path; /* path[0] == '/' */
+	const char *in = path;
+	while (*in) {
+		while (*in == '/')
+			in++;
+		const char *end = strchrnul(in, '/');
+		size_t n = (size_t)(end - in);
+		if (n == 0 || (n == 1 && in[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && in[0] == '.' && in[1] == '.') {
+			while (out > path && *--out != '/')
+				;
+		} else {
+			*out++ = '/';
+			memmove(out, in, n);
+			out += n;
+		}
+		in = end;
+	}
+	if (out == path)
+		*out++ = '/';
+	*out = '\0';
+}
+
+/* The default pause directory: shared = <temp>/pytest-live-pause; chosen =
+ * shared, or <temp>/pytest-live-pause-<uid> when shared exists and belongs
+ * to another user (who may have made it to deny it to others: 10.14).
+ * *owner is shared's owner (or our uid). Paths are normalized. */
+static void default_dirs(char shared[PATH_MAX], char chosen[PATH_MAX], unsigned *owner)
+{
+	const char *tmp = temp_dir();
+	char cwd[PATH_MAX] = "";
+	if (tmp[0] != '/' && getcwd(cwd, sizeof cwd) == NULL)
+		cwd[0] = '\0';
+	snprintf(shared, PATH_MAX, "%s/%s/pytest-live-pause", cwd, tmp);
+	normalize(shared);
+	struct stat st;
+	*owner = (unsigned)geteuid();
+	if (lstat(shared, &st) == 0 && st.st_uid != geteuid()) {
+		*owner = (unsigned)st.st_uid;
+		snprintf(chosen, PATH_MAX, "%s-%u", shared, (unsigned)geteuid());
+	} else {
+		snprintf(chosen, PATH_MAX, "%s", shared);
+	}
+}
+
 const char *lp_store_default_path(const char *explicit_path)
 {
 	if (explicit_path != NULL && explicit_path[0] != '\0')
@@ -58,7 +137,11 @@ const char *lp_store_default_path(const char *explicit_path)
 	const char *env = getenv(LP_ENV_DIR);
 	if (env != NULL && env[0] != '\0')
 		return env;
-	return LP_DEFAULT_DIR;
+	static __thread char chosen[PATH_MAX];
+	char shared[PATH_MAX];
+	unsigned owner;
+	default_dirs(shared, chosen, &owner);
+	return chosen;
 }
 
 /* Make path absolute (without resolving symlinks: the last component is
@@ -76,6 +159,19 @@ static char *absolute(const char *path)
 	if (p == NULL)
 		lp_fail(LP_ERROR, "out of memory");
 	return p;
+}
+
+/* Add a line to the store's notice ("; " between two). */
+static void add_notice(lp_store *s, const char *line)
+{
+	size_t had = s->notice ? strlen(s->notice) : 0;
+	char *n = realloc(s->notice, had + strlen(line) + 3);
+	if (n == NULL)
+		return; /* a notice is not worth failing for */
+	if (had)
+		strcpy(n + had, "; "), had += 2;
+	strcpy(n + had, line);
+	s->notice = n;
 }
 
 /* mkdir -p of the parents of path (0700 for those we create). */
@@ -96,6 +192,11 @@ static int make_parents(char *path)
 	return LP_OK;
 }
 
+/* Whether the top directory may be used: LP_OK, 1 when it is the default
+ * directory and only readable (not writable) by group or others, which
+ * the caller then tightens to 0700 (0.1.1 made it 0755: 9.3), or
+ * LP_EUNSAFE with the fix named. strict: the default directory, which
+ * must be 0700; any other only not writable by group or others. */
 static int check_mode(const char *path, const struct stat *st, int strict)
 {
 	if (S_ISLNK(st->st_mode))
@@ -111,6 +212,8 @@ static int check_mode(const char *path, const struct stat *st, int strict)
 			       "pause directory %s belongs to uid %u, not to you (uid %u): another user may forge commands there; choose another with --pause-dir",
 			       path, (unsigned)st->st_uid, (unsigned)geteuid());
 	mode_t bad = strict ? 077 : 022;
+	if (strict && (st->st_mode & 077) && !(st->st_mode & 022))
+		return 1; /* readable by others only, as 0.1.1 left it: tighten */
 	if (st->st_mode & bad)
 		return lp_fail(LP_EUNSAFE,
 			       "pause directory %s is open to %s (mode %04o): run 'chmod 700 %s' or choose another with --pause-dir",
@@ -146,16 +249,27 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 	if (s == NULL)
 		return lp_fail(LP_ERROR, "out of memory");
 	s->fd = s->runs_fd = s->pending_fd = s->catalog_fd = -1;
-	int rc = LP_ERROR;
+	int rc = LP_ERROR, tighten = 0;
 	s->path = absolute(path);
 	if (s->path == NULL)
 		goto fail;
-	size_t n = strlen(s->path);
-	while (n > 1 && s->path[n - 1] == '/')
-		s->path[--n] = '\0';
-	s->is_default = strcmp(s->path, LP_DEFAULT_DIR) == 0;
+	normalize(s->path);
+	char shared[PATH_MAX], chosen[PATH_MAX];
+	unsigned shared_owner;
+	default_dirs(shared, chosen, &shared_owner);
+	struct stat st, dst;
+	/* the default by any spelling or any link to it (10.16) */
+	s->is_default = strcmp(s->path, chosen) == 0 ||
+			(lstat(chosen, &dst) == 0 && lstat(s->path, &st) == 0 &&
+			 st.st_dev == dst.st_dev && st.st_ino == dst.st_ino);
+	if (s->is_default && strcmp(chosen, shared) != 0) {
+		char line[3 * PATH_MAX];
+		snprintf(line, sizeof line,
+			 "the shared default pause directory %s belongs to uid %u: using your own %s instead (--pause-dir or $%s choose another)",
+			 shared, shared_owner, chosen, LP_ENV_DIR);
+		add_notice(s, line);
+	}
 
-	struct stat st;
 	if (lstat(s->path, &st) < 0) {
 		if (errno != ENOENT) {
 			rc = lp_fail(LP_ERROR, "cannot use pause directory %s (%s): choose another with --pause-dir",
@@ -180,7 +294,10 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 			goto fail;
 		}
 	}
-	if ((rc = check_mode(s->path, &st, s->is_default)))
+	rc = check_mode(s->path, &st, s->is_default);
+	if (rc == 1)
+		tighten = 1, rc = LP_OK;
+	if (rc)
 		goto fail;
 	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s->fd < 0) {
@@ -193,6 +310,19 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 		rc = lp_fail(LP_EUNSAFE, "pause directory %s changed while it was opened; try again",
 			     s->path);
 		goto fail;
+	}
+	if (tighten) {
+		if (fchmod(s->fd, 0700) < 0) {
+			rc = lp_fail_errno(LP_EUNSAFE, errno,
+					   "pause directory %s is open to group or others (mode %04o) and could not be made 0700; choose another with --pause-dir",
+					   s->path, (unsigned)(st.st_mode & 07777));
+			goto fail;
+		}
+		char line[PATH_MAX + 128];
+		snprintf(line, sizeof line,
+			 "pause directory %s had mode %04o (as pytest-live-pause 0.1.1 made it): tightened to 0700",
+			 s->path, (unsigned)(st.st_mode & 07777));
+		add_notice(s, line);
 	}
 	if (create && faccessat(s->fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
 		rc = lp_fail(LP_ERROR, "pause directory %s is not writable: fix its permissions or choose another with --pause-dir",
@@ -226,6 +356,11 @@ fail:
 
 const char *lp_store_path(const lp_store *store) { return store ? store->path : ""; }
 
+const char *lp_store_notice(const lp_store *store)
+{
+	return store && store->notice ? store->notice : "";
+}
+
 void lp_store_free(lp_store *s)
 {
 	if (s == NULL)
@@ -239,6 +374,7 @@ void lp_store_free(lp_store *s)
 	if (s->catalog_fd >= 0)
 		close(s->catalog_fd);
 	free(s->path);
+	free(s->notice);
 	free(s);
 }
 

@@ -176,6 +176,102 @@ fspath_opt(PyObject *obj, PyObject **holder, const char **out)
 	return 0;
 }
 
+/* Text from a test (a nodeid, a task, a failure text, JSON built from
+ * them) as the runtime takes it: UTF-8 without NUL. Never fails on a str,
+ * whatever it holds; the replacements are documented (README, "Text from
+ * tests"):
+ *   NUL                      -> the four characters \x00
+ *   U+DC80..U+DCFF           -> \xNN, the byte that surrogateescape (what
+ *                               os.listdir and sys.argv give for a name that
+ *                               is not UTF-8) stood for
+ *   any other lone surrogate -> \uXXXX
+ * Everything else is kept as it is. Returns a new bytes object. */
+static PyObject *
+storable_bytes(PyObject *str)
+{
+	Py_ssize_t n, len, i, o = 0;
+	const char *u = PyUnicode_AsUTF8AndSize(str, &n);
+	Py_UCS4 *cps;
+	char *buf;
+	PyObject *r;
+
+	if (u != NULL && memchr(u, '\0', (size_t)n) == NULL)
+		return PyBytes_FromStringAndSize(u, n); /* the common case */
+	if (u == NULL) {
+		if (!PyErr_ExceptionMatches(PyExc_UnicodeEncodeError))
+			return NULL;
+		PyErr_Clear();
+	}
+	len = PyUnicode_GetLength(str);
+	if (len < 0)
+		return NULL;
+	cps = PyUnicode_AsUCS4Copy(str);
+	if (cps == NULL)
+		return NULL;
+	buf = PyMem_Malloc((size_t)len * 6 + 1); /* \uXXXX is the longest */
+	if (buf == NULL) {
+		PyMem_Free(cps);
+		return PyErr_NoMemory();
+	}
+	for (i = 0; i < len; i++) {
+		Py_UCS4 c = cps[i];
+		if (c == 0) {
+			memcpy(buf + o, "\\x00", 4);
+			o += 4;
+		} else if (c >= 0xDC80 && c <= 0xDCFF) {
+			o += sprintf(buf + o, "\\x%02x", (unsigned)(c - 0xDC00));
+		} else if (c >= 0xD800 && c <= 0xDFFF) {
+			o += sprintf(buf + o, "\\u%04x", (unsigned)c);
+		} else if (c < 0x80) {
+			buf[o++] = (char)c;
+		} else if (c < 0x800) {
+			buf[o++] = (char)(0xC0 | (c >> 6));
+			buf[o++] = (char)(0x80 | (c & 0x3F));
+		} else if (c < 0x10000) {
+			buf[o++] = (char)(0xE0 | (c >> 12));
+			buf[o++] = (char)(0x80 | ((c >> 6) & 0x3F));
+			buf[o++] = (char)(0x80 | (c & 0x3F));
+		} else {
+			buf[o++] = (char)(0xF0 | (c >> 18));
+			buf[o++] = (char)(0x80 | ((c >> 12) & 0x3F));
+			buf[o++] = (char)(0x80 | ((c >> 6) & 0x3F));
+			buf[o++] = (char)(0x80 | (c & 0x3F));
+		}
+	}
+	PyMem_Free(cps);
+	r = PyBytes_FromStringAndSize(buf, o);
+	PyMem_Free(buf);
+	return r;
+}
+
+/* An optional text argument ("O&" converter): None -> NULL; a str ->
+ * storable_bytes(); anything else is a TypeError. The caller sets
+ * holder to NULL before parsing and releases it with Py_XDECREF after,
+ * whether parsing succeeded or not. */
+typedef struct {
+	PyObject *holder;
+	const char *s;
+} text_arg;
+
+static int
+text_arg_conv(PyObject *obj, void *out)
+{
+	text_arg *t = (text_arg *)out;
+	if (obj == Py_None) {
+		t->s = NULL;
+		return 1;
+	}
+	if (!PyUnicode_Check(obj)) {
+		PyErr_SetString(PyExc_TypeError, "expected str or None");
+		return 0;
+	}
+	t->holder = storable_bytes(obj);
+	if (t->holder == NULL)
+		return 0;
+	t->s = PyBytes_AsString(t->holder);
+	return t->s != NULL;
+}
+
 /* The outcome of a pause as a dict; clears res. */
 static PyObject *
 resolution_to_dict(lp_resolution *res)
@@ -292,6 +388,16 @@ Store_get_path(PyObject *op, void *closure)
 }
 
 static PyObject *
+Store_get_notice(PyObject *op, void *closure)
+{
+	const char *n = lp_store_notice(((StoreObject *)op)->store);
+	(void)closure;
+	if (n[0] == '\0')
+		Py_RETURN_NONE;
+	return text_or_none(n);
+}
+
+static PyObject *
 Store_repr(PyObject *op)
 {
 	PyObject *path = Store_get_path(op, NULL), *r;
@@ -305,6 +411,10 @@ Store_repr(PyObject *op)
 static PyGetSetDef Store_getset[] = {
 	{"path", Store_get_path, NULL,
 	 "Absolute path of the pause directory (str).", NULL},
+	{"notice", Store_get_notice, NULL,
+	 "None, or one line to show once: the default directory was tightened\n"
+	 "to 0700, or the per-user default is used (the shared one belongs to\n"
+	 "another user).", NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
@@ -312,8 +422,8 @@ PyDoc_STRVAR(Store_doc,
 "Store(path=None, create=True)\n"
 "--\n\n"
 "An opened pause directory.\n\n"
-"path: the directory; None resolves to $PYTEST_LIVE_PAUSE_DIR, else\n"
-"/tmp/pytest-live-pause. create: make it (mode 0700) if missing.\n"
+"path: the directory; None resolves to $PYTEST_LIVE_PAUSE_DIR, else the\n"
+"default directory (default_pause_dir()). create: make it (0700) if missing.\n"
 "Raises UnsafeDirectoryError for a symlink, a directory owned by another\n"
 "user or one writable by group or others, LivePauseError for I/O errors.");
 
@@ -439,13 +549,18 @@ Run_event(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"name", "fields_json", NULL};
 	RunObject *self = (RunObject *)op;
-	const char *name, *fields = NULL;
-	int rc;
+	const char *name;
+	text_arg fields = {NULL, NULL};
+	int rc, ok;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|z:event", kwlist,
-					 &name, &fields))
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "s|O&:event", kwlist,
+					 &name, text_arg_conv, &fields);
+	if (!ok) {
+		Py_XDECREF(fields.holder);
 		return NULL;
-	rc = lp_run_event(self->run, name, fields);
+	}
+	rc = lp_run_event(self->run, name, fields.s);
+	Py_XDECREF(fields.holder);
 	if (rc != LP_OK)
 		return raise_lp(STATE_OF(self), rc);
 	Py_RETURN_NONE;
@@ -462,21 +577,40 @@ Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 	const char *kind;
 	lp_pause *pause = NULL;
 	PauseObject *p;
-	int rc;
+	text_arg nodeid = {NULL, NULL}, task = {NULL, NULL},
+		 failure = {NULL, NULL}, extra = {NULL, NULL};
+	int rc, ok;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "ss|$zzdz:pause", kwlist,
-					 &kind, &opts.nodeid, &opts.task,
-					 &opts.original_failure, &opts.timeout,
-					 &opts.extra_json))
-		return NULL;
-	if (strcmp(kind, "failure") == 0)
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "sO&|$O&O&dO&:pause", kwlist,
+					 &kind, text_arg_conv, &nodeid,
+					 text_arg_conv, &task, text_arg_conv, &failure,
+					 &opts.timeout, text_arg_conv, &extra);
+	if (ok && nodeid.s == NULL) {
+		(void)raise_code_message(st, LP_EINVAL, "a pause needs a nodeid");
+		ok = 0;
+	} else if (ok && strcmp(kind, "failure") == 0) {
 		opts.kind = LP_KIND_FAILURE;
-	else if (strcmp(kind, "checkpoint") == 0)
+	} else if (ok && strcmp(kind, "checkpoint") == 0) {
 		opts.kind = LP_KIND_CHECKPOINT;
-	else
-		return raise_code_message(st, LP_EINVAL,
+	} else if (ok) {
+		(void)raise_code_message(st, LP_EINVAL,
 			"pause kind must be 'failure' or 'checkpoint'");
-	rc = lp_pause_begin(&pause, self->run, &opts);
+		ok = 0;
+	}
+	rc = LP_OK;
+	if (ok) {
+		opts.nodeid = nodeid.s;
+		opts.task = task.s;
+		opts.original_failure = failure.s;
+		opts.extra_json = extra.s;
+		rc = lp_pause_begin(&pause, self->run, &opts);
+	}
+	Py_XDECREF(nodeid.holder);
+	Py_XDECREF(task.holder);
+	Py_XDECREF(failure.holder);
+	Py_XDECREF(extra.holder);
+	if (!ok)
+		return NULL;
 	if (rc != LP_OK)
 		return raise_lp(st, rc);
 	p = (PauseObject *)alloc_instance(st->PauseType);
@@ -953,6 +1087,24 @@ mod_default_pause_dir(PyObject *module, PyObject *args, PyObject *kwds)
 }
 
 static PyObject *
+mod_storable_text(PyObject *module, PyObject *arg)
+{
+	PyObject *b, *r;
+
+	(void)module;
+	if (!PyUnicode_Check(arg)) {
+		PyErr_SetString(PyExc_TypeError, "storable_text() takes a str");
+		return NULL;
+	}
+	b = storable_bytes(arg);
+	if (b == NULL)
+		return NULL;
+	r = PyUnicode_FromStringAndSize(PyBytes_AsString(b), PyBytes_Size(b));
+	Py_DECREF(b);
+	return r;
+}
+
+static PyObject *
 mod_validate_id(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"id", "what", NULL};
@@ -1221,7 +1373,15 @@ static PyMethodDef module_methods[] = {
 	 METH_VARARGS | METH_KEYWORDS,
 	 "default_pause_dir(explicit=None)\n--\n\n"
 	 "The pause directory: explicit if given, else $PYTEST_LIVE_PAUSE_DIR,\n"
-	 "else /tmp/pytest-live-pause."},
+	 "else <temp>/pytest-live-pause (<temp>: $TMPDIR, $TEMP, $TMP, /tmp,\n"
+	 "as tempfile.gettempdir()), or <temp>/pytest-live-pause-<uid> when\n"
+	 "that one belongs to another user."},
+	{"storable_text", mod_storable_text, METH_O,
+	 "storable_text(text, /)\n--\n\n"
+	 "text as the runtime stores it: a NUL becomes \\x00, a surrogate of\n"
+	 "surrogateescape (U+DC80..U+DCFF) the \\xNN of its byte, any other\n"
+	 "lone surrogate \\uXXXX; never raises for a str. Every text argument\n"
+	 "of Run.pause() and Run.event() is converted so."},
 	{"validate_id", (PyCFunction)(void (*)(void))mod_validate_id,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "validate_id(id, what='id')\n--\n\n"

@@ -34,7 +34,7 @@ def _qamule() -> Any:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     env = _livepause.ENV_PAUSE_DIR
-    default_dir = _livepause.DEFAULT_PAUSE_DIR
+    default_dir = "$TMPDIR/pytest-live-pause"
     group = parser.getgroup(
         "live-pause",
         "live-pause (pause a live test before teardown or at checkpoint(), "
@@ -78,7 +78,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "the same --pause-dir). Created with mode 0700; a symlink, a directory "
         "of another user or one writable by group/others is refused at start. "
         f"Precedence: command line > ${env} > ini pause_dir (relative to the "
-        f"ini file) > {default_dir}. Write --pause-dir=DIR: pytest takes a "
+        f"ini file) > {default_dir} (/tmp/pytest-live-pause without $TMPDIR, as "
+        "Python's tempfile picks it; <that>-<uid> when it belongs to another "
+        "user; left 0755 by 0.1.1, it is made 0700). When no pause option is given and the directory "
+        "cannot be used, the plugin is off for the run (one warning line). "
+        "Write --pause-dir=DIR: pytest takes a "
         "separate existing DIR for a test path when it picks the rootdir.",
     )
     group.addoption(
@@ -312,3 +316,24 @@ def read_settings(config: pytest.Config) -> Settings:
     return Settings(
         pause_on_failure, timeout, _resolve_pause_dir(config), mock, qamule_settings
     )
+
+
+_OPTIONS = (
+    "pause_on_failure", "pause_timeout", "pause_dir", "pause_checkpoint_mock",
+    "pause_compat", "pause_resume_signal", "pause_result_dir",
+)
+
+
+def option_given(config: pytest.Config) -> str | None:
+    """The first pause option given (command line, ini key or
+    $PYTEST_LIVE_PAUSE_DIR), None if none: without one, a pause directory
+    that cannot be used turns the plugin off instead of failing the run."""
+    for name in _OPTIONS:
+        if config.getoption(name) is not None:
+            return "--" + name.replace("_", "-")
+        ini = config.getini(name)
+        if ini not in ("", False, None) and str(ini).strip():
+            return f"ini option {name}"
+    if os.environ.get(_livepause.ENV_PAUSE_DIR):
+        return f"${_livepause.ENV_PAUSE_DIR}"
+    return None

@@ -41,7 +41,7 @@ import pytest
 import pytest_live_pause as _pkg
 from pytest_live_pause import Decision, _livepause
 from pytest_live_pause._livepause import LivePauseError
-from pytest_live_pause._options import NOT_MOCKED, Settings, read_settings
+from pytest_live_pause._options import NOT_MOCKED, Settings, option_given, read_settings
 from pytest_live_pause._options import pytest_addoption as pytest_addoption
 from pytest_live_pause._terminal import SEP, Terminal, format_timeout, one_line
 
@@ -417,29 +417,17 @@ class LivePauseSession:
 
     def pause_failure(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Pause after a call-phase failure; add the resume's failure reason
-        (in QAMule mode also the result file's payload) to the report."""
-        nodeid = report.nodeid
-        try:
-            ended = self._pause(
-                "failure",
-                nodeid,
-                self.settings.timeout,
-                original_failure=report.longreprtext,
-            )
-        except LivePauseError as exc:
-            # The test has failed anyway: report the broken pause with it
-            # rather than end the whole session with an internal error.
-            message = one_line(str(exc))
-            with self.terminal.uncaptured():
-                self.terminal.lines(
-                    [f"live-pause: pause failed for {nodeid}: {message}"]
-                )
-                self._restore_progress_prefix()
-            _append_to_failure(report, f"pause failed: {message}")
-            return
+        (in QAMule mode also the result file's payload) to the report. Any
+        error is the caller's to report (see pytest_runtest_makereport)."""
+        ended = self._pause(
+            "failure",
+            _livepause.storable_text(report.nodeid),
+            self.settings.timeout,
+            original_failure=report.longreprtext,
+        )
         reason = ended.resolution["failure_reason"]
         if reason:
-            _append_to_failure(report, f"failure reason: {reason}")
+            _add_section(report, f"External failure reason: {reason}")
             # --junitxml writes the properties of the teardown report, which
             # copies the item's: record it on both.
             prop = ("live_pause_failure_reason", reason)
@@ -448,16 +436,32 @@ class LivePauseSession:
         ending = ended.ending
         if ending is not None and ending.status == "ok":
             payload = _qamule().line("", ending.payload).lstrip()
-            _append_to_failure(report, f"qamule result: {payload}")
+            _add_section(report, f"qamule result: {payload}")
             prop = ("qamule_pause_result", payload)
             report.user_properties.append(prop)
             item.user_properties.append(prop)
+
+    def report_broken(self, report: pytest.TestReport, exc: Exception) -> None:
+        """A pause at a failure could not be made or ended: say so in the
+        terminal and in the report; the test's own outcome stands and the
+        session goes on (never an INTERNALERROR)."""
+        text = str(exc) if isinstance(exc, LivePauseError) else f"{type(exc).__name__}: {exc}"
+        message = one_line(_livepause.storable_text(text))
+        nodeid = _livepause.storable_text(report.nodeid)
+        with contextlib.suppress(Exception):
+            with self.terminal.uncaptured():
+                self.terminal.lines([f"live-pause: pause failed for {nodeid}: {message}"])
+                self._restore_progress_prefix()
+        _add_section(report, f"pause failed: {message}")
 
     def _checkpoint(
         self, task: str, timeout: float | None, nodeid: str | None = None
     ) -> tuple[Decision, _Ended | None]:
         if not isinstance(task, str):
             raise TypeError(f"task must be a str, not {type(task).__name__}")
+        if not task.strip():
+            raise ValueError("checkpoint task must not be empty")  # 0.1.1's check
+        task = _livepause.storable_text(task)
         if timeout is None:
             seconds = self.settings.timeout
         else:
@@ -470,8 +474,7 @@ class LivePauseSession:
                 raise ValueError(
                     f"timeout must be a number of seconds >= 0 (0 waits forever), not {timeout!r}"
                 )
-        if nodeid is None:
-            nodeid = self.current_nodeid()
+        nodeid = _livepause.storable_text(nodeid or self.current_nodeid())
         if self.settings.mock is not NOT_MOCKED:
             result = self.settings.mock
             self.run.event(
@@ -517,13 +520,10 @@ class LivePauseSession:
         return ended.request.checkpoint_result(ended.ending)
 
 
-def _append_to_failure(report: pytest.TestReport, text: str) -> None:
-    """Show text with the failure, in the terminal summary and --junitxml."""
-    longrepr = report.longrepr
-    if hasattr(longrepr, "addsection"):
-        longrepr.addsection("live-pause", text)  # type: ignore[union-attr]
-    else:
-        report.longrepr = f"{longrepr}\n\nlive-pause {text}"
+def _add_section(report: pytest.TestReport, text: str) -> None:
+    """Show text with the failure in a section ``live pause``, as 0.1.1
+    does (pytest prints it under the failure, ``--show-capture`` aside)."""
+    report.sections.append(("live pause", text))
 
 
 SESSION_KEY = pytest.StashKey[LivePauseSession]()
@@ -586,61 +586,114 @@ class _CurrentItemHooks:
 
 class _XdistControllerHooks:
     """Registered on an xdist controller only (the hook exists only with
-    xdist): tells each worker the run to join."""
+    xdist): tells each worker the run to join, or that the plugin is off."""
 
-    def __init__(self, session: LivePauseSession) -> None:
-        self._session = session
+    def __init__(self, config: pytest.Config) -> None:
+        self._config = config
 
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput["live_pause_run_id"] = self._session.run_id
-        node.workerinput["live_pause_dir"] = self._session.pause_dir
+        s = _session(self._config)
+        if s is not None:
+            node.workerinput["live_pause_run_id"] = s.run_id
+            node.workerinput["live_pause_dir"] = s.pause_dir
+        else:
+            node.workerinput["live_pause_off"] = self._config.stash[OFF_KEY].message
+
+
+class Off:
+    """The plugin is off for this session: its pause directory is unusable
+    and no pause option asked for one, so pytest runs as without the plugin
+    (9.3). checkpoint() and the fixtures raise the error that turned it off;
+    the warning line is printed once, by the controller."""
+
+    def __init__(self, message: str, error: type[LivePauseError], code: Any) -> None:
+        self.message = message
+        self._error, self._code = error, code
+
+    @property
+    def warning(self) -> str:
+        return f"pytest-live-pause: off for this run, no test will pause: {self.message}"
+
+    def error(self) -> LivePauseError:
+        exc = self._error(f"pytest-live-pause is off in this run: {self.message}")
+        exc.code = self._code
+        return exc
+
+    def checkpoint(self, task: str, timeout: float | None = None) -> Decision:
+        raise self.error()
+
+
+OFF_KEY = pytest.StashKey[Off]()
 
 
 def _start_run(config: pytest.Config, settings: Settings) -> LivePauseSession:
+    """Open the store and start the run (in an xdist worker: join the
+    controller's); raises LivePauseError."""
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     pause_dir = settings.pause_dir
     if workerinput is not None and "live_pause_run_id" in workerinput:
         pause_dir = workerinput.get("live_pause_dir", pause_dir)
-    try:
-        store = _livepause.Store(pause_dir, create=True)
-        if workerinput is not None and "live_pause_run_id" in workerinput:
-            run = _livepause.Run(
-                store,
-                workerinput["live_pause_run_id"],
-                worker_id=workerinput.get("workerid"),
-                join=True,
-            )
-        else:
-            extra = {
-                "rootdir": str(config.rootpath),
-                "args": [str(a) for a in config.invocation_params.args],
-            }
-            run = _livepause.Run(
-                store,
-                cwd=str(config.invocation_params.dir),
-                extra_json=json.dumps(extra),
-            )
-    except LivePauseError as exc:
-        message = one_line(str(exc))
-        if pause_dir not in message:
-            message = f"{message} (pause directory {pause_dir})"
-        raise pytest.UsageError(f"pytest-live-pause: {message}") from None
+    store = _livepause.Store(pause_dir, create=True)
+    if workerinput is not None and "live_pause_run_id" in workerinput:
+        run = _livepause.Run(
+            store,
+            workerinput["live_pause_run_id"],
+            worker_id=workerinput.get("workerid"),
+            join=True,
+        )
+    else:
+        clean = _livepause.storable_text  # a path may not be UTF-8
+        extra = {
+            "rootdir": clean(str(config.rootpath)),
+            "args": [clean(str(a)) for a in config.invocation_params.args],
+        }
+        run = _livepause.Run(
+            store,
+            cwd=str(config.invocation_params.dir),
+            extra_json=json.dumps(extra),
+        )
     return LivePauseSession(
         config, settings, store, run, is_worker=workerinput is not None
     )
+
+
+def _start_error(exc: LivePauseError, pause_dir: str) -> str:
+    """The runtime's message, naming the directory and --pause-dir."""
+    message = one_line(str(exc))
+    if pause_dir not in message:
+        message = f"{message} (pause directory {pause_dir})"
+    if "--pause-dir" not in message:
+        message = f"{message}; choose another with --pause-dir DIR"
+    return message
 
 
 def pytest_configure(config: pytest.Config) -> None:
     if config.getoption("help", False):
         return  # `pytest --help` starts no run
     settings = read_settings(config)
-    session = _start_run(config, settings)
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    off = workerinput.get("live_pause_off") if workerinput is not None else None
+    if off is None:
+        try:
+            session = _start_run(config, settings)
+        except LivePauseError as exc:
+            off = _start_error(exc, settings.pause_dir)
+            if workerinput is None and option_given(config):
+                raise pytest.UsageError(f"pytest-live-pause: {off}") from None
+            config.stash[OFF_KEY] = Off(off, type(exc), getattr(exc, "code", None))
+            if workerinput is not None:  # the controller started: say it here
+                Terminal(config, True).lines([config.stash[OFF_KEY].warning])
+    else:
+        config.stash[OFF_KEY] = Off(off, LivePauseError, None)
+    if OFF_KEY in config.stash:
+        _pkg._activate(config.stash[OFF_KEY])  # type: ignore[arg-type]
+        if workerinput is None and config.pluginmanager.hasplugin("xdist"):
+            config.pluginmanager.register(_XdistControllerHooks(config), "live_pause_xdist")
+        return
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(_CurrentItemHooks(session), "live_pause_current_item")
     if not session.is_worker and config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(
-            _XdistControllerHooks(session), "live_pause_xdist"
-        )
+        config.pluginmanager.register(_XdistControllerHooks(config), "live_pause_xdist")
     session.previous_active = _pkg._activate(session)
     if session.signal_guard is not None:
         session.signal_guard.install()
@@ -654,6 +707,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    off = config.stash.get(OFF_KEY, None)
+    if off is not None:
+        _pkg._deactivate(off, None)  # type: ignore[arg-type]
     s = _session(config)
     if s is None:
         return
@@ -677,11 +733,24 @@ def _run_id_line(s: LivePauseSession) -> str:
     return f"pytest-live-pause: run_id={s.run_id}"
 
 
+def _notices(config: pytest.Config) -> list[str]:
+    """Lines to show once at start (the controller's): the store's notice
+    (default directory tightened or per-user), or why the plugin is off."""
+    if getattr(config, "workerinput", None) is not None:
+        return []
+    off = config.stash.get(OFF_KEY, None)
+    if off is not None:
+        return [off.warning]
+    s = _session(config)
+    notice = s.store.notice if s is not None else None
+    return [f"pytest-live-pause: {notice}"] if notice else []
+
+
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
     s = _session(config)
     if s is None or s.is_worker:
-        return None
-    return [_run_id_line(s), f"pytest-live-pause: pause_dir={s.pause_dir}"]
+        return _notices(config) or None
+    return [_run_id_line(s), f"pytest-live-pause: pause_dir={s.pause_dir}", *_notices(config)]
 
 
 def _header_shown(config: pytest.Config) -> bool:
@@ -695,15 +764,18 @@ def _header_shown(config: pytest.Config) -> bool:
 @pytest.hookimpl(wrapper=True)
 def pytest_sessionstart(session: pytest.Session) -> Any:
     """Under -q or --no-header the header is not printed: write the run_id
-    line anyway (after pytest's own start lines), so that it is always there
-    exactly once."""
+    line (and the notices) anyway, after pytest's own start lines, so that
+    they are always there exactly once."""
     result = yield
-    s = _session(session.config)
-    if s is None or s.is_worker or _header_shown(session.config):
+    config = session.config
+    if getattr(config, "workerinput", None) is not None or _header_shown(config):
         return result
-    tr = session.config.pluginmanager.getplugin("terminalreporter")
-    if tr is not None:
-        tr.write_line(_run_id_line(s))
+    s = _session(config)
+    lines = [*([_run_id_line(s)] if s is not None else []), *_notices(config)]
+    tr = config.pluginmanager.getplugin("terminalreporter")
+    if tr is not None and lines:
+        for line in lines:
+            tr.write_line(line)
         tr.flush()
     return result
 
@@ -717,7 +789,12 @@ def pytest_runtest_makereport(item: pytest.Item) -> Any:
     if report.when == "call" and report.failed:
         s = _session(item.config)
         if s is not None and s.settings.pause_on_failure:
-            s.pause_failure(item, report)
+            try:
+                s.pause_failure(item, report)
+            except pytest.exit.Exception:  # SIGTERM while paused: pytest.exit
+                raise
+            except Exception as exc:  # noqa: BLE001 - never an INTERNALERROR
+                s.report_broken(report, exc)
     return report
 
 
@@ -764,6 +841,9 @@ def _extend_session_timeout(config: pytest.Config, seconds: float) -> None:
 def _require_session(config: pytest.Config) -> LivePauseSession:
     s = _session(config)
     if s is None:
+        off = config.stash.get(OFF_KEY, None)
+        if off is not None:
+            raise off.error()
         raise RuntimeError("pytest-live-pause has no active run in this session")
     return s
 

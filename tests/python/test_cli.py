@@ -235,7 +235,7 @@ def test_resume_failure_by_path_of_another_pause_dir(live, pytester, cli, pause_
     rc, out = s.finish()
     assert rc == 1, out
     assert "RESUMED (resumed): " + FAIL_NODE in out
-    assert re.search(r"-+ live-pause -+\nfailure reason: the price list is stale", out), out
+    assert re.search(r"-+ live pause -+\nExternal failure reason: the price list is stale", out), out
     assert "live_pause_failure_reason" in xml.read_text()
     assert "the price list is stale" in xml.read_text()
     assert read_pause(pause_dir, pid)["failure_reason"] == "the price list is stale"
@@ -367,7 +367,7 @@ def test_refusals_on_a_failure_pause(live, pytester, cli, pause_dir, tmp_path):
     assert res.stdout == f"resumed {pid} (failure, {FAIL_NODE})\n"
     rc, out = s.finish()
     assert rc == 1 and "RESUMED (resumed): " + FAIL_NODE in out
-    assert "failure reason:" not in out and "-- live-pause --" not in out
+    assert "failure reason:" not in out and "-- live pause --" not in out
     assert read_pause(pause_dir, pid)["failure_reason"] is None
 
 
