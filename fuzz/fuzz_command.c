@@ -1,25 +1,42 @@
 /*
- * fuzz_command.c - libFuzzer harness for the command-file parser: strict
- * JSON parsing (lpj_parse_object) and field-by-field validation
- * (lpj_command_validate) for both kinds of pause.
+ * fuzz_command.c - libFuzzer harness for the command file (claim.c): the
+ * parser and validator lp_command_parse for both kinds of pause (strict
+ * JSON, the typed and the seed format, action, token, unknown fields),
+ * and, for what it accepts, the invariants the take relies on: a typed
+ * command's action is one it knows, a token is a safe name, the list of
+ * ignored fields serialises. The first byte picks the kind.
  */
 #include "internal.h"
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size > LP_CAP_COMMAND)
-		return 0; /* the runtime refuses larger files before parsing */
-	lp_json *j;
-	if (lpj_parse_object((const char *)data, size, "command", &j) != LP_OK)
-		return 0;
+	if (size > LP_CAP_COMMAND + 16)
+		return 0; /* over the cap: refused before parsing (tested once) */
 	for (int kind = LP_KIND_FAILURE; kind <= LP_KIND_CHECKPOINT; kind++) {
 		lp_command c;
-		if (lpj_command_validate(j, (lp_kind)kind, &c) == LP_OK)
-			lp_command_clear(&c);
+		if (lp_command_parse((const char *)data, size, (lp_kind)kind, "command", &c) != LP_OK)
+			continue;
+		if (c.action != LP_ACTION_RESUME && c.action != LP_ACTION_ABORT &&
+		    c.action != LP_ACTION_TIMEOUT)
+			abort();
+		if (c.token && lp_id_validate(c.token, "token") != LP_OK && c.token[0] != '.')
+			abort();
+		if (!c.typed && c.action != LP_ACTION_RESUME)
+			abort(); /* a seed-format command only resumes */
+		if (kind == LP_KIND_FAILURE && (c.has_result || c.reason))
+			abort(); /* a verdict of the other kind is never taken */
+		if (kind == LP_KIND_CHECKPOINT && c.failure_reason)
+			abort();
+		char *ignored = lpj_dump(c.ignored);
+		if (ignored == NULL)
+			abort();
+		free(ignored);
+		lp_command_clear(&c);
 	}
-	lpj_free(j);
 	return 0;
 }

@@ -27,7 +27,8 @@ extern "C" {
 #endif
 
 #define LP_VERSION "0.2.0"
-#define LP_PROTOCOL_VERSION 1
+/* 2: typed commands (action, token), unknown command fields ignored. */
+#define LP_PROTOCOL_VERSION 2
 
 /* Default pause directory and the environment variable that overrides it. */
 #define LP_DEFAULT_DIR "/tmp/pytest-live-pause"
@@ -182,8 +183,20 @@ typedef enum lp_outcome {
 	LP_OUTCOME_ABORTED = 2,
 } lp_outcome;
 
+/* What a command asks for: the action alone decides the outcome (the
+ * command's "by" is provenance only). docs/protocol.md, "The command file". */
+typedef enum lp_action {
+	LP_ACTION_RESUME = 0,  /* resume with the verdict: resumed */
+	LP_ACTION_ABORT = 1,   /* end without a verdict: aborted */
+	LP_ACTION_TIMEOUT = 2, /* the deadline's own claim: timed_out */
+} lp_action;
+
 const char *lp_kind_name(lp_kind kind);         /* "failure", "checkpoint" */
 const char *lp_outcome_name(lp_outcome outcome);/* "resumed", ... */
+const char *lp_action_name(lp_action action);   /* "resume", "abort", "timeout" */
+/* The outcome an action gives: resume -> resumed, abort -> aborted,
+ * timeout -> timed_out. */
+lp_outcome lp_action_outcome(lp_action action);
 
 /* The command a person or agent runs to resume a pause of `kind`:
  * "pytest-live-pause resume <id> [--pause-dir <dir>] <verdict options>",
@@ -217,12 +230,20 @@ typedef struct lp_pause_options {
  * lp_resolution_clear(), which is safe on a zeroed struct. The struct is
  * filled only when the call returns LP_OK. */
 typedef struct lp_resolution {
-	lp_outcome outcome;
-	char *by;             /* "cli", "timeout", "abort", "signal", "file" ... */
+	lp_outcome outcome;   /* decided by the action of the command taken */
+	char *by;             /* provenance: "cli", "timeout", "abort", "signal",
+	                         "file" (a command without "by") ... */
 	lp_result result;     /* checkpoints */
 	char *reason;         /* checkpoints; NULL if none */
 	char *failure_reason; /* failures; NULL if none */
 	char *command_json;   /* the command file as taken, NULL on none */
+	lp_action action;     /* the action of the command taken */
+	char *token;          /* its token; NULL if it had none */
+	char *ignored_json;   /* JSON array of the command fields not used */
+	int own;              /* lp_pause_claim: the command taken is this
+	                         call's own (0: another resolver won) */
+	char *warning;        /* NULL, or what could not be recorded (disk
+	                         full, directory gone): the outcome stands */
 } lp_resolution;
 void lp_resolution_clear(lp_resolution *res);
 
@@ -258,15 +279,22 @@ typedef struct lp_wait_hooks {
 int lp_pause_wait(lp_pause *pause, const lp_wait_hooks *hooks,
 		  lp_resolution *out);
 
-/* End the pause from its own process: claim it with a command whose "by"
- * is `by` ("abort" gives outcome aborted, "timeout" timed out, anything
- * else resumed) and whose other fields are those of fields_json (NULL or
- * an object of command fields: failure_reason for failures, result and
- * reason for checkpoints, and signal, payload, user; anything else is
- * LP_EINVAL, nothing written). LP_EINVAL too once the pause has ended. If another resolver already claimed it, that command is
- * taken instead. Either way `out` says what happened. */
-int lp_pause_claim(lp_pause *pause, const char *by, const char *fields_json,
-		   lp_resolution *out);
+/* End the pause from its own process: claim it with a command of
+ * `action` (which alone decides the outcome), provenance `by` ("signal",
+ * "abort", "timeout", ...; required) and the fields of fields_json (NULL
+ * or an object: failure_reason for failures, result and reason for
+ * checkpoints, and signal, payload, user; anything else is LP_EINVAL,
+ * nothing written). LP_EINVAL too once the pause has ended. If another
+ * resolver already claimed it, that command is taken instead (out->own
+ * is 0). Either way `out` says what happened; if the claim cannot be
+ * written (commands/ unwritable, the directory deleted), the pause ends
+ * with this action unclaimed and out->warning says so. */
+int lp_pause_claim(lp_pause *pause, lp_action action, const char *by,
+		   const char *fields_json, lp_resolution *out);
+/* The abort fallback (Ctrl-C, SIGTERM, an exception while paused):
+ * lp_pause_claim(pause, LP_ACTION_ABORT, "abort", {"signal": signal_name})
+ * where signal_name ("SIGINT", "SIGTERM") may be NULL. */
+int lp_pause_abort(lp_pause *pause, const char *signal_name, lp_resolution *out);
 void lp_pause_free(lp_pause *pause);
 
 /* ---------------------------------------------- reading pauses (readers) */
@@ -320,19 +348,32 @@ typedef struct lp_resume_options {
 	const char *reason;         /* checkpoints only */
 	double take_timeout;        /* seconds to wait for the take; 0 means
 	                               the default (5 s); < 0: do not wait */
-	const char *by;             /* NULL: "cli" */
+	const char *by;             /* provenance; NULL: "cli" */
+	lp_action action;           /* LP_ACTION_RESUME; others need a pause
+	                               of protocol >= 2 (else LP_EINVAL) */
+	const lp_wait_hooks *hooks; /* NULL, or check() to stop the wait for
+	                               the take (Ctrl-C): see lp_resume */
 } lp_resume_options;
 #define LP_RESUME_OPTIONS_VERSION 1
 #define LP_RESUME_OPTIONS_INIT \
-	{LP_RESUME_OPTIONS_VERSION, NULL, 0, LP_RESULT_NONE, NULL, 0.0, NULL}
+	{LP_RESUME_OPTIONS_VERSION, NULL, 0, LP_RESULT_NONE, NULL, 0.0, NULL, \
+	 LP_ACTION_RESUME, NULL}
 
 /* Resume a pause by id or pause-file path (with a path, store may be
  * NULL: the path names its own pause directory): check the options fit its kind
  * (LP_EKIND, nothing written), refuse stale (LP_ESTALE) or already ended
  * pauses (LP_ERESUMED, LP_ETIMEDOUT, LP_EABORTED: the message says who
- * won), claim it by creating its command file exclusively, then wait until
- * the paused process has taken it (LP_ENOTTAKEN if not in time). On return
- * *info_out (may be NULL) holds the pause as last read. */
+ * won), build the command and check it against the paused process's own
+ * rules and caps (LP_EINVAL, nothing written: too large, or an action the
+ * pause's protocol lacks), claim it by creating its command file
+ * exclusively with a unique token, then wait until the paused process has
+ * taken it (LP_ENOTTAKEN if not in time) and confirm that the verdict it
+ * recorded carries that token: if another command was taken (the claim
+ * was replaced), LP_ERESUMED (or LP_ETIMEDOUT, LP_EABORTED) saying so.
+ * opts->hooks->check() returning non-zero stops the wait: LP_EINTR if
+ * nothing was written yet, LP_ENOTTAKEN (the command stands and will be
+ * taken) after. On return *info_out (may be NULL) holds the pause as last
+ * read. */
 int lp_resume(lp_store *store, const char *ref, const lp_resume_options *opts,
 	      lp_pause_info **info_out);
 

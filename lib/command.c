@@ -35,58 +35,37 @@ static int refuse_ended(const char *id, const lp_json *doc, const char *state)
 	return lp_fail(LP_EBADCMD, "pause %s has an unknown status '%s'", id, state);
 }
 
-/* The command file exists: say who claimed the pause first. Returns 1 if
- * that file is not a valid command (it will be moved aside by the paused
- * process, so try again). */
-static int report_winner(lp_run *run_dirs, const char *id, const char *name, lp_kind kind)
+/* Say who won from the action of the command that did. */
+static int report_action(const char *id, lp_action action, const char *by, long pid)
 {
-	char *text;
-	size_t len;
-	int rc = lp_file_read(run_dirs->commands_fd, name, LP_CAP_COMMAND, "command file", &text, &len);
-	if (rc == LP_ENOTFOUND)
-		return 1;
-	if (rc)
-		return 1;
-	lp_json *j;
-	rc = lpj_parse_object(text, len, "command file", &j);
-	free(text);
-	if (rc)
-		return 1;
-	lp_command c;
-	rc = lpj_command_validate(j, kind, &c);
-	long pid = (long)lpj_get_int(j, "pid", 0);
-	lpj_free(j);
-	if (rc)
-		return 1;
-	const char *by = c.by ? c.by : "file";
-	if (strcmp(by, "timeout") == 0)
-		rc = lp_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
-	else if (strcmp(by, "abort") == 0)
-		rc = lp_fail(LP_EABORTED, "pause %s was aborted (Ctrl-C or SIGTERM in its pytest process)", id);
-	else
-		rc = lp_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s%s%ld)", id,
-			     by, pid ? ", pid " : "", pid);
-	lp_command_clear(&c);
-	return rc;
+	if (action == LP_ACTION_TIMEOUT)
+		return lp_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
+	if (action == LP_ACTION_ABORT)
+		return lp_fail(LP_EABORTED, "pause %s was aborted (Ctrl-C or SIGTERM in its pytest process)", id);
+	if (pid)
+		return lp_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s, pid %ld)",
+			       id, by, pid);
+	return lp_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s)", id, by);
 }
 
-static int build_command(const lp_resume_options *o, lp_kind kind, char **out)
+/* The claim's name is taken: say who claimed the pause first. Returns 1
+ * if the entry there is not a valid command (the paused process will
+ * move it aside, so try again). */
+static int report_winner(int commands_fd, const char *id, const char *name, lp_kind kind)
 {
-	lp_json *c = lpj_object();
-	if (c == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
-	int rc;
-	if (kind == LP_KIND_FAILURE)
-		rc = lpj_set_str(c, "failure_reason", o->failure_reason);
-	else if (!(rc = lpj_set_result(c, "result", o->has_result ? o->result : LP_RESULT_NONE)))
-		rc = lpj_set_str(c, "reason", o->reason);
-	if (!rc && !(rc = lpj_set_str(c, "by", o->by ? o->by : "cli")) &&
-	    !(rc = lpj_set_int(c, "pid", (long long)getpid())) &&
-	    !(rc = lpj_set_str(c, "hostname", lp_hostname())))
-		rc = lpj_set_real(c, "created_at", lp_now());
-	*out = rc ? NULL : lpj_dump(c);
-	lpj_free(c);
-	return rc ? rc : (*out ? LP_OK : LP_ERROR);
+	lp_command c;
+	char *text;
+	if (lp_claim_read(commands_fd, name, kind, "command file", 0, &c, &text, NULL) != LP_CLAIM_TAKEN)
+		return 1;
+	lp_json *j = NULL;
+	long pid = 0;
+	if (lpj_parse_object(text, strlen(text), "command file", &j) == LP_OK)
+		pid = (long)lpj_get_int(j, "pid", 0);
+	lpj_free(j);
+	free(text);
+	int rc = report_action(id, c.action, c.by ? c.by : "file", pid);
+	lp_command_clear(&c);
+	return rc;
 }
 
 static int check_options(const lp_resume_options *o)
@@ -99,7 +78,16 @@ static int check_options(const lp_resume_options *o)
 	if (o->has_result && o->result != LP_RESULT_TRUE && o->result != LP_RESULT_FALSE &&
 	    o->result != LP_RESULT_NONE)
 		return lp_fail(LP_EINVAL, "result must be true, false or none");
+	if (o->action != LP_ACTION_RESUME && o->action != LP_ACTION_ABORT &&
+	    o->action != LP_ACTION_TIMEOUT)
+		return lp_fail(LP_EINVAL, "unknown action %d", (int)o->action);
 	return LP_OK;
+}
+
+/* The wait's hook says stop (Ctrl-C). */
+static int interrupted(const lp_resume_options *o)
+{
+	return o->hooks && o->hooks->check && o->hooks->check(o->hooks->ud);
 }
 
 static int check_kind(const char *id, lp_kind kind, const lp_resume_options *o)
@@ -121,7 +109,7 @@ static int check_kind(const char *id, lp_kind kind, const lp_resume_options *o)
  * than through inotify: closing an inotify descriptor costs a kernel RCU
  * grace period (~8 ms here), more than the whole wait. */
 static int wait_taken(lp_store *s, const char *id, const lp_json *doc, double take_timeout,
-		      lp_json **final)
+		      const lp_resume_options *o, lp_json **final)
 {
 	lp_identity rec;
 	lpj_get_identity(doc, &rec);
@@ -144,6 +132,10 @@ static int wait_taken(lp_store *s, const char *id, const lp_json *doc, double ta
 			return lp_fail(LP_ESTALE,
 				       "pause %s: its pytest process (pid %ld) died before taking the command",
 				       id, rec.pid);
+		if (interrupted(o))
+			return lp_fail(LP_ENOTTAKEN,
+				       "interrupted while pause %s had not yet taken the command: the command stands, and its pytest process (pid %ld) will take it when it looks again",
+				       id, rec.pid);
 		if (lp_mono_ms() >= deadline)
 			return lp_fail(LP_ENOTTAKEN,
 				       "the command for pause %s was written, but its pytest process (pid %ld) has not taken it within %gs; it will be taken when that process looks again",
@@ -153,6 +145,36 @@ static int wait_taken(lp_store *s, const char *id, const lp_json *doc, double ta
 		if (delay_us < 20000)
 			delay_us *= 2;
 	}
+}
+
+/* The pause file is final: confirm that the command it took is ours (its
+ * token), not one that replaced our claim; say who won otherwise. A pause
+ * that records no token (its protocol predates tokens) is judged by its
+ * status alone. */
+static int confirm_own(const char *id, const lp_json *final, const char *token, lp_action action)
+{
+	const char *status = lpj_get_str(final, "status");
+	const char *taken = lpj_get_str(final, "resolved_token");
+	const char *by = lpj_get_str(final, "resolved_by");
+	int typed = lpj_get_int(final, "protocol", 0) >= LP_PROTOCOL_TYPED;
+	if (token[0] && typed) {
+		if (taken && strcmp(taken, token) == 0)
+			return LP_OK;
+		lp_action won = LP_ACTION_RESUME;
+		const char *a = lpj_get_str(final, "resolved_action");
+		if ((a && strcmp(a, "abort") == 0) || (status && strcmp(status, "aborted") == 0))
+			won = LP_ACTION_ABORT;
+		else if ((a && strcmp(a, "timeout") == 0) || (status && strcmp(status, "timed_out") == 0))
+			won = LP_ACTION_TIMEOUT;
+		int rc = report_action(id, won, by ? by : "file", 0);
+		if (won == LP_ACTION_RESUME)
+			rc = lp_fail(rc, "pause %s took another command than this one (by %s): its claim was replaced; the verdict recorded is that command's",
+				     id, by ? by : "file");
+		return rc;
+	}
+	if (status && strcmp(status, lp_outcome_name(lp_action_outcome(action))) == 0)
+		return LP_OK;
+	return refuse_ended(id, final, status ? status : "?");
 }
 
 int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
@@ -184,8 +206,16 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 		rc = refuse_ended(id, doc, state);
 		goto done;
 	}
-	if ((rc = build_command(o, kind, &cmd)))
+	char token[LP_TOKEN_HEX + 1];
+	lp_command_spec spec = {o->action, o->by ? o->by : "cli", o->failure_reason,
+				o->has_result ? o->result : LP_RESULT_NONE, o->reason, NULL,
+				(int)lpj_get_int(doc, "protocol", 0), id};
+	if ((rc = lp_command_build(kind, &spec, token, &cmd)))
 		goto done;
+	if (interrupted(o)) {
+		rc = lp_fail(LP_EINTR, "interrupted before the command for pause %s was written; nothing written", id);
+		goto done;
+	}
 	char label[PATH_MAX], name[LP_ID_MAX + 16];
 	snprintf(label, sizeof label, "%s/runs/%s/commands", s->path, run_id);
 	snprintf(name, sizeof name, "%s.resume.json", id);
@@ -197,18 +227,18 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 	int64_t claim_deadline = lp_mono_ms() + (int64_t)((take_timeout > 0 ? take_timeout : 1) * 1000);
 	for (;;) {
 		snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", s->path, run_id, name);
-		rc = lp_file_publish(dirs.commands_fd, name, cmd, strlen(cmd), 1, label);
+		rc = lp_claim_publish(dirs.commands_fd, name, cmd, label);
 		if (rc <= 0)
 			break;
 		/* someone claimed it first */
-		rc = report_winner(&dirs, id, name, kind);
+		rc = report_winner(dirs.commands_fd, id, name, kind);
 		if (rc != 1) {
 			/* the loser too returns only once the pause file is final,
 			 * so that a watch started next never sees it pending */
 			char msg[1024];
 			snprintf(msg, sizeof msg, "%s", lp_error_message());
 			if (take_timeout > 0)
-				wait_taken(s, id, doc, take_timeout, &final);
+				wait_taken(s, id, doc, take_timeout, o, &final);
 			lp_fail(rc, "%s", msg);
 			goto done;
 		}
@@ -218,11 +248,15 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 				     id);
 			goto done;
 		}
+		if (interrupted(o)) {
+			rc = lp_fail(LP_EINTR, "interrupted before the command for pause %s was written; nothing written", id);
+			goto done;
+		}
 		lp_waiter *w;
 		if ((rc = lp_waiter_open(&w)))
 			goto done;
 		lp_waiter_add_dir(w, dirs.commands_fd, "commands");
-		lp_waiter_wait(w, claim_deadline, NULL);
+		lp_waiter_wait(w, claim_deadline, o->hooks);
 		lp_waiter_free(w);
 	}
 	if (rc)
@@ -231,11 +265,9 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 		rc = LP_OK;
 		goto done;
 	}
-	if ((rc = wait_taken(s, id, doc, take_timeout, &final)))
+	if ((rc = wait_taken(s, id, doc, take_timeout, o, &final)))
 		goto done;
-	const char *status = lpj_get_str(final, "status");
-	if (strcmp(status, "resumed") != 0)
-		rc = refuse_ended(id, final, status); /* cannot happen: we hold the claim */
+	rc = confirm_own(id, final, token, o->action);
 done:
 	if (info_out && (final || doc)) {
 		lp_json *last = final ? final : doc;

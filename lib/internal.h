@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 /* Size caps applied before parsing (bytes). */
@@ -142,19 +143,6 @@ double lpj_get_real(const lp_json *o, const char *key, double dflt);
 long long lpj_get_int(const lp_json *o, const char *key, long long dflt);
 lp_json *lpj_get(const lp_json *o, const char *key); /* borrowed */
 
-/* A resume command validated against the kind of the pause it targets.
- * Allowed fields: failure_reason (failures), result and reason
- * (checkpoints), and the metadata by, pid, hostname, created_at, signal,
- * payload, protocol. */
-typedef struct lp_command {
-	char *by;
-	char *failure_reason;
-	int has_result;
-	lp_result result;
-	char *reason;
-} lp_command;
-int lpj_command_validate(const lp_json *cmd, lp_kind kind, lp_command *out);
-void lp_command_clear(lp_command *c);
 /* Read the identity fields of a pause or run file. */
 void lpj_get_identity(const lp_json *o, lp_identity *out);
 
@@ -175,6 +163,89 @@ const char *lpj_unknown_key(const lp_json *o, const char *const allowed[]);
 /* Compact, sorted keys, reals with 17 digits (they read back exactly);
  * any value. malloc'd, NULL on failure. */
 char *lpj_dump_exact(const lp_json *j);
+/* Arrays and iteration (for claim.c). */
+lp_json *lpj_array(void);
+int lpj_array_append_str(lp_json *a, const char *val);
+size_t lpj_size(const lp_json *j); /* members of an object or array, else 0 */
+/* Call cb for each member of object o in order; a non-zero return stops
+ * the walk and is returned. */
+int lpj_foreach(const lp_json *o, int (*cb)(const char *key, const lp_json *val, void *ud),
+		void *ud);
+int lpj_is_integer(const lp_json *j);
+
+/* ---------------------------------------------------------- claim.c */
+/* The command file (the claim): its schema, built and parsed here only;
+ * its exclusive publish; who won. docs/protocol.md, "The command file". */
+
+/* The first protocol whose paused processes take typed commands (action,
+ * token) and ignore unknown fields; older ones (protocol 1 of ours, and
+ * 0.1.1, which writes no protocol) only take the seed format. */
+#define LP_PROTOCOL_TYPED 2
+#define LP_TOKEN_HEX 32 /* a command's token: 32 random hex digits */
+
+/* A command as read, validated against the kind of its pause. */
+typedef struct lp_command {
+	lp_action action;     /* LP_ACTION_RESUME when the command has none */
+	int typed;            /* it has "action": checked strictly */
+	char *by;             /* provenance; NULL: a foreign writer ("file") */
+	char *token;          /* NULL: none (a seed-format writer) */
+	char *failure_reason; /* failures */
+	int has_result;
+	lp_result result;     /* checkpoints */
+	char *reason;         /* checkpoints */
+	lp_json *ignored;     /* array of the names of fields not used */
+} lp_command;
+void lp_command_clear(lp_command *c);
+
+/* Parse and validate a command's text for a pause of `kind`: strict JSON
+ * (cap, UTF-8, duplicates, an object), then the fields (see claim.c).
+ * LP_EBADCMD with a message naming `label` and the field. */
+int lp_command_parse(const char *text, size_t len, lp_kind kind, const char *label,
+		     lp_command *out);
+
+/* What a resolver wants written. */
+typedef struct lp_command_spec {
+	lp_action action;
+	const char *by;             /* provenance, required */
+	const char *failure_reason; /* failures */
+	lp_result result;           /* checkpoints */
+	const char *reason;         /* checkpoints */
+	const char *fields_json;    /* NULL or an object of signal, payload, user */
+	int pause_protocol;         /* the target pause's "protocol" (0: none) */
+	const char *pause_id;       /* for messages */
+} lp_command_spec;
+/* Build the command text for a pause of `kind` (token: LP_TOKEN_HEX hex
+ * digits and a NUL, "" for a seed-format command) and check it with
+ * lp_command_parse, the paused process's own rules and caps, before
+ * anything is written. LP_EINVAL with a message fit for a user when the
+ * pause cannot take it (too large; an action its protocol lacks; bad
+ * fields_json). */
+int lp_command_build(lp_kind kind, const lp_command_spec *spec,
+		     char token[LP_TOKEN_HEX + 1], char **text);
+
+/* Create commands/<name> exclusively with text: LP_OK (the claim is
+ * ours), 1 (an entry is there already: someone else's claim), or an
+ * error (nothing published). */
+int lp_claim_publish(int commands_fd, const char *name, const char *text,
+		     const char *label);
+
+/* Outcome of reading the entry at a claim's name. */
+enum {
+	LP_CLAIM_TAKEN = 0, /* a valid command (c and *text filled) */
+	LP_CLAIM_NONE = 1,  /* nothing there */
+	LP_CLAIM_RETRY = 2, /* a transient error (EMFILE, ENFILE, EINTR,
+			       ENOMEM) or a young partial file: look again */
+	LP_CLAIM_BAD = 3,   /* not a valid command (socket, FIFO, directory,
+			       unreadable, oversized, bad JSON or fields):
+			       the message says why; move it aside */
+};
+/* Read and validate the claim at commands/<name> for a pause of kind.
+ * patient: a file that fails to parse while younger than 500 ms is
+ * LP_CLAIM_RETRY (a foreign writer may still be writing it). *st_out
+ * (may be NULL) gets the entry's lstat, for reporting a bad entry once.
+ * Never returns an lp_error: every failure is one of the above. */
+int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label,
+		  int patient, lp_command *c, char **text, struct stat *st_out);
 
 /* -------------------------------------------------------- catalog.c */
 /* <dir>/catalog.tsv: "R" lines (runs started) and "P" lines (pauses

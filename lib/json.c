@@ -1,7 +1,8 @@
 /*
- * json.c - the only file that includes jansson: a small object API for
- * the other modules, strict parsing (objects only, duplicate keys
- * rejected) and the validation of resume commands field by field.
+ * json.c - the only file that includes jansson: a small object and array
+ * API for the other modules and strict parsing (objects only, duplicate
+ * keys rejected). It knows no protocol file: the command's schema is
+ * claim.c's, the pause file's pause.c's.
  */
 #include "internal.h"
 
@@ -218,91 +219,6 @@ void lpj_get_identity(const lp_json *o, lp_identity *out)
 			     : (unsigned long long)lpj_get_int(o, "pid_start_time", 0);
 }
 
-void lp_command_clear(lp_command *c)
-{
-	free(c->by);
-	free(c->failure_reason);
-	free(c->reason);
-	memset(c, 0, sizeof *c);
-	c->result = LP_RESULT_NONE;
-}
-
-static const char *const meta_keys[] = {"by", "pid", "hostname", "created_at", "signal",
-					"payload", "protocol", "user", NULL};
-
-static int is_meta(const char *key)
-{
-	for (int i = 0; meta_keys[i]; i++)
-		if (strcmp(key, meta_keys[i]) == 0)
-			return 1;
-	return 0;
-}
-
-static int opt_string(json_t *v, const char *key, char **out)
-{
-	if (v == NULL || json_is_null(v))
-		return LP_OK;
-	if (!json_is_string(v))
-		return lp_fail(LP_EBADCMD, "command field '%s' must be a string or null", key);
-	*out = lp_strdup(json_string_value(v));
-	return *out ? LP_OK : LP_ERROR;
-}
-
-int lpj_command_validate(const lp_json *cmdj, lp_kind kind, lp_command *out)
-{
-	json_t *cmd = J(cmdj);
-	memset(out, 0, sizeof *out);
-	out->result = LP_RESULT_NONE;
-	const char *key;
-	json_t *val;
-	json_object_foreach(cmd, key, val) {
-		if (strcmp(key, "failure_reason") == 0) {
-			if (kind != LP_KIND_FAILURE && !json_is_null(val))
-				return lp_fail(LP_EBADCMD,
-					       "command has 'failure_reason' but the pause is a %s: use 'result' and 'reason'",
-					       lp_kind_name(kind));
-		} else if (strcmp(key, "result") == 0 || strcmp(key, "reason") == 0) {
-			if (kind != LP_KIND_CHECKPOINT && !json_is_null(val))
-				return lp_fail(LP_EBADCMD,
-					       "command has '%s' but the pause is a failure: use 'failure_reason'",
-					       key);
-		} else if (!is_meta(key)) {
-			return lp_fail(LP_EBADCMD,
-				       "command has an unknown field '%.60s'; allowed: failure_reason, result, reason, by",
-				       key);
-		}
-	}
-	json_t *by = json_object_get(cmd, "by");
-	if (by && !json_is_string(by))
-		return lp_fail(LP_EBADCMD, "command field 'by' must be a string");
-	int rc;
-	if ((rc = opt_string(by, "by", &out->by)))
-		goto fail;
-	if ((rc = opt_string(json_object_get(cmd, "failure_reason"), "failure_reason",
-			     &out->failure_reason)))
-		goto fail;
-	if ((rc = opt_string(json_object_get(cmd, "reason"), "reason", &out->reason)))
-		goto fail;
-	json_t *r = json_object_get(cmd, "result");
-	if (r != NULL) {
-		out->has_result = 1;
-		if (json_is_true(r))
-			out->result = LP_RESULT_TRUE;
-		else if (json_is_false(r))
-			out->result = LP_RESULT_FALSE;
-		else if (json_is_null(r))
-			out->result = LP_RESULT_NONE;
-		else {
-			rc = lp_fail(LP_EBADCMD, "command field 'result' must be true, false or null");
-			goto fail;
-		}
-	}
-	return LP_OK;
-fail:
-	lp_command_clear(out);
-	return rc;
-}
-
 /* ------------------------------------------------------------------------
  * Any JSON value (used by qamule.c for QAMule result files, which may hold
  * a value that is not an object and must say so).
@@ -391,3 +307,35 @@ int lp_json_object_line(char **out, const char *const *keys, const char *const *
 	lpj_free(o);
 	return rc;
 }
+
+lp_json *lpj_array(void) { return L(json_array()); }
+
+int lpj_array_append_str(lp_json *a, const char *val)
+{
+	json_t *s = json_string(val);
+	if (s == NULL || json_array_append_new(J(a), s) < 0)
+		return lp_fail(LP_ERROR, "out of memory (or invalid UTF-8) in a JSON array");
+	return LP_OK;
+}
+
+size_t lpj_size(const lp_json *j)
+{
+	if (json_is_array(J(j)))
+		return json_array_size(J(j));
+	return json_is_object(J(j)) ? json_object_size(J(j)) : 0;
+}
+
+int lpj_foreach(const lp_json *o, int (*cb)(const char *key, const lp_json *val, void *ud),
+		void *ud)
+{
+	const char *key;
+	json_t *val;
+	json_object_foreach(J(o), key, val) {
+		int rc = cb(key, L(val), ud);
+		if (rc)
+			return rc;
+	}
+	return 0;
+}
+
+int lpj_is_integer(const lp_json *j) { return json_is_integer(J(j)); }

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,21 +34,11 @@ struct lp_pause {
 	int done;
 	int published; /* the pause file exists: free() must not leave it pending */
 	lp_waiter *waiter; /* the run's, borrowed */
+	/* the last bad entry at the claim's name that could not be moved
+	 * aside: reported once, not at every look */
+	struct stat unmovable;
+	int has_unmovable;
 };
-
-const char *lp_kind_name(lp_kind kind)
-{
-	return kind == LP_KIND_CHECKPOINT ? "checkpoint" : "failure";
-}
-
-const char *lp_outcome_name(lp_outcome o)
-{
-	switch (o) {
-	case LP_OUTCOME_TIMED_OUT: return "timed_out";
-	case LP_OUTCOME_ABORTED: return "aborted";
-	default: return "resumed";
-	}
-}
 
 void lp_resolution_clear(lp_resolution *res)
 {
@@ -57,6 +48,9 @@ void lp_resolution_clear(lp_resolution *res)
 	free(res->reason);
 	free(res->failure_reason);
 	free(res->command_json);
+	free(res->token);
+	free(res->ignored_json);
+	free(res->warning);
 	memset(res, 0, sizeof *res);
 	res->result = LP_RESULT_NONE;
 }
@@ -224,137 +218,206 @@ const char *lp_pause_id(const lp_pause *p) { return p ? p->id : ""; }
 const char *lp_pause_path(const lp_pause *p) { return p ? p->path : ""; }
 const char *lp_pause_resume_hint(const lp_pause *p) { return p ? p->hint : ""; }
 
-/* Record the outcome decided by command `cmdj` (validated into c). */
-static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, lp_resolution *out)
+/* Append "; " and a formatted note to *warning (malloc'd, may be NULL). */
+__attribute__((format(printf, 2, 3)))
+static void warn(char **warning, const char *fmt, ...)
+{
+	char note[1200];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(note, sizeof note, fmt, ap);
+	va_end(ap);
+	size_t old = *warning ? strlen(*warning) : 0;
+	char *w = realloc(*warning, old + strlen(note) + 3);
+	if (w == NULL)
+		return;
+	if (old)
+		memcpy(w + old, "; ", 3);
+	else
+		w[0] = '\0';
+	strcat(w, note);
+	*warning = w;
+}
+
+/* The pause file could not be replaced atomically (disk full): rewrite it
+ * in place, within the blocks it already has, so that the outcome is still
+ * recorded. A reader may see a torn file for that moment. */
+static int rewrite_in_place(lp_pause *p)
+{
+	char *text = lpj_dump(p->doc);
+	if (text == NULL)
+		return LP_ERROR;
+	size_t len = strlen(text);
+	int fd = openat(p->run->pauses_fd, p->file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
+	int ok = fd >= 0 && pwrite(fd, text, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0 &&
+		 (lp_fsync_disabled() || fsync(fd) == 0);
+	int e = errno;
+	if (fd >= 0)
+		close(fd);
+	free(text);
+	return ok ? LP_OK : lp_fail_errno(LP_ERROR, e, "cannot rewrite %s in place", p->path);
+}
+
+/*
+ * Record the outcome decided by command c (its text as taken): the
+ * resolution first, so the caller gets the verdict whatever happens next;
+ * then the pause file, the catalog, pending/ and the event, each where
+ * possible. What could not be recorded is added to *warning (handed to
+ * out->warning). Returns LP_OK, or LP_ERROR when out of memory.
+ */
+static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, char *warning,
+		    lp_resolution *out)
 {
 	const char *by = c->by ? c->by : "file";
-	lp_outcome oc = strcmp(by, "timeout") == 0 ? LP_OUTCOME_TIMED_OUT
-			: strcmp(by, "abort") == 0  ? LP_OUTCOME_ABORTED
-						    : LP_OUTCOME_RESUMED;
-	lp_json *d = p->doc;
-	int rc;
-	if ((rc = lpj_set_str(d, "status", lp_outcome_name(oc))) ||
-	    (rc = lpj_set_real(d, "resolved_at", lp_now())) ||
-	    (rc = lpj_set_real(d, "finished_at", lpj_get_real(d, "resolved_at", 0))) ||
-	    (rc = lpj_set_str(d, "resolved_by", by)))
-		return rc;
-	if (p->kind == LP_KIND_FAILURE)
-		rc = lpj_set_str(d, "failure_reason", c->failure_reason);
-	else if (!(rc = lpj_set_result(d, "result", c->result)))
-		rc = lpj_set_str(d, "reason", c->reason);
-	lp_crash_point("take:decided"); /* command read and valid, not recorded */
-	if (rc || (rc = publish_doc(p)))
-		return rc;
-	p->done = 1;
-	lp_crash_point("take:recorded"); /* pause file final, still indexed */
-	/* Unindexed only once the catalog has it: if the append fails, the
-	 * pause stays in pending/, where "ls -a" still finds it (final). */
-	if (p->run->store->pending_fd >= 0) {
-		if (lp_catalog_add_pause(p->run->store, d) == LP_OK) {
-			lp_crash_point("take:catalogued"); /* in the catalog and in pending/ */
-			unlinkat(p->run->store->pending_fd, p->id, 0);
-		} else {
-			lp_error_clear();
-		}
-	}
-	lp_crash_point("take:unindexed"); /* no pause_<outcome> event yet */
-	lp_json *ev = lpj_object();
-	if (ev == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
-	rc = lpj_set_str(ev, "by", by);
-	if (!rc)
-		rc = lpj_set_str(ev, "outcome", lp_outcome_name(oc));
-	if (!rc && p->kind == LP_KIND_FAILURE)
-		rc = lpj_set_str(ev, "failure_reason", c->failure_reason);
-	if (!rc && p->kind == LP_KIND_CHECKPOINT && !(rc = lpj_set_result(ev, "result", c->result)))
-		rc = lpj_set_str(ev, "reason", c->reason);
-	char name[32];
-	snprintf(name, sizeof name, "pause_%s", lp_outcome_name(oc));
-	if (!rc)
-		rc = pause_event(p, name, ev);
-	lpj_free(ev);
-
+	lp_outcome oc = lp_action_outcome(c->action);
 	memset(out, 0, sizeof *out);
 	out->outcome = oc;
+	out->action = c->action;
 	out->result = p->kind == LP_KIND_CHECKPOINT ? c->result : LP_RESULT_NONE;
 	out->by = lp_strdup(by);
 	out->reason = c->reason ? lp_strdup(c->reason) : NULL;
 	out->failure_reason = c->failure_reason ? lp_strdup(c->failure_reason) : NULL;
 	out->command_json = lp_strdup(cmd_text);
+	out->token = c->token ? lp_strdup(c->token) : NULL;
+	out->ignored_json = lpj_dump(c->ignored);
+	p->done = 1; /* decided: nothing else is taken, whatever is recorded */
 	if (!out->by || (c->reason && !out->reason) || (c->failure_reason && !out->failure_reason) ||
-	    !out->command_json) {
+	    !out->command_json || (c->token && !out->token) || !out->ignored_json) {
+		free(warning);
 		lp_resolution_clear(out);
 		return lp_fail(LP_ERROR, "out of memory");
 	}
-	return rc;
+	lp_json *d = p->doc;
+	int rc;
+	if ((rc = lpj_set_str(d, "status", lp_outcome_name(oc))) ||
+	    (rc = lpj_set_real(d, "resolved_at", lp_now())) ||
+	    (rc = lpj_set_real(d, "finished_at", lpj_get_real(d, "resolved_at", 0))) ||
+	    (rc = lpj_set_str(d, "resolved_by", by)) ||
+	    (rc = lpj_set_str(d, "resolved_action", lp_action_name(c->action))) ||
+	    (rc = lpj_set_str(d, "resolved_token", c->token)) ||
+	    (rc = lpj_set_json(d, "resolved_ignored", lpj_copy(c->ignored))))
+		goto recorded;
+	if (p->kind == LP_KIND_FAILURE)
+		rc = lpj_set_str(d, "failure_reason", c->failure_reason);
+	else if (!(rc = lpj_set_result(d, "result", c->result)))
+		rc = lpj_set_str(d, "reason", c->reason);
+	lp_crash_point("take:decided"); /* command read and valid, not recorded */
+	if (!rc && (rc = publish_doc(p)) && rewrite_in_place(p) == LP_OK) {
+		warn(&warning, "%s was rewritten in place (no room for a new copy)", p->path);
+		rc = LP_OK;
+	}
+recorded:
+	if (rc) {
+		warn(&warning, "the outcome could not be recorded in %s: %s", p->path,
+		     lp_error_message());
+	} else {
+		lp_crash_point("take:recorded"); /* pause file final, still indexed */
+		/* Unindexed only once the catalog has it: if the append fails, the
+		 * pause stays in pending/, where "ls -a" still finds it (final). */
+		if (p->run->store->pending_fd >= 0) {
+			if (lp_catalog_add_pause(p->run->store, d) == LP_OK) {
+				lp_crash_point("take:catalogued"); /* in the catalog and in pending/ */
+				unlinkat(p->run->store->pending_fd, p->id, 0);
+			} else {
+				lp_error_clear();
+			}
+		}
+	}
+	lp_crash_point("take:unindexed"); /* no pause_<outcome> event yet */
+	lp_json *ev = lpj_object();
+	rc = ev ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	if (!rc && !(rc = lpj_set_str(ev, "by", by)) &&
+	    !(rc = lpj_set_str(ev, "outcome", lp_outcome_name(oc))) &&
+	    !(rc = lpj_set_str(ev, "action", lp_action_name(c->action))) &&
+	    !(rc = lpj_set_str(ev, "token", c->token)))
+		rc = lpj_set_json(ev, "ignored", lpj_copy(c->ignored));
+	if (!rc && p->kind == LP_KIND_FAILURE)
+		rc = lpj_set_str(ev, "failure_reason", c->failure_reason);
+	if (!rc && p->kind == LP_KIND_CHECKPOINT && !(rc = lpj_set_result(ev, "result", c->result)))
+		rc = lpj_set_str(ev, "reason", c->reason);
+	if (!rc && warning)
+		rc = lpj_set_str(ev, "warning", warning);
+	char name[32];
+	snprintf(name, sizeof name, "pause_%s", lp_outcome_name(oc));
+	if (!rc)
+		rc = pause_event(p, name, ev);
+	lpj_free(ev);
+	if (rc)
+		warn(&warning, "the %s event could not be logged: %s", name, lp_error_message());
+	out->warning = warning;
+	lp_error_clear();
+	return LP_OK;
 }
 
-/* Move a refused command aside so the name is free for a valid one. */
-static void reject(lp_pause *p, const char *why, const lp_wait_hooks *hooks)
+static int same_entry(const struct stat *a, const struct stat *b)
 {
-	char msg[PATH_MAX + 1200], aside[LP_ID_MAX + 64], rnd[9];
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_mode == b->st_mode &&
+	       a->st_size == b->st_size && a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
+	       a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Move a refused entry aside so the name is free for a valid one, and
+ * report it (terminal hook and a command_rejected event). One that cannot
+ * be moved aside is reported once per distinct entry (st: its lstat). */
+static void reject(lp_pause *p, const char *why, const lp_wait_hooks *hooks,
+		   const struct stat *st)
+{
+	char msg[PATH_MAX + 1400], aside[LP_ID_MAX + 64], rnd[9];
 	snprintf(msg, sizeof msg, "%s", why);
 	if (lp_random_hex(rnd, 4))
 		memcpy(rnd, "00000000", 9);
 	snprintf(aside, sizeof aside, "%s.rejected.%s", p->cmd, rnd);
-	renameat(p->run->commands_fd, p->cmd, p->run->commands_fd, aside);
+	int moved = renameat(p->run->commands_fd, p->cmd, p->run->commands_fd, aside) == 0;
+	if (!moved) {
+		int e = errno;
+		if (e == ENOENT)
+			return; /* gone already (moved by another look, or its writer) */
+		if (st && p->has_unmovable && same_entry(st, &p->unmovable))
+			return; /* reported already */
+		if (st) {
+			p->unmovable = *st;
+			p->has_unmovable = 1;
+		}
+		size_t n = strlen(msg);
+		snprintf(msg + n, sizeof msg - n,
+			 "; it cannot be moved aside (%s): remove it to free the name (reported once)",
+			 strerror(e));
+	}
 	lp_json *ev = lpj_object();
 	if (ev) {
-		if (!lpj_set_str(ev, "error", msg) && !lpj_set_str(ev, "moved_to", aside))
+		if (!lpj_set_str(ev, "error", msg) &&
+		    !(moved ? lpj_set_str(ev, "moved_to", aside) : lpj_set_null(ev, "moved_to")))
 			pause_event(p, "command_rejected", ev);
 		lpj_free(ev);
 	}
+	lp_error_clear();
 	if (hooks && hooks->on_rejected)
 		hooks->on_rejected(hooks->ud, msg);
 }
 
-/* Take the command file if there is one: LP_OK (outcome recorded in
- * out), 1 (none yet, or a rejected one), or an error. A file that fails
- * to parse while younger than 500 ms may be a writer's partial file: it
- * is left for the next look unless patient is 0. */
+/* Take the command at the claim's name if there is a valid one: LP_OK
+ * (outcome recorded in out), 1 (none yet, a transient error, or a bad
+ * entry, moved aside and reported), or LP_ERROR (out of memory). A
+ * file that fails to parse while younger than 500 ms may be a writer's
+ * partial file: it is left for the next look unless patient is 0. */
 static int take(lp_pause *p, const lp_wait_hooks *hooks, int patient, lp_resolution *out)
 {
 	char label[PATH_MAX + 64], *text;
-	size_t len;
 	snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", p->run->store->path,
 		 p->run->id, p->cmd);
-	int rc = lp_file_read(p->run->commands_fd, p->cmd, LP_CAP_COMMAND, label, &text, &len);
-	if (rc == LP_ENOTFOUND)
-		return 1;
-	if (rc == LP_EBADCMD || rc == LP_EUNSAFE) {
-		reject(p, lp_error_message(), hooks);
-		return 1;
-	}
-	if (rc)
-		return rc;
-	lp_json *cmdj;
-	rc = lpj_parse_object(text, len, label, &cmdj);
-	if (rc == LP_EBADCMD) {
-		struct stat st;
-		if (patient && fstatat(p->run->commands_fd, p->cmd, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
-		    lp_now() - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9) < 0.5) {
-			free(text);
-			return 1;
-		}
-		reject(p, lp_error_message(), hooks);
-		free(text);
-		return 1;
-	}
-	if (rc) {
-		free(text);
-		return rc;
-	}
 	lp_command c;
-	rc = lpj_command_validate(cmdj, p->kind, &c);
-	lpj_free(cmdj);
-	if (rc) {
-		char msg[sizeof label + 1100];
-		snprintf(msg, sizeof msg, "%s: %.1023s", label, lp_error_message());
-		reject(p, msg, hooks);
-		free(text);
+	struct stat st;
+	memset(&st, 0, sizeof st);
+	int r = lp_claim_read(p->run->commands_fd, p->cmd, p->kind, label, patient, &c, &text, &st);
+	if (r == LP_CLAIM_NONE || r == LP_CLAIM_RETRY)
+		return 1;
+	if (r == LP_CLAIM_BAD) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", lp_error_message());
+		reject(p, msg, hooks, &st);
 		return 1;
 	}
-	rc = finalize(p, text, &c, out);
+	int rc = finalize(p, text, &c, NULL, out);
 	lp_command_clear(&c);
 	free(text);
 	return rc;
@@ -368,32 +431,23 @@ static int heartbeat(lp_pause *p)
 	return LP_OK;
 }
 
-static int claim(lp_pause *p, const char *by, const char *fields_json)
+/* The claim could not be made (commands/ unwritable, the directory gone,
+ * its name held by an entry that cannot be moved aside): end the pause
+ * with our own command all the same, unclaimed, and say so. */
+static int end_unclaimed(lp_pause *p, const char *text, const char *why, lp_resolution *out)
 {
-	lp_json *c = lpj_object();
-	if (c == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
-	int rc = lpj_merge_text(c, fields_json, 1, "claim fields");
-	if (!rc && !(rc = lpj_set_str(c, "by", by)) && !(rc = lpj_set_int(c, "pid", p->run->self.pid)) &&
-	    !(rc = lpj_set_str(c, "hostname", p->run->self.hostname)))
-		rc = lpj_set_real(c, "created_at", lp_now());
-	if (!rc) {
-		/* refuse, before publishing, what the take would reject */
-		lp_command check;
-		rc = lpj_command_validate(c, p->kind, &check);
-		lp_command_clear(&check);
-		if (rc)
-			rc = lp_fail(LP_EINVAL, "cannot claim pause %s: %s", p->id, lp_error_message());
-	}
-	char *text = rc ? NULL : lpj_dump(c);
-	lpj_free(c);
-	if (text == NULL)
-		return rc ? rc : LP_ERROR;
-	char label[PATH_MAX];
-	snprintf(label, sizeof label, "command file of pause %s", p->id);
-	rc = lp_file_publish(p->run->commands_fd, p->cmd, text, strlen(text), 1, label);
-	free(text);
-	return rc < 0 ? rc : LP_OK; /* 1: someone else claimed first, also fine */
+	lp_command c;
+	int rc = lp_command_parse(text, strlen(text), p->kind, "command", &c);
+	if (rc)
+		return rc; /* cannot happen: lp_command_build checked it */
+	char *warning = NULL;
+	warn(&warning, "pause %s ended %s without a claim file: %s", p->id,
+	     lp_outcome_name(lp_action_outcome(c.action)), why);
+	rc = finalize(p, text, &c, warning, out);
+	if (rc == LP_OK)
+		out->own = 1;
+	lp_command_clear(&c);
+	return rc;
 }
 
 int lp_pause_wait(lp_pause *p, const lp_wait_hooks *hooks, lp_resolution *out)
@@ -407,11 +461,8 @@ int lp_pause_wait(lp_pause *p, const lp_wait_hooks *hooks, lp_resolution *out)
 		if (rc <= 0)
 			return rc;
 		int64_t now = lp_mono_ms();
-		if (p->deadline_ms >= 0 && now >= p->deadline_ms) {
-			if ((rc = claim(p, "timeout", NULL)))
-				return rc;
-			continue; /* take whichever command won */
-		}
+		if (p->deadline_ms >= 0 && now >= p->deadline_ms)
+			return lp_pause_claim(p, LP_ACTION_TIMEOUT, "timeout", NULL, out);
 		if (now >= p->next_beat_ms)
 			heartbeat(p);
 		int64_t wake = p->next_beat_ms;
@@ -423,22 +474,67 @@ int lp_pause_wait(lp_pause *p, const lp_wait_hooks *hooks, lp_resolution *out)
 	}
 }
 
-int lp_pause_claim(lp_pause *p, const char *by, const char *fields_json, lp_resolution *out)
+/*
+ * Claim the pause from its own process and take whichever command won:
+ * build ours (checked as the take would check it: the verdict fields of
+ * fields_json must fit the kind, LP_EINVAL otherwise), publish it
+ * exclusively, then take what is at the name. A bad entry there is moved
+ * aside and the claim tried again; when the claim cannot be published,
+ * or its name stays held by an entry that cannot be moved, the pause ends
+ * with our command unclaimed (out->warning). out->own says whether the
+ * command taken is ours (its token).
+ */
+int lp_pause_claim(lp_pause *p, lp_action action, const char *by, const char *fields_json,
+		   lp_resolution *out)
 {
 	if (p == NULL || by == NULL || out == NULL)
 		return lp_fail(LP_EINVAL, "lp_pause_claim: pause, by and out are required");
 	if (p->done)
 		return lp_fail(LP_EINVAL, "pause %s has already ended", p->id);
-	for (int attempt = 0; attempt < 8; attempt++) {
-		int rc = claim(p, by, fields_json);
-		if (rc)
-			return rc;
+	lp_command_spec spec = {action, by, NULL, LP_RESULT_NONE, NULL, fields_json,
+				LP_PROTOCOL_VERSION, p->id};
+	int rc = LP_OK;
+	for (int attempt = 0; !rc && attempt < 8; attempt++) {
+		char token[LP_TOKEN_HEX + 1], *text, label[PATH_MAX];
+		if ((rc = lp_command_build(p->kind, &spec, token, &text))) {
+			rc = lp_fail(rc, "cannot claim pause %s: %s", p->id, lp_error_message());
+			break;
+		}
+		snprintf(label, sizeof label, "command file of pause %s", p->id);
+		rc = lp_claim_publish(p->run->commands_fd, p->cmd, text, label);
+		if (rc < 0) {
+			char why[1024];
+			snprintf(why, sizeof why, "%s", lp_error_message());
+			rc = end_unclaimed(p, text, why, out);
+			free(text);
+			break;
+		}
 		rc = take(p, NULL, 0, out);
-		if (rc <= 0)
-			return rc;
-		/* the file there was refused and moved aside: claim again */
+		if (rc <= 0) {
+			if (rc == LP_OK)
+				out->own = out->token && strcmp(out->token, token) == 0;
+			free(text);
+			break;
+		}
+		rc = LP_OK;
+		if (attempt == 7) /* the name stays held: end it all the same */
+			rc = end_unclaimed(p, text,
+					   "its name is held by an entry that cannot be moved aside", out);
+		free(text);
+		if (attempt == 7)
+			break;
 	}
-	return lp_fail(LP_ERROR, "cannot claim pause %s: its command file keeps being replaced", p->id);
+	return rc;
+}
+
+int lp_pause_abort(lp_pause *p, const char *signal_name, lp_resolution *out)
+{
+	char fields[96];
+	if (signal_name && strlen(signal_name) < 32 && lp_id_validate(signal_name, "signal") == LP_OK)
+		snprintf(fields, sizeof fields, "{\"signal\":\"%s\"}", signal_name);
+	else
+		snprintf(fields, sizeof fields, "{\"signal\":null}");
+	return lp_pause_claim(p, LP_ACTION_ABORT, "abort", fields, out);
 }
 
 void lp_pause_free(lp_pause *p)
@@ -448,7 +544,7 @@ void lp_pause_free(lp_pause *p)
 	if (p->published && !p->done) {
 		/* never leave a pause pending behind: end it as aborted */
 		lp_resolution res = {0};
-		if (lp_pause_claim(p, "abort", "{\"signal\":null}", &res) == LP_OK)
+		if (lp_pause_abort(p, NULL, &res) == LP_OK)
 			lp_resolution_clear(&res);
 	}
 	lpj_free(p->doc);

@@ -7,7 +7,7 @@
  * The result file is read like a command file: without following a
  * symlink, only a regular file owned by this user, size-capped before
  * parsing, strict JSON. Printing the QAMULE_* lines, catching the signal
- * and claiming the pause (lp_pause_claim with by "signal") are the
+ * and claiming the pause (lp_pause_claim: action resume, by "signal") are the
  * caller's.
  */
 #include "internal.h"

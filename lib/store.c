@@ -456,7 +456,9 @@ int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 			return lp_fail(LP_ENOTFOUND, "%s does not exist", label);
 		if (e == ELOOP)
 			return lp_fail(LP_EUNSAFE, "%s is a symlink; refusing to follow it", label);
-		return lp_fail_errno(LP_ERROR, e, "cannot read %s", label);
+		lp_fail_errno(LP_ERROR, e, "cannot read %s", label);
+		errno = e; /* kept for callers that retry transient errors (claim.c) */
+		return LP_ERROR;
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0) {
@@ -492,7 +494,9 @@ int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 			int e = errno;
 			free(buf);
 			close(fd);
-			return lp_fail_errno(LP_ERROR, e, "cannot read %s", label);
+			lp_fail_errno(LP_ERROR, e, "cannot read %s", label);
+			errno = e;
+			return LP_ERROR;
 		}
 		if (r == 0)
 			break;

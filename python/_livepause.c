@@ -308,6 +308,11 @@ resolution_to_dict(lp_resolution *res)
 	PUT("reason", text_or_none(res->reason));
 	PUT("failure_reason", text_or_none(res->failure_reason));
 	PUT("command_json", text_or_none(res->command_json));
+	PUT("action", text_or_none(lp_action_name(res->action)));
+	PUT("token", text_or_none(res->token));
+	PUT("ignored_json", text_or_none(res->ignored_json));
+	PUT("own", PyBool_FromLong(res->own));
+	PUT("warning", text_or_none(res->warning));
 #undef PUT
 done:
 	lp_resolution_clear(res);
@@ -956,7 +961,29 @@ Pause_claim(PyObject *op, PyObject *args, PyObject *kwds)
 	if (pause_check_idle(self) < 0)
 		return NULL;
 	resolution_init(&res);
-	rc = lp_pause_claim(self->pause, by, fields, &res);
+	rc = lp_pause_claim(self->pause, LP_ACTION_RESUME, by, fields, &res);
+	if (rc != LP_OK) {
+		lp_resolution_clear(&res);
+		return raise_lp(STATE_OF(self), rc);
+	}
+	return resolution_to_dict(&res);
+}
+
+static PyObject *
+Pause_abort(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"signal", NULL};
+	PauseObject *self = (PauseObject *)op;
+	const char *sig = NULL;
+	lp_resolution res;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|z:abort", kwlist, &sig))
+		return NULL;
+	if (pause_check_idle(self) < 0)
+		return NULL;
+	resolution_init(&res);
+	rc = lp_pause_abort(self->pause, sig, &res);
 	if (rc != LP_OK) {
 		lp_resolution_clear(&res);
 		return raise_lp(STATE_OF(self), rc);
@@ -1039,10 +1066,18 @@ static PyMethodDef Pause_methods[] = {
 	{"claim", (PyCFunction)(void (*)(void))Pause_claim,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "claim($self, /, by, fields_json=None)\n--\n\n"
-	 "End the pause from this process: by 'abort' gives outcome aborted,\n"
-	 "'timeout' timed_out, anything else resumed; fields_json is a JSON\n"
-	 "object text of further command fields. If another resolver won,\n"
-	 "its command is taken instead. Returns the resolution dict."},
+	 "Resume the pause from this process with provenance `by` (e.g.\n"
+	 "'signal'; it decides nothing) and the verdict and further command\n"
+	 "fields of fields_json (a JSON object text). If another resolver won,\n"
+	 "its command is taken instead (own is False). Returns the resolution\n"
+	 "dict."},
+	{"abort", (PyCFunction)(void (*)(void))Pause_abort,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "abort($self, /, signal=None)\n--\n\n"
+	 "End the pause as aborted (Ctrl-C, SIGTERM, an exception while\n"
+	 "paused); signal names the signal ('SIGINT') or is None. If another\n"
+	 "resolver won, its command is taken instead. Returns the resolution\n"
+	 "dict."},
 	{NULL, NULL, 0, NULL},
 };
 

@@ -43,6 +43,11 @@ class _Resolution(TypedDict):
     reason: str | None
     failure_reason: str | None
     command_json: str | None
+    action: Literal["resume", "abort", "timeout"]
+    token: str | None
+    ignored_json: str | None
+    own: bool
+    warning: str | None
 
 @final
 class Store:
@@ -114,8 +119,10 @@ class Pause:
         and whenever it wakes (after signal handlers ran, at least every
         50 ms): when true, wait() returns None with the pause still pending."""
     def claim(self, by: str, fields_json: str | None = None) -> _Resolution:
-        """End the pause from this process ("abort" -> aborted, "timeout" ->
-        timed_out, else resumed); if another resolver won, its outcome."""
+        """Resume the pause from this process (by is provenance only); if
+        another resolver won, its outcome."""
+    def abort(self, signal: str | None = None) -> _Resolution:
+        """End the pause as aborted; if another resolver won, its outcome."""
 
 class _QamuleReading(TypedDict):
     """A QAMule result file as read by qamule_read_result()."""

@@ -94,13 +94,13 @@ def _sigterm_raises() -> Iterator[None]:
             signal.signal(signal.SIGTERM, previous)
 
 
-def _abort_fields(exc: BaseException) -> dict[str, Any]:
-    """The fields of the abort command: the signal that ended the pause."""
+def _abort_signal(exc: BaseException) -> str | None:
+    """The signal that ended the pause, for the abort command."""
     if isinstance(exc, KeyboardInterrupt):
-        return {"signal": "SIGINT"}
+        return "SIGINT"
     if isinstance(exc, _Terminated):
-        return {"signal": "SIGTERM"}
-    return {"signal": None}
+        return "SIGTERM"
+    return None
 
 
 # -------------------------------------------------------------- session
@@ -302,6 +302,8 @@ class LivePauseSession:
                     lines.append(f"reason: {res['reason']}")
             elif res["failure_reason"]:
                 lines.append(f"failure reason: {res['failure_reason']}")
+            if res.get("warning"):
+                lines.append(f"live-pause: warning: {_one_line(res['warning'])}")
             say([*([""] if self.worker_id else []), *lines])
             self._restore_progress_prefix()
         return res
@@ -402,12 +404,8 @@ class LivePauseSession:
             tr.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
 
     def _abort(self, pause: Pause, nodeid: str, exc: BaseException) -> None:
-        fields = json.dumps(_abort_fields(exc))
         try:
-            try:
-                res = pause.claim("abort", fields)
-            except LivePauseError:  # fields refused: abort all the same
-                res = pause.claim("abort", None)
+            res = pause.abort(_abort_signal(exc))
         except Exception as claim_exc:  # noqa: BLE001 - never hide the original exception
             self.terminal.lines(
                 [f"live-pause: could not abort pause {pause.pause_id}: {claim_exc}"]

@@ -370,7 +370,8 @@ class Request:
         message: str | None = None,
         payload: Any = None,
     ) -> Ending:
-        outcome = res["by"] or "file"
+        # the action decides timeout/abort; a resume is named by its provenance
+        outcome = {"timeout": "timeout", "abort": "abort"}.get(res["action"]) or res["by"] or "file"
         if outcome != "signal":
             return Ending(res, outcome)
         return Ending(res, outcome, status, message, payload)

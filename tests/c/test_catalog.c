@@ -66,10 +66,11 @@ static lp_pause *begin_cp(lp_run *run, const char *nodeid, const char *task)
 	return p;
 }
 
-static void claim(lp_pause *p, const char *by)
+static void claim(lp_pause *p, lp_action action)
 {
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_claim(p, by, NULL, &res), LP_OK);
+	const char *by = action == LP_ACTION_RESUME ? "cli" : lp_action_name(action);
+	assert_int_equal(lp_pause_claim(p, action, by, NULL, &res), LP_OK);
 	lp_resolution_clear(&res);
 }
 
@@ -77,7 +78,7 @@ static void claim(lp_pause *p, const char *by)
 static lp_pause *resumed_checkpoint(fx *f)
 {
 	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
-	claim(p, "cli");
+	claim(p, LP_ACTION_RESUME);
 	return p;
 }
 
@@ -99,8 +100,8 @@ static void test_lines_written(void **state)
 	assert_true(strncmp(text, "pytest-live-pause catalog 1\nR\tr1\n", 33) == 0);
 	assert_int_equal(count_substr(text, "\nP\t"), 0); /* nothing ended yet */
 	free(text);
-	claim(a, "timeout");
-	claim(b, "abort");
+	claim(a, LP_ACTION_TIMEOUT);
+	claim(b, LP_ACTION_ABORT);
 	text = slurp(fx_path(f, d, sizeof d, "catalog.tsv"));
 	assert_int_equal(count_substr(text, "\nP\t"), 2);
 	assert_true(strstr(text, lp_pause_id(a)) < strstr(text, lp_pause_id(b)));
@@ -122,8 +123,8 @@ static void test_listing_reads_the_catalog(void **state)
 	lp_pause *c = fx_pause(f, LP_KIND_CHECKPOINT, 30); /* stays pending */
 	rows before;
 	list(f->store, LP_LIST_ALL | LP_LIST_JSON, &before); /* from the pause files */
-	claim(a, "cli");
-	claim(b, "timeout");
+	claim(a, LP_ACTION_RESUME);
+	claim(b, LP_ACTION_TIMEOUT);
 	/* the ended pause files are gone: only the catalog can list them */
 	remove_pause_file(f, lp_pause_id(a));
 	remove_pause_file(f, lp_pause_id(b));
@@ -152,7 +153,7 @@ static void test_listing_reads_the_catalog(void **state)
 	/* JSON needs the pause files: the walk finds only c */
 	list(f->store, LP_LIST_ALL | LP_LIST_JSON, &s);
 	assert_int_equal(s.n, 1);
-	claim(c, "abort");
+	claim(c, LP_ACTION_ABORT);
 	lp_pause_free(a);
 	lp_pause_free(b);
 	lp_pause_free(c);
@@ -162,7 +163,7 @@ static void test_uncatalogued_runs_are_walked(void **state)
 {
 	fx *f = *state;
 	lp_pause *a = fx_pause(f, LP_KIND_CHECKPOINT, 30), *b = fx_pause(f, LP_KIND_FAILURE, 30);
-	claim(a, "cli");
+	claim(a, LP_ACTION_RESUME);
 	char d[256];
 	/* a catalog that does not know run r1 (written before it, say) */
 	assert_int_equal(write_text(fx_path(f, d, sizeof d, "catalog.tsv"),
@@ -185,7 +186,7 @@ static void test_uncatalogued_runs_are_walked(void **state)
 	list(f->store, LP_LIST_ALL, &s);
 	assert_int_equal(s.n, 2);
 	assert_int_equal(rmdir(d), 0);
-	claim(b, "abort");
+	claim(b, LP_ACTION_ABORT);
 	lp_pause_free(a);
 	lp_pause_free(b);
 }
@@ -208,7 +209,7 @@ static void test_unwritable_catalog_keeps_the_pause_in_pending(void **state)
 	lp_run *w = NULL;
 	assert_int_equal(lp_run_join(&w, s2, &ro), LP_OK);
 	lp_pause *a = begin_cp(w, "t.py::w", NULL);
-	claim(a, "cli"); /* the outcome is recorded all the same */
+	claim(a, LP_ACTION_RESUME); /* the outcome is recorded all the same */
 	assert_true(exists(fx_path(f, p, sizeof p, "pending/%s", lp_pause_id(a))));
 	assert_int_equal(rmdir(d), 0);
 	assert_int_equal(write_text(d, saved, strlen(saved)), 0);

@@ -1,9 +1,8 @@
 /*
  * test_json.c - json.c: strict parsing of objects (lpj_parse_object:
  * duplicates, non-objects, empty input, invalid UTF-8, NUL bytes,
- * trailing garbage, nesting), the object helpers (merge, dump, getters),
- * and the field-by-field validation of resume commands against the kind
- * of the pause (lpj_command_validate).
+ * trailing garbage, nesting) and the object helpers (merge, dump,
+ * getters); the command's schema is tested in test_claim.c.
  */
 #include "helpers.h"
 
@@ -201,117 +200,6 @@ static void test_identity_fields(void **state)
 	lpj_free(j);
 }
 
-/* Validate text as a command for kind: the lp_error code. */
-static int validate(const char *text, lp_kind kind, lp_command *c)
-{
-	lp_json *j = NULL;
-	int rc = parse(text, &j);
-	assert_int_equal(rc, LP_OK);
-	rc = lpj_command_validate(j, kind, c);
-	lpj_free(j);
-	return rc;
-}
-
-static void accept(const char *text, lp_kind kind)
-{
-	lp_command c;
-	int rc = validate(text, kind, &c);
-	if (rc != LP_OK)
-		fprintf(stderr, "refused %s: %s\n", text, lp_error_message());
-	assert_int_equal(rc, LP_OK);
-	lp_command_clear(&c);
-}
-
-static void refuse(const char *text, lp_kind kind)
-{
-	lp_command c;
-	int rc = validate(text, kind, &c);
-	if (rc != LP_EBADCMD)
-		fprintf(stderr, "accepted %s\n", text);
-	assert_int_equal(rc, LP_EBADCMD);
-	assert_true(strlen(lp_error_message()) > 0);
-	/* nothing to release after a refusal */
-	assert_null(c.by);
-	assert_null(c.failure_reason);
-	assert_null(c.reason);
-}
-
-static void test_command_failure(void **state)
-{
-	(void)state;
-	lp_command c;
-	assert_int_equal(validate("{\"failure_reason\":\"x\"}", LP_KIND_FAILURE, &c), LP_OK);
-	assert_string_equal(c.failure_reason, "x");
-	assert_null(c.by);
-	assert_false(c.has_result);
-	lp_command_clear(&c);
-	accept("{}", LP_KIND_FAILURE);
-	accept("{\"failure_reason\":null}", LP_KIND_FAILURE);
-	refuse("{\"result\":true}", LP_KIND_FAILURE);
-	refuse("{\"reason\":\"r\"}", LP_KIND_FAILURE);
-	refuse("{\"failure_reason\":5}", LP_KIND_FAILURE);
-	refuse("{\"failure_reason\":[\"x\"]}", LP_KIND_FAILURE);
-	refuse("{\"failure_reason\":\"x\",\"extra\":1}", LP_KIND_FAILURE);
-}
-
-static void test_command_checkpoint(void **state)
-{
-	(void)state;
-	lp_command c;
-	assert_int_equal(validate("{\"result\":true,\"reason\":\"ok\"}", LP_KIND_CHECKPOINT, &c),
-			 LP_OK);
-	assert_true(c.has_result);
-	assert_int_equal(c.result, LP_RESULT_TRUE);
-	assert_string_equal(c.reason, "ok");
-	lp_command_clear(&c);
-	assert_int_equal(validate("{\"result\":false}", LP_KIND_CHECKPOINT, &c), LP_OK);
-	assert_int_equal(c.result, LP_RESULT_FALSE);
-	lp_command_clear(&c);
-	assert_int_equal(validate("{\"result\":null,\"reason\":null}", LP_KIND_CHECKPOINT, &c),
-			 LP_OK);
-	assert_true(c.has_result);
-	assert_int_equal(c.result, LP_RESULT_NONE);
-	assert_null(c.reason);
-	lp_command_clear(&c);
-	assert_int_equal(validate("{}", LP_KIND_CHECKPOINT, &c), LP_OK);
-	assert_false(c.has_result);
-	assert_int_equal(c.result, LP_RESULT_NONE);
-	lp_command_clear(&c);
-	refuse("{\"failure_reason\":\"x\"}", LP_KIND_CHECKPOINT);
-	refuse("{\"result\":\"yes\"}", LP_KIND_CHECKPOINT);
-	refuse("{\"result\":\"true\"}", LP_KIND_CHECKPOINT);
-	refuse("{\"result\":1}", LP_KIND_CHECKPOINT);
-	refuse("{\"result\":0}", LP_KIND_CHECKPOINT);
-	refuse("{\"result\":{}}", LP_KIND_CHECKPOINT);
-	refuse("{\"reason\":5}", LP_KIND_CHECKPOINT);
-	refuse("{\"reason\":true}", LP_KIND_CHECKPOINT);
-	refuse("{\"Result\":true}", LP_KIND_CHECKPOINT); /* keys are case-sensitive */
-	refuse("{\"unknown\":1}", LP_KIND_CHECKPOINT);
-	refuse("{\"status\":\"resumed\"}", LP_KIND_CHECKPOINT);
-}
-
-static void test_command_metadata(void **state)
-{
-	(void)state;
-	lp_command c;
-	assert_int_equal(validate("{\"failure_reason\":\"x\",\"by\":\"agent\",\"pid\":12,"
-				  "\"hostname\":\"h\",\"created_at\":1.5}",
-				  LP_KIND_FAILURE, &c),
-			 LP_OK);
-	assert_string_equal(c.by, "agent");
-	lp_command_clear(&c);
-	accept("{\"result\":true,\"by\":\"cli\",\"pid\":1,\"hostname\":\"h\",\"created_at\":2,"
-	       "\"signal\":\"SIGINT\",\"payload\":{\"k\":[1]},\"protocol\":1}",
-	       LP_KIND_CHECKPOINT);
-	refuse("{\"by\":5}", LP_KIND_FAILURE);
-	refuse("{\"by\":null}", LP_KIND_FAILURE);
-	/* lp_command_clear is idempotent */
-	memset(&c, 0, sizeof c);
-	lp_command_clear(&c);
-	lp_command_clear(&c);
-	assert_int_equal(c.result, LP_RESULT_NONE);
-}
-
 static void test_set_str_invalid_utf8(void **state)
 {
 	(void)state;
@@ -333,9 +221,6 @@ int main(void)
 		cmocka_unit_test(test_merge),
 		cmocka_unit_test(test_merge_error_message),
 		cmocka_unit_test(test_identity_fields),
-		cmocka_unit_test(test_command_failure),
-		cmocka_unit_test(test_command_checkpoint),
-		cmocka_unit_test(test_command_metadata),
 		cmocka_unit_test(test_set_str_invalid_utf8),
 	};
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);

@@ -87,7 +87,7 @@ static lp_resume_options no_wait(void)
 static void end_and_free(lp_pause *p)
 {
 	lp_resolution res = {0};
-	if (lp_pause_claim(p, "abort", NULL, &res) == LP_OK)
+	if (lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res) == LP_OK)
 		lp_resolution_clear(&res);
 	lp_pause_free(p);
 }
@@ -248,7 +248,7 @@ static void test_checkpoint_true(void **state)
 	/* ended: no second wait or claim */
 	lp_resolution again = {0};
 	assert_int_equal(lp_pause_wait(p, NULL, &again), LP_EINVAL);
-	assert_int_equal(lp_pause_claim(p, "abort", NULL, &again), LP_EINVAL);
+	assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &again), LP_EINVAL);
 	lp_resolution_clear(&res);
 	char id[LP_ID_MAX + 1];
 	snprintf(id, sizeof id, "%s", lp_pause_id(p));
@@ -545,8 +545,9 @@ static void write_command(chain *c, int k)
 {
 	char big[100 * 1024];
 	switch (k) {
-	case 1: /* wrong types */
-		assert_int_equal(write_text(c->cmd, "{\"failure_reason\": 5}", 21), 0);
+	case 1: /* a wrong type in a typed command (a seed-format one would
+		 * read it as null, as 0.1.1 did) */
+		assert_int_equal(write_text(c->cmd, "{\"action\":\"resume\",\"failure_reason\": 5}", 39), 0);
 		backdate(c->cmd, 10);
 		break;
 	case 2: /* a JSON array: parses, but not an object */
@@ -565,8 +566,8 @@ static void write_command(chain *c, int k)
 	case 5: /* a FIFO */
 		assert_int_equal(mkfifo(c->cmd, 0600), 0);
 		break;
-	case 6: /* an unknown field */
-		assert_int_equal(write_text(c->cmd, "{\"failure_reason\":\"x\",\"rm\":1}", 29), 0);
+	case 6: /* an unknown action (an unknown field would be ignored) */
+		assert_int_equal(write_text(c->cmd, "{\"failure_reason\":\"x\",\"action\":\"rm\"}", 36), 0);
 		backdate(c->cmd, 10);
 		break;
 	default:
@@ -631,7 +632,7 @@ static void test_resume_past_garbage(void **state)
 	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
 	char cmd[256];
 	command_path(f, p, cmd, sizeof cmd);
-	assert_int_equal(write_text(cmd, "{\"bogus\":1}", 11), 0);
+	assert_int_equal(write_text(cmd, "{\"action\":\"bogus\"}", 18), 0);
 	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
 	o.failure_reason = "after garbage";
 	lp_resolution res = {0};
@@ -665,7 +666,7 @@ static void test_check_hook_then_abort(void **state)
 	assert_true(indexed_pending(f, lp_pause_id(p)));
 	assert_int_equal(n_commands(f, ""), 0);
 
-	assert_int_equal(lp_pause_claim(p, "abort", NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
 	assert_string_equal(res.by, "abort");
 	assert_pause_status(f->store, lp_pause_id(p), "aborted");
@@ -715,7 +716,7 @@ static void test_claim_takes_earlier_command(void **state)
 	o.reason = "won";
 	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_OK);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_claim(p, "abort", NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	assert_string_equal(res.by, "cli");
 	assert_int_equal(res.result, LP_RESULT_TRUE);
@@ -730,14 +731,14 @@ static void test_claim_kinds(void **state)
 	fx *f = *state;
 	lp_resolution res = {0};
 	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
-	assert_int_equal(lp_pause_claim(p, "timeout", NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(p, LP_ACTION_TIMEOUT, "timeout", NULL, &res), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_TIMED_OUT);
 	assert_pause_status(f->store, lp_pause_id(p), "timed_out");
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
 
 	p = fx_pause(f, LP_KIND_FAILURE, 20);
-	assert_int_equal(lp_pause_claim(p, "plugin", "{\"failure_reason\":\"mocked\"}", &res), LP_OK);
+	assert_int_equal(lp_pause_claim(p, LP_ACTION_RESUME, "plugin", "{\"failure_reason\":\"mocked\"}", &res), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	assert_string_equal(res.by, "plugin");
 	assert_string_equal(res.failure_reason, "mocked");
@@ -745,14 +746,14 @@ static void test_claim_kinds(void **state)
 	lp_pause_free(p);
 
 	p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
-	assert_int_equal(lp_pause_claim(p, "abort", "{\"signal\":\"SIGTERM\"}", &res), LP_OK);
+	assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", "{\"signal\":\"SIGTERM\"}", &res), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
 
 	p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
-	assert_int_equal(lp_pause_claim(p, NULL, NULL, &res), LP_EINVAL);
-	assert_int_equal(lp_pause_claim(p, "abort", "[1]", &res), LP_EINVAL);
+	assert_int_equal(lp_pause_claim(p, LP_ACTION_RESUME, NULL, NULL, &res), LP_EINVAL);
+	assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", "[1]", &res), LP_EINVAL);
 	assert_int_equal(lp_pause_wait(NULL, NULL, &res), LP_EINVAL);
 	end_and_free(p);
 	lp_pause_free(NULL);
@@ -767,16 +768,16 @@ static void test_claim_bad_fields(void **state)
 	fx *f = *state;
 	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
 	lp_resolution res = {0};
-	int rc1 = lp_pause_claim(p, "abort", "{\"bogus\":1}", &res);
+	int rc1 = lp_pause_claim(p, LP_ACTION_ABORT, "abort", "{\"bogus\":1}", &res);
 	char msg[1024];
 	snprintf(msg, sizeof msg, "%s", lp_error_message());
-	int rc2 = lp_pause_claim(p, "cli", "{\"result\":true}", &res);
+	int rc2 = lp_pause_claim(p, LP_ACTION_RESUME, "cli", "{\"result\":true}", &res);
 	char *status = pause_status(f->store, lp_pause_id(p));
 	int files = n_commands(f, "");
 	char *ev = events_of(f);
 	int rejected = count_substr(ev, "\"event\":\"command_rejected\"");
 	free(ev);
-	int rc3 = lp_pause_claim(p, "abort", NULL, &res);
+	int rc3 = lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res);
 	lp_outcome oc = res.outcome;
 	lp_resolution_clear(&res);
 	lp_pause_free(p);

@@ -119,7 +119,7 @@ static void test_resumers_race_abort(void **state)
 		close(go);
 		/* Ctrl-C in the paused process, while the resumers run */
 		lp_resolution res = {0};
-		assert_int_equal(lp_pause_claim(p, "abort", NULL, &res), LP_OK);
+		assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res), LP_OK);
 		int ok = 0, lost = 0, told_aborted = 0;
 		for (int k = 0; k < N_RESUMERS; k++) {
 			int rc = child_rc(wait_child(pids[k], 15000));

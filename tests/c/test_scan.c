@@ -49,10 +49,11 @@ static void list(lp_store *store, unsigned flags, seen *s)
 		assert_true(s->created[k - 1] <= s->created[k]); /* oldest first */
 }
 
-static void claim(lp_pause *p, const char *by, const char *fields)
+static void claim(lp_pause *p, lp_action action, const char *fields)
 {
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_claim(p, by, fields, &res), LP_OK);
+	const char *by = action == LP_ACTION_RESUME ? "cli" : lp_action_name(action);
+	assert_int_equal(lp_pause_claim(p, action, by, fields, &res), LP_OK);
 	lp_resolution_clear(&res);
 }
 
@@ -92,9 +93,9 @@ static void test_list_counts(void **state)
 	list(f->store, LP_LIST_ALL, &s);
 	assert_int_equal(s.n, 5);
 
-	claim(p[1], "cli", "{\"failure_reason\":\"done\"}");
-	claim(p[2], "timeout", NULL);
-	claim(q, "abort", NULL);
+	claim(p[1], LP_ACTION_RESUME, "{\"failure_reason\":\"done\"}");
+	claim(p[2], LP_ACTION_TIMEOUT, NULL);
+	claim(q, LP_ACTION_ABORT, NULL);
 
 	list(f->store, 0, &s);
 	assert_int_equal(s.n, 2);
@@ -113,7 +114,7 @@ static void test_list_counts(void **state)
 
 	for (int k = 0; k < 4; k++) {
 		if (k == 0 || k == 3)
-			claim(p[k], "abort", NULL);
+			claim(p[k], LP_ACTION_ABORT, NULL);
 		lp_pause_free(p[k]);
 	}
 	lp_pause_free(q);
@@ -149,8 +150,8 @@ static void test_list_reads_only_index(void **state)
 	list(f->store, LP_LIST_ALL | LP_LIST_JSON, &s);
 	assert_int_equal(s.n, 2);
 	assert_true(index_of(&s, lp_pause_id(b)) >= 0);
-	claim(a, "abort", NULL);
-	claim(b, "abort", NULL);
+	claim(a, LP_ACTION_ABORT, NULL);
+	claim(b, LP_ACTION_ABORT, NULL);
 	lp_pause_free(a);
 	lp_pause_free(b);
 }
@@ -182,7 +183,7 @@ static void test_list_skips_bad_files(void **state)
 	assert_int_equal(lp_pause_info_load(f->store, "r1.1badf00d", &info), LP_EBADCMD);
 	assert_int_equal(lp_pause_info_load(f->store, "r1.2badf00d", &info), LP_EUNSAFE);
 	assert_null(info);
-	claim(a, "abort", NULL);
+	claim(a, LP_ACTION_ABORT, NULL);
 	lp_pause_free(a);
 }
 
@@ -198,7 +199,7 @@ static void test_list_callback_stops(void **state)
 	assert_int_equal(lp_list(f->store, LP_LIST_ALL, collect_cb, &s), 7);
 	assert_int_equal(s.n, 1);
 	for (int k = 0; k < 3; k++) {
-		claim(p[k], "abort", NULL);
+		claim(p[k], LP_ACTION_ABORT, NULL);
 		lp_pause_free(p[k]);
 	}
 }
@@ -244,7 +245,7 @@ static void test_info_load(void **state)
 	snprintf(ref, sizeof ref, "%s/runs/r1/pauses/..json", f->dir);
 	assert_int_equal(lp_pause_info_load(f->store, ref, &a), LP_EINVAL);
 	assert_null(a);
-	claim(p, "abort", NULL);
+	claim(p, LP_ACTION_ABORT, NULL);
 	lp_pause_free(p);
 }
 
@@ -368,12 +369,12 @@ static void test_watch_existing(void **state)
 	assert_non_null(info);
 	assert_string_equal(info->pause_id, lp_pause_id(b)); /* the latest of r1 */
 	lp_pause_info_free(info);
-	claim(b, "abort", NULL);
+	claim(b, LP_ACTION_ABORT, NULL);
 	assert_int_equal(lp_watch(f->store, "r1", 5, NULL, &info), LP_OK);
 	assert_string_equal(info->pause_id, lp_pause_id(a));
 	lp_pause_info_free(info);
-	claim(a, "abort", NULL);
-	claim(c, "abort", NULL);
+	claim(a, LP_ACTION_ABORT, NULL);
+	claim(c, LP_ACTION_ABORT, NULL);
 	lp_pause_free(a);
 	lp_pause_free(b);
 	lp_pause_free(c);
@@ -495,7 +496,7 @@ static void test_watch_timeout_and_unknown(void **state)
 	assert_int_equal(lp_watch(f->store, "r1.x", 0.2, NULL, &info), LP_EINVAL);
 	/* a pause that ended is not reported */
 	lp_pause *p = begin(f->run);
-	claim(p, "cli", NULL);
+	claim(p, LP_ACTION_RESUME, NULL);
 	assert_int_equal(lp_watch(f->store, "r1", 0.2, NULL, &info), LP_ETIMEOUT);
 	lp_pause_free(p);
 }
@@ -553,7 +554,7 @@ static int pauser_main(void *arg)
 		return CHILD_SETUP_FAILED;
 	await_fd(pz->done_fd, 15000);
 	lp_resolution res = {0};
-	if (lp_pause_claim(p, "abort", NULL, &res) != LP_OK)
+	if (lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res) != LP_OK)
 		return CHILD_SETUP_FAILED + 1;
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
@@ -636,7 +637,7 @@ static void test_no_pending_index(void **state)
 	if (rc == LP_OK)
 		fprintf(stderr, "watch of r1 reported %s\n", info->pause_id);
 	lp_pause_info_free(info);
-	claim(other, "abort", NULL);
+	claim(other, LP_ACTION_ABORT, NULL);
 	lp_pause_free(other);
 	lp_run_free(r2);
 	lp_store_free(old);

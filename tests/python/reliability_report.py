@@ -103,7 +103,7 @@ def table(records: list[dict], scale: float) -> str:
     for r in by["bad_command_files"]:
         rows.append((f"hostile command files ({r['classes']} classes: 100 MB, 64 KiB + 1, "
                      "depth 32000, invalid UTF-8, duplicate keys, array, string, empty, "
-                     "NUL, truncated, two documents, unknown field, wrong type, wrong kind)",
+                     "NUL, truncated, two documents, unknown action, wrong type, wrong kind)",
                      r["trials"],
                      f"{r['rejected']} rejected (moved aside, `command_rejected` event, pause "
                      f"kept waiting), {r['accepted']} accepted; {r['then_resumed']} valid "

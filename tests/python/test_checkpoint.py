@@ -322,11 +322,13 @@ def test_hand_written_failure_reason_on_a_checkpoint_is_rejected(pytester, live,
     block, after = wait_block(s)
     pause_id = block["pause_id"]
     cmd = pause_dir / "runs" / run_id / "commands" / f"{pause_id}.resume.json"
-    cmd.write_text('{"failure_reason": "boom"}')
+    # typed commands (with "action") are checked strictly; the seed format
+    # reads these as 0.1.1 did (test_claim_hardening.py)
+    cmd.write_text('{"action": "resume", "failure_reason": "boom"}')
     m = s.wait_for_line(rf"^live-pause: rejected command for {re.escape(pause_id)}: (.*)$",
                         start=after)
     assert "failure_reason" in m.group(1)
-    cmd.write_text('{"result": "yes"}')
+    cmd.write_text('{"action": "resume", "result": "yes"}')
     s.wait_for_line(rf"^live-pause: rejected command for {re.escape(pause_id)}: .*result",
                     start=after)
     assert read_pause(pause_dir, pause_id)["status"] == "pending"

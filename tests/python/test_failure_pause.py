@@ -503,9 +503,15 @@ def test_signal_right_after_the_block_is_printed_aborts_the_pause(pytester, live
 
 @pytest.mark.parametrize("content, complaint", [
     pytest.param(b"not json {", "JSON", id="not-json"),
-    pytest.param(b'{"failure_reason": 42}', "failure_reason", id="wrong-type"),
-    pytest.param(b'{"result": true, "reason": "approved"}', "result", id="checkpoint-fields"),
-    pytest.param(b'{"failure_reason": "x", "colour": "red"}', "colour", id="unknown-field"),
+    # A typed command (with "action") is checked strictly; a seed-format
+    # one is read as 0.1.1 read it (test_claim_hardening.py), and unknown
+    # fields are ignored in both: an unknown action is the forward case.
+    pytest.param(b'{"action": "resume", "failure_reason": 42}', "failure_reason",
+                 id="wrong-type"),
+    pytest.param(b'{"action": "resume", "result": true, "reason": "approved"}', "result",
+                 id="checkpoint-fields"),
+    pytest.param(b'{"failure_reason": "x", "action": "paint-it-red"}', "paint-it-red",
+                 id="unknown-action"),
     pytest.param(b'["failure_reason"]', "object", id="not-an-object"),
 ])
 def test_malformed_command_file_is_rejected_and_pause_keeps_waiting(

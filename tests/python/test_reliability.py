@@ -504,9 +504,13 @@ BAD_COMMANDS = {
     "raw NUL byte": (_bytes(b'{"result": true}\x00'), "end of file expected"),
     "truncated": (_bytes(b'{"result": tru'), "invalid token"),
     "two documents": (_bytes(b'{"result": true} {"result": false}'), "end of file expected"),
-    "unknown field": (_bytes(b'{"result": true, "rm": "-rf /"}'), "unknown field 'rm'"),
-    "result of the wrong type": (_bytes(b'{"result": "yes"}'), "'result' must be true, false"),
-    "failure_reason on a checkpoint": (_bytes(b'{"failure_reason": "x"}'),
+    # typed commands (with "action") are checked strictly; unknown fields
+    # are ignored (forward compatible), so an unknown action stands for them
+    "unknown action": (_bytes(b'{"action": "rm -rf /", "result": true}'),
+                       "unknown action 'rm -rf /'"),
+    "result of the wrong type": (_bytes(b'{"action": "resume", "result": "yes"}'),
+                                 "'result' must be true, false"),
+    "failure_reason on a checkpoint": (_bytes(b'{"action": "resume", "failure_reason": "x"}'),
                                        "has 'failure_reason' but the pause is a checkpoint"),
 }
 

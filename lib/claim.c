@@ -1,0 +1,391 @@
+/*
+ * claim.c - the command file, commands/<pause_id>.resume.json (the
+ * claim), end to end: its schema (built and parsed here only), the
+ * exclusive publish, reading the entry at its name whatever it is, and
+ * the names of kinds, actions and outcomes. docs/protocol.md, "The
+ * command file", is the normative text.
+ *
+ * Two formats share one name:
+ *   - typed (protocol >= 2): the command has "action"; every known field
+ *     must have its type and fit the pause's kind, else it is refused;
+ *   - seed (0.1.1's, and any foreign writer's): no "action"; read as 0.1.1
+ *     read it: a known field of the wrong type or of the other kind is
+ *     ignored (counts as null), so every file 0.1.1 took is taken.
+ * In both, unknown fields are ignored and recorded (lp_command.ignored),
+ * so an older paused process takes a newer writer's command. The action
+ * alone decides the outcome; "by" is provenance and decides nothing.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BY_MAX 64 /* bytes of a "by" (provenance) */
+
+const char *lp_kind_name(lp_kind kind)
+{
+	return kind == LP_KIND_CHECKPOINT ? "checkpoint" : "failure";
+}
+
+const char *lp_outcome_name(lp_outcome o)
+{
+	switch (o) {
+	case LP_OUTCOME_TIMED_OUT: return "timed_out";
+	case LP_OUTCOME_ABORTED: return "aborted";
+	default: return "resumed";
+	}
+}
+
+const char *lp_action_name(lp_action a)
+{
+	switch (a) {
+	case LP_ACTION_ABORT: return "abort";
+	case LP_ACTION_TIMEOUT: return "timeout";
+	default: return "resume";
+	}
+}
+
+lp_outcome lp_action_outcome(lp_action a)
+{
+	switch (a) {
+	case LP_ACTION_ABORT: return LP_OUTCOME_ABORTED;
+	case LP_ACTION_TIMEOUT: return LP_OUTCOME_TIMED_OUT;
+	default: return LP_OUTCOME_RESUMED;
+	}
+}
+
+static int action_parse(const char *s, lp_action *out)
+{
+	static const lp_action all[] = {LP_ACTION_RESUME, LP_ACTION_ABORT, LP_ACTION_TIMEOUT};
+	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+		if (strcmp(s, lp_action_name(all[i])) == 0) {
+			*out = all[i];
+			return LP_OK;
+		}
+	return LP_EBADCMD;
+}
+
+void lp_command_clear(lp_command *c)
+{
+	if (c == NULL)
+		return;
+	free(c->by);
+	free(c->token);
+	free(c->failure_reason);
+	free(c->reason);
+	lpj_free(c->ignored);
+	memset(c, 0, sizeof *c);
+	c->result = LP_RESULT_NONE;
+}
+
+/* ------------------------------------------------------------ parsing */
+
+/* Token: 1..64 bytes of [A-Za-z0-9._-] (ours are 32 hex digits). */
+static int token_ok(const char *t)
+{
+	size_t n = strlen(t);
+	if (n == 0 || n > LP_ID_MAX)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char ch = t[i];
+		if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+		      (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+			return 0;
+	}
+	return 1;
+}
+
+struct walk {
+	lp_kind kind;
+	lp_command *c;
+	const char *label;
+};
+
+static int ignore(struct walk *w, const char *key)
+{
+	return lpj_array_append_str(w->c->ignored, key);
+}
+
+/* A field of the wrong type: refused in a typed command, ignored in a
+ * seed-format one (0.1.1 read such a value as null). */
+static int wrong_type(struct walk *w, const char *key, const char *want)
+{
+	if (!w->c->typed)
+		return ignore(w, key);
+	return lp_fail(LP_EBADCMD, "%s: command field '%s' must be %s", w->label, key, want);
+}
+
+static int take_string(struct walk *w, const char *key, const lp_json *v, char **dst)
+{
+	if (lpj_typeof(v) == LPJ_NULL)
+		return LP_OK;
+	if (lpj_typeof(v) != LPJ_STRING)
+		return wrong_type(w, key, "a string or null");
+	*dst = lp_strdup(lpj_string_value(v));
+	return *dst ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+}
+
+/* One member of the command. The verdict fields are checked against the
+ * kind; metadata by type; anything else is ignored and recorded. */
+static int field(const char *key, const lp_json *v, void *ud)
+{
+	struct walk *w = ud;
+	lp_command *c = w->c;
+	lpj_type t = lpj_typeof(v);
+	if (strcmp(key, "action") == 0)
+		return LP_OK; /* read first, in lp_command_parse */
+	if (strcmp(key, "failure_reason") == 0 || strcmp(key, "result") == 0 ||
+	    strcmp(key, "reason") == 0) {
+		int for_failure = key[0] == 'f';
+		if (for_failure != (w->kind == LP_KIND_FAILURE)) {
+			if (t == LPJ_NULL)
+				return LP_OK;
+			if (!c->typed)
+				return ignore(w, key);
+			return for_failure
+				       ? lp_fail(LP_EBADCMD,
+						 "%s: command has 'failure_reason' but the pause is a checkpoint: use 'result' and 'reason'",
+						 w->label)
+				       : lp_fail(LP_EBADCMD,
+						 "%s: command has '%s' but the pause is a failure: use 'failure_reason'",
+						 w->label, key);
+		}
+		if (for_failure)
+			return take_string(w, key, v, &c->failure_reason);
+		if (strcmp(key, "reason") == 0)
+			return take_string(w, key, v, &c->reason);
+		c->has_result = 1;
+		if (t == LPJ_BOOL)
+			c->result = lpj_is_true(v) ? LP_RESULT_TRUE : LP_RESULT_FALSE;
+		else if (t != LPJ_NULL)
+			return wrong_type(w, key, "true, false or null");
+		return LP_OK;
+	}
+	if (strcmp(key, "by") == 0) {
+		if (t != LPJ_STRING || lpj_string_value(v)[0] == '\0' ||
+		    strlen(lpj_string_value(v)) > BY_MAX)
+			return wrong_type(w, key, "a string of 1 to 64 bytes");
+		return take_string(w, key, v, &c->by);
+	}
+	if (strcmp(key, "token") == 0) {
+		if (t != LPJ_STRING || !token_ok(lpj_string_value(v)))
+			return wrong_type(w, key, "1 to 64 characters of [A-Za-z0-9._-]");
+		return take_string(w, key, v, &c->token);
+	}
+	if (strcmp(key, "pid") == 0 || strcmp(key, "protocol") == 0)
+		return lpj_is_integer(v) ? LP_OK : wrong_type(w, key, "an integer");
+	if (strcmp(key, "created_at") == 0)
+		return t == LPJ_NUMBER ? LP_OK : wrong_type(w, key, "a number");
+	if (strcmp(key, "hostname") == 0)
+		return t == LPJ_STRING ? LP_OK : wrong_type(w, key, "a string");
+	if (strcmp(key, "signal") == 0)
+		return t == LPJ_STRING || t == LPJ_NULL ? LP_OK
+							: wrong_type(w, key, "a string or null");
+	if (strcmp(key, "payload") == 0 || strcmp(key, "user") == 0)
+		return LP_OK; /* any value */
+	return ignore(w, key); /* a newer writer's field: forward compatible */
+}
+
+/* lp_command_parse; *json_bad says whether the text failed as JSON (a
+ * writer's partial file looks like that) rather than as a command. */
+static int command_parse(const char *text, size_t len, lp_kind kind, const char *label,
+			 lp_command *c, int *json_bad)
+{
+	*json_bad = 0;
+	memset(c, 0, sizeof *c);
+	c->result = LP_RESULT_NONE;
+	if (len > LP_CAP_COMMAND)
+		return lp_fail(LP_EBADCMD, "%s is %zu bytes, over the limit of %d bytes", label, len,
+			       LP_CAP_COMMAND);
+	lp_json *j;
+	int rc = lpj_parse_object(text, len, label, &j);
+	if (rc) {
+		*json_bad = 1;
+		return rc;
+	}
+	c->ignored = lpj_array();
+	if (c->ignored == NULL) {
+		lpj_free(j);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	lp_json *a = lpj_get(j, "action");
+	if (a != NULL) {
+		c->typed = 1;
+		const char *name = lpj_string_value(a);
+		if (name == NULL)
+			rc = lp_fail(LP_EBADCMD, "%s: command field 'action' must be a string", label);
+		else if (action_parse(name, &c->action))
+			rc = lp_fail(LP_EBADCMD,
+				     "%s: unknown action '%.60s'; this paused process (protocol %d) takes resume, abort or timeout",
+				     label, name, LP_PROTOCOL_VERSION);
+	}
+	struct walk w = {kind, c, label};
+	if (!rc)
+		rc = lpj_foreach(j, field, &w);
+	lpj_free(j);
+	if (rc)
+		lp_command_clear(c);
+	return rc;
+}
+
+int lp_command_parse(const char *text, size_t len, lp_kind kind, const char *label,
+		     lp_command *c)
+{
+	int json_bad;
+	return command_parse(text, len, kind, label, c, &json_bad);
+}
+
+/* ----------------------------------------------------------- building */
+
+static const char *const extra_keys[] = {"failure_reason", "result", "reason", "signal",
+					 "payload", "user", NULL};
+
+int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN_HEX + 1],
+		     char **text)
+{
+	*text = NULL;
+	token[0] = '\0';
+	const char *id = s->pause_id ? s->pause_id : "?";
+	int typed = s->pause_protocol >= LP_PROTOCOL_TYPED;
+	if (s->by == NULL || s->by[0] == '\0' || strlen(s->by) > BY_MAX)
+		return lp_fail(LP_EINVAL, "a command's 'by' must be 1 to %d bytes", BY_MAX);
+	if (!typed && s->action != LP_ACTION_RESUME)
+		return lp_fail(LP_EINVAL,
+			       "pause %s was made by an older pytest-live-pause (protocol %d) that takes no '%s' command; only resume; nothing written",
+			       id, s->pause_protocol, lp_action_name(s->action));
+	lp_json *c = lpj_object();
+	if (c == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	int rc = LP_OK;
+	if (s->fields_json) {
+		lp_json *extra;
+		rc = lpj_parse_object(s->fields_json, strlen(s->fields_json), "command fields", &extra);
+		if (rc) {
+			lpj_free(c);
+			return lp_fail(LP_EINVAL, "%s", lp_error_message());
+		}
+		const char *bad = lpj_unknown_key(extra, extra_keys);
+		if (bad)
+			rc = lp_fail(LP_EINVAL,
+				     "command field '%.60s' cannot be set here; allowed: failure_reason, result, reason, signal, payload, user",
+				     bad);
+		lpj_free(c);
+		c = extra; /* starts from them; the fields below are ours */
+	}
+	if (!rc && typed && !(rc = lp_random_hex(token, LP_TOKEN_HEX / 2)))
+		if (!(rc = lpj_set_str(c, "action", lp_action_name(s->action))))
+			rc = lpj_set_str(c, "token", token);
+	/* the verdict: the spec's, unless fields_json gave it (checked below) */
+	if (!rc && s->action == LP_ACTION_RESUME) {
+		if (kind == LP_KIND_FAILURE) {
+			if (!lpj_has(c, "failure_reason"))
+				rc = lpj_set_str(c, "failure_reason", s->failure_reason);
+		} else {
+			if (!lpj_has(c, "result"))
+				rc = lpj_set_result(c, "result", s->result);
+			if (!rc && !lpj_has(c, "reason"))
+				rc = lpj_set_str(c, "reason", s->reason);
+		}
+	}
+	if (!rc && !(rc = lpj_set_str(c, "by", s->by)) &&
+	    !(rc = lpj_set_int(c, "pid", (long long)getpid())) &&
+	    !(rc = lpj_set_str(c, "hostname", lp_hostname())) &&
+	    !(rc = lpj_set_real(c, "created_at", lp_now())) && typed)
+		rc = lpj_set_int(c, "protocol", LP_PROTOCOL_VERSION);
+	char *out = rc ? NULL : lpj_dump(c);
+	lpj_free(c);
+	if (out == NULL)
+		return rc ? rc : LP_ERROR;
+	/* the paused process's own rules and caps, before anything is written */
+	size_t len = strlen(out);
+	lp_command check;
+	if (len > LP_CAP_COMMAND)
+		rc = lp_fail(LP_EINVAL,
+			     "the command for pause %s would be %zu bytes, over the %d bytes its process accepts; shorten the reason; nothing written",
+			     id, len, LP_CAP_COMMAND);
+	else if ((rc = lp_command_parse(out, len, kind, "command", &check)))
+		rc = lp_fail(LP_EINVAL, "pause %s cannot take this command: %s; nothing written", id,
+			     lp_error_message());
+	else
+		lp_command_clear(&check);
+	if (rc) {
+		free(out);
+		return rc;
+	}
+	*text = out;
+	return LP_OK;
+}
+
+/* ------------------------------------------------ publishing, reading */
+
+int lp_claim_publish(int commands_fd, const char *name, const char *text, const char *label)
+{
+	return lp_file_publish(commands_fd, name, text, strlen(text), 1, label);
+}
+
+static const char *type_name(mode_t m)
+{
+	if (S_ISSOCK(m)) return "a UNIX socket";
+	if (S_ISFIFO(m)) return "a FIFO";
+	if (S_ISDIR(m)) return "a directory";
+	if (S_ISLNK(m)) return "a symlink";
+	if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
+	return "not a regular file";
+}
+
+static int transient(int e)
+{
+	return e == EMFILE || e == ENFILE || e == EINTR || e == ENOMEM || e == EAGAIN ||
+	       e == ENOBUFS;
+}
+
+int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label,
+		  int patient, lp_command *c, char **text, struct stat *st_out)
+{
+	memset(c, 0, sizeof *c);
+	c->result = LP_RESULT_NONE;
+	*text = NULL;
+	struct stat st;
+	if (fstatat(commands_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return LP_CLAIM_NONE;
+		if (transient(errno))
+			return LP_CLAIM_RETRY;
+		lp_fail_errno(LP_EBADCMD, errno, "cannot inspect %s", label);
+		return LP_CLAIM_BAD;
+	}
+	if (st_out)
+		*st_out = st;
+	if (!S_ISREG(st.st_mode)) {
+		lp_fail(LP_EBADCMD, "%s is %s, not a regular file", label, type_name(st.st_mode));
+		return LP_CLAIM_BAD;
+	}
+	size_t len;
+	int rc = lp_file_read(commands_fd, name, LP_CAP_COMMAND, label, text, &len);
+	int e = errno;
+	if (rc == LP_ENOTFOUND)
+		return LP_CLAIM_NONE;
+	if (rc == LP_ERROR && transient(e))
+		return LP_CLAIM_RETRY;
+	if (rc) {
+		if (rc != LP_EBADCMD)
+			lp_fail(LP_EBADCMD, "%s", lp_error_message());
+		return LP_CLAIM_BAD;
+	}
+	int json_bad;
+	rc = command_parse(*text, len, kind, label, c, &json_bad);
+	if (rc == LP_OK)
+		return LP_CLAIM_TAKEN;
+	free(*text);
+	*text = NULL;
+	if (rc == LP_ERROR) /* out of memory */
+		return LP_CLAIM_RETRY;
+	if (patient && json_bad && lp_now() - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9) < 0.5)
+		return LP_CLAIM_RETRY; /* maybe a writer's partial file */
+	return LP_CLAIM_BAD;
+}
