@@ -52,6 +52,7 @@ int cmd_resume(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_show(int argc, char **argv);
+int cmd_serve(int argc, char **argv); /* execs pytest-live-pause-serve */
 
 /* ------------------------------------------------------------- options */
 

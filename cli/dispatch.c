@@ -13,6 +13,8 @@ static const struct cli_command commands[] = {
 	{"resume", cmd_resume, "resume a paused test with a verdict"},
 	{"ls", cmd_ls, "list pending pauses (every pause with -a)"},
 	{"show", cmd_show, "print everything recorded about one pause"},
+	{"serve", cmd_serve, "serve a live dashboard and an HTTP API to see "
+			     "and answer pauses"},
 };
 
 static const struct cli_option main_options[] = {

@@ -134,6 +134,13 @@ const char *lp_store_path(const lp_store *store);
  * one belongs to another user. */
 const char *lp_store_notice(const lp_store *store);
 void lp_store_free(lp_store *store);
+/* Publish a small file of a client at the top of the pause directory
+ * (e.g. "serve.json"): mode 0600, written to a temporary name, flushed,
+ * renamed over `name`. name must be a valid id (lp_id_validate) and not
+ * one of the protocol's own names (runs, pending, catalog.tsv): else
+ * LP_EINVAL. lp_store_unlink() removes it (LP_OK if it was absent). */
+int lp_store_publish(lp_store *store, const char *name, const char *data, size_t len);
+int lp_store_unlink(lp_store *store, const char *name);
 
 /* --------------------------------------------------------------- runs */
 
@@ -390,6 +397,11 @@ typedef struct lp_run_info {
 } lp_run_info;
 int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out);
 void lp_run_info_free(lp_run_info *info);
+/* Call cb for every run of the store (each run.json is read), oldest
+ * first; `info` is valid only during the call. Unreadable runs are
+ * skipped. A non-zero cb return stops the listing and is returned. */
+typedef int (*lp_run_list_cb)(const lp_run_info *info, void *ud);
+int lp_run_list(lp_store *store, lp_run_list_cb cb, void *ud);
 
 /* Watching one run. A watcher belongs to its caller (nothing of it is
  * kept in the store); free it with lp_watcher_free(), which accepts NULL.
@@ -463,7 +475,10 @@ const char *lp_feed_name(const lp_feed *feed);
  * seconds (0: do not wait; < 0: no limit). LP_OK with *out filled;
  * LP_ETIMEOUT when none came in time; LP_EINTR if hooks->check() says so.
  * Any number of threads may call this at once on one feed: one of them
- * reads the directory, the others wait for what it finds. */
+ * reads the directory, the others wait for what it finds. hooks->check()
+ * is called before each read and at least every slice_ms while waiting
+ * for another thread; the reading thread waits for hooks->wake_fd or the
+ * backstop (1 s) only. */
 int lp_feed_next(lp_feed *feed, unsigned long long after, double timeout,
 		 const lp_wait_hooks *hooks, lp_feed_event *out);
 void lp_feed_free(lp_feed *feed);

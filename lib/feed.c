@@ -468,8 +468,7 @@ static int pump(lp_feed *f, int64_t deadline_ms, int wait, const lp_wait_hooks *
 		lp_wait_hooks h = LP_WAIT_HOOKS_INIT;
 		if (hooks)
 			h = *hooks;
-		if (h.slice_ms <= 0)
-			h.slice_ms = hooks && hooks->check ? LP_DEFAULT_SLICE_MS : FEED_BACKSTOP_MS;
+		h.slice_ms = FEED_BACKSTOP_MS; /* a wake_fd, not a slice, ends it early */
 		rc = lp_waiter_wait(f->w, until, &h);
 		if (rc == LP_EINTR || (rc < 0 && rc != LP_ETIMEOUT))
 			return rc;
@@ -561,6 +560,19 @@ int lp_feed_next(lp_feed *f, unsigned long long after, double timeout,
 		if ((timeout == 0 && read_once) || (deadline >= 0 && now >= deadline)) {
 			rc = lp_fail(LP_ETIMEOUT, "no change in %s within %gs", f->store->path, timeout);
 			break;
+		}
+		if (!f->pumping && hooks && hooks->check) {
+			/* asked to stop? (the wake_fd may have been drained by
+			 * the thread that read before) */
+			pthread_mutex_unlock(&f->mu);
+			int stop = hooks->check(hooks->ud);
+			pthread_mutex_lock(&f->mu);
+			if (stop) {
+				rc = lp_fail(LP_EINTR, "interrupted");
+				break;
+			}
+			if (after < f->head || f->pumping)
+				continue;
 		}
 		if (!f->pumping) {
 			f->pumping = 1;

@@ -6,6 +6,8 @@
  */
 #include "internal.h"
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -346,4 +348,61 @@ void lp_run_info_free(lp_run_info *info)
 	free(info->cwd);
 	free(info->json);
 	free(info);
+}
+
+static int run_by_started(const void *a, const void *b)
+{
+	const lp_run_info *x = *(lp_run_info *const *)a, *y = *(lp_run_info *const *)b;
+	int c = (x->started_at > y->started_at) - (x->started_at < y->started_at);
+	return c ? c : strcmp(x->run_id, y->run_id);
+}
+
+int lp_run_list(lp_store *store, lp_run_list_cb cb, void *ud)
+{
+	if (store == NULL || cb == NULL)
+		return lp_fail(LP_EINVAL, "lp_run_list: store or cb is NULL");
+	int fd = dup(store->runs_fd);
+	if (fd < 0)
+		return lp_fail_errno(LP_ERROR, errno, "cannot list %s/runs", store->path);
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		close(fd);
+		return lp_fail_errno(LP_ERROR, errno, "cannot list %s/runs", store->path);
+	}
+	rewinddir(d);
+	lp_run_info **v = NULL;
+	size_t n = 0, cap = 0;
+	int rc = LP_OK;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || lp_run_id_validate(e->d_name) != LP_OK)
+			continue;
+		lp_run_info *info;
+		if (lp_run_info_load(store, e->d_name, &info) != LP_OK)
+			continue; /* being made, or damaged: skipped */
+		if (n == cap) {
+			size_t c = cap ? cap * 2 : 64;
+			lp_run_info **nv = realloc(v, c * sizeof *nv);
+			if (nv == NULL) {
+				lp_run_info_free(info);
+				rc = lp_fail(LP_ERROR, "out of memory");
+				break;
+			}
+			v = nv;
+			cap = c;
+		}
+		v[n++] = info;
+	}
+	closedir(d);
+	if (rc == LP_OK)
+		lp_error_clear(); /* of a skipped run */
+	if (n > 1)
+		qsort(v, n, sizeof *v, run_by_started);
+	for (size_t k = 0; k < n; k++) {
+		if (rc == LP_OK)
+			rc = cb(v[k], ud);
+		lp_run_info_free(v[k]);
+	}
+	free(v);
+	return rc;
 }

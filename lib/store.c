@@ -513,3 +513,40 @@ int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 		*len = got;
 	return LP_OK;
 }
+
+static int client_name_check(const lp_store *store, const char *name)
+{
+	if (store == NULL)
+		return lp_fail(LP_EINVAL, "no pause directory");
+	int rc = lp_id_validate(name, "file name");
+	if (rc)
+		return rc;
+	static const char *const ours[] = {"runs", "pending", "catalog.tsv"};
+	for (size_t k = 0; k < sizeof ours / sizeof *ours; k++)
+		if (strcmp(name, ours[k]) == 0)
+			return lp_fail(LP_EINVAL, "'%s' is a name of the protocol; choose another",
+				       name);
+	return LP_OK;
+}
+
+int lp_store_publish(lp_store *store, const char *name, const char *data, size_t len)
+{
+	int rc = client_name_check(store, name);
+	if (rc)
+		return rc;
+	if (data == NULL)
+		return lp_fail(LP_EINVAL, "lp_store_publish: data is NULL");
+	char label[PATH_MAX + LP_ID_MAX + 2];
+	snprintf(label, sizeof label, "%s/%s", store->path, name);
+	return lp_file_publish(store->fd, name, data, len, 0, label);
+}
+
+int lp_store_unlink(lp_store *store, const char *name)
+{
+	int rc = client_name_check(store, name);
+	if (rc)
+		return rc;
+	if (unlinkat(store->fd, name, 0) < 0 && errno != ENOENT)
+		return lp_fail_errno(LP_ERROR, errno, "cannot remove %s/%s", store->path, name);
+	return LP_OK;
+}

@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(gcc make pkg-config cmake libjansson-dev libcmocka-dev)
-# for `make test`: sanitizers (gcc), fuzzing (clang, libFuzzer), valgrind
-[ "${LP_WITH_DEV_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(clang libclang-rt-14-dev valgrind util-linux)
+APT_PACKAGES=(gcc make pkg-config cmake libjansson-dev libcmocka-dev libmicrohttpd-dev)
+# for `make test`: sanitizers (gcc), fuzzing (clang, libFuzzer), valgrind,
+# and Debian's chromium for the dashboard's browser tests (Playwright)
+[ "${LP_WITH_DEV_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(clang libclang-rt-14-dev valgrind util-linux chromium)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -32,6 +33,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   "$VENV/bin/python" -m pip install -q --upgrade pip
 fi
 "$VENV/bin/python" -m pip install -q "pytest>=9.0.3" "pytest-xdist>=3.6" "pytest-timeout>=2.3"
+# the server's tests: a browser driver (it drives Debian's chromium, never a
+# browser of its own) and the OpenAPI fuzzer, pinned
+[ "${LP_WITH_DEV_TOOLS:-0}" = 1 ] && "$VENV/bin/python" -m pip install -q "playwright==1.65.2" "schemathesis==4.32.5"
 
 # for the compatibility tests: the published 0.1.1 in a virtual environment
 # of its own (never imported beside ours), with the same pytest as ours
@@ -51,7 +55,7 @@ fi
 exec 9>"$VENV/.lp-lock"
 flock 9
 stamp="$VENV/.lp-installed"
-if [ ! -f "$stamp" ] || [ -n "$(find include lib cli python CMakeLists.txt pyproject.toml scripts/bootstrap.sh -newer "$stamp" -print -quit)" ]; then
+if [ ! -f "$stamp" ] || [ -n "$(find include lib cli server python CMakeLists.txt pyproject.toml scripts/bootstrap.sh -newer "$stamp" -print -quit)" ]; then
   echo "bootstrap: building and installing pytest-live-pause into $VENV"
   "$VENV/bin/python" -m pip install -q .
   touch "$stamp"

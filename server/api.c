@@ -1,0 +1,309 @@
+/*
+ * api.c - the JSON API and the event stream, each route one call of the
+ * runtime: the objects are those the CLI prints (lp_list() for `ls
+ * --json`, lp_pause_info_load() for `show --json`, lp_run_list()), a
+ * resume is lp_resume() with by "http" (the same exclusive claim and the
+ * same wait for the take as the CLI), and /api/events follows the
+ * runtime's change feed (lp_feed_next()). The runtime's error codes map to
+ * HTTP statuses in one place (respond_lp_error()).
+ */
+#include <microhttpd.h>
+
+#include "serve.h"
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A growing text buffer for the list responses. */
+typedef struct buf {
+	char *p;
+	size_t n, cap;
+	int oom;
+} buf;
+
+static void buf_add(buf *b, const char *s, size_t n)
+{
+	if (b->oom)
+		return;
+	if (b->n + n + 1 > b->cap) {
+		size_t cap = b->cap ? b->cap : 4096;
+		while (cap < b->n + n + 1)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (np == NULL) {
+			b->oom = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+	memcpy(b->p + b->n, s, n);
+	b->n += n;
+	b->p[b->n] = '\0';
+}
+
+static void buf_str(buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+
+/* The HTTP status of a runtime error; 409s name the pause's state. */
+static int respond_lp_error(struct MHD_Connection *conn, int rc, const lp_pause_info *info)
+{
+	unsigned status;
+	switch (rc) {
+	case LP_ENOTFOUND: status = 404; break;
+	case LP_EINVAL:
+	case LP_EKIND:
+	case LP_EBADCMD: status = 400; break;
+	case LP_ESTALE:
+	case LP_ERESUMED:
+	case LP_ETIMEDOUT:
+	case LP_EABORTED: status = 409; break;
+	case LP_ENOTTAKEN: status = 504; break;
+	default: status = 500; break;
+	}
+	char extra[128] = "";
+	const char *state = info && info->state ? info->state
+			    : rc == LP_ESTALE	      ? "stale"
+			    : rc == LP_ERESUMED	      ? "resumed"
+			    : rc == LP_ETIMEDOUT      ? "timed_out"
+			    : rc == LP_EABORTED	      ? "aborted"
+						      : NULL;
+	if (status == 409 && state && strspn(state, "abcdefghijklmnopqrstuvwxyz_") == strlen(state))
+		snprintf(extra, sizeof extra, "\"state\":\"%s\"", state);
+	return srv_respond_error(conn, status, lp_error_name(rc), extra[0] ? extra : NULL, "%s",
+				 lp_error_message());
+}
+
+static int respond_buf(struct MHD_Connection *conn, buf *b)
+{
+	if (b->oom) {
+		free(b->p);
+		return srv_respond_error(conn, 500, "LP_ERROR", NULL, "out of memory");
+	}
+	int ok = srv_respond(conn, 200, "application/json", b->p, b->n);
+	free(b->p);
+	return ok;
+}
+
+typedef struct list_ud {
+	buf *b;
+	int first;
+} list_ud;
+
+static int add_pause(const lp_pause_info *info, void *ud)
+{
+	list_ud *l = ud;
+	if (!l->first)
+		buf_str(l->b, ",");
+	l->first = 0;
+	buf_str(l->b, info->json ? info->json : "{}");
+	return 0;
+}
+
+int srv_api_pauses(srv *s, struct MHD_Connection *conn, int all)
+{
+	buf b = {0};
+	list_ud l = {&b, 1};
+	buf_str(&b, "{\"pauses\":[");
+	int rc = lp_list(s->store, LP_LIST_JSON | (all ? LP_LIST_ALL : 0), add_pause, &l);
+	if (rc) {
+		free(b.p);
+		return respond_lp_error(conn, rc, NULL);
+	}
+	buf_str(&b, "]}");
+	return respond_buf(conn, &b);
+}
+
+int srv_api_pause(srv *s, struct MHD_Connection *conn, const char *pause_id)
+{
+	lp_pause_info *info;
+	int rc = lp_pause_info_load(s->store, pause_id, &info);
+	if (rc)
+		return respond_lp_error(conn, rc, NULL);
+	int ok = srv_respond(conn, 200, "application/json", info->json ? info->json : "{}",
+			     info->json ? strlen(info->json) : 2);
+	lp_pause_info_free(info);
+	return ok;
+}
+
+static int respond_outcome(struct MHD_Connection *conn, const char *pause_id,
+			   const char *outcome)
+{
+	json_t *doc = json_pack("{s:s, s:s}", "pause_id", pause_id, "outcome", outcome);
+	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(doc);
+	if (text == NULL)
+		return srv_respond_error(conn, 500, "LP_ERROR", NULL, "out of memory");
+	int ok = srv_respond(conn, 200, "application/json", text, strlen(text));
+	free(text);
+	return ok;
+}
+
+int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id,
+		   const char *body, size_t len)
+{
+	srv_body b;
+	char err[512];
+	if (srv_body_parse(body, len, 0, &b, err, sizeof err))
+		return srv_respond_error(conn, 400, "bad_request", NULL, "%s", err);
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	o.by = "http";
+	o.failure_reason = b.failure_reason;
+	o.has_result = b.has_result;
+	o.result = b.result;
+	o.reason = b.reason;
+	lp_pause_info *info = NULL;
+	int rc = lp_resume(s->store, pause_id, &o, &info);
+	int ok = rc ? respond_lp_error(conn, rc, info) : respond_outcome(conn, pause_id, "resumed");
+	lp_pause_info_free(info);
+	srv_body_clear(&b);
+	return ok;
+}
+
+int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id,
+		  const char *body, size_t len)
+{
+	srv_body b;
+	char err[512];
+	if (srv_body_parse(body, len, 1, &b, err, sizeof err))
+		return srv_respond_error(conn, 400, "bad_request", NULL, "%s", err);
+	srv_body_clear(&b);
+	/* the runtime has no abort action yet (issue 10): say so, write nothing */
+	lp_pause_info *info;
+	int rc = lp_pause_info_load(s->store, pause_id, &info);
+	if (rc)
+		return respond_lp_error(conn, rc, NULL);
+	lp_pause_info_free(info);
+	return srv_respond_error(conn, 501, "not_implemented", NULL,
+				 "abort is not in this version of the runtime yet; resume the pause instead");
+}
+
+typedef struct runs_ud {
+	buf *b;
+	int first;
+} runs_ud;
+
+static int add_run(const lp_run_info *info, void *ud)
+{
+	runs_ud *r = ud;
+	if (!r->first)
+		buf_str(r->b, ",");
+	r->first = 0;
+	buf_str(r->b, info->json ? info->json : "{}");
+	return 0;
+}
+
+int srv_api_runs(srv *s, struct MHD_Connection *conn)
+{
+	buf b = {0};
+	runs_ud r = {&b, 1};
+	buf_str(&b, "{\"runs\":[");
+	int rc = lp_run_list(s->store, add_run, &r);
+	if (rc) {
+		free(b.p);
+		return respond_lp_error(conn, rc, NULL);
+	}
+	buf_str(&b, "]}");
+	return respond_buf(conn, &b);
+}
+
+/* ------------------------------------------------------- event stream */
+
+typedef struct stream {
+	srv *s;
+	unsigned long long after; /* the last position sent */
+	buf out;                  /* formatted, not yet handed to the library */
+	size_t sent;
+} stream;
+
+/* The next chunk of the stream: an event ("id", "event", "data"), or a
+ * keep-alive comment after SRV_KEEPALIVE_S without one. Blocks (the
+ * daemon runs a thread per connection); ends when the server stops. */
+static ssize_t stream_read(void *cls, uint64_t pos, char *dst, size_t max)
+{
+	(void)pos;
+	stream *st = cls;
+	while (st->sent >= st->out.n) {
+		st->out.n = 0;
+		st->sent = 0;
+		if (st->out.oom || srv_stopping(st->s))
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
+		hooks.wake_fd = st->s->wake_fd;
+		hooks.check = srv_stopping;
+		hooks.ud = st->s;
+		hooks.slice_ms = 200;
+		lp_feed_event ev;
+		int rc = lp_feed_next(st->s->feed, st->after, SRV_KEEPALIVE_S, &hooks, &ev);
+		if (rc == LP_ETIMEOUT) {
+			buf_str(&st->out, ": keep-alive\n\n");
+		} else if (rc == LP_OK) {
+			char head[256];
+			snprintf(head, sizeof head, "id: %s.%llu\nevent: %s\ndata: ",
+				 lp_feed_name(st->s->feed), ev.seq, lp_feed_kind_name(ev.kind));
+			buf_str(&st->out, head);
+			buf_str(&st->out, ev.json ? ev.json : "{}"); /* one line */
+			buf_str(&st->out, "\n\n");
+			st->after = ev.seq;
+			lp_feed_event_clear(&ev);
+		} else if (rc == LP_EINTR) {
+			return MHD_CONTENT_READER_END_OF_STREAM;
+		} else {
+			return MHD_CONTENT_READER_END_WITH_ERROR;
+		}
+	}
+	size_t n = st->out.n - st->sent;
+	if (n > max)
+		n = max;
+	memcpy(dst, st->out.p + st->sent, n);
+	st->sent += n;
+	return (ssize_t)n;
+}
+
+static void stream_free(void *cls)
+{
+	stream *st = cls;
+	free(st->out.p);
+	free(st);
+}
+
+/* Where a client resumes: after its Last-Event-ID when that is one of
+ * this feed's ("<feed name>.<seq>"), from the start of this server's feed
+ * when it is another's (the server restarted), else from now. */
+static unsigned long long resume_position(srv *s, struct MHD_Connection *conn)
+{
+	const char *last = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Last-Event-ID");
+	if (last == NULL || last[0] == '\0')
+		return lp_feed_head(s->feed);
+	const char *name = lp_feed_name(s->feed);
+	size_t n = strlen(name);
+	if (strncmp(last, name, n) != 0 || last[n] != '.')
+		return 0;
+	char *end;
+	unsigned long long seq = strtoull(last + n + 1, &end, 10);
+	unsigned long long head = lp_feed_head(s->feed);
+	if (*end != '\0' || seq > head)
+		return head;
+	return seq;
+}
+
+int srv_api_events(srv *s, struct MHD_Connection *conn)
+{
+	stream *st = calloc(1, sizeof *st);
+	if (st == NULL)
+		return srv_respond_error(conn, 500, "LP_ERROR", NULL, "out of memory");
+	st->s = s;
+	st->after = resume_position(s, conn);
+	buf_str(&st->out, "retry: 2000\n: pytest-live-pause events\n\n");
+	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+								   stream_read, st, stream_free);
+	if (r == NULL) {
+		stream_free(st);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "text/event-stream");
+	MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	return srv_queue(conn, 200, r);
+}
