@@ -48,12 +48,15 @@ class Decision:
     reason: the ``--reason`` text, ``"Mock"`` for mocked checkpoints, or None.
     outcome: ``"resumed"``, ``"timed_out"``, ``"mocked"`` or ``"aborted"``.
     pause_id: the pause's id, None for mocked checkpoints.
+    failure_reason: the ``--failure-reason`` text of the resume command, or
+    None (a field of 0.1.1's ResumeDecision).
     """
 
     result: bool | None
     reason: str | None
     outcome: str
     pause_id: str | None
+    failure_reason: str | None = None
 
 
 # The session of the pytest run in progress, set by the plugin between its
@@ -93,6 +96,6 @@ def checkpoint(task: str, timeout: float | None = None) -> Decision:
         raise RuntimeError(
             "checkpoint() needs a pytest run with pytest-live-pause active: "
             "call it from a test or fixture while pytest runs with the plugin "
-            "loaded (it is not, under -p no:live_pause or outside pytest)"
+            "loaded (it is not, under -p no:pytest_live_pause or outside pytest)"
         )
     return session.checkpoint(task, timeout)

@@ -1,4 +1,5 @@
-"""pytest-live-pause: the pytest adapter (entry point ``pytest11: live_pause``).
+"""pytest-live-pause: the pytest adapter (entry point ``pytest11: pytest_live_pause``,
+0.1.1's name).
 
 The only pytest-aware code of the project, and a thin one: it reads the
 options, starts (or, in an xdist worker, joins) the run, pauses at a
@@ -40,6 +41,7 @@ import pytest
 
 import pytest_live_pause as _pkg
 from pytest_live_pause import Decision, _livepause
+from pytest_live_pause import checkpoint as checkpoint  # 0.1.1 had it here too
 from pytest_live_pause._livepause import LivePauseError
 from pytest_live_pause._options import NOT_MOCKED, Settings, option_given, read_settings
 from pytest_live_pause._options import pytest_addoption as pytest_addoption
@@ -50,6 +52,11 @@ if TYPE_CHECKING:
     from pytest_live_pause.qamule import CheckpointResult
     from pytest_live_pause._livepause import Pause, Run, Store
     from pytest_live_pause._livepause import _Resolution as Resolution
+
+
+#: Text from a test or a resumer, made safe for a terminal (C0, C1, DEL and
+#: Unicode line separators escaped visibly): every such text we print.
+_safe = _livepause.terminal_safe
 
 
 def _qamule() -> Any:
@@ -251,7 +258,7 @@ class LivePauseSession:
                     returncode=int(exc.code or 143),
                 )
             if request is None:
-                details = [f"task: {task}"] if kind == "checkpoint" else []
+                details = [f"task: {_safe(task or '')}"] if kind == "checkpoint" else []
                 res = self._wait(pause, kind, nodeid, details, timeout)
                 return _Ended(pause.pause_id, res)
             ending = self._wait_qamule(
@@ -276,11 +283,11 @@ class LivePauseSession:
             # A worker shares the controller's terminal line.
             *([""] if self.worker_id else []),
             SEP,
-            f"PAUSED ({kind}): {nodeid}",
+            f"PAUSED ({kind}): {_safe(nodeid)}",
             *details,
             *([f"worker: {self.worker_id}"] if self.worker_id else []),
             f"pause_id: {pause.pause_id}",
-            f"pause file: {pause.path}",
+            f"pause file: {_safe(pause.path)}",
             f"resume: {pause.resume_hint}",
             format_timeout(timeout),
             SEP,
@@ -292,18 +299,18 @@ class LivePauseSession:
                 lambda: pause.wait(on_rejected=self._rejected(pause)),
                 announce=lambda: say(block),
             )
-            lines = [f"RESUMED ({res['outcome']}): {nodeid}"]
+            lines = [f"RESUMED ({res['outcome']}): {_safe(nodeid)}"]
             if kind == "checkpoint":
                 result = res["result"]
                 lines.append(
                     f"result: {'none' if result is None else str(result).lower()}"
                 )
                 if res["reason"]:
-                    lines.append(f"reason: {res['reason']}")
+                    lines.append(f"reason: {_safe(res['reason'])}")
             elif res["failure_reason"]:
-                lines.append(f"failure reason: {res['failure_reason']}")
+                lines.append(f"failure reason: {_safe(res['failure_reason'])}")
             if res.get("warning"):
-                lines.append(f"live-pause: warning: {_one_line(res['warning'])}")
+                lines.append(f"live-pause: warning: {_safe(one_line(res['warning']))}")
             say([*([""] if self.worker_id else []), *lines])
             self._restore_progress_prefix()
         return res
@@ -388,7 +395,7 @@ class LivePauseSession:
 
         def on_rejected(message: str) -> None:
             self.terminal.lines(
-                [f"live-pause: rejected command for {pause_id}: {one_line(message)}"]
+                [f"live-pause: rejected command for {pause_id}: {_safe(one_line(message))}"]
             )
 
         return on_rejected
@@ -411,7 +418,7 @@ class LivePauseSession:
                 [f"live-pause: could not abort pause {pause.pause_id}: {claim_exc}"]
             )
             return
-        self.terminal.lines([f"RESUMED ({res['outcome']}): {nodeid}"])
+        self.terminal.lines([f"RESUMED ({res['outcome']}): {_safe(nodeid)}"])
 
     def pause_failure(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Pause after a call-phase failure; add the resume's failure reason
@@ -448,7 +455,7 @@ class LivePauseSession:
         nodeid = _livepause.storable_text(report.nodeid)
         with contextlib.suppress(Exception):
             with self.terminal.uncaptured():
-                self.terminal.lines([f"live-pause: pause failed for {nodeid}: {message}"])
+                self.terminal.lines([f"live-pause: pause failed for {_safe(nodeid)}: {_safe(message)}"])
                 self._restore_progress_prefix()
         _add_section(report, f"pause failed: {message}")
 
@@ -488,6 +495,7 @@ class LivePauseSession:
             reason=res["reason"],
             outcome=res["outcome"],
             pause_id=ended.pause_id,
+            failure_reason=res["failure_reason"],
         )
         return decision, ended
 
@@ -532,10 +540,12 @@ def _session(config: pytest.Config) -> LivePauseSession | None:
 
 
 class LivePause:
-    """What the ``live_pause`` fixture gives a test."""
+    """What the ``live_pause`` fixture gives a test (function-scoped, as in
+    0.1.1): ``.item``, ``.run_id``, ``.pause_dir`` and ``.checkpoint()``."""
 
-    def __init__(self, session: LivePauseSession) -> None:
+    def __init__(self, session: LivePauseSession, item: pytest.Item) -> None:
         self._session = session
+        self.item = item
 
     @property
     def run_id(self) -> str:
@@ -548,11 +558,11 @@ class LivePause:
         return self._session.pause_dir
 
     def checkpoint(self, task: str, timeout: float | None = None) -> Decision:
-        """Same as :func:`pytest_live_pause.checkpoint`."""
-        return self._session.checkpoint(task, timeout)
+        """Same as :func:`pytest_live_pause.checkpoint`, for this item."""
+        return self._session._checkpoint(task, timeout, self.item.nodeid)[0]
 
     def __repr__(self) -> str:
-        return f"<LivePause run_id={self.run_id!r}>"
+        return f"<LivePause run_id={self.run_id!r} item={self.item.nodeid!r}>"
 
 
 # ----------------------------------------------------------------- hooks
@@ -846,13 +856,13 @@ def _require_session(config: pytest.Config) -> LivePauseSession:
     return s
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def live_pause(request: pytest.FixtureRequest) -> LivePause:
     """pytest-live-pause: `.run_id` of this run and `.checkpoint(task,
     timeout=None)`, which pauses the test until `pytest-live-pause resume
     <pause_id> --result true|false|none [--reason TEXT]` and returns a
     Decision(result, reason, outcome, pause_id)."""
-    return LivePause(_require_session(request.config))
+    return LivePause(_require_session(request.config), request.node)
 
 
 @pytest.fixture(scope="session")

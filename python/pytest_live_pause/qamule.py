@@ -99,9 +99,19 @@ class CheckpointResult:
     reason: str | None
 
 
+#: What a JSON dump leaves raw that could drive a terminal or split a line
+#: for a reader (DEL, C1 controls, U+2028/U+2029, bidirectional controls),
+#: as \uXXXX escapes: inside a JSON string they mean the same value.
+_JSON_UNSAFE = {c: f"\\u{c:04x}" for c in (
+    0x7F, *range(0x80, 0xA0), 0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F),
+    0x2028, 0x2029, *range(0x2066, 0x206A))}
+
+
 def line(prefix: str, fields: dict[str, Any]) -> str:
-    """One machine line: prefix, a space, the JSON object on one line."""
-    return f"{prefix} " + json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    """One machine line: prefix, a space, the JSON object on one line (as
+    QAMule prints it, with the characters of _JSON_UNSAFE escaped)."""
+    text = json.dumps(fields, sort_keys=True, ensure_ascii=False, default=str)
+    return f"{prefix} " + text.translate(_JSON_UNSAFE)
 
 
 def _seconds(timeout: float) -> int | float:
@@ -211,7 +221,7 @@ class Request:
             SEP,
             f"PAUSED - {_HEADINGS[self.kind]}",
             f"Reason: {self.kind}",
-            f"Test: {self.nodeid}",
+            f"Test: {_livepause.terminal_safe(self.nodeid)}",
             SEP,
             f">>> Send {name} to continue: `kill -{name} {pid}`",
             f">>> Write JSON result to: {self.result_path}",
@@ -226,7 +236,7 @@ class Request:
                 "and would end the process: resume with the command above"
             )
         if details:
-            lines += ["Details:", *details.splitlines()]
+            lines += ["Details:", *map(_livepause.terminal_safe, details.split("\n"))]
         event = {
             "context": context,
             "event": "qamule.pause",
