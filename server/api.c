@@ -2,8 +2,9 @@
  * api.c - the JSON API and the event stream, each route one call of the
  * runtime: the objects are those the CLI prints (lp_list() for `ls
  * --json`, lp_pause_info_load() for `show --json`, lp_run_list()), a
- * resume is lp_resume() with by "http" (the same exclusive claim and the
- * same wait for the take as the CLI), and /api/events follows the
+ * resume or an abort is lp_resume() with by "http" and the action
+ * (the same exclusive claim and the same wait for the take as the CLI),
+ * and /api/events follows the
  * runtime's change feed (lp_feed_next()). The runtime's error codes map to
  * HTTP statuses in one place (respond_lp_error()).
  */
@@ -154,6 +155,7 @@ int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id,
 	o.has_result = b.has_result;
 	o.result = b.result;
 	o.reason = b.reason;
+	o.hooks = &s->stop_hooks; /* a stop ends the wait for the take */
 	lp_pause_info *info = NULL;
 	int rc = lp_resume(s->store, pause_id, &o, &info);
 	int ok = rc ? respond_lp_error(conn, rc, info) : respond_outcome(conn, pause_id, "resumed");
@@ -169,15 +171,22 @@ int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id,
 	char err[512];
 	if (srv_body_parse(body, len, 1, &b, err, sizeof err))
 		return srv_respond_error(conn, 400, "bad_request", NULL, "%s", err);
+	int has_reason = b.reason != NULL;
 	srv_body_clear(&b);
-	/* the runtime has no abort action yet (issue 10): say so, write nothing */
-	lp_pause_info *info;
-	int rc = lp_pause_info_load(s->store, pause_id, &info);
-	if (rc)
-		return respond_lp_error(conn, rc, NULL);
+	/* the runtime's abort action records no reason yet: refuse one rather
+	 * than drop it */
+	if (has_reason)
+		return srv_respond_error(conn, 400, "bad_request", NULL,
+					 "an abort records no reason in this version; send {} (or \"reason\": null)");
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	o.by = "http";
+	o.action = LP_ACTION_ABORT;
+	o.hooks = &s->stop_hooks;
+	lp_pause_info *info = NULL;
+	int rc = lp_resume(s->store, pause_id, &o, &info);
+	int ok = rc ? respond_lp_error(conn, rc, info) : respond_outcome(conn, pause_id, "aborted");
 	lp_pause_info_free(info);
-	return srv_respond_error(conn, 501, "not_implemented", NULL,
-				 "abort is not in this version of the runtime yet; resume the pause instead");
+	return ok;
 }
 
 typedef struct runs_ud {

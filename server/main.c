@@ -283,6 +283,10 @@ int main(int argc, char **argv)
 	if (pipe2(wake, O_CLOEXEC | O_NONBLOCK) < 0)
 		return fail(EXIT_ERROR, "cannot make a pipe: %s", strerror(errno));
 	s->wake_fd = wake[0];
+	s->stop_hooks = (lp_wait_hooks)LP_WAIT_HOOKS_INIT;
+	s->stop_hooks.check = srv_stopping;
+	s->stop_hooks.ud = s;
+	s->stop_hooks.slice_ms = 100;
 	s->tls = a.cert != NULL;
 
 	char *cert = NULL, *key = NULL;

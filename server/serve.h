@@ -42,6 +42,7 @@ typedef struct srv {
 	int tls;
 	int stopping;             /* atomic: set when SIGINT/SIGTERM came */
 	int wake_fd;              /* readable once stopping (O_NONBLOCK) */
+	lp_wait_hooks stop_hooks; /* check() = srv_stopping: waits end on a stop */
 } srv;
 
 /* Whether the server is stopping (a wait hook: non-zero stops a wait). */

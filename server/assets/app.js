@@ -208,8 +208,7 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   $("f-abort").addEventListener("submit", (e) => {
     e.preventDefault();
-    const reason = $("abort-reason").value;
-    post("abort", reason ? { reason } : {});
+    post("abort", {});
   });
   setInterval(renderList, 30000); // the ages
   refresh();

@@ -292,17 +292,29 @@ def test_checkpoint_resumed_over_http_gets_the_verdict(serve, live, pytester, cl
     s.finish()
 
 
-def test_abort_is_not_implemented_yet_and_writes_nothing(serve, live, pytester, cli, pause_dir):
+@pytest.mark.parametrize("test", ["test_checkpoint", "test_failure"])
+def test_abort_over_http_ends_the_pause_without_a_verdict(serve, live, pytester, cli, pause_dir,
+                                                           test):
     srv = serve()
-    s = session(live, pytester, "-k", "test_checkpoint")
-    pid = wait_paused(s, cli, kind="checkpoint")["pause_id"]
-    r = srv.post(f"/api/pauses/{pid}/abort", {"reason": "stop"})
-    assert r.status == 501 and r.error_code == "not_implemented", r
+    s = session(live, pytester, "--pause-on-failure", "-k", test)
+    pid = wait_paused(s, cli)["pause_id"]
+    # refused, nothing written: a reason (not recorded), a verdict field
+    for body in ({"reason": "stop"}, {"failure_reason": "x"}, {"result": True}):
+        r = srv.post(f"/api/pauses/{pid}/abort", body)
+        assert r.status == 400 and r.error_code == "bad_request", (body, r)
     assert not command_file(pause_dir, pid).exists()
     assert srv.post("/api/pauses/nosuchrun.0000abcd/abort", {}).status == 404
-    assert srv.post(f"/api/pauses/{pid}/abort", {"failure_reason": "x"}).status == 400
-    assert cli("resume", pid, "--result", "true").returncode == 0
+    r = srv.post(f"/api/pauses/{pid}/abort", {}, headers={"Origin": srv.origin})
+    assert r.status == 200 and r.json() == {"pause_id": pid, "outcome": "aborted"}, r
+    assert read_pause(pause_dir, pid)["status"] == "aborted"
+    # the loser of a later resume is told it was aborted
+    r = srv.post(f"/api/pauses/{pid}/resume", {} if test == "test_failure" else {"result": True})
+    assert r.status == 409 and r.error_code == "LP_EABORTED" and r.json()["error"]["state"] == "aborted"
+    res = cli("resume", pid, *(["--result", "true"] if test == "test_checkpoint" else []))
+    assert res.returncode == EXIT["aborted"], str(res)
     s.finish()
+    ends = end_events(pause_dir, pid)
+    assert [(e["event"], e["by"]) for e in ends] == [("pause_aborted", "http")], ends
 
 
 def test_stale_pause_is_409(serve, live, pytester, cli, pause_dir):
