@@ -66,6 +66,7 @@ enum cli_key {
 	CLI_KEY_RESULT,
 	CLI_KEY_REASON,
 	CLI_KEY_TAKE_TIMEOUT,
+	CLI_KEY_INTERVAL,
 };
 
 /* One row of an option table; a table ends with a row whose name is NULL. */
@@ -172,7 +173,7 @@ enum {
  * nodeid, state, [status], pid, worker_id (if any), [hostname, cwd,
  * created_at, timeout], task (checkpoints) or original_failure (failures;
  * continuation lines indented by two spaces), pause_file, resume (the
- * command to run; with CLI_PAUSE_DETAILS only while pending). The [keys]
+ * command to run; only while pending). The [keys]
  * come with CLI_PAUSE_DETAILS. pause_dir, unless NULL, is added to the
  * resume command. Write errors are caught by cli_finish(). */
 void cli_print_pause(FILE *fp, const lp_pause_info *info,

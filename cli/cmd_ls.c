@@ -1,9 +1,12 @@
 /*
  * cmd_ls.c - `pytest-live-pause ls`: list the pending pauses of every run
- * in the pause directory (every pause with -a) through lp_list(), as a
- * table or as JSON lines. A missing directory simply has no pauses.
+ * in the pause directory (every pause with -a) through lp_list(): an
+ * aligned table on a terminal, 0.1.1's tab-separated lines into a pipe or
+ * a file, or JSON lines. A missing directory simply has no pauses.
  */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 
@@ -39,18 +42,119 @@ static const struct cli_help help = {
 		 "reads every pause file.\n"
 		 "With no pauses (or no pause directory) prints \"no pending "
 		 "pauses in <dir>\"\n(\"no pauses in <dir>\" with -a) and exits "
-		 "0.\n",
+		 "0.\n\n"
+		 "When standard output is not a terminal (a pipe, a file), prints "
+		 "0.1.1's\ntab-separated lines instead, no header and nothing when "
+		 "there are none,\nsorted by state, then oldest first:\n"
+		 "  STATE<TAB>PAUSE_ID<TAB>NODEID<TAB>pid=PID<TAB>worker=WORKER"
+		 "<TAB>PAUSE_FILE\n"
+		 "(`cut -f2` gives the pause ids). Every text field is escaped "
+		 "for a terminal\n(a TAB in it as \\t), so the columns never "
+		 "split.\n",
 	.opts = options,
 	.exits = exits,
 	.examples = "  " CLI_PROG " ls\n"
 		    "  " CLI_PROG " ls -a --pause-dir /tmp/my-pauses\n"
-		    "  " CLI_PROG " ls --json | jq -r .pause_id\n",
+		    "  " CLI_PROG " ls --json | jq -r .pause_id\n"
+		    "  " CLI_PROG " ls | cut -f2\n",
+};
+
+/* A line of the tab-separated output: its sort keys and the text. */
+struct tsv_line {
+	char *state;
+	double created_at;
+	char *text;
 };
 
 struct ls_state {
 	int json;
+	int tsv; /* stdout is not a terminal: 0.1.1's lines */
 	struct cli_table table;
+	struct tsv_line *lines;
+	size_t nlines, cap;
 };
+
+/* A field made safe for the terminal and for `cut` (TAB escaped). */
+static char *tsv_field(const char *text)
+{
+	char *safe = NULL;
+
+	if (lp_text_terminal_safe(&safe, text, text ? strlen(text) : 0, 0) != LP_OK)
+		return NULL;
+	return safe;
+}
+
+/* 0.1.1's line: status, pause_id, nodeid, pid=N, worker=W, pause_file. */
+static int add_tsv(struct ls_state *st, const lp_pause_info *info)
+{
+	char *f[5] = {tsv_field(info->state), tsv_field(info->pause_id), tsv_field(info->nodeid),
+		      tsv_field(info->worker_id ? info->worker_id : "-"), tsv_field(info->path)};
+	struct tsv_line *l;
+	size_t size;
+	int rc = -1, i;
+
+	for (i = 0; i < 5; i++)
+		if (!f[i])
+			goto out;
+	if (st->nlines == st->cap) {
+		size_t cap = st->cap ? 2 * st->cap : 16;
+		struct tsv_line *grown = realloc(st->lines, cap * sizeof(*grown));
+
+		if (!grown)
+			goto out;
+		st->lines = grown;
+		st->cap = cap;
+	}
+	size = strlen(f[0]) + strlen(f[1]) + strlen(f[2]) + strlen(f[3]) + strlen(f[4]) + 64;
+	l = &st->lines[st->nlines];
+	l->text = malloc(size);
+	if (!l->text)
+		goto out;
+	snprintf(l->text, size, "%s\t%s\t%s\tpid=%ld\tworker=%s\t%s", f[0], f[1], f[2],
+		 info->pid, f[3], f[4]);
+	l->state = f[0];
+	f[0] = NULL;
+	l->created_at = info->created_at;
+	st->nlines++;
+	rc = 0;
+out:
+	for (i = 0; i < 5; i++)
+		free(f[i]);
+	return rc;
+}
+
+/* 0.1.1's order: by state name, then oldest first (a stable sort of rows
+ * that are already oldest first). */
+static int by_state(const void *x, const void *y)
+{
+	const struct tsv_line *a = x, *b = y;
+	int c = strcmp(a->state, b->state);
+
+	if (c)
+		return c;
+	return (a->created_at > b->created_at) - (a->created_at < b->created_at);
+}
+
+static void print_tsv(struct ls_state *st)
+{
+	size_t i;
+
+	if (st->nlines > 1)
+		qsort(st->lines, st->nlines, sizeof(*st->lines), by_state);
+	for (i = 0; i < st->nlines; i++)
+		printf("%s\n", st->lines[i].text);
+}
+
+static void free_tsv(struct ls_state *st)
+{
+	size_t i;
+
+	for (i = 0; i < st->nlines; i++) {
+		free(st->lines[i].state);
+		free(st->lines[i].text);
+	}
+	free(st->lines);
+}
 
 /* lp_list() callback: 1 stops the listing on a memory error. */
 static int on_pause(const lp_pause_info *info, void *ud)
@@ -63,6 +167,8 @@ static int on_pause(const lp_pause_info *info, void *ud)
 		cli_print_line(stdout, info->json ? info->json : "{}");
 		return 0;
 	}
+	if (st->tsv)
+		return add_tsv(st, info) == 0 ? 0 : 1;
 	cli_format_age(age, sizeof(age), info->created_at);
 	snprintf(pid, sizeof(pid), "%ld", info->pid);
 	row[0] = info->pause_id;
@@ -95,6 +201,10 @@ static int list(lp_store *store, const char *dir, int all,
 		return cli_lp_error(CMD, rc);
 	if (st->json)
 		return CLI_EXIT_OK;
+	if (st->tsv) {
+		print_tsv(st);
+		return CLI_EXIT_OK;
+	}
 	if (st->table.nrows > 1)
 		cli_table_print(stdout, &st->table);
 	else
@@ -104,12 +214,14 @@ static int list(lp_store *store, const char *dir, int all,
 
 int cmd_ls(int argc, char **argv)
 {
-	struct ls_state st = {0, {0, 0, 0, NULL}};
+	struct ls_state st;
 	struct cli_parser p;
 	const char *arg, *pause_dir = NULL, *dir;
 	lp_store *store = NULL;
 	int key, all = 0, rc;
 
+	memset(&st, 0, sizeof(st));
+	st.tsv = !isatty(STDOUT_FILENO);
 	if (cli_parser_init(&p, CMD, options, argc, argv, 0) != 0)
 		return CLI_EXIT_ERROR;
 	while ((key = cli_parser_next(&p, &arg)) > 0) {
@@ -140,6 +252,7 @@ int cmd_ls(int argc, char **argv)
 	else
 		rc = cli_lp_error(CMD, rc);
 	cli_table_free(&st.table);
+	free_tsv(&st);
 	lp_store_free(store);
 	return cli_finish(CMD, rc);
 }

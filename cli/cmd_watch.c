@@ -22,6 +22,12 @@ static const struct cli_option options[] = {
 	{"timeout", CLI_KEY_TIMEOUT, required_argument, "SECONDS",
 	 "give up after this long (exit 10); default 0:\nwait as long as the "
 	 "run is active"},
+	{"all", 'a', no_argument, NULL,
+	 "report the run's latest pause in any state\n(stale, resumed, "
+	 "timed_out, aborted too), as\n0.1.1's watch -a"},
+	{"interval", CLI_KEY_INTERVAL, required_argument, "SECONDS",
+	 "the longest time between two looks when no\nevent comes (default "
+	 "0.05); events (a pause\nwritten, the run ending) wake watch at once"},
 	CLI_OPT_JSON("print the pause as one JSON object (the pause\nfile plus "
 		     "its derived \"state\")"),
 	CLI_OPT_PAUSE_DIR,
@@ -36,8 +42,8 @@ static const int exits[] = {
 };
 
 static const struct cli_help help = {
-	.usage = "watch --run-id ID [--timeout SECONDS] [--json]\n"
-		 "         [--pause-dir DIR]",
+	.usage = "watch --run-id ID [-a|--all] [--timeout SECONDS]\n"
+		 "         [--interval SECONDS] [--json] [--pause-dir DIR]",
 	.about = "Report the latest pending pause of a run at once, or wait for "
 		 "the next one,\nthen print it and exit. Output, one \"key: "
 		 "value\" per line, in this order:\n"
@@ -55,12 +61,19 @@ static const struct cli_help help = {
 		 "<ID>\" on stdout and exits 10. With --json\nthese two are JSON "
 		 "objects too, with \"event\": \"run_ended\" or \"timeout\".\n"
 		 "Resume the pause, then watch again to wait for the next "
-		 "one.\n",
+		 "one.\n\n"
+		 "watch is event driven (inotify on pending/ and the run, and the "
+		 "run's\nprocess): it sees a pause as soon as it is written. "
+		 "--interval (0.1.1's\npolling period) bounds the time between two "
+		 "looks when no event arrives.\n"
+		 "Pauses of runs written by 0.1.1 are watched too (their pauses/ "
+		 "directory).\n",
 	.opts = options,
 	.exits = exits,
 	.examples = "  " CLI_PROG " watch --run-id 27be4cbca5ab\n"
 		    "  " CLI_PROG " watch --run-id 27be4cbca5ab "
-		    "--timeout 30 --json\n",
+		    "--timeout 30 --json\n"
+		    "  " CLI_PROG " watch -a --run-id 27be4cbca5ab\n",
 };
 
 /* Set by the signal handler; read by check(). */
@@ -135,7 +148,9 @@ struct watch_args {
 	const char *run_id;
 	const char *pause_dir;
 	double timeout;
+	double interval; /* 0: the runtime's default slice */
 	int json;
+	int all;
 };
 
 /* 0, -1 after --help, or an exit code. */
@@ -159,6 +174,17 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
 			break;
 		case CLI_KEY_TIMEOUT:
 			rc = cli_parse_seconds(CMD, "--timeout", arg, &a->timeout);
+			break;
+		case CLI_KEY_INTERVAL:
+			rc = cli_parse_seconds(CMD, "--interval", arg, &a->interval);
+			if (!rc && (a->interval < 0.001 || a->interval > 3600))
+				rc = cli_error(CMD, CLI_EXIT_USAGE,
+					       "invalid --interval value '%s': give "
+					       "seconds from 0.001 to 3600",
+					       arg);
+			break;
+		case 'a':
+			a->all = 1;
 			break;
 		case CLI_KEY_JSON:
 			a->json = 1;
@@ -232,9 +258,13 @@ int cmd_watch(int argc, char **argv)
 		return rc;
 	hooks.wake_fd = wake_pipe[0];
 	hooks.check = check_interrupted;
+	if (a.interval > 0)
+		hooks.slice_ms = (int)(a.interval * 1000.0 + 0.5);
 	rc = cli_store_open(a.pause_dir, &store, &dir);
 	if (rc == LP_OK)
 		rc = lp_run_watch_open(&watcher, store, a.run_id);
+	if (rc == LP_OK && a.all)
+		rc = lp_watcher_set_all(watcher, 1);
 	if (rc == LP_OK)
 		rc = lp_watcher_next(watcher, a.timeout, &hooks, &info);
 	if (rc == LP_OK && !info)

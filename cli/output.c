@@ -266,7 +266,7 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info,
 	else
 		put_text(fp, "original_failure", info->original_failure);
 	put_value(fp, "pause_file", info->path);
-	if (!details || (info->state && strcmp(info->state, "pending") == 0))
+	if (info->state && strcmp(info->state, "pending") == 0)
 		put_resume_hint(fp, info, pause_dir);
 }
 

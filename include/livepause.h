@@ -330,7 +330,9 @@ typedef struct lp_pause_info {
 } lp_pause_info;
 
 /* Load one pause by id or by the path of its pause file. With a path,
- * store may be NULL: the path names its own pause directory. */
+ * store may be NULL: the path names its own pause directory. Ids of any
+ * shape are found: ours name their run; any other (0.1.1's bare UUIDs)
+ * is looked for in the runs the catalog does not know. */
 int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out);
 void lp_pause_info_free(lp_pause_info *info);
 
@@ -416,6 +418,10 @@ int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_id);
  * LP_EINTR if hooks->check() says so. */
 int lp_watcher_next(lp_watcher *w, double timeout, const lp_wait_hooks *hooks,
 		    lp_pause_info **out);
+/* With all set, lp_watcher_next() reports pauses in any state (stale,
+ * resumed, timed_out, aborted too), latest first: 0.1.1's `watch -a`.
+ * LP_EINVAL for a NULL watcher. */
+int lp_watcher_set_all(lp_watcher *w, int all);
 /* Closing a watcher that waited costs a kernel RCU grace period (~8 ms):
  * print what it reported first. */
 void lp_watcher_free(lp_watcher *w);

@@ -196,7 +196,8 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 	double mtime = 0;
 	if ((rc = lp_pause_load(s, id, &doc, &mtime)))
 		goto done;
-	lp_pause_id_run(id, run_id);
+	if ((rc = lp_pause_locate(s, id, run_id))) /* any shape of id */
+		goto done;
 	const char *k = lpj_get_str(doc, "kind");
 	lp_kind kind = k && strcmp(k, "checkpoint") == 0 ? LP_KIND_CHECKPOINT : LP_KIND_FAILURE;
 	if ((rc = check_kind(id, kind, o)))

@@ -261,14 +261,19 @@ typedef struct lp_catalog_pause {
 	long pid;
 } lp_catalog_pause;
 typedef struct lp_catalog {
-	char **runs; /* sorted, for lp_catalog_has_run */
+	char **runs; /* in the order they started */
 	size_t nruns;
+	char **run_set; /* open-addressing hash set of runs, for lp_catalog_has_run */
+	size_t run_mask;
 	lp_catalog_pause *pauses; /* in the order they ended */
 	size_t npauses;
 	char *text; /* the file, split in place: every string points into it */
 } lp_catalog;
 /* LP_ENOTFOUND when the directory has no catalog (an older layout). */
 int lp_catalog_load(lp_store *store, lp_catalog **out);
+/* The same with the "R" lines only (runs; no pauses): what "ls" and a
+ * search for a pause of another shape need to know which runs to walk. */
+int lp_catalog_load_runs(lp_store *store, lp_catalog **out);
 /* Parse a catalog's text (NUL-terminated at len; taken, freed with the
  * catalog or on error). LP_ENOTFOUND without the header of version 1. */
 int lp_catalog_parse(char *text, size_t len, lp_catalog **out);
@@ -324,5 +329,9 @@ int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other,
 		   char id[LP_ID_MAX + 1]);
 int lp_pause_load(lp_store *store, const char *pause_id, lp_json **doc,
 		  double *mtime);
+/* The run of a pause: named by an id of ours ("<run_id>.<suffix>");
+ * for an id of any other shape (0.1.1's bare UUIDs), found in the runs
+ * the catalog does not know. LP_ENOTFOUND when no run has it. */
+int lp_pause_locate(lp_store *store, const char *pause_id, char run_id[LP_ID_MAX + 1]);
 
 #endif

@@ -3,8 +3,11 @@
  * file), deriving its state (pending, stale, resumed, timed_out,
  * aborted), listing pauses, and watching a run for its next pause.
  *
- * Lookups never walk the runs: a pause id names its run, and pending
- * pauses are indexed in <dir>/pending/. Only "ls -a" walks every run.
+ * Lookups never walk the runs: a pause id of ours names its run, and
+ * pending pauses are indexed in <dir>/pending/. Only "ls -a" walks every
+ * run. Pauses of any other shape of id (0.1.1's bare UUIDs, in runs that
+ * have neither pending/ entries nor catalog lines) are found by walking
+ * only the runs the catalog does not know (lp_pause_locate, collect).
  */
 #include "internal.h"
 
@@ -70,15 +73,103 @@ static int load_in_run(lp_store *store, int run_fd, const char *run_id, const ch
 	return rc;
 }
 
+/* ------------------------------------------------ ids of any shape */
+
+/* The run of the last pause of another shape found by this thread (a
+ * resume polls its pause file; a path names its run): checked again with
+ * one fstatat before it is used, so a stale entry is never wrong. */
+static __thread struct {
+	const lp_store *store;
+	char id[LP_ID_MAX + 1], run[LP_ID_MAX + 1];
+} last_found;
+
+static void remember(const lp_store *store, const char *id, const char *run)
+{
+	last_found.store = store;
+	snprintf(last_found.id, sizeof last_found.id, "%s", id);
+	snprintf(last_found.run, sizeof last_found.run, "%s", run);
+}
+
+/* Whether runs/<run>/pauses/<id>.json is a regular file (no symlink). */
+static int has_pause_file(const lp_store *store, const char *run, const char *id)
+{
+	char rel[3 * LP_ID_MAX + 32];
+	struct stat st;
+	snprintf(rel, sizeof rel, "%s/pauses/%s.json", run, id);
+	return fstatat(store->runs_fd, rel, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode);
+}
+
+/*
+ * Contract: find the run of a pause whose id is not of our shape, by
+ * looking for runs/<run>/pauses/<id>.json in every run the catalog does
+ * not know (every run when there is no catalog): our runs are catalogued
+ * and their pause ids name their run, so a foreign pause can only be in
+ * an uncatalogued run. Costs one readdir of runs/, the catalog's "R"
+ * lines and one fstatat per uncatalogued run. LP_ENOTFOUND when no run
+ * has it, LP_EINVAL when two runs do (the path of its pause file then
+ * says which).
+ */
+static int search_runs(lp_store *store, const char *id, char run_id[LP_ID_MAX + 1])
+{
+	lp_catalog *cat = NULL;
+	if (lp_catalog_load_runs(store, &cat) != LP_OK)
+		cat = NULL; /* no usable catalog: every run may be foreign */
+	lp_error_clear();
+	int fd = dup(store->runs_fd), found = 0, rc = LP_OK;
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		if (fd >= 0)
+			close(fd);
+		lp_catalog_free(cat);
+		return lp_fail_errno(LP_ERROR, errno, "cannot list %s/runs", store->path);
+	}
+	rewinddir(d);
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) ||
+		    lp_run_id_validate(e->d_name) != LP_OK || lp_catalog_has_run(cat, e->d_name) ||
+		    !has_pause_file(store, e->d_name, id))
+			continue;
+		if (found++) {
+			rc = lp_fail(LP_EINVAL,
+				     "pause id '%s' is in two runs of %s (%s and %s): give the path of its pause file instead",
+				     id, store->path, run_id, e->d_name);
+			break;
+		}
+		memcpy(run_id, e->d_name, strlen(e->d_name) + 1); /* validated: <= LP_ID_MAX */
+	}
+	closedir(d);
+	lp_catalog_free(cat);
+	if (rc)
+		return rc;
+	lp_error_clear(); /* of the names that are not run ids */
+	if (!found)
+		return lp_fail(LP_ENOTFOUND,
+			       "no pause '%s' in %s: list pending pauses with 'pytest-live-pause ls' (and pass the --pause-dir pytest used)",
+			       id, store->path);
+	remember(store, id, run_id);
+	return LP_OK;
+}
+
+int lp_pause_locate(lp_store *store, const char *pause_id, char run_id[LP_ID_MAX + 1])
+{
+	int rc = lp_pause_id_run(pause_id, run_id);
+	if (rc != LP_ENOTFOUND)
+		return rc; /* ours (the id names its run), or not an id at all */
+	lp_error_clear();
+	if (last_found.store == store && strcmp(last_found.id, pause_id) == 0 &&
+	    has_pause_file(store, last_found.run, pause_id)) {
+		snprintf(run_id, LP_ID_MAX + 1, "%s", last_found.run);
+		return LP_OK;
+	}
+	return search_runs(store, pause_id, run_id);
+}
+
 int lp_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double *mtime)
 {
 	*doc = NULL;
 	char run_id[LP_ID_MAX + 1];
-	int rc = lp_pause_id_run(pause_id, run_id);
-	if (rc == LP_ENOTFOUND)
-		return lp_fail(LP_ENOTFOUND,
-			       "no pause '%s' in %s: a pause id looks like <run_id>.<8 hex digits>; list them with 'pytest-live-pause ls'",
-			       pause_id, store->path);
+	int rc = lp_pause_locate(store, pause_id, run_id);
 	if (rc)
 		return rc;
 	int run_fd;
@@ -207,16 +298,23 @@ int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[L
 	int rc = lp_id_validate(parts[0], "pause id");
 	if (rc || (rc = lp_run_id_validate(parts[2])))
 		return rc;
+	/* an id of ours names its run, which must be the directory's; an id
+	 * of any other shape (0.1.1's) is in the run its path names */
 	char run_of_id[LP_ID_MAX + 1];
-	if (lp_pause_id_run(parts[0], run_of_id) != LP_OK || strcmp(run_of_id, parts[2]) != 0)
+	int shape = lp_pause_id_run(parts[0], run_of_id);
+	lp_error_clear();
+	if (shape == LP_OK && strcmp(run_of_id, parts[2]) != 0)
 		return lp_fail(LP_EINVAL, "pause file '%s' is not in the directory of its run", ref);
 	snprintf(id, LP_ID_MAX + 1, "%s", parts[0]);
 	const char *root = buf[0] ? buf : "/";
 	struct stat a, b;
-	if (store && stat(root, &a) == 0 && stat(store->path, &b) == 0 && a.st_dev == b.st_dev &&
-	    a.st_ino == b.st_ino)
-		return LP_OK;
-	return lp_store_open(other, root, 0);
+	if (!(store && stat(root, &a) == 0 && stat(store->path, &b) == 0 && a.st_dev == b.st_dev &&
+	      a.st_ino == b.st_ino) &&
+	    (rc = lp_store_open(other, root, 0)))
+		return rc;
+	if (shape != LP_OK)
+		remember(*other ? *other : store, id, parts[2]);
+	return LP_OK;
 }
 
 int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out)
@@ -232,8 +330,8 @@ int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out)
 	double mtime = 0;
 	rc = lp_pause_load(s, id, &doc, &mtime);
 	if (!rc) {
-		lp_pause_id_run(id, run_id);
-		rc = lp_info_from_json(s, run_id, id, doc, mtime, 1, out);
+		if (!(rc = lp_pause_locate(s, id, run_id))) /* found again at once */
+			rc = lp_info_from_json(s, run_id, id, doc, mtime, 1, out);
 		lpj_free(doc);
 	}
 	lp_store_free(other);
@@ -479,7 +577,37 @@ static int collect_by_catalog(list_ctx *c, const lp_catalog *cat)
 	return rc;
 }
 
-static int collect(lp_store *store, unsigned flags, const char *run_only, vec *out)
+/* Drop the second of two entries with one pause id (a pending pause of
+ * an uncatalogued run of ours is both in pending/ and in its run). */
+static void dedupe(vec *found)
+{
+	if (found->n < 2)
+		return;
+	qsort(found->v, found->n, sizeof *found->v, by_id);
+	size_t w = 1;
+	for (size_t k = 1; k < found->n; k++) {
+		if (strcmp(found->v[k]->pause_id, found->v[w - 1]->pause_id) == 0)
+			lp_pause_info_free(found->v[k]);
+		else
+			found->v[w++] = found->v[k];
+	}
+	found->n = w;
+}
+
+/*
+ * Contract: every pause the listing asks for, oldest first, read at the
+ * least cost:
+ *   - one run (run_only, watch): its pending pauses from pending/, or its
+ *     pause files when asked for every state, when the run is of another
+ *     shape (walk_run: its run.json is not ours, so pending/ does not
+ *     index it) or when there is no pending/;
+ *   - pending pauses of every run: pending/, plus the pending pause files
+ *     of the runs the catalog does not know (0.1.1's; all runs when there
+ *     is no catalog);
+ *   - every pause (LP_LIST_ALL): the catalog, pending/ and the runs it
+ *     does not know; every pause file with LP_LIST_JSON or no catalog.
+ */
+static int collect(lp_store *store, unsigned flags, const char *run_only, int walk_run, vec *out)
 {
 	list_ctx c = {.store = store,
 		      .all = (flags & LP_LIST_ALL) != 0,
@@ -487,10 +615,21 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, vec *o
 		      .run_prefix = run_only};
 	lp_catalog *cat = NULL;
 	int rc;
-	if (!c.all && store->pending_fd >= 0) {
+	if (run_only) {
+		rc = walk_run || c.all || store->pending_fd < 0
+			     ? on_run(run_only, &c)
+			     : each_name(store->pending_fd, on_pending, &c);
+	} else if (!c.all && store->pending_fd >= 0) {
 		rc = each_name(store->pending_fd, on_pending, &c);
-	} else if (c.all && !c.with_json && run_only == NULL &&
-		   lp_catalog_load(store, &cat) == LP_OK) {
+		if (lp_catalog_load_runs(store, &cat) != LP_OK)
+			cat = NULL; /* no usable catalog: any run may be foreign */
+		lp_error_clear();
+		cat_ctx cc = {&c, cat};
+		if (!rc)
+			rc = each_name(store->runs_fd, on_run_uncatalogued, &cc);
+		lp_catalog_free(cat);
+		dedupe(&c.found);
+	} else if (c.all && !c.with_json && lp_catalog_load(store, &cat) == LP_OK) {
 		rc = collect_by_catalog(&c, cat);
 		lp_catalog_free(cat);
 	} else { /* no usable catalog (none, an older one, unreadable): walk */
@@ -510,7 +649,7 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, vec *o
 int lp_list(lp_store *store, unsigned flags, lp_list_cb cb, void *ud)
 {
 	vec found;
-	int rc = collect(store, flags, NULL, &found);
+	int rc = collect(store, flags, NULL, 0, &found);
 	if (rc)
 		return rc;
 	for (size_t k = 0; k < found.n && rc == 0; k++)
@@ -528,6 +667,10 @@ struct lp_watcher {
 	char run_id[LP_ID_MAX + 1];
 	int run_fd;
 	long owner;     /* the run's pid when on this host, else 0 */
+	int walk;       /* a run of another shape (0.1.1's): its pauses are
+			   read from its pauses/, which is watched too */
+	int all;        /* report pauses in any state (lp_watcher_set_all) */
+	int pauses_fd;  /* its pauses/ while walked and waited on, else -1 */
 	lp_waiter *w;   /* made at the first wait */
 	char **seen;    /* pause ids already reported, to report each once */
 	size_t nseen, capseen;
@@ -552,6 +695,14 @@ int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_id)
 	wt->store = store;
 	snprintf(wt->run_id, sizeof wt->run_id, "%s", run_id);
 	wt->owner = strcmp(run->hostname, lp_hostname()) == 0 ? run->pid : 0;
+	wt->pauses_fd = -1;
+	/* a run.json without "protocol" was written by 0.1.1, which indexes
+	 * nothing in pending/: that run's pause files are read instead */
+	lp_json *doc = NULL;
+	if (run->json && lpj_parse_object(run->json, strlen(run->json), "run.json", &doc) == LP_OK)
+		wt->walk = !lpj_has(doc, "protocol");
+	lp_error_clear();
+	lpj_free(doc);
 	lp_run_info_free(run);
 	if ((rc = lp_run_dirs_open(store, run_id, &wt->run_fd))) {
 		free(wt);
@@ -613,7 +764,8 @@ int lp_watcher_next(lp_watcher *wt, double timeout, const lp_wait_hooks *hooks,
 	int rc;
 	for (;;) {
 		vec found;
-		if ((rc = collect(store, LP_LIST_JSON, wt->run_id, &found)))
+		if ((rc = collect(store, LP_LIST_JSON | (wt->all ? LP_LIST_ALL : 0), wt->run_id,
+				  wt->walk, &found)))
 			return rc;
 		lp_pause_info *next = take_unseen(wt, &found);
 		vec_free(&found);
@@ -650,6 +802,12 @@ int lp_watcher_next(lp_watcher *wt, double timeout, const lp_wait_hooks *hooks,
 			if (store->pending_fd >= 0)
 				lp_waiter_add_dir(wt->w, store->pending_fd, "pending");
 			lp_waiter_add_dir(wt->w, wt->run_fd, "run");
+			/* a walked run: its pause files appear (0.1.1 renames
+			 * them into place) and change (the end of a pause) */
+			if ((wt->walk || wt->all) &&
+			    lp_dir_open(wt->run_fd, "pauses", 0, "pauses", &wt->pauses_fd) == LP_OK)
+				lp_waiter_add_dir(wt->w, wt->pauses_fd, "pauses");
+			lp_error_clear();
 			if (wt->owner > 0)
 				lp_waiter_add_pid(wt->w, wt->owner);
 			continue;
@@ -663,6 +821,14 @@ int lp_watcher_next(lp_watcher *wt, double timeout, const lp_wait_hooks *hooks,
 	}
 }
 
+int lp_watcher_set_all(lp_watcher *wt, int all)
+{
+	if (wt == NULL)
+		return lp_fail(LP_EINVAL, "lp_watcher_set_all: watcher is NULL");
+	wt->all = all != 0;
+	return LP_OK;
+}
+
 void lp_watcher_free(lp_watcher *wt)
 {
 	if (wt == NULL)
@@ -670,6 +836,8 @@ void lp_watcher_free(lp_watcher *wt)
 	lp_waiter_free(wt->w);
 	if (wt->run_fd >= 0)
 		close(wt->run_fd);
+	if (wt->pauses_fd >= 0)
+		close(wt->pauses_fd);
 	for (size_t k = 0; k < wt->nseen; k++)
 		free(wt->seen[k]);
 	free(wt->seen);

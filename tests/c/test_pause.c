@@ -459,7 +459,11 @@ static void test_resume_unknown(void **state)
 	assert_int_equal(lp_resume(f->store, NULL, &o, NULL), LP_EINVAL);
 	assert_int_equal(lp_resume(f->store, "..", &o, NULL), LP_EINVAL);
 	assert_int_equal(lp_resume(f->store, "/etc/passwd", &o, NULL), LP_EINVAL);
-	assert_int_equal(lp_resume(f->store, "../../runs/r1/pauses/x.json", &o, NULL), LP_EINVAL);
+	/* an id of ours must be in the directory of its run */
+	assert_int_equal(lp_resume(f->store, "../../runs/r2/pauses/r1.deadbeef.json", &o, NULL),
+			 LP_EINVAL);
+	/* an id of another shape (0.1.1's) is looked for where the path says */
+	assert_int_equal(lp_resume(f->store, "../../runs/r1/pauses/x.json", &o, NULL), LP_ENOTFOUND);
 }
 
 static void test_resume_twice(void **state)

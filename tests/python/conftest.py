@@ -68,6 +68,38 @@ class Cli:
                               timeout=timeout, env=env if env is not None else self.env)
         return CliResult(list(args), proc.returncode, proc.stdout, proc.stderr)
 
+    def tty(self, *args: str, timeout: float = WAIT, env: dict | None = None) -> CliResult:
+        """Run with stdout on a pseudo-terminal (raw: no CR added), as a
+        person at a terminal: `ls` prints its table there (into a pipe it
+        prints 0.1.1's tab-separated lines)."""
+        import pty
+        import termios
+        master, slave = pty.openpty()
+        attrs = termios.tcgetattr(slave)
+        attrs[1] &= ~termios.OPOST  # no "\n" -> "\r\n"
+        termios.tcsetattr(slave, termios.TCSANOW, attrs)
+        try:
+            proc = subprocess.Popen([CLI, *args], stdout=slave, stderr=subprocess.PIPE,
+                                    stdin=subprocess.DEVNULL, env=env if env is not None else self.env)
+            os.close(slave)
+            slave = -1
+            chunks = []
+            while True:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the terminal's last writer is gone
+                    break
+                if not chunk:
+                    break
+                chunks.append(chunk)
+            _, err = proc.communicate(timeout=timeout)
+        finally:
+            if slave >= 0:
+                os.close(slave)
+            os.close(master)
+        return CliResult(["(tty)", *args], proc.returncode, b"".join(chunks).decode(),
+                         err.decode())
+
     def watch(self, run_id: str, timeout: float = WAIT) -> dict:
         """The next pending pause of a run, as `watch --json` prints it."""
         res = self("watch", "--run-id", run_id, "--timeout", str(timeout), "--json",

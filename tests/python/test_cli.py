@@ -456,10 +456,10 @@ def test_stale_after_kill_9(live, pytester, cli, pause_dir):
     pid = info["pause_id"]
     assert pid in cli("ls").stdout
     sigkill(s)
-    res = cli("ls")
+    res = cli.tty("ls")
     assert res.returncode == 0 and pid not in res.stdout, str(res)
     assert res.stdout == f"no pending pauses in {pause_dir}\n"
-    res = cli("ls", "-a")
+    res = cli.tty("ls", "-a")
     row = [line for line in res.stdout.splitlines() if line.startswith(pid)]
     assert len(row) == 1 and row[0].split()[1] == "stale", str(res)
     assert cli("show", "--json", pid).json()["state"] == "stale"
@@ -526,7 +526,7 @@ def test_ls_table_json_and_all(live, pytester, cli, pause_dir):
     a, ia = checkpoint_session(live, pytester, cli)
     b = start(live, pytester, "--pause-on-failure", "-k", "test_failure", name="test_other")
     ib = wait_paused(b, cli, kind="failure")
-    res = cli("ls")
+    res = cli.tty("ls")
     assert res.returncode == 0 and res.stderr == "", str(res)
     lines = res.stdout.splitlines()
     assert lines[0].split() == ["PAUSE_ID", "STATE", "KIND", "AGE", "PID", "WORKER", "NODEID"]
@@ -550,18 +550,18 @@ def test_ls_table_json_and_all(live, pytester, cli, pause_dir):
                          path=str(pause_file(pause_dir, j["pause_id"])))
 
     assert cli("resume", ia["pause_id"], "--result", "true").returncode == 0
-    res = cli("ls")
+    res = cli.tty("ls")
     assert ia["pause_id"] not in res.stdout and ib["pause_id"] in res.stdout
-    rows = {r.split()[0]: r.split()[1] for r in cli("ls", "-a").stdout.splitlines()[1:]}
+    rows = {r.split()[0]: r.split()[1] for r in cli.tty("ls", "-a").stdout.splitlines()[1:]}
     assert rows == {ia["pause_id"]: "resumed", ib["pause_id"]: "pending"}
-    rows_all = {r.split()[0]: r.split()[1] for r in cli("ls", "--all").stdout.splitlines()[1:]}
+    rows_all = {r.split()[0]: r.split()[1] for r in cli.tty("ls", "--all").stdout.splitlines()[1:]}
     assert rows_all == rows
     states = {j["pause_id"]: j["state"] for j in map(json.loads, cli("ls", "-a", "--json").stdout.splitlines())}
     assert states == rows
 
 
 def _ls_all_rows(cli) -> list[list[str]]:
-    res = cli("ls", "-a")
+    res = cli.tty("ls", "-a")
     assert res.returncode == 0 and res.stderr == "", str(res)
     return [r.split(None, 6) for r in res.stdout.splitlines()[1:]]
 
@@ -600,7 +600,7 @@ def test_ls_all_reads_the_catalog_and_walks_runs_it_does_not_know(live, pytester
 def test_ls_empty_and_missing_pause_dir(cli, pause_dir, live, pytester):
     # missing: exit 0, nothing created
     for args, text in ((["ls"], "no pending pauses in"), (["ls", "-a"], "no pauses in")):
-        res = cli(*args)
+        res = cli.tty(*args)
         assert (res.returncode, res.stdout, res.stderr) == (0, f"{text} {pause_dir}\n", ""), str(res)
         assert cli(*args, "--json").stdout == ""
     assert not pause_dir.exists()
@@ -609,9 +609,10 @@ def test_ls_empty_and_missing_pause_dir(cli, pause_dir, live, pytester):
     rc, out = live("test_quiet.py").finish()
     assert rc == 0, out
     assert (pause_dir / "runs").is_dir()
-    res = cli("ls")
+    res = cli.tty("ls")
     assert (res.returncode, res.stdout) == (0, f"no pending pauses in {pause_dir}\n"), str(res)
-    assert cli("ls", "-a").stdout == f"no pauses in {pause_dir}\n"
+    assert cli.tty("ls", "-a").stdout == f"no pauses in {pause_dir}\n"
+    assert cli("ls").stdout == cli("ls", "-a").stdout == ""  # into a pipe: 0.1.1's nothing
     assert cli("ls", "--json").stdout == ""
 
 

@@ -41,7 +41,7 @@ def all_pauses(cli) -> list[dict]:
         shown = cli("show", p["pause_id"], "--json")
         assert shown.returncode == 0, str(shown)
         assert json.loads(shown.stdout)["state"] == p["state"]
-    table = cli("ls", "-a")
+    table = cli.tty("ls", "-a")
     assert table.returncode == 0, str(table)
     rows = table.stdout.splitlines()
     listed = [] if rows[0].startswith("no pauses") else [tuple(r.split()[:2]) for r in rows[1:]]

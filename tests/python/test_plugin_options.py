@@ -382,7 +382,7 @@ def test_processes_sharing_a_pause_dir_get_their_own_runs(pytester, live, cli, p
     assert listed.returncode == 0, str(listed)
     by_id = {e["pause_id"]: e for e in map(json.loads, listed.stdout.splitlines())}
     assert set(by_id) == set(pause_ids)
-    text = cli("ls")
+    text = cli.tty("ls")
     assert text.returncode == 0, str(text)
     for s, pause_id in zip(sessions, pause_ids):
         row = next(line for line in text.stdout.splitlines() if line.startswith(pause_id))
@@ -405,4 +405,4 @@ def test_processes_sharing_a_pause_dir_get_their_own_runs(pytester, live, cli, p
         rc, out = s.finish()
         assert rc == 1, out
         assert f"failure reason: for {pause_id}" in out
-    assert cli("ls").stdout.strip() == f"no pending pauses in {pause_dir}"
+    assert cli.tty("ls").stdout.strip() == f"no pending pauses in {pause_dir}"

@@ -336,12 +336,12 @@ def test_kill_9_makes_pauses_stale(live, pytester, cli, pause_dir):
             cmd = command_file(pause_dir, info["pause_id"])
             poll_until(cmd.exists, "the in-flight resume to write its claim")
         sigkill(s)
-    listed = cli("ls")
+    listed = cli.tty("ls")
     assert listed.returncode == 0 and listed.stdout == f"no pending pauses in {pause_dir}\n", \
         str(listed)
     states = {j["pause_id"]: j["state"] for j in
               map(json.loads, cli("ls", "-a", "--json").stdout.splitlines())}
-    table = {line.split()[0]: line.split()[1] for line in cli("ls", "-a").stdout.splitlines()[1:]}
+    table = {line.split()[0]: line.split()[1] for line in cli.tty("ls", "-a").stdout.splitlines()[1:]}
     for kind, s, info in paused:
         pid = info["pause_id"]
         assert states[pid] == table[pid] == "stale", (pid, states, table)

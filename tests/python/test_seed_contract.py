@@ -555,11 +555,11 @@ def test_ls_shows_pending_pauses_and_ls_a_every_state(pytester, live, cli, pause
     assert {k: v["state"] for k, v in ls_json(cli).items()} == {pending["pause_id"]: "pending"}
     assert {k: v["state"] for k, v in ls_json(cli, "-a").items()} == states
 
-    text = cli("ls")
+    text = cli.tty("ls")
     assert text.returncode == 0, str(text)
     rows = [line for line in text.stdout.splitlines() if not line.startswith("PAUSE_ID")]
     assert len(rows) == 1 and rows[0].startswith(pending["pause_id"]), text.stdout
-    text = cli("ls", "-a")
+    text = cli.tty("ls", "-a")
     assert text.returncode == 0, str(text)
     for pause_id, state in states.items():
         row = next(line for line in text.stdout.splitlines() if line.startswith(pause_id))

@@ -1,0 +1,251 @@
+/*
+ * test_foreign.c - pauses whose ids are not of our shape (0.1.1's bare
+ * 32-hex UUIDs for runs and pauses, no pending/ entry, no catalog line),
+ * in a pause directory our runtime also uses: listed by lp_list (pending
+ * and all), loaded by id and by path, reported by lp_watch (and woken
+ * for when one appears), resumed by lp_resume; two runs holding one id
+ * are refused with a message naming both.
+ */
+#include "helpers.h"
+
+#define FRUN "0123456789abcdef0123456789abcdef"
+#define FPAUSE "fedcba9876543210fedcba9876543210"
+
+/* A run and a pending pause written as 0.1.1 writes them (0755 dirs). */
+static void write_v011(const fx *f, const char *run, const char *pause, const char *status,
+		       long pid, double created)
+{
+	char p[512], doc[2048];
+	fx_path(f, p, sizeof p, "runs/%s", run);
+	mkdir(p, 0755);
+	fx_path(f, p, sizeof p, "runs/%s/pauses", run);
+	mkdir(p, 0755);
+	fx_path(f, p, sizeof p, "runs/%s/commands", run);
+	mkdir(p, 0755);
+	fx_path(f, p, sizeof p, "runs/%s/run.json", run);
+	snprintf(doc, sizeof doc,
+		 "{\"run_id\": \"%s\", \"pid\": %ld, \"hostname\": \"%s\", \"cwd\": \"/w\", "
+		 "\"argv\": [\"pytest\"], \"started_at\": %f, \"worker_id\": null}",
+		 run, pid, lp_hostname(), created - 1);
+	assert_int_equal(write_text(p, doc, strlen(doc)), 0);
+	if (pause == NULL)
+		return;
+	fx_path(f, p, sizeof p, "runs/%s/pauses/%s.json", run, pause);
+	snprintf(doc, sizeof doc,
+		 "{\"pause_id\": \"%s\", \"run_id\": \"%s\", \"kind\": \"checkpoint\", "
+		 "\"nodeid\": \"t.py::v011\", \"task\": \"approve\", \"timeout\": 600.0, "
+		 "\"original_failure\": \"\", \"status\": \"%s\", \"created_at\": %f, "
+		 "\"pid\": %ld, \"hostname\": \"%s\", \"cwd\": \"/w\", \"worker_id\": null, "
+		 "\"finished_at\": null, \"failure_reason\": null}",
+		 pause, run, status, created, pid, lp_hostname());
+	assert_int_equal(write_text(p, doc, strlen(doc)), 0);
+}
+
+typedef struct ids {
+	int n;
+	char id[16][LP_ID_MAX + 1];
+	char state[16][16];
+} ids;
+
+static int on_info(const lp_pause_info *info, void *ud)
+{
+	ids *s = ud;
+	if (s->n < 16) {
+		snprintf(s->id[s->n], sizeof s->id[0], "%s", info->pause_id);
+		snprintf(s->state[s->n], sizeof s->state[0], "%s", info->state);
+	}
+	s->n++;
+	return 0;
+}
+
+static int find(const ids *s, const char *id)
+{
+	for (int k = 0; k < s->n && k < 16; k++)
+		if (strcmp(s->id[k], id) == 0)
+			return k;
+	return -1;
+}
+
+static void test_listed_beside_ours(void **state)
+{
+	fx *f = *state;
+	lp_pause *ours = fx_pause(f, LP_KIND_CHECKPOINT, 30); /* pending/ and the catalog exist */
+	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lp_now());
+	write_v011(f, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "resumed",
+		   (long)getpid(), lp_now());
+	ids s = {0};
+	assert_int_equal(lp_list(f->store, 0, on_info, &s), 0);
+	assert_int_equal(s.n, 2); /* both pending ones, the resumed one not */
+	assert_true(find(&s, lp_pause_id(ours)) >= 0 && find(&s, FPAUSE) >= 0);
+	memset(&s, 0, sizeof s);
+	assert_int_equal(lp_list(f->store, LP_LIST_ALL, on_info, &s), 0);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(s.state[find(&s, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")], "resumed");
+	memset(&s, 0, sizeof s);
+	assert_int_equal(lp_list(f->store, LP_LIST_ALL | LP_LIST_JSON, on_info, &s), 0);
+	assert_int_equal(s.n, 3);
+	lp_pause_free(ours);
+}
+
+static void test_load_by_id_and_path(void **state)
+{
+	fx *f = *state;
+	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lp_now());
+	lp_pause_info *i = NULL;
+	assert_int_equal(lp_pause_info_load(f->store, FPAUSE, &i), LP_OK);
+	assert_string_equal(i->run_id, FRUN);
+	assert_string_equal(i->state, "pending");
+	assert_string_equal(i->kind, "checkpoint");
+	char path[512];
+	fx_path(f, path, sizeof path, "runs/%s/pauses/%s.json", FRUN, FPAUSE);
+	assert_string_equal(i->path, path);
+	lp_pause_info_free(i);
+	/* by path, with and without a store */
+	assert_int_equal(lp_pause_info_load(f->store, path, &i), LP_OK);
+	assert_string_equal(i->run_id, FRUN);
+	lp_pause_info_free(i);
+	assert_int_equal(lp_pause_info_load(NULL, path, &i), LP_OK);
+	assert_string_equal(i->pause_id, FPAUSE);
+	lp_pause_info_free(i);
+	/* unknown ids of that shape */
+	assert_int_equal(lp_pause_info_load(f->store, "ffffffffffffffffffffffffffffffff", &i),
+			 LP_ENOTFOUND);
+	assert_non_null(strstr(lp_error_message(), "pytest-live-pause ls"));
+	/* the same id in two runs: refused, naming both; the path still works */
+	write_v011(f, "cccccccccccccccccccccccccccccccc", FPAUSE, "pending", (long)getpid(),
+		   lp_now());
+	assert_int_equal(lp_pause_info_load(f->store, FPAUSE, &i), LP_EINVAL);
+	assert_non_null(strstr(lp_error_message(), FRUN));
+	assert_non_null(strstr(lp_error_message(), "cccccccccccccccccccccccccccccccc"));
+	assert_int_equal(lp_pause_info_load(f->store, path, &i), LP_OK);
+	assert_string_equal(i->run_id, FRUN);
+	lp_pause_info_free(i);
+}
+
+static void test_watch_reports_and_wakes(void **state)
+{
+	fx *f = *state;
+	write_v011(f, FRUN, NULL, NULL, (long)getpid(), lp_now());
+	lp_pause_info *i = NULL;
+	/* nothing yet: times out */
+	assert_int_equal(lp_watch(f->store, FRUN, 0.2, NULL, &i), LP_ETIMEOUT);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct timespec ts = {0, 200 * 1000 * 1000};
+		nanosleep(&ts, NULL); /* the parent is waiting by then, or finds it at once */
+		char p[512], tmp[512];
+		fx_path(f, tmp, sizeof tmp, "runs/%s/pauses/%s.json.tmp", FRUN, FPAUSE);
+		fx_path(f, p, sizeof p, "runs/%s/pauses/%s.json", FRUN, FPAUSE);
+		char doc[1024];
+		snprintf(doc, sizeof doc,
+			 "{\"pause_id\": \"%s\", \"run_id\": \"%s\", \"kind\": \"failure\", "
+			 "\"nodeid\": \"t.py::f\", \"status\": \"pending\", \"created_at\": %f, "
+			 "\"pid\": %ld, \"hostname\": \"%s\"}",
+			 FPAUSE, FRUN, lp_now(), (long)getppid(), lp_hostname());
+		if (write_text(tmp, doc, strlen(doc)) != 0 || rename(tmp, p) != 0)
+			_exit(CHILD_SETUP_FAILED);
+		_exit(0);
+	}
+	int rc = lp_watch(f->store, FRUN, 20, NULL, &i);
+	assert_int_equal(wait_child(pid, 10000), 0);
+	assert_int_equal(rc, LP_OK);
+	assert_string_equal(i->pause_id, FPAUSE);
+	assert_string_equal(i->kind, "failure");
+	lp_pause_info_free(i);
+	/* at once, now that it exists */
+	assert_int_equal(lp_watch(f->store, FRUN, 5, NULL, &i), LP_OK);
+	assert_string_equal(i->pause_id, FPAUSE);
+	lp_pause_info_free(i);
+}
+
+static void test_watch_all_reports_ended(void **state)
+{
+	fx *f = *state;
+	write_v011(f, FRUN, FPAUSE, "resumed", (long)getpid(), lp_now());
+	lp_watcher *w = NULL;
+	lp_pause_info *i = NULL;
+	assert_int_equal(lp_run_watch_open(&w, f->store, FRUN), LP_OK);
+	assert_int_equal(lp_watcher_next(w, 0.2, NULL, &i), LP_ETIMEOUT);
+	assert_int_equal(lp_watcher_set_all(w, 1), LP_OK);
+	assert_int_equal(lp_watcher_next(w, 5, NULL, &i), LP_OK);
+	assert_string_equal(i->pause_id, FPAUSE);
+	assert_string_equal(i->state, "resumed");
+	lp_pause_info_free(i);
+	lp_watcher_free(w);
+	assert_int_equal(lp_watcher_set_all(NULL, 1), LP_EINVAL);
+	/* ours too: an ended pause of our run */
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_claim(p, "cli", NULL, &res), LP_OK);
+	lp_resolution_clear(&res);
+	assert_int_equal(lp_run_watch_open(&w, f->store, "r1"), LP_OK);
+	assert_int_equal(lp_watcher_set_all(w, 1), LP_OK);
+	assert_int_equal(lp_watcher_next(w, 5, NULL, &i), LP_OK);
+	assert_string_equal(i->pause_id, lp_pause_id(p));
+	assert_string_equal(i->state, "resumed");
+	lp_pause_info_free(i);
+	lp_watcher_free(w);
+	lp_pause_free(p);
+}
+
+/* The paused side of 0.1.1, in a child: wait for the command, take it
+ * (read, unlink) and write the final pause file. */
+static int v011_take(void *arg)
+{
+	const fx *f = arg;
+	char cmd[512], p[512], tmp[512];
+	fx_path(f, cmd, sizeof cmd, "runs/%s/commands/%s.resume.json", FRUN, FPAUSE);
+	fx_path(f, p, sizeof p, "runs/%s/pauses/%s.json", FRUN, FPAUSE);
+	fx_path(f, tmp, sizeof tmp, "runs/%s/pauses/%s.json.tmp", FRUN, FPAUSE);
+	for (int k = 0; k < 1000 && !exists(cmd); k++) {
+		struct timespec ts = {0, 10 * 1000 * 1000};
+		nanosleep(&ts, NULL);
+	}
+	char *text = slurp(cmd);
+	if (text == NULL || strstr(text, "\"result\":true") == NULL || unlink(cmd) != 0)
+		return 1;
+	free(text);
+	char doc[1024];
+	snprintf(doc, sizeof doc,
+		 "{\"pause_id\": \"%s\", \"run_id\": \"%s\", \"kind\": \"checkpoint\", "
+		 "\"nodeid\": \"t.py::v011\", \"status\": \"resumed\", \"created_at\": 1.0, "
+		 "\"pid\": %ld, \"hostname\": \"%s\", \"finished_at\": 2.0, \"result\": true}",
+		 FPAUSE, FRUN, (long)getppid(), lp_hostname());
+	return write_text(tmp, doc, strlen(doc)) == 0 && rename(tmp, p) == 0 ? 0 : 2;
+}
+
+static void test_resume_by_id(void **state)
+{
+	fx *f = *state;
+	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lp_now());
+	pid_t child = fork_child(v011_take, f);
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	o.has_result = 1;
+	o.result = LP_RESULT_TRUE;
+	o.take_timeout = 20;
+	lp_pause_info *i = NULL;
+	int rc = lp_resume(f->store, FPAUSE, &o, &i);
+	assert_int_equal(wait_child(child, 20000), 0);
+	if (rc != LP_OK)
+		fprintf(stderr, "lp_resume: %s\n", lp_error_message());
+	assert_int_equal(rc, LP_OK);
+	assert_string_equal(i->status, "resumed");
+	lp_pause_info_free(i);
+	/* a second resume is refused as already resumed */
+	assert_int_equal(lp_resume(f->store, FPAUSE, &o, NULL), LP_ERESUMED);
+}
+
+int main(void)
+{
+	test_guard(120);
+#define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_run, fx_teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_listed_beside_ours),
+		T(test_load_by_id_and_path),
+		T(test_watch_reports_and_wakes),
+		T(test_watch_all_reports_ended),
+		T(test_resume_by_id),
+	};
+	return cmocka_run_group_tests_name("foreign ids", tests, NULL, NULL);
+}
