@@ -177,7 +177,7 @@ static void test_watch_all_reports_ended(void **state)
 	/* ours too: an ended pause of our run */
 	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_claim(p, "cli", NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(p, LP_ACTION_RESUME, "cli", NULL, &res), LP_OK);
 	lp_resolution_clear(&res);
 	assert_int_equal(lp_run_watch_open(&w, f->store, "r1"), LP_OK);
 	assert_int_equal(lp_watcher_set_all(w, 1), LP_OK);
