@@ -256,10 +256,10 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info,
 		put_value(fp, "hostname", info->hostname);
 		put_value(fp, "cwd", info->cwd);
 		put_created_at(fp, info->created_at);
-		if (info->timeout > 0)
-			fprintf(fp, "timeout: %g\n", info->timeout);
+		if (isinf(info->timeout))
+			fputs("timeout: inf (waits until resumed)\n", fp);
 		else
-			fputs("timeout: 0 (waits until resumed)\n", fp);
+			fprintf(fp, "timeout: %g\n", info->timeout);
 	}
 	if (checkpoint)
 		put_text(fp, "task", info->task);

@@ -20,6 +20,7 @@
 #ifndef LIVEPAUSE_H
 #define LIVEPAUSE_H
 
+#include <math.h>
 #include <stddef.h>
 
 #ifdef __cplusplus
@@ -152,9 +153,12 @@ typedef struct lp_run_options {
 	const char *worker_id;  /* NULL unless a worker (pytest-xdist) */
 	const char *cwd;        /* NULL: getcwd() */
 	const char *extra_json; /* NULL or a JSON object merged into run.json */
+	/* version 2: NULL, or the program's arguments, NULL-terminated,
+	 * recorded (bounded, see docs/protocol.md) as run.json's "argv" */
+	const char *const *argv;
 } lp_run_options;
-#define LP_RUN_OPTIONS_VERSION 1
-#define LP_RUN_OPTIONS_INIT {LP_RUN_OPTIONS_VERSION, NULL, NULL, NULL, NULL}
+#define LP_RUN_OPTIONS_VERSION 2
+#define LP_RUN_OPTIONS_INIT {LP_RUN_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL}
 
 /* Create runs/<run_id>/ with run.json, events.jsonl, pauses/ and commands/,
  * owned by this process, and log "run_started". */
@@ -226,12 +230,28 @@ typedef struct lp_pause_options {
 	const char *nodeid;           /* pytest node id, or any test name */
 	const char *task;             /* checkpoint task, NULL for failures */
 	const char *original_failure; /* failure text, NULL for checkpoints */
-	double timeout;               /* seconds; <= 0 waits forever */
+	double timeout;               /* seconds (see lp_timeout_check): 0 times
+	                                 out at once, LP_TIMEOUT_FOREVER waits
+	                                 until resumed */
 	const char *extra_json;       /* NULL or JSON object merged in */
 } lp_pause_options;
 #define LP_PAUSE_OPTIONS_VERSION 1
 #define LP_PAUSE_OPTIONS_INIT \
-	{LP_PAUSE_OPTIONS_VERSION, LP_KIND_FAILURE, NULL, NULL, NULL, 0.0, NULL}
+	{LP_PAUSE_OPTIONS_VERSION, LP_KIND_FAILURE, NULL, NULL, NULL, LP_TIMEOUT_FOREVER, NULL}
+
+/* Pause timeouts, as 0.1.1 reads them: the deadline is created_at +
+ * timeout, so 0 means the pause times out at once; waiting until resumed
+ * is spelled inf. */
+#define LP_TIMEOUT_FOREVER ((double)INFINITY)
+#define LP_TIMEOUT_MAX 1e9 /* seconds (31 years); more is surely a mistake */
+/* The one rule for a pause timeout, applied by lp_pause_begin() and by
+ * the plugin at start: LP_OK for 0..LP_TIMEOUT_MAX seconds or
+ * LP_TIMEOUT_FOREVER; LP_EINVAL (one-line message naming `what`) for a
+ * negative, larger or NaN value. */
+int lp_timeout_check(double seconds, const char *what);
+/* Parse a timeout text ("300", "0.5", "0", "inf") by the same rule:
+ * surrounding blanks allowed, nothing else after the number. */
+int lp_timeout_parse(const char *text, const char *what, double *out);
 
 /* What ended a pause. Strings are owned by the struct; release them with
  * lp_resolution_clear(), which is safe on a zeroed struct. The struct is

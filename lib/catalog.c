@@ -29,6 +29,12 @@
 #define CATALOG_CAP ((size_t)1 << 30) /* 1 GiB: millions of pauses */
 #define P_FIELDS 13                    /* "P" and 12 values */
 
+/* escaping at most doubles a byte, and a JSON-encoded size is never
+ * below the raw size: the bounded fields always fit a line */
+_Static_assert(2 * (LP_CAP_NODEID + LP_CAP_TASK + LP_CAP_CWD + 2 * LP_CAP_HOSTNAME) + 4096 <
+		       LP_CATALOG_LINE_CAP,
+	       "a catalog line must hold every bounded field");
+
 /* ------------------------------------------------------------ writing */
 
 /* Append `s` escaped (\\ \t \n \r) to buf; returns the new length, or
@@ -128,7 +134,11 @@ int lp_catalog_add_run(lp_store *store, const char *run_id)
 
 int lp_catalog_add_pause(lp_store *store, const lp_json *doc)
 {
-	enum { CAP = 64 * 1024 };
+	/* The fields are bounded when the pause file is written (internal.h:
+	 * nodeid, task, cwd, hostname), and catalog escaping at most doubles
+	 * a byte: the line always fits. Were it not to, the append fails and
+	 * the pause stays in pending/, where "ls -a" reads its file. */
+	enum { CAP = LP_CATALOG_LINE_CAP };
 	char *line = malloc(CAP);
 	if (line == NULL)
 		return lp_fail(LP_ERROR, "out of memory");
@@ -136,7 +146,10 @@ int lp_catalog_add_pause(lp_store *store, const lp_json *doc)
 	char num[4][40];
 	snprintf(num[0], sizeof num[0], "%.16g", lpj_get_real(doc, "created_at", 0));
 	snprintf(num[1], sizeof num[1], "%.16g", lpj_get_real(doc, "finished_at", 0));
-	snprintf(num[2], sizeof num[2], "%.16g", lpj_get_real(doc, "timeout", 0));
+	if (lpj_is_null(doc, "timeout"))
+		snprintf(num[2], sizeof num[2], "inf"); /* no timeout; strtod reads it back */
+	else
+		snprintf(num[2], sizeof num[2], "%.16g", lpj_get_real(doc, "timeout", 0));
 	snprintf(num[3], sizeof num[3], "%lld", lpj_get_int(doc, "pid", 0));
 	const char *fields[P_FIELDS] = {
 		"P",

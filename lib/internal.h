@@ -16,7 +16,29 @@
 #define LP_CAP_COMMAND (64 * 1024)
 #define LP_CAP_PAUSE (1024 * 1024)
 #define LP_CAP_RUN (64 * 1024)
-#define LP_CAP_FAILURE_TEXT (256 * 1024) /* original_failure is cut there */
+/* Caps on what we write, in bytes once JSON-encoded (lpj_encoded_size),
+ * chosen so that every pause file stays far within LP_CAP_PAUSE, run.json
+ * within LP_CAP_RUN and every catalog line within its limit (catalog.c):
+ * see docs/protocol.md, "Sizes". */
+#define LP_CAP_FAILURE_TEXT (256 * 1024) /* original_failure */
+#define LP_CAP_TASK (32 * 1024)
+#define LP_CAP_NODEID (16 * 1024)
+#define LP_CAP_CWD (16 * 1024)
+#define LP_CAP_HOSTNAME 1024             /* also worker_id */
+#define LP_CAP_REASON (64 * 1024)        /* failure_reason, reason, errors */
+#define LP_CAP_HINT (32 * 1024)          /* resume_command */
+#define LP_CAP_EXTRA (64 * 1024)         /* extra_json text of a pause */
+#define LP_CAP_RUN_EXTRA (16 * 1024)     /* extra_json text of a run */
+#define LP_CAP_EXTRA_STRING (16 * 1024)  /* each string of extra fields, events */
+#define LP_CAP_ARG (4 * 1024)            /* one element of run.json's argv */
+#define LP_CAP_ARGV (16 * 1024)          /* all of run.json's argv */
+/* A catalog "P" line: 2 * (nodeid + task + cwd + hostname + worker) and
+ * the short fields fit with room to spare. */
+#define LP_CATALOG_LINE_CAP (256 * 1024)
+/* What ends a text that was cut (after a newline in multi-line texts). */
+#define LP_CUT_MARKER "[... cut by pytest-live-pause]"
+/* 0.1.1's task of every failure pause. */
+#define LP_FAILURE_TASK "Inspect the failure and then resume the test."
 #define LP_HEARTBEAT_INTERVAL 2.0         /* seconds */
 #define LP_HEARTBEAT_MISSES 4             /* stale after this many missed */
 #define LP_DEFAULT_SLICE_MS 50
@@ -145,6 +167,21 @@ lp_json *lpj_get(const lp_json *o, const char *key); /* borrowed */
 
 /* Read the identity fields of a pause or run file. */
 void lpj_get_identity(const lp_json *o, lp_identity *out);
+
+/* --- json.c: bounded text --- */
+/* Bytes s takes in lpj_dump's output (quotes excluded), counted from
+ * above (see json.c); invalid UTF-8 bytes count as U+FFFD. */
+size_t lpj_encoded_size(const char *s);
+/* A malloc'd copy of s, invalid UTF-8 replaced by U+FFFD, that takes at
+ * most cap encoded bytes: cut on a character boundary and ended by
+ * LP_CUT_MARKER (after a newline if multiline) when it did not fit;
+ * *was_cut says so. NULL when out of memory. */
+char *lpj_text_fit(const char *s, size_t cap, int multiline, int *was_cut);
+/* lpj_set_str of lpj_text_fit(val, cap, ...); a cut field is also named
+ * in the object's "cut" array. NULL val: null. */
+int lpj_set_text(lp_json *o, const char *key, const char *val, size_t cap, int multiline);
+/* Cut every string member of object o to cap encoded bytes. */
+int lpj_bound_strings(lp_json *o, size_t cap);
 
 /* --- json.c: any JSON value (for qamule.c) --- */
 typedef enum lpj_type {

@@ -339,3 +339,133 @@ int lpj_foreach(const lp_json *o, int (*cb)(const char *key, const lp_json *val,
 }
 
 int lpj_is_integer(const lp_json *j) { return json_is_integer(J(j)); }
+
+/* ------------------------------------------------------------------------
+ * Bounded text: every text we write into a pause file, run.json, an event
+ * or the catalog is cut by the size it takes once JSON-encoded (what every
+ * reader's cap counts), on a character boundary, with a visible marker.
+ * ---------------------------------------------------------------------- */
+
+/* Bytes lpj_dump writes for the character at s (n bytes of valid UTF-8),
+ * counted from above: '"' and '\' and the C0 controls with a short escape
+ * take 2, the other C0 controls "\u00XX" 6, and so do DEL and what
+ * escape_unsafe() escapes (C1, U+2028/U+2029, bidirectional controls). */
+static size_t encoded_len(const unsigned char *s, size_t n)
+{
+	unsigned cp;
+	if (n > 1) /* escape_unsafe() writes the unsafe ones as \uHHHH */
+		return lp_utf8_decode(s, n, &cp) == n && lp_text_unsafe_cp(cp) ? 6 : n;
+	unsigned c = s[0];
+	if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
+		return 2;
+	return c < 0x20 || c == 0x7F ? 6 : 1;
+}
+
+size_t lpj_encoded_size(const char *s)
+{
+	size_t len = strlen(s), total = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+		total += n ? encoded_len((const unsigned char *)s + i, n) : 3; /* U+FFFD */
+		i += n ? n : 1;
+	}
+	return total;
+}
+
+char *lpj_text_fit(const char *s, size_t cap, int multiline, int *was_cut)
+{
+	const char *marker = multiline ? "\n" LP_CUT_MARKER : LP_CUT_MARKER;
+	size_t mlen = strlen(marker), menc = lpj_encoded_size(marker);
+	size_t len = strlen(s);
+	*was_cut = lpj_encoded_size(s) > cap;
+	size_t budget = *was_cut ? (cap > menc ? cap - menc : 0) : (size_t)-1;
+	/* invalid bytes become U+FFFD (3 bytes from 1) */
+	char *out = malloc(len * 3 + mlen + 1);
+	if (out == NULL) {
+		lp_fail(LP_ERROR, "out of memory");
+		return NULL;
+	}
+	size_t o = 0, used = 0;
+	for (size_t i = 0; i < len;) {
+		size_t n = utf8_seq((const unsigned char *)s + i, len - i);
+		size_t e = n ? encoded_len((const unsigned char *)s + i, n) : 3;
+		if (used + e > budget)
+			break;
+		if (n) {
+			memcpy(out + o, s + i, n);
+			o += n;
+			i += n;
+		} else {
+			memcpy(out + o, "\xEF\xBF\xBD", 3);
+			o += 3;
+			i++;
+		}
+		used += e;
+	}
+	if (*was_cut) {
+		memcpy(out + o, marker, mlen);
+		o += mlen;
+	}
+	out[o] = '\0';
+	return out;
+}
+
+int lpj_set_text(lp_json *o, const char *key, const char *val, size_t cap, int multiline)
+{
+	if (val == NULL)
+		return lpj_set_null(o, key);
+	int cut;
+	char *fitted = lpj_text_fit(val, cap, multiline, &cut);
+	if (fitted == NULL)
+		return LP_ERROR;
+	int rc = set(o, key, json_string(fitted));
+	free(fitted);
+	if (rc || !cut)
+		return rc;
+	/* name the field in "cut" (once), so that a reader need not guess
+	 * from the marker whether a text was cut */
+	json_t *list = json_object_get(J(o), "cut");
+	if (!json_is_array(list)) {
+		if ((rc = set(o, "cut", json_array())))
+			return rc;
+		list = json_object_get(J(o), "cut");
+	}
+	size_t k;
+	json_t *v;
+	json_array_foreach(list, k, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), key) == 0)
+			return LP_OK;
+	if (json_array_append_new(list, json_string(key)) < 0)
+		return lp_fail(LP_ERROR, "out of memory");
+	return LP_OK;
+}
+
+int lpj_bound_strings(lp_json *o, size_t cap)
+{
+	/* the keys to cut first: setting "cut" while iterating could rehash */
+	json_t *keys = json_array();
+	if (keys == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	const char *key;
+	json_t *val;
+	json_object_foreach(J(o), key, val) {
+		if (json_is_string(val) && json_string_length(val) > cap / 6 &&
+		    lpj_encoded_size(json_string_value(val)) > cap &&
+		    json_array_append_new(keys, json_string(key)) < 0) {
+			json_decref(keys);
+			return lp_fail(LP_ERROR, "out of memory");
+		}
+	}
+	int rc = LP_OK;
+	size_t k;
+	json_array_foreach(keys, k, val) {
+		key = json_string_value(val);
+		char *copy = lp_strdup(json_string_value(json_object_get(J(o), key)));
+		rc = copy ? lpj_set_text(o, key, copy, cap, 1) : LP_ERROR;
+		free(copy);
+		if (rc)
+			break;
+	}
+	json_decref(keys);
+	return rc;
+}

@@ -21,6 +21,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* the bounded fields of a pause file, with its extra fields and the
+ * command's verdict, stay far within the readers' cap */
+_Static_assert(LP_CAP_FAILURE_TEXT + LP_CAP_TASK + LP_CAP_NODEID + LP_CAP_CWD +
+			       3 * LP_CAP_HOSTNAME + LP_CAP_REASON + LP_CAP_HINT + LP_CAP_EXTRA +
+			       8192 <
+		       LP_CAP_PAUSE,
+	       "a pause file must fit LP_CAP_PAUSE");
+
 struct lp_pause {
 	lp_run *run;
 	char id[LP_ID_MAX + 1];
@@ -83,50 +91,71 @@ static char *make_hint(const lp_pause *p)
 	return lp_resume_command(&hint, p->id, p->kind, dir) == LP_OK ? hint : NULL;
 }
 
+/* The pending pause file: 0.1.1's fields in their types (docs/protocol.md)
+ * and ours. Every text is bounded by its encoded size (lpj_set_text), so
+ * that the file, its events and its catalog line fit every reader's cap. */
 static int fill_doc(lp_pause *p, const lp_pause_options *o)
 {
 	lp_run *run = p->run;
 	lp_json *d = p->doc;
 	char st[32];
 	snprintf(st, sizeof st, "%llu", run->self.start_time);
-	char *failure = NULL;
-	if (o->original_failure && strlen(o->original_failure) > LP_CAP_FAILURE_TEXT) {
-		failure = malloc(LP_CAP_FAILURE_TEXT + 64);
-		if (failure == NULL)
-			return lp_fail(LP_ERROR, "out of memory");
-		size_t cut = LP_CAP_FAILURE_TEXT;
-		while (cut > 0 && ((unsigned char)o->original_failure[cut] & 0xC0) == 0x80)
-			cut--; /* not inside a UTF-8 character */
-		memcpy(failure, o->original_failure, cut);
-		strcpy(failure + cut, "\n[... cut by pytest-live-pause]");
-	}
+	const char *task = o->task ? o->task : p->kind == LP_KIND_FAILURE ? LP_FAILURE_TASK : "";
 	double now = lp_now();
+	int forever = isinf(o->timeout);
 	int rc;
 	if ((rc = lpj_set_int(d, "protocol", LP_PROTOCOL_VERSION)) ||
 	    (rc = lpj_set_str(d, "pause_id", p->id)) ||
 	    (rc = lpj_set_str(d, "run_id", run->id)) ||
 	    (rc = lpj_set_str(d, "kind", lp_kind_name(p->kind))) ||
-	    (rc = lpj_set_str(d, "nodeid", o->nodeid ? o->nodeid : "")) ||
-	    (rc = lpj_set_real(d, "timeout", o->timeout > 0 ? o->timeout : 0.0)) ||
-	    (rc = lpj_set_str(d, "original_failure", failure ? failure : o->original_failure)) ||
-	    (rc = lpj_set_str(d, "task", o->task)) ||
+	    (rc = lpj_set_text(d, "nodeid", o->nodeid ? o->nodeid : "", LP_CAP_NODEID, 0)) ||
+	    /* JSON has no infinity: null is "no timeout" (0.1.1 writes Infinity) */
+	    (rc = forever ? lpj_set_null(d, "timeout") : lpj_set_real(d, "timeout", o->timeout)) ||
+	    (rc = lpj_set_text(d, "original_failure",
+			       o->original_failure ? o->original_failure : "", LP_CAP_FAILURE_TEXT, 1)) ||
+	    (rc = lpj_set_text(d, "task", task, LP_CAP_TASK, 1)) ||
 	    (rc = lpj_set_str(d, "status", "pending")) ||
+	    /* 0.1.1 writes these as null while pending; set when it ends */
+	    (rc = lpj_set_null(d, "finished_at")) ||
+	    (rc = lpj_set_null(d, "failure_reason")) ||
 	    (rc = lpj_set_real(d, "created_at", now)) ||
-	    (rc = o->timeout > 0 ? lpj_set_real(d, "deadline_at", now + o->timeout)
-				 : lpj_set_null(d, "deadline_at")) ||
+	    (rc = forever ? lpj_set_null(d, "deadline_at")
+			  : lpj_set_real(d, "deadline_at", now + o->timeout)) ||
 	    (rc = lpj_set_int(d, "pid", run->self.pid)) ||
-	    (rc = lpj_set_str(d, "hostname", run->self.hostname)) ||
-	    (rc = lpj_set_str(d, "cwd", run->cwd)) ||
-	    (rc = lpj_set_str(d, "worker_id", run->worker_id)) ||
+	    (rc = lpj_set_text(d, "hostname", run->self.hostname, LP_CAP_HOSTNAME, 0)) ||
+	    (rc = lpj_set_text(d, "cwd", run->cwd, LP_CAP_CWD, 0)) ||
+	    (rc = lpj_set_text(d, "worker_id", run->worker_id, LP_CAP_HOSTNAME, 0)) ||
 	    (rc = lpj_set_str(d, "boot_id", run->self.boot_id)) ||
 	    (rc = lpj_set_str(d, "pid_start_time", st)) ||
 	    (rc = lpj_set_real(d, "heartbeat_interval", LP_HEARTBEAT_INTERVAL)) ||
-	    (rc = lpj_set_str(d, "resume_command", p->hint))) {
-		free(failure);
+	    (rc = lpj_set_text(d, "resume_command", p->hint, LP_CAP_HINT, 0)))
 		return rc;
-	}
-	free(failure);
-	return rc;
+	return LP_OK;
+}
+
+#define TIMEOUT_RULE "must be a number of seconds from 0 (times out at once) to %g, or inf (waits until resumed)"
+
+int lp_timeout_check(double seconds, const char *what)
+{
+	if (isnan(seconds) || seconds < 0 || (seconds > LP_TIMEOUT_MAX && !isinf(seconds)))
+		return lp_fail(LP_EINVAL, "%s " TIMEOUT_RULE ", not %g", what, LP_TIMEOUT_MAX,
+			       seconds);
+	return LP_OK;
+}
+
+int lp_timeout_parse(const char *text, const char *what, double *out)
+{
+	char *end = NULL;
+	errno = 0;
+	double v = text ? strtod(text, &end) : NAN;
+	if (text)
+		while (*end == ' ' || *end == '\t')
+			end++;
+	if (text == NULL || end == text || *end != '\0' || lp_timeout_check(v, what) != LP_OK)
+		return lp_fail(LP_EINVAL, "%s " TIMEOUT_RULE ", not '%.40s'", what, LP_TIMEOUT_MAX,
+			       text ? text : "");
+	*out = v;
+	return LP_OK;
 }
 
 int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
@@ -136,14 +165,15 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 		return lp_fail(LP_EINVAL, "lp_pause_options missing or of an unknown version");
 	if (o->kind != LP_KIND_FAILURE && o->kind != LP_KIND_CHECKPOINT)
 		return lp_fail(LP_EINVAL, "unknown pause kind %d", (int)o->kind);
-	if (isnan(o->timeout) || isinf(o->timeout) || o->timeout > 1e9)
-		return lp_fail(LP_EINVAL, "pause timeout must be a finite number of seconds");
+	int rc = lp_timeout_check(o->timeout, "pause timeout");
+	if (rc)
+		return rc;
 	lp_pause *p = calloc(1, sizeof *p);
 	if (p == NULL)
 		return lp_fail(LP_ERROR, "out of memory");
 	p->run = run;
 	p->kind = o->kind;
-	int rc = lp_new_pause_id(run->id, p->id);
+	rc = lp_new_pause_id(run->id, p->id);
 	if (rc)
 		goto fail;
 	snprintf(p->file, sizeof p->file, "%s.json", p->id);
@@ -157,8 +187,12 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 		rc = lp_fail(LP_ERROR, "out of memory");
 		goto fail;
 	}
+	if (o->extra_json && strlen(o->extra_json) > LP_CAP_EXTRA) {
+		rc = lp_fail(LP_EINVAL, "extra pause fields are over %d KiB", LP_CAP_EXTRA / 1024);
+		goto fail;
+	}
 	if ((rc = lpj_merge_text(p->doc, o->extra_json, 0, "extra pause fields")) ||
-	    (rc = fill_doc(p, o)))
+	    (rc = lpj_bound_strings(p->doc, LP_CAP_EXTRA_STRING)) || (rc = fill_doc(p, o)))
 		goto fail;
 	if ((rc = lp_run_commands_waiter(run, &p->waiter)))
 		goto fail;
@@ -198,14 +232,16 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 		goto fail;
 	}
 	if (!(rc = lpj_set_str(ev, "kind", lp_kind_name(p->kind))) &&
-	    !(rc = lpj_set_str(ev, "nodeid", o->nodeid ? o->nodeid : "")) &&
-	    !(rc = lpj_set_int(ev, "pid", run->self.pid)))
+	    !(rc = lpj_set_str(ev, "nodeid", lpj_get_str(p->doc, "nodeid"))) &&
+	    !(rc = lpj_set_int(ev, "pid", run->self.pid)) &&
+	    !(rc = lpj_set_json(ev, "timeout", lpj_copy(lpj_get(p->doc, "timeout")))))
 		rc = pause_event(p, "pause_created", ev);
 	lpj_free(ev);
 	if (rc)
 		goto fail;
 	int64_t now = lp_mono_ms();
-	p->deadline_ms = o->timeout > 0 ? now + (int64_t)(o->timeout * 1000.0) : -1;
+	/* 0: the deadline is now, the first look times out (as in 0.1.1) */
+	p->deadline_ms = isinf(o->timeout) ? -1 : now + (int64_t)(o->timeout * 1000.0);
 	p->next_beat_ms = now + (int64_t)(LP_HEARTBEAT_INTERVAL * 1000);
 	*out = p;
 	return LP_OK;
@@ -217,6 +253,21 @@ fail:
 const char *lp_pause_id(const lp_pause *p) { return p ? p->id : ""; }
 const char *lp_pause_path(const lp_pause *p) { return p ? p->path : ""; }
 const char *lp_pause_resume_hint(const lp_pause *p) { return p ? p->hint : ""; }
+
+/* The verdict fields of both kinds, as 0.1.1 writes them at the end of
+ * every pause: failure_reason, result and reason, null where they do not
+ * apply to the pause's kind. */
+static int verdict_fields(lp_json *o, lp_kind kind, const lp_command *c)
+{
+	int failure = kind == LP_KIND_FAILURE;
+	int rc = lpj_set_text(o, "failure_reason", failure ? c->failure_reason : NULL,
+			      LP_CAP_REASON, 1);
+	if (!rc)
+		rc = lpj_set_result(o, "result", failure ? LP_RESULT_NONE : c->result);
+	if (!rc)
+		rc = lpj_set_text(o, "reason", failure ? NULL : c->reason, LP_CAP_REASON, 1);
+	return rc;
+}
 
 /* Append "; " and a formatted note to *warning (malloc'd, may be NULL). */
 __attribute__((format(printf, 2, 3)))
@@ -297,10 +348,7 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, char
 	    (rc = lpj_set_str(d, "resolved_token", c->token)) ||
 	    (rc = lpj_set_json(d, "resolved_ignored", lpj_copy(c->ignored))))
 		goto recorded;
-	if (p->kind == LP_KIND_FAILURE)
-		rc = lpj_set_str(d, "failure_reason", c->failure_reason);
-	else if (!(rc = lpj_set_result(d, "result", c->result)))
-		rc = lpj_set_str(d, "reason", c->reason);
+	rc = verdict_fields(d, p->kind, c);
 	lp_crash_point("take:decided"); /* command read and valid, not recorded */
 	if (!rc && (rc = publish_doc(p)) && rewrite_in_place(p) == LP_OK) {
 		warn(&warning, "%s was rewritten in place (no room for a new copy)", p->path);
@@ -331,16 +379,17 @@ recorded:
 	    !(rc = lpj_set_str(ev, "action", lp_action_name(c->action))) &&
 	    !(rc = lpj_set_str(ev, "token", c->token)))
 		rc = lpj_set_json(ev, "ignored", lpj_copy(c->ignored));
-	if (!rc && p->kind == LP_KIND_FAILURE)
-		rc = lpj_set_str(ev, "failure_reason", c->failure_reason);
-	if (!rc && p->kind == LP_KIND_CHECKPOINT && !(rc = lpj_set_result(ev, "result", c->result)))
-		rc = lpj_set_str(ev, "reason", c->reason);
+	if (!rc)
+		rc = verdict_fields(ev, p->kind, c);
 	if (!rc && warning)
-		rc = lpj_set_str(ev, "warning", warning);
+		rc = lpj_set_text(ev, "warning", warning, LP_CAP_REASON, 0);
 	char name[32];
 	snprintf(name, sizeof name, "pause_%s", lp_outcome_name(oc));
 	if (!rc)
 		rc = pause_event(p, name, ev);
+	/* then 0.1.1's one end event, with the same fields */
+	if (!rc)
+		rc = pause_event(p, "pause_finished", ev);
 	lpj_free(ev);
 	if (rc)
 		warn(&warning, "the %s event could not be logged: %s", name, lp_error_message());

@@ -74,8 +74,10 @@ static lp_run *run_new(lp_store *store, const lp_run_options *opts)
 
 static int check_opts(const lp_run_options *opts)
 {
-	if (opts && opts->version != LP_RUN_OPTIONS_VERSION)
+	if (opts && opts->version != 1 && opts->version != LP_RUN_OPTIONS_VERSION)
 		return lp_fail(LP_EINVAL, "lp_run_options version %u is not supported", opts->version);
+	if (opts && opts->extra_json && strlen(opts->extra_json) > LP_CAP_RUN_EXTRA)
+		return lp_fail(LP_EINVAL, "extra run fields are over %d KiB", LP_CAP_RUN_EXTRA / 1024);
 	if (opts && opts->worker_id) {
 		int rc = lp_id_validate(opts->worker_id, "worker id");
 		if (rc)
@@ -90,12 +92,56 @@ static int identity_fields(lp_json *o, const lp_identity *self)
 	snprintf(st, sizeof st, "%llu", self->start_time);
 	int rc = lpj_set_int(o, "pid", self->pid);
 	if (!rc)
-		rc = lpj_set_str(o, "hostname", self->hostname);
+		rc = lpj_set_text(o, "hostname", self->hostname, LP_CAP_HOSTNAME, 0);
 	if (!rc)
 		rc = lpj_set_str(o, "boot_id", self->boot_id);
 	if (!rc)
 		rc = lpj_set_str(o, "pid_start_time", st);
 	return rc;
+}
+
+/* run.json's "argv": 0.1.1's list of strings, bounded so that run.json
+ * always fits its readers' cap (LP_CAP_RUN) however many arguments pytest
+ * got: each element is cut at LP_CAP_ARG encoded bytes, and once the list
+ * reaches LP_CAP_ARGV the rest is replaced by one last element
+ * "[... N more arguments cut by pytest-live-pause]". "argc" is the number
+ * of arguments given. */
+static int set_argv(lp_json *doc, const char *const *argv)
+{
+	size_t argc = 0;
+	while (argv && argv[argc])
+		argc++;
+	lp_json *holder = lpj_object(), *list = holder ? lpj_array() : NULL;
+	if (list == NULL) {
+		lpj_free(holder);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	int rc = LP_OK;
+	size_t used = 0, k;
+	for (k = 0; k < argc && !rc; k++) {
+		rc = lpj_set_text(holder, "arg", argv[k], LP_CAP_ARG, 0);
+		if (rc)
+			break;
+		size_t need = lpj_encoded_size(lpj_get_str(holder, "arg")) + 3; /* "", */
+		if (used + need > LP_CAP_ARGV)
+			break;
+		used += need;
+		rc = lpj_array_append_str(list, lpj_get_str(holder, "arg"));
+	}
+	if (!rc && k < argc) {
+		char more[96];
+		snprintf(more, sizeof more, "[... %zu more arguments cut by pytest-live-pause]",
+			 argc - k);
+		rc = lpj_array_append_str(list, more);
+	}
+	lpj_free(holder);
+	if (rc) {
+		lpj_free(list);
+		return rc;
+	}
+	if ((rc = lpj_set_json(doc, "argv", list)))
+		return rc;
+	return lpj_set_int(doc, "argc", (long long)argc);
 }
 
 static int publish_run(lp_run *run)
@@ -115,15 +161,18 @@ static int run_event(lp_run *run, const char *event, lp_json *fields)
 	return lp_events_append(run->events_fd, run->id, event, fields);
 }
 
-/* Log `event` with this process's identity and one more string field. */
-static int identity_event(lp_run *run, const char *event, const char *key, const char *val)
+/* Log `event` with this process's identity, its worker_id (null for the
+ * controller, as 0.1.1's run_started) and its cwd. */
+static int identity_event(lp_run *run, const char *event)
 {
 	lp_json *ev = lpj_object();
 	if (ev == NULL)
 		return lp_fail(LP_ERROR, "out of memory");
 	int rc = identity_fields(ev, &run->self);
 	if (!rc)
-		rc = lpj_set_str(ev, key, val);
+		rc = lpj_set_text(ev, "cwd", run->cwd, LP_CAP_CWD, 0);
+	if (!rc)
+		rc = lpj_set_str(ev, "worker_id", run->worker_id);
 	if (!rc)
 		rc = run_event(run, event, ev);
 	lpj_free(ev);
@@ -146,7 +195,8 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 		rc = lp_fail(LP_ERROR, "out of memory");
 		goto fail;
 	}
-	if ((rc = lpj_merge_text(run->doc, opts ? opts->extra_json : NULL, 0, "extra run fields")))
+	if ((rc = lpj_merge_text(run->doc, opts ? opts->extra_json : NULL, 0, "extra run fields")) ||
+	    (rc = lpj_bound_strings(run->doc, LP_CAP_ARG)))
 		goto fail;
 	if (opts && opts->run_id) {
 		if ((rc = lp_run_id_validate(opts->run_id)))
@@ -173,8 +223,9 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 	if ((rc = lpj_set_int(run->doc, "protocol", LP_PROTOCOL_VERSION)) ||
 	    (rc = lpj_set_str(run->doc, "run_id", run->id)) ||
 	    (rc = identity_fields(run->doc, &run->self)) ||
-	    (rc = lpj_set_str(run->doc, "cwd", run->cwd)) ||
+	    (rc = lpj_set_text(run->doc, "cwd", run->cwd, LP_CAP_CWD, 0)) ||
 	    (rc = lpj_set_str(run->doc, "worker_id", run->worker_id)) ||
+	    (rc = set_argv(run->doc, opts && opts->version >= 2 ? opts->argv : NULL)) ||
 	    (rc = lpj_set_real(run->doc, "started_at", lp_now())) ||
 	    (rc = lpj_set_str(run->doc, "status", "active")) ||
 	    (rc = lpj_set_null(run->doc, "ended_at")) ||
@@ -182,7 +233,7 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 		goto fail;
 	if ((rc = publish_run(run)))
 		goto fail;
-	if ((rc = identity_event(run, "run_started", "cwd", run->cwd)))
+	if ((rc = identity_event(run, "run_started")))
 		goto fail;
 	*out = run;
 	return LP_OK;
@@ -207,7 +258,7 @@ int lp_run_join(lp_run **out, lp_store *store, const lp_run_options *opts)
 	snprintf(run->id, sizeof run->id, "%s", opts->run_id);
 	if ((rc = lp_run_dirs_open(store, run->id, &run->fd)) || (rc = open_parts(run, 0)))
 		goto fail;
-	if ((rc = identity_event(run, "worker_joined", "worker_id", run->worker_id)))
+	if ((rc = identity_event(run, "worker_joined")))
 		goto fail;
 	*out = run;
 	return LP_OK;

@@ -229,7 +229,8 @@ int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 	i->pause_dir = lp_strdup(store->path);
 	i->resume_command = dup_field(doc, "resume_command");
 	i->created_at = lpj_get_real(doc, "created_at", 0);
-	i->timeout = lpj_get_real(doc, "timeout", 0);
+	/* null: no timeout (JSON has no infinity) */
+	i->timeout = lpj_is_null(doc, "timeout") ? LP_TIMEOUT_FOREVER : lpj_get_real(doc, "timeout", 0);
 	i->pid = (long)lpj_get_int(doc, "pid", 0);
 	if (with_json) {
 		/* doc is the caller's to change: add the derived fields in place */

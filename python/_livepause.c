@@ -454,30 +454,72 @@ static PyObject *
 Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"store", "run_id", "worker_id", "join", "cwd",
-				 "extra_json", NULL};
+				 "extra_json", "argv", NULL};
 	module_state *st = state_of_type(type);
 	PyObject *store_obj, *cwd_obj = Py_None, *cwd_holder = NULL;
+	PyObject *argv_obj = Py_None, *argv_bytes = NULL;
+	const char **argv = NULL;
 	lp_run_options opts = LP_RUN_OPTIONS_INIT;
 	int join = 0, rc;
 	lp_run *run = NULL;
 	RunObject *self;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|zzpOz:Run", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|zzpOzO:Run", kwlist,
 					 st->StoreType, &store_obj,
 					 &opts.run_id, &opts.worker_id, &join,
-					 &cwd_obj, &opts.extra_json))
+					 &cwd_obj, &opts.extra_json, &argv_obj))
 		return NULL;
 	if (join && opts.run_id == NULL) {
 		return raise_code_message(st, LP_EINVAL,
 			"Run(join=True) needs the run_id of the run to join");
 	}
-	if (fspath_opt(cwd_obj, &cwd_holder, &opts.cwd) < 0)
+	if (argv_obj != Py_None) {
+		/* each argument as its bytes (surrogateescape gives back what
+		 * the OS passed); the runtime bounds and repairs them */
+		Py_ssize_t n;
+		argv_bytes = PySequence_List(argv_obj); /* a new list, ours to change */
+		if (argv_bytes == NULL)
+			return NULL;
+		n = PyList_Size(argv_bytes);
+		argv = PyMem_Calloc((size_t)n + 1, sizeof *argv);
+		if (argv == NULL) {
+			Py_DECREF(argv_bytes);
+			return PyErr_NoMemory();
+		}
+		for (Py_ssize_t k = 0; k < n; k++) {
+			PyObject *b = PyUnicode_Check(PyList_GetItem(argv_bytes, k))
+				? PyUnicode_AsEncodedString(PyList_GetItem(argv_bytes, k),
+							    "utf-8", "surrogateescape")
+				: NULL;
+			if (b == NULL) {
+				if (!PyErr_Occurred())
+					PyErr_SetString(PyExc_TypeError, "Run(argv=...) must hold str");
+				PyMem_Free(argv);
+				Py_DECREF(argv_bytes);
+				return NULL;
+			}
+			argv[k] = PyBytes_AsString(b);
+			/* keep b alive in the list: it takes the str's place */
+			if (PyList_SetItem(argv_bytes, k, b) < 0) {
+				PyMem_Free(argv);
+				Py_DECREF(argv_bytes);
+				return NULL;
+			}
+		}
+		opts.argv = argv;
+	}
+	if (fspath_opt(cwd_obj, &cwd_holder, &opts.cwd) < 0) {
+		PyMem_Free(argv);
+		Py_XDECREF(argv_bytes);
 		return NULL;
+	}
 	if (join)
 		rc = lp_run_join(&run, ((StoreObject *)store_obj)->store, &opts);
 	else
 		rc = lp_run_start(&run, ((StoreObject *)store_obj)->store, &opts);
 	Py_XDECREF(cwd_holder);
+	PyMem_Free(argv);
+	Py_XDECREF(argv_bytes);
 	if (rc != LP_OK)
 		return raise_lp(st, rc);
 	self = (RunObject *)alloc_instance(type);
@@ -653,9 +695,10 @@ static PyMethodDef Run_methods[] = {
 	{"pause", (PyCFunction)(void (*)(void))Run_pause,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "pause($self, /, kind, nodeid, *, task=None, original_failure=None, "
-	 "timeout=0.0, extra_json=None)\n--\n\n"
+	 "timeout=inf, extra_json=None)\n--\n\n"
 	 "Begin a pause ('failure' or 'checkpoint'): write its pause file "
-	 "(status pending) and return the Pause. timeout <= 0 waits forever."},
+	 "(status pending) and return the Pause. timeout 0 times out at once, "
+	 "inf waits until resumed (see parse_timeout())."},
 	{NULL, NULL, 0, NULL},
 };
 
@@ -1276,6 +1319,37 @@ mod_shell_quote(PyObject *module, PyObject *args, PyObject *kwds)
 	return r;
 }
 
+static PyObject *
+mod_parse_timeout(PyObject *module, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"value", "what", NULL};
+	PyObject *value;
+	const char *what = "timeout";
+	double seconds;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|s:parse_timeout", kwlist,
+					 &value, &what))
+		return NULL;
+	if (PyUnicode_Check(value)) {
+		const char *text = PyUnicode_AsUTF8AndSize(value, NULL);
+		if (text == NULL)
+			return NULL;
+		rc = lp_timeout_parse(text, what, &seconds);
+	} else if (PyFloat_Check(value) || (PyLong_Check(value) && !PyBool_Check(value))) {
+		seconds = PyFloat_AsDouble(value);
+		if (seconds == -1.0 && PyErr_Occurred())
+			return NULL; /* an int too large for a float */
+		rc = lp_timeout_check(seconds, what);
+	} else {
+		return PyErr_Format(PyExc_TypeError,
+				    "%s must be a number of seconds (int, float or str)", what);
+	}
+	if (rc != LP_OK)
+		return raise_lp((module_state *)PyModule_GetState(module), rc);
+	return PyFloat_FromDouble(seconds);
+}
+
 /* -------------------------------------------------- QAMule compatibility */
 
 static int
@@ -1435,6 +1509,13 @@ static PyMethodDef module_methods[] = {
 	 "shell_quote(word)\n--\n\n"
 	 "word quoted for a POSIX shell: unchanged when only [A-Za-z0-9@%+:,./_-],\n"
 	 "else in single quotes with each ' as '\\''. ValueError for a NUL."},
+	{"parse_timeout", (PyCFunction)(void (*)(void))mod_parse_timeout,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "parse_timeout(value, what='timeout')\n--\n\n"
+	 "The runtime's rule for a pause timeout: value (a str such as '300',\n"
+	 "'0' or 'inf', or a number) as seconds, a float from 0 (times out at\n"
+	 "once) to 1e9, or inf (waits until resumed). Raises\n"
+	 "InvalidArgumentError (one line, naming what) otherwise."},
 	{"qamule_request", (PyCFunction)(void (*)(void))mod_qamule_request,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "qamule_request(result_dir)\n--\n\n"

@@ -86,7 +86,8 @@ def checkpoint(task: str, timeout: float | None = None) -> Decision:
     pause_id and the resume command) and waits for
     ``pytest-live-pause resume <pause_id> --result true|false|none
     [--reason TEXT]``, or for ``timeout`` seconds (None: the session's
-    ``--pause-timeout``; 0 waits forever). With
+    ``--pause-timeout``; 0 times out at once, ``math.inf`` waits until
+    resumed). With
     ``--pause-checkpoint-mock`` it returns at once with the mocked result.
 
     Raises RuntimeError outside a pytest run with pytest-live-pause active.

@@ -1,8 +1,9 @@
 """Type stubs of pytest_live_pause._livepause, the CPython binding of
 liblivepause (the pytest-live-pause runtime)."""
 
+import math
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Final, Literal, TypeAlias, TypedDict, final, overload
 
 _Path: TypeAlias = str | bytes | os.PathLike[str] | os.PathLike[bytes]
@@ -69,6 +70,7 @@ class Run:
         join: bool = False,
         cwd: _Path | None = None,
         extra_json: str | None = None,
+        argv: Sequence[str] | None = None,
     ) -> Run: ...
     @property
     def run_id(self) -> str: ...
@@ -85,7 +87,7 @@ class Run:
         *,
         task: str | None = None,
         original_failure: str | None = None,
-        timeout: float = 0.0,
+        timeout: float = math.inf,
         extra_json: str | None = None,
     ) -> Pause: ...
 
@@ -161,3 +163,7 @@ def terminal_safe(text: str | bytes, multiline: bool = False) -> str:
 def shell_quote(word: str) -> str:
     """word quoted for a POSIX shell (unchanged when it is only
     ``[A-Za-z0-9@%+:,./_-]``); ValueError for a NUL."""
+
+def parse_timeout(value: str | float, what: str = "timeout") -> float:
+    """The runtime's rule for a pause timeout: seconds from 0 (times out at
+    once) to 1e9, or inf (waits until resumed); else InvalidArgumentError."""

@@ -7,7 +7,6 @@ stays small; the plugin re-exports :func:`pytest_addoption`.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -63,8 +62,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="SECONDS",
         help="Seconds a pause (failure or checkpoint) waits for a resume "
         "command before it resumes by itself: a failure without a reason, a "
-        "checkpoint with result None (outcome timed_out). A number >= 0; 0 "
-        "waits forever. checkpoint(timeout=...) overrides it per call. "
+        "checkpoint with result None (outcome timed_out). A number of seconds "
+        "from 0 to 1e9 (0: the deadline is now, the pause times out at once, "
+        "as in 0.1.1), or inf to wait until resumed. checkpoint(timeout=...) "
+        "overrides it per call. "
         f"Precedence: command line > ini pause_timeout > {DEFAULT_TIMEOUT:g} "
         f"({qamule_defaults.DEFAULT_TIMEOUT:g} in QAMule mode).",
     )
@@ -145,7 +146,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "pause_timeout",
         type="string",
         default="",
-        help="Seconds a pause waits for a resume command, >= 0, 0 forever "
+        help="Seconds a pause waits for a resume command, 0 to 1e9 (0: times "
+        "out at once), or inf (waits until resumed) "
         f"(--pause-timeout takes precedence). Default {DEFAULT_TIMEOUT:g}.",
     )
     parser.addini(
@@ -196,17 +198,12 @@ class Settings:
     qamule: QamuleSettings | None = None  # set in QAMule mode
 
 
-def _parse_timeout(value: object, source: str) -> float:
+def _parse_timeout(value: str, source: str) -> float:
+    """The runtime's rule (lp_timeout_parse), applied at start."""
     try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        seconds = math.nan
-    if not math.isfinite(seconds) or seconds < 0:
-        raise pytest.UsageError(
-            f"{source} must be a number of seconds >= 0 (0 waits forever), "
-            f"not {value!r}"
-        )
-    return seconds
+        return _livepause.parse_timeout(value, source)
+    except _livepause.LivePauseError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def _parse_mock(value: str, source: str) -> Any:

@@ -7,6 +7,7 @@ Pure pytest glue, kept out of :mod:`pytest_live_pause.plugin`.
 from __future__ import annotations
 
 import contextlib
+import math
 import sys
 from collections.abc import Iterator, Sequence
 
@@ -16,7 +17,7 @@ SEP = "=" * 60
 
 
 def format_timeout(seconds: float) -> str:
-    if seconds <= 0:
+    if math.isinf(seconds):
         return "no timeout"
     if seconds == int(seconds) and seconds < 1e15:
         return f"timeout: {int(seconds)}s"

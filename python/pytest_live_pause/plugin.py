@@ -11,7 +11,7 @@ Options (each also an ini key; precedence: command line > environment
 variable (only ``PYTEST_LIVE_PAUSE_DIR``, for the directory) > ini > default):
 
   --pause-on-failure                 ini pause_on_failure        off
-  --pause-timeout SECONDS            ini pause_timeout           300 (0: forever)
+  --pause-timeout SECONDS            ini pause_timeout           300 (0: at once, inf: forever)
   --pause-dir DIR                    ini pause_dir               /tmp/pytest-live-pause
   --pause-checkpoint-mock true|false|none
                                      ini pause_checkpoint_mock   not mocked
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import signal
 import sys
@@ -474,11 +473,10 @@ class LivePauseSession:
                 raise TypeError(
                     f"timeout must be a number of seconds or None, not {type(timeout).__name__}"
                 )
-            seconds = float(timeout)
-            if not math.isfinite(seconds) or seconds < 0:
-                raise ValueError(
-                    f"timeout must be a number of seconds >= 0 (0 waits forever), not {timeout!r}"
-                )
+            try:
+                seconds = _livepause.parse_timeout(timeout, "timeout")
+            except LivePauseError as exc:
+                raise ValueError(str(exc)) from None
         nodeid = _livepause.storable_text(nodeid or self.current_nodeid())
         if self.settings.mock is not NOT_MOCKED:
             result = self.settings.mock
@@ -651,14 +649,12 @@ def _start_run(config: pytest.Config, settings: Settings) -> LivePauseSession:
         )
     else:
         clean = _livepause.storable_text  # a path may not be UTF-8
-        extra = {
-            "rootdir": clean(str(config.rootpath)),
-            "args": [clean(str(a)) for a in config.invocation_params.args],
-        }
+        extra = {"rootdir": clean(str(config.rootpath))}
         run = _livepause.Run(
             store,
             cwd=str(config.invocation_params.dir),
             extra_json=json.dumps(extra),
+            argv=sys.argv,  # run.json's "argv", as 0.1.1 (bounded by the runtime)
         )
     return LivePauseSession(
         config, settings, store, run, is_worker=workerinput is not None

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import signal
 import threading
@@ -115,7 +116,7 @@ def line(prefix: str, fields: dict[str, Any]) -> str:
 
 
 def _seconds(timeout: float) -> int | float:
-    return int(timeout) if float(timeout).is_integer() else timeout
+    return int(timeout) if float(timeout).is_integer() else timeout  # inf stays inf
 
 
 class SignalGuard:
@@ -226,8 +227,8 @@ class Request:
             f">>> Send {name} to continue: `kill -{name} {pid}`",
             f">>> Write JSON result to: {self.result_path}",
             f">>> Auto-resumes in {seconds}s ..."
-            if timeout > 0
-            else ">>> Does not auto-resume (--pause-timeout 0) ...",
+            if not math.isinf(timeout)
+            else ">>> Does not auto-resume (--pause-timeout inf) ...",
             f">>> Or: {resume_hint}",
         ]
         if not signal_caught:
@@ -246,7 +247,7 @@ class Request:
             "request_id": self.request_id,
             "result_path": self.result_path,
             "signal": name,
-            "timeout_sec": seconds,
+            "timeout_sec": None if math.isinf(timeout) else seconds,
         }
         lines.append(line(EVENT_PREFIX, event))
         return lines

@@ -47,7 +47,7 @@ from pytest_live_pause import checkpoint
 
 def test_checkpoint():
     d = checkpoint(task=os.environ.get("LP_TASK", "Approve the external step"),
-                   timeout=float(os.environ.get("LP_CP_TIMEOUT", "0")))
+                   timeout=float(os.environ.get("LP_CP_TIMEOUT", "inf")))
     print("DECISION " + json.dumps(dict(pause_id=d.pause_id, outcome=d.outcome,
                                         result=d.result, reason=d.reason)), flush=True)
 
@@ -62,7 +62,7 @@ import pytest
 from pytest_live_pause import checkpoint
 
 K = int(os.environ["LP_TRIALS"])
-T = float(os.environ.get("LP_CP_TIMEOUT", "0"))
+T = float(os.environ.get("LP_CP_TIMEOUT", "inf"))
 
 @pytest.mark.parametrize("i", range(K))
 def test_trial(i):
@@ -82,7 +82,7 @@ def test_gated():
     with open(os.environ["LP_GATE"]) as gate:
         what = gate.readline().strip()
     if what == "pause":
-        d = checkpoint(task="after the gate", timeout=0)
+        d = checkpoint(task="after the gate", timeout=float("inf"))
         print("DECISION " + json.dumps(dict(pause_id=d.pause_id, outcome=d.outcome,
                                             result=d.result, reason=d.reason)), flush=True)
 '''

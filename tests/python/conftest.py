@@ -111,9 +111,10 @@ class Cli:
 class LivePytest:
     """A pytest session running in the background (pytester.popen)."""
 
-    def __init__(self, pytester: pytest.Pytester, args: list[str], env: dict):
+    def __init__(self, pytester: pytest.Pytester, args: list[str], env: dict,
+                 python: str = sys.executable):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
+            [python, "-m", "pytest", "-p", "no:cacheprovider", *args],
             cwd=pytester.path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, text=True, start_new_session=True)
         self.lines: list[str] = []

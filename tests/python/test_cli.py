@@ -818,7 +818,7 @@ import json
 from pytest_live_pause import checkpoint
 
 def test_one():
-    d = checkpoint(task="first", timeout=0)
+    d = checkpoint(task="first", timeout=float("inf"))
     print("DECISION " + json.dumps(dict(pause_id=d.pause_id, result=d.result, reason=d.reason,
                                         outcome=d.outcome)), flush=True)
 
@@ -826,7 +826,7 @@ def test_two():
     assert "two" == "2", "the second test fails"
 
 def test_three():
-    d = checkpoint(task="third", timeout=0)
+    d = checkpoint(task="third", timeout=float("inf"))
     print("DECISION " + json.dumps(dict(pause_id=d.pause_id, result=d.result, reason=d.reason,
                                         outcome=d.outcome)), flush=True)
 '''

@@ -359,19 +359,21 @@ def test_events_jsonl_records_run_and_pause(pytester, live, cli, pause_dir):
 
     events = read_events(pause_dir, run_id)
     assert [e["event"] for e in events] == ["run_started", "pause_created", "pause_resumed",
-                                            "run_ended"]
+                                            "pause_finished", "run_ended"]
     for e in events:
         assert e["run_id"] == run_id
         assert isinstance(e["ts"], float)
     stamps = [e["ts"] for e in events]
     assert stamps == sorted(stamps)
-    started, created, resumed, ended = events
+    started, created, resumed, finished, ended = events
     assert started["pid"] == s.proc.pid
     assert started["hostname"] == socket.gethostname()
     assert (created["pause_id"], created["kind"], created["nodeid"]) == (
         pause_id, "failure", NODEID)
     assert (resumed["pause_id"], resumed["outcome"], resumed["by"]) == (pause_id, "resumed", "cli")
     assert resumed["failure_reason"] == "logged"
+    assert {k: finished[k] for k in ("pause_id", "outcome", "failure_reason")} == {
+        k: resumed[k] for k in ("pause_id", "outcome", "failure_reason")}
     assert ended["exitstatus"] == 1
 
 
@@ -543,7 +545,7 @@ def test_malformed_command_file_is_rejected_and_pause_keeps_waiting(
     events = read_events(pause_dir, run_id)
     names = [e["event"] for e in events]
     assert names == ["run_started", "pause_created", "command_rejected", "pause_resumed",
-                     "run_ended"], names
+                     "pause_finished", "run_ended"], names
     rejected = events[2]
     assert rejected["pause_id"] == pause_id
     assert complaint in rejected["error"]

@@ -61,7 +61,7 @@ def test_pytest_help_documents_every_option_and_ini_key(pytester, run_pytest, pa
     group = m.group(1)
     for option, words in [
         ("--pause-on-failure", ["call phase", "teardown", "pytest-live-pause resume"]),
-        ("--pause-timeout=SECONDS", ["0 waits forever"]),
+        ("--pause-timeout=SECONDS", ["times out at once", "inf to wait until resumed"]),
         ("--pause-dir=DIR", ["PYTEST_LIVE_PAUSE_DIR", "/tmp/pytest-live-pause"]),
         ("--pause-checkpoint-mock=true|false|none", ["Mock"]),
     ]:
@@ -246,7 +246,7 @@ def test_cli_pause_timeout_beats_ini(pytester, run_pytest, pause_dir):
 
 @pytest.mark.parametrize("args, line, timeout, deadline", [
     pytest.param([], "timeout: 300s", 300.0, True, id="default-300"),
-    pytest.param(["--pause-timeout", "0"], "no timeout", 0.0, False, id="zero-waits-forever"),
+    pytest.param(["--pause-timeout", "inf"], "no timeout", None, False, id="inf-waits-forever"),
 ])
 def test_pause_timeout_default_and_zero(pytester, live, cli, pause_dir, args, line, timeout,
                                         deadline):
@@ -256,7 +256,7 @@ def test_pause_timeout_default_and_zero(pytester, live, cli, pause_dir, args, li
     block, _ = wait_block(s)
     assert block["lines"][-1] == line
     pf = only_pause(pause_dir, run_id)
-    assert pf["timeout"] == timeout and isinstance(pf["timeout"], float)
+    assert pf["timeout"] == timeout and isinstance(pf["timeout"], (float, type(None)))
     if deadline:
         assert pf["deadline_at"] == pytest.approx(pf["created_at"] + timeout)
     else:
@@ -273,6 +273,8 @@ def test_pause_timeout_default_and_zero(pytester, live, cli, pause_dir, args, li
     pytest.param(["--pause-timeout", "abc"], None, ["--pause-timeout", "'abc'"], id="timeout-abc"),
     pytest.param(["--pause-timeout", "-1"], None, ["--pause-timeout", "'-1'"], id="timeout-neg"),
     pytest.param(["--pause-timeout=nan"], None, ["--pause-timeout", "'nan'"], id="timeout-nan"),
+    pytest.param(["--pause-timeout=1e10"], None, ["--pause-timeout", "'1e10'", "inf"],
+                 id="timeout-too-large"),
     pytest.param(["--pause-checkpoint-mock", "maybe"], None,
                  ["--pause-checkpoint-mock", "'maybe'"], id="mock-maybe"),
     pytest.param([], "pause_timeout = soon", ["pause_timeout", "'soon'"], id="ini-timeout"),

@@ -248,7 +248,7 @@ from pytest_live_pause import checkpoint
 def test_trial(i):
     seen = dict(i=i, decision=None)
     try:
-        d = checkpoint(task=f"trial {i}", timeout=0)
+        d = checkpoint(task=f"trial {i}", timeout=float("inf"))
         seen["decision"] = dict(pause_id=d.pause_id, outcome=d.outcome, result=d.result,
                                 reason=d.reason)
         threading.Event().wait(60)  # this trial's Ctrl-C is on its way
@@ -852,7 +852,7 @@ import json, os
 from pytest_live_pause import checkpoint
 
 def test_1_checkpoint_while_filling():
-    d = checkpoint(task="fill the disk now", timeout=0)
+    d = checkpoint(task="fill the disk now", timeout=float("inf"))
     print("DECISION " + json.dumps(dict(pause_id=d.pause_id, outcome=d.outcome,
                                         result=d.result, reason=d.reason)), flush=True)
 
@@ -868,7 +868,7 @@ def test_3_fails():
     assert 1 + 1 == 3, "a real failure, to pause on"
 
 def test_4_checkpoint_on_a_full_disk():
-    checkpoint(task="no room for this pause", timeout=0)
+    checkpoint(task="no room for this pause", timeout=float("inf"))
 
 def test_5_passes():
     pass
@@ -993,7 +993,7 @@ def test_paused_while_stdout_is_full():
     cap = fcntl.fcntl(1, F_GETPIPE_SZ)
     unread = struct.unpack("i", fcntl.ioctl(1, termios.FIONREAD, b"\\0" * 4))[0]
     os.write(1, b"." * (cap - unread - 16))  # the banner will not fit
-    checkpoint(task="banner blocked", timeout=0)
+    checkpoint(task="banner blocked", timeout=float("inf"))
 '''
 
 
@@ -1071,7 +1071,7 @@ def _stop_when_the_pause_exists(frame, event, arg):
 def test_window():
     sys.setprofile(_stop_when_the_pause_exists)
     try:
-        checkpoint(task="a signal in the window", timeout=0)
+        checkpoint(task="a signal in the window", timeout=float("inf"))
     finally:
         sys.setprofile(None)
 '''
