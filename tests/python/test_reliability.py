@@ -53,7 +53,7 @@ from conftest import WAIT, Cli, command_file, pause_file, read_pause
 from pytest_live_pause import _livepause
 
 
-def trial_session(live, pytester, k: int, timeout: float = 0.0, *args, env=None):
+def trial_session(live, pytester, k: int, timeout: float = float("inf"), *args, env=None):
     pytester.makepyfile(test_trials=TRIALS)
     e = {"LP_TRIALS": str(k), "LP_CP_TIMEOUT": repr(timeout)}
     e.update(env or {})

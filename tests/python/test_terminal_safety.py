@@ -99,7 +99,7 @@ CHECKPOINT = '''
 from pytest_live_pause import checkpoint
 
 def test_cp():
-    d = checkpoint(task="approve", timeout=0)
+    d = checkpoint(task="approve", timeout=float("inf"))
     print("DECISION", d.outcome, d.result, d.reason, flush=True)
 '''
 
@@ -199,7 +199,7 @@ def _checkpoint_source(task: str) -> str:
 from pytest_live_pause import checkpoint
 
 def test_cp():
-    checkpoint(task={task!r}, timeout=0)
+    checkpoint(task={task!r}, timeout=float("inf"))
 '''
 
 
