@@ -387,10 +387,16 @@ recorded:
 	snprintf(name, sizeof name, "pause_%s", lp_outcome_name(oc));
 	if (!rc)
 		rc = pause_event(p, name, ev);
-	/* then 0.1.1's one end event, with the same fields */
-	if (!rc)
-		rc = pause_event(p, "pause_finished", ev);
 	lpj_free(ev);
+	/* then 0.1.1's one end event, with 0.1.1's fields (and by) */
+	lp_json *fin = rc ? NULL : lpj_object();
+	if (!rc && fin == NULL)
+		rc = lp_fail(LP_ERROR, "out of memory");
+	if (!rc && !(rc = lpj_set_str(fin, "by", by)) &&
+	    !(rc = lpj_set_str(fin, "outcome", lp_outcome_name(oc))) &&
+	    !(rc = verdict_fields(fin, p->kind, c)))
+		rc = pause_event(p, "pause_finished", fin);
+	lpj_free(fin);
 	if (rc)
 		warn(&warning, "the %s event could not be logged: %s", name, lp_error_message());
 	out->warning = warning;

@@ -654,7 +654,7 @@ def _start_run(config: pytest.Config, settings: Settings) -> LivePauseSession:
             store,
             cwd=str(config.invocation_params.dir),
             extra_json=json.dumps(extra),
-            argv=sys.argv,  # run.json's "argv", as 0.1.1 (bounded by the runtime)
+            argv=[clean(a) for a in sys.argv],  # run.json's "argv", as 0.1.1 (bounded)
         )
     return LivePauseSession(
         config, settings, store, run, is_worker=workerinput is not None

@@ -154,7 +154,7 @@ def test_latin1_test_directory(pytester, pause_dir, latin1_dir):
     assert nodeids == ["caf\\xe9/test_here.py::test_checkpoint",
                        "caf\\xe9/test_here.py::test_fails"], nodeids
     runs = [json.loads(p.read_text()) for p in pause_dir.glob("runs/*/run.json")]
-    assert any("caf\\xe9" in " ".join(r.get("args", [])) for r in runs), runs
+    assert any("caf\\xe9" in " ".join(r.get("argv", [])) for r in runs), runs
 
 
 BREAKS_THE_RUN = '''
