@@ -58,14 +58,13 @@ int srv_respond(struct MHD_Connection *conn, unsigned status, const char *type,
 	return srv_queue(conn, status, r);
 }
 
-int srv_respond_error(struct MHD_Connection *conn, unsigned status, const char *code,
-		      const char *extra_json, const char *fmt, ...)
+/* The body of an error: {"error": {"code", "message", ...extra}}. */
+static char *error_text(const char *code, const char *extra_json, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+static char *error_text(const char *code, const char *extra_json, const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
-	va_end(ap);
 	/* jansson escapes the message (it may quote what a client sent) */
 	json_t *err = json_pack("{s:s, s:s}", "code", code, "message", msg);
 	if (err && extra_json) {
@@ -79,11 +78,42 @@ int srv_respond_error(struct MHD_Connection *conn, unsigned status, const char *
 	json_t *doc = err ? json_pack("{s:o}", "error", err) : NULL;
 	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	json_decref(doc);
+	return text;
+}
+
+int srv_respond_error(struct MHD_Connection *conn, unsigned status, const char *code,
+		      const char *extra_json, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = error_text(code, extra_json, fmt, ap);
+	va_end(ap);
 	if (text == NULL)
 		return MHD_NO;
 	int ok = srv_respond(conn, status, "application/json", text, strlen(text));
 	free(text);
 	return ok;
+}
+
+/* 405 with the Allow header naming the method the route takes. */
+static int respond_405(struct MHD_Connection *conn, const char *allow, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int respond_405(struct MHD_Connection *conn, const char *allow, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	char *text = error_text("method_not_allowed", NULL, fmt, ap);
+	va_end(ap);
+	struct MHD_Response *r =
+		text ? MHD_create_response_from_buffer(strlen(text), text, MHD_RESPMEM_MUST_FREE)
+		     : NULL;
+	if (r == NULL) {
+		free(text);
+		return MHD_NO;
+	}
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Allow", allow);
+	return srv_queue(conn, 405, r);
 }
 
 /* ---------------------------------------------------------------- gate */
@@ -234,18 +264,14 @@ static int gate(srv *s, struct MHD_Connection *conn, const char *url, const char
 	if (hc.content_length > 1 || hc.transfer_encoding > 1)
 		return srv_respond_error(conn, 400, "bad_request", NULL,
 					 "duplicate Content-Length or Transfer-Encoding header");
-	if (strcmp(method, "GET") != 0 && strcmp(method, "POST") != 0)
-		return srv_respond_error(conn, 405, "method_not_allowed", NULL,
-					 "method %.16s is not allowed here (GET and POST only; no CORS)",
-					 method);
 	int m = srv_route_match(method, url, route);
 	if (m == SRV_ROUTE_NOTFOUND)
 		return srv_respond_error(conn, 404, "not_found", NULL,
 					 "no such route: see /openapi.json for the API");
-	if (m == SRV_ROUTE_METHOD)
-		return srv_respond_error(conn, 405, "method_not_allowed", NULL,
-					 "%s is not allowed on this route (%s is)", method,
-					 route->post ? "POST" : "GET");
+	if (m == SRV_ROUTE_METHOD) /* OPTIONS too: no CORS preflight */
+		return respond_405(conn, route->post ? "POST" : "GET",
+				   "method %.16s is not allowed on this route (%s is; no CORS)",
+				   method, route->post ? "POST" : "GET");
 	/* the login: the page's only route that takes the token in its URL */
 	const char *token = route->id == SRV_R_PAGE
 				    ? MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token")

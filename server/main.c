@@ -215,6 +215,7 @@ int srv_stopping(void *s)
  * gets one error line of ours), then one warning line each. */
 static int daemon_started;
 
+static void mhd_log(void *cls, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 static void mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	(void)cls;

@@ -167,7 +167,10 @@ def test_methods_options_and_no_cors(serve):
     for method in ("OPTIONS", "PUT", "DELETE", "PATCH", "TRACE"):
         r = s.request(method, "/api/pauses", headers=[("Origin", "http://evil.example")])
         assert r.status == 405 and r.error_code == "method_not_allowed", (method, r)
+        assert r.headers["Allow"] == "GET", r
         assert not any(k.lower().startswith("access-control-") for k in r.headers), r
+    r = s.request("OPTIONS", "/api/pauses/r.0000abcd/resume")
+    assert r.status == 405 and r.headers["Allow"] == "POST", r
     assert s.get("/api/pauses/r.0000abcd/resume").status == 405
     assert s.post("/api/pauses", {}).status == 405
     assert s.post("/api/runs", {}).status == 405
