@@ -53,6 +53,8 @@ int cmd_ls(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_show(int argc, char **argv);
 int cmd_serve(int argc, char **argv); /* execs pytest-live-pause-serve */
+int cmd_runs(int argc, char **argv);
+int cmd_gc(int argc, char **argv);
 
 /* ------------------------------------------------------------- options */
 
@@ -67,6 +69,9 @@ enum cli_key {
 	CLI_KEY_REASON,
 	CLI_KEY_TAKE_TIMEOUT,
 	CLI_KEY_INTERVAL,
+	CLI_KEY_ALL_RUNS,
+	CLI_KEY_OLDER_THAN,
+	CLI_KEY_DRY_RUN,
 };
 
 /* One row of an option table; a table ends with a row whose name is NULL. */

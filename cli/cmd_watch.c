@@ -17,8 +17,11 @@
 
 static const struct cli_option options[] = {
 	{"run-id", CLI_KEY_RUN_ID, required_argument, "ID",
-	 "the run to watch (required; pytest prints\n"
+	 "the run to watch (pytest prints\n"
 	 "\"pytest-live-pause: run_id=<ID>\" when it starts)"},
+	{"all-runs", CLI_KEY_ALL_RUNS, no_argument, NULL,
+	 "instead of --run-id: the next pending pause of\nany run (the oldest "
+	 "pending one first); never\nexits 9"},
 	{"timeout", CLI_KEY_TIMEOUT, required_argument, "SECONDS",
 	 "give up after this long (exit 10); default 0:\nwait as long as the "
 	 "run is active"},
@@ -42,7 +45,7 @@ static const int exits[] = {
 };
 
 static const struct cli_help help = {
-	.usage = "watch --run-id ID [-a|--all] [--timeout SECONDS]\n"
+	.usage = "watch (--run-id ID | --all-runs) [-a|--all] [--timeout SECONDS]\n"
 		 "         [--interval SECONDS] [--json] [--pause-dir DIR]",
 	.about = "Report the latest pending pause of a run at once, or wait for "
 		 "the next one,\nthen print it and exit. Output, one \"key: "
@@ -67,13 +70,19 @@ static const struct cli_help help = {
 		 "--interval (0.1.1's\npolling period) bounds the time between two "
 		 "looks when no event arrives.\n"
 		 "Pauses of runs written by 0.1.1 are watched too (their pauses/ "
-		 "directory).\n",
+		 "directory).\n"
+		 "With --all-runs, every run of the directory is watched: a "
+		 "pause already\npending is reported at once (the oldest "
+		 "first), else the next one to\nbegin in any run, old or new. "
+		 "It waits until --timeout (exit 10) or for\never. (Not with -a:\n"
+		 "only pending pauses are reported.)\n",
 	.opts = options,
 	.exits = exits,
 	.examples = "  " CLI_PROG " watch --run-id 27be4cbca5ab\n"
 		    "  " CLI_PROG " watch --run-id 27be4cbca5ab "
 		    "--timeout 30 --json\n"
-		    "  " CLI_PROG " watch -a --run-id 27be4cbca5ab\n",
+		    "  " CLI_PROG " watch -a --run-id 27be4cbca5ab\n"
+		    "  " CLI_PROG " watch --all-runs --timeout 600\n",
 };
 
 /* Set by the signal handler; read by check(). */
@@ -151,6 +160,7 @@ struct watch_args {
 	double interval; /* 0: the runtime's default slice */
 	int json;
 	int all;
+	int all_runs;
 };
 
 /* 0, -1 after --help, or an exit code. */
@@ -171,6 +181,9 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
 			return -1;
 		case CLI_KEY_RUN_ID:
 			a->run_id = arg;
+			break;
+		case CLI_KEY_ALL_RUNS:
+			a->all_runs = 1;
 			break;
 		case CLI_KEY_TIMEOUT:
 			rc = cli_parse_seconds(CMD, "--timeout", arg, &a->timeout);
@@ -199,8 +212,19 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
 	}
 	if (key < 0 || cli_check_positionals(CMD, argc, argv, optind, 0, ""))
 		return CLI_EXIT_USAGE;
+	if (a->all_runs && a->run_id)
+		return cli_error(CMD, CLI_EXIT_USAGE,
+				 "--run-id and --all-runs exclude each other: "
+				 "give one");
+	if (a->all_runs && a->all)
+		return cli_error(CMD, CLI_EXIT_USAGE,
+				 "-a does not apply to --all-runs, which reports "
+				 "pending pauses only: drop one");
+	if (a->all_runs)
+		return 0;
 	if (!a->run_id)
-		return cli_error(CMD, CLI_EXIT_USAGE, "--run-id is required");
+		return cli_error(CMD, CLI_EXIT_USAGE,
+				 "--run-id is required (or give --all-runs)");
 	rc = lp_id_validate(a->run_id, "run id");
 	if (rc != LP_OK)
 		return cli_lp_error(CMD, rc);
@@ -220,6 +244,10 @@ static int print_no_pause(const struct watch_args *a, int rc)
 	if (rc == LP_ERUNENDED)
 		snprintf(text, sizeof(text), "run is no longer active: %s",
 			 lp_error_message());
+	else if (a->all_runs)
+		snprintf(text, sizeof(text),
+			 "timed out after %gs waiting for a pause in any run",
+			 a->timeout);
 	else
 		snprintf(text, sizeof(text),
 			 "timed out after %gs waiting for a pause in run %s",
@@ -261,11 +289,13 @@ int cmd_watch(int argc, char **argv)
 	if (a.interval > 0)
 		hooks.slice_ms = (int)(a.interval * 1000.0 + 0.5);
 	rc = cli_store_open(a.pause_dir, &store, &dir);
-	if (rc == LP_OK)
+	if (rc == LP_OK && a.all_runs)
+		rc = lp_watch_all(store, a.timeout, &hooks, &info);
+	else if (rc == LP_OK)
 		rc = lp_run_watch_open(&watcher, store, a.run_id);
-	if (rc == LP_OK && a.all)
+	if (rc == LP_OK && a.all && !a.all_runs)
 		rc = lp_watcher_set_all(watcher, 1);
-	if (rc == LP_OK)
+	if (rc == LP_OK && !a.all_runs)
 		rc = lp_watcher_next(watcher, a.timeout, &hooks, &info);
 	if (rc == LP_OK && !info)
 		rc = LP_ERROR;

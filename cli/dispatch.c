@@ -15,6 +15,8 @@ static const struct cli_command commands[] = {
 	{"show", cmd_show, "print everything recorded about one pause"},
 	{"serve", cmd_serve, "serve a live dashboard and an HTTP API to see "
 			     "and answer pauses"},
+	{"runs", cmd_runs, "list active runs (every run with -a)"},
+	{"gc", cmd_gc, "remove runs that ended longer ago than a duration"},
 };
 
 static const struct cli_option main_options[] = {

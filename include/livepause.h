@@ -416,6 +416,9 @@ typedef struct lp_run_info {
 	long pid;
 	double started_at;
 	char *json;
+	double ended_at;    /* 0 while not ended */
+	int has_exitstatus; /* exitstatus was recorded */
+	int exitstatus;
 } lp_run_info;
 int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out);
 void lp_run_info_free(lp_run_info *info);
@@ -508,6 +511,93 @@ const char *lp_feed_name(const lp_feed *feed);
 int lp_feed_next(lp_feed *feed, unsigned long long after, double timeout,
 		 const lp_wait_hooks *hooks, lp_feed_event *out);
 void lp_feed_free(lp_feed *feed);
+
+/* ------------------------------------------------ every run (lib/runs.c) */
+
+/* One run as "runs" lists it. Strings are owned by the listing and valid
+ * only during the callback. */
+typedef struct lp_run_summary {
+	const char *run_id;
+	const char *state;    /* "active" | "ended" | "stale" (owner gone) */
+	const char *hostname;
+	const char *cwd;
+	long pid;             /* the run's controller */
+	double started_at;
+	double ended_at;      /* 0: not ended (active, or stale) */
+	int has_exitstatus;   /* ended with a recorded exit status */
+	int exitstatus;
+	/* its pauses by state, counted as "ls -a" lists them */
+	size_t pending, stale, resumed, timed_out, aborted;
+	const char *json;     /* with LP_RUNS_JSON: the run as one JSON object,
+				 {"run_id","state","pid","hostname","cwd",
+				 "started_at","ended_at","exitstatus","pauses":
+				 {"pending",..,"aborted"}}, else NULL */
+} lp_run_summary;
+
+enum {
+	LP_RUNS_ALL = 1 << 0,  /* also ended and stale runs */
+	LP_RUNS_JSON = 1 << 1, /* fill lp_run_summary.json */
+};
+typedef int (*lp_runs_cb)(const lp_run_summary *run, void *ud);
+/* Call cb for each run of the directory (only active ones without
+ * LP_RUNS_ALL), oldest first. Reads catalog.tsv, pending/ and runs/
+ * once; run.json only for runs the catalog has not seen end, and the
+ * pause files only of runs it does not know (as lp_list() does), so the
+ * cost of 10,000 ended runs is one pass over the catalog. A non-zero cb
+ * return stops the listing and is returned. */
+int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud);
+
+/* Report the next pending pause of any run: at once the oldest one
+ * pending now, else wait (on the change feed, event driven) for one to
+ * begin. LP_OK with *out set (free it); LP_ETIMEOUT after `timeout`
+ * seconds (<= 0: no limit); LP_EINTR if hooks->check() says so. */
+int lp_watch_all(lp_store *store, double timeout, const lp_wait_hooks *hooks,
+		 lp_pause_info **out);
+
+/* ---------------------------------------------- removing old runs (lib/gc.c) */
+
+/* One thing gc removed (or, in a dry run, would remove). */
+typedef struct lp_gc_item {
+	const char *what;  /* "run" (runs/<id>/ and all in it), "pending" (a
+			      pending/ entry of no live pause), "leftover" (a
+			      directory an interrupted gc left in runs/) */
+	const char *id;    /* run id, pause id, or the leftover's name */
+	const char *path;  /* absolute */
+	const char *state; /* runs: "ended" or "stale"; else NULL */
+	double ended_at;   /* runs: when it ended (stale: its last change) */
+} lp_gc_item;
+
+typedef struct lp_gc_options {
+	unsigned version;
+	double older_than; /* seconds >= 0: runs that ended before now - this */
+	int dry_run;       /* decide and report, remove nothing */
+	/* called once if another gc holds the directory's gc lock, before
+	 * waiting for it; may be NULL */
+	void (*on_wait)(void *ud);
+	/* called for each item, after it is removed (dry run: when decided);
+	 * a non-zero return stops gc */
+	int (*on_item)(const lp_gc_item *item, void *ud);
+	void *ud;
+} lp_gc_options;
+#define LP_GC_OPTIONS_VERSION 1
+#define LP_GC_OPTIONS_INIT {LP_GC_OPTIONS_VERSION, 0.0, 0, NULL, NULL, NULL}
+
+typedef struct lp_gc_report {
+	size_t runs, pending, leftovers; /* removed (dry run: would be) */
+	size_t catalog_lines;            /* catalog lines dropped */
+	size_t kept_active, kept_young, kept_pending; /* runs kept, and why */
+} lp_gc_report;
+
+/* Remove the runs that ended (or went stale) more than older_than seconds
+ * ago, their pending/ entries, and their lines of catalog.tsv (see
+ * docs/protocol.md, "gc"). Never a run whose process is alive, a run
+ * with a pending pause, or anything outside the pause directory:
+ * everything is removed relative to verified descriptors, without
+ * following symlinks (a symlink is removed as a link) or crossing a
+ * mount point. One gc at a time per directory (a lock file, gc.lock: a
+ * second waits). Safe while pytest processes start, pause and end in the
+ * directory. LP_EINVAL for a bad older_than; report may be NULL. */
+int lp_gc(lp_store *store, const lp_gc_options *opts, lp_gc_report *report);
 
 /* ------------------------------------------------- QAMule compatibility */
 

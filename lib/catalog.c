@@ -1,8 +1,9 @@
 /*
  * catalog.c - <dir>/catalog.tsv, the summary index that lets "ls -a" list
  * every pause without opening 10,000 run directories and parsing 20,000
- * pause files. One tab-separated line per run started ("R") and per pause
- * ended ("P"), each appended with a single write(2) on an O_APPEND
+ * pause files, and "runs -a" list every run without reading every
+ * run.json. One tab-separated line per run started ("R"), per run ended
+ * ("E") and per pause ended ("P"), each appended with a single write(2) on an O_APPEND
  * descriptor by the process that owns the fact (see docs/protocol.md,
  * "The catalog").
  *
@@ -11,6 +12,12 @@
  * pending/ only after its "P" line is durable, so every pause of a
  * catalogued run is in pending/ or in the catalog. A failed append is
  * reported to the caller, which then keeps the pause in pending/.
+ *
+ * gc compacts the file (lp_catalog_compact): it takes an exclusive
+ * flock(2) on it, reads it, and renames a filtered copy over it before
+ * unlocking. Appenders write only under a shared flock of the file the
+ * name designates at that moment, so no line is ever appended to a file
+ * that was already read and replaced.
  */
 #include "internal.h"
 
@@ -21,13 +28,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CATALOG_NAME "catalog.tsv"
 #define CATALOG_HEADER "pytest-live-pause catalog 1\n"
 #define CATALOG_CAP ((size_t)1 << 30) /* 1 GiB: millions of pauses */
 #define P_FIELDS 13                    /* "P" and 12 values */
+#define E_FIELDS 8                     /* "E" and 7 values */
+#define CATALOG_LOCK_WAIT_MS 5000      /* appenders wait this long for a gc */
 
 /* escaping at most doubles a byte, and a JSON-encoded size is never
  * below the raw size: the bounded fields always fit a line */
@@ -60,52 +71,87 @@ static size_t put_field(char *buf, size_t at, size_t cap, const char *s)
 	return at;
 }
 
-/* The append descriptor, opened once per store. Threads may race to open
- * it: the first to publish it with a compare-and-swap wins and the others
- * close theirs, so the store needs no lock. */
-static int open_for_append(lp_store *store, int *out)
+/* Whether fd is still the file named catalog.tsv (gc replaces it). */
+static int is_current(lp_store *store, int fd)
 {
-	int cur = __atomic_load_n(&store->catalog_fd, __ATOMIC_ACQUIRE);
-	if (cur >= 0) {
-		*out = cur;
-		return LP_OK;
+	struct stat a, b;
+	return fstat(fd, &a) == 0 &&
+	       fstatat(store->fd, CATALOG_NAME, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+}
+
+/* flock(fd, op) in a bounded wait: appenders wait at most
+ * CATALOG_LOCK_WAIT_MS for a compaction (which holds the lock for the
+ * few milliseconds of one rewrite), gc waits as long as it takes. */
+static int lock_file(int fd, int op, int64_t wait_ms, const char *label)
+{
+	int64_t deadline = lp_mono_ms() + wait_ms;
+	struct timespec nap = {0, 1000000}; /* 1 ms, doubling to 16 ms */
+	for (;;) {
+		if (flock(fd, op | (wait_ms >= 0 ? LOCK_NB : 0)) == 0)
+			return LP_OK;
+		if (errno == EINTR)
+			continue;
+		if (errno != EWOULDBLOCK || lp_mono_ms() >= deadline)
+			return lp_fail_errno(LP_ERROR, errno, "cannot lock %s", label);
+		nanosleep(&nap, NULL);
+		if (nap.tv_nsec < 16000000)
+			nap.tv_nsec *= 2;
 	}
+}
+
+/*
+ * Open catalog.tsv and lock it (LOCK_SH for an append, LOCK_EX for a
+ * compaction), creating it with its header if it does not exist. On
+ * return *out is the locked descriptor of the file the name designates
+ * now: a descriptor whose file was replaced before the lock was granted
+ * is dropped and the name opened again. So an append never lands in a
+ * file that a compaction has already read and replaced (see
+ * docs/protocol.md, "The catalog").
+ */
+static int open_locked(lp_store *store, int op, int64_t wait_ms, int *out)
+{
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/%s", store->path, CATALOG_NAME);
-	for (int tries = 0; tries < 2; tries++) {
+	for (int tries = 0; tries < 16; tries++) {
+		/* O_RDWR: a shared lock over NFS is a read lock */
 		int fd = openat(store->fd, CATALOG_NAME,
-				O_WRONLY | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-		if (fd >= 0) {
-			struct stat st;
-			if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-				close(fd);
-				return lp_fail(LP_EUNSAFE, "%s is not a regular file", label);
-			}
-			int expected = -1;
-			if (!__atomic_compare_exchange_n(&store->catalog_fd, &expected, fd, 0,
-							 __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-				close(fd); /* another thread's won */
-				fd = expected;
-			}
+				O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0) {
+			if (errno != ENOENT)
+				return lp_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
+						     "cannot append to %s", label);
+			/* the first writer creates it, header first, atomically */
+			int rc = lp_file_publish(store->fd, CATALOG_NAME, CATALOG_HEADER,
+						 strlen(CATALOG_HEADER), 1, label);
+			if (rc < 0)
+				return rc;
+			continue;
+		}
+		struct stat st;
+		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(fd);
+			return lp_fail(LP_EUNSAFE, "%s is not a regular file", label);
+		}
+		int rc = lock_file(fd, op, wait_ms, label);
+		if (rc) {
+			close(fd);
+			return rc;
+		}
+		if (is_current(store, fd)) {
 			*out = fd;
 			return LP_OK;
 		}
-		if (errno != ENOENT)
-			return lp_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
-					     "cannot append to %s", label);
-		/* the first writer creates it, header first, atomically */
-		int rc = lp_file_publish(store->fd, CATALOG_NAME, CATALOG_HEADER,
-					 strlen(CATALOG_HEADER), 1, label);
-		if (rc < 0)
-			return rc;
+		close(fd); /* replaced meanwhile: the new one */
 	}
-	return lp_fail(LP_ERROR, "cannot open %s", label);
+	return lp_fail(LP_ERROR, "cannot open %s: it keeps being replaced", label);
 }
 
-/* Write one line (without its LF) with a single write(2). */
+/* Write one line (without its LF) with a single write(2), holding the
+ * shared lock. */
 static int append_line(lp_store *store, char *line, size_t len, int durable)
 {
-	int fd, rc = open_for_append(store, &fd);
+	int fd, rc = open_locked(store, LOCK_SH, CATALOG_LOCK_WAIT_MS, &fd);
 	if (rc)
 		return rc;
 	line[len++] = '\n';
@@ -114,15 +160,16 @@ static int append_line(lp_store *store, char *line, size_t len, int durable)
 		w = write(fd, line, len);
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
-		return lp_fail_errno(LP_ERROR, errno, "cannot append to %s/%s", store->path,
-				     CATALOG_NAME);
-	if ((size_t)w != len)
-		return lp_fail(LP_ERROR, "short write to %s/%s (disk full?)", store->path,
-			       CATALOG_NAME);
-	if (durable && !lp_fsync_disabled() && fdatasync(fd) < 0)
-		return lp_fail_errno(LP_ERROR, errno, "cannot flush %s/%s", store->path,
-				     CATALOG_NAME);
-	return LP_OK;
+		rc = lp_fail_errno(LP_ERROR, errno, "cannot append to %s/%s", store->path,
+				   CATALOG_NAME);
+	else if ((size_t)w != len)
+		rc = lp_fail(LP_ERROR, "short write to %s/%s (disk full?)", store->path,
+			     CATALOG_NAME);
+	else if (durable && !lp_fsync_disabled() && fdatasync(fd) < 0)
+		rc = lp_fail_errno(LP_ERROR, errno, "cannot flush %s/%s", store->path,
+				   CATALOG_NAME);
+	close(fd); /* and unlock */
+	return rc;
 }
 
 int lp_catalog_add_run(lp_store *store, const char *run_id)
@@ -130,6 +177,29 @@ int lp_catalog_add_run(lp_store *store, const char *run_id)
 	char line[LP_ID_MAX + 8];
 	int n = snprintf(line, sizeof line, "R\t%s", run_id);
 	return append_line(store, line, (size_t)n, 0);
+}
+
+int lp_catalog_add_end(lp_store *store, const lp_json *run)
+{
+	char num[4][40], line[4096];
+	snprintf(num[0], sizeof num[0], "%.16g", lpj_get_real(run, "started_at", 0));
+	snprintf(num[1], sizeof num[1], "%.16g", lpj_get_real(run, "ended_at", 0));
+	snprintf(num[2], sizeof num[2], "%lld", lpj_get_int(run, "exitstatus", 0));
+	snprintf(num[3], sizeof num[3], "%lld", lpj_get_int(run, "pid", 0));
+	const char *fields[E_FIELDS] = {
+		"E", lpj_get_str(run, "run_id"), num[0], num[1], num[2], num[3],
+		lpj_get_str(run, "hostname"), lpj_get_str(run, "cwd"),
+	};
+	size_t at = 0;
+	for (int k = 0; k < E_FIELDS && at != (size_t)-1; k++) {
+		if (k > 0)
+			line[at++] = '\t';
+		at = put_field(line, at, sizeof line, fields[k]);
+	}
+	if (at == (size_t)-1)
+		return lp_fail(LP_ERROR, "catalog line of the end of run %s is too long",
+			       fields[1] ? fields[1] : "?");
+	return append_line(store, line, at, 0);
 }
 
 int lp_catalog_add_pause(lp_store *store, const lp_json *doc)
@@ -308,6 +378,45 @@ static int keep_pause(lp_catalog *cat, char **f, size_t *cap)
 	return LP_OK;
 }
 
+static int keep_end(lp_catalog *cat, char **f, size_t *cap)
+{
+	lp_catalog_end rec = {0};
+	char *end1, *end2;
+	if (lp_run_id_validate(f[1]) != LP_OK || !parse_real(f[2], &rec.started_at) ||
+	    !parse_real(f[3], &rec.ended_at))
+		return LP_OK; /* damaged: the run's run.json is read instead */
+	rec.exitstatus = (int)strtol(f[4], &end1, 10);
+	rec.pid = strtol(f[5], &end2, 10);
+	if (!f[4][0] || *end1 != '\0' || !f[5][0] || *end2 != '\0')
+		return LP_OK;
+	if (cat->nends == *cap) {
+		size_t c = *cap ? *cap * 2 : 256;
+		lp_catalog_end *nv = realloc(cat->ends, c * sizeof *nv);
+		if (nv == NULL)
+			return lp_fail(LP_ERROR, "out of memory");
+		cat->ends = nv;
+		*cap = c;
+	}
+	rec.run_id = f[1];
+	rec.hostname = f[6];
+	rec.cwd = f[7];
+	cat->ends[cat->nends++] = rec;
+	return LP_OK;
+}
+
+static int cmp_end(const void *a, const void *b)
+{
+	return strcmp(((const lp_catalog_end *)a)->run_id, ((const lp_catalog_end *)b)->run_id);
+}
+
+const lp_catalog_end *lp_catalog_find_end(const lp_catalog *cat, const char *run_id)
+{
+	if (cat == NULL || cat->nends == 0)
+		return NULL;
+	lp_catalog_end key = {.run_id = run_id};
+	return bsearch(&key, cat->ends, cat->nends, sizeof *cat->ends, cmp_end);
+}
+
 static int parse(char *text, size_t len, int runs_only, lp_catalog **out);
 
 static int load(lp_store *store, int runs_only, lp_catalog **out)
@@ -349,7 +458,7 @@ static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
 		return lp_fail(LP_ERROR, "out of memory");
 	}
 	cat->text = text;
-	size_t rcap = 0, pcap = 0;
+	size_t rcap = 0, pcap = 0, ecap = 0;
 	char *line = text + hlen, *stop = text + len;
 	while (line < stop) {
 		if (runs_only && line[0] != 'R') {
@@ -369,6 +478,8 @@ static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
 			rc = keep_run(cat, f[1], &rcap);
 		else if (n == P_FIELDS && strcmp(f[0], "P") == 0)
 			rc = keep_pause(cat, f, &pcap);
+		else if (n == E_FIELDS && strcmp(f[0], "E") == 0)
+			rc = keep_end(cat, f, &ecap);
 		/* anything else: a later version's line, skipped */
 		if (rc) {
 			lp_catalog_free(cat);
@@ -380,6 +491,8 @@ static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
 		lp_catalog_free(cat);
 		return rc;
 	}
+	if (cat->nends > 1)
+		qsort(cat->ends, cat->nends, sizeof *cat->ends, cmp_end);
 	*out = cat;
 	return LP_OK;
 }
@@ -391,6 +504,97 @@ void lp_catalog_free(lp_catalog *cat)
 	free(cat->runs);
 	free(cat->run_set);
 	free(cat->pauses);
+	free(cat->ends);
 	free(cat->text);
 	free(cat);
+}
+
+/* ---------------------------------------------------------- compaction */
+
+/* The run a line is about ("R"/"E": field 1; "P": the run of its pause
+ * id), copied into run_id; 0 for a line of another kind. */
+static int line_run(const char *line, size_t len, char run_id[LP_ID_MAX + 1])
+{
+	if (len < 3 || line[1] != '\t' || (line[0] != 'R' && line[0] != 'E' && line[0] != 'P'))
+		return 0;
+	const char *id = line + 2;
+	size_t n = 0;
+	while (2 + n < len && id[n] != '\t')
+		n++;
+	if (n == 0 || n > LP_ID_MAX)
+		return 0;
+	char buf[LP_ID_MAX + 1];
+	memcpy(buf, id, n);
+	buf[n] = '\0';
+	if (line[0] == 'P')
+		return lp_pause_id_run(buf, run_id) == LP_OK;
+	if (lp_run_id_validate(buf) != LP_OK)
+		return 0;
+	memcpy(run_id, buf, n + 1);
+	return 1;
+}
+
+int lp_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud), void *ud,
+		       int dry_run, size_t *dropped)
+{
+	*dropped = 0;
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "%s/%s", store->path, CATALOG_NAME);
+	struct stat st;
+	if (fstatat(store->fd, CATALOG_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return LP_OK; /* no catalog: nothing to compact */
+	int fd, rc = open_locked(store, LOCK_EX, -1, &fd);
+	if (rc)
+		return rc;
+	/* from here until close(fd) no appender writes: read, filter, and
+	 * publish the new file over the name while still holding the lock */
+	char *text = NULL;
+	size_t len = 0;
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size > CATALOG_CAP) {
+		close(fd);
+		return lp_fail(LP_ERROR, "cannot read %s (or it is over %zu bytes)", label,
+			       CATALOG_CAP);
+	}
+	text = malloc((size_t)st.st_size + 1);
+	if (text == NULL) {
+		close(fd);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	while (len < (size_t)st.st_size) {
+		ssize_t r = pread(fd, text + len, (size_t)st.st_size - len, (off_t)len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	size_t hlen = strlen(CATALOG_HEADER);
+	if (len < hlen || memcmp(text, CATALOG_HEADER, hlen) != 0) {
+		free(text);
+		close(fd);
+		return lp_fail(LP_ERROR, "%s is not a catalog of this version: not compacted", label);
+	}
+	/* filter in place: kept lines move towards the start */
+	size_t out = hlen;
+	const char *line = text + hlen, *stop = text + len;
+	while (line < stop) {
+		const char *lf = memchr(line, '\n', (size_t)(stop - line));
+		if (lf == NULL)
+			break; /* a cut last line (a crashed writer): not a fact */
+		size_t n = (size_t)(lf - line) + 1;
+		char run_id[LP_ID_MAX + 1];
+		if (line_run(line, n - 1, run_id) && drop(run_id, ud)) {
+			(*dropped)++;
+		} else {
+			memmove(text + out, line, n);
+			out += n;
+		}
+		line = lf + 1;
+	}
+	rc = LP_OK;
+	if (!dry_run && (*dropped > 0 || out != len))
+		rc = lp_file_publish(store->fd, CATALOG_NAME, text, out, 0, label);
+	free(text);
+	close(fd); /* unlock: waiting appenders find the new file */
+	return rc;
 }

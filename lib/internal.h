@@ -89,10 +89,6 @@ struct lp_store {
 	char *path;    /* absolute, normalized */
 	int is_default;
 	char *notice;  /* NULL or what lp_store_notice() says */
-	/* catalog.tsv for appending: -1 until the first append publishes it
-	 * with an atomic compare-and-swap (the store is otherwise immutable
-	 * after lp_store_open(), so threads share it without a lock) */
-	int catalog_fd;
 };
 
 /* Open a subdirectory of dirfd without following symlinks; create it
@@ -290,6 +286,8 @@ int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *l
  * flushed (fdatasync) before the pause leaves pending/. */
 int lp_catalog_add_run(lp_store *store, const char *run_id);
 int lp_catalog_add_pause(lp_store *store, const lp_json *doc); /* the final pause file */
+/* "E" line: run (run.json as ended) ended; not flushed (run.json says it). */
+int lp_catalog_add_end(lp_store *store, const lp_json *run);
 
 typedef struct lp_catalog_pause {
 	char run_id[LP_ID_MAX + 1];
@@ -297,6 +295,12 @@ typedef struct lp_catalog_pause {
 	double created_at, finished_at, timeout;
 	long pid;
 } lp_catalog_pause;
+typedef struct lp_catalog_end {
+	const char *run_id, *hostname, *cwd;
+	double started_at, ended_at;
+	long pid;
+	int exitstatus;
+} lp_catalog_end;
 typedef struct lp_catalog {
 	char **runs; /* in the order they started */
 	size_t nruns;
@@ -304,6 +308,8 @@ typedef struct lp_catalog {
 	size_t run_mask;
 	lp_catalog_pause *pauses; /* in the order they ended */
 	size_t npauses;
+	lp_catalog_end *ends; /* sorted by run id */
+	size_t nends;
 	char *text; /* the file, split in place: every string points into it */
 } lp_catalog;
 /* LP_ENOTFOUND when the directory has no catalog (an older layout). */
@@ -315,7 +321,15 @@ int lp_catalog_load_runs(lp_store *store, lp_catalog **out);
  * catalog or on error). LP_ENOTFOUND without the header of version 1. */
 int lp_catalog_parse(char *text, size_t len, lp_catalog **out);
 int lp_catalog_has_run(const lp_catalog *cat, const char *run_id);
+/* The "E" line of a run, or NULL. */
+const lp_catalog_end *lp_catalog_find_end(const lp_catalog *cat, const char *run_id);
 void lp_catalog_free(lp_catalog *cat);
+/* gc: drop every line about a run for which drop() returns non-zero,
+ * under the exclusive lock, by renaming a filtered copy over the file
+ * (with dry_run, only count). *dropped: the lines dropped. No catalog:
+ * LP_OK, nothing dropped. */
+int lp_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud), void *ud,
+		       int dry_run, size_t *dropped);
 
 /* --------------------------------------------------------- events.c */
 /* Append one line {"ts":..,"event":..,"run_id":.., ...fields} with a single

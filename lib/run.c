@@ -280,8 +280,16 @@ int lp_run_end(lp_run *run, int exitstatus)
 	if (!rc && run->owner) {
 		if (!(rc = lpj_set_str(run->doc, "status", "ended")) &&
 		    !(rc = lpj_set_real(run->doc, "ended_at", lp_now())) &&
-		    !(rc = lpj_set_int(run->doc, "exitstatus", exitstatus)))
+		    !(rc = lpj_set_int(run->doc, "exitstatus", exitstatus))) {
+			/* The "E" line goes first: gc removes a run (and its
+			 * lines) only once run.json says it ended, so no line
+			 * of it can come after. A failed append only costs
+			 * "runs -a" a read of run.json: not an error. */
+			if (run->store->pending_fd >= 0 &&
+			    lp_catalog_add_end(run->store, run->doc) != LP_OK)
+				lp_error_clear();
 			rc = publish_run(run);
+		}
 	}
 	if (!rc)
 		rc = run_event(run, run->owner ? "run_ended" : "worker_ended", ev);
@@ -378,6 +386,9 @@ int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out)
 	info->cwd = lp_strdup(lpj_get_str(doc, "cwd") ? lpj_get_str(doc, "cwd") : "");
 	info->pid = rec.pid;
 	info->started_at = lpj_get_real(doc, "started_at", 0);
+	info->ended_at = lpj_get_real(doc, "ended_at", 0);
+	info->has_exitstatus = lpj_has(doc, "exitstatus") && !lpj_is_null(doc, "exitstatus");
+	info->exitstatus = (int)lpj_get_int(doc, "exitstatus", 0);
 	lpj_set_str(doc, "state", state);
 	info->json = lpj_dump(doc);
 	lpj_free(doc);

@@ -248,7 +248,7 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 	lp_store *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return lp_fail(LP_ERROR, "out of memory");
-	s->fd = s->runs_fd = s->pending_fd = s->catalog_fd = -1;
+	s->fd = s->runs_fd = s->pending_fd = -1;
 	int rc = LP_ERROR, tighten = 0;
 	s->path = absolute(path);
 	if (s->path == NULL)
@@ -371,8 +371,6 @@ void lp_store_free(lp_store *s)
 		close(s->runs_fd);
 	if (s->pending_fd >= 0)
 		close(s->pending_fd);
-	if (s->catalog_fd >= 0)
-		close(s->catalog_fd);
 	free(s->path);
 	free(s->notice);
 	free(s);

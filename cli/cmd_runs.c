@@ -1,0 +1,168 @@
+/*
+ * cmd_runs.c - `pytest-live-pause runs`: list the active runs of the
+ * pause directory (every run with -a) through lp_runs_list(), with each
+ * run's pauses counted by state, as a table or as JSON lines. A missing
+ * directory simply has no runs.
+ */
+#include <string.h>
+
+#include "cli.h"
+
+#define CMD "runs"
+
+static const struct cli_option options[] = {
+	{"all", 'a', no_argument, NULL,
+	 "every run: also ended and stale ones"},
+	CLI_OPT_JSON("one JSON object per line per run; nothing when\nnone"),
+	CLI_OPT_PAUSE_DIR,
+	CLI_OPT_HELP,
+	CLI_OPT_END,
+};
+
+static const int exits[] = {
+	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_UNSAFE, -1,
+};
+
+static const struct cli_help help = {
+	.usage = "runs [-a|--all] [--json] [--pause-dir DIR]",
+	.about = "List the runs (pytest sessions) of the pause directory, "
+		 "oldest first. By\ndefault only active ones; -a adds ended "
+		 "runs and stale ones (their pytest\nprocess is gone without "
+		 "ending the run: killed, or its machine rebooted).\nColumns:\n"
+		 "  RUN_ID  STATE (active|ended|stale)  PID  STARTED (age: 12s, "
+		 "5m, 3h, 2d)\n"
+		 "  ENDED (age, or -)  EXIT (pytest's exit status, or -)\n"
+		 "  PENDING STALE RESUMED TIMED_OUT ABORTED (its pauses by "
+		 "state, as\n  'ls -a' lists them)  HOST (last)\n"
+		 "--json prints one object per run: run_id, state, pid, "
+		 "hostname, cwd,\nstarted_at, ended_at, exitstatus (null when "
+		 "unknown) and pauses: {pending,\nstale, resumed, timed_out, "
+		 "aborted}.\n"
+		 "With no runs (or no pause directory) prints \"no active runs "
+		 "in <dir>\"\n(\"no runs in <dir>\" with -a) and exits 0. Fast "
+		 "with thousands of runs:\nended runs are read from the "
+		 "directory's summary index, catalog.tsv.\n",
+	.opts = options,
+	.exits = exits,
+	.examples = "  " CLI_PROG " runs\n"
+		    "  " CLI_PROG " runs -a --pause-dir /tmp/my-pauses\n"
+		    "  " CLI_PROG " runs --json | jq -r .run_id\n",
+};
+
+#define NCOLS 12
+
+struct runs_state {
+	int json;
+	struct cli_table table;
+};
+
+/* lp_runs_list() callback: 1 stops the listing on a memory error. */
+static int on_run(const lp_run_summary *run, void *ud)
+{
+	struct runs_state *st = ud;
+	char pid[32], started[32], ended[32], exitst[32], n[5][32];
+	const char *row[NCOLS];
+
+	if (st->json) {
+		cli_print_line(stdout, run->json ? run->json : "{}");
+		return 0;
+	}
+	snprintf(pid, sizeof(pid), "%ld", run->pid);
+	cli_format_age(started, sizeof(started), run->started_at);
+	if (run->ended_at > 0)
+		cli_format_age(ended, sizeof(ended), run->ended_at);
+	if (run->has_exitstatus)
+		snprintf(exitst, sizeof(exitst), "%d", run->exitstatus);
+	snprintf(n[0], sizeof(n[0]), "%zu", run->pending);
+	snprintf(n[1], sizeof(n[1]), "%zu", run->stale);
+	snprintf(n[2], sizeof(n[2]), "%zu", run->resumed);
+	snprintf(n[3], sizeof(n[3]), "%zu", run->timed_out);
+	snprintf(n[4], sizeof(n[4]), "%zu", run->aborted);
+	row[0] = run->run_id;
+	row[1] = run->state;
+	row[2] = pid;
+	row[3] = started;
+	row[4] = run->ended_at > 0 ? ended : NULL;
+	row[5] = run->has_exitstatus ? exitst : NULL;
+	row[6] = n[0];
+	row[7] = n[1];
+	row[8] = n[2];
+	row[9] = n[3];
+	row[10] = n[4];
+	row[11] = run->hostname; /* the last column is escaped */
+	return cli_table_add(&st->table, row) == 0 ? 0 : 1;
+}
+
+static int list(lp_store *store, const char *dir, int all,
+		struct runs_state *st)
+{
+	static const char *const header[NCOLS] = {
+		"RUN_ID", "STATE", "PID", "STARTED", "ENDED", "EXIT",
+		"PENDING", "STALE", "RESUMED", "TIMED_OUT", "ABORTED", "HOST",
+	};
+	int rc;
+
+	if (cli_table_init(&st->table, NCOLS) != 0 ||
+	    cli_table_add(&st->table, header) != 0)
+		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
+	rc = store ? lp_runs_list(store, (all ? LP_RUNS_ALL : 0) |
+					 (st->json ? LP_RUNS_JSON : 0),
+				  on_run, st)
+		   : 0;
+	if (rc > 0)
+		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
+	if (rc < 0)
+		return cli_lp_error(CMD, rc);
+	if (st->json)
+		return CLI_EXIT_OK;
+	if (st->table.nrows > 1) {
+		cli_table_print(stdout, &st->table);
+	} else {
+		printf("no %sruns in ", all ? "" : "active ");
+		cli_print_line(stdout, dir);
+	}
+	return CLI_EXIT_OK;
+}
+
+int cmd_runs(int argc, char **argv)
+{
+	struct runs_state st;
+	struct cli_parser p;
+	const char *arg, *pause_dir = NULL, *dir;
+	lp_store *store = NULL;
+	int key, all = 0, rc;
+
+	memset(&st, 0, sizeof(st));
+	if (cli_parser_init(&p, CMD, options, argc, argv, 0) != 0)
+		return CLI_EXIT_ERROR;
+	while ((key = cli_parser_next(&p, &arg)) > 0) {
+		switch (key) {
+		case 'h':
+			cli_print_help(stdout, &help);
+			return cli_finish(CMD, CLI_EXIT_OK);
+		case 'a':
+			all = 1;
+			break;
+		case CLI_KEY_JSON:
+			st.json = 1;
+			break;
+		case CLI_KEY_PAUSE_DIR:
+			pause_dir = arg;
+			if (cli_check_pause_dir(CMD, arg))
+				return CLI_EXIT_USAGE;
+			break;
+		}
+	}
+	if (key < 0 || cli_check_positionals(CMD, argc, argv, optind, 0, ""))
+		return CLI_EXIT_USAGE;
+	rc = cli_store_open(pause_dir, &store, &dir);
+	if (rc == LP_ENOTFOUND) /* no directory yet: no runs */
+		rc = list(NULL, dir, all, &st);
+	else if (rc == LP_OK)
+		rc = list(store, dir, all, &st);
+	else
+		rc = cli_lp_error(CMD, rc);
+	cli_table_free(&st.table);
+	lp_store_free(store);
+	return cli_finish(CMD, rc);
+}

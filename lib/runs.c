@@ -1,0 +1,438 @@
+/*
+ * runs.c - every run of a pause directory: the listing behind
+ * "pytest-live-pause runs" (and a server's GET /api/runs), with each
+ * run's state and its pauses counted by state, and the watch of every
+ * run at once ("watch --all-runs") on the store-wide change feed.
+ *
+ * The listing reads catalog.tsv once (its "E" lines say which runs ended,
+ * when and how), pending/ once and the names in runs/ once; it reads
+ * run.json only for runs the catalog has not seen end (active, stale, or
+ * ended without an "E" line) and pause files only for pauses in pending/
+ * and for runs the catalog does not know. Pauses are counted by the same
+ * rules by which lp_list(LP_LIST_ALL) lists them (scan.c), so "runs -a"
+ * and "ls -a" agree.
+ */
+#include "internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct row {
+	lp_run_summary s;
+	char id[LP_ID_MAX + 1];
+	int catalogued;      /* the catalog has its "R" line */
+	lp_run_info *info;   /* run.json, when it was read */
+	char *json;
+} row;
+
+typedef struct rows {
+	row *v;
+	size_t n, cap;
+} rows;
+
+static int cmp_row_id(const void *a, const void *b)
+{
+	return strcmp(((const row *)a)->id, ((const row *)b)->id);
+}
+
+static row *find_row(const rows *r, const char *run_id)
+{
+	row key;
+	snprintf(key.id, sizeof key.id, "%s", run_id);
+	return r->n ? bsearch(&key, r->v, r->n, sizeof *r->v, cmp_row_id) : NULL;
+}
+
+static int cmp_row_started(const void *a, const void *b)
+{
+	const row *x = a, *y = b;
+	if (x->s.started_at != y->s.started_at)
+		return x->s.started_at < y->s.started_at ? -1 : 1;
+	return strcmp(x->id, y->id);
+}
+
+/* The valid run ids in runs/, one row each (not filled yet). */
+static int read_names(lp_store *store, rows *out)
+{
+	int fd = dup(store->runs_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return lp_fail_errno(LP_ERROR, e, "cannot list %s/runs", store->path);
+	}
+	rewinddir(d);
+	int rc = LP_OK;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || strlen(e->d_name) > LP_ID_MAX ||
+		    lp_run_id_validate(e->d_name) != LP_OK)
+			continue;
+		if (out->n == out->cap) {
+			size_t cap = out->cap ? out->cap * 2 : 256;
+			row *nv = realloc(out->v, cap * sizeof *nv);
+			if (nv == NULL) {
+				rc = lp_fail(LP_ERROR, "out of memory");
+				break;
+			}
+			out->v = nv;
+			out->cap = cap;
+		}
+		row *r = &out->v[out->n++];
+		memset(r, 0, sizeof *r);
+		snprintf(r->id, sizeof r->id, "%s", e->d_name);
+	}
+	lp_error_clear(); /* lp_run_id_validate() of names that are not runs */
+	closedir(d);
+	if (!rc && out->n > 1)
+		qsort(out->v, out->n, sizeof *out->v, cmp_row_id);
+	return rc;
+}
+
+/* Count one pause of a run by its state. */
+static void count(row *r, const char *state)
+{
+	if (strcmp(state, "pending") == 0)
+		r->s.pending++;
+	else if (strcmp(state, "stale") == 0)
+		r->s.stale++;
+	else if (strcmp(state, "resumed") == 0)
+		r->s.resumed++;
+	else if (strcmp(state, "timed_out") == 0)
+		r->s.timed_out++;
+	else if (strcmp(state, "aborted") == 0)
+		r->s.aborted++;
+}
+
+/* Count a pause by the state its pause file says now (unreadable: not
+ * counted, as lp_list() skips it). */
+static int count_from_file(lp_store *store, row *r, const char *pause_id)
+{
+	lp_json *doc;
+	double mtime = 0;
+	if (lp_pause_load(store, pause_id, &doc, &mtime) != LP_OK) {
+		lp_error_clear();
+		return 0;
+	}
+	count(r, lp_pause_state(doc, mtime)); /* may point into doc */
+	lpj_free(doc);
+	return 1;
+}
+
+/* A run the catalog does not know: every pause file in its pauses/. */
+static int count_walked(lp_store *store, row *r)
+{
+	int run_fd, pfd;
+	if (lp_run_dirs_open(store, r->id, &run_fd) != LP_OK) {
+		lp_error_clear();
+		return LP_OK;
+	}
+	int rc = lp_dir_open(run_fd, "pauses", 0, "pauses", &pfd);
+	close(run_fd);
+	if (rc) {
+		lp_error_clear();
+		return LP_OK;
+	}
+	DIR *d = fdopendir(pfd);
+	if (d == NULL) {
+		close(pfd);
+		return LP_OK;
+	}
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		size_t n = strlen(e->d_name);
+		if (e->d_name[0] == '.' || n <= 5 || n - 5 > LP_ID_MAX ||
+		    strcmp(e->d_name + n - 5, ".json") != 0)
+			continue;
+		char id[LP_ID_MAX + 1], run_of[LP_ID_MAX + 1];
+		memcpy(id, e->d_name, n - 5);
+		id[n - 5] = '\0';
+		if (lp_pause_id_run(id, run_of) != LP_OK || strcmp(run_of, r->id) != 0) {
+			lp_error_clear();
+			continue;
+		}
+		(void)count_from_file(store, r, id);
+	}
+	closedir(d);
+	return LP_OK;
+}
+
+typedef struct idlist {
+	char **v;
+	size_t n, cap;
+} idlist;
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void idlist_free(idlist *l)
+{
+	for (size_t k = 0; k < l->n; k++)
+		free(l->v[k]);
+	free(l->v);
+}
+
+/* pending/ entries of catalogued runs: counted from their pause files,
+ * and remembered, so that their "P" line (a pause can have both for a
+ * moment) is not counted again. */
+static int count_pending(lp_store *store, rows *rs, idlist *from_files)
+{
+	if (store->pending_fd < 0)
+		return LP_OK;
+	int fd = dup(store->pending_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (d == NULL) {
+		int e = errno;
+		if (fd >= 0)
+			close(fd);
+		return lp_fail_errno(LP_ERROR, e, "cannot list %s/pending", store->path);
+	}
+	rewinddir(d);
+	int rc = LP_OK;
+	struct dirent *e;
+	while (!rc && (e = readdir(d)) != NULL) {
+		char run_id[LP_ID_MAX + 1];
+		if (e->d_name[0] == '.' || strlen(e->d_name) > LP_ID_MAX ||
+		    lp_pause_id_run(e->d_name, run_id) != LP_OK) {
+			lp_error_clear();
+			continue;
+		}
+		row *r = find_row(rs, run_id);
+		if (r == NULL || !r->catalogued)
+			continue; /* walked (or gone) */
+		if (!count_from_file(store, r, e->d_name))
+			continue;
+		if (from_files->n == from_files->cap) {
+			size_t cap = from_files->cap ? from_files->cap * 2 : 16;
+			char **nv = realloc(from_files->v, cap * sizeof *nv);
+			if (nv == NULL) {
+				rc = lp_fail(LP_ERROR, "out of memory");
+				break;
+			}
+			from_files->v = nv;
+			from_files->cap = cap;
+		}
+		if ((from_files->v[from_files->n] = lp_strdup(e->d_name)) == NULL)
+			rc = LP_ERROR;
+		else
+			from_files->n++;
+	}
+	closedir(d);
+	if (!rc && from_files->n > 1)
+		qsort(from_files->v, from_files->n, sizeof *from_files->v, cmp_str);
+	return rc;
+}
+
+/* The run's own facts: from its "E" line, else from run.json. 1 when the
+ * run is to be listed, 0 when not (not wanted, or no run.json yet). */
+static int fill_row(lp_store *store, const lp_catalog *cat, unsigned flags, row *r)
+{
+	r->catalogued = lp_catalog_has_run(cat, r->id);
+	const lp_catalog_end *end = r->catalogued ? lp_catalog_find_end(cat, r->id) : NULL;
+	if (end) {
+		if (!(flags & LP_RUNS_ALL))
+			return 0;
+		r->s.state = "ended";
+		r->s.hostname = end->hostname;
+		r->s.cwd = end->cwd;
+		r->s.pid = end->pid;
+		r->s.started_at = end->started_at;
+		r->s.ended_at = end->ended_at;
+		r->s.has_exitstatus = 1;
+		r->s.exitstatus = end->exitstatus;
+		return 1;
+	}
+	if (lp_run_info_load(store, r->id, &r->info) != LP_OK) {
+		lp_error_clear(); /* being created, or not a run of ours */
+		return 0;
+	}
+	if (!(flags & LP_RUNS_ALL) && strcmp(r->info->state, "active") != 0)
+		return 0;
+	r->s.state = r->info->state;
+	r->s.hostname = r->info->hostname;
+	r->s.cwd = r->info->cwd;
+	r->s.pid = r->info->pid;
+	r->s.started_at = r->info->started_at;
+	r->s.ended_at = strcmp(r->info->state, "ended") == 0 ? r->info->ended_at : 0;
+	r->s.has_exitstatus = r->info->has_exitstatus;
+	r->s.exitstatus = r->info->exitstatus;
+	return 1;
+}
+
+static char *row_json(const row *r)
+{
+	const lp_run_summary *s = &r->s;
+	lp_json *o = lpj_object(), *p = lpj_object();
+	int rc = o && p ? LP_OK : LP_ERROR;
+	if (!rc && !(rc = lpj_set_int(p, "pending", (long long)s->pending)) &&
+	    !(rc = lpj_set_int(p, "stale", (long long)s->stale)) &&
+	    !(rc = lpj_set_int(p, "resumed", (long long)s->resumed)) &&
+	    !(rc = lpj_set_int(p, "timed_out", (long long)s->timed_out)) &&
+	    !(rc = lpj_set_int(p, "aborted", (long long)s->aborted))) {
+		rc = lpj_set_json(o, "pauses", p);
+		p = NULL;
+	}
+	if (!rc && !(rc = lpj_set_str(o, "run_id", s->run_id)) &&
+	    !(rc = lpj_set_str(o, "state", s->state)) && !(rc = lpj_set_int(o, "pid", s->pid)) &&
+	    !(rc = lpj_set_str(o, "hostname", s->hostname)) &&
+	    !(rc = lpj_set_str(o, "cwd", s->cwd)) &&
+	    !(rc = lpj_set_real(o, "started_at", s->started_at)))
+		rc = s->ended_at > 0 ? lpj_set_real(o, "ended_at", s->ended_at)
+				     : lpj_set_null(o, "ended_at");
+	if (!rc)
+		rc = s->has_exitstatus ? lpj_set_int(o, "exitstatus", s->exitstatus)
+				       : lpj_set_null(o, "exitstatus");
+	char *text = rc ? NULL : lpj_dump(o);
+	lpj_free(p);
+	lpj_free(o);
+	return text;
+}
+
+int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud)
+{
+	if (store == NULL || cb == NULL)
+		return lp_fail(LP_EINVAL, "lp_runs_list: store and cb are required");
+	rows rs = {0};
+	idlist from_files = {0};
+	lp_catalog *cat = NULL;
+	int rc = read_names(store, &rs);
+	if (!rc && lp_catalog_load(store, &cat) != LP_OK) {
+		cat = NULL; /* none, an older one, unreadable: every run is walked */
+		lp_error_clear();
+	}
+	/* keep only the runs to list (rows stay sorted by id); a row's
+	 * strings point into its run.json (info) or the catalog, never into
+	 * the row itself, so rows may move */
+	size_t keep = 0;
+	for (size_t k = 0; !rc && k < rs.n; k++) {
+		row r = rs.v[k];
+		if (fill_row(store, cat, flags, &r))
+			rs.v[keep++] = r;
+		else
+			lp_run_info_free(r.info);
+	}
+	if (!rc)
+		rs.n = keep;
+	for (size_t k = 0; !rc && k < rs.n; k++)
+		if (!rs.v[k].catalogued)
+			rc = count_walked(store, &rs.v[k]);
+	if (!rc)
+		rc = count_pending(store, &rs, &from_files);
+	for (size_t k = 0; !rc && cat && k < cat->npauses; k++) {
+		const lp_catalog_pause *p = &cat->pauses[k];
+		row *r = find_row(&rs, p->run_id);
+		if (r == NULL || !r->catalogued)
+			continue;
+		const char *id = p->pause_id;
+		if (from_files.n &&
+		    bsearch(&id, from_files.v, from_files.n, sizeof *from_files.v, cmp_str))
+			continue;
+		count(r, p->status);
+	}
+	if (!rc && rs.n > 1)
+		qsort(rs.v, rs.n, sizeof *rs.v, cmp_row_started);
+	for (size_t k = 0; !rc && k < rs.n; k++) {
+		row *r = &rs.v[k];
+		r->s.run_id = r->id;
+		if (flags & LP_RUNS_JSON) {
+			if ((r->json = row_json(r)) == NULL) {
+				rc = lp_fail(LP_ERROR, "out of memory");
+				break;
+			}
+			r->s.json = r->json;
+		}
+		rc = cb(&r->s, ud);
+	}
+	for (size_t k = 0; k < rs.n; k++) {
+		lp_run_info_free(rs.v[k].info);
+		free(rs.v[k].json);
+	}
+	free(rs.v);
+	idlist_free(&from_files);
+	lp_catalog_free(cat);
+	return rc;
+}
+
+/* ------------------------------------------------ watching every run */
+
+typedef struct first_pending {
+	char id[LP_ID_MAX + 1];
+} first_pending;
+
+static int take_first(const lp_pause_info *info, void *ud)
+{
+	first_pending *f = ud;
+	snprintf(f->id, sizeof f->id, "%s", info->pause_id);
+	return 1; /* oldest first: the first is the one */
+}
+
+/* Load a pause and keep it only while it is pending: LP_OK with *out
+ * set, or with *out NULL when it is not (any more). */
+static int load_if_pending(lp_store *store, const char *pause_id, lp_pause_info **out)
+{
+	*out = NULL;
+	lp_pause_info *info;
+	int rc = lp_pause_info_load(store, pause_id, &info);
+	if (rc) {
+		lp_error_clear(); /* removed meanwhile */
+		return LP_OK;
+	}
+	if (strcmp(info->state, "pending") == 0)
+		*out = info;
+	else
+		lp_pause_info_free(info);
+	return LP_OK;
+}
+
+int lp_watch_all(lp_store *store, double timeout, const lp_wait_hooks *hooks,
+		 lp_pause_info **out)
+{
+	if (out == NULL || store == NULL)
+		return lp_fail(LP_EINVAL, "lp_watch_all: store and out are required");
+	*out = NULL;
+	int64_t deadline = timeout > 0 ? lp_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
+	/* the feed first: a pause that begins after the look below is then
+	 * one of its events */
+	lp_feed *feed;
+	int rc = lp_feed_open(&feed, store);
+	if (rc)
+		return rc;
+	unsigned long long after = lp_feed_head(feed);
+	first_pending first = {{0}};
+	rc = lp_list(store, 0, take_first, &first);
+	if (rc == 1)
+		rc = LP_OK;
+	if (!rc && first.id[0])
+		rc = load_if_pending(store, first.id, out);
+	while (!rc && *out == NULL) {
+		double left = -1;
+		if (deadline >= 0) {
+			int64_t ms = deadline - lp_mono_ms();
+			if (ms <= 0) {
+				rc = LP_ETIMEOUT;
+				break;
+			}
+			left = (double)ms / 1000.0;
+		}
+		lp_feed_event ev;
+		rc = lp_feed_next(feed, after, left, hooks, &ev);
+		if (rc)
+			break;
+		after = ev.seq;
+		if (ev.kind == LP_FEED_PAUSE_CREATED)
+			rc = load_if_pending(store, ev.pause_id, out);
+		lp_feed_event_clear(&ev);
+	}
+	lp_feed_free(feed);
+	if (rc == LP_ETIMEOUT)
+		return lp_fail(LP_ETIMEOUT, "no pause in any run of %s within %gs", store->path,
+			       timeout);
+	return rc;
+}
