@@ -30,7 +30,7 @@ from pytest_live_pause import checkpoint
 
 def test_checkpoint():
     checkpoint(task=os.environ.get("LP_TASK", "approve"),
-               timeout=float(os.environ.get("LP_CP_TIMEOUT", "0")))
+               timeout=float(os.environ.get("LP_CP_TIMEOUT", "inf")))
 '''
 
 PASSES = '''
@@ -51,14 +51,15 @@ def runs_json(cli, *args) -> dict[str, dict]:
 
 
 def ls_counts(cli) -> dict[str, collections.Counter]:
-    """Pauses by run and state, as `ls -a` (the catalog path) lists them."""
+    """Pauses by run and state, as `ls -a` (the catalog path) lists them:
+    into a pipe, one "<state>\t<pause_id>\t..." line per pause."""
     res = cli("ls", "-a")
     assert res.returncode == 0, str(res)
     counts: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
-    for line in res.stdout.splitlines()[1:]:
-        if line.startswith("no pauses"):
-            break
-        pause_id, state = line.split()[:2]
+    for line in res.stdout.splitlines():
+        if "\t" not in line:
+            continue  # "no pauses in <dir>"
+        state, pause_id = line.split("\t")[:2]
         counts[pause_id.split(".", 1)[0]][state] += 1
     return counts
 
@@ -153,7 +154,7 @@ def test_runs_reads_run_json_when_the_catalog_is_gone(live, pytester, cli, pause
     """The catalog is an accelerator: without it the same listing comes
     from the run directories."""
     run_id = ended_session(live, pytester, cli, source=CP_ONLY.replace(
-        'float(os.environ.get("LP_CP_TIMEOUT", "0"))', "0.05"))
+        'float(os.environ.get("LP_CP_TIMEOUT", "inf"))', "0.05"))
     with_catalog = runs_json(cli, "-a")
     (pause_dir / "catalog.tsv").unlink()
     without = runs_json(cli, "-a")
@@ -363,7 +364,7 @@ def test_steps():
     for i in range(N):
         checkpoint(task=f"step {i}", timeout=0.05)  # each times out: one catalog line
     print("STEPS DONE", flush=True)
-    checkpoint(task="last", timeout=0)  # pending until resumed
+    checkpoint(task="last", timeout=float("inf"))  # pending until resumed
 '''
 
 
