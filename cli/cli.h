@@ -177,10 +177,12 @@ enum {
 /* A pause as "key: value" lines, in this order: pause_id, kind, run_id,
  * nodeid, state, [status], pid, worker_id (if any), [hostname, cwd,
  * created_at, timeout], task (checkpoints) or original_failure (failures;
- * continuation lines indented by two spaces), pause_file, resume (the
- * command to run; only while pending). The [keys]
- * come with CLI_PAUSE_DETAILS. pause_dir, unless NULL, is added to the
- * resume command. Write errors are caught by cli_finish(). */
+ * continuation lines indented by two spaces), once ended the verdict
+ * (resolved_by, finished_at, then result and reason for checkpoints or
+ * failure_reason for failures), pause_file, resume (the command to run;
+ * only while pending). The [keys] come with CLI_PAUSE_DETAILS. Every
+ * text is escaped for the terminal. pause_dir, unless NULL, is added to
+ * the resume command. Write errors are caught by cli_finish(). */
 void cli_print_pause(FILE *fp, const lp_pause_info *info,
 		     const char *pause_dir, unsigned flags);
 /* The --pause-dir to repeat in a resume hint: NULL when `dir` (as

@@ -31,9 +31,13 @@ static const struct cli_help help = {
 		 "(xdist workers only), hostname, cwd, created_at (ISO-8601 "
 		 "local\ntime, then the recorded seconds since the epoch), "
 		 "timeout (seconds),\ntask (checkpoints) or original_failure "
-		 "(failures) in full, further lines\nindented by two spaces, "
-		 "pause_file, and while pending, resume: the\ncommand that "
-		 "resumes it.\n",
+		 "(failures) in full, further lines\nindented by two spaces; "
+		 "once ended, the verdict: resolved_by (cli, timeout,\nabort, "
+		 "signal, file...), finished_at, and result (true|false|none) "
+		 "and reason\n(checkpoints) or failure_reason (failures); "
+		 "pause_file; and while pending,\nresume: the command that "
+		 "resumes it. Every text from a test or a resumer is\nescaped "
+		 "for the terminal (see the README).\n",
 	.opts = options,
 	.exits = exits,
 	.examples = "  " CLI_PROG " show 27be4cbca5ab.79688e30\n"

@@ -193,33 +193,49 @@ static void put_text(FILE *fp, const char *key, const char *text)
 	fputc('\n', fp);
 }
 
-static void put_created_at(FILE *fp, double created_at)
+/* "key: <ISO-8601 local time> (<seconds since the epoch>)". */
+static void put_time(FILE *fp, const char *key, double when_s)
 {
-	time_t t = (time_t)created_at; /* no libm: the CLI does not link it */
+	time_t t = (time_t)when_s; /* no libm: the CLI does not link it */
 	struct tm tm;
 	char when[64];
 	long off;
 
 	if (!localtime_r(&t, &tm) ||
 	    !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm)) {
-		fprintf(fp, "created_at: %.6f\n", created_at);
+		fprintf(fp, "%s: %.6f\n", key, when_s);
 		return;
 	}
 	off = tm.tm_gmtoff / 60;
-	fprintf(fp, "created_at: %s%c%02ld:%02ld (%.6f)\n", when,
-		off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60,
-		created_at);
+	fprintf(fp, "%s: %s%c%02ld:%02ld (%.6f)\n", key, when,
+		off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60, when_s);
+}
+
+/* How an ended pause ended: who resolved it, when, and the verdict, each
+ * text escaped. */
+static void put_verdict(FILE *fp, const lp_pause_info *info)
+{
+	if (info->resolved_by)
+		put_value(fp, "resolved_by", info->resolved_by);
+	if (info->finished_at > 0)
+		put_time(fp, "finished_at", info->finished_at);
+	if (info->kind_code == LP_KIND_CHECKPOINT) {
+		fprintf(fp, "result: %s\n",
+			info->result == LP_RESULT_TRUE	  ? "true"
+			: info->result == LP_RESULT_FALSE ? "false"
+							  : "none");
+		put_text(fp, "reason", info->reason ? info->reason : "-");
+	} else {
+		put_text(fp, "failure_reason",
+			 info->failure_reason ? info->failure_reason : "-");
+	}
 }
 
 static void put_resume_hint(FILE *fp, const lp_pause_info *info,
 			    const char *pause_dir)
 {
 	char *cmd = NULL;
-	lp_kind kind = info->kind && strcmp(info->kind, "checkpoint") == 0
-			       ? LP_KIND_CHECKPOINT
-			       : LP_KIND_FAILURE;
-
-	if (lp_resume_command(&cmd, info->pause_id, kind, pause_dir) != LP_OK) {
+	if (lp_resume_command(&cmd, info->pause_id, info->kind_code, pause_dir) != LP_OK) {
 		fputs("resume: -\n", fp); /* out of memory */
 		return;
 	}
@@ -240,7 +256,11 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info,
 		     const char *pause_dir, unsigned flags)
 {
 	int details = (flags & CLI_PAUSE_DETAILS) != 0;
-	int checkpoint = info->kind && strcmp(info->kind, "checkpoint") == 0;
+	int checkpoint = info->kind_code == LP_KIND_CHECKPOINT;
+	int pending = info->state_code == LP_STATE_PENDING;
+	int ended = info->state_code == LP_STATE_RESUMED ||
+		    info->state_code == LP_STATE_TIMED_OUT ||
+		    info->state_code == LP_STATE_ABORTED;
 
 	put_value(fp, "pause_id", info->pause_id);
 	put_value(fp, "kind", info->kind);
@@ -255,7 +275,7 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info,
 	if (details) {
 		put_value(fp, "hostname", info->hostname);
 		put_value(fp, "cwd", info->cwd);
-		put_created_at(fp, info->created_at);
+		put_time(fp, "created_at", info->created_at);
 		if (isinf(info->timeout))
 			fputs("timeout: inf (waits until resumed)\n", fp);
 		else
@@ -265,8 +285,10 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info,
 		put_text(fp, "task", info->task);
 	else
 		put_text(fp, "original_failure", info->original_failure);
+	if (ended)
+		put_verdict(fp, info);
 	put_value(fp, "pause_file", info->path);
-	if (info->state && strcmp(info->state, "pending") == 0)
+	if (pending)
 		put_resume_hint(fp, info, pause_dir);
 }
 

@@ -326,12 +326,40 @@ void lp_pause_free(lp_pause *pause);
 
 /* ---------------------------------------------- reading pauses (readers) */
 
+/* The state of a pause as readers see it: its recorded status, or stale
+ * (pending, but the paused process is gone). LP_STATE_UNKNOWN for a
+ * status this version does not know (a file of a later version). */
+typedef enum lp_state {
+	LP_STATE_PENDING = 0,
+	LP_STATE_STALE = 1,
+	LP_STATE_RESUMED = 2,
+	LP_STATE_TIMED_OUT = 3,
+	LP_STATE_ABORTED = 4,
+	LP_STATE_UNKNOWN = 5,
+} lp_state;
+/* "pending", "stale", "resumed", "timed_out", "aborted", "unknown". */
+const char *lp_state_name(lp_state state);
+
+/* One pause as read. The typed fields (kind_code, state_code,
+ * status_code, result) are the facts; kind, state and status are their
+ * names as written in the file (kept for printing). The verdict is set
+ * once the pause has ended and is read from its pause file (a pause
+ * listed from the catalog by lp_list(LP_LIST_ALL) has none: NULL, 0). */
 typedef struct lp_pause_info {
 	char *pause_id;
 	char *run_id;
 	char *kind;             /* "failure" | "checkpoint" */
 	char *status;           /* as recorded: pending|resumed|timed_out|aborted */
 	char *state;            /* derived: status, or "stale" */
+	lp_kind kind_code;      /* typed kind */
+	lp_state state_code;    /* typed state */
+	lp_state status_code;   /* typed recorded status (never STALE) */
+	/* the verdict, once ended */
+	char *resolved_by;      /* "cli", "timeout", "abort", "signal", "file", ...; NULL if none */
+	char *failure_reason;   /* failures: the reason given; NULL if none */
+	lp_result result;       /* checkpoints: the verdict; LP_RESULT_NONE if none */
+	char *reason;           /* checkpoints: the reason; NULL if none */
+	double finished_at;     /* seconds since the epoch; 0 while pending */
 	char *nodeid;
 	char *task;             /* NULL if none */
 	char *original_failure; /* NULL if none */

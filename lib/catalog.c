@@ -301,18 +301,25 @@ static size_t hash_str(const char *s)
 
 static int index_runs(lp_catalog *cat)
 {
-	size_t size = 16;
+	size_t size = 16, bytes = 0, used = 0;
 	while (size < 2 * cat->nruns)
 		size *= 2;
+	for (size_t k = 0; k < cat->nruns; k++)
+		bytes += strlen(cat->runs[k]) + 1;
 	cat->run_set = calloc(size, sizeof *cat->run_set);
-	if (cat->run_set == NULL)
+	/* the ids side by side: a lookup touches this, not the whole text */
+	cat->run_arena = malloc(bytes ? bytes : 1);
+	if (cat->run_set == NULL || cat->run_arena == NULL)
 		return lp_fail(LP_ERROR, "out of memory");
 	cat->run_mask = size - 1;
 	for (size_t k = 0; k < cat->nruns; k++) {
-		size_t at = hash_str(cat->runs[k]) & cat->run_mask;
+		size_t at = hash_str(cat->runs[k]) & cat->run_mask, n = strlen(cat->runs[k]) + 1;
 		while (cat->run_set[at] && strcmp(cat->run_set[at], cat->runs[k]) != 0)
 			at = (at + 1) & cat->run_mask;
-		cat->run_set[at] = cat->runs[k];
+		if (cat->run_set[at] == NULL) {
+			cat->run_set[at] = memcpy(cat->run_arena + used, cat->runs[k], n);
+			used += n;
+		}
 	}
 	return LP_OK;
 }
@@ -461,16 +468,25 @@ static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
 	size_t rcap = 0, pcap = 0, ecap = 0;
 	char *line = text + hlen, *stop = text + len;
 	while (line < stop) {
-		if (runs_only && line[0] != 'R') {
-			/* to the next "R" line at once, over the "P" lines */
-			char *next = memmem(line, (size_t)(stop - line), "\nR\t", 3);
-			if (next == NULL)
-				break;
-			line = next + 1;
-		}
 		char *lf = memchr(line, '\n', (size_t)(stop - line));
 		if (lf == NULL)
 			break; /* a line still being written, or cut: not a fact */
+		if (runs_only) {
+			/* "P" lines are skipped on their first byte; an "R" line's
+			 * id is kept unvalidated: it is only ever compared with
+			 * names already validated as run ids */
+			if (line[0] == 'R' && line[1] == '\t' && lf > line + 2 &&
+			    !memchr(line + 2, '\t', (size_t)(lf - line - 2))) {
+				*lf = '\0';
+				rc = keep_run(cat, line + 2, &rcap);
+				if (rc) {
+					lp_catalog_free(cat);
+					return rc;
+				}
+			}
+			line = lf + 1;
+			continue;
+		}
 		*lf = '\0';
 		char *f[P_FIELDS];
 		int n = split(line, f, P_FIELDS);
@@ -503,6 +519,7 @@ void lp_catalog_free(lp_catalog *cat)
 		return;
 	free(cat->runs);
 	free(cat->run_set);
+	free(cat->run_arena);
 	free(cat->pauses);
 	free(cat->ends);
 	free(cat->text);

@@ -305,6 +305,7 @@ typedef struct lp_catalog {
 	char **runs; /* in the order they started */
 	size_t nruns;
 	char **run_set; /* open-addressing hash set of runs, for lp_catalog_has_run */
+	char *run_arena; /* the ids of run_set, side by side */
 	size_t run_mask;
 	lp_catalog_pause *pauses; /* in the order they ended */
 	size_t npauses;

@@ -197,6 +197,38 @@ const char *lp_pause_state(const lp_json *doc, double mtime)
 	return lp_identity_judge(&rec, mtime, interval) == LP_LIVE_DEAD ? "stale" : "pending";
 }
 
+const char *lp_state_name(lp_state state)
+{
+	switch (state) {
+	case LP_STATE_PENDING: return "pending";
+	case LP_STATE_STALE: return "stale";
+	case LP_STATE_RESUMED: return "resumed";
+	case LP_STATE_TIMED_OUT: return "timed_out";
+	case LP_STATE_ABORTED: return "aborted";
+	default: return "unknown";
+	}
+}
+
+/* The typed state of a name (NULL: unknown). */
+static lp_state state_of(const char *name)
+{
+	for (int k = LP_STATE_PENDING; name && k < LP_STATE_UNKNOWN; k++)
+		if (strcmp(name, lp_state_name((lp_state)k)) == 0)
+			return (lp_state)k;
+	return LP_STATE_UNKNOWN;
+}
+
+/* Fill the typed fields from the names. */
+static void set_codes(lp_pause_info *i)
+{
+	i->kind_code = i->kind && strcmp(i->kind, "checkpoint") == 0 ? LP_KIND_CHECKPOINT
+								    : LP_KIND_FAILURE;
+	i->state_code = state_of(i->state);
+	i->status_code = state_of(i->status);
+	if (i->status_code == LP_STATE_STALE)
+		i->status_code = LP_STATE_UNKNOWN; /* never recorded */
+}
+
 static char *dup_field(const lp_json *doc, const char *key)
 {
 	const char *v = lpj_get_str(doc, key);
@@ -228,6 +260,15 @@ int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 	i->path = lp_strdup(path);
 	i->pause_dir = lp_strdup(store->path);
 	i->resume_command = dup_field(doc, "resume_command");
+	i->resolved_by = dup_field(doc, "resolved_by");
+	i->failure_reason = dup_field(doc, "failure_reason");
+	i->reason = dup_field(doc, "reason");
+	lp_json *r = lpj_get(doc, "result");
+	i->result = r == NULL || lpj_typeof(r) != LPJ_BOOL ? LP_RESULT_NONE
+		    : lpj_is_true(r)                        ? LP_RESULT_TRUE
+							    : LP_RESULT_FALSE;
+	double fin = lpj_get_real(doc, "finished_at", 0);
+	i->finished_at = fin > 0 ? fin : lpj_get_real(doc, "resolved_at", 0);
 	i->created_at = lpj_get_real(doc, "created_at", 0);
 	/* null: no timeout (JSON has no infinity) */
 	i->timeout = lpj_is_null(doc, "timeout") ? LP_TIMEOUT_FOREVER : lpj_get_real(doc, "timeout", 0);
@@ -242,6 +283,7 @@ int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 		lp_pause_info_free(i);
 		return lp_fail(LP_EBADCMD, "pause file of %s is incomplete or memory ran out", pause_id);
 	}
+	set_codes(i);
 	*out = i;
 	return LP_OK;
 }
@@ -250,9 +292,11 @@ void lp_pause_info_free(lp_pause_info *i)
 {
 	if (i == NULL)
 		return;
-	char *fields[] = {i->pause_id, i->run_id, i->kind, i->status, i->state, i->nodeid,
-			  i->task, i->original_failure, i->hostname, i->cwd, i->worker_id,
-			  i->path, i->pause_dir, i->resume_command, i->json};
+	char *fields[] = {i->pause_id,    i->run_id,         i->kind,          i->status,
+			  i->state,       i->nodeid,         i->task,          i->original_failure,
+			  i->hostname,    i->cwd,            i->worker_id,     i->path,
+			  i->pause_dir,   i->resume_command, i->json,          i->resolved_by,
+			  i->failure_reason, i->reason};
 	for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
 		free(fields[k]);
 	free(i);
@@ -504,12 +548,15 @@ static int info_from_catalog(lp_store *store, const lp_catalog_pause *r, lp_paus
 	i->created_at = r->created_at;
 	i->timeout = r->timeout;
 	i->pid = r->pid;
+	i->result = LP_RESULT_NONE; /* the verdict is in the pause file only */
+	i->finished_at = r->finished_at;
 	if (!i->pause_id || !i->run_id || !i->kind || !i->status || !i->state || !i->nodeid ||
 	    (r->task && !i->task) || !i->hostname || !i->cwd || (r->worker_id && !i->worker_id) ||
 	    !i->path || !i->pause_dir) {
 		lp_pause_info_free(i);
 		return lp_fail(LP_ERROR, "out of memory");
 	}
+	set_codes(i);
 	*out = i;
 	return LP_OK;
 }

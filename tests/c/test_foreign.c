@@ -236,6 +236,74 @@ static void test_resume_by_id(void **state)
 	assert_int_equal(lp_resume(f->store, FPAUSE, &o, NULL), LP_ERESUMED);
 }
 
+static void test_typed_info_and_verdict(void **state)
+{
+	fx *f = *state;
+	assert_string_equal(lp_state_name(LP_STATE_PENDING), "pending");
+	assert_string_equal(lp_state_name(LP_STATE_STALE), "stale");
+	assert_string_equal(lp_state_name(LP_STATE_RESUMED), "resumed");
+	assert_string_equal(lp_state_name(LP_STATE_TIMED_OUT), "timed_out");
+	assert_string_equal(lp_state_name(LP_STATE_ABORTED), "aborted");
+	assert_string_equal(lp_state_name((lp_state)99), "unknown");
+	/* ours, pending then resumed with a verdict */
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	lp_pause_info *i = NULL;
+	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &i), LP_OK);
+	assert_int_equal(i->kind_code, LP_KIND_CHECKPOINT);
+	assert_int_equal(i->state_code, LP_STATE_PENDING);
+	assert_int_equal(i->status_code, LP_STATE_PENDING);
+	assert_null(i->resolved_by);
+	assert_int_equal(i->result, LP_RESULT_NONE);
+	assert_true(i->finished_at == 0);
+	lp_pause_info_free(i);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_claim(p, LP_ACTION_RESUME, "cli",
+					"{\"result\": true, \"reason\": \"ok\\u2028x\"}", &res),
+			 LP_OK);
+	lp_resolution_clear(&res);
+	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &i), LP_OK);
+	assert_int_equal(i->state_code, LP_STATE_RESUMED);
+	assert_int_equal(i->status_code, LP_STATE_RESUMED);
+	assert_string_equal(i->resolved_by, "cli");
+	assert_int_equal(i->result, LP_RESULT_TRUE);
+	assert_string_equal(i->reason, "ok\xe2\x80\xa8x");
+	assert_null(i->failure_reason);
+	assert_true(i->finished_at >= i->created_at && i->finished_at > 0);
+	lp_pause_info_free(i);
+	lp_pause_free(p);
+	/* 0.1.1's: a failure resumed with a reason, and a stale one */
+	write_v011(f, FRUN, FPAUSE, "pending", 999999999L, lp_now());
+	assert_int_equal(lp_pause_info_load(f->store, FPAUSE, &i), LP_OK);
+	assert_int_equal(i->state_code, LP_STATE_STALE);
+	assert_int_equal(i->status_code, LP_STATE_PENDING);
+	lp_pause_info_free(i);
+	char path[512], doc[1024];
+	fx_path(f, path, sizeof path, "runs/%s/pauses/%s.json", FRUN, FPAUSE);
+	snprintf(doc, sizeof doc,
+		 "{\"pause_id\": \"%s\", \"run_id\": \"%s\", \"kind\": \"failure\", "
+		 "\"status\": \"resumed\", \"created_at\": 10.0, \"finished_at\": 12.5, "
+		 "\"failure_reason\": \"wifi\", \"result\": null, \"reason\": null, \"pid\": 1}",
+		 FPAUSE, FRUN);
+	assert_int_equal(write_text(path, doc, strlen(doc)), 0);
+	assert_int_equal(lp_pause_info_load(f->store, FPAUSE, &i), LP_OK);
+	assert_int_equal(i->kind_code, LP_KIND_FAILURE);
+	assert_int_equal(i->state_code, LP_STATE_RESUMED);
+	assert_null(i->resolved_by); /* 0.1.1 does not record it */
+	assert_string_equal(i->failure_reason, "wifi");
+	assert_int_equal(i->result, LP_RESULT_NONE);
+	assert_true(i->finished_at == 12.5);
+	lp_pause_info_free(i);
+	/* a status of a later version */
+	snprintf(doc, sizeof doc,
+		 "{\"pause_id\": \"%s\", \"run_id\": \"%s\", \"status\": \"paused_elsewhere\"}",
+		 FPAUSE, FRUN);
+	assert_int_equal(write_text(path, doc, strlen(doc)), 0);
+	assert_int_equal(lp_pause_info_load(f->store, FPAUSE, &i), LP_OK);
+	assert_int_equal(i->state_code, LP_STATE_UNKNOWN);
+	assert_int_equal(i->status_code, LP_STATE_UNKNOWN);
+	lp_pause_info_free(i);
+}
+
 int main(void)
 {
 	test_guard(120);
@@ -246,6 +314,7 @@ int main(void)
 		T(test_watch_reports_and_wakes),
 		T(test_watch_all_reports_ended),
 		T(test_resume_by_id),
+		T(test_typed_info_and_verdict),
 	};
 	return cmocka_run_group_tests_name("foreign ids", tests, NULL, NULL);
 }

@@ -303,3 +303,43 @@ def test_error_messages_escape_what_the_user_gave(cli, ref):
         lines = res.stderr.split("\n")
         assert len(lines) == 2 and lines[1] == "", repr(res.stderr)
         _inert(lines[0])
+
+
+@pytest.mark.parametrize("kind", ["checkpoint", "failure"])
+def test_show_prints_the_verdict_escaped(live, pytester, cli, kind):
+    """Issue 11.3: `show` of an ended pause prints who resolved it, when,
+    and the verdict; the resumer's text is escaped like any other."""
+    hostile = "ok\x1b[2J\nstate: pending\u2028pause_id: forged"
+    if kind == "checkpoint":
+        pytester.makepyfile(test_v=_checkpoint_source("approve"))
+        s = live("test_v.py")
+        args = ["--result", "false", "--reason", hostile]
+    else:
+        pytester.makepyfile(test_v=_failure_source("boom"))
+        s = live("--pause-on-failure", "test_v.py")
+        args = ["--failure-reason", hostile]
+    info = cli.watch(s.run_id)
+    res = cli("show", info["pause_id"])
+    assert "resolved_by:" not in res.stdout and "\nresume: " in res.stdout  # pending: no verdict
+    assert cli("resume", info["pause_id"], *args).returncode == 0
+    s.finish()
+    res = cli("show", info["pause_id"])
+    assert res.returncode == 0, str(res)
+    out = res.stdout
+    _inert(out.replace("\n", ""))
+    lines = out.split("\n")[:-1]
+    top = [ln.partition(": ")[0] for ln in lines if not ln.startswith("  ")]
+    assert top.count("pause_id") == 1 and top.count("state") == 1, out
+    assert set(top) <= KEYS, out
+    assert "state: resumed" in lines and "resolved_by: cli" in lines
+    assert any(ln.startswith("finished_at: ") for ln in lines), out
+    key = "reason" if kind == "checkpoint" else "failure_reason"
+    at = next(k for k, ln in enumerate(lines) if ln.startswith(f"{key}: "))
+    assert lines[at] == f"{key}: ok\\x1b[2J"
+    assert lines[at + 1] == "  state: pending\\u2028pause_id: forged"
+    if kind == "checkpoint":
+        assert "result: false" in lines
+    assert "\nresume: " not in out  # ended: no hint
+    # --json carries the verdict unchanged
+    j = cli("show", "--json", info["pause_id"]).json()
+    assert j[key] == hostile and j["resolved_by"] == "cli"
