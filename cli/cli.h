@@ -151,6 +151,10 @@ int cli_store_open_for_ref(const char *dir_opt, const char *ref, lp_store **out,
 
 /* -------------------------------------------------------------- output */
 
+/* The store's warn hook (lp_store_set_warn): one line on stderr,
+ * "pytest-live-pause: warning: MESSAGE", for what a reader skipped. */
+void cli_warning(void *ud, const char *message);
+
 /* "pytest-live-pause <cmd>: error: <message>" on one stderr line, with
  * " (see 'pytest-live-pause <cmd> --help')" when exit_code is
  * CLI_EXIT_USAGE. cmd may be NULL (the main command). Returns exit_code. */

@@ -182,5 +182,7 @@ int cli_store_open(const char *dir_opt, lp_store **out, const char **dir_out)
 	int rc = lp_store_open(out, dir, 0);
 	if (rc == LP_OK && lp_store_notice(*out)[0] != '\0')
 		fprintf(stderr, "%s: %s\n", CLI_PROG, lp_store_notice(*out));
+	if (rc == LP_OK) /* readers say what they skipped as untrusted */
+		lp_store_set_warn(*out, cli_warning, NULL);
 	return rc;
 }

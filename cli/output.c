@@ -5,6 +5,7 @@
  */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -134,6 +135,25 @@ int cli_error(const char *cmd, int exit_code, const char *fmt, ...)
 			cmd ? " " : "", cmd ? cmd : "");
 	fputc('\n', stderr);
 	return exit_code;
+}
+
+void cli_warning(void *ud, const char *message)
+{
+	/* once per distinct message: watch looks again 20 times a second */
+	static uint64_t seen[64];
+	static size_t nseen;
+	uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+	for (const char *c = message; *c; c++)
+		h = (h ^ (unsigned char)*c) * 1099511628211ULL;
+	for (size_t k = 0; k < nseen && k < sizeof seen / sizeof seen[0]; k++)
+		if (seen[k] == h)
+			return;
+	seen[nseen++ % (sizeof seen / sizeof seen[0])] = h;
+	(void)ud;
+	fflush(stdout);
+	fprintf(stderr, "%s: warning: ", CLI_PROG);
+	put_one_line(stderr, message);
+	fputc('\n', stderr);
 }
 
 int cli_lp_error(const char *cmd, int lp_code)

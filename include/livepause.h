@@ -143,6 +143,17 @@ void lp_store_free(lp_store *store);
 int lp_store_publish(lp_store *store, const char *name, const char *data, size_t len);
 int lp_store_unlink(lp_store *store, const char *name);
 
+/* Readers (lp_list, lp_watch) skip a run directory, pause file or catalog
+ * inside the store that fails the trust rule (another user's, a symlink,
+ * writable by group or others: docs/protocol.md "Trust") instead of
+ * failing. With a hook set, each skip is reported to it, as a message
+ * naming the path and the fix, every time it happens (a watch looks
+ * again and again: the hook decides what to repeat); fn may be NULL (the
+ * default: silent). Set it before the store is shared between threads;
+ * fn is then called from any of them. */
+typedef void (*lp_warn_fn)(void *ud, const char *message);
+void lp_store_set_warn(lp_store *store, lp_warn_fn fn, void *ud);
+
 /* --------------------------------------------------------------- runs */
 
 typedef struct lp_run lp_run;
@@ -669,19 +680,34 @@ typedef struct lp_qamule_result {
 } lp_qamule_result;
 void lp_qamule_result_clear(lp_qamule_result *res);
 
-/* Create a request: make result_dir (mode 0700, with missing parents) if
- * it does not exist, draw a fresh request id (LP_QAMULE_REQUEST_ID_LEN hex
- * digits and a NUL in request_id) and set *result_path to
- * "<result_dir>/<request_id>.json" (malloc'd; free() it). LP_EINVAL for an
- * empty result_dir, LP_ERROR if it cannot be made or is not a directory. */
+/* Make result_dir ready for results: create it (mode 0700, with missing
+ * parents) if it does not exist, then verify it by the pause directory's
+ * trust rules: LP_EUNSAFE, with a message naming the fix, when it is a
+ * symlink, another user's, writable by group or others, or, when its
+ * parent is world-writable (a shared directory such as /tmp), open to
+ * group or others at all. LP_EINVAL for an empty result_dir, LP_ERROR if
+ * it cannot be made or opened. Called at the start of a QAMule-mode
+ * session, so that a bad directory is refused before any test runs. */
+int lp_qamule_dir_prepare(const char *result_dir);
+
+/* Create a request: lp_qamule_dir_prepare(result_dir) (its errors), then
+ * draw a fresh request id (LP_QAMULE_REQUEST_ID_LEN hex digits and a NUL
+ * in request_id) and set *result_path to "<result_dir>/<request_id>.json"
+ * (malloc'd; free() it). */
 int lp_qamule_request_new(const char *result_dir,
 			  char request_id[LP_QAMULE_REQUEST_ID_LEN + 1],
 			  char **result_path);
 
-/* Read and validate the result file at path for a pause of `kind`, after
- * its resume signal. The file is opened without following a symlink, must
- * be a regular file owned by this user and at most LP_QAMULE_RESULT_CAP
- * bytes, and is parsed strictly (UTF-8, no duplicate keys). Rules:
+/* Read, validate and consume the result file at path for a pause of
+ * `kind`, after its resume signal. Its directory must pass the checks of
+ * lp_qamule_dir_prepare() again (else LP_QAMULE_INVALID_RESULT saying
+ * why; a directory that is gone means no file). The file is renamed
+ * aside within that verified directory, opened from there without
+ * following a symlink, and removed once read, whatever it held: a result
+ * is read at most once, so an older one can never stand in for a newer.
+ * It must be a regular file owned by this user and at most
+ * LP_QAMULE_RESULT_CAP bytes, and is parsed strictly (UTF-8, no duplicate
+ * keys). Rules:
  *   - no file: LP_QAMULE_MISSING_RESULT;
  *   - anything refused above, invalid JSON, or a value that is not an
  *     object: LP_QAMULE_INVALID_RESULT;

@@ -220,9 +220,11 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 	char label[PATH_MAX], name[LP_ID_MAX + 16];
 	snprintf(label, sizeof label, "%s/runs/%s/commands", s->path, run_id);
 	snprintf(name, sizeof name, "%s.resume.json", id);
+	char plabel[PATH_MAX];
+	snprintf(plabel, sizeof plabel, "%s/runs/%s/pauses", s->path, run_id);
 	if ((rc = lp_run_dirs_open(s, run_id, &dirs.fd)) ||
 	    (rc = lp_dir_open(dirs.fd, "commands", 0, label, &dirs.commands_fd)) ||
-	    (rc = lp_dir_open(dirs.fd, "pauses", 0, label, &dirs.pauses_fd)))
+	    (rc = lp_dir_open(dirs.fd, "pauses", 0, plabel, &dirs.pauses_fd)))
 		goto done;
 	double take_timeout = o->take_timeout == 0 ? LP_DEFAULT_TAKE_TIMEOUT : o->take_timeout;
 	int64_t claim_deadline = lp_mono_ms() + (int64_t)((take_timeout > 0 ? take_timeout : 1) * 1000);

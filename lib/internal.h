@@ -89,10 +89,26 @@ struct lp_store {
 	char *path;    /* absolute, normalized */
 	int is_default;
 	char *notice;  /* NULL or what lp_store_notice() says */
+	lp_warn_fn warn_fn; /* readers' notes on what they skip (lp_store_set_warn) */
+	void *warn_ud;
 };
 
+/* The trust rule of everything inside the store (and of QAMule's result
+ * directory): not a symlink, a directory (want_dir) or a regular file,
+ * owned by this user, none of the `forbidden` mode bits (022: not
+ * writable by group or others). 0 if trusted; else 1 with the reason
+ * ("belongs to uid 1001, not to you (uid 0)") in why. */
+int lp_trust_why(const struct stat *st, int want_dir, mode_t forbidden, char *why, size_t size);
+/* Check an open descriptor inside the store by that rule: LP_OK, or
+ * LP_EUNSAFE with a message naming its path and a fix that works. */
+int lp_fd_trust(int fd, int want_dir, const char *label);
+/* Tell the store's warn hook (if any) about something a reader skipped
+ * (each time it is skipped: the hook decides what to repeat). */
+void lp_store_warn(lp_store *store, const char *message);
+
 /* Open a subdirectory of dirfd without following symlinks; create it
- * (0700) first when create is set. */
+ * (0700) first when create is set. The directory must meet the trust
+ * rule (lp_trust_why), else LP_EUNSAFE naming its path and the fix. */
 int lp_dir_open(int dirfd, const char *name, int create, const char *label, int *out);
 /* Publish a file atomically: written under a temporary name, flushed,
  * then renamed over `name` (exclusive = 0) or linked to `name` only if it
@@ -100,8 +116,8 @@ int lp_dir_open(int dirfd, const char *name, int create, const char *label, int 
  * The directory is flushed after. label names the file in errors. */
 int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
 		    int exclusive, const char *label);
-/* Read a regular file (never through a symlink, never a FIFO), refusing
- * one over cap bytes. *out is NUL-terminated, free() it. LP_ENOTFOUND if
+/* Read a regular file (never through a symlink, never a FIFO, never one
+ * that fails the trust rule: LP_EUNSAFE), refusing one over cap bytes. *out is NUL-terminated, free() it. LP_ENOTFOUND if
  * it does not exist. */
 int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 		 char **out, size_t *len);

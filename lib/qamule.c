@@ -4,11 +4,18 @@
  * result file an agent writes there before it sends the resume signal,
  * with QAMule's validation rules (docs/qamule.md).
  *
- * The result file is read like a command file: without following a
- * symlink, only a regular file owned by this user, size-capped before
- * parsing, strict JSON. Printing the QAMULE_* lines, catching the signal
- * and claiming the pause (lp_pause_claim: action resume, by "signal") are the
- * caller's.
+ * The result directory gets the pause directory's trust rules: created
+ * 0700, refused when it is a symlink, another user's or writable by group
+ * or others (and, inside a world-writable directory such as /tmp, open to
+ * group or others at all), and every result file is opened relative to
+ * its verified descriptor with O_NOFOLLOW. A result file is consumed as
+ * it is read: renamed aside first (so what is read is exactly what was
+ * there at the signal, and a later file is a new one), then removed, so
+ * that an older result can never be read again in place of a newer one.
+ * It is read like a command file: only a regular file owned by this
+ * user, size-capped before parsing, strict JSON. Printing the QAMULE_*
+ * lines, catching the signal and claiming the pause (lp_pause_claim: action
+ * resume, by "signal") are the caller's.
  */
 #include "internal.h"
 
@@ -72,6 +79,103 @@ static int make_dirs(char *path)
 	return mkdir(path, 0700) == 0 || errno == EEXIST ? 0 : -1;
 }
 
+/* Copy result_dir without its trailing slashes into dir (PATH_MAX). */
+static int dir_name(const char *result_dir, char dir[PATH_MAX])
+{
+	if (result_dir == NULL || result_dir[0] == '\0')
+		return lp_fail(LP_EINVAL, "the QAMule result directory is empty: pass --pause-result-dir DIR");
+	size_t n = strlen(result_dir);
+	while (n > 1 && result_dir[n - 1] == '/')
+		n--; /* "dir/" and "dir" name the same directory */
+	if (n >= PATH_MAX - LP_QAMULE_REQUEST_ID_LEN - 32)
+		return lp_fail(LP_EINVAL, "QAMule result directory is too long: %.80s...",
+			       result_dir);
+	memcpy(dir, result_dir, n);
+	dir[n] = '\0';
+	return LP_OK;
+}
+
+/* Whether the directory holding path is world-writable (a shared
+ * directory such as /tmp, where others may look or plant). */
+static int in_shared_dir(const char *path)
+{
+	char parent[PATH_MAX];
+	snprintf(parent, sizeof parent, "%s", path);
+	char *slash = strrchr(parent, '/');
+	if (slash == NULL)
+		snprintf(parent, sizeof parent, ".");
+	else if (slash == parent)
+		parent[1] = '\0';
+	else
+		*slash = '\0';
+	struct stat st;
+	return stat(parent, &st) == 0 && (st.st_mode & S_IWOTH);
+}
+
+/* Open the result directory dir, verified by the trust rule: *fd on
+ * LP_OK; LP_ENOTFOUND when it does not exist (and create is 0);
+ * LP_EUNSAFE with a message naming the fix when it is a symlink, not a
+ * directory, another user's, writable by group or others, or, in a
+ * world-writable parent, open to group or others at all. create makes it
+ * first (0700, with its missing parents). */
+static int result_dir_open(const char *dir, int create, int *fd)
+{
+	*fd = -1;
+	if (create && make_dirs((char *)dir) < 0 && errno != EEXIST)
+		return lp_fail_errno(LP_ERROR, errno,
+				     "cannot create the QAMule result directory %s (pass --pause-result-dir DIR)",
+				     dir);
+	char q[PATH_MAX * 2 + 16], *quoted = NULL;
+	snprintf(q, sizeof q, "%s", lp_shell_quote(&quoted, dir) == LP_OK ? quoted : dir);
+	free(quoted);
+	int d = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (d < 0) {
+		int e = errno;
+		if (e == ENOENT)
+			return lp_fail(LP_ENOTFOUND, "the QAMule result directory %s does not exist", dir);
+		struct stat lst;
+		if (e == ELOOP || (e == ENOTDIR && lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode)))
+			return lp_fail(LP_EUNSAFE,
+				       "the QAMule result directory %s is a symlink; refusing to follow it: remove it (rm %s) or pass --pause-result-dir DIR",
+				       dir, q);
+		if (e == ENOTDIR)
+			return lp_fail(LP_EUNSAFE,
+				       "the QAMule result directory %s is not a directory: remove it or pass --pause-result-dir DIR",
+				       dir);
+		return lp_fail_errno(LP_ERROR, e, "cannot open the QAMule result directory %s", dir);
+	}
+	struct stat st;
+	if (fstat(d, &st) < 0) {
+		int e = errno;
+		close(d);
+		return lp_fail_errno(LP_ERROR, e, "cannot inspect the QAMule result directory %s", dir);
+	}
+	mode_t forbidden = in_shared_dir(dir) ? 077 : 022;
+	char why[96];
+	if (lp_trust_why(&st, 1, forbidden, why, sizeof why)) {
+		close(d);
+		if (st.st_uid != geteuid())
+			return lp_fail(LP_EUNSAFE,
+				       "the QAMule result directory %s %s: that user could read, delete or replace the results; refusing it: pass --pause-result-dir DIR (a directory of your own)",
+				       dir, why);
+		return lp_fail(LP_EUNSAFE,
+			       "the QAMule result directory %s %s: others could read or replace the results; refusing it: run 'chmod 700 %s' or pass --pause-result-dir DIR",
+			       dir, why, q);
+	}
+	*fd = d;
+	return LP_OK;
+}
+
+int lp_qamule_dir_prepare(const char *result_dir)
+{
+	char dir[PATH_MAX];
+	int fd, rc = dir_name(result_dir, dir);
+	if (rc || (rc = result_dir_open(dir, 1, &fd)))
+		return rc;
+	close(fd);
+	return LP_OK;
+}
+
 int lp_qamule_request_new(const char *result_dir,
 			  char request_id[LP_QAMULE_REQUEST_ID_LEN + 1], char **result_path)
 {
@@ -83,27 +187,13 @@ int lp_qamule_request_new(const char *result_dir,
 	    result_path == NULL)
 		return lp_fail(LP_EINVAL, "lp_qamule_request_new: a result directory, request_id "
 					  "and result_path are required");
-	size_t n = strlen(result_dir);
-	while (n > 1 && result_dir[n - 1] == '/')
-		n--; /* "dir/" and "dir" name the same directory */
-	if (n >= PATH_MAX - LP_QAMULE_REQUEST_ID_LEN - 8)
-		return lp_fail(LP_EINVAL, "QAMule result directory is too long: %.80s...",
-			       result_dir);
 	char dir[PATH_MAX];
-	memcpy(dir, result_dir, n);
-	dir[n] = '\0';
-	if (make_dirs(dir) < 0)
-		return lp_fail_errno(LP_ERROR, errno, "cannot create the QAMule result directory %s",
-				     dir);
-	struct stat st;
-	if (stat(dir, &st) < 0)
-		return lp_fail_errno(LP_ERROR, errno, "cannot use the QAMule result directory %s",
-				     dir);
-	if (!S_ISDIR(st.st_mode))
-		return lp_fail(LP_ERROR, "the QAMule result directory %s is not a directory", dir);
+	int rc = lp_qamule_dir_prepare(result_dir);
+	if (rc || (rc = dir_name(result_dir, dir)))
+		return rc;
+	size_t n = strlen(dir);
 	char id[LP_QAMULE_REQUEST_ID_LEN + 1];
-	int rc = lp_random_hex(id, LP_QAMULE_REQUEST_ID_LEN / 2);
-	if (rc)
+	if ((rc = lp_random_hex(id, LP_QAMULE_REQUEST_ID_LEN / 2)))
 		return rc;
 	size_t size = n + 1 + LP_QAMULE_REQUEST_ID_LEN + sizeof ".json";
 	char *path = malloc(size);
@@ -144,25 +234,94 @@ static int verdict(lp_qamule_result *out, lp_qamule_status status, const char *f
 	return (int)status;
 }
 
-/* Read the file: *text (malloc'd, NUL-terminated) on 0; otherwise the
- * verdict (>= 1) or a negative error, out filled accordingly. */
-static int read_result_file(const char *path, lp_kind kind, lp_qamule_result *out,
-			    char **text, size_t *len)
+static int read_open_file(int fd, const char *path, lp_qamule_result *out, char **text,
+			  size_t *len);
+
+/* Take the result file at path: verify its directory, rename the file
+ * aside (a dot name of our own in the same directory) and open that,
+ * never following a symlink. On 0, *fd is open and *dirfd and aside
+ * name the entry for the caller to remove; otherwise the verdict (>= 1)
+ * or a negative error. */
+static int take_result_file(const char *path, lp_kind kind, lp_qamule_result *out, int *dirfd,
+			    char *aside, size_t aside_size, int *fd)
 {
-	*text = NULL;
-	*len = 0;
-	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
+	*fd = *dirfd = -1;
+	aside[0] = '\0';
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == path)
+		snprintf(dir, sizeof dir, "/");
+	else if ((size_t)(slash - path) >= sizeof dir)
+		return verdict(out, LP_QAMULE_INVALID_RESULT, "Pause result path is too long");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
+	if (name[0] == '\0' || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+		return verdict(out, LP_QAMULE_INVALID_RESULT, "Pause result %s is not a file name",
+			       path);
+	int rc = result_dir_open(dir, 0, dirfd);
+	if (rc == LP_ENOTFOUND)
+		return verdict(out, LP_QAMULE_MISSING_RESULT, "%s",
+			       kind == LP_KIND_CHECKPOINT ? MSG_MISSING : MSG_MISSING_FAILURE);
+	if (rc)
+		return verdict(out, LP_QAMULE_INVALID_RESULT, "Pause result %s not read: %s", path,
+			       lp_error_message());
+	char rnd[17];
+	if ((rc = lp_random_hex(rnd, 8)))
+		return rc;
+	snprintf(aside, aside_size, ".%.200s.taken.%s", name, rnd);
+	if (renameat(*dirfd, name, *dirfd, aside) < 0) {
 		int e = errno;
+		aside[0] = '\0';
 		if (e == ENOENT || e == ENOTDIR)
 			return verdict(out, LP_QAMULE_MISSING_RESULT, "%s",
 				       kind == LP_KIND_CHECKPOINT ? MSG_MISSING : MSG_MISSING_FAILURE);
+		return verdict(out, LP_QAMULE_INVALID_RESULT, "Cannot read pause result %s: %s",
+			       path, strerror(e));
+	}
+	*fd = openat(*dirfd, aside, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+	if (*fd < 0) {
+		int e = errno;
 		if (e == ELOOP)
 			return verdict(out, LP_QAMULE_INVALID_RESULT,
 				       "Pause result %s is a symlink; refusing to follow it", path);
 		return verdict(out, LP_QAMULE_INVALID_RESULT, "Cannot read pause result %s: %s",
 			       path, strerror(e));
 	}
+	return 0;
+}
+
+/* Read the file: *text (malloc'd, NUL-terminated) on 0; otherwise the
+ * verdict (>= 1) or a negative error, out filled accordingly. Either way
+ * the file is consumed: removed from the result directory. */
+static int read_result_file(const char *path, lp_kind kind, lp_qamule_result *out,
+			    char **text, size_t *len)
+{
+	*text = NULL;
+	*len = 0;
+	int dirfd, fd;
+	char aside[256];
+	int rc = take_result_file(path, kind, out, &dirfd, aside, sizeof aside, &fd);
+	if (rc != 0 || fd < 0) {
+		if (aside[0] != '\0' && unlinkat(dirfd, aside, 0) < 0 && errno == EISDIR)
+			unlinkat(dirfd, aside, AT_REMOVEDIR);
+		if (dirfd >= 0)
+			close(dirfd);
+		return rc;
+	}
+	rc = read_open_file(fd, path, out, text, len);
+	if (unlinkat(dirfd, aside, 0) < 0 && errno == EISDIR)
+		unlinkat(dirfd, aside, AT_REMOVEDIR); /* an empty directory planted there */
+	close(dirfd);
+	return rc;
+}
+
+/* Check and read the open result file fd (closed here). */
+static int read_open_file(int fd, const char *path, lp_qamule_result *out, char **text,
+			  size_t *len)
+{
 	struct stat st;
 	int rc;
 	if (fstat(fd, &st) < 0) {

@@ -23,7 +23,7 @@ int lp_run_dirs_open(lp_store *store, const char *run_id, int *run_fd)
 	if (rc)
 		return rc;
 	char label[PATH_MAX];
-	snprintf(label, sizeof label, "run %s in %s", run_id, store->path);
+	snprintf(label, sizeof label, "%s/runs/%s", store->path, run_id);
 	rc = lp_dir_open(store->runs_fd, run_id, 0, label, run_fd);
 	if (rc == LP_ENOTFOUND)
 		return lp_fail(LP_ENOTFOUND,
@@ -47,7 +47,8 @@ static int open_parts(lp_run *run, int create)
 	if (run->events_fd < 0)
 		return lp_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
 				     "cannot open %s/runs/%s/events.jsonl", run->store->path, run->id);
-	return LP_OK;
+	snprintf(label, sizeof label, "%s/runs/%s/events.jsonl", run->store->path, run->id);
+	return lp_fd_trust(run->events_fd, 0, label);
 }
 
 static lp_run *run_new(lp_store *store, const lp_run_options *opts)

@@ -475,7 +475,10 @@ static int on_pending(const char *name, void *ud)
 		return LP_OK;
 	lp_json *doc;
 	double mtime = 0;
-	if (lp_pause_load(c->store, name, &doc, &mtime) != LP_OK)
+	int rc = lp_pause_load(c->store, name, &doc, &mtime);
+	if (rc == LP_EUNSAFE) /* another user's run or pause file: never shown */
+		lp_store_warn(c->store, lp_error_message());
+	if (rc != LP_OK)
 		return LP_OK; /* its run was removed: a dangling index entry */
 	return add_loaded(c, run_id, name, doc, mtime);
 }
@@ -493,7 +496,10 @@ static int on_pause_file(const char *name, void *ud)
 		return LP_OK;
 	lp_json *doc;
 	double mtime = 0;
-	if (load_in_pauses(c->store, c->pauses_fd, c->run_id, id, 1, &doc, &mtime) != LP_OK)
+	int rc = load_in_pauses(c->store, c->pauses_fd, c->run_id, id, 1, &doc, &mtime);
+	if (rc == LP_EUNSAFE)
+		lp_store_warn(c->store, lp_error_message());
+	if (rc != LP_OK)
 		return LP_OK;
 	return add_loaded(c, c->run_id, id, doc, mtime);
 }
@@ -506,16 +512,23 @@ static int on_run(const char *name, void *ud)
 	if (c->run_prefix && strcmp(name, c->run_prefix) != 0)
 		return LP_OK;
 	int run_fd, pfd;
-	if (lp_run_dirs_open(c->store, name, &run_fd) != LP_OK)
+	int rc = lp_run_dirs_open(c->store, name, &run_fd);
+	if (rc == LP_EUNSAFE)
+		lp_store_warn(c->store, lp_error_message());
+	if (rc != LP_OK)
 		return LP_OK;
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/runs/%s/pauses", c->store->path, name);
-	int rc = LP_OK;
-	if (lp_dir_open(run_fd, "pauses", 0, label, &pfd) == LP_OK) {
+	rc = lp_dir_open(run_fd, "pauses", 0, label, &pfd);
+	if (rc == LP_OK) {
 		c->pauses_fd = pfd;
 		c->run_id = name;
 		rc = each_name(pfd, on_pause_file, c);
 		close(pfd);
+	} else {
+		if (rc == LP_EUNSAFE)
+			lp_store_warn(c->store, lp_error_message());
+		rc = LP_OK;
 	}
 	close(run_fd);
 	return rc;
@@ -662,14 +675,17 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, int wa
 		      .with_json = (flags & LP_LIST_JSON) != 0,
 		      .run_prefix = run_only};
 	lp_catalog *cat = NULL;
-	int rc;
+	int rc = LP_OK;
 	if (run_only) {
 		rc = walk_run || c.all || store->pending_fd < 0
 			     ? on_run(run_only, &c)
 			     : each_name(store->pending_fd, on_pending, &c);
 	} else if (!c.all && store->pending_fd >= 0) {
 		rc = each_name(store->pending_fd, on_pending, &c);
-		if (lp_catalog_load_runs(store, &cat) != LP_OK)
+		int crc = lp_catalog_load_runs(store, &cat);
+		if (crc == LP_EUNSAFE)
+			lp_store_warn(store, lp_error_message());
+		if (crc != LP_OK)
 			cat = NULL; /* no usable catalog: any run may be foreign */
 		lp_error_clear();
 		cat_ctx cc = {&c, cat};
@@ -677,10 +693,12 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, int wa
 			rc = each_name(store->runs_fd, on_run_uncatalogued, &cc);
 		lp_catalog_free(cat);
 		dedupe(&c.found);
-	} else if (c.all && !c.with_json && lp_catalog_load(store, &cat) == LP_OK) {
+	} else if (c.all && !c.with_json && (rc = lp_catalog_load(store, &cat)) == LP_OK) {
 		rc = collect_by_catalog(&c, cat);
 		lp_catalog_free(cat);
 	} else { /* no usable catalog (none, an older one, unreadable): walk */
+		if (c.all && !c.with_json && run_only == NULL && rc == LP_EUNSAFE)
+			lp_store_warn(store, lp_error_message());
 		lp_error_clear();
 		rc = each_name(store->runs_fd, on_run, &c);
 	}

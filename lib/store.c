@@ -1,9 +1,12 @@
 /*
  * store.c - the pause directory: opening it safely (refusing symlinks,
- * foreign owners and group/other-writable modes), subdirectories opened
+ * foreign owners and group/other-writable modes), the trust rule every
+ * directory and file inside it is held to (lp_trust_why: ours, not a
+ * symlink, not writable by group or others), subdirectories opened
  * relative to verified descriptors with O_NOFOLLOW, atomic publication of
- * files (temporary name, fsync, rename or link, fsync of the directory)
- * and size-capped reads.
+ * files (temporary name, fsync, rename or link, fsync of the directory),
+ * size-capped reads of verified files, and the readers' warnings about
+ * what they skip.
  */
 #include "internal.h"
 
@@ -222,6 +225,83 @@ static int check_mode(const char *path, const struct stat *st, int strict)
 	return LP_OK;
 }
 
+/* ---------------------------------------------------------------- trust */
+
+int lp_trust_why(const struct stat *st, int want_dir, mode_t forbidden, char *why, size_t size)
+{
+	if (S_ISLNK(st->st_mode))
+		snprintf(why, size, "is a symlink");
+	else if (want_dir && !S_ISDIR(st->st_mode))
+		snprintf(why, size, "is not a directory");
+	else if (!want_dir && !S_ISREG(st->st_mode))
+		snprintf(why, size, "is not a regular file");
+	else if (st->st_uid != geteuid())
+		snprintf(why, size, "belongs to uid %u, not to you (uid %u)", (unsigned)st->st_uid,
+			 (unsigned)geteuid());
+	else if (st->st_mode & forbidden)
+		snprintf(why, size, "is %s group or others (mode %04o)",
+			 (forbidden & 044) ? "open to" : "writable by", (unsigned)(st->st_mode & 07777));
+	else
+		return 0;
+	return 1;
+}
+
+/* The path of an open descriptor, for a message that names a fix; the
+ * label when /proc cannot say. */
+static void fd_path(int fd, const char *label, char *buf, size_t size)
+{
+	char link[64];
+	snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
+	ssize_t n = readlink(link, buf, size - 1);
+	if (n <= 0 || (size_t)n >= size - 1) {
+		snprintf(buf, size, "%s", label);
+		return;
+	}
+	buf[n] = '\0';
+}
+
+/* Refuse (LP_EUNSAFE) an open directory or file inside the store that
+ * does not meet the trust rule; the message names the path and a fix that
+ * works where it stands: a directory of ours is made private again with
+ * chmod (what it holds is then checked in turn when opened), another
+ * user's entry is removed, or moved aside when its contents are not ours
+ * to remove. */
+int lp_fd_trust(int fd, int want_dir, const char *label)
+{
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return lp_fail_errno(LP_ERROR, errno, "cannot inspect %s", label);
+	char why[96];
+	if (!lp_trust_why(&st, want_dir, 022, why, sizeof why))
+		return LP_OK;
+	char path[PATH_MAX];
+	fd_path(fd, label, path, sizeof path);
+	char *quoted = NULL;
+	if (lp_shell_quote(&quoted, path) != LP_OK)
+		quoted = NULL;
+	const char *q = quoted ? quoted : path;
+	int foreign = st.st_uid != geteuid();
+	int rc;
+	if (want_dir && foreign)
+		rc = lp_fail(LP_EUNSAFE,
+			     "%s %s: another user may have planted it to forge pauses; refusing it: remove it (rm -rf %s; if that is refused, mv %s %s.untrusted)",
+			     path, why, q, q, q);
+	else if (want_dir)
+		rc = lp_fail(LP_EUNSAFE,
+			     "%s %s: another user may have planted files in it; refusing it: run 'chmod go-w %s' (what it holds is then checked in turn) or remove it (rm -rf %s)",
+			     path, why, q, q);
+	else if (foreign)
+		rc = lp_fail(LP_EUNSAFE,
+			     "%s %s: another user may have planted it; refusing it: remove it (rm -f %s)",
+			     path, why, q);
+	else
+		rc = lp_fail(LP_EUNSAFE,
+			     "%s %s; refusing it: run 'chmod go-w %s' or remove it (rm -f %s)", path,
+			     why, q, q);
+	free(quoted);
+	return rc;
+}
+
 int lp_dir_open(int dirfd, const char *name, int create, const char *label, int *out)
 {
 	if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
@@ -231,12 +311,39 @@ int lp_dir_open(int dirfd, const char *name, int create, const char *label, int 
 		int e = errno;
 		if (e == ENOENT)
 			return lp_fail(LP_ENOTFOUND, "%s does not exist", label);
-		if (e == ELOOP || e == ENOTDIR)
-			return lp_fail(LP_EUNSAFE, "%s is a symlink or not a directory; refusing it", label);
+		if (e == ELOOP || e == ENOTDIR) {
+			char *q = NULL;
+			if (lp_shell_quote(&q, label) != LP_OK)
+				q = NULL;
+			int rc = lp_fail(LP_EUNSAFE,
+					 "%s is a symlink or not a directory; refusing it: remove it (rm %s)",
+					 label, q ? q : label);
+			free(q);
+			return rc;
+		}
 		return lp_fail_errno(LP_ERROR, e, "cannot open %s", label);
+	}
+	int rc = lp_fd_trust(fd, 1, label);
+	if (rc) {
+		close(fd);
+		return rc;
 	}
 	*out = fd;
 	return LP_OK;
+}
+
+void lp_store_set_warn(lp_store *store, lp_warn_fn fn, void *ud)
+{
+	if (store == NULL)
+		return;
+	store->warn_fn = fn;
+	store->warn_ud = ud;
+}
+
+void lp_store_warn(lp_store *store, const char *message)
+{
+	if (store != NULL && store->warn_fn != NULL)
+		store->warn_fn(store->warn_ud, message);
 }
 
 int lp_store_open(lp_store **out, const char *path, unsigned flags)
@@ -467,6 +574,11 @@ int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
 		return lp_fail(LP_EUNSAFE, "%s is not a regular file; refusing it", label);
+	}
+	int trc = lp_fd_trust(fd, 0, label);
+	if (trc) {
+		close(fd);
+		return trc;
 	}
 	if ((size_t)st.st_size > cap) {
 		close(fd);

@@ -1368,6 +1368,30 @@ kind_from_str(module_state *st, const char *kind, lp_kind *out)
 }
 
 static PyObject *
+mod_qamule_prepare_dir(PyObject *module, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"result_dir", NULL};
+	module_state *st = (module_state *)PyModule_GetState(module);
+	PyObject *dir_obj, *holder = NULL;
+	const char *dir = NULL;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:qamule_prepare_dir",
+					 kwlist, &dir_obj))
+		return NULL;
+	if (dir_obj == Py_None)
+		return raise_code_message(st, LP_EINVAL,
+			"qamule_prepare_dir() needs a result directory");
+	if (fspath_opt(dir_obj, &holder, &dir) < 0)
+		return NULL;
+	rc = lp_qamule_dir_prepare(dir);
+	Py_XDECREF(holder);
+	if (rc != LP_OK)
+		return raise_lp(st, rc);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
 mod_qamule_request(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"result_dir", NULL};
@@ -1516,21 +1540,29 @@ static PyMethodDef module_methods[] = {
 	 "'0' or 'inf', or a number) as seconds, a float from 0 (times out at\n"
 	 "once) to 1e9, or inf (waits until resumed). Raises\n"
 	 "InvalidArgumentError (one line, naming what) otherwise."},
+	{"qamule_prepare_dir", (PyCFunction)(void (*)(void))mod_qamule_prepare_dir,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "qamule_prepare_dir(result_dir)\n--\n\n"
+	 "Create the QAMule result directory (0700) if missing and verify it:\n"
+	 "UnsafeDirectoryError, naming the fix, for a symlink, another user's\n"
+	 "directory, one writable by group or others, or one open to them in\n"
+	 "a world-writable parent such as /tmp."},
 	{"qamule_request", (PyCFunction)(void (*)(void))mod_qamule_request,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "qamule_request(result_dir)\n--\n\n"
-	 "Prepare a QAMule pause request: create result_dir (0700) if missing\n"
-	 "and return (request_id, result_path), a fresh 32-hex-digit id and\n"
+	 "Prepare a QAMule pause request: qamule_prepare_dir(result_dir), then\n"
+	 "return (request_id, result_path), a fresh 32-hex-digit id and\n"
 	 "'<result_dir>/<request_id>.json'."},
 	{"qamule_read_result", (PyCFunction)(void (*)(void))mod_qamule_read_result,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "qamule_read_result(path, kind)\n--\n\n"
 	 "Read the QAMule result file at path for a 'failure' or 'checkpoint'\n"
-	 "pause, with QAMule's rules (no symlink, regular file of this user,\n"
-	 "size-capped, strict JSON object; checkpoints: a boolean 'result', an\n"
+	 "pause, with QAMule's rules (a verified directory, no symlink, a\n"
+	 "regular file of this user, size-capped, strict JSON object; checkpoints: a boolean 'result', an\n"
 	 "optional string 'reason', nothing else). Returns a dict: status\n"
 	 "('ok', 'missing_result', 'invalid_result'), message (why, or None),\n"
-	 "result and reason (checkpoints), payload (the object, when ok)."},
+	 "result and reason (checkpoints), payload (the object, when ok).\n"
+	 "The file is consumed: removed once read."},
 	{NULL, NULL, 0, NULL},
 };
 

@@ -135,16 +135,22 @@ class _QamuleReading(TypedDict):
     reason: str | None
     payload: dict[str, Any] | None
 
+def qamule_prepare_dir(result_dir: _Path) -> None:
+    """Create result_dir (0700) if missing and verify it (UnsafeDirectoryError
+    naming the fix: a symlink, another user's, writable by group or others,
+    or open to them inside a world-writable parent such as /tmp)."""
+
 def qamule_request(result_dir: _Path) -> tuple[str, str]:
-    """Create result_dir (0700) if missing; return (request_id, result_path):
+    """qamule_prepare_dir(result_dir); return (request_id, result_path):
     32 hex digits and "<result_dir>/<request_id>.json"."""
 
 def qamule_read_result(
     path: _Path, kind: Literal["failure", "checkpoint"]
 ) -> _QamuleReading:
     """Read a QAMule result file with QAMule's rules (the runtime validates it:
-    no symlink, a regular file of this user, size-capped, a strict JSON
-    object; checkpoints: boolean result, optional string reason, nothing else)."""
+    a verified directory, no symlink, a regular file of this user, size-capped,
+    a strict JSON object; checkpoints: boolean result, optional string reason,
+    nothing else). The file is consumed: removed once read."""
 
 def default_pause_dir(explicit: _Path | None = None) -> str:
     """explicit, else $PYTEST_LIVE_PAUSE_DIR, else /tmp/pytest-live-pause."""

@@ -639,6 +639,11 @@ def _start_run(config: pytest.Config, settings: Settings) -> LivePauseSession:
     pause_dir = settings.pause_dir
     if workerinput is not None and "live_pause_run_id" in workerinput:
         pause_dir = workerinput.get("live_pause_dir", pause_dir)
+    if settings.qamule is not None and workerinput is None:
+        try:  # refused before any test runs, whatever the pause options
+            _livepause.qamule_prepare_dir(settings.qamule.result_dir)
+        except LivePauseError as exc:
+            raise pytest.UsageError(f"pytest-live-pause: {one_line(str(exc))}") from None
     store = _livepause.Store(pause_dir, create=True)
     if workerinput is not None and "live_pause_run_id" in workerinput:
         run = _livepause.Run(

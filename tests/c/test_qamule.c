@@ -106,7 +106,7 @@ static void test_request_refuses(void **state)
 
 	qpath(q, file, sizeof file, "plain-file");
 	assert_int_equal(write_text(file, "x", 1), 0);
-	assert_int_equal(lp_qamule_request_new(file, id, &path), LP_ERROR);
+	assert_int_equal(lp_qamule_request_new(file, id, &path), LP_EUNSAFE);
 	assert_null(path);
 	assert_non_null(strstr(lp_error_message(), "not a directory"));
 	snprintf(under, sizeof under, "%s/sub", file);
