@@ -297,9 +297,11 @@ int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *l
 		  int patient, lp_command *c, char **text, struct stat *st_out);
 
 /* -------------------------------------------------------- catalog.c */
-/* <dir>/catalog.tsv: "R" lines (runs started) and "P" lines (pauses
- * ended), for "ls -a". Appends are single write(2)s; a pause's line is
- * flushed (fdatasync) before the pause leaves pending/. */
+/* <dir>/catalog.tsv: "R" lines (runs started), "E" lines (runs ended)
+ * and "P" lines (pauses ended), for "ls -a" and "runs". Appends are single
+ * write(2)s under a shared flock of the file the name designates (gc
+ * compacts under an exclusive one); a pause's line is flushed
+ * (fdatasync) before the pause leaves pending/. */
 int lp_catalog_add_run(lp_store *store, const char *run_id);
 int lp_catalog_add_pause(lp_store *store, const lp_json *doc); /* the final pause file */
 /* "E" line: run (run.json as ended) ended; not flushed (run.json says it). */
