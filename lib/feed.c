@@ -374,6 +374,25 @@ static int scan_runs(lp_feed *f)
 	return rc;
 }
 
+/* Before a run's end is reported: its pauses not seen yet, and the end of
+ * those still open. */
+static int run_pauses_settle(lp_feed *f, const char *run_id)
+{
+	int rc = scan_run_pauses(f, run_id);
+	idset mine = {0};
+	for (size_t k = 0; !rc && k < f->open.n; k++) {
+		char rid[LP_ID_MAX + 1];
+		if (lp_pause_id_run(f->open.v[k], rid) == LP_OK && strcmp(rid, run_id) == 0)
+			rc = idset_add(&mine, f->open.v[k]);
+	}
+	for (size_t k = 0; !rc && k < mine.n; k++)
+		rc = pause_recheck(f, mine.v[k]);
+	idset_free(&mine);
+	if (!rc)
+		lp_error_clear(); /* of a pause that could not be read */
+	return rc;
+}
+
 /* One read of the directory: report every difference from the last. */
 static int scan(lp_feed *f)
 {
@@ -418,7 +437,12 @@ static int scan(lp_feed *f)
 			idset_del(&f->active, active.v[k]);
 			lp_waiter_free(f->w);
 			f->w = NULL;
-			rc = emit(f, LP_FEED_RUN_ENDED, info->run_id, NULL, take_json(&info->json));
+			/* its pauses ended before it did: report them first (read
+			 * after run.json, their files are final by now) */
+			rc = run_pauses_settle(f, info->run_id);
+			if (!rc)
+				rc = emit(f, LP_FEED_RUN_ENDED, info->run_id, NULL,
+					  take_json(&info->json));
 		}
 		lp_run_info_free(info);
 	}
