@@ -61,6 +61,7 @@ bench: bootstrap
 
 bench-smoke: bootstrap
 	@$(PY) bench/run.py --quick --out $(BUILD)/bench-quick.json
+	@$(PY) bench/scenario_serve.py --quick --out $(BUILD)/bench-serve-quick.json >/dev/null
 
 test: ctest asan tsan fuzz-smoke bench-smoke pytest
 
