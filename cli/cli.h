@@ -72,6 +72,8 @@ enum cli_key {
 	CLI_KEY_ALL_RUNS,
 	CLI_KEY_OLDER_THAN,
 	CLI_KEY_DRY_RUN,
+	CLI_KEY_FAILURE_REASON_FILE,
+	CLI_KEY_REASON_FILE,
 };
 
 /* One row of an option table; a table ends with a row whose name is NULL. */

@@ -2,8 +2,14 @@
  * cmd_resume.c - `pytest-live-pause resume`: validate the verdict locally,
  * then hand it to lp_resume(), which refuses options of the wrong kind and
  * ended or stale pauses before writing, claims the pause and waits until
- * the paused process has taken the command.
+ * the paused process has taken the command. The reasons may come from a
+ * file or standard input (--reason-file, --failure-reason-file), out of
+ * sight of other users' /proc/<pid>/cmdline. Ctrl-C (or SIGTERM) while
+ * waiting for the take says plainly that the command stands (exit 8).
  */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,10 +22,16 @@
 static const struct cli_option options[] = {
 	{"failure-reason", CLI_KEY_FAILURE_REASON, required_argument, "TEXT",
 	 "failure pauses: an explanation added to the\npytest failure report"},
+	{"failure-reason-file", CLI_KEY_FAILURE_REASON_FILE, required_argument,
+	 "FILE", "--failure-reason read from FILE ('-': standard\ninput; one "
+	 "trailing newline removed)"},
 	{"result", CLI_KEY_RESULT, required_argument, "true|false|none",
 	 "checkpoints: the verdict the test receives"},
 	{"reason", CLI_KEY_REASON, required_argument, "TEXT",
 	 "checkpoints: why (the test receives it)"},
+	{"reason-file", CLI_KEY_REASON_FILE, required_argument, "FILE",
+	 "--reason read from FILE ('-': standard input;\none trailing newline "
+	 "removed)"},
 	{"take-timeout", CLI_KEY_TAKE_TIMEOUT, required_argument, "SECONDS",
 	 "wait this long for the paused process to take\nthe command "
 	 "(default 5; 0: do not wait)"},
@@ -33,14 +45,15 @@ static const struct cli_option options[] = {
 static const int exits[] = {
 	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
 	CLI_EXIT_STALE, CLI_EXIT_RESUMED, CLI_EXIT_TIMEDOUT, CLI_EXIT_ABORTED,
-	CLI_EXIT_NOTTAKEN, CLI_EXIT_UNSAFE, -1,
+	CLI_EXIT_NOTTAKEN, CLI_EXIT_UNSAFE, CLI_EXIT_INTERRUPTED, -1,
 };
 
 static const struct cli_help help = {
-	.usage = "resume <pause_id | pause file> [--failure-reason TEXT]\n"
-		 "         [--result true|false|none] [--reason TEXT] "
-		 "[--take-timeout SECONDS]\n"
-		 "         [--json] [--pause-dir DIR]",
+	.usage = "resume <pause_id | pause file>\n"
+		 "         [--failure-reason TEXT | --failure-reason-file FILE]\n"
+		 "         [--result true|false|none] "
+		 "[--reason TEXT | --reason-file FILE]\n"
+		 "         [--take-timeout SECONDS] [--json] [--pause-dir DIR]",
 	.about = "Resume a paused test with a verdict. The pause is named by its "
 		 "pause_id\n(as printed by watch and ls) or by the path of its "
 		 "pause file.\n\n"
@@ -50,7 +63,15 @@ static const struct cli_help help = {
 		 "usage error, and nothing is written. A pause\nthat is stale "
 		 "(its process is gone), already resumed, timed out or\n"
 		 "aborted is refused. Exactly one resume wins: a second one "
-		 "exits 5.\n\n"
+		 "exits 5, and so\ndoes one whose command was replaced by "
+		 "another writer before it was\ntaken. A verdict larger than "
+		 "the paused process accepts (64 KiB\nencoded) is refused with "
+		 "exit 2 before anything is written.\n\n"
+		 "--reason-file and --failure-reason-file keep the text out of "
+		 "the\nprocess list; each excludes its inline option.\n\n"
+		 "Ctrl-C or SIGTERM while waiting for the take: the command "
+		 "stands and\nwill be taken (exit 8, said on stderr); before it "
+		 "is written: nothing\nis written (exit 130).\n\n"
 		 "On success prints: resumed <pause_id> (<kind>, <nodeid>)\n",
 	.opts = options,
 	.exits = exits,
@@ -70,7 +91,72 @@ struct resume_args {
 	const char *pause_dir;
 	int json;
 	lp_resume_options opts;
+	char *owned[2]; /* texts read by --*-reason-file */
 };
+
+/* Largest --*-reason-file read; the runtime then applies the paused
+ * process's own cap (64 KiB encoded) with a precise message. */
+#define REASON_FILE_CAP (1024 * 1024)
+
+/* Read a reason from path ("-": standard input): one trailing newline
+ * removed; a NUL byte, or more than REASON_FILE_CAP bytes, refused.
+ * 0 with *out malloc'd, or an exit code. */
+static int read_reason_file(const char *opt, const char *path, char **out)
+{
+	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
+	char *buf;
+	size_t n;
+
+	*out = NULL;
+	if (fp == NULL)
+		return cli_error(CMD, CLI_EXIT_USAGE, "%s: cannot read '%s': %s",
+				 opt, path, strerror(errno));
+	buf = malloc(REASON_FILE_CAP + 2);
+	if (buf == NULL) {
+		if (fp != stdin)
+			fclose(fp);
+		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
+	}
+	n = fread(buf, 1, REASON_FILE_CAP + 1, fp);
+	if (ferror(fp)) {
+		int err = errno;
+
+		if (fp != stdin)
+			fclose(fp);
+		free(buf);
+		return cli_error(CMD, CLI_EXIT_USAGE, "%s: cannot read '%s': %s",
+				 opt, path, strerror(err));
+	}
+	if (fp != stdin)
+		fclose(fp);
+	if (n > REASON_FILE_CAP) {
+		free(buf);
+		return cli_error(CMD, CLI_EXIT_USAGE,
+				 "%s: '%s' is over %d bytes; a verdict must fit "
+				 "in 64 KiB",
+				 opt, path, REASON_FILE_CAP);
+	}
+	if (memchr(buf, '\0', n) != NULL) {
+		free(buf);
+		return cli_error(CMD, CLI_EXIT_USAGE,
+				 "%s: '%s' contains a NUL byte; a reason is text",
+				 opt, path);
+	}
+	if (n > 0 && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
+	*out = buf;
+	return 0;
+}
+
+/* --X and --X-file both given: a usage error. */
+static int both(const char *name)
+{
+	return cli_error(CMD, CLI_EXIT_USAGE,
+			 "--%s and --%s-file are exclusive: give the text "
+			 "inline or in a file, not both",
+			 name, name);
+}
 
 static int parse_result(const char *text, lp_result *out)
 {
@@ -108,13 +194,31 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 			cli_print_help(stdout, &help);
 			return -1;
 		case CLI_KEY_FAILURE_REASON:
+			if (a->owned[0])
+				return both("failure-reason");
 			a->opts.failure_reason = arg;
+			break;
+		case CLI_KEY_FAILURE_REASON_FILE:
+			if (a->opts.failure_reason)
+				return both("failure-reason");
+			rc = read_reason_file("--failure-reason-file", arg,
+					      &a->owned[0]);
+			a->opts.failure_reason = a->owned[0];
+			break;
+		case CLI_KEY_REASON_FILE:
+			if (a->opts.reason)
+				return both("reason");
+			rc = read_reason_file("--reason-file", arg,
+					      &a->owned[1]);
+			a->opts.reason = a->owned[1];
 			break;
 		case CLI_KEY_RESULT:
 			a->opts.has_result = 1;
 			rc = parse_result(arg, &a->opts.result);
 			break;
 		case CLI_KEY_REASON:
+			if (a->owned[1])
+				return both("reason");
 			a->opts.reason = arg;
 			break;
 		case CLI_KEY_TAKE_TIMEOUT:
@@ -206,20 +310,57 @@ static void print_human(const lp_pause_info *info, const char *ref,
 		       result_name(info, ref), kind, nodeid);
 }
 
+/* Set by SIGINT/SIGTERM; lp_resume's check hook reads it. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
+
+static int check_interrupted(void *ud)
+{
+	(void)ud;
+	return interrupted != 0;
+}
+
+/* SIGINT/SIGTERM set the flag (no SA_RESTART: sleeps end early). */
+static void catch_signals(struct sigaction old[2])
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, &old[0]);
+	sigaction(SIGTERM, &sa, &old[1]);
+}
+
 int cmd_resume(int argc, char **argv)
 {
 	struct resume_args a;
 	lp_pause_info *info = NULL;
 	lp_store *store = NULL;
+	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
+	struct sigaction old[2];
 	const char *dir;
 	int rc, exit_code = CLI_EXIT_OK;
 
 	rc = parse_args(argc, argv, &a);
-	if (rc)
+	if (rc) {
+		free(a.owned[0]);
+		free(a.owned[1]);
 		return rc < 0 ? cli_finish(CMD, CLI_EXIT_OK) : rc;
+	}
+	hooks.check = check_interrupted;
+	hooks.slice_ms = 20;
+	a.opts.hooks = &hooks;
+	catch_signals(old);
 	rc = cli_store_open_for_ref(a.pause_dir, a.ref, &store, &dir);
 	if (rc == LP_OK)
 		rc = lp_resume(store, a.ref, &a.opts, &info);
+	sigaction(SIGINT, &old[0], NULL);
+	sigaction(SIGTERM, &old[1], NULL);
 	if (rc != LP_OK)
 		exit_code = cli_lp_error(CMD, rc);
 	else if (a.json && print_json(info, a.ref) != 0)
@@ -229,5 +370,7 @@ int cmd_resume(int argc, char **argv)
 		print_human(info, a.ref, a.opts.take_timeout >= 0);
 	lp_pause_info_free(info);
 	lp_store_free(store);
+	free(a.owned[0]);
+	free(a.owned[1]);
 	return cli_finish(CMD, exit_code);
 }

@@ -46,12 +46,15 @@ static const struct {
 			 "(nothing was written)"},
 	{CLI_EXIT_NOTFOUND, "pause, run or pause directory not found"},
 	{CLI_EXIT_STALE, "the pause is stale: its process is gone"},
-	{CLI_EXIT_RESUMED, "the pause was already resumed by another command"},
+	{CLI_EXIT_RESUMED, "the pause was already resumed by another command\n"
+			   " (or this command was replaced before it was "
+			   "taken)"},
 	{CLI_EXIT_TIMEDOUT, "the pause already timed out"},
 	{CLI_EXIT_ABORTED, "the pause was aborted (Ctrl-C or SIGTERM in "
 			   "pytest)"},
 	{CLI_EXIT_NOTTAKEN, "resume: command written, but the paused process "
-			    "did not take it in time"},
+			    "did not take it in time\n (or resume was "
+			    "interrupted): it stands and will be taken"},
 	{CLI_EXIT_RUNENDED, "watch: the run is no longer active"},
 	{CLI_EXIT_WATCH_TIMEOUT, "watch: timed out waiting for a pause"},
 	{CLI_EXIT_UNSAFE, "the pause directory is unsafe (symlink, other "
