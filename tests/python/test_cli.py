@@ -127,15 +127,15 @@ def test_no_command_and_unknown_command_are_usage_errors(cli):
 
 #: the options of each command as the README documents them
 SPEC_OPTIONS = {
-    "resume": ["--failure-reason", "--result", "--reason", "--take-timeout", "--json",
-               "--pause-dir", "--help"],
+    "resume": ["--failure-reason", "--failure-reason-file", "--result", "--reason",
+               "--reason-file", "--take-timeout", "--json", "--pause-dir", "--help"],
     "ls": ["-a", "--all", "--json", "--pause-dir", "--help"],
     "watch": ["--run-id", "--timeout", "--json", "--pause-dir", "--help"],
     "show": ["--json", "--pause-dir", "--help"],
 }
 #: the exit codes each command can end with (README, "Exit codes")
 SPEC_EXITS = {
-    "resume": {0, 1, 2, 3, 4, 5, 6, 7, 8, 11},
+    "resume": {0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 130},
     "ls": {0, 1, 2, 11},
     "watch": {0, 1, 2, 3, 9, 10, 11, 130},
     "show": {0, 1, 2, 3, 11},
