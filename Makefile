@@ -27,15 +27,16 @@ ctest: bootstrap-dev
 	@cmake --build $(BUILD)/dev -j2 >/dev/null
 	@ctest --test-dir $(BUILD)/dev --output-on-failure -j2
 
-# the same under AddressSanitizer + UBSan, then the CLI black-box tests
-# against the sanitized CLI
+# the same under AddressSanitizer + UBSan, then the CLI's and the server's
+# black-box tests against the sanitized CLI (which execs the sanitized
+# server beside it)
 asan: bootstrap-dev
 	@cmake -S . -B $(BUILD)/asan -DLP_BUILD_TESTS=ON -DLP_WERROR=ON -DLP_SANITIZE=ON >/dev/null
 	@cmake --build $(BUILD)/asan -j2 >/dev/null
 	@ctest --test-dir $(BUILD)/asan --output-on-failure -j2
 	@LP_CLI="$(abspath $(BUILD)/asan)/pytest-live-pause" ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-	  $(PY) -m pytest -q -n 2 -p no:cacheprovider tests/python/test_cli.py
+	  $(PY) -m pytest -q -n 2 -p no:cacheprovider tests/python/test_cli.py tests/python/test_serve_api.py
 
 # the threads stress test (one store shared by many threads) under
 # ThreadSanitizer, in its own build directory
