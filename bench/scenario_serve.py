@@ -13,7 +13,10 @@
                            /api/events (time.time() in the client thread).
   serve's peak RSS         VmHWM of the server with C clients connected.
 
-    python bench/scenario_serve.py [--quick] [--out FILE]
+    python bench/scenario_serve.py [--quick] [--pauses N] [--clients C] [--out FILE]
+
+(a long soak: --pauses 3000 --clients 50; every_event_delivered says
+whether each client got every pause_created)
 
 Needs pytest-live-pause (plugin, CLI, server) installed in this Python's
 environment. Prints one JSON object; figures go to docs/performance.md.
@@ -157,13 +160,15 @@ def run(n: int, clients: int, work: Path) -> dict:
     rt = {"http": [], "cli": []}
     for i, (how, t0) in sent.items():
         rt[how].append(got[i] - t0)
-    # event latency: every client, every pause
+    # event latency: every client, every pause; and every event delivered
     lat = []
+    delivered = []
     for s in streams:
         with s.cond:
-            for name, at, data in s.events:
-                if name == "pause_created":
-                    lat.append(at - data["created_at"])
+            s.cond.wait_for(lambda: sum(e[0] == "pause_created" for e in s.events) >= n, 30)
+            mine = [(at, data) for name, at, data in s.events if name == "pause_created"]
+        lat += [at - data["created_at"] for at, data in mine]
+        delivered.append(len({data["pause_id"] for _, data in mine}))
     with open(f"/proc/{srv.pid}/status") as f:
         hwm = next(int(x.split()[1]) for x in f if x.startswith("VmHWM:"))
     srv.terminate()
@@ -172,7 +177,8 @@ def run(n: int, clients: int, work: Path) -> dict:
            "http_resume_round_trip": summary(rt["http"]),
            "cli_resume_round_trip": summary(rt["cli"]),
            "event_latency": summary(lat),
-           "serve_peak_rss_kib": hwm}
+           "serve_peak_rss_kib": hwm,
+           "every_event_delivered": all(d == n for d in delivered)}
     out["http_vs_cli_p50"] = round(out["cli_resume_round_trip"]["p50_ms"] /
                                    out["http_resume_round_trip"]["p50_ms"], 2)
     return out
@@ -181,15 +187,19 @@ def run(n: int, clients: int, work: Path) -> dict:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few pauses, 5 clients")
+    ap.add_argument("--pauses", type=int, help="pauses (default 200; 6 with --quick)")
+    ap.add_argument("--clients", type=int, help="event clients (default 50; 5 with --quick)")
     ap.add_argument("--out", type=Path)
     a = ap.parse_args()
+    n = a.pauses or (6 if a.quick else 200)
+    c = a.clients or (5 if a.quick else 50)
     with tempfile.TemporaryDirectory(prefix="lp-bench-serve-") as d:
-        res = run(6 if a.quick else 200, 5 if a.quick else 50, Path(d))
+        res = run(n, c, Path(d))
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:
         a.out.write_text(text + "\n")
-    return 0
+    return 0 if res["every_event_delivered"] else 1
 
 
 if __name__ == "__main__":

@@ -2,9 +2,9 @@
  * http.c - the gate of every request. In this order, before any route
  * runs: exactly one Host header naming this server (else 403, the defence
  * against DNS rebinding), no duplicate Content-Length or Transfer-Encoding
- * (400), a known method (OPTIONS and the rest: 405, no CORS), a known
- * route, the token (Bearer header, or the cookie the page got from
- * /?token=; else 401), and for POST a JSON Content-Type (415), an Origin
+ * (400), a known route (404) and a method it takes (405 with Allow;
+ * OPTIONS too: no CORS), the token (Bearer header, or the cookie the page
+ * got from /?token=; else 401), and for POST a JSON Content-Type (415), an Origin
  * equal to ours when one is sent and always when the cookie is used (403),
  * and a body within SRV_BODY_CAP (413). Bodies are gathered here and
  * parsed by route.c; libmicrohttpd's form post-processor is never used.

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import signal
 import stat
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
@@ -98,6 +100,19 @@ def test_taken_port_and_bad_options_are_one_line_errors(serve, pause_dir, tmp_pa
     r = subprocess.run([CLI_BIN, "serve", "--port", "0", "--pause-dir", str(bad)],
                        capture_output=True, text=True, timeout=WAIT)
     assert r.returncode == EXIT["unsafe"] and "chmod 700" in r.stderr, r
+
+
+def test_the_cli_does_not_load_libmicrohttpd():
+    """The server is its own program: the CLI's start time and memory stay
+    a small C program's (issue 14, point 1)."""
+    ldd = shutil.which("ldd")
+    if ldd is None:
+        pytest.skip("no ldd here")
+    serve_bin = str(Path(CLI_BIN).resolve().parent / "pytest-live-pause-serve")
+    cli_libs = subprocess.run([ldd, CLI_BIN], capture_output=True, text=True).stdout
+    serve_libs = subprocess.run([ldd, serve_bin], capture_output=True, text=True).stdout
+    assert "libmicrohttpd" in serve_libs, serve_libs
+    assert "libmicrohttpd" not in cli_libs and "gnutls" not in cli_libs, cli_libs
 
 
 def test_help_documents_every_option(pause_dir):
