@@ -653,7 +653,7 @@ int lp_gc(lp_store *store, const lp_gc_options *opts, lp_gc_report *report);
 /* Length of a request id: 32 lowercase hex digits. */
 #define LP_QAMULE_REQUEST_ID_LEN 32
 /* Largest result file read, in bytes (it must fit in a claim's command). */
-#define LP_QAMULE_RESULT_CAP (48 * 1024)
+#define LP_QAMULE_RESULT_CAP (1024 * 1024) /* as upstream delivered (9.12) */
 
 /* What a result file gave; the values are QAMule's outcome classes. */
 typedef enum lp_qamule_status {

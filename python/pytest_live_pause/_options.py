@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_live_pause import _livepause
+from pytest_live_pause import _clash, _livepause
 from pytest_live_pause import _qamule_defaults as qamule_defaults
 
 if TYPE_CHECKING:
@@ -31,7 +31,8 @@ def _qamule() -> Any:
     return qamule
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
+def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:
+    _clash.check_before(parser, pluginmanager)
     env = _livepause.ENV_PAUSE_DIR
     default_dir = "$TMPDIR/pytest-live-pause"
     group = parser.getgroup(
@@ -185,6 +186,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(--pause-result-dir takes precedence). Default "
         f"{qamule_defaults.default_result_dir()}.",
     )
+    _clash.added(parser)
 
 
 @dataclass(frozen=True)

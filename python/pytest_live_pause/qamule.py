@@ -108,6 +108,12 @@ _JSON_UNSAFE = {c: f"\\u{c:04x}" for c in (
     0x2028, 0x2029, *range(0x2066, 0x206A))}
 
 
+#: The most of a result's payload recorded in the claim (a resume command,
+#: capped at 64 KiB): a larger one (result files go up to 1 MiB, as QAMule
+#: delivered them) is recorded by size, and still reaches the report.
+CLAIM_PAYLOAD_ROOM = 48 * 1024
+
+
 def line(prefix: str, fields: dict[str, Any]) -> str:
     """One machine line: prefix, a space, the JSON object on one line (as
     QAMule prints it, with the characters of _JSON_UNSAFE escaped)."""
@@ -366,10 +372,17 @@ class Request:
         if self.kind == "checkpoint":
             if status == "ok":
                 fields["result"], fields["reason"] = reading["result"], reading["reason"]
+                raw = (reading["reason"] or "").encode()
+                if len(raw) > CLAIM_PAYLOAD_ROOM:  # recorded cut; the test gets it all
+                    cut = raw[:CLAIM_PAYLOAD_ROOM].decode("utf-8", "ignore")
+                    fields["reason"] = f"{cut} [cut: {len(raw)} bytes]"
             else:
                 fields["result"], fields["reason"] = None, message
         else:
             fields["payload"] = payload
+            size = len(json.dumps(payload, ensure_ascii=False).encode())
+            if size > CLAIM_PAYLOAD_ROOM:  # the test and report still get it all
+                fields["payload"] = {"omitted_bytes": size, "result_path": self.result_path}
         res = pause.claim("signal", json.dumps(fields, ensure_ascii=False))
         return self.ending(res, status=status, message=message, payload=payload)
 
@@ -394,6 +407,8 @@ class Request:
         if outcome == "signal" and ending.status != "ok":
             outcome = ending.status or outcome
         result, reason = res["result"], res["reason"]
+        if outcome == "signal" and isinstance(ending.payload, dict):
+            reason = ending.payload.get("reason", reason)  # uncut (see claim())
         if outcome == "timeout":
             result, reason = None, None
         return CheckpointResult(

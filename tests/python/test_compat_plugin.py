@@ -7,8 +7,10 @@ ours, in separate processes.
 """
 from __future__ import annotations
 
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -152,3 +154,119 @@ def test_resumer_text_is_terminal_safe_in_pytest(pytester, pause_dir, live, reas
     safe = shown[0]
     assert not re.search(r"[\x00-\x1f\x7f\x80-\x9f\u2028\u2029]", safe), repr(safe)
     assert "\x1b" not in out and "\r" not in out.replace("\r\n", "\n"), repr(out)
+
+
+# ------------------------------------------- another plugin with our options
+
+QAMULE_OLD = '''
+def pytest_addoption(parser):
+    group = parser.getgroup("pause", "QAMule pause on failure")
+    group.addoption("--pause-on-failure", action="store_true", default=False)
+    group.addoption("--pause-resume-signal", default="SIGUSR1")
+    group.addoption("--pause-timeout", type=int, default=600)
+    group.addoption("--pause-result-dir", default="/tmp/qamule-pauses")
+'''
+
+
+def fake_installed(site: Path, project: str, module: str, ep: str) -> None:
+    """An installed distribution with a pytest11 entry point, as pip leaves it."""
+    site.mkdir(exist_ok=True)
+    (site / f"{module}.py").write_text(QAMULE_OLD)
+    info = site / f"{module}-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {project}\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text(f"[pytest11]\n{ep} = {module}\n")
+    (info / "top_level.txt").write_text(module + "\n")
+
+
+def one_error_line(rc: int, out: str) -> str:
+    assert rc == 4, out
+    assert "Traceback" not in out and "ArgumentError" not in out, out
+    errors = [line for line in out.splitlines() if line.startswith("ERROR: ")]
+    assert len(errors) == 1, out
+    assert errors[0].startswith("ERROR: pytest-live-pause: --pause-on-failure"), out
+    return errors[0]
+
+
+def test_qamule_old_conftest_plugin_in_addopts(pytester, pause_dir):
+    pkg = pytester.mkpydir("pytest_plugins")
+    (pkg / "pause_on_failure.py").write_text(QAMULE_OLD)
+    pytester.makeini("[pytest]\naddopts = -p pytest_plugins.pause_on_failure\n")
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    line = one_error_line(*run_with(sys.executable, pytester.path, env_for(pause_dir)))
+    assert "QAMule's old pause plugin pytest_plugins.pause_on_failure" in line, line
+    assert "remove '-p pytest_plugins.pause_on_failure' from addopts" in line, line
+
+
+def test_conftest_with_our_options(pytester, pause_dir):
+    pytester.makeconftest(QAMULE_OLD)
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    line = one_error_line(*run_with(sys.executable, pytester.path, env_for(pause_dir)))
+    assert f"the conftest {pytester.path / 'conftest.py'} registers them too" in line, line
+
+
+@pytest.mark.parametrize("project,module,ep", [("pytest-qamule", "pytest_qamule", "qamule"),
+                                               ("qamule-pytest", "qamule_pytest", "qamule_pytest")])
+@pytest.mark.parametrize("order", ["before-ours", "after-ours"])
+def test_installed_qamule_plugins(pytester, pause_dir, project, module, ep, order):
+    site = pytester.path / "site"
+    fake_installed(site, project, module, ep)
+    pytester.makepyfile(test_a="def test_a():\n    pass\n")
+    env = env_for(pause_dir)
+    if order == "before-ours":  # found first on sys.path: loaded before ours
+        env["PYTHONPATH"] = str(site)
+        args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider"]
+    else:  # last on sys.path: loaded after ours
+        args = [sys.executable, "-c", f"import sys; sys.path.append({str(site)!r}); "
+                "import pytest; sys.exit(pytest.main(['-p', 'no:cacheprovider']))"]
+    proc = subprocess.run(args, cwd=pytester.path, env=env, capture_output=True, text=True,
+                          timeout=WAIT)
+    line = one_error_line(proc.returncode, proc.stdout + proc.stderr)
+    assert f"the installed plugin {project}" in line, line
+    assert f"pip uninstall {project}" in line and f"-p no:{ep}" in line, line
+    # and it goes as the line says: -p no:<entry point>
+    if order == "before-ours":
+        args += ["-p", f"no:{ep}"]
+    else:
+        args[-1] = args[-1].replace("'no:cacheprovider'", f"'no:cacheprovider', '-p', 'no:{ep}'")
+    proc = subprocess.run(args, cwd=pytester.path, env=env, capture_output=True, text=True,
+                          timeout=WAIT)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ------------------------------------------- QAMule result files up to 1 MiB
+
+
+@pytest.mark.parametrize("kind", ["failure", "checkpoint"])
+def test_qamule_result_file_near_1_mib_is_delivered(pytester, live, kind):
+    from test_qamule import CHECKPOINT_SUITE, FAILURE_SUITE, wait_event
+
+    big = "x" * (900 * 1024)  # over the old 48 KiB cap, under 1 MiB
+    if kind == "failure":
+        pytester.makepyfile(test_q=FAILURE_SUITE)
+        args = ["--pause-on-failure"]
+        body = {"status": "confirmed", "blob": big}
+    else:
+        pytester.makepyfile(test_q=CHECKPOINT_SUITE)
+        args = ["-s"]  # the suite prints its DECISION
+        body = {"result": True, "reason": big}
+    s = live("--pause-compat=qamule", f"--pause-result-dir={pytester.path / 'results'}",
+             *args, env={"ORDER_FILE": str(pytester.path / "order.txt")})
+    event = wait_event(s)
+    with open(event["result_path"], "w", encoding="utf-8") as f:
+        json.dump(body, f)
+    assert os.path.getsize(event["result_path"]) > 48 * 1024
+    os.kill(event["pid"], getattr(signal, event["signal"]))
+    rc, out = s.finish()
+    assert "QAMULE_PAUSE_WARNING" not in out, out[-3000:]
+    if kind == "failure":
+        assert rc == 1, out[-3000:]
+        result = [line for line in out.splitlines() if line.startswith("QAMULE_PAUSE_RESULT ")]
+        assert len(result) == 1
+        assert json.loads(result[0].split(" ", 1)[1])["payload"] == body
+    else:
+        assert rc == 0, out[-3000:]
+        m = re.search(r"DECISION (\{.*\})$", out, re.M)
+        assert m, out[-3000:]
+        decision = json.loads(m.group(1))
+        assert (decision["result"], decision["reason"]) == (True, big)
