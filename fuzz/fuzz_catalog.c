@@ -2,7 +2,10 @@
  * fuzz_catalog.c - libFuzzer harness for the catalog reader (catalog.c):
  * whatever the bytes, parsing never reads out of bounds, and everything it
  * keeps is well formed: valid run and pause ids, a pause's run taken from
- * its id, only final statuses and known kinds, runs sorted for lookup.
+ * its id, only final statuses and known kinds, every run found by
+ * lp_catalog_has_run; and the runs-only pass of "ls" (lp_catalog_parse_runs)
+ * knows every run the full parse keeps, and nothing the full parse would
+ * refuse is a valid run id it knows but the full parse does not.
  */
 #include "internal.h"
 
@@ -21,15 +24,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(text, header, hlen);
 	memcpy(text + hlen, data, size);
 	text[hlen + size] = '\0';
-	lp_catalog *cat;
-	if (lp_catalog_parse(text, hlen + size, &cat) != LP_OK)
+	char *copy = malloc(hlen + size + 1);
+	if (copy == NULL) {
+		free(text);
 		return 0;
+	}
+	memcpy(copy, text, hlen + size + 1);
+	lp_catalog *cat, *runs = NULL;
+	if (lp_catalog_parse_runs(copy, hlen + size, &runs) != LP_OK)
+		runs = NULL;
+	if (lp_catalog_parse(text, hlen + size, &cat) != LP_OK) {
+		lp_catalog_free(runs);
+		return 0;
+	}
+	if (runs == NULL)
+		abort(); /* both accept the same headers */
 	for (size_t k = 0; k < cat->nruns; k++) {
 		if (lp_run_id_validate(cat->runs[k]) != LP_OK || !lp_catalog_has_run(cat, cat->runs[k]))
 			abort();
-		if (k > 0 && strcmp(cat->runs[k - 1], cat->runs[k]) > 0)
+		if (!lp_catalog_has_run(runs, cat->runs[k]))
 			abort();
 	}
+	for (size_t k = 0; k < runs->nruns; k++)
+		if (lp_run_id_validate(runs->runs[k]) == LP_OK && !lp_catalog_has_run(cat, runs->runs[k]))
+			abort();
+	lp_catalog_free(runs);
 	for (size_t k = 0; k < cat->npauses; k++) {
 		const lp_catalog_pause *p = &cat->pauses[k];
 		char run[LP_ID_MAX + 1];

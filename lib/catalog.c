@@ -453,6 +453,11 @@ int lp_catalog_load_runs(lp_store *store, lp_catalog **out) { return load(store,
 
 int lp_catalog_parse(char *text, size_t len, lp_catalog **out) { return parse(text, len, 0, out); }
 
+int lp_catalog_parse_runs(char *text, size_t len, lp_catalog **out)
+{
+	return parse(text, len, 1, out);
+}
+
 /* The lines of a catalog; with runs_only, the "R" lines alone (a "P"
  * line is skipped on its first byte: the cheap pass of "ls"). */
 static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
@@ -477,17 +482,16 @@ static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
 		if (lf == NULL)
 			break; /* a line still being written, or cut: not a fact */
 		if (runs_only) {
-			/* "P" lines are skipped on their first byte; an "R" line's
+			/* "P" lines are skipped on their first byte (an escaped
+			 * first byte is split, as the full parse does); an "R" line's
 			 * id is kept unvalidated: it is only ever compared with
 			 * names already validated as run ids */
-			if (line[0] == 'R' && line[1] == '\t' && lf > line + 2 &&
-			    !memchr(line + 2, '\t', (size_t)(lf - line - 2))) {
-				*lf = '\0';
-				rc = keep_run(cat, line + 2, &rcap);
-				if (rc) {
-					lp_catalog_free(cat);
-					return rc;
-				}
+			char *f[P_FIELDS];
+			*lf = '\0';
+			if ((line[0] == 'R' || line[0] == '\\') && split(line, f, P_FIELDS) == 2 &&
+			    strcmp(f[0], "R") == 0 && (rc = keep_run(cat, f[1], &rcap))) {
+				lp_catalog_free(cat);
+				return rc;
 			}
 			line = lf + 1;
 			continue;

@@ -339,6 +339,9 @@ int lp_catalog_load_runs(lp_store *store, lp_catalog **out);
 /* Parse a catalog's text (NUL-terminated at len; taken, freed with the
  * catalog or on error). LP_ENOTFOUND without the header of version 1. */
 int lp_catalog_parse(char *text, size_t len, lp_catalog **out);
+/* The same, "R" lines only, their ids not validated (they are only
+ * compared with validated names): lp_catalog_load_runs's pass. */
+int lp_catalog_parse_runs(char *text, size_t len, lp_catalog **out);
 int lp_catalog_has_run(const lp_catalog *cat, const char *run_id);
 /* The "E" line of a run, or NULL. */
 const lp_catalog_end *lp_catalog_find_end(const lp_catalog *cat, const char *run_id);
