@@ -174,7 +174,10 @@ int cli_finish(const char *cmd, int exit_code);
 void cli_print_exit_codes(FILE *fp, const int *codes);
 
 /* Print `text` on one line, made safe for a terminal (lp_text_terminal_safe:
- * raw newlines and every other control character escaped visibly). */
+ * raw newlines and every other control character escaped visibly). A
+ * compact JSON line stays the same JSON: jansson escapes C0 controls and
+ * emits valid UTF-8, and the \uHHHH this adds for C1, U+2028, U+2029 and
+ * bidi controls are JSON escapes of the same characters. */
 void cli_print_line(FILE *fp, const char *text);
 
 enum {

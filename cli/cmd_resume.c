@@ -287,7 +287,7 @@ static int print_json(const lp_pause_info *info, const char *ref)
 	text = json_dumps(obj, JSON_COMPACT);
 	if (!text)
 		goto out;
-	puts(text);
+	cli_print_line(stdout, text); /* U+2028 etc. as \uHHHH: still the same JSON */
 	rc = 0;
 out:
 	free(text);

@@ -343,3 +343,22 @@ def test_show_prints_the_verdict_escaped(live, pytester, cli, kind):
     # --json carries the verdict unchanged
     j = cli("show", "--json", info["pause_id"]).json()
     assert j[key] == hostile and j["resolved_by"] == "cli"
+
+
+def test_resume_json_is_one_line_for_a_hostile_nodeid(live, pytester, cli):
+    """A test directory named with U+2028, U+0085 and a C1 control: the
+    node id reaches every --json output as one line with the same data."""
+    d = pytester.path / "x\u2028y\x85z\x9b"
+    d.mkdir()
+    (d / "test_n.py").write_text(_checkpoint_source("approve"))
+    s = live(f"{d.name}/test_n.py")
+    info = cli.watch(s.run_id)
+    assert "\u2028" in info["nodeid"] and "\x85" in info["nodeid"]
+    res = cli("resume", info["pause_id"], "--result", "true", "--json")
+    assert res.returncode == 0, str(res)
+    assert len(res.stdout.splitlines()) == 1, repr(res.stdout)
+    _inert(res.stdout.rstrip("\n"))
+    assert res.json()["nodeid"] == info["nodeid"]
+    human = cli("show", info["pause_id"])
+    assert "nodeid: x\\u2028y\\u0085z\\u009b/test_n.py::test_cp" in human.stdout.splitlines()
+    s.finish()
