@@ -146,6 +146,16 @@ typedef enum { LP_LIVE_ALIVE = 0, LP_LIVE_DEAD = 1 } lp_live;
 lp_live lp_identity_judge(const lp_identity *rec, double heartbeat_mtime,
 			  double heartbeat_interval);
 
+/* A heartbeat: a thread of its own (all signals blocked) that refreshes
+ * the mtime of dirfd/name (never following a symlink) every interval
+ * seconds, so that readers on another host can tell a live process from
+ * a dead one (docs/protocol.md "Liveness") without any cost per test.
+ * lp_beat_stop() stops and joins it (safe on NULL; in a forked child,
+ * where the thread does not exist, it only frees). */
+typedef struct lp_beat lp_beat;
+int lp_beat_start(lp_beat **out, int dirfd, const char *name, double interval);
+void lp_beat_stop(lp_beat *beat);
+
 /* ----------------------------------------------------------- json.c */
 /* A thin wrapper over jansson so that only json.c includes it. */
 typedef struct lp_json lp_json;
@@ -373,6 +383,7 @@ struct lp_run {
 	 * pause and kept: closing an inotify descriptor costs a kernel RCU
 	 * grace period (~8 ms here), which a pause must not pay each time */
 	struct lp_waiter *commands_waiter;
+	lp_beat *beat; /* owner: refreshes run.json's mtime until the run ends */
 };
 /* The run's commands/ waiter, made on first use. */
 int lp_run_commands_waiter(lp_run *run, struct lp_waiter **out);

@@ -2,17 +2,21 @@
  * liveness.c - who is alive: the identity of this process (host, pid,
  * process start time from /proc/<pid>/stat field 22, boot id) and the
  * judgement of a recorded identity, so that a reused pid or a reboot is
- * not mistaken for the paused process, and a pause on another host is
- * judged by its heartbeat.
+ * not mistaken for the paused process, and a pause or run on another
+ * host is judged by its heartbeat; and the heartbeat thread that keeps a
+ * run's run.json fresh while its pytest lives.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 static int read_small(const char *path, char *buf, size_t size)
@@ -114,4 +118,95 @@ lp_live lp_identity_judge(const lp_identity *rec, double heartbeat_mtime,
 			return LP_LIVE_DEAD; /* the pid was reused */
 	}
 	return LP_LIVE_ALIVE; /* alive, or no /proc to say otherwise */
+}
+
+/* -------------------------------------------------------------- heartbeat */
+
+struct lp_beat {
+	pthread_t thread;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int stop;
+	int dirfd;
+	char name[64];
+	long interval_ms;
+	pid_t pid; /* the process that started the thread */
+};
+
+static void *beat_main(void *arg)
+{
+	lp_beat *b = arg;
+	pthread_mutex_lock(&b->mu);
+	while (!b->stop) {
+		struct timespec at;
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_sec += b->interval_ms / 1000;
+		at.tv_nsec += (b->interval_ms % 1000) * 1000000L;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		int r = 0;
+		while (!b->stop && r != ETIMEDOUT)
+			r = pthread_cond_timedwait(&b->cv, &b->mu, &at);
+		if (b->stop)
+			break;
+		/* best effort: a missed beat only makes the run look older */
+		utimensat(b->dirfd, b->name, NULL, AT_SYMLINK_NOFOLLOW);
+	}
+	pthread_mutex_unlock(&b->mu);
+	return NULL;
+}
+
+int lp_beat_start(lp_beat **out, int dirfd, const char *name, double interval)
+{
+	*out = NULL;
+	if (interval <= 0 || strlen(name) >= sizeof ((lp_beat *)0)->name)
+		return lp_fail(LP_EINVAL, "bad heartbeat of %s", name);
+	lp_beat *b = calloc(1, sizeof *b);
+	if (b == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	b->dirfd = dirfd;
+	snprintf(b->name, sizeof b->name, "%s", name);
+	b->interval_ms = (long)(interval * 1000.0);
+	b->pid = getpid();
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&b->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&b->mu, NULL);
+	/* the thread never takes a signal meant for the process (Python's
+	 * handlers, sigtimedwait in tests): it starts with all blocked */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	int e = pthread_create(&b->thread, NULL, beat_main, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e != 0) {
+		pthread_cond_destroy(&b->cv);
+		pthread_mutex_destroy(&b->mu);
+		free(b);
+		return lp_fail_errno(LP_ERROR, e, "cannot start the heartbeat of %s", name);
+	}
+	*out = b;
+	return LP_OK;
+}
+
+void lp_beat_stop(lp_beat *b)
+{
+	if (b == NULL)
+		return;
+	if (b->pid != getpid()) { /* a forked child: the thread is not here */
+		free(b);
+		return;
+	}
+	pthread_mutex_lock(&b->mu);
+	b->stop = 1;
+	pthread_cond_signal(&b->cv);
+	pthread_mutex_unlock(&b->mu);
+	pthread_join(b->thread, NULL);
+	pthread_cond_destroy(&b->cv);
+	pthread_mutex_destroy(&b->mu);
+	free(b);
 }

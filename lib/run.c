@@ -230,9 +230,14 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 	    (rc = lpj_set_real(run->doc, "started_at", lp_now())) ||
 	    (rc = lpj_set_str(run->doc, "status", "active")) ||
 	    (rc = lpj_set_null(run->doc, "ended_at")) ||
-	    (rc = lpj_set_null(run->doc, "exitstatus")))
+	    (rc = lpj_set_null(run->doc, "exitstatus")) ||
+	    (rc = lpj_set_real(run->doc, "heartbeat_interval", LP_HEARTBEAT_INTERVAL)))
 		goto fail;
 	if ((rc = publish_run(run)))
+		goto fail;
+	/* run.json's mtime is refreshed while this process lives: readers on
+	 * another host judge the run by it (docs/protocol.md "Liveness") */
+	if ((rc = lp_beat_start(&run->beat, run->fd, "run.json", LP_HEARTBEAT_INTERVAL)))
 		goto fail;
 	if ((rc = identity_event(run, "run_started")))
 		goto fail;
@@ -279,6 +284,8 @@ int lp_run_end(lp_run *run, int exitstatus)
 	if (!rc)
 		rc = lpj_set_str(ev, "worker_id", run->worker_id);
 	if (!rc && run->owner) {
+		lp_beat_stop(run->beat); /* an ended run is judged by its status */
+		run->beat = NULL;
 		if (!(rc = lpj_set_str(run->doc, "status", "ended")) &&
 		    !(rc = lpj_set_real(run->doc, "ended_at", lp_now())) &&
 		    !(rc = lpj_set_int(run->doc, "exitstatus", exitstatus))) {
@@ -342,6 +349,7 @@ void lp_run_free(lp_run *run)
 {
 	if (run == NULL)
 		return;
+	lp_beat_stop(run->beat); /* before run->fd, which it uses, is closed */
 	lp_waiter_free(run->commands_waiter);
 	int fds[] = {run->fd, run->pauses_fd, run->commands_fd, run->events_fd};
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
@@ -362,6 +370,10 @@ int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out)
 	char label[PATH_MAX], *text;
 	snprintf(label, sizeof label, "%s/runs/%s/run.json", store->path, run_id);
 	rc = lp_file_read(fd, "run.json", LP_CAP_RUN, label, &text, NULL);
+	struct stat st;
+	double mtime = rc == LP_OK && fstatat(fd, "run.json", &st, AT_SYMLINK_NOFOLLOW) == 0
+			       ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9
+			       : 0;
 	close(fd);
 	if (rc)
 		return rc;
@@ -378,9 +390,11 @@ int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out)
 	lp_identity rec;
 	lpj_get_identity(doc, &rec);
 	const char *status = lpj_get_str(doc, "status");
+	/* on another host, judged by the heartbeat: run.json's mtime */
+	double interval = lpj_get_real(doc, "heartbeat_interval", 0);
 	const char *state = status && strcmp(status, "ended") == 0 ? "ended"
-			    : lp_identity_judge(&rec, 0, 0) == LP_LIVE_DEAD ? "stale"
-									    : "active";
+			    : lp_identity_judge(&rec, mtime, interval) == LP_LIVE_DEAD ? "stale"
+										: "active";
 	info->run_id = lp_strdup(run_id);
 	info->state = lp_strdup(state);
 	info->hostname = lp_strdup(rec.hostname);

@@ -849,6 +849,10 @@ int lp_watcher_next(lp_watcher *wt, double timeout, const lp_wait_hooks *hooks,
 		if (strcmp(run->state, "active") != 0) {
 			rc = strcmp(run->state, "ended") == 0
 				     ? lp_fail(LP_ERUNENDED, "run %s has ended", wt->run_id)
+			     : strcmp(run->hostname, lp_hostname()) != 0
+				     ? lp_fail(LP_ERUNENDED,
+					       "run %s: its pytest process (pid %ld on %s) is gone: its heartbeat (run.json's mtime) stopped",
+					       wt->run_id, run->pid, run->hostname)
 				     : lp_fail(LP_ERUNENDED,
 					       "run %s: its pytest process (pid %ld on %s) is gone",
 					       wt->run_id, run->pid, run->hostname);

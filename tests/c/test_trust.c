@@ -7,8 +7,13 @@
  * result directory is created 0700, verified at every use, and each result
  * file is consumed as it is read. Another user's entries are made with
  * chown(2) to uid 65534 when running as root; those tests skip otherwise.
+ * And run liveness (point 13): a run's owner refreshes run.json's mtime
+ * from a heartbeat thread, and a run recorded on another host is judged
+ * by it (active while fresh, stale after 4 missed beats).
  */
 #include "helpers.h"
+
+#include <sys/inotify.h>
 
 #define OTHER_UID 65534
 
@@ -401,6 +406,112 @@ static void test_result_dir_checked_at_read(void **state)
 	free(path);
 }
 
+
+/* ------------------------------------------------------- run liveness */
+
+/* The owner's heartbeat thread refreshes run.json's mtime: seen as an
+ * IN_ATTRIB event on it after it was set an hour back. */
+static void test_run_heartbeat_refreshes_run_json(void **state)
+{
+	fx *f = *state;
+	char path[256];
+	fx_path(f, path, sizeof path, "runs/r1/run.json");
+	char *doc = slurp(path);
+	assert_non_null(strstr(doc, "\"heartbeat_interval\":"));
+	free(doc);
+	int ino = inotify_init1(IN_CLOEXEC);
+	assert_true(ino >= 0);
+	assert_true(inotify_add_watch(ino, path, IN_ATTRIB) >= 0);
+	backdate(path, 3600);
+	struct stat st;
+	int refreshed = 0;
+	for (int k = 0; k < 8 && !refreshed; k++) { /* the backdate's own event first */
+		struct pollfd pf = {.fd = ino, .events = POLLIN};
+		assert_int_equal(poll(&pf, 1, (int)(LP_HEARTBEAT_INTERVAL * 1000) * 5), 1);
+		char buf[4096];
+		assert_true(read(ino, buf, sizeof buf) > 0);
+		assert_int_equal(stat(path, &st), 0);
+		refreshed = lp_now() - (double)st.st_mtim.tv_sec < 60;
+	}
+	assert_true(refreshed);
+	close(ino);
+	/* ended: the thread is stopped (joined), the status decides */
+	assert_int_equal(lp_run_end(f->run, 0), LP_OK);
+	lp_run_info *info;
+	assert_int_equal(lp_run_info_load(f->store, "r1", &info), LP_OK);
+	assert_string_equal(info->state, "ended");
+	lp_run_info_free(info);
+}
+
+/* A run.json as a run on another host leaves it (shared filesystem). */
+static void write_foreign_run(fx *f, const char *run_id, const char *interval)
+{
+	char path[256];
+	fx_path(f, path, sizeof path, "runs/%s", run_id);
+	assert_int_equal(mkdir(path, 0700), 0);
+	fx_path(f, path, sizeof path, "runs/%s/pauses", run_id);
+	assert_int_equal(mkdir(path, 0700), 0);
+	fx_path(f, path, sizeof path, "runs/%s/run.json", run_id);
+	char doc[1024];
+	snprintf(doc, sizeof doc,
+		 "{\"protocol\": 1, \"run_id\": \"%s\", \"pid\": 1, \"hostname\": "
+		 "\"build-7.other.example\", \"boot_id\": \"0a1b2c3d-0000-4000-8000-000000000000\", "
+		 "\"pid_start_time\": \"12345\", \"cwd\": \"/src\", \"worker_id\": null, "
+		 "\"started_at\": 1.0, \"status\": \"active\", \"ended_at\": null, "
+		 "\"exitstatus\": null%s%s}",
+		 run_id, interval ? ", \"heartbeat_interval\": " : "", interval ? interval : "");
+	assert_int_equal(write_text(path, doc, strlen(doc)), 0);
+}
+
+static const char *run_state(fx *f, const char *run_id, char *buf, size_t size)
+{
+	lp_run_info *info;
+	assert_int_equal(lp_run_info_load(f->store, run_id, &info), LP_OK);
+	snprintf(buf, size, "%s", info->state);
+	lp_run_info_free(info);
+	return buf;
+}
+
+static void test_foreign_run_judged_by_heartbeat(void **state)
+{
+	fx *f = *state;
+	char path[256], st[32];
+	write_foreign_run(f, "far", "2.0");
+	fx_path(f, path, sizeof path, "runs/far/run.json");
+	assert_string_equal(run_state(f, "far", st, sizeof st), "active"); /* fresh */
+	backdate(path, 2.0 * LP_HEARTBEAT_MISSES - 3);
+	assert_string_equal(run_state(f, "far", st, sizeof st), "active"); /* 3 missed */
+	backdate(path, 2.0 * LP_HEARTBEAT_MISSES + 3);
+	assert_string_equal(run_state(f, "far", st, sizeof st), "stale"); /* 5 missed */
+	/* the recorded interval decides, not ours */
+	write_foreign_run(f, "slow", "60.0");
+	fx_path(f, path, sizeof path, "runs/slow/run.json");
+	backdate(path, 120);
+	assert_string_equal(run_state(f, "slow", st, sizeof st), "active");
+	/* a writer without a heartbeat (0.1.1, or before this change): it
+	 * cannot be judged from here, so it is taken as alive */
+	write_foreign_run(f, "old", NULL);
+	fx_path(f, path, sizeof path, "runs/old/run.json");
+	backdate(path, 3600);
+	assert_string_equal(run_state(f, "old", st, sizeof st), "active");
+}
+
+/* watch of a foreign run: ends with LP_ERUNENDED once the heartbeat is
+ * stale; times out (still active) while it is fresh. */
+static void test_watch_foreign_run(void **state)
+{
+	fx *f = *state;
+	char path[256];
+	write_foreign_run(f, "far", "2.0");
+	fx_path(f, path, sizeof path, "runs/far/run.json");
+	lp_pause_info *info = NULL;
+	assert_int_equal(lp_watch(f->store, "far", 0.3, NULL, &info), LP_ETIMEOUT);
+	backdate(path, 60);
+	assert_int_equal(lp_watch(f->store, "far", 30, NULL, &info), LP_ERUNENDED);
+	assert_non_null(strstr(lp_error_message(), "heartbeat"));
+	assert_null(info);
+}
+
 int main(void)
 {
 	test_guard(120);
@@ -421,6 +532,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_result_consumed, q_setup, q_teardown),
 		cmocka_unit_test_setup_teardown(test_result_dir_checked_at_read, q_setup,
 						q_teardown),
+		cmocka_unit_test_setup_teardown(test_run_heartbeat_refreshes_run_json, fx_setup_run,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_foreign_run_judged_by_heartbeat, fx_setup_run,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_watch_foreign_run, fx_setup_run, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

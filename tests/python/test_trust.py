@@ -13,6 +13,10 @@ the real CLI against directories another user planted.
   warning naming it and the fix on stderr) and refused by `show`,
   `resume` and `watch` (exit 11), and the fix the message names works.
 
+Run liveness (point 13): a run on another host (shared filesystem) is
+judged by the heartbeat its runtime keeps (run.json's mtime), so `watch
+--run-id` ends (exit 9) once that pytest is gone, and not while it lives.
+
 Another user is needed for "another user's": as root, the session creates
 one (useradd) and its entries are handed to it with chown(2); without
 root those cases skip with a message. "Planted while the directory was
@@ -29,6 +33,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -371,3 +376,87 @@ def test_planted_store_parts_refuse_the_whole_store(pytester, cli, pause_dir, pa
     run_fix(msg, verb)  # the fix named works: pytest then runs
     p = run_pytest_once(pytester, f"--pause-dir={pause_dir}", "test_never.py")
     assert "AssertionError: ran" in p.stdout, p.stdout + p.stderr
+
+
+# ------------------------------------------------ run liveness (point 13)
+
+OTHER_HOST = "build-7.other.example"
+
+
+def _foreign_run(pytester, run_pytest, pause_dir: Path, interval: float) -> tuple[str, Path]:
+    """A copy of a real run's directory as a pytest on another host (shared
+    filesystem) leaves it while running: its hostname and boot id are the
+    other machine's, its status active, its heartbeat every `interval` s."""
+    pytester.makepyfile(test_quick="def test_quick():\n    pass\n")
+    res = run_pytest("test_quick.py")
+    assert res.ret == 0, res.stdout.str()
+    real = next((pause_dir / "runs").iterdir())
+    fake_id = "f00dfacef00d"
+    fake = pause_dir / "runs" / fake_id
+    shutil.copytree(real, fake)
+    doc = json.loads((fake / "run.json").read_text())
+    doc.update(run_id=fake_id, hostname=OTHER_HOST, boot_id="0a1b2c3d-0000-4000-8000-000000000000",
+               pid=4242, status="active", ended_at=None, exitstatus=None,
+               heartbeat_interval=interval)
+    (fake / "run.json").write_text(json.dumps(doc))
+    return fake_id, fake / "run.json"
+
+
+def test_foreign_run_watch_ends_when_its_heartbeat_stops(pytester, run_pytest, pause_dir, cli):
+    fake_id, run_json = _foreign_run(pytester, run_pytest, pause_dir, interval=2.0)
+    # stopped: the mtime is a minute old (4 beats of 2 s missed long ago)
+    os.utime(run_json, (run_json.stat().st_atime, run_json.stat().st_mtime - 60))
+    res = cli("watch", "--run-id", fake_id)
+    assert res.returncode == 9, str(res)
+    out = res.stdout + res.stderr
+    assert "run is no longer active" in out and "heartbeat" in out, str(res)
+    # refreshed: a beat every 0.2 s (the runtime's thread beats every 2 s)
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.wait(0.2):
+            os.utime(run_json)
+
+    os.utime(run_json)
+    t = threading.Thread(target=beat, daemon=True)
+    t.start()
+    try:
+        res = cli("watch", "--run-id", fake_id, "--timeout", "3")
+        assert res.returncode == 10, str(res)  # timed out: the run is still active
+    finally:
+        stop.set()
+        t.join(WAIT)
+    res = cli("watch", "--run-id", fake_id)  # the heartbeat stops: watch ends
+    assert res.returncode == 9, str(res)
+
+
+def test_killed_pytest_seen_from_another_host_ends_watch(pytester, live, cli, pause_dir):
+    """A real pytest with one long test and no pause, watched from "another
+    host" (the CLI in a UTS namespace of its own, with another hostname):
+    its heartbeat keeps it active past 4 beats; after kill -9, `watch`
+    ends with "run is no longer active" instead of waiting forever."""
+    if os.geteuid() != 0 or shutil.which("unshare") is None:
+        pytest.skip("needs root and unshare(1) to run the CLI under another hostname")
+    hold = pytester.path / "hold.fifo"
+    os.mkfifo(hold)
+    pytester.makepyfile(test_long=f"def test_long():\n    open({str(hold)!r}).read()\n")
+    session = live("test_long.py")
+    run_id = session.run_id
+    cli_path = shutil.which("pytest-live-pause", path=str(Path(sys.executable).parent)) \
+        or "pytest-live-pause"
+
+    def watch_from_afar(*args: str, timeout: float) -> subprocess.CompletedProcess:
+        script = f"hostname {OTHER_HOST} && exec {shlex.quote(cli_path)} " + " ".join(
+            shlex.quote(a) for a in ["watch", "--run-id", run_id, *args])
+        return subprocess.run(["unshare", "--uts", "sh", "-c", script], capture_output=True,
+                              text=True, timeout=timeout, env=cli.env)
+
+    wait_s = 4 * 2.0 + 4  # past 4 missed beats of the runtime's 2 s interval
+    res = watch_from_afar("--timeout", str(wait_s), timeout=wait_s + WAIT)
+    assert res.returncode == 10, (res.returncode, res.stdout, res.stderr)  # still active
+    session.kill()
+    res = watch_from_afar(timeout=WAIT)
+    assert res.returncode == 9, (res.returncode, res.stdout, res.stderr)
+    out = res.stdout + res.stderr
+    assert "run is no longer active" in out and "heartbeat" in out, out
+    assert f"on {OTHER_HOST}" not in out, out  # the run's own host is named
