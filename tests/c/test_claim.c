@@ -180,6 +180,12 @@ static void test_by_decides_nothing(void **state)
 	assert_int_equal(lp_action_outcome(LP_ACTION_ABORT), LP_OUTCOME_ABORTED);
 	assert_int_equal(lp_action_outcome(LP_ACTION_TIMEOUT), LP_OUTCOME_TIMED_OUT);
 	assert_string_equal(lp_action_name(LP_ACTION_TIMEOUT), "timeout");
+	/* NULL-safe as the header says */
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_abort(NULL, "SIGINT", &res), LP_EINVAL);
+	assert_int_equal(lp_pause_claim(NULL, LP_ACTION_RESUME, "cli", NULL, &res), LP_EINVAL);
+	lp_command_clear(NULL);
+	lp_resolution_clear(NULL);
 }
 
 /* ------------------------------------------------------------ building */
