@@ -6,7 +6,7 @@ per run `run.json` (status ended), `events.jsonl`, two pause files
 (resumed, timed_out or aborted, with a pid that no longer exists), and the
 command file that ended each. `pending/` stays empty for them: they are
 finished. As the runtime does, it appends each run ("R") and each ended
-pause ("P") to `catalog.tsv`, the summary index that `ls -a` reads
+pause ("P") and each run's end ("E") to `catalog.tsv`, the summary index that `ls -a` reads
 (docs/protocol.md, "The catalog"; 0.1.1 ignores the file). One live pytest session per product, paused at a checkpoint in
 the same directory, is what `watch`, `show` and `resume` act on.
 
@@ -153,6 +153,9 @@ class Generator:
             events.append(json.dumps({"event": "run_ended", "ts": started + 50.0,
                                       "run_id": run_id, "exitstatus": 1}))
             (rd / "events.jsonl").write_text("\n".join(events) + "\n")
+            catalog.append("\t".join(["E", run_id, repr(started), repr(started + 50.0), "1",
+                                      str(self.pid), self._tsv(self.host),
+                                      "/home/user/project"]) + "\n")
             self.count += 1
         path = self.root / "catalog.tsv"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
@@ -236,6 +239,8 @@ def measure_product(live: LiveSession, reps: int) -> dict[str, Any]:
         out["ls -a --json"] = _time_cmd(lsa + ["--json"], env, reps)
     if ours:
         out["show"] = _time_cmd([p.cli, "show", pause_id, "--pause-dir", root], env, reps)
+        # every run, ended ones from the catalog's "E" lines (0.1.1 has no runs)
+        out["runs -a"] = _time_cmd([p.cli, "runs", "-a", "--pause-dir", root], env, reps)
     watch = live.watch_cmd()
     if ours:
         watch = watch[:-1]  # the text form, as a person runs it

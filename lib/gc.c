@@ -56,11 +56,14 @@ static int cmp_victim(const void *a, const void *b)
 	return strcmp(((const victim *)a)->id, ((const victim *)b)->id);
 }
 
+static int cmp_key_victim(const void *key, const void *elem)
+{
+	return strcmp(key, ((const victim *)elem)->id);
+}
+
 static const victim *find_victim(const gc_ctx *c, const char *run_id)
 {
-	victim key;
-	snprintf(key.id, sizeof key.id, "%s", run_id);
-	return c->n ? bsearch(&key, c->v, c->n, sizeof *c->v, cmp_victim) : NULL;
+	return c->n ? bsearch(run_id, c->v, c->n, sizeof *c->v, cmp_key_victim) : NULL;
 }
 
 static int drop_line(const char *run_id, void *ud)

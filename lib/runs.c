@@ -40,11 +40,14 @@ static int cmp_row_id(const void *a, const void *b)
 	return strcmp(((const row *)a)->id, ((const row *)b)->id);
 }
 
+static int cmp_key_row(const void *key, const void *elem)
+{
+	return strcmp(key, ((const row *)elem)->id);
+}
+
 static row *find_row(const rows *r, const char *run_id)
 {
-	row key;
-	snprintf(key.id, sizeof key.id, "%s", run_id);
-	return r->n ? bsearch(&key, r->v, r->n, sizeof *r->v, cmp_row_id) : NULL;
+	return r->n ? bsearch(run_id, r->v, r->n, sizeof *r->v, cmp_key_row) : NULL;
 }
 
 static int cmp_row_started(const void *a, const void *b)
