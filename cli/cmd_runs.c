@@ -56,6 +56,22 @@ struct runs_state {
 	struct cli_table table;
 };
 
+/* Decimal of v into buf (at least 24 bytes): snprintf costs a third of
+ * the listing of 10,000 runs, for 9 small numbers a row. */
+static const char *fmt_long(char *buf, long v)
+{
+	char *p = buf + 23;
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	*p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		*--p = '-';
+	return p;
+}
+
 /* lp_runs_list() callback: 1 stops the listing on a memory error. */
 static int on_run(const lp_run_summary *run, void *ud)
 {
@@ -67,28 +83,20 @@ static int on_run(const lp_run_summary *run, void *ud)
 		cli_print_line(stdout, run->json ? run->json : "{}");
 		return 0;
 	}
-	snprintf(pid, sizeof(pid), "%ld", run->pid);
 	cli_format_age(started, sizeof(started), run->started_at);
 	if (run->ended_at > 0)
 		cli_format_age(ended, sizeof(ended), run->ended_at);
-	if (run->has_exitstatus)
-		snprintf(exitst, sizeof(exitst), "%d", run->exitstatus);
-	snprintf(n[0], sizeof(n[0]), "%zu", run->pending);
-	snprintf(n[1], sizeof(n[1]), "%zu", run->stale);
-	snprintf(n[2], sizeof(n[2]), "%zu", run->resumed);
-	snprintf(n[3], sizeof(n[3]), "%zu", run->timed_out);
-	snprintf(n[4], sizeof(n[4]), "%zu", run->aborted);
 	row[0] = run->run_id;
 	row[1] = run->state;
-	row[2] = pid;
+	row[2] = fmt_long(pid, run->pid);
 	row[3] = started;
 	row[4] = run->ended_at > 0 ? ended : NULL;
-	row[5] = run->has_exitstatus ? exitst : NULL;
-	row[6] = n[0];
-	row[7] = n[1];
-	row[8] = n[2];
-	row[9] = n[3];
-	row[10] = n[4];
+	row[5] = run->has_exitstatus ? fmt_long(exitst, run->exitstatus) : NULL;
+	row[6] = fmt_long(n[0], (long)run->pending);
+	row[7] = fmt_long(n[1], (long)run->stale);
+	row[8] = fmt_long(n[2], (long)run->resumed);
+	row[9] = fmt_long(n[3], (long)run->timed_out);
+	row[10] = fmt_long(n[4], (long)run->aborted);
 	row[11] = run->hostname; /* the last column is escaped */
 	return cli_table_add(&st->table, row) == 0 ? 0 : 1;
 }

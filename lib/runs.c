@@ -35,11 +35,6 @@ typedef struct rows {
 	size_t n, cap;
 } rows;
 
-static int cmp_row_id(const void *a, const void *b)
-{
-	return strcmp(((const row *)a)->id, ((const row *)b)->id);
-}
-
 static int cmp_key_row(const void *key, const void *elem)
 {
 	return strcmp(key, ((const row *)elem)->id);
@@ -52,13 +47,19 @@ static row *find_row(const rows *r, const char *run_id)
 
 static int cmp_row_started(const void *a, const void *b)
 {
-	const row *x = a, *y = b;
+	const row *x = *(row *const *)a, *y = *(row *const *)b;
 	if (x->s.started_at != y->s.started_at)
 		return x->s.started_at < y->s.started_at ? -1 : 1;
 	return strcmp(x->id, y->id);
 }
 
-/* The valid run ids in runs/, one row each (not filled yet). */
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The valid run ids in runs/, one row each (not filled yet), sorted by
+ * id (the names are sorted, not the larger rows). */
 static int read_names(lp_store *store, rows *out)
 {
 	int fd = dup(store->runs_fd);
@@ -70,30 +71,44 @@ static int read_names(lp_store *store, rows *out)
 		return lp_fail_errno(LP_ERROR, e, "cannot list %s/runs", store->path);
 	}
 	rewinddir(d);
+	char **names = NULL;
+	size_t n = 0, cap = 0;
 	int rc = LP_OK;
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' || strlen(e->d_name) > LP_ID_MAX ||
 		    lp_run_id_validate(e->d_name) != LP_OK)
 			continue;
-		if (out->n == out->cap) {
-			size_t cap = out->cap ? out->cap * 2 : 256;
-			row *nv = realloc(out->v, cap * sizeof *nv);
+		if (n == cap) {
+			cap = cap ? cap * 2 : 256;
+			char **nv = realloc(names, cap * sizeof *nv);
 			if (nv == NULL) {
 				rc = lp_fail(LP_ERROR, "out of memory");
 				break;
 			}
-			out->v = nv;
-			out->cap = cap;
+			names = nv;
 		}
-		row *r = &out->v[out->n++];
-		memset(r, 0, sizeof *r);
-		snprintf(r->id, sizeof r->id, "%s", e->d_name);
+		if ((names[n] = lp_strdup(e->d_name)) == NULL) {
+			rc = LP_ERROR;
+			break;
+		}
+		n++;
 	}
-	lp_error_clear(); /* lp_run_id_validate() of names that are not runs */
+	if (!rc)
+		lp_error_clear(); /* lp_run_id_validate() of names that are not runs */
 	closedir(d);
-	if (!rc && out->n > 1)
-		qsort(out->v, out->n, sizeof *out->v, cmp_row_id);
+	if (!rc && n > 1)
+		qsort(names, n, sizeof *names, cmp_name);
+	if (!rc && n > 0 && (out->v = calloc(n, sizeof *out->v)) == NULL)
+		rc = lp_fail(LP_ERROR, "out of memory");
+	for (size_t k = 0; k < n; k++) {
+		if (!rc)
+			snprintf(out->v[k].id, sizeof out->v[k].id, "%s", names[k]);
+		free(names[k]);
+	}
+	free(names);
+	if (!rc)
+		out->n = out->cap = n;
 	return rc;
 }
 
@@ -339,10 +354,16 @@ int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud)
 			continue;
 		count(r, p->status);
 	}
+	/* oldest first: the row pointers are sorted, not the rows */
+	row **order = NULL;
+	if (!rc && rs.n > 0 && (order = malloc(rs.n * sizeof *order)) == NULL)
+		rc = lp_fail(LP_ERROR, "out of memory");
+	for (size_t k = 0; !rc && k < rs.n; k++)
+		order[k] = &rs.v[k];
 	if (!rc && rs.n > 1)
-		qsort(rs.v, rs.n, sizeof *rs.v, cmp_row_started);
+		qsort(order, rs.n, sizeof *order, cmp_row_started);
 	for (size_t k = 0; !rc && k < rs.n; k++) {
-		row *r = &rs.v[k];
+		row *r = order[k];
 		r->s.run_id = r->id;
 		if (flags & LP_RUNS_JSON) {
 			if ((r->json = row_json(r)) == NULL) {
@@ -353,6 +374,7 @@ int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud)
 		}
 		rc = cb(&r->s, ud);
 	}
+	free(order);
 	for (size_t k = 0; k < rs.n; k++) {
 		lp_run_info_free(rs.v[k].info);
 		free(rs.v[k].json);
