@@ -313,6 +313,10 @@ int lp_run_event(lp_run *run, const char *event, const char *fields_json)
 	if (f == NULL)
 		return lp_fail(LP_ERROR, "out of memory");
 	int rc = lpj_merge_text(f, fields_json, 1, "event fields");
+	/* a caller's texts (checkpoint_mocked: nodeid, task) are bounded as
+	 * a pause file's, so that every event line stays readable */
+	if (!rc)
+		rc = lpj_bound_strings(f, LP_CAP_TASK);
 	if (!rc && run->worker_id && !lpj_has(f, "worker_id"))
 		rc = lpj_set_str(f, "worker_id", run->worker_id);
 	if (!rc)

@@ -2,7 +2,9 @@
  * test_json.c - json.c: strict parsing of objects (lpj_parse_object:
  * duplicates, non-objects, empty input, invalid UTF-8, NUL bytes,
  * trailing garbage, nesting) and the object helpers (merge, dump,
- * getters); the command's schema is tested in test_claim.c.
+ * getters); the command's schema is tested in test_claim.c. Bounded
+ * text (lpj_encoded_size, lpj_text_fit, lpj_set_text, lpj_bound_strings):
+ * cut by the encoded size, on a character boundary, marked.
  */
 #include "helpers.h"
 
@@ -210,6 +212,125 @@ static void test_set_str_invalid_utf8(void **state)
 	lpj_free(o);
 }
 
+/* A string of n copies of unit. */
+static char *repeat(const char *unit, size_t n)
+{
+	size_t u = strlen(unit);
+	char *s = malloc(u * n + 1);
+	for (size_t k = 0; k < n; k++)
+		memcpy(s + k * u, unit, u);
+	s[u * n] = '\0';
+	return s;
+}
+
+/* What a string takes in a dumped object: the dump of {"k":s} minus
+ * {"k":""}. */
+static size_t dumped_size(const char *s)
+{
+	lp_json *o = lpj_object();
+	assert_int_equal(lpj_set_str(o, "k", s), LP_OK);
+	char *text = lpj_dump(o);
+	size_t n = strlen(text) - strlen("{\"k\":\"\"}");
+	free(text);
+	lpj_free(o);
+	return n;
+}
+
+/* The size is counted from above, never below what a dump writes, and
+ * exactly for plain text, escapes and multi-byte characters. */
+static void test_encoded_size(void **state)
+{
+	(void)state;
+	const char *texts[] = {"plain", "tab\tnl\nquote\"back\\", "\x01\x1f\x1b[2J",
+			       "caf\xc3\xa9 \xf0\x9f\x98\x80", "\x7f del", "\xe2\x80\xa8 sep",
+			       "\xc2\x85 nel", ""};
+	for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
+		assert_true(lpj_encoded_size(texts[k]) >= dumped_size(texts[k]));
+		assert_int_equal(lpj_encoded_size(texts[k]), dumped_size(texts[k]));
+	}
+	assert_int_equal(lpj_encoded_size("\x01"), 6);
+	assert_int_equal(lpj_encoded_size("\xf0\x9f\x98\x80"), 4);
+	assert_int_equal(lpj_encoded_size("\xff"), 3); /* written as U+FFFD */
+}
+
+/* Each instance: a unit repeated past the cap. The result fits the cap
+ * once dumped, ends with the marker, keeps whole characters only. */
+static void test_text_fit_cuts_by_encoded_size(void **state)
+{
+	(void)state;
+	const char *units[] = {"\x01", "\x1b[2J", "\xf0\x9f\x98\x80", "a\"", "\xe2\x80\xa8",
+			       "\xc3\xa9\x02", "x"};
+	size_t caps[] = {64, 1000, 4097, 65536};
+	for (size_t u = 0; u < sizeof units / sizeof *units; u++) {
+		for (size_t c = 0; c < sizeof caps / sizeof *caps; c++) {
+			char *big = repeat(units[u], caps[c] + 1);
+			int cut = 0;
+			char *fit = lpj_text_fit(big, caps[c], c % 2, &cut);
+			assert_non_null(fit);
+			assert_true(cut);
+			assert_true(dumped_size(fit) <= caps[c]);
+			assert_true(lpj_encoded_size(fit) <= caps[c]);
+			const char *marker = c % 2 ? "\n" LP_CUT_MARKER : LP_CUT_MARKER;
+			size_t kept = strlen(fit) - strlen(marker);
+			assert_string_equal(fit + kept, marker);
+			assert_memory_equal(fit, big, kept); /* a prefix of the text */
+			/* whole characters: the kept prefix is valid UTF-8 */
+			lp_json *o = lpj_object();
+			char *prefix = strndup(fit, kept);
+			assert_int_equal(lpj_set_str(o, "k", prefix), LP_OK);
+			assert_string_equal(lpj_get_str(o, "k"), prefix);
+			free(prefix);
+			lpj_free(o);
+			free(fit);
+			free(big);
+		}
+	}
+	/* within the cap: unchanged, not cut */
+	int cut = 1;
+	char *same = lpj_text_fit("short \x01", 64, 1, &cut);
+	assert_false(cut);
+	assert_string_equal(same, "short \x01");
+	free(same);
+	/* invalid UTF-8 repaired, never split */
+	char *bad = repeat("\xff", 100);
+	char *fit = lpj_text_fit(bad, 60, 0, &cut);
+	assert_true(cut);
+	assert_true(dumped_size(fit) <= 60);
+	assert_int_equal(strncmp(fit, "\xef\xbf\xbd", 3), 0);
+	free(fit);
+	free(bad);
+}
+
+static void test_set_text_names_the_cut_fields(void **state)
+{
+	(void)state;
+	lp_json *o = lpj_object();
+	char *big = repeat("\x05", 1000);
+	assert_int_equal(lpj_set_text(o, "task", big, 100, 1), LP_OK);
+	assert_int_equal(lpj_set_text(o, "task", big, 100, 1), LP_OK); /* named once */
+	assert_int_equal(lpj_set_text(o, "nodeid", "short", 100, 0), LP_OK);
+	assert_int_equal(lpj_set_text(o, "none", NULL, 100, 0), LP_OK);
+	assert_true(lpj_is_null(o, "none"));
+	char *text = lpj_dump(o);
+	assert_non_null(strstr(text, "\"cut\":[\"task\"]"));
+	free(text);
+	/* every string member of an object */
+	lp_json *m = lpj_object();
+	assert_int_equal(lpj_set_str(m, "a", big), LP_OK);
+	assert_int_equal(lpj_set_str(m, "b", "small"), LP_OK);
+	assert_int_equal(lpj_set_int(m, "n", 3), LP_OK);
+	assert_int_equal(lpj_bound_strings(m, 64), LP_OK);
+	assert_true(dumped_size(lpj_get_str(m, "a")) <= 64);
+	assert_string_equal(lpj_get_str(m, "b"), "small");
+	assert_int_equal(lpj_get_int(m, "n", 0), 3);
+	text = lpj_dump(m);
+	assert_non_null(strstr(text, "\"cut\":[\"a\"]"));
+	free(text);
+	lpj_free(m);
+	free(big);
+	lpj_free(o);
+}
+
 int main(void)
 {
 	test_guard(60);
@@ -222,6 +343,9 @@ int main(void)
 		cmocka_unit_test(test_merge_error_message),
 		cmocka_unit_test(test_identity_fields),
 		cmocka_unit_test(test_set_str_invalid_utf8),
+		cmocka_unit_test(test_encoded_size),
+		cmocka_unit_test(test_text_fit_cuts_by_encoded_size),
+		cmocka_unit_test(test_set_text_names_the_cut_fields),
 	};
 	return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }
