@@ -445,10 +445,11 @@ class LivePauseSession:
             report.user_properties.append(prop)
             item.user_properties.append(prop)
 
-    def report_broken(self, report: pytest.TestReport, exc: Exception) -> None:
+    def report_broken(self, item: pytest.Item, report: pytest.TestReport, exc: Exception) -> None:
         """A pause at a failure could not be made or ended: say so in the
-        terminal and in the report; the test's own outcome stands and the
-        session goes on (never an INTERNALERROR)."""
+        terminal, in the report and as the --junitxml property
+        ``live_pause_error``; the test's own outcome stands and the session
+        goes on (never an INTERNALERROR)."""
         text = str(exc) if isinstance(exc, LivePauseError) else f"{type(exc).__name__}: {exc}"
         message = one_line(_livepause.storable_text(text))
         nodeid = _livepause.storable_text(report.nodeid)
@@ -457,6 +458,10 @@ class LivePauseSession:
                 self.terminal.lines([f"live-pause: pause failed for {_safe(nodeid)}: {_safe(message)}"])
                 self._restore_progress_prefix()
         _add_section(report, f"pause failed: {message}")
+        # --junitxml writes the item's properties (see pause_failure)
+        prop = ("live_pause_error", f"pause failed: {message}")
+        report.user_properties.append(prop)
+        item.user_properties.append(prop)
 
     def _checkpoint(
         self, task: str, timeout: float | None, nodeid: str | None = None
@@ -803,7 +808,7 @@ def pytest_runtest_makereport(item: pytest.Item) -> Any:
             except pytest.exit.Exception:  # SIGTERM while paused: pytest.exit
                 raise
             except Exception as exc:  # noqa: BLE001 - never an INTERNALERROR
-                s.report_broken(report, exc)
+                s.report_broken(item, report, exc)
     return report
 
 
