@@ -118,10 +118,7 @@ static void writer(const uint8_t *data, size_t size)
 	unlink(path);
 	lp_pause_free(p);
 	snprintf(path, sizeof path, "%s/catalog.tsv", wdir);
-	unlink(path);
-	if (wstore->catalog_fd >= 0)
-		close(wstore->catalog_fd);
-	wstore->catalog_fd = -1;
+	unlink(path); /* each append opens the catalog afresh (catalog.c) */
 	if (ftruncate(wrun->events_fd, 0) != 0)
 		abort();
 	free(text);
