@@ -105,7 +105,8 @@ static int lock_file(int fd, int op, int64_t wait_ms, const char *label)
  * compaction), creating it with its header if it does not exist. On
  * return *out is the locked descriptor of the file the name designates
  * now: a descriptor whose file was replaced before the lock was granted
- * is dropped and the name opened again. So an append never lands in a
+ * is dropped and the name opened again (at least 16 times, and for as
+ * long as wait_ms allows). So an append never lands in a
  * file that a compaction has already read and replaced (see
  * docs/protocol.md, "The catalog").
  */
@@ -113,7 +114,11 @@ static int open_locked(lp_store *store, int op, int64_t wait_ms, int *out)
 {
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/%s", store->path, CATALOG_NAME);
-	for (int tries = 0; tries < 16; tries++) {
+	/* a compaction may replace the file between our open and our lock:
+	 * try again, for as long as the lock itself may be waited for (a
+	 * count alone lost appends to a gc compacting in a loop) */
+	int64_t until = lp_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+	for (int tries = 0; tries < 16 || lp_mono_ms() < until; tries++) {
 		/* O_RDWR: a shared lock over NFS is a read lock */
 		int fd = openat(store->fd, CATALOG_NAME,
 				O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);

@@ -32,6 +32,8 @@ static int appender(void *arg)
 		snprintf(id, sizeof id, "c%dx%d", k, i);
 		rc = lp_catalog_add_run(store, id);
 	}
+	if (rc != LP_OK) /* why, for the failing assertion below */
+		fprintf(stderr, "appender %d: %s\n", k, lp_error_message());
 	lp_store_free(store);
 	return -rc;
 }
