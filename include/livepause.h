@@ -15,7 +15,10 @@
  *     lp_error_message() and is never NULL;
  *   - handles are opaque and their _free() accepts NULL;
  *   - option structs start with a version field; initialise them with the
- *     matching _INIT macro.
+ *     matching _INIT macro;
+ *   - every function of the API is declared LP_API: liblivepause.so is
+ *     built with hidden visibility, so what is not LP_API is not exported
+ *     (the ABI rule at 0.x is in docs/library.md).
  */
 #ifndef LIVEPAUSE_H
 #define LIVEPAUSE_H
@@ -25,6 +28,14 @@
 
 #ifdef __cplusplus
 extern "C" {
+#endif
+
+/* Marks a function exported by liblivepause.so (the rest of the library
+ * is compiled with -fvisibility=hidden). */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define LP_API __attribute__((visibility("default")))
+#else
+#define LP_API
 #endif
 
 #define LP_VERSION "0.2.0"
@@ -59,17 +70,17 @@ typedef enum lp_error {
 } lp_error;
 
 /* Message of the last error on this thread; never NULL ("" if none). */
-const char *lp_error_message(void);
+LP_API const char *lp_error_message(void);
 /* Code of the last error on this thread (LP_OK if none). */
-int lp_error_last(void);
+LP_API int lp_error_last(void);
 /* Short stable name of a code, e.g. "LP_ESTALE". */
-const char *lp_error_name(int code);
+LP_API const char *lp_error_name(int code);
 
 /* --------------------------------------------------------------- ids */
 
 /* Validate an id: 1..LP_ID_MAX bytes of [A-Za-z0-9._-], not "." or "..".
  * what names the id in the error message ("pause id", "run id"). */
-int lp_id_validate(const char *id, const char *what);
+LP_API int lp_id_validate(const char *id, const char *what);
 
 /* ------------------------------------------------- text for people */
 
@@ -90,19 +101,19 @@ int lp_id_validate(const char *id, const char *what);
 enum {
 	LP_TEXT_MULTILINE = 1 << 0, /* keep LF and TAB */
 };
-int lp_text_terminal_safe(char **out, const char *text, size_t len, unsigned flags);
+LP_API int lp_text_terminal_safe(char **out, const char *text, size_t len, unsigned flags);
 
 /* Quote `word` for a POSIX shell: unchanged when non-empty and only
  * [A-Za-z0-9@%+:,./_-], else single-quoted with each ' as '\''.
  * *out is malloc'd; free() it. */
-int lp_shell_quote(char **out, const char *word);
+LP_API int lp_shell_quote(char **out, const char *word);
 
 /* One compact JSON object line of n string members, keys in the order
  * given (a NULL value is null), with every character that could split a
  * line or drive a terminal escaped (as in every JSON the runtime dumps:
  * U+0085, U+2028, U+2029, C1 and bidirectional controls, DEL). *out is
  * malloc'd; free() it. */
-int lp_json_object_line(char **out, const char *const *keys, const char *const *values,
+LP_API int lp_json_object_line(char **out, const char *const *keys, const char *const *values,
 			size_t n);
 
 /* ------------------------------------------------------------- store */
@@ -120,7 +131,7 @@ enum {
  * exists and belongs to another user, <temp>/pytest-live-pause-<uid>
  * instead (LP_DEFAULT_DIR is the usual value). Returns the given string or
  * a thread-local buffer valid until the next call on this thread. */
-const char *lp_store_default_path(const char *explicit_path);
+LP_API const char *lp_store_default_path(const char *explicit_path);
 
 /* Open (and with LP_STORE_CREATE, create) a pause directory. Refuses,
  * with LP_EUNSAFE and a message naming the fix, a directory that is a
@@ -128,20 +139,20 @@ const char *lp_store_default_path(const char *explicit_path);
  * The default directory (by any spelling of its path) must be 0700: one
  * of ours that is only readable by others (0.1.1 made it 0755) is
  * tightened to 0700, and lp_store_notice() says so. */
-int lp_store_open(lp_store **out, const char *path, unsigned flags);
-const char *lp_store_path(const lp_store *store);
+LP_API int lp_store_open(lp_store **out, const char *path, unsigned flags);
+LP_API const char *lp_store_path(const lp_store *store);
 /* "" or one line to show the user once: the default directory was
  * tightened to 0700, or the per-user default is used because the shared
  * one belongs to another user. */
-const char *lp_store_notice(const lp_store *store);
-void lp_store_free(lp_store *store);
+LP_API const char *lp_store_notice(const lp_store *store);
+LP_API void lp_store_free(lp_store *store);
 /* Publish a small file of a client at the top of the pause directory
  * (e.g. "serve.json"): mode 0600, written to a temporary name, flushed,
  * renamed over `name`. name must be a valid id (lp_id_validate) and not
  * one of the protocol's own names (runs, pending, catalog.tsv): else
  * LP_EINVAL. lp_store_unlink() removes it (LP_OK if it was absent). */
-int lp_store_publish(lp_store *store, const char *name, const char *data, size_t len);
-int lp_store_unlink(lp_store *store, const char *name);
+LP_API int lp_store_publish(lp_store *store, const char *name, const char *data, size_t len);
+LP_API int lp_store_unlink(lp_store *store, const char *name);
 
 /* Readers (lp_list, lp_watch) skip a run directory, pause file or catalog
  * inside the store that fails the trust rule (another user's, a symlink,
@@ -152,7 +163,7 @@ int lp_store_unlink(lp_store *store, const char *name);
  * default: silent). Set it before the store is shared between threads;
  * fn is then called from any of them. */
 typedef void (*lp_warn_fn)(void *ud, const char *message);
-void lp_store_set_warn(lp_store *store, lp_warn_fn fn, void *ud);
+LP_API void lp_store_set_warn(lp_store *store, lp_warn_fn fn, void *ud);
 
 /* --------------------------------------------------------------- runs */
 
@@ -173,17 +184,17 @@ typedef struct lp_run_options {
 
 /* Create runs/<run_id>/ with run.json, events.jsonl, pauses/ and commands/,
  * owned by this process, and log "run_started". */
-int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts);
+LP_API int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts);
 /* Join a run started by another process of the same session (an xdist
  * worker joining its controller's run); logs "worker_joined". */
-int lp_run_join(lp_run **out, lp_store *store, const lp_run_options *opts);
-const char *lp_run_id(const lp_run *run);
+LP_API int lp_run_join(lp_run **out, lp_store *store, const lp_run_options *opts);
+LP_API const char *lp_run_id(const lp_run *run);
 /* Mark the run ended in run.json (owner only) and log "run_ended". */
-int lp_run_end(lp_run *run, int exitstatus);
+LP_API int lp_run_end(lp_run *run, int exitstatus);
 /* Append an event of type `event` with the fields of `fields_json` (a JSON
  * object text, or NULL) to events.jsonl. */
-int lp_run_event(lp_run *run, const char *event, const char *fields_json);
-void lp_run_free(lp_run *run);
+LP_API int lp_run_event(lp_run *run, const char *event, const char *fields_json);
+LP_API void lp_run_free(lp_run *run);
 
 /* ------------------------------------------------------------- pauses */
 
@@ -213,18 +224,18 @@ typedef enum lp_action {
 	LP_ACTION_TIMEOUT = 2, /* the deadline's own claim: timed_out */
 } lp_action;
 
-const char *lp_kind_name(lp_kind kind);         /* "failure", "checkpoint" */
-const char *lp_outcome_name(lp_outcome outcome);/* "resumed", ... */
-const char *lp_action_name(lp_action action);   /* "resume", "abort", "timeout" */
+LP_API const char *lp_kind_name(lp_kind kind);         /* "failure", "checkpoint" */
+LP_API const char *lp_outcome_name(lp_outcome outcome);/* "resumed", ... */
+LP_API const char *lp_action_name(lp_action action);   /* "resume", "abort", "timeout" */
 /* The outcome an action gives: resume -> resumed, abort -> aborted,
  * timeout -> timed_out. */
-lp_outcome lp_action_outcome(lp_action action);
+LP_API lp_outcome lp_action_outcome(lp_action action);
 
 /* The command a person or agent runs to resume a pause of `kind`:
  * "pytest-live-pause resume <id> [--pause-dir <dir>] <verdict options>",
  * words shell-quoted; pause_dir NULL leaves --pause-dir out (the
  * default directory). *out is malloc'd; free() it. */
-int lp_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir);
+LP_API int lp_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir);
 
 /* Threads: a store is immutable after lp_store_open() and may be shared
  * by any number of threads for every call that takes it (listing,
@@ -259,10 +270,10 @@ typedef struct lp_pause_options {
  * the plugin at start: LP_OK for 0..LP_TIMEOUT_MAX seconds or
  * LP_TIMEOUT_FOREVER; LP_EINVAL (one-line message naming `what`) for a
  * negative, larger or NaN value. */
-int lp_timeout_check(double seconds, const char *what);
+LP_API int lp_timeout_check(double seconds, const char *what);
 /* Parse a timeout text ("300", "0.5", "0", "inf") by the same rule:
  * surrounding blanks allowed, nothing else after the number. */
-int lp_timeout_parse(const char *text, const char *what, double *out);
+LP_API int lp_timeout_parse(const char *text, const char *what, double *out);
 
 /* What ended a pause. Strings are owned by the struct; release them with
  * lp_resolution_clear(), which is safe on a zeroed struct. The struct is
@@ -283,16 +294,16 @@ typedef struct lp_resolution {
 	char *warning;        /* NULL, or what could not be recorded (disk
 	                         full, directory gone): the outcome stands */
 } lp_resolution;
-void lp_resolution_clear(lp_resolution *res);
+LP_API void lp_resolution_clear(lp_resolution *res);
 
 /* Write pauses/<pause_id>.json (status "pending"), index it as pending and
  * log "pause_started". */
-int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *opts);
-const char *lp_pause_id(const lp_pause *pause);
+LP_API int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *opts);
+LP_API const char *lp_pause_id(const lp_pause *pause);
 /* Absolute path of the pause file. */
-const char *lp_pause_path(const lp_pause *pause);
+LP_API const char *lp_pause_path(const lp_pause *pause);
 /* The resume command a person or agent should run for this pause. */
-const char *lp_pause_resume_hint(const lp_pause *pause);
+LP_API const char *lp_pause_resume_hint(const lp_pause *pause);
 
 /* Hooks of a wait, always called on the waiting thread. check() is called when wake_fd becomes readable (after
  * the fd is drained), when a system call is interrupted, and at least every
@@ -314,7 +325,7 @@ typedef struct lp_wait_hooks {
  * the outcome and the pause file and events record it. Returns LP_EINTR,
  * the pause still pending, when hooks->check() asked to stop; the caller
  * then ends it with lp_pause_claim(). hooks may be NULL. */
-int lp_pause_wait(lp_pause *pause, const lp_wait_hooks *hooks,
+LP_API int lp_pause_wait(lp_pause *pause, const lp_wait_hooks *hooks,
 		  lp_resolution *out);
 
 /* End the pause from its own process: claim it with a command of
@@ -327,13 +338,13 @@ int lp_pause_wait(lp_pause *pause, const lp_wait_hooks *hooks,
  * is 0). Either way `out` says what happened; if the claim cannot be
  * written (commands/ unwritable, the directory deleted), the pause ends
  * with this action unclaimed and out->warning says so. */
-int lp_pause_claim(lp_pause *pause, lp_action action, const char *by,
+LP_API int lp_pause_claim(lp_pause *pause, lp_action action, const char *by,
 		   const char *fields_json, lp_resolution *out);
 /* The abort fallback (Ctrl-C, SIGTERM, an exception while paused):
  * lp_pause_claim(pause, LP_ACTION_ABORT, "abort", {"signal": signal_name})
  * where signal_name ("SIGINT", "SIGTERM") may be NULL. */
-int lp_pause_abort(lp_pause *pause, const char *signal_name, lp_resolution *out);
-void lp_pause_free(lp_pause *pause);
+LP_API int lp_pause_abort(lp_pause *pause, const char *signal_name, lp_resolution *out);
+LP_API void lp_pause_free(lp_pause *pause);
 
 /* ---------------------------------------------- reading pauses (readers) */
 
@@ -349,7 +360,7 @@ typedef enum lp_state {
 	LP_STATE_UNKNOWN = 5,
 } lp_state;
 /* "pending", "stale", "resumed", "timed_out", "aborted", "unknown". */
-const char *lp_state_name(lp_state state);
+LP_API const char *lp_state_name(lp_state state);
 
 /* One pause as read. The typed fields (kind_code, state_code,
  * status_code, result) are the facts; kind, state and status are their
@@ -392,8 +403,8 @@ typedef struct lp_pause_info {
  * store may be NULL: the path names its own pause directory. Ids of any
  * shape are found: ours name their run; any other (0.1.1's bare UUIDs)
  * is looked for in the runs the catalog does not know. */
-int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out);
-void lp_pause_info_free(lp_pause_info *info);
+LP_API int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out);
+LP_API void lp_pause_info_free(lp_pause_info *info);
 
 enum {
 	LP_LIST_ALL = 1 << 0,  /* all states, not only resumable pending ones */
@@ -404,7 +415,7 @@ enum {
  * codes) stops the listing and is returned. Without LP_LIST_ALL only the pending index is
  * read, so the cost does not grow with the number of old runs. */
 typedef int (*lp_list_cb)(const lp_pause_info *info, void *ud);
-int lp_list(lp_store *store, unsigned flags, lp_list_cb cb, void *ud);
+LP_API int lp_list(lp_store *store, unsigned flags, lp_list_cb cb, void *ud);
 
 /* ----------------------------------------------------- resuming (writers) */
 
@@ -442,7 +453,7 @@ typedef struct lp_resume_options {
  * nothing was written yet, LP_ENOTTAKEN (the command stands and will be
  * taken) after. On return *info_out (may be NULL) holds the pause as last
  * read. */
-int lp_resume(lp_store *store, const char *ref, const lp_resume_options *opts,
+LP_API int lp_resume(lp_store *store, const char *ref, const lp_resume_options *opts,
 	      lp_pause_info **info_out);
 
 /* ------------------------------------------------------------ watching */
@@ -459,37 +470,37 @@ typedef struct lp_run_info {
 	int has_exitstatus; /* exitstatus was recorded */
 	int exitstatus;
 } lp_run_info;
-int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out);
-void lp_run_info_free(lp_run_info *info);
+LP_API int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out);
+LP_API void lp_run_info_free(lp_run_info *info);
 /* Call cb for every run of the store (each run.json is read), oldest
  * first; `info` is valid only during the call. Unreadable runs are
  * skipped. A non-zero cb return stops the listing and is returned. */
 typedef int (*lp_run_list_cb)(const lp_run_info *info, void *ud);
-int lp_run_list(lp_store *store, lp_run_list_cb cb, void *ud);
+LP_API int lp_run_list(lp_store *store, lp_run_list_cb cb, void *ud);
 
 /* Watching one run. A watcher belongs to its caller (nothing of it is
  * kept in the store); free it with lp_watcher_free(), which accepts NULL.
  * lp_run_watch_open(): LP_ENOTFOUND for an unknown run, LP_EINVAL for a
  * bad id or a NULL argument. */
 typedef struct lp_watcher lp_watcher;
-int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_id);
+LP_API int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_id);
 /* Report the latest pending pause of the run that this watcher has not
  * reported yet at once, or wait (event driven, bounded) for the next one.
  * LP_OK with *out set (free it); LP_ERUNENDED when the run ends or its
  * owner dies; LP_ETIMEOUT after `timeout` seconds (<= 0: no limit);
  * LP_EINTR if hooks->check() says so. */
-int lp_watcher_next(lp_watcher *w, double timeout, const lp_wait_hooks *hooks,
+LP_API int lp_watcher_next(lp_watcher *w, double timeout, const lp_wait_hooks *hooks,
 		    lp_pause_info **out);
 /* With all set, lp_watcher_next() reports pauses in any state (stale,
  * resumed, timed_out, aborted too), latest first: 0.1.1's `watch -a`.
  * LP_EINVAL for a NULL watcher. */
-int lp_watcher_set_all(lp_watcher *w, int all);
+LP_API int lp_watcher_set_all(lp_watcher *w, int all);
 /* Closing a watcher that waited costs a kernel RCU grace period (~8 ms):
  * print what it reported first. */
-void lp_watcher_free(lp_watcher *w);
+LP_API void lp_watcher_free(lp_watcher *w);
 
 /* One-shot lp_run_watch_open() + lp_watcher_next() + lp_watcher_free(). */
-int lp_watch(lp_store *store, const char *run_id, double timeout,
+LP_API int lp_watch(lp_store *store, const char *run_id, double timeout,
 	     const lp_wait_hooks *hooks, lp_pause_info **out);
 
 /* ---------------------------------------------------- the change feed */
@@ -515,7 +526,7 @@ typedef enum lp_feed_kind {
 	LP_FEED_PAUSE_ENDED = 3, /* resumed, timed out or aborted */
 } lp_feed_kind;
 /* "run_started", "run_ended", "pause_created", "pause_ended". */
-const char *lp_feed_kind_name(lp_feed_kind kind);
+LP_API const char *lp_feed_kind_name(lp_feed_kind kind);
 
 /* One event; release its strings with lp_feed_event_clear() (safe on a
  * zeroed struct). */
@@ -529,16 +540,16 @@ typedef struct lp_feed_event {
 	char *json; /* pauses: the object of lp_pause_info.json as read when
 		       observed; runs: lp_run_info.json */
 } lp_feed_event;
-void lp_feed_event_clear(lp_feed_event *ev);
+LP_API void lp_feed_event_clear(lp_feed_event *ev);
 
 /* Open a feed on store (which must outlive it) at the store's present
  * state: what exists now is not reported, only what changes after. */
-int lp_feed_open(lp_feed **out, lp_store *store);
+LP_API int lp_feed_open(lp_feed **out, lp_store *store);
 /* The position of the last event observed so far (0: none yet). */
-unsigned long long lp_feed_head(lp_feed *feed);
+LP_API unsigned long long lp_feed_head(lp_feed *feed);
 /* A random name of this feed (16 hex digits), so that a position kept by
  * a client can be recognised as one of this feed's. */
-const char *lp_feed_name(const lp_feed *feed);
+LP_API const char *lp_feed_name(const lp_feed *feed);
 /* The first event after position `after`, waiting for it up to `timeout`
  * seconds (0: do not wait; < 0: no limit). LP_OK with *out filled;
  * LP_ETIMEOUT when none came in time; LP_EINTR if hooks->check() says so.
@@ -547,9 +558,9 @@ const char *lp_feed_name(const lp_feed *feed);
  * is called before each read and at least every slice_ms while waiting
  * for another thread; the reading thread waits for hooks->wake_fd or the
  * backstop (1 s) only. */
-int lp_feed_next(lp_feed *feed, unsigned long long after, double timeout,
+LP_API int lp_feed_next(lp_feed *feed, unsigned long long after, double timeout,
 		 const lp_wait_hooks *hooks, lp_feed_event *out);
-void lp_feed_free(lp_feed *feed);
+LP_API void lp_feed_free(lp_feed *feed);
 
 /* ------------------------------------------------ every run (lib/runs.c) */
 
@@ -584,13 +595,13 @@ typedef int (*lp_runs_cb)(const lp_run_summary *run, void *ud);
  * pause files only of runs it does not know (as lp_list() does), so the
  * cost of 10,000 ended runs is one pass over the catalog. A non-zero cb
  * return stops the listing and is returned. */
-int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud);
+LP_API int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud);
 
 /* Report the next pending pause of any run: at once the oldest one
  * pending now, else wait (on the change feed, event driven) for one to
  * begin. LP_OK with *out set (free it); LP_ETIMEOUT after `timeout`
  * seconds (<= 0: no limit); LP_EINTR if hooks->check() says so. */
-int lp_watch_all(lp_store *store, double timeout, const lp_wait_hooks *hooks,
+LP_API int lp_watch_all(lp_store *store, double timeout, const lp_wait_hooks *hooks,
 		 lp_pause_info **out);
 
 /* ---------------------------------------------- removing old runs (lib/gc.c) */
@@ -636,7 +647,7 @@ typedef struct lp_gc_report {
  * mount point. One gc at a time per directory (a lock file, gc.lock: a
  * second waits). Safe while pytest processes start, pause and end in the
  * directory. LP_EINVAL for a bad older_than; report may be NULL. */
-int lp_gc(lp_store *store, const lp_gc_options *opts, lp_gc_report *report);
+LP_API int lp_gc(lp_store *store, const lp_gc_options *opts, lp_gc_report *report);
 
 /* ------------------------------------------------- QAMule compatibility */
 
@@ -664,7 +675,7 @@ typedef enum lp_qamule_status {
 } lp_qamule_status;
 
 /* "ok", "missing_result", "invalid_result". */
-const char *lp_qamule_status_name(lp_qamule_status status);
+LP_API const char *lp_qamule_status_name(lp_qamule_status status);
 
 /* The reading of one result file. Strings are owned by the struct;
  * release them with lp_qamule_result_clear(), safe on a zeroed struct. */
@@ -678,7 +689,7 @@ typedef struct lp_qamule_result {
 	char *payload_json; /* ok: the object, compact, sorted keys, reals
 	                       exact (17 digits); NULL otherwise */
 } lp_qamule_result;
-void lp_qamule_result_clear(lp_qamule_result *res);
+LP_API void lp_qamule_result_clear(lp_qamule_result *res);
 
 /* Make result_dir ready for results: create it (mode 0700, with missing
  * parents) if it does not exist, then verify it by the pause directory's
@@ -688,13 +699,13 @@ void lp_qamule_result_clear(lp_qamule_result *res);
  * group or others at all. LP_EINVAL for an empty result_dir, LP_ERROR if
  * it cannot be made or opened. Called at the start of a QAMule-mode
  * session, so that a bad directory is refused before any test runs. */
-int lp_qamule_dir_prepare(const char *result_dir);
+LP_API int lp_qamule_dir_prepare(const char *result_dir);
 
 /* Create a request: lp_qamule_dir_prepare(result_dir) (its errors), then
  * draw a fresh request id (LP_QAMULE_REQUEST_ID_LEN hex digits and a NUL
  * in request_id) and set *result_path to "<result_dir>/<request_id>.json"
  * (malloc'd; free() it). */
-int lp_qamule_request_new(const char *result_dir,
+LP_API int lp_qamule_request_new(const char *result_dir,
 			  char request_id[LP_QAMULE_REQUEST_ID_LEN + 1],
 			  char **result_path);
 
@@ -716,7 +727,7 @@ int lp_qamule_request_new(const char *result_dir,
  *     string or null, and no other key: else LP_QAMULE_INVALID_RESULT.
  * Returns the status (>= 0, also in out->status), or a negative lp_error
  * (out of memory, bad arguments) with out cleared. */
-int lp_qamule_result_read(const char *path, lp_kind kind, lp_qamule_result *out);
+LP_API int lp_qamule_result_read(const char *path, lp_kind kind, lp_qamule_result *out);
 
 #ifdef __cplusplus
 }

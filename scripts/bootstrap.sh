@@ -6,6 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# (pkg-config: the build finds jansson with it, and tests/python/test_c_library.py
+# builds examples/c/checkpoint.c with `pkg-config --cflags --libs livepause`)
 APT_PACKAGES=(gcc make pkg-config cmake libjansson-dev libcmocka-dev libmicrohttpd-dev)
 # for `make test`: sanitizers (gcc), fuzzing (clang, libFuzzer), valgrind,
 # and Debian's chromium for the dashboard's browser tests (Playwright)
