@@ -49,6 +49,7 @@ struct cli_command {
 };
 
 int cmd_resume(int argc, char **argv);
+int cmd_abort(int argc, char **argv);
 int cmd_ls(int argc, char **argv);
 int cmd_watch(int argc, char **argv);
 int cmd_show(int argc, char **argv);
@@ -74,6 +75,7 @@ enum cli_key {
 	CLI_KEY_DRY_RUN,
 	CLI_KEY_FAILURE_REASON_FILE,
 	CLI_KEY_REASON_FILE,
+	CLI_KEY_VALUE,
 };
 
 /* One row of an option table; a table ends with a row whose name is NULL. */
@@ -151,7 +153,25 @@ int cli_store_open(const char *dir_opt, lp_store **out, const char **dir_out);
 int cli_store_open_for_ref(const char *dir_opt, const char *ref, lp_store **out,
 			   const char **dir_out);
 
+/* ------------------------------------------------- resume and abort */
+
+/* Read a reason from path ("-": standard input) for option `opt` of
+ * command `cmd`: one trailing newline removed; a NUL byte or more than
+ * 1 MiB refused. 0 with *out malloc'd, or an exit code (cmd_resume.c). */
+int cli_read_reason_file(const char *cmd, const char *opt, const char *path,
+			 char **out);
+/* Hand opts to lp_resume() for pause `ref` (Ctrl-C and SIGTERM stop the
+ * wait for the take), then print the outcome: "resumed|aborted <id>
+ * (<kind>, <nodeid>)" or with json one object {pause_id, kind, status,
+ * run_id, nodeid}. Returns the exit code (cmd_resume.c). */
+int cli_resume_run(const char *cmd, const char *ref, const char *pause_dir,
+		   int json, lp_resume_options *opts);
+
 /* -------------------------------------------------------------- output */
+
+/* Write text escaped for the terminal (lp_text_terminal_safe), on one
+ * line. */
+void cli_put_safe(FILE *fp, const char *text);
 
 /* The store's warn hook (lp_store_set_warn): one line on stderr,
  * "pytest-live-pause: warning: MESSAGE", for what a reader skipped. */
@@ -185,10 +205,13 @@ enum {
 };
 /* A pause as "key: value" lines, in this order: pause_id, kind, run_id,
  * nodeid, state, [status], pid, worker_id (if any), [hostname, cwd,
- * created_at, timeout], task (checkpoints) or original_failure (failures;
- * continuation lines indented by two spaces), once ended the verdict
- * (resolved_by, finished_at, then result and reason for checkpoints or
- * failure_reason for failures), pause_file, resume (the command to run;
+ * created_at, timeout], task (checkpoints), question (questions) or
+ * original_failure (failures; continuation lines indented by two
+ * spaces), choices (if any: "a | b"), location (checkpoints and
+ * questions: file:line), once ended the verdict (resolved_by,
+ * finished_at, then result (checkpoints), value (questions, choices),
+ * reason (checkpoints, questions, an abort of any kind) and
+ * failure_reason (failures)), pause_file, resume (the command to run;
  * only while pending). The [keys] come with CLI_PAUSE_DETAILS. Every
  * text is escaped for the terminal. pause_dir, unless NULL, is added to
  * the resume command. Write errors are caught by cli_finish(). */

@@ -36,7 +36,8 @@ static const struct cli_help help = {
 		 "KIND\n"
 		 "  AGE (since the pause began: 12s, 5m, 3h, 2d)  PID  "
 		 "WORKER (xdist, or -)\n"
-		 "  NODEID (last, never truncated)\n"
+		 "  NODEID (last, never truncated; a question's question and a "
+		 "pause's\n  choices follow it: [question: ...] [choices: a|b])\n"
 		 "With -a, ended pauses are read from the directory's summary "
 		 "index,\ncatalog.tsv (fast with thousands of runs); -a --json "
 		 "reads every pause file.\n"
@@ -178,6 +179,28 @@ static int on_pause(const lp_pause_info *info, void *ud)
 	row[4] = pid;
 	row[5] = info->worker_id;
 	row[6] = info->nodeid;
+	if (info->question || info->nchoices) {
+		/* what it asks, after the node id: "[question: ...] [choices: a|b]" */
+		size_t size = strlen(info->nodeid) + 32 +
+			      (info->question ? strlen(info->question) : 0);
+		for (size_t i = 0; i < info->nchoices; i++)
+			size += strlen(info->choices[i]) + 1;
+		char *cell = malloc(size);
+		if (!cell)
+			return 1;
+		size_t n = (size_t)snprintf(cell, size, "%s", info->nodeid);
+		if (info->question)
+			n += (size_t)snprintf(cell + n, size - n, " [question: %s]", info->question);
+		for (size_t i = 0; i < info->nchoices; i++)
+			n += (size_t)snprintf(cell + n, size - n, "%s%s", i ? "|" : " [choices: ",
+					      info->choices[i]);
+		if (info->nchoices)
+			snprintf(cell + n, size - n, "]");
+		row[6] = cell;
+		int rc = cli_table_add(&st->table, row) == 0 ? 0 : 1;
+		free(cell);
+		return rc;
+	}
 	return cli_table_add(&st->table, row) == 0 ? 0 : 1;
 }
 

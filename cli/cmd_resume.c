@@ -29,6 +29,9 @@ static const struct cli_option options[] = {
 	 "checkpoints: the verdict the test receives"},
 	{"reason", CLI_KEY_REASON, required_argument, "TEXT",
 	 "checkpoints: why (the test receives it)"},
+	{"value", CLI_KEY_VALUE, required_argument, "TEXT",
+	 "checkpoints with choices: one of them; questions:\nthe answer "
+	 "(the test receives it)"},
 	{"reason-file", CLI_KEY_REASON_FILE, required_argument, "FILE",
 	 "--reason read from FILE ('-': standard input;\none trailing newline "
 	 "removed)"},
@@ -53,14 +56,19 @@ static const struct cli_help help = {
 		 "         [--failure-reason TEXT | --failure-reason-file FILE]\n"
 		 "         [--result true|false|none] "
 		 "[--reason TEXT | --reason-file FILE]\n"
+		 "         [--value TEXT]\n"
 		 "         [--take-timeout SECONDS] [--json] [--pause-dir DIR]",
 	.about = "Resume a paused test with a verdict. The pause is named by its "
 		 "pause_id\n(as printed by watch and ls) or by the path of its "
 		 "pause file.\n\n"
 		 "A failure pause takes --failure-reason (optional); a "
 		 "checkpoint takes\n--result and --reason (both optional; no "
-		 "--result means none). Giving the\nother kind's options is a "
-		 "usage error, and nothing is written. A pause\nthat is stale "
+		 "--result means none), and a\ncheckpoint with choices also "
+		 "--value, one of its choices (ls, show and\nwatch print them); "
+		 "a question (live_pause.ask) takes --value, the answer,\nand "
+		 "--reason, not --result. Giving the other kind's options, or a "
+		 "--value\nthat is not one of the choices, is a usage error "
+		 "(exit 2), and nothing is\nwritten. A pause that is stale "
 		 "(its process is gone), already resumed, timed out or\n"
 		 "aborted is refused. Exactly one resume wins: a second one "
 		 "exits 5, and so\ndoes one whose command was replaced by "
@@ -80,6 +88,10 @@ static const struct cli_help help = {
 		    "  " CLI_PROG " resume 27be4cbca5ab.79688e30 --result true "
 		    "--reason \"ok\"\n"
 		    "  " CLI_PROG " resume 27be4cbca5ab.79688e30 --result none\n"
+		    "  " CLI_PROG " resume 27be4cbca5ab.79688e30 --value retry   "
+		    "# choices\n"
+		    "  " CLI_PROG " resume 27be4cbca5ab.1f0c2d3e --value \"4.2.1\"   "
+		    "# a question\n"
 		    "  " CLI_PROG " resume --failure-reason \"manually confirmed\" "
 		    "\\\n"
 		    "      /tmp/pytest-live-pause/runs/27be4cbca5ab/pauses/"
@@ -100,8 +112,8 @@ struct resume_args {
 
 /* Read a reason from path ("-": standard input): one trailing newline
  * removed; a NUL byte, or more than REASON_FILE_CAP bytes, refused.
- * 0 with *out malloc'd, or an exit code. */
-static int read_reason_file(const char *opt, const char *path, char **out)
+ * 0 with *out malloc'd, or an exit code (cli.h). */
+int cli_read_reason_file(const char *cmd, const char *opt, const char *path, char **out)
 {
 	FILE *fp = strcmp(path, "-") == 0 ? stdin : fopen(path, "rb");
 	char *buf;
@@ -109,13 +121,13 @@ static int read_reason_file(const char *opt, const char *path, char **out)
 
 	*out = NULL;
 	if (fp == NULL)
-		return cli_error(CMD, CLI_EXIT_USAGE, "%s: cannot read '%s': %s",
+		return cli_error(cmd, CLI_EXIT_USAGE, "%s: cannot read '%s': %s",
 				 opt, path, strerror(errno));
 	buf = malloc(REASON_FILE_CAP + 2);
 	if (buf == NULL) {
 		if (fp != stdin)
 			fclose(fp);
-		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
+		return cli_error(cmd, CLI_EXIT_ERROR, "out of memory");
 	}
 	n = fread(buf, 1, REASON_FILE_CAP + 1, fp);
 	if (ferror(fp)) {
@@ -124,21 +136,21 @@ static int read_reason_file(const char *opt, const char *path, char **out)
 		if (fp != stdin)
 			fclose(fp);
 		free(buf);
-		return cli_error(CMD, CLI_EXIT_USAGE, "%s: cannot read '%s': %s",
+		return cli_error(cmd, CLI_EXIT_USAGE, "%s: cannot read '%s': %s",
 				 opt, path, strerror(err));
 	}
 	if (fp != stdin)
 		fclose(fp);
 	if (n > REASON_FILE_CAP) {
 		free(buf);
-		return cli_error(CMD, CLI_EXIT_USAGE,
+		return cli_error(cmd, CLI_EXIT_USAGE,
 				 "%s: '%s' is over %d bytes; a verdict must fit "
 				 "in 64 KiB",
 				 opt, path, REASON_FILE_CAP);
 	}
 	if (memchr(buf, '\0', n) != NULL) {
 		free(buf);
-		return cli_error(CMD, CLI_EXIT_USAGE,
+		return cli_error(cmd, CLI_EXIT_USAGE,
 				 "%s: '%s' contains a NUL byte; a reason is text",
 				 opt, path);
 	}
@@ -201,14 +213,14 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 		case CLI_KEY_FAILURE_REASON_FILE:
 			if (a->opts.failure_reason)
 				return both("failure-reason");
-			rc = read_reason_file("--failure-reason-file", arg,
+			rc = cli_read_reason_file(CMD, "--failure-reason-file", arg,
 					      &a->owned[0]);
 			a->opts.failure_reason = a->owned[0];
 			break;
 		case CLI_KEY_REASON_FILE:
 			if (a->opts.reason)
 				return both("reason");
-			rc = read_reason_file("--reason-file", arg,
+			rc = cli_read_reason_file(CMD, "--reason-file", arg,
 					      &a->owned[1]);
 			a->opts.reason = a->owned[1];
 			break;
@@ -220,6 +232,9 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 			if (a->owned[1])
 				return both("reason");
 			a->opts.reason = arg;
+			break;
+		case CLI_KEY_VALUE:
+			a->opts.value = arg;
 			break;
 		case CLI_KEY_TAKE_TIMEOUT:
 			rc = cli_parse_seconds(CMD, "--take-timeout", arg, &take);
@@ -247,11 +262,12 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 	if (!*a->ref)
 		return cli_error(CMD, CLI_EXIT_USAGE,
 				 "the pause id or pause file is empty");
-	if (a->opts.failure_reason && (a->opts.has_result || a->opts.reason))
+	if (a->opts.failure_reason &&
+	    (a->opts.has_result || a->opts.reason || a->opts.value))
 		return cli_error(CMD, CLI_EXIT_USAGE,
 				 "--failure-reason is for failure pauses; "
-				 "--result/--reason for checkpoints: use one "
-				 "kind");
+				 "--result/--reason/--value for checkpoints and "
+				 "questions: use one kind");
 	return 0;
 }
 
@@ -295,19 +311,22 @@ out:
 	return rc;
 }
 
-static void print_human(const lp_pause_info *info, const char *ref,
-			int waited)
+static void print_human(const char *cmd, const lp_pause_info *info,
+			const char *ref, int waited)
 {
 	const char *kind = info && info->kind ? info->kind : "?";
 	const char *nodeid = info && info->nodeid ? info->nodeid : "?";
+	int abort = strcmp(cmd, "abort") == 0;
 
+	/* the node id is a test's text: escaped for the terminal */
 	if (waited)
-		printf("resumed %s (%s, %s)\n", result_name(info, ref), kind,
-		       nodeid);
+		printf("%s %s (%s, ", abort ? "aborted" : "resumed",
+		       result_name(info, ref), kind);
 	else
-		printf("resume command written for %s (%s, %s); not waiting "
-		       "for it to be taken\n",
-		       result_name(info, ref), kind, nodeid);
+		printf("%s command written for %s (%s, ", cmd,
+		       result_name(info, ref), kind);
+	cli_put_safe(stdout, nodeid);
+	printf(waited ? ")\n" : "); not waiting for it to be taken\n");
 }
 
 /* Set by SIGINT/SIGTERM; lp_resume's check hook reads it. */
@@ -336,9 +355,9 @@ static void catch_signals(struct sigaction old[2])
 	sigaction(SIGTERM, &sa, &old[1]);
 }
 
-int cmd_resume(int argc, char **argv)
+int cli_resume_run(const char *cmd, const char *ref, const char *pause_dir,
+		   int json, lp_resume_options *opts)
 {
-	struct resume_args a;
 	lp_pause_info *info = NULL;
 	lp_store *store = NULL;
 	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
@@ -346,31 +365,37 @@ int cmd_resume(int argc, char **argv)
 	const char *dir;
 	int rc, exit_code = CLI_EXIT_OK;
 
-	rc = parse_args(argc, argv, &a);
-	if (rc) {
-		free(a.owned[0]);
-		free(a.owned[1]);
-		return rc < 0 ? cli_finish(CMD, CLI_EXIT_OK) : rc;
-	}
 	hooks.check = check_interrupted;
 	hooks.slice_ms = 20;
-	a.opts.hooks = &hooks;
+	opts->hooks = &hooks;
 	catch_signals(old);
-	rc = cli_store_open_for_ref(a.pause_dir, a.ref, &store, &dir);
+	rc = cli_store_open_for_ref(pause_dir, ref, &store, &dir);
 	if (rc == LP_OK)
-		rc = lp_resume(store, a.ref, &a.opts, &info);
+		rc = lp_resume(store, ref, opts, &info);
 	sigaction(SIGINT, &old[0], NULL);
 	sigaction(SIGTERM, &old[1], NULL);
+	opts->hooks = NULL;
 	if (rc != LP_OK)
-		exit_code = cli_lp_error(CMD, rc);
-	else if (a.json && print_json(info, a.ref) != 0)
-		exit_code = cli_error(CMD, CLI_EXIT_ERROR,
+		exit_code = cli_lp_error(cmd, rc);
+	else if (json && print_json(info, ref) != 0)
+		exit_code = cli_error(cmd, CLI_EXIT_ERROR,
 				      "cannot build the JSON output");
-	else if (!a.json)
-		print_human(info, a.ref, a.opts.take_timeout >= 0);
+	else if (!json)
+		print_human(cmd, info, ref, opts->take_timeout >= 0);
 	lp_pause_info_free(info);
 	lp_store_free(store);
+	return exit_code;
+}
+
+int cmd_resume(int argc, char **argv)
+{
+	struct resume_args a;
+	int rc;
+
+	rc = parse_args(argc, argv, &a);
+	if (rc == 0)
+		rc = cli_resume_run(CMD, a.ref, a.pause_dir, a.json, &a.opts);
 	free(a.owned[0]);
 	free(a.owned[1]);
-	return cli_finish(CMD, exit_code);
+	return cli_finish(CMD, rc < 0 ? CLI_EXIT_OK : rc);
 }

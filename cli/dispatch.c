@@ -11,6 +11,7 @@ static const struct cli_command commands[] = {
 	{"watch", cmd_watch, "wait for the next pause of a run; print it and how "
 			     "to resume it"},
 	{"resume", cmd_resume, "resume a paused test with a verdict"},
+	{"abort", cmd_abort, "end a pause and stop its run (the test fails)"},
 	{"ls", cmd_ls, "list pending pauses (every pause with -a)"},
 	{"show", cmd_show, "print everything recorded about one pause"},
 	{"serve", cmd_serve, "serve a live dashboard and an HTTP API to see "

@@ -38,7 +38,7 @@ static const struct {
 	int code;
 	const char *text;
 } exit_texts[] = {
-	{CLI_EXIT_OK, "success (resume taken, watch found a pause, ls, show)"},
+	{CLI_EXIT_OK, "success (resume or abort taken, watch found a pause, ls,\n show)"},
 	{CLI_EXIT_ERROR, "I/O or other runtime error; malformed pause or "
 			 "command file"},
 	{CLI_EXIT_USAGE, "usage error: bad option, value or combination, or "
@@ -50,9 +50,9 @@ static const struct {
 			   " (or this command was replaced before it was "
 			   "taken)"},
 	{CLI_EXIT_TIMEDOUT, "the pause already timed out"},
-	{CLI_EXIT_ABORTED, "the pause was aborted (Ctrl-C or SIGTERM in "
-			   "pytest)"},
-	{CLI_EXIT_NOTTAKEN, "resume: command written, but the paused process "
+	{CLI_EXIT_ABORTED, "the pause was aborted (by abort, or Ctrl-C or "
+			   "SIGTERM in pytest)"},
+	{CLI_EXIT_NOTTAKEN, "resume, abort: command written, but the paused process "
 			    "did not take it in time\n (or resume was "
 			    "interrupted): it stands and will be taken"},
 	{CLI_EXIT_RUNENDED, "watch: the run is no longer active"},
@@ -119,6 +119,11 @@ static void put_safe(FILE *fp, const char *text, int multiline)
 static void put_one_line(FILE *fp, const char *text)
 {
 	put_safe(fp, text, 0);
+}
+
+void cli_put_safe(FILE *fp, const char *text)
+{
+	put_one_line(fp, text);
 }
 
 int cli_error(const char *cmd, int exit_code, const char *fmt, ...)
@@ -242,22 +247,43 @@ static void put_verdict(FILE *fp, const lp_pause_info *info)
 		put_value(fp, "resolved_by", info->resolved_by);
 	if (info->finished_at > 0)
 		put_time(fp, "finished_at", info->finished_at);
-	if (info->kind_code == LP_KIND_CHECKPOINT) {
+	if (info->kind_code == LP_KIND_CHECKPOINT)
 		fprintf(fp, "result: %s\n",
 			info->result == LP_RESULT_TRUE	  ? "true"
 			: info->result == LP_RESULT_FALSE ? "false"
 							  : "none");
+	if (info->kind_code != LP_KIND_FAILURE &&
+	    (info->kind_code == LP_KIND_QUESTION || info->nchoices > 0))
+		put_value(fp, "value", info->value);
+	if (info->kind_code != LP_KIND_FAILURE ||
+	    info->state_code == LP_STATE_ABORTED) /* an abort's reason */
 		put_text(fp, "reason", info->reason ? info->reason : "-");
-	} else {
+	if (info->kind_code == LP_KIND_FAILURE)
 		put_text(fp, "failure_reason",
 			 info->failure_reason ? info->failure_reason : "-");
+}
+
+/* "choices: a | b | c", each escaped. */
+static void put_choices(FILE *fp, const lp_pause_info *info)
+{
+	fputs("choices: ", fp);
+	for (size_t i = 0; i < info->nchoices; i++) {
+		if (i)
+			fputs(" | ", fp);
+		put_safe(fp, info->choices[i], 0);
 	}
+	fputc('\n', fp);
 }
 
 static void put_resume_hint(FILE *fp, const lp_pause_info *info,
 			    const char *pause_dir)
 {
 	char *cmd = NULL;
+	/* a pause with choices: the hint it recorded names them */
+	if (info->nchoices > 0 && info->resume_command) {
+		put_safe_line(fp, "resume", info->resume_command);
+		return;
+	}
 	if (lp_resume_command(&cmd, info->pause_id, info->kind_code, pause_dir) != LP_OK) {
 		fputs("resume: -\n", fp); /* out of memory */
 		return;
@@ -304,10 +330,16 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info,
 		else
 			fprintf(fp, "timeout: %g\n", info->timeout);
 	}
-	if (checkpoint)
+	if (info->kind_code == LP_KIND_QUESTION)
+		put_text(fp, "question", info->question ? info->question : info->task);
+	else if (checkpoint)
 		put_text(fp, "task", info->task);
 	else
 		put_text(fp, "original_failure", info->original_failure);
+	if (info->nchoices > 0)
+		put_choices(fp, info);
+	if (info->location)
+		put_value(fp, "location", info->location);
 	if (ended)
 		put_verdict(fp, info);
 	put_value(fp, "pause_file", info->path);

@@ -1,10 +1,12 @@
 /*
  * fuzz_command.c - libFuzzer harness for the command file (claim.c): the
- * parser and validator lp_command_parse for both kinds of pause (strict
- * JSON, the typed and the seed format, action, token, unknown fields),
- * and, for what it accepts, the invariants the take relies on: a typed
- * command's action is one it knows, a token is a safe name, the list of
- * ignored fields serialises. The first byte picks the kind.
+ * parser and validator lp_command_parse for every kind of pause (strict
+ * JSON, the typed and the seed format, action, token, value, an abort's
+ * reason, unknown fields), and, for what it accepts, the invariants the
+ * take relies on: a typed command's action is one it knows, a token is a
+ * safe name, no verdict field of another kind is taken, a value that
+ * lp_command_fits accepts is one of the choices, the list of ignored
+ * fields serialises.
  */
 #include "internal.h"
 
@@ -17,7 +19,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > LP_CAP_COMMAND + 16)
 		return 0; /* over the cap: refused before parsing (tested once) */
-	for (int kind = LP_KIND_FAILURE; kind <= LP_KIND_CHECKPOINT; kind++) {
+	lp_json *choices = NULL;
+	if (lpj_parse_any("[\"pass\",\"retry\",\"skip\"]", 23, &choices) != LP_OK)
+		abort();
+	for (int kind = LP_KIND_FAILURE; kind <= LP_KIND_QUESTION; kind++) {
 		lp_command c;
 		if (lp_command_parse((const char *)data, size, (lp_kind)kind, "command", &c) != LP_OK)
 			continue;
@@ -28,15 +33,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (!c.typed && c.action != LP_ACTION_RESUME)
 			abort(); /* a seed-format command only resumes */
-		if (kind == LP_KIND_FAILURE && (c.has_result || c.reason))
+		if (kind == LP_KIND_FAILURE &&
+		    (c.has_result || c.value || (c.reason && c.action != LP_ACTION_ABORT)))
 			abort(); /* a verdict of the other kind is never taken */
-		if (kind == LP_KIND_CHECKPOINT && c.failure_reason)
+		if (kind != LP_KIND_FAILURE && c.failure_reason)
 			abort();
+		if (kind == LP_KIND_QUESTION && c.has_result)
+			abort();
+		if (lp_command_fits(&c, (lp_kind)kind, choices, "command") == LP_OK && c.value &&
+		    c.action == LP_ACTION_RESUME && kind == LP_KIND_CHECKPOINT &&
+		    strcmp(c.value, "pass") != 0 && strcmp(c.value, "retry") != 0 &&
+		    strcmp(c.value, "skip") != 0)
+			abort(); /* only a choice fits */
 		char *ignored = lpj_dump(c.ignored);
 		if (ignored == NULL)
 			abort();
 		free(ignored);
 		lp_command_clear(&c);
 	}
+	lpj_free(choices);
 	return 0;
 }

@@ -39,8 +39,11 @@ extern "C" {
 #endif
 
 #define LP_VERSION "0.2.0"
-/* 2: typed commands (action, token), unknown command fields ignored. */
-#define LP_PROTOCOL_VERSION 2
+/* 2: typed commands (action, token), unknown command fields ignored.
+ * 3: typed answers (a command's "value", a pause's "choices", the kind
+ *    "question"), an abort's "reason" and the run stopped on abort
+ *    (docs/protocol.md). */
+#define LP_PROTOCOL_VERSION 3
 
 /* Default pause directory and the environment variable that overrides it. */
 #define LP_DEFAULT_DIR "/tmp/pytest-live-pause"
@@ -194,6 +197,17 @@ LP_API int lp_run_end(lp_run *run, int exitstatus);
 /* Append an event of type `event` with the fields of `fields_json` (a JSON
  * object text, or NULL) to events.jsonl. */
 LP_API int lp_run_event(lp_run *run, const char *event, const char *fields_json);
+/* Stop the run (an abort command was taken by one of its pauses): record
+ * runs/<run_id>/aborted.json {pause_id, nodeid, reason, worker_id, pid,
+ * aborted_at}, created exclusively (the first abort of a run is kept; a
+ * later one is LP_OK and changes nothing), and log "run_aborted". Every
+ * process of the run (xdist workers too) then sees it with
+ * lp_run_aborted() and starts no further test. reason may be NULL. */
+LP_API int lp_run_abort(lp_run *run, const char *pause_id, const char *nodeid, const char *reason);
+/* Whether the run was stopped by lp_run_abort() (in any of its
+ * processes): 0 (one fstatat), or 1 with *nodeid and *reason (NULL if
+ * none) malloc'd, free() them; or a negative lp_error. */
+LP_API int lp_run_aborted(lp_run *run, char **nodeid, char **reason);
 LP_API void lp_run_free(lp_run *run);
 
 /* ------------------------------------------------------------- pauses */
@@ -201,6 +215,7 @@ LP_API void lp_run_free(lp_run *run);
 typedef enum lp_kind {
 	LP_KIND_FAILURE = 0,
 	LP_KIND_CHECKPOINT = 1,
+	LP_KIND_QUESTION = 2, /* protocol 3: a question, answered by a value */
 } lp_kind;
 
 /* A checkpoint verdict: true, false, or none. */
@@ -224,7 +239,9 @@ typedef enum lp_action {
 	LP_ACTION_TIMEOUT = 2, /* the deadline's own claim: timed_out */
 } lp_action;
 
-LP_API const char *lp_kind_name(lp_kind kind);         /* "failure", "checkpoint" */
+LP_API const char *lp_kind_name(lp_kind kind);         /* "failure", "checkpoint", "question" */
+/* The kind of a name: LP_OK, or LP_EINVAL (no message) for another. */
+LP_API int lp_kind_parse(const char *name, lp_kind *out);
 LP_API const char *lp_outcome_name(lp_outcome outcome);/* "resumed", ... */
 LP_API const char *lp_action_name(lp_action action);   /* "resume", "abort", "timeout" */
 /* The outcome an action gives: resume -> resumed, abort -> aborted,
@@ -256,10 +273,18 @@ typedef struct lp_pause_options {
 	                                 out at once, LP_TIMEOUT_FOREVER waits
 	                                 until resumed */
 	const char *extra_json;       /* NULL or JSON object merged in */
+	/* version 2 */
+	const char *const *choices;   /* NULL, or a NULL-terminated list of
+	                                 1..LP_CHOICES_MAX distinct non-empty
+	                                 strings: the values a resume may give
+	                                 (checkpoints, questions) */
+	const char *location;         /* NULL, or the caller's "file:line" */
 } lp_pause_options;
-#define LP_PAUSE_OPTIONS_VERSION 1
+#define LP_PAUSE_OPTIONS_VERSION 2
 #define LP_PAUSE_OPTIONS_INIT \
-	{LP_PAUSE_OPTIONS_VERSION, LP_KIND_FAILURE, NULL, NULL, NULL, LP_TIMEOUT_FOREVER, NULL}
+	{LP_PAUSE_OPTIONS_VERSION, LP_KIND_FAILURE, NULL, NULL, NULL, LP_TIMEOUT_FOREVER, NULL, \
+	 NULL, NULL}
+#define LP_CHOICES_MAX 64 /* choices of one pause, each at most 1 KiB */
 
 /* Pause timeouts, as 0.1.1 reads them: the deadline is created_at +
  * timeout, so 0 means the pause times out at once; waiting until resumed
@@ -293,6 +318,8 @@ typedef struct lp_resolution {
 	                         call's own (0: another resolver won) */
 	char *warning;        /* NULL, or what could not be recorded (disk
 	                         full, directory gone): the outcome stands */
+	char *value;          /* checkpoints with choices, questions: the
+	                         value given; NULL if none */
 } lp_resolution;
 LP_API void lp_resolution_clear(lp_resolution *res);
 
@@ -397,6 +424,12 @@ typedef struct lp_pause_info {
 	char *json;             /* the pause file, re-serialised, plus "state" and
 	                           "path" (one line); NULL from lp_list()
 	                           without LP_LIST_JSON */
+	char *question;         /* questions: the question; NULL otherwise */
+	char **choices;         /* nchoices values a resume may give; NULL if none */
+	size_t nchoices;
+	char *location;         /* the caller's "file:line"; NULL if unknown */
+	char *value;            /* once ended: the value given; NULL if none */
+	int protocol;           /* the paused process's protocol (0: 0.1.1) */
 } lp_pause_info;
 
 /* Load one pause by id or by the path of its pause file. With a path,
@@ -424,7 +457,8 @@ typedef struct lp_resume_options {
 	const char *failure_reason; /* failures only */
 	int has_result;             /* checkpoints: result was given */
 	lp_result result;
-	const char *reason;         /* checkpoints only */
+	const char *reason;         /* checkpoints, questions; with
+	                               LP_ACTION_ABORT, any kind: why */
 	double take_timeout;        /* seconds to wait for the take; 0 means
 	                               the default (5 s); < 0: do not wait */
 	const char *by;             /* provenance; NULL: "cli" */
@@ -432,11 +466,14 @@ typedef struct lp_resume_options {
 	                               of protocol >= 2 (else LP_EINVAL) */
 	const lp_wait_hooks *hooks; /* NULL, or check() to stop the wait for
 	                               the take (Ctrl-C): see lp_resume */
+	/* version 2 */
+	const char *value;          /* checkpoints with choices (one of them),
+	                               questions; needs protocol >= 3 */
 } lp_resume_options;
-#define LP_RESUME_OPTIONS_VERSION 1
+#define LP_RESUME_OPTIONS_VERSION 2
 #define LP_RESUME_OPTIONS_INIT \
 	{LP_RESUME_OPTIONS_VERSION, NULL, 0, LP_RESULT_NONE, NULL, 0.0, NULL, \
-	 LP_ACTION_RESUME, NULL}
+	 LP_ACTION_RESUME, NULL, NULL}
 
 /* Resume a pause by id or pause-file path (with a path, store may be
  * NULL: the path names its own pause directory): check the options fit its kind

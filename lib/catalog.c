@@ -366,7 +366,8 @@ static int keep_pause(lp_catalog *cat, char **f, size_t *cap)
 	for (size_t k = 0; k < sizeof final / sizeof *final; k++)
 		ok_status |= strcmp(f[2], final[k]) == 0;
 	lp_catalog_pause rec = {0};
-	if (!ok_status || (strcmp(f[3], "failure") != 0 && strcmp(f[3], "checkpoint") != 0) ||
+	lp_kind kind;
+	if (!ok_status || lp_kind_parse(f[3], &kind) != LP_OK ||
 	    lp_id_validate(f[1], "pause id") != LP_OK ||
 	    lp_pause_id_run(f[1], rec.run_id) != LP_OK || !parse_real(f[4], &rec.created_at) ||
 	    !parse_real(f[5], &rec.finished_at) || !parse_real(f[6], &rec.timeout))

@@ -29,7 +29,22 @@
 
 const char *lp_kind_name(lp_kind kind)
 {
-	return kind == LP_KIND_CHECKPOINT ? "checkpoint" : "failure";
+	switch (kind) {
+	case LP_KIND_CHECKPOINT: return "checkpoint";
+	case LP_KIND_QUESTION: return "question";
+	default: return "failure";
+	}
+}
+
+int lp_kind_parse(const char *name, lp_kind *out)
+{
+	static const lp_kind all[] = {LP_KIND_FAILURE, LP_KIND_CHECKPOINT, LP_KIND_QUESTION};
+	for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++)
+		if (strcmp(name, lp_kind_name(all[i])) == 0) {
+			*out = all[i];
+			return LP_OK;
+		}
+	return LP_EINVAL;
 }
 
 const char *lp_outcome_name(lp_outcome o)
@@ -78,6 +93,7 @@ void lp_command_clear(lp_command *c)
 	free(c->token);
 	free(c->failure_reason);
 	free(c->reason);
+	free(c->value);
 	lpj_free(c->ignored);
 	memset(c, 0, sizeof *c);
 	c->result = LP_RESULT_NONE;
@@ -130,6 +146,30 @@ static int take_string(struct walk *w, const char *key, const lp_json *v, char *
 	return *dst ? LP_OK : lp_fail(LP_ERROR, "out of memory");
 }
 
+/* Whether verdict field `key` fits a pause of `kind` under `action`:
+ * failure_reason for failures; result for checkpoints; value for
+ * checkpoints (with choices: checked by lp_command_fits) and questions;
+ * reason for checkpoints, questions, and any kind's abort. */
+static int fits_kind(const char *key, lp_kind kind, lp_action action)
+{
+	if (strcmp(key, "failure_reason") == 0)
+		return kind == LP_KIND_FAILURE;
+	if (strcmp(key, "result") == 0)
+		return kind == LP_KIND_CHECKPOINT;
+	if (strcmp(key, "value") == 0)
+		return kind != LP_KIND_FAILURE;
+	return kind != LP_KIND_FAILURE || action == LP_ACTION_ABORT; /* reason */
+}
+
+static const char *fields_of(lp_kind kind)
+{
+	switch (kind) {
+	case LP_KIND_CHECKPOINT: return "use 'result', 'reason' (and 'value' with choices)";
+	case LP_KIND_QUESTION: return "use 'value' and 'reason'";
+	default: return "use 'failure_reason'";
+	}
+}
+
 /* One member of the command. The verdict fields are checked against the
  * kind; metadata by type; anything else is ignored and recorded. */
 static int field(const char *key, const lp_json *v, void *ud)
@@ -140,25 +180,21 @@ static int field(const char *key, const lp_json *v, void *ud)
 	if (strcmp(key, "action") == 0)
 		return LP_OK; /* read first, in lp_command_parse */
 	if (strcmp(key, "failure_reason") == 0 || strcmp(key, "result") == 0 ||
-	    strcmp(key, "reason") == 0) {
-		int for_failure = key[0] == 'f';
-		if (for_failure != (w->kind == LP_KIND_FAILURE)) {
+	    strcmp(key, "reason") == 0 || strcmp(key, "value") == 0) {
+		if (!fits_kind(key, w->kind, c->action)) {
 			if (t == LPJ_NULL)
 				return LP_OK;
 			if (!c->typed)
 				return ignore(w, key);
-			return for_failure
-				       ? lp_fail(LP_EBADCMD,
-						 "%s: command has 'failure_reason' but the pause is a checkpoint: use 'result' and 'reason'",
-						 w->label)
-				       : lp_fail(LP_EBADCMD,
-						 "%s: command has '%s' but the pause is a failure: use 'failure_reason'",
-						 w->label, key);
+			return lp_fail(LP_EBADCMD, "%s: command has '%s' but the pause is a %s: %s",
+				       w->label, key, lp_kind_name(w->kind), fields_of(w->kind));
 		}
-		if (for_failure)
+		if (key[0] == 'f')
 			return take_string(w, key, v, &c->failure_reason);
 		if (strcmp(key, "reason") == 0)
 			return take_string(w, key, v, &c->reason);
+		if (key[0] == 'v')
+			return take_string(w, key, v, &c->value);
 		c->has_result = 1;
 		if (t == LPJ_BOOL)
 			c->result = lpj_is_true(v) ? LP_RESULT_TRUE : LP_RESULT_FALSE;
@@ -240,9 +276,50 @@ int lp_command_parse(const char *text, size_t len, lp_kind kind, const char *lab
 	return command_parse(text, len, kind, label, c, &json_bad);
 }
 
+int lp_choices_has(const lp_json *choices, const char *value)
+{
+	for (size_t i = 0; i < lpj_size(choices); i++) {
+		const char *ch = lpj_string_value(lpj_array_get(choices, i));
+		if (ch && strcmp(ch, value) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+void lp_choices_list(char *buf, size_t size, const lp_json *choices)
+{
+	size_t n = 0;
+	buf[0] = '\0';
+	for (size_t i = 0; i < lpj_size(choices) && n + 1 < size; i++) {
+		const char *ch = lpj_string_value(lpj_array_get(choices, i));
+		int k = snprintf(buf + n, size - n, "%s'%.40s'", i ? ", " : "", ch ? ch : "?");
+		if (k < 0)
+			break;
+		n += (size_t)k;
+	}
+}
+
+int lp_command_fits(const lp_command *c, lp_kind kind, const lp_json *choices, const char *label)
+{
+	if (c->value == NULL || c->action != LP_ACTION_RESUME)
+		return LP_OK;
+	int has = choices != NULL && lpj_size(choices) > 0;
+	if (kind == LP_KIND_CHECKPOINT && !has)
+		return lp_fail(LP_EBADCMD,
+			       "%s: command has 'value' but the checkpoint has no choices: use 'result' and 'reason'",
+			       label);
+	if (has && !lp_choices_has(choices, c->value)) {
+		char list[512];
+		lp_choices_list(list, sizeof list, choices);
+		return lp_fail(LP_EBADCMD, "%s: value '%.60s' is not one of the choices %s", label,
+			       c->value, list);
+	}
+	return LP_OK;
+}
+
 /* ----------------------------------------------------------- building */
 
-static const char *const extra_keys[] = {"failure_reason", "result", "reason", "signal",
+static const char *const extra_keys[] = {"failure_reason", "result", "reason", "value", "signal",
 					 "payload", "user", NULL};
 
 int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN_HEX + 1],
@@ -258,6 +335,14 @@ int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN
 		return lp_fail(LP_EINVAL,
 			       "pause %s was made by an older pytest-live-pause (protocol %d) that takes no '%s' command; only resume; nothing written",
 			       id, s->pause_protocol, lp_action_name(s->action));
+	if (s->pause_protocol < LP_PROTOCOL_ANSWERS && s->action == LP_ACTION_ABORT)
+		return lp_fail(LP_EINVAL,
+			       "pause %s was made by an older pytest-live-pause (protocol %d) that cannot stop its run on abort (protocol %d can); nothing written",
+			       id, s->pause_protocol, LP_PROTOCOL_ANSWERS);
+	if (s->pause_protocol < LP_PROTOCOL_ANSWERS && s->value)
+		return lp_fail(LP_EINVAL,
+			       "pause %s was made by an older pytest-live-pause (protocol %d) that takes no --value (protocol %d does); nothing written",
+			       id, s->pause_protocol, LP_PROTOCOL_ANSWERS);
 	lp_json *c = lpj_object();
 	if (c == NULL)
 		return lp_fail(LP_ERROR, "out of memory");
@@ -272,7 +357,7 @@ int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN
 		const char *bad = lpj_unknown_key(extra, extra_keys);
 		if (bad)
 			rc = lp_fail(LP_EINVAL,
-				     "command field '%.60s' cannot be set here; allowed: failure_reason, result, reason, signal, payload, user",
+				     "command field '%.60s' cannot be set here; allowed: failure_reason, result, reason, value, signal, payload, user",
 				     bad);
 		lpj_free(c);
 		c = extra; /* starts from them; the fields below are ours */
@@ -286,11 +371,15 @@ int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN
 			if (!lpj_has(c, "failure_reason"))
 				rc = lpj_set_str(c, "failure_reason", s->failure_reason);
 		} else {
-			if (!lpj_has(c, "result"))
+			if (kind == LP_KIND_CHECKPOINT && !lpj_has(c, "result"))
 				rc = lpj_set_result(c, "result", s->result);
 			if (!rc && !lpj_has(c, "reason"))
 				rc = lpj_set_str(c, "reason", s->reason);
+			if (!rc && s->value && !lpj_has(c, "value"))
+				rc = lpj_set_str(c, "value", s->value);
 		}
+	} else if (!rc && s->action == LP_ACTION_ABORT && s->reason && !lpj_has(c, "reason")) {
+		rc = lpj_set_str(c, "reason", s->reason); /* why the run is stopped */
 	}
 	if (!rc && !(rc = lpj_set_str(c, "by", s->by)) &&
 	    !(rc = lpj_set_int(c, "pid", (long long)getpid())) &&
@@ -311,8 +400,12 @@ int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN
 	else if ((rc = lp_command_parse(out, len, kind, "command", &check)))
 		rc = lp_fail(LP_EINVAL, "pause %s cannot take this command: %s; nothing written", id,
 			     lp_error_message());
-	else
+	else {
+		if ((rc = lp_command_fits(&check, kind, s->choices, "command")))
+			rc = lp_fail(LP_EINVAL, "pause %s cannot take this command: %s; nothing written",
+				     id, lp_error_message());
 		lp_command_clear(&check);
+	}
 	if (rc) {
 		free(out);
 		return rc;

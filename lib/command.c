@@ -14,6 +14,17 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The pause was aborted: by its own process (by "abort": Ctrl-C,
+ * SIGTERM, an error while paused) or by an abort command. */
+static int aborted(const char *id, const char *by, const char *reason)
+{
+	if (by == NULL || strcmp(by, "abort") == 0)
+		return lp_fail(LP_EABORTED,
+			       "pause %s was aborted (Ctrl-C, SIGTERM or an error in its pytest process)", id);
+	return lp_fail(LP_EABORTED, "pause %s was aborted (by %s: %.200s); its run was stopped", id, by,
+		       reason ? reason : "no reason given");
+}
+
 /* Say why a pause that is not pending cannot be resumed. */
 static int refuse_ended(const char *id, const lp_json *doc, const char *state)
 {
@@ -24,7 +35,7 @@ static int refuse_ended(const char *id, const lp_json *doc, const char *state)
 	if (strcmp(state, "timed_out") == 0)
 		return lp_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
 	if (strcmp(state, "aborted") == 0)
-		return lp_fail(LP_EABORTED, "pause %s was aborted (Ctrl-C or SIGTERM in its pytest process)", id);
+		return aborted(id, by, lpj_get_str(doc, "reason"));
 	if (strcmp(state, "stale") == 0) {
 		lp_identity rec;
 		lpj_get_identity(doc, &rec);
@@ -41,7 +52,7 @@ static int report_action(const char *id, lp_action action, const char *by, long 
 	if (action == LP_ACTION_TIMEOUT)
 		return lp_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
 	if (action == LP_ACTION_ABORT)
-		return lp_fail(LP_EABORTED, "pause %s was aborted (Ctrl-C or SIGTERM in its pytest process)", id);
+		return aborted(id, by, NULL);
 	if (pid)
 		return lp_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s, pid %ld)",
 			       id, by, pid);
@@ -68,13 +79,23 @@ static int report_winner(int commands_fd, const char *id, const char *name, lp_k
 	return rc;
 }
 
+/* The value of the options (version 2 on). */
+static const char *value_of(const lp_resume_options *o)
+{
+	return o->version >= 2 ? o->value : NULL;
+}
+
 static int check_options(const lp_resume_options *o)
 {
-	if (o == NULL || o->version != LP_RESUME_OPTIONS_VERSION)
+	if (o == NULL || (o->version != 1 && o->version != LP_RESUME_OPTIONS_VERSION))
 		return lp_fail(LP_EINVAL, "lp_resume_options missing or of an unknown version");
-	if (o->failure_reason && (o->has_result || o->reason))
+	const char *value = value_of(o);
+	if (o->action == LP_ACTION_ABORT && (o->failure_reason || o->has_result || value))
 		return lp_fail(LP_EINVAL,
-			       "--failure-reason is for failure pauses and --result/--reason for checkpoints: give one kind");
+			       "an abort takes a reason only (--reason TEXT), no verdict: --failure-reason, --result and --value are for resume");
+	if (o->action == LP_ACTION_RESUME && o->failure_reason && (o->has_result || o->reason || value))
+		return lp_fail(LP_EINVAL,
+			       "--failure-reason is for failure pauses and --result/--reason/--value for checkpoints and questions: give one kind");
 	if (o->has_result && o->result != LP_RESULT_TRUE && o->result != LP_RESULT_FALSE &&
 	    o->result != LP_RESULT_NONE)
 		return lp_fail(LP_EINVAL, "result must be true, false or none");
@@ -90,16 +111,40 @@ static int interrupted(const lp_resume_options *o)
 	return o->hooks && o->hooks->check && o->hooks->check(o->hooks->ud);
 }
 
-static int check_kind(const char *id, lp_kind kind, const lp_resume_options *o)
+/* The options against the pause's kind and choices, before anything is
+ * written: LP_EKIND (a usage error) with what to give instead. */
+static int check_kind(const char *id, lp_kind kind, const lp_json *choices,
+		      const lp_resume_options *o)
 {
-	if (kind == LP_KIND_CHECKPOINT && o->failure_reason)
+	const char *value = value_of(o);
+	int has_choices = lpj_size(choices) > 0;
+	if (o->action != LP_ACTION_RESUME)
+		return LP_OK; /* an abort's reason fits every kind */
+	if (kind == LP_KIND_FAILURE && (o->has_result || o->reason || value))
 		return lp_fail(LP_EKIND,
-			       "pause %s is a checkpoint: --failure-reason is only for failure pauses; use --result true|false|none [--reason TEXT]",
+			       "pause %s is a failure pause: --result and --reason are only for checkpoints (--value for checkpoints with choices and questions); use --failure-reason TEXT",
 			       id);
-	if (kind == LP_KIND_FAILURE && (o->has_result || o->reason))
+	if (kind != LP_KIND_FAILURE && o->failure_reason)
 		return lp_fail(LP_EKIND,
-			       "pause %s is a failure pause: --result and --reason are only for checkpoints; use --failure-reason TEXT",
+			       "pause %s is a %s: --failure-reason is only for failure pauses; use %s", id,
+			       lp_kind_name(kind),
+			       kind == LP_KIND_QUESTION ? "--value TEXT [--reason TEXT]"
+							: "--result true|false|none [--reason TEXT]");
+	if (kind == LP_KIND_QUESTION && o->has_result)
+		return lp_fail(LP_EKIND,
+			       value ? "pause %s is a question: --value answers it, --result is only for checkpoints; give --value TEXT without --result"
+				     : "pause %s is a question: --result is only for checkpoints; answer it with --value TEXT",
 			       id);
+	if (kind == LP_KIND_CHECKPOINT && value && !has_choices)
+		return lp_fail(LP_EKIND,
+			       "pause %s is a checkpoint without choices: --value is only for a checkpoint with choices and for a question; use --result true|false|none",
+			       id);
+	if (value && has_choices && !lp_choices_has(choices, value)) {
+		char list[600];
+		lp_choices_list(list, sizeof list, choices);
+		return lp_fail(LP_EKIND, "pause %s takes --value %s, not '%.60s'; nothing written", id,
+			       list, value);
+	}
 	return LP_OK;
 }
 
@@ -199,8 +244,17 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 	if ((rc = lp_pause_locate(s, id, run_id))) /* any shape of id */
 		goto done;
 	const char *k = lpj_get_str(doc, "kind");
-	lp_kind kind = k && strcmp(k, "checkpoint") == 0 ? LP_KIND_CHECKPOINT : LP_KIND_FAILURE;
-	if ((rc = check_kind(id, kind, o)))
+	lp_kind kind = LP_KIND_FAILURE; /* 0.1.1 wrote no kind for failures */
+	if (k && lp_kind_parse(k, &kind) != LP_OK) {
+		rc = lp_fail(LP_EBADCMD,
+			     "pause %s is of kind '%.40s', which this pytest-live-pause (protocol %d) does not know: use a newer one",
+			     id, k, LP_PROTOCOL_VERSION);
+		goto done;
+	}
+	const lp_json *choices = lpj_get(doc, "choices");
+	if (choices && lpj_typeof(choices) != LPJ_ARRAY)
+		choices = NULL;
+	if ((rc = check_kind(id, kind, choices, o)))
 		goto done;
 	const char *state = lp_pause_state(doc, mtime);
 	if (strcmp(state, "pending") != 0) {
@@ -210,7 +264,7 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 	char token[LP_TOKEN_HEX + 1];
 	lp_command_spec spec = {o->action, o->by ? o->by : "cli", o->failure_reason,
 				o->has_result ? o->result : LP_RESULT_NONE, o->reason, NULL,
-				(int)lpj_get_int(doc, "protocol", 0), id};
+				(int)lpj_get_int(doc, "protocol", 0), id, value_of(o), choices};
 	if ((rc = lp_command_build(kind, &spec, token, &cmd)))
 		goto done;
 	if (interrupted(o)) {

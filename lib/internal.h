@@ -21,7 +21,8 @@
  * within LP_CAP_RUN and every catalog line within its limit (catalog.c):
  * see docs/protocol.md, "Sizes". */
 #define LP_CAP_FAILURE_TEXT (256 * 1024) /* original_failure */
-#define LP_CAP_TASK (32 * 1024)
+#define LP_CAP_TASK (32 * 1024)          /* also a question */
+#define LP_CAP_CHOICE 1024               /* each of a pause's choices */
 #define LP_CAP_NODEID (16 * 1024)
 #define LP_CAP_CWD (16 * 1024)
 #define LP_CAP_HOSTNAME 1024             /* also worker_id */
@@ -76,6 +77,11 @@ size_t lp_utf8_decode(const unsigned char *s, size_t left, unsigned *cp);
  * readers (C1 controls, U+2028, U+2029, bidirectional controls): the one
  * list, used by lp_text_terminal_safe() and by every JSON dump. */
 int lp_text_unsafe_cp(unsigned cp);
+
+/* lp_resume_command() of a pause with choices: "... --value 'a|b|c'"
+ * (the choices joined by '|', shell-quoted as one word). */
+int lp_resume_command_choices(char **out, const char *pause_id, const char *pause_dir,
+			      const char *const *choices);
 
 /* ------------------------------------------------------------ time */
 double lp_now(void);          /* wall clock, seconds since the epoch */
@@ -226,6 +232,7 @@ char *lpj_dump_exact(const lp_json *j);
 lp_json *lpj_array(void);
 int lpj_array_append_str(lp_json *a, const char *val);
 size_t lpj_size(const lp_json *j); /* members of an object or array, else 0 */
+lp_json *lpj_array_get(const lp_json *a, size_t i); /* borrowed; NULL out of range */
 /* Call cb for each member of object o in order; a non-zero return stops
  * the walk and is returned. */
 int lpj_foreach(const lp_json *o, int (*cb)(const char *key, const lp_json *val, void *ud),
@@ -240,6 +247,9 @@ int lpj_is_integer(const lp_json *j);
  * token) and ignore unknown fields; older ones (protocol 1 of ours, and
  * 0.1.1, which writes no protocol) only take the seed format. */
 #define LP_PROTOCOL_TYPED 2
+/* The first protocol whose paused processes take a "value" (choices,
+ * questions) and an abort's "reason", and stop their run on an abort. */
+#define LP_PROTOCOL_ANSWERS 3
 #define LP_TOKEN_HEX 32 /* a command's token: 32 random hex digits */
 
 /* A command as read, validated against the kind of its pause. */
@@ -251,7 +261,8 @@ typedef struct lp_command {
 	char *failure_reason; /* failures */
 	int has_result;
 	lp_result result;     /* checkpoints */
-	char *reason;         /* checkpoints */
+	char *reason;         /* checkpoints, questions; any kind's abort */
+	char *value;          /* checkpoints with choices, questions; NULL: none */
 	lp_json *ignored;     /* array of the names of fields not used */
 } lp_command;
 void lp_command_clear(lp_command *c);
@@ -261,6 +272,16 @@ void lp_command_clear(lp_command *c);
  * LP_EBADCMD with a message naming `label` and the field. */
 int lp_command_parse(const char *text, size_t len, lp_kind kind, const char *label,
 		     lp_command *out);
+/* The checks of a parsed command that need the pause itself: a value must
+ * be one of the pause's choices (an array of strings, NULL: none), and a
+ * checkpoint without choices takes no value. LP_EBADCMD naming `label`,
+ * the value and the choices. */
+int lp_command_fits(const lp_command *c, lp_kind kind, const lp_json *choices,
+		    const char *label);
+/* Whether value is one of choices (a pause's "choices" array; NULL:
+ * none), and the choices as "'a', 'b', 'c'" in buf (cut to size). */
+int lp_choices_has(const lp_json *choices, const char *value);
+void lp_choices_list(char *buf, size_t size, const lp_json *choices);
 
 /* What a resolver wants written. */
 typedef struct lp_command_spec {
@@ -268,10 +289,12 @@ typedef struct lp_command_spec {
 	const char *by;             /* provenance, required */
 	const char *failure_reason; /* failures */
 	lp_result result;           /* checkpoints */
-	const char *reason;         /* checkpoints */
+	const char *reason;         /* checkpoints, questions; an abort's reason */
 	const char *fields_json;    /* NULL or an object of signal, payload, user */
 	int pause_protocol;         /* the target pause's "protocol" (0: none) */
 	const char *pause_id;       /* for messages */
+	const char *value;          /* checkpoints with choices, questions; NULL */
+	const lp_json *choices;     /* the target pause's choices (NULL: none) */
 } lp_command_spec;
 /* Build the command text for a pause of `kind` (token: LP_TOKEN_HEX hex
  * digits and a NUL, "" for a seed-format command) and check it with

@@ -318,6 +318,11 @@ int lpj_array_append_str(lp_json *a, const char *val)
 	return LP_OK;
 }
 
+lp_json *lpj_array_get(const lp_json *a, size_t i)
+{
+	return L(json_array_get(J(a), i));
+}
+
 size_t lpj_size(const lp_json *j)
 {
 	if (json_is_array(J(j)))

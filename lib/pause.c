@@ -25,7 +25,9 @@
  * command's verdict, stay far within the readers' cap */
 _Static_assert(LP_CAP_FAILURE_TEXT + LP_CAP_TASK + LP_CAP_NODEID + LP_CAP_CWD +
 			       3 * LP_CAP_HOSTNAME + LP_CAP_REASON + LP_CAP_HINT + LP_CAP_EXTRA +
-			       8192 <
+			       /* question, location, choices, value */
+			       LP_CAP_TASK + LP_CAP_NODEID + LP_CHOICES_MAX * (LP_CAP_CHOICE + 8) +
+			       LP_CAP_COMMAND + 8192 <
 		       LP_CAP_PAUSE,
 	       "a pause file must fit LP_CAP_PAUSE");
 
@@ -59,6 +61,7 @@ void lp_resolution_clear(lp_resolution *res)
 	free(res->token);
 	free(res->ignored_json);
 	free(res->warning);
+	free(res->value);
 	memset(res, 0, sizeof *res);
 	res->result = LP_RESULT_NONE;
 }
@@ -83,12 +86,46 @@ static int pause_event(lp_pause *p, const char *event, lp_json *fields)
 	return rc;
 }
 
-static char *make_hint(const lp_pause *p)
+static char *make_hint(const lp_pause *p, const char *const *choices)
 {
 	const lp_store *s = p->run->store;
 	char *hint;
 	const char *dir = strcmp(lp_store_default_path(NULL), s->path) != 0 ? s->path : NULL;
-	return lp_resume_command(&hint, p->id, p->kind, dir) == LP_OK ? hint : NULL;
+	int rc = choices && choices[0] ? lp_resume_command_choices(&hint, p->id, dir, choices)
+				       : lp_resume_command(&hint, p->id, p->kind, dir);
+	return rc == LP_OK ? hint : NULL;
+}
+
+/* "choices": 1..LP_CHOICES_MAX distinct non-empty strings of at most
+ * LP_CAP_CHOICE bytes, kept as given (a value must match one exactly, so
+ * none is cut); else LP_EINVAL, nothing written. */
+static int set_choices(lp_json *d, const char *const *choices)
+{
+	lp_json *a = lpj_array();
+	if (a == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	int rc = LP_OK;
+	size_t n = 0;
+	for (; !rc && choices[n]; n++) {
+		const char *ch = choices[n];
+		if (n == LP_CHOICES_MAX)
+			rc = lp_fail(LP_EINVAL, "a pause takes at most %d choices", LP_CHOICES_MAX);
+		else if (ch[0] == '\0' || lpj_encoded_size(ch) > LP_CAP_CHOICE)
+			rc = lp_fail(LP_EINVAL, "choice %zu is empty or over %d bytes: give short words such as 'pass', 'retry', 'skip'",
+				     n + 1, LP_CAP_CHOICE);
+		for (size_t k = 0; !rc && k < n; k++)
+			if (strcmp(choices[k], ch) == 0)
+				rc = lp_fail(LP_EINVAL, "choice '%.60s' is given twice", ch);
+		if (!rc && lpj_array_append_str(a, ch))
+			rc = lp_fail(LP_EINVAL, "choice %zu is not valid UTF-8 text", n + 1);
+	}
+	if (!rc && n == 0)
+		rc = lp_fail(LP_EINVAL, "choices is empty: give at least one, or no choices at all");
+	if (rc) {
+		lpj_free(a);
+		return rc;
+	}
+	return lpj_set_json(d, "choices", a);
 }
 
 /* The pending pause file: 0.1.1's fields in their types (docs/protocol.md)
@@ -130,7 +167,13 @@ static int fill_doc(lp_pause *p, const lp_pause_options *o)
 	    (rc = lpj_set_real(d, "heartbeat_interval", LP_HEARTBEAT_INTERVAL)) ||
 	    (rc = lpj_set_text(d, "resume_command", p->hint, LP_CAP_HINT, 0)))
 		return rc;
-	return LP_OK;
+	if (p->kind == LP_KIND_QUESTION &&
+	    (rc = lpj_set_text(d, "question", task, LP_CAP_TASK, 1)))
+		return rc;
+	if (o->version >= 2 && o->location &&
+	    (rc = lpj_set_text(d, "location", o->location, LP_CAP_NODEID, 0)))
+		return rc;
+	return o->version >= 2 && o->choices ? set_choices(d, o->choices) : LP_OK;
 }
 
 #define TIMEOUT_RULE "must be a number of seconds from 0 (times out at once) to %g, or inf (waits until resumed)"
@@ -161,10 +204,13 @@ int lp_timeout_parse(const char *text, const char *what, double *out)
 int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 {
 	*out = NULL;
-	if (o == NULL || o->version != LP_PAUSE_OPTIONS_VERSION)
+	if (o == NULL || (o->version != 1 && o->version != LP_PAUSE_OPTIONS_VERSION))
 		return lp_fail(LP_EINVAL, "lp_pause_options missing or of an unknown version");
-	if (o->kind != LP_KIND_FAILURE && o->kind != LP_KIND_CHECKPOINT)
+	if (o->kind != LP_KIND_FAILURE && o->kind != LP_KIND_CHECKPOINT &&
+	    o->kind != LP_KIND_QUESTION)
 		return lp_fail(LP_EINVAL, "unknown pause kind %d", (int)o->kind);
+	if (o->version >= 2 && o->choices && o->kind == LP_KIND_FAILURE)
+		return lp_fail(LP_EINVAL, "a failure pause takes no choices");
 	int rc = lp_timeout_check(o->timeout, "pause timeout");
 	if (rc)
 		return rc;
@@ -181,7 +227,7 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/runs/%s/pauses/%s", run->store->path, run->id, p->file);
 	p->path = lp_strdup(path);
-	p->hint = make_hint(p);
+	p->hint = make_hint(p, o->version >= 2 ? o->choices : NULL);
 	p->doc = lpj_object();
 	if (!p->path || !p->hint || !p->doc) {
 		rc = lp_fail(LP_ERROR, "out of memory");
@@ -263,9 +309,17 @@ static int verdict_fields(lp_json *o, lp_kind kind, const lp_command *c)
 	int rc = lpj_set_text(o, "failure_reason", failure ? c->failure_reason : NULL,
 			      LP_CAP_REASON, 1);
 	if (!rc)
-		rc = lpj_set_result(o, "result", failure ? LP_RESULT_NONE : c->result);
+		rc = lpj_set_result(o, "result",
+				    kind == LP_KIND_CHECKPOINT ? c->result : LP_RESULT_NONE);
+	/* an abort's reason is recorded for every kind: why the run stopped */
 	if (!rc)
-		rc = lpj_set_text(o, "reason", failure ? NULL : c->reason, LP_CAP_REASON, 1);
+		rc = lpj_set_text(o, "reason",
+				  failure && c->action != LP_ACTION_ABORT ? NULL : c->reason,
+				  LP_CAP_REASON, 1);
+	/* a value matches a choice exactly: never cut (the command's cap
+	 * bounds it) */
+	if (!rc && (c->value || !failure))
+		rc = lpj_set_str(o, "value", failure ? NULL : c->value);
 	return rc;
 }
 
@@ -325,6 +379,7 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, char
 	out->outcome = oc;
 	out->action = c->action;
 	out->result = p->kind == LP_KIND_CHECKPOINT ? c->result : LP_RESULT_NONE;
+	out->value = c->value && p->kind != LP_KIND_FAILURE ? lp_strdup(c->value) : NULL;
 	out->by = lp_strdup(by);
 	out->reason = c->reason ? lp_strdup(c->reason) : NULL;
 	out->failure_reason = c->failure_reason ? lp_strdup(c->failure_reason) : NULL;
@@ -333,7 +388,8 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, char
 	out->ignored_json = lpj_dump(c->ignored);
 	p->done = 1; /* decided: nothing else is taken, whatever is recorded */
 	if (!out->by || (c->reason && !out->reason) || (c->failure_reason && !out->failure_reason) ||
-	    !out->command_json || (c->token && !out->token) || !out->ignored_json) {
+	    !out->command_json || (c->token && !out->token) || !out->ignored_json ||
+	    (c->value && p->kind != LP_KIND_FAILURE && !out->value)) {
 		free(warning);
 		lp_resolution_clear(out);
 		return lp_fail(LP_ERROR, "out of memory");
@@ -466,6 +522,12 @@ static int take(lp_pause *p, const lp_wait_hooks *hooks, int patient, lp_resolut
 	int r = lp_claim_read(p->run->commands_fd, p->cmd, p->kind, label, patient, &c, &text, &st);
 	if (r == LP_CLAIM_NONE || r == LP_CLAIM_RETRY)
 		return 1;
+	if (r == LP_CLAIM_TAKEN &&
+	    lp_command_fits(&c, p->kind, lpj_get(p->doc, "choices"), label) != LP_OK) {
+		lp_command_clear(&c); /* a value that is not one of the choices */
+		free(text);
+		r = LP_CLAIM_BAD;
+	}
 	if (r == LP_CLAIM_BAD) {
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", lp_error_message());
@@ -547,7 +609,7 @@ int lp_pause_claim(lp_pause *p, lp_action action, const char *by, const char *fi
 	if (p->done)
 		return lp_fail(LP_EINVAL, "pause %s has already ended", p->id);
 	lp_command_spec spec = {action, by, NULL, LP_RESULT_NONE, NULL, fields_json,
-				LP_PROTOCOL_VERSION, p->id};
+				LP_PROTOCOL_VERSION, p->id, NULL, NULL};
 	int rc = LP_OK;
 	for (int attempt = 0; !rc && attempt < 8; attempt++) {
 		char token[LP_TOKEN_HEX + 1], *text, label[PATH_MAX];

@@ -325,6 +325,72 @@ int lp_run_event(lp_run *run, const char *event, const char *fields_json)
 	return rc;
 }
 
+/* ------------------------------------------------ stopping the run */
+
+#define ABORTED_FILE "aborted.json"
+
+int lp_run_abort(lp_run *run, const char *pause_id, const char *nodeid, const char *reason)
+{
+	if (run == NULL)
+		return lp_fail(LP_EINVAL, "lp_run_abort: run is required");
+	lp_json *doc = lpj_object();
+	if (doc == NULL)
+		return lp_fail(LP_ERROR, "out of memory");
+	int rc;
+	if ((rc = lpj_set_str(doc, "pause_id", pause_id)) ||
+	    (rc = lpj_set_text(doc, "nodeid", nodeid, LP_CAP_NODEID, 0)) ||
+	    (rc = lpj_set_text(doc, "reason", reason, LP_CAP_REASON, 1)) ||
+	    (rc = lpj_set_str(doc, "worker_id", run->worker_id)) ||
+	    (rc = lpj_set_int(doc, "pid", run->self.pid)) ||
+	    (rc = lpj_set_real(doc, "aborted_at", lp_now()))) {
+		lpj_free(doc);
+		return rc;
+	}
+	char *text = lpj_dump(doc);
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "%s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
+	rc = text ? lp_file_publish(run->fd, ABORTED_FILE, text, strlen(text), 1, label) : LP_ERROR;
+	free(text);
+	if (rc == LP_OK) /* the first abort of the run: log it once */
+		rc = run_event(run, "run_aborted", doc);
+	else if (rc == 1) /* another pause of the run stopped it first */
+		rc = LP_OK;
+	lpj_free(doc);
+	return rc;
+}
+
+int lp_run_aborted(lp_run *run, char **nodeid, char **reason)
+{
+	if (run == NULL || nodeid == NULL || reason == NULL)
+		return lp_fail(LP_EINVAL, "lp_run_aborted: run, nodeid and reason are required");
+	*nodeid = *reason = NULL;
+	struct stat st;
+	if (fstatat(run->fd, ABORTED_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return errno == ENOENT ? 0 : lp_fail_errno(LP_ERROR, errno, "cannot inspect %s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
+	char label[PATH_MAX], *text;
+	size_t len;
+	snprintf(label, sizeof label, "%s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
+	int rc = lp_file_read(run->fd, ABORTED_FILE, LP_CAP_RUN, label, &text, &len);
+	if (rc)
+		return rc;
+	lp_json *doc;
+	rc = lpj_parse_object(text, len, label, &doc);
+	free(text);
+	if (rc)
+		return rc;
+	const char *n = lpj_get_str(doc, "nodeid"), *r = lpj_get_str(doc, "reason");
+	*nodeid = lp_strdup(n ? n : "");
+	*reason = r ? lp_strdup(r) : NULL;
+	lpj_free(doc);
+	if (*nodeid == NULL || (r && *reason == NULL)) {
+		free(*nodeid);
+		free(*reason);
+		*nodeid = *reason = NULL;
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	return 1;
+}
+
 int lp_run_commands_waiter(lp_run *run, lp_waiter **out)
 {
 	/* made once per run; threads pausing at once race to publish theirs

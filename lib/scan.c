@@ -221,8 +221,8 @@ static lp_state state_of(const char *name)
 /* Fill the typed fields from the names. */
 static void set_codes(lp_pause_info *i)
 {
-	i->kind_code = i->kind && strcmp(i->kind, "checkpoint") == 0 ? LP_KIND_CHECKPOINT
-								    : LP_KIND_FAILURE;
+	if (lp_kind_parse(i->kind, &i->kind_code) != LP_OK)
+		i->kind_code = LP_KIND_FAILURE; /* as 0.1.1 read a pause of no kind */
 	i->state_code = state_of(i->state);
 	i->status_code = state_of(i->status);
 	if (i->status_code == LP_STATE_STALE)
@@ -233,6 +233,27 @@ static char *dup_field(const lp_json *doc, const char *key)
 {
 	const char *v = lpj_get_str(doc, key);
 	return v ? lp_strdup(v) : NULL;
+}
+
+/* The pause's "choices" (its string members; anything else in a file of
+ * another writer is skipped). 0 when memory ran out. */
+static int load_choices(lp_pause_info *i, const lp_json *a)
+{
+	size_t n = lpj_size(a);
+	if (a == NULL || lpj_typeof(a) != LPJ_ARRAY || n == 0)
+		return 1;
+	i->choices = calloc(n, sizeof *i->choices);
+	if (i->choices == NULL)
+		return 0;
+	for (size_t k = 0; k < n; k++) {
+		const char *ch = lpj_string_value(lpj_array_get(a, k));
+		if (ch == NULL)
+			continue;
+		if ((i->choices[i->nchoices] = lp_strdup(ch)) == NULL)
+			return 0;
+		i->nchoices++;
+	}
+	return 1;
 }
 
 int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id, lp_json *doc,
@@ -273,13 +294,19 @@ int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 	/* null: no timeout (JSON has no infinity) */
 	i->timeout = lpj_is_null(doc, "timeout") ? LP_TIMEOUT_FOREVER : lpj_get_real(doc, "timeout", 0);
 	i->pid = (long)lpj_get_int(doc, "pid", 0);
+	i->protocol = (int)lpj_get_int(doc, "protocol", 0);
+	i->question = dup_field(doc, "question");
+	i->location = dup_field(doc, "location");
+	i->value = dup_field(doc, "value");
+	int choices_ok = load_choices(i, lpj_get(doc, "choices"));
 	if (with_json) {
 		/* doc is the caller's to change: add the derived fields in place */
 		if (!lpj_set_str(doc, "state", state) && !lpj_set_str(doc, "path", path))
 			i->json = lpj_dump(doc);
 	}
 	if (!i->pause_id || !i->run_id || !i->kind || !i->status || !i->state || !i->nodeid ||
-	    !i->hostname || !i->cwd || !i->path || !i->pause_dir || (with_json && !i->json)) {
+	    !i->hostname || !i->cwd || !i->path || !i->pause_dir || (with_json && !i->json) ||
+	    !choices_ok) {
 		lp_pause_info_free(i);
 		return lp_fail(LP_EBADCMD, "pause file of %s is incomplete or memory ran out", pause_id);
 	}
@@ -296,9 +323,13 @@ void lp_pause_info_free(lp_pause_info *i)
 			  i->state,       i->nodeid,         i->task,          i->original_failure,
 			  i->hostname,    i->cwd,            i->worker_id,     i->path,
 			  i->pause_dir,   i->resume_command, i->json,          i->resolved_by,
-			  i->failure_reason, i->reason};
+			  i->failure_reason, i->reason,  i->question,       i->location,
+			  i->value};
 	for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
 		free(fields[k]);
+	for (size_t k = 0; k < i->nchoices; k++)
+		free(i->choices[k]);
+	free(i->choices);
 	free(i);
 }
 

@@ -173,23 +173,12 @@ int lp_shell_quote(char **out, const char *word)
 	return LP_OK;
 }
 
-/*
- * Contract: *out gets the command that resumes pause `pause_id` of `kind`:
- *   pytest-live-pause resume <pause_id> [--pause-dir <dir>] <verdict>
- * with every variable word shell-quoted (lp_shell_quote), where <verdict>
- * is "--failure-reason TEXT" for failures and "--result 'true|false|none'
- * --reason TEXT" for checkpoints (placeholders a person replaces; the
- * choice is quoted, so that a hint pasted unchanged is a usage error, not
- * a pipeline that resumes with "true"), and --pause-dir is given only
- * when pause_dir is not NULL. The id is not
- * validated here. LP_EINVAL for a NULL out or pause_id, LP_ERROR when
- * memory runs out.
- */
-int lp_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir)
+/* "pytest-live-pause resume <id> [--pause-dir <dir>] <verdict>", the id
+ * and dir shell-quoted, verdict as given. */
+static int resume_line(char **out, const char *pause_id, const char *pause_dir,
+		       const char *verdict)
 {
 	char *qid = NULL, *qdir = NULL, *buf = NULL;
-	const char *verdict = kind == LP_KIND_CHECKPOINT ? "--result 'true|false|none' --reason TEXT"
-							  : "--failure-reason TEXT";
 	int rc;
 
 	if (out == NULL || pause_id == NULL)
@@ -211,5 +200,57 @@ int lp_resume_command(char **out, const char *pause_id, lp_kind kind, const char
 done:
 	free(qid);
 	free(qdir);
+	return rc;
+}
+
+/*
+ * Contract: *out gets the command that resumes pause `pause_id` of `kind`:
+ *   pytest-live-pause resume <pause_id> [--pause-dir <dir>] <verdict>
+ * with every variable word shell-quoted (lp_shell_quote), where <verdict>
+ * is "--failure-reason TEXT" for failures, "--result 'true|false|none'
+ * --reason TEXT" for checkpoints and "--value TEXT" for questions
+ * (placeholders a person replaces; the choice is quoted, so that a hint
+ * pasted unchanged is a usage error, not a pipeline that resumes with
+ * "true"), and --pause-dir is given only when pause_dir is not NULL. The
+ * id is not validated here. LP_EINVAL for a NULL out or pause_id,
+ * LP_ERROR when memory runs out.
+ */
+int lp_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir)
+{
+	const char *verdict = kind == LP_KIND_CHECKPOINT ? "--result 'true|false|none' --reason TEXT"
+			      : kind == LP_KIND_QUESTION ? "--value TEXT"
+							 : "--failure-reason TEXT";
+	return resume_line(out, pause_id, pause_dir, verdict);
+}
+
+int lp_resume_command_choices(char **out, const char *pause_id, const char *pause_dir,
+			      const char *const *choices)
+{
+	size_t size = 1;
+	for (size_t i = 0; choices[i]; i++)
+		size += strlen(choices[i]) + 1;
+	char *alt = malloc(size), *q = NULL, *verdict = NULL;
+	int rc = alt ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	if (!rc) {
+		alt[0] = '\0';
+		for (size_t i = 0; choices[i]; i++) {
+			if (i)
+				strcat(alt, "|");
+			strcat(alt, choices[i]);
+		}
+		rc = lp_shell_quote(&q, alt);
+	}
+	if (!rc) {
+		size = strlen(q) + 16;
+		verdict = malloc(size);
+		rc = verdict ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	}
+	if (!rc) {
+		snprintf(verdict, size, "--value %s", q);
+		rc = resume_line(out, pause_id, pause_dir, verdict);
+	}
+	free(alt);
+	free(q);
+	free(verdict);
 	return rc;
 }

@@ -313,6 +313,7 @@ resolution_to_dict(lp_resolution *res)
 	PUT("ignored_json", text_or_none(res->ignored_json));
 	PUT("own", PyBool_FromLong(res->own));
 	PUT("warning", text_or_none(res->warning));
+	PUT("value", text_or_none(res->value));
 #undef PUT
 done:
 	lp_resolution_clear(res);
@@ -413,6 +414,95 @@ Store_repr(PyObject *op)
 	return r;
 }
 
+static int
+result_conv(PyObject *obj, void *out)
+{
+	lp_resume_options *o = out;
+	o->has_result = 1;
+	if (obj == Py_None)
+		o->result = LP_RESULT_NONE;
+	else if (obj == Py_True)
+		o->result = LP_RESULT_TRUE;
+	else if (obj == Py_False)
+		o->result = LP_RESULT_FALSE;
+	else {
+		PyErr_SetString(PyExc_TypeError, "result must be True, False or None");
+		return 0;
+	}
+	return 1;
+}
+
+static PyObject *
+Store_resume(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"ref", "action", "failure_reason", "result",
+				 "reason", "value", "take_timeout", "by", NULL};
+	StoreObject *self = (StoreObject *)op;
+	module_state *st = STATE_OF(self);
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	PyObject *ref_obj, *ref_holder = NULL;
+	const char *ref = NULL, *action = "resume";
+	text_arg fr = {NULL, NULL}, reason = {NULL, NULL}, value = {NULL, NULL},
+		 by = {NULL, NULL};
+	int rc, ok;
+
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "O|$sO&O&O&O&dO&:resume", kwlist,
+					 &ref_obj, &action, text_arg_conv, &fr,
+					 result_conv, &o, text_arg_conv, &reason,
+					 text_arg_conv, &value, &o.take_timeout,
+					 text_arg_conv, &by);
+	if (ok && fspath_opt(ref_obj, &ref_holder, &ref) < 0)
+		ok = 0;
+	if (ok && ref == NULL) {
+		(void)raise_code_message(st, LP_EINVAL, "resume() needs a pause id or pause file");
+		ok = 0;
+	}
+	if (ok && strcmp(action, "resume") == 0)
+		o.action = LP_ACTION_RESUME;
+	else if (ok && strcmp(action, "abort") == 0)
+		o.action = LP_ACTION_ABORT;
+	else if (ok) {
+		(void)raise_code_message(st, LP_EINVAL, "action must be 'resume' or 'abort'");
+		ok = 0;
+	}
+	rc = LP_OK;
+	if (ok) {
+		o.failure_reason = fr.s;
+		o.reason = reason.s;
+		o.value = value.s;
+		o.by = by.s ? by.s : "python";
+		Py_BEGIN_ALLOW_THREADS /* it writes, fsyncs and waits for the take */
+		rc = lp_resume(self->store, ref, &o, NULL);
+		Py_END_ALLOW_THREADS
+	}
+	Py_XDECREF(ref_holder);
+	Py_XDECREF(fr.holder);
+	Py_XDECREF(reason.holder);
+	Py_XDECREF(value.holder);
+	Py_XDECREF(by.holder);
+	if (!ok)
+		return NULL;
+	if (rc != LP_OK)
+		return raise_lp(st, rc);
+	Py_RETURN_NONE;
+}
+
+static PyMethodDef Store_methods[] = {
+	{"resume", (PyCFunction)(void (*)(void))Store_resume,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "resume($self, /, ref, *, action='resume', failure_reason=None, "
+	 "result=None, reason=None, value=None, take_timeout=0.0, by='python')\n--\n\n"
+	 "Resume (action 'resume') or abort (action 'abort': the test fails or\n"
+	 "its checkpoint raises Aborted, and its run stops) the pause ref (a\n"
+	 "pause id or pause file), as `pytest-live-pause resume|abort` does:\n"
+	 "checked against the pause's kind and choices, written only if it\n"
+	 "fits, and waited for until its process has taken it (take_timeout\n"
+	 "seconds, 0: 5 s). Raises InvalidArgumentError (nothing written), or\n"
+	 "LivePauseError with .code LP_ERESUMED, LP_ETIMEDOUT, LP_EABORTED,\n"
+	 "LP_ESTALE or LP_ENOTTAKEN as the CLI's exit codes 5, 6, 7, 4, 8."},
+	{NULL, NULL, 0, NULL},
+};
+
 static PyGetSetDef Store_getset[] = {
 	{"path", Store_get_path, NULL,
 	 "Absolute path of the pause directory (str).", NULL},
@@ -437,6 +527,7 @@ static PyType_Slot Store_slots[] = {
 	{Py_tp_dealloc, Store_dealloc},
 	{Py_tp_repr, Store_repr},
 	{Py_tp_getset, Store_getset},
+	{Py_tp_methods, Store_methods},
 	{Py_tp_doc, (void *)Store_doc},
 	{0, NULL},
 };
@@ -447,6 +538,64 @@ static PyType_Spec Store_spec = {
 	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = Store_slots,
 };
+
+static int
+kind_from_str(module_state *st, const char *kind, lp_kind *out)
+{
+	if (lp_kind_parse(kind, out) != LP_OK) {
+		(void)raise_code_message(st, LP_EINVAL,
+			"pause kind must be 'failure', 'checkpoint' or 'question'");
+		return -1;
+	}
+	return 0;
+}
+
+/* A sequence of str as a NULL-terminated array of UTF-8 texts
+ * (storable_bytes); *holder keeps them alive (a list of bytes: release it
+ * with Py_XDECREF, the array with PyMem_Free). None: *out NULL. */
+static int
+str_list(PyObject *seq, const char *what, PyObject **holder, const char ***out)
+{
+	Py_ssize_t n;
+	*holder = NULL;
+	*out = NULL;
+	if (seq == NULL || seq == Py_None)
+		return 0;
+	if (PyUnicode_Check(seq)) {
+		PyErr_Format(PyExc_TypeError, "%s must be a list of str, not a str", what);
+		return -1;
+	}
+	*holder = PySequence_List(seq);
+	if (*holder == NULL)
+		return -1;
+	n = PyList_Size(*holder);
+	*out = PyMem_Calloc((size_t)n + 1, sizeof **out);
+	if (*out == NULL) {
+		Py_CLEAR(*holder);
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (Py_ssize_t k = 0; k < n; k++) {
+		PyObject *item = PyList_GetItem(*holder, k), *b;
+		if (!PyUnicode_Check(item)) {
+			PyErr_Format(PyExc_TypeError, "%s must hold str, not %s", what,
+				     Py_TYPE(item) == NULL ? "?" : "another type");
+			goto fail;
+		}
+		b = storable_bytes(item);
+		if (b == NULL)
+			goto fail;
+		(*out)[k] = PyBytes_AsString(b);
+		if (PyList_SetItem(*holder, k, b) < 0) /* b takes the str's place */
+			goto fail;
+	}
+	return 0;
+fail:
+	PyMem_Free(*out);
+	*out = NULL;
+	Py_CLEAR(*holder);
+	return -1;
+}
 
 /* -------------------------------------------------------------- Run */
 
@@ -617,31 +766,30 @@ static PyObject *
 Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"kind", "nodeid", "task", "original_failure",
-				 "timeout", "extra_json", NULL};
+				 "timeout", "extra_json", "choices", "location", NULL};
 	RunObject *self = (RunObject *)op;
 	module_state *st = STATE_OF(self);
 	lp_pause_options opts = LP_PAUSE_OPTIONS_INIT;
 	const char *kind;
+	const char **choices = NULL;
 	lp_pause *pause = NULL;
 	PauseObject *p;
+	PyObject *choices_obj = Py_None, *choices_holder = NULL;
 	text_arg nodeid = {NULL, NULL}, task = {NULL, NULL},
-		 failure = {NULL, NULL}, extra = {NULL, NULL};
+		 failure = {NULL, NULL}, extra = {NULL, NULL}, location = {NULL, NULL};
 	int rc, ok;
 
-	ok = PyArg_ParseTupleAndKeywords(args, kwds, "sO&|$O&O&dO&:pause", kwlist,
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "sO&|$O&O&dO&OO&:pause", kwlist,
 					 &kind, text_arg_conv, &nodeid,
 					 text_arg_conv, &task, text_arg_conv, &failure,
-					 &opts.timeout, text_arg_conv, &extra);
+					 &opts.timeout, text_arg_conv, &extra,
+					 &choices_obj, text_arg_conv, &location);
 	if (ok && nodeid.s == NULL) {
 		(void)raise_code_message(st, LP_EINVAL, "a pause needs a nodeid");
 		ok = 0;
-	} else if (ok && strcmp(kind, "failure") == 0) {
-		opts.kind = LP_KIND_FAILURE;
-	} else if (ok && strcmp(kind, "checkpoint") == 0) {
-		opts.kind = LP_KIND_CHECKPOINT;
-	} else if (ok) {
-		(void)raise_code_message(st, LP_EINVAL,
-			"pause kind must be 'failure' or 'checkpoint'");
+	} else if (ok && kind_from_str(st, kind, &opts.kind) < 0) {
+		ok = 0;
+	} else if (ok && str_list(choices_obj, "choices", &choices_holder, &choices) < 0) {
 		ok = 0;
 	}
 	rc = LP_OK;
@@ -650,12 +798,17 @@ Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 		opts.task = task.s;
 		opts.original_failure = failure.s;
 		opts.extra_json = extra.s;
+		opts.choices = choices;
+		opts.location = location.s;
 		rc = lp_pause_begin(&pause, self->run, &opts);
 	}
+	PyMem_Free(choices);
+	Py_XDECREF(choices_holder);
 	Py_XDECREF(nodeid.holder);
 	Py_XDECREF(task.holder);
 	Py_XDECREF(failure.holder);
 	Py_XDECREF(extra.holder);
+	Py_XDECREF(location.holder);
 	if (!ok)
 		return NULL;
 	if (rc != LP_OK)
@@ -673,6 +826,52 @@ Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 	return (PyObject *)p;
 }
 
+static PyObject *
+Run_abort(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"pause_id", "nodeid", "reason", NULL};
+	RunObject *self = (RunObject *)op;
+	text_arg pid = {NULL, NULL}, nodeid = {NULL, NULL}, reason = {NULL, NULL};
+	int rc, ok;
+
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "O&O&O&:abort", kwlist,
+					 text_arg_conv, &pid, text_arg_conv, &nodeid,
+					 text_arg_conv, &reason);
+	rc = LP_OK;
+	if (ok) {
+		Py_BEGIN_ALLOW_THREADS /* it fsyncs */
+		rc = lp_run_abort(self->run, pid.s, nodeid.s, reason.s);
+		Py_END_ALLOW_THREADS
+	}
+	Py_XDECREF(pid.holder);
+	Py_XDECREF(nodeid.holder);
+	Py_XDECREF(reason.holder);
+	if (!ok)
+		return NULL;
+	if (rc != LP_OK)
+		return raise_lp(STATE_OF(self), rc);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
+Run_aborted(PyObject *op, PyObject *noargs)
+{
+	RunObject *self = (RunObject *)op;
+	char *nodeid = NULL, *reason = NULL;
+	PyObject *r;
+	int rc = lp_run_aborted(self->run, &nodeid, &reason);
+
+	(void)noargs;
+	if (rc < 0)
+		return raise_lp(STATE_OF(self), rc);
+	if (rc == 0)
+		Py_RETURN_NONE;
+	r = Py_BuildValue("(NN)", text_or_none(nodeid), text_or_none(reason));
+	free(nodeid);
+	free(reason);
+	return r;
+}
+
 static PyGetSetDef Run_getset[] = {
 	{"run_id", Run_get_run_id, NULL, "The run's id (str).", NULL},
 	{"store", Run_get_store, NULL, "The Store the run lives in.", NULL},
@@ -682,6 +881,16 @@ static PyGetSetDef Run_getset[] = {
 };
 
 static PyMethodDef Run_methods[] = {
+	{"abort", (PyCFunction)(void (*)(void))Run_abort,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "abort($self, /, pause_id, nodeid, reason)\n--\n\n"
+	 "Stop the run: an abort command ended pause pause_id of test nodeid\n"
+	 "(reason may be None). Recorded once per run (runs/<id>/aborted.json,\n"
+	 "event run_aborted), seen by every process of the run with aborted()."},
+	{"aborted", Run_aborted, METH_NOARGS,
+	 "aborted($self, /)\n--\n\n"
+	 "None while the run goes on; once it was stopped by abort() in any of\n"
+	 "its processes, (nodeid, reason), reason None if none was given."},
 	{"end", (PyCFunction)(void (*)(void))Run_end,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "end($self, /, exitstatus)\n--\n\n"
@@ -1352,20 +1561,6 @@ mod_parse_timeout(PyObject *module, PyObject *args, PyObject *kwds)
 
 /* -------------------------------------------------- QAMule compatibility */
 
-static int
-kind_from_str(module_state *st, const char *kind, lp_kind *out)
-{
-	if (strcmp(kind, "failure") == 0)
-		*out = LP_KIND_FAILURE;
-	else if (strcmp(kind, "checkpoint") == 0)
-		*out = LP_KIND_CHECKPOINT;
-	else {
-		(void)raise_code_message(st, LP_EINVAL,
-			"pause kind must be 'failure' or 'checkpoint'");
-		return -1;
-	}
-	return 0;
-}
 
 static PyObject *
 mod_qamule_prepare_dir(PyObject *module, PyObject *args, PyObject *kwds)

@@ -49,6 +49,7 @@ class _Resolution(TypedDict):
     ignored_json: str | None
     own: bool
     warning: str | None
+    value: str | None
 
 @final
 class Store:
@@ -57,6 +58,19 @@ class Store:
     def __new__(cls, path: _Path | None = None, create: bool = True) -> Store: ...
     @property
     def path(self) -> str: ...
+    def resume(
+        self,
+        ref: _Path,
+        *,
+        action: Literal["resume", "abort"] = "resume",
+        failure_reason: str | None = None,
+        result: bool | None = None,
+        reason: str | None = None,
+        value: str | None = None,
+        take_timeout: float = 0.0,
+        by: str | None = None,
+    ) -> None:
+        """Resume or abort a pause from this process, as the CLI does."""
 
 @final
 class Run:
@@ -82,14 +96,20 @@ class Run:
     def event(self, name: str, fields_json: str | None = None) -> None: ...
     def pause(
         self,
-        kind: Literal["failure", "checkpoint"],
+        kind: Literal["failure", "checkpoint", "question"],
         nodeid: str,
         *,
         task: str | None = None,
         original_failure: str | None = None,
         timeout: float = math.inf,
         extra_json: str | None = None,
+        choices: Sequence[str] | None = None,
+        location: str | None = None,
     ) -> Pause: ...
+    def abort(self, pause_id: str | None, nodeid: str | None, reason: str | None) -> None:
+        """Stop the run (aborted.json, event run_aborted), once."""
+    def aborted(self) -> tuple[str, str | None] | None:
+        """(nodeid, reason) once the run was stopped by abort(), else None."""
 
 @final
 class Pause:

@@ -195,7 +195,7 @@ static void test_build(void **state)
 	(void)state;
 	char token[LP_TOKEN_HEX + 1], *text;
 	lp_command_spec s = {LP_ACTION_RESUME, "cli", NULL, LP_RESULT_FALSE, "no", NULL,
-			     LP_PROTOCOL_VERSION, "r1.00000000"};
+			     LP_PROTOCOL_VERSION, "r1.00000000", NULL, NULL};
 	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
 	assert_int_equal(strlen(token), LP_TOKEN_HEX);
 	lp_command c;
@@ -424,6 +424,305 @@ static void test_claim_without_commands_dir(void **state)
 	}
 }
 
+
+/* ------------------------------------------- typed answers, abort reason */
+
+/* "value" (protocol 3): a string or null for checkpoints and questions,
+ * refused on a failure in a typed command and ignored in the seed format;
+ * "result" refused on a question; an abort's "reason" fits every kind. */
+static void test_value_and_abort_reason_fields(void **state)
+{
+	(void)state;
+	lp_command c;
+	assert_int_equal(parse("{\"action\":\"resume\",\"value\":\"retry\",\"result\":true}",
+			       LP_KIND_CHECKPOINT, &c),
+			 LP_OK);
+	assert_string_equal(c.value, "retry");
+	assert_int_equal(c.result, LP_RESULT_TRUE);
+	lp_command_clear(&c);
+	assert_int_equal(parse("{\"action\":\"resume\",\"value\":\"4.2\",\"reason\":\"read off\"}",
+			       LP_KIND_QUESTION, &c),
+			 LP_OK);
+	assert_string_equal(c.value, "4.2");
+	assert_string_equal(c.reason, "read off");
+	lp_command_clear(&c);
+	assert_int_equal(parse("{\"action\":\"resume\",\"value\":null}", LP_KIND_QUESTION, &c), LP_OK);
+	assert_null(c.value);
+	lp_command_clear(&c);
+	/* an abort's reason, for each kind */
+	lp_kind kinds[] = {LP_KIND_FAILURE, LP_KIND_CHECKPOINT, LP_KIND_QUESTION};
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(parse("{\"action\":\"abort\",\"reason\":\"device lost\"}", kinds[i], &c),
+				 LP_OK);
+		assert_int_equal(c.action, LP_ACTION_ABORT);
+		assert_string_equal(c.reason, "device lost");
+		lp_command_clear(&c);
+	}
+	/* refusals: the wrong kind, the wrong type, more than one instance */
+	refuse("{\"action\":\"resume\",\"value\":\"x\"}", LP_KIND_FAILURE,
+	       "has 'value' but the pause is a failure");
+	refuse("{\"action\":\"resume\",\"reason\":\"x\"}", LP_KIND_FAILURE,
+	       "has 'reason' but the pause is a failure");
+	refuse("{\"action\":\"resume\",\"result\":true}", LP_KIND_QUESTION,
+	       "has 'result' but the pause is a question");
+	refuse("{\"action\":\"resume\",\"value\":\"4\",\"result\":false}", LP_KIND_QUESTION,
+	       "has 'result' but the pause is a question");
+	refuse("{\"action\":\"resume\",\"failure_reason\":\"x\"}", LP_KIND_QUESTION,
+	       "has 'failure_reason' but the pause is a question");
+	refuse("{\"action\":\"resume\",\"value\":5}", LP_KIND_QUESTION, "'value' must be a string");
+	refuse("{\"action\":\"resume\",\"value\":[\"a\"]}", LP_KIND_CHECKPOINT, "'value'");
+	/* the seed format ignores what does not fit, and records it */
+	assert_int_equal(parse("{\"value\":\"x\",\"failure_reason\":\"f\"}", LP_KIND_FAILURE, &c), LP_OK);
+	assert_null(c.value);
+	char *ig = ignored(&c);
+	assert_string_equal(ig, "[\"value\"]");
+	free(ig);
+	lp_command_clear(&c);
+}
+
+/* lp_command_fits: a value must be one of the pause's choices; a
+ * checkpoint without choices takes none. */
+static void test_value_fits_choices(void **state)
+{
+	(void)state;
+	lp_json *choices;
+	assert_int_equal(lpj_parse_any("[\"pass\",\"retry\",\"skip\"]", strlen("[\"pass\",\"retry\",\"skip\"]"), &choices), LP_OK);
+	lp_command c;
+	assert_int_equal(parse("{\"action\":\"resume\",\"value\":\"retry\"}", LP_KIND_CHECKPOINT, &c),
+			 LP_OK);
+	assert_int_equal(lp_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_OK);
+	assert_int_equal(lp_command_fits(&c, LP_KIND_CHECKPOINT, NULL, "cmd"), LP_EBADCMD);
+	assert_non_null(strstr(lp_error_message(), "has no choices"));
+	lp_command_clear(&c);
+	const char *bad[] = {"{\"action\":\"resume\",\"value\":\"Retry\"}",
+			     "{\"action\":\"resume\",\"value\":\"\"}",
+			     "{\"value\":\"pass \"}"};
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(parse(bad[i], LP_KIND_CHECKPOINT, &c), LP_OK);
+		assert_int_equal(lp_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_EBADCMD);
+		assert_non_null(strstr(lp_error_message(), "is not one of the choices 'pass', 'retry', 'skip'"));
+		lp_command_clear(&c);
+	}
+	/* a question without choices takes any text; with choices, one of them */
+	assert_int_equal(parse("{\"action\":\"resume\",\"value\":\"anything\"}", LP_KIND_QUESTION, &c),
+			 LP_OK);
+	assert_int_equal(lp_command_fits(&c, LP_KIND_QUESTION, NULL, "cmd"), LP_OK);
+	assert_int_equal(lp_command_fits(&c, LP_KIND_QUESTION, choices, "cmd"), LP_EBADCMD);
+	lp_command_clear(&c);
+	/* no value, or an abort: nothing to check */
+	assert_int_equal(parse("{\"action\":\"abort\",\"reason\":\"x\"}", LP_KIND_CHECKPOINT, &c), LP_OK);
+	assert_int_equal(lp_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_OK);
+	lp_command_clear(&c);
+	lpj_free(choices);
+}
+
+/* Building: the value and an abort's reason are written; a pause of an
+ * older protocol is refused both, nothing built; a value outside the
+ * choices is refused before writing. */
+static void test_build_value_and_abort(void **state)
+{
+	(void)state;
+	char token[LP_TOKEN_HEX + 1], *text;
+	lp_json *choices;
+	assert_int_equal(lpj_parse_any("[\"a\",\"b\"]", strlen("[\"a\",\"b\"]"), &choices), LP_OK);
+	lp_command_spec s = {LP_ACTION_RESUME, "cli", NULL, LP_RESULT_NONE, NULL, NULL,
+			     LP_PROTOCOL_VERSION, "r1.00000000", "b", choices};
+	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
+	assert_non_null(strstr(text, "\"value\":\"b\""));
+	free(text);
+	s.value = "c";
+	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
+	assert_non_null(strstr(lp_error_message(), "nothing written"));
+	assert_null(text);
+	/* a question: value, no result */
+	s.choices = NULL;
+	s.value = "42";
+	assert_int_equal(lp_command_build(LP_KIND_QUESTION, &s, token, &text), LP_OK);
+	assert_non_null(strstr(text, "\"value\":\"42\""));
+	assert_null(strstr(text, "\"result\""));
+	free(text);
+	/* abort with a reason, each kind */
+	s.value = NULL;
+	s.action = LP_ACTION_ABORT;
+	s.reason = "device lost";
+	lp_kind kinds[] = {LP_KIND_FAILURE, LP_KIND_CHECKPOINT, LP_KIND_QUESTION};
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(lp_command_build(kinds[i], &s, token, &text), LP_OK);
+		assert_non_null(strstr(text, "\"reason\":\"device lost\""));
+		assert_non_null(strstr(text, "\"action\":\"abort\""));
+		free(text);
+	}
+	/* protocol 2 (typed, but no answers): abort and value refused */
+	s.pause_protocol = LP_PROTOCOL_ANSWERS - 1;
+	assert_int_equal(lp_command_build(LP_KIND_FAILURE, &s, token, &text), LP_EINVAL);
+	assert_non_null(strstr(lp_error_message(), "cannot stop its run on abort"));
+	s.action = LP_ACTION_RESUME;
+	s.reason = NULL;
+	s.value = "42";
+	assert_int_equal(lp_command_build(LP_KIND_QUESTION, &s, token, &text), LP_EINVAL);
+	assert_non_null(strstr(lp_error_message(), "takes no --value"));
+	assert_null(text);
+	lpj_free(choices);
+}
+
+static int stop_now(void *ud)
+{
+	(void)ud;
+	return 1;
+}
+
+/* Through pause.c: a question with choices. A value outside them, an
+ * unknown action and a wrong type are moved aside, never consumed; the
+ * pause keeps waiting and takes the valid one; the pause file records
+ * choices, question, location and value. */
+static void test_question_takes_a_valid_value(void **state)
+{
+	fx *f = *state;
+	const char *choices[] = {"yes", "no", NULL};
+	lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
+	o.kind = LP_KIND_QUESTION;
+	o.nodeid = "tests/test_x.py::test_y";
+	o.task = "Is the LED green?";
+	o.timeout = 30;
+	o.choices = choices;
+	o.location = "tests/test_x.py:12";
+	lp_pause *p = NULL;
+	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_OK);
+	char *doc = pause_file_text(p);
+	assert_non_null(strstr(doc, "\"kind\":\"question\""));
+	assert_non_null(strstr(doc, "\"question\":\"Is the LED green?\""));
+	assert_non_null(strstr(doc, "\"choices\":[\"yes\",\"no\"]"));
+	assert_non_null(strstr(doc, "\"location\":\"tests/test_x.py:12\""));
+	assert_non_null(strstr(doc, "--value 'yes|no'"));
+	free(doc);
+	char path[320], dir[256];
+	fx_path(f, path, sizeof path, "runs/r1/commands/%s.resume.json", lp_pause_id(p));
+	fx_path(f, dir, sizeof dir, "runs/r1/commands");
+	const char *bad[] = {"{\"action\":\"resume\",\"value\":\"maybe\"}",
+			     "{\"action\":\"explode\",\"value\":\"yes\"}",
+			     "{\"action\":\"resume\",\"value\":true}"};
+	char rejected[LP_ID_MAX + 32];
+	snprintf(rejected, sizeof rejected, "%s.resume.json.rejected.", lp_pause_id(p));
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(write_text(path, bad[i], strlen(bad[i])), 0);
+		backdate(path, 5); /* not a writer's partial file */
+		/* one look (the bad entry is moved aside), then stop */
+		lp_wait_hooks h = LP_WAIT_HOOKS_INIT;
+		h.check = stop_now;
+		h.slice_ms = 10;
+		lp_resolution res = {0};
+		assert_int_equal(lp_pause_wait(p, &h, &res), LP_EINTR);
+		assert_false(exists(path));
+		assert_int_equal(count_entries(dir, rejected), i + 1);
+		assert_pause_status(f->store, lp_pause_id(p), "pending");
+	}
+	const char *good = "{\"action\":\"resume\",\"value\":\"no\",\"reason\":\"red\"}";
+	assert_int_equal(write_text(path, good, strlen(good)), 0);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+	assert_string_equal(res.value, "no");
+	assert_string_equal(res.reason, "red");
+	assert_int_equal(res.result, LP_RESULT_NONE);
+	lp_resolution_clear(&res);
+	lp_pause_info *info = NULL;
+	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_int_equal(info->kind_code, LP_KIND_QUESTION);
+	assert_string_equal(info->question, "Is the LED green?");
+	assert_int_equal(info->nchoices, 2);
+	assert_string_equal(info->choices[1], "no");
+	assert_string_equal(info->location, "tests/test_x.py:12");
+	assert_string_equal(info->value, "no");
+	assert_int_equal(info->protocol, LP_PROTOCOL_VERSION);
+	lp_pause_info_free(info);
+	lp_pause_free(p);
+}
+
+/* An abort command with a reason ends a failure pause aborted with the
+ * reason recorded; lp_run_abort() stops the run once (the first reason
+ * kept) and lp_run_aborted() sees it, in this process and a joined one. */
+static void test_abort_reason_and_run_stop(void **state)
+{
+	fx *f = *state;
+	char *nodeid = NULL, *reason = NULL;
+	assert_int_equal(lp_run_aborted(f->run, &nodeid, &reason), 0);
+	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 30);
+	char path[320];
+	fx_path(f, path, sizeof path, "runs/r1/commands/%s.resume.json", lp_pause_id(p));
+	const char *cmd = "{\"action\":\"abort\",\"by\":\"cli\",\"reason\":\"device lost\"}";
+	assert_int_equal(write_text(path, cmd, strlen(cmd)), 0);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
+	assert_string_equal(res.reason, "device lost");
+	char *doc = pause_file_text(p);
+	assert_non_null(strstr(doc, "\"status\":\"aborted\""));
+	assert_non_null(strstr(doc, "\"reason\":\"device lost\""));
+	free(doc);
+	assert_int_equal(lp_run_abort(f->run, lp_pause_id(p), "t.py::a", res.reason), LP_OK);
+	assert_int_equal(lp_run_abort(f->run, "r1.00000000", "t.py::b", "second"), LP_OK);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+	lp_run *worker = NULL;
+	lp_run_options ro = LP_RUN_OPTIONS_INIT;
+	ro.run_id = "r1";
+	ro.worker_id = "gw1";
+	assert_int_equal(lp_run_join(&worker, f->store, &ro), LP_OK);
+	lp_run *both[] = {f->run, worker};
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(lp_run_aborted(both[i], &nodeid, &reason), 1);
+		assert_string_equal(nodeid, "t.py::a");
+		assert_string_equal(reason, "device lost");
+		free(nodeid);
+		free(reason);
+	}
+	lp_run_free(worker);
+	char ev[256];
+	fx_path(f, ev, sizeof ev, "runs/r1/events.jsonl");
+	char *events = slurp(ev);
+	assert_int_equal(count_substr(events, "\"run_aborted\""), 1);
+	free(events);
+	assert_int_equal(lp_run_abort(NULL, NULL, NULL, NULL), LP_EINVAL);
+	assert_int_equal(lp_run_aborted(NULL, &nodeid, &reason), LP_EINVAL);
+}
+
+/* Bad choices are refused before anything is written. */
+static void test_bad_choices_refused(void **state)
+{
+	fx *f = *state;
+	char big[LP_CAP_CHOICE + 2];
+	memset(big, 'x', sizeof big - 1);
+	big[sizeof big - 1] = '\0';
+	const char *empty[] = {NULL}, *blank[] = {"a", "", NULL}, *dup[] = {"a", "b", "a", NULL},
+		   *huge[] = {big, NULL}, *bad_utf8[] = {"\xff", NULL};
+	const char *const *lists[] = {empty, blank, dup, huge, bad_utf8};
+	const char *why[] = {"choices is empty", "is empty or over", "given twice", "is empty or over",
+			     "not valid UTF-8"};
+	for (int i = 0; i < 5; i++) {
+		lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
+		o.kind = LP_KIND_CHECKPOINT;
+		o.nodeid = "t.py::a";
+		o.task = "pick";
+		o.choices = lists[i];
+		lp_pause *p = NULL;
+		assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_EINVAL);
+		if (!strstr(lp_error_message(), why[i]))
+			fprintf(stderr, "%d: %s\n", i, lp_error_message());
+		assert_non_null(strstr(lp_error_message(), why[i]));
+		assert_null(p);
+	}
+	char dir[256];
+	fx_path(f, dir, sizeof dir, "runs/r1/pauses");
+	assert_int_equal(count_entries(dir, "r1."), 0);
+	/* a failure takes no choices */
+	const char *ok[] = {"a", NULL};
+	lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
+	o.nodeid = "t.py::a";
+	o.choices = ok;
+	lp_pause *p = NULL;
+	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -437,6 +736,14 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_take_records_ignored, fx_setup_run, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_claim_without_commands_dir, fx_setup_run,
 						fx_teardown),
+		cmocka_unit_test(test_value_and_abort_reason_fields),
+		cmocka_unit_test(test_value_fits_choices),
+		cmocka_unit_test(test_build_value_and_abort),
+		cmocka_unit_test_setup_teardown(test_question_takes_a_valid_value, fx_setup_run,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_abort_reason_and_run_stop, fx_setup_run,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_choices_refused, fx_setup_run, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -56,7 +56,7 @@ static void test_start_generated(void **state)
 	char *doc = run_file(f, id, "run.json");
 	assert_non_null(doc);
 	assert_non_null(strstr(doc, "\"status\":\"active\""));
-	assert_non_null(strstr(doc, "\"protocol\":2"));
+	assert_non_null(strstr(doc, "\"protocol\":3"));
 	assert_non_null(strstr(doc, "\"worker_id\":null"));
 	assert_non_null(strstr(doc, "\"ended_at\":null"));
 	free(doc);
