@@ -56,6 +56,7 @@ int cmd_show(int argc, char **argv);
 int cmd_serve(int argc, char **argv); /* execs pytest-live-pause-serve */
 int cmd_runs(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
+int cmd_attachment(int argc, char **argv);
 
 /* ------------------------------------------------------------- options */
 
@@ -76,6 +77,8 @@ enum cli_key {
 	CLI_KEY_FAILURE_REASON_FILE,
 	CLI_KEY_REASON_FILE,
 	CLI_KEY_VALUE,
+	CLI_KEY_ATTACH,
+	CLI_KEY_MAX_ATTACHMENT_SIZE,
 };
 
 /* One row of an option table; a table ends with a row whose name is NULL. */
@@ -94,6 +97,13 @@ struct cli_option {
 	 "pause directory (default: $" LP_ENV_DIR ",\nthen $TMPDIR/pytest-live-pause)"}
 #define CLI_OPT_JSON(what) \
 	{"json", CLI_KEY_JSON, no_argument, NULL, what}
+/* The resumer's attachments (resume, abort): see cli_attach_add(). */
+#define CLI_OPT_ATTACH \
+	{"attach", CLI_KEY_ATTACH, required_argument, "FILE", \
+	 "attach FILE (repeatable): copied into the run's\nblob store before the command is written"}
+#define CLI_OPT_MAX_ATTACHMENT_SIZE \
+	{"max-attachment-size", CLI_KEY_MAX_ATTACHMENT_SIZE, required_argument, "BYTES", \
+	 "refuse an --attach file over BYTES (suffix K, M\nor G: KiB, MiB, GiB; default 64M)"}
 #define CLI_OPT_END {NULL, 0, 0, NULL, NULL}
 
 #define CLI_OPTIONS_MAX 16
@@ -134,6 +144,23 @@ void cli_print_options(FILE *fp, const struct cli_option *opts);
  * naming `option` and returns CLI_EXIT_USAGE; 0 on success. */
 int cli_parse_seconds(const char *cmd, const char *option, const char *text,
 		      double *out);
+
+/* Parse BYTES: digits with an optional K, M or G suffix (KiB, MiB,
+ * GiB), at least 1. On a bad value prints a usage error naming `option`
+ * and returns CLI_EXIT_USAGE; 0 on success. */
+int cli_parse_size(const char *cmd, const char *option, const char *text,
+		   unsigned long long *out);
+
+/* The files of --attach, in order (argv's strings, borrowed). */
+struct cli_attach {
+	const char **paths;
+	size_t n;
+	unsigned long long max_size; /* --max-attachment-size; 0: default */
+};
+/* Add one --attach FILE; 0, or an exit code after printing the error
+ * (more than LP_ATTACH_COUNT_MAX files, out of memory). */
+int cli_attach_add(const char *cmd, struct cli_attach *a, const char *path);
+void cli_attach_free(struct cli_attach *a);
 
 /* Check a --pause-dir value (non-empty); 0 or CLI_EXIT_USAGE. */
 int cli_check_pause_dir(const char *cmd, const char *dir);

@@ -23,8 +23,10 @@ static const struct cli_option options[] = {
 	{"take-timeout", CLI_KEY_TAKE_TIMEOUT, required_argument, "SECONDS",
 	 "wait this long for the paused process to take\nthe command "
 	 "(default 5; 0: do not wait)"},
+	CLI_OPT_ATTACH,
+	CLI_OPT_MAX_ATTACHMENT_SIZE,
 	CLI_OPT_JSON("print one JSON object: pause_id, kind, status,\n"
-		     "run_id, nodeid"),
+		     "run_id, nodeid (and attachments with --attach)"),
 	CLI_OPT_PAUSE_DIR,
 	CLI_OPT_HELP,
 	CLI_OPT_END,
@@ -39,6 +41,7 @@ static const int exits[] = {
 static const struct cli_help help = {
 	.usage = "abort <pause_id | pause file> [--reason TEXT | --reason-file "
 		 "FILE]\n"
+		 "         [--attach FILE]... [--max-attachment-size BYTES]\n"
 		 "         [--take-timeout SECONDS] [--json] [--pause-dir DIR]",
 	.about = "Stop a paused pytest run: the device is gone, the environment "
 		 "is broken,\nnothing more is worth running. The pause, of any "
@@ -75,6 +78,7 @@ struct abort_args {
 	const char *pause_dir;
 	int json;
 	lp_resume_options opts;
+	struct cli_attach attach;
 	char *owned; /* the text read by --reason-file */
 };
 
@@ -120,6 +124,13 @@ static int parse_args(int argc, char **argv, struct abort_args *a)
 			rc = cli_parse_seconds(CMD, "--take-timeout", arg, &take);
 			a->opts.take_timeout = take > 0 ? take : -1.0;
 			break;
+		case CLI_KEY_ATTACH:
+			rc = cli_attach_add(CMD, &a->attach, arg);
+			break;
+		case CLI_KEY_MAX_ATTACHMENT_SIZE:
+			rc = cli_parse_size(CMD, "--max-attachment-size", arg,
+					    &a->attach.max_size);
+			break;
 		case CLI_KEY_JSON:
 			a->json = 1;
 			break;
@@ -141,6 +152,9 @@ static int parse_args(int argc, char **argv, struct abort_args *a)
 	if (!*a->ref)
 		return cli_error(CMD, CLI_EXIT_USAGE,
 				 "the pause id or pause file is empty");
+	a->opts.attach = a->attach.paths;
+	a->opts.nattach = a->attach.n;
+	a->opts.max_attachment_size = a->attach.max_size;
 	return 0;
 }
 
@@ -152,5 +166,6 @@ int cmd_abort(int argc, char **argv)
 	if (rc == 0)
 		rc = cli_resume_run(CMD, a.ref, a.pause_dir, a.json, &a.opts);
 	free(a.owned);
+	cli_attach_free(&a.attach);
 	return cli_finish(CMD, rc < 0 ? CLI_EXIT_OK : rc);
 }

@@ -38,8 +38,10 @@ static const struct cli_option options[] = {
 	{"take-timeout", CLI_KEY_TAKE_TIMEOUT, required_argument, "SECONDS",
 	 "wait this long for the paused process to take\nthe command "
 	 "(default 5; 0: do not wait)"},
+	CLI_OPT_ATTACH,
+	CLI_OPT_MAX_ATTACHMENT_SIZE,
 	CLI_OPT_JSON("print one JSON object: pause_id, kind, status,\n"
-		     "run_id, nodeid"),
+		     "run_id, nodeid (and attachments with --attach)"),
 	CLI_OPT_PAUSE_DIR,
 	CLI_OPT_HELP,
 	CLI_OPT_END,
@@ -57,6 +59,7 @@ static const struct cli_help help = {
 		 "         [--result true|false|none] "
 		 "[--reason TEXT | --reason-file FILE]\n"
 		 "         [--value TEXT]\n"
+		 "         [--attach FILE]... [--max-attachment-size BYTES]\n"
 		 "         [--take-timeout SECONDS] [--json] [--pause-dir DIR]",
 	.about = "Resume a paused test with a verdict. The pause is named by its "
 		 "pause_id\n(as printed by watch and ls) or by the path of its "
@@ -77,6 +80,14 @@ static const struct cli_help help = {
 		 "exit 2 before anything is written.\n\n"
 		 "--reason-file and --failure-reason-file keep the text out of "
 		 "the\nprocess list; each excludes its inline option.\n\n"
+		 "--attach FILE gives the paused test evidence (a screenshot, a "
+		 "log): each\nfile is copied into the run's blob store, by its "
+		 "SHA-256, before the\ncommand is written, and the test receives "
+		 "its path. A file that is\nmissing, unreadable, a symlink, a "
+		 "FIFO, a device or a directory, over\n--max-attachment-size, or "
+		 "beyond the pause's caps (32 files, 256 MiB)\nis refused with "
+		 "exit 2 before anything is written. A copy that fails\n(disk "
+		 "full) leaves no command and no partial blob (exit 1).\n\n"
 		 "Ctrl-C or SIGTERM while waiting for the take: the command "
 		 "stands and\nwill be taken (exit 8, said on stderr); before it "
 		 "is written: nothing\nis written (exit 130).\n\n"
@@ -92,6 +103,9 @@ static const struct cli_help help = {
 		    "# choices\n"
 		    "  " CLI_PROG " resume 27be4cbca5ab.1f0c2d3e --value \"4.2.1\"   "
 		    "# a question\n"
+		    "  " CLI_PROG " resume 27be4cbca5ab.79688e30 --failure-reason "
+		    "\"see photo\" \\\n"
+		    "      --attach photo.jpg --attach adb-logcat.txt\n"
 		    "  " CLI_PROG " resume --failure-reason \"manually confirmed\" "
 		    "\\\n"
 		    "      /tmp/pytest-live-pause/runs/27be4cbca5ab/pauses/"
@@ -103,6 +117,7 @@ struct resume_args {
 	const char *pause_dir;
 	int json;
 	lp_resume_options opts;
+	struct cli_attach attach;
 	char *owned[2]; /* texts read by --*-reason-file */
 };
 
@@ -241,6 +256,13 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 			/* ours: 0 means "do not wait"; the runtime's is < 0 */
 			a->opts.take_timeout = take > 0 ? take : -1.0;
 			break;
+		case CLI_KEY_ATTACH:
+			rc = cli_attach_add(CMD, &a->attach, arg);
+			break;
+		case CLI_KEY_MAX_ATTACHMENT_SIZE:
+			rc = cli_parse_size(CMD, "--max-attachment-size", arg,
+					    &a->attach.max_size);
+			break;
 		case CLI_KEY_JSON:
 			a->json = 1;
 			break;
@@ -268,6 +290,9 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 				 "--failure-reason is for failure pauses; "
 				 "--result/--reason/--value for checkpoints and "
 				 "questions: use one kind");
+	a->opts.attach = a->attach.paths;
+	a->opts.nattach = a->attach.n;
+	a->opts.max_attachment_size = a->attach.max_size;
 	return 0;
 }
 
@@ -276,8 +301,29 @@ static const char *result_name(const lp_pause_info *info, const char *ref)
 	return info && info->pause_id ? info->pause_id : ref;
 }
 
-/* {"pause_id":..,"kind":..,"status":..,"run_id":..,"nodeid":..} */
-static int print_json(const lp_pause_info *info, const char *ref)
+/* {"pause_id":..,"kind":..,"status":..,"run_id":..,"nodeid":..} and,
+ * with --attach, "attachments":[{"name","sha256","size"}, ...] */
+static int attachments_json(json_t *obj, const lp_pause_info *info)
+{
+	json_t *arr = json_array();
+	size_t i;
+
+	if (arr == NULL || json_object_set_new(obj, "attachments", arr) != 0)
+		return -1;
+	for (i = 0; info && i < info->nattachments; i++) {
+		const lp_attachment *at = &info->attachments[i];
+
+		if (strcmp(at->source, "resume") != 0)
+			continue;
+		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "name", at->name,
+							 "sha256", at->sha256, "size",
+							 (json_int_t)at->size)) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int print_json(const lp_pause_info *info, const char *ref, int attached)
 {
 	const char *keys[] = {"pause_id", "kind", "status", "run_id", "nodeid"};
 	const char *values[5] = {result_name(info, ref), NULL, NULL, NULL, NULL};
@@ -300,6 +346,8 @@ static int print_json(const lp_pause_info *info, const char *ref)
 		if (json_object_set_new(obj, keys[i], v ? v : json_null()) != 0)
 			goto out;
 	}
+	if (attached && attachments_json(obj, info) != 0)
+		goto out;
 	text = json_dumps(obj, JSON_COMPACT);
 	if (!text)
 		goto out;
@@ -377,7 +425,7 @@ int cli_resume_run(const char *cmd, const char *ref, const char *pause_dir,
 	opts->hooks = NULL;
 	if (rc != LP_OK)
 		exit_code = cli_lp_error(cmd, rc);
-	else if (json && print_json(info, ref) != 0)
+	else if (json && print_json(info, ref, opts->nattach > 0) != 0)
 		exit_code = cli_error(cmd, CLI_EXIT_ERROR,
 				      "cannot build the JSON output");
 	else if (!json)
@@ -397,5 +445,6 @@ int cmd_resume(int argc, char **argv)
 		rc = cli_resume_run(CMD, a.ref, a.pause_dir, a.json, &a.opts);
 	free(a.owned[0]);
 	free(a.owned[1]);
+	cli_attach_free(&a.attach);
 	return cli_finish(CMD, rc < 0 ? CLI_EXIT_OK : rc);
 }

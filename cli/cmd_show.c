@@ -10,7 +10,7 @@
 
 static const struct cli_option options[] = {
 	CLI_OPT_JSON("print the pause file plus its derived \"state\"\nas one "
-		     "JSON object"),
+		     "JSON object (each attachment with its \"blob\"\nstate)"),
 	CLI_OPT_PAUSE_DIR,
 	CLI_OPT_HELP,
 	CLI_OPT_END,
@@ -35,6 +35,10 @@ static const struct cli_help help = {
 		 "once ended, the verdict: resolved_by (cli, timeout,\nabort, "
 		 "signal, file...), finished_at, and result (true|false|none) "
 		 "and reason\n(checkpoints) or failure_reason (failures); "
+		 "one attachment line per file attached (name, content type, "
+		 "size,\nsource: test, capture or resume, sha256, and blob=ok, "
+		 "missing or corrupt:\neach blob is read and its SHA-256 "
+		 "checked; write one out with\n'" CLI_PROG " attachment'); "
 		 "pause_file; and while pending,\nresume: the command that "
 		 "resumes it. Every text from a test or a resumer is\nescaped "
 		 "for the terminal (see the README).\n",
@@ -81,6 +85,8 @@ int cmd_show(int argc, char **argv)
 	rc = cli_store_open_for_ref(pause_dir, argv[optind], &store, &dir);
 	if (rc == LP_OK)
 		rc = lp_pause_info_load(store, argv[optind], &info);
+	if (rc == LP_OK)
+		rc = lp_pause_info_check_attachments(info);
 	if (rc != LP_OK)
 		exit_code = cli_lp_error(CMD, rc);
 	else if (json)

@@ -18,6 +18,8 @@ static const struct cli_command commands[] = {
 			     "and answer pauses"},
 	{"runs", cmd_runs, "list active runs (every run with -a)"},
 	{"gc", cmd_gc, "remove runs that ended longer ago than a duration"},
+	{"attachment", cmd_attachment, "write out one attachment of a pause "
+				       "(its hash verified)"},
 };
 
 static const struct cli_option main_options[] = {
@@ -38,7 +40,7 @@ static void print_main_help(void)
 	       "Commands:\n",
 	       CLI_PROG);
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		printf("  %-8s %s\n", commands[i].name, commands[i].summary);
+		printf("  %-10s %s\n", commands[i].name, commands[i].summary);
 	printf("\nRun '%s <command> --help' for the options, exit codes "
 	       "and\nexamples of a command.\n\nGlobal options:\n", CLI_PROG);
 	cli_print_options(stdout, main_options);

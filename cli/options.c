@@ -4,6 +4,7 @@
  * checks shared by every command (seconds, --pause-dir, positional
  * arguments, opening the pause directory for reading).
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -138,6 +139,56 @@ int cli_parse_seconds(const char *cmd, const char *option, const char *text,
 				 option, text);
 	*out = v;
 	return 0;
+}
+
+int cli_parse_size(const char *cmd, const char *option, const char *text,
+		   unsigned long long *out)
+{
+	char *end = NULL;
+	unsigned long long v, mul = 1;
+
+	errno = 0;
+	v = (text[0] >= '0' && text[0] <= '9') ? strtoull(text, &end, 10) : 0;
+	if (end && (*end == 'K' || *end == 'k'))
+		mul = 1024ULL, end++;
+	else if (end && (*end == 'M' || *end == 'm'))
+		mul = 1024ULL * 1024, end++;
+	else if (end && (*end == 'G' || *end == 'g'))
+		mul = 1024ULL * 1024 * 1024, end++;
+	if (end == NULL || end == text || *end != '\0' || errno || v == 0 ||
+	    v > (unsigned long long)-1 / mul)
+		return cli_error(cmd, CLI_EXIT_USAGE,
+				 "invalid %s value '%s': give a number of bytes "
+				 ">= 1, with an optional K, M or G suffix",
+				 option, text);
+	*out = v * mul;
+	return 0;
+}
+
+int cli_attach_add(const char *cmd, struct cli_attach *a, const char *path)
+{
+	const char **grown;
+
+	if (a->n >= LP_ATTACH_COUNT_MAX)
+		return cli_error(cmd, CLI_EXIT_USAGE,
+				 "more than %d --attach files: a pause holds at "
+				 "most %d attachments",
+				 LP_ATTACH_COUNT_MAX, LP_ATTACH_COUNT_MAX);
+	if (*path == '\0')
+		return cli_error(cmd, CLI_EXIT_USAGE, "--attach needs a file name");
+	grown = realloc(a->paths, (a->n + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return cli_error(cmd, CLI_EXIT_ERROR, "out of memory");
+	a->paths = grown;
+	a->paths[a->n++] = path;
+	return 0;
+}
+
+void cli_attach_free(struct cli_attach *a)
+{
+	free(a->paths);
+	a->paths = NULL;
+	a->n = 0;
 }
 
 int cli_check_pause_dir(const char *cmd, const char *dir)

@@ -275,6 +275,28 @@ static void put_choices(FILE *fp, const lp_pause_info *info)
 	fputc('\n', fp);
 }
 
+/* One line per attachment: "attachment: <name> (<content type>, <size>
+ * bytes, from <source>) sha256=<hex>[ blob=<state>]", the name escaped;
+ * the blob's state once checked (lp_pause_info_check_attachments). */
+static void put_attachments(FILE *fp, const lp_pause_info *info)
+{
+	size_t i;
+
+	for (i = 0; i < info->nattachments; i++) {
+		const lp_attachment *a = &info->attachments[i];
+
+		fputs("attachment: ", fp);
+		put_one_line(fp, a->name);
+		fputs(" (", fp);
+		put_one_line(fp, a->content_type);
+		fprintf(fp, ", %llu bytes, from %s) sha256=%s", a->size, a->source,
+			a->sha256);
+		if (a->blob != LP_BLOB_UNCHECKED)
+			fprintf(fp, " blob=%s", lp_blob_state_name(a->blob));
+		fputc('\n', fp);
+	}
+}
+
 static void put_resume_hint(FILE *fp, const lp_pause_info *info,
 			    const char *pause_dir)
 {
@@ -342,6 +364,7 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info,
 		put_value(fp, "location", info->location);
 	if (ended)
 		put_verdict(fp, info);
+	put_attachments(fp, info);
 	put_value(fp, "pause_file", info->path);
 	if (pending)
 		put_resume_hint(fp, info, pause_dir);

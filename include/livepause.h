@@ -262,6 +262,8 @@ LP_API int lp_resume_command(char **out, const char *pause_id, lp_kind kind, con
  * one pause are not concurrent. A run outlives its pauses;
  * lp_pause_free() of a pause still pending ends it as aborted. */
 typedef struct lp_pause lp_pause;
+/* An attachment of a pause (see "attachments" below). */
+typedef struct lp_attachment lp_attachment;
 
 typedef struct lp_pause_options {
 	unsigned version;
@@ -279,11 +281,16 @@ typedef struct lp_pause_options {
 	                                 strings: the values a resume may give
 	                                 (checkpoints, questions) */
 	const char *location;         /* NULL, or the caller's "file:line" */
+	/* version 3: files of the test already stored by lp_run_attach(),
+	 * listed in the pause file (each blob must exist; at most
+	 * LP_ATTACH_COUNT_MAX and LP_ATTACH_TOTAL_MAX bytes: else LP_EINVAL) */
+	const lp_attachment *attachments;
+	size_t nattachments;
 } lp_pause_options;
-#define LP_PAUSE_OPTIONS_VERSION 2
+#define LP_PAUSE_OPTIONS_VERSION 3
 #define LP_PAUSE_OPTIONS_INIT \
 	{LP_PAUSE_OPTIONS_VERSION, LP_KIND_FAILURE, NULL, NULL, NULL, LP_TIMEOUT_FOREVER, NULL, \
-	 NULL, NULL}
+	 NULL, NULL, NULL, 0}
 #define LP_CHOICES_MAX 64 /* choices of one pause, each at most 1 KiB */
 
 /* Pause timeouts, as 0.1.1 reads them: the deadline is created_at +
@@ -320,6 +327,10 @@ typedef struct lp_resolution {
 	                         full, directory gone): the outcome stands */
 	char *value;          /* checkpoints with choices, questions: the
 	                         value given; NULL if none */
+	/* the resumer's attachments (source "resume"), each blob verified
+	 * (present, its bytes match its sha256) before the command was taken */
+	lp_attachment *attachments;
+	size_t nattachments;
 } lp_resolution;
 LP_API void lp_resolution_clear(lp_resolution *res);
 
@@ -430,6 +441,10 @@ typedef struct lp_pause_info {
 	char *location;         /* the caller's "file:line"; NULL if unknown */
 	char *value;            /* once ended: the value given; NULL if none */
 	int protocol;           /* the paused process's protocol (0: 0.1.1) */
+	/* the pause file's "attachments" (every source), as listed: blobs
+	 * not checked (see lp_pause_info_check_attachments) */
+	lp_attachment *attachments;
+	size_t nattachments;
 } lp_pause_info;
 
 /* Load one pause by id or by the path of its pause file. With a path,
@@ -469,11 +484,19 @@ typedef struct lp_resume_options {
 	/* version 2 */
 	const char *value;          /* checkpoints with choices (one of them),
 	                               questions; needs protocol >= 3 */
+	/* version 3: files to attach (source "resume"), copied into the
+	 * run's blob store before the command is published; each at most
+	 * max_attachment_size bytes (0: LP_ATTACH_SIZE_DEFAULT), and with the
+	 * pause's own within LP_ATTACH_COUNT_MAX and LP_ATTACH_TOTAL_MAX:
+	 * else LP_EINVAL, nothing written */
+	const char *const *attach;
+	size_t nattach;
+	unsigned long long max_attachment_size;
 } lp_resume_options;
-#define LP_RESUME_OPTIONS_VERSION 2
+#define LP_RESUME_OPTIONS_VERSION 3
 #define LP_RESUME_OPTIONS_INIT \
 	{LP_RESUME_OPTIONS_VERSION, NULL, 0, LP_RESULT_NONE, NULL, 0.0, NULL, \
-	 LP_ACTION_RESUME, NULL, NULL}
+	 LP_ACTION_RESUME, NULL, NULL, NULL, 0, 0}
 
 /* Resume a pause by id or pause-file path (with a path, store may be
  * NULL: the path names its own pause directory): check the options fit its kind
@@ -685,6 +708,91 @@ typedef struct lp_gc_report {
  * second waits). Safe while pytest processes start, pause and end in the
  * directory. LP_EINVAL for a bad older_than; report may be NULL. */
 LP_API int lp_gc(lp_store *store, const lp_gc_options *opts, lp_gc_report *report);
+
+/* ---------------------------------------- attachments (lib/blob.c) */
+
+/*
+ * Evidence next to a verdict: files of the test ("test"), of a capture
+ * hook ("capture") or of the resumer ("resume"), each stored once by
+ * content in its run's blob store, runs/<run_id>/blobs/<sha256>, and
+ * listed in the pause file as "attachments" (docs/protocol.md,
+ * "Attachments"). A blob is published like every protocol file
+ * (temporary name, fsync, rename) and verified (size and SHA-256) before
+ * it is handed to a test or written out: one whose bytes do not match is
+ * never served.
+ */
+#define LP_ATTACH_SIZE_DEFAULT (64ULL * 1024 * 1024) /* per file */
+#define LP_ATTACH_COUNT_MAX 32                       /* per pause, all sources */
+#define LP_ATTACH_TOTAL_MAX (256ULL * 1024 * 1024)   /* bytes per pause */
+#define LP_ATTACH_NAME_MAX 255                       /* bytes of a name */
+#define LP_SHA256_HEX 64
+
+typedef enum lp_blob_state {
+	LP_BLOB_UNCHECKED = 0,
+	LP_BLOB_OK = 1,      /* present, size and SHA-256 match */
+	LP_BLOB_MISSING = 2, /* no such blob (or not a regular file of ours) */
+	LP_BLOB_CORRUPT = 3, /* its bytes do not match: never served */
+} lp_blob_state;
+/* "unchecked", "ok", "missing", "corrupt". */
+LP_API const char *lp_blob_state_name(lp_blob_state state);
+
+/* One attachment. Strings are owned by the struct; release them with
+ * lp_attachment_clear() (safe on a zeroed struct). */
+struct lp_attachment {
+	char *name;         /* the file's base name, or the name given */
+	char sha256[LP_SHA256_HEX + 1]; /* lowercase hex: the blob's name */
+	unsigned long long size;
+	char *content_type; /* from the name's extension (lp_content_type) */
+	char *source;       /* "test", "capture" or "resume" */
+	char *path;         /* absolute path of its blob */
+	lp_blob_state blob; /* set by the checks that read the blob */
+};
+LP_API void lp_attachment_clear(lp_attachment *a);
+
+/* The content type for a file name, by its extension (case-insensitive;
+ * a small table: images, text, logs, JSON, XML, HTML, video, archives);
+ * "application/octet-stream" for any other. Never NULL. */
+LP_API const char *lp_content_type(const char *name);
+
+/* Check an attachment name: 1..LP_ATTACH_NAME_MAX bytes of valid UTF-8,
+ * no '/', no control character, not "." or "..". LP_EINVAL naming it. */
+LP_API int lp_attachment_name_check(const char *name);
+
+/* Store the file at `path` in run's blob store as an attachment of
+ * `source` ("test" or "capture") named `name` (NULL: its base name),
+ * for a pause of this run to list (lp_pause_options.attachments).
+ * The file is refused before anything is written (LP_EINVAL, one line
+ * naming it and what to do) when it is missing, unreadable, a symlink,
+ * a FIFO, a socket, a device or a directory, or over max_size bytes
+ * (0: LP_ATTACH_SIZE_DEFAULT); it is read once, hashed as it is copied
+ * to a temporary name, flushed and renamed to blobs/<sha256>. An error
+ * while copying (disk full: LP_ERROR) leaves no blob behind. On LP_OK
+ * *out is filled (clear it with lp_attachment_clear). */
+LP_API int lp_run_attach(lp_run *run, const char *path, const char *name, const char *source,
+		  unsigned long long max_size, lp_attachment *out);
+
+/* How many of the first n attachments fit one pause together
+ * (LP_ATTACH_COUNT_MAX, LP_ATTACH_TOTAL_MAX); when not all do, *why
+ * (may be NULL; malloc'd, free() it) says which cap the next one
+ * breaks. */
+LP_API size_t lp_attachments_fit(const lp_attachment *list, size_t n, char **why);
+
+/* Read every blob info lists (size, SHA-256) and set each attachment's
+ * blob state; info->json, when present, gets "blob": "<state>" in each
+ * of its attachments. LP_OK, or LP_ERROR (memory). */
+LP_API int lp_pause_info_check_attachments(lp_pause_info *info);
+
+/* Write one attachment of a pause (by id or pause-file path), chosen by
+ * `which`: its sha256 (64 hex digits) or its name (LP_EINVAL when the
+ * name is ambiguous: give the sha256). The blob is verified as it is
+ * copied: with out_path, into a temporary file beside out_path, renamed
+ * over it only when every byte matched (never following a symlink at
+ * out_path's temporary name); else to out_fd, after a first pass that
+ * verified it. A blob that is missing is LP_ENOTFOUND; one whose bytes
+ * do not match is LP_EBADCMD and nothing of it is written. *found (may
+ * be NULL) gets the attachment (clear it). */
+LP_API int lp_attachment_export(lp_store *store, const char *ref, const char *which,
+			 const char *out_path, int out_fd, lp_attachment *found);
 
 /* ------------------------------------------------- QAMule compatibility */
 

@@ -95,6 +95,7 @@ void lp_command_clear(lp_command *c)
 	free(c->reason);
 	free(c->value);
 	lpj_free(c->ignored);
+	lpj_free(c->attachments);
 	memset(c, 0, sizeof *c);
 	c->result = LP_RESULT_NONE;
 }
@@ -224,6 +225,15 @@ static int field(const char *key, const lp_json *v, void *ud)
 							: wrong_type(w, key, "a string or null");
 	if (strcmp(key, "payload") == 0 || strcmp(key, "user") == 0)
 		return LP_OK; /* any value */
+	if (strcmp(key, "attachments") == 0) {
+		size_t n;
+		if (t == LPJ_NULL)
+			return LP_OK;
+		if (lp_attachments_parse(v, w->label, 0, NULL, NULL, &n))
+			return c->typed ? LP_EBADCMD : ignore(w, key);
+		c->attachments = lpj_copy(v);
+		return c->attachments ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	}
 	return ignore(w, key); /* a newer writer's field: forward compatible */
 }
 
@@ -381,6 +391,8 @@ int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN
 	} else if (!rc && s->action == LP_ACTION_ABORT && s->reason && !lpj_has(c, "reason")) {
 		rc = lpj_set_str(c, "reason", s->reason); /* why the run is stopped */
 	}
+	if (!rc && s->attachments)
+		rc = lpj_set_json(c, "attachments", lpj_copy(s->attachments));
 	if (!rc && !(rc = lpj_set_str(c, "by", s->by)) &&
 	    !(rc = lpj_set_int(c, "pid", (long long)getpid())) &&
 	    !(rc = lpj_set_str(c, "hostname", lp_hostname())) &&

@@ -87,7 +87,7 @@ static const char *value_of(const lp_resume_options *o)
 
 static int check_options(const lp_resume_options *o)
 {
-	if (o == NULL || (o->version != 1 && o->version != LP_RESUME_OPTIONS_VERSION))
+	if (o == NULL || o->version < 1 || o->version > LP_RESUME_OPTIONS_VERSION)
 		return lp_fail(LP_EINVAL, "lp_resume_options missing or of an unknown version");
 	const char *value = value_of(o);
 	if (o->action == LP_ACTION_ABORT && (o->failure_reason || o->has_result || value))
@@ -102,6 +102,69 @@ static int check_options(const lp_resume_options *o)
 	if (o->action != LP_ACTION_RESUME && o->action != LP_ACTION_ABORT &&
 	    o->action != LP_ACTION_TIMEOUT)
 		return lp_fail(LP_EINVAL, "unknown action %d", (int)o->action);
+	if (o->version >= 3 && o->nattach && o->attach == NULL)
+		return lp_fail(LP_EINVAL, "lp_resume_options: nattach without attach");
+	return LP_OK;
+}
+
+/* The resumer's files: every one checked (type, size) and the pause's
+ * caps (count, total with what it lists already) before the first is
+ * copied; then each copied into the run's blob store. On LP_OK *out is
+ * the command's "attachments" array (NULL: none). A file refused is
+ * LP_EINVAL with nothing written; a copy that fails (disk full) leaves
+ * no partial blob, and no command is written after it. */
+static int store_attachments(const lp_resume_options *o, const lp_json *doc, int run_fd,
+			     const char *run_path, const char *id, lp_json **out)
+{
+	*out = NULL;
+	if (o->version < 3 || o->nattach == 0)
+		return LP_OK;
+	if (lpj_get_int(doc, "protocol", 0) < LP_PROTOCOL_ANSWERS)
+		return lp_fail(LP_EINVAL,
+			       "pause %s was made by an older pytest-live-pause (protocol < %d) that takes no attachments; nothing written",
+			       id, LP_PROTOCOL_ANSWERS);
+	unsigned long long max = o->max_attachment_size ? o->max_attachment_size
+							: LP_ATTACH_SIZE_DEFAULT;
+	lp_attachment *have = NULL;
+	size_t nhave = 0;
+	const lp_json *listed = lpj_get(doc, "attachments");
+	if (listed && lpj_typeof(listed) != LPJ_NULL &&
+	    lp_attachments_parse(listed, "pause file", 1, NULL, &have, &nhave))
+		lp_error_clear(); /* a pause file we cannot read counts as none */
+	size_t n = nhave + o->nattach;
+	lp_attachment *all = calloc(n, sizeof *all);
+	if (all == NULL) {
+		lp_attachments_free(have, nhave);
+		return lp_fail(LP_ERROR, "out of memory");
+	}
+	for (size_t i = 0; i < nhave; i++)
+		all[i].size = have[i].size, all[i].name = have[i].name;
+	int rc = LP_OK;
+	for (size_t i = 0; !rc && i < o->nattach; i++) {
+		rc = lp_blob_source_check(o->attach[i], max, &all[nhave + i].size);
+		all[nhave + i].name = (char *)o->attach[i];
+	}
+	char *why = NULL;
+	if (!rc && lp_attachments_fit(all, n, &why) < n)
+		rc = lp_fail(LP_EINVAL, "pause %s: %s; nothing written", id, why ? why : "too many");
+	free(why);
+	free(all); /* its names were borrowed */
+	lp_attachments_free(have, nhave);
+	lp_json *arr = rc ? NULL : lpj_array();
+	if (!rc && arr == NULL)
+		rc = lp_fail(LP_ERROR, "out of memory");
+	for (size_t i = 0; !rc && i < o->nattach; i++) {
+		lp_attachment a;
+		if ((rc = lp_blob_put(run_fd, run_path, o->attach[i], NULL, "resume", max, &a)))
+			break;
+		rc = lpj_array_append(arr, lp_attachment_to_json(&a, 0));
+		lp_attachment_clear(&a);
+	}
+	if (rc) {
+		lpj_free(arr);
+		return rc;
+	}
+	*out = arr;
 	return LP_OK;
 }
 
@@ -235,7 +298,7 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 	if ((rc = lp_ref_resolve(store, ref, &other, id)))
 		return rc;
 	lp_store *s = other ? other : store;
-	lp_json *doc = NULL, *final = NULL;
+	lp_json *doc = NULL, *final = NULL, *attached = NULL;
 	char *cmd = NULL;
 	lp_run dirs = {.store = s, .fd = -1, .pauses_fd = -1, .commands_fd = -1, .events_fd = -1};
 	double mtime = 0;
@@ -262,15 +325,18 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 		goto done;
 	}
 	char token[LP_TOKEN_HEX + 1];
-	lp_command_spec spec = {o->action, o->by ? o->by : "cli", o->failure_reason,
-				o->has_result ? o->result : LP_RESULT_NONE, o->reason, NULL,
-				(int)lpj_get_int(doc, "protocol", 0), id, value_of(o), choices};
+	lp_command_spec spec = {.action = o->action,
+				.by = o->by ? o->by : "cli",
+				.failure_reason = o->failure_reason,
+				.result = o->has_result ? o->result : LP_RESULT_NONE,
+				.reason = o->reason,
+				.pause_protocol = (int)lpj_get_int(doc, "protocol", 0),
+				.pause_id = id,
+				.value = value_of(o),
+				.choices = choices};
+	/* checked as the command will be, before any attachment is copied */
 	if ((rc = lp_command_build(kind, &spec, token, &cmd)))
 		goto done;
-	if (interrupted(o)) {
-		rc = lp_fail(LP_EINTR, "interrupted before the command for pause %s was written; nothing written", id);
-		goto done;
-	}
 	char label[PATH_MAX], name[LP_ID_MAX + 16];
 	snprintf(label, sizeof label, "%s/runs/%s/commands", s->path, run_id);
 	snprintf(name, sizeof name, "%s.resume.json", id);
@@ -280,6 +346,20 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 	    (rc = lp_dir_open(dirs.fd, "commands", 0, label, &dirs.commands_fd)) ||
 	    (rc = lp_dir_open(dirs.fd, "pauses", 0, plabel, &dirs.pauses_fd)))
 		goto done;
+	snprintf(plabel, sizeof plabel, "%s/runs/%s", s->path, run_id);
+	if ((rc = store_attachments(o, doc, dirs.fd, plabel, id, &attached)))
+		goto done;
+	if (attached) {
+		spec.attachments = attached;
+		free(cmd);
+		cmd = NULL;
+		if ((rc = lp_command_build(kind, &spec, token, &cmd)))
+			goto done;
+	}
+	if (interrupted(o)) {
+		rc = lp_fail(LP_EINTR, "interrupted before the command for pause %s was written; nothing written", id);
+		goto done;
+	}
 	double take_timeout = o->take_timeout == 0 ? LP_DEFAULT_TAKE_TIMEOUT : o->take_timeout;
 	int64_t claim_deadline = lp_mono_ms() + (int64_t)((take_timeout > 0 ? take_timeout : 1) * 1000);
 	for (;;) {
@@ -338,6 +418,7 @@ done:
 		close(dirs.pauses_fd);
 	lpj_free(doc);
 	lpj_free(final);
+	lpj_free(attached);
 	free(cmd);
 	lp_store_free(other);
 	return rc;

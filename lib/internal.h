@@ -231,6 +231,8 @@ char *lpj_dump_exact(const lp_json *j);
 /* Arrays and iteration (for claim.c). */
 lp_json *lpj_array(void);
 int lpj_array_append_str(lp_json *a, const char *val);
+int lpj_array_append(lp_json *a, lp_json *val); /* steals val (also on error) */
+lp_json *lpj_array_get(const lp_json *a, size_t i); /* borrowed; NULL past the end */
 size_t lpj_size(const lp_json *j); /* members of an object or array, else 0 */
 lp_json *lpj_array_get(const lp_json *a, size_t i); /* borrowed; NULL out of range */
 /* Call cb for each member of object o in order; a non-zero return stops
@@ -264,6 +266,7 @@ typedef struct lp_command {
 	char *reason;         /* checkpoints, questions; any kind's abort */
 	char *value;          /* checkpoints with choices, questions; NULL: none */
 	lp_json *ignored;     /* array of the names of fields not used */
+	lp_json *attachments; /* NULL, or the resumer's entries (blob.c's schema) */
 } lp_command;
 void lp_command_clear(lp_command *c);
 
@@ -295,6 +298,7 @@ typedef struct lp_command_spec {
 	const char *pause_id;       /* for messages */
 	const char *value;          /* checkpoints with choices, questions; NULL */
 	const lp_json *choices;     /* the target pause's choices (NULL: none) */
+	const lp_json *attachments; /* NULL or the resumer's entries (blobs stored) */
 } lp_command_spec;
 /* Build the command text for a pause of `kind` (token: LP_TOKEN_HEX hex
  * digits and a NUL, "" for a seed-format command) and check it with
@@ -328,6 +332,46 @@ enum {
  * Never returns an lp_error: every failure is one of the above. */
 int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label,
 		  int patient, lp_command *c, char **text, struct stat *st_out);
+
+/* ----------------------------------------------------------- blob.c */
+/* The blob store of a run, runs/<run_id>/blobs/, and the one schema of
+ * an attachment entry (docs/protocol.md "Attachments"). run_fd is the
+ * run's verified directory, run_path its absolute path (for messages and
+ * lp_attachment.path). */
+
+/* Check a file the resumer names before anything is written: a regular
+ * file of at most max_size bytes (not a symlink, FIFO, socket, device or
+ * directory). LP_EINVAL with one line naming it and what to do; *size
+ * gets its size. */
+int lp_blob_source_check(const char *path, unsigned long long max_size,
+			 unsigned long long *size);
+/* Copy the file at path into blobs/ (created 0700), hashing it as it is
+ * read, under a temporary name that is flushed and renamed to its
+ * sha256: no partial blob is ever at a blob's name, and a failed copy
+ * (disk full) leaves none. Fills *out (name, sha256, size, content_type,
+ * source, path); LP_EINVAL for a refused file (lp_blob_source_check),
+ * LP_ERROR for an I/O error. */
+int lp_blob_put(int run_fd, const char *run_path, const char *path, const char *name,
+		const char *source, unsigned long long max_size, lp_attachment *out);
+/* Verify blobs/<sha256>: a regular file of ours of `size` bytes whose
+ * SHA-256 is sha256. LP_OK (with fd_out non-NULL: an open descriptor of
+ * it at offset 0, the caller's to close), LP_ENOTFOUND (missing),
+ * LP_EBADCMD (its bytes do not match), LP_ERROR. */
+int lp_blob_verify(int run_fd, const char *sha256, unsigned long long size, int *fd_out);
+/* An attachment as its JSON entry {name, sha256, size, content_type[,
+ * source]}; NULL when out of memory. */
+lp_json *lp_attachment_to_json(const lp_attachment *a, int with_source);
+/* Parse an "attachments" value strictly: an array of at most
+ * LP_ATTACH_COUNT_MAX entries of the schema above (with_source: "source"
+ * required, one of test, capture, resume; without: absent or "resume").
+ * LP_EBADCMD naming label and the entry. *out (may be NULL: only check)
+ * gets a malloc'd list of *n (each path under run_path/blobs; free with
+ * lp_attachments_free). */
+int lp_attachments_parse(const lp_json *v, const char *label, int with_source,
+			 const char *run_path, lp_attachment **out, size_t *n);
+void lp_attachments_free(lp_attachment *list, size_t n);
+/* Copy a list (deep); NULL when out of memory (n 0: NULL too). */
+lp_attachment *lp_attachments_copy(const lp_attachment *list, size_t n);
 
 /* -------------------------------------------------------- catalog.c */
 /* <dir>/catalog.tsv: "R" lines (runs started), "E" lines (runs ended)

@@ -323,6 +323,13 @@ lp_json *lpj_array_get(const lp_json *a, size_t i)
 	return L(json_array_get(J(a), i));
 }
 
+int lpj_array_append(lp_json *a, lp_json *val)
+{
+	if (val == NULL || json_array_append_new(J(a), J(val)) < 0)
+		return lp_fail(LP_ERROR, "out of memory in a JSON array");
+	return LP_OK;
+}
+
 size_t lpj_size(const lp_json *j)
 {
 	if (json_is_array(J(j)))

@@ -62,6 +62,7 @@ void lp_resolution_clear(lp_resolution *res)
 	free(res->ignored_json);
 	free(res->warning);
 	free(res->value);
+	lp_attachments_free(res->attachments, res->nattachments);
 	memset(res, 0, sizeof *res);
 	res->result = LP_RESULT_NONE;
 }
@@ -176,6 +177,42 @@ static int fill_doc(lp_pause *p, const lp_pause_options *o)
 	return o->version >= 2 && o->choices ? set_choices(d, o->choices) : LP_OK;
 }
 
+/* The test's attachments (options version 3), checked against the
+ * pause's caps and their blobs (present, of their size), as the pause
+ * file's "attachments" (always there: [] for none). */
+static int list_attachments(lp_pause *p, const lp_pause_options *o)
+{
+	const lp_attachment *a = o->version >= 3 ? o->attachments : NULL;
+	size_t n = a ? o->nattachments : 0;
+	char *why = NULL;
+	if (lp_attachments_fit(a, n, &why) < n) {
+		int rc = lp_fail(LP_EINVAL, "%s", why ? why : "too many attachments");
+		free(why);
+		return rc;
+	}
+	lp_json *arr = lpj_array();
+	int rc = arr ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	for (size_t i = 0; !rc && i < n; i++) {
+		struct stat st;
+		char name[LP_SHA256_HEX + 8];
+		snprintf(name, sizeof name, "blobs/%s", a[i].sha256);
+		if (a[i].source == NULL || strcmp(a[i].source, "resume") == 0 ||
+		    lp_attachment_name_check(a[i].name))
+			rc = lp_fail(LP_EINVAL, "attachment %zu: a test's attachment needs a name and the source test or capture", i);
+		else if (fstatat(p->run->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
+			 (unsigned long long)st.st_size != a[i].size)
+			rc = lp_fail(LP_EINVAL,
+				     "attachment '%s': its blob %s is not in the run's blob store (store it with lp_run_attach)",
+				     a[i].name, a[i].sha256);
+		else
+			rc = lpj_array_append(arr, lp_attachment_to_json(&a[i], 1));
+	}
+	if (!rc)
+		return lpj_set_json(p->doc, "attachments", arr);
+	lpj_free(arr);
+	return rc;
+}
+
 #define TIMEOUT_RULE "must be a number of seconds from 0 (times out at once) to %g, or inf (waits until resumed)"
 
 int lp_timeout_check(double seconds, const char *what)
@@ -204,7 +241,7 @@ int lp_timeout_parse(const char *text, const char *what, double *out)
 int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 {
 	*out = NULL;
-	if (o == NULL || (o->version != 1 && o->version != LP_PAUSE_OPTIONS_VERSION))
+	if (o == NULL || o->version < 1 || o->version > LP_PAUSE_OPTIONS_VERSION)
 		return lp_fail(LP_EINVAL, "lp_pause_options missing or of an unknown version");
 	if (o->kind != LP_KIND_FAILURE && o->kind != LP_KIND_CHECKPOINT &&
 	    o->kind != LP_KIND_QUESTION)
@@ -238,7 +275,8 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 		goto fail;
 	}
 	if ((rc = lpj_merge_text(p->doc, o->extra_json, 0, "extra pause fields")) ||
-	    (rc = lpj_bound_strings(p->doc, LP_CAP_EXTRA_STRING)) || (rc = fill_doc(p, o)))
+	    (rc = lpj_bound_strings(p->doc, LP_CAP_EXTRA_STRING)) || (rc = fill_doc(p, o)) ||
+	    (rc = list_attachments(p, o)))
 		goto fail;
 	if ((rc = lp_run_commands_waiter(run, &p->waiter)))
 		goto fail;
@@ -363,6 +401,58 @@ static int rewrite_in_place(lp_pause *p)
 	return ok ? LP_OK : lp_fail_errno(LP_ERROR, e, "cannot rewrite %s in place", p->path);
 }
 
+/* The resumer's attachments of command c (checked by check_attachments)
+ * in out and appended to the pause file's list with source "resume". */
+static int take_attachments(lp_pause *p, const lp_command *c, lp_resolution *out)
+{
+	char run_path[PATH_MAX];
+	snprintf(run_path, sizeof run_path, "%s/runs/%s", p->run->store->path, p->run->id);
+	int rc = lp_attachments_parse(c->attachments, "command", 0, run_path, &out->attachments,
+				      &out->nattachments);
+	lp_json *list = lpj_get(p->doc, "attachments");
+	if (!rc && list == NULL) {
+		if ((rc = lpj_set_json(p->doc, "attachments", lpj_array())) == LP_OK)
+			list = lpj_get(p->doc, "attachments");
+	}
+	for (size_t i = 0; !rc && i < out->nattachments; i++) {
+		out->attachments[i].blob = LP_BLOB_OK;
+		rc = lpj_array_append(list, lp_attachment_to_json(&out->attachments[i], 1));
+	}
+	return rc;
+}
+
+/* Before a command with attachments is taken: every blob it names is
+ * there and matches its SHA-256, and with the pause's own they fit the
+ * caps. LP_OK, or LP_EBADCMD saying why (the command is refused). */
+static int check_attachments(lp_pause *p, const lp_command *c, const char *label)
+{
+	lp_attachment *mine = NULL, *theirs = NULL;
+	size_t nmine = 0, ntheirs = 0;
+	const lp_json *listed = lpj_get(p->doc, "attachments");
+	int rc = lp_attachments_parse(c->attachments, label, 0, NULL, &theirs, &ntheirs);
+	if (!rc && listed)
+		rc = lp_attachments_parse(listed, "pause file", 1, NULL, &mine, &nmine);
+	lp_attachment *all = rc ? NULL : calloc(nmine + ntheirs + 1, sizeof *all);
+	if (!rc && all == NULL)
+		rc = lp_fail(LP_ERROR, "out of memory");
+	for (size_t i = 0; !rc && i < nmine + ntheirs; i++)
+		all[i] = i < nmine ? mine[i] : theirs[i - nmine]; /* borrowed */
+	char *why = NULL;
+	if (!rc && lp_attachments_fit(all, nmine + ntheirs, &why) < nmine + ntheirs)
+		rc = lp_fail(LP_EBADCMD, "%s: %s", label, why ? why : "too many attachments");
+	free(why);
+	free(all);
+	for (size_t i = 0; !rc && i < ntheirs; i++) {
+		int v = lp_blob_verify(p->run->fd, theirs[i].sha256, theirs[i].size, NULL);
+		if (v)
+			rc = lp_fail(LP_EBADCMD, "%s: attachment '%s': %s", label, theirs[i].name,
+				     lp_error_message());
+	}
+	lp_attachments_free(mine, nmine);
+	lp_attachments_free(theirs, ntheirs);
+	return rc;
+}
+
 /*
  * Record the outcome decided by command c (its text as taken): the
  * resolution first, so the caller gets the verdict whatever happens next;
@@ -396,6 +486,8 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, char
 	}
 	lp_json *d = p->doc;
 	int rc;
+	if (c->attachments && (rc = take_attachments(p, c, out)))
+		goto recorded;
 	if ((rc = lpj_set_str(d, "status", lp_outcome_name(oc))) ||
 	    (rc = lpj_set_real(d, "resolved_at", lp_now())) ||
 	    (rc = lpj_set_real(d, "finished_at", lpj_get_real(d, "resolved_at", 0))) ||
@@ -534,6 +626,14 @@ static int take(lp_pause *p, const lp_wait_hooks *hooks, int patient, lp_resolut
 		reject(p, msg, hooks, &st);
 		return 1;
 	}
+	if (c.attachments && check_attachments(p, &c, label)) {
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", lp_error_message());
+		lp_command_clear(&c);
+		free(text);
+		reject(p, msg, hooks, &st);
+		return 1;
+	}
 	int rc = finalize(p, text, &c, NULL, out);
 	lp_command_clear(&c);
 	free(text);
@@ -608,8 +708,12 @@ int lp_pause_claim(lp_pause *p, lp_action action, const char *by, const char *fi
 		return lp_fail(LP_EINVAL, "lp_pause_claim: pause, by and out are required");
 	if (p->done)
 		return lp_fail(LP_EINVAL, "pause %s has already ended", p->id);
-	lp_command_spec spec = {action, by, NULL, LP_RESULT_NONE, NULL, fields_json,
-				LP_PROTOCOL_VERSION, p->id, NULL, NULL};
+	lp_command_spec spec = {.action = action,
+				.by = by,
+				.result = LP_RESULT_NONE,
+				.fields_json = fields_json,
+				.pause_protocol = LP_PROTOCOL_VERSION,
+				.pause_id = p->id};
 	int rc = LP_OK;
 	for (int attempt = 0; !rc && attempt < 8; attempt++) {
 		char token[LP_TOKEN_HEX + 1], *text, label[PATH_MAX];

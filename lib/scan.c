@@ -299,6 +299,14 @@ int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 	i->location = dup_field(doc, "location");
 	i->value = dup_field(doc, "value");
 	int choices_ok = load_choices(i, lpj_get(doc, "choices"));
+	const lp_json *att = lpj_get(doc, "attachments");
+	if (att && lpj_size(att) > 0) {
+		char run_path[PATH_MAX];
+		snprintf(run_path, sizeof run_path, "%s/runs/%s", store->path, run_id);
+		if (lp_attachments_parse(att, "pause file", 1, run_path, &i->attachments,
+					 &i->nattachments))
+			lp_error_clear(); /* listed badly: shown as none */
+	}
 	if (with_json) {
 		/* doc is the caller's to change: add the derived fields in place */
 		if (!lpj_set_str(doc, "state", state) && !lpj_set_str(doc, "path", path))
@@ -330,6 +338,7 @@ void lp_pause_info_free(lp_pause_info *i)
 	for (size_t k = 0; k < i->nchoices; k++)
 		free(i->choices[k]);
 	free(i->choices);
+	lp_attachments_free(i->attachments, i->nattachments);
 	free(i);
 }
 

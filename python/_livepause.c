@@ -272,6 +272,96 @@ text_arg_conv(PyObject *obj, void *out)
 	return t->s != NULL;
 }
 
+/* An attachment as a dict: name, sha256, size, content_type, source,
+ * path (of its blob); NULL with an exception set on failure. */
+static PyObject *
+attachment_to_dict(const lp_attachment *a)
+{
+	return Py_BuildValue("{s:s,s:s,s:K,s:s,s:s,s:O&}", "name", a->name,
+			     "sha256", a->sha256, "size", a->size,
+			     "content_type", a->content_type, "source", a->source,
+			     "path", path_or_none, a->path);
+}
+
+static PyObject *
+attachments_to_list(const lp_attachment *list, size_t n)
+{
+	PyObject *l = PyList_New(0);
+	size_t i;
+
+	for (i = 0; l != NULL && i < n; i++) {
+		PyObject *d = attachment_to_dict(&list[i]);
+		if (d == NULL || PyList_Append(l, d) < 0)
+			Py_CLEAR(l);
+		Py_XDECREF(d);
+	}
+	return l;
+}
+
+/* The attachments a caller passes back (dicts as Run.attach() returned
+ * them) as lp_attachment structs whose strings borrow from the dicts
+ * (alive as long as seq is). *out is PyMem_Malloc'd. 0, or -1 with an
+ * exception set. */
+static int
+attachments_from_seq(PyObject *seq, lp_attachment **out, size_t *n)
+{
+	Py_ssize_t len, i;
+	lp_attachment *list;
+
+	*out = NULL;
+	*n = 0;
+	if (seq == NULL || seq == Py_None)
+		return 0;
+	if (!PyList_Check(seq) && !PyTuple_Check(seq)) {
+		PyErr_SetString(PyExc_TypeError,
+				"attachments must be a list of what Run.attach() returned");
+		return -1;
+	}
+	len = PySequence_Size(seq);
+	if (len <= 0)
+		return len < 0 ? -1 : 0;
+	list = PyMem_Calloc((size_t)len, sizeof(*list));
+	if (list == NULL) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		PyObject *d = PySequence_GetItem(seq, i), *v;
+		const char *keys[] = {"name", "content_type", "source", "sha256"};
+		const char *vals[4] = {NULL, NULL, NULL, NULL};
+		int k, bad = d == NULL || !PyDict_Check(d);
+
+		for (k = 0; !bad && k < 4; k++) {
+			v = PyDict_GetItemString(d, keys[k]); /* borrowed */
+			vals[k] = v && PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, NULL) : NULL;
+			bad = vals[k] == NULL;
+		}
+		v = bad ? NULL : PyDict_GetItemString(d, "size");
+		if (!bad && (v == NULL || !PyLong_Check(v) ||
+			     strlen(vals[3]) != LP_SHA256_HEX))
+			bad = 1;
+		if (!bad) {
+			list[i].size = PyLong_AsUnsignedLongLong(v);
+			bad = PyErr_Occurred() != NULL;
+		}
+		Py_XDECREF(d); /* the list still holds it */
+		if (bad) {
+			PyMem_Free(list);
+			if (!PyErr_Occurred())
+				PyErr_SetString(PyExc_TypeError,
+						"each attachment must be a dict as Run.attach() returned it");
+			return -1;
+		}
+		list[i].name = (char *)vals[0];
+		list[i].content_type = (char *)vals[1];
+		list[i].source = (char *)vals[2];
+		memcpy(list[i].sha256, vals[3], LP_SHA256_HEX + 1);
+	}
+	*out = list;
+	*n = (size_t)len;
+	return 0;
+}
+
 /* The outcome of a pause as a dict; clears res. */
 static PyObject *
 resolution_to_dict(lp_resolution *res)
@@ -314,6 +404,7 @@ resolution_to_dict(lp_resolution *res)
 	PUT("own", PyBool_FromLong(res->own));
 	PUT("warning", text_or_none(res->warning));
 	PUT("value", text_or_none(res->value));
+	PUT("attachments", attachments_to_list(res->attachments, res->nattachments));
 #undef PUT
 done:
 	lp_resolution_clear(res);
@@ -766,7 +857,7 @@ static PyObject *
 Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"kind", "nodeid", "task", "original_failure",
-				 "timeout", "extra_json", "choices", "location", NULL};
+				 "timeout", "extra_json", "choices", "location", "attachments", NULL};
 	RunObject *self = (RunObject *)op;
 	module_state *st = STATE_OF(self);
 	lp_pause_options opts = LP_PAUSE_OPTIONS_INIT;
@@ -777,13 +868,18 @@ Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 	PyObject *choices_obj = Py_None, *choices_holder = NULL;
 	text_arg nodeid = {NULL, NULL}, task = {NULL, NULL},
 		 failure = {NULL, NULL}, extra = {NULL, NULL}, location = {NULL, NULL};
+	PyObject *attached = Py_None;
+	lp_attachment *alist = NULL;
+	size_t nalist = 0;
 	int rc, ok;
 
-	ok = PyArg_ParseTupleAndKeywords(args, kwds, "sO&|$O&O&dO&OO&:pause", kwlist,
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "sO&|$O&O&dO&OO&O:pause", kwlist,
 					 &kind, text_arg_conv, &nodeid,
 					 text_arg_conv, &task, text_arg_conv, &failure,
 					 &opts.timeout, text_arg_conv, &extra,
-					 &choices_obj, text_arg_conv, &location);
+					 &choices_obj, text_arg_conv, &location, &attached);
+	if (ok && attachments_from_seq(attached, &alist, &nalist) < 0)
+		ok = 0;
 	if (ok && nodeid.s == NULL) {
 		(void)raise_code_message(st, LP_EINVAL, "a pause needs a nodeid");
 		ok = 0;
@@ -800,10 +896,13 @@ Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 		opts.extra_json = extra.s;
 		opts.choices = choices;
 		opts.location = location.s;
+		opts.attachments = alist;
+		opts.nattachments = nalist;
 		rc = lp_pause_begin(&pause, self->run, &opts);
 	}
 	PyMem_Free(choices);
 	Py_XDECREF(choices_holder);
+	PyMem_Free(alist);
 	Py_XDECREF(nodeid.holder);
 	Py_XDECREF(task.holder);
 	Py_XDECREF(failure.holder);
@@ -872,6 +971,37 @@ Run_aborted(PyObject *op, PyObject *noargs)
 	return r;
 }
 
+static PyObject *
+Run_attach(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"path", "name", "source", "max_size", NULL};
+	RunObject *self = (RunObject *)op;
+	PyObject *path = NULL, *r;
+	text_arg name = {NULL, NULL};
+	const char *source = "test";
+	unsigned long long max_size = 0;
+	lp_attachment a;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&|$O&sK:attach", kwlist,
+					 PyUnicode_FSConverter, &path, text_arg_conv,
+					 &name, &source, &max_size)) {
+		Py_XDECREF(path);
+		Py_XDECREF(name.holder);
+		return NULL;
+	}
+	Py_BEGIN_ALLOW_THREADS
+	rc = lp_run_attach(self->run, PyBytes_AsString(path), name.s, source, max_size, &a);
+	Py_END_ALLOW_THREADS
+	Py_DECREF(path);
+	Py_XDECREF(name.holder);
+	if (rc != LP_OK)
+		return raise_lp(STATE_OF(self), rc);
+	r = attachment_to_dict(&a);
+	lp_attachment_clear(&a);
+	return r;
+}
+
 static PyGetSetDef Run_getset[] = {
 	{"run_id", Run_get_run_id, NULL, "The run's id (str).", NULL},
 	{"store", Run_get_store, NULL, "The Store the run lives in.", NULL},
@@ -904,10 +1034,21 @@ static PyMethodDef Run_methods[] = {
 	{"pause", (PyCFunction)(void (*)(void))Run_pause,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "pause($self, /, kind, nodeid, *, task=None, original_failure=None, "
-	 "timeout=inf, extra_json=None)\n--\n\n"
+	 "timeout=inf, extra_json=None, attachments=None)\n--\n\n"
 	 "Begin a pause ('failure' or 'checkpoint'): write its pause file "
 	 "(status pending) and return the Pause. timeout 0 times out at once, "
-	 "inf waits until resumed (see parse_timeout())."},
+	 "inf waits until resumed (see parse_timeout()). attachments: a list "
+	 "of what attach() returned, listed in the pause file."},
+	{"attach", (PyCFunction)(void (*)(void))Run_attach,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "attach($self, /, path, *, name=None, source='test', max_size=0)\n--\n\n"
+	 "Copy the file at path into the run's blob store (by its SHA-256) and "
+	 "return its attachment: a dict of name, sha256, size, content_type, "
+	 "source ('test' or 'capture') and path (of the blob), to pass to "
+	 "pause(attachments=...). max_size 0: the default cap (64 MiB). A "
+	 "missing, special or oversized file raises InvalidArgumentError, "
+	 "nothing written; an I/O error (disk full) LivePauseError, no blob "
+	 "left."},
 	{NULL, NULL, 0, NULL},
 };
 
@@ -1696,7 +1837,33 @@ done:
 	return d;
 }
 
+static PyObject *
+mod_attachments_fit(PyObject *mod, PyObject *seq)
+{
+	lp_attachment *list;
+	size_t n, fit;
+	char *why = NULL;
+	PyObject *r;
+
+	(void)mod;
+	if (attachments_from_seq(seq, &list, &n) < 0)
+		return NULL;
+	fit = lp_attachments_fit(list, n, &why);
+	PyMem_Free(list);
+	PyObject *w = text_or_none(why);
+	free(why);
+	if (w == NULL)
+		return NULL;
+	r = Py_BuildValue("(nN)", (Py_ssize_t)fit, w);
+	return r;
+}
+
 static PyMethodDef module_methods[] = {
+	{"attachments_fit", mod_attachments_fit, METH_O,
+	 "attachments_fit(attachments, /)\n--\n\n"
+	 "How many of the first attachments (dicts of Run.attach()) fit one "
+	 "pause (32 files, 256 MiB): (count, why), why None when all fit, else "
+	 "the cap the next one breaks."},
 	{"default_pause_dir", (PyCFunction)(void (*)(void))mod_default_pause_dir,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "default_pause_dir(explicit=None)\n--\n\n"
@@ -1845,6 +2012,8 @@ module_exec(PyObject *module)
 				       LP_DEFAULT_DIR) < 0 ||
 	    PyModule_AddStringConstant(module, "ENV_PAUSE_DIR", LP_ENV_DIR) < 0 ||
 	    PyModule_AddIntConstant(module, "ID_MAX", LP_ID_MAX) < 0 ||
+	    PyModule_AddIntConstant(module, "ATTACH_SIZE_DEFAULT",
+				    (long)LP_ATTACH_SIZE_DEFAULT) < 0 ||
 	    PyModule_AddIntConstant(module, "QAMULE_RESULT_CAP",
 				    LP_QAMULE_RESULT_CAP) < 0)
 		return -1;

@@ -6,9 +6,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-# (pkg-config: the build finds jansson with it, and tests/python/test_c_library.py
-# builds examples/c/checkpoint.c with `pkg-config --cflags --libs livepause`)
-APT_PACKAGES=(gcc make pkg-config cmake libjansson-dev libcmocka-dev libmicrohttpd-dev)
+# (pkg-config: the build finds jansson and nettle with it, and
+# tests/python/test_c_library.py builds examples/c/checkpoint.c with
+# `pkg-config --cflags --libs livepause`)
+APT_PACKAGES=(gcc make pkg-config cmake libjansson-dev nettle-dev libcmocka-dev libmicrohttpd-dev)
 # for `make test`: sanitizers (gcc), fuzzing (clang, libFuzzer), valgrind,
 # and Debian's chromium for the dashboard's browser tests (Playwright)
 [ "${LP_WITH_DEV_TOOLS:-0}" = 1 ] && APT_PACKAGES+=(clang libclang-rt-14-dev valgrind util-linux chromium)

@@ -35,6 +35,17 @@ class PauseNotFoundError(LivePauseError):
 class InvalidArgumentError(LivePauseError, ValueError):
     """A bad argument: id, option value, or an option not fitting the pause's kind (LP_EINVAL, LP_EKIND)."""
 
+class _Attachment(TypedDict):
+    """One attachment, as Run.attach() returns it and Pause.wait() reports
+    the resumer's: path is its verified blob in the run's blob store."""
+
+    name: str
+    sha256: str
+    size: int
+    content_type: str
+    source: Literal["test", "capture", "resume"]
+    path: str
+
 class _Resolution(TypedDict):
     """How a pause ended, as returned by Pause.wait() and Pause.claim()."""
 
@@ -50,6 +61,7 @@ class _Resolution(TypedDict):
     own: bool
     warning: str | None
     value: str | None
+    attachments: list[_Attachment]
 
 @final
 class Store:
@@ -105,11 +117,21 @@ class Run:
         extra_json: str | None = None,
         choices: Sequence[str] | None = None,
         location: str | None = None,
+        attachments: Sequence[_Attachment] | None = None,
     ) -> Pause: ...
     def abort(self, pause_id: str | None, nodeid: str | None, reason: str | None) -> None:
         """Stop the run (aborted.json, event run_aborted), once."""
     def aborted(self) -> tuple[str, str | None] | None:
         """(nodeid, reason) once the run was stopped by abort(), else None."""
+    def attach(
+        self,
+        path: _Path,
+        *,
+        name: str | None = None,
+        source: Literal["test", "capture"] = "test",
+        max_size: int = 0,
+    ) -> _Attachment:
+        """Copy the file into the run's blob store; its attachment."""
 
 @final
 class Pause:
@@ -189,6 +211,11 @@ def terminal_safe(text: str | bytes, multiline: bool = False) -> str:
 def shell_quote(word: str) -> str:
     """word quoted for a POSIX shell (unchanged when it is only
     ``[A-Za-z0-9@%+:,./_-]``); ValueError for a NUL."""
+
+def attachments_fit(attachments: Sequence[_Attachment], /) -> tuple[int, str | None]:
+    """How many of the first attachments fit one pause, and why not all."""
+
+ATTACH_SIZE_DEFAULT: int
 
 def parse_timeout(value: str | float, what: str = "timeout") -> float:
     """The runtime's rule for a pause timeout: seconds from 0 (times out at
