@@ -153,21 +153,22 @@ def test_install_puts_library_header_and_configs_under_the_prefix(installed: Ins
     assert not list(installed.prefix.rglob("internal.h"))
 
 
-def test_pkg_config_names_the_installed_tree_and_jansson_privately(installed: Installed) -> None:
+def test_pkg_config_names_the_installed_tree_and_its_libraries_privately(installed: Installed) -> None:
     env = installed.pkg_env
 
     def pc(*args: str) -> str:
         return _run(["pkg-config", *args, "livepause"], env=env).stdout.strip()
 
     assert pc("--modversion") == _version()
-    assert re.fullmatch(r"jansson\s*>=\s*2\.11", pc("--print-requires-private"))
-    assert pc("--print-requires") == ""  # users do not link jansson themselves
+    assert re.fullmatch(r"jansson\s*>=\s*2\.11\s+nettle\s*>=\s*3\.4",
+                        pc("--print-requires-private"))
+    assert pc("--print-requires") == ""  # users do not link jansson or nettle themselves
     cflags = pc("--cflags")
     incdirs = [Path(f[2:]).resolve() for f in cflags.split() if f.startswith("-I")]
     assert (installed.prefix / "include").resolve() in incdirs, cflags
     assert str(ROOT) not in cflags  # the installed header, not the source tree
     libs = pc("--libs").split()
-    assert "-llivepause" in libs and "-ljansson" not in libs, libs
+    assert "-llivepause" in libs and "-ljansson" not in libs and "-lnettle" not in libs, libs
 
 
 def _declared(text: str) -> set[str]:
