@@ -183,6 +183,10 @@ char *lpj_dump(const lp_json *j);
 /* Parse a JSON object: duplicates rejected, must be an object. The error
  * message names `what` and the position. */
 int lpj_parse_object(const char *buf, size_t len, const char *what, lp_json **out);
+/* The same for files 0.1.1 may have written: its non-JSON tokens Infinity
+ * (read as null), -Infinity and NaN (read as 0) are accepted where
+ * jansson's lexer meets them, outside strings only. */
+int lpj_parse_object_011(const char *buf, size_t len, const char *what, lp_json **out);
 lp_json *lpj_copy(const lp_json *j);
 
 /* Accessors; *_str returns NULL when missing, null or not a string. */

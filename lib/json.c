@@ -6,6 +6,7 @@
  */
 #include "internal.h"
 
+#include <ctype.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,16 +86,50 @@ int lpj_set_result(lp_json *o, const char *key, lp_result r)
 	return set(o, key, json_boolean(r == LP_RESULT_TRUE));
 }
 
-int lpj_parse_object(const char *buf, size_t len, const char *what, lp_json **out)
+/*
+ * 0.1.1 writes Python's json tokens Infinity, -Infinity and NaN (for
+ * --pause-timeout inf or nan), which are not JSON. When jansson's own lexer
+ * stops at exactly such a token (its error names the token and its end
+ * position, so a token inside a string is never touched), overwrite it in
+ * place with a JSON value of the same length: Infinity -> null (no
+ * timeout), -Infinity and NaN -> 0 (0.1.1's deadline is then already
+ * past). Returns 1 when patched, 0 when the error is something else.
+ */
+static int nonfinite_patch(char *buf, size_t len, const json_error_t *err)
 {
-	*out = NULL;
-	json_error_t err;
-	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+	static const struct {
+		const char *near, *token, *value;
+		size_t back; /* bytes from the token's start to err->position */
+	} known[] = {
+		{"invalid token near 'Infinity'", "Infinity", "null    ", 8},
+		{"invalid token near 'NaN'", "NaN", "0  ", 3},
+		{"invalid token near '-'", "-Infinity", "0        ", 1},
+	};
+	size_t pos = (size_t)err->position;
+	for (size_t i = 0; i < sizeof known / sizeof known[0]; i++) {
+		size_t n = strlen(known[i].token);
+		if (strcmp(err->text, known[i].near) != 0 || pos < known[i].back)
+			continue;
+		size_t start = pos - known[i].back;
+		if (start + n > len || memcmp(buf + start, known[i].token, n) != 0)
+			continue;
+		if (start + n < len && (isalnum((unsigned char)buf[start + n]) || buf[start + n] == '_'))
+			continue; /* -Infinityx: not Python's token */
+		memcpy(buf + start, known[i].value, n);
+		return 1;
+	}
+	return 0;
+}
+
+/* The checks every parse makes, on jansson's answer (j NULL: err). */
+static int object_or_fail(json_t *j, const json_error_t *err, size_t len, const char *what,
+			  lp_json **out)
+{
 	if (j == NULL) {
 		if (len == 0)
 			return lp_fail(LP_EBADCMD, "%s is empty: expected a JSON object", what);
 		return lp_fail(LP_EBADCMD, "%s is not valid JSON (line %d, column %d): %s", what,
-			       err.line, err.column, err.text);
+			       err->line, err->column, err->text);
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -102,6 +137,32 @@ int lpj_parse_object(const char *buf, size_t len, const char *what, lp_json **ou
 	}
 	*out = L(j);
 	return LP_OK;
+}
+
+int lpj_parse_object_011(const char *buf, size_t len, const char *what, lp_json **out)
+{
+	*out = NULL;
+	json_error_t err;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+	if (j == NULL && (memchr(buf, 'I', len) || memchr(buf, 'N', len))) {
+		char *copy = malloc(len);
+		if (copy == NULL)
+			return lp_fail(LP_ERROR, "out of memory");
+		memcpy(copy, buf, len);
+		/* a pause file has one such token; the bound keeps a hostile file cheap */
+		for (int tries = 0; j == NULL && tries < 16 && nonfinite_patch(copy, len, &err); tries++)
+			j = json_loadb(copy, len, JSON_REJECT_DUPLICATES, &err);
+		free(copy);
+	}
+	return object_or_fail(j, &err, len, what, out);
+}
+
+int lpj_parse_object(const char *buf, size_t len, const char *what, lp_json **out)
+{
+	*out = NULL;
+	json_error_t err;
+	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &err);
+	return object_or_fail(j, &err, len, what, out);
 }
 
 int lpj_merge_text(lp_json *o, const char *text, int overwrite, const char *what)

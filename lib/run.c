@@ -448,7 +448,7 @@ int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out)
 	if (rc)
 		return rc;
 	lp_json *doc;
-	rc = lpj_parse_object(text, strlen(text), label, &doc);
+	rc = lpj_parse_object_011(text, strlen(text), label, &doc);
 	free(text);
 	if (rc)
 		return rc;

@@ -47,7 +47,7 @@ static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const ch
 			       pause_id, store->path);
 	if (rc)
 		return rc;
-	rc = lpj_parse_object(text, len, label, doc);
+	rc = lpj_parse_object_011(text, len, label, doc);
 	free(text);
 	if (rc)
 		return rc;
@@ -805,7 +805,7 @@ int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_id)
 	/* a run.json without "protocol" was written by 0.1.1, which indexes
 	 * nothing in pending/: that run's pause files are read instead */
 	lp_json *doc = NULL;
-	if (run->json && lpj_parse_object(run->json, strlen(run->json), "run.json", &doc) == LP_OK)
+	if (run->json && lpj_parse_object_011(run->json, strlen(run->json), "run.json", &doc) == LP_OK)
 		wt->walk = !lpj_has(doc, "protocol");
 	lp_error_clear();
 	lpj_free(doc);

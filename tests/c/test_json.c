@@ -36,6 +36,48 @@ static void test_parse_ok(void **state)
 	lpj_free(j);
 }
 
+static void test_parse_011_nonfinite_tokens(void **state)
+{
+	(void)state;
+	lp_json *j = NULL;
+	/* 0.1.1's json.dump of inf, -inf and nan: read as null, 0 and 0 */
+	const char *text = "{\n  \"timeout\": Infinity,\n  \"a\": [-Infinity, NaN],"
+			   " \"s\": \"Infinity NaN\", \"b\": NaN}";
+	assert_int_equal(lpj_parse_object(text, strlen(text), "pause file", &j), LP_EBADCMD);
+	assert_int_equal(lpj_parse_object_011(text, strlen(text), "pause file", &j), LP_OK);
+	assert_true(lpj_has(j, "timeout"));
+	assert_true(lpj_get_real(j, "timeout", -1) < 0); /* null: the default */
+	assert_int_equal(lpj_get_int(j, "b", -1), 0);
+	assert_string_equal(lpj_get_str(j, "s"), "Infinity NaN"); /* strings untouched */
+	lpj_free(j);
+	/* a plain file is read as by lpj_parse_object */
+	assert_int_equal(lpj_parse_object_011("{\"x\": 1}", 8, "f", &j), LP_OK);
+	assert_int_equal(lpj_get_int(j, "x", -1), 1);
+	lpj_free(j);
+	/* not Python's tokens: refused with jansson's message */
+	const char *bad[] = {"{\"t\": Infinityx}", "{\"t\": -Infinityx}", "{\"t\": infinity}",
+			     "{\"t\": Nan}", "{\"t\": NaN", "[Infinity]", "{\"t\": Infinity Infinity}"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		j = (lp_json *)1;
+		assert_int_equal(lpj_parse_object_011(bad[i], strlen(bad[i]), "pause file", &j),
+				 LP_EBADCMD);
+		assert_null(j);
+		assert_non_null(strstr(lp_error_message(), "pause file"));
+	}
+	/* the bound: 16 tokens are patched, a 17th is refused */
+	char many[512];
+	for (int n = 16; n <= 17; n++) {
+		size_t k = (size_t)snprintf(many, sizeof many, "{\"t\": [");
+		for (int i = 0; i < n; i++)
+			k += (size_t)snprintf(many + k, sizeof many - k, "%sNaN", i ? "," : "");
+		snprintf(many + k, sizeof many - k, "]}");
+		assert_int_equal(lpj_parse_object_011(many, strlen(many), "f", &j),
+				 n == 16 ? LP_OK : LP_EBADCMD);
+		lpj_free(j);
+		j = NULL;
+	}
+}
+
 static void test_parse_rejects(void **state)
 {
 	(void)state;
@@ -343,6 +385,7 @@ int main(void)
 		cmocka_unit_test(test_merge_error_message),
 		cmocka_unit_test(test_identity_fields),
 		cmocka_unit_test(test_set_str_invalid_utf8),
+		cmocka_unit_test(test_parse_011_nonfinite_tokens),
 		cmocka_unit_test(test_encoded_size),
 		cmocka_unit_test(test_text_fit_cuts_by_encoded_size),
 		cmocka_unit_test(test_set_text_names_the_cut_fields),

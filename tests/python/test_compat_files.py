@@ -308,21 +308,52 @@ def test_inf_waits_until_resumed_and_is_written_as_null(pytester, live, cli, pau
     assert paused["pause_id"] in ls.stdout, str(ls)
 
 
-def test_011_writes_infinity_for_inf(v011, pytester, tmp_path):
-    """The difference documented in docs/protocol.md: 0.1.1's inf is not JSON."""
+@pytest.mark.parametrize("how", ["option", "checkpoint"])
+def test_011_infinity_pause_is_listed_shown_and_resumed_by_ours(v011, pytester, tmp_path, cli,
+                                                                monkeypatch, how):
+    """0.1.1 writes Python's token Infinity for inf, which is not JSON:
+    our CLI still lists, shows (timeout null: none) and resumes it."""
     pytester.makepyfile(test_suite=SUITE)
     pd = tmp_path / "pd-011"
-    s = start_011(v011, pytester, pd, "--pause-timeout", "inf",
-                  "-k", "test_cp")
-    run_id = s.run_id
-    watch_011(v011, pd, run_id)
-    pf = only_pause_file(pd, run_id)
+    args = ["--pause-timeout", "inf"]
+    if how == "checkpoint":  # checkpoint(timeout=inf) over a finite session timeout
+        monkeypatch.setenv("CP_TIMEOUT", "inf")
+        args = ["--pause-timeout", "600"]
+    s = start_011(v011, pytester, pd, *args, "-k", "test_cp")
+    watch_011(v011, pd, s.run_id)
+    pf = only_pause_file(pd, s.run_id)
     assert json.loads(pf.read_text())["timeout"] == math.inf
     with pytest.raises(ValueError):
         strict_json(pf.read_text())
-    assert v011.run_cli("resume", str(pf), "--pause-dir", str(pd), "--result", "true",
-                        env=dict(os.environ)).returncode == 0
-    s.finish()
+    ls = cli("ls", "--pause-dir", str(pd))
+    pause_id = pf.stem
+    assert ls.returncode == 0 and pause_id in ls.stdout, str(ls)
+    show = cli("show", pause_id, "--json", "--pause-dir", str(pd))
+    assert show.returncode == 0, str(show)
+    info = show.json()
+    assert (info["state"], info["timeout"]) == ("pending", None), info
+    res = cli("resume", pause_id, "--result", "true", "--reason", "ours", "--pause-dir", str(pd))
+    assert res.returncode == 0, str(res)
+    rc, out = s.finish()
+    assert rc == 0, out
+    done = json.loads(pf.read_text())
+    assert (done["status"], done["reason"]) == ("resumed", "ours"), done
+
+
+def test_011_nan_pause_is_shown_as_timed_out_at_once(v011, pytester, tmp_path, cli):
+    """0.1.1's nan deadline is already past (the pause times out at once)
+    and its file holds the token NaN: ours reads it as 0."""
+    pytester.makepyfile(test_suite=SUITE)
+    pd = tmp_path / "pd-011"
+    s = start_011(v011, pytester, pd, "--pause-timeout", "nan", "-k", "test_cp")
+    rc, out = s.finish()
+    pf = only_pause_file(pd, s.run_id)
+    assert "NaN" in pf.read_text(), pf.read_text()
+    show = cli("show", pf.stem, "--json", "--pause-dir", str(pd))
+    assert show.returncode == 0, str(show)
+    info = show.json()
+    assert (info["state"], info["timeout"]) == ("timed_out", 0), info
+    assert pf.stem in cli("ls", "-a", "--pause-dir", str(pd)).stdout
 
 
 @pytest.mark.parametrize("where, value", [
