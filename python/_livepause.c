@@ -54,6 +54,9 @@ typedef struct {
 	PyTypeObject *StoreType;
 	PyTypeObject *RunType;
 	PyTypeObject *PauseType;
+	/* signal.set_wakeup_fd, looked up at import: a wait that begins short
+	 * of descriptors must not need an import (which lists directories) */
+	PyObject *set_wakeup_fd;
 } module_state;
 
 static module_state *
@@ -1089,27 +1092,31 @@ typedef struct {
 } wakeup;
 
 /* Install a wakeup pipe. In threads other than the main one (ValueError
- * from set_wakeup_fd) nothing is installed and w->rfd stays -1. */
+ * from set_wakeup_fd), or when no descriptor is left for the pipe (EMFILE,
+ * ENFILE: the wait must not fail a pause that is announced already),
+ * nothing is installed and w->rfd stays -1: signals are then seen by the
+ * check hook at the next slice. */
 static int
-wakeup_install(wakeup *w)
+wakeup_install(module_state *st, wakeup *w)
 {
-	PyObject *mod, *args = NULL, *kw = NULL;
+	PyObject *args = NULL, *kw = NULL;
 	int fds[2];
 
 	w->rfd = w->wfd = -1;
-	w->set_wakeup_fd = NULL;
 	w->old = NULL;
-
-	mod = PyImport_ImportModule("signal");
-	if (mod == NULL)
-		return -1;
-	w->set_wakeup_fd = PyObject_GetAttrString(mod, "set_wakeup_fd");
-	Py_DECREF(mod);
-	if (w->set_wakeup_fd == NULL)
-		return -1;
+	w->set_wakeup_fd = Py_NewRef(st->set_wakeup_fd);
 	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
-		PyErr_SetFromErrno(PyExc_OSError);
+		int e = errno;
 		Py_CLEAR(w->set_wakeup_fd);
+		if (e == EMFILE || e == ENFILE || e == ENOMEM) {
+			/* No descriptor to spare (the pause is announced already:
+			 * never fail it for this): wait without the wakeup fd.
+			 * The check hook still runs every slice (50 ms), so a
+			 * signal is handled within a slice, not at once. */
+			return 0;
+		}
+		errno = e;
+		PyErr_SetFromErrno(PyExc_OSError);
 		return -1;
 	}
 	args = Py_BuildValue("(i)", fds[1]);
@@ -1277,7 +1284,7 @@ Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 	}
 	if (pause_check_idle(self) < 0)
 		return NULL;
-	if (wakeup_install(&w) < 0)
+	if (wakeup_install(st, &w) < 0)
 		return NULL;
 	/* A signal that arrived before the wakeup fd was ours. */
 	if (PyErr_CheckSignals() < 0) {
@@ -2004,6 +2011,13 @@ module_exec(PyObject *module)
 		return -1;
 	if ((st->PauseType = new_type(module, &Pause_spec)) == NULL)
 		return -1;
+	PyObject *signal_mod = PyImport_ImportModule("signal");
+	if (signal_mod == NULL)
+		return -1;
+	st->set_wakeup_fd = PyObject_GetAttrString(signal_mod, "set_wakeup_fd");
+	Py_DECREF(signal_mod);
+	if (st->set_wakeup_fd == NULL)
+		return -1;
 
 	if (PyModule_AddStringConstant(module, "VERSION", LP_VERSION) < 0 ||
 	    PyModule_AddIntConstant(module, "PROTOCOL_VERSION",
@@ -2033,6 +2047,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
 	Py_VISIT(st->StoreType);
 	Py_VISIT(st->RunType);
 	Py_VISIT(st->PauseType);
+	Py_VISIT(st->set_wakeup_fd);
 	return 0;
 }
 
@@ -2049,6 +2064,7 @@ module_clear(PyObject *module)
 	Py_CLEAR(st->StoreType);
 	Py_CLEAR(st->RunType);
 	Py_CLEAR(st->PauseType);
+	Py_CLEAR(st->set_wakeup_fd);
 	return 0;
 }
 
