@@ -2,11 +2,11 @@
  * fuzz_command.c - libFuzzer harness for the command file (claim.c): the
  * parser and validator lp_command_parse for every kind of pause (strict
  * JSON, the typed and the seed format, action, token, value, an abort's
- * reason, unknown fields), and, for what it accepts, the invariants the
+ * reason, attachments, unknown fields), and, for what it accepts, the invariants the
  * take relies on: a typed command's action is one it knows, a token is a
  * safe name, no verdict field of another kind is taken, a value that
  * lp_command_fits accepts is one of the choices, the list of ignored
- * fields serialises.
+ * fields serialises, the attachments it names are well-formed entries.
  */
 #include "internal.h"
 
@@ -45,6 +45,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strcmp(c.value, "pass") != 0 && strcmp(c.value, "retry") != 0 &&
 		    strcmp(c.value, "skip") != 0)
 			abort(); /* only a choice fits */
+		if (c.attachments) {
+			/* a command taken names only well-formed entries: file
+			 * names, 64 hex digits, sizes, at most the cap */
+			lp_attachment *list;
+			size_t n;
+			if (lp_attachments_parse(c.attachments, "command", 0, "/r", &list, &n) != LP_OK ||
+			    n > LP_ATTACH_COUNT_MAX)
+				abort();
+			for (size_t k = 0; k < n; k++)
+				if (lp_attachment_name_check(list[k].name) != LP_OK ||
+				    strlen(list[k].sha256) != LP_SHA256_HEX ||
+				    strcmp(list[k].source, "resume") != 0)
+					abort();
+			lp_attachments_free(list, n);
+		}
 		char *ignored = lpj_dump(c.ignored);
 		if (ignored == NULL)
 			abort();

@@ -128,7 +128,9 @@ def test_no_command_and_unknown_command_are_usage_errors(cli):
 #: the options of each command as the README documents them
 SPEC_OPTIONS = {
     "resume": ["--failure-reason", "--failure-reason-file", "--result", "--reason",
-               "--reason-file", "--take-timeout", "--json", "--pause-dir", "--help"],
+               "--reason-file", "--take-timeout", "--attach", "--max-attachment-size", "--json",
+               "--pause-dir", "--help"],
+    "attachment": ["--output", "-o", "--pause-dir", "--help"],
     "ls": ["-a", "--all", "--json", "--pause-dir", "--help"],
     "watch": ["--run-id", "--timeout", "--json", "--pause-dir", "--help"],
     "show": ["--json", "--pause-dir", "--help"],
@@ -139,6 +141,7 @@ SPEC_EXITS = {
     "ls": {0, 1, 2, 11},
     "watch": {0, 1, 2, 3, 9, 10, 11, 130},
     "show": {0, 1, 2, 3, 11},
+    "attachment": {0, 1, 2, 3, 11},
 }
 
 
@@ -295,6 +298,20 @@ def _refusals_for_checkpoint(pid: str, run_id: str, pause_dir: Path, tmp_path: P
         (["resume", pid, "--take-timeout", "soon"], 2, "invalid --take-timeout"),
         (["resume", pid, "--take-timeout", "nan"], 2, "invalid --take-timeout"),
         (["resume", pid, "--pause-dir="], 2, "--pause-dir must not be empty"),
+        # attachments refused before anything is written: 2
+        (["resume", pid, "--attach", str(tmp_path / "nope.png")], 2, "No such file"),
+        (["resume", pid, "--attach", str(tmp_path)], 2, "it is a directory"),
+        (["resume", pid, "--attach", "/dev/null"], 2, "it is a device"),
+        (["resume", pid, "--attach", str(tmp_path / "x"), "--max-attachment-size", "1"], 2,
+         "over the limit of 1 bytes per file"),
+        (["resume", pid, "--attach", str(tmp_path / "x"), "--max-attachment-size", "huge"], 2,
+         "invalid --max-attachment-size value 'huge'"),
+        (["resume", pid, "--attach", ""], 2, "--attach needs a file name"),
+        (["resume", pid, "--attach"], 2, "option '--attach' needs a value"),
+        (["abort", pid, "--attach", "/dev/null"], 2, "it is a device"),
+        (["attachment", pid], 2, "missing <pause_id | pause file> and <name | sha256>"),
+        (["attachment", pid, "x", "-o", ""], 2, "-o needs a file name"),
+        (["attachment", pid, "nope.png", "-o", str(tmp_path / "out")], 3, "no attachment named"),
         # unknown options, missing arguments: 2
         (["resume", pid, "--bogus"], 2, "unknown or ambiguous option '--bogus'"),
         (["resume", pid, "-z"], 2, "unknown option '-z'"),
