@@ -15,6 +15,7 @@ Scenarios (see each module's docstring for exactly what is timed):
   scale      3     ls, ls -a, show, watch, resume, runs -a with 100..10,000 runs
   overhead   4     5,000 passing tests, plugin active vs disabled
   cli        5     wall time and peak RSS of --version, ls, resume
+  attach     6     resume --attach of a 10 MiB file vs resume alone and cp
 Each figure is the median of repeated measurements with its spread.
 
 Exit status: 0 when every scenario ran correctly, 1 when one is broken (a
@@ -48,12 +49,13 @@ from _common import (  # noqa: E402
     summary,
 )
 import probes  # noqa: E402
+import scenario_attach  # noqa: E402
 import scenario_cli  # noqa: E402
 import scenario_overhead  # noqa: E402
 import scenario_roundtrip as rt  # noqa: E402
 import scenario_scale  # noqa: E402
 
-SCENARIOS = ("probes", "cli", "scale", "roundtrip", "overhead")
+SCENARIOS = ("probes", "cli", "attach", "scale", "roundtrip", "overhead")
 
 
 def load_now() -> dict[str, Any]:
@@ -87,7 +89,7 @@ def config(quick: bool) -> dict[str, Any]:
             "scale_sizes": [20, 100], "scale_reps": 3, "scale_reps_v011": 2,
             "overhead_n": 300, "overhead_pairs": 1, "overhead_pairs_v011": 1,
             "overhead_strace": False,
-            "cli_reps": 3, "probe_reps": 5,
+            "cli_reps": 3, "probe_reps": 5, "attach_reps": 2,
         }
     return {
         "rt_n": 200, "rt_sessions": 3, "rt_sessions_floor": 3, "rt_n_scripts": 200,
@@ -95,7 +97,7 @@ def config(quick: bool) -> dict[str, Any]:
         "scale_sizes": [100, 1000, 10000], "scale_reps": 11, "scale_reps_v011": 5,
         "overhead_n": 5000, "overhead_pairs": 12, "overhead_pairs_v011": 6,
         "overhead_strace": True,
-        "cli_reps": 21, "probe_reps": 30,
+        "cli_reps": 21, "probe_reps": 30, "attach_reps": 11,
     }
 
 
@@ -351,6 +353,16 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                 vr["median"] = vr["max"]
             rows.append(_row(f"cli.{cmd}.rss", sc, f"{cmd}: peak RSS (max of runs)", rss,
                              ("<=", 4.0), **{"0.1.1": vr}))
+    att = res.get("attach")
+    if att and att.get("added_ms", {}).get("n"):
+        sc = "6. resume --attach of a 10 MiB file (same run: resume alone, cp, cp + sync)"
+        rows.append(_row("attach.resume", sc, "resume without an attachment", att["resume_ms"]))
+        rows.append(_row("attach.resume_attach", sc, "resume --attach (10 MiB)",
+                         att["resume_attach_ms"]))
+        # the target: the attachment adds at most one copy (cp's time)
+        rows.append(_row("attach.added", sc, "added by --attach (vs cp, cp + sync)",
+                         att["added_ms"], ("<=", att["cp_ms"]["median"]),
+                         cp=att["cp_ms"], **{"cp+sync": att["cp_sync_ms"]}))
     # in the order of the scenarios (a stable sort on the number)
     rows.sort(key=lambda r: int(r["scenario"].split(".", 1)[0]))
     return rows
@@ -492,6 +504,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     runners: dict[str, Callable[[], Any]] = {
         "probes": lambda: probes.run(work, cfg["probe_reps"]),
         "cli": lambda: scenario_cli.run(ours, v011, work, cfg["cli_reps"], log),
+        "attach": lambda: scenario_attach.run(ours, work, cfg["attach_reps"], log),
         "scale": lambda: scenario_scale.run(ours, v011, work, cfg["scale_sizes"],
                                             cfg["scale_reps"], cfg["scale_reps_v011"], log),
         "roundtrip": lambda: run_roundtrip(ours, v011, work, cfg),
