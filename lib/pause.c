@@ -27,7 +27,10 @@ _Static_assert(LP_CAP_FAILURE_TEXT + LP_CAP_TASK + LP_CAP_NODEID + LP_CAP_CWD +
 			       3 * LP_CAP_HOSTNAME + LP_CAP_REASON + LP_CAP_HINT + LP_CAP_EXTRA +
 			       /* question, location, choices, value */
 			       LP_CAP_TASK + LP_CAP_NODEID + LP_CHOICES_MAX * (LP_CAP_CHOICE + 8) +
-			       LP_CAP_COMMAND + 8192 <
+			       LP_CAP_COMMAND +
+			       /* attachments: name, hash, size, type, source, keys */
+			       LP_ATTACH_COUNT_MAX * (LP_ATTACH_NAME_MAX + LP_SHA256_HEX + 256) +
+			       8192 <
 		       LP_CAP_PAUSE,
 	       "a pause file must fit LP_CAP_PAUSE");
 
