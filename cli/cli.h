@@ -31,6 +31,10 @@ enum cli_exit {
 	CLI_EXIT_RUNENDED = 9,      /* watch: the run is no longer active */
 	CLI_EXIT_WATCH_TIMEOUT = 10,/* watch: no pause before --timeout */
 	CLI_EXIT_UNSAFE = 11,       /* the pause directory is unsafe */
+	CLI_EXIT_NOEVAL = 20,       /* eval/exec: the run lacks --pause-allow-eval */
+	CLI_EXIT_NOACTION = 21,     /* do: no such action at that pause */
+	CLI_EXIT_RAISED = 22,       /* eval/exec/do: the code raised (answer printed) */
+	CLI_EXIT_REQ_TIMEOUT = 23,  /* eval/exec/do: stopped by its --timeout */
 	CLI_EXIT_INTERRUPTED = 130, /* SIGINT or SIGTERM */
 };
 
@@ -57,6 +61,9 @@ int cmd_serve(int argc, char **argv); /* execs pytest-live-pause-serve */
 int cmd_runs(int argc, char **argv);
 int cmd_gc(int argc, char **argv);
 int cmd_attachment(int argc, char **argv);
+int cmd_eval(int argc, char **argv); /* cmd_eval.c: eval, exec and do */
+int cmd_exec(int argc, char **argv);
+int cmd_do(int argc, char **argv);
 
 /* ------------------------------------------------------------- options */
 
@@ -79,6 +86,7 @@ enum cli_key {
 	CLI_KEY_VALUE,
 	CLI_KEY_ATTACH,
 	CLI_KEY_MAX_ATTACHMENT_SIZE,
+	CLI_KEY_ARG,
 };
 
 /* One row of an option table; a table ends with a row whose name is NULL. */
@@ -226,6 +234,9 @@ void cli_print_exit_codes(FILE *fp, const int *codes);
  * emits valid UTF-8, and the \uHHHH this adds for C1, U+2028, U+2029 and
  * bidi controls are JSON escapes of the same characters. */
 void cli_print_line(FILE *fp, const char *text);
+/* Print `text` as lines made safe for a terminal (LF and TAB kept, every
+ * other control escaped visibly), ending with a newline. */
+void cli_print_text(FILE *fp, const char *text);
 
 enum {
 	CLI_PAUSE_DETAILS = 1 << 0, /* show: created_at, timeout, host... */

@@ -2,6 +2,8 @@
  * cmd_show.c - `pytest-live-pause show`: everything recorded about one
  * pause (lp_pause_info_load), as "key: value" lines or as its JSON.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -40,7 +42,7 @@ static const struct cli_help help = {
 		 "missing or corrupt:\neach blob is read and its SHA-256 "
 		 "checked; write one out with\n'" CLI_PROG " attachment'); "
 		 "pause_file; and while pending,\nresume: the command that "
-		 "resumes it. Every text from a test or a resumer is\nescaped "
+		 "resumes it, then eval (allowed or off) and actions (the names\n`do` takes). Every text from a test or a resumer is\nescaped "
 		 "for the terminal (see the README).\n",
 	.opts = options,
 	.exits = exits,
@@ -49,6 +51,20 @@ static const struct cli_help help = {
 		    "      /tmp/pytest-live-pause/runs/27be4cbca5ab/pauses/"
 		    "27be4cbca5ab.79688e30.json\n",
 };
+
+/* What a pending pause takes besides resume (eval, exec, do). */
+static void print_offers(const lp_pause_info *info)
+{
+	int allow_eval;
+	char *actions = NULL;
+	if (info->state_code != LP_STATE_PENDING ||
+	    lp_pause_offers(info, &allow_eval, &actions) != LP_OK)
+		return;
+	printf("eval: %s\n", allow_eval ? "allowed (eval, exec)" : "off (needs pytest --pause-allow-eval)");
+	fputs("actions: ", stdout);
+	cli_print_line(stdout, actions[0] ? actions : "none");
+	free(actions);
+}
 
 int cmd_show(int argc, char **argv)
 {
@@ -91,9 +107,11 @@ int cmd_show(int argc, char **argv)
 		exit_code = cli_lp_error(CMD, rc);
 	else if (json)
 		cli_print_line(stdout, info->json ? info->json : "{}");
-	else
+	else {
 		cli_print_pause(stdout, info, cli_hint_pause_dir(dir ? dir : info->pause_dir, store),
 				CLI_PAUSE_DETAILS);
+		print_offers(info);
+	}
 	lp_pause_info_free(info);
 	lp_store_free(store);
 	return cli_finish(CMD, exit_code);

@@ -20,6 +20,11 @@ static const struct cli_command commands[] = {
 	{"gc", cmd_gc, "remove runs that ended longer ago than a duration"},
 	{"attachment", cmd_attachment, "write out one attachment of a pause "
 				       "(its hash verified)"},
+	{"eval", cmd_eval, "evaluate a Python expression in a paused test "
+			   "(--pause-allow-eval)"},
+	{"exec", cmd_exec, "run Python statements in a paused test "
+			   "(--pause-allow-eval)"},
+	{"do", cmd_do, "run a named action of the test suite in a paused test"},
 };
 
 static const struct cli_option main_options[] = {

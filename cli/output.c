@@ -30,6 +30,8 @@ int cli_exit_code(int lp_code)
 	case LP_ETIMEOUT: return CLI_EXIT_WATCH_TIMEOUT;
 	case LP_EUNSAFE: return CLI_EXIT_UNSAFE;
 	case LP_EINTR: return CLI_EXIT_INTERRUPTED;
+	case LP_ENOEVAL: return CLI_EXIT_NOEVAL;
+	case LP_ENOACTION: return CLI_EXIT_NOACTION;
 	default: return CLI_EXIT_ERROR; /* LP_ERROR, LP_EBADCMD, unknown */
 	}
 }
@@ -59,6 +61,14 @@ static const struct {
 	{CLI_EXIT_WATCH_TIMEOUT, "watch: timed out waiting for a pause"},
 	{CLI_EXIT_UNSAFE, "the pause directory is unsafe (symlink, other "
 			  "owner, or open to\n group/others)"},
+	{CLI_EXIT_NOEVAL, "eval, exec: refused, the pause's pytest run was not "
+			  "started with\n --pause-allow-eval (nothing was written)"},
+	{CLI_EXIT_NOACTION, "do: the pause offers no action of that name "
+			    "(nothing was written)"},
+	{CLI_EXIT_RAISED, "eval, exec, do: the code raised an exception (its "
+			  "traceback is\n printed; the test keeps waiting)"},
+	{CLI_EXIT_REQ_TIMEOUT, "eval, exec, do: stopped by --timeout (the test "
+			       "keeps waiting)"},
 	{CLI_EXIT_INTERRUPTED, "interrupted (SIGINT or SIGTERM)"},
 };
 
@@ -188,6 +198,19 @@ void cli_print_line(FILE *fp, const char *text)
 {
 	put_one_line(fp, text);
 	fputc('\n', fp);
+}
+
+void cli_print_text(FILE *fp, const char *text)
+{
+	char *safe = NULL;
+	if (lp_text_terminal_safe(&safe, text, text ? strlen(text) : 0, LP_TEXT_MULTILINE) != LP_OK) {
+		fputs("?\n", fp);
+		return;
+	}
+	fputs(safe, fp);
+	if (!*safe || safe[strlen(safe) - 1] != '\n')
+		fputc('\n', fp);
+	free(safe);
 }
 
 /* ---------------------------------------------------------------- pauses */

@@ -70,6 +70,8 @@ typedef enum lp_error {
 	LP_ERUNENDED = -12,  /* the run is no longer active */
 	LP_ENOTTAKEN = -13,  /* command written, not taken in time */
 	LP_EKIND = -14,      /* option does not fit the pause's kind */
+	LP_ENOEVAL = -20,    /* eval/exec refused: the run lacks --pause-allow-eval */
+	LP_ENOACTION = -21,  /* no such named action at that pause */
 } lp_error;
 
 /* Message of the last error on this thread; never NULL ("" if none). */
@@ -343,6 +345,8 @@ LP_API const char *lp_pause_path(const lp_pause *pause);
 /* The resume command a person or agent should run for this pause. */
 LP_API const char *lp_pause_resume_hint(const lp_pause *pause);
 
+struct lp_request;
+struct lp_answer;
 /* Hooks of a wait, always called on the waiting thread. check() is called when wake_fd becomes readable (after
  * the fd is drained), when a system call is interrupted, and at least every
  * slice_ms; a non-zero return stops the wait with LP_EINTR. on_rejected()
@@ -354,9 +358,16 @@ typedef struct lp_wait_hooks {
 	int (*check)(void *ud);
 	void (*on_rejected)(void *ud, const char *message);
 	void *ud;
+	/* version 2: lp_pause_wait() hands each request to the paused
+	 * process (eval, exec, a named action: lib/request.c) to this hook,
+	 * then goes on waiting. It fills *answer and returns 0; non-zero
+	 * stops the wait (LP_EINTR) as check() does, the request answered
+	 * as interrupted. NULL: requests are answered "not taken here". */
+	int (*on_request)(void *ud, const struct lp_request *request,
+			  struct lp_answer *answer);
 } lp_wait_hooks;
-#define LP_WAIT_HOOKS_VERSION 1
-#define LP_WAIT_HOOKS_INIT {LP_WAIT_HOOKS_VERSION, -1, 0, NULL, NULL, NULL}
+#define LP_WAIT_HOOKS_VERSION 2
+#define LP_WAIT_HOOKS_INIT {LP_WAIT_HOOKS_VERSION, -1, 0, NULL, NULL, NULL, NULL}
 
 /* Block until a valid resume command is taken or the pause's deadline
  * passes (then the pause is claimed as timed out). On LP_OK `out` holds
@@ -793,6 +804,108 @@ LP_API int lp_pause_info_check_attachments(lp_pause_info *info);
  * be NULL) gets the attachment (clear it). */
 LP_API int lp_attachment_export(lp_store *store, const char *ref, const char *which,
 			 const char *out_path, int out_fd, lp_attachment *found);
+/* ------------------------- code and actions in a paused test (lib/request.c) */
+
+/*
+ * A request asks a paused process to run something while it stays paused
+ * (docs/protocol.md, "Requests"): evaluate an expression or run
+ * statements (only in a run started with --pause-allow-eval), or run a
+ * named action its test suite registered. The request and its answer are
+ * files in the run's commands/ directory, published exclusively and
+ * atomically; the paused process takes them in its wait (lp_pause_wait,
+ * through lp_wait_hooks.on_request, on the waiting thread), answers, logs
+ * a "request" event (never the value) and goes on waiting: the pause
+ * stays pending.
+ */
+typedef enum lp_request_type {
+	LP_REQUEST_EVAL = 0,   /* an expression: its repr */
+	LP_REQUEST_EXEC = 1,   /* statements */
+	LP_REQUEST_ACTION = 2, /* a named action with keyword arguments */
+} lp_request_type;
+/* "eval", "exec", "action". */
+const char *lp_request_type_name(lp_request_type type);
+
+#define LP_REQUEST_TIMEOUT_DEFAULT 10.0 /* seconds */
+#define LP_REQUEST_TIMEOUT_MAX 3600.0
+#define LP_REQUEST_CODE_MAX (64 * 1024)     /* bytes of code */
+#define LP_REQUEST_ARGS_MAX 32              /* keyword arguments of an action */
+#define LP_REQUEST_OUTPUT_CAP (1024 * 1024) /* each text of an answer, encoded */
+
+/* A request as the paused process's hook sees it (valid during the call). */
+typedef struct lp_request {
+	lp_request_type type;
+	const char *request_id;
+	const char *code;   /* eval, exec; NULL for an action */
+	const char *action; /* an action's name; NULL otherwise */
+	size_t nargs;       /* an action's keyword arguments (string values) */
+	const char *const *arg_keys;
+	const char *const *arg_values;
+	double timeout;     /* seconds the code may run */
+	const char *by;     /* provenance ("cli") */
+} lp_request;
+
+/* An answer. The hook fills it with malloc'd strings (NULL where none),
+ * which the runtime frees; lp_request_send() fills it from the answer
+ * file. Release with lp_answer_clear() (safe on a zeroed struct). */
+typedef struct lp_answer {
+	int ok;             /* ran to the end (eval: and its repr was made) */
+	int timed_out;      /* stopped by the request's timeout */
+	char *repr;         /* eval: repr() of the value */
+	char *out_text;     /* what it printed on sys.stdout */
+	char *err_text;     /* ... on sys.stderr */
+	char *error;        /* not ok: the traceback or why */
+	char *data_json;    /* an action's result as a JSON text */
+	char **files;       /* an action's files (paths), nfiles of them */
+	size_t nfiles;
+	double duration_ms; /* read side: how long it ran */
+	char *json;         /* read side: the answer as one JSON object line
+			       (ok, repr, stdout, stderr, error, duration_ms,
+			       timed_out, type, pause_id, request_id; actions:
+			       data, files; "cut" names the texts cut) */
+} lp_answer;
+void lp_answer_clear(lp_answer *answer);
+
+/* What this process's pauses offer: code (eval, exec) only with
+ * allow_eval, and the named actions (NULL-terminated valid ids; may be
+ * NULL). Recorded as the "requests" object of every pause file begun
+ * after the call; without a call a pause offers nothing. */
+int lp_run_set_requests(lp_run *run, int allow_eval, const char *const *actions);
+
+/* What a pause (as loaded: info->json) offers: *allow_eval, and
+ * *actions, a malloc'd "a, b" list of its action names ("" for none;
+ * free() it). LP_ENOTFOUND when the pause records no "requests" (made
+ * by a process that takes none); LP_EINVAL without info->json. */
+int lp_pause_offers(const lp_pause_info *info, int *allow_eval, char **actions);
+
+typedef struct lp_request_options {
+	unsigned version;
+	lp_request_type type;
+	const char *code;        /* eval, exec: required, <= LP_REQUEST_CODE_MAX */
+	const char *action;      /* action: its name */
+	const char *const *args; /* action: "key=value" texts (key a Python
+				    identifier), NULL-terminated; may be NULL */
+	double timeout;          /* seconds; 0: LP_REQUEST_TIMEOUT_DEFAULT */
+	const char *by;          /* provenance; NULL: "cli" */
+	const lp_wait_hooks *hooks; /* NULL, or check() to stop waiting (Ctrl-C) */
+} lp_request_options;
+#define LP_REQUEST_OPTIONS_VERSION 1
+#define LP_REQUEST_OPTIONS_INIT \
+	{LP_REQUEST_OPTIONS_VERSION, LP_REQUEST_EVAL, NULL, NULL, NULL, 0.0, NULL, NULL}
+
+/* Send a request to a pending pause (by id or pause-file path) and wait
+ * for its answer: the options are checked first (LP_EINVAL: a bad
+ * argument, code too long, a bad "key=value"), then the pause (ended:
+ * LP_ERESUMED, LP_ETIMEDOUT, LP_EABORTED, LP_ESTALE; eval or exec where
+ * its run does not allow eval: LP_ENOEVAL; an action it does not offer:
+ * LP_ENOACTION), all before anything is written. Then the request file
+ * is published exclusively (one request at a time per pause: a second
+ * waits its turn) and the answer awaited, event driven and bounded by
+ * the timeout plus LP_DEFAULT take time: LP_ENOTTAKEN if none came (the
+ * request is withdrawn if still untaken); the pause ending or its process
+ * dying first is reported as above. LP_OK with *out filled when answered,
+ * whether the code succeeded or not (out->ok). */
+int lp_request_send(lp_store *store, const char *ref, const lp_request_options *opts,
+		    lp_answer *out);
 
 /* ------------------------------------------------- QAMule compatibility */
 

@@ -70,6 +70,8 @@ const char *lp_error_name(int code)
 	case LP_ERUNENDED: return "LP_ERUNENDED";
 	case LP_ENOTTAKEN: return "LP_ENOTTAKEN";
 	case LP_EKIND: return "LP_EKIND";
+	case LP_ENOEVAL: return "LP_ENOEVAL";
+	case LP_ENOACTION: return "LP_ENOACTION";
 	}
 	return "LP_UNKNOWN";
 }

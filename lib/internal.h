@@ -122,6 +122,10 @@ int lp_dir_open(int dirfd, const char *name, int create, const char *label, int 
  * The directory is flushed after. label names the file in errors. */
 int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
 		    int exclusive, const char *label);
+/* Bits of lp_file_publish's `exclusive`: 1 as above; LP_PUBLISH_VOLATILE
+ * skips both fsyncs (a file that matters only while its writer and
+ * reader live: requests and answers, lib/request.c). */
+enum { LP_PUBLISH_EXCLUSIVE = 1, LP_PUBLISH_VOLATILE = 2 };
 /* Read a regular file (never through a symlink, never a FIFO, never one
  * that fails the trust rule: LP_EUNSAFE), refusing one over cap bytes. *out is NUL-terminated, free() it. LP_ENOTFOUND if
  * it does not exist. */
@@ -234,6 +238,8 @@ const char *lpj_unknown_key(const lp_json *o, const char *const allowed[]);
 char *lpj_dump_exact(const lp_json *j);
 /* Arrays and iteration (for claim.c). */
 lp_json *lpj_array(void);
+/* Element i of an array (borrowed), NULL past its end or for a non-array. */
+lp_json *lpj_array_get(const lp_json *a, size_t i);
 int lpj_array_append_str(lp_json *a, const char *val);
 int lpj_array_append(lp_json *a, lp_json *val); /* steals val (also on error) */
 lp_json *lpj_array_get(const lp_json *a, size_t i); /* borrowed; NULL past the end */
@@ -455,6 +461,7 @@ struct lp_run {
 	 * grace period (~8 ms here), which a pause must not pay each time */
 	struct lp_waiter *commands_waiter;
 	lp_beat *beat; /* owner: refreshes run.json's mtime until the run ends */
+	lp_json *requests; /* NULL, or what its pauses offer (lp_run_set_requests) */
 };
 /* The run's commands/ waiter, made on first use. */
 int lp_run_commands_waiter(lp_run *run, struct lp_waiter **out);
@@ -473,6 +480,36 @@ int lp_waiter_add_pid(lp_waiter *w, long pid);
  * (LP_ETIMEOUT), or hooks->check() asking to stop (LP_EINTR). */
 int lp_waiter_wait(lp_waiter *w, int64_t deadline_ms, const lp_wait_hooks *hooks);
 void lp_waiter_free(lp_waiter *w);
+
+/* -------------------------------------------------------- request.c */
+/* The request slot of a pause, commands/<pause_id>.request.json, and its
+ * answers, commands/<pause_id>.answer.<request_id>.json. */
+#define LP_CAP_REQUEST (LP_REQUEST_CODE_MAX + 64 * 1024) /* a request file */
+#define LP_CAP_ANSWER (6 * LP_REQUEST_OUTPUT_CAP)       /* an answer file */
+/* A request as parsed (strings owned; lp_request_parsed_clear). */
+typedef struct lp_request_parsed {
+	lp_request req;       /* points into the fields below */
+	char *request_id, *code, *action, *by;
+	char **keys, **values;
+	long pid;             /* the requester's, 0 if none */
+} lp_request_parsed;
+/* Parse a request file's text strictly (docs/protocol.md, "Requests"):
+ * LP_EBADCMD with a message naming label and the field. *id_out (may be
+ * NULL) gets a malloc'd copy of its request_id whenever one valid was
+ * there, even if the rest is bad, so that the refusal can be answered. */
+int lp_request_parse(const char *text, size_t len, const char *label,
+		     lp_request_parsed *out, char **id_out);
+void lp_request_parsed_clear(lp_request_parsed *r);
+/* Parse an answer file's text into out (its json made): LP_EBADCMD if it
+ * is not a valid answer. */
+int lp_answer_parse(const char *text, size_t len, const char *label, lp_answer *out);
+/* lp_pause_wait's share, on the waiting thread: serve the request at the
+ * pause's slot if there is one (doc: the pause file, whose "requests"
+ * says what the pause offers). 0: none; 1: one was answered (or a bad
+ * one moved aside), look again; LP_EINTR: hooks->on_request asked to
+ * stop (the request answered as interrupted); LP_ERROR: out of memory. */
+int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
+		     const lp_wait_hooks *hooks);
 
 /* ----------------------------------------------------------- scan.c */
 /* Load pause info from an open store by pause id (run derived from id). */

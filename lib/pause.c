@@ -177,6 +177,9 @@ static int fill_doc(lp_pause *p, const lp_pause_options *o)
 	if (o->version >= 2 && o->location &&
 	    (rc = lpj_set_text(d, "location", o->location, LP_CAP_NODEID, 0)))
 		return rc;
+	/* what requests it takes (lib/request.c) */
+	if (run->requests && (rc = lpj_set_json(d, "requests", lpj_copy(run->requests))))
+		return rc;
 	return o->version >= 2 && o->choices ? set_choices(d, o->choices) : LP_OK;
 }
 
@@ -685,6 +688,11 @@ int lp_pause_wait(lp_pause *p, const lp_wait_hooks *hooks, lp_resolution *out)
 			return lp_pause_claim(p, LP_ACTION_TIMEOUT, "timeout", NULL, out);
 		if (now >= p->next_beat_ms)
 			heartbeat(p);
+		/* a request (eval, exec, an action) is served, then look again */
+		if ((rc = lp_request_serve(p->run, p->id, p->doc, hooks)) < 0)
+			return rc;
+		if (rc == 1)
+			continue;
 		int64_t wake = p->next_beat_ms;
 		if (p->deadline_ms >= 0 && p->deadline_ms < wake)
 			wake = p->deadline_ms;

@@ -426,6 +426,7 @@ void lp_run_free(lp_run *run)
 		if (fds[i] >= 0)
 			close(fds[i]);
 	lpj_free(run->doc);
+	lpj_free(run->requests);
 	free(run->worker_id);
 	free(run->cwd);
 	free(run);

@@ -510,7 +510,9 @@ int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return lp_fail_errno(LP_ERROR, errno, "cannot write %s", label);
-	int bad = write_all(fd, data, len) < 0 || (!lp_fsync_disabled() && fsync(fd) < 0);
+	int durable = !(exclusive & LP_PUBLISH_VOLATILE) && !lp_fsync_disabled();
+	exclusive &= LP_PUBLISH_EXCLUSIVE;
+	int bad = write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0);
 	int e = errno;
 	if (close(fd) < 0 && !bad) {
 		bad = 1;
@@ -543,7 +545,7 @@ int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
 		return lp_fail_errno(LP_ERROR, e, "cannot publish %s", label);
 	}
 	lp_crash_point("publish:published"); /* before the directory's fsync */
-	if (!lp_fsync_disabled())
+	if (durable)
 		fsync(dirfd); /* best effort: the file itself is already durable */
 	return result;
 }

@@ -956,6 +956,47 @@ Run_abort(PyObject *op, PyObject *args, PyObject *kwds)
 }
 
 static PyObject *
+Run_set_requests(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"allow_eval", "actions", NULL};
+	RunObject *self = (RunObject *)op;
+	int allow_eval = 0, rc;
+	PyObject *actions = NULL, *seq;
+	const char **names;
+	Py_ssize_t n, i;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "pO:set_requests", kwlist,
+					 &allow_eval, &actions))
+		return NULL;
+	seq = PySequence_Tuple(actions);
+	if (seq == NULL)
+		return NULL;
+	n = PyTuple_Size(seq);
+	names = calloc((size_t)n + 1, sizeof *names);
+	if (names == NULL) {
+		Py_DECREF(seq);
+		return PyErr_NoMemory();
+	}
+	for (i = 0; i < n; i++) {
+		PyObject *item = PyTuple_GetItem(seq, i);
+		if (item == NULL || !PyUnicode_Check(item) ||
+		    (names[i] = PyUnicode_AsUTF8AndSize(item, NULL)) == NULL) {
+			if (!PyErr_Occurred())
+				PyErr_SetString(PyExc_TypeError, "actions must be a sequence of str");
+			free(names);
+			Py_DECREF(seq);
+			return NULL;
+		}
+	}
+	rc = lp_run_set_requests(self->run, allow_eval, names);
+	free(names);
+	Py_DECREF(seq);
+	if (rc != LP_OK)
+		return raise_lp(STATE_OF(self), rc);
+	Py_RETURN_NONE;
+}
+
+static PyObject *
 Run_aborted(PyObject *op, PyObject *noargs)
 {
 	RunObject *self = (RunObject *)op;
@@ -1034,6 +1075,12 @@ static PyMethodDef Run_methods[] = {
 	 "event($self, /, name, fields_json=None)\n--\n\n"
 	 "Append an event of type name, with the fields of the JSON object "
 	 "text fields_json, to the run's events.jsonl."},
+	{"set_requests", (PyCFunction)(void (*)(void))Run_set_requests,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "set_requests($self, /, allow_eval, actions)\n--\n\n"
+	 "What the pauses begun after this call offer to requests: eval and\n"
+	 "exec only with allow_eval, and the named actions (a sequence of\n"
+	 "names). Recorded in each pause file's \"requests\"."},
 	{"pause", (PyCFunction)(void (*)(void))Run_pause,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "pause($self, /, kind, nodeid, *, task=None, original_failure=None, "
@@ -1178,6 +1225,7 @@ typedef struct {
 	PyThreadState *tstate; /* saved while the GIL is released */
 	PyObject *on_rejected; /* borrowed; NULL if none */
 	PyObject *stop;        /* borrowed; NULL if none */
+	PyObject *on_request;  /* borrowed; NULL if none */
 	int failed;            /* a Python exception is pending */
 	int stopped;           /* stop() returned true */
 } wait_ctx;
@@ -1246,6 +1294,145 @@ wait_on_rejected(void *ud, const char *message)
 	ctx->tstate = PyEval_SaveThread();
 }
 
+/* A str (or None) of the handler's answer as a malloc'd UTF-8 copy
+ * (lone surrogates backslash-escaped); 0, or -1 with an exception set. */
+static int
+answer_text(PyObject *answer, const char *key, char **out)
+{
+	PyObject *v = PyDict_GetItemString(answer, key), *b;
+	*out = NULL;
+	if (v == NULL || v == Py_None)
+		return 0;
+	if (!PyUnicode_Check(v)) {
+		PyErr_Format(PyExc_TypeError, "on_request's %s must be a str or None", key);
+		return -1;
+	}
+	b = PyUnicode_AsEncodedString(v, "utf-8", "backslashreplace");
+	if (b == NULL)
+		return -1;
+	*out = strdup(PyBytes_AsString(b));
+	Py_DECREF(b);
+	if (*out == NULL) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	return 0;
+}
+
+/* Fill ans from the handler's dict (ok, timed_out, repr, stdout, stderr,
+ * error, data: a JSON text, files: a list of str). 0, or -1 with an
+ * exception set. */
+static int
+answer_from_dict(PyObject *d, lp_answer *ans)
+{
+	PyObject *files, *v;
+	Py_ssize_t i, n;
+
+	if (!PyDict_Check(d)) {
+		PyErr_SetString(PyExc_TypeError, "on_request must return a dict");
+		return -1;
+	}
+	v = PyDict_GetItemString(d, "ok");
+	ans->ok = v != NULL && PyObject_IsTrue(v) == 1;
+	v = PyDict_GetItemString(d, "timed_out");
+	ans->timed_out = v != NULL && PyObject_IsTrue(v) == 1;
+	if (answer_text(d, "repr", &ans->repr) < 0 ||
+	    answer_text(d, "stdout", &ans->out_text) < 0 ||
+	    answer_text(d, "stderr", &ans->err_text) < 0 ||
+	    answer_text(d, "error", &ans->error) < 0 ||
+	    answer_text(d, "data", &ans->data_json) < 0)
+		return -1;
+	files = PyDict_GetItemString(d, "files");
+	if (files == NULL || files == Py_None)
+		return 0;
+	if (!PyList_Check(files)) {
+		PyErr_SetString(PyExc_TypeError, "on_request's files must be a list of str");
+		return -1;
+	}
+	n = PyList_Size(files);
+	ans->files = calloc((size_t)n + 1, sizeof *ans->files);
+	if (ans->files == NULL) {
+		PyErr_NoMemory();
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		PyObject *f = PyList_GetItem(files, i), *b;
+		if (f == NULL || !PyUnicode_Check(f)) {
+			PyErr_SetString(PyExc_TypeError, "on_request's files must be a list of str");
+			return -1;
+		}
+		b = PyUnicode_EncodeFSDefault(f);
+		if (b == NULL)
+			return -1;
+		ans->files[ans->nfiles] = strdup(PyBytes_AsString(b));
+		Py_DECREF(b);
+		if (ans->files[ans->nfiles] == NULL) {
+			PyErr_NoMemory();
+			return -1;
+		}
+		ans->nfiles++;
+	}
+	return 0;
+}
+
+/* lp_wait_hooks.on_request: call on_request(type, code, action, args,
+ * timeout) on the waiting thread with the GIL held and fill the answer
+ * from the dict it returns. An exception it raises (KeyboardInterrupt,
+ * the plugin's SIGTERM) is kept and stops the wait, as in wait_check();
+ * a malformed answer is answered as an error and the wait goes on. */
+static int
+wait_on_request(void *ud, const lp_request *req, lp_answer *ans)
+{
+	wait_ctx *ctx = ud;
+	PyObject *args = NULL, *r = NULL;
+	size_t i;
+	int stop = 0;
+
+	PyEval_RestoreThread(ctx->tstate);
+	if (ctx->failed || ctx->on_request == NULL) {
+		ans->error = strdup("this paused process takes no requests now");
+		ctx->tstate = PyEval_SaveThread();
+		return ctx->failed;
+	}
+	args = PyDict_New();
+	for (i = 0; args != NULL && i < req->nargs; i++) {
+		PyObject *v = text_or_none(req->arg_values[i]);
+		if (v == NULL || PyDict_SetItemString(args, req->arg_keys[i], v) < 0)
+			Py_CLEAR(args);
+		Py_XDECREF(v);
+	}
+	if (args != NULL) {
+		PyObject *code = text_or_none(req->code), *action = text_or_none(req->action);
+		if (code != NULL && action != NULL)
+			r = PyObject_CallFunction(ctx->on_request, "sOOOd",
+						  lp_request_type_name(req->type), code,
+						  action, args, req->timeout);
+		Py_XDECREF(code);
+		Py_XDECREF(action);
+	}
+	Py_XDECREF(args);
+	if (r == NULL) {
+		ctx->failed = 1; /* raised by wait() once the request is answered */
+		stop = 1;
+	} else if (answer_from_dict(r, ans) < 0) {
+		PyObject *et, *ev, *etb, *text;
+		PyErr_Fetch(&et, &ev, &etb);
+		text = ev ? PyObject_Str(ev) : NULL;
+		lp_answer_clear(ans);
+		ans->error = strdup(text && PyUnicode_Check(text) && PyUnicode_AsUTF8AndSize(text, NULL)
+					    ? PyUnicode_AsUTF8AndSize(text, NULL)
+					    : "the request handler gave a malformed answer");
+		PyErr_Clear();
+		Py_XDECREF(text);
+		Py_XDECREF(et);
+		Py_XDECREF(ev);
+		Py_XDECREF(etb);
+	}
+	Py_XDECREF(r);
+	ctx->tstate = PyEval_SaveThread();
+	return stop;
+}
+
 static int
 pause_check_idle(PauseObject *self)
 {
@@ -1260,19 +1447,23 @@ pause_check_idle(PauseObject *self)
 static PyObject *
 Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = {"on_rejected", "stop", NULL};
+	static char *kwlist[] = {"on_rejected", "stop", "on_request", NULL};
 	PauseObject *self = (PauseObject *)op;
 	module_state *st = STATE_OF(self);
-	PyObject *on_rejected = Py_None, *stop = Py_None;
+	PyObject *on_rejected = Py_None, *stop = Py_None, *on_request = Py_None;
 	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
 	lp_resolution res;
 	wait_ctx ctx;
 	wakeup w;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OO:wait", kwlist,
-					 &on_rejected, &stop))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO:wait", kwlist,
+					 &on_rejected, &stop, &on_request))
 		return NULL;
+	if (on_request != Py_None && !PyCallable_Check(on_request)) {
+		PyErr_SetString(PyExc_TypeError, "on_request must be a callable or None");
+		return NULL;
+	}
 	if (on_rejected != Py_None && !PyCallable_Check(on_rejected)) {
 		PyErr_SetString(PyExc_TypeError,
 				"on_rejected must be a callable or None");
@@ -1295,6 +1486,7 @@ Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 	ctx.tstate = NULL;
 	ctx.on_rejected = on_rejected == Py_None ? NULL : on_rejected;
 	ctx.stop = stop == Py_None ? NULL : stop;
+	ctx.on_request = on_request == Py_None ? NULL : on_request;
 	ctx.failed = 0;
 	ctx.stopped = 0;
 	/* stop() may be true already (the signal came before the wait) */
@@ -1311,6 +1503,7 @@ Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 	hooks.slice_ms = 0; /* the runtime's default (50 ms) */
 	hooks.check = wait_check;
 	hooks.on_rejected = wait_on_rejected;
+	hooks.on_request = ctx.on_request ? wait_on_request : NULL;
 	hooks.ud = &ctx;
 	resolution_init(&res);
 
@@ -1453,7 +1646,7 @@ static PyGetSetDef Pause_getset[] = {
 static PyMethodDef Pause_methods[] = {
 	{"wait", (PyCFunction)(void (*)(void))Pause_wait,
 	 METH_VARARGS | METH_KEYWORDS,
-	 "wait($self, /, on_rejected=None, stop=None)\n--\n\n"
+	 "wait($self, /, on_rejected=None, stop=None, on_request=None)\n--\n\n"
 	 "Block, with the GIL released, until a resume command is taken or the\n"
 	 "pause times out; return its resolution dict (outcome, by, result,\n"
 	 "reason, failure_reason, command_json). on_rejected(message) is called\n"
@@ -1462,7 +1655,12 @@ static PyMethodDef Pause_methods[] = {
 	 "with the pause still pending: end it with claim(). stop() is called\n"
 	 "before the wait and whenever it wakes (after Python's signal\n"
 	 "handlers ran, and at least every 50 ms); when it returns true, wait()\n"
-	 "returns None with the pause still pending: end it with claim()."},
+	 "returns None with the pause still pending: end it with claim().\n"
+	 "on_request(type, code, action, args, timeout) runs each request\n"
+	 "(type 'eval', 'exec' or 'action'; args a dict of str) on this thread\n"
+	 "and returns a dict: ok, timed_out, repr, stdout, stderr, error, data\n"
+	 "(a JSON text) and files (a list of paths); the wait then goes on.\n"
+	 "An exception it raises stops the wait as a signal handler's does."},
 	{"claim", (PyCFunction)(void (*)(void))Pause_claim,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "claim($self, /, by, fields_json=None)\n--\n\n"
@@ -2029,7 +2227,9 @@ module_exec(PyObject *module)
 	    PyModule_AddIntConstant(module, "ATTACH_SIZE_DEFAULT",
 				    (long)LP_ATTACH_SIZE_DEFAULT) < 0 ||
 	    PyModule_AddIntConstant(module, "QAMULE_RESULT_CAP",
-				    LP_QAMULE_RESULT_CAP) < 0)
+				    LP_QAMULE_RESULT_CAP) < 0 ||
+	    PyModule_AddIntConstant(module, "REQUEST_OUTPUT_CAP",
+				    LP_REQUEST_OUTPUT_CAP) < 0)
 		return -1;
 	return 0;
 }

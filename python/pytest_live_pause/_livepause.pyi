@@ -20,6 +20,12 @@ ID_MAX: Final[int]
 """Longest valid id, in bytes."""
 QAMULE_RESULT_CAP: Final[int]
 """Largest QAMule result file read, in bytes (LP_QAMULE_RESULT_CAP)."""
+REQUEST_OUTPUT_CAP: Final[int]
+"""Each text of a request's answer is cut to this many encoded bytes."""
+
+#: on_request(type, code, action, args, timeout) -> answer dict (ok,
+#: timed_out, repr, stdout, stderr, error, data: JSON text, files)
+_OnRequest = Callable[[str, "str | None", "str | None", dict[str, str], float], dict[str, Any]]
 
 class LivePauseError(Exception):
     """An error of the runtime. ``code`` is its stable name, e.g. "LP_ESTALE"."""
@@ -106,6 +112,9 @@ class Run:
     def joined(self) -> bool: ...
     def end(self, exitstatus: int) -> None: ...
     def event(self, name: str, fields_json: str | None = None) -> None: ...
+    def set_requests(self, allow_eval: bool, actions: Sequence[str]) -> None:
+        """What pauses begun after this offer: eval/exec with allow_eval, and
+        the named actions (the pause file's "requests")."""
     def pause(
         self,
         kind: Literal["failure", "checkpoint", "question"],
@@ -147,15 +156,25 @@ class Pause:
     def run(self) -> Run: ...
     @overload
     def wait(
-        self, on_rejected: Callable[[str], object] | None = None, stop: None = None
+        self,
+        on_rejected: Callable[[str], object] | None = None,
+        stop: None = None,
+        on_request: _OnRequest | None = None,
     ) -> _Resolution: ...
     @overload
     def wait(
-        self, on_rejected: Callable[[str], object] | None, stop: Callable[[], object]
+        self,
+        on_rejected: Callable[[str], object] | None,
+        stop: Callable[[], object],
+        on_request: _OnRequest | None = None,
     ) -> _Resolution | None: ...
     @overload
     def wait(
-        self, on_rejected: Callable[[str], object] | None = None, *, stop: Callable[[], object]
+        self,
+        on_rejected: Callable[[str], object] | None = None,
+        *,
+        stop: Callable[[], object],
+        on_request: _OnRequest | None = None,
     ) -> _Resolution | None:
         """Block (GIL released) until resumed or timed out. An exception raised
         meanwhile by a signal handler or on_rejected propagates with the pause

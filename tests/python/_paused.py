@@ -31,7 +31,7 @@ CLI_BIN: str | None = conftest.CLI
 #: exit codes, as documented in README.md and `pytest-live-pause --help`
 EXIT = dict(ok=0, error=1, usage=2, notfound=3, stale=4, resumed=5, timedout=6,
             aborted=7, nottaken=8, runended=9, watch_timeout=10, unsafe=11,
-            interrupted=130)
+            noeval=20, noaction=21, raised=22, request_timeout=23, interrupted=130)
 
 PAUSE_ID_RX = r"[A-Za-z0-9_-]+\.[0-9a-f]{8}"
 
