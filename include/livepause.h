@@ -823,7 +823,7 @@ typedef enum lp_request_type {
 	LP_REQUEST_ACTION = 2, /* a named action with keyword arguments */
 } lp_request_type;
 /* "eval", "exec", "action". */
-const char *lp_request_type_name(lp_request_type type);
+LP_API const char *lp_request_type_name(lp_request_type type);
 
 #define LP_REQUEST_TIMEOUT_DEFAULT 10.0 /* seconds */
 #define LP_REQUEST_TIMEOUT_MAX 3600.0
@@ -863,19 +863,19 @@ typedef struct lp_answer {
 			       timed_out, type, pause_id, request_id; actions:
 			       data, files; "cut" names the texts cut) */
 } lp_answer;
-void lp_answer_clear(lp_answer *answer);
+LP_API void lp_answer_clear(lp_answer *answer);
 
 /* What this process's pauses offer: code (eval, exec) only with
  * allow_eval, and the named actions (NULL-terminated valid ids; may be
  * NULL). Recorded as the "requests" object of every pause file begun
  * after the call; without a call a pause offers nothing. */
-int lp_run_set_requests(lp_run *run, int allow_eval, const char *const *actions);
+LP_API int lp_run_set_requests(lp_run *run, int allow_eval, const char *const *actions);
 
 /* What a pause (as loaded: info->json) offers: *allow_eval, and
  * *actions, a malloc'd "a, b" list of its action names ("" for none;
  * free() it). LP_ENOTFOUND when the pause records no "requests" (made
  * by a process that takes none); LP_EINVAL without info->json. */
-int lp_pause_offers(const lp_pause_info *info, int *allow_eval, char **actions);
+LP_API int lp_pause_offers(const lp_pause_info *info, int *allow_eval, char **actions);
 
 typedef struct lp_request_options {
 	unsigned version;
@@ -904,7 +904,7 @@ typedef struct lp_request_options {
  * request is withdrawn if still untaken); the pause ending or its process
  * dying first is reported as above. LP_OK with *out filled when answered,
  * whether the code succeeded or not (out->ok). */
-int lp_request_send(lp_store *store, const char *ref, const lp_request_options *opts,
+LP_API int lp_request_send(lp_store *store, const char *ref, const lp_request_options *opts,
 		    lp_answer *out);
 
 /* ------------------------------------------------- QAMule compatibility */

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from . import _livepause
+from ._eval import ActionResult, action
 from ._livepause import (
     InvalidArgumentError,
     LivePauseError,
@@ -29,12 +30,14 @@ if TYPE_CHECKING:
 __version__: str = _livepause.VERSION
 
 __all__ = [
+    "ActionResult",
     "Decision",
     "InvalidArgumentError",
     "LivePauseError",
     "PauseNotFoundError",
     "UnsafeDirectoryError",
     "__version__",
+    "action",
     "checkpoint",
 ]
 

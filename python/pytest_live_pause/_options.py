@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_live_pause import _clash, _livepause
+from pytest_live_pause import _clash, _eval, _livepause
 from pytest_live_pause import _qamule_defaults as qamule_defaults
 
 if TYPE_CHECKING:
@@ -136,6 +136,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         "command line > ini pause_result_dir (relative to the ini file) > "
         f"{qamule_defaults.default_result_dir()}.",
     )
+    _eval.addoption(parser, group)  # --pause-allow-eval, ini pause_allow_eval
     parser.addini(
         "pause_on_failure",
         type="bool",

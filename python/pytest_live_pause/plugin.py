@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 import pytest_live_pause as _pkg
-from pytest_live_pause import Decision, _livepause
+from pytest_live_pause import Decision, _eval, _livepause
 from pytest_live_pause import checkpoint as checkpoint  # 0.1.1 had it here too
 from pytest_live_pause._livepause import LivePauseError
 from pytest_live_pause._options import NOT_MOCKED, Settings, option_given, read_settings
@@ -159,6 +159,7 @@ class LivePauseSession:
         self.worker_id: str | None = (
             getattr(config, "workerinput", {}).get("workerid") if is_worker else None
         )
+        self.allow_eval = _eval.allow_eval(config)
         self.signal_guard: qamule.SignalGuard | None = (
             _qamule().SignalGuard(settings.qamule.signal) if settings.qamule else None
         )
@@ -242,6 +243,7 @@ class LivePauseSession:
         # that no signal finds it pending without the abort claim in place
         with self._external_timeout_paused(), _sigterm_raises():
             try:
+                self.run.set_requests(self.allow_eval, _eval.action_names())
                 pause = self.run.pause(
                     kind,
                     nodeid,
@@ -295,7 +297,9 @@ class LivePauseSession:
             res = self._block(
                 pause,
                 nodeid,
-                lambda: pause.wait(on_rejected=self._rejected(pause)),
+                lambda: pause.wait(
+                    on_rejected=self._rejected(pause), on_request=self._on_request(kind)
+                ),
                 announce=lambda: say(block),
             )
             lines = [f"RESUMED ({res['outcome']}): {_safe(nodeid)}"]
@@ -336,7 +340,11 @@ class LivePauseSession:
         say = self.terminal.lines
 
         def wait_or_signal() -> qamule.Ending:
-            res = pause.wait(on_rejected=self._rejected(pause), stop=request.stop)
+            res = pause.wait(
+                on_rejected=self._rejected(pause),
+                stop=request.stop,
+                on_request=self._on_request(kind),
+            )
             if res is None:  # the resume signal
                 return request.claim(pause)
             return request.ending(res)
@@ -398,6 +406,12 @@ class LivePauseSession:
             )
 
         return on_rejected
+
+    def _on_request(self, kind: str) -> Callable[..., dict[str, Any]]:
+        """The handler of eval, exec and actions while paused (_eval)."""
+        item = self.current_item
+        excinfo = item.stash.get(_EVAL_EXCINFO, None) if item is not None else None
+        return _eval.handler(item, kind, excinfo, (KeyboardInterrupt, _Terminated))  # type: ignore[arg-type]
 
     def _restore_progress_prefix(self) -> None:
         """Let the test's result letter (or verbose word) that follows go
@@ -536,6 +550,7 @@ def _add_section(report: pytest.TestReport, text: str) -> None:
 
 
 SESSION_KEY = pytest.StashKey[LivePauseSession]()
+_EVAL_EXCINFO = pytest.StashKey[Any]()  # a failure's exception, for eval's frame
 
 
 def _session(config: pytest.Config) -> LivePauseSession | None:
@@ -659,7 +674,7 @@ def _start_run(config: pytest.Config, settings: Settings) -> LivePauseSession:
         )
     else:
         clean = _livepause.storable_text  # a path may not be UTF-8
-        extra = {"rootdir": clean(str(config.rootpath))}
+        extra = {"rootdir": clean(str(config.rootpath)), "allow_eval": _eval.allow_eval(config)}
         run = _livepause.Run(
             store,
             cwd=str(config.invocation_params.dir),
@@ -706,6 +721,8 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(_CurrentItemHooks(session), "live_pause_current_item")
+    if session.allow_eval:
+        config.pluginmanager.register(_eval.Hooks(_EVAL_EXCINFO), "live_pause_eval")
     if not session.is_worker and config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(_XdistControllerHooks(config), "live_pause_xdist")
     session.previous_active = _pkg._activate(session)
