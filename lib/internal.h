@@ -238,8 +238,6 @@ const char *lpj_unknown_key(const lp_json *o, const char *const allowed[]);
 char *lpj_dump_exact(const lp_json *j);
 /* Arrays and iteration (for claim.c). */
 lp_json *lpj_array(void);
-/* Element i of an array (borrowed), NULL past its end or for a non-array. */
-lp_json *lpj_array_get(const lp_json *a, size_t i);
 int lpj_array_append_str(lp_json *a, const char *val);
 int lpj_array_append(lp_json *a, lp_json *val); /* steals val (also on error) */
 lp_json *lpj_array_get(const lp_json *a, size_t i); /* borrowed; NULL past the end */

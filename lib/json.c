@@ -371,7 +371,6 @@ int lp_json_object_line(char **out, const char *const *keys, const char *const *
 
 lp_json *lpj_array(void) { return L(json_array()); }
 
-lp_json *lpj_array_get(const lp_json *a, size_t i) { return L(json_array_get(J(a), i)); }
 
 int lpj_array_append_str(lp_json *a, const char *val)
 {
