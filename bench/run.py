@@ -51,11 +51,12 @@ from _common import (  # noqa: E402
 import probes  # noqa: E402
 import scenario_attach  # noqa: E402
 import scenario_cli  # noqa: E402
+import scenario_eval  # noqa: E402
 import scenario_overhead  # noqa: E402
 import scenario_roundtrip as rt  # noqa: E402
 import scenario_scale  # noqa: E402
 
-SCENARIOS = ("probes", "cli", "attach", "scale", "roundtrip", "overhead")
+SCENARIOS = ("probes", "cli", "attach", "eval", "scale", "roundtrip", "overhead")
 
 
 def load_now() -> dict[str, Any]:
@@ -89,7 +90,7 @@ def config(quick: bool) -> dict[str, Any]:
             "scale_sizes": [20, 100], "scale_reps": 3, "scale_reps_v011": 2,
             "overhead_n": 300, "overhead_pairs": 1, "overhead_pairs_v011": 1,
             "overhead_strace": False,
-            "cli_reps": 3, "probe_reps": 5, "attach_reps": 2,
+            "cli_reps": 3, "probe_reps": 5, "attach_reps": 2, "eval_reps": 5,
         }
     return {
         "rt_n": 200, "rt_sessions": 3, "rt_sessions_floor": 3, "rt_n_scripts": 200,
@@ -97,7 +98,7 @@ def config(quick: bool) -> dict[str, Any]:
         "scale_sizes": [100, 1000, 10000], "scale_reps": 11, "scale_reps_v011": 5,
         "overhead_n": 5000, "overhead_pairs": 12, "overhead_pairs_v011": 6,
         "overhead_strace": True,
-        "cli_reps": 21, "probe_reps": 30, "attach_reps": 11,
+        "cli_reps": 21, "probe_reps": 30, "attach_reps": 11, "eval_reps": 101,
     }
 
 
@@ -363,6 +364,17 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_row("attach.added", sc, "added by --attach (vs cp, cp + sync)",
                          att["added_ms"], ("<=", att["cp_ms"]["median"]),
                          cp=att["cp_ms"], **{"cp+sync": att["cp_sync_ms"]}))
+    ev = res.get("eval")
+    if ev:
+        sc = "7. eval round trip (one live pause, --pause-allow-eval)"
+        rows.append(_row("eval.roundtrip", sc, "eval <pause_id> 1+1: wall time, spawn to exit",
+                         ev["eval_ms"], ("<=", 5.0)))
+        rows.append(_row("eval.do", sc, "do <pause_id> ping (an action returning at once)",
+                         ev["do_ms"]))
+        rows.append(_row("eval.version_floor", sc, "--version of the same CLI (the floor)",
+                         ev["version_ms"]))
+        rows.append(_row("eval.over_floor", sc, "eval 1+1 minus --version, paired calls",
+                         ev["over_floor_ms"]))
     # in the order of the scenarios (a stable sort on the number)
     rows.sort(key=lambda r: int(r["scenario"].split(".", 1)[0]))
     return rows
@@ -505,6 +517,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "probes": lambda: probes.run(work, cfg["probe_reps"]),
         "cli": lambda: scenario_cli.run(ours, v011, work, cfg["cli_reps"], log),
         "attach": lambda: scenario_attach.run(ours, work, cfg["attach_reps"], log),
+        "eval": lambda: scenario_eval.run(ours, work, cfg["eval_reps"], log),
         "scale": lambda: scenario_scale.run(ours, v011, work, cfg["scale_sizes"],
                                             cfg["scale_reps"], cfg["scale_reps_v011"], log),
         "roundtrip": lambda: run_roundtrip(ours, v011, work, cfg),

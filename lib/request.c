@@ -939,7 +939,7 @@ int lp_request_send(lp_store *store, const char *ref, const lp_request_options *
 		if (lp_mono_ms() < fast_end && !interrupted(o)) {
 			struct timespec ts = {0, delay_us * 1000};
 			nanosleep(&ts, NULL);
-			if (delay_us < 4000)
+			if (delay_us < 400) /* fine steps: an answer takes ~1-2 ms */
 				delay_us *= 2;
 			continue;
 		}
