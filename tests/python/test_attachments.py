@@ -235,3 +235,22 @@ def test_help_documents_attach(cli):
     res = cli("attachment", "--help")
     assert res.returncode == 0 and "-o, --output FILE" in res.stdout, res.stdout
     assert "attachment" in cli("--help").stdout
+
+
+def test_abort_attach_goes_with_the_aborted_pause(paused, cli, pause_dir, tmp_path):
+    s, pause_id, run_id = paused
+    log = tmp_path / "logcat.txt"
+    log.write_text("E/adb: device offline\n")
+    res = cli("abort", pause_id, "--reason", "device gone", "--attach", str(log))
+    assert res.returncode == 0, str(res)
+    s.finish()
+    doc = read_pause(pause_dir, pause_id)
+    assert doc["status"] == "aborted"
+    assert [(a["name"], a["source"], a["sha256"]) for a in doc["attachments"]] == [
+        ("logcat.txt", "resume", sha(log.read_bytes()))]
+    # a second abort or resume of the ended pause writes no blob of its own
+    other = tmp_path / "other.txt"
+    other.write_text("late")
+    res = cli("resume", pause_id, "--attach", str(other))
+    assert res.returncode == 7, str(res)
+    assert blobs(pause_dir, run_id) == [sha(log.read_bytes())]
