@@ -195,7 +195,7 @@ int cli_store_open_for_ref(const char *dir_opt, const char *ref, lp_store **out,
  * 1 MiB refused. 0 with *out malloc'd, or an exit code (cmd_resume.c). */
 int cli_read_reason_file(const char *cmd, const char *opt, const char *path,
 			 char **out);
-/* Hand opts to lp_resume() for pause `ref` (Ctrl-C and SIGTERM stop the
+/* Hand opts to lp_pause_resume() for pause `ref` (Ctrl-C and SIGTERM stop the
  * wait for the take), then print the outcome: "resumed|aborted <id>
  * (<kind>, <nodeid>)" or with json one object {pause_id, kind, status,
  * run_id, nodeid}. Returns the exit code (cmd_resume.c). */

@@ -1,6 +1,6 @@
 /*
  * cmd_abort.c - `pytest-live-pause abort`: end a pause with the action
- * abort and a reason, through the same lp_resume() as `resume` (the claim
+ * abort and a reason, through the same lp_pause_resume() as `resume` (the claim
  * decides between it, any resume and the deadline; an ended pause gets
  * the same exit codes). The paused pytest run then stops: a failure's
  * report is kept with "aborted: <reason>", a checkpoint raises

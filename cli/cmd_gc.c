@@ -1,6 +1,6 @@
 /*
  * cmd_gc.c - `pytest-live-pause gc`: remove the runs that ended (or went
- * stale) more than --older-than ago, through lp_gc(), printing each
+ * stale) more than --older-than ago, through lp_store_gc(), printing each
  * thing removed (or, with --dry-run, that would be) and a summary. Owns
  * the parsing of a DURATION (7d, 12h, 30m, 0s).
  */
@@ -150,7 +150,7 @@ struct gc_out {
 	int failed; /* the JSON output could not be built */
 };
 
-/* lp_gc() found another gc holding the lock: say so, then it waits. */
+/* lp_store_gc() found another gc holding the lock: say so, then it waits. */
 static void on_wait(void *ud)
 {
 	const struct gc_out *o = ud;
@@ -259,7 +259,7 @@ int cmd_gc(int argc, char **argv)
 	opts.on_wait = on_wait;
 	opts.on_item = on_item;
 	opts.ud = &out;
-	rc = lp_gc(store, &opts, &report);
+	rc = lp_store_gc(&report, store, &opts);
 	if (out.failed)
 		exit_code = cli_error(CMD, CLI_EXIT_ERROR,
 				      "cannot build the JSON output");

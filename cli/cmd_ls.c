@@ -1,6 +1,6 @@
 /*
  * cmd_ls.c - `pytest-live-pause ls`: list the pending pauses of every run
- * in the pause directory (every pause with -a) through lp_list(): an
+ * in the pause directory (every pause with -a) through lp_store_list(): an
  * aligned table on a terminal, 0.1.1's tab-separated lines into a pipe or
  * a file, or JSON lines. A missing directory simply has no pauses.
  */
@@ -157,7 +157,7 @@ static void free_tsv(struct ls_state *st)
 	free(st->lines);
 }
 
-/* lp_list() callback: 1 stops the listing on a memory error. */
+/* lp_store_list() callback: 1 stops the listing on a memory error. */
 static int on_pause(const lp_pause_info *info, void *ud)
 {
 	struct ls_state *st = ud;
@@ -215,7 +215,7 @@ static int list(lp_store *store, const char *dir, int all,
 	if (cli_table_init(&st->table, 7) != 0 ||
 	    cli_table_add(&st->table, header) != 0)
 		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
-	rc = store ? lp_list(store, (all ? LP_LIST_ALL : 0) | (st->json ? LP_LIST_JSON : 0),
+	rc = store ? lp_store_list(store, (all ? LP_LIST_ALL : 0) | (st->json ? LP_LIST_JSON : 0),
 			    on_pause, st)
 		   : 0;
 	if (rc > 0)

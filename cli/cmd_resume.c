@@ -1,6 +1,6 @@
 /*
  * cmd_resume.c - `pytest-live-pause resume`: validate the verdict locally,
- * then hand it to lp_resume(), which refuses options of the wrong kind and
+ * then hand it to lp_pause_resume(), which refuses options of the wrong kind and
  * ended or stale pauses before writing, claims the pause and waits until
  * the paused process has taken the command. The reasons may come from a
  * file or standard input (--reason-file, --failure-reason-file), out of
@@ -377,7 +377,7 @@ static void print_human(const char *cmd, const lp_pause_info *info,
 	printf(waited ? ")\n" : "); not waiting for it to be taken\n");
 }
 
-/* Set by SIGINT/SIGTERM; lp_resume's check hook reads it. */
+/* Set by SIGINT/SIGTERM; lp_pause_resume's check hook reads it. */
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -419,7 +419,7 @@ int cli_resume_run(const char *cmd, const char *ref, const char *pause_dir,
 	catch_signals(old);
 	rc = cli_store_open_for_ref(pause_dir, ref, &store, &dir);
 	if (rc == LP_OK)
-		rc = lp_resume(store, ref, opts, &info);
+		rc = lp_pause_resume(&info, store, ref, opts);
 	sigaction(SIGINT, &old[0], NULL);
 	sigaction(SIGTERM, &old[1], NULL);
 	opts->hooks = NULL;

@@ -1,6 +1,6 @@
 /*
  * cmd_runs.c - `pytest-live-pause runs`: list the active runs of the
- * pause directory (every run with -a) through lp_runs_list(), with each
+ * pause directory (every run with -a) through lp_store_runs(), with each
  * run's pauses counted by state, as a table or as JSON lines. A missing
  * directory simply has no runs.
  */
@@ -72,7 +72,7 @@ static const char *fmt_long(char *buf, long v)
 	return p;
 }
 
-/* lp_runs_list() callback: 1 stops the listing on a memory error. */
+/* lp_store_runs() callback: 1 stops the listing on a memory error. */
 static int on_run(const lp_run_summary *run, void *ud)
 {
 	struct runs_state *st = ud;
@@ -113,7 +113,7 @@ static int list(lp_store *store, const char *dir, int all,
 	if (cli_table_init(&st->table, NCOLS) != 0 ||
 	    cli_table_add(&st->table, header) != 0)
 		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
-	rc = store ? lp_runs_list(store, (all ? LP_RUNS_ALL : 0) |
+	rc = store ? lp_store_runs(store, (all ? LP_RUNS_ALL : 0) |
 					 (st->json ? LP_RUNS_JSON : 0),
 				  on_run, st)
 		   : 0;

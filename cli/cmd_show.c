@@ -100,7 +100,7 @@ int cmd_show(int argc, char **argv)
 				 "the pause id or pause file is empty");
 	rc = cli_store_open_for_ref(pause_dir, argv[optind], &store, &dir);
 	if (rc == LP_OK)
-		rc = lp_pause_info_load(store, argv[optind], &info);
+		rc = lp_pause_info_load(&info, store, argv[optind]);
 	if (rc == LP_OK)
 		rc = lp_pause_info_check_attachments(info);
 	if (rc != LP_OK)

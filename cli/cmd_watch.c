@@ -290,13 +290,13 @@ int cmd_watch(int argc, char **argv)
 		hooks.slice_ms = (int)(a.interval * 1000.0 + 0.5);
 	rc = cli_store_open(a.pause_dir, &store, &dir);
 	if (rc == LP_OK && a.all_runs)
-		rc = lp_watch_all(store, a.timeout, &hooks, &info);
+		rc = lp_store_watch(&info, store, a.timeout, &hooks);
 	else if (rc == LP_OK)
 		rc = lp_run_watch_open(&watcher, store, a.run_id);
 	if (rc == LP_OK && a.all && !a.all_runs)
 		rc = lp_watcher_set_all(watcher, 1);
 	if (rc == LP_OK && !a.all_runs)
-		rc = lp_watcher_next(watcher, a.timeout, &hooks, &info);
+		rc = lp_watcher_next(&info, watcher, a.timeout, &hooks);
 	if (rc == LP_OK && !info)
 		rc = LP_ERROR;
 	if (rc == LP_OK) {
@@ -313,7 +313,7 @@ int cmd_watch(int argc, char **argv)
 		 * closes the waiter (an inotify close costs 8-16 ms here) */
 		fflush(stdout);
 		exit_code = CLI_EXIT_OK;
-	} else if (rc == LP_ERUNENDED || rc == LP_ETIMEOUT) {
+	} else if (rc == LP_ERUNENDED || rc == LP_EWAITTIMEOUT) {
 		exit_code = print_no_pause(&a, rc);
 	} else if (rc == LP_EINTR) {
 		exit_code = cli_error(CMD, CLI_EXIT_INTERRUPTED, "interrupted");

@@ -27,7 +27,7 @@ int cli_exit_code(int lp_code)
 	case LP_EABORTED: return CLI_EXIT_ABORTED;
 	case LP_ENOTTAKEN: return CLI_EXIT_NOTTAKEN;
 	case LP_ERUNENDED: return CLI_EXIT_RUNENDED;
-	case LP_ETIMEOUT: return CLI_EXIT_WATCH_TIMEOUT;
+	case LP_EWAITTIMEOUT: return CLI_EXIT_WATCH_TIMEOUT;
 	case LP_EUNSAFE: return CLI_EXIT_UNSAFE;
 	case LP_EINTR: return CLI_EXIT_INTERRUPTED;
 	case LP_ENOEVAL: return CLI_EXIT_NOEVAL;
@@ -329,7 +329,7 @@ static void put_resume_hint(FILE *fp, const lp_pause_info *info,
 		put_safe_line(fp, "resume", info->resume_command);
 		return;
 	}
-	if (lp_resume_command(&cmd, info->pause_id, info->kind_code, pause_dir) != LP_OK) {
+	if (lp_pause_resume_command(&cmd, info->pause_id, info->kind_code, pause_dir) != LP_OK) {
 		fputs("resume: -\n", fp); /* out of memory */
 		return;
 	}

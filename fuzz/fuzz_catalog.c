@@ -3,7 +3,7 @@
  * whatever the bytes, parsing never reads out of bounds, and everything it
  * keeps is well formed: valid run and pause ids, a pause's run taken from
  * its id, only final statuses and known kinds, every run found by
- * lp_catalog_has_run; and the runs-only pass of "ls" (lp_catalog_parse_runs)
+ * lpi_catalog_has_run; and the runs-only pass of "ls" (lpi_catalog_parse_runs)
  * knows every run the full parse keeps, and nothing the full parse would
  * refuse is a valid run id it knows but the full parse does not.
  */
@@ -30,30 +30,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	memcpy(copy, text, hlen + size + 1);
-	lp_catalog *cat, *runs = NULL;
-	if (lp_catalog_parse_runs(copy, hlen + size, &runs) != LP_OK)
+	lpi_catalog *cat, *runs = NULL;
+	if (lpi_catalog_parse_runs(copy, hlen + size, &runs) != LP_OK)
 		runs = NULL;
-	if (lp_catalog_parse(text, hlen + size, &cat) != LP_OK) {
-		lp_catalog_free(runs);
+	if (lpi_catalog_parse(text, hlen + size, &cat) != LP_OK) {
+		lpi_catalog_free(runs);
 		return 0;
 	}
 	if (runs == NULL)
 		abort(); /* both accept the same headers */
 	for (size_t k = 0; k < cat->nruns; k++) {
-		if (lp_run_id_validate(cat->runs[k]) != LP_OK || !lp_catalog_has_run(cat, cat->runs[k]))
+		if (lpi_run_id_validate(cat->runs[k]) != LP_OK || !lpi_catalog_has_run(cat, cat->runs[k]))
 			abort();
-		if (!lp_catalog_has_run(runs, cat->runs[k]))
+		if (!lpi_catalog_has_run(runs, cat->runs[k]))
 			abort();
 	}
 	for (size_t k = 0; k < runs->nruns; k++)
-		if (lp_run_id_validate(runs->runs[k]) == LP_OK && !lp_catalog_has_run(cat, runs->runs[k]))
+		if (lpi_run_id_validate(runs->runs[k]) == LP_OK && !lpi_catalog_has_run(cat, runs->runs[k]))
 			abort();
-	lp_catalog_free(runs);
+	lpi_catalog_free(runs);
 	for (size_t k = 0; k < cat->npauses; k++) {
-		const lp_catalog_pause *p = &cat->pauses[k];
+		const lpi_catalog_pause *p = &cat->pauses[k];
 		char run[LP_ID_MAX + 1];
 		if (lp_id_validate(p->pause_id, "pause id") != LP_OK ||
-		    lp_pause_id_run(p->pause_id, run) != LP_OK || strcmp(run, p->run_id) != 0)
+		    lpi_pause_id_run(p->pause_id, run) != LP_OK || strcmp(run, p->run_id) != 0)
 			abort();
 		if (strcmp(p->status, "resumed") && strcmp(p->status, "timed_out") &&
 		    strcmp(p->status, "aborted"))
@@ -64,6 +64,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    (p->worker_id && !p->worker_id[0]))
 			abort();
 	}
-	lp_catalog_free(cat);
+	lpi_catalog_free(cat);
 	return 0;
 }

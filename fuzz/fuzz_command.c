@@ -1,11 +1,11 @@
 /*
  * fuzz_command.c - libFuzzer harness for the command file (claim.c): the
- * parser and validator lp_command_parse for every kind of pause (strict
+ * parser and validator lpi_command_parse for every kind of pause (strict
  * JSON, the typed and the seed format, action, token, value, an abort's
  * reason, attachments, unknown fields), and, for what it accepts, the invariants the
  * take relies on: a typed command's action is one it knows, a token is a
  * safe name, no verdict field of another kind is taken, a value that
- * lp_command_fits accepts is one of the choices, the list of ignored
+ * lpi_command_fits accepts is one of the choices, the list of ignored
  * fields serialises, the attachments it names are well-formed entries.
  */
 #include "internal.h"
@@ -23,8 +23,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (lpj_parse_any("[\"pass\",\"retry\",\"skip\"]", 23, &choices) != LP_OK)
 		abort();
 	for (int kind = LP_KIND_FAILURE; kind <= LP_KIND_QUESTION; kind++) {
-		lp_command c;
-		if (lp_command_parse((const char *)data, size, (lp_kind)kind, "command", &c) != LP_OK)
+		lpi_command c;
+		if (lpi_command_parse((const char *)data, size, (lp_kind)kind, "command", &c) != LP_OK)
 			continue;
 		if (c.action != LP_ACTION_RESUME && c.action != LP_ACTION_ABORT &&
 		    c.action != LP_ACTION_TIMEOUT)
@@ -40,7 +40,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (kind == LP_KIND_QUESTION && c.has_result)
 			abort();
-		if (lp_command_fits(&c, (lp_kind)kind, choices, "command") == LP_OK && c.value &&
+		if (lpi_command_fits(&c, (lp_kind)kind, choices, "command") == LP_OK && c.value &&
 		    c.action == LP_ACTION_RESUME && kind == LP_KIND_CHECKPOINT &&
 		    strcmp(c.value, "pass") != 0 && strcmp(c.value, "retry") != 0 &&
 		    strcmp(c.value, "skip") != 0)
@@ -50,7 +50,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 * names, 64 hex digits, sizes, at most the cap */
 			lp_attachment *list;
 			size_t n;
-			if (lp_attachments_parse(c.attachments, "command", 0, "/r", &list, &n) != LP_OK ||
+			if (lpi_attachments_parse(c.attachments, "command", 0, "/r", &list, &n) != LP_OK ||
 			    n > LP_ATTACH_COUNT_MAX)
 				abort();
 			for (size_t k = 0; k < n; k++)
@@ -58,13 +58,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				    strlen(list[k].sha256) != LP_SHA256_HEX ||
 				    strcmp(list[k].source, "resume") != 0)
 					abort();
-			lp_attachments_free(list, n);
+			lpi_attachments_free(list, n);
 		}
 		char *ignored = lpj_dump(c.ignored);
 		if (ignored == NULL)
 			abort();
 		free(ignored);
-		lp_command_clear(&c);
+		lpi_command_clear(&c);
 	}
 	lpj_free(choices);
 	return 0;

@@ -2,7 +2,7 @@
  * fuzz_pause_file.c - libFuzzer harness for the pause file, both ways.
  * Reader: the input is written as a pause file into a scratch pause
  * directory and read back through the public readers (lp_pause_info_load,
- * lp_list), as `show` and `ls -a` do. Writer (inputs starting with '!'):
+ * lp_store_list), as `show` and `ls -a` do. Writer (inputs starting with '!'):
  * the rest, repeated up to 640 KiB (second byte: how many times), is the
  * nodeid, the task or failure text and the verdict of a pause written by
  * lp_pause_begin() and ended by a claim; every pause file written must be
@@ -79,7 +79,7 @@ static void writer(const uint8_t *data, size_t size)
 	if (stat(path, &st) != 0 || st.st_size >= LP_CAP_PAUSE)
 		abort();
 	lp_pause_info *info;
-	if (lp_pause_info_load(wstore, lp_pause_id(p), &info) != LP_OK)
+	if (lp_pause_info_load(&info, wstore, lp_pause_id(p)) != LP_OK)
 		abort();
 	lp_pause_info_free(info);
 	/* a verdict from the input, as long as a command may carry */
@@ -89,9 +89,9 @@ static void writer(const uint8_t *data, size_t size)
 		abort();
 	char *ftext = lpj_dump(fields);
 	lp_resolution res = {0};
-	if (lp_pause_claim(p, LP_ACTION_RESUME, "fuzz", ftext, &res) == LP_OK)
+	if (lp_pause_claim(&res, p, LP_ACTION_RESUME, "fuzz", ftext) == LP_OK)
 		lp_resolution_clear(&res);
-	else if (lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res) == LP_OK)
+	else if (lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", NULL) == LP_OK)
 		lp_resolution_clear(&res); /* a verdict too large for a command */
 	else
 		abort();
@@ -100,7 +100,7 @@ static void writer(const uint8_t *data, size_t size)
 	free(reason);
 	if (stat(path, &st) != 0 || st.st_size >= LP_CAP_PAUSE)
 		abort();
-	if (lp_pause_info_load(wstore, lp_pause_id(p), &info) != LP_OK)
+	if (lp_pause_info_load(&info, wstore, lp_pause_id(p)) != LP_OK)
 		abort();
 	lp_pause_info_free(info);
 	/* its catalog line was written (it left pending/) and reads back */
@@ -108,10 +108,10 @@ static void writer(const uint8_t *data, size_t size)
 	snprintf(pend, sizeof pend, "%s/pending/%s", wdir, lp_pause_id(p));
 	if (access(pend, F_OK) == 0)
 		abort();
-	lp_catalog *cat;
-	if (lp_catalog_load(wstore, &cat) != LP_OK || cat->npauses != 1)
+	lpi_catalog *cat;
+	if (lpi_catalog_load(wstore, &cat) != LP_OK || cat->npauses != 1)
 		abort();
-	lp_catalog_free(cat);
+	lpi_catalog_free(cat);
 	/* keep the scratch directory small: one pause at a time */
 	unlink(path);
 	snprintf(path, sizeof path, "%s/runs/w/commands/%s.resume.json", wdir, lp_pause_id(p));
@@ -155,13 +155,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (lp_store_open(&store, dir, 0) != LP_OK)
 		return 0;
 	lp_pause_info *info;
-	if (lp_pause_info_load(store, id, &info) == LP_OK) {
+	if (lp_pause_info_load(&info, store, id) == LP_OK) {
 		if (info->json == NULL || info->state == NULL)
 			abort();
 		lp_pause_info_free(info);
 	}
 	int n = 0;
-	lp_list(store, LP_LIST_ALL, count, &n);
+	lp_store_list(store, LP_LIST_ALL, count, &n);
 	lp_store_free(store);
 	return 0;
 }

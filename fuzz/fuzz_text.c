@@ -21,12 +21,12 @@ static void check_inert(const char *s, size_t in_len, int multiline)
 	for (size_t i = 0; i < n;) {
 		unsigned char c = (unsigned char)s[i];
 		unsigned cp;
-		size_t k = lp_utf8_decode((const unsigned char *)s + i, n - i, &cp);
+		size_t k = lpi_utf8_decode((const unsigned char *)s + i, n - i, &cp);
 		if (k == 0)
 			abort(); /* every invalid byte should have been escaped */
 		if (c < 0x20 && !(multiline && (c == '\n' || c == '\t')))
 			abort();
-		if (c == 0x7F || (k > 1 && lp_text_unsafe_cp(cp)))
+		if (c == 0x7F || (k > 1 && lpi_text_unsafe_cp(cp)))
 			abort();
 		i += k;
 	}

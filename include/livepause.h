@@ -18,7 +18,15 @@
  *     matching _INIT macro;
  *   - every function of the API is declared LP_API: liblivepause.so is
  *     built with hidden visibility, so what is not LP_API is not exported
- *     (the ABI rule at 0.x is in docs/library.md).
+ *     (the ABI rule at 0.x is in docs/library.md);
+ *   - names are noun_verb: the object first, then what is done to it
+ *     (lp_store_list, lp_pause_resume, lp_run_watch, lp_store_gc);
+ *   - out-parameters come first (lp_pause_info_load(&info, store, ref)),
+ *     then the object, then the inputs;
+ *   - error codes name distinct things: LP_ETIMEDOUT is a pause that
+ *     timed out, LP_EWAITTIMEOUT a wait of ours that ran out of time;
+ *   - the runtime's internal functions and types (lib/internal.h) are
+ *     named lpi_ (JSON helpers lpj_): nothing named lp_ is internal.
  */
 #ifndef LIVEPAUSE_H
 #define LIVEPAUSE_H
@@ -64,7 +72,7 @@ typedef enum lp_error {
 	LP_ERESUMED = -6,    /* already resumed (by another command) */
 	LP_ETIMEDOUT = -7,   /* the pause already timed out */
 	LP_EABORTED = -8,    /* the pause was aborted (Ctrl-C, SIGTERM) */
-	LP_ETIMEOUT = -9,    /* a wait of ours ran out of time */
+	LP_EWAITTIMEOUT = -9,    /* a wait of ours ran out of time */
 	LP_EINTR = -10,      /* a wait stopped because the check hook said so */
 	LP_EBADCMD = -11,    /* a command or pause file is malformed */
 	LP_ERUNENDED = -12,  /* the run is no longer active */
@@ -159,7 +167,7 @@ LP_API void lp_store_free(lp_store *store);
 LP_API int lp_store_publish(lp_store *store, const char *name, const char *data, size_t len);
 LP_API int lp_store_unlink(lp_store *store, const char *name);
 
-/* Readers (lp_list, lp_watch) skip a run directory, pause file or catalog
+/* Readers (lp_store_list, lp_run_watch) skip a run directory, pause file or catalog
  * inside the store that fails the trust rule (another user's, a symlink,
  * writable by group or others: docs/protocol.md "Trust") instead of
  * failing. With a hook set, each skip is reported to it, as a message
@@ -254,7 +262,7 @@ LP_API lp_outcome lp_action_outcome(lp_action action);
  * "pytest-live-pause resume <id> [--pause-dir <dir>] <verdict options>",
  * words shell-quoted; pause_dir NULL leaves --pause-dir out (the
  * default directory). *out is malloc'd; free() it. */
-LP_API int lp_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir);
+LP_API int lp_pause_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir);
 
 /* Threads: a store is immutable after lp_store_open() and may be shared
  * by any number of threads for every call that takes it (listing,
@@ -307,7 +315,7 @@ typedef struct lp_pause_options {
 LP_API int lp_timeout_check(double seconds, const char *what);
 /* Parse a timeout text ("300", "0.5", "0", "inf") by the same rule:
  * surrounding blanks allowed, nothing else after the number. */
-LP_API int lp_timeout_parse(const char *text, const char *what, double *out);
+LP_API int lp_timeout_parse(double *out, const char *text, const char *what);
 
 /* What ended a pause. Strings are owned by the struct; release them with
  * lp_resolution_clear(), which is safe on a zeroed struct. The struct is
@@ -374,8 +382,7 @@ typedef struct lp_wait_hooks {
  * the outcome and the pause file and events record it. Returns LP_EINTR,
  * the pause still pending, when hooks->check() asked to stop; the caller
  * then ends it with lp_pause_claim(). hooks may be NULL. */
-LP_API int lp_pause_wait(lp_pause *pause, const lp_wait_hooks *hooks,
-		  lp_resolution *out);
+LP_API int lp_pause_wait(lp_resolution *out, lp_pause *pause, const lp_wait_hooks *hooks);
 
 /* End the pause from its own process: claim it with a command of
  * `action` (which alone decides the outcome), provenance `by` ("signal",
@@ -387,12 +394,11 @@ LP_API int lp_pause_wait(lp_pause *pause, const lp_wait_hooks *hooks,
  * is 0). Either way `out` says what happened; if the claim cannot be
  * written (commands/ unwritable, the directory deleted), the pause ends
  * with this action unclaimed and out->warning says so. */
-LP_API int lp_pause_claim(lp_pause *pause, lp_action action, const char *by,
-		   const char *fields_json, lp_resolution *out);
+LP_API int lp_pause_claim(lp_resolution *out, lp_pause *pause, lp_action action, const char *by, const char *fields_json);
 /* The abort fallback (Ctrl-C, SIGTERM, an exception while paused):
- * lp_pause_claim(pause, LP_ACTION_ABORT, "abort", {"signal": signal_name})
+ * lp_pause_claim(out, pause, LP_ACTION_ABORT, "abort", {"signal": signal_name})
  * where signal_name ("SIGINT", "SIGTERM") may be NULL. */
-LP_API int lp_pause_abort(lp_pause *pause, const char *signal_name, lp_resolution *out);
+LP_API int lp_pause_abort(lp_resolution *out, lp_pause *pause, const char *signal_name);
 LP_API void lp_pause_free(lp_pause *pause);
 
 /* ---------------------------------------------- reading pauses (readers) */
@@ -415,7 +421,7 @@ LP_API const char *lp_state_name(lp_state state);
  * status_code, result) are the facts; kind, state and status are their
  * names as written in the file (kept for printing). The verdict is set
  * once the pause has ended and is read from its pause file (a pause
- * listed from the catalog by lp_list(LP_LIST_ALL) has none: NULL, 0). */
+ * listed from the catalog by lp_store_list(LP_LIST_ALL) has none: NULL, 0). */
 typedef struct lp_pause_info {
 	char *pause_id;
 	char *run_id;
@@ -444,7 +450,7 @@ typedef struct lp_pause_info {
 	double timeout;
 	long pid;
 	char *json;             /* the pause file, re-serialised, plus "state" and
-	                           "path" (one line); NULL from lp_list()
+	                           "path" (one line); NULL from lp_store_list()
 	                           without LP_LIST_JSON */
 	char *question;         /* questions: the question; NULL otherwise */
 	char **choices;         /* nchoices values a resume may give; NULL if none */
@@ -462,7 +468,7 @@ typedef struct lp_pause_info {
  * store may be NULL: the path names its own pause directory. Ids of any
  * shape are found: ours name their run; any other (0.1.1's bare UUIDs)
  * is looked for in the runs the catalog does not know. */
-LP_API int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out);
+LP_API int lp_pause_info_load(lp_pause_info **out, lp_store *store, const char *ref);
 LP_API void lp_pause_info_free(lp_pause_info *info);
 
 enum {
@@ -473,8 +479,8 @@ enum {
  * call. A non-zero cb return (use positive values, distinct from lp_error
  * codes) stops the listing and is returned. Without LP_LIST_ALL only the pending index is
  * read, so the cost does not grow with the number of old runs. */
-typedef int (*lp_list_cb)(const lp_pause_info *info, void *ud);
-LP_API int lp_list(lp_store *store, unsigned flags, lp_list_cb cb, void *ud);
+typedef int (*lp_store_list_cb)(const lp_pause_info *info, void *ud);
+LP_API int lp_store_list(lp_store *store, unsigned flags, lp_store_list_cb cb, void *ud);
 
 /* ----------------------------------------------------- resuming (writers) */
 
@@ -491,7 +497,7 @@ typedef struct lp_resume_options {
 	lp_action action;           /* LP_ACTION_RESUME; others need a pause
 	                               of protocol >= 2 (else LP_EINVAL) */
 	const lp_wait_hooks *hooks; /* NULL, or check() to stop the wait for
-	                               the take (Ctrl-C): see lp_resume */
+	                               the take (Ctrl-C): see lp_pause_resume */
 	/* version 2 */
 	const char *value;          /* checkpoints with choices (one of them),
 	                               questions; needs protocol >= 3 */
@@ -524,8 +530,7 @@ typedef struct lp_resume_options {
  * nothing was written yet, LP_ENOTTAKEN (the command stands and will be
  * taken) after. On return *info_out (may be NULL) holds the pause as last
  * read. */
-LP_API int lp_resume(lp_store *store, const char *ref, const lp_resume_options *opts,
-	      lp_pause_info **info_out);
+LP_API int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref, const lp_resume_options *opts);
 
 /* ------------------------------------------------------------ watching */
 
@@ -541,13 +546,9 @@ typedef struct lp_run_info {
 	int has_exitstatus; /* exitstatus was recorded */
 	int exitstatus;
 } lp_run_info;
-LP_API int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out);
+LP_API int lp_run_info_load(lp_run_info **out, lp_store *store, const char *run_id);
 LP_API void lp_run_info_free(lp_run_info *info);
-/* Call cb for every run of the store (each run.json is read), oldest
- * first; `info` is valid only during the call. Unreadable runs are
- * skipped. A non-zero cb return stops the listing and is returned. */
-typedef int (*lp_run_list_cb)(const lp_run_info *info, void *ud);
-LP_API int lp_run_list(lp_store *store, lp_run_list_cb cb, void *ud);
+/* Every run of a store: lp_store_runs() (lib/runs.c). */
 
 /* Watching one run. A watcher belongs to its caller (nothing of it is
  * kept in the store); free it with lp_watcher_free(), which accepts NULL.
@@ -558,10 +559,9 @@ LP_API int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_
 /* Report the latest pending pause of the run that this watcher has not
  * reported yet at once, or wait (event driven, bounded) for the next one.
  * LP_OK with *out set (free it); LP_ERUNENDED when the run ends or its
- * owner dies; LP_ETIMEOUT after `timeout` seconds (<= 0: no limit);
+ * owner dies; LP_EWAITTIMEOUT after `timeout` seconds (<= 0: no limit);
  * LP_EINTR if hooks->check() says so. */
-LP_API int lp_watcher_next(lp_watcher *w, double timeout, const lp_wait_hooks *hooks,
-		    lp_pause_info **out);
+LP_API int lp_watcher_next(lp_pause_info **out, lp_watcher *w, double timeout, const lp_wait_hooks *hooks);
 /* With all set, lp_watcher_next() reports pauses in any state (stale,
  * resumed, timed_out, aborted too), latest first: 0.1.1's `watch -a`.
  * LP_EINVAL for a NULL watcher. */
@@ -571,8 +571,7 @@ LP_API int lp_watcher_set_all(lp_watcher *w, int all);
 LP_API void lp_watcher_free(lp_watcher *w);
 
 /* One-shot lp_run_watch_open() + lp_watcher_next() + lp_watcher_free(). */
-LP_API int lp_watch(lp_store *store, const char *run_id, double timeout,
-	     const lp_wait_hooks *hooks, lp_pause_info **out);
+LP_API int lp_run_watch(lp_pause_info **out, lp_store *store, const char *run_id, double timeout, const lp_wait_hooks *hooks);
 
 /* ---------------------------------------------------- the change feed */
 
@@ -623,14 +622,13 @@ LP_API unsigned long long lp_feed_head(lp_feed *feed);
 LP_API const char *lp_feed_name(const lp_feed *feed);
 /* The first event after position `after`, waiting for it up to `timeout`
  * seconds (0: do not wait; < 0: no limit). LP_OK with *out filled;
- * LP_ETIMEOUT when none came in time; LP_EINTR if hooks->check() says so.
+ * LP_EWAITTIMEOUT when none came in time; LP_EINTR if hooks->check() says so.
  * Any number of threads may call this at once on one feed: one of them
  * reads the directory, the others wait for what it finds. hooks->check()
  * is called before each read and at least every slice_ms while waiting
  * for another thread; the reading thread waits for hooks->wake_fd or the
  * backstop (1 s) only. */
-LP_API int lp_feed_next(lp_feed *feed, unsigned long long after, double timeout,
-		 const lp_wait_hooks *hooks, lp_feed_event *out);
+LP_API int lp_feed_next(lp_feed_event *out, lp_feed *feed, unsigned long long after, double timeout, const lp_wait_hooks *hooks);
 LP_API void lp_feed_free(lp_feed *feed);
 
 /* ------------------------------------------------ every run (lib/runs.c) */
@@ -663,17 +661,16 @@ typedef int (*lp_runs_cb)(const lp_run_summary *run, void *ud);
 /* Call cb for each run of the directory (only active ones without
  * LP_RUNS_ALL), oldest first. Reads catalog.tsv, pending/ and runs/
  * once; run.json only for runs the catalog has not seen end, and the
- * pause files only of runs it does not know (as lp_list() does), so the
+ * pause files only of runs it does not know (as lp_store_list() does), so the
  * cost of 10,000 ended runs is one pass over the catalog. A non-zero cb
  * return stops the listing and is returned. */
-LP_API int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud);
+LP_API int lp_store_runs(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud);
 
 /* Report the next pending pause of any run: at once the oldest one
  * pending now, else wait (on the change feed, event driven) for one to
- * begin. LP_OK with *out set (free it); LP_ETIMEOUT after `timeout`
+ * begin. LP_OK with *out set (free it); LP_EWAITTIMEOUT after `timeout`
  * seconds (<= 0: no limit); LP_EINTR if hooks->check() says so. */
-LP_API int lp_watch_all(lp_store *store, double timeout, const lp_wait_hooks *hooks,
-		 lp_pause_info **out);
+LP_API int lp_store_watch(lp_pause_info **out, lp_store *store, double timeout, const lp_wait_hooks *hooks);
 
 /* ---------------------------------------------- removing old runs (lib/gc.c) */
 
@@ -718,7 +715,7 @@ typedef struct lp_gc_report {
  * mount point. One gc at a time per directory (a lock file, gc.lock: a
  * second waits). Safe while pytest processes start, pause and end in the
  * directory. LP_EINVAL for a bad older_than; report may be NULL. */
-LP_API int lp_gc(lp_store *store, const lp_gc_options *opts, lp_gc_report *report);
+LP_API int lp_store_gc(lp_gc_report *report, lp_store *store, const lp_gc_options *opts);
 
 /* ---------------------------------------- attachments (lib/blob.c) */
 
@@ -915,7 +912,7 @@ LP_API int lp_request_send(lp_store *store, const char *ref, const lp_request_op
  * a request (request_id, result_path, signal). The agent may write a JSON
  * object to result_path and then sends the signal; the paused process
  * reads that file with lp_qamule_result_read() and claims its pause with
- * lp_pause_claim(pause, "signal", ...). Printing the QAMULE_* lines and
+ * lp_pause_claim(out, pause, ..., "signal", ...). Printing the QAMULE_* lines and
  * catching the signal are the caller's job.
  */
 

@@ -44,7 +44,7 @@ void lp_attachment_clear(lp_attachment *a)
 	memset(a, 0, sizeof *a);
 }
 
-void lp_attachments_free(lp_attachment *list, size_t n)
+void lpi_attachments_free(lp_attachment *list, size_t n)
 {
 	for (size_t i = 0; list && i < n; i++)
 		lp_attachment_clear(&list[i]);
@@ -54,25 +54,25 @@ void lp_attachments_free(lp_attachment *list, size_t n)
 static int attachment_dup(lp_attachment *dst, const lp_attachment *src)
 {
 	*dst = *src;
-	dst->name = lp_strdup(src->name);
-	dst->content_type = lp_strdup(src->content_type);
-	dst->source = lp_strdup(src->source);
-	dst->path = src->path ? lp_strdup(src->path) : NULL;
+	dst->name = lpi_strdup(src->name);
+	dst->content_type = lpi_strdup(src->content_type);
+	dst->source = lpi_strdup(src->source);
+	dst->path = src->path ? lpi_strdup(src->path) : NULL;
 	if (!dst->name || !dst->content_type || !dst->source || (src->path && !dst->path)) {
 		lp_attachment_clear(dst);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	return LP_OK;
 }
 
-lp_attachment *lp_attachments_copy(const lp_attachment *list, size_t n)
+lp_attachment *lpi_attachments_copy(const lp_attachment *list, size_t n)
 {
 	if (n == 0)
 		return NULL;
 	lp_attachment *out = calloc(n, sizeof *out);
 	for (size_t i = 0; out && i < n; i++)
 		if (attachment_dup(&out[i], &list[i])) {
-			lp_attachments_free(out, i);
+			lpi_attachments_free(out, i);
 			return NULL;
 		}
 	return out;
@@ -109,19 +109,19 @@ int lp_attachment_name_check(const char *name)
 {
 	size_t n = name ? strlen(name) : 0;
 	if (n == 0 || n > LP_ATTACH_NAME_MAX)
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "an attachment name must be 1 to %d bytes; give another name",
 			       LP_ATTACH_NAME_MAX);
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/'))
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "attachment name '%.80s' is a path, not a file name: give a name without '/'",
 			       name);
 	const unsigned char *s = (const unsigned char *)name;
 	for (size_t i = 0; i < n;) {
 		unsigned cp;
-		size_t k = lp_utf8_decode(s + i, n - i, &cp);
-		if (k == 0 || cp < 0x20 || cp == 0x7f || lp_text_unsafe_cp(cp))
-			return lp_fail(LP_EINVAL,
+		size_t k = lpi_utf8_decode(s + i, n - i, &cp);
+		if (k == 0 || cp < 0x20 || cp == 0x7f || lpi_text_unsafe_cp(cp))
+			return lpi_fail(LP_EINVAL,
 				       "attachment name has a control character or invalid UTF-8 at byte %zu: give a plain file name",
 				       i);
 		i += k;
@@ -145,7 +145,7 @@ static int source_ok(const char *s)
 		     strcmp(s, "resume") == 0);
 }
 
-lp_json *lp_attachment_to_json(const lp_attachment *a, int with_source)
+lp_json *lpi_attachment_to_json(const lp_attachment *a, int with_source)
 {
 	lp_json *o = lpj_object();
 	if (o == NULL)
@@ -176,67 +176,67 @@ static int parse_entry(const lp_json *e, const char *label, size_t i, int with_s
 		       const char *run_path, lp_attachment *out)
 {
 	if (lpj_typeof(e) != LPJ_OBJECT)
-		return lp_fail(LP_EBADCMD, "%s: attachment %zu is not an object", label, i);
+		return lpi_fail(LP_EBADCMD, "%s: attachment %zu is not an object", label, i);
 	const char *name = lpj_get_str(e, "name"), *sha = lpj_get_str(e, "sha256");
 	const char *ct = lpj_get_str(e, "content_type"), *src = lpj_get_str(e, "source");
 	lp_json *size = lpj_get(e, "size");
 	const char *bad = lpj_unknown_key(e, entry_keys);
 	if (bad)
-		return lp_fail(LP_EBADCMD, "%s: attachment %zu has an unknown field '%.60s'", label, i,
+		return lpi_fail(LP_EBADCMD, "%s: attachment %zu has an unknown field '%.60s'", label, i,
 			       bad);
 	if (name == NULL || lp_attachment_name_check(name))
-		return lp_fail(LP_EBADCMD, "%s: attachment %zu: 'name' must be a file name (%s)",
+		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'name' must be a file name (%s)",
 			       label, i, name ? lp_error_message() : "missing");
 	if (!hex_ok(sha))
-		return lp_fail(LP_EBADCMD, "%s: attachment %zu: 'sha256' must be 64 lowercase hex digits",
+		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'sha256' must be 64 lowercase hex digits",
 			       label, i);
 	long long sz = size && lpj_is_integer(size) ? lpj_get_int(e, "size", -1) : -1;
 	if (sz < 0)
-		return lp_fail(LP_EBADCMD, "%s: attachment %zu: 'size' must be an integer >= 0", label,
+		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'size' must be an integer >= 0", label,
 			       i);
 	if (ct == NULL || ct[0] == '\0' || strlen(ct) > CONTENT_TYPE_MAX)
-		return lp_fail(LP_EBADCMD, "%s: attachment %zu: 'content_type' must be a string of 1 to %d bytes",
+		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'content_type' must be a string of 1 to %d bytes",
 			       label, i, CONTENT_TYPE_MAX);
 	if (with_source ? !source_ok(src)
 			: (lpj_has(e, "source") && (src == NULL || strcmp(src, "resume") != 0)))
-		return lp_fail(LP_EBADCMD, "%s: attachment %zu: 'source' must be %s", label, i,
+		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'source' must be %s", label, i,
 			       with_source ? "test, capture or resume" : "resume (or absent)");
 	if (out == NULL)
 		return LP_OK;
 	memset(out, 0, sizeof *out);
 	snprintf(out->sha256, sizeof out->sha256, "%s", sha);
 	out->size = (unsigned long long)sz;
-	out->name = lp_strdup(name);
-	out->content_type = lp_strdup(ct);
-	out->source = lp_strdup(with_source ? src : "resume");
+	out->name = lpi_strdup(name);
+	out->content_type = lpi_strdup(ct);
+	out->source = lpi_strdup(with_source ? src : "resume");
 	out->path = run_path ? blob_path(run_path, sha) : NULL;
 	if (!out->name || !out->content_type || !out->source || (run_path && !out->path)) {
 		lp_attachment_clear(out);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	return LP_OK;
 }
 
-int lp_attachments_parse(const lp_json *v, const char *label, int with_source,
+int lpi_attachments_parse(const lp_json *v, const char *label, int with_source,
 			 const char *run_path, lp_attachment **out, size_t *n)
 {
 	if (out)
 		*out = NULL;
 	*n = 0;
 	if (lpj_typeof(v) != LPJ_ARRAY)
-		return lp_fail(LP_EBADCMD, "%s: 'attachments' must be an array", label);
+		return lpi_fail(LP_EBADCMD, "%s: 'attachments' must be an array", label);
 	size_t count = lpj_size(v);
 	if (count > LP_ATTACH_COUNT_MAX)
-		return lp_fail(LP_EBADCMD, "%s: %zu attachments, over the limit of %d", label, count,
+		return lpi_fail(LP_EBADCMD, "%s: %zu attachments, over the limit of %d", label, count,
 			       LP_ATTACH_COUNT_MAX);
 	lp_attachment *list = out && count ? calloc(count, sizeof *list) : NULL;
 	if (out && count && list == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	for (size_t i = 0; i < count; i++) {
 		int rc = parse_entry(lpj_array_get(v, i), label, i, with_source, run_path,
 				     list ? &list[i] : NULL);
 		if (rc) {
-			lp_attachments_free(list, i);
+			lpi_attachments_free(list, i);
 			return rc;
 		}
 	}
@@ -265,7 +265,7 @@ size_t lp_attachments_fit(const lp_attachment *list, size_t n, char **why)
 				 LP_ATTACH_TOTAL_MAX / (1024 * 1024));
 		if (msg[0]) {
 			if (why)
-				*why = lp_strdup(msg);
+				*why = lpi_strdup(msg);
 			return i;
 		}
 		total += list[i].size;
@@ -288,16 +288,16 @@ static const char *kind_of(mode_t m)
 static int refuse_type(const char *path, mode_t m)
 {
 	if (S_ISLNK(m))
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "cannot attach '%s': it is a symlink; attach the file it points to",
 			       path);
-	return lp_fail(LP_EINVAL, "cannot attach '%s': it is %s; attach a regular file", path,
+	return lpi_fail(LP_EINVAL, "cannot attach '%s': it is %s; attach a regular file", path,
 		       kind_of(m));
 }
 
 static int refuse_size(const char *path, unsigned long long size, unsigned long long max)
 {
-	return lp_fail(LP_EINVAL,
+	return lpi_fail(LP_EINVAL,
 		       "cannot attach '%s': it is %llu bytes, over the limit of %llu bytes per file (raise it with --max-attachment-size)",
 		       path, size, max);
 }
@@ -310,11 +310,11 @@ static int source_open(const char *path, unsigned long long max, int *fd_out,
 {
 	struct stat st, fst;
 	if (path == NULL || path[0] == '\0')
-		return lp_fail(LP_EINVAL, "cannot attach a file with an empty name");
+		return lpi_fail(LP_EINVAL, "cannot attach a file with an empty name");
 	if (max == 0)
 		max = LP_ATTACH_SIZE_DEFAULT;
 	if (lstat(path, &st) < 0)
-		return lp_fail_errno(LP_EINVAL, errno, "cannot attach '%s'", path);
+		return lpi_fail_errno(LP_EINVAL, errno, "cannot attach '%s'", path);
 	if (!S_ISREG(st.st_mode))
 		return refuse_type(path, st.st_mode);
 	if ((unsigned long long)st.st_size > max)
@@ -324,12 +324,12 @@ static int source_open(const char *path, unsigned long long max, int *fd_out,
 		int e = errno;
 		if (e == ELOOP)
 			return refuse_type(path, S_IFLNK);
-		return lp_fail_errno(LP_EINVAL, e, "cannot attach '%s'", path);
+		return lpi_fail_errno(LP_EINVAL, e, "cannot attach '%s'", path);
 	}
 	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || fst.st_ino != st.st_ino ||
 	    fst.st_dev != st.st_dev) {
 		close(fd);
-		return lp_fail(LP_EINVAL, "cannot attach '%s': it changed while it was opened; try again",
+		return lpi_fail(LP_EINVAL, "cannot attach '%s': it changed while it was opened; try again",
 			       path);
 	}
 	*fd_out = fd;
@@ -349,10 +349,10 @@ static int name_for(const char *path, const char **name)
 		return LP_OK;
 	char why[512];
 	snprintf(why, sizeof why, "%s", lp_error_message());
-	return lp_fail(LP_EINVAL, "cannot attach '%s': %s", path ? path : "", why);
+	return lpi_fail(LP_EINVAL, "cannot attach '%s': %s", path ? path : "", why);
 }
 
-int lp_blob_source_check(const char *path, unsigned long long max_size, unsigned long long *size)
+int lpi_blob_source_check(const char *path, unsigned long long max_size, unsigned long long *size)
 {
 	int fd;
 	const char *name = NULL;
@@ -399,7 +399,7 @@ static int copy_hash(int fd, int out_fd, unsigned long long cap, const char *lab
 	sha256_init(&ctx);
 	char *buf = malloc(COPY_CHUNK);
 	if (buf == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	*total = 0;
 	*werr = 0;
 	int rc = LP_OK;
@@ -408,14 +408,14 @@ static int copy_hash(int fd, int out_fd, unsigned long long cap, const char *lab
 		if (r < 0 && errno == EINTR)
 			continue;
 		if (r < 0) {
-			rc = lp_fail_errno(LP_ERROR, errno, "cannot read %s", label);
+			rc = lpi_fail_errno(LP_ERROR, errno, "cannot read %s", label);
 			break;
 		}
 		if (r == 0)
 			break;
 		*total += (unsigned long long)r;
 		if (*total > cap) {
-			rc = lp_fail(LP_EINVAL, "%s grew past the limit of %llu bytes while it was copied",
+			rc = lpi_fail(LP_EINVAL, "%s grew past the limit of %llu bytes while it was copied",
 				     label, cap);
 			break;
 		}
@@ -435,12 +435,12 @@ static int copy_hash(int fd, int out_fd, unsigned long long cap, const char *lab
 	return rc;
 }
 
-int lp_blob_put(int run_fd, const char *run_path, const char *path, const char *name,
+int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char *name,
 		const char *source, unsigned long long max_size, lp_attachment *out)
 {
 	memset(out, 0, sizeof *out);
 	if (!source_ok(source))
-		return lp_fail(LP_EINVAL, "attachment source must be test, capture or resume");
+		return lpi_fail(LP_EINVAL, "attachment source must be test, capture or resume");
 	int rc = name_for(path, &name);
 	if (rc)
 		return rc;
@@ -452,19 +452,19 @@ int lp_blob_put(int run_fd, const char *run_path, const char *path, const char *
 		return rc;
 	char label[PATH_MAX], tmp[64], rnd[17];
 	snprintf(label, sizeof label, "%s/blobs", run_path);
-	if ((rc = lp_dir_open(run_fd, "blobs", 1, label, &blobs)) || (rc = lp_random_hex(rnd, 8)))
+	if ((rc = lpi_dir_open(run_fd, "blobs", 1, label, &blobs)) || (rc = lpi_random_hex(rnd, 8)))
 		goto done;
 	snprintf(tmp, sizeof tmp, ".tmp.%ld.%s", (long)getpid(), rnd);
 	tmpfd = openat(blobs, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (tmpfd < 0) {
-		rc = lp_fail_errno(LP_ERROR, errno, "cannot store attachment '%s' in %s", name, label);
+		rc = lpi_fail_errno(LP_ERROR, errno, "cannot store attachment '%s' in %s", name, label);
 		goto done;
 	}
 	char sha[LP_SHA256_HEX + 1], what[PATH_MAX + 16];
 	snprintf(what, sizeof what, "'%s'", path);
 	int werr = 0;
 	rc = copy_hash(src, tmpfd, max_size, what, sha, &size, &werr);
-	if (rc == LP_OK && !lp_fsync_disabled() && fsync(tmpfd) < 0)
+	if (rc == LP_OK && !lpi_fsync_disabled() && fsync(tmpfd) < 0)
 		werr = errno;
 	if (close(tmpfd) < 0 && !werr && rc == LP_OK)
 		werr = errno;
@@ -472,31 +472,31 @@ int lp_blob_put(int run_fd, const char *run_path, const char *path, const char *
 	if (rc == LP_OK && werr)
 		rc = LP_ERROR;
 	if (rc == LP_ERROR && werr)
-		lp_fail_errno(LP_ERROR, werr,
+		lpi_fail_errno(LP_ERROR, werr,
 			      "cannot store attachment '%s' in %s (nothing of it was kept)", name,
 			      label);
-	lp_crash_point("blob:written"); /* the temporary file only */
+	lpi_crash_point("blob:written"); /* the temporary file only */
 	/* the same content is the same file: renaming over one already there
 	 * replaces it by identical bytes (and repairs one that was damaged) */
 	if (rc == LP_OK && renameat(blobs, tmp, blobs, sha) < 0)
-		rc = lp_fail_errno(LP_ERROR, errno, "cannot publish attachment '%s' in %s", name,
+		rc = lpi_fail_errno(LP_ERROR, errno, "cannot publish attachment '%s' in %s", name,
 				   label);
 	if (rc) {
 		unlinkat(blobs, tmp, 0);
 		goto done;
 	}
-	if (!lp_fsync_disabled())
+	if (!lpi_fsync_disabled())
 		fsync(blobs);
 	snprintf(out->sha256, sizeof out->sha256, "%s", sha);
 	out->size = size;
-	out->name = lp_strdup(name);
-	out->content_type = lp_strdup(lp_content_type(name));
-	out->source = lp_strdup(source);
+	out->name = lpi_strdup(name);
+	out->content_type = lpi_strdup(lp_content_type(name));
+	out->source = lpi_strdup(source);
 	out->path = blob_path(run_path, sha);
 	out->blob = LP_BLOB_OK;
 	if (!out->name || !out->content_type || !out->source || !out->path) {
 		lp_attachment_clear(out);
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 	}
 done:
 	close(src);
@@ -505,42 +505,42 @@ done:
 	return rc;
 }
 
-int lp_blob_verify(int run_fd, const char *sha256, unsigned long long size, int *fd_out)
+int lpi_blob_verify(int run_fd, const char *sha256, unsigned long long size, int *fd_out)
 {
 	if (fd_out)
 		*fd_out = -1;
 	if (!hex_ok(sha256))
-		return lp_fail(LP_EBADCMD, "'%.80s' is not a blob name (64 hex digits)", sha256);
+		return lpi_fail(LP_EBADCMD, "'%.80s' is not a blob name (64 hex digits)", sha256);
 	int blobs = openat(run_fd, "blobs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (blobs < 0)
-		return errno == ENOENT ? lp_fail(LP_ENOTFOUND, "blob %s does not exist", sha256)
-				       : lp_fail_errno(LP_ERROR, errno, "cannot open the blob store");
-	int rc = lp_fd_trust(blobs, 1, "the blob store");
+		return errno == ENOENT ? lpi_fail(LP_ENOTFOUND, "blob %s does not exist", sha256)
+				       : lpi_fail_errno(LP_ERROR, errno, "cannot open the blob store");
+	int rc = lpi_fd_trust(blobs, 1, "the blob store");
 	int fd = -1;
 	if (rc == LP_OK) {
 		fd = openat(blobs, sha256, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0)
 			rc = errno == ENOENT || errno == ELOOP
-				     ? lp_fail(LP_ENOTFOUND, "blob %s does not exist", sha256)
-				     : lp_fail_errno(LP_ERROR, errno, "cannot read blob %s", sha256);
+				     ? lpi_fail(LP_ENOTFOUND, "blob %s does not exist", sha256)
+				     : lpi_fail_errno(LP_ERROR, errno, "cannot read blob %s", sha256);
 	}
 	close(blobs);
 	struct stat st;
 	if (rc == LP_OK && (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)))
-		rc = lp_fail(LP_ENOTFOUND, "blob %s is not a regular file", sha256);
+		rc = lpi_fail(LP_ENOTFOUND, "blob %s is not a regular file", sha256);
 	if (rc == LP_OK)
-		rc = lp_fd_trust(fd, 0, "a blob");
+		rc = lpi_fd_trust(fd, 0, "a blob");
 	if (rc == LP_OK && (unsigned long long)st.st_size != size)
-		rc = lp_fail(LP_EBADCMD,
+		rc = lpi_fail(LP_EBADCMD,
 			     "blob %s is %lld bytes, not the %llu listed: its bytes changed; refusing it",
 			     sha256, (long long)st.st_size, size);
 	char got[LP_SHA256_HEX + 1];
 	unsigned long long total;
 	int werr;
 	if (rc == LP_OK && (rc = copy_hash(fd, -1, size, "a blob", got, &total, &werr)) == LP_EINVAL)
-		rc = lp_fail(LP_EBADCMD, "blob %s grew past its listed size; refusing it", sha256);
+		rc = lpi_fail(LP_EBADCMD, "blob %s grew past its listed size; refusing it", sha256);
 	if (rc == LP_OK && strcmp(got, sha256) != 0)
-		rc = lp_fail(LP_EBADCMD,
+		rc = lpi_fail(LP_EBADCMD,
 			     "blob %s does not match its SHA-256 (its bytes changed); refusing it",
 			     sha256);
 	if (rc == LP_OK && fd_out && lseek(fd, 0, SEEK_SET) == 0) {
@@ -557,23 +557,23 @@ int lp_blob_verify(int run_fd, const char *sha256, unsigned long long size, int 
 int lp_pause_info_check_attachments(lp_pause_info *info)
 {
 	if (info == NULL)
-		return lp_fail(LP_EINVAL, "lp_pause_info_check_attachments: no pause");
+		return lpi_fail(LP_EINVAL, "lp_pause_info_check_attachments: no pause");
 	if (info->nattachments == 0)
 		return LP_OK;
 	lp_store *store = NULL;
 	int rc = lp_store_open(&store, info->pause_dir, 0);
 	int run_fd = -1;
 	if (rc == LP_OK)
-		rc = lp_run_dirs_open(store, info->run_id, &run_fd);
+		rc = lpi_run_dirs_open(store, info->run_id, &run_fd);
 	for (size_t i = 0; i < info->nattachments; i++) {
 		lp_attachment *a = &info->attachments[i];
-		int v = rc ? LP_ENOTFOUND : lp_blob_verify(run_fd, a->sha256, a->size, NULL);
+		int v = rc ? LP_ENOTFOUND : lpi_blob_verify(run_fd, a->sha256, a->size, NULL);
 		a->blob = v == LP_OK ? LP_BLOB_OK : v == LP_EBADCMD ? LP_BLOB_CORRUPT : LP_BLOB_MISSING;
 	}
 	if (run_fd >= 0)
 		close(run_fd);
 	lp_store_free(store);
-	lp_error_clear();
+	lpi_error_clear();
 	if (info->json == NULL)
 		return LP_OK;
 	lp_json *doc;
@@ -587,7 +587,7 @@ int lp_pause_info_check_attachments(lp_pause_info *info)
 	char *text = rc ? NULL : lpj_dump(doc);
 	lpj_free(doc);
 	if (text == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	free(info->json);
 	info->json = text;
 	return LP_OK;
@@ -613,14 +613,14 @@ static int find(const lp_pause_info *info, const char *which, const lp_attachmen
 			ambiguous = 1;
 	}
 	if (ambiguous)
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "pause %s has several attachments named '%.200s' with different contents: name one by its sha256 (see 'show %s')",
 			       info->pause_id, which, info->pause_id);
 	if (hit) {
 		*out = hit;
 		return LP_OK;
 	}
-	return lp_fail(LP_ENOTFOUND,
+	return lpi_fail(LP_ENOTFOUND,
 		       "pause %s has no attachment named '%.200s' (%zu attachments; see 'show %s')",
 		       info->pause_id, which, info->nattachments, info->pause_id);
 }
@@ -631,8 +631,8 @@ static int export_file(int fd, const lp_attachment *a, const char *out_path)
 	size_t n = strlen(out_path) + 40;
 	char *tmp = malloc(n), rnd[17];
 	if (tmp == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
-	int rc = lp_random_hex(rnd, 8);
+		return lpi_fail(LP_ERROR, "out of memory");
+	int rc = lpi_random_hex(rnd, 8);
 	if (rc) {
 		free(tmp);
 		return rc;
@@ -640,7 +640,7 @@ static int export_file(int fd, const lp_attachment *a, const char *out_path)
 	snprintf(tmp, n, "%s.tmp.%s", out_path, rnd);
 	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (out < 0) {
-		rc = lp_fail_errno(LP_ERROR, errno, "cannot write %s", out_path);
+		rc = lpi_fail_errno(LP_ERROR, errno, "cannot write %s", out_path);
 		free(tmp);
 		return rc;
 	}
@@ -649,19 +649,19 @@ static int export_file(int fd, const lp_attachment *a, const char *out_path)
 	int werr = 0;
 	rc = copy_hash(fd, out, a->size, "a blob", sha, &total, &werr);
 	if (rc == LP_EINVAL || (rc == LP_OK && (strcmp(sha, a->sha256) != 0 || total != a->size)))
-		rc = lp_fail(LP_EBADCMD,
+		rc = lpi_fail(LP_EBADCMD,
 			     "blob %s changed while it was copied: its bytes do not match; nothing written",
 			     a->sha256);
-	if (rc == LP_OK && !lp_fsync_disabled() && fsync(out) < 0)
+	if (rc == LP_OK && !lpi_fsync_disabled() && fsync(out) < 0)
 		werr = errno;
 	if (close(out) < 0 && !werr)
 		werr = errno;
 	if (rc == LP_OK && werr)
 		rc = LP_ERROR;
 	if (werr && (rc == LP_ERROR))
-		lp_fail_errno(LP_ERROR, werr, "cannot write %s", out_path);
+		lpi_fail_errno(LP_ERROR, werr, "cannot write %s", out_path);
 	if (rc == LP_OK && rename(tmp, out_path) < 0)
-		rc = lp_fail_errno(LP_ERROR, errno, "cannot write %s", out_path);
+		rc = lpi_fail_errno(LP_ERROR, errno, "cannot write %s", out_path);
 	if (rc)
 		unlink(tmp);
 	free(tmp);
@@ -674,11 +674,11 @@ int lp_attachment_export(lp_store *store, const char *ref, const char *which,
 	if (found)
 		memset(found, 0, sizeof *found);
 	if (which == NULL || which[0] == '\0')
-		return lp_fail(LP_EINVAL, "name an attachment: its name or its sha256");
+		return lpi_fail(LP_EINVAL, "name an attachment: its name or its sha256");
 	if (out_path == NULL && out_fd < 0)
-		return lp_fail(LP_EINVAL, "lp_attachment_export: no output");
+		return lpi_fail(LP_EINVAL, "lp_attachment_export: no output");
 	lp_pause_info *info = NULL;
-	int rc = lp_pause_info_load(store, ref, &info);
+	int rc = lp_pause_info_load(&info, store, ref);
 	if (rc)
 		return rc;
 	const lp_attachment *a = NULL;
@@ -687,15 +687,15 @@ int lp_attachment_export(lp_store *store, const char *ref, const char *which,
 	if ((rc = find(info, which, &a)))
 		goto done;
 	if ((rc = lp_store_open(&own, info->pause_dir, 0)) ||
-	    (rc = lp_run_dirs_open(own, info->run_id, &run_fd)))
+	    (rc = lpi_run_dirs_open(own, info->run_id, &run_fd)))
 		goto done;
-	rc = lp_blob_verify(run_fd, a->sha256, a->size, &fd);
+	rc = lpi_blob_verify(run_fd, a->sha256, a->size, &fd);
 	if (rc == LP_ENOTFOUND)
-		rc = lp_fail(LP_ENOTFOUND,
+		rc = lpi_fail(LP_ENOTFOUND,
 			     "attachment '%s' of pause %s: its blob %s is missing (removed by hand?)",
 			     a->name, info->pause_id, a->sha256);
 	else if (rc == LP_EBADCMD)
-		rc = lp_fail(LP_EBADCMD, "attachment '%s' of pause %s: %s; nothing written", a->name,
+		rc = lpi_fail(LP_EBADCMD, "attachment '%s' of pause %s: %s; nothing written", a->name,
 			     info->pause_id, lp_error_message());
 	if (rc)
 		goto done;
@@ -708,9 +708,9 @@ int lp_attachment_export(lp_store *store, const char *ref, const char *which,
 		int werr = 0;
 		rc = copy_hash(fd, out_fd, a->size, "a blob", sha, &total, &werr);
 		if (rc == LP_ERROR && werr)
-			rc = lp_fail_errno(LP_ERROR, werr, "cannot write attachment '%s'", a->name);
+			rc = lpi_fail_errno(LP_ERROR, werr, "cannot write attachment '%s'", a->name);
 		else if (rc == LP_OK && strcmp(sha, a->sha256) != 0)
-			rc = lp_fail(LP_EBADCMD, "blob %s changed while it was copied", a->sha256);
+			rc = lpi_fail(LP_EBADCMD, "blob %s changed while it was copied", a->sha256);
 	}
 	if (rc == LP_OK && found)
 		rc = attachment_dup(found, a);
@@ -728,13 +728,13 @@ int lp_run_attach(lp_run *run, const char *path, const char *name, const char *s
 		  unsigned long long max_size, lp_attachment *out)
 {
 	if (out == NULL)
-		return lp_fail(LP_EINVAL, "lp_run_attach: out is required");
+		return lpi_fail(LP_EINVAL, "lp_run_attach: out is required");
 	memset(out, 0, sizeof *out);
 	if (run == NULL)
-		return lp_fail(LP_EINVAL, "lp_run_attach: run is required");
+		return lpi_fail(LP_EINVAL, "lp_run_attach: run is required");
 	if (source == NULL || strcmp(source, "resume") == 0)
-		return lp_fail(LP_EINVAL, "a test's attachment source is test or capture");
+		return lpi_fail(LP_EINVAL, "a test's attachment source is test or capture");
 	char run_path[PATH_MAX];
 	snprintf(run_path, sizeof run_path, "%s/runs/%s", run->store->path, run->id);
-	return lp_blob_put(run->fd, run_path, path, name, source, max_size, out);
+	return lpi_blob_put(run->fd, run_path, path, name, source, max_size, out);
 }

@@ -13,7 +13,7 @@
  * catalogued run is in pending/ or in the catalog. A failed append is
  * reported to the caller, which then keeps the pause in pending/.
  *
- * gc compacts the file (lp_catalog_compact): it takes an exclusive
+ * gc compacts the file (lpi_catalog_compact): it takes an exclusive
  * flock(2) on it, reads it, and renames a filtered copy over it before
  * unlocking. Appenders write only under a shared flock of the file the
  * name designates at that moment, so no line is ever appended to a file
@@ -85,15 +85,15 @@ static int is_current(lp_store *store, int fd)
  * few milliseconds of one rewrite), gc waits as long as it takes. */
 static int lock_file(int fd, int op, int64_t wait_ms, const char *label)
 {
-	int64_t deadline = lp_mono_ms() + wait_ms;
+	int64_t deadline = lpi_mono_ms() + wait_ms;
 	struct timespec nap = {0, 1000000}; /* 1 ms, doubling to 16 ms */
 	for (;;) {
 		if (flock(fd, op | (wait_ms >= 0 ? LOCK_NB : 0)) == 0)
 			return LP_OK;
 		if (errno == EINTR)
 			continue;
-		if (errno != EWOULDBLOCK || lp_mono_ms() >= deadline)
-			return lp_fail_errno(LP_ERROR, errno, "cannot lock %s", label);
+		if (errno != EWOULDBLOCK || lpi_mono_ms() >= deadline)
+			return lpi_fail_errno(LP_ERROR, errno, "cannot lock %s", label);
 		nanosleep(&nap, NULL);
 		if (nap.tv_nsec < 16000000)
 			nap.tv_nsec *= 2;
@@ -117,17 +117,17 @@ static int open_locked(lp_store *store, int op, int64_t wait_ms, int *out)
 	/* a compaction may replace the file between our open and our lock:
 	 * try again, for as long as the lock itself may be waited for (a
 	 * count alone lost appends to a gc compacting in a loop) */
-	int64_t until = lp_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
-	for (int tries = 0; tries < 16 || lp_mono_ms() < until; tries++) {
+	int64_t until = lpi_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
+	for (int tries = 0; tries < 16 || lpi_mono_ms() < until; tries++) {
 		/* O_RDWR: a shared lock over NFS is a read lock */
 		int fd = openat(store->fd, CATALOG_NAME,
 				O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno != ENOENT)
-				return lp_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
+				return lpi_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
 						     "cannot append to %s", label);
 			/* the first writer creates it, header first, atomically */
-			int rc = lp_file_publish(store->fd, CATALOG_NAME, CATALOG_HEADER,
+			int rc = lpi_file_publish(store->fd, CATALOG_NAME, CATALOG_HEADER,
 						 strlen(CATALOG_HEADER), 1, label);
 			if (rc < 0)
 				return rc;
@@ -136,9 +136,9 @@ static int open_locked(lp_store *store, int op, int64_t wait_ms, int *out)
 		struct stat st;
 		if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 			close(fd);
-			return lp_fail(LP_EUNSAFE, "%s is not a regular file", label);
+			return lpi_fail(LP_EUNSAFE, "%s is not a regular file", label);
 		}
-		int trc = lp_fd_trust(fd, 0, label); /* another user's: never written to */
+		int trc = lpi_fd_trust(fd, 0, label); /* another user's: never written to */
 		if (trc) {
 			close(fd);
 			return trc;
@@ -154,7 +154,7 @@ static int open_locked(lp_store *store, int op, int64_t wait_ms, int *out)
 		}
 		close(fd); /* replaced meanwhile: the new one */
 	}
-	return lp_fail(LP_ERROR, "cannot open %s: it keeps being replaced", label);
+	return lpi_fail(LP_ERROR, "cannot open %s: it keeps being replaced", label);
 }
 
 /* Write one line (without its LF) with a single write(2), holding the
@@ -170,26 +170,26 @@ static int append_line(lp_store *store, char *line, size_t len, int durable)
 		w = write(fd, line, len);
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
-		rc = lp_fail_errno(LP_ERROR, errno, "cannot append to %s/%s", store->path,
+		rc = lpi_fail_errno(LP_ERROR, errno, "cannot append to %s/%s", store->path,
 				   CATALOG_NAME);
 	else if ((size_t)w != len)
-		rc = lp_fail(LP_ERROR, "short write to %s/%s (disk full?)", store->path,
+		rc = lpi_fail(LP_ERROR, "short write to %s/%s (disk full?)", store->path,
 			     CATALOG_NAME);
-	else if (durable && !lp_fsync_disabled() && fdatasync(fd) < 0)
-		rc = lp_fail_errno(LP_ERROR, errno, "cannot flush %s/%s", store->path,
+	else if (durable && !lpi_fsync_disabled() && fdatasync(fd) < 0)
+		rc = lpi_fail_errno(LP_ERROR, errno, "cannot flush %s/%s", store->path,
 				   CATALOG_NAME);
 	close(fd); /* and unlock */
 	return rc;
 }
 
-int lp_catalog_add_run(lp_store *store, const char *run_id)
+int lpi_catalog_add_run(lp_store *store, const char *run_id)
 {
 	char line[LP_ID_MAX + 8];
 	int n = snprintf(line, sizeof line, "R\t%s", run_id);
 	return append_line(store, line, (size_t)n, 0);
 }
 
-int lp_catalog_add_end(lp_store *store, const lp_json *run)
+int lpi_catalog_add_end(lp_store *store, const lp_json *run)
 {
 	char num[4][40], line[4096];
 	snprintf(num[0], sizeof num[0], "%.16g", lpj_get_real(run, "started_at", 0));
@@ -207,12 +207,12 @@ int lp_catalog_add_end(lp_store *store, const lp_json *run)
 		at = put_field(line, at, sizeof line, fields[k]);
 	}
 	if (at == (size_t)-1)
-		return lp_fail(LP_ERROR, "catalog line of the end of run %s is too long",
+		return lpi_fail(LP_ERROR, "catalog line of the end of run %s is too long",
 			       fields[1] ? fields[1] : "?");
 	return append_line(store, line, at, 0);
 }
 
-int lp_catalog_add_pause(lp_store *store, const lp_json *doc)
+int lpi_catalog_add_pause(lp_store *store, const lp_json *doc)
 {
 	/* The fields are bounded when the pause file is written (internal.h:
 	 * nodeid, task, cwd, hostname), and catalog escaping at most doubles
@@ -221,7 +221,7 @@ int lp_catalog_add_pause(lp_store *store, const lp_json *doc)
 	enum { CAP = LP_CATALOG_LINE_CAP };
 	char *line = malloc(CAP);
 	if (line == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	/* 16 digits, as lpj_dump writes the pause file: both read back the same */
 	char num[4][40];
 	snprintf(num[0], sizeof num[0], "%.16g", lpj_get_real(doc, "created_at", 0));
@@ -253,7 +253,7 @@ int lp_catalog_add_pause(lp_store *store, const lp_json *doc)
 		at = put_field(line, at, CAP, fields[k]);
 	}
 	int rc = at == (size_t)-1
-			 ? lp_fail(LP_ERROR, "catalog line of pause %s is too long",
+			 ? lpi_fail(LP_ERROR, "catalog line of pause %s is too long",
 				   fields[1] ? fields[1] : "?")
 			 : append_line(store, line, at, 1);
 	free(line);
@@ -309,7 +309,7 @@ static size_t hash_str(const char *s)
 	return (size_t)h;
 }
 
-static int index_runs(lp_catalog *cat)
+static int index_runs(lpi_catalog *cat)
 {
 	size_t size = 16, bytes = 0, used = 0;
 	while (size < 2 * cat->nruns)
@@ -320,7 +320,7 @@ static int index_runs(lp_catalog *cat)
 	/* the ids side by side: a lookup touches this, not the whole text */
 	cat->run_arena = malloc(bytes ? bytes : 1);
 	if (cat->run_set == NULL || cat->run_arena == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	cat->run_mask = size - 1;
 	for (size_t k = 0; k < cat->nruns; k++) {
 		size_t at = hash_str(cat->runs[k]) & cat->run_mask, n = strlen(cat->runs[k]) + 1;
@@ -334,7 +334,7 @@ static int index_runs(lp_catalog *cat)
 	return LP_OK;
 }
 
-int lp_catalog_has_run(const lp_catalog *cat, const char *run_id)
+int lpi_catalog_has_run(const lpi_catalog *cat, const char *run_id)
 {
 	if (cat == NULL || cat->run_set == NULL)
 		return 0;
@@ -345,13 +345,13 @@ int lp_catalog_has_run(const lp_catalog *cat, const char *run_id)
 	return 0;
 }
 
-static int keep_run(lp_catalog *cat, char *id, size_t *cap)
+static int keep_run(lpi_catalog *cat, char *id, size_t *cap)
 {
 	if (cat->nruns == *cap) {
 		size_t c = *cap ? *cap * 2 : 256;
 		char **nv = realloc(cat->runs, c * sizeof *nv);
 		if (nv == NULL)
-			return lp_fail(LP_ERROR, "out of memory");
+			return lpi_fail(LP_ERROR, "out of memory");
 		cat->runs = nv;
 		*cap = c;
 	}
@@ -359,17 +359,17 @@ static int keep_run(lp_catalog *cat, char *id, size_t *cap)
 	return LP_OK;
 }
 
-static int keep_pause(lp_catalog *cat, char **f, size_t *cap)
+static int keep_pause(lpi_catalog *cat, char **f, size_t *cap)
 {
 	static const char *const final[] = {"resumed", "timed_out", "aborted"};
 	int ok_status = 0;
 	for (size_t k = 0; k < sizeof final / sizeof *final; k++)
 		ok_status |= strcmp(f[2], final[k]) == 0;
-	lp_catalog_pause rec = {0};
+	lpi_catalog_pause rec = {0};
 	lp_kind kind;
 	if (!ok_status || lp_kind_parse(f[3], &kind) != LP_OK ||
 	    lp_id_validate(f[1], "pause id") != LP_OK ||
-	    lp_pause_id_run(f[1], rec.run_id) != LP_OK || !parse_real(f[4], &rec.created_at) ||
+	    lpi_pause_id_run(f[1], rec.run_id) != LP_OK || !parse_real(f[4], &rec.created_at) ||
 	    !parse_real(f[5], &rec.finished_at) || !parse_real(f[6], &rec.timeout))
 		return LP_OK; /* not ours or damaged: skipped (its run is walked) */
 	char *end;
@@ -378,9 +378,9 @@ static int keep_pause(lp_catalog *cat, char **f, size_t *cap)
 		return LP_OK;
 	if (cat->npauses == *cap) {
 		size_t c = *cap ? *cap * 2 : 256;
-		lp_catalog_pause *nv = realloc(cat->pauses, c * sizeof *nv);
+		lpi_catalog_pause *nv = realloc(cat->pauses, c * sizeof *nv);
 		if (nv == NULL)
-			return lp_fail(LP_ERROR, "out of memory");
+			return lpi_fail(LP_ERROR, "out of memory");
 		cat->pauses = nv;
 		*cap = c;
 	}
@@ -396,11 +396,11 @@ static int keep_pause(lp_catalog *cat, char **f, size_t *cap)
 	return LP_OK;
 }
 
-static int keep_end(lp_catalog *cat, char **f, size_t *cap)
+static int keep_end(lpi_catalog *cat, char **f, size_t *cap)
 {
 	lp_catalog_end rec = {0};
 	char *end1, *end2;
-	if (lp_run_id_validate(f[1]) != LP_OK || !parse_real(f[2], &rec.started_at) ||
+	if (lpi_run_id_validate(f[1]) != LP_OK || !parse_real(f[2], &rec.started_at) ||
 	    !parse_real(f[3], &rec.ended_at))
 		return LP_OK; /* damaged: the run's run.json is read instead */
 	rec.exitstatus = (int)strtol(f[4], &end1, 10);
@@ -411,7 +411,7 @@ static int keep_end(lp_catalog *cat, char **f, size_t *cap)
 		size_t c = *cap ? *cap * 2 : 256;
 		lp_catalog_end *nv = realloc(cat->ends, c * sizeof *nv);
 		if (nv == NULL)
-			return lp_fail(LP_ERROR, "out of memory");
+			return lpi_fail(LP_ERROR, "out of memory");
 		cat->ends = nv;
 		*cap = c;
 	}
@@ -427,7 +427,7 @@ static int cmp_end(const void *a, const void *b)
 	return strcmp(((const lp_catalog_end *)a)->run_id, ((const lp_catalog_end *)b)->run_id);
 }
 
-const lp_catalog_end *lp_catalog_find_end(const lp_catalog *cat, const char *run_id)
+const lp_catalog_end *lpi_catalog_find_end(const lpi_catalog *cat, const char *run_id)
 {
 	if (cat == NULL || cat->nends == 0)
 		return NULL;
@@ -435,38 +435,38 @@ const lp_catalog_end *lp_catalog_find_end(const lp_catalog *cat, const char *run
 	return bsearch(&key, cat->ends, cat->nends, sizeof *cat->ends, cmp_end);
 }
 
-static int parse(char *text, size_t len, int runs_only, lp_catalog **out);
+static int parse(char *text, size_t len, int runs_only, lpi_catalog **out);
 
-static int load(lp_store *store, int runs_only, lp_catalog **out)
+static int load(lp_store *store, int runs_only, lpi_catalog **out)
 {
 	*out = NULL;
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/%s", store->path, CATALOG_NAME);
 	char *text;
 	size_t len;
-	int rc = lp_file_read(store->fd, CATALOG_NAME, CATALOG_CAP, label, &text, &len);
+	int rc = lpi_file_read(store->fd, CATALOG_NAME, CATALOG_CAP, label, &text, &len);
 	if (rc)
 		return rc; /* LP_ENOTFOUND: no catalog (an older layout) */
 	rc = parse(text, len, runs_only, out);
 	if (rc == LP_ENOTFOUND)
-		return lp_fail(LP_ENOTFOUND, "%s is not a catalog of this version", label);
+		return lpi_fail(LP_ENOTFOUND, "%s is not a catalog of this version", label);
 	return rc;
 }
 
-int lp_catalog_load(lp_store *store, lp_catalog **out) { return load(store, 0, out); }
+int lpi_catalog_load(lp_store *store, lpi_catalog **out) { return load(store, 0, out); }
 
-int lp_catalog_load_runs(lp_store *store, lp_catalog **out) { return load(store, 1, out); }
+int lpi_catalog_load_runs(lp_store *store, lpi_catalog **out) { return load(store, 1, out); }
 
-int lp_catalog_parse(char *text, size_t len, lp_catalog **out) { return parse(text, len, 0, out); }
+int lpi_catalog_parse(char *text, size_t len, lpi_catalog **out) { return parse(text, len, 0, out); }
 
-int lp_catalog_parse_runs(char *text, size_t len, lp_catalog **out)
+int lpi_catalog_parse_runs(char *text, size_t len, lpi_catalog **out)
 {
 	return parse(text, len, 1, out);
 }
 
 /* The lines of a catalog; with runs_only, the "R" lines alone (a "P"
  * line is skipped on its first byte: the cheap pass of "ls"). */
-static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
+static int parse(char *text, size_t len, int runs_only, lpi_catalog **out)
 {
 	*out = NULL;
 	int rc = LP_OK;
@@ -475,10 +475,10 @@ static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
 		free(text);
 		return LP_ENOTFOUND;
 	}
-	lp_catalog *cat = calloc(1, sizeof *cat);
+	lpi_catalog *cat = calloc(1, sizeof *cat);
 	if (cat == NULL) {
 		free(text);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	cat->text = text;
 	size_t rcap = 0, pcap = 0, ecap = 0;
@@ -496,7 +496,7 @@ static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
 			*lf = '\0';
 			if ((line[0] == 'R' || line[0] == '\\') && split(line, f, P_FIELDS) == 2 &&
 			    strcmp(f[0], "R") == 0 && (rc = keep_run(cat, f[1], &rcap))) {
-				lp_catalog_free(cat);
+				lpi_catalog_free(cat);
 				return rc;
 			}
 			line = lf + 1;
@@ -505,7 +505,7 @@ static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
 		*lf = '\0';
 		char *f[P_FIELDS];
 		int n = split(line, f, P_FIELDS);
-		if (n == 2 && strcmp(f[0], "R") == 0 && lp_run_id_validate(f[1]) == LP_OK)
+		if (n == 2 && strcmp(f[0], "R") == 0 && lpi_run_id_validate(f[1]) == LP_OK)
 			rc = keep_run(cat, f[1], &rcap);
 		else if (n == P_FIELDS && strcmp(f[0], "P") == 0)
 			rc = keep_pause(cat, f, &pcap);
@@ -513,13 +513,13 @@ static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
 			rc = keep_end(cat, f, &ecap);
 		/* anything else: a later version's line, skipped */
 		if (rc) {
-			lp_catalog_free(cat);
+			lpi_catalog_free(cat);
 			return rc;
 		}
 		line = lf + 1;
 	}
 	if ((rc = index_runs(cat))) {
-		lp_catalog_free(cat);
+		lpi_catalog_free(cat);
 		return rc;
 	}
 	if (cat->nends > 1)
@@ -528,7 +528,7 @@ static int parse(char *text, size_t len, int runs_only, lp_catalog **out)
 	return LP_OK;
 }
 
-void lp_catalog_free(lp_catalog *cat)
+void lpi_catalog_free(lpi_catalog *cat)
 {
 	if (cat == NULL)
 		return;
@@ -559,14 +559,14 @@ static int line_run(const char *line, size_t len, char run_id[LP_ID_MAX + 1])
 	memcpy(buf, id, n);
 	buf[n] = '\0';
 	if (line[0] == 'P')
-		return lp_pause_id_run(buf, run_id) == LP_OK;
-	if (lp_run_id_validate(buf) != LP_OK)
+		return lpi_pause_id_run(buf, run_id) == LP_OK;
+	if (lpi_run_id_validate(buf) != LP_OK)
 		return 0;
 	memcpy(run_id, buf, n + 1);
 	return 1;
 }
 
-int lp_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud), void *ud,
+int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud), void *ud,
 		       int dry_run, size_t *dropped)
 {
 	*dropped = 0;
@@ -584,13 +584,13 @@ int lp_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud
 	size_t len = 0;
 	if (fstat(fd, &st) < 0 || (size_t)st.st_size > CATALOG_CAP) {
 		close(fd);
-		return lp_fail(LP_ERROR, "cannot read %s (or it is over %zu bytes)", label,
+		return lpi_fail(LP_ERROR, "cannot read %s (or it is over %zu bytes)", label,
 			       CATALOG_CAP);
 	}
 	text = malloc((size_t)st.st_size + 1);
 	if (text == NULL) {
 		close(fd);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	while (len < (size_t)st.st_size) {
 		ssize_t r = pread(fd, text + len, (size_t)st.st_size - len, (off_t)len);
@@ -604,7 +604,7 @@ int lp_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud
 	if (len < hlen || memcmp(text, CATALOG_HEADER, hlen) != 0) {
 		free(text);
 		close(fd);
-		return lp_fail(LP_ERROR, "%s is not a catalog of this version: not compacted", label);
+		return lpi_fail(LP_ERROR, "%s is not a catalog of this version: not compacted", label);
 	}
 	/* filter in place: kept lines move towards the start */
 	size_t out = hlen;
@@ -625,7 +625,7 @@ int lp_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud
 	}
 	rc = LP_OK;
 	if (!dry_run && (*dropped > 0 || out != len))
-		rc = lp_file_publish(store->fd, CATALOG_NAME, text, out, 0, label);
+		rc = lpi_file_publish(store->fd, CATALOG_NAME, text, out, 0, label);
 	free(text);
 	close(fd); /* unlock: waiting appenders find the new file */
 	return rc;

@@ -11,7 +11,7 @@
  *   - seed (0.1.1's, and any foreign writer's): no "action"; read as 0.1.1
  *     read it: a known field of the wrong type or of the other kind is
  *     ignored (counts as null), so every file 0.1.1 took is taken.
- * In both, unknown fields are ignored and recorded (lp_command.ignored),
+ * In both, unknown fields are ignored and recorded (lpi_command.ignored),
  * so an older paused process takes a newer writer's command. The action
  * alone decides the outcome; "by" is provenance and decides nothing.
  */
@@ -85,7 +85,7 @@ static int action_parse(const char *s, lp_action *out)
 	return LP_EBADCMD;
 }
 
-void lp_command_clear(lp_command *c)
+void lpi_command_clear(lpi_command *c)
 {
 	if (c == NULL)
 		return;
@@ -119,7 +119,7 @@ static int token_ok(const char *t)
 
 struct walk {
 	lp_kind kind;
-	lp_command *c;
+	lpi_command *c;
 	const char *label;
 };
 
@@ -134,7 +134,7 @@ static int wrong_type(struct walk *w, const char *key, const char *want)
 {
 	if (!w->c->typed)
 		return ignore(w, key);
-	return lp_fail(LP_EBADCMD, "%s: command field '%s' must be %s", w->label, key, want);
+	return lpi_fail(LP_EBADCMD, "%s: command field '%s' must be %s", w->label, key, want);
 }
 
 static int take_string(struct walk *w, const char *key, const lp_json *v, char **dst)
@@ -143,13 +143,13 @@ static int take_string(struct walk *w, const char *key, const lp_json *v, char *
 		return LP_OK;
 	if (lpj_typeof(v) != LPJ_STRING)
 		return wrong_type(w, key, "a string or null");
-	*dst = lp_strdup(lpj_string_value(v));
-	return *dst ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	*dst = lpi_strdup(lpj_string_value(v));
+	return *dst ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 }
 
 /* Whether verdict field `key` fits a pause of `kind` under `action`:
  * failure_reason for failures; result for checkpoints; value for
- * checkpoints (with choices: checked by lp_command_fits) and questions;
+ * checkpoints (with choices: checked by lpi_command_fits) and questions;
  * reason for checkpoints, questions, and any kind's abort. */
 static int fits_kind(const char *key, lp_kind kind, lp_action action)
 {
@@ -176,10 +176,10 @@ static const char *fields_of(lp_kind kind)
 static int field(const char *key, const lp_json *v, void *ud)
 {
 	struct walk *w = ud;
-	lp_command *c = w->c;
+	lpi_command *c = w->c;
 	lpj_type t = lpj_typeof(v);
 	if (strcmp(key, "action") == 0)
-		return LP_OK; /* read first, in lp_command_parse */
+		return LP_OK; /* read first, in lpi_command_parse */
 	if (strcmp(key, "failure_reason") == 0 || strcmp(key, "result") == 0 ||
 	    strcmp(key, "reason") == 0 || strcmp(key, "value") == 0) {
 		if (!fits_kind(key, w->kind, c->action)) {
@@ -187,7 +187,7 @@ static int field(const char *key, const lp_json *v, void *ud)
 				return LP_OK;
 			if (!c->typed)
 				return ignore(w, key);
-			return lp_fail(LP_EBADCMD, "%s: command has '%s' but the pause is a %s: %s",
+			return lpi_fail(LP_EBADCMD, "%s: command has '%s' but the pause is a %s: %s",
 				       w->label, key, lp_kind_name(w->kind), fields_of(w->kind));
 		}
 		if (key[0] == 'f')
@@ -229,24 +229,24 @@ static int field(const char *key, const lp_json *v, void *ud)
 		size_t n;
 		if (t == LPJ_NULL)
 			return LP_OK;
-		if (lp_attachments_parse(v, w->label, 0, NULL, NULL, &n))
+		if (lpi_attachments_parse(v, w->label, 0, NULL, NULL, &n))
 			return c->typed ? LP_EBADCMD : ignore(w, key);
 		c->attachments = lpj_copy(v);
-		return c->attachments ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+		return c->attachments ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	}
 	return ignore(w, key); /* a newer writer's field: forward compatible */
 }
 
-/* lp_command_parse; *json_bad says whether the text failed as JSON (a
+/* lpi_command_parse; *json_bad says whether the text failed as JSON (a
  * writer's partial file looks like that) rather than as a command. */
 static int command_parse(const char *text, size_t len, lp_kind kind, const char *label,
-			 lp_command *c, int *json_bad)
+			 lpi_command *c, int *json_bad)
 {
 	*json_bad = 0;
 	memset(c, 0, sizeof *c);
 	c->result = LP_RESULT_NONE;
 	if (len > LP_CAP_COMMAND)
-		return lp_fail(LP_EBADCMD, "%s is %zu bytes, over the limit of %d bytes", label, len,
+		return lpi_fail(LP_EBADCMD, "%s is %zu bytes, over the limit of %d bytes", label, len,
 			       LP_CAP_COMMAND);
 	lp_json *j;
 	int rc = lpj_parse_object(text, len, label, &j);
@@ -257,16 +257,16 @@ static int command_parse(const char *text, size_t len, lp_kind kind, const char 
 	c->ignored = lpj_array();
 	if (c->ignored == NULL) {
 		lpj_free(j);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	lp_json *a = lpj_get(j, "action");
 	if (a != NULL) {
 		c->typed = 1;
 		const char *name = lpj_string_value(a);
 		if (name == NULL)
-			rc = lp_fail(LP_EBADCMD, "%s: command field 'action' must be a string", label);
+			rc = lpi_fail(LP_EBADCMD, "%s: command field 'action' must be a string", label);
 		else if (action_parse(name, &c->action))
-			rc = lp_fail(LP_EBADCMD,
+			rc = lpi_fail(LP_EBADCMD,
 				     "%s: unknown action '%.60s'; this paused process (protocol %d) takes resume, abort or timeout",
 				     label, name, LP_PROTOCOL_VERSION);
 	}
@@ -275,18 +275,18 @@ static int command_parse(const char *text, size_t len, lp_kind kind, const char 
 		rc = lpj_foreach(j, field, &w);
 	lpj_free(j);
 	if (rc)
-		lp_command_clear(c);
+		lpi_command_clear(c);
 	return rc;
 }
 
-int lp_command_parse(const char *text, size_t len, lp_kind kind, const char *label,
-		     lp_command *c)
+int lpi_command_parse(const char *text, size_t len, lp_kind kind, const char *label,
+		     lpi_command *c)
 {
 	int json_bad;
 	return command_parse(text, len, kind, label, c, &json_bad);
 }
 
-int lp_choices_has(const lp_json *choices, const char *value)
+int lpi_choices_has(const lp_json *choices, const char *value)
 {
 	for (size_t i = 0; i < lpj_size(choices); i++) {
 		const char *ch = lpj_string_value(lpj_array_get(choices, i));
@@ -296,7 +296,7 @@ int lp_choices_has(const lp_json *choices, const char *value)
 	return 0;
 }
 
-void lp_choices_list(char *buf, size_t size, const lp_json *choices)
+void lpi_choices_list(char *buf, size_t size, const lp_json *choices)
 {
 	size_t n = 0;
 	buf[0] = '\0';
@@ -309,19 +309,19 @@ void lp_choices_list(char *buf, size_t size, const lp_json *choices)
 	}
 }
 
-int lp_command_fits(const lp_command *c, lp_kind kind, const lp_json *choices, const char *label)
+int lpi_command_fits(const lpi_command *c, lp_kind kind, const lp_json *choices, const char *label)
 {
 	if (c->value == NULL || c->action != LP_ACTION_RESUME)
 		return LP_OK;
 	int has = choices != NULL && lpj_size(choices) > 0;
 	if (kind == LP_KIND_CHECKPOINT && !has)
-		return lp_fail(LP_EBADCMD,
+		return lpi_fail(LP_EBADCMD,
 			       "%s: command has 'value' but the checkpoint has no choices: use 'result' and 'reason'",
 			       label);
-	if (has && !lp_choices_has(choices, c->value)) {
+	if (has && !lpi_choices_has(choices, c->value)) {
 		char list[512];
-		lp_choices_list(list, sizeof list, choices);
-		return lp_fail(LP_EBADCMD, "%s: value '%.60s' is not one of the choices %s", label,
+		lpi_choices_list(list, sizeof list, choices);
+		return lpi_fail(LP_EBADCMD, "%s: value '%.60s' is not one of the choices %s", label,
 			       c->value, list);
 	}
 	return LP_OK;
@@ -332,7 +332,7 @@ int lp_command_fits(const lp_command *c, lp_kind kind, const lp_json *choices, c
 static const char *const extra_keys[] = {"failure_reason", "result", "reason", "value", "signal",
 					 "payload", "user", NULL};
 
-int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN_HEX + 1],
+int lpi_command_build(lp_kind kind, const lpi_command_spec *s, char token[LP_TOKEN_HEX + 1],
 		     char **text)
 {
 	*text = NULL;
@@ -340,39 +340,39 @@ int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN
 	const char *id = s->pause_id ? s->pause_id : "?";
 	int typed = s->pause_protocol >= LP_PROTOCOL_TYPED;
 	if (s->by == NULL || s->by[0] == '\0' || strlen(s->by) > BY_MAX)
-		return lp_fail(LP_EINVAL, "a command's 'by' must be 1 to %d bytes", BY_MAX);
+		return lpi_fail(LP_EINVAL, "a command's 'by' must be 1 to %d bytes", BY_MAX);
 	if (!typed && s->action != LP_ACTION_RESUME)
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "pause %s was made by an older pytest-live-pause (protocol %d) that takes no '%s' command; only resume; nothing written",
 			       id, s->pause_protocol, lp_action_name(s->action));
 	if (s->pause_protocol < LP_PROTOCOL_ANSWERS && s->action == LP_ACTION_ABORT)
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "pause %s was made by an older pytest-live-pause (protocol %d) that cannot stop its run on abort (protocol %d can); nothing written",
 			       id, s->pause_protocol, LP_PROTOCOL_ANSWERS);
 	if (s->pause_protocol < LP_PROTOCOL_ANSWERS && s->value)
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "pause %s was made by an older pytest-live-pause (protocol %d) that takes no --value (protocol %d does); nothing written",
 			       id, s->pause_protocol, LP_PROTOCOL_ANSWERS);
 	lp_json *c = lpj_object();
 	if (c == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	int rc = LP_OK;
 	if (s->fields_json) {
 		lp_json *extra;
 		rc = lpj_parse_object(s->fields_json, strlen(s->fields_json), "command fields", &extra);
 		if (rc) {
 			lpj_free(c);
-			return lp_fail(LP_EINVAL, "%s", lp_error_message());
+			return lpi_fail(LP_EINVAL, "%s", lp_error_message());
 		}
 		const char *bad = lpj_unknown_key(extra, extra_keys);
 		if (bad)
-			rc = lp_fail(LP_EINVAL,
+			rc = lpi_fail(LP_EINVAL,
 				     "command field '%.60s' cannot be set here; allowed: failure_reason, result, reason, value, signal, payload, user",
 				     bad);
 		lpj_free(c);
 		c = extra; /* starts from them; the fields below are ours */
 	}
-	if (!rc && typed && !(rc = lp_random_hex(token, LP_TOKEN_HEX / 2)))
+	if (!rc && typed && !(rc = lpi_random_hex(token, LP_TOKEN_HEX / 2)))
 		if (!(rc = lpj_set_str(c, "action", lp_action_name(s->action))))
 			rc = lpj_set_str(c, "token", token);
 	/* the verdict: the spec's, unless fields_json gave it (checked below) */
@@ -395,8 +395,8 @@ int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN
 		rc = lpj_set_json(c, "attachments", lpj_copy(s->attachments));
 	if (!rc && !(rc = lpj_set_str(c, "by", s->by)) &&
 	    !(rc = lpj_set_int(c, "pid", (long long)getpid())) &&
-	    !(rc = lpj_set_str(c, "hostname", lp_hostname())) &&
-	    !(rc = lpj_set_real(c, "created_at", lp_now())) && typed)
+	    !(rc = lpj_set_str(c, "hostname", lpi_hostname())) &&
+	    !(rc = lpj_set_real(c, "created_at", lpi_now())) && typed)
 		rc = lpj_set_int(c, "protocol", LP_PROTOCOL_VERSION);
 	char *out = rc ? NULL : lpj_dump(c);
 	lpj_free(c);
@@ -404,19 +404,19 @@ int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN
 		return rc ? rc : LP_ERROR;
 	/* the paused process's own rules and caps, before anything is written */
 	size_t len = strlen(out);
-	lp_command check;
+	lpi_command check;
 	if (len > LP_CAP_COMMAND)
-		rc = lp_fail(LP_EINVAL,
+		rc = lpi_fail(LP_EINVAL,
 			     "the command for pause %s would be %zu bytes, over the %d bytes its process accepts; shorten the reason; nothing written",
 			     id, len, LP_CAP_COMMAND);
-	else if ((rc = lp_command_parse(out, len, kind, "command", &check)))
-		rc = lp_fail(LP_EINVAL, "pause %s cannot take this command: %s; nothing written", id,
+	else if ((rc = lpi_command_parse(out, len, kind, "command", &check)))
+		rc = lpi_fail(LP_EINVAL, "pause %s cannot take this command: %s; nothing written", id,
 			     lp_error_message());
 	else {
-		if ((rc = lp_command_fits(&check, kind, s->choices, "command")))
-			rc = lp_fail(LP_EINVAL, "pause %s cannot take this command: %s; nothing written",
+		if ((rc = lpi_command_fits(&check, kind, s->choices, "command")))
+			rc = lpi_fail(LP_EINVAL, "pause %s cannot take this command: %s; nothing written",
 				     id, lp_error_message());
-		lp_command_clear(&check);
+		lpi_command_clear(&check);
 	}
 	if (rc) {
 		free(out);
@@ -428,9 +428,9 @@ int lp_command_build(lp_kind kind, const lp_command_spec *s, char token[LP_TOKEN
 
 /* ------------------------------------------------ publishing, reading */
 
-int lp_claim_publish(int commands_fd, const char *name, const char *text, const char *label)
+int lpi_claim_publish(int commands_fd, const char *name, const char *text, const char *label)
 {
-	return lp_file_publish(commands_fd, name, text, strlen(text), 1, label);
+	return lpi_file_publish(commands_fd, name, text, strlen(text), 1, label);
 }
 
 static const char *type_name(mode_t m)
@@ -449,8 +449,8 @@ static int transient(int e)
 	       e == ENOBUFS;
 }
 
-int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label,
-		  int patient, lp_command *c, char **text, struct stat *st_out)
+int lpi_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label,
+		  int patient, lpi_command *c, char **text, struct stat *st_out)
 {
 	memset(c, 0, sizeof *c);
 	c->result = LP_RESULT_NONE;
@@ -461,17 +461,17 @@ int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *l
 			return LP_CLAIM_NONE;
 		if (transient(errno))
 			return LP_CLAIM_RETRY;
-		lp_fail_errno(LP_EBADCMD, errno, "cannot inspect %s", label);
+		lpi_fail_errno(LP_EBADCMD, errno, "cannot inspect %s", label);
 		return LP_CLAIM_BAD;
 	}
 	if (st_out)
 		*st_out = st;
 	if (!S_ISREG(st.st_mode)) {
-		lp_fail(LP_EBADCMD, "%s is %s, not a regular file", label, type_name(st.st_mode));
+		lpi_fail(LP_EBADCMD, "%s is %s, not a regular file", label, type_name(st.st_mode));
 		return LP_CLAIM_BAD;
 	}
 	size_t len;
-	int rc = lp_file_read(commands_fd, name, LP_CAP_COMMAND, label, text, &len);
+	int rc = lpi_file_read(commands_fd, name, LP_CAP_COMMAND, label, text, &len);
 	int e = errno;
 	if (rc == LP_ENOTFOUND)
 		return LP_CLAIM_NONE;
@@ -479,7 +479,7 @@ int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *l
 		return LP_CLAIM_RETRY;
 	if (rc) {
 		if (rc != LP_EBADCMD)
-			lp_fail(LP_EBADCMD, "%s", lp_error_message());
+			lpi_fail(LP_EBADCMD, "%s", lp_error_message());
 		return LP_CLAIM_BAD;
 	}
 	int json_bad;
@@ -490,7 +490,7 @@ int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *l
 	*text = NULL;
 	if (rc == LP_ERROR) /* out of memory */
 		return LP_CLAIM_RETRY;
-	if (patient && json_bad && lp_now() - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9) < 0.5)
+	if (patient && json_bad && lpi_now() - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9) < 0.5)
 		return LP_CLAIM_RETRY; /* maybe a writer's partial file */
 	return LP_CLAIM_BAD;
 }

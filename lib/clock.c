@@ -6,14 +6,14 @@
 
 #include <time.h>
 
-double lp_now(void)
+double lpi_now(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int64_t lp_mono_ms(void)
+int64_t lpi_mono_ms(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);

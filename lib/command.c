@@ -19,9 +19,9 @@
 static int aborted(const char *id, const char *by, const char *reason)
 {
 	if (by == NULL || strcmp(by, "abort") == 0)
-		return lp_fail(LP_EABORTED,
+		return lpi_fail(LP_EABORTED,
 			       "pause %s was aborted (Ctrl-C, SIGTERM or an error in its pytest process)", id);
-	return lp_fail(LP_EABORTED, "pause %s was aborted (by %s: %.200s); its run was stopped", id, by,
+	return lpi_fail(LP_EABORTED, "pause %s was aborted (by %s: %.200s); its run was stopped", id, by,
 		       reason ? reason : "no reason given");
 }
 
@@ -30,33 +30,33 @@ static int refuse_ended(const char *id, const lp_json *doc, const char *state)
 {
 	const char *by = lpj_get_str(doc, "resolved_by");
 	if (strcmp(state, "resumed") == 0)
-		return lp_fail(LP_ERESUMED, "pause %s was already resumed (by %s); nothing to do", id,
+		return lpi_fail(LP_ERESUMED, "pause %s was already resumed (by %s); nothing to do", id,
 			       by ? by : "another command");
 	if (strcmp(state, "timed_out") == 0)
-		return lp_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
+		return lpi_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
 	if (strcmp(state, "aborted") == 0)
 		return aborted(id, by, lpj_get_str(doc, "reason"));
 	if (strcmp(state, "stale") == 0) {
-		lp_identity rec;
+		lpi_identity rec;
 		lpj_get_identity(doc, &rec);
-		return lp_fail(LP_ESTALE,
+		return lpi_fail(LP_ESTALE,
 			       "pause %s is stale: its pytest process (pid %ld on %s) is gone, so there is nothing to resume",
 			       id, rec.pid, rec.hostname);
 	}
-	return lp_fail(LP_EBADCMD, "pause %s has an unknown status '%s'", id, state);
+	return lpi_fail(LP_EBADCMD, "pause %s has an unknown status '%s'", id, state);
 }
 
 /* Say who won from the action of the command that did. */
 static int report_action(const char *id, lp_action action, const char *by, long pid)
 {
 	if (action == LP_ACTION_TIMEOUT)
-		return lp_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
+		return lpi_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
 	if (action == LP_ACTION_ABORT)
 		return aborted(id, by, NULL);
 	if (pid)
-		return lp_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s, pid %ld)",
+		return lpi_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s, pid %ld)",
 			       id, by, pid);
-	return lp_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s)", id, by);
+	return lpi_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s)", id, by);
 }
 
 /* The claim's name is taken: say who claimed the pause first. Returns 1
@@ -64,9 +64,9 @@ static int report_action(const char *id, lp_action action, const char *by, long 
  * move it aside, so try again). */
 static int report_winner(int commands_fd, const char *id, const char *name, lp_kind kind)
 {
-	lp_command c;
+	lpi_command c;
 	char *text;
-	if (lp_claim_read(commands_fd, name, kind, "command file", 0, &c, &text, NULL) != LP_CLAIM_TAKEN)
+	if (lpi_claim_read(commands_fd, name, kind, "command file", 0, &c, &text, NULL) != LP_CLAIM_TAKEN)
 		return 1;
 	lp_json *j = NULL;
 	long pid = 0;
@@ -75,7 +75,7 @@ static int report_winner(int commands_fd, const char *id, const char *name, lp_k
 	lpj_free(j);
 	free(text);
 	int rc = report_action(id, c.action, c.by ? c.by : "file", pid);
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	return rc;
 }
 
@@ -88,22 +88,22 @@ static const char *value_of(const lp_resume_options *o)
 static int check_options(const lp_resume_options *o)
 {
 	if (o == NULL || o->version < 1 || o->version > LP_RESUME_OPTIONS_VERSION)
-		return lp_fail(LP_EINVAL, "lp_resume_options missing or of an unknown version");
+		return lpi_fail(LP_EINVAL, "lp_resume_options missing or of an unknown version");
 	const char *value = value_of(o);
 	if (o->action == LP_ACTION_ABORT && (o->failure_reason || o->has_result || value))
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "an abort takes a reason only (--reason TEXT), no verdict: --failure-reason, --result and --value are for resume");
 	if (o->action == LP_ACTION_RESUME && o->failure_reason && (o->has_result || o->reason || value))
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "--failure-reason is for failure pauses and --result/--reason/--value for checkpoints and questions: give one kind");
 	if (o->has_result && o->result != LP_RESULT_TRUE && o->result != LP_RESULT_FALSE &&
 	    o->result != LP_RESULT_NONE)
-		return lp_fail(LP_EINVAL, "result must be true, false or none");
+		return lpi_fail(LP_EINVAL, "result must be true, false or none");
 	if (o->action != LP_ACTION_RESUME && o->action != LP_ACTION_ABORT &&
 	    o->action != LP_ACTION_TIMEOUT)
-		return lp_fail(LP_EINVAL, "unknown action %d", (int)o->action);
+		return lpi_fail(LP_EINVAL, "unknown action %d", (int)o->action);
 	if (o->version >= 3 && o->nattach && o->attach == NULL)
-		return lp_fail(LP_EINVAL, "lp_resume_options: nattach without attach");
+		return lpi_fail(LP_EINVAL, "lp_resume_options: nattach without attach");
 	return LP_OK;
 }
 
@@ -120,7 +120,7 @@ static int store_attachments(const lp_resume_options *o, const lp_json *doc, int
 	if (o->version < 3 || o->nattach == 0)
 		return LP_OK;
 	if (lpj_get_int(doc, "protocol", 0) < LP_PROTOCOL_ANSWERS)
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "pause %s was made by an older pytest-live-pause (protocol < %d) that takes no attachments; nothing written",
 			       id, LP_PROTOCOL_ANSWERS);
 	unsigned long long max = o->max_attachment_size ? o->max_attachment_size
@@ -129,35 +129,35 @@ static int store_attachments(const lp_resume_options *o, const lp_json *doc, int
 	size_t nhave = 0;
 	const lp_json *listed = lpj_get(doc, "attachments");
 	if (listed && lpj_typeof(listed) != LPJ_NULL &&
-	    lp_attachments_parse(listed, "pause file", 1, NULL, &have, &nhave))
-		lp_error_clear(); /* a pause file we cannot read counts as none */
+	    lpi_attachments_parse(listed, "pause file", 1, NULL, &have, &nhave))
+		lpi_error_clear(); /* a pause file we cannot read counts as none */
 	size_t n = nhave + o->nattach;
 	lp_attachment *all = calloc(n, sizeof *all);
 	if (all == NULL) {
-		lp_attachments_free(have, nhave);
-		return lp_fail(LP_ERROR, "out of memory");
+		lpi_attachments_free(have, nhave);
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	for (size_t i = 0; i < nhave; i++)
 		all[i].size = have[i].size, all[i].name = have[i].name;
 	int rc = LP_OK;
 	for (size_t i = 0; !rc && i < o->nattach; i++) {
-		rc = lp_blob_source_check(o->attach[i], max, &all[nhave + i].size);
+		rc = lpi_blob_source_check(o->attach[i], max, &all[nhave + i].size);
 		all[nhave + i].name = (char *)o->attach[i];
 	}
 	char *why = NULL;
 	if (!rc && lp_attachments_fit(all, n, &why) < n)
-		rc = lp_fail(LP_EINVAL, "pause %s: %s; nothing written", id, why ? why : "too many");
+		rc = lpi_fail(LP_EINVAL, "pause %s: %s; nothing written", id, why ? why : "too many");
 	free(why);
 	free(all); /* its names were borrowed */
-	lp_attachments_free(have, nhave);
+	lpi_attachments_free(have, nhave);
 	lp_json *arr = rc ? NULL : lpj_array();
 	if (!rc && arr == NULL)
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 	for (size_t i = 0; !rc && i < o->nattach; i++) {
 		lp_attachment a;
-		if ((rc = lp_blob_put(run_fd, run_path, o->attach[i], NULL, "resume", max, &a)))
+		if ((rc = lpi_blob_put(run_fd, run_path, o->attach[i], NULL, "resume", max, &a)))
 			break;
-		rc = lpj_array_append(arr, lp_attachment_to_json(&a, 0));
+		rc = lpj_array_append(arr, lpi_attachment_to_json(&a, 0));
 		lp_attachment_clear(&a);
 	}
 	if (rc) {
@@ -184,28 +184,28 @@ static int check_kind(const char *id, lp_kind kind, const lp_json *choices,
 	if (o->action != LP_ACTION_RESUME)
 		return LP_OK; /* an abort's reason fits every kind */
 	if (kind == LP_KIND_FAILURE && (o->has_result || o->reason || value))
-		return lp_fail(LP_EKIND,
+		return lpi_fail(LP_EKIND,
 			       "pause %s is a failure pause: --result and --reason are only for checkpoints (--value for checkpoints with choices and questions); use --failure-reason TEXT",
 			       id);
 	if (kind != LP_KIND_FAILURE && o->failure_reason)
-		return lp_fail(LP_EKIND,
+		return lpi_fail(LP_EKIND,
 			       "pause %s is a %s: --failure-reason is only for failure pauses; use %s", id,
 			       lp_kind_name(kind),
 			       kind == LP_KIND_QUESTION ? "--value TEXT [--reason TEXT]"
 							: "--result true|false|none [--reason TEXT]");
 	if (kind == LP_KIND_QUESTION && o->has_result)
-		return lp_fail(LP_EKIND,
+		return lpi_fail(LP_EKIND,
 			       value ? "pause %s is a question: --value answers it, --result is only for checkpoints; give --value TEXT without --result"
 				     : "pause %s is a question: --result is only for checkpoints; answer it with --value TEXT",
 			       id);
 	if (kind == LP_KIND_CHECKPOINT && value && !has_choices)
-		return lp_fail(LP_EKIND,
+		return lpi_fail(LP_EKIND,
 			       "pause %s is a checkpoint without choices: --value is only for a checkpoint with choices and for a question; use --result true|false|none",
 			       id);
-	if (value && has_choices && !lp_choices_has(choices, value)) {
+	if (value && has_choices && !lpi_choices_has(choices, value)) {
 		char list[600];
-		lp_choices_list(list, sizeof list, choices);
-		return lp_fail(LP_EKIND, "pause %s takes --value %s, not '%.60s'; nothing written", id,
+		lpi_choices_list(list, sizeof list, choices);
+		return lpi_fail(LP_EKIND, "pause %s takes --value %s, not '%.60s'; nothing written", id,
 			       list, value);
 	}
 	return LP_OK;
@@ -219,14 +219,14 @@ static int check_kind(const char *id, lp_kind kind, const lp_json *choices,
 static int wait_taken(lp_store *s, const char *id, const lp_json *doc, double take_timeout,
 		      const lp_resume_options *o, lp_json **final)
 {
-	lp_identity rec;
+	lpi_identity rec;
 	lpj_get_identity(doc, &rec);
-	int64_t deadline = lp_mono_ms() + (int64_t)(take_timeout * 1000.0);
+	int64_t deadline = lpi_mono_ms() + (int64_t)(take_timeout * 1000.0);
 	long delay_us = 100;
 	for (;;) {
 		lp_json *now;
 		double mtime = 0;
-		int rc = lp_pause_load(s, id, &now, &mtime);
+		int rc = lpi_pause_load(s, id, &now, &mtime);
 		if (rc)
 			return rc;
 		const char *status = lpj_get_str(now, "status");
@@ -234,18 +234,18 @@ static int wait_taken(lp_store *s, const char *id, const lp_json *doc, double ta
 			*final = now;
 			return LP_OK;
 		}
-		int dead = strcmp(lp_pause_state(now, mtime), "stale") == 0;
+		int dead = strcmp(lpi_pause_state(now, mtime), "stale") == 0;
 		lpj_free(now);
 		if (dead)
-			return lp_fail(LP_ESTALE,
+			return lpi_fail(LP_ESTALE,
 				       "pause %s: its pytest process (pid %ld) died before taking the command",
 				       id, rec.pid);
 		if (interrupted(o))
-			return lp_fail(LP_ENOTTAKEN,
+			return lpi_fail(LP_ENOTTAKEN,
 				       "interrupted while pause %s had not yet taken the command: the command stands, and its pytest process (pid %ld) will take it when it looks again",
 				       id, rec.pid);
-		if (lp_mono_ms() >= deadline)
-			return lp_fail(LP_ENOTTAKEN,
+		if (lpi_mono_ms() >= deadline)
+			return lpi_fail(LP_ENOTTAKEN,
 				       "the command for pause %s was written, but its pytest process (pid %ld) has not taken it within %gs; it will be taken when that process looks again",
 				       id, rec.pid, take_timeout);
 		struct timespec ts = {0, delay_us * 1000};
@@ -276,7 +276,7 @@ static int confirm_own(const char *id, const lp_json *final, const char *token, 
 			won = LP_ACTION_TIMEOUT;
 		int rc = report_action(id, won, by ? by : "file", 0);
 		if (won == LP_ACTION_RESUME)
-			rc = lp_fail(rc, "pause %s took another command than this one (by %s): its claim was replaced; the verdict recorded is that command's",
+			rc = lpi_fail(rc, "pause %s took another command than this one (by %s): its claim was replaced; the verdict recorded is that command's",
 				     id, by ? by : "file");
 		return rc;
 	}
@@ -285,8 +285,7 @@ static int confirm_own(const char *id, const lp_json *final, const char *token, 
 	return refuse_ended(id, final, status ? status : "?");
 }
 
-int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
-	      lp_pause_info **info_out)
+int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref, const lp_resume_options *o)
 {
 	if (info_out)
 		*info_out = NULL;
@@ -295,21 +294,21 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 		return rc;
 	lp_store *other = NULL;
 	char id[LP_ID_MAX + 1], run_id[LP_ID_MAX + 1];
-	if ((rc = lp_ref_resolve(store, ref, &other, id)))
+	if ((rc = lpi_ref_resolve(store, ref, &other, id)))
 		return rc;
 	lp_store *s = other ? other : store;
 	lp_json *doc = NULL, *final = NULL, *attached = NULL;
 	char *cmd = NULL;
 	lp_run dirs = {.store = s, .fd = -1, .pauses_fd = -1, .commands_fd = -1, .events_fd = -1};
 	double mtime = 0;
-	if ((rc = lp_pause_load(s, id, &doc, &mtime)))
+	if ((rc = lpi_pause_load(s, id, &doc, &mtime)))
 		goto done;
-	if ((rc = lp_pause_locate(s, id, run_id))) /* any shape of id */
+	if ((rc = lpi_pause_locate(s, id, run_id))) /* any shape of id */
 		goto done;
 	const char *k = lpj_get_str(doc, "kind");
 	lp_kind kind = LP_KIND_FAILURE; /* 0.1.1 wrote no kind for failures */
 	if (k && lp_kind_parse(k, &kind) != LP_OK) {
-		rc = lp_fail(LP_EBADCMD,
+		rc = lpi_fail(LP_EBADCMD,
 			     "pause %s is of kind '%.40s', which this pytest-live-pause (protocol %d) does not know: use a newer one",
 			     id, k, LP_PROTOCOL_VERSION);
 		goto done;
@@ -319,13 +318,13 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 		choices = NULL;
 	if ((rc = check_kind(id, kind, choices, o)))
 		goto done;
-	const char *state = lp_pause_state(doc, mtime);
+	const char *state = lpi_pause_state(doc, mtime);
 	if (strcmp(state, "pending") != 0) {
 		rc = refuse_ended(id, doc, state);
 		goto done;
 	}
 	char token[LP_TOKEN_HEX + 1];
-	lp_command_spec spec = {.action = o->action,
+	lpi_command_spec spec = {.action = o->action,
 				.by = o->by ? o->by : "cli",
 				.failure_reason = o->failure_reason,
 				.result = o->has_result ? o->result : LP_RESULT_NONE,
@@ -335,16 +334,16 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 				.value = value_of(o),
 				.choices = choices};
 	/* checked as the command will be, before any attachment is copied */
-	if ((rc = lp_command_build(kind, &spec, token, &cmd)))
+	if ((rc = lpi_command_build(kind, &spec, token, &cmd)))
 		goto done;
 	char label[PATH_MAX], name[LP_ID_MAX + 16];
 	snprintf(label, sizeof label, "%s/runs/%s/commands", s->path, run_id);
 	snprintf(name, sizeof name, "%s.resume.json", id);
 	char plabel[PATH_MAX];
 	snprintf(plabel, sizeof plabel, "%s/runs/%s/pauses", s->path, run_id);
-	if ((rc = lp_run_dirs_open(s, run_id, &dirs.fd)) ||
-	    (rc = lp_dir_open(dirs.fd, "commands", 0, label, &dirs.commands_fd)) ||
-	    (rc = lp_dir_open(dirs.fd, "pauses", 0, plabel, &dirs.pauses_fd)))
+	if ((rc = lpi_run_dirs_open(s, run_id, &dirs.fd)) ||
+	    (rc = lpi_dir_open(dirs.fd, "commands", 0, label, &dirs.commands_fd)) ||
+	    (rc = lpi_dir_open(dirs.fd, "pauses", 0, plabel, &dirs.pauses_fd)))
 		goto done;
 	snprintf(plabel, sizeof plabel, "%s/runs/%s", s->path, run_id);
 	if ((rc = store_attachments(o, doc, dirs.fd, plabel, id, &attached)))
@@ -353,18 +352,18 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 		spec.attachments = attached;
 		free(cmd);
 		cmd = NULL;
-		if ((rc = lp_command_build(kind, &spec, token, &cmd)))
+		if ((rc = lpi_command_build(kind, &spec, token, &cmd)))
 			goto done;
 	}
 	if (interrupted(o)) {
-		rc = lp_fail(LP_EINTR, "interrupted before the command for pause %s was written; nothing written", id);
+		rc = lpi_fail(LP_EINTR, "interrupted before the command for pause %s was written; nothing written", id);
 		goto done;
 	}
 	double take_timeout = o->take_timeout == 0 ? LP_DEFAULT_TAKE_TIMEOUT : o->take_timeout;
-	int64_t claim_deadline = lp_mono_ms() + (int64_t)((take_timeout > 0 ? take_timeout : 1) * 1000);
+	int64_t claim_deadline = lpi_mono_ms() + (int64_t)((take_timeout > 0 ? take_timeout : 1) * 1000);
 	for (;;) {
 		snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", s->path, run_id, name);
-		rc = lp_claim_publish(dirs.commands_fd, name, cmd, label);
+		rc = lpi_claim_publish(dirs.commands_fd, name, cmd, label);
 		if (rc <= 0)
 			break;
 		/* someone claimed it first */
@@ -376,25 +375,25 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 			snprintf(msg, sizeof msg, "%s", lp_error_message());
 			if (take_timeout > 0)
 				wait_taken(s, id, doc, take_timeout, o, &final);
-			lp_fail(rc, "%s", msg);
+			lpi_fail(rc, "%s", msg);
 			goto done;
 		}
-		if (lp_mono_ms() >= claim_deadline) {
-			rc = lp_fail(LP_ENOTTAKEN,
+		if (lpi_mono_ms() >= claim_deadline) {
+			rc = lpi_fail(LP_ENOTTAKEN,
 				     "pause %s has an unreadable command file that its process has not cleared; try again",
 				     id);
 			goto done;
 		}
 		if (interrupted(o)) {
-			rc = lp_fail(LP_EINTR, "interrupted before the command for pause %s was written; nothing written", id);
+			rc = lpi_fail(LP_EINTR, "interrupted before the command for pause %s was written; nothing written", id);
 			goto done;
 		}
-		lp_waiter *w;
-		if ((rc = lp_waiter_open(&w)))
+		lpi_waiter *w;
+		if ((rc = lpi_waiter_open(&w)))
 			goto done;
-		lp_waiter_add_dir(w, dirs.commands_fd, "commands");
-		lp_waiter_wait(w, claim_deadline, o->hooks);
-		lp_waiter_free(w);
+		lpi_waiter_add_dir(w, dirs.commands_fd, "commands");
+		lpi_waiter_wait(w, claim_deadline, o->hooks);
+		lpi_waiter_free(w);
 	}
 	if (rc)
 		goto done;
@@ -408,7 +407,7 @@ int lp_resume(lp_store *store, const char *ref, const lp_resume_options *o,
 done:
 	if (info_out && (final || doc)) {
 		lp_json *last = final ? final : doc;
-		lp_info_from_json(s, run_id, id, last, mtime, 1, info_out);
+		lpi_info_from_json(s, run_id, id, last, mtime, 1, info_out);
 	}
 	if (dirs.fd >= 0)
 		close(dirs.fd);

@@ -13,7 +13,7 @@ static __thread char last_msg[1024];
 const char *lp_error_message(void) { return last_msg; }
 int lp_error_last(void) { return last_code; }
 
-void lp_error_clear(void)
+void lpi_error_clear(void)
 {
 	last_code = LP_OK;
 	last_msg[0] = '\0';
@@ -34,7 +34,7 @@ static int set_error(int code, int errnum, const char *fmt, va_list ap)
 	return code;
 }
 
-int lp_fail(int code, const char *fmt, ...)
+int lpi_fail(int code, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -43,7 +43,7 @@ int lp_fail(int code, const char *fmt, ...)
 	return code;
 }
 
-int lp_fail_errno(int code, int errnum, const char *fmt, ...)
+int lpi_fail_errno(int code, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -64,7 +64,7 @@ const char *lp_error_name(int code)
 	case LP_ERESUMED: return "LP_ERESUMED";
 	case LP_ETIMEDOUT: return "LP_ETIMEDOUT";
 	case LP_EABORTED: return "LP_EABORTED";
-	case LP_ETIMEOUT: return "LP_ETIMEOUT";
+	case LP_EWAITTIMEOUT: return "LP_EWAITTIMEOUT";
 	case LP_EINTR: return "LP_EINTR";
 	case LP_EBADCMD: return "LP_EBADCMD";
 	case LP_ERUNENDED: return "LP_ERUNENDED";

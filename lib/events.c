@@ -10,15 +10,15 @@
 #include <string.h>
 #include <unistd.h>
 
-int lp_events_append(int events_fd, const char *run_id, const char *event,
+int lpi_events_append(int events_fd, const char *run_id, const char *event,
 		     lp_json *fields)
 {
 	lp_json *line = fields ? lpj_copy(fields) : lpj_object();
 	if (line == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	int rc = lpj_set_str(line, "event", event);
 	if (!rc)
-		rc = lpj_set_real(line, "ts", lp_now());
+		rc = lpj_set_real(line, "ts", lpi_now());
 	if (!rc)
 		rc = lpj_set_str(line, "run_id", run_id);
 	char *text = rc ? NULL : lpj_dump(line);
@@ -29,7 +29,7 @@ int lp_events_append(int events_fd, const char *run_id, const char *event,
 	char *buf = malloc(n + 2);
 	if (buf == NULL) {
 		free(text);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	memcpy(buf, text, n);
 	buf[n] = '\n';
@@ -41,8 +41,8 @@ int lp_events_append(int events_fd, const char *run_id, const char *event,
 	int e = errno;
 	free(buf);
 	if (w < 0)
-		return lp_fail_errno(LP_ERROR, e, "cannot append to events.jsonl of run %s", run_id);
+		return lpi_fail_errno(LP_ERROR, e, "cannot append to events.jsonl of run %s", run_id);
 	if ((size_t)w != n + 1)
-		return lp_fail(LP_ERROR, "short write to events.jsonl of run %s (disk full?)", run_id);
+		return lpi_fail(LP_ERROR, "short write to events.jsonl of run %s (disk full?)", run_id);
 	return LP_OK;
 }

@@ -31,7 +31,7 @@ static void load_target(void)
 	}
 }
 
-void lp_crash_point(const char *step)
+void lpi_crash_point(const char *step)
 {
 	pthread_once(&loaded, load_target); /* threads may reach one first */
 	if (target == NULL || strlen(step) != target_len || strncmp(target, step, target_len) != 0)

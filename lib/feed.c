@@ -75,11 +75,11 @@ static int idset_add(idset *s, const char *id)
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		char **nv = realloc(s->v, cap * sizeof *nv);
 		if (nv == NULL)
-			return lp_fail(LP_ERROR, "out of memory");
+			return lpi_fail(LP_ERROR, "out of memory");
 		s->v = nv;
 		s->cap = cap;
 	}
-	char *d = lp_strdup(id);
+	char *d = lpi_strdup(id);
 	if (d == NULL)
 		return LP_ERROR;
 	memmove(&s->v[at + 1], &s->v[at], (s->n - at) * sizeof *s->v);
@@ -114,11 +114,11 @@ static int list_dir(int dirfd, int strip, idset *out)
 	*out = (idset){0};
 	int fd = dup(dirfd);
 	if (fd < 0)
-		return lp_fail_errno(LP_ERROR, errno, "cannot list a directory");
+		return lpi_fail_errno(LP_ERROR, errno, "cannot list a directory");
 	DIR *d = fdopendir(fd);
 	if (d == NULL) {
 		close(fd);
-		return lp_fail_errno(LP_ERROR, errno, "cannot list a directory");
+		return lpi_fail_errno(LP_ERROR, errno, "cannot list a directory");
 	}
 	rewinddir(d);
 	int rc = LP_OK;
@@ -142,13 +142,13 @@ static int list_dir(int dirfd, int strip, idset *out)
 			size_t cap = out->cap ? out->cap * 2 : 64;
 			char **nv = realloc(out->v, cap * sizeof *nv);
 			if (nv == NULL) {
-				rc = lp_fail(LP_ERROR, "out of memory");
+				rc = lpi_fail(LP_ERROR, "out of memory");
 				break;
 			}
 			out->v = nv;
 			out->cap = cap;
 		}
-		if ((out->v[out->n] = lp_strdup(name)) == NULL)
+		if ((out->v[out->n] = lpi_strdup(name)) == NULL)
 			rc = LP_ERROR;
 		else
 			out->n++;
@@ -174,7 +174,7 @@ struct lp_feed {
 	idset active;  /* runs active when last read */
 	idset seen;    /* pauses reported created, or present at open */
 	idset open;    /* of those, the ones not reported ended */
-	lp_waiter *w;  /* NULL: to be made (again) for the active runs */
+	lpi_waiter *w;  /* NULL: to be made (again) for the active runs */
 	int quiet;     /* the first read, at open: record, report nothing */
 };
 
@@ -238,15 +238,15 @@ static char *take_json(char **p)
 static int pause_new(lp_feed *f, const char *id)
 {
 	lp_pause_info *info;
-	if (lp_pause_info_load(f->store, id, &info) != LP_OK) {
-		lp_error_clear();
+	if (lp_pause_info_load(&info, f->store, id) != LP_OK) {
+		lpi_error_clear();
 		return LP_OK;
 	}
 	int rc = idset_add(&f->seen, id);
 	int final = is_final(info->state);
 	if (!rc && final && !f->quiet) {
 		/* the created event carries the pause as it was written */
-		char *created = lp_strdup(info->json);
+		char *created = lpi_strdup(info->json);
 		rc = created ? emit(f, LP_FEED_PAUSE_CREATED, info->run_id, id, created) : LP_ERROR;
 		if (!rc)
 			rc = emit(f, LP_FEED_PAUSE_ENDED, info->run_id, id, take_json(&info->json));
@@ -263,14 +263,14 @@ static int pause_new(lp_feed *f, const char *id)
 static int pause_recheck(lp_feed *f, const char *id)
 {
 	lp_pause_info *info;
-	int rc = lp_pause_info_load(f->store, id, &info);
+	int rc = lp_pause_info_load(&info, f->store, id);
 	if (rc == LP_ENOTFOUND) { /* its run was removed */
-		lp_error_clear();
+		lpi_error_clear();
 		idset_del(&f->open, id);
 		return LP_OK;
 	}
 	if (rc) {
-		lp_error_clear();
+		lpi_error_clear();
 		return LP_OK;
 	}
 	if (is_final(info->state)) {
@@ -285,14 +285,14 @@ static int pause_recheck(lp_feed *f, const char *id)
 static int scan_run_pauses(lp_feed *f, const char *run_id)
 {
 	int run_fd, pfd;
-	if (lp_run_dirs_open(f->store, run_id, &run_fd) != LP_OK) {
-		lp_error_clear();
+	if (lpi_run_dirs_open(f->store, run_id, &run_fd) != LP_OK) {
+		lpi_error_clear();
 		return LP_OK;
 	}
-	int rc = lp_dir_open(run_fd, "pauses", 0, "pauses", &pfd);
+	int rc = lpi_dir_open(run_fd, "pauses", 0, "pauses", &pfd);
 	close(run_fd);
 	if (rc) {
-		lp_error_clear();
+		lpi_error_clear();
 		return LP_OK;
 	}
 	idset names;
@@ -317,7 +317,7 @@ static int by_started(const void *a, const void *b)
 
 static int run_add_active(lp_feed *f, const char *id)
 {
-	lp_waiter_free(f->w); /* rebuilt with this run's directories */
+	lpi_waiter_free(f->w); /* rebuilt with this run's directories */
 	f->w = NULL;
 	return idset_add(&f->active, id);
 }
@@ -332,17 +332,17 @@ static int scan_runs(lp_feed *f)
 	new_run *fresh = NULL;
 	size_t nfresh = 0;
 	for (size_t k = 0; !rc && k < names.n; k++) {
-		if (idset_has(&f->runs, names.v[k]) || lp_run_id_validate(names.v[k]) != LP_OK)
+		if (idset_has(&f->runs, names.v[k]) || lpi_run_id_validate(names.v[k]) != LP_OK)
 			continue;
 		lp_run_info *info;
-		if (lp_run_info_load(f->store, names.v[k], &info) != LP_OK) {
-			lp_error_clear(); /* run.json not written yet: next time */
+		if (lp_run_info_load(&info, f->store, names.v[k]) != LP_OK) {
+			lpi_error_clear(); /* run.json not written yet: next time */
 			continue;
 		}
 		new_run *nv = realloc(fresh, (nfresh + 1) * sizeof *nv);
 		if (nv == NULL) {
 			lp_run_info_free(info);
-			rc = lp_fail(LP_ERROR, "out of memory");
+			rc = lpi_fail(LP_ERROR, "out of memory");
 			break;
 		}
 		fresh = nv;
@@ -357,7 +357,7 @@ static int scan_runs(lp_feed *f)
 			rc = idset_add(&f->runs, info->run_id);
 		if (!rc) {
 			int active = strcmp(info->state, "active") == 0;
-			char *json = f->quiet ? NULL : lp_strdup(info->json);
+			char *json = f->quiet ? NULL : lpi_strdup(info->json);
 			rc = f->quiet || json ? emit(f, LP_FEED_RUN_STARTED, info->run_id, NULL, json)
 					      : LP_ERROR;
 			if (!rc && active)
@@ -382,14 +382,14 @@ static int run_pauses_settle(lp_feed *f, const char *run_id)
 	idset mine = {0};
 	for (size_t k = 0; !rc && k < f->open.n; k++) {
 		char rid[LP_ID_MAX + 1];
-		if (lp_pause_id_run(f->open.v[k], rid) == LP_OK && strcmp(rid, run_id) == 0)
+		if (lpi_pause_id_run(f->open.v[k], rid) == LP_OK && strcmp(rid, run_id) == 0)
 			rc = idset_add(&mine, f->open.v[k]);
 	}
 	for (size_t k = 0; !rc && k < mine.n; k++)
 		rc = pause_recheck(f, mine.v[k]);
 	idset_free(&mine);
 	if (!rc)
-		lp_error_clear(); /* of a pause that could not be read */
+		lpi_error_clear(); /* of a pause that could not be read */
 	return rc;
 }
 
@@ -423,19 +423,19 @@ static int scan(lp_feed *f)
 		rc = idset_add(&active, f->active.v[k]);
 	for (size_t k = 0; !rc && k < active.n; k++) {
 		lp_run_info *info;
-		int r = lp_run_info_load(f->store, active.v[k], &info);
+		int r = lp_run_info_load(&info, f->store, active.v[k]);
 		if (r) {
-			lp_error_clear();
+			lpi_error_clear();
 			if (r == LP_ENOTFOUND) { /* removed */
 				idset_del(&f->active, active.v[k]);
-				lp_waiter_free(f->w);
+				lpi_waiter_free(f->w);
 				f->w = NULL;
 			}
 			continue;
 		}
 		if (strcmp(info->state, "active") != 0) {
 			idset_del(&f->active, active.v[k]);
-			lp_waiter_free(f->w);
+			lpi_waiter_free(f->w);
 			f->w = NULL;
 			/* its pauses ended before it did: report them first (read
 			 * after run.json, their files are final by now) */
@@ -454,24 +454,24 @@ static int scan(lp_feed *f)
  * pauses/ (made again whenever the set of active runs changes). */
 static int make_waiter(lp_feed *f)
 {
-	int rc = lp_waiter_open(&f->w);
+	int rc = lpi_waiter_open(&f->w);
 	if (rc)
 		return rc;
-	lp_waiter_add_dir(f->w, f->store->runs_fd, "runs");
+	lpi_waiter_add_dir(f->w, f->store->runs_fd, "runs");
 	if (f->store->pending_fd >= 0)
-		lp_waiter_add_dir(f->w, f->store->pending_fd, "pending");
+		lpi_waiter_add_dir(f->w, f->store->pending_fd, "pending");
 	for (size_t k = 0; k < f->active.n; k++) {
 		int run_fd, pfd;
-		if (lp_run_dirs_open(f->store, f->active.v[k], &run_fd) != LP_OK) {
-			lp_error_clear();
+		if (lpi_run_dirs_open(f->store, f->active.v[k], &run_fd) != LP_OK) {
+			lpi_error_clear();
 			continue;
 		}
-		lp_waiter_add_dir(f->w, run_fd, "run");
-		if (lp_dir_open(run_fd, "pauses", 0, "pauses", &pfd) == LP_OK) {
-			lp_waiter_add_dir(f->w, pfd, "pauses"); /* the watch outlives the fd */
+		lpi_waiter_add_dir(f->w, run_fd, "run");
+		if (lpi_dir_open(run_fd, "pauses", 0, "pauses", &pfd) == LP_OK) {
+			lpi_waiter_add_dir(f->w, pfd, "pauses"); /* the watch outlives the fd */
 			close(pfd);
 		} else {
-			lp_error_clear();
+			lpi_error_clear();
 		}
 		close(run_fd);
 	}
@@ -486,15 +486,15 @@ static int pump(lp_feed *f, int64_t deadline_ms, int wait, const lp_wait_hooks *
 	if (wait) {
 		if (f->w == NULL && (rc = make_waiter(f)))
 			return rc;
-		int64_t until = lp_mono_ms() + FEED_BACKSTOP_MS;
+		int64_t until = lpi_mono_ms() + FEED_BACKSTOP_MS;
 		if (deadline_ms >= 0 && deadline_ms < until)
 			until = deadline_ms;
 		lp_wait_hooks h = LP_WAIT_HOOKS_INIT;
 		if (hooks)
 			h = *hooks;
 		h.slice_ms = FEED_BACKSTOP_MS; /* a wake_fd, not a slice, ends it early */
-		rc = lp_waiter_wait(f->w, until, &h);
-		if (rc == LP_EINTR || (rc < 0 && rc != LP_ETIMEOUT))
+		rc = lpi_waiter_wait(f->w, until, &h);
+		if (rc == LP_EINTR || (rc < 0 && rc != LP_EWAITTIMEOUT))
 			return rc;
 	}
 	return scan(f);
@@ -503,17 +503,17 @@ static int pump(lp_feed *f, int64_t deadline_ms, int wait, const lp_wait_hooks *
 int lp_feed_open(lp_feed **out, lp_store *store)
 {
 	if (out == NULL)
-		return lp_fail(LP_EINVAL, "lp_feed_open: out is NULL");
+		return lpi_fail(LP_EINVAL, "lp_feed_open: out is NULL");
 	*out = NULL;
 	if (store == NULL)
-		return lp_fail(LP_EINVAL, "lp_feed_open: store is NULL");
+		return lpi_fail(LP_EINVAL, "lp_feed_open: store is NULL");
 	lp_feed *f = calloc(1, sizeof *f);
 	if (f == NULL || (f->ring = calloc(LP_FEED_KEEP, sizeof *f->ring)) == NULL) {
 		free(f);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	f->store = store;
-	int rc = lp_random_hex(f->name, 8);
+	int rc = lpi_random_hex(f->name, 8);
 	if (rc) {
 		free(f->ring);
 		free(f);
@@ -556,7 +556,7 @@ static int copy_next(lp_feed *f, unsigned long long after, lp_feed_event *out)
 	const lp_feed_event *ev = &f->ring[want % LP_FEED_KEEP];
 	*out = *ev;
 	out->missed = missed;
-	out->json = ev->json ? lp_strdup(ev->json) : NULL;
+	out->json = ev->json ? lpi_strdup(ev->json) : NULL;
 	if (ev->json && out->json == NULL) {
 		*out = (lp_feed_event){0};
 		return LP_ERROR;
@@ -564,15 +564,14 @@ static int copy_next(lp_feed *f, unsigned long long after, lp_feed_event *out)
 	return LP_OK;
 }
 
-int lp_feed_next(lp_feed *f, unsigned long long after, double timeout,
-		 const lp_wait_hooks *hooks, lp_feed_event *out)
+int lp_feed_next(lp_feed_event *out, lp_feed *f, unsigned long long after, double timeout, const lp_wait_hooks *hooks)
 {
 	if (out == NULL)
-		return lp_fail(LP_EINVAL, "lp_feed_next: out is NULL");
+		return lpi_fail(LP_EINVAL, "lp_feed_next: out is NULL");
 	*out = (lp_feed_event){0};
 	if (f == NULL)
-		return lp_fail(LP_EINVAL, "lp_feed_next: feed is NULL");
-	int64_t deadline = timeout > 0 ? lp_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
+		return lpi_fail(LP_EINVAL, "lp_feed_next: feed is NULL");
+	int64_t deadline = timeout > 0 ? lpi_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
 	int rc = LP_OK, read_once = 0;
 	pthread_mutex_lock(&f->mu);
 	for (;;) {
@@ -580,9 +579,9 @@ int lp_feed_next(lp_feed *f, unsigned long long after, double timeout,
 			rc = copy_next(f, after, out);
 			break;
 		}
-		int64_t now = lp_mono_ms();
+		int64_t now = lpi_mono_ms();
 		if ((timeout == 0 && read_once) || (deadline >= 0 && now >= deadline)) {
-			rc = lp_fail(LP_ETIMEOUT, "no change in %s within %gs", f->store->path, timeout);
+			rc = lpi_fail(LP_EWAITTIMEOUT, "no change in %s within %gs", f->store->path, timeout);
 			break;
 		}
 		if (!f->pumping && hooks && hooks->check) {
@@ -592,7 +591,7 @@ int lp_feed_next(lp_feed *f, unsigned long long after, double timeout,
 			int stop = hooks->check(hooks->ud);
 			pthread_mutex_lock(&f->mu);
 			if (stop) {
-				rc = lp_fail(LP_EINTR, "interrupted");
+				rc = lpi_fail(LP_EINTR, "interrupted");
 				break;
 			}
 			if (after < f->head || f->pumping)
@@ -635,7 +634,7 @@ int lp_feed_next(lp_feed *f, unsigned long long after, double timeout,
 			int stop = hooks->check(hooks->ud);
 			pthread_mutex_lock(&f->mu);
 			if (stop) {
-				rc = lp_fail(LP_EINTR, "interrupted");
+				rc = lpi_fail(LP_EINTR, "interrupted");
 				break;
 			}
 		}
@@ -655,7 +654,7 @@ void lp_feed_free(lp_feed *f)
 	idset_free(&f->active);
 	idset_free(&f->seen);
 	idset_free(&f->open);
-	lp_waiter_free(f->w);
+	lpi_waiter_free(f->w);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
 	free(f);

@@ -7,7 +7,7 @@
  * "gc").
  *
  * The order, for each run that goes:
- *   1. its lines leave catalog.tsv (lp_catalog_compact, under the
+ *   1. its lines leave catalog.tsv (lpi_catalog_compact, under the
  *      catalog's lock): readers then walk the run as an uncatalogued one,
  *      which is always correct;
  *   2. runs/<id> is renamed to runs/.gc-<id>-<hex>: it leaves every
@@ -99,8 +99,8 @@ static double last_change(int run_fd)
 static int has_live_pause(lp_store *store, int run_fd, const char *run_id)
 {
 	int pfd;
-	if (lp_dir_open(run_fd, "pauses", 0, "pauses", &pfd) != LP_OK) {
-		lp_error_clear();
+	if (lpi_dir_open(run_fd, "pauses", 0, "pauses", &pfd) != LP_OK) {
+		lpi_error_clear();
 		return 0;
 	}
 	DIR *d = fdopendir(pfd);
@@ -118,17 +118,17 @@ static int has_live_pause(lp_store *store, int run_fd, const char *run_id)
 		char id[LP_ID_MAX + 1], run_of[LP_ID_MAX + 1];
 		memcpy(id, e->d_name, n - 5);
 		id[n - 5] = '\0';
-		if (lp_pause_id_run(id, run_of) != LP_OK || strcmp(run_of, run_id) != 0) {
-			lp_error_clear();
+		if (lpi_pause_id_run(id, run_of) != LP_OK || strcmp(run_of, run_id) != 0) {
+			lpi_error_clear();
 			continue;
 		}
 		lp_json *doc;
 		double mtime = 0;
-		if (lp_pause_load(store, id, &doc, &mtime) != LP_OK) {
-			lp_error_clear(); /* damaged or being replaced: not pending */
+		if (lpi_pause_load(store, id, &doc, &mtime) != LP_OK) {
+			lpi_error_clear(); /* damaged or being replaced: not pending */
 			continue;
 		}
-		live = strcmp(lp_pause_state(doc, mtime), "pending") == 0;
+		live = strcmp(lpi_pause_state(doc, mtime), "pending") == 0;
 		lpj_free(doc);
 	}
 	closedir(d);
@@ -140,8 +140,8 @@ static int judge_run(gc_ctx *c, const char *name)
 {
 	lp_store *store = c->store;
 	lp_run_info *info;
-	if (lp_run_info_load(store, name, &info) != LP_OK) {
-		lp_error_clear(); /* no run.json (being created) or not a run: kept */
+	if (lp_run_info_load(&info, store, name) != LP_OK) {
+		lpi_error_clear(); /* no run.json (being created) or not a run: kept */
 		return LP_OK;
 	}
 	int rc = LP_OK, run_fd = -1;
@@ -153,8 +153,8 @@ static int judge_run(gc_ctx *c, const char *name)
 		c->rep.kept_active++;
 		goto out;
 	}
-	if (lp_run_dirs_open(store, name, &run_fd) != LP_OK) {
-		lp_error_clear();
+	if (lpi_run_dirs_open(store, name, &run_fd) != LP_OK) {
+		lpi_error_clear();
 		goto out;
 	}
 	ended = strcmp(state, "ended") == 0 && info->ended_at > 0 ? info->ended_at
@@ -171,7 +171,7 @@ static int judge_run(gc_ctx *c, const char *name)
 		size_t cap = c->cap ? c->cap * 2 : 64;
 		victim *nv = realloc(c->v, cap * sizeof *nv);
 		if (nv == NULL) {
-			rc = lp_fail(LP_ERROR, "out of memory");
+			rc = lpi_fail(LP_ERROR, "out of memory");
 			goto out;
 		}
 		c->v = nv;
@@ -199,7 +199,7 @@ static int names_of(int dirfd, char ***out, size_t *n)
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return lp_fail_errno(LP_ERROR, e, "cannot list a directory");
+		return lpi_fail_errno(LP_ERROR, e, "cannot list a directory");
 	}
 	rewinddir(d);
 	size_t cap = 0;
@@ -212,12 +212,12 @@ static int names_of(int dirfd, char ***out, size_t *n)
 			cap = cap ? cap * 2 : 64;
 			char **nv = realloc(*out, cap * sizeof *nv);
 			if (nv == NULL) {
-				rc = lp_fail(LP_ERROR, "out of memory");
+				rc = lpi_fail(LP_ERROR, "out of memory");
 				break;
 			}
 			*out = nv;
 		}
-		if (((*out)[*n] = lp_strdup(e->d_name)) == NULL) {
+		if (((*out)[*n] = lpi_strdup(e->d_name)) == NULL) {
 			rc = LP_ERROR;
 			break;
 		}
@@ -243,19 +243,19 @@ static void names_free(char **v, size_t n)
 static int remove_tree(gc_ctx *c, int dirfd, const char *name, int depth, const char *label)
 {
 	if (depth > GC_MAX_DEPTH)
-		return lp_fail(LP_ERROR, "%s is nested too deeply; not removed", label);
+		return lpi_fail(LP_ERROR, "%s is nested too deeply; not removed", label);
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return LP_OK;
 		if ((errno == ELOOP || errno == ENOTDIR) && unlinkat(dirfd, name, 0) == 0)
 			return LP_OK; /* a symlink or a file after all */
-		return lp_fail_errno(LP_ERROR, errno, "cannot remove %s", label);
+		return lpi_fail_errno(LP_ERROR, errno, "cannot remove %s", label);
 	}
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_dev != c->dev) {
 		close(fd);
-		return lp_fail(LP_ERROR, "%s is on another filesystem (a mount point?); not removed",
+		return lpi_fail(LP_ERROR, "%s is on another filesystem (a mount point?); not removed",
 			       label);
 	}
 	char **names;
@@ -265,14 +265,14 @@ static int remove_tree(gc_ctx *c, int dirfd, const char *name, int depth, const 
 		if (unlinkat(fd, names[k], 0) == 0 || errno == ENOENT)
 			continue;
 		if (errno != EISDIR && errno != EPERM)
-			rc = lp_fail_errno(LP_ERROR, errno, "cannot remove %s/%s", label, names[k]);
+			rc = lpi_fail_errno(LP_ERROR, errno, "cannot remove %s/%s", label, names[k]);
 		else
 			rc = remove_tree(c, fd, names[k], depth + 1, label);
 	}
 	names_free(names, n);
 	close(fd);
 	if (!rc && unlinkat(dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-		rc = lp_fail_errno(LP_ERROR, errno, "cannot remove %s", label);
+		rc = lpi_fail_errno(LP_ERROR, errno, "cannot remove %s", label);
 	return rc;
 }
 
@@ -293,29 +293,29 @@ static int remove_run(gc_ctx *c, const victim *v, char **pending, size_t npendin
 	snprintf(path, sizeof path, "%s/runs/%s", store->path, v->id);
 	int rc = LP_OK;
 	if (!c->opts->dry_run) {
-		if ((rc = lp_random_hex(rnd, 4)))
+		if ((rc = lpi_random_hex(rnd, 4)))
 			return rc;
 		snprintf(trash, sizeof trash, GC_TRASH_PREFIX "%s-%s", v->id, rnd);
 		if (renameat(store->runs_fd, v->id, store->runs_fd, trash) < 0)
 			return errno == ENOENT ? LP_OK /* another remover's */
-					       : lp_fail_errno(LP_ERROR, errno, "cannot remove %s", path);
+					       : lpi_fail_errno(LP_ERROR, errno, "cannot remove %s", path);
 	}
 	for (size_t k = 0; !rc && k < npending; k++) {
 		char run_of[LP_ID_MAX + 1];
-		if (lp_pause_id_run(pending[k], run_of) != LP_OK || strcmp(run_of, v->id) != 0)
+		if (lpi_pause_id_run(pending[k], run_of) != LP_OK || strcmp(run_of, v->id) != 0)
 			continue;
 		char ppath[PATH_MAX];
 		snprintf(ppath, sizeof ppath, "%s/pending/%s", store->path, pending[k]);
 		if (!c->opts->dry_run && unlinkat(store->pending_fd, pending[k], 0) < 0) {
 			if (errno == ENOENT)
 				continue;
-			rc = lp_fail_errno(LP_ERROR, errno, "cannot remove %s", ppath);
+			rc = lpi_fail_errno(LP_ERROR, errno, "cannot remove %s", ppath);
 			break;
 		}
 		c->rep.pending++;
 		rc = report(c, "pending", pending[k], ppath, NULL, 0);
 	}
-	lp_error_clear();
+	lpi_error_clear();
 	if (!rc && !c->opts->dry_run)
 		rc = remove_tree(c, store->runs_fd, trash, 0, path);
 	if (!rc) {
@@ -332,8 +332,8 @@ static int remove_dangling(gc_ctx *c, const char *name)
 	lp_store *store = c->store;
 	char run_id[LP_ID_MAX + 1];
 	struct stat st;
-	if (lp_pause_id_run(name, run_id) != LP_OK) {
-		lp_error_clear();
+	if (lpi_pause_id_run(name, run_id) != LP_OK) {
+		lpi_error_clear();
 		return LP_OK; /* not ours */
 	}
 	if (find_victim(c, run_id) || fstatat(store->runs_fd, run_id, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
@@ -344,7 +344,7 @@ static int remove_dangling(gc_ctx *c, const char *name)
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/pending/%s", store->path, name);
 	if (!c->opts->dry_run && unlinkat(store->pending_fd, name, 0) < 0)
-		return errno == ENOENT ? LP_OK : lp_fail_errno(LP_ERROR, errno, "cannot remove %s", path);
+		return errno == ENOENT ? LP_OK : lpi_fail_errno(LP_ERROR, errno, "cannot remove %s", path);
 	c->rep.pending++;
 	return report(c, "pending", name, path, NULL, 0);
 }
@@ -363,13 +363,13 @@ static int lock_gc(gc_ctx *c, int *fd)
 	if (*fd < 0 && errno == ENOENT && !create)
 		return LP_OK;
 	if (*fd < 0)
-		return lp_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
+		return lpi_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
 				     "cannot open %s", label);
 	struct stat st;
 	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(*fd);
 		*fd = -1;
-		return lp_fail(LP_EUNSAFE, "%s is not a regular file; remove it", label);
+		return lpi_fail(LP_EUNSAFE, "%s is not a regular file; remove it", label);
 	}
 	int waited = 0;
 	for (;;) {
@@ -381,7 +381,7 @@ static int lock_gc(gc_ctx *c, int *fd)
 			int e = errno;
 			close(*fd);
 			*fd = -1;
-			return lp_fail_errno(LP_ERROR, e, "cannot lock %s", label);
+			return lpi_fail_errno(LP_ERROR, e, "cannot lock %s", label);
 		}
 		waited = 1;
 		if (c->opts->on_wait)
@@ -389,40 +389,40 @@ static int lock_gc(gc_ctx *c, int *fd)
 	}
 }
 
-int lp_gc(lp_store *store, const lp_gc_options *opts, lp_gc_report *out)
+int lp_store_gc(lp_gc_report *out, lp_store *store, const lp_gc_options *opts)
 {
 	if (out)
 		memset(out, 0, sizeof *out);
 	if (store == NULL || opts == NULL || opts->version != LP_GC_OPTIONS_VERSION)
-		return lp_fail(LP_EINVAL, "lp_gc: store and options of version %d are required",
+		return lpi_fail(LP_EINVAL, "lp_store_gc: store and options of version %d are required",
 			       LP_GC_OPTIONS_VERSION);
 	if (!isfinite(opts->older_than) || opts->older_than < 0)
-		return lp_fail(LP_EINVAL, "gc: the age must be a finite number of seconds >= 0");
+		return lpi_fail(LP_EINVAL, "gc: the age must be a finite number of seconds >= 0");
 	gc_ctx c = {.store = store, .opts = opts};
 	struct stat st;
 	if (fstat(store->fd, &st) < 0)
-		return lp_fail_errno(LP_ERROR, errno, "cannot inspect %s", store->path);
+		return lpi_fail_errno(LP_ERROR, errno, "cannot inspect %s", store->path);
 	c.dev = st.st_dev;
 	int lock_fd, rc = lock_gc(&c, &lock_fd);
 	if (rc)
 		return rc;
 	/* the cutoff is taken with the lock held: a gc that waited judges
 	 * the directory as it finds it */
-	c.cutoff = lp_now() - opts->older_than;
+	c.cutoff = lpi_now() - opts->older_than;
 	char **runs = NULL, **pending = NULL;
 	size_t nruns = 0, npending = 0;
 	rc = names_of(store->runs_fd, &runs, &nruns);
 	for (size_t k = 0; !rc && k < nruns; k++)
-		if (runs[k][0] != '.' && lp_run_id_validate(runs[k]) == LP_OK)
+		if (runs[k][0] != '.' && lpi_run_id_validate(runs[k]) == LP_OK)
 			rc = judge_run(&c, runs[k]);
-	lp_error_clear();
+	lpi_error_clear();
 	if (!rc && c.n > 1)
 		qsort(c.v, c.n, sizeof *c.v, cmp_victim);
 	if (!rc && store->pending_fd >= 0)
 		rc = names_of(store->pending_fd, &pending, &npending);
 	/* 1. the catalog, for every victim at once */
 	if (!rc && c.n > 0)
-		rc = lp_catalog_compact(store, drop_line, &c, opts->dry_run, &c.rep.catalog_lines);
+		rc = lpi_catalog_compact(store, drop_line, &c, opts->dry_run, &c.rep.catalog_lines);
 	/* 2-4. each victim */
 	for (size_t k = 0; !rc && k < c.n; k++)
 		rc = remove_run(&c, &c.v[k], pending, npending);

@@ -46,46 +46,46 @@
 #define LP_DEFAULT_TAKE_TIMEOUT 5.0
 
 /* ---------------------------------------------------------- error.c */
-int lp_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Like lp_fail, appending ": <strerror(errnum)>". */
-int lp_fail_errno(int code, int errnum, const char *fmt, ...)
+int lpi_fail(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Like lpi_fail, appending ": <strerror(errnum)>". */
+int lpi_fail_errno(int code, int errnum, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
-void lp_error_clear(void);
+void lpi_error_clear(void);
 
 /* ---------------------------------------------------------- fault.c */
 /* kill -9 this process here if $LP_TEST_KILL_AT names `step` (tests). */
-void lp_crash_point(const char *step);
+void lpi_crash_point(const char *step);
 
 /* ------------------------------------------------------------ ids.c */
 /* Run ids: like lp_id_validate but without '.', which separates the run
  * id from the rest of a pause id ("<run_id>.<suffix>"). */
-int lp_run_id_validate(const char *id);
+int lpi_run_id_validate(const char *id);
 /* Fill buf with 2*nbytes random lowercase hex digits and a NUL. */
-int lp_random_hex(char *buf, size_t nbytes);
-int lp_new_run_id(char out[LP_ID_MAX + 1]);
-int lp_new_pause_id(const char *run_id, char out[LP_ID_MAX + 1]);
+int lpi_random_hex(char *buf, size_t nbytes);
+int lpi_new_run_id(char out[LP_ID_MAX + 1]);
+int lpi_new_pause_id(const char *run_id, char out[LP_ID_MAX + 1]);
 /* Split "<run_id>.<suffix>": copy the run id; LP_EINVAL for an invalid
  * id, LP_ENOTFOUND if it has no '.' (no pause of ours has such an id). */
-int lp_pause_id_run(const char *pause_id, char run_id[LP_ID_MAX + 1]);
+int lpi_pause_id_run(const char *pause_id, char run_id[LP_ID_MAX + 1]);
 
 /* ----------------------------------------------------------- text.c */
 /* Decode the UTF-8 sequence at s (left bytes available): its length
  * (1..4) with *cp set, or 0 when it is not valid UTF-8 (overlong forms,
  * surrogates and values above U+10FFFF are invalid). */
-size_t lp_utf8_decode(const unsigned char *s, size_t left, unsigned *cp);
+size_t lpi_utf8_decode(const unsigned char *s, size_t left, unsigned *cp);
 /* Whether a code point above U+007F is unsafe for terminals and line
  * readers (C1 controls, U+2028, U+2029, bidirectional controls): the one
  * list, used by lp_text_terminal_safe() and by every JSON dump. */
-int lp_text_unsafe_cp(unsigned cp);
+int lpi_text_unsafe_cp(unsigned cp);
 
-/* lp_resume_command() of a pause with choices: "... --value 'a|b|c'"
+/* lp_pause_resume_command() of a pause with choices: "... --value 'a|b|c'"
  * (the choices joined by '|', shell-quoted as one word). */
-int lp_resume_command_choices(char **out, const char *pause_id, const char *pause_dir,
+int lpi_resume_command_choices(char **out, const char *pause_id, const char *pause_dir,
 			      const char *const *choices);
 
 /* ------------------------------------------------------------ time */
-double lp_now(void);          /* wall clock, seconds since the epoch */
-int64_t lp_mono_ms(void);     /* monotonic clock, milliseconds */
+double lpi_now(void);          /* wall clock, seconds since the epoch */
+int64_t lpi_mono_ms(void);     /* monotonic clock, milliseconds */
 
 /* ---------------------------------------------------------- store.c */
 struct lp_store {
@@ -104,67 +104,67 @@ struct lp_store {
  * owned by this user, none of the `forbidden` mode bits (022: not
  * writable by group or others). 0 if trusted; else 1 with the reason
  * ("belongs to uid 1001, not to you (uid 0)") in why. */
-int lp_trust_why(const struct stat *st, int want_dir, mode_t forbidden, char *why, size_t size);
+int lpi_trust_why(const struct stat *st, int want_dir, mode_t forbidden, char *why, size_t size);
 /* Check an open descriptor inside the store by that rule: LP_OK, or
  * LP_EUNSAFE with a message naming its path and a fix that works. */
-int lp_fd_trust(int fd, int want_dir, const char *label);
+int lpi_fd_trust(int fd, int want_dir, const char *label);
 /* Tell the store's warn hook (if any) about something a reader skipped
  * (each time it is skipped: the hook decides what to repeat). */
-void lp_store_warn(lp_store *store, const char *message);
+void lpi_store_warn(lp_store *store, const char *message);
 
 /* Open a subdirectory of dirfd without following symlinks; create it
  * (0700) first when create is set. The directory must meet the trust
- * rule (lp_trust_why), else LP_EUNSAFE naming its path and the fix. */
-int lp_dir_open(int dirfd, const char *name, int create, const char *label, int *out);
+ * rule (lpi_trust_why), else LP_EUNSAFE naming its path and the fix. */
+int lpi_dir_open(int dirfd, const char *name, int create, const char *label, int *out);
 /* Publish a file atomically: written under a temporary name, flushed,
  * then renamed over `name` (exclusive = 0) or linked to `name` only if it
  * does not exist (exclusive = 1: returns 1 if it exists, nothing written).
  * The directory is flushed after. label names the file in errors. */
-int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
+int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len,
 		    int exclusive, const char *label);
-/* Bits of lp_file_publish's `exclusive`: 1 as above; LP_PUBLISH_VOLATILE
+/* Bits of lpi_file_publish's `exclusive`: 1 as above; LP_PUBLISH_VOLATILE
  * skips both fsyncs (a file that matters only while its writer and
  * reader live: requests and answers, lib/request.c). */
 enum { LP_PUBLISH_EXCLUSIVE = 1, LP_PUBLISH_VOLATILE = 2 };
 /* Read a regular file (never through a symlink, never a FIFO, never one
  * that fails the trust rule: LP_EUNSAFE), refusing one over cap bytes. *out is NUL-terminated, free() it. LP_ENOTFOUND if
  * it does not exist. */
-int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
+int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label,
 		 char **out, size_t *len);
 /* Build "<dir path>/<name>" paths for messages; returns malloc'd string. */
-char *lp_path_join(const char *a, const char *b);
-char *lp_strdup(const char *s);
+char *lpi_path_join(const char *a, const char *b);
+char *lpi_strdup(const char *s);
 /* Whether fsync is skipped (LP_UNSAFE_NO_FSYNC=1, for benchmarks only). */
-int lp_fsync_disabled(void);
+int lpi_fsync_disabled(void);
 
 /* ------------------------------------------------------- liveness.c */
-typedef struct lp_identity {
+typedef struct lpi_identity {
 	char hostname[256];
 	char boot_id[64];
 	long pid;
 	unsigned long long start_time; /* /proc/<pid>/stat field 22 */
-} lp_identity;
+} lpi_identity;
 
-int lp_identity_self(lp_identity *out);
-int lp_proc_start_time(long pid, unsigned long long *out);
-const char *lp_hostname(void);
+int lpi_identity_self(lpi_identity *out);
+int lpi_proc_start_time(long pid, unsigned long long *out);
+const char *lpi_hostname(void);
 
-typedef enum { LP_LIVE_ALIVE = 0, LP_LIVE_DEAD = 1 } lp_live;
+typedef enum { LP_LIVE_ALIVE = 0, LP_LIVE_DEAD = 1 } lpi_live;
 /* Judge a recorded process. Same host: pid alive with the same start
  * time and boot id. Other host: the heartbeat (mtime, seconds) is fresh.
  * heartbeat <= 0 with another host: assumed alive. */
-lp_live lp_identity_judge(const lp_identity *rec, double heartbeat_mtime,
+lpi_live lpi_identity_judge(const lpi_identity *rec, double heartbeat_mtime,
 			  double heartbeat_interval);
 
 /* A heartbeat: a thread of its own (all signals blocked) that refreshes
  * the mtime of dirfd/name (never following a symlink) every interval
  * seconds, so that readers on another host can tell a live process from
  * a dead one (docs/protocol.md "Liveness") without any cost per test.
- * lp_beat_stop() stops and joins it (safe on NULL; in a forked child,
+ * lpi_beat_stop() stops and joins it (safe on NULL; in a forked child,
  * where the thread does not exist, it only frees). */
-typedef struct lp_beat lp_beat;
-int lp_beat_start(lp_beat **out, int dirfd, const char *name, double interval);
-void lp_beat_stop(lp_beat *beat);
+typedef struct lpi_beat lpi_beat;
+int lpi_beat_start(lpi_beat **out, int dirfd, const char *name, double interval);
+void lpi_beat_stop(lpi_beat *beat);
 
 /* ----------------------------------------------------------- json.c */
 /* A thin wrapper over jansson so that only json.c includes it. */
@@ -202,7 +202,7 @@ long long lpj_get_int(const lp_json *o, const char *key, long long dflt);
 lp_json *lpj_get(const lp_json *o, const char *key); /* borrowed */
 
 /* Read the identity fields of a pause or run file. */
-void lpj_get_identity(const lp_json *o, lp_identity *out);
+void lpj_get_identity(const lp_json *o, lpi_identity *out);
 
 /* --- json.c: bounded text --- */
 /* Bytes s takes in lpj_dump's output (quotes excluded), counted from
@@ -263,7 +263,7 @@ int lpj_is_integer(const lp_json *j);
 #define LP_TOKEN_HEX 32 /* a command's token: 32 random hex digits */
 
 /* A command as read, validated against the kind of its pause. */
-typedef struct lp_command {
+typedef struct lpi_command {
 	lp_action action;     /* LP_ACTION_RESUME when the command has none */
 	int typed;            /* it has "action": checked strictly */
 	char *by;             /* provenance; NULL: a foreign writer ("file") */
@@ -275,27 +275,27 @@ typedef struct lp_command {
 	char *value;          /* checkpoints with choices, questions; NULL: none */
 	lp_json *ignored;     /* array of the names of fields not used */
 	lp_json *attachments; /* NULL, or the resumer's entries (blob.c's schema) */
-} lp_command;
-void lp_command_clear(lp_command *c);
+} lpi_command;
+void lpi_command_clear(lpi_command *c);
 
 /* Parse and validate a command's text for a pause of `kind`: strict JSON
  * (cap, UTF-8, duplicates, an object), then the fields (see claim.c).
  * LP_EBADCMD with a message naming `label` and the field. */
-int lp_command_parse(const char *text, size_t len, lp_kind kind, const char *label,
-		     lp_command *out);
+int lpi_command_parse(const char *text, size_t len, lp_kind kind, const char *label,
+		     lpi_command *out);
 /* The checks of a parsed command that need the pause itself: a value must
  * be one of the pause's choices (an array of strings, NULL: none), and a
  * checkpoint without choices takes no value. LP_EBADCMD naming `label`,
  * the value and the choices. */
-int lp_command_fits(const lp_command *c, lp_kind kind, const lp_json *choices,
+int lpi_command_fits(const lpi_command *c, lp_kind kind, const lp_json *choices,
 		    const char *label);
 /* Whether value is one of choices (a pause's "choices" array; NULL:
  * none), and the choices as "'a', 'b', 'c'" in buf (cut to size). */
-int lp_choices_has(const lp_json *choices, const char *value);
-void lp_choices_list(char *buf, size_t size, const lp_json *choices);
+int lpi_choices_has(const lp_json *choices, const char *value);
+void lpi_choices_list(char *buf, size_t size, const lp_json *choices);
 
 /* What a resolver wants written. */
-typedef struct lp_command_spec {
+typedef struct lpi_command_spec {
 	lp_action action;
 	const char *by;             /* provenance, required */
 	const char *failure_reason; /* failures */
@@ -307,20 +307,20 @@ typedef struct lp_command_spec {
 	const char *value;          /* checkpoints with choices, questions; NULL */
 	const lp_json *choices;     /* the target pause's choices (NULL: none) */
 	const lp_json *attachments; /* NULL or the resumer's entries (blobs stored) */
-} lp_command_spec;
+} lpi_command_spec;
 /* Build the command text for a pause of `kind` (token: LP_TOKEN_HEX hex
  * digits and a NUL, "" for a seed-format command) and check it with
- * lp_command_parse, the paused process's own rules and caps, before
+ * lpi_command_parse, the paused process's own rules and caps, before
  * anything is written. LP_EINVAL with a message fit for a user when the
  * pause cannot take it (too large; an action its protocol lacks; bad
  * fields_json). */
-int lp_command_build(lp_kind kind, const lp_command_spec *spec,
+int lpi_command_build(lp_kind kind, const lpi_command_spec *spec,
 		     char token[LP_TOKEN_HEX + 1], char **text);
 
 /* Create commands/<name> exclusively with text: LP_OK (the claim is
  * ours), 1 (an entry is there already: someone else's claim), or an
  * error (nothing published). */
-int lp_claim_publish(int commands_fd, const char *name, const char *text,
+int lpi_claim_publish(int commands_fd, const char *name, const char *text,
 		     const char *label);
 
 /* Outcome of reading the entry at a claim's name. */
@@ -338,8 +338,8 @@ enum {
  * LP_CLAIM_RETRY (a foreign writer may still be writing it). *st_out
  * (may be NULL) gets the entry's lstat, for reporting a bad entry once.
  * Never returns an lp_error: every failure is one of the above. */
-int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label,
-		  int patient, lp_command *c, char **text, struct stat *st_out);
+int lpi_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label,
+		  int patient, lpi_command *c, char **text, struct stat *st_out);
 
 /* ----------------------------------------------------------- blob.c */
 /* The blob store of a run, runs/<run_id>/blobs/, and the one schema of
@@ -351,35 +351,35 @@ int lp_claim_read(int commands_fd, const char *name, lp_kind kind, const char *l
  * file of at most max_size bytes (not a symlink, FIFO, socket, device or
  * directory). LP_EINVAL with one line naming it and what to do; *size
  * gets its size. */
-int lp_blob_source_check(const char *path, unsigned long long max_size,
+int lpi_blob_source_check(const char *path, unsigned long long max_size,
 			 unsigned long long *size);
 /* Copy the file at path into blobs/ (created 0700), hashing it as it is
  * read, under a temporary name that is flushed and renamed to its
  * sha256: no partial blob is ever at a blob's name, and a failed copy
  * (disk full) leaves none. Fills *out (name, sha256, size, content_type,
- * source, path); LP_EINVAL for a refused file (lp_blob_source_check),
+ * source, path); LP_EINVAL for a refused file (lpi_blob_source_check),
  * LP_ERROR for an I/O error. */
-int lp_blob_put(int run_fd, const char *run_path, const char *path, const char *name,
+int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char *name,
 		const char *source, unsigned long long max_size, lp_attachment *out);
 /* Verify blobs/<sha256>: a regular file of ours of `size` bytes whose
  * SHA-256 is sha256. LP_OK (with fd_out non-NULL: an open descriptor of
  * it at offset 0, the caller's to close), LP_ENOTFOUND (missing),
  * LP_EBADCMD (its bytes do not match), LP_ERROR. */
-int lp_blob_verify(int run_fd, const char *sha256, unsigned long long size, int *fd_out);
+int lpi_blob_verify(int run_fd, const char *sha256, unsigned long long size, int *fd_out);
 /* An attachment as its JSON entry {name, sha256, size, content_type[,
  * source]}; NULL when out of memory. */
-lp_json *lp_attachment_to_json(const lp_attachment *a, int with_source);
+lp_json *lpi_attachment_to_json(const lp_attachment *a, int with_source);
 /* Parse an "attachments" value strictly: an array of at most
  * LP_ATTACH_COUNT_MAX entries of the schema above (with_source: "source"
  * required, one of test, capture, resume; without: absent or "resume").
  * LP_EBADCMD naming label and the entry. *out (may be NULL: only check)
  * gets a malloc'd list of *n (each path under run_path/blobs; free with
- * lp_attachments_free). */
-int lp_attachments_parse(const lp_json *v, const char *label, int with_source,
+ * lpi_attachments_free). */
+int lpi_attachments_parse(const lp_json *v, const char *label, int with_source,
 			 const char *run_path, lp_attachment **out, size_t *n);
-void lp_attachments_free(lp_attachment *list, size_t n);
+void lpi_attachments_free(lp_attachment *list, size_t n);
 /* Copy a list (deep); NULL when out of memory (n 0: NULL too). */
-lp_attachment *lp_attachments_copy(const lp_attachment *list, size_t n);
+lp_attachment *lpi_attachments_copy(const lp_attachment *list, size_t n);
 
 /* -------------------------------------------------------- catalog.c */
 /* <dir>/catalog.tsv: "R" lines (runs started), "E" lines (runs ended)
@@ -387,61 +387,61 @@ lp_attachment *lp_attachments_copy(const lp_attachment *list, size_t n);
  * write(2)s under a shared flock of the file the name designates (gc
  * compacts under an exclusive one); a pause's line is flushed
  * (fdatasync) before the pause leaves pending/. */
-int lp_catalog_add_run(lp_store *store, const char *run_id);
-int lp_catalog_add_pause(lp_store *store, const lp_json *doc); /* the final pause file */
+int lpi_catalog_add_run(lp_store *store, const char *run_id);
+int lpi_catalog_add_pause(lp_store *store, const lp_json *doc); /* the final pause file */
 /* "E" line: run (run.json as ended) ended; not flushed (run.json says it). */
-int lp_catalog_add_end(lp_store *store, const lp_json *run);
+int lpi_catalog_add_end(lp_store *store, const lp_json *run);
 
-typedef struct lp_catalog_pause {
+typedef struct lpi_catalog_pause {
 	char run_id[LP_ID_MAX + 1];
 	const char *pause_id, *status, *kind, *worker_id, *hostname, *cwd, *nodeid, *task;
 	double created_at, finished_at, timeout;
 	long pid;
-} lp_catalog_pause;
+} lpi_catalog_pause;
 typedef struct lp_catalog_end {
 	const char *run_id, *hostname, *cwd;
 	double started_at, ended_at;
 	long pid;
 	int exitstatus;
 } lp_catalog_end;
-typedef struct lp_catalog {
+typedef struct lpi_catalog {
 	char **runs; /* in the order they started */
 	size_t nruns;
-	char **run_set; /* open-addressing hash set of runs, for lp_catalog_has_run */
+	char **run_set; /* open-addressing hash set of runs, for lpi_catalog_has_run */
 	char *run_arena; /* the ids of run_set, side by side */
 	size_t run_mask;
-	lp_catalog_pause *pauses; /* in the order they ended */
+	lpi_catalog_pause *pauses; /* in the order they ended */
 	size_t npauses;
 	lp_catalog_end *ends; /* sorted by run id */
 	size_t nends;
 	char *text; /* the file, split in place: every string points into it */
-} lp_catalog;
+} lpi_catalog;
 /* LP_ENOTFOUND when the directory has no catalog (an older layout). */
-int lp_catalog_load(lp_store *store, lp_catalog **out);
+int lpi_catalog_load(lp_store *store, lpi_catalog **out);
 /* The same with the "R" lines only (runs; no pauses): what "ls" and a
  * search for a pause of another shape need to know which runs to walk. */
-int lp_catalog_load_runs(lp_store *store, lp_catalog **out);
+int lpi_catalog_load_runs(lp_store *store, lpi_catalog **out);
 /* Parse a catalog's text (NUL-terminated at len; taken, freed with the
  * catalog or on error). LP_ENOTFOUND without the header of version 1. */
-int lp_catalog_parse(char *text, size_t len, lp_catalog **out);
+int lpi_catalog_parse(char *text, size_t len, lpi_catalog **out);
 /* The same, "R" lines only, their ids not validated (they are only
- * compared with validated names): lp_catalog_load_runs's pass. */
-int lp_catalog_parse_runs(char *text, size_t len, lp_catalog **out);
-int lp_catalog_has_run(const lp_catalog *cat, const char *run_id);
+ * compared with validated names): lpi_catalog_load_runs's pass. */
+int lpi_catalog_parse_runs(char *text, size_t len, lpi_catalog **out);
+int lpi_catalog_has_run(const lpi_catalog *cat, const char *run_id);
 /* The "E" line of a run, or NULL. */
-const lp_catalog_end *lp_catalog_find_end(const lp_catalog *cat, const char *run_id);
-void lp_catalog_free(lp_catalog *cat);
+const lp_catalog_end *lpi_catalog_find_end(const lpi_catalog *cat, const char *run_id);
+void lpi_catalog_free(lpi_catalog *cat);
 /* gc: drop every line about a run for which drop() returns non-zero,
  * under the exclusive lock, by renaming a filtered copy over the file
  * (with dry_run, only count). *dropped: the lines dropped. No catalog:
  * LP_OK, nothing dropped. */
-int lp_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud), void *ud,
+int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud), void *ud,
 		       int dry_run, size_t *dropped);
 
 /* --------------------------------------------------------- events.c */
 /* Append one line {"ts":..,"event":..,"run_id":.., ...fields} with a single
  * write(2) on an O_APPEND descriptor. */
-int lp_events_append(int events_fd, const char *run_id, const char *event,
+int lpi_events_append(int events_fd, const char *run_id, const char *event,
 		     lp_json *fields);
 
 /* ------------------------------------------------------------ run.c */
@@ -453,31 +453,31 @@ struct lp_run {
 	int fd, pauses_fd, commands_fd, events_fd;
 	int owner; /* started by this process */
 	lp_json *doc; /* run.json as written (owner) */
-	lp_identity self;
+	lpi_identity self;
 	/* watches commands/ for this process's pauses; made at the first
 	 * pause and kept: closing an inotify descriptor costs a kernel RCU
 	 * grace period (~8 ms here), which a pause must not pay each time */
-	struct lp_waiter *commands_waiter;
-	lp_beat *beat; /* owner: refreshes run.json's mtime until the run ends */
+	struct lpi_waiter *commands_waiter;
+	lpi_beat *beat; /* owner: refreshes run.json's mtime until the run ends */
 	lp_json *requests; /* NULL, or what its pauses offer (lp_run_set_requests) */
 };
 /* The run's commands/ waiter, made on first use. */
-int lp_run_commands_waiter(lp_run *run, struct lp_waiter **out);
-int lp_run_dirs_open(lp_store *store, const char *run_id, int *run_fd);
+int lpi_run_commands_waiter(lp_run *run, struct lpi_waiter **out);
+int lpi_run_dirs_open(lp_store *store, const char *run_id, int *run_fd);
 
 /* ----------------------------------------------------------- wait.c */
-typedef struct lp_waiter lp_waiter;
-int lp_waiter_open(lp_waiter **out);
+typedef struct lpi_waiter lpi_waiter;
+int lpi_waiter_open(lpi_waiter **out);
 /* Watch entries created, moved in or closed after writing in dirfd. */
-int lp_waiter_add_dir(lp_waiter *w, int dirfd, const char *label);
+int lpi_waiter_add_dir(lpi_waiter *w, int dirfd, const char *label);
 /* Wake when process pid (on this host) exits; pidfd where available. */
-int lp_waiter_add_pid(lp_waiter *w, long pid);
+int lpi_waiter_add_pid(lpi_waiter *w, long pid);
 /* Block until something may have changed: an event on a watched
  * directory, the watched process exiting (returns 1), the backstop slice
  * elapsing (LP_OK), deadline_ms (monotonic, < 0 none) passing
- * (LP_ETIMEOUT), or hooks->check() asking to stop (LP_EINTR). */
-int lp_waiter_wait(lp_waiter *w, int64_t deadline_ms, const lp_wait_hooks *hooks);
-void lp_waiter_free(lp_waiter *w);
+ * (LP_EWAITTIMEOUT), or hooks->check() asking to stop (LP_EINTR). */
+int lpi_waiter_wait(lpi_waiter *w, int64_t deadline_ms, const lp_wait_hooks *hooks);
+void lpi_waiter_free(lpi_waiter *w);
 
 /* -------------------------------------------------------- request.c */
 /* The request slot of a pause, commands/<pause_id>.request.json, and its
@@ -511,17 +511,17 @@ int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 
 /* ----------------------------------------------------------- scan.c */
 /* Load pause info from an open store by pause id (run derived from id). */
-int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
+int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 		      lp_json *doc, double mtime, int with_json, lp_pause_info **out);
 /* The state of a pause as readers see it: its status, or "stale". */
-const char *lp_pause_state(const lp_json *doc, double mtime);
-int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other,
+const char *lpi_pause_state(const lp_json *doc, double mtime);
+int lpi_ref_resolve(lp_store *store, const char *ref, lp_store **other,
 		   char id[LP_ID_MAX + 1]);
-int lp_pause_load(lp_store *store, const char *pause_id, lp_json **doc,
+int lpi_pause_load(lp_store *store, const char *pause_id, lp_json **doc,
 		  double *mtime);
 /* The run of a pause: named by an id of ours ("<run_id>.<suffix>");
  * for an id of any other shape (0.1.1's bare UUIDs), found in the runs
  * the catalog does not know. LP_ENOTFOUND when no run has it. */
-int lp_pause_locate(lp_store *store, const char *pause_id, char run_id[LP_ID_MAX + 1]);
+int lpi_pause_locate(lp_store *store, const char *pause_id, char run_id[LP_ID_MAX + 1]);
 
 #endif

@@ -22,7 +22,7 @@ lp_json *lpj_copy(const lp_json *j) { return L(json_deep_copy(J(j))); }
 static int set(lp_json *o, const char *key, json_t *v)
 {
 	if (v == NULL || json_object_set_new(J(o), key, v) < 0)
-		return lp_fail(LP_ERROR, "out of memory (or invalid UTF-8) setting '%s'", key);
+		return lpi_fail(LP_ERROR, "out of memory (or invalid UTF-8) setting '%s'", key);
 	return LP_OK;
 }
 
@@ -30,7 +30,7 @@ static int set(lp_json *o, const char *key, json_t *v)
 static size_t utf8_seq(const unsigned char *s, size_t left)
 {
 	unsigned cp;
-	return lp_utf8_decode(s, left, &cp);
+	return lpi_utf8_decode(s, left, &cp);
 }
 
 /* A copy of s with each invalid UTF-8 byte replaced by U+FFFD. */
@@ -67,7 +67,7 @@ int lpj_set_str(lp_json *o, const char *key, const char *val)
 		 * readable with U+FFFD for the bad bytes, rather than lose it */
 		char *fixed = utf8_repair(val);
 		if (fixed == NULL)
-			return lp_fail(LP_ERROR, "out of memory");
+			return lpi_fail(LP_ERROR, "out of memory");
 		s = json_string(fixed);
 		free(fixed);
 	}
@@ -127,13 +127,13 @@ static int object_or_fail(json_t *j, const json_error_t *err, size_t len, const 
 {
 	if (j == NULL) {
 		if (len == 0)
-			return lp_fail(LP_EBADCMD, "%s is empty: expected a JSON object", what);
-		return lp_fail(LP_EBADCMD, "%s is not valid JSON (line %d, column %d): %s", what,
+			return lpi_fail(LP_EBADCMD, "%s is empty: expected a JSON object", what);
+		return lpi_fail(LP_EBADCMD, "%s is not valid JSON (line %d, column %d): %s", what,
 			       err->line, err->column, err->text);
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
-		return lp_fail(LP_EBADCMD, "%s is not a JSON object", what);
+		return lpi_fail(LP_EBADCMD, "%s is not a JSON object", what);
 	}
 	*out = L(j);
 	return LP_OK;
@@ -147,7 +147,7 @@ int lpj_parse_object_011(const char *buf, size_t len, const char *what, lp_json 
 	if (j == NULL && (memchr(buf, 'I', len) || memchr(buf, 'N', len))) {
 		char *copy = malloc(len);
 		if (copy == NULL)
-			return lp_fail(LP_ERROR, "out of memory");
+			return lpi_fail(LP_ERROR, "out of memory");
 		memcpy(copy, buf, len);
 		/* a pause file has one such token; the bound keeps a hostile file cheap */
 		for (int tries = 0; j == NULL && tries < 16 && nonfinite_patch(copy, len, &err); tries++)
@@ -172,10 +172,10 @@ int lpj_merge_text(lp_json *o, const char *text, int overwrite, const char *what
 	lp_json *m;
 	int rc = lpj_parse_object(text, strlen(text), what, &m);
 	if (rc)
-		return lp_fail(LP_EINVAL, "%s", lp_error_message()); /* same text, new code */
+		return lpi_fail(LP_EINVAL, "%s", lp_error_message()); /* same text, new code */
 	rc = overwrite ? json_object_update(J(o), J(m)) : json_object_update_missing(J(o), J(m));
 	lpj_free(m);
-	return rc < 0 ? lp_fail(LP_ERROR, "cannot merge %s", what) : LP_OK;
+	return rc < 0 ? lpi_fail(LP_ERROR, "cannot merge %s", what) : LP_OK;
 }
 
 /*
@@ -183,7 +183,7 @@ int lpj_merge_text(lp_json *o, const char *text, int overwrite, const char *what
  * but leaves DEL and every non-ASCII character raw, so U+0085, U+2028
  * and U+2029 (which line-oriented readers such as Python's
  * str.splitlines split on), C1 controls and bidirectional controls
- * (lp_text_unsafe_cp) would reach readers and terminals: each becomes its
+ * (lpi_text_unsafe_cp) would reach readers and terminals: each becomes its
  * \uHHHH escape, so a dumped object is always one inert line. Such
  * characters occur only inside strings, so the JSON stays valid and
  * equal. Takes s (malloc'd by jansson, valid UTF-8), returns it or its
@@ -195,10 +195,10 @@ static char *escape_unsafe(char *s)
 	unsigned cp;
 	for (i = 0; i < n; i += k) {
 		const unsigned char *p = (const unsigned char *)s + i;
-		k = p[0] < 0x80 ? 1 : lp_utf8_decode(p, n - i, &cp);
+		k = p[0] < 0x80 ? 1 : lpi_utf8_decode(p, n - i, &cp);
 		if (k == 0)
 			k = 1; /* not from jansson: left as it is */
-		else if (p[0] == 0x7F || (p[0] >= 0x80 && lp_text_unsafe_cp(cp)))
+		else if (p[0] == 0x7F || (p[0] >= 0x80 && lpi_text_unsafe_cp(cp)))
 			extra += 6 - k;
 	}
 	if (extra == 0)
@@ -210,10 +210,10 @@ static char *escape_unsafe(char *s)
 	}
 	for (i = 0; i < n; i += k) {
 		const unsigned char *p = (const unsigned char *)s + i;
-		k = p[0] < 0x80 ? 1 : lp_utf8_decode(p, n - i, &cp);
+		k = p[0] < 0x80 ? 1 : lpi_utf8_decode(p, n - i, &cp);
 		if (k == 0)
 			k = 1;
-		else if (p[0] == 0x7F || (p[0] >= 0x80 && lp_text_unsafe_cp(cp))) {
+		else if (p[0] == 0x7F || (p[0] >= 0x80 && lpi_text_unsafe_cp(cp))) {
 			o += (size_t)snprintf(out + o, 7, "\\u%04X", p[0] == 0x7F ? 0x7Fu : cp);
 			continue;
 		}
@@ -231,7 +231,7 @@ static char *dump(const lp_json *j, size_t flags)
 	if (s != NULL)
 		s = escape_unsafe(s);
 	if (s == NULL)
-		lp_fail(LP_ERROR, "cannot serialise JSON (out of memory)");
+		lpi_fail(LP_ERROR, "cannot serialise JSON (out of memory)");
 	return s;
 }
 
@@ -265,7 +265,7 @@ long long lpj_get_int(const lp_json *o, const char *key, long long dflt)
 	return dflt;
 }
 
-void lpj_get_identity(const lp_json *o, lp_identity *out)
+void lpj_get_identity(const lp_json *o, lpi_identity *out)
 {
 	memset(out, 0, sizeof *out);
 	const char *h = lpj_get_str(o, "hostname");
@@ -292,8 +292,8 @@ int lpj_parse_any(const char *buf, size_t len, lp_json **out)
 	json_t *j = json_loadb(buf, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &err);
 	if (j == NULL) {
 		if (len == 0)
-			return lp_fail(LP_EBADCMD, "empty file (line 1, column 0)");
-		return lp_fail(LP_EBADCMD, "%s (line %d, column %d)", err.text, err.line,
+			return lpi_fail(LP_EBADCMD, "empty file (line 1, column 0)");
+		return lpi_fail(LP_EBADCMD, "%s (line %d, column %d)", err.text, err.line,
 			       err.column);
 	}
 	*out = L(j);
@@ -351,15 +351,15 @@ char *lpj_dump_exact(const lp_json *j)
 int lp_json_object_line(char **out, const char *const *keys, const char *const *values, size_t n)
 {
 	if (out == NULL || (n > 0 && (keys == NULL || values == NULL)))
-		return lp_fail(LP_EINVAL, "lp_json_object_line: NULL argument");
+		return lpi_fail(LP_EINVAL, "lp_json_object_line: NULL argument");
 	*out = NULL;
 	lp_json *o = lpj_object();
 	if (o == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	int rc = LP_OK;
 	for (size_t i = 0; i < n && rc == LP_OK; i++)
 		rc = keys[i] ? lpj_set_str(o, keys[i], values[i])
-			     : lp_fail(LP_EINVAL, "lp_json_object_line: NULL key");
+			     : lpi_fail(LP_EINVAL, "lp_json_object_line: NULL key");
 	if (rc == LP_OK) {
 		*out = dump(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		if (*out == NULL)
@@ -376,7 +376,7 @@ int lpj_array_append_str(lp_json *a, const char *val)
 {
 	json_t *s = json_string(val);
 	if (s == NULL || json_array_append_new(J(a), s) < 0)
-		return lp_fail(LP_ERROR, "out of memory (or invalid UTF-8) in a JSON array");
+		return lpi_fail(LP_ERROR, "out of memory (or invalid UTF-8) in a JSON array");
 	return LP_OK;
 }
 
@@ -388,7 +388,7 @@ lp_json *lpj_array_get(const lp_json *a, size_t i)
 int lpj_array_append(lp_json *a, lp_json *val)
 {
 	if (val == NULL || json_array_append_new(J(a), J(val)) < 0)
-		return lp_fail(LP_ERROR, "out of memory in a JSON array");
+		return lpi_fail(LP_ERROR, "out of memory in a JSON array");
 	return LP_OK;
 }
 
@@ -428,7 +428,7 @@ static size_t encoded_len(const unsigned char *s, size_t n)
 {
 	unsigned cp;
 	if (n > 1) /* escape_unsafe() writes the unsafe ones as \uHHHH */
-		return lp_utf8_decode(s, n, &cp) == n && lp_text_unsafe_cp(cp) ? 6 : n;
+		return lpi_utf8_decode(s, n, &cp) == n && lpi_text_unsafe_cp(cp) ? 6 : n;
 	unsigned c = s[0];
 	if (c == '"' || c == '\\' || c == '\b' || c == '\f' || c == '\n' || c == '\r' || c == '\t')
 		return 2;
@@ -456,7 +456,7 @@ char *lpj_text_fit(const char *s, size_t cap, int multiline, int *was_cut)
 	/* invalid bytes become U+FFFD (3 bytes from 1) */
 	char *out = malloc(len * 3 + mlen + 1);
 	if (out == NULL) {
-		lp_fail(LP_ERROR, "out of memory");
+		lpi_fail(LP_ERROR, "out of memory");
 		return NULL;
 	}
 	size_t o = 0, used = 0;
@@ -510,7 +510,7 @@ int lpj_set_text(lp_json *o, const char *key, const char *val, size_t cap, int m
 		if (json_is_string(v) && strcmp(json_string_value(v), key) == 0)
 			return LP_OK;
 	if (json_array_append_new(list, json_string(key)) < 0)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	return LP_OK;
 }
 
@@ -519,7 +519,7 @@ int lpj_bound_strings(lp_json *o, size_t cap)
 	/* the keys to cut first: setting "cut" while iterating could rehash */
 	json_t *keys = json_array();
 	if (keys == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	const char *key;
 	json_t *val;
 	json_object_foreach(J(o), key, val) {
@@ -527,14 +527,14 @@ int lpj_bound_strings(lp_json *o, size_t cap)
 		    lpj_encoded_size(json_string_value(val)) > cap &&
 		    json_array_append_new(keys, json_string(key)) < 0) {
 			json_decref(keys);
-			return lp_fail(LP_ERROR, "out of memory");
+			return lpi_fail(LP_ERROR, "out of memory");
 		}
 	}
 	int rc = LP_OK;
 	size_t k;
 	json_array_foreach(keys, k, val) {
 		key = json_string_value(val);
-		char *copy = lp_strdup(json_string_value(json_object_get(J(o), key)));
+		char *copy = lpi_strdup(json_string_value(json_object_get(J(o), key)));
 		rc = copy ? lpj_set_text(o, key, copy, cap, 1) : LP_ERROR;
 		free(copy);
 		if (rc)

@@ -32,7 +32,7 @@ static int read_small(const char *path, char *buf, size_t size)
 	return (int)n;
 }
 
-const char *lp_hostname(void)
+const char *lpi_hostname(void)
 {
 	static __thread char host[256];
 	if (host[0] == '\0' && gethostname(host, sizeof host - 1) < 0)
@@ -54,7 +54,7 @@ static const char *boot_id(void)
 /* Fields 3 (state) and 22 (start time) of /proc/<pid>/stat. */
 static int proc_stat(long pid, char *state, unsigned long long *start);
 
-int lp_proc_start_time(long pid, unsigned long long *out)
+int lpi_proc_start_time(long pid, unsigned long long *out)
 {
 	char state;
 	return proc_stat(pid, &state, out);
@@ -65,41 +65,41 @@ static int proc_stat(long pid, char *state, unsigned long long *out)
 	char path[64], buf[1024];
 	snprintf(path, sizeof path, "/proc/%ld/stat", pid);
 	if (read_small(path, buf, sizeof buf) <= 0)
-		return lp_fail(LP_ENOTFOUND, "process %ld does not exist", pid);
+		return lpi_fail(LP_ENOTFOUND, "process %ld does not exist", pid);
 	/* the command name (field 2) may hold spaces and ')': skip to the last ')' */
 	char *p = strrchr(buf, ')');
 	if (p == NULL)
-		return lp_fail(LP_ERROR, "cannot parse %s", path);
+		return lpi_fail(LP_ERROR, "cannot parse %s", path);
 	p++;
 	*state = p[0] == ' ' ? p[1] : '?';
 	/* fields 3..22: the state is field 3, start time field 22 */
 	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (p == NULL)
-			return lp_fail(LP_ERROR, "cannot parse %s", path);
+			return lpi_fail(LP_ERROR, "cannot parse %s", path);
 	}
 	*out = strtoull(p + 1, NULL, 10);
 	return LP_OK;
 }
 
-int lp_identity_self(lp_identity *out)
+int lpi_identity_self(lpi_identity *out)
 {
 	memset(out, 0, sizeof *out);
-	snprintf(out->hostname, sizeof out->hostname, "%s", lp_hostname());
+	snprintf(out->hostname, sizeof out->hostname, "%s", lpi_hostname());
 	snprintf(out->boot_id, sizeof out->boot_id, "%s", boot_id());
 	out->pid = (long)getpid();
-	if (lp_proc_start_time(out->pid, &out->start_time))
+	if (lpi_proc_start_time(out->pid, &out->start_time))
 		out->start_time = 0; /* no /proc: judged by pid alone */
 	return LP_OK;
 }
 
-lp_live lp_identity_judge(const lp_identity *rec, double heartbeat_mtime,
+lpi_live lpi_identity_judge(const lpi_identity *rec, double heartbeat_mtime,
 			  double heartbeat_interval)
 {
-	if (rec->hostname[0] != '\0' && strcmp(rec->hostname, lp_hostname()) != 0) {
+	if (rec->hostname[0] != '\0' && strcmp(rec->hostname, lpi_hostname()) != 0) {
 		if (heartbeat_mtime <= 0 || heartbeat_interval <= 0)
 			return LP_LIVE_ALIVE;
-		double age = lp_now() - heartbeat_mtime;
+		double age = lpi_now() - heartbeat_mtime;
 		return age > heartbeat_interval * LP_HEARTBEAT_MISSES ? LP_LIVE_DEAD : LP_LIVE_ALIVE;
 	}
 	if (rec->pid <= 0)
@@ -122,7 +122,7 @@ lp_live lp_identity_judge(const lp_identity *rec, double heartbeat_mtime,
 
 /* -------------------------------------------------------------- heartbeat */
 
-struct lp_beat {
+struct lpi_beat {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -135,7 +135,7 @@ struct lp_beat {
 
 static void *beat_main(void *arg)
 {
-	lp_beat *b = arg;
+	lpi_beat *b = arg;
 	pthread_mutex_lock(&b->mu);
 	while (!b->stop) {
 		struct timespec at;
@@ -158,14 +158,14 @@ static void *beat_main(void *arg)
 	return NULL;
 }
 
-int lp_beat_start(lp_beat **out, int dirfd, const char *name, double interval)
+int lpi_beat_start(lpi_beat **out, int dirfd, const char *name, double interval)
 {
 	*out = NULL;
-	if (interval <= 0 || strlen(name) >= sizeof ((lp_beat *)0)->name)
-		return lp_fail(LP_EINVAL, "bad heartbeat of %s", name);
-	lp_beat *b = calloc(1, sizeof *b);
+	if (interval <= 0 || strlen(name) >= sizeof ((lpi_beat *)0)->name)
+		return lpi_fail(LP_EINVAL, "bad heartbeat of %s", name);
+	lpi_beat *b = calloc(1, sizeof *b);
 	if (b == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	b->dirfd = dirfd;
 	snprintf(b->name, sizeof b->name, "%s", name);
 	b->interval_ms = (long)(interval * 1000.0);
@@ -187,13 +187,13 @@ int lp_beat_start(lp_beat **out, int dirfd, const char *name, double interval)
 		pthread_cond_destroy(&b->cv);
 		pthread_mutex_destroy(&b->mu);
 		free(b);
-		return lp_fail_errno(LP_ERROR, e, "cannot start the heartbeat of %s", name);
+		return lpi_fail_errno(LP_ERROR, e, "cannot start the heartbeat of %s", name);
 	}
 	*out = b;
 	return LP_OK;
 }
 
-void lp_beat_stop(lp_beat *b)
+void lpi_beat_stop(lpi_beat *b)
 {
 	if (b == NULL)
 		return;

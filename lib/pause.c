@@ -5,7 +5,7 @@
  * timeout, abort or signal, and recording the outcome.
  *
  * The claim: every resolver creates commands/<pause_id>.resume.json
- * exclusively (lp_file_publish with exclusive = 1). The first file there
+ * exclusively (lpi_file_publish with exclusive = 1). The first file there
  * decides the outcome; only this process then rewrites the pause file.
  */
 #include "internal.h"
@@ -46,7 +46,7 @@ struct lp_pause {
 	int64_t next_beat_ms;
 	int done;
 	int published; /* the pause file exists: free() must not leave it pending */
-	lp_waiter *waiter; /* the run's, borrowed */
+	lpi_waiter *waiter; /* the run's, borrowed */
 	/* the last bad entry at the claim's name that could not be moved
 	 * aside: reported once, not at every look */
 	struct stat unmovable;
@@ -65,7 +65,7 @@ void lp_resolution_clear(lp_resolution *res)
 	free(res->ignored_json);
 	free(res->warning);
 	free(res->value);
-	lp_attachments_free(res->attachments, res->nattachments);
+	lpi_attachments_free(res->attachments, res->nattachments);
 	memset(res, 0, sizeof *res);
 	res->result = LP_RESULT_NONE;
 }
@@ -75,7 +75,7 @@ static int publish_doc(lp_pause *p)
 	char *text = lpj_dump(p->doc);
 	if (text == NULL)
 		return LP_ERROR;
-	int rc = lp_file_publish(p->run->pauses_fd, p->file, text, strlen(text), 0, p->path);
+	int rc = lpi_file_publish(p->run->pauses_fd, p->file, text, strlen(text), 0, p->path);
 	free(text);
 	return rc;
 }
@@ -86,7 +86,7 @@ static int pause_event(lp_pause *p, const char *event, lp_json *fields)
 	if (!rc)
 		rc = lpj_set_str(fields, "worker_id", p->run->worker_id);
 	if (!rc)
-		rc = lp_events_append(p->run->events_fd, p->run->id, event, fields);
+		rc = lpi_events_append(p->run->events_fd, p->run->id, event, fields);
 	return rc;
 }
 
@@ -95,8 +95,8 @@ static char *make_hint(const lp_pause *p, const char *const *choices)
 	const lp_store *s = p->run->store;
 	char *hint;
 	const char *dir = strcmp(lp_store_default_path(NULL), s->path) != 0 ? s->path : NULL;
-	int rc = choices && choices[0] ? lp_resume_command_choices(&hint, p->id, dir, choices)
-				       : lp_resume_command(&hint, p->id, p->kind, dir);
+	int rc = choices && choices[0] ? lpi_resume_command_choices(&hint, p->id, dir, choices)
+				       : lp_pause_resume_command(&hint, p->id, p->kind, dir);
 	return rc == LP_OK ? hint : NULL;
 }
 
@@ -107,24 +107,24 @@ static int set_choices(lp_json *d, const char *const *choices)
 {
 	lp_json *a = lpj_array();
 	if (a == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	int rc = LP_OK;
 	size_t n = 0;
 	for (; !rc && choices[n]; n++) {
 		const char *ch = choices[n];
 		if (n == LP_CHOICES_MAX)
-			rc = lp_fail(LP_EINVAL, "a pause takes at most %d choices", LP_CHOICES_MAX);
+			rc = lpi_fail(LP_EINVAL, "a pause takes at most %d choices", LP_CHOICES_MAX);
 		else if (ch[0] == '\0' || lpj_encoded_size(ch) > LP_CAP_CHOICE)
-			rc = lp_fail(LP_EINVAL, "choice %zu is empty or over %d bytes: give short words such as 'pass', 'retry', 'skip'",
+			rc = lpi_fail(LP_EINVAL, "choice %zu is empty or over %d bytes: give short words such as 'pass', 'retry', 'skip'",
 				     n + 1, LP_CAP_CHOICE);
 		for (size_t k = 0; !rc && k < n; k++)
 			if (strcmp(choices[k], ch) == 0)
-				rc = lp_fail(LP_EINVAL, "choice '%.60s' is given twice", ch);
+				rc = lpi_fail(LP_EINVAL, "choice '%.60s' is given twice", ch);
 		if (!rc && lpj_array_append_str(a, ch))
-			rc = lp_fail(LP_EINVAL, "choice %zu is not valid UTF-8 text", n + 1);
+			rc = lpi_fail(LP_EINVAL, "choice %zu is not valid UTF-8 text", n + 1);
 	}
 	if (!rc && n == 0)
-		rc = lp_fail(LP_EINVAL, "choices is empty: give at least one, or no choices at all");
+		rc = lpi_fail(LP_EINVAL, "choices is empty: give at least one, or no choices at all");
 	if (rc) {
 		lpj_free(a);
 		return rc;
@@ -142,7 +142,7 @@ static int fill_doc(lp_pause *p, const lp_pause_options *o)
 	char st[32];
 	snprintf(st, sizeof st, "%llu", run->self.start_time);
 	const char *task = o->task ? o->task : p->kind == LP_KIND_FAILURE ? LP_FAILURE_TASK : "";
-	double now = lp_now();
+	double now = lpi_now();
 	int forever = isinf(o->timeout);
 	int rc;
 	if ((rc = lpj_set_int(d, "protocol", LP_PROTOCOL_VERSION)) ||
@@ -192,26 +192,26 @@ static int list_attachments(lp_pause *p, const lp_pause_options *o)
 	size_t n = a ? o->nattachments : 0;
 	char *why = NULL;
 	if (lp_attachments_fit(a, n, &why) < n) {
-		int rc = lp_fail(LP_EINVAL, "%s", why ? why : "too many attachments");
+		int rc = lpi_fail(LP_EINVAL, "%s", why ? why : "too many attachments");
 		free(why);
 		return rc;
 	}
 	lp_json *arr = lpj_array();
-	int rc = arr ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	int rc = arr ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	for (size_t i = 0; !rc && i < n; i++) {
 		struct stat st;
 		char name[LP_SHA256_HEX + 8];
 		snprintf(name, sizeof name, "blobs/%s", a[i].sha256);
 		if (a[i].source == NULL || strcmp(a[i].source, "resume") == 0 ||
 		    lp_attachment_name_check(a[i].name))
-			rc = lp_fail(LP_EINVAL, "attachment %zu: a test's attachment needs a name and the source test or capture", i);
+			rc = lpi_fail(LP_EINVAL, "attachment %zu: a test's attachment needs a name and the source test or capture", i);
 		else if (fstatat(p->run->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
 			 (unsigned long long)st.st_size != a[i].size)
-			rc = lp_fail(LP_EINVAL,
+			rc = lpi_fail(LP_EINVAL,
 				     "attachment '%s': its blob %s is not in the run's blob store (store it with lp_run_attach)",
 				     a[i].name, a[i].sha256);
 		else
-			rc = lpj_array_append(arr, lp_attachment_to_json(&a[i], 1));
+			rc = lpj_array_append(arr, lpi_attachment_to_json(&a[i], 1));
 	}
 	if (!rc)
 		return lpj_set_json(p->doc, "attachments", arr);
@@ -224,12 +224,12 @@ static int list_attachments(lp_pause *p, const lp_pause_options *o)
 int lp_timeout_check(double seconds, const char *what)
 {
 	if (isnan(seconds) || seconds < 0 || (seconds > LP_TIMEOUT_MAX && !isinf(seconds)))
-		return lp_fail(LP_EINVAL, "%s " TIMEOUT_RULE ", not %g", what, LP_TIMEOUT_MAX,
+		return lpi_fail(LP_EINVAL, "%s " TIMEOUT_RULE ", not %g", what, LP_TIMEOUT_MAX,
 			       seconds);
 	return LP_OK;
 }
 
-int lp_timeout_parse(const char *text, const char *what, double *out)
+int lp_timeout_parse(double *out, const char *text, const char *what)
 {
 	char *end = NULL;
 	errno = 0;
@@ -238,7 +238,7 @@ int lp_timeout_parse(const char *text, const char *what, double *out)
 		while (*end == ' ' || *end == '\t')
 			end++;
 	if (text == NULL || end == text || *end != '\0' || lp_timeout_check(v, what) != LP_OK)
-		return lp_fail(LP_EINVAL, "%s " TIMEOUT_RULE ", not '%.40s'", what, LP_TIMEOUT_MAX,
+		return lpi_fail(LP_EINVAL, "%s " TIMEOUT_RULE ", not '%.40s'", what, LP_TIMEOUT_MAX,
 			       text ? text : "");
 	*out = v;
 	return LP_OK;
@@ -248,43 +248,43 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 {
 	*out = NULL;
 	if (o == NULL || o->version < 1 || o->version > LP_PAUSE_OPTIONS_VERSION)
-		return lp_fail(LP_EINVAL, "lp_pause_options missing or of an unknown version");
+		return lpi_fail(LP_EINVAL, "lp_pause_options missing or of an unknown version");
 	if (o->kind != LP_KIND_FAILURE && o->kind != LP_KIND_CHECKPOINT &&
 	    o->kind != LP_KIND_QUESTION)
-		return lp_fail(LP_EINVAL, "unknown pause kind %d", (int)o->kind);
+		return lpi_fail(LP_EINVAL, "unknown pause kind %d", (int)o->kind);
 	if (o->version >= 2 && o->choices && o->kind == LP_KIND_FAILURE)
-		return lp_fail(LP_EINVAL, "a failure pause takes no choices");
+		return lpi_fail(LP_EINVAL, "a failure pause takes no choices");
 	int rc = lp_timeout_check(o->timeout, "pause timeout");
 	if (rc)
 		return rc;
 	lp_pause *p = calloc(1, sizeof *p);
 	if (p == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	p->run = run;
 	p->kind = o->kind;
-	rc = lp_new_pause_id(run->id, p->id);
+	rc = lpi_new_pause_id(run->id, p->id);
 	if (rc)
 		goto fail;
 	snprintf(p->file, sizeof p->file, "%s.json", p->id);
 	snprintf(p->cmd, sizeof p->cmd, "%s.resume.json", p->id);
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/runs/%s/pauses/%s", run->store->path, run->id, p->file);
-	p->path = lp_strdup(path);
+	p->path = lpi_strdup(path);
 	p->hint = make_hint(p, o->version >= 2 ? o->choices : NULL);
 	p->doc = lpj_object();
 	if (!p->path || !p->hint || !p->doc) {
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto fail;
 	}
 	if (o->extra_json && strlen(o->extra_json) > LP_CAP_EXTRA) {
-		rc = lp_fail(LP_EINVAL, "extra pause fields are over %d KiB", LP_CAP_EXTRA / 1024);
+		rc = lpi_fail(LP_EINVAL, "extra pause fields are over %d KiB", LP_CAP_EXTRA / 1024);
 		goto fail;
 	}
 	if ((rc = lpj_merge_text(p->doc, o->extra_json, 0, "extra pause fields")) ||
 	    (rc = lpj_bound_strings(p->doc, LP_CAP_EXTRA_STRING)) || (rc = fill_doc(p, o)) ||
 	    (rc = list_attachments(p, o)))
 		goto fail;
-	if ((rc = lp_run_commands_waiter(run, &p->waiter)))
+	if ((rc = lpi_run_commands_waiter(run, &p->waiter)))
 		goto fail;
 	/* Indexed in pending/ before the pause file exists, so that every
 	 * pause file is in pending/ or in the catalog (see catalog.c). The
@@ -295,18 +295,18 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 		ifd = openat(run->store->pending_fd, p->id,
 			     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (ifd < 0) {
-			rc = lp_fail_errno(LP_ERROR, errno, "cannot index pause %s in %s/pending",
+			rc = lpi_fail_errno(LP_ERROR, errno, "cannot index pause %s in %s/pending",
 					   p->id, run->store->path);
 			goto fail;
 		}
 	}
-	lp_crash_point("begin:indexed"); /* indexed, no pause file */
+	lpi_crash_point("begin:indexed"); /* indexed, no pause file */
 	char *text = lpj_dump(p->doc);
-	rc = text ? lp_file_publish(run->pauses_fd, p->file, text, strlen(text), 1, p->path)
+	rc = text ? lpi_file_publish(run->pauses_fd, p->file, text, strlen(text), 1, p->path)
 		  : LP_ERROR;
 	free(text);
 	if (rc == 1)
-		rc = lp_fail(LP_ERROR, "pause id %s collides with an existing pause", p->id);
+		rc = lpi_fail(LP_ERROR, "pause id %s collides with an existing pause", p->id);
 	if (ifd >= 0) {
 		close(ifd);
 		if (rc)
@@ -315,10 +315,10 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 	if (rc)
 		goto fail;
 	p->published = 1;
-	lp_crash_point("begin:pause_file"); /* pause file, no pause_created event */
+	lpi_crash_point("begin:pause_file"); /* pause file, no pause_created event */
 	lp_json *ev = lpj_object();
 	if (ev == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto fail;
 	}
 	if (!(rc = lpj_set_str(ev, "kind", lp_kind_name(p->kind))) &&
@@ -329,7 +329,7 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 	lpj_free(ev);
 	if (rc)
 		goto fail;
-	int64_t now = lp_mono_ms();
+	int64_t now = lpi_mono_ms();
 	/* 0: the deadline is now, the first look times out (as in 0.1.1) */
 	p->deadline_ms = isinf(o->timeout) ? -1 : now + (int64_t)(o->timeout * 1000.0);
 	p->next_beat_ms = now + (int64_t)(LP_HEARTBEAT_INTERVAL * 1000);
@@ -347,7 +347,7 @@ const char *lp_pause_resume_hint(const lp_pause *p) { return p ? p->hint : ""; }
 /* The verdict fields of both kinds, as 0.1.1 writes them at the end of
  * every pause: failure_reason, result and reason, null where they do not
  * apply to the pause's kind. */
-static int verdict_fields(lp_json *o, lp_kind kind, const lp_command *c)
+static int verdict_fields(lp_json *o, lp_kind kind, const lpi_command *c)
 {
 	int failure = kind == LP_KIND_FAILURE;
 	int rc = lpj_set_text(o, "failure_reason", failure ? c->failure_reason : NULL,
@@ -399,21 +399,21 @@ static int rewrite_in_place(lp_pause *p)
 	size_t len = strlen(text);
 	int fd = openat(p->run->pauses_fd, p->file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
 	int ok = fd >= 0 && pwrite(fd, text, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0 &&
-		 (lp_fsync_disabled() || fsync(fd) == 0);
+		 (lpi_fsync_disabled() || fsync(fd) == 0);
 	int e = errno;
 	if (fd >= 0)
 		close(fd);
 	free(text);
-	return ok ? LP_OK : lp_fail_errno(LP_ERROR, e, "cannot rewrite %s in place", p->path);
+	return ok ? LP_OK : lpi_fail_errno(LP_ERROR, e, "cannot rewrite %s in place", p->path);
 }
 
 /* The resumer's attachments of command c (checked by check_attachments)
  * in out and appended to the pause file's list with source "resume". */
-static int take_attachments(lp_pause *p, const lp_command *c, lp_resolution *out)
+static int take_attachments(lp_pause *p, const lpi_command *c, lp_resolution *out)
 {
 	char run_path[PATH_MAX];
 	snprintf(run_path, sizeof run_path, "%s/runs/%s", p->run->store->path, p->run->id);
-	int rc = lp_attachments_parse(c->attachments, "command", 0, run_path, &out->attachments,
+	int rc = lpi_attachments_parse(c->attachments, "command", 0, run_path, &out->attachments,
 				      &out->nattachments);
 	lp_json *list = lpj_get(p->doc, "attachments");
 	if (!rc && list == NULL) {
@@ -422,7 +422,7 @@ static int take_attachments(lp_pause *p, const lp_command *c, lp_resolution *out
 	}
 	for (size_t i = 0; !rc && i < out->nattachments; i++) {
 		out->attachments[i].blob = LP_BLOB_OK;
-		rc = lpj_array_append(list, lp_attachment_to_json(&out->attachments[i], 1));
+		rc = lpj_array_append(list, lpi_attachment_to_json(&out->attachments[i], 1));
 	}
 	return rc;
 }
@@ -430,32 +430,32 @@ static int take_attachments(lp_pause *p, const lp_command *c, lp_resolution *out
 /* Before a command with attachments is taken: every blob it names is
  * there and matches its SHA-256, and with the pause's own they fit the
  * caps. LP_OK, or LP_EBADCMD saying why (the command is refused). */
-static int check_attachments(lp_pause *p, const lp_command *c, const char *label)
+static int check_attachments(lp_pause *p, const lpi_command *c, const char *label)
 {
 	lp_attachment *mine = NULL, *theirs = NULL;
 	size_t nmine = 0, ntheirs = 0;
 	const lp_json *listed = lpj_get(p->doc, "attachments");
-	int rc = lp_attachments_parse(c->attachments, label, 0, NULL, &theirs, &ntheirs);
+	int rc = lpi_attachments_parse(c->attachments, label, 0, NULL, &theirs, &ntheirs);
 	if (!rc && listed)
-		rc = lp_attachments_parse(listed, "pause file", 1, NULL, &mine, &nmine);
+		rc = lpi_attachments_parse(listed, "pause file", 1, NULL, &mine, &nmine);
 	lp_attachment *all = rc ? NULL : calloc(nmine + ntheirs + 1, sizeof *all);
 	if (!rc && all == NULL)
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 	for (size_t i = 0; !rc && i < nmine + ntheirs; i++)
 		all[i] = i < nmine ? mine[i] : theirs[i - nmine]; /* borrowed */
 	char *why = NULL;
 	if (!rc && lp_attachments_fit(all, nmine + ntheirs, &why) < nmine + ntheirs)
-		rc = lp_fail(LP_EBADCMD, "%s: %s", label, why ? why : "too many attachments");
+		rc = lpi_fail(LP_EBADCMD, "%s: %s", label, why ? why : "too many attachments");
 	free(why);
 	free(all);
 	for (size_t i = 0; !rc && i < ntheirs; i++) {
-		int v = lp_blob_verify(p->run->fd, theirs[i].sha256, theirs[i].size, NULL);
+		int v = lpi_blob_verify(p->run->fd, theirs[i].sha256, theirs[i].size, NULL);
 		if (v)
-			rc = lp_fail(LP_EBADCMD, "%s: attachment '%s': %s", label, theirs[i].name,
+			rc = lpi_fail(LP_EBADCMD, "%s: attachment '%s': %s", label, theirs[i].name,
 				     lp_error_message());
 	}
-	lp_attachments_free(mine, nmine);
-	lp_attachments_free(theirs, ntheirs);
+	lpi_attachments_free(mine, nmine);
+	lpi_attachments_free(theirs, ntheirs);
 	return rc;
 }
 
@@ -466,7 +466,7 @@ static int check_attachments(lp_pause *p, const lp_command *c, const char *label
  * possible. What could not be recorded is added to *warning (handed to
  * out->warning). Returns LP_OK, or LP_ERROR when out of memory.
  */
-static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, char *warning,
+static int finalize(lp_pause *p, const char *cmd_text, const lpi_command *c, char *warning,
 		    lp_resolution *out)
 {
 	const char *by = c->by ? c->by : "file";
@@ -475,12 +475,12 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, char
 	out->outcome = oc;
 	out->action = c->action;
 	out->result = p->kind == LP_KIND_CHECKPOINT ? c->result : LP_RESULT_NONE;
-	out->value = c->value && p->kind != LP_KIND_FAILURE ? lp_strdup(c->value) : NULL;
-	out->by = lp_strdup(by);
-	out->reason = c->reason ? lp_strdup(c->reason) : NULL;
-	out->failure_reason = c->failure_reason ? lp_strdup(c->failure_reason) : NULL;
-	out->command_json = lp_strdup(cmd_text);
-	out->token = c->token ? lp_strdup(c->token) : NULL;
+	out->value = c->value && p->kind != LP_KIND_FAILURE ? lpi_strdup(c->value) : NULL;
+	out->by = lpi_strdup(by);
+	out->reason = c->reason ? lpi_strdup(c->reason) : NULL;
+	out->failure_reason = c->failure_reason ? lpi_strdup(c->failure_reason) : NULL;
+	out->command_json = lpi_strdup(cmd_text);
+	out->token = c->token ? lpi_strdup(c->token) : NULL;
 	out->ignored_json = lpj_dump(c->ignored);
 	p->done = 1; /* decided: nothing else is taken, whatever is recorded */
 	if (!out->by || (c->reason && !out->reason) || (c->failure_reason && !out->failure_reason) ||
@@ -488,14 +488,14 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, char
 	    (c->value && p->kind != LP_KIND_FAILURE && !out->value)) {
 		free(warning);
 		lp_resolution_clear(out);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	lp_json *d = p->doc;
 	int rc;
 	if (c->attachments && (rc = take_attachments(p, c, out)))
 		goto recorded;
 	if ((rc = lpj_set_str(d, "status", lp_outcome_name(oc))) ||
-	    (rc = lpj_set_real(d, "resolved_at", lp_now())) ||
+	    (rc = lpj_set_real(d, "resolved_at", lpi_now())) ||
 	    (rc = lpj_set_real(d, "finished_at", lpj_get_real(d, "resolved_at", 0))) ||
 	    (rc = lpj_set_str(d, "resolved_by", by)) ||
 	    (rc = lpj_set_str(d, "resolved_action", lp_action_name(c->action))) ||
@@ -503,7 +503,7 @@ static int finalize(lp_pause *p, const char *cmd_text, const lp_command *c, char
 	    (rc = lpj_set_json(d, "resolved_ignored", lpj_copy(c->ignored))))
 		goto recorded;
 	rc = verdict_fields(d, p->kind, c);
-	lp_crash_point("take:decided"); /* command read and valid, not recorded */
+	lpi_crash_point("take:decided"); /* command read and valid, not recorded */
 	if (!rc && (rc = publish_doc(p)) && rewrite_in_place(p) == LP_OK) {
 		warn(&warning, "%s was rewritten in place (no room for a new copy)", p->path);
 		rc = LP_OK;
@@ -513,21 +513,21 @@ recorded:
 		warn(&warning, "the outcome could not be recorded in %s: %s", p->path,
 		     lp_error_message());
 	} else {
-		lp_crash_point("take:recorded"); /* pause file final, still indexed */
+		lpi_crash_point("take:recorded"); /* pause file final, still indexed */
 		/* Unindexed only once the catalog has it: if the append fails, the
 		 * pause stays in pending/, where "ls -a" still finds it (final). */
 		if (p->run->store->pending_fd >= 0) {
-			if (lp_catalog_add_pause(p->run->store, d) == LP_OK) {
-				lp_crash_point("take:catalogued"); /* in the catalog and in pending/ */
+			if (lpi_catalog_add_pause(p->run->store, d) == LP_OK) {
+				lpi_crash_point("take:catalogued"); /* in the catalog and in pending/ */
 				unlinkat(p->run->store->pending_fd, p->id, 0);
 			} else {
-				lp_error_clear();
+				lpi_error_clear();
 			}
 		}
 	}
-	lp_crash_point("take:unindexed"); /* no pause_<outcome> event yet */
+	lpi_crash_point("take:unindexed"); /* no pause_<outcome> event yet */
 	lp_json *ev = lpj_object();
-	rc = ev ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	rc = ev ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	if (!rc && !(rc = lpj_set_str(ev, "by", by)) &&
 	    !(rc = lpj_set_str(ev, "outcome", lp_outcome_name(oc))) &&
 	    !(rc = lpj_set_str(ev, "action", lp_action_name(c->action))) &&
@@ -545,7 +545,7 @@ recorded:
 	/* then 0.1.1's one end event, with 0.1.1's fields (and by) */
 	lp_json *fin = rc ? NULL : lpj_object();
 	if (!rc && fin == NULL)
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 	if (!rc && !(rc = lpj_set_str(fin, "by", by)) &&
 	    !(rc = lpj_set_str(fin, "outcome", lp_outcome_name(oc))) &&
 	    !(rc = verdict_fields(fin, p->kind, c)))
@@ -554,7 +554,7 @@ recorded:
 	if (rc)
 		warn(&warning, "the %s event could not be logged: %s", name, lp_error_message());
 	out->warning = warning;
-	lp_error_clear();
+	lpi_error_clear();
 	return LP_OK;
 }
 
@@ -573,7 +573,7 @@ static void reject(lp_pause *p, const char *why, const lp_wait_hooks *hooks,
 {
 	char msg[PATH_MAX + 1400], aside[LP_ID_MAX + 64], rnd[9];
 	snprintf(msg, sizeof msg, "%s", why);
-	if (lp_random_hex(rnd, 4))
+	if (lpi_random_hex(rnd, 4))
 		memcpy(rnd, "00000000", 9);
 	snprintf(aside, sizeof aside, "%s.rejected.%s", p->cmd, rnd);
 	int moved = renameat(p->run->commands_fd, p->cmd, p->run->commands_fd, aside) == 0;
@@ -599,7 +599,7 @@ static void reject(lp_pause *p, const char *why, const lp_wait_hooks *hooks,
 			pause_event(p, "command_rejected", ev);
 		lpj_free(ev);
 	}
-	lp_error_clear();
+	lpi_error_clear();
 	if (hooks && hooks->on_rejected)
 		hooks->on_rejected(hooks->ud, msg);
 }
@@ -614,15 +614,15 @@ static int take(lp_pause *p, const lp_wait_hooks *hooks, int patient, lp_resolut
 	char label[PATH_MAX + 64], *text;
 	snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", p->run->store->path,
 		 p->run->id, p->cmd);
-	lp_command c;
+	lpi_command c;
 	struct stat st;
 	memset(&st, 0, sizeof st);
-	int r = lp_claim_read(p->run->commands_fd, p->cmd, p->kind, label, patient, &c, &text, &st);
+	int r = lpi_claim_read(p->run->commands_fd, p->cmd, p->kind, label, patient, &c, &text, &st);
 	if (r == LP_CLAIM_NONE || r == LP_CLAIM_RETRY)
 		return 1;
 	if (r == LP_CLAIM_TAKEN &&
-	    lp_command_fits(&c, p->kind, lpj_get(p->doc, "choices"), label) != LP_OK) {
-		lp_command_clear(&c); /* a value that is not one of the choices */
+	    lpi_command_fits(&c, p->kind, lpj_get(p->doc, "choices"), label) != LP_OK) {
+		lpi_command_clear(&c); /* a value that is not one of the choices */
 		free(text);
 		r = LP_CLAIM_BAD;
 	}
@@ -635,13 +635,13 @@ static int take(lp_pause *p, const lp_wait_hooks *hooks, int patient, lp_resolut
 	if (c.attachments && check_attachments(p, &c, label)) {
 		char msg[1024];
 		snprintf(msg, sizeof msg, "%s", lp_error_message());
-		lp_command_clear(&c);
+		lpi_command_clear(&c);
 		free(text);
 		reject(p, msg, hooks, &st);
 		return 1;
 	}
 	int rc = finalize(p, text, &c, NULL, out);
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	free(text);
 	return rc;
 }
@@ -650,7 +650,7 @@ static int heartbeat(lp_pause *p)
 {
 	/* the pause file's mtime is the heartbeat readers on other hosts judge */
 	utimensat(p->run->pauses_fd, p->file, NULL, AT_SYMLINK_NOFOLLOW);
-	p->next_beat_ms = lp_mono_ms() + (int64_t)(LP_HEARTBEAT_INTERVAL * 1000);
+	p->next_beat_ms = lpi_mono_ms() + (int64_t)(LP_HEARTBEAT_INTERVAL * 1000);
 	return LP_OK;
 }
 
@@ -659,33 +659,33 @@ static int heartbeat(lp_pause *p)
  * with our own command all the same, unclaimed, and say so. */
 static int end_unclaimed(lp_pause *p, const char *text, const char *why, lp_resolution *out)
 {
-	lp_command c;
-	int rc = lp_command_parse(text, strlen(text), p->kind, "command", &c);
+	lpi_command c;
+	int rc = lpi_command_parse(text, strlen(text), p->kind, "command", &c);
 	if (rc)
-		return rc; /* cannot happen: lp_command_build checked it */
+		return rc; /* cannot happen: lpi_command_build checked it */
 	char *warning = NULL;
 	warn(&warning, "pause %s ended %s without a claim file: %s", p->id,
 	     lp_outcome_name(lp_action_outcome(c.action)), why);
 	rc = finalize(p, text, &c, warning, out);
 	if (rc == LP_OK)
 		out->own = 1;
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	return rc;
 }
 
-int lp_pause_wait(lp_pause *p, const lp_wait_hooks *hooks, lp_resolution *out)
+int lp_pause_wait(lp_resolution *out, lp_pause *p, const lp_wait_hooks *hooks)
 {
 	if (p == NULL || out == NULL)
-		return lp_fail(LP_EINVAL, "lp_pause_wait: pause and out are required");
+		return lpi_fail(LP_EINVAL, "lp_pause_wait: pause and out are required");
 	if (p->done)
-		return lp_fail(LP_EINVAL, "pause %s has already ended", p->id);
+		return lpi_fail(LP_EINVAL, "pause %s has already ended", p->id);
 	for (;;) {
 		int rc = take(p, hooks, 1, out);
 		if (rc <= 0)
 			return rc;
-		int64_t now = lp_mono_ms();
+		int64_t now = lpi_mono_ms();
 		if (p->deadline_ms >= 0 && now >= p->deadline_ms)
-			return lp_pause_claim(p, LP_ACTION_TIMEOUT, "timeout", NULL, out);
+			return lp_pause_claim(out, p, LP_ACTION_TIMEOUT, "timeout", NULL);
 		if (now >= p->next_beat_ms)
 			heartbeat(p);
 		/* a request (eval, exec, an action) is served, then look again */
@@ -696,7 +696,7 @@ int lp_pause_wait(lp_pause *p, const lp_wait_hooks *hooks, lp_resolution *out)
 		int64_t wake = p->next_beat_ms;
 		if (p->deadline_ms >= 0 && p->deadline_ms < wake)
 			wake = p->deadline_ms;
-		rc = lp_waiter_wait(p->waiter, wake, hooks);
+		rc = lpi_waiter_wait(p->waiter, wake, hooks);
 		if (rc == LP_EINTR || rc == LP_ERROR)
 			return rc;
 	}
@@ -712,14 +712,13 @@ int lp_pause_wait(lp_pause *p, const lp_wait_hooks *hooks, lp_resolution *out)
  * with our command unclaimed (out->warning). out->own says whether the
  * command taken is ours (its token).
  */
-int lp_pause_claim(lp_pause *p, lp_action action, const char *by, const char *fields_json,
-		   lp_resolution *out)
+int lp_pause_claim(lp_resolution *out, lp_pause *p, lp_action action, const char *by, const char *fields_json)
 {
 	if (p == NULL || by == NULL || out == NULL)
-		return lp_fail(LP_EINVAL, "lp_pause_claim: pause, by and out are required");
+		return lpi_fail(LP_EINVAL, "lp_pause_claim: pause, by and out are required");
 	if (p->done)
-		return lp_fail(LP_EINVAL, "pause %s has already ended", p->id);
-	lp_command_spec spec = {.action = action,
+		return lpi_fail(LP_EINVAL, "pause %s has already ended", p->id);
+	lpi_command_spec spec = {.action = action,
 				.by = by,
 				.result = LP_RESULT_NONE,
 				.fields_json = fields_json,
@@ -728,12 +727,12 @@ int lp_pause_claim(lp_pause *p, lp_action action, const char *by, const char *fi
 	int rc = LP_OK;
 	for (int attempt = 0; !rc && attempt < 8; attempt++) {
 		char token[LP_TOKEN_HEX + 1], *text, label[PATH_MAX];
-		if ((rc = lp_command_build(p->kind, &spec, token, &text))) {
-			rc = lp_fail(rc, "cannot claim pause %s: %s", p->id, lp_error_message());
+		if ((rc = lpi_command_build(p->kind, &spec, token, &text))) {
+			rc = lpi_fail(rc, "cannot claim pause %s: %s", p->id, lp_error_message());
 			break;
 		}
 		snprintf(label, sizeof label, "command file of pause %s", p->id);
-		rc = lp_claim_publish(p->run->commands_fd, p->cmd, text, label);
+		rc = lpi_claim_publish(p->run->commands_fd, p->cmd, text, label);
 		if (rc < 0) {
 			char why[1024];
 			snprintf(why, sizeof why, "%s", lp_error_message());
@@ -759,14 +758,14 @@ int lp_pause_claim(lp_pause *p, lp_action action, const char *by, const char *fi
 	return rc;
 }
 
-int lp_pause_abort(lp_pause *p, const char *signal_name, lp_resolution *out)
+int lp_pause_abort(lp_resolution *out, lp_pause *p, const char *signal_name)
 {
 	char fields[96];
 	if (signal_name && strlen(signal_name) < 32 && lp_id_validate(signal_name, "signal") == LP_OK)
 		snprintf(fields, sizeof fields, "{\"signal\":\"%s\"}", signal_name);
 	else
 		snprintf(fields, sizeof fields, "{\"signal\":null}");
-	return lp_pause_claim(p, LP_ACTION_ABORT, "abort", fields, out);
+	return lp_pause_claim(out, p, LP_ACTION_ABORT, "abort", fields);
 }
 
 void lp_pause_free(lp_pause *p)
@@ -776,7 +775,7 @@ void lp_pause_free(lp_pause *p)
 	if (p->published && !p->done) {
 		/* never leave a pause pending behind: end it as aborted */
 		lp_resolution res = {0};
-		if (lp_pause_abort(p, NULL, &res) == LP_OK)
+		if (lp_pause_abort(&res, p, NULL) == LP_OK)
 			lp_resolution_clear(&res);
 	}
 	lpj_free(p->doc);

@@ -83,12 +83,12 @@ static int make_dirs(char *path)
 static int dir_name(const char *result_dir, char dir[PATH_MAX])
 {
 	if (result_dir == NULL || result_dir[0] == '\0')
-		return lp_fail(LP_EINVAL, "the QAMule result directory is empty: pass --pause-result-dir DIR");
+		return lpi_fail(LP_EINVAL, "the QAMule result directory is empty: pass --pause-result-dir DIR");
 	size_t n = strlen(result_dir);
 	while (n > 1 && result_dir[n - 1] == '/')
 		n--; /* "dir/" and "dir" name the same directory */
 	if (n >= PATH_MAX - LP_QAMULE_REQUEST_ID_LEN - 32)
-		return lp_fail(LP_EINVAL, "QAMule result directory is too long: %.80s...",
+		return lpi_fail(LP_EINVAL, "QAMule result directory is too long: %.80s...",
 			       result_dir);
 	memcpy(dir, result_dir, n);
 	dir[n] = '\0';
@@ -122,7 +122,7 @@ static int result_dir_open(const char *dir, int create, int *fd)
 {
 	*fd = -1;
 	if (create && make_dirs((char *)dir) < 0 && errno != EEXIST)
-		return lp_fail_errno(LP_ERROR, errno,
+		return lpi_fail_errno(LP_ERROR, errno,
 				     "cannot create the QAMule result directory %s (pass --pause-result-dir DIR)",
 				     dir);
 	char q[PATH_MAX * 2 + 16], *quoted = NULL;
@@ -132,33 +132,33 @@ static int result_dir_open(const char *dir, int create, int *fd)
 	if (d < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			return lp_fail(LP_ENOTFOUND, "the QAMule result directory %s does not exist", dir);
+			return lpi_fail(LP_ENOTFOUND, "the QAMule result directory %s does not exist", dir);
 		struct stat lst;
 		if (e == ELOOP || (e == ENOTDIR && lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode)))
-			return lp_fail(LP_EUNSAFE,
+			return lpi_fail(LP_EUNSAFE,
 				       "the QAMule result directory %s is a symlink; refusing to follow it: remove it (rm %s) or pass --pause-result-dir DIR",
 				       dir, q);
 		if (e == ENOTDIR)
-			return lp_fail(LP_EUNSAFE,
+			return lpi_fail(LP_EUNSAFE,
 				       "the QAMule result directory %s is not a directory: remove it or pass --pause-result-dir DIR",
 				       dir);
-		return lp_fail_errno(LP_ERROR, e, "cannot open the QAMule result directory %s", dir);
+		return lpi_fail_errno(LP_ERROR, e, "cannot open the QAMule result directory %s", dir);
 	}
 	struct stat st;
 	if (fstat(d, &st) < 0) {
 		int e = errno;
 		close(d);
-		return lp_fail_errno(LP_ERROR, e, "cannot inspect the QAMule result directory %s", dir);
+		return lpi_fail_errno(LP_ERROR, e, "cannot inspect the QAMule result directory %s", dir);
 	}
 	mode_t forbidden = in_shared_dir(dir) ? 077 : 022;
 	char why[96];
-	if (lp_trust_why(&st, 1, forbidden, why, sizeof why)) {
+	if (lpi_trust_why(&st, 1, forbidden, why, sizeof why)) {
 		close(d);
 		if (st.st_uid != geteuid())
-			return lp_fail(LP_EUNSAFE,
+			return lpi_fail(LP_EUNSAFE,
 				       "the QAMule result directory %s %s: that user could read, delete or replace the results; refusing it: pass --pause-result-dir DIR (a directory of your own)",
 				       dir, why);
-		return lp_fail(LP_EUNSAFE,
+		return lpi_fail(LP_EUNSAFE,
 			       "the QAMule result directory %s %s: others could read or replace the results; refusing it: run 'chmod 700 %s' or pass --pause-result-dir DIR",
 			       dir, why, q);
 	}
@@ -185,7 +185,7 @@ int lp_qamule_request_new(const char *result_dir,
 		request_id[0] = '\0';
 	if (result_dir == NULL || result_dir[0] == '\0' || request_id == NULL ||
 	    result_path == NULL)
-		return lp_fail(LP_EINVAL, "lp_qamule_request_new: a result directory, request_id "
+		return lpi_fail(LP_EINVAL, "lp_qamule_request_new: a result directory, request_id "
 					  "and result_path are required");
 	char dir[PATH_MAX];
 	int rc = lp_qamule_dir_prepare(result_dir);
@@ -193,12 +193,12 @@ int lp_qamule_request_new(const char *result_dir,
 		return rc;
 	size_t n = strlen(dir);
 	char id[LP_QAMULE_REQUEST_ID_LEN + 1];
-	if ((rc = lp_random_hex(id, LP_QAMULE_REQUEST_ID_LEN / 2)))
+	if ((rc = lpi_random_hex(id, LP_QAMULE_REQUEST_ID_LEN / 2)))
 		return rc;
 	size_t size = n + 1 + LP_QAMULE_REQUEST_ID_LEN + sizeof ".json";
 	char *path = malloc(size);
 	if (path == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	/* "/" as the directory gives "/<id>.json", not "//<id>.json" */
 	size_t at = n;
 	memcpy(path, dir, n);
@@ -226,7 +226,7 @@ static int verdict(lp_qamule_result *out, lp_qamule_status status, const char *f
 	va_end(ap);
 	lp_qamule_result_clear(out);
 	out->status = status;
-	out->message = lp_strdup(msg);
+	out->message = lpi_strdup(msg);
 	if (out->message == NULL) {
 		lp_qamule_result_clear(out);
 		return LP_ERROR;
@@ -269,7 +269,7 @@ static int take_result_file(const char *path, lp_kind kind, lp_qamule_result *ou
 		return verdict(out, LP_QAMULE_INVALID_RESULT, "Pause result %s not read: %s", path,
 			       lp_error_message());
 	char rnd[17];
-	if ((rc = lp_random_hex(rnd, 8)))
+	if ((rc = lpi_random_hex(rnd, 8)))
 		return rc;
 	snprintf(aside, aside_size, ".%.200s.taken.%s", name, rnd);
 	if (renameat(*dirfd, name, *dirfd, aside) < 0) {
@@ -350,7 +350,7 @@ static int read_open_file(int fd, const char *path, lp_qamule_result *out, char 
 	/* one byte more than the cap tells a file that grew past it */
 	char *buf = malloc(LP_QAMULE_RESULT_CAP + 2);
 	if (buf == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto done;
 	}
 	size_t got = 0;
@@ -400,7 +400,7 @@ static int check_checkpoint(const lp_json *obj, lp_qamule_result *out)
 		return verdict(out, LP_QAMULE_INVALID_RESULT, "%s", MSG_EXTRA_KEYS);
 	out->result = lpj_is_true(result) ? LP_RESULT_TRUE : LP_RESULT_FALSE;
 	const char *r = reason ? lpj_string_value(reason) : NULL;
-	if (r != NULL && (out->reason = lp_strdup(r)) == NULL)
+	if (r != NULL && (out->reason = lpi_strdup(r)) == NULL)
 		return LP_ERROR;
 	return LP_QAMULE_OK;
 }
@@ -408,13 +408,13 @@ static int check_checkpoint(const lp_json *obj, lp_qamule_result *out)
 int lp_qamule_result_read(const char *path, lp_kind kind, lp_qamule_result *out)
 {
 	if (out == NULL)
-		return lp_fail(LP_EINVAL, "lp_qamule_result_read: out is required");
+		return lpi_fail(LP_EINVAL, "lp_qamule_result_read: out is required");
 	memset(out, 0, sizeof *out);
 	out->result = LP_RESULT_NONE;
 	if (path == NULL || path[0] == '\0')
-		return lp_fail(LP_EINVAL, "lp_qamule_result_read: a result path is required");
+		return lpi_fail(LP_EINVAL, "lp_qamule_result_read: a result path is required");
 	if (kind != LP_KIND_FAILURE && kind != LP_KIND_CHECKPOINT)
-		return lp_fail(LP_EINVAL, "unknown pause kind %d", (int)kind);
+		return lpi_fail(LP_EINVAL, "unknown pause kind %d", (int)kind);
 
 	char *text;
 	size_t len;
@@ -445,7 +445,7 @@ int lp_qamule_result_read(const char *path, lp_kind kind, lp_qamule_result *out)
 			       path, LP_QAMULE_RESULT_CAP);
 	if (rc < 0) {
 		lp_qamule_result_clear(out);
-		return lp_fail(rc, "cannot read pause result %s: out of memory", path);
+		return lpi_fail(rc, "cannot read pause result %s: out of memory", path);
 	}
 	out->status = (lp_qamule_status)rc;
 	return rc;

@@ -143,13 +143,13 @@ static void answer_name(char *buf, size_t size, const char *pause_id, const char
 int lp_run_set_requests(lp_run *run, int allow_eval, const char *const *actions)
 {
 	if (run == NULL)
-		return lp_fail(LP_EINVAL, "lp_run_set_requests: run is required");
+		return lpi_fail(LP_EINVAL, "lp_run_set_requests: run is required");
 	lp_json *o = lpj_object(), *list = lpj_array();
-	int rc = o && list ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	int rc = o && list ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	size_t n = 0;
 	for (; !rc && actions && actions[n]; n++) {
 		if (n == ACTIONS_MAX)
-			rc = lp_fail(LP_EINVAL, "more than %d named actions", ACTIONS_MAX);
+			rc = lpi_fail(LP_EINVAL, "more than %d named actions", ACTIONS_MAX);
 		else if (!(rc = lp_id_validate(actions[n], "action name")))
 			rc = lpj_array_append_str(list, actions[n]);
 	}
@@ -214,7 +214,7 @@ int lp_pause_offers(const lp_pause_info *info, int *allow_eval, char **actions)
 	*allow_eval = 0;
 	*actions = NULL;
 	if (info == NULL || info->json == NULL)
-		return lp_fail(LP_EINVAL, "lp_pause_offers: a pause loaded with its JSON is required");
+		return lpi_fail(LP_EINVAL, "lp_pause_offers: a pause loaded with its JSON is required");
 	lp_json *j;
 	int rc = lpj_parse_object(info->json, strlen(info->json), "pause file", &j);
 	if (rc)
@@ -222,14 +222,14 @@ int lp_pause_offers(const lp_pause_info *info, int *allow_eval, char **actions)
 	const lp_json *offer = lpj_get(j, "requests");
 	if (offer == NULL || lpj_typeof(offer) != LPJ_OBJECT) {
 		lpj_free(j);
-		return lp_fail(LP_ENOTFOUND, "pause %s records no requests", info->pause_id);
+		return lpi_fail(LP_ENOTFOUND, "pause %s records no requests", info->pause_id);
 	}
 	*allow_eval = offers_eval(offer);
 	*actions = offered_names(offer);
 	if (*actions && strcmp(*actions, "none") == 0)
 		(*actions)[0] = '\0';
 	lpj_free(j);
-	return *actions ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	return *actions ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 }
 
 /* ---------------------------------------------------------- request file */
@@ -245,16 +245,16 @@ static int arg_member(const char *key, const lp_json *v, void *ud)
 	lp_request_parsed *r = w->r;
 	const char *s = lpj_string_value(v);
 	if (!identifier_ok(key, strlen(key)))
-		return lp_fail(LP_EBADCMD, "%s: argument name '%.64s' is not an identifier", w->label, key);
+		return lpi_fail(LP_EBADCMD, "%s: argument name '%.64s' is not an identifier", w->label, key);
 	if (s == NULL || strlen(s) > ARG_VALUE_MAX)
-		return lp_fail(LP_EBADCMD, "%s: argument '%s' must be a string of at most %d bytes",
+		return lpi_fail(LP_EBADCMD, "%s: argument '%s' must be a string of at most %d bytes",
 			       w->label, key, ARG_VALUE_MAX);
 	size_t i = r->req.nargs;
-	r->keys[i] = lp_strdup(key);
-	r->values[i] = lp_strdup(s);
+	r->keys[i] = lpi_strdup(key);
+	r->values[i] = lpi_strdup(s);
 	r->req.nargs++; /* counted now: cleared with the rest on failure */
 	if (!r->keys[i] || !r->values[i])
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	return LP_OK;
 }
 
@@ -265,7 +265,7 @@ int lp_request_parse(const char *text, size_t len, const char *label, lp_request
 	if (id_out)
 		*id_out = NULL;
 	if (len > LP_CAP_REQUEST)
-		return lp_fail(LP_EBADCMD, "%s is %zu bytes, over the limit of %d bytes", label, len,
+		return lpi_fail(LP_EBADCMD, "%s is %zu bytes, over the limit of %d bytes", label, len,
 			       LP_CAP_REQUEST);
 	lp_json *j;
 	int rc = lpj_parse_object(text, len, label, &j);
@@ -276,22 +276,22 @@ int lp_request_parse(const char *text, size_t len, const char *label, lp_request
 	const char *by = lpj_get_str(j, "by");
 	lp_json *timeout = lpj_get(j, "timeout"), *args = lpj_get(j, "args");
 	if (!rid_ok(rid)) {
-		rc = lp_fail(LP_EBADCMD, "%s: request_id must be 1 to 64 characters of [A-Za-z0-9_-]", label);
+		rc = lpi_fail(LP_EBADCMD, "%s: request_id must be 1 to 64 characters of [A-Za-z0-9_-]", label);
 		goto done;
 	}
-	if (id_out && (*id_out = lp_strdup(rid)) == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
+	if (id_out && (*id_out = lpi_strdup(rid)) == NULL) {
+		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto done;
 	}
-	r->request_id = lp_strdup(rid);
-	r->by = lp_strdup(by && by[0] && strlen(by) <= 64 ? by : "file");
+	r->request_id = lpi_strdup(rid);
+	r->by = lpi_strdup(by && by[0] && strlen(by) <= 64 ? by : "file");
 	r->pid = lpj_is_integer(lpj_get(j, "pid")) ? (long)lpj_get_int(j, "pid", 0) : 0;
 	if (!r->request_id || !r->by) {
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto done;
 	}
 	if (type_parse(type, &r->req.type)) {
-		rc = lp_fail(LP_EBADCMD, "%s: type must be eval, exec or action, not '%.40s'", label,
+		rc = lpi_fail(LP_EBADCMD, "%s: type must be eval, exec or action, not '%.40s'", label,
 			     type ? type : "(missing)");
 		goto done;
 	}
@@ -299,7 +299,7 @@ int lp_request_parse(const char *text, size_t len, const char *label, lp_request
 	if (timeout && lpj_typeof(timeout) != LPJ_NULL) {
 		double t = lpj_get_real(j, "timeout", -1);
 		if (lpj_typeof(timeout) != LPJ_NUMBER || !(t > 0) || t > LP_REQUEST_TIMEOUT_MAX) {
-			rc = lp_fail(LP_EBADCMD, "%s: timeout must be a number of seconds above 0, at most %g",
+			rc = lpi_fail(LP_EBADCMD, "%s: timeout must be a number of seconds above 0, at most %g",
 				     label, LP_REQUEST_TIMEOUT_MAX);
 			goto done;
 		}
@@ -308,27 +308,27 @@ int lp_request_parse(const char *text, size_t len, const char *label, lp_request
 	if (r->req.type != LP_REQUEST_ACTION) {
 		const char *code = lpj_get_str(j, "code");
 		if (code == NULL || code[0] == '\0' || strlen(code) > LP_REQUEST_CODE_MAX) {
-			rc = lp_fail(LP_EBADCMD, "%s: code must be a non-empty string of at most %d bytes",
+			rc = lpi_fail(LP_EBADCMD, "%s: code must be a non-empty string of at most %d bytes",
 				     label, LP_REQUEST_CODE_MAX);
 			goto done;
 		}
-		if ((r->code = lp_strdup(code)) == NULL)
-			rc = lp_fail(LP_ERROR, "out of memory");
+		if ((r->code = lpi_strdup(code)) == NULL)
+			rc = lpi_fail(LP_ERROR, "out of memory");
 		goto done;
 	}
 	const char *action = lpj_get_str(j, "action");
 	if (action == NULL || lp_id_validate(action, "action name") != LP_OK) {
-		rc = lp_fail(LP_EBADCMD, "%s: action must be a name of 1 to %d characters of [A-Za-z0-9._-]",
+		rc = lpi_fail(LP_EBADCMD, "%s: action must be a name of 1 to %d characters of [A-Za-z0-9._-]",
 			     label, LP_ID_MAX);
 		goto done;
 	}
-	if ((r->action = lp_strdup(action)) == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
+	if ((r->action = lpi_strdup(action)) == NULL) {
+		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto done;
 	}
 	if (args && lpj_typeof(args) != LPJ_NULL) {
 		if (lpj_typeof(args) != LPJ_OBJECT || lpj_size(args) > LP_REQUEST_ARGS_MAX) {
-			rc = lp_fail(LP_EBADCMD, "%s: args must be an object of at most %d string values",
+			rc = lpi_fail(LP_EBADCMD, "%s: args must be an object of at most %d string values",
 				     label, LP_REQUEST_ARGS_MAX);
 			goto done;
 		}
@@ -336,7 +336,7 @@ int lp_request_parse(const char *text, size_t len, const char *label, lp_request
 		r->keys = calloc(n + 1, sizeof *r->keys);
 		r->values = calloc(n + 1, sizeof *r->values);
 		if (!r->keys || !r->values) {
-			rc = lp_fail(LP_ERROR, "out of memory");
+			rc = lpi_fail(LP_ERROR, "out of memory");
 			goto done;
 		}
 		struct req_walk w = {r, label};
@@ -364,7 +364,7 @@ static int request_build(const lp_request_options *o, const char *rid, char **ou
 	*out = NULL;
 	lp_json *j = lpj_object(), *args = NULL;
 	if (j == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	double timeout = o->timeout == 0 ? LP_REQUEST_TIMEOUT_DEFAULT : o->timeout;
 	int rc;
 	if ((rc = lpj_set_int(j, "protocol", REQUEST_PROTOCOL)) ||
@@ -373,8 +373,8 @@ static int request_build(const lp_request_options *o, const char *rid, char **ou
 	    (rc = lpj_set_real(j, "timeout", timeout)) ||
 	    (rc = lpj_set_str(j, "by", o->by ? o->by : "cli")) ||
 	    (rc = lpj_set_int(j, "pid", (long long)getpid())) ||
-	    (rc = lpj_set_str(j, "hostname", lp_hostname())) ||
-	    (rc = lpj_set_real(j, "created_at", lp_now())))
+	    (rc = lpj_set_str(j, "hostname", lpi_hostname())) ||
+	    (rc = lpj_set_real(j, "created_at", lpi_now())))
 		goto done;
 	if (o->type != LP_REQUEST_ACTION) {
 		rc = lpj_set_str(j, "code", o->code);
@@ -384,17 +384,17 @@ static int request_build(const lp_request_options *o, const char *rid, char **ou
 		goto done;
 	args = lpj_object();
 	if (args == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto done;
 	}
 	for (size_t i = 0; o->args && o->args[i]; i++) {
 		const char *kv = o->args[i], *eq = strchr(kv, '=');
 		if (i == LP_REQUEST_ARGS_MAX) {
-			rc = lp_fail(LP_EINVAL, "more than %d --arg; nothing written", LP_REQUEST_ARGS_MAX);
+			rc = lpi_fail(LP_EINVAL, "more than %d --arg; nothing written", LP_REQUEST_ARGS_MAX);
 			goto done;
 		}
 		if (eq == NULL || !identifier_ok(kv, (size_t)(eq - kv))) {
-			rc = lp_fail(LP_EINVAL,
+			rc = lpi_fail(LP_EINVAL,
 				     "bad --arg '%.80s': give NAME=VALUE, NAME a Python identifier (letters, digits, _); nothing written",
 				     kv);
 			goto done;
@@ -403,16 +403,16 @@ static int request_build(const lp_request_options *o, const char *rid, char **ou
 		memcpy(key, kv, (size_t)(eq - kv));
 		key[eq - kv] = '\0';
 		if (lpj_has(args, key)) {
-			rc = lp_fail(LP_EINVAL, "--arg %s is given twice; nothing written", key);
+			rc = lpi_fail(LP_EINVAL, "--arg %s is given twice; nothing written", key);
 			goto done;
 		}
 		if (strlen(eq + 1) > ARG_VALUE_MAX) {
-			rc = lp_fail(LP_EINVAL, "--arg %s is over %d bytes; nothing written", key,
+			rc = lpi_fail(LP_EINVAL, "--arg %s is over %d bytes; nothing written", key,
 				     ARG_VALUE_MAX);
 			goto done;
 		}
 		if ((rc = lpj_set_str(args, key, eq + 1))) {
-			rc = lp_fail(LP_EINVAL, "--arg %s is not valid UTF-8; nothing written", key);
+			rc = lpi_fail(LP_EINVAL, "--arg %s is not valid UTF-8; nothing written", key);
 			goto done;
 		}
 	}
@@ -425,12 +425,12 @@ done:
 	if (rc)
 		return rc;
 	if (text == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	/* the paused process's own rules, before anything is written */
 	lp_request_parsed check;
 	rc = lp_request_parse(text, strlen(text), "request", &check, NULL);
 	if (rc) {
-		rc = lp_fail(LP_EINVAL, "%s; nothing written", lp_error_message());
+		rc = lpi_fail(LP_EINVAL, "%s; nothing written", lp_error_message());
 		free(text);
 		return rc;
 	}
@@ -461,7 +461,7 @@ static char *answer_build(const char *pause_id, const char *rid, lp_request_type
 			ok = 0;
 			error = why;
 		}
-		lp_error_clear();
+		lpi_error_clear();
 	}
 	int rc = j && files ? LP_OK : LP_ERROR;
 	for (size_t i = 0; !rc && i < a->nfiles && i < FILES_MAX; i++)
@@ -484,7 +484,7 @@ static char *answer_build(const char *pause_id, const char *rid, lp_request_type
 	    (rc = lpj_set_text(j, "error", ok ? NULL : error ? error : "failed", LP_REQUEST_OUTPUT_CAP, 1)) ||
 	    (rc = lpj_set_real(j, "duration_ms", ms)) ||
 	    (rc = lpj_set_int(j, "pid", (long long)getpid())) ||
-	    (rc = lpj_set_real(j, "created_at", lp_now())))
+	    (rc = lpj_set_real(j, "created_at", lpi_now())))
 		goto fail;
 	if (type == LP_REQUEST_ACTION) {
 		rc = data ? lpj_set_json(j, "data", data) : lpj_set_null(j, "data");
@@ -508,7 +508,7 @@ fail:
 static char *dup_str_or_null(const lp_json *o, const char *key)
 {
 	const char *s = lpj_get_str(o, key);
-	return s ? lp_strdup(s) : NULL;
+	return s ? lpi_strdup(s) : NULL;
 }
 
 int lp_answer_parse(const char *text, size_t len, const char *label, lp_answer *out)
@@ -520,7 +520,7 @@ int lp_answer_parse(const char *text, size_t len, const char *label, lp_answer *
 		return rc == LP_ERROR ? rc : LP_EBADCMD;
 	lp_json *ok = lpj_get(j, "ok"), *files = lpj_get(j, "files"), *data = lpj_get(j, "data");
 	if (ok == NULL || lpj_typeof(ok) != LPJ_BOOL || !rid_ok(lpj_get_str(j, "request_id"))) {
-		rc = lp_fail(LP_EBADCMD, "%s: not an answer (ok and request_id are required)", label);
+		rc = lpi_fail(LP_EBADCMD, "%s: not an answer (ok and request_id are required)", label);
 		goto done;
 	}
 	out->ok = lpj_is_true(ok);
@@ -531,7 +531,7 @@ int lp_answer_parse(const char *text, size_t len, const char *label, lp_answer *
 	out->err_text = dup_str_or_null(j, "stderr");
 	out->error = dup_str_or_null(j, "error");
 	if (data && lpj_typeof(data) != LPJ_NULL && (out->data_json = lpj_dump_exact(data)) == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto done;
 	}
 	size_t n = files && lpj_typeof(files) == LPJ_ARRAY ? lpj_size(files) : 0;
@@ -540,7 +540,7 @@ int lp_answer_parse(const char *text, size_t len, const char *label, lp_answer *
 	out->files = calloc(n + 1, sizeof *out->files);
 	for (size_t i = 0; out->files && i < n; i++) {
 		const char *s = lpj_string_value(lpj_array_get(files, i));
-		if (s && (out->files[out->nfiles] = lp_strdup(s)) != NULL)
+		if (s && (out->files[out->nfiles] = lpi_strdup(s)) != NULL)
 			out->nfiles++;
 	}
 	/* what --json prints: the answer less the file's bookkeeping */
@@ -555,7 +555,7 @@ int lp_answer_parse(const char *text, size_t len, const char *label, lp_answer *
 	}
 	out->json = view ? lpj_dump(view) : NULL;
 	if (!out->files || !out->json)
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 done:
 	lpj_free(j);
 	lpj_free(view);
@@ -599,17 +599,17 @@ static void log_request(lp_run *run, const char *pause_id, const lp_request_pars
 		}
 	}
 	if (!rc)
-		lp_events_append(run->events_fd, run->id, "request", ev);
+		lpi_events_append(run->events_fd, run->id, "request", ev);
 	lpj_free(ev);
 	lpj_free(names);
-	lp_error_clear(); /* the answer stands whether or not it was logged */
+	lpi_error_clear(); /* the answer stands whether or not it was logged */
 }
 
 /* Move a request that cannot be served aside and log why. */
 static void reject(lp_run *run, const char *pause_id, const char *slot, const char *why)
 {
 	char aside[LP_ID_MAX + 64], rnd[9];
-	if (lp_random_hex(rnd, 4))
+	if (lpi_random_hex(rnd, 4))
 		memcpy(rnd, "00000000", 9);
 	snprintf(aside, sizeof aside, "%s.rejected.%s", slot, rnd);
 	int moved = renameat(run->commands_fd, slot, run->commands_fd, aside) == 0;
@@ -619,9 +619,9 @@ static void reject(lp_run *run, const char *pause_id, const char *slot, const ch
 	if (ev && !lpj_set_str(ev, "pause_id", pause_id) && !lpj_set_str(ev, "worker_id", run->worker_id) &&
 	    !lpj_set_text(ev, "error", why, LP_CAP_REASON, 0) &&
 	    !(moved ? lpj_set_str(ev, "moved_to", aside) : lpj_set_null(ev, "moved_to")))
-		lp_events_append(run->events_fd, run->id, "request_rejected", ev);
+		lpi_events_append(run->events_fd, run->id, "request_rejected", ev);
 	lpj_free(ev);
-	lp_error_clear();
+	lpi_error_clear();
 }
 
 static void answer_publish(lp_run *run, const char *pause_id, const char *rid,
@@ -632,10 +632,10 @@ static void answer_publish(lp_run *run, const char *pause_id, const char *rid,
 	snprintf(label, sizeof label, "answer %s/runs/%s/commands/%s", run->store->path, run->id, name);
 	char *text = answer_build(pause_id, rid, type, a, ms);
 	if (text)
-		lp_file_publish(run->commands_fd, name, text, strlen(text),
+		lpi_file_publish(run->commands_fd, name, text, strlen(text),
 				LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_VOLATILE, label);
 	free(text);
-	lp_error_clear(); /* a requester that finds no answer says so */
+	lpi_error_clear(); /* a requester that finds no answer says so */
 }
 
 static int set_error(lp_answer *a, const char *prefix, const char *text)
@@ -662,10 +662,10 @@ int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 	char *text = NULL, *rid = NULL;
 	size_t len = 0;
 	int rc = S_ISREG(st.st_mode)
-			 ? lp_file_read(run->commands_fd, slot, LP_CAP_REQUEST, label, &text, &len)
-			 : lp_fail(LP_EBADCMD, "%s is not a regular file", label);
+			 ? lpi_file_read(run->commands_fd, slot, LP_CAP_REQUEST, label, &text, &len)
+			 : lpi_fail(LP_EBADCMD, "%s is not a regular file", label);
 	if (rc == LP_ENOTFOUND || (rc == LP_ERROR && transient(errno))) {
-		lp_error_clear();
+		lpi_error_clear();
 		return 0;
 	}
 	lp_request_parsed r;
@@ -678,9 +678,9 @@ int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 		return 0;
 	}
 	if (rc) {
-		double age = lp_now() - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9);
+		double age = lpi_now() - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9);
 		if (rid == NULL && age < 0.5) {
-			lp_error_clear();
+			lpi_error_clear();
 			return 0; /* maybe a foreign writer's partial file */
 		}
 		char why[1024];
@@ -703,7 +703,7 @@ int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 		lp_request_parsed_clear(&r);
 		return errno == ENOENT ? 1 : 0;
 	}
-	lp_crash_point("request:taken");
+	lpi_crash_point("request:taken");
 	const lp_json *offer = lpj_get(doc, "requests");
 	lp_answer a = {0};
 	char refused[1024] = "";
@@ -736,8 +736,8 @@ int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 	lp_answer_clear(&a);
 	lp_request_parsed_clear(&r);
 	if (rc)
-		return lp_fail(LP_ERROR, "out of memory");
-	return stopped ? lp_fail(LP_EINTR, "a request's hook asked to stop the wait") : 1;
+		return lpi_fail(LP_ERROR, "out of memory");
+	return stopped ? lpi_fail(LP_EINTR, "a request's hook asked to stop the wait") : 1;
 }
 
 /* ------------------------------------------------------- the requester */
@@ -746,36 +746,36 @@ static int refuse_state(const char *id, const lp_json *doc, const char *state)
 {
 	const char *by = lpj_get_str(doc, "resolved_by");
 	if (strcmp(state, "resumed") == 0)
-		return lp_fail(LP_ERESUMED, "pause %s has ended (resumed by %s): there is no paused test to ask any more",
+		return lpi_fail(LP_ERESUMED, "pause %s has ended (resumed by %s): there is no paused test to ask any more",
 			       id, by ? by : "another command");
 	if (strcmp(state, "timed_out") == 0)
-		return lp_fail(LP_ETIMEDOUT, "pause %s has ended (timed out): there is no paused test to ask any more", id);
+		return lpi_fail(LP_ETIMEDOUT, "pause %s has ended (timed out): there is no paused test to ask any more", id);
 	if (strcmp(state, "aborted") == 0)
-		return lp_fail(LP_EABORTED, "pause %s has ended (aborted): there is no paused test to ask any more", id);
+		return lpi_fail(LP_EABORTED, "pause %s has ended (aborted): there is no paused test to ask any more", id);
 	if (strcmp(state, "stale") == 0)
-		return lp_fail(LP_ESTALE, "pause %s is stale: its pytest process is gone", id);
-	return lp_fail(LP_EBADCMD, "pause %s has an unknown status '%s'", id, state);
+		return lpi_fail(LP_ESTALE, "pause %s is stale: its pytest process is gone", id);
+	return lpi_fail(LP_EBADCMD, "pause %s has an unknown status '%s'", id, state);
 }
 
 static int check_options(const lp_request_options *o)
 {
 	if (o == NULL || o->version != LP_REQUEST_OPTIONS_VERSION)
-		return lp_fail(LP_EINVAL, "lp_request_options missing or of an unknown version");
+		return lpi_fail(LP_EINVAL, "lp_request_options missing or of an unknown version");
 	if (o->type != LP_REQUEST_EVAL && o->type != LP_REQUEST_EXEC && o->type != LP_REQUEST_ACTION)
-		return lp_fail(LP_EINVAL, "unknown request type %d", (int)o->type);
+		return lpi_fail(LP_EINVAL, "unknown request type %d", (int)o->type);
 	if (isnan(o->timeout) || o->timeout < 0 || o->timeout > LP_REQUEST_TIMEOUT_MAX)
-		return lp_fail(LP_EINVAL, "--timeout must be a number of seconds above 0, at most %g",
+		return lpi_fail(LP_EINVAL, "--timeout must be a number of seconds above 0, at most %g",
 			       LP_REQUEST_TIMEOUT_MAX);
 	if (o->type == LP_REQUEST_ACTION) {
 		if (o->action == NULL || lp_id_validate(o->action, "action name") != LP_OK)
-			return lp_fail(LP_EINVAL, "the action name must be 1 to %d characters of [A-Za-z0-9._-]",
+			return lpi_fail(LP_EINVAL, "the action name must be 1 to %d characters of [A-Za-z0-9._-]",
 				       LP_ID_MAX);
 		return LP_OK;
 	}
 	if (o->code == NULL || o->code[0] == '\0')
-		return lp_fail(LP_EINVAL, "the code to run is empty");
+		return lpi_fail(LP_EINVAL, "the code to run is empty");
 	if (strlen(o->code) > LP_REQUEST_CODE_MAX)
-		return lp_fail(LP_EINVAL, "the code is %zu bytes, over the limit of %d; nothing written",
+		return lpi_fail(LP_EINVAL, "the code is %zu bytes, over the limit of %d; nothing written",
 			       strlen(o->code), LP_REQUEST_CODE_MAX);
 	return LP_OK;
 }
@@ -790,7 +790,7 @@ static void withdraw(int cfd, const char *slot, const char *rid)
 		return;
 	char *text = NULL;
 	lp_request_parsed r;
-	int ours = lp_file_read(cfd, mine, LP_CAP_REQUEST, "request", &text, NULL) == LP_OK &&
+	int ours = lpi_file_read(cfd, mine, LP_CAP_REQUEST, "request", &text, NULL) == LP_OK &&
 		   lp_request_parse(text, strlen(text), "request", &r, NULL) == LP_OK;
 	if (ours) {
 		ours = strcmp(r.request_id, rid) == 0;
@@ -799,7 +799,7 @@ static void withdraw(int cfd, const char *slot, const char *rid)
 	free(text);
 	if (ours || renameat2(cfd, mine, cfd, slot, RENAME_NOREPLACE) < 0)
 		unlinkat(cfd, mine, 0);
-	lp_error_clear();
+	lpi_error_clear();
 }
 
 /* The pause is still pending and its process alive: LP_OK, else why not. */
@@ -807,9 +807,9 @@ static int still_pending(lp_store *s, const char *id)
 {
 	lp_json *now = NULL;
 	double mtime = 0;
-	int rc = lp_pause_load(s, id, &now, &mtime);
+	int rc = lpi_pause_load(s, id, &now, &mtime);
 	if (rc == LP_OK) {
-		const char *state = lp_pause_state(now, mtime);
+		const char *state = lpi_pause_state(now, mtime);
 		if (strcmp(state, "pending") != 0)
 			rc = refuse_state(id, now, state);
 	}
@@ -823,9 +823,9 @@ static int collect(int cfd, const char *name, const char *label, lp_answer *out)
 {
 	char *text = NULL;
 	size_t len = 0;
-	int rc = lp_file_read(cfd, name, LP_CAP_ANSWER, label, &text, &len);
+	int rc = lpi_file_read(cfd, name, LP_CAP_ANSWER, label, &text, &len);
 	if (rc == LP_ENOTFOUND) {
-		lp_error_clear();
+		lpi_error_clear();
 		return 1;
 	}
 	if (rc == LP_OK)
@@ -844,31 +844,31 @@ int lp_request_send(lp_store *store, const char *ref, const lp_request_options *
 		    lp_answer *out)
 {
 	if (out == NULL)
-		return lp_fail(LP_EINVAL, "lp_request_send: out is required");
+		return lpi_fail(LP_EINVAL, "lp_request_send: out is required");
 	memset(out, 0, sizeof *out);
 	int rc = check_options(o);
 	if (rc)
 		return rc;
 	lp_store *other = NULL;
 	char id[LP_ID_MAX + 1], run_id[LP_ID_MAX + 1], rid[RID_HEX + 1];
-	if ((rc = lp_ref_resolve(store, ref, &other, id)))
+	if ((rc = lpi_ref_resolve(store, ref, &other, id)))
 		return rc;
 	lp_store *s = other ? other : store;
 	lp_json *doc = NULL;
 	char *text = NULL;
 	int run_fd = -1, cfd = -1;
-	lp_waiter *w = NULL;
+	lpi_waiter *w = NULL;
 	double mtime = 0;
-	if ((rc = lp_pause_load(s, id, &doc, &mtime)) || (rc = lp_pause_locate(s, id, run_id)))
+	if ((rc = lpi_pause_load(s, id, &doc, &mtime)) || (rc = lpi_pause_locate(s, id, run_id)))
 		goto done;
-	const char *state = lp_pause_state(doc, mtime);
+	const char *state = lpi_pause_state(doc, mtime);
 	if (strcmp(state, "pending") != 0) {
 		rc = refuse_state(id, doc, state);
 		goto done;
 	}
 	const lp_json *offer = lpj_get(doc, "requests");
 	if (o->type != LP_REQUEST_ACTION && !offers_eval(offer)) {
-		rc = lp_fail(LP_ENOEVAL,
+		rc = lpi_fail(LP_ENOEVAL,
 			     offer ? "pause %s: eval and exec are off in its pytest run; start pytest with --pause-allow-eval (ini pause_allow_eval = true) to allow them; nothing written"
 				   : "pause %s takes no eval (its process predates requests or is not a pytest run with --pause-allow-eval); nothing written",
 			     id);
@@ -876,46 +876,46 @@ int lp_request_send(lp_store *store, const char *ref, const lp_request_options *
 	}
 	if (o->type == LP_REQUEST_ACTION && !offers_action(offer, o->action)) {
 		char *names = offered_names(offer);
-		rc = lp_fail(LP_ENOACTION,
+		rc = lpi_fail(LP_ENOACTION,
 			     "pause %s has no action '%s'; it offers: %s (see 'pytest-live-pause show %s'); nothing written",
 			     id, o->action, names ? names : "?", id);
 		free(names);
 		goto done;
 	}
-	if ((rc = lp_random_hex(rid, RID_HEX / 2)) || (rc = request_build(o, rid, &text)))
+	if ((rc = lpi_random_hex(rid, RID_HEX / 2)) || (rc = request_build(o, rid, &text)))
 		goto done;
 	char label[PATH_MAX + 64], slot[LP_ID_MAX + 32], name[2 * LP_ID_MAX + 32];
 	snprintf(label, sizeof label, "%s/runs/%s/commands", s->path, run_id);
-	if ((rc = lp_run_dirs_open(s, run_id, &run_fd)) ||
-	    (rc = lp_dir_open(run_fd, "commands", 0, label, &cfd)))
+	if ((rc = lpi_run_dirs_open(s, run_id, &run_fd)) ||
+	    (rc = lpi_dir_open(run_fd, "commands", 0, label, &cfd)))
 		goto done;
 	slot_name(slot, sizeof slot, id);
 	answer_name(name, sizeof name, id, rid);
 	double timeout = o->timeout == 0 ? LP_REQUEST_TIMEOUT_DEFAULT : o->timeout;
-	int64_t deadline = lp_mono_ms() + (int64_t)((timeout + LP_DEFAULT_TAKE_TIMEOUT) * 1000);
-	if ((rc = lp_waiter_open(&w)))
+	int64_t deadline = lpi_mono_ms() + (int64_t)((timeout + LP_DEFAULT_TAKE_TIMEOUT) * 1000);
+	if ((rc = lpi_waiter_open(&w)))
 		goto done;
-	lp_waiter_add_dir(w, cfd, "commands");
-	lp_identity rec;
+	lpi_waiter_add_dir(w, cfd, "commands");
+	lpi_identity rec;
 	lpj_get_identity(doc, &rec);
-	if (rec.pid > 0 && strcmp(rec.hostname, lp_hostname()) == 0)
-		lp_waiter_add_pid(w, rec.pid);
+	if (rec.pid > 0 && strcmp(rec.hostname, lpi_hostname()) == 0)
+		lpi_waiter_add_pid(w, rec.pid);
 	/* one request at a time: wait for the slot to be free */
 	for (;;) {
 		snprintf(label, sizeof label, "request file %s/runs/%s/commands/%s", s->path, run_id, slot);
-		rc = lp_file_publish(cfd, slot, text, strlen(text),
+		rc = lpi_file_publish(cfd, slot, text, strlen(text),
 				     LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_VOLATILE, label);
 		if (rc <= 0)
 			break;
 		if ((rc = still_pending(s, id)))
 			goto done;
 		if (interrupted(o)) {
-			rc = lp_fail(LP_EINTR, "interrupted while waiting to send a request to pause %s; nothing written", id);
+			rc = lpi_fail(LP_EINTR, "interrupted while waiting to send a request to pause %s; nothing written", id);
 			goto done;
 		}
-		int wr = lp_waiter_wait(w, deadline, o->hooks);
-		if (wr == LP_ETIMEOUT) {
-			rc = lp_fail(LP_ENOTTAKEN,
+		int wr = lpi_waiter_wait(w, deadline, o->hooks);
+		if (wr == LP_EWAITTIMEOUT) {
+			rc = lpi_fail(LP_ENOTTAKEN,
 				     "pause %s is still busy with another request after %gs; nothing written, try again",
 				     id, timeout + LP_DEFAULT_TAKE_TIMEOUT);
 			goto done;
@@ -930,13 +930,13 @@ int lp_request_send(lp_store *store, const char *ref, const lp_request_options *
 	snprintf(label, sizeof label, "answer %s/runs/%s/commands/%s", s->path, run_id, name);
 	/* a quick answer is looked for after short, doubling delays; then the
 	 * wait is event driven (inotify on commands/, the process's pidfd) */
-	int64_t fast_end = lp_mono_ms() + FAST_POLL_MS;
+	int64_t fast_end = lpi_mono_ms() + FAST_POLL_MS;
 	long delay_us = 50;
 	for (;;) {
 		rc = collect(cfd, name, label, out);
 		if (rc <= 0)
 			goto done;
-		if (lp_mono_ms() < fast_end && !interrupted(o)) {
+		if (lpi_mono_ms() < fast_end && !interrupted(o)) {
 			struct timespec ts = {0, delay_us * 1000};
 			nanosleep(&ts, NULL);
 			if (delay_us < 400) /* fine steps: an answer takes ~1-2 ms */
@@ -951,22 +951,22 @@ int lp_request_send(lp_store *store, const char *ref, const lp_request_options *
 			char msg[1024];
 			snprintf(msg, sizeof msg, "%s", lp_error_message());
 			withdraw(cfd, slot, rid);
-			rc = lp_fail(rc, "%s (the request was not answered)", msg);
+			rc = lpi_fail(rc, "%s (the request was not answered)", msg);
 			goto done;
 		}
 		if (interrupted(o)) {
 			withdraw(cfd, slot, rid);
-			rc = lp_fail(LP_EINTR, "interrupted while waiting for the answer of pause %s", id);
+			rc = lpi_fail(LP_EINTR, "interrupted while waiting for the answer of pause %s", id);
 			goto done;
 		}
-		int wr = lp_waiter_wait(w, deadline, o->hooks);
-		if (wr == LP_ETIMEOUT) {
+		int wr = lpi_waiter_wait(w, deadline, o->hooks);
+		if (wr == LP_EWAITTIMEOUT) {
 			if (collect(cfd, name, label, out) == LP_OK) {
 				rc = LP_OK;
 				goto done;
 			}
 			withdraw(cfd, slot, rid);
-			rc = lp_fail(LP_ENOTTAKEN,
+			rc = lpi_fail(LP_ENOTTAKEN,
 				     "pause %s did not answer within %gs: its process (pid %ld) may be busy or stuck in code that ignores the timeout; the test keeps waiting",
 				     id, timeout + LP_DEFAULT_TAKE_TIMEOUT, rec.pid);
 			goto done;
@@ -978,7 +978,7 @@ int lp_request_send(lp_store *store, const char *ref, const lp_request_options *
 		}
 	}
 done:
-	lp_waiter_free(w);
+	lpi_waiter_free(w);
 	if (cfd >= 0)
 		close(cfd);
 	if (run_fd >= 0)

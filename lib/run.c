@@ -17,16 +17,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int lp_run_dirs_open(lp_store *store, const char *run_id, int *run_fd)
+int lpi_run_dirs_open(lp_store *store, const char *run_id, int *run_fd)
 {
-	int rc = lp_run_id_validate(run_id);
+	int rc = lpi_run_id_validate(run_id);
 	if (rc)
 		return rc;
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/runs/%s", store->path, run_id);
-	rc = lp_dir_open(store->runs_fd, run_id, 0, label, run_fd);
+	rc = lpi_dir_open(store->runs_fd, run_id, 0, label, run_fd);
 	if (rc == LP_ENOTFOUND)
-		return lp_fail(LP_ENOTFOUND,
+		return lpi_fail(LP_ENOTFOUND,
 			       "no run '%s' in %s: copy the run id from pytest's header line 'pytest-live-pause: run_id=...', and pass the --pause-dir pytest used",
 			       run_id, store->path);
 	return rc;
@@ -37,35 +37,35 @@ static int open_parts(lp_run *run, int create)
 	char label[PATH_MAX];
 	int rc;
 	snprintf(label, sizeof label, "%s/runs/%s/pauses", run->store->path, run->id);
-	if ((rc = lp_dir_open(run->fd, "pauses", create, label, &run->pauses_fd)))
+	if ((rc = lpi_dir_open(run->fd, "pauses", create, label, &run->pauses_fd)))
 		return rc;
 	snprintf(label, sizeof label, "%s/runs/%s/commands", run->store->path, run->id);
-	if ((rc = lp_dir_open(run->fd, "commands", create, label, &run->commands_fd)))
+	if ((rc = lpi_dir_open(run->fd, "commands", create, label, &run->commands_fd)))
 		return rc;
 	run->events_fd = openat(run->fd, "events.jsonl",
 				O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (run->events_fd < 0)
-		return lp_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
+		return lpi_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
 				     "cannot open %s/runs/%s/events.jsonl", run->store->path, run->id);
 	snprintf(label, sizeof label, "%s/runs/%s/events.jsonl", run->store->path, run->id);
-	return lp_fd_trust(run->events_fd, 0, label);
+	return lpi_fd_trust(run->events_fd, 0, label);
 }
 
 static lp_run *run_new(lp_store *store, const lp_run_options *opts)
 {
 	lp_run *run = calloc(1, sizeof *run);
 	if (run == NULL) {
-		lp_fail(LP_ERROR, "out of memory");
+		lpi_fail(LP_ERROR, "out of memory");
 		return NULL;
 	}
 	run->store = store;
 	run->fd = run->pauses_fd = run->commands_fd = run->events_fd = -1;
-	lp_identity_self(&run->self);
+	lpi_identity_self(&run->self);
 	char cwd[PATH_MAX];
 	const char *c = opts && opts->cwd ? opts->cwd : getcwd(cwd, sizeof cwd);
-	run->cwd = lp_strdup(c ? c : "");
+	run->cwd = lpi_strdup(c ? c : "");
 	if (opts && opts->worker_id)
-		run->worker_id = lp_strdup(opts->worker_id);
+		run->worker_id = lpi_strdup(opts->worker_id);
 	if (run->cwd == NULL || (opts && opts->worker_id && run->worker_id == NULL)) {
 		lp_run_free(run);
 		return NULL;
@@ -76,9 +76,9 @@ static lp_run *run_new(lp_store *store, const lp_run_options *opts)
 static int check_opts(const lp_run_options *opts)
 {
 	if (opts && opts->version != 1 && opts->version != LP_RUN_OPTIONS_VERSION)
-		return lp_fail(LP_EINVAL, "lp_run_options version %u is not supported", opts->version);
+		return lpi_fail(LP_EINVAL, "lp_run_options version %u is not supported", opts->version);
 	if (opts && opts->extra_json && strlen(opts->extra_json) > LP_CAP_RUN_EXTRA)
-		return lp_fail(LP_EINVAL, "extra run fields are over %d KiB", LP_CAP_RUN_EXTRA / 1024);
+		return lpi_fail(LP_EINVAL, "extra run fields are over %d KiB", LP_CAP_RUN_EXTRA / 1024);
 	if (opts && opts->worker_id) {
 		int rc = lp_id_validate(opts->worker_id, "worker id");
 		if (rc)
@@ -87,7 +87,7 @@ static int check_opts(const lp_run_options *opts)
 	return LP_OK;
 }
 
-static int identity_fields(lp_json *o, const lp_identity *self)
+static int identity_fields(lp_json *o, const lpi_identity *self)
 {
 	char st[32];
 	snprintf(st, sizeof st, "%llu", self->start_time);
@@ -115,7 +115,7 @@ static int set_argv(lp_json *doc, const char *const *argv)
 	lp_json *holder = lpj_object(), *list = holder ? lpj_array() : NULL;
 	if (list == NULL) {
 		lpj_free(holder);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	int rc = LP_OK;
 	size_t used = 0, k;
@@ -152,14 +152,14 @@ static int publish_run(lp_run *run)
 		return LP_ERROR;
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/runs/%s/run.json", run->store->path, run->id);
-	int rc = lp_file_publish(run->fd, "run.json", text, strlen(text), 0, label);
+	int rc = lpi_file_publish(run->fd, "run.json", text, strlen(text), 0, label);
 	free(text);
 	return rc;
 }
 
 static int run_event(lp_run *run, const char *event, lp_json *fields)
 {
-	return lp_events_append(run->events_fd, run->id, event, fields);
+	return lpi_events_append(run->events_fd, run->id, event, fields);
 }
 
 /* Log `event` with this process's identity, its worker_id (null for the
@@ -168,7 +168,7 @@ static int identity_event(lp_run *run, const char *event)
 {
 	lp_json *ev = lpj_object();
 	if (ev == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	int rc = identity_fields(ev, &run->self);
 	if (!rc)
 		rc = lpj_set_text(ev, "cwd", run->cwd, LP_CAP_CWD, 0);
@@ -193,33 +193,33 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 	/* check what can be refused before anything is created on disk */
 	run->doc = lpj_object();
 	if (run->doc == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto fail;
 	}
 	if ((rc = lpj_merge_text(run->doc, opts ? opts->extra_json : NULL, 0, "extra run fields")) ||
 	    (rc = lpj_bound_strings(run->doc, LP_CAP_ARG)))
 		goto fail;
 	if (opts && opts->run_id) {
-		if ((rc = lp_run_id_validate(opts->run_id)))
+		if ((rc = lpi_run_id_validate(opts->run_id)))
 			goto fail;
 		snprintf(run->id, sizeof run->id, "%s", opts->run_id);
-	} else if ((rc = lp_new_run_id(run->id))) {
+	} else if ((rc = lpi_new_run_id(run->id))) {
 		goto fail;
 	}
 	/* Catalogued before it exists: "ls -a" then trusts the catalog and
 	 * pending/ for this run instead of walking it. A failed append only
 	 * costs that speed, so it is not an error. */
-	if (store->pending_fd >= 0 && lp_catalog_add_run(store, run->id) != LP_OK)
-		lp_error_clear();
+	if (store->pending_fd >= 0 && lpi_catalog_add_run(store, run->id) != LP_OK)
+		lpi_error_clear();
 	if (mkdirat(store->runs_fd, run->id, 0700) < 0) {
 		rc = errno == EEXIST
-			     ? lp_fail(LP_EINVAL, "run '%s' already exists in %s: choose another run id",
+			     ? lpi_fail(LP_EINVAL, "run '%s' already exists in %s: choose another run id",
 				       run->id, store->path)
-			     : lp_fail_errno(LP_ERROR, errno, "cannot create run %s in %s/runs", run->id,
+			     : lpi_fail_errno(LP_ERROR, errno, "cannot create run %s in %s/runs", run->id,
 					     store->path);
 		goto fail;
 	}
-	if ((rc = lp_run_dirs_open(store, run->id, &run->fd)) || (rc = open_parts(run, 1)))
+	if ((rc = lpi_run_dirs_open(store, run->id, &run->fd)) || (rc = open_parts(run, 1)))
 		goto fail;
 	if ((rc = lpj_set_int(run->doc, "protocol", LP_PROTOCOL_VERSION)) ||
 	    (rc = lpj_set_str(run->doc, "run_id", run->id)) ||
@@ -227,7 +227,7 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 	    (rc = lpj_set_text(run->doc, "cwd", run->cwd, LP_CAP_CWD, 0)) ||
 	    (rc = lpj_set_str(run->doc, "worker_id", run->worker_id)) ||
 	    (rc = set_argv(run->doc, opts && opts->version >= 2 ? opts->argv : NULL)) ||
-	    (rc = lpj_set_real(run->doc, "started_at", lp_now())) ||
+	    (rc = lpj_set_real(run->doc, "started_at", lpi_now())) ||
 	    (rc = lpj_set_str(run->doc, "status", "active")) ||
 	    (rc = lpj_set_null(run->doc, "ended_at")) ||
 	    (rc = lpj_set_null(run->doc, "exitstatus")) ||
@@ -237,7 +237,7 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 		goto fail;
 	/* run.json's mtime is refreshed while this process lives: readers on
 	 * another host judge the run by it (docs/protocol.md "Liveness") */
-	if ((rc = lp_beat_start(&run->beat, run->fd, "run.json", LP_HEARTBEAT_INTERVAL)))
+	if ((rc = lpi_beat_start(&run->beat, run->fd, "run.json", LP_HEARTBEAT_INTERVAL)))
 		goto fail;
 	if ((rc = identity_event(run, "run_started")))
 		goto fail;
@@ -255,14 +255,14 @@ int lp_run_join(lp_run **out, lp_store *store, const lp_run_options *opts)
 	if (rc)
 		return rc;
 	if (opts == NULL || opts->run_id == NULL)
-		return lp_fail(LP_EINVAL, "joining a run needs its run id");
-	if ((rc = lp_run_id_validate(opts->run_id)))
+		return lpi_fail(LP_EINVAL, "joining a run needs its run id");
+	if ((rc = lpi_run_id_validate(opts->run_id)))
 		return rc;
 	lp_run *run = run_new(store, opts);
 	if (run == NULL)
 		return LP_ERROR;
 	snprintf(run->id, sizeof run->id, "%s", opts->run_id);
-	if ((rc = lp_run_dirs_open(store, run->id, &run->fd)) || (rc = open_parts(run, 0)))
+	if ((rc = lpi_run_dirs_open(store, run->id, &run->fd)) || (rc = open_parts(run, 0)))
 		goto fail;
 	if ((rc = identity_event(run, "worker_joined")))
 		goto fail;
@@ -279,23 +279,23 @@ int lp_run_end(lp_run *run, int exitstatus)
 {
 	lp_json *ev = lpj_object();
 	if (ev == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	int rc = lpj_set_int(ev, "exitstatus", exitstatus);
 	if (!rc)
 		rc = lpj_set_str(ev, "worker_id", run->worker_id);
 	if (!rc && run->owner) {
-		lp_beat_stop(run->beat); /* an ended run is judged by its status */
+		lpi_beat_stop(run->beat); /* an ended run is judged by its status */
 		run->beat = NULL;
 		if (!(rc = lpj_set_str(run->doc, "status", "ended")) &&
-		    !(rc = lpj_set_real(run->doc, "ended_at", lp_now())) &&
+		    !(rc = lpj_set_real(run->doc, "ended_at", lpi_now())) &&
 		    !(rc = lpj_set_int(run->doc, "exitstatus", exitstatus))) {
 			/* The "E" line goes first: gc removes a run (and its
 			 * lines) only once run.json says it ended, so no line
 			 * of it can come after. A failed append only costs
 			 * "runs -a" a read of run.json: not an error. */
 			if (run->store->pending_fd >= 0 &&
-			    lp_catalog_add_end(run->store, run->doc) != LP_OK)
-				lp_error_clear();
+			    lpi_catalog_add_end(run->store, run->doc) != LP_OK)
+				lpi_error_clear();
 			rc = publish_run(run);
 		}
 	}
@@ -308,10 +308,10 @@ int lp_run_end(lp_run *run, int exitstatus)
 int lp_run_event(lp_run *run, const char *event, const char *fields_json)
 {
 	if (event == NULL || event[0] == '\0')
-		return lp_fail(LP_EINVAL, "event name is empty");
+		return lpi_fail(LP_EINVAL, "event name is empty");
 	lp_json *f = lpj_object();
 	if (f == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	int rc = lpj_merge_text(f, fields_json, 1, "event fields");
 	/* a caller's texts (checkpoint_mocked: nodeid, task) are bounded as
 	 * a pause file's, so that every event line stays readable */
@@ -332,24 +332,24 @@ int lp_run_event(lp_run *run, const char *event, const char *fields_json)
 int lp_run_abort(lp_run *run, const char *pause_id, const char *nodeid, const char *reason)
 {
 	if (run == NULL)
-		return lp_fail(LP_EINVAL, "lp_run_abort: run is required");
+		return lpi_fail(LP_EINVAL, "lp_run_abort: run is required");
 	lp_json *doc = lpj_object();
 	if (doc == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	int rc;
 	if ((rc = lpj_set_str(doc, "pause_id", pause_id)) ||
 	    (rc = lpj_set_text(doc, "nodeid", nodeid, LP_CAP_NODEID, 0)) ||
 	    (rc = lpj_set_text(doc, "reason", reason, LP_CAP_REASON, 1)) ||
 	    (rc = lpj_set_str(doc, "worker_id", run->worker_id)) ||
 	    (rc = lpj_set_int(doc, "pid", run->self.pid)) ||
-	    (rc = lpj_set_real(doc, "aborted_at", lp_now()))) {
+	    (rc = lpj_set_real(doc, "aborted_at", lpi_now()))) {
 		lpj_free(doc);
 		return rc;
 	}
 	char *text = lpj_dump(doc);
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
-	rc = text ? lp_file_publish(run->fd, ABORTED_FILE, text, strlen(text), 1, label) : LP_ERROR;
+	rc = text ? lpi_file_publish(run->fd, ABORTED_FILE, text, strlen(text), 1, label) : LP_ERROR;
 	free(text);
 	if (rc == LP_OK) /* the first abort of the run: log it once */
 		rc = run_event(run, "run_aborted", doc);
@@ -362,15 +362,15 @@ int lp_run_abort(lp_run *run, const char *pause_id, const char *nodeid, const ch
 int lp_run_aborted(lp_run *run, char **nodeid, char **reason)
 {
 	if (run == NULL || nodeid == NULL || reason == NULL)
-		return lp_fail(LP_EINVAL, "lp_run_aborted: run, nodeid and reason are required");
+		return lpi_fail(LP_EINVAL, "lp_run_aborted: run, nodeid and reason are required");
 	*nodeid = *reason = NULL;
 	struct stat st;
 	if (fstatat(run->fd, ABORTED_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : lp_fail_errno(LP_ERROR, errno, "cannot inspect %s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
+		return errno == ENOENT ? 0 : lpi_fail_errno(LP_ERROR, errno, "cannot inspect %s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
 	char label[PATH_MAX], *text;
 	size_t len;
 	snprintf(label, sizeof label, "%s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
-	int rc = lp_file_read(run->fd, ABORTED_FILE, LP_CAP_RUN, label, &text, &len);
+	int rc = lpi_file_read(run->fd, ABORTED_FILE, LP_CAP_RUN, label, &text, &len);
 	if (rc)
 		return rc;
 	lp_json *doc;
@@ -379,37 +379,37 @@ int lp_run_aborted(lp_run *run, char **nodeid, char **reason)
 	if (rc)
 		return rc;
 	const char *n = lpj_get_str(doc, "nodeid"), *r = lpj_get_str(doc, "reason");
-	*nodeid = lp_strdup(n ? n : "");
-	*reason = r ? lp_strdup(r) : NULL;
+	*nodeid = lpi_strdup(n ? n : "");
+	*reason = r ? lpi_strdup(r) : NULL;
 	lpj_free(doc);
 	if (*nodeid == NULL || (r && *reason == NULL)) {
 		free(*nodeid);
 		free(*reason);
 		*nodeid = *reason = NULL;
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	return 1;
 }
 
-int lp_run_commands_waiter(lp_run *run, lp_waiter **out)
+int lpi_run_commands_waiter(lp_run *run, lpi_waiter **out)
 {
 	/* made once per run; threads pausing at once race to publish theirs
 	 * with a compare-and-swap, and the losers free their own */
-	lp_waiter *cur = __atomic_load_n(&run->commands_waiter, __ATOMIC_ACQUIRE);
+	lpi_waiter *cur = __atomic_load_n(&run->commands_waiter, __ATOMIC_ACQUIRE);
 	if (cur == NULL) {
-		lp_waiter *w;
-		int rc = lp_waiter_open(&w);
+		lpi_waiter *w;
+		int rc = lpi_waiter_open(&w);
 		if (!rc)
-			rc = lp_waiter_add_dir(w, run->commands_fd, "commands");
+			rc = lpi_waiter_add_dir(w, run->commands_fd, "commands");
 		if (rc) {
-			lp_waiter_free(w);
+			lpi_waiter_free(w);
 			return rc;
 		}
 		if (__atomic_compare_exchange_n(&run->commands_waiter, &cur, w, 0, __ATOMIC_ACQ_REL,
 						__ATOMIC_ACQUIRE))
 			cur = w;
 		else
-			lp_waiter_free(w);
+			lpi_waiter_free(w);
 	}
 	*out = cur;
 	return LP_OK;
@@ -419,8 +419,8 @@ void lp_run_free(lp_run *run)
 {
 	if (run == NULL)
 		return;
-	lp_beat_stop(run->beat); /* before run->fd, which it uses, is closed */
-	lp_waiter_free(run->commands_waiter);
+	lpi_beat_stop(run->beat); /* before run->fd, which it uses, is closed */
+	lpi_waiter_free(run->commands_waiter);
 	int fds[] = {run->fd, run->pauses_fd, run->commands_fd, run->events_fd};
 	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
 		if (fds[i] >= 0)
@@ -432,15 +432,15 @@ void lp_run_free(lp_run *run)
 	free(run);
 }
 
-int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out)
+int lp_run_info_load(lp_run_info **out, lp_store *store, const char *run_id)
 {
 	*out = NULL;
-	int fd, rc = lp_run_dirs_open(store, run_id, &fd);
+	int fd, rc = lpi_run_dirs_open(store, run_id, &fd);
 	if (rc)
 		return rc;
 	char label[PATH_MAX], *text;
 	snprintf(label, sizeof label, "%s/runs/%s/run.json", store->path, run_id);
-	rc = lp_file_read(fd, "run.json", LP_CAP_RUN, label, &text, NULL);
+	rc = lpi_file_read(fd, "run.json", LP_CAP_RUN, label, &text, NULL);
 	struct stat st;
 	double mtime = rc == LP_OK && fstatat(fd, "run.json", &st, AT_SYMLINK_NOFOLLOW) == 0
 			       ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9
@@ -456,20 +456,20 @@ int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out)
 	lp_run_info *info = calloc(1, sizeof *info);
 	if (info == NULL) {
 		lpj_free(doc);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
-	lp_identity rec;
+	lpi_identity rec;
 	lpj_get_identity(doc, &rec);
 	const char *status = lpj_get_str(doc, "status");
 	/* on another host, judged by the heartbeat: run.json's mtime */
 	double interval = lpj_get_real(doc, "heartbeat_interval", 0);
 	const char *state = status && strcmp(status, "ended") == 0 ? "ended"
-			    : lp_identity_judge(&rec, mtime, interval) == LP_LIVE_DEAD ? "stale"
+			    : lpi_identity_judge(&rec, mtime, interval) == LP_LIVE_DEAD ? "stale"
 										: "active";
-	info->run_id = lp_strdup(run_id);
-	info->state = lp_strdup(state);
-	info->hostname = lp_strdup(rec.hostname);
-	info->cwd = lp_strdup(lpj_get_str(doc, "cwd") ? lpj_get_str(doc, "cwd") : "");
+	info->run_id = lpi_strdup(run_id);
+	info->state = lpi_strdup(state);
+	info->hostname = lpi_strdup(rec.hostname);
+	info->cwd = lpi_strdup(lpj_get_str(doc, "cwd") ? lpj_get_str(doc, "cwd") : "");
 	info->pid = rec.pid;
 	info->started_at = lpj_get_real(doc, "started_at", 0);
 	info->ended_at = lpj_get_real(doc, "ended_at", 0);
@@ -480,7 +480,7 @@ int lp_run_info_load(lp_store *store, const char *run_id, lp_run_info **out)
 	lpj_free(doc);
 	if (!info->run_id || !info->state || !info->hostname || !info->cwd || !info->json) {
 		lp_run_info_free(info);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	*out = info;
 	return LP_OK;
@@ -498,59 +498,3 @@ void lp_run_info_free(lp_run_info *info)
 	free(info);
 }
 
-static int run_by_started(const void *a, const void *b)
-{
-	const lp_run_info *x = *(lp_run_info *const *)a, *y = *(lp_run_info *const *)b;
-	int c = (x->started_at > y->started_at) - (x->started_at < y->started_at);
-	return c ? c : strcmp(x->run_id, y->run_id);
-}
-
-int lp_run_list(lp_store *store, lp_run_list_cb cb, void *ud)
-{
-	if (store == NULL || cb == NULL)
-		return lp_fail(LP_EINVAL, "lp_run_list: store or cb is NULL");
-	int fd = dup(store->runs_fd);
-	if (fd < 0)
-		return lp_fail_errno(LP_ERROR, errno, "cannot list %s/runs", store->path);
-	DIR *d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return lp_fail_errno(LP_ERROR, errno, "cannot list %s/runs", store->path);
-	}
-	rewinddir(d);
-	lp_run_info **v = NULL;
-	size_t n = 0, cap = 0;
-	int rc = LP_OK;
-	struct dirent *e;
-	while ((e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.' || lp_run_id_validate(e->d_name) != LP_OK)
-			continue;
-		lp_run_info *info;
-		if (lp_run_info_load(store, e->d_name, &info) != LP_OK)
-			continue; /* being made, or damaged: skipped */
-		if (n == cap) {
-			size_t c = cap ? cap * 2 : 64;
-			lp_run_info **nv = realloc(v, c * sizeof *nv);
-			if (nv == NULL) {
-				lp_run_info_free(info);
-				rc = lp_fail(LP_ERROR, "out of memory");
-				break;
-			}
-			v = nv;
-			cap = c;
-		}
-		v[n++] = info;
-	}
-	closedir(d);
-	if (rc == LP_OK)
-		lp_error_clear(); /* of a skipped run */
-	if (n > 1)
-		qsort(v, n, sizeof *v, run_by_started);
-	for (size_t k = 0; k < n; k++) {
-		if (rc == LP_OK)
-			rc = cb(v[k], ud);
-		lp_run_info_free(v[k]);
-	}
-	free(v);
-	return rc;
-}

@@ -9,7 +9,7 @@
  * run.json only for runs the catalog has not seen end (active, stale, or
  * ended without an "E" line) and pause files only for pauses in pending/
  * and for runs the catalog does not know. Pauses are counted by the same
- * rules by which lp_list(LP_LIST_ALL) lists them (scan.c), so "runs -a"
+ * rules by which lp_store_list(LP_LIST_ALL) lists them (scan.c), so "runs -a"
  * and "ls -a" agree.
  */
 #include "internal.h"
@@ -68,7 +68,7 @@ static int read_names(lp_store *store, rows *out)
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return lp_fail_errno(LP_ERROR, e, "cannot list %s/runs", store->path);
+		return lpi_fail_errno(LP_ERROR, e, "cannot list %s/runs", store->path);
 	}
 	rewinddir(d);
 	char **names = NULL;
@@ -77,30 +77,30 @@ static int read_names(lp_store *store, rows *out)
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' || strlen(e->d_name) > LP_ID_MAX ||
-		    lp_run_id_validate(e->d_name) != LP_OK)
+		    lpi_run_id_validate(e->d_name) != LP_OK)
 			continue;
 		if (n == cap) {
 			cap = cap ? cap * 2 : 256;
 			char **nv = realloc(names, cap * sizeof *nv);
 			if (nv == NULL) {
-				rc = lp_fail(LP_ERROR, "out of memory");
+				rc = lpi_fail(LP_ERROR, "out of memory");
 				break;
 			}
 			names = nv;
 		}
-		if ((names[n] = lp_strdup(e->d_name)) == NULL) {
+		if ((names[n] = lpi_strdup(e->d_name)) == NULL) {
 			rc = LP_ERROR;
 			break;
 		}
 		n++;
 	}
 	if (!rc)
-		lp_error_clear(); /* lp_run_id_validate() of names that are not runs */
+		lpi_error_clear(); /* lpi_run_id_validate() of names that are not runs */
 	closedir(d);
 	if (!rc && n > 1)
 		qsort(names, n, sizeof *names, cmp_name);
 	if (!rc && n > 0 && (out->v = calloc(n, sizeof *out->v)) == NULL)
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 	for (size_t k = 0; k < n; k++) {
 		if (!rc)
 			snprintf(out->v[k].id, sizeof out->v[k].id, "%s", names[k]);
@@ -128,16 +128,16 @@ static void count(row *r, const char *state)
 }
 
 /* Count a pause by the state its pause file says now (unreadable: not
- * counted, as lp_list() skips it). */
+ * counted, as lp_store_list() skips it). */
 static int count_from_file(lp_store *store, row *r, const char *pause_id)
 {
 	lp_json *doc;
 	double mtime = 0;
-	if (lp_pause_load(store, pause_id, &doc, &mtime) != LP_OK) {
-		lp_error_clear();
+	if (lpi_pause_load(store, pause_id, &doc, &mtime) != LP_OK) {
+		lpi_error_clear();
 		return 0;
 	}
-	count(r, lp_pause_state(doc, mtime)); /* may point into doc */
+	count(r, lpi_pause_state(doc, mtime)); /* may point into doc */
 	lpj_free(doc);
 	return 1;
 }
@@ -146,14 +146,14 @@ static int count_from_file(lp_store *store, row *r, const char *pause_id)
 static int count_walked(lp_store *store, row *r)
 {
 	int run_fd, pfd;
-	if (lp_run_dirs_open(store, r->id, &run_fd) != LP_OK) {
-		lp_error_clear();
+	if (lpi_run_dirs_open(store, r->id, &run_fd) != LP_OK) {
+		lpi_error_clear();
 		return LP_OK;
 	}
-	int rc = lp_dir_open(run_fd, "pauses", 0, "pauses", &pfd);
+	int rc = lpi_dir_open(run_fd, "pauses", 0, "pauses", &pfd);
 	close(run_fd);
 	if (rc) {
-		lp_error_clear();
+		lpi_error_clear();
 		return LP_OK;
 	}
 	DIR *d = fdopendir(pfd);
@@ -170,8 +170,8 @@ static int count_walked(lp_store *store, row *r)
 		char id[LP_ID_MAX + 1], run_of[LP_ID_MAX + 1];
 		memcpy(id, e->d_name, n - 5);
 		id[n - 5] = '\0';
-		if (lp_pause_id_run(id, run_of) != LP_OK || strcmp(run_of, r->id) != 0) {
-			lp_error_clear();
+		if (lpi_pause_id_run(id, run_of) != LP_OK || strcmp(run_of, r->id) != 0) {
+			lpi_error_clear();
 			continue;
 		}
 		(void)count_from_file(store, r, id);
@@ -210,7 +210,7 @@ static int count_pending(lp_store *store, rows *rs, idlist *from_files)
 		int e = errno;
 		if (fd >= 0)
 			close(fd);
-		return lp_fail_errno(LP_ERROR, e, "cannot list %s/pending", store->path);
+		return lpi_fail_errno(LP_ERROR, e, "cannot list %s/pending", store->path);
 	}
 	rewinddir(d);
 	int rc = LP_OK;
@@ -218,8 +218,8 @@ static int count_pending(lp_store *store, rows *rs, idlist *from_files)
 	while (!rc && (e = readdir(d)) != NULL) {
 		char run_id[LP_ID_MAX + 1];
 		if (e->d_name[0] == '.' || strlen(e->d_name) > LP_ID_MAX ||
-		    lp_pause_id_run(e->d_name, run_id) != LP_OK) {
-			lp_error_clear();
+		    lpi_pause_id_run(e->d_name, run_id) != LP_OK) {
+			lpi_error_clear();
 			continue;
 		}
 		row *r = find_row(rs, run_id);
@@ -231,13 +231,13 @@ static int count_pending(lp_store *store, rows *rs, idlist *from_files)
 			size_t cap = from_files->cap ? from_files->cap * 2 : 16;
 			char **nv = realloc(from_files->v, cap * sizeof *nv);
 			if (nv == NULL) {
-				rc = lp_fail(LP_ERROR, "out of memory");
+				rc = lpi_fail(LP_ERROR, "out of memory");
 				break;
 			}
 			from_files->v = nv;
 			from_files->cap = cap;
 		}
-		if ((from_files->v[from_files->n] = lp_strdup(e->d_name)) == NULL)
+		if ((from_files->v[from_files->n] = lpi_strdup(e->d_name)) == NULL)
 			rc = LP_ERROR;
 		else
 			from_files->n++;
@@ -250,10 +250,10 @@ static int count_pending(lp_store *store, rows *rs, idlist *from_files)
 
 /* The run's own facts: from its "E" line, else from run.json. 1 when the
  * run is to be listed, 0 when not (not wanted, or no run.json yet). */
-static int fill_row(lp_store *store, const lp_catalog *cat, unsigned flags, row *r)
+static int fill_row(lp_store *store, const lpi_catalog *cat, unsigned flags, row *r)
 {
-	r->catalogued = lp_catalog_has_run(cat, r->id);
-	const lp_catalog_end *end = r->catalogued ? lp_catalog_find_end(cat, r->id) : NULL;
+	r->catalogued = lpi_catalog_has_run(cat, r->id);
+	const lp_catalog_end *end = r->catalogued ? lpi_catalog_find_end(cat, r->id) : NULL;
 	if (end) {
 		if (!(flags & LP_RUNS_ALL))
 			return 0;
@@ -267,8 +267,8 @@ static int fill_row(lp_store *store, const lp_catalog *cat, unsigned flags, row 
 		r->s.exitstatus = end->exitstatus;
 		return 1;
 	}
-	if (lp_run_info_load(store, r->id, &r->info) != LP_OK) {
-		lp_error_clear(); /* being created, or not a run of ours */
+	if (lp_run_info_load(&r->info, store, r->id) != LP_OK) {
+		lpi_error_clear(); /* being created, or not a run of ours */
 		return 0;
 	}
 	if (!(flags & LP_RUNS_ALL) && strcmp(r->info->state, "active") != 0)
@@ -313,17 +313,17 @@ static char *row_json(const row *r)
 	return text;
 }
 
-int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud)
+int lp_store_runs(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud)
 {
 	if (store == NULL || cb == NULL)
-		return lp_fail(LP_EINVAL, "lp_runs_list: store and cb are required");
+		return lpi_fail(LP_EINVAL, "lp_store_runs: store and cb are required");
 	rows rs = {0};
 	idlist from_files = {0};
-	lp_catalog *cat = NULL;
+	lpi_catalog *cat = NULL;
 	int rc = read_names(store, &rs);
-	if (!rc && lp_catalog_load(store, &cat) != LP_OK) {
+	if (!rc && lpi_catalog_load(store, &cat) != LP_OK) {
 		cat = NULL; /* none, an older one, unreadable: every run is walked */
-		lp_error_clear();
+		lpi_error_clear();
 	}
 	/* keep only the runs to list (rows stay sorted by id); a row's
 	 * strings point into its run.json (info) or the catalog, never into
@@ -344,7 +344,7 @@ int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud)
 	if (!rc)
 		rc = count_pending(store, &rs, &from_files);
 	for (size_t k = 0; !rc && cat && k < cat->npauses; k++) {
-		const lp_catalog_pause *p = &cat->pauses[k];
+		const lpi_catalog_pause *p = &cat->pauses[k];
 		row *r = find_row(&rs, p->run_id);
 		if (r == NULL || !r->catalogued)
 			continue;
@@ -357,7 +357,7 @@ int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud)
 	/* oldest first: the row pointers are sorted, not the rows */
 	row **order = NULL;
 	if (!rc && rs.n > 0 && (order = malloc(rs.n * sizeof *order)) == NULL)
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 	for (size_t k = 0; !rc && k < rs.n; k++)
 		order[k] = &rs.v[k];
 	if (!rc && rs.n > 1)
@@ -367,7 +367,7 @@ int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud)
 		r->s.run_id = r->id;
 		if (flags & LP_RUNS_JSON) {
 			if ((r->json = row_json(r)) == NULL) {
-				rc = lp_fail(LP_ERROR, "out of memory");
+				rc = lpi_fail(LP_ERROR, "out of memory");
 				break;
 			}
 			r->s.json = r->json;
@@ -381,7 +381,7 @@ int lp_runs_list(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud)
 	}
 	free(rs.v);
 	idlist_free(&from_files);
-	lp_catalog_free(cat);
+	lpi_catalog_free(cat);
 	return rc;
 }
 
@@ -404,9 +404,9 @@ static int load_if_pending(lp_store *store, const char *pause_id, lp_pause_info 
 {
 	*out = NULL;
 	lp_pause_info *info;
-	int rc = lp_pause_info_load(store, pause_id, &info);
+	int rc = lp_pause_info_load(&info, store, pause_id);
 	if (rc) {
-		lp_error_clear(); /* removed meanwhile */
+		lpi_error_clear(); /* removed meanwhile */
 		return LP_OK;
 	}
 	if (strcmp(info->state, "pending") == 0)
@@ -416,13 +416,12 @@ static int load_if_pending(lp_store *store, const char *pause_id, lp_pause_info 
 	return LP_OK;
 }
 
-int lp_watch_all(lp_store *store, double timeout, const lp_wait_hooks *hooks,
-		 lp_pause_info **out)
+int lp_store_watch(lp_pause_info **out, lp_store *store, double timeout, const lp_wait_hooks *hooks)
 {
 	if (out == NULL || store == NULL)
-		return lp_fail(LP_EINVAL, "lp_watch_all: store and out are required");
+		return lpi_fail(LP_EINVAL, "lp_store_watch: store and out are required");
 	*out = NULL;
-	int64_t deadline = timeout > 0 ? lp_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
+	int64_t deadline = timeout > 0 ? lpi_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
 	/* the feed first: a pause that begins after the look below is then
 	 * one of its events */
 	lp_feed *feed;
@@ -431,7 +430,7 @@ int lp_watch_all(lp_store *store, double timeout, const lp_wait_hooks *hooks,
 		return rc;
 	unsigned long long after = lp_feed_head(feed);
 	first_pending first = {{0}};
-	rc = lp_list(store, 0, take_first, &first);
+	rc = lp_store_list(store, 0, take_first, &first);
 	if (rc == 1)
 		rc = LP_OK;
 	if (!rc && first.id[0])
@@ -439,15 +438,15 @@ int lp_watch_all(lp_store *store, double timeout, const lp_wait_hooks *hooks,
 	while (!rc && *out == NULL) {
 		double left = -1;
 		if (deadline >= 0) {
-			int64_t ms = deadline - lp_mono_ms();
+			int64_t ms = deadline - lpi_mono_ms();
 			if (ms <= 0) {
-				rc = LP_ETIMEOUT;
+				rc = LP_EWAITTIMEOUT;
 				break;
 			}
 			left = (double)ms / 1000.0;
 		}
 		lp_feed_event ev;
-		rc = lp_feed_next(feed, after, left, hooks, &ev);
+		rc = lp_feed_next(&ev, feed, after, left, hooks);
 		if (rc)
 			break;
 		after = ev.seq;
@@ -456,8 +455,8 @@ int lp_watch_all(lp_store *store, double timeout, const lp_wait_hooks *hooks,
 		lp_feed_event_clear(&ev);
 	}
 	lp_feed_free(feed);
-	if (rc == LP_ETIMEOUT)
-		return lp_fail(LP_ETIMEOUT, "no pause in any run of %s within %gs", store->path,
+	if (rc == LP_EWAITTIMEOUT)
+		return lpi_fail(LP_EWAITTIMEOUT, "no pause in any run of %s within %gs", store->path,
 			       timeout);
 	return rc;
 }

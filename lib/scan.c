@@ -7,7 +7,7 @@
  * pending pauses are indexed in <dir>/pending/. Only "ls -a" walks every
  * run. Pauses of any other shape of id (0.1.1's bare UUIDs, in runs that
  * have neither pending/ entries nor catalog lines) are found by walking
- * only the runs the catalog does not know (lp_pause_locate, collect).
+ * only the runs the catalog does not know (lpi_pause_locate, collect).
  */
 #include "internal.h"
 
@@ -34,7 +34,7 @@ static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const ch
 			 name);
 	char *text;
 	size_t len;
-	int rc = lp_file_read(pfd, name, LP_CAP_PAUSE, label, &text, &len);
+	int rc = lpi_file_read(pfd, name, LP_CAP_PAUSE, label, &text, &len);
 	if (rc == LP_OK && mtime) {
 		struct stat st;
 		*mtime = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
@@ -42,7 +42,7 @@ static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const ch
 				 : 0;
 	}
 	if (rc == LP_ENOTFOUND)
-		return lp_fail(LP_ENOTFOUND,
+		return lpi_fail(LP_ENOTFOUND,
 			       "no pause '%s' in %s: list pending pauses with 'pytest-live-pause ls' (and pass the --pause-dir pytest used)",
 			       pause_id, store->path);
 	if (rc)
@@ -55,7 +55,7 @@ static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const ch
 	if (pid == NULL || strcmp(pid, pause_id) != 0) {
 		lpj_free(*doc);
 		*doc = NULL;
-		return lp_fail(LP_EBADCMD, "%s does not describe pause %s", label, pause_id);
+		return lpi_fail(LP_EBADCMD, "%s does not describe pause %s", label, pause_id);
 	}
 	return LP_OK;
 }
@@ -65,7 +65,7 @@ static int load_in_run(lp_store *store, int run_fd, const char *run_id, const ch
 {
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/runs/%s/pauses", store->path, run_id);
-	int pfd, rc = lp_dir_open(run_fd, "pauses", 0, label, &pfd);
+	int pfd, rc = lpi_dir_open(run_fd, "pauses", 0, label, &pfd);
 	if (rc)
 		return rc;
 	rc = load_in_pauses(store, pfd, run_id, pause_id, 0, doc, mtime);
@@ -111,27 +111,27 @@ static int has_pause_file(const lp_store *store, const char *run, const char *id
  */
 static int search_runs(lp_store *store, const char *id, char run_id[LP_ID_MAX + 1])
 {
-	lp_catalog *cat = NULL;
-	if (lp_catalog_load_runs(store, &cat) != LP_OK)
+	lpi_catalog *cat = NULL;
+	if (lpi_catalog_load_runs(store, &cat) != LP_OK)
 		cat = NULL; /* no usable catalog: every run may be foreign */
-	lp_error_clear();
+	lpi_error_clear();
 	int fd = dup(store->runs_fd), found = 0, rc = LP_OK;
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (d == NULL) {
 		if (fd >= 0)
 			close(fd);
-		lp_catalog_free(cat);
-		return lp_fail_errno(LP_ERROR, errno, "cannot list %s/runs", store->path);
+		lpi_catalog_free(cat);
+		return lpi_fail_errno(LP_ERROR, errno, "cannot list %s/runs", store->path);
 	}
 	rewinddir(d);
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) ||
-		    lp_run_id_validate(e->d_name) != LP_OK || lp_catalog_has_run(cat, e->d_name) ||
+		    lpi_run_id_validate(e->d_name) != LP_OK || lpi_catalog_has_run(cat, e->d_name) ||
 		    !has_pause_file(store, e->d_name, id))
 			continue;
 		if (found++) {
-			rc = lp_fail(LP_EINVAL,
+			rc = lpi_fail(LP_EINVAL,
 				     "pause id '%s' is in two runs of %s (%s and %s): give the path of its pause file instead",
 				     id, store->path, run_id, e->d_name);
 			break;
@@ -139,24 +139,24 @@ static int search_runs(lp_store *store, const char *id, char run_id[LP_ID_MAX + 
 		memcpy(run_id, e->d_name, strlen(e->d_name) + 1); /* validated: <= LP_ID_MAX */
 	}
 	closedir(d);
-	lp_catalog_free(cat);
+	lpi_catalog_free(cat);
 	if (rc)
 		return rc;
-	lp_error_clear(); /* of the names that are not run ids */
+	lpi_error_clear(); /* of the names that are not run ids */
 	if (!found)
-		return lp_fail(LP_ENOTFOUND,
+		return lpi_fail(LP_ENOTFOUND,
 			       "no pause '%s' in %s: list pending pauses with 'pytest-live-pause ls' (and pass the --pause-dir pytest used)",
 			       id, store->path);
 	remember(store, id, run_id);
 	return LP_OK;
 }
 
-int lp_pause_locate(lp_store *store, const char *pause_id, char run_id[LP_ID_MAX + 1])
+int lpi_pause_locate(lp_store *store, const char *pause_id, char run_id[LP_ID_MAX + 1])
 {
-	int rc = lp_pause_id_run(pause_id, run_id);
+	int rc = lpi_pause_id_run(pause_id, run_id);
 	if (rc != LP_ENOTFOUND)
 		return rc; /* ours (the id names its run), or not an id at all */
-	lp_error_clear();
+	lpi_error_clear();
 	if (last_found.store == store && strcmp(last_found.id, pause_id) == 0 &&
 	    has_pause_file(store, last_found.run, pause_id)) {
 		snprintf(run_id, LP_ID_MAX + 1, "%s", last_found.run);
@@ -165,17 +165,17 @@ int lp_pause_locate(lp_store *store, const char *pause_id, char run_id[LP_ID_MAX
 	return search_runs(store, pause_id, run_id);
 }
 
-int lp_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double *mtime)
+int lpi_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double *mtime)
 {
 	*doc = NULL;
 	char run_id[LP_ID_MAX + 1];
-	int rc = lp_pause_locate(store, pause_id, run_id);
+	int rc = lpi_pause_locate(store, pause_id, run_id);
 	if (rc)
 		return rc;
 	int run_fd;
-	if ((rc = lp_run_dirs_open(store, run_id, &run_fd)))
+	if ((rc = lpi_run_dirs_open(store, run_id, &run_fd)))
 		return rc == LP_ENOTFOUND
-			       ? lp_fail(LP_ENOTFOUND,
+			       ? lpi_fail(LP_ENOTFOUND,
 					 "no pause '%s' in %s (its run %s does not exist there): list pauses with 'pytest-live-pause ls -a'",
 					 pause_id, store->path, run_id)
 			       : rc;
@@ -184,17 +184,17 @@ int lp_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double *
 	return rc;
 }
 
-const char *lp_pause_state(const lp_json *doc, double mtime)
+const char *lpi_pause_state(const lp_json *doc, double mtime)
 {
 	const char *status = lpj_get_str(doc, "status");
 	if (status == NULL)
 		return "unknown";
 	if (strcmp(status, "pending") != 0)
 		return status;
-	lp_identity rec;
+	lpi_identity rec;
 	lpj_get_identity(doc, &rec);
 	double interval = lpj_get_real(doc, "heartbeat_interval", 0);
-	return lp_identity_judge(&rec, mtime, interval) == LP_LIVE_DEAD ? "stale" : "pending";
+	return lpi_identity_judge(&rec, mtime, interval) == LP_LIVE_DEAD ? "stale" : "pending";
 }
 
 const char *lp_state_name(lp_state state)
@@ -232,7 +232,7 @@ static void set_codes(lp_pause_info *i)
 static char *dup_field(const lp_json *doc, const char *key)
 {
 	const char *v = lpj_get_str(doc, key);
-	return v ? lp_strdup(v) : NULL;
+	return v ? lpi_strdup(v) : NULL;
 }
 
 /* The pause's "choices" (its string members; anything else in a file of
@@ -249,37 +249,37 @@ static int load_choices(lp_pause_info *i, const lp_json *a)
 		const char *ch = lpj_string_value(lpj_array_get(a, k));
 		if (ch == NULL)
 			continue;
-		if ((i->choices[i->nchoices] = lp_strdup(ch)) == NULL)
+		if ((i->choices[i->nchoices] = lpi_strdup(ch)) == NULL)
 			return 0;
 		i->nchoices++;
 	}
 	return 1;
 }
 
-int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id, lp_json *doc,
+int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id, lp_json *doc,
 		      double mtime, int with_json, lp_pause_info **out)
 {
 	*out = NULL;
 	lp_pause_info *i = calloc(1, sizeof *i);
 	if (i == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/runs/%s/pauses/%s.json", store->path, run_id, pause_id);
-	const char *state = lp_pause_state(doc, mtime);
+	const char *state = lpi_pause_state(doc, mtime);
 	const char *kind = lpj_get_str(doc, "kind");
-	i->pause_id = lp_strdup(pause_id);
-	i->run_id = lp_strdup(run_id);
-	i->kind = lp_strdup(kind ? kind : "failure");
+	i->pause_id = lpi_strdup(pause_id);
+	i->run_id = lpi_strdup(run_id);
+	i->kind = lpi_strdup(kind ? kind : "failure");
 	i->status = dup_field(doc, "status");
-	i->state = lp_strdup(state);
-	i->nodeid = lp_strdup(lpj_get_str(doc, "nodeid") ? lpj_get_str(doc, "nodeid") : "");
+	i->state = lpi_strdup(state);
+	i->nodeid = lpi_strdup(lpj_get_str(doc, "nodeid") ? lpj_get_str(doc, "nodeid") : "");
 	i->task = dup_field(doc, "task");
 	i->original_failure = dup_field(doc, "original_failure");
-	i->hostname = lp_strdup(lpj_get_str(doc, "hostname") ? lpj_get_str(doc, "hostname") : "");
-	i->cwd = lp_strdup(lpj_get_str(doc, "cwd") ? lpj_get_str(doc, "cwd") : "");
+	i->hostname = lpi_strdup(lpj_get_str(doc, "hostname") ? lpj_get_str(doc, "hostname") : "");
+	i->cwd = lpi_strdup(lpj_get_str(doc, "cwd") ? lpj_get_str(doc, "cwd") : "");
 	i->worker_id = dup_field(doc, "worker_id");
-	i->path = lp_strdup(path);
-	i->pause_dir = lp_strdup(store->path);
+	i->path = lpi_strdup(path);
+	i->pause_dir = lpi_strdup(store->path);
 	i->resume_command = dup_field(doc, "resume_command");
 	i->resolved_by = dup_field(doc, "resolved_by");
 	i->failure_reason = dup_field(doc, "failure_reason");
@@ -303,9 +303,9 @@ int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 	if (att && lpj_size(att) > 0) {
 		char run_path[PATH_MAX];
 		snprintf(run_path, sizeof run_path, "%s/runs/%s", store->path, run_id);
-		if (lp_attachments_parse(att, "pause file", 1, run_path, &i->attachments,
+		if (lpi_attachments_parse(att, "pause file", 1, run_path, &i->attachments,
 					 &i->nattachments))
-			lp_error_clear(); /* listed badly: shown as none */
+			lpi_error_clear(); /* listed badly: shown as none */
 	}
 	if (with_json) {
 		/* doc is the caller's to change: add the derived fields in place */
@@ -316,7 +316,7 @@ int lp_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
 	    !i->hostname || !i->cwd || !i->path || !i->pause_dir || (with_json && !i->json) ||
 	    !choices_ok) {
 		lp_pause_info_free(i);
-		return lp_fail(LP_EBADCMD, "pause file of %s is incomplete or memory ran out", pause_id);
+		return lpi_fail(LP_EBADCMD, "pause file of %s is incomplete or memory ran out", pause_id);
 	}
 	set_codes(i);
 	*out = i;
@@ -338,19 +338,19 @@ void lp_pause_info_free(lp_pause_info *i)
 	for (size_t k = 0; k < i->nchoices; k++)
 		free(i->choices[k]);
 	free(i->choices);
-	lp_attachments_free(i->attachments, i->nattachments);
+	lpi_attachments_free(i->attachments, i->nattachments);
 	free(i);
 }
 
 /* A reference is a pause id, or the path .../runs/<run>/pauses/<id>.json,
  * whose pause directory may differ from `store`: then *other is opened. */
-int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[LP_ID_MAX + 1])
+int lpi_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[LP_ID_MAX + 1])
 {
 	*other = NULL;
 	if (ref == NULL || ref[0] == '\0')
-		return lp_fail(LP_EINVAL, "pause id is empty");
+		return lpi_fail(LP_EINVAL, "pause id is empty");
 	if (strchr(ref, '/') == NULL && store == NULL)
-		return lp_fail(LP_EINVAL, "a pause id needs a pause directory");
+		return lpi_fail(LP_EINVAL, "a pause id needs a pause directory");
 	if (strchr(ref, '/') == NULL) {
 		int rc = lp_id_validate(ref, "pause id");
 		if (rc)
@@ -360,14 +360,14 @@ int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[L
 	}
 	char buf[PATH_MAX];
 	if (strlen(ref) >= sizeof buf)
-		return lp_fail(LP_EINVAL, "pause file path is too long");
+		return lpi_fail(LP_EINVAL, "pause file path is too long");
 	snprintf(buf, sizeof buf, "%s", ref);
 	/* split: <root>/runs/<run>/pauses/<id>.json */
 	char *parts[4];
 	for (int k = 0; k < 4; k++) {
 		char *slash = strrchr(buf, '/');
 		if (slash == NULL)
-			return lp_fail(LP_EINVAL,
+			return lpi_fail(LP_EINVAL,
 				       "'%s' is not a pause file path of the form <dir>/runs/<run_id>/pauses/<pause_id>.json",
 				       ref);
 		*slash = '\0';
@@ -376,20 +376,20 @@ int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[L
 	size_t n = strlen(parts[0]);
 	if (n < 6 || strcmp(parts[0] + n - 5, ".json") != 0 || strcmp(parts[1], "pauses") != 0 ||
 	    strcmp(parts[3], "runs") != 0)
-		return lp_fail(LP_EINVAL,
+		return lpi_fail(LP_EINVAL,
 			       "'%s' is not a pause file path of the form <dir>/runs/<run_id>/pauses/<pause_id>.json",
 			       ref);
 	parts[0][n - 5] = '\0';
 	int rc = lp_id_validate(parts[0], "pause id");
-	if (rc || (rc = lp_run_id_validate(parts[2])))
+	if (rc || (rc = lpi_run_id_validate(parts[2])))
 		return rc;
 	/* an id of ours names its run, which must be the directory's; an id
 	 * of any other shape (0.1.1's) is in the run its path names */
 	char run_of_id[LP_ID_MAX + 1];
-	int shape = lp_pause_id_run(parts[0], run_of_id);
-	lp_error_clear();
+	int shape = lpi_pause_id_run(parts[0], run_of_id);
+	lpi_error_clear();
 	if (shape == LP_OK && strcmp(run_of_id, parts[2]) != 0)
-		return lp_fail(LP_EINVAL, "pause file '%s' is not in the directory of its run", ref);
+		return lpi_fail(LP_EINVAL, "pause file '%s' is not in the directory of its run", ref);
 	snprintf(id, LP_ID_MAX + 1, "%s", parts[0]);
 	const char *root = buf[0] ? buf : "/";
 	struct stat a, b;
@@ -402,21 +402,21 @@ int lp_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[L
 	return LP_OK;
 }
 
-int lp_pause_info_load(lp_store *store, const char *ref, lp_pause_info **out)
+int lp_pause_info_load(lp_pause_info **out, lp_store *store, const char *ref)
 {
 	*out = NULL;
 	lp_store *other;
 	char id[LP_ID_MAX + 1], run_id[LP_ID_MAX + 1];
-	int rc = lp_ref_resolve(store, ref, &other, id);
+	int rc = lpi_ref_resolve(store, ref, &other, id);
 	if (rc)
 		return rc;
 	lp_store *s = other ? other : store;
 	lp_json *doc;
 	double mtime = 0;
-	rc = lp_pause_load(s, id, &doc, &mtime);
+	rc = lpi_pause_load(s, id, &doc, &mtime);
 	if (!rc) {
-		if (!(rc = lp_pause_locate(s, id, run_id))) /* found again at once */
-			rc = lp_info_from_json(s, run_id, id, doc, mtime, 1, out);
+		if (!(rc = lpi_pause_locate(s, id, run_id))) /* found again at once */
+			rc = lpi_info_from_json(s, run_id, id, doc, mtime, 1, out);
 		lpj_free(doc);
 	}
 	lp_store_free(other);
@@ -436,7 +436,7 @@ static int vec_push(vec *a, lp_pause_info *i)
 		size_t cap = a->cap ? a->cap * 2 : 16;
 		lp_pause_info **nv = realloc(a->v, cap * sizeof *nv);
 		if (nv == NULL)
-			return lp_fail(LP_ERROR, "out of memory");
+			return lpi_fail(LP_ERROR, "out of memory");
 		a->v = nv;
 		a->cap = cap;
 	}
@@ -462,11 +462,11 @@ static int each_name(int dirfd, int (*fn)(const char *name, void *ud), void *ud)
 {
 	int fd = dup(dirfd);
 	if (fd < 0)
-		return lp_fail_errno(LP_ERROR, errno, "cannot list a directory");
+		return lpi_fail_errno(LP_ERROR, errno, "cannot list a directory");
 	DIR *d = fdopendir(fd);
 	if (d == NULL) {
 		close(fd);
-		return lp_fail_errno(LP_ERROR, errno, "cannot list a directory");
+		return lpi_fail_errno(LP_ERROR, errno, "cannot list a directory");
 	}
 	rewinddir(d);
 	int rc = LP_OK;
@@ -494,7 +494,7 @@ typedef struct list_ctx {
 static int add_loaded(list_ctx *c, const char *run_id, const char *id, lp_json *doc, double mtime)
 {
 	lp_pause_info *info;
-	int rc = lp_info_from_json(c->store, run_id, id, doc, mtime, c->with_json, &info);
+	int rc = lpi_info_from_json(c->store, run_id, id, doc, mtime, c->with_json, &info);
 	lpj_free(doc);
 	if (rc)
 		return LP_OK; /* unreadable entries are skipped, not fatal */
@@ -509,15 +509,15 @@ static int on_pending(const char *name, void *ud)
 {
 	list_ctx *c = ud;
 	char run_id[LP_ID_MAX + 1];
-	if (lp_pause_id_run(name, run_id) != LP_OK)
+	if (lpi_pause_id_run(name, run_id) != LP_OK)
 		return LP_OK;
 	if (c->run_prefix && strcmp(run_id, c->run_prefix) != 0)
 		return LP_OK;
 	lp_json *doc;
 	double mtime = 0;
-	int rc = lp_pause_load(c->store, name, &doc, &mtime);
+	int rc = lpi_pause_load(c->store, name, &doc, &mtime);
 	if (rc == LP_EUNSAFE) /* another user's run or pause file: never shown */
-		lp_store_warn(c->store, lp_error_message());
+		lpi_store_warn(c->store, lp_error_message());
 	if (rc != LP_OK)
 		return LP_OK; /* its run was removed: a dangling index entry */
 	return add_loaded(c, run_id, name, doc, mtime);
@@ -538,7 +538,7 @@ static int on_pause_file(const char *name, void *ud)
 	double mtime = 0;
 	int rc = load_in_pauses(c->store, c->pauses_fd, c->run_id, id, 1, &doc, &mtime);
 	if (rc == LP_EUNSAFE)
-		lp_store_warn(c->store, lp_error_message());
+		lpi_store_warn(c->store, lp_error_message());
 	if (rc != LP_OK)
 		return LP_OK;
 	return add_loaded(c, c->run_id, id, doc, mtime);
@@ -547,19 +547,19 @@ static int on_pause_file(const char *name, void *ud)
 static int on_run(const char *name, void *ud)
 {
 	list_ctx *c = ud;
-	if (lp_run_id_validate(name) != LP_OK)
+	if (lpi_run_id_validate(name) != LP_OK)
 		return LP_OK;
 	if (c->run_prefix && strcmp(name, c->run_prefix) != 0)
 		return LP_OK;
 	int run_fd, pfd;
-	int rc = lp_run_dirs_open(c->store, name, &run_fd);
+	int rc = lpi_run_dirs_open(c->store, name, &run_fd);
 	if (rc == LP_EUNSAFE)
-		lp_store_warn(c->store, lp_error_message());
+		lpi_store_warn(c->store, lp_error_message());
 	if (rc != LP_OK)
 		return LP_OK;
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/runs/%s/pauses", c->store->path, name);
-	rc = lp_dir_open(run_fd, "pauses", 0, label, &pfd);
+	rc = lpi_dir_open(run_fd, "pauses", 0, label, &pfd);
 	if (rc == LP_OK) {
 		c->pauses_fd = pfd;
 		c->run_id = name;
@@ -567,7 +567,7 @@ static int on_run(const char *name, void *ud)
 		close(pfd);
 	} else {
 		if (rc == LP_EUNSAFE)
-			lp_store_warn(c->store, lp_error_message());
+			lpi_store_warn(c->store, lp_error_message());
 		rc = LP_OK;
 	}
 	close(run_fd);
@@ -577,27 +577,27 @@ static int on_run(const char *name, void *ud)
 /* ---------------------------------------- every pause, by the catalog */
 
 /* An ended pause as the catalog records it (no JSON, no failure text). */
-static int info_from_catalog(lp_store *store, const lp_catalog_pause *r, lp_pause_info **out)
+static int info_from_catalog(lp_store *store, const lpi_catalog_pause *r, lp_pause_info **out)
 {
 	*out = NULL;
 	lp_pause_info *i = calloc(1, sizeof *i);
 	if (i == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/runs/%s/pauses/%s.json", store->path, r->run_id,
 		 r->pause_id);
-	i->pause_id = lp_strdup(r->pause_id);
-	i->run_id = lp_strdup(r->run_id);
-	i->kind = lp_strdup(r->kind);
-	i->status = lp_strdup(r->status);
-	i->state = lp_strdup(r->status); /* final: no liveness to judge */
-	i->nodeid = lp_strdup(r->nodeid);
-	i->task = r->task ? lp_strdup(r->task) : NULL;
-	i->hostname = lp_strdup(r->hostname);
-	i->cwd = lp_strdup(r->cwd);
-	i->worker_id = r->worker_id ? lp_strdup(r->worker_id) : NULL;
-	i->path = lp_strdup(path);
-	i->pause_dir = lp_strdup(store->path);
+	i->pause_id = lpi_strdup(r->pause_id);
+	i->run_id = lpi_strdup(r->run_id);
+	i->kind = lpi_strdup(r->kind);
+	i->status = lpi_strdup(r->status);
+	i->state = lpi_strdup(r->status); /* final: no liveness to judge */
+	i->nodeid = lpi_strdup(r->nodeid);
+	i->task = r->task ? lpi_strdup(r->task) : NULL;
+	i->hostname = lpi_strdup(r->hostname);
+	i->cwd = lpi_strdup(r->cwd);
+	i->worker_id = r->worker_id ? lpi_strdup(r->worker_id) : NULL;
+	i->path = lpi_strdup(path);
+	i->pause_dir = lpi_strdup(store->path);
 	i->created_at = r->created_at;
 	i->timeout = r->timeout;
 	i->pid = r->pid;
@@ -607,7 +607,7 @@ static int info_from_catalog(lp_store *store, const lp_catalog_pause *r, lp_paus
 	    (r->task && !i->task) || !i->hostname || !i->cwd || (r->worker_id && !i->worker_id) ||
 	    !i->path || !i->pause_dir) {
 		lp_pause_info_free(i);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	set_codes(i);
 	*out = i;
@@ -616,7 +616,7 @@ static int info_from_catalog(lp_store *store, const lp_catalog_pause *r, lp_paus
 
 typedef struct cat_ctx {
 	list_ctx *list;
-	const lp_catalog *cat;
+	const lpi_catalog *cat;
 } cat_ctx;
 
 /* runs/ entry: a run the catalog does not know is walked (older layout,
@@ -624,7 +624,7 @@ typedef struct cat_ctx {
 static int on_run_uncatalogued(const char *name, void *ud)
 {
 	cat_ctx *cc = ud;
-	return lp_catalog_has_run(cc->cat, name) ? LP_OK : on_run(name, cc->list);
+	return lpi_catalog_has_run(cc->cat, name) ? LP_OK : on_run(name, cc->list);
 }
 
 /* pending/ entry of a catalogued run: pending, stale, or ended but not
@@ -633,7 +633,7 @@ static int on_pending_catalogued(const char *name, void *ud)
 {
 	cat_ctx *cc = ud;
 	char run_id[LP_ID_MAX + 1];
-	if (lp_pause_id_run(name, run_id) != LP_OK || !lp_catalog_has_run(cc->cat, run_id))
+	if (lpi_pause_id_run(name, run_id) != LP_OK || !lpi_catalog_has_run(cc->cat, run_id))
 		return LP_OK;
 	return on_pending(name, cc->list);
 }
@@ -652,7 +652,7 @@ static int by_created_then_id(const void *x, const void *y)
 
 /* Every pause without reading every pause file: the catalog's ended
  * pauses, pending/ for the catalogued runs, and a walk of the others. */
-static int collect_by_catalog(list_ctx *c, const lp_catalog *cat)
+static int collect_by_catalog(list_ctx *c, const lpi_catalog *cat)
 {
 	cat_ctx cc = {c, cat};
 	int rc = each_name(c->store->runs_fd, on_run_uncatalogued, &cc);
@@ -664,8 +664,8 @@ static int collect_by_catalog(list_ctx *c, const lp_catalog *cat)
 	if (from_files > 1)
 		qsort(c->found.v, from_files, sizeof *c->found.v, by_id);
 	for (size_t k = 0; !rc && k < cat->npauses; k++) {
-		const lp_catalog_pause *r = &cat->pauses[k];
-		if (!lp_catalog_has_run(cat, r->run_id))
+		const lpi_catalog_pause *r = &cat->pauses[k];
+		if (!lpi_catalog_has_run(cat, r->run_id))
 			continue; /* its run was walked */
 		lp_pause_info key = {.pause_id = (char *)r->pause_id}, *kp = &key;
 		if (from_files && bsearch(&kp, c->found.v, from_files, sizeof kp, by_id))
@@ -714,7 +714,7 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, int wa
 		      .all = (flags & LP_LIST_ALL) != 0,
 		      .with_json = (flags & LP_LIST_JSON) != 0,
 		      .run_prefix = run_only};
-	lp_catalog *cat = NULL;
+	lpi_catalog *cat = NULL;
 	int rc = LP_OK;
 	if (run_only) {
 		rc = walk_run || c.all || store->pending_fd < 0
@@ -722,24 +722,24 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, int wa
 			     : each_name(store->pending_fd, on_pending, &c);
 	} else if (!c.all && store->pending_fd >= 0) {
 		rc = each_name(store->pending_fd, on_pending, &c);
-		int crc = lp_catalog_load_runs(store, &cat);
+		int crc = lpi_catalog_load_runs(store, &cat);
 		if (crc == LP_EUNSAFE)
-			lp_store_warn(store, lp_error_message());
+			lpi_store_warn(store, lp_error_message());
 		if (crc != LP_OK)
 			cat = NULL; /* no usable catalog: any run may be foreign */
-		lp_error_clear();
+		lpi_error_clear();
 		cat_ctx cc = {&c, cat};
 		if (!rc)
 			rc = each_name(store->runs_fd, on_run_uncatalogued, &cc);
-		lp_catalog_free(cat);
+		lpi_catalog_free(cat);
 		dedupe(&c.found);
-	} else if (c.all && !c.with_json && (rc = lp_catalog_load(store, &cat)) == LP_OK) {
+	} else if (c.all && !c.with_json && (rc = lpi_catalog_load(store, &cat)) == LP_OK) {
 		rc = collect_by_catalog(&c, cat);
-		lp_catalog_free(cat);
+		lpi_catalog_free(cat);
 	} else { /* no usable catalog (none, an older one, unreadable): walk */
 		if (c.all && !c.with_json && run_only == NULL && rc == LP_EUNSAFE)
-			lp_store_warn(store, lp_error_message());
-		lp_error_clear();
+			lpi_store_warn(store, lp_error_message());
+		lpi_error_clear();
 		rc = each_name(store->runs_fd, on_run, &c);
 	}
 	if (rc) {
@@ -752,7 +752,7 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, int wa
 	return LP_OK;
 }
 
-int lp_list(lp_store *store, unsigned flags, lp_list_cb cb, void *ud)
+int lp_store_list(lp_store *store, unsigned flags, lp_store_list_cb cb, void *ud)
 {
 	vec found;
 	int rc = collect(store, flags, NULL, 0, &found);
@@ -777,7 +777,7 @@ struct lp_watcher {
 			   read from its pauses/, which is watched too */
 	int all;        /* report pauses in any state (lp_watcher_set_all) */
 	int pauses_fd;  /* its pauses/ while walked and waited on, else -1 */
-	lp_waiter *w;   /* made at the first wait */
+	lpi_waiter *w;   /* made at the first wait */
 	char **seen;    /* pause ids already reported, to report each once */
 	size_t nseen, capseen;
 };
@@ -785,32 +785,32 @@ struct lp_watcher {
 int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_id)
 {
 	if (out == NULL)
-		return lp_fail(LP_EINVAL, "lp_run_watch_open: out is NULL");
+		return lpi_fail(LP_EINVAL, "lp_run_watch_open: out is NULL");
 	*out = NULL;
 	if (store == NULL)
-		return lp_fail(LP_EINVAL, "lp_run_watch_open: store is NULL");
+		return lpi_fail(LP_EINVAL, "lp_run_watch_open: store is NULL");
 	lp_run_info *run;
-	int rc = lp_run_info_load(store, run_id, &run);
+	int rc = lp_run_info_load(&run, store, run_id);
 	if (rc)
 		return rc;
 	lp_watcher *wt = calloc(1, sizeof *wt);
 	if (wt == NULL) {
 		lp_run_info_free(run);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	wt->store = store;
 	snprintf(wt->run_id, sizeof wt->run_id, "%s", run_id);
-	wt->owner = strcmp(run->hostname, lp_hostname()) == 0 ? run->pid : 0;
+	wt->owner = strcmp(run->hostname, lpi_hostname()) == 0 ? run->pid : 0;
 	wt->pauses_fd = -1;
 	/* a run.json without "protocol" was written by 0.1.1, which indexes
 	 * nothing in pending/: that run's pause files are read instead */
 	lp_json *doc = NULL;
 	if (run->json && lpj_parse_object_011(run->json, strlen(run->json), "run.json", &doc) == LP_OK)
 		wt->walk = !lpj_has(doc, "protocol");
-	lp_error_clear();
+	lpi_error_clear();
 	lpj_free(doc);
 	lp_run_info_free(run);
-	if ((rc = lp_run_dirs_open(store, run_id, &wt->run_fd))) {
+	if ((rc = lpi_run_dirs_open(store, run_id, &wt->run_fd))) {
 		free(wt);
 		return rc;
 	}
@@ -832,11 +832,11 @@ static int mark_seen(lp_watcher *wt, const char *id)
 		size_t cap = wt->capseen ? wt->capseen * 2 : 8;
 		char **nv = realloc(wt->seen, cap * sizeof *nv);
 		if (nv == NULL)
-			return lp_fail(LP_ERROR, "out of memory");
+			return lpi_fail(LP_ERROR, "out of memory");
 		wt->seen = nv;
 		wt->capseen = cap;
 	}
-	if ((wt->seen[wt->nseen] = lp_strdup(id)) == NULL)
+	if ((wt->seen[wt->nseen] = lpi_strdup(id)) == NULL)
 		return LP_ERROR;
 	wt->nseen++;
 	return LP_OK;
@@ -857,16 +857,15 @@ static lp_pause_info *take_unseen(lp_watcher *wt, vec *found)
 	return NULL;
 }
 
-int lp_watcher_next(lp_watcher *wt, double timeout, const lp_wait_hooks *hooks,
-		    lp_pause_info **out)
+int lp_watcher_next(lp_pause_info **out, lp_watcher *wt, double timeout, const lp_wait_hooks *hooks)
 {
 	if (out == NULL)
-		return lp_fail(LP_EINVAL, "lp_watcher_next: out is NULL");
+		return lpi_fail(LP_EINVAL, "lp_watcher_next: out is NULL");
 	*out = NULL;
 	if (wt == NULL)
-		return lp_fail(LP_EINVAL, "lp_watcher_next: watcher is NULL");
+		return lpi_fail(LP_EINVAL, "lp_watcher_next: watcher is NULL");
 	lp_store *store = wt->store;
-	int64_t deadline = timeout > 0 ? lp_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
+	int64_t deadline = timeout > 0 ? lpi_mono_ms() + (int64_t)(timeout * 1000.0) : -1;
 	int rc;
 	for (;;) {
 		vec found;
@@ -884,16 +883,16 @@ int lp_watcher_next(lp_watcher *wt, double timeout, const lp_wait_hooks *hooks,
 			return LP_OK;
 		}
 		lp_run_info *run;
-		if ((rc = lp_run_info_load(store, wt->run_id, &run)))
+		if ((rc = lp_run_info_load(&run, store, wt->run_id)))
 			return rc;
 		if (strcmp(run->state, "active") != 0) {
 			rc = strcmp(run->state, "ended") == 0
-				     ? lp_fail(LP_ERUNENDED, "run %s has ended", wt->run_id)
-			     : strcmp(run->hostname, lp_hostname()) != 0
-				     ? lp_fail(LP_ERUNENDED,
+				     ? lpi_fail(LP_ERUNENDED, "run %s has ended", wt->run_id)
+			     : strcmp(run->hostname, lpi_hostname()) != 0
+				     ? lpi_fail(LP_ERUNENDED,
 					       "run %s: its pytest process (pid %ld on %s) is gone: its heartbeat (run.json's mtime) stopped",
 					       wt->run_id, run->pid, run->hostname)
-				     : lp_fail(LP_ERUNENDED,
+				     : lpi_fail(LP_ERUNENDED,
 					       "run %s: its pytest process (pid %ld on %s) is gone",
 					       wt->run_id, run->pid, run->hostname);
 			lp_run_info_free(run);
@@ -904,27 +903,27 @@ int lp_watcher_next(lp_watcher *wt, double timeout, const lp_wait_hooks *hooks,
 		 * existing pause is reported without one (closing an inotify
 		 * descriptor costs a kernel RCU grace period, ~8 ms here). */
 		if (wt->w == NULL) {
-			if ((rc = lp_waiter_open(&wt->w)))
+			if ((rc = lpi_waiter_open(&wt->w)))
 				return rc;
 			/* pending/ announces new pauses; the run directory, a new
 			 * run.json. Look once more before the first wait: a pause
 			 * made before the watches were added has no event. */
 			if (store->pending_fd >= 0)
-				lp_waiter_add_dir(wt->w, store->pending_fd, "pending");
-			lp_waiter_add_dir(wt->w, wt->run_fd, "run");
+				lpi_waiter_add_dir(wt->w, store->pending_fd, "pending");
+			lpi_waiter_add_dir(wt->w, wt->run_fd, "run");
 			/* a walked run: its pause files appear (0.1.1 renames
 			 * them into place) and change (the end of a pause) */
 			if ((wt->walk || wt->all) &&
-			    lp_dir_open(wt->run_fd, "pauses", 0, "pauses", &wt->pauses_fd) == LP_OK)
-				lp_waiter_add_dir(wt->w, wt->pauses_fd, "pauses");
-			lp_error_clear();
+			    lpi_dir_open(wt->run_fd, "pauses", 0, "pauses", &wt->pauses_fd) == LP_OK)
+				lpi_waiter_add_dir(wt->w, wt->pauses_fd, "pauses");
+			lpi_error_clear();
 			if (wt->owner > 0)
-				lp_waiter_add_pid(wt->w, wt->owner);
+				lpi_waiter_add_pid(wt->w, wt->owner);
 			continue;
 		}
-		rc = lp_waiter_wait(wt->w, deadline, hooks);
-		if (rc == LP_ETIMEOUT)
-			return lp_fail(LP_ETIMEOUT, "no pause in run %s within %gs", wt->run_id,
+		rc = lpi_waiter_wait(wt->w, deadline, hooks);
+		if (rc == LP_EWAITTIMEOUT)
+			return lpi_fail(LP_EWAITTIMEOUT, "no pause in run %s within %gs", wt->run_id,
 				       timeout);
 		if (rc < 0)
 			return rc;
@@ -934,7 +933,7 @@ int lp_watcher_next(lp_watcher *wt, double timeout, const lp_wait_hooks *hooks,
 int lp_watcher_set_all(lp_watcher *wt, int all)
 {
 	if (wt == NULL)
-		return lp_fail(LP_EINVAL, "lp_watcher_set_all: watcher is NULL");
+		return lpi_fail(LP_EINVAL, "lp_watcher_set_all: watcher is NULL");
 	wt->all = all != 0;
 	return LP_OK;
 }
@@ -943,7 +942,7 @@ void lp_watcher_free(lp_watcher *wt)
 {
 	if (wt == NULL)
 		return;
-	lp_waiter_free(wt->w);
+	lpi_waiter_free(wt->w);
 	if (wt->run_fd >= 0)
 		close(wt->run_fd);
 	if (wt->pauses_fd >= 0)
@@ -954,17 +953,16 @@ void lp_watcher_free(lp_watcher *wt)
 	free(wt);
 }
 
-int lp_watch(lp_store *store, const char *run_id, double timeout, const lp_wait_hooks *hooks,
-	     lp_pause_info **out)
+int lp_run_watch(lp_pause_info **out, lp_store *store, const char *run_id, double timeout, const lp_wait_hooks *hooks)
 {
 	if (out == NULL)
-		return lp_fail(LP_EINVAL, "lp_watch: out is NULL");
+		return lpi_fail(LP_EINVAL, "lp_run_watch: out is NULL");
 	*out = NULL;
 	lp_watcher *wt;
 	int rc = lp_run_watch_open(&wt, store, run_id);
 	if (rc)
 		return rc;
-	rc = lp_watcher_next(wt, timeout, hooks, out);
+	rc = lp_watcher_next(out, wt, timeout, hooks);
 	lp_watcher_free(wt);
 	return rc;
 }

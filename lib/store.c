@@ -1,7 +1,7 @@
 /*
  * store.c - the pause directory: opening it safely (refusing symlinks,
  * foreign owners and group/other-writable modes), the trust rule every
- * directory and file inside it is held to (lp_trust_why: ours, not a
+ * directory and file inside it is held to (lpi_trust_why: ours, not a
  * symlink, not writable by group or others), subdirectories opened
  * relative to verified descriptors with O_NOFOLLOW, atomic publication of
  * files (temporary name, fsync, rename or link, fsync of the directory),
@@ -19,17 +19,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-char *lp_strdup(const char *s)
+char *lpi_strdup(const char *s)
 {
 	if (s == NULL)
 		return NULL;
 	char *d = strdup(s);
 	if (d == NULL)
-		lp_fail(LP_ERROR, "out of memory");
+		lpi_fail(LP_ERROR, "out of memory");
 	return d;
 }
 
-char *lp_path_join(const char *a, const char *b)
+char *lpi_path_join(const char *a, const char *b)
 {
 	size_t na = strlen(a), nb = strlen(b);
 	char *p = malloc(na + nb + 2);
@@ -41,7 +41,7 @@ char *lp_path_join(const char *a, const char *b)
 	return p;
 }
 
-int lp_fsync_disabled(void)
+int lpi_fsync_disabled(void)
 {
 	/* relaxed atomics: threads may race to compute the same value */
 	static int cached = -1;
@@ -152,15 +152,15 @@ const char *lp_store_default_path(const char *explicit_path)
 static char *absolute(const char *path)
 {
 	if (path[0] == '/')
-		return lp_strdup(path);
+		return lpi_strdup(path);
 	char cwd[PATH_MAX];
 	if (getcwd(cwd, sizeof cwd) == NULL) {
-		lp_fail_errno(LP_ERROR, errno, "cannot resolve pause directory %s", path);
+		lpi_fail_errno(LP_ERROR, errno, "cannot resolve pause directory %s", path);
 		return NULL;
 	}
-	char *p = lp_path_join(cwd, path);
+	char *p = lpi_path_join(cwd, path);
 	if (p == NULL)
-		lp_fail(LP_ERROR, "out of memory");
+		lpi_fail(LP_ERROR, "out of memory");
 	return p;
 }
 
@@ -188,7 +188,7 @@ static int make_parents(char *path)
 		int e = errno;
 		*s = '/';
 		if (r < 0 && e != EEXIST)
-			return lp_fail(LP_ERROR,
+			return lpi_fail(LP_ERROR,
 				       "cannot create pause directory: its parent %s could not be made (%s); choose another with --pause-dir",
 				       path, strerror(e));
 	}
@@ -203,22 +203,22 @@ static int make_parents(char *path)
 static int check_mode(const char *path, const struct stat *st, int strict)
 {
 	if (S_ISLNK(st->st_mode))
-		return lp_fail(LP_EUNSAFE,
+		return lpi_fail(LP_EUNSAFE,
 			       "pause directory %s is a symlink; refusing to follow it: remove it or choose another directory with --pause-dir",
 			       path);
 	if (!S_ISDIR(st->st_mode))
-		return lp_fail(LP_EUNSAFE,
+		return lpi_fail(LP_EUNSAFE,
 			       "pause directory %s is not a directory: remove it or choose another with --pause-dir",
 			       path);
 	if (st->st_uid != geteuid())
-		return lp_fail(LP_EUNSAFE,
+		return lpi_fail(LP_EUNSAFE,
 			       "pause directory %s belongs to uid %u, not to you (uid %u): another user may forge commands there; choose another with --pause-dir",
 			       path, (unsigned)st->st_uid, (unsigned)geteuid());
 	mode_t bad = strict ? 077 : 022;
 	if (strict && (st->st_mode & 077) && !(st->st_mode & 022))
 		return 1; /* readable by others only, as 0.1.1 left it: tighten */
 	if (st->st_mode & bad)
-		return lp_fail(LP_EUNSAFE,
+		return lpi_fail(LP_EUNSAFE,
 			       "pause directory %s is open to %s (mode %04o): run 'chmod 700 %s' or choose another with --pause-dir",
 			       path, strict ? "group or others" : "writes by group or others",
 			       (unsigned)(st->st_mode & 07777), path);
@@ -227,7 +227,7 @@ static int check_mode(const char *path, const struct stat *st, int strict)
 
 /* ---------------------------------------------------------------- trust */
 
-int lp_trust_why(const struct stat *st, int want_dir, mode_t forbidden, char *why, size_t size)
+int lpi_trust_why(const struct stat *st, int want_dir, mode_t forbidden, char *why, size_t size)
 {
 	if (S_ISLNK(st->st_mode))
 		snprintf(why, size, "is a symlink");
@@ -266,13 +266,13 @@ static void fd_path(int fd, const char *label, char *buf, size_t size)
  * chmod (what it holds is then checked in turn when opened), another
  * user's entry is removed, or moved aside when its contents are not ours
  * to remove. */
-int lp_fd_trust(int fd, int want_dir, const char *label)
+int lpi_fd_trust(int fd, int want_dir, const char *label)
 {
 	struct stat st;
 	if (fstat(fd, &st) < 0)
-		return lp_fail_errno(LP_ERROR, errno, "cannot inspect %s", label);
+		return lpi_fail_errno(LP_ERROR, errno, "cannot inspect %s", label);
 	char why[96];
-	if (!lp_trust_why(&st, want_dir, 022, why, sizeof why))
+	if (!lpi_trust_why(&st, want_dir, 022, why, sizeof why))
 		return LP_OK;
 	char path[PATH_MAX];
 	fd_path(fd, label, path, sizeof path);
@@ -283,47 +283,47 @@ int lp_fd_trust(int fd, int want_dir, const char *label)
 	int foreign = st.st_uid != geteuid();
 	int rc;
 	if (want_dir && foreign)
-		rc = lp_fail(LP_EUNSAFE,
+		rc = lpi_fail(LP_EUNSAFE,
 			     "%s %s: another user may have planted it to forge pauses; refusing it: remove it (rm -rf %s; if that is refused, mv %s %s.untrusted)",
 			     path, why, q, q, q);
 	else if (want_dir)
-		rc = lp_fail(LP_EUNSAFE,
+		rc = lpi_fail(LP_EUNSAFE,
 			     "%s %s: another user may have planted files in it; refusing it: run 'chmod go-w %s' (what it holds is then checked in turn) or remove it (rm -rf %s)",
 			     path, why, q, q);
 	else if (foreign)
-		rc = lp_fail(LP_EUNSAFE,
+		rc = lpi_fail(LP_EUNSAFE,
 			     "%s %s: another user may have planted it; refusing it: remove it (rm -f %s)",
 			     path, why, q);
 	else
-		rc = lp_fail(LP_EUNSAFE,
+		rc = lpi_fail(LP_EUNSAFE,
 			     "%s %s; refusing it: run 'chmod go-w %s' or remove it (rm -f %s)", path,
 			     why, q, q);
 	free(quoted);
 	return rc;
 }
 
-int lp_dir_open(int dirfd, const char *name, int create, const char *label, int *out)
+int lpi_dir_open(int dirfd, const char *name, int create, const char *label, int *out)
 {
 	if (create && mkdirat(dirfd, name, 0700) < 0 && errno != EEXIST)
-		return lp_fail_errno(LP_ERROR, errno, "cannot create %s", label);
+		return lpi_fail_errno(LP_ERROR, errno, "cannot create %s", label);
 	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			return lp_fail(LP_ENOTFOUND, "%s does not exist", label);
+			return lpi_fail(LP_ENOTFOUND, "%s does not exist", label);
 		if (e == ELOOP || e == ENOTDIR) {
 			char *q = NULL;
 			if (lp_shell_quote(&q, label) != LP_OK)
 				q = NULL;
-			int rc = lp_fail(LP_EUNSAFE,
+			int rc = lpi_fail(LP_EUNSAFE,
 					 "%s is a symlink or not a directory; refusing it: remove it (rm %s)",
 					 label, q ? q : label);
 			free(q);
 			return rc;
 		}
-		return lp_fail_errno(LP_ERROR, e, "cannot open %s", label);
+		return lpi_fail_errno(LP_ERROR, e, "cannot open %s", label);
 	}
-	int rc = lp_fd_trust(fd, 1, label);
+	int rc = lpi_fd_trust(fd, 1, label);
 	if (rc) {
 		close(fd);
 		return rc;
@@ -340,7 +340,7 @@ void lp_store_set_warn(lp_store *store, lp_warn_fn fn, void *ud)
 	store->warn_ud = ud;
 }
 
-void lp_store_warn(lp_store *store, const char *message)
+void lpi_store_warn(lp_store *store, const char *message)
 {
 	if (store != NULL && store->warn_fn != NULL)
 		store->warn_fn(store->warn_ud, message);
@@ -350,11 +350,11 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 {
 	*out = NULL;
 	if (path == NULL || path[0] == '\0')
-		return lp_fail(LP_EINVAL, "pause directory is empty");
+		return lpi_fail(LP_EINVAL, "pause directory is empty");
 	int create = (flags & LP_STORE_CREATE) != 0;
 	lp_store *s = calloc(1, sizeof *s);
 	if (s == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	s->fd = s->runs_fd = s->pending_fd = -1;
 	int rc = LP_ERROR, tighten = 0;
 	s->path = absolute(path);
@@ -379,12 +379,12 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 
 	if (lstat(s->path, &st) < 0) {
 		if (errno != ENOENT) {
-			rc = lp_fail(LP_ERROR, "cannot use pause directory %s (%s): choose another with --pause-dir",
+			rc = lpi_fail(LP_ERROR, "cannot use pause directory %s (%s): choose another with --pause-dir",
 				     s->path, strerror(errno));
 			goto fail;
 		}
 		if (!create) {
-			rc = lp_fail(LP_ENOTFOUND,
+			rc = lpi_fail(LP_ENOTFOUND,
 				     "pause directory %s does not exist: no pytest run has paused there (pass --pause-dir or set %s to the directory pytest used)",
 				     s->path, LP_ENV_DIR);
 			goto fail;
@@ -392,12 +392,12 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 		if ((rc = make_parents(s->path)))
 			goto fail;
 		if (mkdir(s->path, 0700) < 0 && errno != EEXIST) {
-			rc = lp_fail(LP_ERROR, "cannot create pause directory %s (%s): choose another with --pause-dir",
+			rc = lpi_fail(LP_ERROR, "cannot create pause directory %s (%s): choose another with --pause-dir",
 				     s->path, strerror(errno));
 			goto fail;
 		}
 		if (lstat(s->path, &st) < 0) {
-			rc = lp_fail_errno(LP_ERROR, errno, "cannot inspect pause directory %s", s->path);
+			rc = lpi_fail_errno(LP_ERROR, errno, "cannot inspect pause directory %s", s->path);
 			goto fail;
 		}
 	}
@@ -408,19 +408,19 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 		goto fail;
 	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s->fd < 0) {
-		rc = lp_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
+		rc = lpi_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
 				   "cannot open pause directory %s", s->path);
 		goto fail;
 	}
 	struct stat st2;
 	if (fstat(s->fd, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
-		rc = lp_fail(LP_EUNSAFE, "pause directory %s changed while it was opened; try again",
+		rc = lpi_fail(LP_EUNSAFE, "pause directory %s changed while it was opened; try again",
 			     s->path);
 		goto fail;
 	}
 	if (tighten) {
 		if (fchmod(s->fd, 0700) < 0) {
-			rc = lp_fail_errno(LP_EUNSAFE, errno,
+			rc = lpi_fail_errno(LP_EUNSAFE, errno,
 					   "pause directory %s is open to group or others (mode %04o) and could not be made 0700; choose another with --pause-dir",
 					   s->path, (unsigned)(st.st_mode & 07777));
 			goto fail;
@@ -432,21 +432,21 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 		add_notice(s, line);
 	}
 	if (create && faccessat(s->fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
-		rc = lp_fail(LP_ERROR, "pause directory %s is not writable: fix its permissions or choose another with --pause-dir",
+		rc = lpi_fail(LP_ERROR, "pause directory %s is not writable: fix its permissions or choose another with --pause-dir",
 			     s->path);
 		goto fail;
 	}
 	char label[PATH_MAX + 16];
 	snprintf(label, sizeof label, "%s/runs", s->path);
-	rc = lp_dir_open(s->fd, "runs", create, label, &s->runs_fd);
+	rc = lpi_dir_open(s->fd, "runs", create, label, &s->runs_fd);
 	if (rc == LP_ENOTFOUND && !create) {
-		rc = lp_fail(LP_ENOTFOUND, "pause directory %s has no runs yet", s->path);
+		rc = lpi_fail(LP_ENOTFOUND, "pause directory %s has no runs yet", s->path);
 		goto fail;
 	}
 	if (rc)
 		goto fail;
 	snprintf(label, sizeof label, "%s/pending", s->path);
-	rc = lp_dir_open(s->fd, "pending", create, label, &s->pending_fd);
+	rc = lpi_dir_open(s->fd, "pending", create, label, &s->pending_fd);
 	if (rc == LP_ENOTFOUND && !create) {
 		/* written by an older layout: an empty index */
 		s->pending_fd = -1;
@@ -498,19 +498,19 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
+int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len,
 		    int exclusive, const char *label)
 {
 	char tmp[LP_ID_MAX * 2 + 64];
 	char rnd[17];
-	int rc = lp_random_hex(rnd, 8);
+	int rc = lpi_random_hex(rnd, 8);
 	if (rc)
 		return rc;
 	snprintf(tmp, sizeof tmp, ".tmp.%ld.%s", (long)getpid(), rnd);
 	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return lp_fail_errno(LP_ERROR, errno, "cannot write %s", label);
-	int durable = !(exclusive & LP_PUBLISH_VOLATILE) && !lp_fsync_disabled();
+		return lpi_fail_errno(LP_ERROR, errno, "cannot write %s", label);
+	int durable = !(exclusive & LP_PUBLISH_VOLATILE) && !lpi_fsync_disabled();
 	exclusive &= LP_PUBLISH_EXCLUSIVE;
 	int bad = write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0);
 	int e = errno;
@@ -520,15 +520,15 @@ int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
 	}
 	if (bad) {
 		unlinkat(dirfd, tmp, 0);
-		return lp_fail_errno(LP_ERROR, e, "cannot write %s", label);
+		return lpi_fail_errno(LP_ERROR, e, "cannot write %s", label);
 	}
-	lp_crash_point("publish:written"); /* temporary file only */
+	lpi_crash_point("publish:written"); /* temporary file only */
 	int result = LP_OK;
 	if (!exclusive) {
 		if (renameat(dirfd, tmp, dirfd, name) < 0) {
 			e = errno;
 			unlinkat(dirfd, tmp, 0);
-			return lp_fail_errno(LP_ERROR, e, "cannot publish %s", label);
+			return lpi_fail_errno(LP_ERROR, e, "cannot publish %s", label);
 		}
 	} else if (linkat(dirfd, tmp, dirfd, name, 0) == 0) {
 		unlinkat(dirfd, tmp, 0);
@@ -542,15 +542,15 @@ int lp_file_publish(int dirfd, const char *name, const char *data, size_t len,
 		unlinkat(dirfd, tmp, 0);
 		if (e == EEXIST)
 			return 1;
-		return lp_fail_errno(LP_ERROR, e, "cannot publish %s", label);
+		return lpi_fail_errno(LP_ERROR, e, "cannot publish %s", label);
 	}
-	lp_crash_point("publish:published"); /* before the directory's fsync */
+	lpi_crash_point("publish:published"); /* before the directory's fsync */
 	if (durable)
 		fsync(dirfd); /* best effort: the file itself is already durable */
 	return result;
 }
 
-int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
+int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label,
 		 char **out, size_t *len)
 {
 	*out = NULL;
@@ -560,10 +560,10 @@ int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 	if (fd < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			return lp_fail(LP_ENOTFOUND, "%s does not exist", label);
+			return lpi_fail(LP_ENOTFOUND, "%s does not exist", label);
 		if (e == ELOOP)
-			return lp_fail(LP_EUNSAFE, "%s is a symlink; refusing to follow it", label);
-		lp_fail_errno(LP_ERROR, e, "cannot read %s", label);
+			return lpi_fail(LP_EUNSAFE, "%s is a symlink; refusing to follow it", label);
+		lpi_fail_errno(LP_ERROR, e, "cannot read %s", label);
 		errno = e; /* kept for callers that retry transient errors (claim.c) */
 		return LP_ERROR;
 	}
@@ -571,20 +571,20 @@ int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 	if (fstat(fd, &st) < 0) {
 		int e = errno;
 		close(fd);
-		return lp_fail_errno(LP_ERROR, e, "cannot read %s", label);
+		return lpi_fail_errno(LP_ERROR, e, "cannot read %s", label);
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return lp_fail(LP_EUNSAFE, "%s is not a regular file; refusing it", label);
+		return lpi_fail(LP_EUNSAFE, "%s is not a regular file; refusing it", label);
 	}
-	int trc = lp_fd_trust(fd, 0, label);
+	int trc = lpi_fd_trust(fd, 0, label);
 	if (trc) {
 		close(fd);
 		return trc;
 	}
 	if ((size_t)st.st_size > cap) {
 		close(fd);
-		return lp_fail(LP_EBADCMD, "%s is %lld bytes, over the limit of %zu bytes",
+		return lpi_fail(LP_EBADCMD, "%s is %lld bytes, over the limit of %zu bytes",
 			       label, (long long)st.st_size, cap);
 	}
 	/* room for the size seen plus a little growth, never past the cap */
@@ -593,7 +593,7 @@ int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 	char *buf = malloc(size);
 	if (buf == NULL) {
 		close(fd);
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	}
 	size_t got = 0;
 	for (;;) {
@@ -606,7 +606,7 @@ int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 			int e = errno;
 			free(buf);
 			close(fd);
-			lp_fail_errno(LP_ERROR, e, "cannot read %s", label);
+			lpi_fail_errno(LP_ERROR, e, "cannot read %s", label);
 			errno = e;
 			return LP_ERROR;
 		}
@@ -617,7 +617,7 @@ int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 	close(fd);
 	if (got > cap) {
 		free(buf);
-		return lp_fail(LP_EBADCMD, "%s is over the limit of %zu bytes", label, cap);
+		return lpi_fail(LP_EBADCMD, "%s is over the limit of %zu bytes", label, cap);
 	}
 	buf[got] = '\0';
 	*out = buf;
@@ -629,14 +629,14 @@ int lp_file_read(int dirfd, const char *name, size_t cap, const char *label,
 static int client_name_check(const lp_store *store, const char *name)
 {
 	if (store == NULL)
-		return lp_fail(LP_EINVAL, "no pause directory");
+		return lpi_fail(LP_EINVAL, "no pause directory");
 	int rc = lp_id_validate(name, "file name");
 	if (rc)
 		return rc;
 	static const char *const ours[] = {"runs", "pending", "catalog.tsv"};
 	for (size_t k = 0; k < sizeof ours / sizeof *ours; k++)
 		if (strcmp(name, ours[k]) == 0)
-			return lp_fail(LP_EINVAL, "'%s' is a name of the protocol; choose another",
+			return lpi_fail(LP_EINVAL, "'%s' is a name of the protocol; choose another",
 				       name);
 	return LP_OK;
 }
@@ -647,10 +647,10 @@ int lp_store_publish(lp_store *store, const char *name, const char *data, size_t
 	if (rc)
 		return rc;
 	if (data == NULL)
-		return lp_fail(LP_EINVAL, "lp_store_publish: data is NULL");
+		return lpi_fail(LP_EINVAL, "lp_store_publish: data is NULL");
 	char label[PATH_MAX + LP_ID_MAX + 2];
 	snprintf(label, sizeof label, "%s/%s", store->path, name);
-	return lp_file_publish(store->fd, name, data, len, 0, label);
+	return lpi_file_publish(store->fd, name, data, len, 0, label);
 }
 
 int lp_store_unlink(lp_store *store, const char *name)
@@ -659,6 +659,6 @@ int lp_store_unlink(lp_store *store, const char *name)
 	if (rc)
 		return rc;
 	if (unlinkat(store->fd, name, 0) < 0 && errno != ENOENT)
-		return lp_fail_errno(LP_ERROR, errno, "cannot remove %s/%s", store->path, name);
+		return lpi_fail_errno(LP_ERROR, errno, "cannot remove %s/%s", store->path, name);
 	return LP_OK;
 }

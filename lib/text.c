@@ -26,7 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t lp_utf8_decode(const unsigned char *s, size_t left, unsigned *cp_out)
+size_t lpi_utf8_decode(const unsigned char *s, size_t left, unsigned *cp_out)
 {
 	unsigned c = s[0], min, cp;
 	size_t n, i;
@@ -57,7 +57,7 @@ size_t lp_utf8_decode(const unsigned char *s, size_t left, unsigned *cp_out)
 	return n;
 }
 
-int lp_text_unsafe_cp(unsigned cp)
+int lpi_text_unsafe_cp(unsigned cp)
 {
 	return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
 	       cp == 0x061C || cp == 0x200E || cp == 0x200F ||
@@ -80,15 +80,15 @@ int lp_text_terminal_safe(char **out, const char *text, size_t len, unsigned fla
 	char *buf;
 
 	if (out == NULL)
-		return lp_fail(LP_EINVAL, "lp_text_terminal_safe: out is NULL");
+		return lpi_fail(LP_EINVAL, "lp_text_terminal_safe: out is NULL");
 	*out = NULL;
 	if (text == NULL && len > 0)
-		return lp_fail(LP_EINVAL, "lp_text_terminal_safe: text is NULL");
+		return lpi_fail(LP_EINVAL, "lp_text_terminal_safe: text is NULL");
 	if (len > (((size_t)-1) - 1) / 6)
-		return lp_fail(LP_EINVAL, "lp_text_terminal_safe: text too long");
+		return lpi_fail(LP_EINVAL, "lp_text_terminal_safe: text too long");
 	buf = malloc(6 * len + 1);
 	if (buf == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	while (i < len) {
 		unsigned c = s[i], cp;
 		size_t n;
@@ -109,11 +109,11 @@ int lp_text_terminal_safe(char **out, const char *text, size_t len, unsigned fla
 			i++;
 			continue;
 		}
-		n = lp_utf8_decode(s + i, len - i, &cp);
+		n = lpi_utf8_decode(s + i, len - i, &cp);
 		if (n == 0) {
 			o += (size_t)sprintf(buf + o, "\\x%02x", c);
 			i++;
-		} else if (lp_text_unsafe_cp(cp)) {
+		} else if (lpi_text_unsafe_cp(cp)) {
 			o += (size_t)sprintf(buf + o, "\\u%04x", cp);
 			i += n;
 		} else {
@@ -147,18 +147,18 @@ int lp_shell_quote(char **out, const char *word)
 	char *buf;
 
 	if (out == NULL || word == NULL)
-		return lp_fail(LP_EINVAL, "lp_shell_quote: NULL argument");
+		return lpi_fail(LP_EINVAL, "lp_shell_quote: NULL argument");
 	*out = NULL;
 	len = strlen(word);
 	if (len > 0 && strspn(word, shell_safe) == len) {
-		*out = lp_strdup(word);
-		return *out ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+		*out = lpi_strdup(word);
+		return *out ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	}
 	for (i = 0; i < len; i++)
 		quotes += word[i] == '\'';
 	buf = malloc(len + 3 * quotes + 3);
 	if (buf == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	buf[o++] = '\'';
 	for (i = 0; i < len; i++) {
 		if (word[i] == '\'') {
@@ -182,7 +182,7 @@ static int resume_line(char **out, const char *pause_id, const char *pause_dir,
 	int rc;
 
 	if (out == NULL || pause_id == NULL)
-		return lp_fail(LP_EINVAL, "lp_resume_command: NULL argument");
+		return lpi_fail(LP_EINVAL, "lp_pause_resume_command: NULL argument");
 	*out = NULL;
 	if ((rc = lp_shell_quote(&qid, pause_id)) ||
 	    (pause_dir && (rc = lp_shell_quote(&qdir, pause_dir))))
@@ -190,7 +190,7 @@ static int resume_line(char **out, const char *pause_id, const char *pause_dir,
 	size_t size = strlen(qid) + (qdir ? strlen(qdir) : 0) + strlen(verdict) + 64;
 	buf = malloc(size);
 	if (buf == NULL) {
-		rc = lp_fail(LP_ERROR, "out of memory");
+		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto done;
 	}
 	snprintf(buf, size, "pytest-live-pause resume %s%s%s %s", qid, qdir ? " --pause-dir " : "",
@@ -215,7 +215,7 @@ done:
  * id is not validated here. LP_EINVAL for a NULL out or pause_id,
  * LP_ERROR when memory runs out.
  */
-int lp_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir)
+int lp_pause_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir)
 {
 	const char *verdict = kind == LP_KIND_CHECKPOINT ? "--result 'true|false|none' --reason TEXT"
 			      : kind == LP_KIND_QUESTION ? "--value TEXT"
@@ -223,14 +223,14 @@ int lp_resume_command(char **out, const char *pause_id, lp_kind kind, const char
 	return resume_line(out, pause_id, pause_dir, verdict);
 }
 
-int lp_resume_command_choices(char **out, const char *pause_id, const char *pause_dir,
+int lpi_resume_command_choices(char **out, const char *pause_id, const char *pause_dir,
 			      const char *const *choices)
 {
 	size_t size = 1;
 	for (size_t i = 0; choices[i]; i++)
 		size += strlen(choices[i]) + 1;
 	char *alt = malloc(size), *q = NULL, *verdict = NULL;
-	int rc = alt ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+	int rc = alt ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	if (!rc) {
 		alt[0] = '\0';
 		for (size_t i = 0; choices[i]; i++) {
@@ -243,7 +243,7 @@ int lp_resume_command_choices(char **out, const char *pause_id, const char *paus
 	if (!rc) {
 		size = strlen(q) + 16;
 		verdict = malloc(size);
-		rc = verdict ? LP_OK : lp_fail(LP_ERROR, "out of memory");
+		rc = verdict ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	}
 	if (!rc) {
 		snprintf(verdict, size, "--value %s", q);

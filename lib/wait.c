@@ -18,18 +18,18 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-struct lp_waiter {
+struct lpi_waiter {
 	int ino_fd;  /* -1: poll backend */
 	int pid_fd;  /* -1: none */
 	long pid;    /* watched process, checked by kill() without a pidfd */
 	int64_t last_check; /* monotonic ms of the last hooks->check() */
 };
 
-int lp_waiter_open(lp_waiter **out)
+int lpi_waiter_open(lpi_waiter **out)
 {
-	lp_waiter *w = calloc(1, sizeof *w);
+	lpi_waiter *w = calloc(1, sizeof *w);
 	if (w == NULL)
-		return lp_fail(LP_ERROR, "out of memory");
+		return lpi_fail(LP_ERROR, "out of memory");
 	w->ino_fd = w->pid_fd = -1;
 	const char *backend = getenv("LP_WAIT_BACKEND");
 	if (backend == NULL || strcmp(backend, "poll") != 0)
@@ -38,7 +38,7 @@ int lp_waiter_open(lp_waiter **out)
 	return LP_OK;
 }
 
-int lp_waiter_add_dir(lp_waiter *w, int dirfd, const char *label)
+int lpi_waiter_add_dir(lpi_waiter *w, int dirfd, const char *label)
 {
 	if (w->ino_fd < 0)
 		return LP_OK;
@@ -56,7 +56,7 @@ int lp_waiter_add_dir(lp_waiter *w, int dirfd, const char *label)
 	return LP_OK;
 }
 
-int lp_waiter_add_pid(lp_waiter *w, long pid)
+int lpi_waiter_add_pid(lpi_waiter *w, long pid)
 {
 	w->pid = pid;
 #ifdef SYS_pidfd_open
@@ -74,12 +74,12 @@ static void drain(int fd)
 		;
 }
 
-int lp_waiter_wait(lp_waiter *w, int64_t deadline_ms, const lp_wait_hooks *hooks)
+int lpi_waiter_wait(lpi_waiter *w, int64_t deadline_ms, const lp_wait_hooks *hooks)
 {
 	int slice = hooks && hooks->slice_ms > 0 ? hooks->slice_ms : LP_DEFAULT_SLICE_MS;
-	int64_t now = lp_mono_ms();
+	int64_t now = lpi_mono_ms();
 	if (deadline_ms >= 0 && now >= deadline_ms)
-		return LP_ETIMEOUT;
+		return LP_EWAITTIMEOUT;
 	int64_t timeout = slice;
 	if (deadline_ms >= 0 && deadline_ms - now < timeout)
 		timeout = deadline_ms - now;
@@ -101,7 +101,7 @@ int lp_waiter_wait(lp_waiter *w, int64_t deadline_ms, const lp_wait_hooks *hooks
 	int r = poll(fds, (nfds_t)n, (int)timeout);
 	int interrupted = r < 0 && errno == EINTR;
 	if (r < 0 && !interrupted)
-		return lp_fail_errno(LP_ERROR, errno, "cannot wait for events");
+		return lpi_fail_errno(LP_ERROR, errno, "cannot wait for events");
 	int woke = interrupted;
 	if (r > 0 && i_wake >= 0 && fds[i_wake].revents) {
 		drain(hooks->wake_fd);
@@ -110,7 +110,7 @@ int lp_waiter_wait(lp_waiter *w, int64_t deadline_ms, const lp_wait_hooks *hooks
 	if (r > 0 && i_ino >= 0 && fds[i_ino].revents)
 		drain(w->ino_fd);
 	/* the check hook runs on a wake-up and at least every slice */
-	int64_t after = lp_mono_ms();
+	int64_t after = lpi_mono_ms();
 	if (w->last_check == 0)
 		w->last_check = now;
 	if (hooks && hooks->check && (woke || after - w->last_check >= slice)) {
@@ -121,16 +121,16 @@ int lp_waiter_wait(lp_waiter *w, int64_t deadline_ms, const lp_wait_hooks *hooks
 	if (r > 0 && i_pid >= 0 && fds[i_pid].revents)
 		return 1;
 	if (w->pid_fd < 0 && w->pid > 0 && r == 0) {
-		lp_identity rec = {.pid = w->pid};
-		if (lp_identity_judge(&rec, 0, 0) == LP_LIVE_DEAD)
+		lpi_identity rec = {.pid = w->pid};
+		if (lpi_identity_judge(&rec, 0, 0) == LP_LIVE_DEAD)
 			return 1;
 	}
-	if (deadline_ms >= 0 && lp_mono_ms() >= deadline_ms)
-		return LP_ETIMEOUT;
+	if (deadline_ms >= 0 && lpi_mono_ms() >= deadline_ms)
+		return LP_EWAITTIMEOUT;
 	return LP_OK;
 }
 
-void lp_waiter_free(lp_waiter *w)
+void lpi_waiter_free(lpi_waiter *w)
 {
 	if (w == NULL)
 		return;

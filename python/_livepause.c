@@ -566,7 +566,7 @@ Store_resume(PyObject *op, PyObject *args, PyObject *kwds)
 		o.value = value.s;
 		o.by = by.s ? by.s : "python";
 		Py_BEGIN_ALLOW_THREADS /* it writes, fsyncs and waits for the take */
-		rc = lp_resume(self->store, ref, &o, NULL);
+		rc = lp_pause_resume(NULL, self->store, ref, &o);
 		Py_END_ALLOW_THREADS
 	}
 	Py_XDECREF(ref_holder);
@@ -1509,7 +1509,7 @@ Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 
 	self->busy = 1;
 	ctx.tstate = PyEval_SaveThread();
-	rc = lp_pause_wait(self->pause, &hooks, &res);
+	rc = lp_pause_wait(&res, self->pause, &hooks);
 	PyEval_RestoreThread(ctx.tstate);
 	self->busy = 0;
 
@@ -1554,7 +1554,7 @@ Pause_claim(PyObject *op, PyObject *args, PyObject *kwds)
 	if (pause_check_idle(self) < 0)
 		return NULL;
 	resolution_init(&res);
-	rc = lp_pause_claim(self->pause, LP_ACTION_RESUME, by, fields, &res);
+	rc = lp_pause_claim(&res, self->pause, LP_ACTION_RESUME, by, fields);
 	if (rc != LP_OK) {
 		lp_resolution_clear(&res);
 		return raise_lp(STATE_OF(self), rc);
@@ -1576,7 +1576,7 @@ Pause_abort(PyObject *op, PyObject *args, PyObject *kwds)
 	if (pause_check_idle(self) < 0)
 		return NULL;
 	resolution_init(&res);
-	rc = lp_pause_abort(self->pause, sig, &res);
+	rc = lp_pause_abort(&res, self->pause, sig);
 	if (rc != LP_OK) {
 		lp_resolution_clear(&res);
 		return raise_lp(STATE_OF(self), rc);
@@ -1890,7 +1890,7 @@ mod_parse_timeout(PyObject *module, PyObject *args, PyObject *kwds)
 		const char *text = PyUnicode_AsUTF8AndSize(value, NULL);
 		if (text == NULL)
 			return NULL;
-		rc = lp_timeout_parse(text, what, &seconds);
+		rc = lp_timeout_parse(&seconds, text, what);
 	} else if (PyFloat_Check(value) || (PyLong_Check(value) && !PyBool_Check(value))) {
 		seconds = PyFloat_AsDouble(value);
 		if (seconds == -1.0 && PyErr_Occurred())

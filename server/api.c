@@ -1,8 +1,8 @@
 /*
  * api.c - the JSON API and the event stream, each route one call of the
- * runtime: the objects are those the CLI prints (lp_list() for `ls
- * --json`, lp_pause_info_load() for `show --json`, lp_run_list()), a
- * resume or an abort is lp_resume() with by "http" and the action
+ * runtime: the objects are those the CLI prints (lp_store_list() for `ls
+ * --json`, lp_pause_info_load() for `show --json`, lp_store_runs()), a
+ * resume or an abort is lp_pause_resume() with by "http" and the action
  * (the same exclusive claim and the same wait for the take as the CLI),
  * and /api/events follows the
  * runtime's change feed (lp_feed_next()). The runtime's error codes map to
@@ -108,7 +108,7 @@ int srv_api_pauses(srv *s, struct MHD_Connection *conn, int all)
 	buf b = {0};
 	list_ud l = {&b, 1};
 	buf_str(&b, "{\"pauses\":[");
-	int rc = lp_list(s->store, LP_LIST_JSON | (all ? LP_LIST_ALL : 0), add_pause, &l);
+	int rc = lp_store_list(s->store, LP_LIST_JSON | (all ? LP_LIST_ALL : 0), add_pause, &l);
 	if (rc) {
 		free(b.p);
 		return respond_lp_error(conn, rc, NULL);
@@ -120,7 +120,7 @@ int srv_api_pauses(srv *s, struct MHD_Connection *conn, int all)
 int srv_api_pause(srv *s, struct MHD_Connection *conn, const char *pause_id)
 {
 	lp_pause_info *info;
-	int rc = lp_pause_info_load(s->store, pause_id, &info);
+	int rc = lp_pause_info_load(&info, s->store, pause_id);
 	if (rc)
 		return respond_lp_error(conn, rc, NULL);
 	int ok = srv_respond(conn, 200, "application/json", info->json ? info->json : "{}",
@@ -157,7 +157,7 @@ int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id,
 	o.reason = b.reason;
 	o.hooks = &s->stop_hooks; /* a stop ends the wait for the take */
 	lp_pause_info *info = NULL;
-	int rc = lp_resume(s->store, pause_id, &o, &info);
+	int rc = lp_pause_resume(&info, s->store, pause_id, &o);
 	int ok = rc ? respond_lp_error(conn, rc, info) : respond_outcome(conn, pause_id, "resumed");
 	lp_pause_info_free(info);
 	srv_body_clear(&b);
@@ -183,7 +183,7 @@ int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id,
 	o.action = LP_ACTION_ABORT;
 	o.hooks = &s->stop_hooks;
 	lp_pause_info *info = NULL;
-	int rc = lp_resume(s->store, pause_id, &o, &info);
+	int rc = lp_pause_resume(&info, s->store, pause_id, &o);
 	int ok = rc ? respond_lp_error(conn, rc, info) : respond_outcome(conn, pause_id, "aborted");
 	lp_pause_info_free(info);
 	return ok;
@@ -194,22 +194,24 @@ typedef struct runs_ud {
 	int first;
 } runs_ud;
 
-static int add_run(const lp_run_info *info, void *ud)
+static int add_run(const lp_run_summary *run, void *ud)
 {
 	runs_ud *r = ud;
 	if (!r->first)
 		buf_str(r->b, ",");
 	r->first = 0;
-	buf_str(r->b, info->json ? info->json : "{}");
+	buf_str(r->b, run->json ? run->json : "{}");
 	return 0;
 }
 
+/* GET /api/runs: every run, as `runs -a --json` lists it (one owner: the
+ * runtime's lp_store_runs, which reads the catalog, not every run.json). */
 int srv_api_runs(srv *s, struct MHD_Connection *conn)
 {
 	buf b = {0};
 	runs_ud r = {&b, 1};
 	buf_str(&b, "{\"runs\":[");
-	int rc = lp_run_list(s->store, add_run, &r);
+	int rc = lp_store_runs(s->store, LP_RUNS_ALL | LP_RUNS_JSON, add_run, &r);
 	if (rc) {
 		free(b.p);
 		return respond_lp_error(conn, rc, NULL);
@@ -245,8 +247,8 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *dst, size_t max)
 		hooks.ud = st->s;
 		hooks.slice_ms = 200;
 		lp_feed_event ev;
-		int rc = lp_feed_next(st->s->feed, st->after, SRV_KEEPALIVE_S, &hooks, &ev);
-		if (rc == LP_ETIMEOUT) {
+		int rc = lp_feed_next(&ev, st->s->feed, st->after, SRV_KEEPALIVE_S, &hooks);
+		if (rc == LP_EWAITTIMEOUT) {
 			buf_str(&st->out, ": keep-alive\n\n");
 		} else if (rc == LP_OK) {
 			char head[256];

@@ -120,10 +120,9 @@ static int checkpoint(const char *dir, double timeout)
 	fflush(stdout);
 
 	hooks.check = check_interrupted;
-	rc = lp_pause_wait(pause, &hooks, &res);
+	rc = lp_pause_wait(&res, pause, &hooks);
 	if (rc == LP_EINTR) /* Ctrl-C: end the pause as aborted */
-		rc = lp_pause_abort(pause, interrupted == SIGINT ? "SIGINT" : "SIGTERM",
-				    &res);
+		rc = lp_pause_abort(&res, pause, interrupted == SIGINT ? "SIGINT" : "SIGTERM");
 	if (rc != LP_OK) {
 		code = fail("waiting for the verdict failed", rc);
 		goto out;
@@ -164,7 +163,7 @@ int main(int argc, char **argv)
 			dir = optarg;
 			break;
 		case 't':
-			if (lp_timeout_parse(optarg, "--timeout", &timeout) != LP_OK) {
+			if (lp_timeout_parse(&timeout, optarg, "--timeout") != LP_OK) {
 				fprintf(stderr, "checkpoint: %s\n", lp_error_message());
 				return EXIT_FAILED;
 			}

@@ -226,7 +226,7 @@ static inline lp_pause *fx_pause(fx *f, lp_kind kind, double timeout)
 static inline char *pause_status(lp_store *store, const char *id)
 {
 	lp_pause_info *info = NULL;
-	if (lp_pause_info_load(store, id, &info) != LP_OK)
+	if (lp_pause_info_load(&info, store, id) != LP_OK)
 		return NULL;
 	char *s = strdup(info->status);
 	lp_pause_info_free(info);

@@ -5,7 +5,7 @@
  * directory, device, over the cap) leaves nothing in the blob store; a
  * copy that fails (RLIMIT_FSIZE: the disk full) leaves no blob and no
  * temporary file; the caps per pause; a test's attachments listed in the
- * pause file; a resumer's attachments (lp_resume) taken by the paused
+ * pause file; a resumer's attachments (lp_pause_resume) taken by the paused
  * process with verified paths; a command naming a missing or damaged
  * blob refused while the pause keeps waiting; a damaged or missing blob
  * reported by the check and never exported.
@@ -84,7 +84,7 @@ static void test_copy_in_by_content(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 	lp_attachment_clear(&x);
 	lp_attachment_clear(&y);
-	/* the source "resume" is the resumer's (lp_resume) */
+	/* the source "resume" is the resumer's (lp_pause_resume) */
 	assert_int_equal(lp_run_attach(f->run, a, NULL, "resume", 0, &x), LP_EINVAL);
 }
 
@@ -211,7 +211,7 @@ static int resume_child(void *arg)
 	o.result = LP_RESULT_TRUE;
 	o.attach = r->files;
 	o.nattach = r->n;
-	int rc = lp_resume(s, r->ref, &o, NULL);
+	int rc = lp_pause_resume(NULL, s, r->ref, &o);
 	if (rc)
 		fprintf(stderr, "[resumer] %s\n", lp_error_message());
 	lp_store_free(s);
@@ -230,7 +230,7 @@ static void test_both_ways(void **state)
 	resumer r = {.dir = f->dir, .ref = lp_pause_id(p), .files = {b}, .n = 1};
 	pid_t pid = fork_child(resume_child, &r);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_int_equal(child_rc(wait_child(pid, 15000)), LP_OK);
 	assert_int_equal(res.nattachments, 1);
 	assert_string_equal(res.attachments[0].name, "answer.txt");
@@ -242,7 +242,7 @@ static void test_both_ways(void **state)
 	free(text);
 	/* the pause file lists both, with their sources */
 	lp_pause_info *info;
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 	assert_int_equal(info->nattachments, 2);
 	assert_string_equal(info->attachments[0].source, "test");
 	assert_string_equal(info->attachments[1].source, "resume");
@@ -272,7 +272,7 @@ static void test_both_ways(void **state)
 	assert_int_equal(lp_attachment_export(f->store, lp_pause_id(p), "screen.png", NULL, 1, NULL),
 			 LP_EBADCMD);
 	lp_pause_info_free(info);
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 	assert_int_equal(lp_pause_info_check_attachments(info), LP_OK);
 	assert_int_equal(info->attachments[0].blob, LP_BLOB_CORRUPT);
 	assert_int_equal(info->attachments[1].blob, LP_BLOB_OK);
@@ -316,7 +316,7 @@ static void test_command_with_bad_blob_refused(void **state)
 		fx_path(f, cp, sizeof cp, "runs/r1/commands/%s.resume.json", lp_pause_id(p));
 		assert_int_equal(write_text(cp, cmds[i], strlen(cmds[i])), 0);
 		lp_resolution res = {0};
-		assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+		assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 		assert_int_equal(res.outcome, LP_OUTCOME_TIMED_OUT); /* the bad one was not taken */
 		assert_int_equal(res.nattachments, 0);
 		lp_resolution_clear(&res);
@@ -334,7 +334,7 @@ static void test_command_with_bad_blob_refused(void **state)
 	fx_path(f, cp, sizeof cp, "runs/r1/commands/%s.resume.json", lp_pause_id(p));
 	assert_int_equal(write_text(cp, ok, strlen(ok)), 0);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	assert_int_equal(res.nattachments, 1);
 	assert_string_equal(res.attachments[0].name, "x.txt");

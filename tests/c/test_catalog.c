@@ -43,7 +43,7 @@ static int collect_cb(const lp_pause_info *info, void *ud)
 static void list(lp_store *store, unsigned flags, rows *s)
 {
 	memset(s, 0, sizeof *s);
-	assert_int_equal(lp_list(store, flags, collect_cb, s), LP_OK);
+	assert_int_equal(lp_store_list(store, flags, collect_cb, s), LP_OK);
 }
 
 static const row *find(const rows *s, const char *id)
@@ -70,7 +70,7 @@ static void claim(lp_pause *p, lp_action action)
 {
 	lp_resolution res = {0};
 	const char *by = action == LP_ACTION_RESUME ? "cli" : lp_action_name(action);
-	assert_int_equal(lp_pause_claim(p, action, by, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(&res, p, action, by, NULL), LP_OK);
 	lp_resolution_clear(&res);
 }
 

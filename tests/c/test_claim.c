@@ -16,19 +16,19 @@
 
 /* ------------------------------------------------------------- parsing */
 
-static int parse(const char *text, lp_kind kind, lp_command *c)
+static int parse(const char *text, lp_kind kind, lpi_command *c)
 {
-	return lp_command_parse(text, strlen(text), kind, "command", c);
+	return lpi_command_parse(text, strlen(text), kind, "command", c);
 }
 
-static char *ignored(const lp_command *c)
+static char *ignored(const lpi_command *c)
 {
 	return lpj_dump(c->ignored);
 }
 
 static void refuse(const char *text, lp_kind kind, const char *why)
 {
-	lp_command c;
+	lpi_command c;
 	int rc = parse(text, kind, &c);
 	if (rc != LP_EBADCMD || !strstr(lp_error_message(), why))
 		fprintf(stderr, "%s: rc %d, message %s\n", text, rc, lp_error_message());
@@ -42,7 +42,7 @@ static void refuse(const char *text, lp_kind kind, const char *why)
 static void test_typed_commands_are_strict(void **state)
 {
 	(void)state;
-	lp_command c;
+	lpi_command c;
 	assert_int_equal(parse("{\"action\":\"resume\",\"token\":\"ab12\",\"by\":\"cli\","
 			       "\"result\":true,\"reason\":\"ok\",\"pid\":1,\"protocol\":2}",
 			       LP_KIND_CHECKPOINT, &c),
@@ -56,13 +56,13 @@ static void test_typed_commands_are_strict(void **state)
 	char *ig = ignored(&c);
 	assert_string_equal(ig, "[]");
 	free(ig);
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	assert_int_equal(parse("{\"action\":\"abort\"}", LP_KIND_FAILURE, &c), LP_OK);
 	assert_int_equal(c.action, LP_ACTION_ABORT);
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	assert_int_equal(parse("{\"action\":\"timeout\"}", LP_KIND_CHECKPOINT, &c), LP_OK);
 	assert_int_equal(c.action, LP_ACTION_TIMEOUT);
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	/* each class of refusal, more than one instance */
 	refuse("{\"action\":\"explode\"}", LP_KIND_FAILURE, "unknown action 'explode'");
 	refuse("{\"action\":\"Resume\"}", LP_KIND_CHECKPOINT, "unknown action 'Resume'");
@@ -102,13 +102,13 @@ static void test_unknown_fields_are_ignored_and_recorded(void **state)
 		"{\"failure_reason\":\"x\",\"future_field\":[1],\"zz\":{}}",
 	};
 	for (int i = 0; i < 2; i++) {
-		lp_command c;
+		lpi_command c;
 		assert_int_equal(parse(texts[i], LP_KIND_FAILURE, &c), LP_OK);
 		assert_string_equal(c.failure_reason, "x");
 		char *ig = ignored(&c);
 		assert_string_equal(ig, "[\"future_field\",\"zz\"]");
 		free(ig);
-		lp_command_clear(&c);
+		lpi_command_clear(&c);
 	}
 }
 
@@ -140,7 +140,7 @@ static void test_seed_format_takes_what_0_1_1_took(void **state)
 		 NULL, "[\"by\",\"pid\"]"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-		lp_command c;
+		lpi_command c;
 		int rc = parse(cases[i].text, cases[i].kind, &c);
 		if (rc)
 			fprintf(stderr, "%s: %s\n", cases[i].text, lp_error_message());
@@ -154,7 +154,7 @@ static void test_seed_format_takes_what_0_1_1_took(void **state)
 		char *ig = ignored(&c);
 		assert_string_equal(ig, cases[i].ignored);
 		free(ig);
-		lp_command_clear(&c);
+		lpi_command_clear(&c);
 	}
 	/* still strictly parsed JSON */
 	refuse("{\"result\":true,\"result\":false}", LP_KIND_CHECKPOINT, "duplicate");
@@ -170,11 +170,11 @@ static void test_by_decides_nothing(void **state)
 	for (size_t i = 0; i < 4; i++) {
 		char text[128];
 		snprintf(text, sizeof text, "{\"by\":\"%s\",\"failure_reason\":\"x\"}", bys[i]);
-		lp_command c;
+		lpi_command c;
 		assert_int_equal(parse(text, LP_KIND_FAILURE, &c), LP_OK);
 		assert_int_equal(c.action, LP_ACTION_RESUME);
 		assert_string_equal(c.by, bys[i]);
-		lp_command_clear(&c);
+		lpi_command_clear(&c);
 	}
 	assert_int_equal(lp_action_outcome(LP_ACTION_RESUME), LP_OUTCOME_RESUMED);
 	assert_int_equal(lp_action_outcome(LP_ACTION_ABORT), LP_OUTCOME_ABORTED);
@@ -182,9 +182,9 @@ static void test_by_decides_nothing(void **state)
 	assert_string_equal(lp_action_name(LP_ACTION_TIMEOUT), "timeout");
 	/* NULL-safe as the header says */
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_abort(NULL, "SIGINT", &res), LP_EINVAL);
-	assert_int_equal(lp_pause_claim(NULL, LP_ACTION_RESUME, "cli", NULL, &res), LP_EINVAL);
-	lp_command_clear(NULL);
+	assert_int_equal(lp_pause_abort(&res, NULL, "SIGINT"), LP_EINVAL);
+	assert_int_equal(lp_pause_claim(&res, NULL, LP_ACTION_RESUME, "cli", NULL), LP_EINVAL);
+	lpi_command_clear(NULL);
 	lp_resolution_clear(NULL);
 }
 
@@ -194,22 +194,22 @@ static void test_build(void **state)
 {
 	(void)state;
 	char token[LP_TOKEN_HEX + 1], *text;
-	lp_command_spec s = {.action = LP_ACTION_RESUME, .by = "cli", .result = LP_RESULT_FALSE,
+	lpi_command_spec s = {.action = LP_ACTION_RESUME, .by = "cli", .result = LP_RESULT_FALSE,
 			     .reason = "no", .pause_protocol = LP_PROTOCOL_VERSION,
 			     .pause_id = "r1.00000000"};
-	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
+	assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
 	assert_int_equal(strlen(token), LP_TOKEN_HEX);
-	lp_command c;
+	lpi_command c;
 	assert_int_equal(parse(text, LP_KIND_CHECKPOINT, &c), LP_OK);
 	assert_true(c.typed);
 	assert_string_equal(c.token, token);
 	assert_int_equal(c.result, LP_RESULT_FALSE);
 	assert_string_equal(c.reason, "no");
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	char first[LP_TOKEN_HEX + 1];
 	memcpy(first, token, sizeof first);
 	free(text);
-	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
+	assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
 	assert_string_not_equal(first, token); /* unique per command */
 	free(text);
 
@@ -217,13 +217,13 @@ static void test_build(void **state)
 	 * the seed format, which both take; no action but resume */
 	for (int proto = 0; proto < LP_PROTOCOL_TYPED; proto++) {
 		s.pause_protocol = proto;
-		assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
+		assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
 		assert_string_equal(token, "");
 		assert_null(strstr(text, "\"action\""));
 		assert_null(strstr(text, "\"token\""));
 		free(text);
 		s.action = LP_ACTION_ABORT;
-		assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
+		assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
 		assert_non_null(strstr(lp_error_message(), "older pytest-live-pause"));
 		assert_null(text);
 		s.action = LP_ACTION_RESUME;
@@ -236,28 +236,28 @@ static void test_build(void **state)
 	memset(big, 'x', n);
 	big[n] = '\0';
 	s.reason = big;
-	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
+	assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
 	assert_non_null(strstr(lp_error_message(), "its process accepts"));
 	s.reason = NULL;
 	s.failure_reason = big;
-	assert_int_equal(lp_command_build(LP_KIND_FAILURE, &s, token, &text), LP_EINVAL);
+	assert_int_equal(lpi_command_build(LP_KIND_FAILURE, &s, token, &text), LP_EINVAL);
 	/* escaping counts: 12,000 control characters are 72,000 bytes encoded */
 	memset(big, '\x01', 12000);
 	big[12000] = '\0';
-	assert_int_equal(lp_command_build(LP_KIND_FAILURE, &s, token, &text), LP_EINVAL);
+	assert_int_equal(lpi_command_build(LP_KIND_FAILURE, &s, token, &text), LP_EINVAL);
 	free(big);
 	s.failure_reason = NULL;
 
 	/* fields_json: only the allowed extras; what the take refuses is refused */
 	s.fields_json = "{\"colour\":1}";
-	assert_int_equal(lp_command_build(LP_KIND_FAILURE, &s, token, &text), LP_EINVAL);
+	assert_int_equal(lpi_command_build(LP_KIND_FAILURE, &s, token, &text), LP_EINVAL);
 	s.fields_json = "{\"result\":\"yes\"}";
-	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
+	assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
 	s.fields_json = "[1]";
-	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
+	assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
 	s.fields_json = NULL;
 	s.by = "";
-	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
+	assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
 }
 
 /* --------------------------------------------- reading the claim's name */
@@ -270,10 +270,10 @@ static void test_read_odd_entries(void **state)
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(dfd >= 0);
 	snprintf(path, sizeof path, "%s/x.resume.json", dir);
-	lp_command c;
+	lpi_command c;
 	char *text;
 	struct stat st;
-	assert_int_equal(lp_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
 			 LP_CLAIM_NONE);
 	/* a UNIX socket, a FIFO, a directory: each bad, with its type named */
 	int sk = socket(AF_UNIX, SOCK_STREAM, 0);
@@ -281,34 +281,34 @@ static void test_read_odd_entries(void **state)
 	assert_true(strlen(path) < sizeof sa.sun_path);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	assert_int_equal(bind(sk, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(lp_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
 			 LP_CLAIM_BAD);
 	assert_non_null(strstr(lp_error_message(), "a UNIX socket"));
 	assert_true(S_ISSOCK(st.st_mode));
 	close(sk);
 	unlink(path);
 	assert_int_equal(mkfifo(path, 0600), 0);
-	assert_int_equal(lp_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
 			 LP_CLAIM_BAD);
 	assert_non_null(strstr(lp_error_message(), "a FIFO"));
 	unlink(path);
 	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(lp_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
 			 LP_CLAIM_BAD);
 	assert_non_null(strstr(lp_error_message(), "a directory"));
 	rmdir(path);
 	/* a fresh partial file is given time; an old one is bad */
 	assert_int_equal(write_text(path, "{\"failure_", 10), 0);
-	assert_int_equal(lp_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
 			 LP_CLAIM_RETRY);
-	assert_int_equal(lp_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 0, &c, &text, &st),
+	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 0, &c, &text, &st),
 			 LP_CLAIM_BAD);
 	/* a valid one */
 	assert_int_equal(write_text(path, "{\"failure_reason\":\"y\"}", 22), 0);
-	assert_int_equal(lp_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
 			 LP_CLAIM_TAKEN);
 	assert_string_equal(c.failure_reason, "y");
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	free(text);
 	close(dfd);
 }
@@ -329,8 +329,7 @@ static void test_claim_action_decides(void **state)
 	for (int i = 0; i < 2; i++) {
 		lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 30);
 		lp_resolution res = {0};
-		assert_int_equal(lp_pause_claim(p, LP_ACTION_RESUME, bys[i], "{\"failure_reason\":\"r\"}",
-						&res),
+		assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, bys[i], "{\"failure_reason\":\"r\"}"),
 				 LP_OK);
 		assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 		assert_int_equal(res.action, LP_ACTION_RESUME);
@@ -353,7 +352,7 @@ static void test_claim_action_decides(void **state)
 	for (int i = 0; i < 2; i++) {
 		lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
 		lp_resolution res = {0};
-		assert_int_equal(lp_pause_abort(p, sigs[i], &res), LP_OK);
+		assert_int_equal(lp_pause_abort(&res, p, sigs[i]), LP_OK);
 		assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
 		assert_int_equal(res.action, LP_ACTION_ABORT);
 		assert_non_null(strstr(res.command_json, sigs[i] ? "\"signal\":\"SIGINT\"" : "\"signal\":null"));
@@ -375,7 +374,7 @@ static void test_take_records_ignored(void **state)
 		fx_path(f, path, sizeof path, "runs/r1/commands/%s.resume.json", lp_pause_id(p));
 		assert_int_equal(write_text(path, texts[i], strlen(texts[i])), 0);
 		lp_resolution res = {0};
-		assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+		assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 		assert_string_equal(res.failure_reason, "hand");
 		assert_string_equal(res.ignored_json, "[\"attach\"]");
 		assert_string_equal(res.by, "file");
@@ -406,7 +405,7 @@ static void test_claim_without_commands_dir(void **state)
 		fx_path(f, dir, sizeof dir, "runs/%s", lp_run_id(f->run));
 		rm_rf(dir);
 		lp_resolution res = {0};
-		int rc = i == 0 ? lp_pause_wait(p, NULL, &res) : lp_pause_abort(p, "SIGTERM", &res);
+		int rc = i == 0 ? lp_pause_wait(&res, p, NULL) : lp_pause_abort(&res, p, "SIGTERM");
 		if (rc)
 			fprintf(stderr, "%s\n", lp_error_message());
 		assert_int_equal(rc, LP_OK);
@@ -434,22 +433,22 @@ static void test_claim_without_commands_dir(void **state)
 static void test_value_and_abort_reason_fields(void **state)
 {
 	(void)state;
-	lp_command c;
+	lpi_command c;
 	assert_int_equal(parse("{\"action\":\"resume\",\"value\":\"retry\",\"result\":true}",
 			       LP_KIND_CHECKPOINT, &c),
 			 LP_OK);
 	assert_string_equal(c.value, "retry");
 	assert_int_equal(c.result, LP_RESULT_TRUE);
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	assert_int_equal(parse("{\"action\":\"resume\",\"value\":\"4.2\",\"reason\":\"read off\"}",
 			       LP_KIND_QUESTION, &c),
 			 LP_OK);
 	assert_string_equal(c.value, "4.2");
 	assert_string_equal(c.reason, "read off");
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	assert_int_equal(parse("{\"action\":\"resume\",\"value\":null}", LP_KIND_QUESTION, &c), LP_OK);
 	assert_null(c.value);
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	/* an abort's reason, for each kind */
 	lp_kind kinds[] = {LP_KIND_FAILURE, LP_KIND_CHECKPOINT, LP_KIND_QUESTION};
 	for (int i = 0; i < 3; i++) {
@@ -457,7 +456,7 @@ static void test_value_and_abort_reason_fields(void **state)
 				 LP_OK);
 		assert_int_equal(c.action, LP_ACTION_ABORT);
 		assert_string_equal(c.reason, "device lost");
-		lp_command_clear(&c);
+		lpi_command_clear(&c);
 	}
 	/* refusals: the wrong kind, the wrong type, more than one instance */
 	refuse("{\"action\":\"resume\",\"value\":\"x\"}", LP_KIND_FAILURE,
@@ -478,42 +477,42 @@ static void test_value_and_abort_reason_fields(void **state)
 	char *ig = ignored(&c);
 	assert_string_equal(ig, "[\"value\"]");
 	free(ig);
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 }
 
-/* lp_command_fits: a value must be one of the pause's choices; a
+/* lpi_command_fits: a value must be one of the pause's choices; a
  * checkpoint without choices takes none. */
 static void test_value_fits_choices(void **state)
 {
 	(void)state;
 	lp_json *choices;
 	assert_int_equal(lpj_parse_any("[\"pass\",\"retry\",\"skip\"]", strlen("[\"pass\",\"retry\",\"skip\"]"), &choices), LP_OK);
-	lp_command c;
+	lpi_command c;
 	assert_int_equal(parse("{\"action\":\"resume\",\"value\":\"retry\"}", LP_KIND_CHECKPOINT, &c),
 			 LP_OK);
-	assert_int_equal(lp_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_OK);
-	assert_int_equal(lp_command_fits(&c, LP_KIND_CHECKPOINT, NULL, "cmd"), LP_EBADCMD);
+	assert_int_equal(lpi_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_OK);
+	assert_int_equal(lpi_command_fits(&c, LP_KIND_CHECKPOINT, NULL, "cmd"), LP_EBADCMD);
 	assert_non_null(strstr(lp_error_message(), "has no choices"));
-	lp_command_clear(&c);
+	lpi_command_clear(&c);
 	const char *bad[] = {"{\"action\":\"resume\",\"value\":\"Retry\"}",
 			     "{\"action\":\"resume\",\"value\":\"\"}",
 			     "{\"value\":\"pass \"}"};
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(parse(bad[i], LP_KIND_CHECKPOINT, &c), LP_OK);
-		assert_int_equal(lp_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_EBADCMD);
+		assert_int_equal(lpi_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_EBADCMD);
 		assert_non_null(strstr(lp_error_message(), "is not one of the choices 'pass', 'retry', 'skip'"));
-		lp_command_clear(&c);
+		lpi_command_clear(&c);
 	}
 	/* a question without choices takes any text; with choices, one of them */
 	assert_int_equal(parse("{\"action\":\"resume\",\"value\":\"anything\"}", LP_KIND_QUESTION, &c),
 			 LP_OK);
-	assert_int_equal(lp_command_fits(&c, LP_KIND_QUESTION, NULL, "cmd"), LP_OK);
-	assert_int_equal(lp_command_fits(&c, LP_KIND_QUESTION, choices, "cmd"), LP_EBADCMD);
-	lp_command_clear(&c);
+	assert_int_equal(lpi_command_fits(&c, LP_KIND_QUESTION, NULL, "cmd"), LP_OK);
+	assert_int_equal(lpi_command_fits(&c, LP_KIND_QUESTION, choices, "cmd"), LP_EBADCMD);
+	lpi_command_clear(&c);
 	/* no value, or an abort: nothing to check */
 	assert_int_equal(parse("{\"action\":\"abort\",\"reason\":\"x\"}", LP_KIND_CHECKPOINT, &c), LP_OK);
-	assert_int_equal(lp_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_OK);
-	lp_command_clear(&c);
+	assert_int_equal(lpi_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_OK);
+	lpi_command_clear(&c);
 	lpj_free(choices);
 }
 
@@ -526,20 +525,20 @@ static void test_build_value_and_abort(void **state)
 	char token[LP_TOKEN_HEX + 1], *text;
 	lp_json *choices;
 	assert_int_equal(lpj_parse_any("[\"a\",\"b\"]", strlen("[\"a\",\"b\"]"), &choices), LP_OK);
-	lp_command_spec s = {.action = LP_ACTION_RESUME, .by = "cli", .result = LP_RESULT_NONE,
+	lpi_command_spec s = {.action = LP_ACTION_RESUME, .by = "cli", .result = LP_RESULT_NONE,
 			     .pause_protocol = LP_PROTOCOL_VERSION, .pause_id = "r1.00000000",
 			     .value = "b", .choices = choices};
-	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
+	assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
 	assert_non_null(strstr(text, "\"value\":\"b\""));
 	free(text);
 	s.value = "c";
-	assert_int_equal(lp_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
+	assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
 	assert_non_null(strstr(lp_error_message(), "nothing written"));
 	assert_null(text);
 	/* a question: value, no result */
 	s.choices = NULL;
 	s.value = "42";
-	assert_int_equal(lp_command_build(LP_KIND_QUESTION, &s, token, &text), LP_OK);
+	assert_int_equal(lpi_command_build(LP_KIND_QUESTION, &s, token, &text), LP_OK);
 	assert_non_null(strstr(text, "\"value\":\"42\""));
 	assert_null(strstr(text, "\"result\""));
 	free(text);
@@ -549,19 +548,19 @@ static void test_build_value_and_abort(void **state)
 	s.reason = "device lost";
 	lp_kind kinds[] = {LP_KIND_FAILURE, LP_KIND_CHECKPOINT, LP_KIND_QUESTION};
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(lp_command_build(kinds[i], &s, token, &text), LP_OK);
+		assert_int_equal(lpi_command_build(kinds[i], &s, token, &text), LP_OK);
 		assert_non_null(strstr(text, "\"reason\":\"device lost\""));
 		assert_non_null(strstr(text, "\"action\":\"abort\""));
 		free(text);
 	}
 	/* protocol 2 (typed, but no answers): abort and value refused */
 	s.pause_protocol = LP_PROTOCOL_ANSWERS - 1;
-	assert_int_equal(lp_command_build(LP_KIND_FAILURE, &s, token, &text), LP_EINVAL);
+	assert_int_equal(lpi_command_build(LP_KIND_FAILURE, &s, token, &text), LP_EINVAL);
 	assert_non_null(strstr(lp_error_message(), "cannot stop its run on abort"));
 	s.action = LP_ACTION_RESUME;
 	s.reason = NULL;
 	s.value = "42";
-	assert_int_equal(lp_command_build(LP_KIND_QUESTION, &s, token, &text), LP_EINVAL);
+	assert_int_equal(lpi_command_build(LP_KIND_QUESTION, &s, token, &text), LP_EINVAL);
 	assert_non_null(strstr(lp_error_message(), "takes no --value"));
 	assert_null(text);
 	lpj_free(choices);
@@ -613,7 +612,7 @@ static void test_question_takes_a_valid_value(void **state)
 		h.check = stop_now;
 		h.slice_ms = 10;
 		lp_resolution res = {0};
-		assert_int_equal(lp_pause_wait(p, &h, &res), LP_EINTR);
+		assert_int_equal(lp_pause_wait(&res, p, &h), LP_EINTR);
 		assert_false(exists(path));
 		assert_int_equal(count_entries(dir, rejected), i + 1);
 		assert_pause_status(f->store, lp_pause_id(p), "pending");
@@ -621,14 +620,14 @@ static void test_question_takes_a_valid_value(void **state)
 	const char *good = "{\"action\":\"resume\",\"value\":\"no\",\"reason\":\"red\"}";
 	assert_int_equal(write_text(path, good, strlen(good)), 0);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	assert_string_equal(res.value, "no");
 	assert_string_equal(res.reason, "red");
 	assert_int_equal(res.result, LP_RESULT_NONE);
 	lp_resolution_clear(&res);
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 	assert_int_equal(info->kind_code, LP_KIND_QUESTION);
 	assert_string_equal(info->question, "Is the LED green?");
 	assert_int_equal(info->nchoices, 2);
@@ -654,7 +653,7 @@ static void test_abort_reason_and_run_stop(void **state)
 	const char *cmd = "{\"action\":\"abort\",\"by\":\"cli\",\"reason\":\"device lost\"}";
 	assert_int_equal(write_text(path, cmd, strlen(cmd)), 0);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
 	assert_string_equal(res.reason, "device lost");
 	char *doc = pause_file_text(p);

@@ -50,7 +50,7 @@ static char *pause_text(fx *f, lp_run *run, lp_pause *p)
 static void claim(lp_pause *p, lp_action action, const char *by, const char *fields)
 {
 	lp_resolution res = {0};
-	int rc = lp_pause_claim(p, action, by, fields, &res);
+	int rc = lp_pause_claim(&res, p, action, by, fields);
 	if (rc != LP_OK)
 		fprintf(stderr, "lp_pause_claim: %s\n", lp_error_message());
 	assert_int_equal(rc, LP_OK);
@@ -109,7 +109,7 @@ static void test_timeout_zero_times_out_at_once(void **state)
 	for (int kind = 0; kind < 2; kind++) {
 		lp_pause *p = fx_pause(f, kind ? LP_KIND_CHECKPOINT : LP_KIND_FAILURE, 0);
 		lp_resolution res = {0};
-		assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+		assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 		assert_int_equal(res.outcome, LP_OUTCOME_TIMED_OUT);
 		assert_string_equal(res.by, "timeout");
 		lp_resolution_clear(&res);
@@ -135,7 +135,7 @@ static void test_timeout_inf_waits_and_is_null(void **state)
 	assert_non_null(strstr(t, "\"deadline_at\":null"));
 	free(t);
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 	assert_true(isinf(info->timeout));
 	lp_pause_info_free(info);
 	/* no deadline: it is still waiting when the hook stops it */
@@ -145,15 +145,15 @@ static void test_timeout_inf_waits_and_is_null(void **state)
 	h.check = stop_at_second_look;
 	h.ud = &looks;
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, &h, &res), LP_EINTR);
+	assert_int_equal(lp_pause_wait(&res, p, &h), LP_EINTR);
 	claim(p, LP_ACTION_RESUME, "cli", "{\"result\":true}");
 	lp_pause_free(p);
 	/* the catalog keeps "no timeout" */
-	lp_catalog *cat = NULL;
-	assert_int_equal(lp_catalog_load(f->store, &cat), LP_OK);
+	lpi_catalog *cat = NULL;
+	assert_int_equal(lpi_catalog_load(f->store, &cat), LP_OK);
 	assert_int_equal(cat->npauses, 1);
 	assert_true(isinf(cat->pauses[0].timeout));
-	lp_catalog_free(cat);
+	lpi_catalog_free(cat);
 }
 
 static void test_timeout_rule(void **state)
@@ -173,13 +173,13 @@ static void test_timeout_rule(void **state)
 	const char *texts[] = {"0", " 2.5 ", "inf", "infinity", "1e9"};
 	const double want[] = {0, 2.5, INFINITY, INFINITY, 1e9};
 	for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
-		assert_int_equal(lp_timeout_parse(texts[k], "t", &v), LP_OK);
+		assert_int_equal(lp_timeout_parse(&v, texts[k], "t"), LP_OK);
 		assert_true(v == want[k]);
 	}
 	const char *bad_texts[] = {"", "abc", "1e10", "nan", "-1", "5s", "-inf"};
 	for (size_t k = 0; k < sizeof bad_texts / sizeof *bad_texts; k++) {
 		v = -5;
-		assert_int_equal(lp_timeout_parse(bad_texts[k], "ini option pause_timeout", &v),
+		assert_int_equal(lp_timeout_parse(&v, bad_texts[k], "ini option pause_timeout"),
 				 LP_EINVAL);
 		assert_true(v == -5); /* untouched */
 		char quoted[64];
@@ -231,7 +231,7 @@ static void test_oversized_fields_fit_every_reader(void **state)
 			pause_name(p, pf, sizeof pf);
 			assert_file_under(f, rid, pf, LP_CAP_PAUSE);
 			lp_pause_info *info = NULL;
-			assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+			assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 			assert_non_null(strstr(info->nodeid, LP_CUT_MARKER));
 			assert_non_null(strstr(info->cwd, LP_CUT_MARKER));
 			assert_non_null(strstr(kind ? info->task : info->original_failure,
@@ -255,7 +255,7 @@ static void test_oversized_fields_fit_every_reader(void **state)
 			lp_pause_free(p);
 		}
 		lp_run_info *ri = NULL;
-		assert_int_equal(lp_run_info_load(f->store, rid, &ri), LP_OK);
+		assert_int_equal(lp_run_info_load(&ri, f->store, rid), LP_OK);
 		assert_non_null(strstr(ri->cwd, LP_CUT_MARKER));
 		lp_run_info_free(ri);
 		assert_int_equal(lp_run_end(run, 0), LP_OK);
@@ -266,12 +266,12 @@ static void test_oversized_fields_fit_every_reader(void **state)
 		free(failure);
 	}
 	/* ls -a from the catalog lists all eight */
-	lp_catalog *cat = NULL;
-	assert_int_equal(lp_catalog_load(f->store, &cat), LP_OK);
+	lpi_catalog *cat = NULL;
+	assert_int_equal(lpi_catalog_load(f->store, &cat), LP_OK);
 	assert_int_equal(cat->npauses, 8);
 	for (size_t k = 0; k < cat->npauses; k++)
 		assert_non_null(strstr(cat->pauses[k].nodeid, LP_CUT_MARKER));
-	lp_catalog_free(cat);
+	lpi_catalog_free(cat);
 }
 
 /* run.json with thousands of arguments stays within LP_CAP_RUN; argv
@@ -294,7 +294,7 @@ static void test_run_json_bounds_argv(void **state)
 		assert_int_equal(lp_run_start(&run, f->store, &ro), LP_OK);
 		assert_file_under(f, rid, "run.json", LP_CAP_RUN);
 		lp_run_info *ri = NULL;
-		assert_int_equal(lp_run_info_load(f->store, rid, &ri), LP_OK);
+		assert_int_equal(lp_run_info_load(&ri, f->store, rid), LP_OK);
 		assert_non_null(strstr(ri->json, "\"argc\":3400"));
 		assert_non_null(strstr(ri->json, "more arguments cut by pytest-live-pause]\"]"));
 		assert_non_null(strstr(ri->json, LP_CUT_MARKER)); /* the long one, cut */

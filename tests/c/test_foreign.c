@@ -1,9 +1,9 @@
 /*
  * test_foreign.c - pauses whose ids are not of our shape (0.1.1's bare
  * 32-hex UUIDs for runs and pauses, no pending/ entry, no catalog line),
- * in a pause directory our runtime also uses: listed by lp_list (pending
- * and all), loaded by id and by path, reported by lp_watch (and woken
- * for when one appears), resumed by lp_resume; two runs holding one id
+ * in a pause directory our runtime also uses: listed by lp_store_list (pending
+ * and all), loaded by id and by path, reported by lp_run_watch (and woken
+ * for when one appears), resumed by lp_pause_resume; two runs holding one id
  * are refused with a message naming both.
  */
 #include "helpers.h"
@@ -26,7 +26,7 @@ static void write_v011(const fx *f, const char *run, const char *pause, const ch
 	snprintf(doc, sizeof doc,
 		 "{\"run_id\": \"%s\", \"pid\": %ld, \"hostname\": \"%s\", \"cwd\": \"/w\", "
 		 "\"argv\": [\"pytest\"], \"started_at\": %f, \"worker_id\": null}",
-		 run, pid, lp_hostname(), created - 1);
+		 run, pid, lpi_hostname(), created - 1);
 	assert_int_equal(write_text(p, doc, strlen(doc)), 0);
 	if (pause == NULL)
 		return;
@@ -37,7 +37,7 @@ static void write_v011(const fx *f, const char *run, const char *pause, const ch
 		 "\"original_failure\": \"\", \"status\": \"%s\", \"created_at\": %f, "
 		 "\"pid\": %ld, \"hostname\": \"%s\", \"cwd\": \"/w\", \"worker_id\": null, "
 		 "\"finished_at\": null, \"failure_reason\": null}",
-		 pause, run, status, created, pid, lp_hostname());
+		 pause, run, status, created, pid, lpi_hostname());
 	assert_int_equal(write_text(p, doc, strlen(doc)), 0);
 }
 
@@ -70,19 +70,19 @@ static void test_listed_beside_ours(void **state)
 {
 	fx *f = *state;
 	lp_pause *ours = fx_pause(f, LP_KIND_CHECKPOINT, 30); /* pending/ and the catalog exist */
-	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lp_now());
+	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lpi_now());
 	write_v011(f, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "resumed",
-		   (long)getpid(), lp_now());
+		   (long)getpid(), lpi_now());
 	ids s = {0};
-	assert_int_equal(lp_list(f->store, 0, on_info, &s), 0);
+	assert_int_equal(lp_store_list(f->store, 0, on_info, &s), 0);
 	assert_int_equal(s.n, 2); /* both pending ones, the resumed one not */
 	assert_true(find(&s, lp_pause_id(ours)) >= 0 && find(&s, FPAUSE) >= 0);
 	memset(&s, 0, sizeof s);
-	assert_int_equal(lp_list(f->store, LP_LIST_ALL, on_info, &s), 0);
+	assert_int_equal(lp_store_list(f->store, LP_LIST_ALL, on_info, &s), 0);
 	assert_int_equal(s.n, 3);
 	assert_string_equal(s.state[find(&s, "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb")], "resumed");
 	memset(&s, 0, sizeof s);
-	assert_int_equal(lp_list(f->store, LP_LIST_ALL | LP_LIST_JSON, on_info, &s), 0);
+	assert_int_equal(lp_store_list(f->store, LP_LIST_ALL | LP_LIST_JSON, on_info, &s), 0);
 	assert_int_equal(s.n, 3);
 	lp_pause_free(ours);
 }
@@ -90,9 +90,9 @@ static void test_listed_beside_ours(void **state)
 static void test_load_by_id_and_path(void **state)
 {
 	fx *f = *state;
-	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lp_now());
+	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lpi_now());
 	lp_pause_info *i = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, FPAUSE, &i), LP_OK);
+	assert_int_equal(lp_pause_info_load(&i, f->store, FPAUSE), LP_OK);
 	assert_string_equal(i->run_id, FRUN);
 	assert_string_equal(i->state, "pending");
 	assert_string_equal(i->kind, "checkpoint");
@@ -101,23 +101,23 @@ static void test_load_by_id_and_path(void **state)
 	assert_string_equal(i->path, path);
 	lp_pause_info_free(i);
 	/* by path, with and without a store */
-	assert_int_equal(lp_pause_info_load(f->store, path, &i), LP_OK);
+	assert_int_equal(lp_pause_info_load(&i, f->store, path), LP_OK);
 	assert_string_equal(i->run_id, FRUN);
 	lp_pause_info_free(i);
-	assert_int_equal(lp_pause_info_load(NULL, path, &i), LP_OK);
+	assert_int_equal(lp_pause_info_load(&i, NULL, path), LP_OK);
 	assert_string_equal(i->pause_id, FPAUSE);
 	lp_pause_info_free(i);
 	/* unknown ids of that shape */
-	assert_int_equal(lp_pause_info_load(f->store, "ffffffffffffffffffffffffffffffff", &i),
+	assert_int_equal(lp_pause_info_load(&i, f->store, "ffffffffffffffffffffffffffffffff"),
 			 LP_ENOTFOUND);
 	assert_non_null(strstr(lp_error_message(), "pytest-live-pause ls"));
 	/* the same id in two runs: refused, naming both; the path still works */
 	write_v011(f, "cccccccccccccccccccccccccccccccc", FPAUSE, "pending", (long)getpid(),
-		   lp_now());
-	assert_int_equal(lp_pause_info_load(f->store, FPAUSE, &i), LP_EINVAL);
+		   lpi_now());
+	assert_int_equal(lp_pause_info_load(&i, f->store, FPAUSE), LP_EINVAL);
 	assert_non_null(strstr(lp_error_message(), FRUN));
 	assert_non_null(strstr(lp_error_message(), "cccccccccccccccccccccccccccccccc"));
-	assert_int_equal(lp_pause_info_load(f->store, path, &i), LP_OK);
+	assert_int_equal(lp_pause_info_load(&i, f->store, path), LP_OK);
 	assert_string_equal(i->run_id, FRUN);
 	lp_pause_info_free(i);
 }
@@ -125,10 +125,10 @@ static void test_load_by_id_and_path(void **state)
 static void test_watch_reports_and_wakes(void **state)
 {
 	fx *f = *state;
-	write_v011(f, FRUN, NULL, NULL, (long)getpid(), lp_now());
+	write_v011(f, FRUN, NULL, NULL, (long)getpid(), lpi_now());
 	lp_pause_info *i = NULL;
 	/* nothing yet: times out */
-	assert_int_equal(lp_watch(f->store, FRUN, 0.2, NULL, &i), LP_ETIMEOUT);
+	assert_int_equal(lp_run_watch(&i, f->store, FRUN, 0.2, NULL), LP_EWAITTIMEOUT);
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -142,19 +142,19 @@ static void test_watch_reports_and_wakes(void **state)
 			 "{\"pause_id\": \"%s\", \"run_id\": \"%s\", \"kind\": \"failure\", "
 			 "\"nodeid\": \"t.py::f\", \"status\": \"pending\", \"created_at\": %f, "
 			 "\"pid\": %ld, \"hostname\": \"%s\"}",
-			 FPAUSE, FRUN, lp_now(), (long)getppid(), lp_hostname());
+			 FPAUSE, FRUN, lpi_now(), (long)getppid(), lpi_hostname());
 		if (write_text(tmp, doc, strlen(doc)) != 0 || rename(tmp, p) != 0)
 			_exit(CHILD_SETUP_FAILED);
 		_exit(0);
 	}
-	int rc = lp_watch(f->store, FRUN, 20, NULL, &i);
+	int rc = lp_run_watch(&i, f->store, FRUN, 20, NULL);
 	assert_int_equal(wait_child(pid, 10000), 0);
 	assert_int_equal(rc, LP_OK);
 	assert_string_equal(i->pause_id, FPAUSE);
 	assert_string_equal(i->kind, "failure");
 	lp_pause_info_free(i);
 	/* at once, now that it exists */
-	assert_int_equal(lp_watch(f->store, FRUN, 5, NULL, &i), LP_OK);
+	assert_int_equal(lp_run_watch(&i, f->store, FRUN, 5, NULL), LP_OK);
 	assert_string_equal(i->pause_id, FPAUSE);
 	lp_pause_info_free(i);
 }
@@ -162,13 +162,13 @@ static void test_watch_reports_and_wakes(void **state)
 static void test_watch_all_reports_ended(void **state)
 {
 	fx *f = *state;
-	write_v011(f, FRUN, FPAUSE, "resumed", (long)getpid(), lp_now());
+	write_v011(f, FRUN, FPAUSE, "resumed", (long)getpid(), lpi_now());
 	lp_watcher *w = NULL;
 	lp_pause_info *i = NULL;
 	assert_int_equal(lp_run_watch_open(&w, f->store, FRUN), LP_OK);
-	assert_int_equal(lp_watcher_next(w, 0.2, NULL, &i), LP_ETIMEOUT);
+	assert_int_equal(lp_watcher_next(&i, w, 0.2, NULL), LP_EWAITTIMEOUT);
 	assert_int_equal(lp_watcher_set_all(w, 1), LP_OK);
-	assert_int_equal(lp_watcher_next(w, 5, NULL, &i), LP_OK);
+	assert_int_equal(lp_watcher_next(&i, w, 5, NULL), LP_OK);
 	assert_string_equal(i->pause_id, FPAUSE);
 	assert_string_equal(i->state, "resumed");
 	lp_pause_info_free(i);
@@ -177,11 +177,11 @@ static void test_watch_all_reports_ended(void **state)
 	/* ours too: an ended pause of our run */
 	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_RESUME, "cli", NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, "cli", NULL), LP_OK);
 	lp_resolution_clear(&res);
 	assert_int_equal(lp_run_watch_open(&w, f->store, "r1"), LP_OK);
 	assert_int_equal(lp_watcher_set_all(w, 1), LP_OK);
-	assert_int_equal(lp_watcher_next(w, 5, NULL, &i), LP_OK);
+	assert_int_equal(lp_watcher_next(&i, w, 5, NULL), LP_OK);
 	assert_string_equal(i->pause_id, lp_pause_id(p));
 	assert_string_equal(i->state, "resumed");
 	lp_pause_info_free(i);
@@ -211,29 +211,29 @@ static int v011_take(void *arg)
 		 "{\"pause_id\": \"%s\", \"run_id\": \"%s\", \"kind\": \"checkpoint\", "
 		 "\"nodeid\": \"t.py::v011\", \"status\": \"resumed\", \"created_at\": 1.0, "
 		 "\"pid\": %ld, \"hostname\": \"%s\", \"finished_at\": 2.0, \"result\": true}",
-		 FPAUSE, FRUN, (long)getppid(), lp_hostname());
+		 FPAUSE, FRUN, (long)getppid(), lpi_hostname());
 	return write_text(tmp, doc, strlen(doc)) == 0 && rename(tmp, p) == 0 ? 0 : 2;
 }
 
 static void test_resume_by_id(void **state)
 {
 	fx *f = *state;
-	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lp_now());
+	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lpi_now());
 	pid_t child = fork_child(v011_take, f);
 	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
 	o.has_result = 1;
 	o.result = LP_RESULT_TRUE;
 	o.take_timeout = 20;
 	lp_pause_info *i = NULL;
-	int rc = lp_resume(f->store, FPAUSE, &o, &i);
+	int rc = lp_pause_resume(&i, f->store, FPAUSE, &o);
 	assert_int_equal(wait_child(child, 20000), 0);
 	if (rc != LP_OK)
-		fprintf(stderr, "lp_resume: %s\n", lp_error_message());
+		fprintf(stderr, "lp_pause_resume: %s\n", lp_error_message());
 	assert_int_equal(rc, LP_OK);
 	assert_string_equal(i->status, "resumed");
 	lp_pause_info_free(i);
 	/* a second resume is refused as already resumed */
-	assert_int_equal(lp_resume(f->store, FPAUSE, &o, NULL), LP_ERESUMED);
+	assert_int_equal(lp_pause_resume(NULL, f->store, FPAUSE, &o), LP_ERESUMED);
 }
 
 static void test_typed_info_and_verdict(void **state)
@@ -248,7 +248,7 @@ static void test_typed_info_and_verdict(void **state)
 	/* ours, pending then resumed with a verdict */
 	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
 	lp_pause_info *i = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &i), LP_OK);
+	assert_int_equal(lp_pause_info_load(&i, f->store, lp_pause_id(p)), LP_OK);
 	assert_int_equal(i->kind_code, LP_KIND_CHECKPOINT);
 	assert_int_equal(i->state_code, LP_STATE_PENDING);
 	assert_int_equal(i->status_code, LP_STATE_PENDING);
@@ -257,11 +257,10 @@ static void test_typed_info_and_verdict(void **state)
 	assert_true(i->finished_at == 0);
 	lp_pause_info_free(i);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_RESUME, "cli",
-					"{\"result\": true, \"reason\": \"ok\\u2028x\"}", &res),
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, "cli", "{\"result\": true, \"reason\": \"ok\\u2028x\"}"),
 			 LP_OK);
 	lp_resolution_clear(&res);
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &i), LP_OK);
+	assert_int_equal(lp_pause_info_load(&i, f->store, lp_pause_id(p)), LP_OK);
 	assert_int_equal(i->state_code, LP_STATE_RESUMED);
 	assert_int_equal(i->status_code, LP_STATE_RESUMED);
 	assert_string_equal(i->resolved_by, "cli");
@@ -272,8 +271,8 @@ static void test_typed_info_and_verdict(void **state)
 	lp_pause_info_free(i);
 	lp_pause_free(p);
 	/* 0.1.1's: a failure resumed with a reason, and a stale one */
-	write_v011(f, FRUN, FPAUSE, "pending", 999999999L, lp_now());
-	assert_int_equal(lp_pause_info_load(f->store, FPAUSE, &i), LP_OK);
+	write_v011(f, FRUN, FPAUSE, "pending", 999999999L, lpi_now());
+	assert_int_equal(lp_pause_info_load(&i, f->store, FPAUSE), LP_OK);
 	assert_int_equal(i->state_code, LP_STATE_STALE);
 	assert_int_equal(i->status_code, LP_STATE_PENDING);
 	lp_pause_info_free(i);
@@ -285,7 +284,7 @@ static void test_typed_info_and_verdict(void **state)
 		 "\"failure_reason\": \"wifi\", \"result\": null, \"reason\": null, \"pid\": 1}",
 		 FPAUSE, FRUN);
 	assert_int_equal(write_text(path, doc, strlen(doc)), 0);
-	assert_int_equal(lp_pause_info_load(f->store, FPAUSE, &i), LP_OK);
+	assert_int_equal(lp_pause_info_load(&i, f->store, FPAUSE), LP_OK);
 	assert_int_equal(i->kind_code, LP_KIND_FAILURE);
 	assert_int_equal(i->state_code, LP_STATE_RESUMED);
 	assert_null(i->resolved_by); /* 0.1.1 does not record it */
@@ -298,7 +297,7 @@ static void test_typed_info_and_verdict(void **state)
 		 "{\"pause_id\": \"%s\", \"run_id\": \"%s\", \"status\": \"paused_elsewhere\"}",
 		 FPAUSE, FRUN);
 	assert_int_equal(write_text(path, doc, strlen(doc)), 0);
-	assert_int_equal(lp_pause_info_load(f->store, FPAUSE, &i), LP_OK);
+	assert_int_equal(lp_pause_info_load(&i, f->store, FPAUSE), LP_OK);
 	assert_int_equal(i->state_code, LP_STATE_UNKNOWN);
 	assert_int_equal(i->status_code, LP_STATE_UNKNOWN);
 	lp_pause_info_free(i);

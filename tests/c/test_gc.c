@@ -2,7 +2,7 @@
  * test_gc.c - gc.c and the catalog's compaction: no line appended by
  * another process is lost while the catalog is compacted again and again
  * (the race that the flock protocol of catalog.c closes), "E" lines, and
- * lp_gc() removing an ended run with everything in it (a symlink as a
+ * lp_store_gc() removing an ended run with everything in it (a symlink as a
  * link, its target untouched) while it keeps a run with a pending pause,
  * a dry run reporting exactly what the real one removes.
  */
@@ -30,7 +30,7 @@ static int appender(void *arg)
 	for (int i = 0; i < LINES_PER_CHILD && rc == LP_OK; i++) {
 		char id[32];
 		snprintf(id, sizeof id, "c%dx%d", k, i);
-		rc = lp_catalog_add_run(store, id);
+		rc = lpi_catalog_add_run(store, id);
 	}
 	if (rc != LP_OK) /* why, for the failing assertion below */
 		fprintf(stderr, "appender %d: %s\n", k, lp_error_message());
@@ -53,9 +53,9 @@ static void test_compaction_loses_no_concurrent_line(void **state)
 	while (alive > 0) {
 		char id[32];
 		snprintf(id, sizeof id, "v%d", compactions);
-		assert_int_equal(lp_catalog_add_run(f->store, id), LP_OK);
+		assert_int_equal(lpi_catalog_add_run(f->store, id), LP_OK);
 		size_t dropped = 0;
-		assert_int_equal(lp_catalog_compact(f->store, drop_victims, NULL, 0, &dropped),
+		assert_int_equal(lpi_catalog_compact(f->store, drop_victims, NULL, 0, &dropped),
 				 LP_OK);
 		assert_true(dropped >= 1);
 		compactions++;
@@ -96,15 +96,15 @@ static void test_end_line_written_and_read(void **state)
 {
 	fx *f = *state;
 	assert_int_equal(lp_run_end(f->run, 3), LP_OK);
-	lp_catalog *cat;
-	assert_int_equal(lp_catalog_load(f->store, &cat), LP_OK);
-	const lp_catalog_end *e = lp_catalog_find_end(cat, "r1");
+	lpi_catalog *cat;
+	assert_int_equal(lpi_catalog_load(f->store, &cat), LP_OK);
+	const lp_catalog_end *e = lpi_catalog_find_end(cat, "r1");
 	assert_non_null(e);
 	assert_int_equal(e->exitstatus, 3);
 	assert_int_equal(e->pid, (long)getpid());
 	assert_true(e->ended_at >= e->started_at && e->started_at > 0);
-	assert_null(lp_catalog_find_end(cat, "r2"));
-	lp_catalog_free(cat);
+	assert_null(lpi_catalog_find_end(cat, "r2"));
+	lpi_catalog_free(cat);
 }
 
 typedef struct seen {
@@ -152,11 +152,11 @@ static void test_gc_removes_an_ended_run_and_keeps_a_pending_one(void **state)
 	o.dry_run = 1;
 	o.on_item = on_item;
 	o.ud = &dry;
-	assert_int_equal(lp_gc(f->store, &o, &rd), LP_OK);
+	assert_int_equal(lp_store_gc(&rd, f->store, &o), LP_OK);
 	assert_true(exists(fx_path(f, d, sizeof d, "runs/r1/run.json")));
 	o.dry_run = 0;
 	o.ud = &real;
-	assert_int_equal(lp_gc(f->store, &o, &rr), LP_OK);
+	assert_int_equal(lp_store_gc(&rr, f->store, &o), LP_OK);
 	assert_int_equal(dry.n, 1);
 	assert_int_equal(real.n, 1);
 	assert_string_equal(dry.items[0], real.items[0]);
@@ -172,7 +172,7 @@ static void test_gc_removes_an_ended_run_and_keeps_a_pending_one(void **state)
 	free(kept);
 	/* r2 and its pending pause are untouched */
 	lp_pause_info *info;
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 	assert_string_equal(info->state, "pending");
 	lp_pause_info_free(info);
 	char *text = slurp(fx_path(f, d, sizeof d, "catalog.tsv"));
@@ -183,17 +183,17 @@ static void test_gc_removes_an_ended_run_and_keeps_a_pending_one(void **state)
 	/* ended, but with a pause still pending: kept */
 	assert_int_equal(lp_run_end(r2, 0), LP_OK);
 	o.on_item = NULL;
-	assert_int_equal(lp_gc(f->store, &o, &rr), LP_OK);
+	assert_int_equal(lp_store_gc(&rr, f->store, &o), LP_OK);
 	assert_int_equal(rr.runs, 0);
 	assert_int_equal(rr.kept_pending, 1);
 	/* an age not reached keeps everything */
 	o.older_than = 3600;
-	assert_int_equal(lp_gc(f->store, &o, &rr), LP_OK);
+	assert_int_equal(lp_store_gc(&rr, f->store, &o), LP_OK);
 	assert_int_equal(rr.runs, 0);
 	assert_int_equal(rr.kept_young, 1);
 	assert_true(exists(fx_path(f, d, sizeof d, "runs/r2/run.json")));
 	o.older_than = -1;
-	assert_int_equal(lp_gc(f->store, &o, &rr), LP_EINVAL);
+	assert_int_equal(lp_store_gc(&rr, f->store, &o), LP_EINVAL);
 	lp_pause_free(p);
 	lp_run_free(r2);
 	rm_rf(outside);

@@ -7,11 +7,11 @@
 
 static void assert_invalid(const char *id)
 {
-	lp_error_clear();
+	lpi_error_clear();
 	assert_int_equal(lp_id_validate(id, "pause id"), LP_EINVAL);
 	assert_int_equal(lp_error_last(), LP_EINVAL);
 	assert_true(strlen(lp_error_message()) > 0);
-	assert_int_equal(lp_run_id_validate(id), LP_EINVAL);
+	assert_int_equal(lpi_run_id_validate(id), LP_EINVAL);
 }
 
 static void test_empty_and_null(void **state)
@@ -20,7 +20,7 @@ static void test_empty_and_null(void **state)
 	assert_invalid("");
 	assert_int_equal(lp_id_validate(NULL, "pause id"), LP_EINVAL);
 	assert_non_null(strstr(lp_error_message(), "pause id"));
-	assert_int_equal(lp_run_id_validate(NULL), LP_EINVAL);
+	assert_int_equal(lpi_run_id_validate(NULL), LP_EINVAL);
 }
 
 static void test_length_bound(void **state)
@@ -30,7 +30,7 @@ static void test_length_bound(void **state)
 	memset(id, 'a', LP_ID_MAX);
 	id[LP_ID_MAX] = '\0';
 	assert_int_equal(lp_id_validate(id, "pause id"), LP_OK); /* 64: the maximum */
-	assert_int_equal(lp_run_id_validate(id), LP_OK);
+	assert_int_equal(lpi_run_id_validate(id), LP_OK);
 	id[LP_ID_MAX] = 'a';
 	id[LP_ID_MAX + 1] = '\0'; /* 65 */
 	assert_invalid(id);
@@ -71,7 +71,7 @@ static void test_allowed_charset(void **state)
 	(void)state;
 	const char *ok = "AZaz09_-";
 	assert_int_equal(lp_id_validate(ok, "pause id"), LP_OK);
-	assert_int_equal(lp_run_id_validate(ok), LP_OK);
+	assert_int_equal(lpi_run_id_validate(ok), LP_OK);
 	assert_int_equal(lp_id_validate("run-1.abcdef01", "pause id"), LP_OK);
 	assert_int_equal(lp_id_validate("a..b", "pause id"), LP_OK); /* not a path component */
 	assert_int_equal(lp_id_validate("x", NULL), LP_OK);
@@ -88,10 +88,10 @@ static void test_allowed_charset(void **state)
 static void test_run_ids_refuse_dot(void **state)
 {
 	(void)state;
-	assert_int_equal(lp_run_id_validate("a.b"), LP_EINVAL);
+	assert_int_equal(lpi_run_id_validate("a.b"), LP_EINVAL);
 	assert_non_null(strstr(lp_error_message(), "run id"));
-	assert_int_equal(lp_run_id_validate("ab."), LP_EINVAL);
-	assert_int_equal(lp_run_id_validate("r1"), LP_OK);
+	assert_int_equal(lpi_run_id_validate("ab."), LP_EINVAL);
+	assert_int_equal(lpi_run_id_validate("r1"), LP_OK);
 }
 
 static void test_message_names_what(void **state)
@@ -107,16 +107,16 @@ static void test_pause_id_run(void **state)
 {
 	(void)state;
 	char run[LP_ID_MAX + 1];
-	assert_int_equal(lp_pause_id_run("r1.0a1b2c3d", run), LP_OK);
+	assert_int_equal(lpi_pause_id_run("r1.0a1b2c3d", run), LP_OK);
 	assert_string_equal(run, "r1");
-	assert_int_equal(lp_pause_id_run("run-x_y.a.b", run), LP_OK);
+	assert_int_equal(lpi_pause_id_run("run-x_y.a.b", run), LP_OK);
 	assert_string_equal(run, "run-x_y"); /* split at the first '.' */
 	/* no '.': refused (internal.h documents LP_EINVAL; the code says
-	 * LP_ENOTFOUND, which lp_pause_load relies on) */
-	assert_int_not_equal(lp_pause_id_run("nodot", run), LP_OK);
-	assert_int_equal(lp_pause_id_run("a/b.c", run), LP_EINVAL);
-	assert_int_equal(lp_pause_id_run(".x", run), LP_EINVAL);
-	assert_int_equal(lp_pause_id_run("", run), LP_EINVAL);
+	 * LP_ENOTFOUND, which lpi_pause_load relies on) */
+	assert_int_not_equal(lpi_pause_id_run("nodot", run), LP_OK);
+	assert_int_equal(lpi_pause_id_run("a/b.c", run), LP_EINVAL);
+	assert_int_equal(lpi_pause_id_run(".x", run), LP_EINVAL);
+	assert_int_equal(lpi_pause_id_run("", run), LP_EINVAL);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -130,12 +130,12 @@ static void test_generated_ids(void **state)
 	enum { N = 2000 };
 	static char runs[N][LP_ID_MAX + 1], pauses[N][LP_ID_MAX + 1];
 	for (int k = 0; k < N; k++) {
-		assert_int_equal(lp_new_run_id(runs[k]), LP_OK);
-		assert_int_equal(lp_run_id_validate(runs[k]), LP_OK);
-		assert_int_equal(lp_new_pause_id("r1", pauses[k]), LP_OK);
+		assert_int_equal(lpi_new_run_id(runs[k]), LP_OK);
+		assert_int_equal(lpi_run_id_validate(runs[k]), LP_OK);
+		assert_int_equal(lpi_new_pause_id("r1", pauses[k]), LP_OK);
 		assert_int_equal(lp_id_validate(pauses[k], "pause id"), LP_OK);
 		char run[LP_ID_MAX + 1];
-		assert_int_equal(lp_pause_id_run(pauses[k], run), LP_OK);
+		assert_int_equal(lpi_pause_id_run(pauses[k], run), LP_OK);
 		assert_string_equal(run, "r1");
 	}
 	qsort(runs, N, sizeof runs[0], cmp_str);
@@ -152,22 +152,22 @@ static void test_pause_id_of_long_run(void **state)
 	char run[LP_ID_MAX + 1], id[LP_ID_MAX + 1];
 	memset(run, 'r', sizeof run);
 	run[LP_ID_MAX - 9] = '\0'; /* 55: the longest that leaves room */
-	assert_int_equal(lp_new_pause_id(run, id), LP_OK);
+	assert_int_equal(lpi_new_pause_id(run, id), LP_OK);
 	assert_int_equal(strlen(id), LP_ID_MAX);
 	assert_int_equal(lp_id_validate(id, "pause id"), LP_OK);
 	run[LP_ID_MAX - 9] = 'r';
 	run[LP_ID_MAX - 8] = '\0'; /* 56 */
-	assert_int_equal(lp_new_pause_id(run, id), LP_EINVAL);
+	assert_int_equal(lpi_new_pause_id(run, id), LP_EINVAL);
 }
 
 static void test_random_hex(void **state)
 {
 	(void)state;
 	char buf[65];
-	assert_int_equal(lp_random_hex(buf, 32), LP_OK);
+	assert_int_equal(lpi_random_hex(buf, 32), LP_OK);
 	assert_int_equal(strlen(buf), 64);
 	assert_int_equal(strspn(buf, "0123456789abcdef"), 64);
-	assert_int_equal(lp_random_hex(buf, 33), LP_EINVAL);
+	assert_int_equal(lpi_random_hex(buf, 33), LP_EINVAL);
 }
 
 static void test_error_names(void **state)
@@ -177,7 +177,7 @@ static void test_error_names(void **state)
 	assert_string_equal(lp_error_name(LP_ESTALE), "LP_ESTALE");
 	assert_string_equal(lp_error_name(LP_EKIND), "LP_EKIND");
 	assert_string_equal(lp_error_name(12345), "LP_UNKNOWN");
-	lp_error_clear();
+	lpi_error_clear();
 	assert_non_null(lp_error_message());
 	assert_string_equal(lp_error_message(), "");
 	assert_int_equal(lp_error_last(), LP_OK);

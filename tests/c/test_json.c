@@ -16,7 +16,7 @@ static int parse(const char *text, lp_json **out)
 static void assert_rejected(const char *text, size_t len)
 {
 	lp_json *j = (lp_json *)1;
-	lp_error_clear();
+	lpi_error_clear();
 	assert_int_equal(lpj_parse_object(text, len, "test input", &j), LP_EBADCMD);
 	assert_null(j);
 	assert_non_null(strstr(lp_error_message(), "test input")); /* names what */
@@ -229,7 +229,7 @@ static void test_identity_fields(void **state)
 	lp_json *j = NULL;
 	assert_int_equal(parse("{\"hostname\":\"h\",\"boot_id\":\"b\",\"pid\":42,"
 			       "\"pid_start_time\":\"18446744073709551615\"}", &j), LP_OK);
-	lp_identity id;
+	lpi_identity id;
 	lpj_get_identity(j, &id);
 	assert_string_equal(id.hostname, "h");
 	assert_string_equal(id.boot_id, "b");

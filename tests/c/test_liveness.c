@@ -1,6 +1,6 @@
 /*
  * test_liveness.c - liveness.c: the identity of this process (host, pid,
- * /proc start time, boot id) and lp_identity_judge: alive for ourselves;
+ * /proc start time, boot id) and lpi_identity_judge: alive for ourselves;
  * dead for an exited pid, for a live pid whose start time differs (pid
  * reuse), for another boot; on another host judged by the heartbeat.
  */
@@ -11,41 +11,41 @@
 static void test_self_alive(void **state)
 {
 	(void)state;
-	lp_identity me;
-	assert_int_equal(lp_identity_self(&me), LP_OK);
+	lpi_identity me;
+	assert_int_equal(lpi_identity_self(&me), LP_OK);
 	assert_int_equal(me.pid, (long)getpid());
 	assert_true(me.start_time > 0);
-	assert_string_equal(me.hostname, lp_hostname());
+	assert_string_equal(me.hostname, lpi_hostname());
 	assert_true(strlen(me.boot_id) > 0);
 	assert_null(strchr(me.boot_id, '\n'));
-	assert_int_equal(lp_identity_judge(&me, 0, 0), LP_LIVE_ALIVE);
+	assert_int_equal(lpi_identity_judge(&me, 0, 0), LP_LIVE_ALIVE);
 	/* recorded without start time or boot id (older files): by pid */
-	lp_identity weak = me;
+	lpi_identity weak = me;
 	weak.start_time = 0;
 	weak.boot_id[0] = '\0';
-	assert_int_equal(lp_identity_judge(&weak, 0, 0), LP_LIVE_ALIVE);
+	assert_int_equal(lpi_identity_judge(&weak, 0, 0), LP_LIVE_ALIVE);
 	/* no hostname recorded: judged as this host */
 	weak.hostname[0] = '\0';
-	assert_int_equal(lp_identity_judge(&weak, 0, 0), LP_LIVE_ALIVE);
+	assert_int_equal(lpi_identity_judge(&weak, 0, 0), LP_LIVE_ALIVE);
 }
 
 static void test_start_time(void **state)
 {
 	(void)state;
 	unsigned long long a = 0, b = 0;
-	assert_int_equal(lp_proc_start_time(getpid(), &a), LP_OK);
+	assert_int_equal(lpi_proc_start_time(getpid(), &a), LP_OK);
 	assert_true(a > 0);
 	/* a command name with spaces and ')' does not shift the fields */
 	char old[17] = "";
 	prctl(PR_GET_NAME, old, 0, 0, 0);
 	prctl(PR_SET_NAME, "a) b c (d) e f", 0, 0, 0);
-	int rc = lp_proc_start_time(getpid(), &b);
+	int rc = lpi_proc_start_time(getpid(), &b);
 	prctl(PR_SET_NAME, old, 0, 0, 0);
 	assert_int_equal(rc, LP_OK);
 	assert_true(a == b);
 	/* pid 1 is older than us */
 	unsigned long long init = 0;
-	if (lp_proc_start_time(1, &init) == LP_OK)
+	if (lpi_proc_start_time(1, &init) == LP_OK)
 		assert_true(init <= a);
 }
 
@@ -58,20 +58,20 @@ static int exit_now(void *arg)
 static void test_dead_pid(void **state)
 {
 	(void)state;
-	lp_identity rec;
-	lp_identity_self(&rec);
+	lpi_identity rec;
+	lpi_identity_self(&rec);
 	pid_t pid = fork_child(exit_now, NULL);
 	assert_int_equal(wait_child(pid, 10000), 0);
 	rec.pid = pid;
-	assert_int_equal(lp_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
+	assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
 	rec.start_time = 0;
-	assert_int_equal(lp_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
+	assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
 	unsigned long long st;
-	assert_int_equal(lp_proc_start_time(pid, &st), LP_ENOTFOUND);
+	assert_int_equal(lpi_proc_start_time(pid, &st), LP_ENOTFOUND);
 	rec.pid = 0;
-	assert_int_equal(lp_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
+	assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
 	rec.pid = -1;
-	assert_int_equal(lp_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
+	assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
 }
 
 static int exit_on_eof(void *arg)
@@ -91,16 +91,16 @@ static void test_zombie_dead(void **state)
 	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
 	pid_t pid = fork_child(exit_on_eof, fds);
 	close(fds[0]);
-	lp_identity rec;
-	lp_identity_self(&rec);
+	lpi_identity rec;
+	lpi_identity_self(&rec);
 	rec.pid = pid;
-	assert_int_equal(lp_proc_start_time(pid, &rec.start_time), LP_OK);
-	assert_int_equal(lp_identity_judge(&rec, 0, 0), LP_LIVE_ALIVE);
+	assert_int_equal(lpi_proc_start_time(pid, &rec.start_time), LP_OK);
+	assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_ALIVE);
 	close(fds[1]); /* it exits */
 	siginfo_t si;
 	memset(&si, 0, sizeof si);
 	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
-	lp_live judged = lp_identity_judge(&rec, 0, 0);
+	lpi_live judged = lpi_identity_judge(&rec, 0, 0);
 	assert_int_equal(wait_child(pid, 10000), 0); /* reap before asserting */
 	assert_int_equal(judged, LP_LIVE_DEAD);
 }
@@ -110,66 +110,66 @@ static void test_pid_reused(void **state)
 	(void)state;
 	/* our pid, alive, but recorded with another start time: the process
 	 * recorded is gone and the pid now belongs to someone else */
-	lp_identity rec;
-	lp_identity_self(&rec);
+	lpi_identity rec;
+	lpi_identity_self(&rec);
 	rec.start_time += 1;
-	assert_int_equal(lp_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
+	assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
 	rec.start_time -= 2;
-	assert_int_equal(lp_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
+	assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
 	/* pid 1 with our start time */
-	lp_identity self;
-	lp_identity_self(&self);
+	lpi_identity self;
+	lpi_identity_self(&self);
 	rec = self;
 	rec.pid = 1;
 	unsigned long long init;
-	if (lp_proc_start_time(1, &init) == LP_OK && init != self.start_time)
-		assert_int_equal(lp_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
+	if (lpi_proc_start_time(1, &init) == LP_OK && init != self.start_time)
+		assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
 }
 
 static void test_other_boot(void **state)
 {
 	(void)state;
-	lp_identity rec;
-	lp_identity_self(&rec);
+	lpi_identity rec;
+	lpi_identity_self(&rec);
 	if (strcmp(rec.boot_id, "unknown") == 0)
 		skip(); /* no /proc/sys/kernel/random/boot_id */
 	snprintf(rec.boot_id, sizeof rec.boot_id, "00000000-0000-0000-0000-000000000000");
-	assert_int_equal(lp_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
+	assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
 	/* an unknown boot id is not evidence of a reboot */
 	snprintf(rec.boot_id, sizeof rec.boot_id, "unknown");
-	assert_int_equal(lp_identity_judge(&rec, 0, 0), LP_LIVE_ALIVE);
+	assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_ALIVE);
 }
 
 static void test_other_host(void **state)
 {
 	(void)state;
-	lp_identity rec;
-	lp_identity_self(&rec);
-	snprintf(rec.hostname, sizeof rec.hostname, "%s-elsewhere", lp_hostname());
+	lpi_identity rec;
+	lpi_identity_self(&rec);
+	snprintf(rec.hostname, sizeof rec.hostname, "%s-elsewhere", lpi_hostname());
 	rec.pid = 999999999; /* meaningless here: not our pid namespace */
-	double now = lp_now();
+	double now = lpi_now();
 	double interval = LP_HEARTBEAT_INTERVAL;
-	assert_int_equal(lp_identity_judge(&rec, now, interval), LP_LIVE_ALIVE);
-	assert_int_equal(lp_identity_judge(&rec, now - interval, interval), LP_LIVE_ALIVE);
-	assert_int_equal(lp_identity_judge(&rec, now - 100 * interval, interval), LP_LIVE_DEAD);
-	assert_int_equal(lp_identity_judge(&rec, now - (LP_HEARTBEAT_MISSES + 2) * interval,
+	assert_int_equal(lpi_identity_judge(&rec, now, interval), LP_LIVE_ALIVE);
+	assert_int_equal(lpi_identity_judge(&rec, now - interval, interval), LP_LIVE_ALIVE);
+	assert_int_equal(lpi_identity_judge(&rec, now - 100 * interval, interval), LP_LIVE_DEAD);
+	assert_int_equal(lpi_identity_judge(&rec, now - (LP_HEARTBEAT_MISSES + 2) * interval,
 					   interval),
 			 LP_LIVE_DEAD);
 	/* no heartbeat to judge by: assumed alive */
-	assert_int_equal(lp_identity_judge(&rec, 0, interval), LP_LIVE_ALIVE);
-	assert_int_equal(lp_identity_judge(&rec, now - 1000, 0), LP_LIVE_ALIVE);
+	assert_int_equal(lpi_identity_judge(&rec, 0, interval), LP_LIVE_ALIVE);
+	assert_int_equal(lpi_identity_judge(&rec, now - 1000, 0), LP_LIVE_ALIVE);
 	/* the boot id of another host is not compared with ours */
 	snprintf(rec.boot_id, sizeof rec.boot_id, "other-boot");
-	assert_int_equal(lp_identity_judge(&rec, now, interval), LP_LIVE_ALIVE);
+	assert_int_equal(lpi_identity_judge(&rec, now, interval), LP_LIVE_ALIVE);
 }
 
 static void test_clocks(void **state)
 {
 	(void)state;
-	int64_t a = lp_mono_ms(), b = lp_mono_ms();
+	int64_t a = lpi_mono_ms(), b = lpi_mono_ms();
 	assert_true(b >= a);
-	assert_true(lp_now() > 1.5e9);
-	assert_true(strlen(lp_hostname()) > 0);
+	assert_true(lpi_now() > 1.5e9);
+	assert_true(strlen(lpi_hostname()) > 0);
 }
 
 int main(void)

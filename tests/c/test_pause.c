@@ -29,7 +29,7 @@ static int resume_child(void *arg)
 	lp_store *s;
 	if (lp_store_open(&s, r->dir, 0) != LP_OK)
 		return CHILD_SETUP_FAILED;
-	int rc = lp_resume(s, r->ref, &r->o, NULL);
+	int rc = lp_pause_resume(NULL, s, r->ref, &r->o);
 	if (rc != LP_OK)
 		fprintf(stderr, "[resumer] %s: %s\n", lp_error_name(rc), lp_error_message());
 	lp_store_free(s);
@@ -42,7 +42,7 @@ static int wait_resumed_by_child(fx *f, lp_pause *p, const lp_resume_options *o,
 {
 	resumer r = {.dir = f->dir, .ref = lp_pause_id(p), .o = *o, .go_fd = -1};
 	pid_t pid = fork_child(resume_child, &r);
-	int rc = lp_pause_wait(p, NULL, res);
+	int rc = lp_pause_wait(res, p, NULL);
 	if (rc != LP_OK)
 		fprintf(stderr, "lp_pause_wait: %s\n", lp_error_message());
 	assert_int_equal(rc, LP_OK);
@@ -87,7 +87,7 @@ static lp_resume_options no_wait(void)
 static void end_and_free(lp_pause *p)
 {
 	lp_resolution res = {0};
-	if (lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res) == LP_OK)
+	if (lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", NULL) == LP_OK)
 		lp_resolution_clear(&res);
 	lp_pause_free(p);
 }
@@ -107,7 +107,7 @@ static void test_begin_writes_pending(void **state)
 	assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_OK);
 	const char *id = lp_pause_id(p);
 	char run[LP_ID_MAX + 1];
-	assert_int_equal(lp_pause_id_run(id, run), LP_OK);
+	assert_int_equal(lpi_pause_id_run(id, run), LP_OK);
 	assert_string_equal(run, "r1");
 
 	char want[256];
@@ -124,7 +124,7 @@ static void test_begin_writes_pending(void **state)
 	assert_non_null(strstr(hint, "--result"));
 
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, id, &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, id), LP_OK);
 	assert_string_equal(info->status, "pending"); /* extra_json cannot override it */
 	assert_string_equal(info->state, "pending");
 	assert_string_equal(info->kind, "checkpoint");
@@ -133,7 +133,7 @@ static void test_begin_writes_pending(void **state)
 	assert_string_equal(info->original_failure, ""); /* 0.1.1's value for checkpoints */
 	assert_null(info->worker_id);
 	assert_int_equal(info->pid, (long)getpid());
-	assert_string_equal(info->hostname, lp_hostname());
+	assert_string_equal(info->hostname, lpi_hostname());
 	assert_true(info->timeout == 30);
 	assert_true(info->created_at > 0);
 	assert_string_equal(info->path, want);
@@ -206,7 +206,7 @@ static void test_begin_long_failure_text(void **state)
 		fprintf(stderr, "lp_pause_begin: %s\n", lp_error_message());
 	assert_int_equal(rc, LP_OK);
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 	assert_non_null(info->original_failure);
 	assert_true(strlen(info->original_failure) <= LP_CAP_FAILURE_TEXT + 64);
 	assert_non_null(strstr(info->original_failure, "cut by pytest-live-pause"));
@@ -235,7 +235,7 @@ static void test_checkpoint_true(void **state)
 	assert_non_null(strstr(res.command_json, "\"result\":true"));
 
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 	assert_string_equal(info->status, "resumed");
 	assert_string_equal(info->state, "resumed");
 	assert_non_null(strstr(info->json, "\"result\":true"));
@@ -252,8 +252,8 @@ static void test_checkpoint_true(void **state)
 
 	/* ended: no second wait or claim */
 	lp_resolution again = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &again), LP_EINVAL);
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &again), LP_EINVAL);
+	assert_int_equal(lp_pause_wait(&again, p, NULL), LP_EINVAL);
+	assert_int_equal(lp_pause_claim(&again, p, LP_ACTION_ABORT, "abort", NULL), LP_EINVAL);
 	lp_resolution_clear(&res);
 	char id[LP_ID_MAX + 1];
 	snprintf(id, sizeof id, "%s", lp_pause_id(p));
@@ -274,7 +274,7 @@ static void test_checkpoint_false(void **state)
 	assert_int_equal(res.result, LP_RESULT_FALSE);
 	assert_null(res.reason);
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 	assert_non_null(strstr(info->json, "\"result\":false"));
 	lp_pause_info_free(info);
 	lp_resolution_clear(&res);
@@ -322,7 +322,7 @@ static void test_failure_reason(void **state)
 	assert_null(res.reason);
 	assert_int_equal(res.result, LP_RESULT_NONE);
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 	assert_string_equal(info->status, "resumed");
 	assert_non_null(strstr(info->json, "\"failure_reason\":\"the network was down\""));
 	lp_pause_info_free(info);
@@ -347,14 +347,14 @@ static void test_resume_by_path(void **state)
 	r.o.failure_reason = "by path";
 	pid_t pid = fork_child(resume_child, &r);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_int_equal(child_rc(wait_child(pid, 15000)), LP_OK);
 	assert_string_equal(res.failure_reason, "by path");
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
 }
 
-/* lp_resume returns info_out with the pause as last read */
+/* lp_pause_resume returns info_out with the pause as last read */
 static void test_resume_info_out(void **state)
 {
 	fx *f = *state;
@@ -363,13 +363,13 @@ static void test_resume_info_out(void **state)
 	o.has_result = 1;
 	o.result = LP_RESULT_TRUE;
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, &info), LP_OK);
+	assert_int_equal(lp_pause_resume(&info, f->store, lp_pause_id(p), &o), LP_OK);
 	assert_non_null(info);
 	assert_string_equal(info->pause_id, lp_pause_id(p));
 	assert_string_equal(info->kind, "checkpoint");
 	lp_pause_info_free(info);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_int_equal(res.result, LP_RESULT_TRUE);
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
@@ -382,7 +382,7 @@ static void test_timeout(void **state)
 	fx *f = *state;
 	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 0.1);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_TIMED_OUT);
 	assert_string_equal(res.by, "timeout");
 	assert_int_equal(res.result, LP_RESULT_NONE);
@@ -404,10 +404,10 @@ static void test_timeout(void **state)
 	lp_resume_options o = no_wait();
 	o.has_result = 1;
 	o.result = LP_RESULT_TRUE;
-	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_ETIMEDOUT);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(p), &o), LP_ETIMEDOUT);
 	assert_non_null(strstr(lp_error_message(), "timed out"));
 	o.take_timeout = 0;
-	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_ETIMEDOUT);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(p), &o), LP_ETIMEDOUT);
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
 }
@@ -421,15 +421,15 @@ static void test_resume_wrong_kind(void **state)
 	lp_pause *fp = fx_pause(f, LP_KIND_FAILURE, 10);
 	lp_resume_options o = no_wait();
 	o.failure_reason = "x";
-	assert_int_equal(lp_resume(f->store, lp_pause_id(cp), &o, NULL), LP_EKIND);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(cp), &o), LP_EKIND);
 	assert_non_null(strstr(lp_error_message(), "checkpoint"));
 	o = no_wait();
 	o.has_result = 1;
 	o.result = LP_RESULT_TRUE;
-	assert_int_equal(lp_resume(f->store, lp_pause_id(fp), &o, NULL), LP_EKIND);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(fp), &o), LP_EKIND);
 	o = no_wait();
 	o.reason = "why";
-	assert_int_equal(lp_resume(f->store, lp_pause_id(fp), &o, NULL), LP_EKIND);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(fp), &o), LP_EKIND);
 	/* nothing was written */
 	assert_int_equal(n_commands(f, ""), 0);
 	assert_pause_status(f->store, lp_pause_id(cp), "pending");
@@ -439,15 +439,15 @@ static void test_resume_wrong_kind(void **state)
 	o = no_wait();
 	o.failure_reason = "x";
 	o.has_result = 1;
-	assert_int_equal(lp_resume(f->store, lp_pause_id(fp), &o, NULL), LP_EINVAL);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(fp), &o), LP_EINVAL);
 	o = no_wait();
 	o.has_result = 1;
 	o.result = (lp_result)5;
-	assert_int_equal(lp_resume(f->store, lp_pause_id(cp), &o, NULL), LP_EINVAL);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(cp), &o), LP_EINVAL);
 	o = no_wait();
 	o.version = 0;
-	assert_int_equal(lp_resume(f->store, lp_pause_id(cp), &o, NULL), LP_EINVAL);
-	assert_int_equal(lp_resume(f->store, lp_pause_id(cp), NULL, NULL), LP_EINVAL);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(cp), &o), LP_EINVAL);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(cp), NULL), LP_EINVAL);
 	assert_int_equal(n_commands(f, ""), 0);
 	end_and_free(cp);
 	end_and_free(fp);
@@ -457,18 +457,18 @@ static void test_resume_unknown(void **state)
 {
 	fx *f = *state;
 	lp_resume_options o = no_wait();
-	assert_int_equal(lp_resume(f->store, "r1.deadbeef", &o, NULL), LP_ENOTFOUND);
-	assert_int_equal(lp_resume(f->store, "nosuchrun.deadbeef", &o, NULL), LP_ENOTFOUND);
-	assert_int_equal(lp_resume(f->store, "nodot", &o, NULL), LP_ENOTFOUND);
-	assert_int_equal(lp_resume(f->store, "", &o, NULL), LP_EINVAL);
-	assert_int_equal(lp_resume(f->store, NULL, &o, NULL), LP_EINVAL);
-	assert_int_equal(lp_resume(f->store, "..", &o, NULL), LP_EINVAL);
-	assert_int_equal(lp_resume(f->store, "/etc/passwd", &o, NULL), LP_EINVAL);
+	assert_int_equal(lp_pause_resume(NULL, f->store, "r1.deadbeef", &o), LP_ENOTFOUND);
+	assert_int_equal(lp_pause_resume(NULL, f->store, "nosuchrun.deadbeef", &o), LP_ENOTFOUND);
+	assert_int_equal(lp_pause_resume(NULL, f->store, "nodot", &o), LP_ENOTFOUND);
+	assert_int_equal(lp_pause_resume(NULL, f->store, "", &o), LP_EINVAL);
+	assert_int_equal(lp_pause_resume(NULL, f->store, NULL, &o), LP_EINVAL);
+	assert_int_equal(lp_pause_resume(NULL, f->store, "..", &o), LP_EINVAL);
+	assert_int_equal(lp_pause_resume(NULL, f->store, "/etc/passwd", &o), LP_EINVAL);
 	/* an id of ours must be in the directory of its run */
-	assert_int_equal(lp_resume(f->store, "../../runs/r2/pauses/r1.deadbeef.json", &o, NULL),
+	assert_int_equal(lp_pause_resume(NULL, f->store, "../../runs/r2/pauses/r1.deadbeef.json", &o),
 			 LP_EINVAL);
 	/* an id of another shape (0.1.1's) is looked for where the path says */
-	assert_int_equal(lp_resume(f->store, "../../runs/r1/pauses/x.json", &o, NULL), LP_ENOTFOUND);
+	assert_int_equal(lp_pause_resume(NULL, f->store, "../../runs/r1/pauses/x.json", &o), LP_ENOTFOUND);
 }
 
 static void test_resume_twice(void **state)
@@ -486,7 +486,7 @@ static void test_resume_twice(void **state)
 	lp_resume_options o2 = no_wait();
 	o2.has_result = 1;
 	o2.result = LP_RESULT_FALSE;
-	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o2, NULL), LP_ERESUMED);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(p), &o2), LP_ERESUMED);
 	assert_non_null(strstr(lp_error_message(), "already resumed"));
 	resumer r = {.dir = f->dir, .ref = lp_pause_id(p), .o = o2, .go_fd = -1};
 	assert_int_equal(child_rc(wait_child(fork_child(resume_child, &r), 15000)), LP_ERESUMED);
@@ -499,11 +499,11 @@ static void test_resume_twice(void **state)
 	o.has_result = 1;
 	o.result = LP_RESULT_TRUE;
 	o.reason = "first";
-	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_OK);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(p), &o), LP_OK);
 	o2.reason = "second";
-	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o2, NULL), LP_ERESUMED);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(p), &o2), LP_ERESUMED);
 	assert_non_null(strstr(lp_error_message(), "already resumed"));
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_int_equal(res.result, LP_RESULT_TRUE);
 	assert_string_equal(res.reason, "first");
 	lp_resolution_clear(&res);
@@ -530,7 +530,7 @@ static void test_not_taken(void **state)
 			 LP_ENOTTAKEN);
 	/* the command stands: taken at the next look */
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_string_equal(res.failure_reason, "late");
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
@@ -609,7 +609,7 @@ static void test_garbage_commands(void **state)
 	hooks.on_rejected = on_rejected;
 	hooks.ud = &c;
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, &hooks, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, &hooks), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	assert_string_equal(res.by, "hand");
 	assert_string_equal(res.failure_reason, "finally");
@@ -669,13 +669,13 @@ static void test_check_hook_then_abort(void **state)
 	hooks.check = stop_now;
 	hooks.ud = &calls;
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, &hooks, &res), LP_EINTR);
+	assert_int_equal(lp_pause_wait(&res, p, &hooks), LP_EINTR);
 	assert_int_equal(calls, 1);
 	assert_pause_status(f->store, lp_pause_id(p), "pending");
 	assert_true(indexed_pending(f, lp_pause_id(p)));
 	assert_int_equal(n_commands(f, ""), 0);
 
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
 	assert_string_equal(res.by, "abort");
 	assert_pause_status(f->store, lp_pause_id(p), "aborted");
@@ -686,7 +686,7 @@ static void test_check_hook_then_abort(void **state)
 	lp_resolution_clear(&res);
 
 	lp_resume_options o = no_wait();
-	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_EABORTED);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(p), &o), LP_EABORTED);
 	lp_pause_free(p);
 }
 
@@ -704,7 +704,7 @@ static void test_wake_fd(void **state)
 	hooks.check = stop_now;
 	hooks.ud = &calls;
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, &hooks, &res), LP_EINTR);
+	assert_int_equal(lp_pause_wait(&res, p, &hooks), LP_EINTR);
 	assert_int_equal(calls, 1);
 	char buf[8];
 	assert_int_equal(read(fds[0], buf, sizeof buf), -1); /* drained */
@@ -723,9 +723,9 @@ static void test_claim_takes_earlier_command(void **state)
 	o.has_result = 1;
 	o.result = LP_RESULT_TRUE;
 	o.reason = "won";
-	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_OK);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(p), &o), LP_OK);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	assert_string_equal(res.by, "cli");
 	assert_int_equal(res.result, LP_RESULT_TRUE);
@@ -740,14 +740,14 @@ static void test_claim_kinds(void **state)
 	fx *f = *state;
 	lp_resolution res = {0};
 	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_TIMEOUT, "timeout", NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_TIMEOUT, "timeout", NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_TIMED_OUT);
 	assert_pause_status(f->store, lp_pause_id(p), "timed_out");
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
 
 	p = fx_pause(f, LP_KIND_FAILURE, 20);
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_RESUME, "plugin", "{\"failure_reason\":\"mocked\"}", &res), LP_OK);
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, "plugin", "{\"failure_reason\":\"mocked\"}"), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	assert_string_equal(res.by, "plugin");
 	assert_string_equal(res.failure_reason, "mocked");
@@ -755,38 +755,38 @@ static void test_claim_kinds(void **state)
 	lp_pause_free(p);
 
 	p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", "{\"signal\":\"SIGTERM\"}", &res), LP_OK);
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", "{\"signal\":\"SIGTERM\"}"), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
 
 	p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_RESUME, NULL, NULL, &res), LP_EINVAL);
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", "[1]", &res), LP_EINVAL);
-	assert_int_equal(lp_pause_wait(NULL, NULL, &res), LP_EINVAL);
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, NULL, NULL), LP_EINVAL);
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", "[1]"), LP_EINVAL);
+	assert_int_equal(lp_pause_wait(&res, NULL, NULL), LP_EINVAL);
 	end_and_free(p);
 	lp_pause_free(NULL);
 	lp_resolution_clear(NULL);
 }
 
 /* A claim whose fields would make an invalid command is refused before
- * anything is written (like lp_resume's LP_EKIND), and the pause can still
+ * anything is written (like lp_pause_resume's LP_EKIND), and the pause can still
  * be claimed. */
 static void test_claim_bad_fields(void **state)
 {
 	fx *f = *state;
 	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 20);
 	lp_resolution res = {0};
-	int rc1 = lp_pause_claim(p, LP_ACTION_ABORT, "abort", "{\"bogus\":1}", &res);
+	int rc1 = lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", "{\"bogus\":1}");
 	char msg[1024];
 	snprintf(msg, sizeof msg, "%s", lp_error_message());
-	int rc2 = lp_pause_claim(p, LP_ACTION_RESUME, "cli", "{\"result\":true}", &res);
+	int rc2 = lp_pause_claim(&res, p, LP_ACTION_RESUME, "cli", "{\"result\":true}");
 	char *status = pause_status(f->store, lp_pause_id(p));
 	int files = n_commands(f, "");
 	char *ev = events_of(f);
 	int rejected = count_substr(ev, "\"event\":\"command_rejected\"");
 	free(ev);
-	int rc3 = lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res);
+	int rc3 = lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", NULL);
 	lp_outcome oc = res.outcome;
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
@@ -825,7 +825,7 @@ static void test_free_pending_aborts(void **state)
 	snprintf(prefix, sizeof prefix, "%s.resume.json.rejected.", id);
 	assert_int_equal(n_commands(f, prefix), 0);
 	lp_resume_options o = no_wait();
-	assert_int_equal(lp_resume(f->store, id, &o, NULL), LP_EABORTED);
+	assert_int_equal(lp_pause_resume(NULL, f->store, id, &o), LP_EABORTED);
 }
 
 /* --------------------------------------------------------------- stale */
@@ -879,24 +879,24 @@ static void assert_stale(fx *f, const char *id)
 {
 	lp_resume_options o = no_wait();
 	o.failure_reason = "too late";
-	assert_int_equal(lp_resume(f->store, id, &o, NULL), LP_ESTALE);
+	assert_int_equal(lp_pause_resume(NULL, f->store, id, &o), LP_ESTALE);
 	assert_non_null(strstr(lp_error_message(), "stale"));
 	o.take_timeout = 0;
-	assert_int_equal(lp_resume(f->store, id, &o, NULL), LP_ESTALE);
+	assert_int_equal(lp_pause_resume(NULL, f->store, id, &o), LP_ESTALE);
 	char c[256];
 	assert_false(exists(fx_path(f, c, sizeof c, "runs/r1/commands/%s.resume.json", id)));
 
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, id, &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, id), LP_OK);
 	assert_string_equal(info->status, "pending");
 	assert_string_equal(info->state, "stale");
 	assert_non_null(strstr(info->json, "\"state\":\"stale\""));
 	lp_pause_info_free(info);
 
 	lister l = {.id = id};
-	assert_int_equal(lp_list(f->store, 0, find_cb, &l), 0);
+	assert_int_equal(lp_store_list(f->store, 0, find_cb, &l), 0);
 	assert_int_equal(l.seen, 0);
-	assert_int_equal(lp_list(f->store, LP_LIST_ALL, find_cb, &l), 0);
+	assert_int_equal(lp_store_list(f->store, LP_LIST_ALL, find_cb, &l), 0);
 	assert_int_equal(l.seen, 1);
 	assert_string_equal(l.state, "stale");
 	assert_string_equal(l.status, "pending");
@@ -920,7 +920,7 @@ static void test_stale_owner_gone(void **state)
 }
 
 /* The paused process has exited but is not reaped yet (a zombie): the
- * pause is stale, and lp_resume says so rather than writing a command and
+ * pause is stale, and lp_pause_resume says so rather than writing a command and
  * waiting for a take that cannot come. */
 static void test_stale_owner_zombie(void **state)
 {
@@ -939,14 +939,14 @@ static void test_stale_owner_zombie(void **state)
 	lp_resume_options o2 = LP_RESUME_OPTIONS_INIT;
 	o2.failure_reason = "too late";
 	o2.take_timeout = 1;
-	int rc = n > 0 ? (id[n] = '\0', lp_resume(f->store, id, &o2, NULL)) : LP_ERROR;
+	int rc = n > 0 ? (id[n] = '\0', lp_pause_resume(NULL, f->store, id, &o2)) : LP_ERROR;
 	char c[256];
 	int written = n > 0 && exists(fx_path(f, c, sizeof c, "runs/r1/commands/%s.resume.json", id));
 	assert_int_equal(wait_child(pid, 15000), 0);
 	assert_true(n > 0);
 	assert_int_equal(w, 0);
 	if (rc != LP_ESTALE)
-		fprintf(stderr, "lp_resume: %s: %s\n", lp_error_name(rc), lp_error_message());
+		fprintf(stderr, "lp_pause_resume: %s: %s\n", lp_error_name(rc), lp_error_message());
 	assert_int_equal(rc, LP_ESTALE);
 	assert_false(written);
 }

@@ -44,7 +44,7 @@ static int racer_main(void *arg)
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 			;
 	}
-	int rc = lp_resume(s, r->id, &o, NULL);
+	int rc = lp_pause_resume(NULL, s, r->id, &o);
 	lp_store_free(s);
 	return -rc;
 }
@@ -73,7 +73,7 @@ static void test_concurrent_resumers(void **state)
 		start_racers(f->dir, lp_pause_id(p), N_RESUMERS, pids, &go);
 		close(go); /* EOF: all start at once */
 		lp_resolution res = {0};
-		assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+		assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 		int ok = 0, lost = 0, winner = -1;
 		for (int k = 0; k < N_RESUMERS; k++) {
 			int rc = child_rc(wait_child(pids[k], 15000));
@@ -119,7 +119,7 @@ static void test_resumers_race_abort(void **state)
 		close(go);
 		/* Ctrl-C in the paused process, while the resumers run */
 		lp_resolution res = {0};
-		assert_int_equal(lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res), LP_OK);
+		assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", NULL), LP_OK);
 		int ok = 0, lost = 0, told_aborted = 0;
 		for (int k = 0; k < N_RESUMERS; k++) {
 			int rc = child_rc(wait_child(pids[k], 15000));
@@ -178,7 +178,7 @@ static int lane_main(void *arg)
 		lp_pause *p;
 		if (lp_pause_begin(&p, run, &po))
 			return CHILD_SETUP_FAILED;
-		int64_t t0 = lp_mono_ms();
+		int64_t t0 = lpi_mono_ms();
 		int go[2];
 		if (pipe2(go, O_CLOEXEC))
 			return CHILD_SETUP_FAILED;
@@ -196,14 +196,14 @@ static int lane_main(void *arg)
 		close(go[0]);
 		close(go[1]);
 		lp_resolution res = {0};
-		int rc = lp_pause_wait(p, NULL, &res);
+		int rc = lp_pause_wait(&res, p, NULL);
 		int child = child_rc(wait_child(pid, 15000));
 		if (rc != LP_OK) {
 			bad = lane_fail(t, "lp_pause_wait:", lp_error_message());
 			goto next;
 		}
 		lp_pause_info *info = NULL;
-		if (lp_pause_info_load(s, lp_pause_id(p), &info) != LP_OK) {
+		if (lp_pause_info_load(&info, s, lp_pause_id(p)) != LP_OK) {
 			bad = lane_fail(t, "cannot load the pause:", lp_error_message());
 			goto next;
 		}

@@ -60,7 +60,7 @@ static int ask_child(void *arg)
 		return CHILD_SETUP_FAILED;
 	int rc = a->fn(s, a->id);
 	lp_resume_options ro = LP_RESUME_OPTIONS_INIT;
-	if (lp_resume(s, a->id, &ro, NULL) != LP_OK && rc == 0)
+	if (lp_pause_resume(NULL, s, a->id, &ro) != LP_OK && rc == 0)
 		rc = 99;
 	lp_store_free(s);
 	return rc;
@@ -93,7 +93,7 @@ static int serve_while(fx *f, lp_pause *p, int (*fn)(lp_store *, const char *), 
 	if (hook)
 		h.on_request = echo;
 	lp_resolution res = {0};
-	int rc = lp_pause_wait(p, &h, &res);
+	int rc = lp_pause_wait(&res, p, &h);
 	assert_int_equal(rc, LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	lp_resolution_clear(&res);
@@ -274,7 +274,7 @@ static void test_ended_and_offerless(void **state)
 	assert_int_equal(send_one(f->store, lp_pause_id(p), LP_REQUEST_ACTION, "x", NULL, &a),
 			 LP_ENOACTION);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_claim(p, LP_ACTION_RESUME, "test", NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, "test", NULL), LP_OK);
 	lp_resolution_clear(&res);
 	assert_int_equal(send_one(f->store, lp_pause_id(p), LP_REQUEST_EVAL, "1", NULL, &a), LP_ERESUMED);
 	assert_non_null(strstr(lp_error_message(), "has ended"));
@@ -311,7 +311,7 @@ static void test_garbage_and_stop(void **state)
 	snprintf(pre, sizeof pre, "%s.request.json.rejected.", lp_pause_id(p));
 	assert_int_equal(count_entries(dir, pre), 1);
 	assert_int_equal(write_text(path, stop, strlen(stop)), 0);
-	int rc = lp_pause_wait(p, &h, &res);
+	int rc = lp_pause_wait(&res, p, &h);
 	assert_int_equal(rc, LP_EINTR);
 	assert_pause_status(f->store, lp_pause_id(p), "pending");
 	fx_path(f, path, sizeof path, "runs/r1/commands/%s.answer.s1.json", lp_pause_id(p));

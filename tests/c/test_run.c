@@ -44,7 +44,7 @@ static void test_start_generated(void **state)
 	assert_int_equal(lp_run_start(&run, f->store, NULL), LP_OK);
 	const char *id = lp_run_id(run);
 	assert_int_equal(strlen(id), 12);
-	assert_int_equal(lp_run_id_validate(id), LP_OK);
+	assert_int_equal(lpi_run_id_validate(id), LP_OK);
 	char p[256];
 	struct stat st;
 	const char *dirs[] = {"", "/pauses", "/commands"};

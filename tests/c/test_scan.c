@@ -3,8 +3,8 @@
  * (pending only, from the pending/ index; or all, by the catalog or walking
  * the runs),
  * loading one pause by id, by the path of its pause file, or by a path in
- * another pause directory, and lp_watch: an existing pending pause at
- * once, LP_ERUNENDED, LP_ETIMEOUT, LP_ENOTFOUND, LP_EINTR, and waking for
+ * another pause directory, and lp_run_watch: an existing pending pause at
+ * once, LP_ERUNENDED, LP_EWAITTIMEOUT, LP_ENOTFOUND, LP_EINTR, and waking for
  * a pause that another process creates while it waits.
  */
 #include "helpers.h"
@@ -44,7 +44,7 @@ static int index_of(const seen *s, const char *id)
 static void list(lp_store *store, unsigned flags, seen *s)
 {
 	memset(s, 0, sizeof *s);
-	assert_int_equal(lp_list(store, flags, collect_cb, s), 0);
+	assert_int_equal(lp_store_list(store, flags, collect_cb, s), 0);
 	for (int k = 1; k < s->n && k < 32; k++)
 		assert_true(s->created[k - 1] <= s->created[k]); /* oldest first */
 }
@@ -53,7 +53,7 @@ static void claim(lp_pause *p, lp_action action, const char *fields)
 {
 	lp_resolution res = {0};
 	const char *by = action == LP_ACTION_RESUME ? "cli" : lp_action_name(action);
-	assert_int_equal(lp_pause_claim(p, action, by, fields, &res), LP_OK);
+	assert_int_equal(lp_pause_claim(&res, p, action, by, fields), LP_OK);
 	lp_resolution_clear(&res);
 }
 
@@ -179,9 +179,9 @@ static void test_list_skips_bad_files(void **state)
 	list(f->store, LP_LIST_ALL, &s);
 	assert_int_equal(s.n, 1);
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, "r1.0badf00d", &info), LP_EBADCMD);
-	assert_int_equal(lp_pause_info_load(f->store, "r1.1badf00d", &info), LP_EBADCMD);
-	assert_int_equal(lp_pause_info_load(f->store, "r1.2badf00d", &info), LP_EUNSAFE);
+	assert_int_equal(lp_pause_info_load(&info, f->store, "r1.0badf00d"), LP_EBADCMD);
+	assert_int_equal(lp_pause_info_load(&info, f->store, "r1.1badf00d"), LP_EBADCMD);
+	assert_int_equal(lp_pause_info_load(&info, f->store, "r1.2badf00d"), LP_EUNSAFE);
 	assert_null(info);
 	claim(a, LP_ACTION_ABORT, NULL);
 	lp_pause_free(a);
@@ -192,11 +192,11 @@ static void test_list_callback_stops(void **state)
 	fx *f = *state;
 	lp_pause *p[3] = {begin(f->run), begin(f->run), begin(f->run)};
 	seen s = {.stop_at = 2};
-	assert_int_equal(lp_list(f->store, 0, collect_cb, &s), 7);
+	assert_int_equal(lp_store_list(f->store, 0, collect_cb, &s), 7);
 	assert_int_equal(s.n, 2);
 	memset(&s, 0, sizeof s);
 	s.stop_at = 1;
-	assert_int_equal(lp_list(f->store, LP_LIST_ALL, collect_cb, &s), 7);
+	assert_int_equal(lp_store_list(f->store, LP_LIST_ALL, collect_cb, &s), 7);
 	assert_int_equal(s.n, 1);
 	for (int k = 0; k < 3; k++) {
 		claim(p[k], LP_ACTION_ABORT, NULL);
@@ -212,18 +212,18 @@ static void test_info_load(void **state)
 	lp_pause *p = begin(f->run);
 	const char *id = lp_pause_id(p);
 	lp_pause_info *a = NULL, *b = NULL;
-	assert_int_equal(lp_pause_info_load(f->store, id, &a), LP_OK);
+	assert_int_equal(lp_pause_info_load(&a, f->store, id), LP_OK);
 	assert_string_equal(a->pause_id, id);
 	assert_string_equal(a->run_id, "r1");
 	assert_string_equal(a->path, lp_pause_path(p));
 	assert_string_equal(a->state, "pending");
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_path(p), &b), LP_OK);
+	assert_int_equal(lp_pause_info_load(&b, f->store, lp_pause_path(p)), LP_OK);
 	assert_string_equal(b->pause_id, id);
 	assert_string_equal(b->path, a->path);
 	assert_string_equal(b->pause_dir, f->dir);
 	lp_pause_info_free(b);
 	/* a path needs no store */
-	assert_int_equal(lp_pause_info_load(NULL, lp_pause_path(p), &b), LP_OK);
+	assert_int_equal(lp_pause_info_load(&b, NULL, lp_pause_path(p)), LP_OK);
 	assert_string_equal(b->pause_id, id);
 	lp_pause_info_free(b);
 	lp_pause_info_free(a);
@@ -231,19 +231,19 @@ static void test_info_load(void **state)
 
 	/* refused references */
 	char ref[512];
-	assert_int_equal(lp_pause_info_load(f->store, "r1.00000000", &a), LP_ENOTFOUND);
+	assert_int_equal(lp_pause_info_load(&a, f->store, "r1.00000000"), LP_ENOTFOUND);
 	assert_null(a);
-	assert_int_equal(lp_pause_info_load(f->store, "zz.00000000", &a), LP_ENOTFOUND);
-	assert_int_equal(lp_pause_info_load(f->store, "", &a), LP_EINVAL);
-	assert_int_equal(lp_pause_info_load(NULL, id, &a), LP_EINVAL);
+	assert_int_equal(lp_pause_info_load(&a, f->store, "zz.00000000"), LP_ENOTFOUND);
+	assert_int_equal(lp_pause_info_load(&a, f->store, ""), LP_EINVAL);
+	assert_int_equal(lp_pause_info_load(&a, NULL, id), LP_EINVAL);
 	snprintf(ref, sizeof ref, "%s/runs/r1/pauses/%s.txt", f->dir, id);
-	assert_int_equal(lp_pause_info_load(f->store, ref, &a), LP_EINVAL);
+	assert_int_equal(lp_pause_info_load(&a, f->store, ref), LP_EINVAL);
 	snprintf(ref, sizeof ref, "%s/runs/r2/pauses/%s.json", f->dir, id); /* not its run */
-	assert_int_equal(lp_pause_info_load(f->store, ref, &a), LP_EINVAL);
+	assert_int_equal(lp_pause_info_load(&a, f->store, ref), LP_EINVAL);
 	snprintf(ref, sizeof ref, "%s/runs/r1/other/%s.json", f->dir, id);
-	assert_int_equal(lp_pause_info_load(f->store, ref, &a), LP_EINVAL);
+	assert_int_equal(lp_pause_info_load(&a, f->store, ref), LP_EINVAL);
 	snprintf(ref, sizeof ref, "%s/runs/r1/pauses/..json", f->dir);
-	assert_int_equal(lp_pause_info_load(f->store, ref, &a), LP_EINVAL);
+	assert_int_equal(lp_pause_info_load(&a, f->store, ref), LP_EINVAL);
 	assert_null(a);
 	claim(p, LP_ACTION_ABORT, NULL);
 	lp_pause_free(p);
@@ -260,13 +260,13 @@ static void test_info_load_other_dir(void **state)
 	lp_pause *p = begin(r);
 	lp_pause_info *info = NULL;
 	/* by path, through the fixture's store: found in its own directory */
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_path(p), &info), LP_OK);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_path(p)), LP_OK);
 	assert_string_equal(info->pause_id, lp_pause_id(p));
 	assert_string_equal(info->pause_dir, other);
 	assert_string_equal(info->path, lp_pause_path(p));
 	lp_pause_info_free(info);
 	/* by id, it is not in the fixture's store */
-	assert_int_equal(lp_pause_info_load(f->store, lp_pause_id(p), &info), LP_ENOTFOUND);
+	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_ENOTFOUND);
 	/* resumable by path too */
 	char path[512];
 	snprintf(path, sizeof path, "%s", lp_pause_path(p));
@@ -276,19 +276,19 @@ static void test_info_load_other_dir(void **state)
 	lp_resume_options wrong = o;
 	wrong.failure_reason = NULL;
 	wrong.has_result = 1;
-	assert_int_equal(lp_resume(NULL, path, &wrong, NULL), LP_EKIND); /* no store needed */
-	assert_int_equal(lp_resume(NULL, lp_pause_id(p), &o, NULL), LP_EINVAL); /* an id does */
-	assert_int_equal(lp_resume(f->store, path, &o, NULL), LP_OK);
+	assert_int_equal(lp_pause_resume(NULL, NULL, path, &wrong), LP_EKIND); /* no store needed */
+	assert_int_equal(lp_pause_resume(NULL, NULL, lp_pause_id(p), &o), LP_EINVAL); /* an id does */
+	assert_int_equal(lp_pause_resume(NULL, f->store, path, &o), LP_OK);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_string_equal(res.failure_reason, "from afar");
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
 	/* an unsafe other directory is refused, not read */
 	assert_int_equal(chmod(other, 0777), 0);
-	assert_int_equal(lp_pause_info_load(f->store, path, &info), LP_EUNSAFE);
+	assert_int_equal(lp_pause_info_load(&info, f->store, path), LP_EUNSAFE);
 	assert_null(info);
-	assert_int_equal(lp_resume(f->store, path, &o, NULL), LP_EUNSAFE);
+	assert_int_equal(lp_pause_resume(NULL, f->store, path, &o), LP_EUNSAFE);
 	lp_run_free(r);
 	lp_store_free(s2);
 	rm_rf(other);
@@ -329,29 +329,29 @@ static void test_run_info(void **state)
 {
 	fx *f = *state;
 	lp_run_info *ri = NULL;
-	assert_int_equal(lp_run_info_load(f->store, "r1", &ri), LP_OK);
+	assert_int_equal(lp_run_info_load(&ri, f->store, "r1"), LP_OK);
 	assert_string_equal(ri->run_id, "r1");
 	assert_string_equal(ri->state, "active");
 	assert_int_equal(ri->pid, (long)getpid());
-	assert_string_equal(ri->hostname, lp_hostname());
+	assert_string_equal(ri->hostname, lpi_hostname());
 	assert_true(ri->started_at > 0);
 	assert_non_null(strstr(ri->json, "\"state\":\"active\""));
 	lp_run_info_free(ri);
 	assert_int_equal(lp_run_end(f->run, 3), LP_OK);
-	assert_int_equal(lp_run_info_load(f->store, "r1", &ri), LP_OK);
+	assert_int_equal(lp_run_info_load(&ri, f->store, "r1"), LP_OK);
 	assert_string_equal(ri->state, "ended");
 	assert_non_null(strstr(ri->json, "\"exitstatus\":3"));
 	lp_run_info_free(ri);
 	lp_run_info_free(NULL);
-	assert_int_equal(lp_run_info_load(f->store, "nope", &ri), LP_ENOTFOUND);
-	assert_int_equal(lp_run_info_load(f->store, "../r1", &ri), LP_EINVAL);
-	assert_int_equal(lp_run_info_load(f->store, "r1.x", &ri), LP_EINVAL);
+	assert_int_equal(lp_run_info_load(&ri, f->store, "nope"), LP_ENOTFOUND);
+	assert_int_equal(lp_run_info_load(&ri, f->store, "../r1"), LP_EINVAL);
+	assert_int_equal(lp_run_info_load(&ri, f->store, "r1.x"), LP_EINVAL);
 
 	/* a run whose process is gone */
 	starter st = {.dir = f->dir, .run_id = "gone", .hold_fd = -1, .close_fd = -1,
 		      .ready_fd = -1};
 	assert_int_equal(wait_child(fork_child(start_run_child, &st), 15000), 0);
-	assert_int_equal(lp_run_info_load(f->store, "gone", &ri), LP_OK);
+	assert_int_equal(lp_run_info_load(&ri, f->store, "gone"), LP_OK);
 	assert_string_equal(ri->state, "stale");
 	lp_run_info_free(ri);
 }
@@ -365,12 +365,12 @@ static void test_watch_existing(void **state)
 	lp_run *r2 = start_run(f->store, "r2");
 	lp_pause *c = begin(r2); /* another run's, and newer */
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_watch(f->store, "r1", 5, NULL, &info), LP_OK);
+	assert_int_equal(lp_run_watch(&info, f->store, "r1", 5, NULL), LP_OK);
 	assert_non_null(info);
 	assert_string_equal(info->pause_id, lp_pause_id(b)); /* the latest of r1 */
 	lp_pause_info_free(info);
 	claim(b, LP_ACTION_ABORT, NULL);
-	assert_int_equal(lp_watch(f->store, "r1", 5, NULL, &info), LP_OK);
+	assert_int_equal(lp_run_watch(&info, f->store, "r1", 5, NULL), LP_OK);
 	assert_string_equal(info->pause_id, lp_pause_id(a));
 	lp_pause_info_free(info);
 	claim(a, LP_ACTION_ABORT, NULL);
@@ -386,7 +386,7 @@ typedef struct ender {
 	int ended;
 } ender;
 
-/* The check hook runs while lp_watch waits: end the run then. */
+/* The check hook runs while lp_run_watch waits: end the run then. */
 static int end_run_once(void *ud)
 {
 	ender *e = ud;
@@ -405,7 +405,7 @@ static void test_watch_run_ends_while_waiting(void **state)
 	hooks.check = end_run_once;
 	hooks.ud = &e;
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_watch(f->store, "r1", 15, &hooks, &info), LP_ERUNENDED);
+	assert_int_equal(lp_run_watch(&info, f->store, "r1", 15, &hooks), LP_ERUNENDED);
 	assert_true(e.ended);
 	assert_null(info);
 }
@@ -415,17 +415,17 @@ static void test_watch_run_ended(void **state)
 	fx *f = *state;
 	lp_pause_info *info = (lp_pause_info *)1;
 	assert_int_equal(lp_run_end(f->run, 0), LP_OK);
-	assert_int_equal(lp_watch(f->store, "r1", 5, NULL, &info), LP_ERUNENDED);
+	assert_int_equal(lp_run_watch(&info, f->store, "r1", 5, NULL), LP_ERUNENDED);
 	assert_null(info);
 	assert_non_null(strstr(lp_error_message(), "r1"));
 	/* a run whose owner died */
 	starter st = {.dir = f->dir, .run_id = "gone", .hold_fd = -1, .close_fd = -1,
 		      .ready_fd = -1};
 	assert_int_equal(wait_child(fork_child(start_run_child, &st), 15000), 0);
-	assert_int_equal(lp_watch(f->store, "gone", 5, NULL, &info), LP_ERUNENDED);
+	assert_int_equal(lp_run_watch(&info, f->store, "gone", 5, NULL), LP_ERUNENDED);
 }
 
-/* The owner of a watched run dies while lp_watch waits. */
+/* The owner of a watched run dies while lp_run_watch waits. */
 static void test_watch_owner_dies(void **state)
 {
 	fx *f = *state;
@@ -440,21 +440,21 @@ static void test_watch_owner_dies(void **state)
 	assert_int_equal(await_fd(ready[0], 15000), 0); /* the run exists */
 	close(ready[0]);
 	lp_run_info *ri = NULL;
-	assert_int_equal(lp_run_info_load(f->store, "dying", &ri), LP_OK);
+	assert_int_equal(lp_run_info_load(&ri, f->store, "dying"), LP_OK);
 	assert_string_equal(ri->state, "active");
 	lp_run_info_free(ri);
 	close(hold[1]); /* the owner exits */
 	/* reap it as soon as it exits, so it is not a zombie for long */
 	assert_int_equal(wait_child(pid, 15000), 0);
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_watch(f->store, "dying", 10, NULL, &info), LP_ERUNENDED);
+	assert_int_equal(lp_run_watch(&info, f->store, "dying", 10, NULL), LP_ERUNENDED);
 	assert_non_null(strstr(lp_error_message(), "gone"));
 }
 
 /* The owner of the run has exited but is not reaped yet (a zombie, as
  * when an agent spawned pytest and has not waited for it): the run is
  * over. (The runtime judged a zombie alive; with a pidfd that stays
- * readable, lp_watch then spun at full CPU until its timeout, or forever
+ * readable, lp_run_watch then spun at full CPU until its timeout, or forever
  * without one.) */
 static void test_watch_owner_zombie(void **state)
 {
@@ -471,10 +471,10 @@ static void test_watch_owner_zombie(void **state)
 	memset(&si, 0, sizeof si);
 	int w = waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT); /* exited, not reaped */
 	lp_pause_info *info = NULL;
-	int rc = lp_watch(f->store, "zombie", 2, NULL, &info);
+	int rc = lp_run_watch(&info, f->store, "zombie", 2, NULL);
 	lp_run_info *ri = NULL;
 	char state_[16] = "";
-	if (lp_run_info_load(f->store, "zombie", &ri) == LP_OK)
+	if (lp_run_info_load(&ri, f->store, "zombie") == LP_OK)
 		snprintf(state_, sizeof state_, "%s", ri->state);
 	lp_run_info_free(ri);
 	assert_int_equal(wait_child(pid, 15000), 0);
@@ -489,15 +489,15 @@ static void test_watch_timeout_and_unknown(void **state)
 {
 	fx *f = *state;
 	lp_pause_info *info = (lp_pause_info *)1;
-	assert_int_equal(lp_watch(f->store, "r1", 0.2, NULL, &info), LP_ETIMEOUT);
+	assert_int_equal(lp_run_watch(&info, f->store, "r1", 0.2, NULL), LP_EWAITTIMEOUT);
 	assert_null(info);
-	assert_int_equal(lp_watch(f->store, "nosuchrun", 0.2, NULL, &info), LP_ENOTFOUND);
-	assert_int_equal(lp_watch(f->store, "../x", 0.2, NULL, &info), LP_EINVAL);
-	assert_int_equal(lp_watch(f->store, "r1.x", 0.2, NULL, &info), LP_EINVAL);
+	assert_int_equal(lp_run_watch(&info, f->store, "nosuchrun", 0.2, NULL), LP_ENOTFOUND);
+	assert_int_equal(lp_run_watch(&info, f->store, "../x", 0.2, NULL), LP_EINVAL);
+	assert_int_equal(lp_run_watch(&info, f->store, "r1.x", 0.2, NULL), LP_EINVAL);
 	/* a pause that ended is not reported */
 	lp_pause *p = begin(f->run);
 	claim(p, LP_ACTION_RESUME, NULL);
-	assert_int_equal(lp_watch(f->store, "r1", 0.2, NULL, &info), LP_ETIMEOUT);
+	assert_int_equal(lp_run_watch(&info, f->store, "r1", 0.2, NULL), LP_EWAITTIMEOUT);
 	lp_pause_free(p);
 }
 
@@ -516,7 +516,7 @@ static void test_watch_check_hook(void **state)
 	hooks.check = stop_check;
 	hooks.ud = &calls;
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_watch(f->store, "r1", 10, &hooks, &info), LP_EINTR);
+	assert_int_equal(lp_run_watch(&info, f->store, "r1", 10, &hooks), LP_EINTR);
 	assert_int_equal(calls, 1);
 	assert_null(info);
 }
@@ -554,7 +554,7 @@ static int pauser_main(void *arg)
 		return CHILD_SETUP_FAILED;
 	await_fd(pz->done_fd, 15000);
 	lp_resolution res = {0};
-	if (lp_pause_claim(p, LP_ACTION_ABORT, "abort", NULL, &res) != LP_OK)
+	if (lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", NULL) != LP_OK)
 		return CHILD_SETUP_FAILED + 1;
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
@@ -568,7 +568,7 @@ typedef struct go_ctx {
 	int sent;
 } go_ctx;
 
-/* The check hook runs while lp_watch waits: tell the child to pause. */
+/* The check hook runs while lp_run_watch waits: tell the child to pause. */
 static int send_go(void *ud)
 {
 	go_ctx *g = ud;
@@ -595,7 +595,7 @@ static void test_watch_wakes_for_new_pause(void **state)
 	hooks.check = send_go;
 	hooks.ud = &g;
 	lp_pause_info *info = NULL;
-	int rc = lp_watch(f->store, "r1", 15, &hooks, &info);
+	int rc = lp_run_watch(&info, f->store, "r1", 15, &hooks);
 	assert_int_equal(rc, LP_OK);
 	assert_true(g.sent); /* the pause came after the watch began waiting */
 	char id[LP_ID_MAX + 1] = "";
@@ -615,8 +615,8 @@ static void test_watch_wakes_for_new_pause(void **state)
 	assert_pause_status(f->store, id, "aborted");
 }
 
-/* A pause directory without the pending/ index (an older layout): lp_list
- * and lp_watch fall back to walking the runs; a watch of one run must
+/* A pause directory without the pending/ index (an older layout): lp_store_list
+ * and lp_run_watch fall back to walking the runs; a watch of one run must
  * still report only that run's pauses. */
 static void test_no_pending_index(void **state)
 {
@@ -633,7 +633,7 @@ static void test_no_pending_index(void **state)
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], lp_pause_id(other));
 	lp_pause_info *info = NULL;
-	int rc = lp_watch(old, "r1", 0.2, NULL, &info);
+	int rc = lp_run_watch(&info, old, "r1", 0.2, NULL);
 	if (rc == LP_OK)
 		fprintf(stderr, "watch of r1 reported %s\n", info->pause_id);
 	lp_pause_info_free(info);
@@ -641,7 +641,7 @@ static void test_no_pending_index(void **state)
 	lp_pause_free(other);
 	lp_run_free(r2);
 	lp_store_free(old);
-	assert_int_equal(rc, LP_ETIMEOUT);
+	assert_int_equal(rc, LP_EWAITTIMEOUT);
 }
 
 int main(void)

@@ -4,8 +4,8 @@
  * or owned by another user refused with LP_EUNSAFE and a message naming
  * the path and the fix; a missing one without LP_STORE_CREATE is
  * LP_ENOTFOUND), the precedence of lp_store_default_path, atomic and
- * exclusive publication (lp_file_publish) and capped, symlink- and
- * FIFO-refusing reads (lp_file_read).
+ * exclusive publication (lpi_file_publish) and capped, symlink- and
+ * FIFO-refusing reads (lpi_file_read).
  */
 #include "helpers.h"
 
@@ -222,7 +222,7 @@ static void test_publish(void **state)
 	char f[160];
 	snprintf(f, sizeof f, "%s/a.json", t->path);
 
-	assert_int_equal(lp_file_publish(dfd, "a.json", "first", 5, 1, "a.json"), LP_OK);
+	assert_int_equal(lpi_file_publish(dfd, "a.json", "first", 5, 1, "a.json"), LP_OK);
 	char *text = slurp(f);
 	assert_string_equal(text, "first");
 	free(text);
@@ -231,19 +231,19 @@ static void test_publish(void **state)
 	assert_int_equal(st.st_mode & 0777, 0600);
 
 	/* exclusive: the name exists -> 1, the existing file intact */
-	assert_int_equal(lp_file_publish(dfd, "a.json", "second", 6, 1, "a.json"), 1);
+	assert_int_equal(lpi_file_publish(dfd, "a.json", "second", 6, 1, "a.json"), 1);
 	text = slurp(f);
 	assert_string_equal(text, "first");
 	free(text);
 
 	/* not exclusive: replaced */
-	assert_int_equal(lp_file_publish(dfd, "a.json", "third", 5, 0, "a.json"), LP_OK);
+	assert_int_equal(lpi_file_publish(dfd, "a.json", "third", 5, 0, "a.json"), LP_OK);
 	text = slurp(f);
 	assert_string_equal(text, "third");
 	free(text);
 
 	/* empty content is fine */
-	assert_int_equal(lp_file_publish(dfd, "empty", "", 0, 1, "empty"), LP_OK);
+	assert_int_equal(lpi_file_publish(dfd, "empty", "", 0, 1, "empty"), LP_OK);
 
 	/* no temporary file is left behind, by either path */
 	assert_int_equal(count_entries(t->path, ".tmp"), 0);
@@ -262,7 +262,7 @@ static void test_publish_exclusive_over_symlink(void **state)
 	assert_int_equal(symlink(target, link), 0); /* dangling */
 	/* a name taken by a symlink counts as taken; nothing is written
 	 * through it */
-	assert_int_equal(lp_file_publish(dfd, "cmd", "x", 1, 1, "cmd"), 1);
+	assert_int_equal(lpi_file_publish(dfd, "cmd", "x", 1, 1, "cmd"), 1);
 	assert_false(exists(target));
 	assert_int_equal(count_entries(t->path, ".tmp"), 0);
 	close(dfd);
@@ -277,42 +277,42 @@ static void test_read(void **state)
 	char *out = (char *)1;
 	size_t len = 99;
 
-	assert_int_equal(lp_file_read(dfd, "missing", 100, "missing file", &out, &len),
+	assert_int_equal(lpi_file_read(dfd, "missing", 100, "missing file", &out, &len),
 			 LP_ENOTFOUND);
 	assert_null(out);
 	assert_non_null(strstr(lp_error_message(), "missing file"));
 
 	snprintf(p, sizeof p, "%s/ok", t->path);
 	assert_int_equal(write_text(p, "{\"a\":1}", 7), 0);
-	assert_int_equal(lp_file_read(dfd, "ok", 7, "ok", &out, &len), LP_OK); /* exactly the cap */
+	assert_int_equal(lpi_file_read(dfd, "ok", 7, "ok", &out, &len), LP_OK); /* exactly the cap */
 	assert_int_equal(len, 7);
 	assert_string_equal(out, "{\"a\":1}");
 	free(out);
-	assert_int_equal(lp_file_read(dfd, "ok", 100, "ok", &out, NULL), LP_OK);
+	assert_int_equal(lpi_file_read(dfd, "ok", 100, "ok", &out, NULL), LP_OK);
 	free(out);
 
 	/* over the cap */
-	assert_int_equal(lp_file_read(dfd, "ok", 6, "capped file", &out, &len), LP_EBADCMD);
+	assert_int_equal(lpi_file_read(dfd, "ok", 6, "capped file", &out, &len), LP_EBADCMD);
 	assert_null(out);
 	assert_non_null(strstr(lp_error_message(), "capped file"));
 
 	/* a symlink, even to a good file */
 	snprintf(p, sizeof p, "%s/link", t->path);
 	assert_int_equal(symlink("ok", p), 0);
-	assert_int_equal(lp_file_read(dfd, "link", 100, "link", &out, &len), LP_EUNSAFE);
+	assert_int_equal(lpi_file_read(dfd, "link", 100, "link", &out, &len), LP_EUNSAFE);
 	assert_null(out);
 
 	/* a FIFO with no writer: refused, and the read does not block (the
 	 * test binary's alarm would kill it) */
 	snprintf(p, sizeof p, "%s/fifo", t->path);
 	assert_int_equal(mkfifo(p, 0600), 0);
-	assert_int_equal(lp_file_read(dfd, "fifo", 100, "fifo", &out, &len), LP_EUNSAFE);
+	assert_int_equal(lpi_file_read(dfd, "fifo", 100, "fifo", &out, &len), LP_EUNSAFE);
 	assert_null(out);
 
 	/* a directory */
 	snprintf(p, sizeof p, "%s/dir", t->path);
 	assert_int_equal(mkdir(p, 0700), 0);
-	assert_int_not_equal(lp_file_read(dfd, "dir", 100, "dir", &out, &len), LP_OK);
+	assert_int_not_equal(lpi_file_read(dfd, "dir", 100, "dir", &out, &len), LP_OK);
 	assert_null(out);
 	close(dfd);
 }
@@ -329,9 +329,9 @@ static void test_read_big(void **state)
 	snprintf(p, sizeof p, "%s/big", t->path);
 	assert_int_equal(write_text(p, big, n), 0);
 	char *out = NULL;
-	assert_int_equal(lp_file_read(dfd, "big", LP_CAP_COMMAND, "big", &out, NULL), LP_EBADCMD);
+	assert_int_equal(lpi_file_read(dfd, "big", LP_CAP_COMMAND, "big", &out, NULL), LP_EBADCMD);
 	assert_null(out);
-	assert_int_equal(lp_file_read(dfd, "big", n, "big", &out, NULL), LP_OK);
+	assert_int_equal(lpi_file_read(dfd, "big", n, "big", &out, NULL), LP_OK);
 	assert_int_equal(strlen(out), n);
 	free(out);
 	free(big);
@@ -343,8 +343,8 @@ static void test_dir_open(void **state)
 	tfx *t = *state;
 	assert_int_equal(mkdir(t->path, 0700), 0);
 	int dfd = open_dir(t->path), fd = -1;
-	assert_int_equal(lp_dir_open(dfd, "sub", 0, "sub", &fd), LP_ENOTFOUND);
-	assert_int_equal(lp_dir_open(dfd, "sub", 1, "sub", &fd), LP_OK);
+	assert_int_equal(lpi_dir_open(dfd, "sub", 0, "sub", &fd), LP_ENOTFOUND);
+	assert_int_equal(lpi_dir_open(dfd, "sub", 1, "sub", &fd), LP_OK);
 	assert_true(fd >= 0);
 	close(fd);
 	char p[200];
@@ -352,21 +352,21 @@ static void test_dir_open(void **state)
 	assert_mode(p, 0700);
 	snprintf(p, sizeof p, "%s/ln", t->path);
 	assert_int_equal(symlink("sub", p), 0);
-	assert_int_equal(lp_dir_open(dfd, "ln", 0, "ln", &fd), LP_EUNSAFE);
-	assert_int_equal(lp_dir_open(dfd, "ln", 1, "ln", &fd), LP_EUNSAFE);
+	assert_int_equal(lpi_dir_open(dfd, "ln", 0, "ln", &fd), LP_EUNSAFE);
+	assert_int_equal(lpi_dir_open(dfd, "ln", 1, "ln", &fd), LP_EUNSAFE);
 	snprintf(p, sizeof p, "%s/file", t->path);
 	assert_int_equal(write_text(p, "", 0), 0);
-	assert_int_equal(lp_dir_open(dfd, "file", 0, "file", &fd), LP_EUNSAFE);
+	assert_int_equal(lpi_dir_open(dfd, "file", 0, "file", &fd), LP_EUNSAFE);
 	close(dfd);
 }
 
 static void test_path_join(void **state)
 {
 	(void)state;
-	char *p = lp_path_join("/a/b", "c.json");
+	char *p = lpi_path_join("/a/b", "c.json");
 	assert_string_equal(p, "/a/b/c.json");
 	free(p);
-	assert_null(lp_strdup(NULL));
+	assert_null(lpi_strdup(NULL));
 }
 
 int main(void)

@@ -2,7 +2,8 @@
  * test_store_client.c - what the runtime offers a client such as the
  * server: lp_store_publish / lp_store_unlink (a 0600 file at the top of
  * the pause directory, never a protocol name, never outside it) and
- * lp_run_list (every run, oldest first, damaged ones skipped).
+ * lp_store_runs as the server lists runs (every run, oldest first, with
+ * its JSON, damaged ones skipped).
  */
 #include "helpers.h"
 
@@ -46,7 +47,7 @@ typedef struct seen {
 	int stop_at;
 } seen;
 
-static int collect_run(const lp_run_info *info, void *ud)
+static int collect_run(const lp_run_summary *info, void *ud)
 {
 	seen *s = ud;
 	if (s->n < 8)
@@ -69,15 +70,15 @@ static void test_run_list(void **state)
 	write_text(fx_path(f, path, sizeof path, "runs/broken/run.json"), "{", 1);
 	mkdir(fx_path(f, path, sizeof path, "runs/.hidden"), 0700);
 	seen s = {.n = 0};
-	assert_int_equal(lp_run_list(f->store, collect_run, &s), LP_OK);
+	assert_int_equal(lp_store_runs(f->store, LP_RUNS_ALL | LP_RUNS_JSON, collect_run, &s), LP_OK);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.ids[0], "r1"); /* oldest first */
 	assert_string_equal(s.ids[1], "r2");
 	seen stop = {.n = 0, .stop_at = 1};
-	assert_int_equal(lp_run_list(f->store, collect_run, &stop), 7);
+	assert_int_equal(lp_store_runs(f->store, LP_RUNS_ALL | LP_RUNS_JSON, collect_run, &stop), 7);
 	assert_int_equal(stop.n, 1);
-	assert_int_equal(lp_run_list(NULL, collect_run, &s), LP_EINVAL);
-	assert_int_equal(lp_run_list(f->store, NULL, &s), LP_EINVAL);
+	assert_int_equal(lp_store_runs(NULL, LP_RUNS_ALL, collect_run, &s), LP_EINVAL);
+	assert_int_equal(lp_store_runs(f->store, LP_RUNS_ALL, NULL, &s), LP_EINVAL);
 	lp_run_free(r2);
 }
 

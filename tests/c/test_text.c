@@ -129,7 +129,7 @@ static void test_bad_arguments(void **state)
 	assert_int_equal(lp_text_terminal_safe(NULL, "a", 1, 0), LP_EINVAL);
 	assert_int_equal(lp_shell_quote(NULL, "a"), LP_EINVAL);
 	assert_int_equal(lp_shell_quote(&out, NULL), LP_EINVAL);
-	assert_int_equal(lp_resume_command(&out, NULL, LP_KIND_FAILURE, NULL), LP_EINVAL);
+	assert_int_equal(lp_pause_resume_command(&out, NULL, LP_KIND_FAILURE, NULL), LP_EINVAL);
 }
 
 /* ------------------------------------------------------------ shell */
@@ -202,10 +202,10 @@ static void test_resume_command(void **state)
 {
 	(void)state;
 	char *c = NULL;
-	assert_int_equal(lp_resume_command(&c, "ab12.cd34ef56", LP_KIND_FAILURE, NULL), LP_OK);
+	assert_int_equal(lp_pause_resume_command(&c, "ab12.cd34ef56", LP_KIND_FAILURE, NULL), LP_OK);
 	assert_string_equal(c, "pytest-live-pause resume ab12.cd34ef56 --failure-reason TEXT");
 	free(c);
-	assert_int_equal(lp_resume_command(&c, "0123456789abcdef0123456789abcdef", LP_KIND_CHECKPOINT,
+	assert_int_equal(lp_pause_resume_command(&c, "0123456789abcdef0123456789abcdef", LP_KIND_CHECKPOINT,
 					   "/tmp/x y/'$(id)'"),
 			 LP_OK);
 	assert_string_equal(c, "pytest-live-pause resume 0123456789abcdef0123456789abcdef "

@@ -19,7 +19,7 @@ enum { N_WRITERS = 2, N_PAUSES = 12, N_RESUMERS = 3, N_FEEDERS = 2 };
 typedef struct shared {
 	lp_store *store;
 	int writers_done; /* atomic */
-	int resumed_ok;   /* atomic: lp_resume LP_OK */
+	int resumed_ok;   /* atomic: lp_pause_resume LP_OK */
 	int writer_rc[N_WRITERS];
 	int outcomes_ok[N_WRITERS];
 	char run_ids[N_WRITERS][16];
@@ -56,7 +56,7 @@ static void *writer_main(void *p)
 		if ((rc = lp_pause_begin(&pause, run, &po)))
 			break;
 		lp_resolution res = {0};
-		rc = lp_pause_wait(pause, NULL, &res);
+		rc = lp_pause_wait(&res, pause, NULL);
 		if (rc == LP_OK && res.outcome == LP_OUTCOME_RESUMED)
 			sh->outcomes_ok[a->index]++;
 		lp_resolution_clear(&res);
@@ -93,11 +93,11 @@ static void *resumer_main(void *p)
 	shared *sh = p;
 	while (!done(sh)) {
 		ids l = {.n = 0};
-		if (lp_list(sh->store, 0, collect_id, &l) != LP_OK)
+		if (lp_store_list(sh->store, 0, collect_id, &l) != LP_OK)
 			continue;
 		for (int k = 0; k < l.n; k++) {
 			lp_pause_info *info;
-			if (lp_pause_info_load(sh->store, l.v[k], &info) != LP_OK)
+			if (lp_pause_info_load(&info, sh->store, l.v[k]) != LP_OK)
 				continue;
 			lp_resume_options o = LP_RESUME_OPTIONS_INIT;
 			int checkpoint = strcmp(info->kind, "checkpoint") == 0;
@@ -110,7 +110,7 @@ static void *resumer_main(void *p)
 			}
 			o.take_timeout = 30;
 			lp_pause_info_free(info);
-			if (lp_resume(sh->store, l.v[k], &o, NULL) == LP_OK)
+			if (lp_pause_resume(NULL, sh->store, l.v[k], &o) == LP_OK)
 				__atomic_add_fetch(&sh->resumed_ok, 1, __ATOMIC_SEQ_CST);
 		}
 		/* wait for the next pause through the store's pending/ index */
@@ -138,7 +138,7 @@ static void *watcher_main(void *p)
 		poll(NULL, 0, 5);
 	for (int k = 0; rc == LP_OK && k < 10000; k++) {
 		lp_pause_info *info;
-		rc = lp_watcher_next(w, 30, NULL, &info);
+		rc = lp_watcher_next(&info, w, 30, NULL);
 		if (rc == LP_OK)
 			a->reported++;
 		lp_pause_info_free(info);
@@ -159,7 +159,7 @@ static void *feeder_main(void *p)
 	unsigned long long pos = 0;
 	while (a->runs_ended < N_WRITERS) {
 		lp_feed_event ev;
-		int rc = lp_feed_next(a->sh->feed, pos, 30, NULL, &ev);
+		int rc = lp_feed_next(&ev, a->sh->feed, pos, 30, NULL);
 		if (rc) {
 			a->rc = rc;
 			return NULL;
@@ -190,8 +190,8 @@ static void *lister_main(void *p)
 	shared *sh = p;
 	while (!done(sh)) {
 		int n = 0;
-		lp_list(sh->store, LP_LIST_ALL | LP_LIST_JSON, count_cb, &n);
-		lp_list(sh->store, LP_LIST_ALL, count_cb, &n);
+		lp_store_list(sh->store, LP_LIST_ALL | LP_LIST_JSON, count_cb, &n);
+		lp_store_list(sh->store, LP_LIST_ALL, count_cb, &n);
 		poll(NULL, 0, 2);
 	}
 	return NULL;
@@ -269,7 +269,7 @@ static void test_feed_positions(void **state)
 	assert_int_equal(lp_feed_open(&feed, f->store), LP_OK);
 	lp_feed_event ev;
 	/* nothing changed: a zero timeout reads once and returns */
-	assert_int_equal(lp_feed_next(feed, 0, 0, NULL, &ev), LP_ETIMEOUT);
+	assert_int_equal(lp_feed_next(&ev, feed, 0, 0, NULL), LP_EWAITTIMEOUT);
 	lp_run_options ro = LP_RUN_OPTIONS_INIT;
 	ro.run_id = "pos";
 	lp_run *run;
@@ -279,45 +279,45 @@ static void test_feed_positions(void **state)
 	po.original_failure = "boom";
 	lp_pause *pause;
 	assert_int_equal(lp_pause_begin(&pause, run, &po), LP_OK);
-	assert_int_equal(lp_feed_next(feed, 0, 10, NULL, &ev), LP_OK);
+	assert_int_equal(lp_feed_next(&ev, feed, 0, 10, NULL), LP_OK);
 	assert_int_equal(ev.seq, 1);
 	assert_int_equal(ev.kind, LP_FEED_RUN_STARTED);
 	assert_string_equal(ev.run_id, "pos");
 	assert_string_equal(lp_feed_kind_name(ev.kind), "run_started");
 	lp_feed_event_clear(&ev);
-	assert_int_equal(lp_feed_next(feed, 1, 10, NULL, &ev), LP_OK);
+	assert_int_equal(lp_feed_next(&ev, feed, 1, 10, NULL), LP_OK);
 	assert_int_equal(ev.kind, LP_FEED_PAUSE_CREATED);
 	assert_string_equal(ev.pause_id, lp_pause_id(pause));
 	assert_non_null(strstr(ev.json, "\"state\":\"pending\""));
 	lp_feed_event_clear(&ev);
 	/* the same position again: the same event (resumable) */
-	assert_int_equal(lp_feed_next(feed, 1, 10, NULL, &ev), LP_OK);
+	assert_int_equal(lp_feed_next(&ev, feed, 1, 10, NULL), LP_OK);
 	assert_int_equal(ev.seq, 2);
 	lp_feed_event_clear(&ev);
 	lp_resume_options ro2 = LP_RESUME_OPTIONS_INIT;
 	ro2.failure_reason = "r";
 	ro2.take_timeout = -1; /* taken below, by this thread */
-	assert_int_equal(lp_resume(f->store, lp_pause_id(pause), &ro2, NULL), LP_OK);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(pause), &ro2), LP_OK);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(pause, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, pause, NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	lp_resolution_clear(&res);
-	assert_int_equal(lp_feed_next(feed, 2, 10, NULL, &ev), LP_OK);
+	assert_int_equal(lp_feed_next(&ev, feed, 2, 10, NULL), LP_OK);
 	assert_int_equal(ev.kind, LP_FEED_PAUSE_ENDED);
 	assert_non_null(strstr(ev.json, "\"state\":\"resumed\""));
 	lp_feed_event_clear(&ev);
 	lp_pause_free(pause);
 	assert_int_equal(lp_run_end(run, 0), LP_OK);
-	assert_int_equal(lp_feed_next(feed, 3, 10, NULL, &ev), LP_OK);
+	assert_int_equal(lp_feed_next(&ev, feed, 3, 10, NULL), LP_OK);
 	assert_int_equal(ev.kind, LP_FEED_RUN_ENDED);
 	lp_feed_event_clear(&ev);
 	assert_int_equal(lp_feed_head(feed), 4);
 	/* caught up: a short wait times out */
-	assert_int_equal(lp_feed_next(feed, 4, 0.05, NULL, &ev), LP_ETIMEOUT);
+	assert_int_equal(lp_feed_next(&ev, feed, 4, 0.05, NULL), LP_EWAITTIMEOUT);
 	lp_run_free(run);
 	/* NULL-safe */
-	assert_int_equal(lp_feed_next(NULL, 0, 0, NULL, &ev), LP_EINVAL);
-	assert_int_equal(lp_feed_next(feed, 0, 0, NULL, NULL), LP_EINVAL);
+	assert_int_equal(lp_feed_next(&ev, NULL, 0, 0, NULL), LP_EINVAL);
+	assert_int_equal(lp_feed_next(NULL, feed, 0, 0, NULL), LP_EINVAL);
 	assert_int_equal(lp_feed_open(NULL, f->store), LP_EINVAL);
 	lp_feed_event_clear(NULL);
 	lp_feed_free(NULL);
@@ -331,9 +331,9 @@ static void test_feed_starts_at_present(void **state)
 	lp_feed *feed;
 	assert_int_equal(lp_feed_open(&feed, f->store), LP_OK);
 	lp_feed_event ev;
-	assert_int_equal(lp_feed_next(feed, 0, 0.05, NULL, &ev), LP_ETIMEOUT);
+	assert_int_equal(lp_feed_next(&ev, feed, 0, 0.05, NULL), LP_EWAITTIMEOUT);
 	assert_int_equal(lp_run_end(f->run, 0), LP_OK);
-	assert_int_equal(lp_feed_next(feed, 0, 10, NULL, &ev), LP_OK);
+	assert_int_equal(lp_feed_next(&ev, feed, 0, 10, NULL), LP_OK);
 	assert_int_equal(ev.kind, LP_FEED_RUN_ENDED);
 	assert_string_equal(ev.run_id, "r1");
 	lp_feed_event_clear(&ev);
@@ -354,22 +354,22 @@ static void test_watcher_reports_each_once(void **state)
 	lp_pause *a, *b;
 	assert_int_equal(lp_pause_begin(&a, f->run, &po), LP_OK);
 	lp_pause_info *info;
-	assert_int_equal(lp_watcher_next(w, 5, NULL, &info), LP_OK);
+	assert_int_equal(lp_watcher_next(&info, w, 5, NULL), LP_OK);
 	assert_string_equal(info->pause_id, lp_pause_id(a));
 	lp_pause_info_free(info);
 	/* a is still pending but reported: the next call waits */
-	assert_int_equal(lp_watcher_next(w, 0.1, NULL, &info), LP_ETIMEOUT);
+	assert_int_equal(lp_watcher_next(&info, w, 0.1, NULL), LP_EWAITTIMEOUT);
 	assert_null(info);
 	po.nodeid = "t::b";
 	assert_int_equal(lp_pause_begin(&b, f->run, &po), LP_OK);
-	assert_int_equal(lp_watcher_next(w, 5, NULL, &info), LP_OK);
+	assert_int_equal(lp_watcher_next(&info, w, 5, NULL), LP_OK);
 	assert_string_equal(info->pause_id, lp_pause_id(b));
 	lp_pause_info_free(info);
 	lp_pause_free(a);
 	lp_pause_free(b);
 	assert_int_equal(lp_run_end(f->run, 0), LP_OK);
-	assert_int_equal(lp_watcher_next(w, 5, NULL, &info), LP_ERUNENDED);
-	assert_int_equal(lp_watcher_next(NULL, 5, NULL, &info), LP_EINVAL);
+	assert_int_equal(lp_watcher_next(&info, w, 5, NULL), LP_ERUNENDED);
+	assert_int_equal(lp_watcher_next(&info, NULL, 5, NULL), LP_EINVAL);
 	lp_watcher_free(w);
 	lp_watcher_free(NULL);
 }

@@ -2,7 +2,7 @@
  * test_trust.c - the trust rule inside the pause directory and in QAMule's
  * result directory (issue 10, points 2 and 8): every directory and file
  * opened inside the store must be ours, not a symlink and not writable by
- * group or others (lp_dir_open, lp_file_read, the readers' skips and their
+ * group or others (lpi_dir_open, lpi_file_read, the readers' skips and their
  * warnings, messages that name the path and a fix that works), and the
  * result directory is created 0700, verified at every use, and each result
  * file is consumed as it is read. Another user's entries are made with
@@ -69,7 +69,7 @@ static void test_writable_subdirs_refused_with_a_fix_that_works(void **state)
 		lp_pause_info *info = NULL;
 		int rc = lp_store_open(&s, f->dir, 0);
 		if (rc == LP_OK)
-			rc = lp_pause_info_load(s, id, &info);
+			rc = lp_pause_info_load(&info, s, id);
 		assert_int_equal(rc, LP_EUNSAFE);
 		assert_non_null(strstr(lp_error_message(), path));
 		assert_non_null(strstr(lp_error_message(), "writable by group or others"));
@@ -79,7 +79,7 @@ static void test_writable_subdirs_refused_with_a_fix_that_works(void **state)
 		assert_int_equal(chmod(path, 0755), 0); /* the fix */
 		if (s == NULL)
 			assert_int_equal(lp_store_open(&s, f->dir, 0), LP_OK);
-		assert_int_equal(lp_pause_info_load(s, id, &info), LP_OK);
+		assert_int_equal(lp_pause_info_load(&info, s, id), LP_OK);
 		lp_pause_info_free(info);
 		lp_store_free(s);
 	}
@@ -104,7 +104,7 @@ static void test_foreign_subdirs_refused(void **state)
 		lp_pause_info *info = NULL;
 		int rc = lp_store_open(&s, f->dir, 0);
 		if (rc == LP_OK)
-			rc = lp_pause_info_load(s, id, &info);
+			rc = lp_pause_info_load(&info, s, id);
 		assert_int_equal(rc, LP_EUNSAFE);
 		assert_non_null(strstr(lp_error_message(), path));
 		assert_non_null(strstr(lp_error_message(), "belongs to uid 65534"));
@@ -120,7 +120,7 @@ static void test_foreign_subdirs_refused(void **state)
 	lp_resume_options ro = LP_RESUME_OPTIONS_INIT;
 	ro.has_result = 1;
 	ro.result = LP_RESULT_TRUE;
-	assert_int_equal(lp_resume(f->store, id, &ro, NULL), LP_EUNSAFE);
+	assert_int_equal(lp_pause_resume(NULL, f->store, id, &ro), LP_EUNSAFE);
 	assert_non_null(strstr(lp_error_message(), path));
 	assert_int_equal(count_entries(path, id), 0);
 	assert_int_equal(chown(path, 0, 0), 0);
@@ -140,7 +140,7 @@ static void test_symlinked_dirs_refused(void **state)
 		assert_int_equal(rename(path, aside), 0);
 		assert_int_equal(symlink(aside, path), 0);
 		lp_pause_info *info = NULL;
-		assert_int_equal(lp_pause_info_load(f->store, id, &info), LP_EUNSAFE);
+		assert_int_equal(lp_pause_info_load(&info, f->store, id), LP_EUNSAFE);
 		assert_int_equal(unlink(path), 0);
 		assert_int_equal(rename(aside, path), 0);
 	}
@@ -162,22 +162,22 @@ static void test_untrusted_files(void **state)
 		assert_int_equal(chmod(path, 0666), 0);
 		lp_pause_info *info = NULL;
 		lp_run_info *run = NULL;
-		int rc = k == 0 ? lp_pause_info_load(f->store, id, &info)
-				: lp_run_info_load(f->store, "r1", &run);
+		int rc = k == 0 ? lp_pause_info_load(&info, f->store, id)
+				: lp_run_info_load(&run, f->store, "r1");
 		assert_int_equal(rc, LP_EUNSAFE);
 		assert_non_null(strstr(lp_error_message(), path));
 		assert_non_null(strstr(lp_error_message(), "chmod go-w"));
 		assert_int_equal(chmod(path, 0600), 0);
 		if (is_root()) {
 			give_away(path);
-			rc = k == 0 ? lp_pause_info_load(f->store, id, &info)
-				    : lp_run_info_load(f->store, "r1", &run);
+			rc = k == 0 ? lp_pause_info_load(&info, f->store, id)
+				    : lp_run_info_load(&run, f->store, "r1");
 			assert_int_equal(rc, LP_EUNSAFE);
 			assert_non_null(strstr(lp_error_message(), "rm -f "));
 			assert_int_equal(chown(path, 0, 0), 0);
 		}
-		rc = k == 0 ? lp_pause_info_load(f->store, id, &info)
-			    : lp_run_info_load(f->store, "r1", &run);
+		rc = k == 0 ? lp_pause_info_load(&info, f->store, id)
+			    : lp_run_info_load(&run, f->store, "r1");
 		assert_int_equal(rc, LP_OK);
 		lp_pause_info_free(info);
 		lp_run_info_free(run);
@@ -194,14 +194,14 @@ static void test_listing_skips_and_warns_once(void **state)
 	warns w = {0};
 	lp_store_set_warn(f->store, on_warn, &w);
 	int n = 0;
-	assert_int_equal(lp_list(f->store, 0, count_cb, &n), LP_OK);
+	assert_int_equal(lp_store_list(f->store, 0, count_cb, &n), LP_OK);
 	assert_int_equal(n, 1);
 	assert_int_equal(w.n, 0);
 	fx_path(f, path, sizeof path, "runs/r1/pauses/%s.json", id);
 	assert_int_equal(chmod(path, 0646), 0);
 	for (unsigned flags = 0; flags <= (LP_LIST_ALL | LP_LIST_JSON); flags++) {
 		n = 0;
-		assert_int_equal(lp_list(f->store, flags, count_cb, &n), LP_OK);
+		assert_int_equal(lp_store_list(f->store, flags, count_cb, &n), LP_OK);
 		assert_int_equal(n, 0);
 	}
 	assert_int_equal(w.n, 4); /* once per listing that met it */
@@ -210,7 +210,7 @@ static void test_listing_skips_and_warns_once(void **state)
 	fx_path(f, path, sizeof path, "runs/r1");
 	assert_int_equal(chmod(path, 0777), 0);
 	n = 0;
-	assert_int_equal(lp_list(f->store, LP_LIST_ALL | LP_LIST_JSON, count_cb, &n), LP_OK);
+	assert_int_equal(lp_store_list(f->store, LP_LIST_ALL | LP_LIST_JSON, count_cb, &n), LP_OK);
 	assert_int_equal(n, 0);
 	assert_int_equal(w.n, 5);
 	assert_non_null(strstr(w.last, path));
@@ -431,14 +431,14 @@ static void test_run_heartbeat_refreshes_run_json(void **state)
 		char buf[4096];
 		assert_true(read(ino, buf, sizeof buf) > 0);
 		assert_int_equal(stat(path, &st), 0);
-		refreshed = lp_now() - (double)st.st_mtim.tv_sec < 60;
+		refreshed = lpi_now() - (double)st.st_mtim.tv_sec < 60;
 	}
 	assert_true(refreshed);
 	close(ino);
 	/* ended: the thread is stopped (joined), the status decides */
 	assert_int_equal(lp_run_end(f->run, 0), LP_OK);
 	lp_run_info *info;
-	assert_int_equal(lp_run_info_load(f->store, "r1", &info), LP_OK);
+	assert_int_equal(lp_run_info_load(&info, f->store, "r1"), LP_OK);
 	assert_string_equal(info->state, "ended");
 	lp_run_info_free(info);
 }
@@ -466,7 +466,7 @@ static void write_foreign_run(fx *f, const char *run_id, const char *interval)
 static const char *run_state(fx *f, const char *run_id, char *buf, size_t size)
 {
 	lp_run_info *info;
-	assert_int_equal(lp_run_info_load(f->store, run_id, &info), LP_OK);
+	assert_int_equal(lp_run_info_load(&info, f->store, run_id), LP_OK);
 	snprintf(buf, size, "%s", info->state);
 	lp_run_info_free(info);
 	return buf;
@@ -505,9 +505,9 @@ static void test_watch_foreign_run(void **state)
 	write_foreign_run(f, "far", "2.0");
 	fx_path(f, path, sizeof path, "runs/far/run.json");
 	lp_pause_info *info = NULL;
-	assert_int_equal(lp_watch(f->store, "far", 0.3, NULL, &info), LP_ETIMEOUT);
+	assert_int_equal(lp_run_watch(&info, f->store, "far", 0.3, NULL), LP_EWAITTIMEOUT);
 	backdate(path, 60);
-	assert_int_equal(lp_watch(f->store, "far", 30, NULL, &info), LP_ERUNENDED);
+	assert_int_equal(lp_run_watch(&info, f->store, "far", 30, NULL), LP_ERUNENDED);
 	assert_non_null(strstr(lp_error_message(), "heartbeat"));
 	assert_null(info);
 }

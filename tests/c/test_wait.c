@@ -2,7 +2,7 @@
  * test_wait.c - wait.c: the waiter wakes for an entry created in a watched
  * directory (inotify), for the exit of a watched process (pidfd), for the
  * wake fd (then calls the check hook), stops with LP_EINTR when the check
- * hook says so and with LP_ETIMEOUT at its deadline; with
+ * hook says so and with LP_EWAITTIMEOUT at its deadline; with
  * LP_WAIT_BACKEND=poll the backstop slice alone drives a whole pause.
  * The waits are bounded by generous deadlines; a wake-up is recognised by
  * its return code, never by how long it took.
@@ -19,15 +19,15 @@ static int open_dir(const char *path)
 static void test_deadline_passed(void **state)
 {
 	(void)state;
-	lp_waiter *w = NULL;
-	assert_int_equal(lp_waiter_open(&w), LP_OK);
-	assert_int_equal(lp_waiter_wait(w, lp_mono_ms() - 1, NULL), LP_ETIMEOUT);
-	assert_int_equal(lp_waiter_wait(w, lp_mono_ms() + 20, NULL), LP_ETIMEOUT);
+	lpi_waiter *w = NULL;
+	assert_int_equal(lpi_waiter_open(&w), LP_OK);
+	assert_int_equal(lpi_waiter_wait(w, lpi_mono_ms() - 1, NULL), LP_EWAITTIMEOUT);
+	assert_int_equal(lpi_waiter_wait(w, lpi_mono_ms() + 20, NULL), LP_EWAITTIMEOUT);
 	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
 	hooks.slice_ms = 5;
-	assert_int_equal(lp_waiter_wait(w, -1, &hooks), LP_OK); /* a slice, no deadline */
-	lp_waiter_free(w);
-	lp_waiter_free(NULL);
+	assert_int_equal(lpi_waiter_wait(w, -1, &hooks), LP_OK); /* a slice, no deadline */
+	lpi_waiter_free(w);
+	lpi_waiter_free(NULL);
 }
 
 static void test_dir_event(void **state)
@@ -36,16 +36,16 @@ static void test_dir_event(void **state)
 	char dir[64], p[128];
 	make_tmpdir(dir);
 	int dfd = open_dir(dir);
-	lp_waiter *w = NULL;
-	assert_int_equal(lp_waiter_open(&w), LP_OK);
-	assert_int_equal(lp_waiter_add_dir(w, dfd, "dir"), LP_OK);
+	lpi_waiter *w = NULL;
+	assert_int_equal(lpi_waiter_open(&w), LP_OK);
+	assert_int_equal(lpi_waiter_add_dir(w, dfd, "dir"), LP_OK);
 	snprintf(p, sizeof p, "%s/new", dir);
 	assert_int_equal(write_text(p, "x", 1), 0);
 	/* the slice is a minute and the deadline 10 s: LP_OK means woken */
 	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
 	hooks.slice_ms = 60000;
-	assert_int_equal(lp_waiter_wait(w, lp_mono_ms() + 10000, &hooks), LP_OK);
-	lp_waiter_free(w);
+	assert_int_equal(lpi_waiter_wait(w, lpi_mono_ms() + 10000, &hooks), LP_OK);
+	lpi_waiter_free(w);
 	close(dfd);
 	rm_rf(dir);
 }
@@ -65,17 +65,17 @@ static void test_pid_exit(void **state)
 	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
 	pid_t pid = fork_child(wait_for_eof, fds);
 	close(fds[0]);
-	lp_waiter *w = NULL;
-	assert_int_equal(lp_waiter_open(&w), LP_OK);
-	assert_int_equal(lp_waiter_add_pid(w, pid), LP_OK);
+	lpi_waiter *w = NULL;
+	assert_int_equal(lpi_waiter_open(&w), LP_OK);
+	assert_int_equal(lpi_waiter_add_pid(w, pid), LP_OK);
 	close(fds[1]); /* the child exits */
-	int64_t deadline = lp_mono_ms() + 10000;
+	int64_t deadline = lpi_mono_ms() + 10000;
 	int rc;
 	do
-		rc = lp_waiter_wait(w, deadline, NULL);
+		rc = lpi_waiter_wait(w, deadline, NULL);
 	while (rc == LP_OK);
 	assert_int_equal(rc, 1);
-	lp_waiter_free(w);
+	lpi_waiter_free(w);
 	assert_int_equal(wait_child(pid, 10000), 0);
 }
 
@@ -88,21 +88,21 @@ static int count_and_stop(void *ud)
 static void test_check_hook(void **state)
 {
 	(void)state;
-	lp_waiter *w = NULL;
-	assert_int_equal(lp_waiter_open(&w), LP_OK);
+	lpi_waiter *w = NULL;
+	assert_int_equal(lpi_waiter_open(&w), LP_OK);
 	int calls = 0;
 	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
 	hooks.slice_ms = 5;
 	hooks.check = count_and_stop;
 	hooks.ud = &calls;
-	int64_t deadline = lp_mono_ms() + 10000;
+	int64_t deadline = lpi_mono_ms() + 10000;
 	int rc;
 	do
-		rc = lp_waiter_wait(w, deadline, &hooks);
+		rc = lpi_waiter_wait(w, deadline, &hooks);
 	while (rc == LP_OK);
 	assert_int_equal(rc, LP_EINTR);
 	assert_int_equal(calls, 3);
-	lp_waiter_free(w);
+	lpi_waiter_free(w);
 }
 
 static int always_stop(void *ud)
@@ -116,8 +116,8 @@ static void test_wake_fd(void **state)
 	(void)state;
 	int fds[2];
 	assert_int_equal(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
-	lp_waiter *w = NULL;
-	assert_int_equal(lp_waiter_open(&w), LP_OK);
+	lpi_waiter *w = NULL;
+	assert_int_equal(lpi_waiter_open(&w), LP_OK);
 	int calls = 0;
 	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
 	hooks.wake_fd = fds[0];
@@ -125,15 +125,15 @@ static void test_wake_fd(void **state)
 	hooks.check = always_stop;
 	hooks.ud = &calls;
 	assert_int_equal(write(fds[1], "ab", 2), 2);
-	assert_int_equal(lp_waiter_wait(w, lp_mono_ms() + 10000, &hooks), LP_EINTR);
+	assert_int_equal(lpi_waiter_wait(w, lpi_mono_ms() + 10000, &hooks), LP_EINTR);
 	assert_int_equal(calls, 1);
 	char c;
 	assert_int_equal(read(fds[0], &c, 1), -1); /* drained */
 	/* a wake-up without a check hook just returns */
 	hooks.check = NULL;
 	assert_int_equal(write(fds[1], "c", 1), 1);
-	assert_int_equal(lp_waiter_wait(w, lp_mono_ms() + 10000, &hooks), LP_OK);
-	lp_waiter_free(w);
+	assert_int_equal(lpi_waiter_wait(w, lpi_mono_ms() + 10000, &hooks), LP_OK);
+	lpi_waiter_free(w);
 	close(fds[0]);
 	close(fds[1]);
 }
@@ -151,13 +151,13 @@ static void test_poll_backend_pause(void **state)
 	o.take_timeout = -1;
 	o.has_result = 1;
 	o.result = LP_RESULT_FALSE;
-	assert_int_equal(lp_resume(f->store, lp_pause_id(p), &o, NULL), LP_OK);
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(p), &o), LP_OK);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_wait(p, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	assert_int_equal(res.result, LP_RESULT_FALSE);
 	lp_resolution_clear(&res);
-	assert_int_equal(lp_pause_wait(q, NULL, &res), LP_OK);
+	assert_int_equal(lp_pause_wait(&res, q, NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_TIMED_OUT);
 	lp_resolution_clear(&res);
 	lp_pause_free(p);

@@ -191,9 +191,15 @@ def test_the_shared_library_exports_the_header_api_and_nothing_else(installed: I
     assert declared - exported == set()
     # ... and nothing else is: no function of lib/internal.h, no data
     assert exported - declared == set()
-    internal = _declared((ROOT / "lib" / "internal.h").read_text())
+    # lib/internal.h names its functions lpi_ (lpj_ for JSON): visibly
+    # internal, and none of them exported
+    internal_text = (ROOT / "lib" / "internal.h").read_text()
+    internal = set(re.findall(r"(?m)^(?!typedef)[a-z][^;()#]*?\b(lp[ij]_[a-z0-9_]+)\s*\(",
+                              internal_text))
     assert len(internal) > 20, "no declarations read from lib/internal.h"
     assert internal & exported == set()
+    assert _declared(internal_text) - declared == set(), "an lp_ name in lib/internal.h"
+    assert {n for n in exported if n.startswith(("lpi_", "lpj_"))} == set()
 
 
 # ------------------------------------------- the example, built and resumed
