@@ -1,6 +1,6 @@
 /*
  * fuzz_request.c - libFuzzer harness for the request and answer files
- * (request.c): lp_request_parse and lp_answer_parse on any bytes, and for
+ * (request.c): lpi_request_parse and lpi_answer_parse on any bytes, and for
  * what they accept, the invariants serving relies on: a request id is a
  * safe file-name part, the type is known, code is non-empty and within its
  * cap, an action's name is a valid id and its arguments are identifiers
@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0; /* over the cap: refused before parsing (tested once) */
 	lp_request_parsed r;
 	char *rid = NULL;
-	if (lp_request_parse((const char *)data, size, "request", &r, &rid) == LP_OK) {
+	if (lpi_request_parse((const char *)data, size, "request", &r, &rid) == LP_OK) {
 		const lp_request *q = &r.req;
 		if (q->request_id == NULL || strchr(q->request_id, '.') || strchr(q->request_id, '/') ||
 		    lp_id_validate(q->request_id, "request id") != LP_OK)
@@ -40,11 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		if (!(q->timeout > 0) || q->timeout > LP_REQUEST_TIMEOUT_MAX || !q->by)
 			abort();
-		lp_request_parsed_clear(&r);
+		lpi_request_parsed_clear(&r);
 	}
 	free(rid);
 	lp_answer a;
-	if (lp_answer_parse((const char *)data, size, "answer", &a) == LP_OK) {
+	if (lpi_answer_parse((const char *)data, size, "answer", &a) == LP_OK) {
 		if (a.json == NULL || a.json[0] != '{')
 			abort();
 		for (size_t i = 0; i < a.nfiles; i++)

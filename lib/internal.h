@@ -484,7 +484,7 @@ void lpi_waiter_free(lpi_waiter *w);
  * answers, commands/<pause_id>.answer.<request_id>.json. */
 #define LP_CAP_REQUEST (LP_REQUEST_CODE_MAX + 64 * 1024) /* a request file */
 #define LP_CAP_ANSWER (6 * LP_REQUEST_OUTPUT_CAP)       /* an answer file */
-/* A request as parsed (strings owned; lp_request_parsed_clear). */
+/* A request as parsed (strings owned; lpi_request_parsed_clear). */
 typedef struct lp_request_parsed {
 	lp_request req;       /* points into the fields below */
 	char *request_id, *code, *action, *by;
@@ -495,18 +495,18 @@ typedef struct lp_request_parsed {
  * LP_EBADCMD with a message naming label and the field. *id_out (may be
  * NULL) gets a malloc'd copy of its request_id whenever one valid was
  * there, even if the rest is bad, so that the refusal can be answered. */
-int lp_request_parse(const char *text, size_t len, const char *label,
+int lpi_request_parse(const char *text, size_t len, const char *label,
 		     lp_request_parsed *out, char **id_out);
-void lp_request_parsed_clear(lp_request_parsed *r);
+void lpi_request_parsed_clear(lp_request_parsed *r);
 /* Parse an answer file's text into out (its json made): LP_EBADCMD if it
  * is not a valid answer. */
-int lp_answer_parse(const char *text, size_t len, const char *label, lp_answer *out);
+int lpi_answer_parse(const char *text, size_t len, const char *label, lp_answer *out);
 /* lp_pause_wait's share, on the waiting thread: serve the request at the
  * pause's slot if there is one (doc: the pause file, whose "requests"
  * says what the pause offers). 0: none; 1: one was answered (or a bad
  * one moved aside), look again; LP_EINTR: hooks->on_request asked to
  * stop (the request answered as interrupted); LP_ERROR: out of memory. */
-int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
+int lpi_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 		     const lp_wait_hooks *hooks);
 
 /* ----------------------------------------------------------- scan.c */

@@ -689,7 +689,7 @@ int lp_pause_wait(lp_resolution *out, lp_pause *p, const lp_wait_hooks *hooks)
 		if (now >= p->next_beat_ms)
 			heartbeat(p);
 		/* a request (eval, exec, an action) is served, then look again */
-		if ((rc = lp_request_serve(p->run, p->id, p->doc, hooks)) < 0)
+		if ((rc = lpi_request_serve(p->run, p->id, p->doc, hooks)) < 0)
 			return rc;
 		if (rc == 1)
 			continue;

@@ -7,7 +7,7 @@
  *     request at a time per pause, created exclusively and atomically)
  *     and the answer commands/<pause_id>.answer.<request_id>.json: their
  *     schema, built and parsed here only;
- *   - serving a request in the paused process's wait (lp_request_serve,
+ *   - serving a request in the paused process's wait (lpi_request_serve,
  *     called by lp_pause_wait on the waiting thread): take it, refuse what
  *     the pause does not offer, hand the rest to the wait's on_request
  *     hook, publish the answer, log a "request" event (never the value);
@@ -80,7 +80,7 @@ void lp_answer_clear(lp_answer *a)
 	memset(a, 0, sizeof *a);
 }
 
-void lp_request_parsed_clear(lp_request_parsed *r)
+void lpi_request_parsed_clear(lp_request_parsed *r)
 {
 	if (r == NULL)
 		return;
@@ -258,7 +258,7 @@ static int arg_member(const char *key, const lp_json *v, void *ud)
 	return LP_OK;
 }
 
-int lp_request_parse(const char *text, size_t len, const char *label, lp_request_parsed *r,
+int lpi_request_parse(const char *text, size_t len, const char *label, lp_request_parsed *r,
 		     char **id_out)
 {
 	memset(r, 0, sizeof *r);
@@ -345,7 +345,7 @@ int lp_request_parse(const char *text, size_t len, const char *label, lp_request
 done:
 	lpj_free(j);
 	if (rc) {
-		lp_request_parsed_clear(r);
+		lpi_request_parsed_clear(r);
 		return rc;
 	}
 	r->req.request_id = r->request_id;
@@ -428,13 +428,13 @@ done:
 		return lpi_fail(LP_ERROR, "out of memory");
 	/* the paused process's own rules, before anything is written */
 	lp_request_parsed check;
-	rc = lp_request_parse(text, strlen(text), "request", &check, NULL);
+	rc = lpi_request_parse(text, strlen(text), "request", &check, NULL);
 	if (rc) {
 		rc = lpi_fail(LP_EINVAL, "%s; nothing written", lp_error_message());
 		free(text);
 		return rc;
 	}
-	lp_request_parsed_clear(&check);
+	lpi_request_parsed_clear(&check);
 	*out = text;
 	return LP_OK;
 }
@@ -511,7 +511,7 @@ static char *dup_str_or_null(const lp_json *o, const char *key)
 	return s ? lpi_strdup(s) : NULL;
 }
 
-int lp_answer_parse(const char *text, size_t len, const char *label, lp_answer *out)
+int lpi_answer_parse(const char *text, size_t len, const char *label, lp_answer *out)
 {
 	memset(out, 0, sizeof *out);
 	lp_json *j, *view = NULL;
@@ -649,7 +649,7 @@ static int set_error(lp_answer *a, const char *prefix, const char *text)
 	return a->error ? LP_OK : LP_ERROR;
 }
 
-int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
+int lpi_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 		     const lp_wait_hooks *hooks)
 {
 	char slot[LP_ID_MAX + 32], label[PATH_MAX + 64];
@@ -671,7 +671,7 @@ int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 	lp_request_parsed r;
 	memset(&r, 0, sizeof r);
 	if (!rc)
-		rc = lp_request_parse(text, len, label, &r, &rid);
+		rc = lpi_request_parse(text, len, label, &r, &rid);
 	free(text);
 	if (rc == LP_ERROR) { /* out of memory: look again later */
 		free(rid);
@@ -700,7 +700,7 @@ int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 	/* taken: whoever unlinks the slot owns the request (a requester that
 	 * gave up withdraws it the same way) */
 	if (unlinkat(run->commands_fd, slot, 0) < 0) {
-		lp_request_parsed_clear(&r);
+		lpi_request_parsed_clear(&r);
 		return errno == ENOENT ? 1 : 0;
 	}
 	lpi_crash_point("request:taken");
@@ -734,7 +734,7 @@ int lp_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 		answer_publish(run, pause_id, r.request_id, r.req.type, &a, ms);
 	log_request(run, pause_id, &r, r.request_id, &a, ms, refused[0] ? refused : NULL);
 	lp_answer_clear(&a);
-	lp_request_parsed_clear(&r);
+	lpi_request_parsed_clear(&r);
 	if (rc)
 		return lpi_fail(LP_ERROR, "out of memory");
 	return stopped ? lpi_fail(LP_EINTR, "a request's hook asked to stop the wait") : 1;
@@ -791,10 +791,10 @@ static void withdraw(int cfd, const char *slot, const char *rid)
 	char *text = NULL;
 	lp_request_parsed r;
 	int ours = lpi_file_read(cfd, mine, LP_CAP_REQUEST, "request", &text, NULL) == LP_OK &&
-		   lp_request_parse(text, strlen(text), "request", &r, NULL) == LP_OK;
+		   lpi_request_parse(text, strlen(text), "request", &r, NULL) == LP_OK;
 	if (ours) {
 		ours = strcmp(r.request_id, rid) == 0;
-		lp_request_parsed_clear(&r);
+		lpi_request_parsed_clear(&r);
 	}
 	free(text);
 	if (ours || renameat2(cfd, mine, cfd, slot, RENAME_NOREPLACE) < 0)
@@ -829,7 +829,7 @@ static int collect(int cfd, const char *name, const char *label, lp_answer *out)
 		return 1;
 	}
 	if (rc == LP_OK)
-		rc = lp_answer_parse(text, len, label, out);
+		rc = lpi_answer_parse(text, len, label, out);
 	free(text);
 	unlinkat(cfd, name, 0);
 	return rc;

@@ -234,7 +234,7 @@ static void test_refused_by_paused_process(void **state)
 	assert_non_null(strstr(ans, "\"ok\":false"));
 	assert_non_null(strstr(ans, "--pause-allow-eval"));
 	lp_answer parsed;
-	assert_int_equal(lp_answer_parse(ans, strlen(ans), "answer", &parsed), LP_OK);
+	assert_int_equal(lpi_answer_parse(ans, strlen(ans), "answer", &parsed), LP_OK);
 	assert_false(parsed.ok);
 	lp_answer_clear(&parsed);
 	free(ans);
@@ -306,7 +306,7 @@ static void test_garbage_and_stop(void **state)
 	char dir[256];
 	fx_path(f, dir, sizeof dir, "runs/r1/commands");
 	/* serve the garbage: returns after moving it; then publish the stop */
-	assert_int_equal(lp_request_serve(f->run, lp_pause_id(p), NULL, &h), 1);
+	assert_int_equal(lpi_request_serve(f->run, lp_pause_id(p), NULL, &h), 1);
 	char pre[LP_ID_MAX + 32];
 	snprintf(pre, sizeof pre, "%s.request.json.rejected.", lp_pause_id(p));
 	assert_int_equal(count_entries(dir, pre), 1);
@@ -348,7 +348,7 @@ static void test_parsers(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		lp_request_parsed r;
 		char *rid = NULL;
-		int rc = lp_request_parse(bad[i], strlen(bad[i]), "request", &r, &rid);
+		int rc = lpi_request_parse(bad[i], strlen(bad[i]), "request", &r, &rid);
 		if (rc != LP_EBADCMD)
 			fprintf(stderr, "accepted: %s\n", bad[i]);
 		assert_int_equal(rc, LP_EBADCMD);
@@ -358,17 +358,17 @@ static void test_parsers(void **state)
 	const char *good = "{\"request_id\":\"a1\",\"type\":\"action\",\"action\":\"shot\","
 			   "\"args\":{\"k\":\"v\",\"n\":\"2\"},\"timeout\":2.5,\"future\":1}";
 	lp_request_parsed r;
-	assert_int_equal(lp_request_parse(good, strlen(good), "request", &r, NULL), LP_OK);
+	assert_int_equal(lpi_request_parse(good, strlen(good), "request", &r, NULL), LP_OK);
 	assert_int_equal(r.req.type, LP_REQUEST_ACTION);
 	assert_string_equal(r.req.action, "shot");
 	assert_int_equal(r.req.nargs, 2);
 	assert_true(r.req.timeout == 2.5);
-	lp_request_parsed_clear(&r);
+	lpi_request_parsed_clear(&r);
 	lp_answer a;
-	assert_int_equal(lp_answer_parse("{\"ok\":1}", 8, "answer", &a), LP_EBADCMD);
-	assert_int_equal(lp_answer_parse("{\"ok\":true}", 11, "answer", &a), LP_EBADCMD);
+	assert_int_equal(lpi_answer_parse("{\"ok\":1}", 8, "answer", &a), LP_EBADCMD);
+	assert_int_equal(lpi_answer_parse("{\"ok\":true}", 11, "answer", &a), LP_EBADCMD);
 	const char *ans = "{\"ok\":true,\"request_id\":\"a\",\"repr\":\"2\",\"files\":[\"/x\",3]}";
-	assert_int_equal(lp_answer_parse(ans, strlen(ans), "answer", &a), LP_OK);
+	assert_int_equal(lpi_answer_parse(ans, strlen(ans), "answer", &a), LP_OK);
 	assert_string_equal(a.repr, "2");
 	assert_int_equal(a.nfiles, 1);
 	lp_answer_clear(&a);
@@ -381,7 +381,7 @@ static void test_set_requests_bad(void **state)
 	assert_int_equal(lp_run_set_requests(f->run, 1, bad), LP_EINVAL);
 	assert_int_equal(lp_run_set_requests(NULL, 1, NULL), LP_EINVAL);
 	lp_answer_clear(NULL);
-	lp_request_parsed_clear(NULL);
+	lpi_request_parsed_clear(NULL);
 }
 
 int main(void)
