@@ -10,7 +10,7 @@ BUILD ?= build
 FUZZ_SECONDS ?= 30
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.PHONY: demo test bootstrap bootstrap-dev ctest asan tsan pytest fuzz-smoke fuzz-long bench bench-smoke clean
+.PHONY: demo test bootstrap bootstrap-dev ctest asan tsan pytest fuzz-smoke fuzz-long bench bench-smoke clean format format-check
 
 bootstrap:
 	@VENV=$(VENV) bash scripts/bootstrap.sh
@@ -65,6 +65,13 @@ bench-smoke: bootstrap
 	@$(PY) bench/scenario_serve.py --quick --out $(BUILD)/bench-serve-quick.json >/dev/null
 
 test: ctest asan tsan fuzz-smoke bench-smoke pytest
+
+# the one C style (.clang-format), with the pinned clang-format
+format: bootstrap-dev
+	@bash scripts/format.sh
+
+format-check: bootstrap-dev
+	@bash scripts/format.sh --check
 
 clean:
 	rm -rf $(BUILD) $(VENV)

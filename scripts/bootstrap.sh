@@ -38,7 +38,7 @@ fi
 "$VENV/bin/python" -m pip install -q "pytest>=9.0.3" "pytest-xdist>=3.6" "pytest-timeout>=2.3"
 # the server's tests: a browser driver (it drives Debian's chromium, never a
 # browser of its own) and the OpenAPI fuzzer, pinned
-[ "${LP_WITH_DEV_TOOLS:-0}" = 1 ] && "$VENV/bin/python" -m pip install -q "playwright==1.65.2" "schemathesis==4.32.5"
+[ "${LP_WITH_DEV_TOOLS:-0}" = 1 ] && "$VENV/bin/python" -m pip install -q "playwright==1.65.2" "schemathesis==4.32.5" "clang-format==19.1.7"
 
 # for the compatibility tests: the published 0.1.1 in a virtual environment
 # of its own (never imported beside ours), with the same pytest as ours
