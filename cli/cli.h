@@ -98,13 +98,14 @@ struct cli_option {
 	const char *help;    /* may hold '\n' for continuation lines */
 };
 
+/* Rows of the common options, used by the one table of them in options.c
+ * (a subcommand never lists them: struct cli_spec) and by the main
+ * command's table (--help). */
 #define CLI_OPT_HELP \
 	{"help", 'h', no_argument, NULL, "show this help and exit"}
 #define CLI_OPT_PAUSE_DIR \
 	{"pause-dir", CLI_KEY_PAUSE_DIR, required_argument, "DIR", \
 	 "pause directory (default: $" LP_ENV_DIR ",\nthen $TMPDIR/pytest-live-pause)"}
-#define CLI_OPT_JSON(what) \
-	{"json", CLI_KEY_JSON, no_argument, NULL, what}
 /* The resumer's attachments (resume, abort): see cli_attach_add(). */
 #define CLI_OPT_ATTACH \
 	{"attach", CLI_KEY_ATTACH, required_argument, "FILE", \
@@ -116,14 +117,66 @@ struct cli_option {
 
 #define CLI_OPTIONS_MAX 16
 
+/* The options every subcommand may take besides its own, in one table
+ * (options.c) that cli_command_init() merges into the command's
+ * getopt_long table after its own rows, and handled there, never by the
+ * command: -h/--help (always: prints the help), --pause-dir DIR (checked
+ * non-empty) and --json. */
+enum {
+	CLI_COMMON_PAUSE_DIR = 1 << 0,
+	CLI_COMMON_JSON = 1 << 1,
+};
+
+/* What the common options gave. */
+struct cli_common {
+	const char *pause_dir; /* --pause-dir DIR, or NULL */
+	int json;              /* --json was given */
+};
+
+/* A subcommand's command line: its own options, the common ones it
+ * takes, and what its --help says around the generated option list.
+ * A new subcommand (about 60 lines; cmd_show.c is one): a cli_spec, a
+ * handler that calls cli_command_init(), takes its own keys from
+ * cli_parser_next() (on -1 it returns cli_finish(name, p.exit_code)), its
+ * positionals (cli_ref_argument), opens the store with
+ * cli_store_open(common.pause_dir, ...), calls the runtime, prints and
+ * returns through cli_finish(); plus one row in dispatch.c. */
+struct cli_spec {
+	const char *name;              /* "resume" (error messages) */
+	const char *usage;             /* after "usage: pytest-live-pause " */
+	const char *about;             /* paragraphs, each line ending in '\n' */
+	const struct cli_option *opts; /* its own options, or NULL */
+	unsigned common;               /* CLI_COMMON_* it takes (--help: always) */
+	const char *json_help;         /* with CLI_COMMON_JSON: what --json prints */
+	const int *exits;              /* exit codes that apply, ending with -1 */
+	const char *examples;          /* lines ending in '\n' */
+};
+
 /* getopt_long state built from an option table. */
 struct cli_parser {
 	const char *cmd; /* for error messages: "resume", or NULL for main */
 	int argc;
 	char **argv;
+	const struct cli_spec *spec; /* cli_command_init(): handles the common options */
+	struct cli_common *common;
+	int exit_code; /* after cli_parser_next() returned -1 */
 	struct option longopts[CLI_OPTIONS_MAX + 1];
 	char shortopts[3 + 2 * CLI_OPTIONS_MAX];
 };
+
+/* Start parsing a subcommand's argv (argv[0] is its name): the getopt_long
+ * table of spec->opts and the common options spec->common names, *common
+ * cleared. cli_parser_next() then returns only the command's own options.
+ * Returns 0, or -1 if the table is too big (a bug: CLI_OPTIONS_MAX). */
+int cli_command_init(struct cli_parser *p, const struct cli_spec *spec,
+		     struct cli_common *common, int argc, char **argv);
+/* The one positional argument <pause_id | pause file> of show, resume...:
+ * 0 with *ref set, else a usage error printed and CLI_EXIT_USAGE (missing,
+ * empty, or more than one). Call after cli_parser_next() returned 0. */
+int cli_ref_argument(const struct cli_parser *p, const char **ref);
+/* A subcommand's --help: usage, about, its options then the common ones,
+ * exit codes, examples. */
+void cli_print_spec_help(FILE *fp, const struct cli_spec *spec);
 
 /* Build the getopt_long tables of `opts` and reset getopt. With
  * stop_at_command, parsing stops at the first non-option (the main
@@ -133,18 +186,12 @@ int cli_parser_init(struct cli_parser *p, const char *cmd,
 		    int stop_at_command);
 /* The next option: its key (> 0) with *arg its argument or NULL; 0 when
  * the options are done (positional arguments are argv[optind..argc-1]);
- * -1 after printing a usage error (the caller exits CLI_EXIT_USAGE). */
+ * -1 when the command must stop and exit with p->exit_code:
+ * CLI_EXIT_USAGE after printing a usage error, or (cli_command_init
+ * parsers) CLI_EXIT_OK after printing --help. The common options of a
+ * cli_command_init() parser are handled here and never returned. */
 int cli_parser_next(struct cli_parser *p, const char **arg);
 
-/* What a subcommand's --help says, around the generated option list. */
-struct cli_help {
-	const char *usage;    /* after "usage: pytest-live-pause " */
-	const char *about;    /* paragraphs, each line ending in '\n' */
-	const struct cli_option *opts;
-	const int *exits;     /* exit codes that apply, ending with -1 */
-	const char *examples; /* lines ending in '\n' */
-};
-void cli_print_help(FILE *fp, const struct cli_help *help);
 /* The option list alone (used by the main --help). */
 void cli_print_options(FILE *fp, const struct cli_option *opts);
 
@@ -251,14 +298,10 @@ enum {
  * reason (checkpoints, questions, an abort of any kind) and
  * failure_reason (failures)), pause_file, resume (the command to run;
  * only while pending). The [keys] come with CLI_PAUSE_DETAILS. Every
- * text is escaped for the terminal. pause_dir, unless NULL, is added to
- * the resume command. Write errors are caught by cli_finish(). */
-void cli_print_pause(FILE *fp, const lp_pause_info *info,
-		     const char *pause_dir, unsigned flags);
-/* The --pause-dir to repeat in a resume hint: NULL when `dir` (as
- * resolved from --pause-dir) is what a command would pick without it,
- * else the path of the opened store. */
-const char *cli_hint_pause_dir(const char *dir, const lp_store *store);
+ * text is escaped for the terminal. The resume command is
+ * lp_resume_hint() for info->pause_dir, as the runtime writes it. Write
+ * errors are caught by cli_finish(). */
+void cli_print_pause(FILE *fp, const lp_pause_info *info, unsigned flags);
 
 /* Age of a pause for tables: "12s", "5m", "3h", "2d". */
 void cli_format_age(char *buf, size_t size, double created_at);

@@ -25,10 +25,6 @@ static const struct cli_option options[] = {
 	 "(default 5; 0: do not wait)"},
 	CLI_OPT_ATTACH,
 	CLI_OPT_MAX_ATTACHMENT_SIZE,
-	CLI_OPT_JSON("print one JSON object: pause_id, kind, status,\n"
-		     "run_id, nodeid (and attachments with --attach)"),
-	CLI_OPT_PAUSE_DIR,
-	CLI_OPT_HELP,
 	CLI_OPT_END,
 };
 
@@ -38,7 +34,8 @@ static const int exits[] = {
 	CLI_EXIT_NOTTAKEN, CLI_EXIT_UNSAFE, CLI_EXIT_INTERRUPTED, -1,
 };
 
-static const struct cli_help help = {
+static const struct cli_spec spec = {
+	.name = CMD,
 	.usage = "abort <pause_id | pause file> [--reason TEXT | --reason-file "
 		 "FILE]\n"
 		 "         [--attach FILE]... [--max-attachment-size BYTES]\n"
@@ -62,6 +59,9 @@ static const struct cli_help help = {
 		 "before anything is written.\n\n"
 		 "On success prints: aborted <pause_id> (<kind>, <nodeid>)\n",
 	.opts = options,
+	.common = CLI_COMMON_JSON | CLI_COMMON_PAUSE_DIR,
+	.json_help = "print one JSON object: pause_id, kind, status,\n"
+		     "run_id, nodeid (and attachments with --attach)",
 	.exits = exits,
 	.examples = "  " CLI_PROG " abort 27be4cbca5ab.79688e30 --reason "
 		    "\"device lost\"\n"
@@ -75,8 +75,7 @@ static const struct cli_help help = {
 
 struct abort_args {
 	const char *ref;
-	const char *pause_dir;
-	int json;
+	struct cli_common c; /* --pause-dir, --json */
 	lp_resume_options opts;
 	struct cli_attach attach;
 	char *owned; /* the text read by --reason-file */
@@ -94,14 +93,11 @@ static int parse_args(int argc, char **argv, struct abort_args *a)
 	memset(a, 0, sizeof(*a));
 	a->opts = init;
 	a->opts.action = LP_ACTION_ABORT;
-	if (cli_parser_init(&p, CMD, options, argc, argv, 0) != 0)
+	if (cli_command_init(&p, &spec, &a->c, argc, argv) != 0)
 		return CLI_EXIT_ERROR;
 	while ((key = cli_parser_next(&p, &arg)) > 0) {
 		rc = 0;
 		switch (key) {
-		case 'h':
-			cli_print_help(stdout, &help);
-			return -1;
 		case CLI_KEY_REASON:
 			if (a->owned)
 				return cli_error(CMD, CLI_EXIT_USAGE,
@@ -131,27 +127,14 @@ static int parse_args(int argc, char **argv, struct abort_args *a)
 			rc = cli_parse_size(CMD, "--max-attachment-size", arg,
 					    &a->attach.max_size);
 			break;
-		case CLI_KEY_JSON:
-			a->json = 1;
-			break;
-		case CLI_KEY_PAUSE_DIR:
-			a->pause_dir = arg;
-			rc = cli_check_pause_dir(CMD, arg);
-			break;
 		}
 		if (rc)
 			return rc;
 	}
 	if (key < 0)
-		return CLI_EXIT_USAGE;
-	rc = cli_check_positionals(CMD, argc, argv, optind, 1,
-				   "<pause_id | pause file> argument");
-	if (rc)
+		return p.exit_code == CLI_EXIT_OK ? -1 : p.exit_code;
+	if ((rc = cli_ref_argument(&p, &a->ref)) != 0)
 		return rc;
-	a->ref = argv[optind];
-	if (!*a->ref)
-		return cli_error(CMD, CLI_EXIT_USAGE,
-				 "the pause id or pause file is empty");
 	a->opts.attach = a->attach.paths;
 	a->opts.nattach = a->attach.n;
 	a->opts.max_attachment_size = a->attach.max_size;
@@ -164,7 +147,7 @@ int cmd_abort(int argc, char **argv)
 	int rc = parse_args(argc, argv, &a);
 
 	if (rc == 0)
-		rc = cli_resume_run(CMD, a.ref, a.pause_dir, a.json, &a.opts);
+		rc = cli_resume_run(CMD, a.ref, a.c.pause_dir, a.c.json, &a.opts);
 	free(a.owned);
 	cli_attach_free(&a.attach);
 	return cli_finish(CMD, rc < 0 ? CLI_EXIT_OK : rc);

@@ -19,8 +19,6 @@ static const struct cli_option options[] = {
 	{"output", KEY_OUTPUT, required_argument, "FILE",
 	 "write it to FILE (replaced atomically, only once\nevery byte "
 	 "matched; '-': standard output)"},
-	CLI_OPT_PAUSE_DIR,
-	CLI_OPT_HELP,
 	CLI_OPT_END,
 };
 
@@ -29,7 +27,8 @@ static const int exits[] = {
 	CLI_EXIT_UNSAFE, -1,
 };
 
-static const struct cli_help help = {
+static const struct cli_spec spec = {
+	.name = CMD,
 	.usage = "attachment <pause_id | pause file> <name | sha256> [-o FILE] "
 		 "[--pause-dir DIR]",
 	.about = "Write out one attachment of a pause (listed by 'show'), named "
@@ -44,6 +43,7 @@ static const struct cli_help help = {
 		 "With -o, on success prints: wrote <name> (<size> bytes, sha256 "
 		 "<hex>) to\n<FILE>\n",
 	.opts = options,
+	.common = CLI_COMMON_PAUSE_DIR,
 	.exits = exits,
 	.examples = "  " CLI_PROG " attachment 27be4cbca5ab.79688e30 screen.png "
 		    "-o /tmp/screen.png\n"
@@ -54,19 +54,17 @@ static const struct cli_help help = {
 int cmd_attachment(int argc, char **argv)
 {
 	struct cli_parser p;
-	const char *arg, *pause_dir = NULL, *out = NULL, *dir;
+	struct cli_common common;
+	const char *arg, *out = NULL, *dir;
 	lp_store *store = NULL;
 	lp_attachment found;
 	int key, rc, exit_code = CLI_EXIT_OK;
 
 	memset(&found, 0, sizeof(found));
-	if (cli_parser_init(&p, CMD, options, argc, argv, 0) != 0)
+	if (cli_command_init(&p, &spec, &common, argc, argv) != 0)
 		return CLI_EXIT_ERROR;
 	while ((key = cli_parser_next(&p, &arg)) > 0) {
 		switch (key) {
-		case 'h':
-			cli_print_help(stdout, &help);
-			return cli_finish(CMD, CLI_EXIT_OK);
 		case KEY_OUTPUT:
 			if (*arg == '\0')
 				return cli_error(CMD, CLI_EXIT_USAGE,
@@ -74,14 +72,11 @@ int cmd_attachment(int argc, char **argv)
 						 "standard output)");
 			out = strcmp(arg, "-") == 0 ? NULL : arg;
 			break;
-		case CLI_KEY_PAUSE_DIR:
-			pause_dir = arg;
-			if (cli_check_pause_dir(CMD, arg))
-				return CLI_EXIT_USAGE;
-			break;
 		}
 	}
-	if (key < 0 || cli_check_positionals(CMD, argc, argv, optind, 2,
+	if (key < 0)
+		return cli_finish(CMD, p.exit_code);
+	if (cli_check_positionals(CMD, argc, argv, optind, 2,
 					     "<pause_id | pause file> and "
 					     "<name | sha256> arguments"))
 		return CLI_EXIT_USAGE;
@@ -93,7 +88,7 @@ int cmd_attachment(int argc, char **argv)
 		return cli_error(CMD, CLI_EXIT_USAGE,
 				 "standard output is a terminal: give -o FILE, "
 				 "or redirect it");
-	rc = cli_store_open_for_ref(pause_dir, argv[optind], &store, &dir);
+	rc = cli_store_open_for_ref(common.pause_dir, argv[optind], &store, &dir);
 	if (rc == LP_OK) {
 		fflush(stdout);
 		rc = lp_attachment_export(store, argv[optind], argv[optind + 1],

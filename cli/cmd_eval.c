@@ -17,10 +17,6 @@ static const struct cli_option code_options[] = {
 	{"timeout", CLI_KEY_TIMEOUT, required_argument, "SECONDS",
 	 "stop the code after this long (default 10, at\nmost 3600); the test "
 	 "keeps waiting"},
-	CLI_OPT_JSON("print one JSON object: ok, repr, stdout, stderr,\n"
-		     "error, duration_ms, timed_out, ..."),
-	CLI_OPT_PAUSE_DIR,
-	CLI_OPT_HELP,
 	CLI_OPT_END,
 };
 
@@ -29,12 +25,13 @@ static const struct cli_option do_options[] = {
 	 "a keyword argument of the action (a string;\nrepeatable)"},
 	{"timeout", CLI_KEY_TIMEOUT, required_argument, "SECONDS",
 	 "stop the action after this long (default 10)"},
-	CLI_OPT_JSON("print one JSON object: ok, data, files, stdout,\n"
-		     "stderr, error, duration_ms, ..."),
-	CLI_OPT_PAUSE_DIR,
-	CLI_OPT_HELP,
 	CLI_OPT_END,
 };
+
+#define CODE_JSON_HELP \
+	"print one JSON object: ok, repr, stdout, stderr,\nerror, duration_ms, timed_out, ..."
+#define DO_JSON_HELP \
+	"print one JSON object: ok, data, files, stdout,\nstderr, error, duration_ms, ..."
 
 static const int code_exits[] = {
 	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
@@ -66,31 +63,38 @@ static const int do_exits[] = {
 	"'-' reads it from\nstandard input; put -- before an EXPR that starts with '-'. Every request is logged in the "   \
 	"run's events.jsonl (the\ncode, who, ok, duration; never the value).\n"
 
-static const struct cli_help eval_help = {
+static const struct cli_spec eval_help = {
+	.name = "eval",
 	.usage = "eval <pause_id | pause file> EXPR [--timeout SECONDS] [--json]\n"
 		 "         [--pause-dir DIR]",
 	.about = "Evaluate a Python expression in a paused test and print its "
 		 "repr.\n\n" CODE_ABOUT_COMMON,
 	.opts = code_options,
+	.common = CLI_COMMON_JSON | CLI_COMMON_PAUSE_DIR,
+	.json_help = CODE_JSON_HELP,
 	.exits = code_exits,
 	.examples = "  " CLI_PROG " eval 27be4cbca5ab.79688e30 'response.status_code'\n"
 		    "  " CLI_PROG " eval 27be4cbca5ab.79688e30 'device.battery()' --json\n"
 		    "  " CLI_PROG " eval 27be4cbca5ab.79688e30 'sorted(item.fixturenames)'\n",
 };
 
-static const struct cli_help exec_help = {
+static const struct cli_spec exec_help = {
+	.name = "exec",
 	.usage = "exec <pause_id | pause file> CODE [--timeout SECONDS] [--json]\n"
 		 "         [--pause-dir DIR]",
 	.about = "Run Python statements in a paused test (assignments stay for "
 		 "later eval\nand exec of the same pause).\n\n" CODE_ABOUT_COMMON,
 	.opts = code_options,
+	.common = CLI_COMMON_JSON | CLI_COMMON_PAUSE_DIR,
+	.json_help = CODE_JSON_HELP,
 	.exits = code_exits,
 	.examples = "  " CLI_PROG " exec 27be4cbca5ab.79688e30 'r = client.get(\"/health\")'\n"
 		    "  " CLI_PROG " eval 27be4cbca5ab.79688e30 'r.json()'\n"
 		    "  " CLI_PROG " exec 27be4cbca5ab.79688e30 - < inspect.py\n",
 };
 
-static const struct cli_help do_help = {
+static const struct cli_spec do_help = {
+	.name = "do",
 	.usage = "do <pause_id | pause file> ACTION [--arg NAME=VALUE ...]\n"
 		 "         [--timeout SECONDS] [--json] [--pause-dir DIR]",
 	.about = "Run a named action in a paused test: a function the test "
@@ -104,6 +108,8 @@ static const struct cli_help do_help = {
 		 "pending; an exception is printed as its\ntraceback (exit 22) and "
 		 "an action past --timeout is interrupted (exit 23).\n",
 	.opts = do_options,
+	.common = CLI_COMMON_JSON | CLI_COMMON_PAUSE_DIR,
+	.json_help = DO_JSON_HELP,
 	.exits = do_exits,
 	.examples = "  " CLI_PROG " do 27be4cbca5ab.79688e30 screenshot\n"
 		    "  " CLI_PROG " do 27be4cbca5ab.79688e30 logcat --arg lines=200 --json\n",
@@ -198,11 +204,12 @@ static int print_answer(const char *cmd, const char *id, lp_request_type type,
 			 what, id, last[0] ? last : "(no message)");
 }
 
-static int run(const char *cmd, lp_request_type type, const struct cli_option *opts,
-	       const struct cli_help *help, int argc, char **argv)
+static int run(lp_request_type type, const struct cli_spec *spec, int argc, char **argv)
 {
+	const char *cmd = spec->name;
 	struct cli_parser p;
-	const char *arg, *pause_dir = NULL, *dir;
+	struct cli_common common;
+	const char *arg, *dir;
 	lp_request_options o = LP_REQUEST_OPTIONS_INIT;
 	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
 	lp_answer answer = {0};
@@ -210,24 +217,17 @@ static int run(const char *cmd, lp_request_type type, const struct cli_option *o
 	char *code = NULL;
 	const char **args = calloc((size_t)argc + 1, sizeof *args);
 	size_t nargs = 0;
-	int key, json = 0, rc, exit_code;
+	int key, rc, exit_code;
 
 	if (args == NULL)
 		return cli_error(cmd, CLI_EXIT_ERROR, "out of memory");
 	o.type = type;
-	if (cli_parser_init(&p, cmd, opts, argc, argv, 0) != 0) {
+	if (cli_command_init(&p, spec, &common, argc, argv) != 0) {
 		free(args);
 		return CLI_EXIT_ERROR;
 	}
 	while ((key = cli_parser_next(&p, &arg)) > 0) {
 		switch (key) {
-		case 'h':
-			free(args);
-			cli_print_help(stdout, help);
-			return cli_finish(cmd, CLI_EXIT_OK);
-		case CLI_KEY_JSON:
-			json = 1;
-			break;
 		case CLI_KEY_ARG:
 			args[nargs++] = arg;
 			break;
@@ -239,16 +239,13 @@ static int run(const char *cmd, lp_request_type type, const struct cli_option *o
 				return CLI_EXIT_USAGE;
 			}
 			break;
-		case CLI_KEY_PAUSE_DIR:
-			pause_dir = arg;
-			if (cli_check_pause_dir(cmd, arg)) {
-				free(args);
-				return CLI_EXIT_USAGE;
-			}
-			break;
 		}
 	}
-	if (key < 0 || cli_check_positionals(cmd, argc, argv, optind, 2,
+	if (key < 0) {
+		free(args);
+		return cli_finish(cmd, p.exit_code);
+	}
+	if (cli_check_positionals(cmd, argc, argv, optind, 2,
 					     type == LP_REQUEST_ACTION
 						     ? "<pause_id> and ACTION arguments"
 						     : type == LP_REQUEST_EXEC ? "<pause_id> and CODE arguments"
@@ -287,7 +284,7 @@ static int run(const char *cmd, lp_request_type type, const struct cli_option *o
 	hooks.check = check_interrupted;
 	hooks.slice_ms = 50;
 	o.hooks = &hooks;
-	rc = cli_store_open_for_ref(pause_dir, ref, &store, &dir);
+	rc = cli_store_open_for_ref(common.pause_dir, ref, &store, &dir);
 	if (rc == LP_OK)
 		rc = lp_request_send(store, ref, &o, &answer);
 	sigaction(SIGINT, &old[0], NULL);
@@ -295,7 +292,7 @@ static int run(const char *cmd, lp_request_type type, const struct cli_option *o
 	if (rc != LP_OK)
 		exit_code = cli_lp_error(cmd, rc);
 	else
-		exit_code = print_answer(cmd, ref, type, &answer, json);
+		exit_code = print_answer(cmd, ref, type, &answer, common.json);
 	lp_answer_clear(&answer);
 	lp_store_free(store);
 	free(code);
@@ -305,15 +302,15 @@ static int run(const char *cmd, lp_request_type type, const struct cli_option *o
 
 int cmd_eval(int argc, char **argv)
 {
-	return run("eval", LP_REQUEST_EVAL, code_options, &eval_help, argc, argv);
+	return run(LP_REQUEST_EVAL, &eval_help, argc, argv);
 }
 
 int cmd_exec(int argc, char **argv)
 {
-	return run("exec", LP_REQUEST_EXEC, code_options, &exec_help, argc, argv);
+	return run(LP_REQUEST_EXEC, &exec_help, argc, argv);
 }
 
 int cmd_do(int argc, char **argv)
 {
-	return run("do", LP_REQUEST_ACTION, do_options, &do_help, argc, argv);
+	return run(LP_REQUEST_ACTION, &do_help, argc, argv);
 }

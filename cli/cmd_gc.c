@@ -9,8 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "cli.h"
 
 #define CMD "gc"
@@ -21,10 +19,6 @@ static const struct cli_option options[] = {
 	 "and a unit, s m h or d:\n7d, 12h, 30m, 1.5h, 0s (every ended run)"},
 	{"dry-run", CLI_KEY_DRY_RUN, no_argument, NULL,
 	 "print what would be removed; remove nothing"},
-	CLI_OPT_JSON("one JSON object per line per thing removed,\nthen one "
-		     "summary object"),
-	CLI_OPT_PAUSE_DIR,
-	CLI_OPT_HELP,
 	CLI_OPT_END,
 };
 
@@ -33,7 +27,8 @@ static const int exits[] = {
 	CLI_EXIT_UNSAFE, -1,
 };
 
-static const struct cli_help help = {
+static const struct cli_spec spec = {
+	.name = CMD,
 	.usage = "gc --older-than DURATION [--dry-run] [--json] "
 		 "[--pause-dir DIR]",
 	.about = "Remove old runs from the pause directory: every run that "
@@ -53,6 +48,9 @@ static const struct cli_help help = {
 		 "\"removed leftover <name> <path>\"\n(\"would remove ...\" "
 		 "with --dry-run), then a summary line \"gc: ...\".\n",
 	.opts = options,
+	.common = CLI_COMMON_JSON | CLI_COMMON_PAUSE_DIR,
+	.json_help = "one JSON object per line per thing removed,\nthen one "
+		     "summary object",
 	.exits = exits,
 	.examples = "  " CLI_PROG " gc --older-than 7d --dry-run\n"
 		    "  " CLI_PROG " gc --older-than 12h\n"
@@ -94,11 +92,10 @@ static int parse_duration(const char *text, double *out)
 }
 
 struct gc_args {
-	const char *pause_dir;
+	struct cli_common c; /* --pause-dir, --json */
 	const char *older_text;
 	double older_than;
 	int dry_run;
-	int json;
 };
 
 /* 0, -1 after --help, or an exit code. */
@@ -109,14 +106,11 @@ static int parse_args(int argc, char **argv, struct gc_args *a)
 	int key, rc;
 
 	memset(a, 0, sizeof(*a));
-	if (cli_parser_init(&p, CMD, options, argc, argv, 0) != 0)
+	if (cli_command_init(&p, &spec, &a->c, argc, argv) != 0)
 		return CLI_EXIT_ERROR;
 	while ((key = cli_parser_next(&p, &arg)) > 0) {
 		rc = 0;
 		switch (key) {
-		case 'h':
-			cli_print_help(stdout, &help);
-			return -1;
 		case CLI_KEY_OLDER_THAN:
 			a->older_text = arg;
 			rc = parse_duration(arg, &a->older_than);
@@ -124,18 +118,13 @@ static int parse_args(int argc, char **argv, struct gc_args *a)
 		case CLI_KEY_DRY_RUN:
 			a->dry_run = 1;
 			break;
-		case CLI_KEY_JSON:
-			a->json = 1;
-			break;
-		case CLI_KEY_PAUSE_DIR:
-			a->pause_dir = arg;
-			rc = cli_check_pause_dir(CMD, arg);
-			break;
 		}
 		if (rc)
 			return rc;
 	}
-	if (key < 0 || cli_check_positionals(CMD, argc, argv, optind, 0, ""))
+	if (key < 0)
+		return p.exit_code == CLI_EXIT_OK ? -1 : p.exit_code;
+	if (cli_check_positionals(CMD, argc, argv, optind, 0, ""))
 		return CLI_EXIT_USAGE;
 	if (!a->older_text)
 		return cli_error(CMD, CLI_EXIT_USAGE,
@@ -162,13 +151,14 @@ static void on_wait(void *ud)
 	fflush(stderr);
 }
 
-static int print_json(json_t *obj)
+/* Print a line the runtime built (rc its return); 0, or 1 if it could
+ * not be built. */
+static int print_json(int rc, char *line)
 {
-	char *line = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-
-	json_decref(obj);
-	if (!line)
+	if (rc != LP_OK || !line) {
+		free(line);
 		return 1;
+	}
 	cli_print_line(stdout, line);
 	free(line);
 	return 0;
@@ -180,17 +170,11 @@ static int on_item(const lp_gc_item *item, void *ud)
 	const char *verb = o->a->dry_run ? "would remove" : "removed";
 	char age[32];
 
-	if (o->a->json) {
-		json_t *obj = json_pack("{s:s, s:s, s:s, s:s, s:b}", "event",
-					o->a->dry_run ? "would_remove" : "removed",
-					"what", item->what, "id", item->id,
-					"path", item->path, "dry_run",
-					o->a->dry_run);
-		if (obj && item->state)
-			json_object_set_new(obj, "state", json_string(item->state));
-		if (obj && item->state)
-			json_object_set_new(obj, "ended_at", json_real(item->ended_at));
-		if (print_json(obj)) {
+	if (o->a->c.json) {
+		char *line = NULL;
+		int rc = lp_gc_item_json(&line, item, o->a->dry_run);
+
+		if (print_json(rc, line)) {
 			o->failed = 1;
 			return 1;
 		}
@@ -205,20 +189,14 @@ static int on_item(const lp_gc_item *item, void *ud)
 	return 0;
 }
 
-static int print_summary(const struct gc_args *a, const lp_gc_report *r)
+static int print_summary(const struct gc_args *a, const lp_gc_options *opts,
+			 const lp_gc_report *r)
 {
-	if (a->json) {
-		json_t *obj = json_pack(
-			"{s:s, s:b, s:f, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I}}",
-			"event", "summary", "dry_run", a->dry_run, "older_than",
-			a->older_than, "runs", (json_int_t)r->runs, "pending",
-			(json_int_t)r->pending, "leftovers",
-			(json_int_t)r->leftovers, "catalog_lines",
-			(json_int_t)r->catalog_lines, "kept", "active",
-			(json_int_t)r->kept_active, "young",
-			(json_int_t)r->kept_young, "pending",
-			(json_int_t)r->kept_pending);
-		return print_json(obj)
+	if (a->c.json) {
+		char *line = NULL;
+		int rc = lp_gc_report_json(&line, r, opts);
+
+		return print_json(rc, line)
 			       ? cli_error(CMD, CLI_EXIT_ERROR,
 					   "cannot build the JSON output")
 			       : CLI_EXIT_OK;
@@ -245,7 +223,7 @@ int cmd_gc(int argc, char **argv)
 	rc = parse_args(argc, argv, &a);
 	if (rc)
 		return rc < 0 ? cli_finish(CMD, CLI_EXIT_OK) : rc;
-	rc = cli_store_open(a.pause_dir, &store, &dir);
+	rc = cli_store_open(a.c.pause_dir, &store, &dir);
 	if (rc != LP_OK) {
 		exit_code = cli_lp_error(CMD, rc);
 		lp_store_free(store);
@@ -266,7 +244,7 @@ int cmd_gc(int argc, char **argv)
 	else if (rc != LP_OK)
 		exit_code = cli_lp_error(CMD, rc);
 	else
-		exit_code = print_summary(&a, &report);
+		exit_code = print_summary(&a, &opts, &report);
 	lp_store_free(store);
 	return cli_finish(CMD, exit_code);
 }

@@ -13,8 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "cli.h"
 
 #define CMD "resume"
@@ -40,10 +38,6 @@ static const struct cli_option options[] = {
 	 "(default 5; 0: do not wait)"},
 	CLI_OPT_ATTACH,
 	CLI_OPT_MAX_ATTACHMENT_SIZE,
-	CLI_OPT_JSON("print one JSON object: pause_id, kind, status,\n"
-		     "run_id, nodeid (and attachments with --attach)"),
-	CLI_OPT_PAUSE_DIR,
-	CLI_OPT_HELP,
 	CLI_OPT_END,
 };
 
@@ -53,7 +47,8 @@ static const int exits[] = {
 	CLI_EXIT_NOTTAKEN, CLI_EXIT_UNSAFE, CLI_EXIT_INTERRUPTED, -1,
 };
 
-static const struct cli_help help = {
+static const struct cli_spec spec = {
+	.name = CMD,
 	.usage = "resume <pause_id | pause file>\n"
 		 "         [--failure-reason TEXT | --failure-reason-file FILE]\n"
 		 "         [--result true|false|none] "
@@ -93,6 +88,9 @@ static const struct cli_help help = {
 		 "is written: nothing\nis written (exit 130).\n\n"
 		 "On success prints: resumed <pause_id> (<kind>, <nodeid>)\n",
 	.opts = options,
+	.common = CLI_COMMON_JSON | CLI_COMMON_PAUSE_DIR,
+	.json_help = "print one JSON object: pause_id, kind, status,\n"
+		     "run_id, nodeid (and attachments with --attach)",
 	.exits = exits,
 	.examples = "  " CLI_PROG " resume 27be4cbca5ab.79688e30 --failure-reason "
 		    "\"no Wi-Fi\"\n"
@@ -114,8 +112,7 @@ static const struct cli_help help = {
 
 struct resume_args {
 	const char *ref;
-	const char *pause_dir;
-	int json;
+	struct cli_common c; /* --pause-dir, --json */
 	lp_resume_options opts;
 	struct cli_attach attach;
 	char *owned[2]; /* texts read by --*-reason-file */
@@ -212,14 +209,11 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 
 	memset(a, 0, sizeof(*a));
 	a->opts = init;
-	if (cli_parser_init(&p, CMD, options, argc, argv, 0) != 0)
+	if (cli_command_init(&p, &spec, &a->c, argc, argv) != 0)
 		return CLI_EXIT_ERROR;
 	while ((key = cli_parser_next(&p, &arg)) > 0) {
 		rc = 0;
 		switch (key) {
-		case 'h':
-			cli_print_help(stdout, &help);
-			return -1;
 		case CLI_KEY_FAILURE_REASON:
 			if (a->owned[0])
 				return both("failure-reason");
@@ -263,27 +257,14 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 			rc = cli_parse_size(CMD, "--max-attachment-size", arg,
 					    &a->attach.max_size);
 			break;
-		case CLI_KEY_JSON:
-			a->json = 1;
-			break;
-		case CLI_KEY_PAUSE_DIR:
-			a->pause_dir = arg;
-			rc = cli_check_pause_dir(CMD, arg);
-			break;
 		}
 		if (rc)
 			return rc;
 	}
 	if (key < 0)
-		return CLI_EXIT_USAGE;
-	rc = cli_check_positionals(CMD, argc, argv, optind, 1,
-				   "<pause_id | pause file> argument");
-	if (rc)
+		return p.exit_code == CLI_EXIT_OK ? -1 : p.exit_code;
+	if ((rc = cli_ref_argument(&p, &a->ref)) != 0)
 		return rc;
-	a->ref = argv[optind];
-	if (!*a->ref)
-		return cli_error(CMD, CLI_EXIT_USAGE,
-				 "the pause id or pause file is empty");
 	if (a->opts.failure_reason &&
 	    (a->opts.has_result || a->opts.reason || a->opts.value))
 		return cli_error(CMD, CLI_EXIT_USAGE,
@@ -301,62 +282,17 @@ static const char *result_name(const lp_pause_info *info, const char *ref)
 	return info && info->pause_id ? info->pause_id : ref;
 }
 
-/* {"pause_id":..,"kind":..,"status":..,"run_id":..,"nodeid":..} and,
+/* The runtime's line: {"pause_id","kind","status","run_id","nodeid"} and,
  * with --attach, "attachments":[{"name","sha256","size"}, ...] */
-static int attachments_json(json_t *obj, const lp_pause_info *info)
-{
-	json_t *arr = json_array();
-	size_t i;
-
-	if (arr == NULL || json_object_set_new(obj, "attachments", arr) != 0)
-		return -1;
-	for (i = 0; info && i < info->nattachments; i++) {
-		const lp_attachment *at = &info->attachments[i];
-
-		if (strcmp(at->source, "resume") != 0)
-			continue;
-		if (json_array_append_new(arr, json_pack("{s:s, s:s, s:I}", "name", at->name,
-							 "sha256", at->sha256, "size",
-							 (json_int_t)at->size)) != 0)
-			return -1;
-	}
-	return 0;
-}
-
 static int print_json(const lp_pause_info *info, const char *ref, int attached)
 {
-	const char *keys[] = {"pause_id", "kind", "status", "run_id", "nodeid"};
-	const char *values[5] = {result_name(info, ref), NULL, NULL, NULL, NULL};
-	json_t *obj = json_object();
-	char *text = NULL;
-	size_t i;
-	int rc = -1;
+	char *line = NULL;
 
-	if (info) {
-		values[1] = info->kind;
-		values[2] = info->status;
-		values[3] = info->run_id;
-		values[4] = info->nodeid;
-	}
-	if (!obj)
-		goto out;
-	for (i = 0; i < 5; i++) {
-		json_t *v = values[i] ? json_string(values[i]) : json_null();
-
-		if (json_object_set_new(obj, keys[i], v ? v : json_null()) != 0)
-			goto out;
-	}
-	if (attached && attachments_json(obj, info) != 0)
-		goto out;
-	text = json_dumps(obj, JSON_COMPACT);
-	if (!text)
-		goto out;
-	cli_print_line(stdout, text); /* U+2028 etc. as \uHHHH: still the same JSON */
-	rc = 0;
-out:
-	free(text);
-	json_decref(obj);
-	return rc;
+	if (lp_resume_outcome_json(&line, info, ref, attached) != LP_OK)
+		return -1;
+	cli_print_line(stdout, line); /* U+2028 etc. as \uHHHH: still the same JSON */
+	free(line);
+	return 0;
 }
 
 static void print_human(const char *cmd, const lp_pause_info *info,
@@ -442,7 +378,7 @@ int cmd_resume(int argc, char **argv)
 
 	rc = parse_args(argc, argv, &a);
 	if (rc == 0)
-		rc = cli_resume_run(CMD, a.ref, a.pause_dir, a.json, &a.opts);
+		rc = cli_resume_run(CMD, a.ref, a.c.pause_dir, a.c.json, &a.opts);
 	free(a.owned[0]);
 	free(a.owned[1]);
 	cli_attach_free(&a.attach);

@@ -13,9 +13,6 @@
 static const struct cli_option options[] = {
 	{"all", 'a', no_argument, NULL,
 	 "every run: also ended and stale ones"},
-	CLI_OPT_JSON("one JSON object per line per run; nothing when\nnone"),
-	CLI_OPT_PAUSE_DIR,
-	CLI_OPT_HELP,
 	CLI_OPT_END,
 };
 
@@ -23,7 +20,8 @@ static const int exits[] = {
 	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_UNSAFE, -1,
 };
 
-static const struct cli_help help = {
+static const struct cli_spec spec = {
+	.name = CMD,
 	.usage = "runs [-a|--all] [--json] [--pause-dir DIR]",
 	.about = "List the runs (pytest sessions) of the pause directory, "
 		 "oldest first. By\ndefault only active ones; -a adds ended "
@@ -43,6 +41,8 @@ static const struct cli_help help = {
 		 "with thousands of runs:\nended runs are read from the "
 		 "directory's summary index, catalog.tsv.\n",
 	.opts = options,
+	.common = CLI_COMMON_JSON | CLI_COMMON_PAUSE_DIR,
+	.json_help = "one JSON object per line per run; nothing when\nnone",
 	.exits = exits,
 	.examples = "  " CLI_PROG " runs\n"
 		    "  " CLI_PROG " runs -a --pause-dir /tmp/my-pauses\n"
@@ -136,34 +136,23 @@ int cmd_runs(int argc, char **argv)
 {
 	struct runs_state st;
 	struct cli_parser p;
-	const char *arg, *pause_dir = NULL, *dir;
+	struct cli_common common;
+	const char *arg, *dir;
 	lp_store *store = NULL;
 	int key, all = 0, rc;
 
 	memset(&st, 0, sizeof(st));
-	if (cli_parser_init(&p, CMD, options, argc, argv, 0) != 0)
+	if (cli_command_init(&p, &spec, &common, argc, argv) != 0)
 		return CLI_EXIT_ERROR;
-	while ((key = cli_parser_next(&p, &arg)) > 0) {
-		switch (key) {
-		case 'h':
-			cli_print_help(stdout, &help);
-			return cli_finish(CMD, CLI_EXIT_OK);
-		case 'a':
+	while ((key = cli_parser_next(&p, &arg)) > 0)
+		if (key == 'a')
 			all = 1;
-			break;
-		case CLI_KEY_JSON:
-			st.json = 1;
-			break;
-		case CLI_KEY_PAUSE_DIR:
-			pause_dir = arg;
-			if (cli_check_pause_dir(CMD, arg))
-				return CLI_EXIT_USAGE;
-			break;
-		}
-	}
-	if (key < 0 || cli_check_positionals(CMD, argc, argv, optind, 0, ""))
+	if (key < 0)
+		return cli_finish(CMD, p.exit_code);
+	if (cli_check_positionals(CMD, argc, argv, optind, 0, ""))
 		return CLI_EXIT_USAGE;
-	rc = cli_store_open(pause_dir, &store, &dir);
+	st.json = common.json;
+	rc = cli_store_open(common.pause_dir, &store, &dir);
 	if (rc == LP_ENOTFOUND) /* no directory yet: no runs */
 		rc = list(NULL, dir, all, &st);
 	else if (rc == LP_OK)

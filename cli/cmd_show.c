@@ -10,20 +10,13 @@
 
 #define CMD "show"
 
-static const struct cli_option options[] = {
-	CLI_OPT_JSON("print the pause file plus its derived \"state\"\nas one "
-		     "JSON object (each attachment with its \"blob\"\nstate)"),
-	CLI_OPT_PAUSE_DIR,
-	CLI_OPT_HELP,
-	CLI_OPT_END,
-};
-
 static const int exits[] = {
 	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
 	CLI_EXIT_UNSAFE, -1,
 };
 
-static const struct cli_help help = {
+static const struct cli_spec spec = {
+	.name = CMD,
 	.usage = "show <pause_id | pause file> [--json] "
 		 "[--pause-dir DIR]",
 	.about = "Print everything recorded about one pause, in any state, one "
@@ -44,7 +37,9 @@ static const struct cli_help help = {
 		 "pause_file; and while pending,\nresume: the command that "
 		 "resumes it, then eval (allowed or off) and actions (the names\n`do` takes). Every text from a test or a resumer is\nescaped "
 		 "for the terminal (see the README).\n",
-	.opts = options,
+	.common = CLI_COMMON_JSON | CLI_COMMON_PAUSE_DIR,
+	.json_help = "print the pause file plus its derived \"state\"\nas one "
+		     "JSON object (each attachment with its \"blob\"\nstate)",
 	.exits = exits,
 	.examples = "  " CLI_PROG " show 27be4cbca5ab.79688e30\n"
 		    "  " CLI_PROG " show --json \\\n"
@@ -69,47 +64,31 @@ static void print_offers(const lp_pause_info *info)
 int cmd_show(int argc, char **argv)
 {
 	struct cli_parser p;
-	const char *arg, *pause_dir = NULL, *dir;
+	struct cli_common common;
+	const char *arg, *ref, *dir;
 	lp_pause_info *info = NULL;
 	lp_store *store = NULL;
-	int key, json = 0, rc, exit_code = CLI_EXIT_OK;
+	int key, rc, exit_code = CLI_EXIT_OK;
 
-	if (cli_parser_init(&p, CMD, options, argc, argv, 0) != 0)
+	if (cli_command_init(&p, &spec, &common, argc, argv) != 0)
 		return CLI_EXIT_ERROR;
-	while ((key = cli_parser_next(&p, &arg)) > 0) {
-		switch (key) {
-		case 'h':
-			cli_print_help(stdout, &help);
-			return cli_finish(CMD, CLI_EXIT_OK);
-		case CLI_KEY_JSON:
-			json = 1;
-			break;
-		case CLI_KEY_PAUSE_DIR:
-			pause_dir = arg;
-			if (cli_check_pause_dir(CMD, arg))
-				return CLI_EXIT_USAGE;
-			break;
-		}
-	}
-	if (key < 0 || cli_check_positionals(CMD, argc, argv, optind, 1,
-					     "<pause_id | pause file> "
-					     "argument"))
-		return CLI_EXIT_USAGE;
-	if (!*argv[optind])
-		return cli_error(CMD, CLI_EXIT_USAGE,
-				 "the pause id or pause file is empty");
-	rc = cli_store_open_for_ref(pause_dir, argv[optind], &store, &dir);
+	while ((key = cli_parser_next(&p, &arg)) > 0)
+		; /* no options of its own */
+	if (key < 0)
+		return cli_finish(CMD, p.exit_code);
+	if ((rc = cli_ref_argument(&p, &ref)) != 0)
+		return rc;
+	rc = cli_store_open_for_ref(common.pause_dir, ref, &store, &dir);
 	if (rc == LP_OK)
-		rc = lp_pause_info_load(&info, store, argv[optind]);
+		rc = lp_pause_info_load(&info, store, ref);
 	if (rc == LP_OK)
 		rc = lp_pause_info_check_attachments(info);
 	if (rc != LP_OK)
 		exit_code = cli_lp_error(CMD, rc);
-	else if (json)
+	else if (common.json)
 		cli_print_line(stdout, info->json ? info->json : "{}");
 	else {
-		cli_print_pause(stdout, info, cli_hint_pause_dir(dir ? dir : info->pause_dir, store),
-				CLI_PAUSE_DETAILS);
+		cli_print_pause(stdout, info, CLI_PAUSE_DETAILS);
 		print_offers(info);
 	}
 	lp_pause_info_free(info);

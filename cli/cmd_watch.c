@@ -31,10 +31,6 @@ static const struct cli_option options[] = {
 	{"interval", CLI_KEY_INTERVAL, required_argument, "SECONDS",
 	 "the longest time between two looks when no\nevent comes (default "
 	 "0.05); events (a pause\nwritten, the run ending) wake watch at once"},
-	CLI_OPT_JSON("print the pause as one JSON object (the pause\nfile plus "
-		     "its derived \"state\")"),
-	CLI_OPT_PAUSE_DIR,
-	CLI_OPT_HELP,
 	CLI_OPT_END,
 };
 
@@ -44,7 +40,8 @@ static const int exits[] = {
 	CLI_EXIT_INTERRUPTED, -1,
 };
 
-static const struct cli_help help = {
+static const struct cli_spec spec = {
+	.name = CMD,
 	.usage = "watch (--run-id ID | --all-runs) [-a|--all] [--timeout SECONDS]\n"
 		 "         [--interval SECONDS] [--json] [--pause-dir DIR]",
 	.about = "Report the latest pending pause of a run at once, or wait for "
@@ -77,6 +74,9 @@ static const struct cli_help help = {
 		 "It waits until --timeout (exit 10) or for\never. (Not with -a:\n"
 		 "only pending pauses are reported.)\n",
 	.opts = options,
+	.common = CLI_COMMON_JSON | CLI_COMMON_PAUSE_DIR,
+	.json_help = "print the pause as one JSON object (the pause\nfile plus "
+		     "its derived \"state\")",
 	.exits = exits,
 	.examples = "  " CLI_PROG " watch --run-id 27be4cbca5ab\n"
 		    "  " CLI_PROG " watch --run-id 27be4cbca5ab "
@@ -154,11 +154,10 @@ static int signals_install(struct signals *s)
 }
 
 struct watch_args {
+	struct cli_common c; /* --pause-dir, --json */
 	const char *run_id;
-	const char *pause_dir;
 	double timeout;
 	double interval; /* 0: the runtime's default slice */
-	int json;
 	int all;
 	int all_runs;
 };
@@ -171,14 +170,11 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
 	int key, rc;
 
 	memset(a, 0, sizeof(*a));
-	if (cli_parser_init(&p, CMD, options, argc, argv, 0) != 0)
+	if (cli_command_init(&p, &spec, &a->c, argc, argv) != 0)
 		return CLI_EXIT_ERROR;
 	while ((key = cli_parser_next(&p, &arg)) > 0) {
 		rc = 0;
 		switch (key) {
-		case 'h':
-			cli_print_help(stdout, &help);
-			return -1;
 		case CLI_KEY_RUN_ID:
 			a->run_id = arg;
 			break;
@@ -199,18 +195,13 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
 		case 'a':
 			a->all = 1;
 			break;
-		case CLI_KEY_JSON:
-			a->json = 1;
-			break;
-		case CLI_KEY_PAUSE_DIR:
-			a->pause_dir = arg;
-			rc = cli_check_pause_dir(CMD, arg);
-			break;
 		}
 		if (rc)
 			return rc;
 	}
-	if (key < 0 || cli_check_positionals(CMD, argc, argv, optind, 0, ""))
+	if (key < 0)
+		return p.exit_code == CLI_EXIT_OK ? -1 : p.exit_code;
+	if (cli_check_positionals(CMD, argc, argv, optind, 0, ""))
 		return CLI_EXIT_USAGE;
 	if (a->all_runs && a->run_id)
 		return cli_error(CMD, CLI_EXIT_USAGE,
@@ -252,7 +243,7 @@ static int print_no_pause(const struct watch_args *a, int rc)
 		snprintf(text, sizeof(text),
 			 "timed out after %gs waiting for a pause in run %s",
 			 a->timeout, a->run_id);
-	if (!a->json) {
+	if (!a->c.json) {
 		cli_print_line(stdout, text);
 		return cli_exit_code(rc);
 	}
@@ -288,7 +279,7 @@ int cmd_watch(int argc, char **argv)
 	hooks.check = check_interrupted;
 	if (a.interval > 0)
 		hooks.slice_ms = (int)(a.interval * 1000.0 + 0.5);
-	rc = cli_store_open(a.pause_dir, &store, &dir);
+	rc = cli_store_open(a.c.pause_dir, &store, &dir);
 	if (rc == LP_OK && a.all_runs)
 		rc = lp_store_watch(&info, store, a.timeout, &hooks);
 	else if (rc == LP_OK)
@@ -300,14 +291,12 @@ int cmd_watch(int argc, char **argv)
 	if (rc == LP_OK && !info)
 		rc = LP_ERROR;
 	if (rc == LP_OK) {
-		if (a.json)
+		if (a.c.json)
 			cli_print_line(stdout, info->json ? info->json : "{}");
 		else {
 			/* the first line of 0.1.1's watch, which agents grep for */
 			printf("pause detected: %s\n", info->pause_id);
-			cli_print_pause(stdout, info,
-					cli_hint_pause_dir(dir, store),
-					0);
+			cli_print_pause(stdout, info, 0);
 		}
 		/* the reader gets the pause now, not after lp_watcher_free()
 		 * closes the waiter (an inotify close costs 8-16 ms here) */

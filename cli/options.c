@@ -1,6 +1,8 @@
 /*
  * options.c - option tables: getopt_long wiring built from a table of
- * cli_option rows, the --help text rendered from the same table, and the
+ * cli_option rows, the one table of the options every subcommand shares
+ * (--json, --pause-dir, -h/--help: merged into each command's table and
+ * handled here), the --help text rendered from the same tables, and the
  * checks shared by every command (seconds, --pause-dir, positional
  * arguments, opening the pause directory for reading).
  */
@@ -12,42 +14,133 @@
 
 #include "cli.h"
 
+/* The options every subcommand may take, in the order --help lists them
+ * after the command's own (a row's help of NULL: the command's json_help). */
+static const struct {
+	unsigned flag; /* CLI_COMMON_*, 0: every command */
+	struct cli_option opt;
+} common_options[] = {
+	{CLI_COMMON_JSON, {"json", CLI_KEY_JSON, no_argument, NULL, NULL}},
+	{CLI_COMMON_PAUSE_DIR, CLI_OPT_PAUSE_DIR},
+	{0, CLI_OPT_HELP},
+};
+#define NCOMMON (sizeof(common_options) / sizeof(common_options[0]))
+
+static int takes(const struct cli_spec *spec, size_t i)
+{
+	return common_options[i].flag == 0 || (spec->common & common_options[i].flag);
+}
+
+/* Add one row to the getopt_long tables; -1 when they are full. */
+static int add_option(struct cli_parser *p, size_t *n, size_t *s, const struct cli_option *o)
+{
+	if (*n == CLI_OPTIONS_MAX)
+		return -1;
+	p->longopts[*n].name = o->name;
+	p->longopts[*n].has_arg = o->has_arg;
+	p->longopts[*n].flag = NULL;
+	p->longopts[*n].val = o->key;
+	(*n)++;
+	if (o->key < 256) {
+		p->shortopts[(*s)++] = (char)o->key;
+		if (o->has_arg == required_argument)
+			p->shortopts[(*s)++] = ':';
+	}
+	return 0;
+}
+
+static void parser_reset(struct cli_parser *p, const char *cmd, int argc, char **argv)
+{
+	memset(p, 0, sizeof(*p));
+	p->cmd = cmd;
+	p->argc = argc;
+	p->argv = argv;
+	p->exit_code = CLI_EXIT_USAGE;
+}
+
 int cli_parser_init(struct cli_parser *p, const char *cmd,
 		    const struct cli_option *opts, int argc, char **argv,
 		    int stop_at_command)
 {
 	size_t n = 0, s = 0;
 
-	memset(p, 0, sizeof(*p));
-	p->cmd = cmd;
-	p->argc = argc;
-	p->argv = argv;
+	parser_reset(p, cmd, argc, argv);
 	if (stop_at_command)
 		p->shortopts[s++] = '+';
 	p->shortopts[s++] = ':'; /* report a missing argument as ':' */
-	for (; opts[n].name; n++) {
-		if (n == CLI_OPTIONS_MAX)
+	for (; opts->name; opts++)
+		if (add_option(p, &n, &s, opts) != 0)
 			return -1;
-		p->longopts[n].name = opts[n].name;
-		p->longopts[n].has_arg = opts[n].has_arg;
-		p->longopts[n].flag = NULL;
-		p->longopts[n].val = opts[n].key;
-		if (opts[n].key < 256) {
-			p->shortopts[s++] = (char)opts[n].key;
-			if (opts[n].has_arg == required_argument)
-				p->shortopts[s++] = ':';
-		}
-	}
 	p->shortopts[s] = '\0';
 	opterr = 0; /* errors are ours: one line in our format */
 	optind = 0; /* full re-initialisation of glibc's getopt */
 	return 0;
 }
 
+int cli_command_init(struct cli_parser *p, const struct cli_spec *spec,
+		     struct cli_common *common, int argc, char **argv)
+{
+	static const struct cli_option none[] = {CLI_OPT_END};
+	size_t i, n = 0, s = 0;
+
+	if (cli_parser_init(p, spec->name, spec->opts ? spec->opts : none, argc, argv, 0) != 0)
+		return -1;
+	for (; p->longopts[n].name; n++)
+		;
+	s = strlen(p->shortopts);
+	for (i = 0; i < NCOMMON; i++)
+		if (takes(spec, i) && add_option(p, &n, &s, &common_options[i].opt) != 0)
+			return -1;
+	p->shortopts[s] = '\0';
+	p->spec = spec;
+	p->common = common;
+	memset(common, 0, sizeof(*common));
+	return 0;
+}
+
+/* A common option of a cli_command_init() parser: 0 when handled, -1 to
+ * stop (p->exit_code set), 1 when `key` is the command's own. */
+static int handle_common(struct cli_parser *p, int key, const char *arg)
+{
+	switch (key) {
+	case 'h':
+		cli_print_spec_help(stdout, p->spec);
+		p->exit_code = CLI_EXIT_OK;
+		return -1;
+	case CLI_KEY_PAUSE_DIR:
+		if (!(p->spec->common & CLI_COMMON_PAUSE_DIR))
+			return 1;
+		if (cli_check_pause_dir(p->cmd, arg))
+			return -1;
+		p->common->pause_dir = arg;
+		return 0;
+	case CLI_KEY_JSON:
+		if (!(p->spec->common & CLI_COMMON_JSON))
+			return 1;
+		p->common->json = 1;
+		return 0;
+	}
+	return 1;
+}
+
+int cli_ref_argument(const struct cli_parser *p, const char **ref)
+{
+	*ref = NULL;
+	if (cli_check_positionals(p->cmd, p->argc, p->argv, optind, 1,
+				  "<pause_id | pause file> argument"))
+		return CLI_EXIT_USAGE;
+	if (!*p->argv[optind])
+		return cli_error(p->cmd, CLI_EXIT_USAGE, "the pause id or pause file is empty");
+	*ref = p->argv[optind];
+	return 0;
+}
+
 int cli_parser_next(struct cli_parser *p, const char **arg)
 {
-	int c = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL);
+	int c, rc;
 
+again:
+	c = getopt_long(p->argc, p->argv, p->shortopts, p->longopts, NULL);
 	*arg = NULL;
 	if (c == -1)
 		return 0;
@@ -75,6 +168,11 @@ int cli_parser_next(struct cli_parser *p, const char **arg)
 		return -1;
 	}
 	*arg = optarg;
+	if (p->spec && (rc = handle_common(p, c, optarg)) <= 0) {
+		if (rc < 0)
+			return -1;
+		goto again;
+	}
 	return c;
 }
 
@@ -113,17 +211,34 @@ void cli_print_options(FILE *fp, const struct cli_option *opts)
 		print_option(fp, opts);
 }
 
-void cli_print_help(FILE *fp, const struct cli_help *help)
+static void print_help_tail(FILE *fp, const int *exits, const char *examples)
 {
-	fprintf(fp, "usage: %s %s\n\n%s\nOptions:\n", CLI_PROG, help->usage,
-		help->about);
-	cli_print_options(fp, help->opts);
-	if (help->exits) {
+	if (exits) {
 		fputs("\nExit codes:\n", fp);
-		cli_print_exit_codes(fp, help->exits);
+		cli_print_exit_codes(fp, exits);
 	}
-	if (help->examples)
-		fprintf(fp, "\nExamples:\n%s", help->examples);
+	if (examples)
+		fprintf(fp, "\nExamples:\n%s", examples);
+}
+
+void cli_print_spec_help(FILE *fp, const struct cli_spec *spec)
+{
+	size_t i;
+
+	fprintf(fp, "usage: %s %s\n\n%s\nOptions:\n", CLI_PROG, spec->usage,
+		spec->about);
+	if (spec->opts)
+		cli_print_options(fp, spec->opts);
+	for (i = 0; i < NCOMMON; i++) {
+		struct cli_option o = common_options[i].opt;
+
+		if (!takes(spec, i))
+			continue;
+		if (o.help == NULL)
+			o.help = spec->json_help ? spec->json_help : "print JSON";
+		print_option(fp, &o);
+	}
+	print_help_tail(fp, spec->exits, spec->examples);
 }
 
 int cli_parse_seconds(const char *cmd, const char *option, const char *text,

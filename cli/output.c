@@ -320,16 +320,13 @@ static void put_attachments(FILE *fp, const lp_pause_info *info)
 	}
 }
 
-static void put_resume_hint(FILE *fp, const lp_pause_info *info,
-			    const char *pause_dir)
+/* The hint the runtime writes too (lp_resume_hint: the choices of a pause
+ * that has them, --pause-dir unless it is the default directory). */
+static void put_resume_hint(FILE *fp, const lp_pause_info *info)
 {
 	char *cmd = NULL;
-	/* a pause with choices: the hint it recorded names them */
-	if (info->nchoices > 0 && info->resume_command) {
-		put_safe_line(fp, "resume", info->resume_command);
-		return;
-	}
-	if (lp_pause_resume_command(&cmd, info->pause_id, info->kind_code, pause_dir) != LP_OK) {
+	if (lp_resume_hint(&cmd, info->pause_id, info->kind_code,
+			   (const char *const *)info->choices, info->pause_dir) != LP_OK) {
 		fputs("resume: -\n", fp); /* out of memory */
 		return;
 	}
@@ -337,17 +334,7 @@ static void put_resume_hint(FILE *fp, const lp_pause_info *info,
 	free(cmd);
 }
 
-const char *cli_hint_pause_dir(const char *dir, const lp_store *store)
-{
-	if (dir == NULL)
-		return NULL;
-	if (strcmp(dir, lp_store_default_path(NULL)) == 0)
-		return NULL;
-	return store && lp_store_path(store) ? lp_store_path(store) : dir;
-}
-
-void cli_print_pause(FILE *fp, const lp_pause_info *info,
-		     const char *pause_dir, unsigned flags)
+void cli_print_pause(FILE *fp, const lp_pause_info *info, unsigned flags)
 {
 	int details = (flags & CLI_PAUSE_DETAILS) != 0;
 	int checkpoint = info->kind_code == LP_KIND_CHECKPOINT;
@@ -390,7 +377,7 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info,
 	put_attachments(fp, info);
 	put_value(fp, "pause_file", info->path);
 	if (pending)
-		put_resume_hint(fp, info, pause_dir);
+		put_resume_hint(fp, info);
 }
 
 void cli_format_age(char *buf, size_t size, double created_at)

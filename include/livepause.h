@@ -263,6 +263,16 @@ LP_API lp_outcome lp_action_outcome(lp_action action);
  * words shell-quoted; pause_dir NULL leaves --pause-dir out (the
  * default directory). *out is malloc'd; free() it. */
 LP_API int lp_pause_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir);
+/* The resume hint every reader shows for a pause (the pause file's
+ * resume_command, `show`, `watch`): for a pause with choices (NULL, or a
+ * NULL-terminated list such as lp_pause_info.choices) "--value 'a|b|c'",
+ * else the verdict options of `kind` as lp_pause_resume_command() gives
+ * them; --pause-dir pause_dir (e.g. lp_pause_info.pause_dir) unless
+ * pause_dir is NULL or is the directory a command picks without
+ * --pause-dir (lp_store_default_path(NULL) when absolute; compared
+ * lexically normal). *out is malloc'd; free() it. */
+LP_API int lp_resume_hint(char **out, const char *pause_id, lp_kind kind,
+			  const char *const *choices, const char *pause_dir);
 
 /* Threads: a store is immutable after lp_store_open() and may be shared
  * by any number of threads for every call that takes it (listing,
@@ -453,7 +463,8 @@ typedef struct lp_pause_info {
 	                           "path" (one line); NULL from lp_store_list()
 	                           without LP_LIST_JSON */
 	char *question;         /* questions: the question; NULL otherwise */
-	char **choices;         /* nchoices values a resume may give; NULL if none */
+	char **choices;         /* nchoices values a resume may give, then NULL;
+	                           NULL if none */
 	size_t nchoices;
 	char *location;         /* the caller's "file:line"; NULL if unknown */
 	char *value;            /* once ended: the value given; NULL if none */
@@ -531,6 +542,14 @@ typedef struct lp_resume_options {
  * taken) after. On return *info_out (may be NULL) holds the pause as last
  * read. */
 LP_API int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref, const lp_resume_options *opts);
+/* The line `resume --json` (and `abort --json`) prints for a pause it
+ * resumed (one compact JSON object): {"pause_id", "kind", "status",
+ * "run_id", "nodeid"} of info as lp_pause_resume() returned it, and with
+ * with_attachments "attachments": [{"name", "sha256", "size"}, ...] of
+ * the attachments the resume gave (source "resume"); with info NULL,
+ * pause_id is `ref` and the others are null. *out is malloc'd; free() it. */
+LP_API int lp_resume_outcome_json(char **out, const lp_pause_info *info, const char *ref,
+				  int with_attachments);
 
 /* ------------------------------------------------------------ watching */
 
@@ -716,6 +735,15 @@ typedef struct lp_gc_report {
  * second waits). Safe while pytest processes start, pause and end in the
  * directory. LP_EINVAL for a bad older_than; report may be NULL. */
 LP_API int lp_store_gc(lp_gc_report *report, lp_store *store, const lp_gc_options *opts);
+/* The lines of `gc --json`, one compact JSON object each (*out malloc'd;
+ * free() it): an item, {"event": "removed" | "would_remove", "what",
+ * "id", "path", "dry_run"[, "state", "ended_at"]}; and the summary,
+ * {"event": "summary", "dry_run", "older_than", "runs", "pending",
+ * "leftovers", "catalog_lines", "kept": {"active", "young", "pending"}},
+ * of a report and the options lp_store_gc() ran with. */
+LP_API int lp_gc_item_json(char **out, const lp_gc_item *item, int dry_run);
+LP_API int lp_gc_report_json(char **out, const lp_gc_report *report,
+			     const lp_gc_options *opts);
 
 /* ---------------------------------------- attachments (lib/blob.c) */
 

@@ -422,3 +422,70 @@ done:
 	lp_store_free(other);
 	return rc;
 }
+
+/* "attachments": [{"name", "sha256", "size"}, ...] of the attachments a
+ * resume gave (source "resume"), in the pause's order. */
+static int set_resume_attachments(lp_json *o, const lp_pause_info *info)
+{
+	lp_json *arr = lpj_array();
+	int rc = arr ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+	for (size_t i = 0; !rc && info && i < info->nattachments; i++) {
+		const lp_attachment *at = &info->attachments[i];
+		if (at->source == NULL || strcmp(at->source, "resume") != 0)
+			continue;
+		lp_json *e = lpj_object();
+		if (e == NULL)
+			rc = lpi_fail(LP_ERROR, "out of memory");
+		if (!rc)
+			rc = lpj_set_str(e, "name", at->name);
+		if (!rc)
+			rc = lpj_set_str(e, "sha256", at->sha256);
+		if (!rc)
+			rc = lpj_set_int(e, "size", (long long)at->size);
+		if (rc)
+			lpj_free(e);
+		else
+			rc = lpj_array_append(arr, e);
+	}
+	if (rc) {
+		lpj_free(arr);
+		return rc;
+	}
+	return lpj_set_json(o, "attachments", arr);
+}
+
+/*
+ * Contract: *out gets {"pause_id", "kind", "status", "run_id", "nodeid"}
+ * of the pause lp_pause_resume() resumed, from info (the pause as last read),
+ * and with with_attachments "attachments": [{"name", "sha256", "size"}]
+ * of those the resume gave; pause_id is `ref` when info (or its id) is
+ * missing, and a missing field is null. One line, escaped as every JSON
+ * line of the runtime. LP_EINVAL for a NULL out or both info and ref
+ * NULL; LP_ERROR when memory runs out.
+ */
+int lp_resume_outcome_json(char **out, const lp_pause_info *info, const char *ref,
+			   int with_attachments)
+{
+	static const char *const keys[] = {"pause_id", "kind", "status", "run_id", "nodeid"};
+	const char *values[5] = {info && info->pause_id ? info->pause_id : ref, NULL, NULL, NULL,
+				 NULL};
+	if (out == NULL || values[0] == NULL)
+		return lpi_fail(LP_EINVAL, "lp_resume_outcome_json: NULL argument");
+	*out = NULL;
+	if (info) {
+		values[1] = info->kind;
+		values[2] = info->status;
+		values[3] = info->run_id;
+		values[4] = info->nodeid;
+	}
+	lp_json *o = lpj_object();
+	int rc = o ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+	for (size_t i = 0; i < 5 && !rc; i++)
+		rc = lpj_set_str(o, keys[i], values[i]);
+	if (!rc && with_attachments)
+		rc = set_resume_attachments(o, info);
+	if (!rc && (*out = lpj_dump_ordered(o)) == NULL)
+		rc = LP_ERROR;
+	lpj_free(o);
+	return rc;
+}

@@ -450,3 +450,82 @@ int lp_store_gc(lp_gc_report *out, lp_store *store, const lp_gc_options *opts)
 		*out = c.rep;
 	return rc;
 }
+
+/*
+ * Contract: *out gets the line `gc --json` prints for one item, members
+ * in this order: {"event": "removed" | "would_remove" (dry_run), "what",
+ * "id", "path", "dry_run"} and, for runs, "state" and "ended_at". Every
+ * text escaped as every JSON line of the runtime. LP_EINVAL for a NULL
+ * argument, LP_ERROR when memory runs out.
+ */
+int lp_gc_item_json(char **out, const lp_gc_item *item, int dry_run)
+{
+	if (out == NULL || item == NULL)
+		return lpi_fail(LP_EINVAL, "lp_gc_item_json: NULL argument");
+	*out = NULL;
+	lp_json *o = lpj_object();
+	if (o == NULL)
+		return lpi_fail(LP_ERROR, "out of memory");
+	int rc = lpj_set_str(o, "event", dry_run ? "would_remove" : "removed");
+	if (!rc)
+		rc = lpj_set_str(o, "what", item->what);
+	if (!rc)
+		rc = lpj_set_str(o, "id", item->id);
+	if (!rc)
+		rc = lpj_set_str(o, "path", item->path);
+	if (!rc)
+		rc = lpj_set_bool(o, "dry_run", dry_run);
+	if (!rc && item->state)
+		rc = lpj_set_str(o, "state", item->state);
+	if (!rc && item->state)
+		rc = lpj_set_real(o, "ended_at", item->ended_at);
+	if (!rc && (*out = lpj_dump_ordered(o)) == NULL)
+		rc = LP_ERROR;
+	lpj_free(o);
+	return rc;
+}
+
+/*
+ * Contract: *out gets the summary line `gc --json` prints last:
+ * {"event": "summary", "dry_run", "older_than", "runs", "pending",
+ * "leftovers", "catalog_lines", "kept": {"active", "young", "pending"}}
+ * from the report and the options gc ran with. LP_EINVAL for a NULL
+ * argument, LP_ERROR when memory runs out.
+ */
+int lp_gc_report_json(char **out, const lp_gc_report *report, const lp_gc_options *opts)
+{
+	if (out == NULL || report == NULL || opts == NULL)
+		return lpi_fail(LP_EINVAL, "lp_gc_report_json: NULL argument");
+	*out = NULL;
+	lp_json *o = lpj_object(), *kept = lpj_object();
+	int rc = o && kept ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+	if (!rc)
+		rc = lpj_set_int(kept, "active", (long long)report->kept_active);
+	if (!rc)
+		rc = lpj_set_int(kept, "young", (long long)report->kept_young);
+	if (!rc)
+		rc = lpj_set_int(kept, "pending", (long long)report->kept_pending);
+	if (!rc)
+		rc = lpj_set_str(o, "event", "summary");
+	if (!rc)
+		rc = lpj_set_bool(o, "dry_run", opts->dry_run);
+	if (!rc)
+		rc = lpj_set_real(o, "older_than", opts->older_than);
+	if (!rc)
+		rc = lpj_set_int(o, "runs", (long long)report->runs);
+	if (!rc)
+		rc = lpj_set_int(o, "pending", (long long)report->pending);
+	if (!rc)
+		rc = lpj_set_int(o, "leftovers", (long long)report->leftovers);
+	if (!rc)
+		rc = lpj_set_int(o, "catalog_lines", (long long)report->catalog_lines);
+	if (!rc) {
+		rc = lpj_set_json(o, "kept", kept);
+		kept = NULL; /* stolen */
+	}
+	if (!rc && (*out = lpj_dump_ordered(o)) == NULL)
+		rc = LP_ERROR;
+	lpj_free(kept);
+	lpj_free(o);
+	return rc;
+}

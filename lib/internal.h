@@ -184,6 +184,9 @@ int lpj_set_json(lp_json *o, const char *key, lp_json *val); /* steals val */
 int lpj_merge_text(lp_json *o, const char *text, int overwrite, const char *what);
 /* Compact serialisation with sorted keys; malloc'd, NULL on failure. */
 char *lpj_dump(const lp_json *j);
+/* The same, members in the order they were set, reals in 17 digits: the
+ * lines of a CLI's --json output (e.g. gc's). */
+char *lpj_dump_ordered(const lp_json *j);
 /* Parse a JSON object: duplicates rejected, must be an object. The error
  * message names `what` and the position. */
 int lpj_parse_object(const char *buf, size_t len, const char *what, lp_json **out);

@@ -240,6 +240,11 @@ char *lpj_dump(const lp_json *j)
 	return dump(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(16));
 }
 
+char *lpj_dump_ordered(const lp_json *j)
+{
+	return dump(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+}
+
 const char *lpj_get_str(const lp_json *o, const char *key)
 {
 	json_t *v = json_object_get(J(o), key);

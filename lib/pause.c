@@ -92,11 +92,8 @@ static int pause_event(lp_pause *p, const char *event, lp_json *fields)
 
 static char *make_hint(const lp_pause *p, const char *const *choices)
 {
-	const lp_store *s = p->run->store;
 	char *hint;
-	const char *dir = strcmp(lp_store_default_path(NULL), s->path) != 0 ? s->path : NULL;
-	int rc = choices && choices[0] ? lpi_resume_command_choices(&hint, p->id, dir, choices)
-				       : lp_pause_resume_command(&hint, p->id, p->kind, dir);
+	int rc = lp_resume_hint(&hint, p->id, p->kind, choices, p->run->store->path);
 	return rc == LP_OK ? hint : NULL;
 }
 

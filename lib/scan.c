@@ -242,7 +242,7 @@ static int load_choices(lp_pause_info *i, const lp_json *a)
 	size_t n = lpj_size(a);
 	if (a == NULL || lpj_typeof(a) != LPJ_ARRAY || n == 0)
 		return 1;
-	i->choices = calloc(n, sizeof *i->choices);
+	i->choices = calloc(n + 1, sizeof *i->choices); /* NULL-terminated */
 	if (i->choices == NULL)
 		return 0;
 	for (size_t k = 0; k < n; k++) {

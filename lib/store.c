@@ -147,6 +147,39 @@ const char *lp_store_default_path(const char *explicit_path)
 	return chosen;
 }
 
+/*
+ * Contract: the resume hint of a pause, the one rule for every hint (the
+ * pause file's resume_command, what show and watch print): with choices
+ * (a NULL-terminated list, not empty) "--value 'a|b|c'", else the verdict
+ * options of `kind` (lp_pause_resume_command); --pause-dir pause_dir, left out
+ * when pause_dir is NULL or is the directory a command picks without it
+ * (lp_store_default_path(NULL), compared lexically normal). A relative
+ * $PYTEST_LIVE_PAUSE_DIR never matches: a resumer in another working
+ * directory would find another directory. Errors as lp_pause_resume_command.
+ */
+int lp_resume_hint(char **out, const char *pause_id, lp_kind kind, const char *const *choices,
+		   const char *pause_dir)
+{
+	const char *def = lp_store_default_path(NULL);
+	char a[PATH_MAX], b[PATH_MAX];
+	int omit = pause_dir == NULL;
+	if (out == NULL || pause_id == NULL)
+		return lpi_fail(LP_EINVAL, "lp_resume_hint: NULL argument");
+	if (!omit && def[0] == '/' && pause_dir[0] == '/' && strlen(def) < sizeof a &&
+	    strlen(pause_dir) < sizeof b) {
+		strcpy(a, def);
+		strcpy(b, pause_dir);
+		normalize(a);
+		normalize(b);
+		omit = strcmp(a, b) == 0;
+	}
+	if (omit)
+		pause_dir = NULL;
+	if (choices && choices[0])
+		return lpi_resume_command_choices(out, pause_id, pause_dir, choices);
+	return lp_pause_resume_command(out, pause_id, kind, pause_dir);
+}
+
 /* Make path absolute (without resolving symlinks: the last component is
  * checked by lstat, and must not be one). */
 static char *absolute(const char *path)
