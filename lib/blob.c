@@ -354,15 +354,14 @@ static int name_for(const char *path, const char **name)
 
 int lpi_blob_source_check(const char *path, unsigned long long max_size, unsigned long long *size)
 {
-	int fd;
+	int fd = -1;
 	const char *name = NULL;
-	int rc = name_for(path, &name);
+	/* the file first: "." is a directory before it is a bad name */
+	int rc = source_open(path, max_size, &fd, size);
 	if (rc)
 		return rc;
-	rc = source_open(path, max_size, &fd, size);
-	if (rc == LP_OK)
-		close(fd);
-	return rc;
+	close(fd);
+	return name_for(path, &name);
 }
 
 static void hex(const uint8_t *d, char out[LP_SHA256_HEX + 1])
@@ -441,15 +440,17 @@ int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char 
 	memset(out, 0, sizeof *out);
 	if (!source_ok(source))
 		return lpi_fail(LP_EINVAL, "attachment source must be test, capture or resume");
-	int rc = name_for(path, &name);
-	if (rc)
-		return rc;
 	if (max_size == 0)
 		max_size = LP_ATTACH_SIZE_DEFAULT;
 	int src, blobs = -1, tmpfd = -1;
 	unsigned long long size;
-	if ((rc = source_open(path, max_size, &src, &size)))
+	int rc = source_open(path, max_size, &src, &size);
+	if (rc)
 		return rc;
+	if ((rc = name_for(path, &name))) {
+		close(src);
+		return rc;
+	}
 	char label[PATH_MAX], tmp[64], rnd[17];
 	snprintf(label, sizeof label, "%s/blobs", run_path);
 	if ((rc = lpi_dir_open(run_fd, "blobs", 1, label, &blobs)) || (rc = lpi_random_hex(rnd, 8)))

@@ -13,7 +13,7 @@ Importing this package does not import pytest.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from . import _livepause
 from ._eval import ActionResult, action
@@ -38,6 +38,7 @@ __all__ = [
     "UnsafeDirectoryError",
     "__version__",
     "action",
+    "attach",
     "checkpoint",
 ]
 
@@ -53,6 +54,8 @@ class Decision:
     pause_id: the pause's id, None for mocked checkpoints.
     failure_reason: the ``--failure-reason`` text of the resume command, or
     None (a field of 0.1.1's ResumeDecision).
+    attachments: the paths of the files the resumer attached (``resume
+    --attach FILE``), each in the run's blob store and verified; () if none.
     """
 
     result: bool | None
@@ -60,6 +63,7 @@ class Decision:
     outcome: str
     pause_id: str | None
     failure_reason: str | None = None
+    attachments: tuple[str, ...] = ()
 
 
 # The session of the pytest run in progress, set by the plugin between its
@@ -82,7 +86,7 @@ def _deactivate(session: LivePauseSession, previous: LivePauseSession | None) ->
         _active = previous
 
 
-def checkpoint(task: str, timeout: float | None = None) -> Decision:
+def checkpoint(task: str, timeout: float | None = None, attachments: Any = None) -> Decision:
     """Pause the running test until a person or agent answers, and return it.
 
     Prints the pause (``PAUSED (checkpoint): <nodeid>``, the task, the
@@ -92,6 +96,9 @@ def checkpoint(task: str, timeout: float | None = None) -> Decision:
     ``--pause-timeout``; 0 times out at once, ``math.inf`` waits until
     resumed). With
     ``--pause-checkpoint-mock`` it returns at once with the mocked result.
+    attachments: paths of files to attach to this pause (copied into the
+    run's blob store now; a missing, special or oversized file raises
+    InvalidArgumentError before anything pauses).
 
     Raises RuntimeError outside a pytest run with pytest-live-pause active.
     """
@@ -102,4 +109,19 @@ def checkpoint(task: str, timeout: float | None = None) -> Decision:
             "call it from a test or fixture while pytest runs with the plugin "
             "loaded (it is not, under -p no:pytest_live_pause or outside pytest)"
         )
-    return session.checkpoint(task, timeout)
+    return session.checkpoint(task, timeout, attachments)
+
+
+def attach(path: Any, name: str | None = None) -> dict[str, Any]:
+    """Attach the file at path (copied now, its bytes as they are) to the
+    running test's next pause, under ``name`` (default: its base name);
+    the same as ``live_pause.attach()``. Returns the attachment (name,
+    sha256, size, content_type, source, path of the blob). Raises
+    InvalidArgumentError for a missing, special or oversized file, and
+    RuntimeError outside a pytest run with pytest-live-pause active."""
+    session = _active
+    if session is None or getattr(session, "evidence", None) is None:
+        raise RuntimeError(
+            "attach() needs a pytest run with pytest-live-pause active, from a test"
+        )
+    return dict(session.evidence.attach(session.current_item, path, name))

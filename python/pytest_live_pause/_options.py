@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_live_pause import _clash, _eval, _livepause
+from pytest_live_pause import _attach, _clash, _eval, _livepause
 from pytest_live_pause import _qamule_defaults as qamule_defaults
 
 if TYPE_CHECKING:
@@ -137,6 +137,7 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
         f"{qamule_defaults.default_result_dir()}.",
     )
     _eval.addoption(parser, group)  # --pause-allow-eval, ini pause_allow_eval
+    _attach.addoption(parser, group)  # --pause-max-attachment-size, --pause-capture-timeout
     parser.addini(
         "pause_on_failure",
         type="bool",

@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 import pytest_live_pause as _pkg
-from pytest_live_pause import Decision, _eval, _livepause
+from pytest_live_pause import Decision, _attach, _eval, _livepause
 from pytest_live_pause import checkpoint as checkpoint  # 0.1.1 had it here too
 from pytest_live_pause._livepause import LivePauseError
 from pytest_live_pause._options import NOT_MOCKED, Settings, option_given, read_settings
@@ -160,6 +160,7 @@ class LivePauseSession:
             getattr(config, "workerinput", {}).get("workerid") if is_worker else None
         )
         self.allow_eval = _eval.allow_eval(config)
+        self.evidence = _attach.Evidence(config, run, self.terminal.lines)
         self.signal_guard: qamule.SignalGuard | None = (
             _qamule().SignalGuard(settings.qamule.signal) if settings.qamule else None
         )
@@ -233,6 +234,7 @@ class LivePauseSession:
         *,
         task: str | None = None,
         original_failure: str | None = None,
+        attachments: Any = None,
     ) -> _Ended:
         """Begin a pause and wait for its end (in QAMule mode also by the
         resume signal)."""
@@ -242,6 +244,8 @@ class LivePauseSession:
         # SIGTERM raises from before the pause exists to after it ended, so
         # that no signal finds it pending without the abort claim in place
         with self._external_timeout_paused(), _sigterm_raises():
+            # the test's, checkpoint()'s and the capture hooks' files (_attach)
+            listed = self.evidence.for_pause(self.current_item, kind, attachments)
             try:
                 self.run.set_requests(self.allow_eval, _eval.action_names())
                 pause = self.run.pause(
@@ -251,6 +255,7 @@ class LivePauseSession:
                     original_failure=original_failure,
                     timeout=timeout,
                     extra_json=request.pause_fields() if request else None,
+                    attachments=listed,
                 )
             except _Terminated as exc:
                 # a pause object made just now was released, hence aborted
@@ -260,11 +265,13 @@ class LivePauseSession:
                 )
             if request is None:
                 details = [f"task: {_safe(task or '')}"] if kind == "checkpoint" else []
-                res = self._wait(pause, kind, nodeid, details, timeout)
+                res = self._wait(pause, kind, nodeid, [*details, *_attach.lines(listed)], timeout)
+                self.evidence.record(self.current_item, listed, res)
                 return _Ended(pause.pause_id, res)
             ending = self._wait_qamule(
                 pause, kind, nodeid, timeout, request, task, original_failure
             )
+            self.evidence.record(self.current_item, listed, ending.resolution)
             return _Ended(pause.pause_id, ending.resolution, request, ending)
 
     def _wait(
@@ -314,6 +321,7 @@ class LivePauseSession:
                 lines.append(f"failure reason: {_safe(res['failure_reason'])}")
             if res.get("warning"):
                 lines.append(f"live-pause: warning: {_safe(one_line(res['warning']))}")
+            lines += _attach.lines(res.get("attachments") or [])
             say([*([""] if self.worker_id else []), *lines])
             self._restore_progress_prefix()
         return res
@@ -478,7 +486,8 @@ class LivePauseSession:
         item.user_properties.append(prop)
 
     def _checkpoint(
-        self, task: str, timeout: float | None, nodeid: str | None = None
+        self, task: str, timeout: float | None, nodeid: str | None = None,
+        attachments: Any = None,
     ) -> tuple[Decision, _Ended | None]:
         if not isinstance(task, str):
             raise TypeError(f"task must be a str, not {type(task).__name__}")
@@ -505,7 +514,7 @@ class LivePauseSession:
             )
             decision = Decision(result=result, reason="Mock", outcome="mocked", pause_id=None)
             return decision, None
-        ended = self._pause("checkpoint", nodeid, seconds, task=task)
+        ended = self._pause("checkpoint", nodeid, seconds, task=task, attachments=attachments)
         res = ended.resolution
         decision = Decision(
             result=res["result"],
@@ -513,11 +522,14 @@ class LivePauseSession:
             outcome=res["outcome"],
             pause_id=ended.pause_id,
             failure_reason=res["failure_reason"],
+            attachments=tuple(a["path"] for a in res.get("attachments") or []),
         )
         return decision, ended
 
-    def checkpoint(self, task: str, timeout: float | None = None) -> Decision:
-        return self._checkpoint(task, timeout)[0]
+    def checkpoint(
+        self, task: str, timeout: float | None = None, attachments: Any = None
+    ) -> Decision:
+        return self._checkpoint(task, timeout, attachments=attachments)[0]
 
     def agent_checkpoint(
         self, task: str, timeout: float | None, nodeid: str
@@ -575,9 +587,15 @@ class LivePause:
         """The pause directory of the run."""
         return self._session.pause_dir
 
-    def checkpoint(self, task: str, timeout: float | None = None) -> Decision:
+    def checkpoint(
+        self, task: str, timeout: float | None = None, attachments: Any = None
+    ) -> Decision:
         """Same as :func:`pytest_live_pause.checkpoint`, for this item."""
-        return self._session._checkpoint(task, timeout, self.item.nodeid)[0]
+        return self._session._checkpoint(task, timeout, self.item.nodeid, attachments)[0]
+
+    def attach(self, path: Any, name: str | None = None) -> dict[str, Any]:
+        """Attach a file to this test's next pause (copied now): see README."""
+        return dict(self._session.evidence.attach(self.item, path, name))
 
     def __repr__(self) -> str:
         return f"<LivePause run_id={self.run_id!r} item={self.item.nodeid!r}>"
@@ -645,7 +663,12 @@ class Off:
         exc.code = self._code
         return exc
 
-    def checkpoint(self, task: str, timeout: float | None = None) -> Decision:
+    def checkpoint(
+        self, task: str, timeout: float | None = None, attachments: Any = None
+    ) -> Decision:
+        raise self.error()
+
+    def attach(self, path: Any, name: str | None = None) -> Any:
         raise self.error()
 
 
@@ -826,7 +849,13 @@ def pytest_runtest_makereport(item: pytest.Item) -> Any:
                 raise
             except Exception as exc:  # noqa: BLE001 - never an INTERNALERROR
                 s.report_broken(item, report, exc)
+    if report.failed:
+        _attach.report(item, report)  # every attachment of its pauses
     return report
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(_attach.CaptureSpec)  # pytest_live_pause_capture
 
 
 # --------------------------------------------------------- pytest-timeout

@@ -256,3 +256,196 @@ def test_abort_attach_goes_with_the_aborted_pause(paused, cli, pause_dir, tmp_pa
     assert res.returncode == 7, str(res)
     assert blobs(pause_dir, run_id) == [sha(log.read_bytes())]
 
+
+# --------------------------------------------------------- the test's side
+
+BOTH_WAYS = '''
+import json
+from pytest_live_pause import checkpoint
+
+
+def test_both_ways(live_pause):
+    with open("before.png", "wb") as f:
+        f.write(b"PNG-before")
+    with open("ui.xml", "w") as f:
+        f.write("<hierarchy/>")
+    live_pause.attach("before.png")
+    with open("before.png", "wb") as f:  # attached as it was: copied at attach()
+        f.write(b"changed later")
+    d = checkpoint(task="does it look right?", attachments=["ui.xml"])
+    got = [[p, open(p, "rb").read().decode()] for p in d.attachments]
+    with open("decision.json", "w") as f:
+        json.dump({"result": d.result, "attachments": got}, f)
+'''
+
+
+def test_checkpoint_attachments_both_ways(pytester, live, cli, pause_dir, tmp_path):
+    pytester.makepyfile(test_both=BOTH_WAYS)
+    s = live()
+    block, _ = wait_block(s)
+    pause_id = block["pause_id"]
+    attached = [line for line in block["lines"] if line.startswith("attachment: ")]
+    assert [a.split(" (")[0] for a in attached] == ["attachment: before.png",
+                                                    "attachment: ui.xml"], block["lines"]
+    assert "(test, 10 bytes)" in attached[0]
+    doc = cli("show", pause_id, "--json").json()
+    assert [(a["name"], a["source"], a["size"], a["blob"]) for a in doc["attachments"]] == [
+        ("before.png", "test", 10, "ok"), ("ui.xml", "test", 12, "ok")]
+    out = tmp_path / "got.png"
+    assert cli("attachment", pause_id, "before.png", "-o", str(out)).returncode == 0
+    assert out.read_bytes() == b"PNG-before"
+    answer = tmp_path / "answer.txt"
+    answer.write_text("the logo is cut off")
+    res = cli("resume", pause_id, "--result", "false", "--attach", str(answer))
+    assert res.returncode == 0, str(res)
+    rc, output = s.finish()
+    assert rc == 0, output
+    got = json.loads((pytester.path / "decision.json").read_text())
+    assert got["result"] is False
+    [[path, text]] = got["attachments"]
+    assert text == "the logo is cut off"
+    assert Path(path).parent == pause_dir / "runs" / block["pause_id"].split(".")[0] / "blobs"
+    assert re.search(r"^attachment: answer\.txt \(resume, 19 bytes\): ", output, re.M), output
+
+
+CAPTURE_CONFTEST = '''
+import threading
+
+HANG = threading.Event()
+
+
+def pytest_live_pause_capture(item, kind):
+    if item.name == "test_ok":
+        with open("shot.png", "wb") as f:
+            f.write(b"PNG-" + kind.encode())
+        return ["shot.png", "missing.png", 42]
+    if item.name == "test_raises":
+        raise RuntimeError("adb offline")
+    if item.name == "test_hangs":
+        HANG.wait()  # never set: the hook hangs
+    return None
+'''
+
+CAPTURE_PLUGIN = '''
+def pytest_live_pause_capture(item, kind):
+    with open("second.log", "w") as f:
+        f.write("second hook " + item.name)
+    return "second.log" if item.name == "test_ok" else None
+'''
+
+CAPTURE_TESTS = '''
+pytest_plugins = ["second_capture"]
+
+
+def test_ok():
+    assert 1 == 2
+
+
+def test_raises():
+    assert "a" == "b"
+
+
+def test_hangs():
+    assert [] == [1]
+'''
+
+
+def test_capture_hooks_attach_before_the_pause_and_never_break_it(pytester, live, cli,
+                                                                    pause_dir, tmp_path):
+    pytester.makeconftest(CAPTURE_CONFTEST)
+    pytester.makepyfile(second_capture=CAPTURE_PLUGIN, test_capture=CAPTURE_TESTS)
+    junit = tmp_path / "junit.xml"
+    s = live("--pause-on-failure", "--pause-capture-timeout", "2", f"--junitxml={junit}",
+             "-p", "no:randomly")
+    note = tmp_path / "note.txt"
+    note.write_text("seen on the device")
+    start = 0
+    seen = {}
+    for _ in range(3):
+        block, start = wait_block(s, start)
+        seen[block["nodeid"].split("::")[1]] = block
+        args = ["--attach", str(note)] if block["nodeid"].endswith("test_ok") else []
+        res = cli("resume", block["pause_id"], "--failure-reason", "checked", *args)
+        assert res.returncode == 0, str(res)
+    rc, out = s.finish()
+    assert rc == 1, out
+    assert "3 failed" in out, out
+    ok = [line for line in seen["test_ok"]["lines"] if line.startswith("attachment: ")]
+    # every implementation is called (pluggy's order: the last registered first)
+    assert sorted(a.split(" (")[0] for a in ok) == ["attachment: second.log",
+                                                    "attachment: shot.png"], ok
+    assert any(a.startswith("attachment: shot.png (capture, 11 bytes): /") for a in ok), ok
+    # the bad values and the failing hooks are reported, one line each
+    assert re.search(r"^live-pause: capture: cannot attach 'missing.png'", out, re.M), out
+    assert re.search(r"^live-pause: capture hook returned int 42 is not a path", out, re.M), out
+    assert re.search(r"^live-pause: capture hook failed: RuntimeError: adb offline$", out, re.M)
+    assert re.search(r"^live-pause: capture hook did not return within 2s", out, re.M), out
+    for name in ("test_raises", "test_hangs"):
+        assert not [line for line in seen[name]["lines"] if line.startswith("attachment: ")]
+    # the failure report lists every attachment: the terminal section ...
+    assert re.search(r"live pause attachments", out), out
+    assert re.search(r"^shot\.png \(capture, 11 bytes, sha256 [0-9a-f]{64}\): /", out, re.M), out
+    assert re.search(r"^note\.txt \(resume, 18 bytes, sha256 ", out, re.M), out
+    # ... and --junitxml, one property per file
+    import xml.etree.ElementTree as ET
+    case = next(c for c in ET.parse(junit).iter("testcase") if c.get("name") == "test_ok")
+    props = [p.get("value") for p in case.iter("property")
+             if p.get("name") == "live_pause_attachment"]
+    assert sorted(p.split(" (")[0] for p in props) == ["note.txt", "second.log", "shot.png"]
+    assert props[-1].startswith("note.txt (resume, 18 bytes"), props  # the resumer's last
+    assert all(re.search(r"sha256 [0-9a-f]{64}\): /", p) for p in props), props
+
+
+BAD_TEST_SIDE = '''
+import json
+import os
+import pytest
+from pytest_live_pause import InvalidArgumentError, checkpoint
+
+
+def record(name, exc):
+    with open("errors.jsonl", "a") as f:
+        f.write(json.dumps({"test": name, "type": type(exc).__name__, "msg": str(exc)}) + "\\n")
+
+
+@pytest.mark.parametrize("bad", ["missing.png", ".", "/dev/null", "fifo", "big.bin", "link.png"])
+def test_attach_refused(live_pause, bad):
+    if bad == "fifo" and not os.path.exists("fifo"):
+        os.mkfifo("fifo")
+    if bad == "big.bin":
+        with open("big.bin", "wb") as f:
+            f.write(b"x" * 2048)
+    if bad == "link.png" and not os.path.lexists("link.png"):
+        os.symlink("big.bin", "link.png")
+    with pytest.raises(InvalidArgumentError) as exc:
+        live_pause.attach(bad)
+    record("attach " + bad, exc.value)
+    with pytest.raises(InvalidArgumentError) as exc:
+        checkpoint(task="never paused", attachments=[bad])
+    record("checkpoint " + bad, exc.value)
+
+
+def test_attach_type_errors(live_pause):
+    with pytest.raises(TypeError):
+        live_pause.attach(42)
+    with pytest.raises(TypeError):
+        checkpoint(task="never paused", attachments=[b"bytes.png"])
+'''
+
+
+def test_bad_files_on_the_test_side_raise_and_never_pause(pytester, run_pytest, pause_dir):
+    pytester.makepyfile(test_bad=BAD_TEST_SIDE)
+    result = run_pytest("--pause-max-attachment-size", "1K")
+    out = result.stdout.str()
+    assert result.ret == 0, out
+    assert "INTERNALERROR" not in out
+    assert "PAUSED" not in out
+    errors = [json.loads(line) for line in (pytester.path / "errors.jsonl").read_text().splitlines()]
+    says = {e["test"]: e["msg"] for e in errors}
+    assert "No such file" in says["attach missing.png"]
+    assert "a directory" in says["attach ."]
+    assert "a device" in says["checkpoint /dev/null"]
+    assert "a FIFO" in says["attach fifo"]
+    assert "over the limit of 1024 bytes" in says["checkpoint big.bin"]
+    assert "symlink" in says["attach link.png"]
+    assert all("\n" not in m for m in says.values())
