@@ -5,7 +5,9 @@
  * its id, only final statuses and known kinds, every run found by
  * lpi_catalog_has_run; and the runs-only pass of "ls" (lpi_catalog_parse_runs)
  * knows every run the full parse keeps, and nothing the full parse would
- * refuse is a valid run id it knows but the full parse does not.
+ * refuse is a valid run id it knows but the full parse does not; the
+ * counts pass of "runs" (lpi_catalog_parse_counts) keeps exactly the
+ * pauses (id, run, status, kind), runs and ends of the full parse.
  */
 #include "internal.h"
 
@@ -30,13 +32,35 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	memcpy(copy, text, hlen + size + 1);
-	lpi_catalog *cat, *runs = NULL;
+	char *copy2 = malloc(hlen + size + 1);
+	if (copy2 == NULL) {
+		free(text);
+		free(copy);
+		return 0;
+	}
+	memcpy(copy2, text, hlen + size + 1);
+	lpi_catalog *cat, *runs = NULL, *counts = NULL;
+	if (lpi_catalog_parse_counts(copy2, hlen + size, &counts) != LP_OK)
+		counts = NULL;
 	if (lpi_catalog_parse_runs(copy, hlen + size, &runs) != LP_OK)
 		runs = NULL;
 	if (lpi_catalog_parse(text, hlen + size, &cat) != LP_OK) {
+		if (counts != NULL)
+			abort(); /* both accept the same headers */
 		lpi_catalog_free(runs);
 		return 0;
 	}
+	/* the counts pass (runs) keeps exactly the pauses, runs and ends of the full parse */
+	if (counts == NULL || counts->npauses != cat->npauses || counts->nruns != cat->nruns ||
+	    counts->nends != cat->nends)
+		abort();
+	for (size_t k = 0; k < cat->npauses; k++)
+		if (strcmp(counts->pauses[k].pause_id, cat->pauses[k].pause_id) ||
+		    strcmp(counts->pauses[k].status, cat->pauses[k].status) ||
+		    strcmp(counts->pauses[k].run_id, cat->pauses[k].run_id) ||
+		    strcmp(counts->pauses[k].kind, cat->pauses[k].kind))
+			abort();
+	lpi_catalog_free(counts);
 	if (runs == NULL)
 		abort(); /* both accept the same headers */
 	for (size_t k = 0; k < cat->nruns; k++) {
@@ -58,7 +82,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strcmp(p->status, "resumed") && strcmp(p->status, "timed_out") &&
 		    strcmp(p->status, "aborted"))
 			abort();
-		if (strcmp(p->kind, "failure") && strcmp(p->kind, "checkpoint"))
+		if (strcmp(p->kind, "failure") && strcmp(p->kind, "checkpoint") &&
+		    strcmp(p->kind, "question"))
 			abort();
 		if (!p->hostname || !p->cwd || !p->nodeid || (p->task && !p->task[0]) ||
 		    (p->worker_id && !p->worker_id[0]))

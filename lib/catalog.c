@@ -262,6 +262,38 @@ int lpi_catalog_add_pause(lp_store *store, const lp_json *doc)
 
 /* ------------------------------------------------------------ reading */
 
+/* Split the first `head` fields of a line in place (as split() does):
+ * returns head when more follows the head-th field's tab (*rest: just
+ * after it), or -n when the line ended after n fields. */
+static int split_upto(char *line, char **fields, int head, char **rest)
+{
+	int n = 0;
+	char *s = line;
+	for (;;) {
+		fields[n++] = s;
+		char *out = s;
+		for (; *s && *s != '\t'; s++) {
+			if (*s != '\\') {
+				*out++ = *s;
+				continue;
+			}
+			char c = s[1];
+			*out++ = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
+			if (c)
+				s++;
+		}
+		int more = *s == '\t';
+		*out = '\0';
+		if (!more)
+			return -n;
+		if (n == head) {
+			*rest = s + 1;
+			return head;
+		}
+		s++;
+	}
+}
+
 /* Split a line in place at tabs and unescape each field; returns the
  * number of fields (at most max). */
 static int split(char *line, char **fields, int max)
@@ -289,6 +321,53 @@ static int split(char *line, char **fields, int max)
 			return n;
 		s++;
 	}
+}
+
+/* split() for the "counts" pass: the first `head` fields are split and
+ * unescaped as split() does; the rest are only counted (at a tab that is
+ * not escaped, exactly where split() would cut) and left as they are.
+ * Returns the number of fields split() would return (max + 1: too many). */
+static int split_head(char *line, char **fields, int head, int max)
+{
+	char *s;
+	int n = split_upto(line, fields, head, &s);
+	if (n <= 0)
+		return -n; /* the line ended within the head */
+	for (;;) {
+		if (n == max)
+			return max + 1;
+		n++;
+		for (;;) {
+			s += strcspn(s, "\\\t");
+			if (*s != '\\')
+				break;
+			s += s[1] ? 2 : 1;
+		}
+		if (*s != '\t')
+			return n;
+		s++;
+	}
+}
+
+static int parse_real(const char *s, double *out);
+
+/* Whether parse_real() would accept s, without its value: a plain
+ * decimal (up to 15 digits, a dot, up to 17 digits: what the runtime
+ * writes) is always accepted by strtod, so it is decided without it. */
+static int real_ok(const char *s)
+{
+	size_t i = 0, d = 0, f = 0;
+	while (s[i] >= '0' && s[i] <= '9' && d < 16)
+		i++, d++;
+	if (d > 0 && d < 16 && s[i] == '.') {
+		i++;
+		while (s[i] >= '0' && s[i] <= '9' && f < 18)
+			i++, f++;
+	}
+	if (d > 0 && d < 16 && f < 18 && s[i] == '\0' && (f > 0 || s[i - 1] != '.'))
+		return 1;
+	double v;
+	return parse_real(s, &v);
 }
 
 static int parse_real(const char *s, double *out)
@@ -359,7 +438,9 @@ static int keep_run(lpi_catalog *cat, char *id, size_t *cap)
 	return LP_OK;
 }
 
-static int keep_pause(lpi_catalog *cat, char **f, size_t *cap)
+/* head_only: only f[0..7] are split (the "counts" pass): the texts after
+ * them (worker, host, cwd, nodeid, task) are not kept. */
+static int keep_pause(lpi_catalog *cat, char **f, size_t *cap, int head_only)
 {
 	static const char *const final[] = {"resumed", "timed_out", "aborted"};
 	int ok_status = 0;
@@ -367,10 +448,13 @@ static int keep_pause(lpi_catalog *cat, char **f, size_t *cap)
 		ok_status |= strcmp(f[2], final[k]) == 0;
 	lpi_catalog_pause rec = {0};
 	lp_kind kind;
+	int numbers_ok = head_only ? real_ok(f[4]) && real_ok(f[5]) && real_ok(f[6])
+				   : parse_real(f[4], &rec.created_at) &&
+					     parse_real(f[5], &rec.finished_at) &&
+					     parse_real(f[6], &rec.timeout);
 	if (!ok_status || lp_kind_parse(f[3], &kind) != LP_OK ||
 	    lp_id_validate(f[1], "pause id") != LP_OK ||
-	    lpi_pause_id_run(f[1], rec.run_id) != LP_OK || !parse_real(f[4], &rec.created_at) ||
-	    !parse_real(f[5], &rec.finished_at) || !parse_real(f[6], &rec.timeout))
+	    lpi_pause_id_run(f[1], rec.run_id) != LP_OK || !numbers_ok)
 		return LP_OK; /* not ours or damaged: skipped (its run is walked) */
 	char *end;
 	rec.pid = strtol(f[7], &end, 10);
@@ -387,11 +471,13 @@ static int keep_pause(lpi_catalog *cat, char **f, size_t *cap)
 	rec.pause_id = f[1];
 	rec.status = f[2];
 	rec.kind = f[3];
-	rec.worker_id = f[8][0] ? f[8] : NULL;
-	rec.hostname = f[9];
-	rec.cwd = f[10];
-	rec.nodeid = f[11];
-	rec.task = f[12][0] ? f[12] : NULL;
+	if (!head_only) {
+		rec.worker_id = f[8][0] ? f[8] : NULL;
+		rec.hostname = f[9];
+		rec.cwd = f[10];
+		rec.nodeid = f[11];
+		rec.task = f[12][0] ? f[12] : NULL;
+	}
 	cat->pauses[cat->npauses++] = rec;
 	return LP_OK;
 }
@@ -435,9 +521,10 @@ const lp_catalog_end *lpi_catalog_find_end(const lpi_catalog *cat, const char *r
 	return bsearch(&key, cat->ends, cat->nends, sizeof *cat->ends, cmp_end);
 }
 
-static int parse(char *text, size_t len, int runs_only, lpi_catalog **out);
+enum { PARSE_FULL, PARSE_RUNS, PARSE_COUNTS };
+static int parse(char *text, size_t len, int mode, lpi_catalog **out);
 
-static int load(lp_store *store, int runs_only, lpi_catalog **out)
+static int load(lp_store *store, int mode, lpi_catalog **out)
 {
 	*out = NULL;
 	char label[PATH_MAX];
@@ -447,26 +534,39 @@ static int load(lp_store *store, int runs_only, lpi_catalog **out)
 	int rc = lpi_file_read(store->fd, CATALOG_NAME, CATALOG_CAP, label, &text, &len);
 	if (rc)
 		return rc; /* LP_ENOTFOUND: no catalog (an older layout) */
-	rc = parse(text, len, runs_only, out);
+	rc = parse(text, len, mode, out);
 	if (rc == LP_ENOTFOUND)
 		return lpi_fail(LP_ENOTFOUND, "%s is not a catalog of this version", label);
 	return rc;
 }
 
-int lpi_catalog_load(lp_store *store, lpi_catalog **out) { return load(store, 0, out); }
+int lpi_catalog_load(lp_store *store, lpi_catalog **out) { return load(store, PARSE_FULL, out); }
 
-int lpi_catalog_load_runs(lp_store *store, lpi_catalog **out) { return load(store, 1, out); }
+int lpi_catalog_load_counts(lp_store *store, lpi_catalog **out)
+{
+	return load(store, PARSE_COUNTS, out);
+}
 
-int lpi_catalog_parse(char *text, size_t len, lpi_catalog **out) { return parse(text, len, 0, out); }
+int lpi_catalog_load_runs(lp_store *store, lpi_catalog **out) { return load(store, PARSE_RUNS, out); }
+
+int lpi_catalog_parse(char *text, size_t len, lpi_catalog **out)
+{
+	return parse(text, len, PARSE_FULL, out);
+}
+
+int lpi_catalog_parse_counts(char *text, size_t len, lpi_catalog **out)
+{
+	return parse(text, len, PARSE_COUNTS, out);
+}
 
 int lpi_catalog_parse_runs(char *text, size_t len, lpi_catalog **out)
 {
-	return parse(text, len, 1, out);
+	return parse(text, len, PARSE_RUNS, out);
 }
 
 /* The lines of a catalog; with runs_only, the "R" lines alone (a "P"
  * line is skipped on its first byte: the cheap pass of "ls"). */
-static int parse(char *text, size_t len, int runs_only, lpi_catalog **out)
+static int parse(char *text, size_t len, int mode, lpi_catalog **out)
 {
 	*out = NULL;
 	int rc = LP_OK;
@@ -487,7 +587,7 @@ static int parse(char *text, size_t len, int runs_only, lpi_catalog **out)
 		char *lf = memchr(line, '\n', (size_t)(stop - line));
 		if (lf == NULL)
 			break; /* a line still being written, or cut: not a fact */
-		if (runs_only) {
+		if (mode == PARSE_RUNS) {
 			/* "P" lines are skipped on their first byte (an escaped
 			 * first byte is split, as the full parse does); an "R" line's
 			 * id is kept unvalidated: it is only ever compared with
@@ -504,11 +604,14 @@ static int parse(char *text, size_t len, int runs_only, lpi_catalog **out)
 		}
 		*lf = '\0';
 		char *f[P_FIELDS];
-		int n = split(line, f, P_FIELDS);
+		/* the counts pass splits a "P" line's first 8 fields only (an
+		 * escaped first byte is split as the full parse does) */
+		int head = mode == PARSE_COUNTS && (line[0] == 'P' || line[0] == '\\');
+		int n = head ? split_head(line, f, 8, P_FIELDS) : split(line, f, P_FIELDS);
 		if (n == 2 && strcmp(f[0], "R") == 0 && lpi_run_id_validate(f[1]) == LP_OK)
 			rc = keep_run(cat, f[1], &rcap);
 		else if (n == P_FIELDS && strcmp(f[0], "P") == 0)
-			rc = keep_pause(cat, f, &pcap);
+			rc = keep_pause(cat, f, &pcap, head);
 		else if (n == E_FIELDS && strcmp(f[0], "E") == 0)
 			rc = keep_end(cat, f, &ecap);
 		/* anything else: a later version's line, skipped */

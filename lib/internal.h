@@ -423,6 +423,12 @@ typedef struct lpi_catalog {
 int lpi_catalog_load(lp_store *store, lpi_catalog **out);
 /* The same with the "R" lines only (runs; no pauses): what "ls" and a
  * search for a pause of another shape need to know which runs to walk. */
+/* The catalog for counting pauses ("runs"): every line the full load
+ * keeps, but a pause's texts (worker_id, hostname, cwd, nodeid, task) are
+ * NULL (not split) and its numbers (created_at, finished_at, timeout) 0
+ * (checked as the full load checks them, not converted). */
+int lpi_catalog_load_counts(lp_store *store, lpi_catalog **out);
+int lpi_catalog_parse_counts(char *text, size_t len, lpi_catalog **out);
 int lpi_catalog_load_runs(lp_store *store, lpi_catalog **out);
 /* Parse a catalog's text (NUL-terminated at len; taken, freed with the
  * catalog or on error). LP_ENOTFOUND without the header of version 1. */

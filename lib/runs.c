@@ -321,7 +321,7 @@ int lp_store_runs(lp_store *store, unsigned flags, lp_runs_cb cb, void *ud)
 	idlist from_files = {0};
 	lpi_catalog *cat = NULL;
 	int rc = read_names(store, &rs);
-	if (!rc && lpi_catalog_load(store, &cat) != LP_OK) {
+	if (!rc && lpi_catalog_load_counts(store, &cat) != LP_OK) {
 		cat = NULL; /* none, an older one, unreadable: every run is walked */
 		lpi_error_clear();
 	}

@@ -290,11 +290,49 @@ static void test_failed_publish_leaves_no_index_entry(void **state)
 	assert_int_equal(count_entries(fx_path(f, d, sizeof d, "runs/r1/pauses"), "r1."), 0);
 }
 
+/* The counts pass of "runs" keeps exactly the pauses the full parse keeps:
+ * texts after the 8th field are only counted (escaped tabs are not cuts),
+ * numbers only checked. */
+static void test_counts_pass_keeps_what_the_full_parse_keeps(void **state)
+{
+	(void)state;
+	static const char text[] =
+		"pytest-live-pause catalog 1\n"
+		"R\tr1\n"
+		"P\tr1.0000000a\tresumed\tfailure\t1764590000.5\t1764590001.25\t600\t12\t\th\t/c\tt.py::a\t\n"
+		"P\tr1.0000000b\ttimed_out\tcheckpoint\t1.5e9\t1.5e9\tinf\t12\tgw0\th\t/c\tn\\\tx\ttask\\\n"
+		"P\tr1.0000000c\taborted\tquestion\t1764590000.\t0\t0\t12\tgw0\th\t/c\tn\tq\n"
+		"P\tr1.0000000d\tresumed\tfailure\t1x\t0\t0\t12\t\th\t/c\tn\t\n"     /* bad number */
+		"P\tr1.0000000e\tresumed\tfailure\t1\t0\t0\t12\t\th\t/c\tn\t\textra\n" /* 14 fields */
+		"P\tr1.0000000f\tresumed\tfailure\t1\t0\t0\t12\t\th\t/c\tn\n"          /* 12 fields */
+		"P\tr1.00000010\tresumed\tfailure\t1234567890123456.5\t0\t0\t12\t\th\t/c\tn\t\n"
+		"\\P\tr1.00000011\tresumed\tfailure\t.5\t-1\tnan\t12\t\th\t/c\tn\t\n"
+		"E\tr1\t1\t2\t0\t12\th\t/c\n";
+	char *a = strdup(text), *b = strdup(text);
+	lpi_catalog *full, *counts;
+	assert_int_equal(lpi_catalog_parse(a, strlen(text), &full), LP_OK);
+	assert_int_equal(lpi_catalog_parse_counts(b, strlen(text), &counts), LP_OK);
+	assert_int_equal(full->npauses, 5); /* a, b, c, 10 and 11 (its first byte escaped) */
+	assert_string_equal(full->pauses[4].pause_id, "r1.00000011");
+	assert_int_equal(counts->npauses, full->npauses);
+	for (size_t k = 0; k < full->npauses; k++) {
+		assert_string_equal(counts->pauses[k].pause_id, full->pauses[k].pause_id);
+		assert_string_equal(counts->pauses[k].status, full->pauses[k].status);
+		assert_null(counts->pauses[k].nodeid); /* not split */
+	}
+	assert_string_equal(full->pauses[1].nodeid, "n\tx"); /* the escaped tab is no cut */
+	assert_int_equal(counts->nruns, full->nruns);
+	assert_int_equal(counts->nends, full->nends);
+	lpi_catalog_free(full);
+	lpi_catalog_free(counts);
+}
+
 int main(void)
 {
 	test_guard(120);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_run, fx_teardown)
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_counts_pass_keeps_what_the_full_parse_keeps),
 		T(test_lines_written),
 		T(test_listing_reads_the_catalog),
 		T(test_uncatalogued_runs_are_walked),
