@@ -3,7 +3,9 @@ process resumes it through the `pytest-live-pause` command.
 
 This script plays the agent: it starts pytest, reads the run id from the
 header line, loops `watch` -> `resume` until `watch` reports the run is no
-longer active, and prints what happened. It only talks to pytest and to the
+longer active, and prints what happened. Before resuming the failure it
+asks the paused test: `eval` of a local of the failing test (pytest runs
+with --pause-allow-eval) and `do` of the suite's named action "screen". It only talks to pytest and to the
 CLI, as any user or agent would.
 """
 from __future__ import annotations
@@ -29,7 +31,7 @@ def main() -> int:
     pause_dir = tempfile.mkdtemp(prefix="live-pause-demo-")
     env = dict(os.environ, PYTEST_LIVE_PAUSE_DIR=pause_dir)
     cmd = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "-rA",
-           "--pause-on-failure", "--pause-timeout", "120",
+           "--pause-on-failure", "--pause-timeout", "120", "--pause-allow-eval",
            os.path.join(HERE, "demo_suite")]
     print("$", " ".join(cmd[2:]), f"   (PYTEST_LIVE_PAUSE_DIR={pause_dir})")
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -56,6 +58,15 @@ def main() -> int:
         return 1
 
     resumed = 0
+    asked: list[str] = []
+
+    def ask(*args: str) -> None:
+        res = subprocess.run(["pytest-live-pause", *args], capture_output=True, text=True,
+                             env=env)
+        say("agent  | $ pytest-live-pause", *args)
+        say("agent  |  ", (res.stdout or res.stderr).strip(), f"(exit {res.returncode})")
+        asked.append(res.stdout.strip() if res.returncode == 0 else "")
+
     while True:
         watch = subprocess.run(["pytest-live-pause", "watch", "--run-id", run_id[0],
                                 "--timeout", "120", "--json"],
@@ -72,6 +83,8 @@ def main() -> int:
         if pause["kind"] == "checkpoint":
             verdict = ["--result", "true", "--reason", "the summary shows 3 items"]
         else:
+            ask("eval", pause["pause_id"], "total, device['items']")
+            ask("do", pause["pause_id"], "screen")
             verdict = ["--failure-reason", "inspected the device: the price list is stale"]
         res = subprocess.run(["pytest-live-pause", "resume", pause["pause_id"], *verdict],
                              capture_output=True, text=True, env=env)
@@ -87,7 +100,10 @@ def main() -> int:
     out = "".join(lines)
     print()
     print(f"demo: {resumed} pauses resumed through the CLI; pytest exited {code}")
+    print("demo: eval and do answered from inside the paused test:",
+          "yes" if asked[:1] == ["(30, 3)"] and '"items":3' in "".join(asked[1:]) else "NO")
     ok = (resumed == 2 and code == 1
+          and asked[:1] == ["(30, 3)"] and '"items":3' in "".join(asked[1:])
           and "inspected the device: the price list is stale" in out
           and "1 failed, 1 passed" in out)
     print("demo: the failure reason given to `resume` is in pytest's report:",
