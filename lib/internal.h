@@ -512,11 +512,13 @@ void lpi_request_parsed_clear(lp_request_parsed *r);
 int lpi_answer_parse(const char *text, size_t len, const char *label, lp_answer *out);
 /* lp_pause_wait's share, on the waiting thread: serve the request at the
  * pause's slot if there is one (doc: the pause file, whose "requests"
- * says what the pause offers). 0: none; 1: one was answered (or a bad
- * one moved aside), look again; LP_EINTR: hooks->on_request asked to
- * stop (the request answered as interrupted); LP_ERROR: out of memory. */
-int lpi_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
-		     const lp_wait_hooks *hooks);
+ * says what the pause offers). When an action's files were attached to
+ * doc ("attachments"), republish(ud) writes the pause file before the
+ * answer is published. 0: none; 1: one was answered (or a bad one moved
+ * aside), look again; LP_EINTR: hooks->on_request asked to stop (the
+ * request answered as interrupted); LP_ERROR: out of memory. */
+int lpi_request_serve(lp_run *run, const char *pause_id, lp_json *doc,
+		     const lp_wait_hooks *hooks, int (*republish)(void *ud), void *ud);
 
 /* ----------------------------------------------------------- scan.c */
 /* Load pause info from an open store by pause id (run derived from id). */

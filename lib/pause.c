@@ -670,6 +670,13 @@ static int end_unclaimed(lp_pause *p, const char *text, const char *why, lp_reso
 	return rc;
 }
 
+/* lpi_request_serve's hook: the pause file again, after an action's files
+ * were added to its attachments. */
+static int republish(void *ud)
+{
+	return publish_doc(ud);
+}
+
 int lp_pause_wait(lp_resolution *out, lp_pause *p, const lp_wait_hooks *hooks)
 {
 	if (p == NULL || out == NULL)
@@ -686,7 +693,7 @@ int lp_pause_wait(lp_resolution *out, lp_pause *p, const lp_wait_hooks *hooks)
 		if (now >= p->next_beat_ms)
 			heartbeat(p);
 		/* a request (eval, exec, an action) is served, then look again */
-		if ((rc = lpi_request_serve(p->run, p->id, p->doc, hooks)) < 0)
+		if ((rc = lpi_request_serve(p->run, p->id, p->doc, hooks, republish, p)) < 0)
 			return rc;
 		if (rc == 1)
 			continue;

@@ -444,7 +444,7 @@ done:
 /* The answer text for request (type, rid) of pause_id. A data_json that
  * is not JSON or too large makes the answer not ok, saying why. */
 static char *answer_build(const char *pause_id, const char *rid, lp_request_type type,
-			  const lp_answer *a, double ms)
+			  const lp_answer *a, double ms, const lp_json *attached)
 {
 	lp_json *j = lpj_object(), *data = NULL, *files = lpj_array();
 	int ok = a->ok != 0;
@@ -492,6 +492,9 @@ static char *answer_build(const char *pause_id, const char *rid, lp_request_type
 		if (rc || (rc = lpj_set_json(j, "files", files)))
 			goto fail;
 		files = NULL;
+		if ((rc = attached ? lpj_set_json(j, "attachments", lpj_copy(attached))
+				   : lpj_set_json(j, "attachments", lpj_array())))
+			goto fail;
 	}
 	char *text = lpj_dump(j);
 	lpj_free(j);
@@ -546,7 +549,7 @@ int lpi_answer_parse(const char *text, size_t len, const char *label, lp_answer 
 	/* what --json prints: the answer less the file's bookkeeping */
 	static const char *const keep[] = {"ok", "timed_out", "repr", "stdout", "stderr", "error",
 					   "duration_ms", "type", "pause_id", "request_id", "data",
-					   "files", "cut", NULL};
+					   "files", "attachments", "cut", NULL};
 	view = lpj_object();
 	for (size_t i = 0; view && keep[i]; i++) {
 		lp_json *v = lpj_get(j, keep[i]);
@@ -625,12 +628,13 @@ static void reject(lp_run *run, const char *pause_id, const char *slot, const ch
 }
 
 static void answer_publish(lp_run *run, const char *pause_id, const char *rid,
-			   lp_request_type type, const lp_answer *a, double ms)
+			   lp_request_type type, const lp_answer *a, double ms,
+			   const lp_json *attached)
 {
 	char name[2 * LP_ID_MAX + 32], label[PATH_MAX + 64];
 	answer_name(name, sizeof name, pause_id, rid);
 	snprintf(label, sizeof label, "answer %s/runs/%s/commands/%s", run->store->path, run->id, name);
-	char *text = answer_build(pause_id, rid, type, a, ms);
+	char *text = answer_build(pause_id, rid, type, a, ms, attached);
 	if (text)
 		lpi_file_publish(run->commands_fd, name, text, strlen(text),
 				LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_VOLATILE, label);
@@ -649,8 +653,74 @@ static int set_error(lp_answer *a, const char *prefix, const char *text)
 	return a->error ? LP_OK : LP_ERROR;
 }
 
-int lpi_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
-		     const lp_wait_hooks *hooks)
+/* An action's files become attachments of its pause (source "capture",
+ * docs/protocol.md "Attachments"): each is stored in the run's blob store
+ * and its entry appended to the pause file's "attachments" (doc) and to
+ * *attached (the answer's). A file refused (missing, a directory, over
+ * the caps of a pause) is skipped and said in a_note (appended to the
+ * answer's stderr). Returns 1 when doc changed. */
+static int attach_files(lp_run *run, lp_json *doc, const lp_answer *a, lp_json **attached,
+			char **note)
+{
+	char run_path[PATH_MAX];
+	snprintf(run_path, sizeof run_path, "%s/runs/%s", run->store->path, run->id);
+	lp_json *list = lpj_get(doc, "attachments");
+	lp_attachment *have = NULL;
+	size_t n = 0;
+	unsigned long long total = 0;
+	if (list && lpi_attachments_parse(list, "pause file", 1, run_path, &have, &n) != LP_OK)
+		n = LP_ATTACH_COUNT_MAX; /* unreadable: attach nothing more */
+	for (size_t i = 0; have && i < n; i++)
+		total += have[i].size;
+	lpi_attachments_free(have, have ? n : 0);
+	int changed = 0;
+	*attached = lpj_array();
+	if (*attached == NULL)
+		return 0;
+	for (size_t i = 0; i < a->nfiles && a->files[i]; i++) {
+		char why[1200] = "";
+		lp_attachment att;
+		if (n >= LP_ATTACH_COUNT_MAX) {
+			snprintf(why, sizeof why, "the pause has %d attachments already", LP_ATTACH_COUNT_MAX);
+		} else if (lpi_blob_put(run->fd, run_path, a->files[i], NULL, "capture", 0, &att) != LP_OK) {
+			snprintf(why, sizeof why, "%s", lp_error_message());
+		} else if (total + att.size > LP_ATTACH_TOTAL_MAX) {
+			snprintf(why, sizeof why, "the pause's attachments would be over %llu MiB",
+				 LP_ATTACH_TOTAL_MAX >> 20);
+			lp_attachment_clear(&att);
+		} else {
+			if (list == NULL && lpj_set_json(doc, "attachments", lpj_array()) == LP_OK)
+				list = lpj_get(doc, "attachments");
+			lp_json *e = lpi_attachment_to_json(&att, 1), *mine = lpi_attachment_to_json(&att, 0);
+			if (list && e && mine && lpj_array_append(list, e) == LP_OK) {
+				e = NULL;
+				lpj_set_str(mine, "path", att.path);
+				lpj_array_append(*attached, mine);
+				mine = NULL;
+				n++;
+				total += att.size;
+				changed = 1;
+			}
+			lpj_free(e);
+			lpj_free(mine);
+			lp_attachment_clear(&att);
+		}
+		if (why[0]) {
+			size_t old = *note ? strlen(*note) : 0;
+			size_t add = strlen(a->files[i]) + strlen(why) + 64;
+			char *w = realloc(*note, old + add);
+			if (w) {
+				snprintf(w + old, add, "pytest-live-pause: not attached: %s: %s\n", a->files[i], why);
+				*note = w;
+			}
+		}
+	}
+	lpi_error_clear();
+	return changed;
+}
+
+int lpi_request_serve(lp_run *run, const char *pause_id, lp_json *doc,
+		     const lp_wait_hooks *hooks, int (*republish)(void *ud), void *ud)
 {
 	char slot[LP_ID_MAX + 32], label[PATH_MAX + 64];
 	slot_name(slot, sizeof slot, pause_id);
@@ -689,7 +759,7 @@ int lpi_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 		if (rid) { /* its requester learns why at once */
 			lp_answer a = {0};
 			if (set_error(&a, "refused: ", why) == LP_OK)
-				answer_publish(run, pause_id, rid, LP_REQUEST_EVAL, &a, 0);
+				answer_publish(run, pause_id, rid, LP_REQUEST_EVAL, &a, 0, NULL);
 			log_request(run, pause_id, NULL, rid, &a, 0, why);
 			lp_answer_clear(&a);
 		}
@@ -730,8 +800,29 @@ int lpi_request_serve(lp_run *run, const char *pause_id, const lp_json *doc,
 			       "the paused process was interrupted (Ctrl-C, SIGTERM) while running the request; its pause is ending");
 	}
 	double ms = (double)(mono_us() - t0) / 1000.0;
+	lp_json *attached = NULL;
+	int changed = 0;
+	if (rc == LP_OK && a.ok && a.nfiles && !stopped) {
+		char *note = NULL;
+		changed = attach_files(run, doc, &a, &attached, &note);
+		if (note) {
+			size_t old = a.err_text ? strlen(a.err_text) : 0;
+			char *e = realloc(a.err_text, old + strlen(note) + 1);
+			if (e) {
+				if (!old)
+					e[0] = '\0';
+				strcat(e, note);
+				a.err_text = e;
+			}
+			free(note);
+		}
+	}
+	/* the pause file lists the attachments before the answer says so */
+	if (changed && republish && republish(ud) != LP_OK)
+		lpi_error_clear(); /* the answer still has them */
 	if (rc == LP_OK)
-		answer_publish(run, pause_id, r.request_id, r.req.type, &a, ms);
+		answer_publish(run, pause_id, r.request_id, r.req.type, &a, ms, attached);
+	lpj_free(attached);
 	log_request(run, pause_id, &r, r.request_id, &a, ms, refused[0] ? refused : NULL);
 	lp_answer_clear(&a);
 	lpi_request_parsed_clear(&r);

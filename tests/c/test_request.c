@@ -306,7 +306,7 @@ static void test_garbage_and_stop(void **state)
 	char dir[256];
 	fx_path(f, dir, sizeof dir, "runs/r1/commands");
 	/* serve the garbage: returns after moving it; then publish the stop */
-	assert_int_equal(lpi_request_serve(f->run, lp_pause_id(p), NULL, &h), 1);
+	assert_int_equal(lpi_request_serve(f->run, lp_pause_id(p), NULL, &h, NULL, NULL), 1);
 	char pre[LP_ID_MAX + 32];
 	snprintf(pre, sizeof pre, "%s.request.json.rejected.", lp_pause_id(p));
 	assert_int_equal(count_entries(dir, pre), 1);

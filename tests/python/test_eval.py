@@ -205,6 +205,13 @@ def test_eval_needs_the_opt_in_and_actions_do_not(suite, live, cli, pause_dir, p
     assert (pytester.path / "first.png").read_bytes() == b"PNG"
     ans = _json(cli("do", pid, "screenshot", "--json"))
     assert ans["ok"] is True and ans["files"] == [str(pytester.path / "shot.png")]
+    # an action's files become attachments of the pause (source "capture")
+    import hashlib
+    sha = hashlib.sha256(b"PNG").hexdigest()
+    assert [(a["name"], a["sha256"], a["size"]) for a in ans["attachments"]] == [("shot.png", sha, 3)]
+    listed = read_pause(pause_dir, pid)["attachments"]
+    assert [(a["name"], a["source"]) for a in listed] == [("first.png", "capture"), ("shot.png", "capture")]
+    assert Path(ans["attachments"][0]["path"]).read_bytes() == b"PNG"
     res = cli("do", pid, "boom")
     assert res.returncode == EXIT["raised"] and "RuntimeError: the action failed" in res.stderr
     res = cli("do", pid, "nope")
