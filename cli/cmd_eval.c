@@ -286,7 +286,7 @@ static int run(lp_request_type type, const struct cli_spec *spec, int argc, char
 	o.hooks = &hooks;
 	rc = cli_store_open_for_ref(common.pause_dir, ref, &store, &dir);
 	if (rc == LP_OK)
-		rc = lp_request_send(store, ref, &o, &answer);
+		rc = lp_request_send(&answer, store, ref, &o);
 	sigaction(SIGINT, &old[0], NULL);
 	sigaction(SIGTERM, &old[1], NULL);
 	if (rc != LP_OK)

@@ -53,7 +53,7 @@ static void print_offers(const lp_pause_info *info)
 	int allow_eval;
 	char *actions = NULL;
 	if (info->state_code != LP_STATE_PENDING ||
-	    lp_pause_offers(info, &allow_eval, &actions) != LP_OK)
+	    lp_pause_offers(&allow_eval, &actions, info) != LP_OK)
 		return;
 	printf("eval: %s\n", allow_eval ? "allowed (eval, exec)" : "off (needs pytest --pause-allow-eval)");
 	fputs("actions: ", stdout);

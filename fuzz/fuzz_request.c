@@ -17,7 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > LP_CAP_REQUEST + 16)
 		return 0; /* over the cap: refused before parsing (tested once) */
-	lp_request_parsed r;
+	lpi_request_parsed r;
 	char *rid = NULL;
 	if (lpi_request_parse((const char *)data, size, "request", &r, &rid) == LP_OK) {
 		const lp_request *q = &r.req;

@@ -900,7 +900,7 @@ LP_API int lp_run_set_requests(lp_run *run, int allow_eval, const char *const *a
  * *actions, a malloc'd "a, b" list of its action names ("" for none;
  * free() it). LP_ENOTFOUND when the pause records no "requests" (made
  * by a process that takes none); LP_EINVAL without info->json. */
-LP_API int lp_pause_offers(const lp_pause_info *info, int *allow_eval, char **actions);
+LP_API int lp_pause_offers(int *allow_eval, char **actions, const lp_pause_info *info);
 
 typedef struct lp_request_options {
 	unsigned version;
@@ -929,8 +929,8 @@ typedef struct lp_request_options {
  * request is withdrawn if still untaken); the pause ending or its process
  * dying first is reported as above. LP_OK with *out filled when answered,
  * whether the code succeeded or not (out->ok). */
-LP_API int lp_request_send(lp_store *store, const char *ref, const lp_request_options *opts,
-		    lp_answer *out);
+LP_API int lp_request_send(lp_answer *out, lp_store *store, const char *ref,
+			   const lp_request_options *opts);
 
 /* ------------------------------------------------- QAMule compatibility */
 

@@ -494,19 +494,19 @@ void lpi_waiter_free(lpi_waiter *w);
 #define LP_CAP_REQUEST (LP_REQUEST_CODE_MAX + 64 * 1024) /* a request file */
 #define LP_CAP_ANSWER (6 * LP_REQUEST_OUTPUT_CAP)       /* an answer file */
 /* A request as parsed (strings owned; lpi_request_parsed_clear). */
-typedef struct lp_request_parsed {
+typedef struct lpi_request_parsed {
 	lp_request req;       /* points into the fields below */
 	char *request_id, *code, *action, *by;
 	char **keys, **values;
 	long pid;             /* the requester's, 0 if none */
-} lp_request_parsed;
+} lpi_request_parsed;
 /* Parse a request file's text strictly (docs/protocol.md, "Requests"):
  * LP_EBADCMD with a message naming label and the field. *id_out (may be
  * NULL) gets a malloc'd copy of its request_id whenever one valid was
  * there, even if the rest is bad, so that the refusal can be answered. */
 int lpi_request_parse(const char *text, size_t len, const char *label,
-		     lp_request_parsed *out, char **id_out);
-void lpi_request_parsed_clear(lp_request_parsed *r);
+		     lpi_request_parsed *out, char **id_out);
+void lpi_request_parsed_clear(lpi_request_parsed *r);
 /* Parse an answer file's text into out (its json made): LP_EBADCMD if it
  * is not a valid answer. */
 int lpi_answer_parse(const char *text, size_t len, const char *label, lp_answer *out);

@@ -80,7 +80,7 @@ void lp_answer_clear(lp_answer *a)
 	memset(a, 0, sizeof *a);
 }
 
-void lpi_request_parsed_clear(lp_request_parsed *r)
+void lpi_request_parsed_clear(lpi_request_parsed *r)
 {
 	if (r == NULL)
 		return;
@@ -209,7 +209,7 @@ static char *offered_names(const lp_json *offer)
 	return out;
 }
 
-int lp_pause_offers(const lp_pause_info *info, int *allow_eval, char **actions)
+int lp_pause_offers(int *allow_eval, char **actions, const lp_pause_info *info)
 {
 	*allow_eval = 0;
 	*actions = NULL;
@@ -235,14 +235,14 @@ int lp_pause_offers(const lp_pause_info *info, int *allow_eval, char **actions)
 /* ---------------------------------------------------------- request file */
 
 struct req_walk {
-	lp_request_parsed *r;
+	lpi_request_parsed *r;
 	const char *label;
 };
 
 static int arg_member(const char *key, const lp_json *v, void *ud)
 {
 	struct req_walk *w = ud;
-	lp_request_parsed *r = w->r;
+	lpi_request_parsed *r = w->r;
 	const char *s = lpj_string_value(v);
 	if (!identifier_ok(key, strlen(key)))
 		return lpi_fail(LP_EBADCMD, "%s: argument name '%.64s' is not an identifier", w->label, key);
@@ -258,7 +258,7 @@ static int arg_member(const char *key, const lp_json *v, void *ud)
 	return LP_OK;
 }
 
-int lpi_request_parse(const char *text, size_t len, const char *label, lp_request_parsed *r,
+int lpi_request_parse(const char *text, size_t len, const char *label, lpi_request_parsed *r,
 		     char **id_out)
 {
 	memset(r, 0, sizeof *r);
@@ -427,7 +427,7 @@ done:
 	if (text == NULL)
 		return lpi_fail(LP_ERROR, "out of memory");
 	/* the paused process's own rules, before anything is written */
-	lp_request_parsed check;
+	lpi_request_parsed check;
 	rc = lpi_request_parse(text, strlen(text), "request", &check, NULL);
 	if (rc) {
 		rc = lpi_fail(LP_EINVAL, "%s; nothing written", lp_error_message());
@@ -577,7 +577,7 @@ static int transient(int e)
 
 /* The "request" event: what was asked (the code, bounded, or the action
  * and its argument names), by whom, ok, how long; never the value. */
-static void log_request(lp_run *run, const char *pause_id, const lp_request_parsed *r,
+static void log_request(lp_run *run, const char *pause_id, const lpi_request_parsed *r,
 			const char *rid, const lp_answer *a, double ms, const char *refused)
 {
 	lp_json *ev = lpj_object(), *names = lpj_array();
@@ -738,7 +738,7 @@ int lpi_request_serve(lp_run *run, const char *pause_id, lp_json *doc,
 		lpi_error_clear();
 		return 0;
 	}
-	lp_request_parsed r;
+	lpi_request_parsed r;
 	memset(&r, 0, sizeof r);
 	if (!rc)
 		rc = lpi_request_parse(text, len, label, &r, &rid);
@@ -880,7 +880,7 @@ static void withdraw(int cfd, const char *slot, const char *rid)
 	if (renameat(cfd, slot, cfd, mine) < 0)
 		return;
 	char *text = NULL;
-	lp_request_parsed r;
+	lpi_request_parsed r;
 	int ours = lpi_file_read(cfd, mine, LP_CAP_REQUEST, "request", &text, NULL) == LP_OK &&
 		   lpi_request_parse(text, strlen(text), "request", &r, NULL) == LP_OK;
 	if (ours) {
@@ -931,8 +931,8 @@ static int interrupted(const lp_request_options *o)
 	return o->hooks && o->hooks->check && o->hooks->check(o->hooks->ud);
 }
 
-int lp_request_send(lp_store *store, const char *ref, const lp_request_options *o,
-		    lp_answer *out)
+int lp_request_send(lp_answer *out, lp_store *store, const char *ref,
+		    const lp_request_options *o)
 {
 	if (out == NULL)
 		return lpi_fail(LP_EINVAL, "lp_request_send: out is required");

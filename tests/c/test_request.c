@@ -76,7 +76,7 @@ static int send_one(lp_store *s, const char *id, lp_request_type type, const cha
 	else
 		o.code = what;
 	o.args = args;
-	int rc = lp_request_send(s, id, &o, ans);
+	int rc = lp_request_send(ans, s, id, &o);
 	if (rc != LP_OK)
 		fprintf(stderr, "[asker] %s: %s\n", lp_error_name(rc), lp_error_message());
 	return rc;
@@ -281,10 +281,10 @@ static void test_ended_and_offerless(void **state)
 	assert_int_equal(send_one(f->store, "r1.nosuch", LP_REQUEST_EVAL, "1", NULL, &a), LP_ENOTFOUND);
 	lp_request_options o = LP_REQUEST_OPTIONS_INIT;
 	o.code = "";
-	assert_int_equal(lp_request_send(f->store, lp_pause_id(p), &o, &a), LP_EINVAL);
+	assert_int_equal(lp_request_send(&a, f->store, lp_pause_id(p), &o), LP_EINVAL);
 	o.code = "1";
 	o.timeout = -1;
-	assert_int_equal(lp_request_send(f->store, lp_pause_id(p), &o, &a), LP_EINVAL);
+	assert_int_equal(lp_request_send(&a, f->store, lp_pause_id(p), &o), LP_EINVAL);
 	lp_pause_free(p);
 }
 
@@ -346,7 +346,7 @@ static void test_parsers(void **state)
 		"{\"request_id\":\"a\",\"request_id\":\"b\",\"type\":\"eval\",\"code\":\"1\"}",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		lp_request_parsed r;
+		lpi_request_parsed r;
 		char *rid = NULL;
 		int rc = lpi_request_parse(bad[i], strlen(bad[i]), "request", &r, &rid);
 		if (rc != LP_EBADCMD)
@@ -357,7 +357,7 @@ static void test_parsers(void **state)
 	}
 	const char *good = "{\"request_id\":\"a1\",\"type\":\"action\",\"action\":\"shot\","
 			   "\"args\":{\"k\":\"v\",\"n\":\"2\"},\"timeout\":2.5,\"future\":1}";
-	lp_request_parsed r;
+	lpi_request_parsed r;
 	assert_int_equal(lpi_request_parse(good, strlen(good), "request", &r, NULL), LP_OK);
 	assert_int_equal(r.req.type, LP_REQUEST_ACTION);
 	assert_string_equal(r.req.action, "shot");
