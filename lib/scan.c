@@ -708,6 +708,20 @@ static void dedupe(vec *found)
  *   - every pause (LP_LIST_ALL): the catalog, pending/ and the runs it
  *     does not know; every pause file with LP_LIST_JSON or no catalog.
  */
+/*
+ * Decide which pauses a listing shows and gather them, oldest first, into
+ * *out (the caller frees it with vec_free):
+ *   - pending only (no LP_LIST_ALL): pending/ (the index our processes
+ *     keep), plus a walk of every run the catalog does not know (0.1.1's,
+ *     which have no index); the catalog's "R" lines alone are read;
+ *   - all states, without JSON: the catalog's "P" lines, plus pending/,
+ *     plus a walk of uncatalogued runs; a pause both in the catalog and
+ *     pending is listed once;
+ *   - all states with JSON, or no usable catalog: a walk of every run.
+ * run_only restricts it to one run (walk_run: read that run's pauses/
+ * rather than pending/). Unreadable entries are skipped, never fatal; an
+ * unsafe catalog is reported once (lpi_store_warn) and walked around.
+ */
 static int collect(lp_store *store, unsigned flags, const char *run_only, int walk_run, vec *out)
 {
 	list_ctx c = {.store = store,
