@@ -191,9 +191,14 @@ typedef struct lp_run_options {
 	/* version 2: NULL, or the program's arguments, NULL-terminated,
 	 * recorded (bounded, see docs/protocol.md) as run.json's "argv" */
 	const char *const *argv;
+	/* version 3: pytest's rootdir (NULL: not recorded) and whether the
+	 * run's pauses may run code (--pause-allow-eval), recorded as
+	 * run.json's "rootdir" and "allow_eval" */
+	const char *rootdir;
+	int allow_eval;
 } lp_run_options;
-#define LP_RUN_OPTIONS_VERSION 2
-#define LP_RUN_OPTIONS_INIT {LP_RUN_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL}
+#define LP_RUN_OPTIONS_VERSION 3
+#define LP_RUN_OPTIONS_INIT {LP_RUN_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL, 0}
 
 /* Create runs/<run_id>/ with run.json, events.jsonl, pauses/ and commands/,
  * owned by this process, and log "run_started". */
@@ -273,6 +278,12 @@ LP_API int lp_pause_resume_command(char **out, const char *pause_id, lp_kind kin
  * lexically normal). *out is malloc'd; free() it. */
 LP_API int lp_resume_hint(char **out, const char *pause_id, lp_kind kind,
 			  const char *const *choices, const char *pause_dir);
+
+/* Log "checkpoint_mocked" with the checkpoint's nodeid, task and the
+ * mocked result (a checkpoint --pause-checkpoint-mock answered at once;
+ * texts bounded as lp_run_event()'s). */
+int lp_run_checkpoint_mocked(lp_run *run, const char *nodeid, const char *task,
+			     lp_result result);
 
 /* Threads: a store is immutable after lp_store_open() and may be shared
  * by any number of threads for every call that takes it (listing,
@@ -1011,6 +1022,80 @@ LP_API int lp_qamule_request_new(const char *result_dir,
  * Returns the status (>= 0, also in out->status), or a negative lp_error
  * (out of memory, bad arguments) with out cleared. */
 LP_API int lp_qamule_result_read(const char *path, lp_kind kind, lp_qamule_result *out);
+
+/* One QAMule-mode pause's request: what its lines print and its claim
+ * uses. The strings are the caller's. */
+typedef struct lp_qamule_request {
+	lp_kind kind;
+	const char *nodeid;
+	const char *request_id;  /* from lp_qamule_request_new() */
+	const char *result_path; /* from lp_qamule_request_new() */
+	const char *signal;      /* the resume signal's name, "SIGUSR1" */
+	long pid;                /* the paused process */
+} lp_qamule_request;
+
+/* The fields a QAMule-mode pause adds to its pause file, as the
+ * extra_json of lp_pause_options: {"request_id", "result_path",
+ * "signal"}. *out is malloc'd; free() it. */
+int lp_qamule_pause_fields(char **out, const lp_qamule_request *req);
+
+/* The QAMULE_PAUSE_EVENT line (no newline) that announces the pause:
+ * context (checkpoints: {"task": details}; failures: {"longrepr":
+ * details, "outcome": "failed", "when": "call"}), event "qamule.pause",
+ * nodeid, pid, reason (the kind), request_id, result_path, signal and
+ * timeout_sec (null for LP_TIMEOUT_FOREVER, an integer when whole). Every
+ * QAMULE_* line is its prefix, a space and one JSON object as Python's
+ * json.dumps(sort_keys=True, ensure_ascii=False) writes it, with the
+ * characters that could split a line or drive a terminal escaped.
+ * *out is malloc'd; free() it. */
+int lp_qamule_event_line(char **out, const lp_qamule_request *req, const char *details,
+			 double timeout);
+
+/* How a QAMule-mode pause ended, in QAMule's terms. Release it with
+ * lp_qamule_ending_clear(), safe on a zeroed struct. */
+typedef struct lp_qamule_ending {
+	lp_resolution resolution; /* the runtime's */
+	char *outcome;      /* who ended it: "timeout", "abort", or the
+	                       resolver's provenance ("signal", "cli", "http",
+	                       ...; "file" when it named none) */
+	int has_status;     /* outcome "signal": the result file was read */
+	lp_qamule_status status; /* ... and what it gave */
+	char *message;      /* ... why it is missing or invalid; NULL if ok */
+	char *payload_json; /* ... ok: the object (uncut), Python's json.dumps
+	                       form, for the failure report; NULL otherwise */
+	int has_result;     /* QAMULE_PAUSE_RESUME's has_result */
+	char *lines;        /* the lines to print, '\n'-separated, no final
+	                       newline: QAMULE_PAUSE_RESUME, then after the
+	                       signal QAMULE_PAUSE_WARNING (a result that cannot
+	                       be used) or, for a failure, QAMULE_PAUSE_RESULT */
+	/* agent_checkpoint()'s value (checkpoints) */
+	char *checkpoint_outcome; /* outcome, or after the signal the status
+	                             when not ok ("missing_result", ...) */
+	lp_result result;   /* the verdict; LP_RESULT_NONE after a timeout */
+	char *reason;       /* after the signal: the result file's, uncut */
+} lp_qamule_ending;
+void lp_qamule_ending_clear(lp_qamule_ending *ending);
+
+/* Contract: end a QAMule-mode pause after its resume signal. Reads and
+ * consumes the result file (lp_qamule_result_read), then claims the pause
+ * (lp_pause_claim: action resume, by "signal") with the verdict: for a
+ * checkpoint the file's result and reason (a reason over 48 KiB is
+ * recorded cut, " [cut: N bytes]"; the ending keeps all of it), or for an
+ * unusable file result none and the file's message as the reason; for a
+ * failure the file's object as "payload" (one over 48 KiB is recorded as
+ * {"omitted_bytes": N, "result_path": ...}). If another resolver claimed
+ * the pause first, its decision is taken and reported instead. Fills
+ * `out` (lp_qamule_ending_from) on LP_OK; flushes files: may block. */
+int lp_qamule_claim(lp_qamule_ending *out, lp_pause *pause, const lp_qamule_request *req);
+
+/* Contract: the ending of a QAMule-mode pause that `res` ended (a wait
+ * that returned, or lp_qamule_claim's claim). The outcome is decided by
+ * the action (timeout, abort), else named by the provenance; a result
+ * file's reading (`reading`, NULL unless the signal won) counts only when
+ * the outcome is "signal". Moves res into out->resolution (res is left
+ * zeroed). */
+int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
+			  lp_resolution *res, const lp_qamule_result *reading);
 
 #ifdef __cplusplus
 }

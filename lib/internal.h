@@ -239,6 +239,10 @@ const char *lpj_unknown_key(const lp_json *o, const char *const allowed[]);
 /* Compact, sorted keys, reals with 17 digits (they read back exactly);
  * any value. malloc'd, NULL on failure. */
 char *lpj_dump_exact(const lp_json *j);
+/* Python's json.dumps(j, sort_keys=True, ensure_ascii=False) form (QAMule's
+ * machine lines), escaped as every dump; any value. malloc'd, NULL on
+ * failure. */
+char *lpj_dump_python(const lp_json *j);
 /* Arrays and iteration (for claim.c). */
 lp_json *lpj_array(void);
 int lpj_array_append_str(lp_json *a, const char *val);

@@ -346,6 +346,84 @@ char *lpj_dump_exact(const lp_json *j)
 	return dump(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(17));
 }
 
+/* The fewest significant digits (1..17) with which %.*g gives back r
+ * exactly, and at least its integer digits below 1e16, so that %g writes
+ * it as Python's repr() does ("100.0", not "1e+02"). */
+static int real_digits(double r)
+{
+	char buf[40];
+	int p = 1;
+	for (; p < 17; p++) {
+		snprintf(buf, sizeof buf, "%.*g", p, r);
+		if (strtod(buf, NULL) == r)
+			break;
+	}
+	double a = r < 0 ? -r : r;
+	if (a >= 1.0 && a < 1e16) {
+		int digits = 1;
+		for (double t = 10.0; t <= a; t *= 10.0)
+			digits++;
+		if (digits > p)
+			p = digits;
+	}
+	return p;
+}
+
+/* The most digits any real in j needs (real_digits), 1 if none. */
+static int max_real_digits(json_t *j)
+{
+	int p = 1, q;
+	size_t i;
+	const char *key;
+	json_t *v;
+	switch (json_typeof(j)) {
+	case JSON_REAL:
+		return real_digits(json_real_value(j));
+	case JSON_ARRAY:
+		json_array_foreach(j, i, v) {
+			if ((q = max_real_digits(v)) > p)
+				p = q;
+		}
+		return p;
+	case JSON_OBJECT:
+		json_object_foreach(j, key, v) {
+			(void)key;
+			if ((q = max_real_digits(v)) > p)
+				p = q;
+		}
+		return p;
+	default:
+		return p;
+	}
+}
+
+/*
+ * Contract: j as Python's json.dumps(j, sort_keys=True,
+ * ensure_ascii=False) writes it, which is how QAMule prints its machine
+ * lines: ", " and ": " separators, keys sorted, non-ASCII raw, C0 controls
+ * as lowercase \u00xx; plus the unsafe characters escaped as in every
+ * dump (escape_unsafe), lowercase too. Reals are written with the digits
+ * the longest of them needs to read back exactly (one real: Python's
+ * repr). NULL (lp_fail set) when memory runs out.
+ */
+char *lpj_dump_python(const lp_json *j)
+{
+	int p = max_real_digits(J(j));
+	char *s = dump(j, JSON_SORT_KEYS | JSON_ENCODE_ANY | JSON_REAL_PRECISION(p));
+	if (s == NULL)
+		return NULL;
+	/* jansson's and escape_unsafe's \uXXXX are upper case; Python's lower */
+	for (char *c = s; *c; c++) {
+		if (c[0] != '\\' || c[1] == '\0')
+			continue;
+		if (c[1] == 'u')
+			for (int k = 2; k < 6 && c[k]; k++)
+				c[k] = (char)tolower((unsigned char)c[k]);
+		c++; /* skip the escaped character */
+	}
+	return s;
+}
+
 /*
  * Contract: *out gets one compact JSON object line of n string members,
  * keys in the order given, a NULL value as null, escaped like every dump

@@ -13,15 +13,22 @@
  * there at the signal, and a later file is a new one), then removed, so
  * that an older result can never be read again in place of a newer one.
  * It is read like a command file: only a regular file owned by this
- * user, size-capped before parsing, strict JSON. Printing the QAMULE_*
- * lines, catching the signal and claiming the pause (lp_pause_claim: action
- * resume, by "signal") are the caller's.
+ * user, size-capped before parsing, strict JSON.
+ *
+ * It also owns QAMule mode's decisions: how the signal plus the result
+ * file becomes the claim (lp_qamule_claim: action resume, by "signal"),
+ * how any ending reads in QAMule's terms (lp_qamule_ending_from: its
+ * outcome, has_result, agent_checkpoint()'s value), and the QAMULE_*
+ * machine lines, written as QAMule's plugin printed them (Python's
+ * json.dumps with sorted keys). Catching the signal and printing are the
+ * caller's.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -448,5 +455,372 @@ int lp_qamule_result_read(const char *path, lp_kind kind, lp_qamule_result *out)
 		return lpi_fail(rc, "cannot read pause result %s: out of memory", path);
 	}
 	out->status = (lp_qamule_status)rc;
+	return rc;
+}
+
+/* ---------------------------------------------------------- decisions */
+
+/* The most of a result recorded in the claim (a command is capped at
+ * 64 KiB): a larger one (result files go up to LP_QAMULE_RESULT_CAP, as
+ * QAMule delivered them) is recorded cut or by size, and the test and
+ * the report still get all of it. */
+#define CLAIM_PAYLOAD_ROOM (48 * 1024)
+
+void lp_qamule_ending_clear(lp_qamule_ending *e)
+{
+	if (e == NULL)
+		return;
+	lp_resolution_clear(&e->resolution);
+	free(e->outcome);
+	free(e->message);
+	free(e->payload_json);
+	free(e->lines);
+	free(e->checkpoint_outcome);
+	free(e->reason);
+	memset(e, 0, sizeof *e);
+	e->result = LP_RESULT_NONE;
+	e->resolution.result = LP_RESULT_NONE;
+}
+
+static int request_check(const lp_qamule_request *req, const char *what)
+{
+	if (req == NULL || req->nodeid == NULL || req->request_id == NULL ||
+	    req->result_path == NULL || req->signal == NULL)
+		return lpi_fail(LP_EINVAL, "%s: a request with nodeid, request_id, result_path "
+					  "and signal is required", what);
+	if (req->kind != LP_KIND_FAILURE && req->kind != LP_KIND_CHECKPOINT)
+		return lpi_fail(LP_EINVAL, "%s: unknown pause kind %d", what, (int)req->kind);
+	return LP_OK;
+}
+
+/* "<prefix> <json>" of obj (freed here); appended to *text after a
+ * newline when *text is set. */
+static int add_line(char **text, const char *prefix, lp_json *obj)
+{
+	char *json = obj ? lpj_dump_python(obj) : NULL;
+	lpj_free(obj);
+	if (json == NULL)
+		return lpi_fail(LP_ERROR, "cannot write a QAMule line: out of memory");
+	size_t old = *text ? strlen(*text) : 0;
+	size_t need = old + 1 + strlen(prefix) + 1 + strlen(json) + 1;
+	char *buf = realloc(*text, need);
+	if (buf == NULL) {
+		free(json);
+		return lpi_fail(LP_ERROR, "cannot write a QAMule line: out of memory");
+	}
+	snprintf(buf + old, need - old, "%s%s %s", old ? "\n" : "", prefix, json);
+	free(json);
+	*text = buf;
+	return LP_OK;
+}
+
+int lp_qamule_pause_fields(char **out, const lp_qamule_request *req)
+{
+	if (out == NULL)
+		return lpi_fail(LP_EINVAL, "lp_qamule_pause_fields: out is required");
+	*out = NULL;
+	int rc = request_check(req, "lp_qamule_pause_fields");
+	if (rc)
+		return rc;
+	const char *keys[] = {"request_id", "result_path", "signal"};
+	const char *values[] = {req->request_id, req->result_path, req->signal};
+	return lp_json_object_line(out, keys, values, 3);
+}
+
+int lp_qamule_event_line(char **out, const lp_qamule_request *req, const char *details,
+			 double timeout)
+{
+	if (out == NULL)
+		return lpi_fail(LP_EINVAL, "lp_qamule_event_line: out is required");
+	*out = NULL;
+	int rc = request_check(req, "lp_qamule_event_line");
+	if (rc)
+		return rc;
+	lp_json *ev = lpj_object(), *ctx = lpj_object();
+	if (ev == NULL || ctx == NULL) {
+		lpj_free(ev);
+		lpj_free(ctx);
+		return lpi_fail(LP_ERROR, "out of memory");
+	}
+	if (req->kind == LP_KIND_CHECKPOINT) {
+		rc = lpj_set_str(ctx, "task", details && details[0] ? details : NULL);
+	} else {
+		rc = lpj_set_str(ctx, "longrepr", details ? details : "");
+		if (!rc)
+			rc = lpj_set_str(ctx, "outcome", "failed");
+		if (!rc)
+			rc = lpj_set_str(ctx, "when", "call");
+	}
+	if (!rc)
+		rc = lpj_set_json(ev, "context", ctx);
+	else
+		lpj_free(ctx);
+	if (!rc)
+		rc = lpj_set_str(ev, "event", "qamule.pause");
+	if (!rc)
+		rc = lpj_set_str(ev, "nodeid", req->nodeid);
+	if (!rc)
+		rc = lpj_set_int(ev, "pid", req->pid);
+	if (!rc)
+		rc = lpj_set_str(ev, "reason", lp_kind_name(req->kind));
+	if (!rc)
+		rc = lpj_set_str(ev, "request_id", req->request_id);
+	if (!rc)
+		rc = lpj_set_str(ev, "result_path", req->result_path);
+	if (!rc)
+		rc = lpj_set_str(ev, "signal", req->signal);
+	if (!rc) {
+		if (isinf(timeout))
+			rc = lpj_set_null(ev, "timeout_sec");
+		else if (timeout == (double)(long long)timeout)
+			rc = lpj_set_int(ev, "timeout_sec", (long long)timeout);
+		else
+			rc = lpj_set_real(ev, "timeout_sec", timeout);
+	}
+	if (rc) {
+		lpj_free(ev);
+		return rc;
+	}
+	return add_line(out, "QAMULE_PAUSE_EVENT", ev);
+}
+
+static int set_dup(char **field, const char *value)
+{
+	if (value == NULL)
+		return LP_OK;
+	*field = lpi_strdup(value);
+	return *field ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+}
+
+/* The lines of an ending (QAMULE_PAUSE_RESUME, WARNING or RESULT). */
+static int ending_lines(lp_qamule_ending *e, const lp_qamule_request *req)
+{
+	const char *kind = lp_kind_name(req->kind);
+	lp_json *o = lpj_object();
+	int rc = o ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+	if (!rc)
+		rc = lpj_set_str(o, "event", "qamule.resume");
+	if (!rc)
+		rc = lpj_set_bool(o, "has_result", e->has_result);
+	if (!rc)
+		rc = lpj_set_str(o, "nodeid", req->nodeid);
+	if (!rc)
+		rc = lpj_set_str(o, "outcome", e->outcome);
+	if (!rc)
+		rc = lpj_set_str(o, "reason", kind);
+	if (!rc)
+		rc = lpj_set_str(o, "request_id", req->request_id);
+	if (!rc)
+		rc = lpj_set_str(o, "result_path", req->result_path);
+	if (!rc)
+		rc = lpj_set_str(o, "signal", req->signal);
+	if (rc) {
+		lpj_free(o);
+		return rc;
+	}
+	if ((rc = add_line(&e->lines, "QAMULE_PAUSE_RESUME", o)) || !e->has_status)
+		return rc;
+	int warn = e->status == LP_QAMULE_INVALID_RESULT ||
+		   (e->status == LP_QAMULE_MISSING_RESULT && req->kind == LP_KIND_CHECKPOINT);
+	if (warn) {
+		o = lpj_object();
+		rc = o ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+		if (!rc)
+			rc = lpj_set_str(o, "event", "qamule.pause_warning");
+		if (!rc)
+			rc = lpj_set_str(o, "outcome", lp_qamule_status_name(e->status));
+		if (!rc)
+			rc = lpj_set_str(o, "pause_reason", kind);
+		if (!rc)
+			rc = lpj_set_str(o, "reason", e->message);
+		if (!rc)
+			rc = lpj_set_str(o, "request_id", req->request_id);
+		if (!rc)
+			rc = lpj_set_str(o, "result_path", req->result_path);
+		if (rc) {
+			lpj_free(o);
+			return rc;
+		}
+		return add_line(&e->lines, "QAMULE_PAUSE_WARNING", o);
+	}
+	if (e->status != LP_QAMULE_OK || req->kind != LP_KIND_FAILURE || e->payload_json == NULL)
+		return LP_OK;
+	lp_json *payload = NULL;
+	if ((rc = lpj_parse_any(e->payload_json, strlen(e->payload_json), &payload)))
+		return rc;
+	o = lpj_object();
+	rc = o ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+	if (!rc)
+		rc = lpj_set_str(o, "event", "qamule.pause_result");
+	if (!rc)
+		rc = lpj_set_str(o, "nodeid", req->nodeid);
+	if (!rc) {
+		rc = lpj_set_json(o, "payload", payload);
+		payload = NULL;
+	}
+	if (!rc)
+		rc = lpj_set_str(o, "reason", "failure");
+	if (!rc)
+		rc = lpj_set_str(o, "request_id", req->request_id);
+	lpj_free(payload);
+	if (rc) {
+		lpj_free(o);
+		return rc;
+	}
+	return add_line(&e->lines, "QAMULE_PAUSE_RESULT", o);
+}
+
+int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
+			  lp_resolution *res, const lp_qamule_result *reading)
+{
+	if (out == NULL || res == NULL)
+		return lpi_fail(LP_EINVAL, "lp_qamule_ending_from: out and res are required");
+	memset(out, 0, sizeof *out);
+	out->result = LP_RESULT_NONE;
+	int rc = request_check(req, "lp_qamule_ending_from");
+	if (rc)
+		return rc;
+	out->resolution = *res;
+	memset(res, 0, sizeof *res);
+	res->result = LP_RESULT_NONE;
+	const lp_resolution *r = &out->resolution;
+	/* the action decides timeout and abort; a resume is named by its
+	 * provenance */
+	const char *outcome = r->action == LP_ACTION_TIMEOUT ? "timeout"
+			      : r->action == LP_ACTION_ABORT ? "abort"
+			      : r->by && r->by[0] ? r->by : "file";
+	rc = set_dup(&out->outcome, outcome);
+	int by_signal = strcmp(outcome, "signal") == 0;
+	if (!rc && by_signal && reading != NULL) {
+		out->has_status = 1;
+		out->status = reading->status;
+		rc = set_dup(&out->message, reading->message);
+		if (!rc && reading->status == LP_QAMULE_OK && reading->payload_json) {
+			lp_json *p = NULL;
+			rc = lpj_parse_any(reading->payload_json, strlen(reading->payload_json), &p);
+			if (!rc && (out->payload_json = lpj_dump_python(p)) == NULL)
+				rc = LP_ERROR;
+			lpj_free(p);
+		}
+	}
+	if (!rc) {
+		if (out->has_status)
+			out->has_result = out->status != LP_QAMULE_MISSING_RESULT;
+		else if (by_signal || strcmp(outcome, "timeout") == 0)
+			out->has_result = 0;
+		else if (req->kind == LP_KIND_CHECKPOINT)
+			out->has_result = r->result != LP_RESULT_NONE;
+		else
+			out->has_result = r->failure_reason != NULL;
+	}
+	if (!rc && req->kind == LP_KIND_CHECKPOINT) {
+		const char *cp = out->has_status && out->status != LP_QAMULE_OK
+				 ? lp_qamule_status_name(out->status) : outcome;
+		rc = set_dup(&out->checkpoint_outcome, cp);
+		if (!rc && strcmp(outcome, "timeout") != 0) {
+			out->result = r->result;
+			const char *reason = r->reason;
+			if (out->has_status && reading->status == LP_QAMULE_OK)
+				reason = reading->reason; /* uncut (the claim's may be cut) */
+			rc = set_dup(&out->reason, reason);
+		}
+	}
+	if (!rc)
+		rc = ending_lines(out, req);
+	if (rc) {
+		lp_qamule_ending_clear(out);
+		return rc;
+	}
+	return LP_OK;
+}
+
+/* The claim's fields after the signal, from the result file's reading. */
+static int claim_fields(const lp_qamule_request *req, const lp_qamule_result *reading,
+			char **out)
+{
+	*out = NULL;
+	lp_json *f = lpj_object();
+	int rc = f ? lpj_set_str(f, "signal", req->signal) : lpi_fail(LP_ERROR, "out of memory");
+	if (!rc && req->kind == LP_KIND_CHECKPOINT) {
+		if (reading->status == LP_QAMULE_OK) {
+			rc = lpj_set_result(f, "result", reading->result);
+			const char *reason = reading->reason;
+			size_t n = reason ? strlen(reason) : 0;
+			if (!rc && n > CLAIM_PAYLOAD_ROOM) {
+				/* recorded cut, at a character boundary */
+				size_t k = CLAIM_PAYLOAD_ROOM;
+				while (k > 0 && ((unsigned char)reason[k] & 0xC0) == 0x80)
+					k--;
+				char *cut = malloc(k + 48);
+				if (cut == NULL)
+					rc = lpi_fail(LP_ERROR, "out of memory");
+				else {
+					snprintf(cut, k + 48, "%.*s [cut: %zu bytes]", (int)k, reason, n);
+					rc = lpj_set_str(f, "reason", cut);
+					free(cut);
+				}
+			} else if (!rc) {
+				rc = lpj_set_str(f, "reason", reason);
+			}
+		} else {
+			rc = lpj_set_null(f, "result");
+			if (!rc)
+				rc = lpj_set_str(f, "reason", reading->message);
+		}
+	} else if (!rc) {
+		lp_json *p = NULL;
+		if (reading->status == LP_QAMULE_OK && reading->payload_json) {
+			size_t n = strlen(reading->payload_json);
+			if (n > CLAIM_PAYLOAD_ROOM) { /* the test and report still get it */
+				p = lpj_object();
+				rc = p ? lpj_set_int(p, "omitted_bytes", (long long)n)
+				       : lpi_fail(LP_ERROR, "out of memory");
+				if (!rc)
+					rc = lpj_set_str(p, "result_path", req->result_path);
+			} else {
+				rc = lpj_parse_any(reading->payload_json, n, &p);
+			}
+		}
+		if (!rc && p != NULL) {
+			rc = lpj_set_json(f, "payload", p);
+			p = NULL;
+		} else if (!rc) {
+			rc = lpj_set_null(f, "payload");
+		}
+		lpj_free(p);
+	}
+	if (!rc && (*out = lpj_dump(f)) == NULL)
+		rc = LP_ERROR;
+	lpj_free(f);
+	return rc;
+}
+
+int lp_qamule_claim(lp_qamule_ending *out, lp_pause *pause, const lp_qamule_request *req)
+{
+	if (out == NULL)
+		return lpi_fail(LP_EINVAL, "lp_qamule_claim: out is required");
+	memset(out, 0, sizeof *out);
+	out->result = LP_RESULT_NONE;
+	int rc = request_check(req, "lp_qamule_claim");
+	if (rc)
+		return rc;
+	if (pause == NULL)
+		return lpi_fail(LP_EINVAL, "lp_qamule_claim: a pause is required");
+	lp_qamule_result reading;
+	rc = lp_qamule_result_read(req->result_path, req->kind, &reading);
+	if (rc < 0)
+		return rc;
+	char *fields = NULL;
+	lp_resolution res;
+	memset(&res, 0, sizeof res);
+	res.result = LP_RESULT_NONE;
+	rc = claim_fields(req, &reading, &fields);
+	if (!rc)
+		rc = lp_pause_claim(&res, pause, LP_ACTION_RESUME, "signal", fields);
+	free(fields);
+	if (!rc)
+		rc = lp_qamule_ending_from(out, req, &res, &reading);
+	lp_resolution_clear(&res);
+	lp_qamule_result_clear(&reading);
 	return rc;
 }

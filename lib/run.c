@@ -75,7 +75,7 @@ static lp_run *run_new(lp_store *store, const lp_run_options *opts)
 
 static int check_opts(const lp_run_options *opts)
 {
-	if (opts && opts->version != 1 && opts->version != LP_RUN_OPTIONS_VERSION)
+	if (opts && (opts->version < 1 || opts->version > LP_RUN_OPTIONS_VERSION))
 		return lpi_fail(LP_EINVAL, "lp_run_options version %u is not supported", opts->version);
 	if (opts && opts->extra_json && strlen(opts->extra_json) > LP_CAP_RUN_EXTRA)
 		return lpi_fail(LP_EINVAL, "extra run fields are over %d KiB", LP_CAP_RUN_EXTRA / 1024);
@@ -98,6 +98,19 @@ static int identity_fields(lp_json *o, const lpi_identity *self)
 		rc = lpj_set_str(o, "boot_id", self->boot_id);
 	if (!rc)
 		rc = lpj_set_str(o, "pid_start_time", st);
+	return rc;
+}
+
+/* run.json's "rootdir" and "allow_eval" (lp_run_options version 3). */
+static int set_pytest_fields(lp_json *doc, const lp_run_options *opts)
+{
+	if (opts == NULL || opts->version < 3)
+		return LP_OK;
+	int rc = LP_OK;
+	if (opts->rootdir)
+		rc = lpj_set_text(doc, "rootdir", opts->rootdir, LP_CAP_CWD, 0);
+	if (!rc)
+		rc = lpj_set_bool(doc, "allow_eval", opts->allow_eval != 0);
 	return rc;
 }
 
@@ -227,6 +240,7 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 	    (rc = lpj_set_text(run->doc, "cwd", run->cwd, LP_CAP_CWD, 0)) ||
 	    (rc = lpj_set_str(run->doc, "worker_id", run->worker_id)) ||
 	    (rc = set_argv(run->doc, opts && opts->version >= 2 ? opts->argv : NULL)) ||
+	    (rc = set_pytest_fields(run->doc, opts)) ||
 	    (rc = lpj_set_real(run->doc, "started_at", lpi_now())) ||
 	    (rc = lpj_set_str(run->doc, "status", "active")) ||
 	    (rc = lpj_set_null(run->doc, "ended_at")) ||
@@ -322,6 +336,28 @@ int lp_run_event(lp_run *run, const char *event, const char *fields_json)
 	if (!rc)
 		rc = run_event(run, event, f);
 	lpj_free(f);
+	return rc;
+}
+
+int lp_run_checkpoint_mocked(lp_run *run, const char *nodeid, const char *task,
+			     lp_result result)
+{
+	if (run == NULL || nodeid == NULL || task == NULL)
+		return lpi_fail(LP_EINVAL, "lp_run_checkpoint_mocked: a run, nodeid and task are required");
+	lp_json *f = lpj_object();
+	if (f == NULL)
+		return lpi_fail(LP_ERROR, "out of memory");
+	int rc = lpj_set_str(f, "nodeid", nodeid);
+	if (!rc)
+		rc = lpj_set_str(f, "task", task);
+	if (!rc)
+		rc = lpj_set_result(f, "result", result);
+	char *text = rc ? NULL : lpj_dump(f);
+	lpj_free(f);
+	if (text == NULL)
+		return rc ? rc : lpi_fail(LP_ERROR, "out of memory");
+	rc = lp_run_event(run, "checkpoint_mocked", text);
+	free(text);
 	return rc;
 }
 

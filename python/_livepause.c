@@ -457,8 +457,10 @@ Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 		return NULL;
 	if (fspath_opt(path_obj, &holder, &path) < 0)
 		return NULL;
+	Py_BEGIN_ALLOW_THREADS
 	rc = lp_store_open(&store, lp_store_default_path(path),
 			   create ? LP_STORE_CREATE : 0);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(holder);
 	if (rc != LP_OK)
 		return raise_lp(st, rc);
@@ -475,7 +477,10 @@ static void
 Store_dealloc(PyObject *op)
 {
 	StoreObject *self = (StoreObject *)op;
-	lp_store_free(self->store);
+	lp_store *store = self->store;
+	Py_BEGIN_ALLOW_THREADS
+	lp_store_free(store);
+	Py_END_ALLOW_THREADS
 	self->store = NULL;
 	free_instance(op);
 }
@@ -697,25 +702,32 @@ static PyObject *
 Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"store", "run_id", "worker_id", "join", "cwd",
-				 "extra_json", "argv", NULL};
+				 "extra_json", "argv", "rootdir", "allow_eval", NULL};
 	module_state *st = state_of_type(type);
 	PyObject *store_obj, *cwd_obj = Py_None, *cwd_holder = NULL;
 	PyObject *argv_obj = Py_None, *argv_bytes = NULL;
 	const char **argv = NULL;
 	lp_run_options opts = LP_RUN_OPTIONS_INIT;
-	int join = 0, rc;
+	text_arg rootdir = {NULL, NULL};
+	int join = 0, allow_eval = 0, rc;
 	lp_run *run = NULL;
 	RunObject *self;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|zzpOzO:Run", kwlist,
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|zzpOzOO&p:Run", kwlist,
 					 st->StoreType, &store_obj,
 					 &opts.run_id, &opts.worker_id, &join,
-					 &cwd_obj, &opts.extra_json, &argv_obj))
+					 &cwd_obj, &opts.extra_json, &argv_obj,
+					 text_arg_conv, &rootdir, &allow_eval)) {
+		Py_XDECREF(rootdir.holder);
 		return NULL;
+	}
 	if (join && opts.run_id == NULL) {
+		Py_XDECREF(rootdir.holder);
 		return raise_code_message(st, LP_EINVAL,
 			"Run(join=True) needs the run_id of the run to join");
 	}
+	opts.rootdir = rootdir.s; /* held by rootdir.holder until the end */
+	opts.allow_eval = allow_eval;
 	if (argv_obj != Py_None) {
 		/* each argument as its bytes (surrogateescape gives back what
 		 * the OS passed); the runtime bounds and repairs them */
@@ -727,6 +739,7 @@ Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 		argv = PyMem_Calloc((size_t)n + 1, sizeof *argv);
 		if (argv == NULL) {
 			Py_DECREF(argv_bytes);
+			Py_XDECREF(rootdir.holder);
 			return PyErr_NoMemory();
 		}
 		for (Py_ssize_t k = 0; k < n; k++) {
@@ -739,6 +752,7 @@ Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 					PyErr_SetString(PyExc_TypeError, "Run(argv=...) must hold str");
 				PyMem_Free(argv);
 				Py_DECREF(argv_bytes);
+				Py_XDECREF(rootdir.holder);
 				return NULL;
 			}
 			argv[k] = PyBytes_AsString(b);
@@ -746,6 +760,7 @@ Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 			if (PyList_SetItem(argv_bytes, k, b) < 0) {
 				PyMem_Free(argv);
 				Py_DECREF(argv_bytes);
+				Py_XDECREF(rootdir.holder);
 				return NULL;
 			}
 		}
@@ -754,15 +769,23 @@ Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	if (fspath_opt(cwd_obj, &cwd_holder, &opts.cwd) < 0) {
 		PyMem_Free(argv);
 		Py_XDECREF(argv_bytes);
+		Py_XDECREF(rootdir.holder);
 		return NULL;
 	}
-	if (join)
-		rc = lp_run_join(&run, ((StoreObject *)store_obj)->store, &opts);
-	else
-		rc = lp_run_start(&run, ((StoreObject *)store_obj)->store, &opts);
+	{
+		lp_store *store = ((StoreObject *)store_obj)->store;
+		/* the run's files are written and flushed: without the GIL */
+		Py_BEGIN_ALLOW_THREADS
+		if (join)
+			rc = lp_run_join(&run, store, &opts);
+		else
+			rc = lp_run_start(&run, store, &opts);
+		Py_END_ALLOW_THREADS
+	}
 	Py_XDECREF(cwd_holder);
 	PyMem_Free(argv);
 	Py_XDECREF(argv_bytes);
+	Py_XDECREF(rootdir.holder);
 	if (rc != LP_OK)
 		return raise_lp(st, rc);
 	self = (RunObject *)alloc_instance(type);
@@ -780,7 +803,11 @@ static void
 Run_dealloc(PyObject *op)
 {
 	RunObject *self = (RunObject *)op;
-	lp_run_free(self->run);
+	lp_run *run = self->run;
+	/* stops the run's heartbeat thread (a join): without the GIL */
+	Py_BEGIN_ALLOW_THREADS
+	lp_run_free(run);
+	Py_END_ALLOW_THREADS
 	self->run = NULL;
 	Py_CLEAR(self->store);
 	free_instance(op);
@@ -828,7 +855,9 @@ Run_end(PyObject *op, PyObject *args, PyObject *kwds)
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "i:end", kwlist, &exitstatus))
 		return NULL;
+	Py_BEGIN_ALLOW_THREADS
 	rc = lp_run_end(self->run, exitstatus);
+	Py_END_ALLOW_THREADS
 	if (rc != LP_OK)
 		return raise_lp(STATE_OF(self), rc);
 	Py_RETURN_NONE;
@@ -849,7 +878,9 @@ Run_event(PyObject *op, PyObject *args, PyObject *kwds)
 		Py_XDECREF(fields.holder);
 		return NULL;
 	}
+	Py_BEGIN_ALLOW_THREADS
 	rc = lp_run_event(self->run, name, fields.s);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(fields.holder);
 	if (rc != LP_OK)
 		return raise_lp(STATE_OF(self), rc);
@@ -901,7 +932,9 @@ Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 		opts.location = location.s;
 		opts.attachments = alist;
 		opts.nattachments = nalist;
+		Py_BEGIN_ALLOW_THREADS
 		rc = lp_pause_begin(&pause, self->run, &opts);
+		Py_END_ALLOW_THREADS
 	}
 	PyMem_Free(choices);
 	Py_XDECREF(choices_holder);
@@ -948,6 +981,56 @@ Run_abort(PyObject *op, PyObject *args, PyObject *kwds)
 	Py_XDECREF(pid.holder);
 	Py_XDECREF(nodeid.holder);
 	Py_XDECREF(reason.holder);
+	if (!ok)
+		return NULL;
+	if (rc != LP_OK)
+		return raise_lp(STATE_OF(self), rc);
+	Py_RETURN_NONE;
+}
+
+/* A Python verdict: True, False or None. */
+static int
+result_from_object(PyObject *obj, lp_result *out)
+{
+	if (obj == Py_True)
+		*out = LP_RESULT_TRUE;
+	else if (obj == Py_False)
+		*out = LP_RESULT_FALSE;
+	else if (obj == Py_None)
+		*out = LP_RESULT_NONE;
+	else {
+		PyErr_SetString(PyExc_TypeError, "a result must be True, False or None");
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *
+Run_checkpoint_mocked(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"nodeid", "task", "result", NULL};
+	RunObject *self = (RunObject *)op;
+	text_arg nodeid = {NULL, NULL}, task = {NULL, NULL};
+	PyObject *result_obj;
+	lp_result result = LP_RESULT_NONE;
+	int rc = LP_OK, ok;
+
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "O&O&O:checkpoint_mocked", kwlist,
+					 text_arg_conv, &nodeid, text_arg_conv, &task,
+					 &result_obj);
+	if (ok && (nodeid.s == NULL || task.s == NULL)) {
+		PyErr_SetString(PyExc_TypeError, "checkpoint_mocked() needs a nodeid and a task");
+		ok = 0;
+	}
+	if (ok && result_from_object(result_obj, &result) < 0)
+		ok = 0;
+	if (ok) {
+		Py_BEGIN_ALLOW_THREADS
+		rc = lp_run_checkpoint_mocked(self->run, nodeid.s, task.s, result);
+		Py_END_ALLOW_THREADS
+	}
+	Py_XDECREF(nodeid.holder);
+	Py_XDECREF(task.holder);
 	if (!ok)
 		return NULL;
 	if (rc != LP_OK)
@@ -1081,6 +1164,11 @@ static PyMethodDef Run_methods[] = {
 	 "What the pauses begun after this call offer to requests: eval and\n"
 	 "exec only with allow_eval, and the named actions (a sequence of\n"
 	 "names). Recorded in each pause file's \"requests\"."},
+	{"checkpoint_mocked", (PyCFunction)(void (*)(void))Run_checkpoint_mocked,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "checkpoint_mocked($self, /, nodeid, task, result)\n--\n\n"
+	 "Log 'checkpoint_mocked' for a checkpoint that --pause-checkpoint-mock "
+	 "answered with result (True, False or None)."},
 	{"pause", (PyCFunction)(void (*)(void))Run_pause,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "pause($self, /, kind, nodeid, *, task=None, original_failure=None, "
@@ -1103,13 +1191,15 @@ static PyMethodDef Run_methods[] = {
 };
 
 PyDoc_STRVAR(Run_doc,
-"Run(store, run_id=None, worker_id=None, join=False, cwd=None, extra_json=None)\n"
+"Run(store, run_id=None, worker_id=None, join=False, cwd=None, extra_json=None,\n"
+"    argv=None, rootdir=None, allow_eval=False)\n"
 "--\n\n"
 "A run (one pytest session) in a Store.\n\n"
 "Starts a new run (run_id None: generated), or with join=True joins the run\n"
 "run_id started by another process of the same session (an xdist worker,\n"
 "worker_id naming it). cwd defaults to the current directory; extra_json\n"
-"is a JSON object text merged into run.json.");
+"is a JSON object text merged into run.json; argv, rootdir and allow_eval\n"
+"are recorded as run.json's \"argv\", \"rootdir\" and \"allow_eval\".");
 
 static PyType_Slot Run_slots[] = {
 	{Py_tp_new, Run_new},
@@ -1127,6 +1217,123 @@ static PyType_Spec Run_spec = {
 	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE,
 	.slots = Run_slots,
 };
+
+/* ----------------------------------------------- QAMule requests */
+
+/* A QAMule request (pytest_live_pause.qamule.Request, or any object with
+ * its attributes: kind, nodeid, request_id, result_path, signal_name,
+ * pid) as the runtime's lp_qamule_request. The strings are held by
+ * `holders` (release with qreq_release) for as long as req is used. */
+typedef struct {
+	lp_qamule_request req;
+	PyObject *holders[4];
+} qreq;
+
+static void
+qreq_release(qreq *q)
+{
+	for (int i = 0; i < 4; i++)
+		Py_CLEAR(q->holders[i]);
+}
+
+static int kind_from_str(module_state *st, const char *kind, lp_kind *out);
+
+static int
+qreq_from(module_state *st, PyObject *obj, qreq *q)
+{
+	static const char *const names[] = {"nodeid", "request_id", "result_path", "signal_name"};
+	const char **fields[] = {&q->req.nodeid, &q->req.request_id, &q->req.result_path,
+				 &q->req.signal};
+	PyObject *v;
+	memset(q, 0, sizeof *q);
+	v = PyObject_GetAttrString(obj, "kind");
+	if (v == NULL)
+		return -1;
+	{
+		const char *k = PyUnicode_Check(v) ? PyUnicode_AsUTF8AndSize(v, NULL) : NULL;
+		int bad = k == NULL || kind_from_str(st, k, &q->req.kind) < 0;
+		if (k == NULL && !PyErr_Occurred())
+			PyErr_SetString(PyExc_TypeError, "a QAMule request's kind must be a str");
+		Py_DECREF(v);
+		if (bad)
+			return -1;
+	}
+	for (int i = 0; i < 4; i++) {
+		v = PyObject_GetAttrString(obj, names[i]);
+		if (v == NULL)
+			goto fail;
+		if (!PyUnicode_Check(v)) {
+			Py_DECREF(v);
+			PyErr_Format(PyExc_TypeError, "a QAMule request's %s must be a str", names[i]);
+			goto fail;
+		}
+		/* paths in the filesystem encoding, texts as the runtime stores them */
+		q->holders[i] = i == 2 ? PyUnicode_EncodeFSDefault(v) : storable_bytes(v);
+		Py_DECREF(v);
+		if (q->holders[i] == NULL || (*fields[i] = PyBytes_AsString(q->holders[i])) == NULL)
+			goto fail;
+	}
+	v = PyObject_GetAttrString(obj, "pid");
+	if (v == NULL)
+		goto fail;
+	q->req.pid = PyLong_AsLong(v);
+	Py_DECREF(v);
+	if (q->req.pid == -1 && PyErr_Occurred())
+		goto fail;
+	return 0;
+fail:
+	qreq_release(q);
+	return -1;
+}
+
+static PyObject *resolution_to_dict(lp_resolution *res);
+
+static PyObject *
+result_object(lp_result r)
+{
+	return Py_NewRef(r == LP_RESULT_TRUE ? Py_True : r == LP_RESULT_FALSE ? Py_False : Py_None);
+}
+
+/* The ending of a QAMule-mode pause as a dict; clears e. */
+static PyObject *
+ending_to_dict(lp_qamule_ending *e, lp_kind kind)
+{
+	PyObject *d = PyDict_New(), *v;
+	if (d == NULL)
+		goto done;
+#define PUT(key, expr)                                          \
+	do {                                                    \
+		v = (expr);                                     \
+		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) { \
+			Py_XDECREF(v);                          \
+			Py_CLEAR(d);                            \
+			goto done;                              \
+		}                                               \
+		Py_DECREF(v);                                   \
+	} while (0)
+	PUT("resolution", resolution_to_dict(&e->resolution));
+	PUT("outcome", text_or_none(e->outcome));
+	PUT("status", e->has_status ? text_or_none(lp_qamule_status_name(e->status))
+				   : Py_NewRef(Py_None));
+	PUT("message", text_or_none(e->message));
+	PUT("payload_line", kind == LP_KIND_FAILURE && e->has_status && e->status == LP_QAMULE_OK
+				    ? text_or_none(e->payload_json) : Py_NewRef(Py_None));
+	PUT("has_result", PyBool_FromLong(e->has_result));
+	{
+		PyObject *text = text_or_none(e->lines ? e->lines : "");
+		PUT("lines", text ? PyUnicode_Splitlines(text, 0) : NULL);
+		Py_DECREF(text);
+	}
+	if (kind == LP_KIND_CHECKPOINT) {
+		PUT("checkpoint_outcome", text_or_none(e->checkpoint_outcome));
+		PUT("result", result_object(e->result));
+		PUT("reason", text_or_none(e->reason));
+	}
+#undef PUT
+done:
+	lp_qamule_ending_clear(e);
+	return d;
+}
 
 /* ------------------------------------------------------------ Pause */
 
@@ -1444,43 +1651,42 @@ pause_check_idle(PauseObject *self)
 	return 0;
 }
 
-static PyObject *
-Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
+/* The wait of a pause, with Python's signals honoured (see the top of
+ * this file) and requests served by on_request: -1 with a Python
+ * exception set (the pause still pending, for claim() or abort()); 0
+ * with *res filled; 1 when stop() said so (the pause still pending). */
+static int
+pause_wait_core(PauseObject *self, PyObject *on_rejected, PyObject *stop, PyObject *on_request,
+		lp_resolution *res)
 {
-	static char *kwlist[] = {"on_rejected", "stop", "on_request", NULL};
-	PauseObject *self = (PauseObject *)op;
 	module_state *st = STATE_OF(self);
-	PyObject *on_rejected = Py_None, *stop = Py_None, *on_request = Py_None;
 	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
-	lp_resolution res;
 	wait_ctx ctx;
 	wakeup w;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO:wait", kwlist,
-					 &on_rejected, &stop, &on_request))
-		return NULL;
+	resolution_init(res);
 	if (on_request != Py_None && !PyCallable_Check(on_request)) {
 		PyErr_SetString(PyExc_TypeError, "on_request must be a callable or None");
-		return NULL;
+		return -1;
 	}
 	if (on_rejected != Py_None && !PyCallable_Check(on_rejected)) {
 		PyErr_SetString(PyExc_TypeError,
 				"on_rejected must be a callable or None");
-		return NULL;
+		return -1;
 	}
 	if (stop != Py_None && !PyCallable_Check(stop)) {
 		PyErr_SetString(PyExc_TypeError, "stop must be a callable or None");
-		return NULL;
+		return -1;
 	}
 	if (pause_check_idle(self) < 0)
-		return NULL;
+		return -1;
 	if (wakeup_install(st, &w) < 0)
-		return NULL;
+		return -1;
 	/* A signal that arrived before the wakeup fd was ours. */
 	if (PyErr_CheckSignals() < 0) {
 		(void)wakeup_restore(&w);
-		return NULL;
+		return -1;
 	}
 
 	ctx.tstate = NULL;
@@ -1492,51 +1698,98 @@ Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 	/* stop() may be true already (the signal came before the wait) */
 	if (ask_stop(&ctx) < 0) {
 		(void)wakeup_restore(&w);
-		return NULL;
+		return -1;
 	}
-	if (ctx.stopped) {
-		if (wakeup_restore(&w) < 0)
-			return NULL;
-		Py_RETURN_NONE;
-	}
+	if (ctx.stopped)
+		return wakeup_restore(&w) < 0 ? -1 : 1;
 	hooks.wake_fd = w.rfd;
 	hooks.slice_ms = 0; /* the runtime's default (50 ms) */
 	hooks.check = wait_check;
 	hooks.on_rejected = wait_on_rejected;
 	hooks.on_request = ctx.on_request ? wait_on_request : NULL;
 	hooks.ud = &ctx;
-	resolution_init(&res);
 
 	self->busy = 1;
 	ctx.tstate = PyEval_SaveThread();
-	rc = lp_pause_wait(&res, self->pause, &hooks);
+	rc = lp_pause_wait(res, self->pause, &hooks);
 	PyEval_RestoreThread(ctx.tstate);
 	self->busy = 0;
 
 	if (ctx.failed || PyErr_Occurred()) {
 		/* A Python exception wins: the caller ends the pause (claim). */
-		lp_resolution_clear(&res);
+		lp_resolution_clear(res);
 		(void)wakeup_restore(&w);
-		return NULL;
+		return -1;
 	}
 	if (rc == LP_EINTR && ctx.stopped) {
 		/* stop() said so: the pause is still pending, for claim() */
-		lp_resolution_clear(&res);
-		if (wakeup_restore(&w) < 0)
-			return NULL;
-		Py_RETURN_NONE;
+		lp_resolution_clear(res);
+		return wakeup_restore(&w) < 0 ? -1 : 1;
 	}
 	if (rc != LP_OK) {
-		lp_resolution_clear(&res);
+		lp_resolution_clear(res);
 		(void)raise_lp(st, rc);
 		(void)wakeup_restore(&w);
-		return NULL;
+		return -1;
 	}
 	if (wakeup_restore(&w) < 0) {
-		lp_resolution_clear(&res);
+		lp_resolution_clear(res);
+		return -1;
+	}
+	return 0;
+}
+
+static PyObject *
+Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"on_rejected", "stop", "on_request", "qamule", NULL};
+	PauseObject *self = (PauseObject *)op;
+	module_state *st = STATE_OF(self);
+	PyObject *on_rejected = Py_None, *stop = Py_None, *on_request = Py_None,
+		 *qamule = Py_None;
+	lp_resolution res;
+	lp_qamule_ending ending;
+	qreq q;
+	int rc, how;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO$O:wait", kwlist,
+					 &on_rejected, &stop, &on_request, &qamule))
+		return NULL;
+	if (qamule == Py_None) {
+		how = pause_wait_core(self, on_rejected, stop, on_request, &res);
+		if (how < 0)
+			return NULL;
+		if (how > 0)
+			Py_RETURN_NONE;
+		return resolution_to_dict(&res);
+	}
+	/* QAMule mode: the resume signal (stop()) or another resolver ends
+	 * the pause; the runtime decides what that means in QAMule's terms */
+	if (qreq_from(st, qamule, &q) < 0)
+		return NULL;
+	how = pause_wait_core(self, on_rejected, stop, on_request, &res);
+	if (how < 0) {
+		qreq_release(&q);
 		return NULL;
 	}
-	return resolution_to_dict(&res);
+	self->busy = 1;
+	Py_BEGIN_ALLOW_THREADS
+	if (how > 0) /* the signal: read the result file, claim (flushes) */
+		rc = lp_qamule_claim(&ending, self->pause, &q.req);
+	else
+		rc = lp_qamule_ending_from(&ending, &q.req, &res, NULL);
+	Py_END_ALLOW_THREADS
+	self->busy = 0;
+	lp_resolution_clear(&res);
+	if (rc != LP_OK) {
+		qreq_release(&q);
+		return raise_lp(st, rc);
+	}
+	{
+		lp_kind kind = q.req.kind;
+		qreq_release(&q);
+		return ending_to_dict(&ending, kind);
+	}
 }
 
 static PyObject *
@@ -1554,7 +1807,11 @@ Pause_claim(PyObject *op, PyObject *args, PyObject *kwds)
 	if (pause_check_idle(self) < 0)
 		return NULL;
 	resolution_init(&res);
+	self->busy = 1;
+	Py_BEGIN_ALLOW_THREADS
 	rc = lp_pause_claim(&res, self->pause, LP_ACTION_RESUME, by, fields);
+	Py_END_ALLOW_THREADS
+	self->busy = 0;
 	if (rc != LP_OK) {
 		lp_resolution_clear(&res);
 		return raise_lp(STATE_OF(self), rc);
@@ -1576,7 +1833,11 @@ Pause_abort(PyObject *op, PyObject *args, PyObject *kwds)
 	if (pause_check_idle(self) < 0)
 		return NULL;
 	resolution_init(&res);
+	self->busy = 1;
+	Py_BEGIN_ALLOW_THREADS
 	rc = lp_pause_abort(&res, self->pause, sig);
+	Py_END_ALLOW_THREADS
+	self->busy = 0;
 	if (rc != LP_OK) {
 		lp_resolution_clear(&res);
 		return raise_lp(STATE_OF(self), rc);
@@ -1588,7 +1849,11 @@ static void
 Pause_dealloc(PyObject *op)
 {
 	PauseObject *self = (PauseObject *)op;
-	lp_pause_free(self->pause);
+	lp_pause *pause = self->pause;
+	/* a pause still pending is ended as aborted (written, flushed) */
+	Py_BEGIN_ALLOW_THREADS
+	lp_pause_free(pause);
+	Py_END_ALLOW_THREADS
 	self->pause = NULL;
 	Py_CLEAR(self->run);
 	free_instance(op);
@@ -1646,7 +1911,7 @@ static PyGetSetDef Pause_getset[] = {
 static PyMethodDef Pause_methods[] = {
 	{"wait", (PyCFunction)(void (*)(void))Pause_wait,
 	 METH_VARARGS | METH_KEYWORDS,
-	 "wait($self, /, on_rejected=None, stop=None, on_request=None)\n--\n\n"
+	 "wait($self, /, on_rejected=None, stop=None, on_request=None, *, qamule=None)\n--\n\n"
 	 "Block, with the GIL released, until a resume command is taken or the\n"
 	 "pause times out; return its resolution dict (outcome, by, result,\n"
 	 "reason, failure_reason, command_json). on_rejected(message) is called\n"
@@ -1660,7 +1925,14 @@ static PyMethodDef Pause_methods[] = {
 	 "(type 'eval', 'exec' or 'action'; args a dict of str) on this thread\n"
 	 "and returns a dict: ok, timed_out, repr, stdout, stderr, error, data\n"
 	 "(a JSON text) and files (a list of paths); the wait then goes on.\n"
-	 "An exception it raises stops the wait as a signal handler's does."},
+	 "An exception it raises stops the wait as a signal handler's does.\n"
+	 "qamule=request (QAMule mode: kind, nodeid, request_id, result_path,\n"
+	 "signal_name, pid): when stop() says the resume signal came, the\n"
+	 "runtime reads the result file and claims the pause (lp_qamule_claim);\n"
+	 "either way wait() returns the ending in QAMule's terms, a dict:\n"
+	 "resolution, outcome, status, message, payload_line, has_result,\n"
+	 "lines (QAMULE_PAUSE_RESUME, ...), and for checkpoints\n"
+	 "checkpoint_outcome, result, reason."},
 	{"claim", (PyCFunction)(void (*)(void))Pause_claim,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "claim($self, /, by, fields_json=None)\n--\n\n"
@@ -1925,7 +2197,9 @@ mod_qamule_prepare_dir(PyObject *module, PyObject *args, PyObject *kwds)
 			"qamule_prepare_dir() needs a result directory");
 	if (fspath_opt(dir_obj, &holder, &dir) < 0)
 		return NULL;
+	Py_BEGIN_ALLOW_THREADS
 	rc = lp_qamule_dir_prepare(dir);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(holder);
 	if (rc != LP_OK)
 		return raise_lp(st, rc);
@@ -1951,7 +2225,9 @@ mod_qamule_request(PyObject *module, PyObject *args, PyObject *kwds)
 			"qamule_request() needs a result directory");
 	if (fspath_opt(dir_obj, &holder, &dir) < 0)
 		return NULL;
+	Py_BEGIN_ALLOW_THREADS
 	rc = lp_qamule_request_new(dir, request_id, &path);
+	Py_END_ALLOW_THREADS
 	Py_XDECREF(holder);
 	if (rc != LP_OK)
 		return raise_lp(st, rc);
@@ -2063,6 +2339,57 @@ mod_attachments_fit(PyObject *mod, PyObject *seq)
 	return r;
 }
 
+static PyObject *
+mod_qamule_event_line(PyObject *module, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"request", "details", "timeout", NULL};
+	module_state *st = (module_state *)PyModule_GetState(module);
+	PyObject *req_obj, *r;
+	text_arg details = {NULL, NULL};
+	double timeout;
+	char *line = NULL;
+	qreq q;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO&d:qamule_event_line", kwlist,
+					 &req_obj, text_arg_conv, &details, &timeout)) {
+		Py_XDECREF(details.holder);
+		return NULL;
+	}
+	if (qreq_from(st, req_obj, &q) < 0) {
+		Py_XDECREF(details.holder);
+		return NULL;
+	}
+	rc = lp_qamule_event_line(&line, &q.req, details.s, timeout);
+	qreq_release(&q);
+	Py_XDECREF(details.holder);
+	if (rc != LP_OK)
+		return raise_lp(st, rc);
+	r = text_or_none(line);
+	free(line);
+	return r;
+}
+
+static PyObject *
+mod_qamule_pause_fields(PyObject *module, PyObject *req_obj)
+{
+	module_state *st = (module_state *)PyModule_GetState(module);
+	PyObject *r;
+	char *fields = NULL;
+	qreq q;
+	int rc;
+
+	if (qreq_from(st, req_obj, &q) < 0)
+		return NULL;
+	rc = lp_qamule_pause_fields(&fields, &q.req);
+	qreq_release(&q);
+	if (rc != LP_OK)
+		return raise_lp(st, rc);
+	r = text_or_none(fields);
+	free(fields);
+	return r;
+}
+
 static PyMethodDef module_methods[] = {
 	{"attachments_fit", mod_attachments_fit, METH_O,
 	 "attachments_fit(attachments, /)\n--\n\n"
@@ -2120,6 +2447,16 @@ static PyMethodDef module_methods[] = {
 	 "Prepare a QAMule pause request: qamule_prepare_dir(result_dir), then\n"
 	 "return (request_id, result_path), a fresh 32-hex-digit id and\n"
 	 "'<result_dir>/<request_id>.json'."},
+	{"qamule_event_line", (PyCFunction)(void (*)(void))mod_qamule_event_line,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "qamule_event_line(request, details, timeout)\n--\n\n"
+	 "The QAMULE_PAUSE_EVENT line announcing the pause of request (kind,\n"
+	 "nodeid, request_id, result_path, signal_name, pid): details is the\n"
+	 "task or the failure text, timeout its seconds (inf: none)."},
+	{"qamule_pause_fields", mod_qamule_pause_fields, METH_O,
+	 "qamule_pause_fields(request, /)\n--\n\n"
+	 "The JSON fields a QAMule-mode pause adds to its pause file (the\n"
+	 "extra_json of Run.pause())."},
 	{"qamule_read_result", (PyCFunction)(void (*)(void))mod_qamule_read_result,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "qamule_read_result(path, kind)\n--\n\n"

@@ -103,6 +103,8 @@ class Run:
         cwd: _Path | None = None,
         extra_json: str | None = None,
         argv: Sequence[str] | None = None,
+        rootdir: str | None = None,
+        allow_eval: bool = False,
     ) -> Run: ...
     @property
     def run_id(self) -> str: ...
@@ -115,6 +117,8 @@ class Run:
     def set_requests(self, allow_eval: bool, actions: Sequence[str]) -> None:
         """What pauses begun after this offer: eval/exec with allow_eval, and
         the named actions (the pause file's "requests")."""
+    def checkpoint_mocked(self, nodeid: str, task: str, result: bool | None) -> None:
+        """Log "checkpoint_mocked" (nodeid, task, result)."""
     def pause(
         self,
         kind: Literal["failure", "checkpoint", "question"],
@@ -181,6 +185,19 @@ class Pause:
         still pending; end it with claim(). stop() is asked before the wait
         and whenever it wakes (after signal handlers ran, at least every
         50 ms): when true, wait() returns None with the pause still pending."""
+    @overload
+    def wait(
+        self,
+        on_rejected: Callable[[str], object] | None = None,
+        stop: Callable[[], object] | None = None,
+        on_request: _OnRequest | None = None,
+        *,
+        qamule: Any,
+    ) -> dict[str, Any]:
+        """QAMule mode: when stop() says the resume signal came, the runtime
+        reads the result file and claims the pause; either way the ending in
+        QAMule's terms (resolution, outcome, status, message, payload_line,
+        has_result, lines; checkpoints: checkpoint_outcome, result, reason)."""
     def claim(self, by: str, fields_json: str | None = None) -> _Resolution:
         """Resume the pause from this process (by is provenance only); if
         another resolver won, its outcome."""
@@ -204,6 +221,13 @@ def qamule_prepare_dir(result_dir: _Path) -> None:
 def qamule_request(result_dir: _Path) -> tuple[str, str]:
     """qamule_prepare_dir(result_dir); return (request_id, result_path):
     32 hex digits and "<result_dir>/<request_id>.json"."""
+
+def qamule_event_line(request: Any, details: str, timeout: float) -> str:
+    """The QAMULE_PAUSE_EVENT line of request's pause (kind, nodeid,
+    request_id, result_path, signal_name, pid)."""
+
+def qamule_pause_fields(request: Any, /) -> str:
+    """The fields a QAMule-mode pause adds to its pause file (extra_json)."""
 
 def qamule_read_result(
     path: _Path, kind: Literal["failure", "checkpoint"]

@@ -4,7 +4,11 @@
  * path) and the reading of a result file with QAMule's rules
  * (lp_qamule_result_read: missing, invalid JSON, not an object, the
  * checkpoint fields, the safety refusals: symlink, FIFO, directory, size,
- * another user's file), plus the JSON helpers json.c gained for it.
+ * another user's file), plus the JSON helpers json.c gained for it;
+ * and QAMule mode's decisions: lp_qamule_claim (cut to its room; losing to the CLI, the signal plus the file
+ * becomes the claim),
+ * lp_qamule_ending_from (timeout, abort) and the QAMULE_* lines exactly as
+ * Python's json.dumps(sort_keys=True, ensure_ascii=False) writes them.
  */
 #include "helpers.h"
 
@@ -411,6 +415,316 @@ static void test_json_any(void **state)
 	lpj_free(j);
 }
 
+/* ---------------------------------------------------------- decisions */
+
+/* A run in its pause directory and a result directory beside it. */
+typedef struct dfx {
+	fx f;
+	char results[128];
+	char request_id[LP_QAMULE_REQUEST_ID_LEN + 1];
+	char *result_path;
+	lp_pause *pause;
+	lp_qamule_request req;
+} dfx;
+
+static dfx *dfx_open(void **state, lp_kind kind)
+{
+	void *fstate = NULL;
+	assert_int_equal(fx_setup_run(&fstate), 0);
+	dfx *d = calloc(1, sizeof *d);
+	d->f = *(fx *)fstate;
+	free(fstate);
+	snprintf(d->results, sizeof d->results, "%s/results", d->f.dir);
+	assert_int_equal(lp_qamule_request_new(d->results, d->request_id, &d->result_path), LP_OK);
+	d->pause = fx_pause(&d->f, kind, LP_TIMEOUT_FOREVER);
+	d->req.kind = kind;
+	d->req.nodeid = "tests/test_x.py::test_y";
+	d->req.request_id = d->request_id;
+	d->req.result_path = d->result_path;
+	d->req.signal = "SIGUSR1";
+	d->req.pid = 42;
+	*state = d;
+	return d;
+}
+
+static void dfx_close(dfx *d)
+{
+	lp_pause_free(d->pause);
+	free(d->result_path);
+	fx *f = calloc(1, sizeof *f);
+	*f = d->f;
+	void *fstate = f;
+	fx_teardown(&fstate);
+	free(d);
+}
+
+static void write_result(const dfx *d, const char *text)
+{
+	assert_int_equal(write_text(d->result_path, text, strlen(text)), 0);
+}
+
+/* The n-th line (0-based) of e->lines, in buf. */
+static const char *line_of(const lp_qamule_ending *e, int n, char *buf, size_t size)
+{
+	const char *s = e->lines;
+	for (int i = 0; i < n && s; i++) {
+		s = strchr(s, '\n');
+		if (s)
+			s++;
+	}
+	if (s == NULL)
+		return NULL;
+	size_t len = strcspn(s, "\n");
+	snprintf(buf, size, "%.*s", (int)len, s);
+	return buf;
+}
+
+static void test_claim_checkpoint_ok(void **state)
+{
+	dfx *d = dfx_open(state, LP_KIND_CHECKPOINT);
+	write_result(d, "{\"result\": true, \"reason\": \"seen \\u00e9\"}");
+	lp_qamule_ending e;
+	assert_int_equal(lp_qamule_claim(&e, d->pause, &d->req), LP_OK);
+	assert_string_equal(e.outcome, "signal");
+	assert_true(e.has_status);
+	assert_int_equal(e.status, LP_QAMULE_OK);
+	assert_true(e.has_result);
+	assert_string_equal(e.checkpoint_outcome, "signal");
+	assert_int_equal(e.result, LP_RESULT_TRUE);
+	assert_string_equal(e.reason, "seen \xc3\xa9");
+	assert_int_equal(e.resolution.outcome, LP_OUTCOME_RESUMED);
+	assert_string_equal(e.resolution.by, "signal");
+	assert_true(e.resolution.own);
+	assert_int_equal(count_substr(e.lines, "\n"), 0);
+	char want[1024];
+	snprintf(want, sizeof want,
+		 "QAMULE_PAUSE_RESUME {\"event\": \"qamule.resume\", \"has_result\": true, "
+		 "\"nodeid\": \"tests/test_x.py::test_y\", \"outcome\": \"signal\", "
+		 "\"reason\": \"checkpoint\", \"request_id\": \"%s\", \"result_path\": \"%s\", "
+		 "\"signal\": \"SIGUSR1\"}",
+		 d->request_id, d->result_path);
+	assert_string_equal(e.lines, want);
+	assert_false(exists(d->result_path)); /* consumed */
+	assert_pause_status(d->f.store, lp_pause_id(d->pause), "resumed");
+	lp_qamule_ending_clear(&e);
+	lp_qamule_ending_clear(&e); /* twice: safe */
+	dfx_close(d);
+}
+
+static void test_claim_checkpoint_missing_and_invalid(void **state)
+{
+	dfx *d = dfx_open(state, LP_KIND_CHECKPOINT);
+	lp_qamule_ending e;
+	char buf[2048];
+	assert_int_equal(lp_qamule_claim(&e, d->pause, &d->req), LP_OK);
+	assert_int_equal(e.status, LP_QAMULE_MISSING_RESULT);
+	assert_false(e.has_result);
+	assert_string_equal(e.checkpoint_outcome, "missing_result");
+	assert_int_equal(e.result, LP_RESULT_NONE);
+	assert_string_equal(e.reason, "Checkpoint resumed without a result payload.");
+	assert_non_null(line_of(&e, 1, buf, sizeof buf));
+	assert_int_equal(strncmp(buf, "QAMULE_PAUSE_WARNING {\"event\": \"qamule.pause_warning\", "
+				      "\"outcome\": \"missing_result\", \"pause_reason\": \"checkpoint\", "
+				      "\"reason\": \"Checkpoint resumed without a result payload.\"", 160),
+			 0);
+	assert_null(line_of(&e, 2, buf, sizeof buf));
+	lp_qamule_ending_clear(&e);
+	lp_pause_free(d->pause);
+
+	/* a file that is not {result, reason}: invalid, and its message */
+	d->pause = fx_pause(&d->f, LP_KIND_CHECKPOINT, LP_TIMEOUT_FOREVER);
+	write_result(d, "{\"result\": \"yes\"}");
+	assert_int_equal(lp_qamule_claim(&e, d->pause, &d->req), LP_OK);
+	assert_int_equal(e.status, LP_QAMULE_INVALID_RESULT);
+	assert_true(e.has_result); /* QAMule's: a file was there */
+	assert_string_equal(e.checkpoint_outcome, "invalid_result");
+	assert_non_null(strstr(e.reason, "must be JSON like"));
+	assert_non_null(strstr(e.lines, "\"outcome\": \"invalid_result\""));
+	lp_qamule_ending_clear(&e);
+	dfx_close(d);
+}
+
+static void test_claim_failure_payload(void **state)
+{
+	dfx *d = dfx_open(state, LP_KIND_FAILURE);
+	write_result(d, "{\"n\": 1.5, \"a\": \"\\u00e9\", \"x\": 0.1, \"h\": 100.0, \"l\": [1, null]}");
+	lp_qamule_ending e;
+	char buf[2048], want[2048];
+	assert_int_equal(lp_qamule_claim(&e, d->pause, &d->req), LP_OK);
+	assert_int_equal(e.status, LP_QAMULE_OK);
+	/* Python's json.dumps(sort_keys=True, ensure_ascii=False) */
+	const char *payload = "{\"a\": \"\xc3\xa9\", \"h\": 100.0, \"l\": [1, null], \"n\": 1.5, \"x\": 0.1}";
+	assert_string_equal(e.payload_json, payload);
+	assert_non_null(line_of(&e, 1, buf, sizeof buf));
+	snprintf(want, sizeof want,
+		 "QAMULE_PAUSE_RESULT {\"event\": \"qamule.pause_result\", \"nodeid\": "
+		 "\"tests/test_x.py::test_y\", \"payload\": %s, \"reason\": \"failure\", "
+		 "\"request_id\": \"%s\"}",
+		 payload, d->request_id);
+	assert_string_equal(buf, want);
+	assert_null(e.checkpoint_outcome); /* not a checkpoint */
+	/* the claim recorded the payload in the command */
+	assert_non_null(strstr(e.resolution.command_json, "\"payload\""));
+	lp_qamule_ending_clear(&e);
+	lp_pause_free(d->pause);
+
+	/* a failure without a file: missing, no warning (QAMule's) */
+	d->pause = fx_pause(&d->f, LP_KIND_FAILURE, LP_TIMEOUT_FOREVER);
+	assert_int_equal(lp_qamule_claim(&e, d->pause, &d->req), LP_OK);
+	assert_int_equal(e.status, LP_QAMULE_MISSING_RESULT);
+	assert_null(strchr(e.lines, '\n'));
+	assert_null(e.payload_json);
+	lp_qamule_ending_clear(&e);
+	dfx_close(d);
+}
+
+static void test_claim_big_result_is_cut_in_the_claim_only(void **state)
+{
+	dfx *d = dfx_open(state, LP_KIND_CHECKPOINT);
+	size_t n = 60 * 1024;
+	char *text = malloc(n + 64);
+	strcpy(text, "{\"result\": false, \"reason\": \"");
+	size_t at = strlen(text);
+	for (size_t i = 0; i < n; i++)
+		text[at + i] = 'r';
+	strcpy(text + at + n, "\"}");
+	write_result(d, text);
+	free(text);
+	lp_qamule_ending e;
+	assert_int_equal(lp_qamule_claim(&e, d->pause, &d->req), LP_OK);
+	assert_int_equal(e.result, LP_RESULT_FALSE);
+	assert_int_equal(strlen(e.reason), n); /* the test gets all of it */
+	char tail[64];
+	snprintf(tail, sizeof tail, " [cut: %zu bytes]", n);
+	assert_non_null(strstr(e.resolution.reason, tail)); /* the record is cut */
+	lp_qamule_ending_clear(&e);
+	lp_pause_free(d->pause);
+
+	/* a failure payload over the room is recorded by size */
+	d->pause = fx_pause(&d->f, LP_KIND_FAILURE, LP_TIMEOUT_FOREVER);
+	d->req.kind = LP_KIND_FAILURE;
+	text = malloc(n + 64);
+	strcpy(text, "{\"log\": \"");
+	at = strlen(text);
+	memset(text + at, 'x', n);
+	strcpy(text + at + n, "\"}");
+	write_result(d, text);
+	free(text);
+	assert_int_equal(lp_qamule_claim(&e, d->pause, &d->req), LP_OK);
+	assert_int_equal(e.status, LP_QAMULE_OK);
+	assert_true(strlen(e.payload_json) > n);
+	assert_non_null(strstr(e.resolution.command_json, "\"omitted_bytes\""));
+	lp_qamule_ending_clear(&e);
+	dfx_close(d);
+}
+
+static void test_claim_loses_to_the_cli(void **state)
+{
+	dfx *d = dfx_open(state, LP_KIND_CHECKPOINT);
+	lp_resume_options ro = LP_RESUME_OPTIONS_INIT;
+	ro.has_result = 1;
+	ro.result = LP_RESULT_FALSE;
+	ro.reason = "from the cli";
+	ro.take_timeout = -1; /* written, not waited for */
+	assert_int_equal(lp_pause_resume(NULL, d->f.store, lp_pause_id(d->pause), &ro), LP_OK);
+	write_result(d, "{\"result\": true}");
+	lp_qamule_ending e;
+	assert_int_equal(lp_qamule_claim(&e, d->pause, &d->req), LP_OK);
+	assert_false(e.resolution.own);
+	assert_string_equal(e.outcome, "cli");
+	assert_false(e.has_status); /* the file's reading does not count */
+	assert_true(e.has_result);
+	assert_string_equal(e.checkpoint_outcome, "cli");
+	assert_int_equal(e.result, LP_RESULT_FALSE);
+	assert_string_equal(e.reason, "from the cli");
+	assert_null(strchr(e.lines, '\n'));
+	assert_non_null(strstr(e.lines, "\"outcome\": \"cli\""));
+	lp_qamule_ending_clear(&e);
+	dfx_close(d);
+}
+
+static void test_ending_from_timeout_and_abort(void **state)
+{
+	dfx *d = dfx_open(state, LP_KIND_CHECKPOINT);
+	lp_resolution res;
+	lp_qamule_ending e;
+	assert_int_equal(lp_pause_abort(&res, d->pause, "SIGINT"), LP_OK);
+	assert_int_equal(lp_qamule_ending_from(&e, &d->req, &res, NULL), LP_OK);
+	assert_null(res.by); /* moved */
+	assert_string_equal(e.outcome, "abort");
+	assert_false(e.has_result);
+	assert_string_equal(e.checkpoint_outcome, "abort");
+	lp_qamule_ending_clear(&e);
+	lp_pause_free(d->pause);
+
+	d->pause = fx_pause(&d->f, LP_KIND_CHECKPOINT, 0); /* times out at once */
+	assert_int_equal(lp_pause_wait(&res, d->pause, NULL), LP_OK);
+	/* a reading passed without the signal winning does not count */
+	lp_qamule_result reading;
+	memset(&reading, 0, sizeof reading);
+	reading.status = LP_QAMULE_OK;
+	reading.result = LP_RESULT_TRUE;
+	assert_int_equal(lp_qamule_ending_from(&e, &d->req, &res, &reading), LP_OK);
+	assert_string_equal(e.outcome, "timeout");
+	assert_false(e.has_status);
+	assert_false(e.has_result);
+	assert_int_equal(e.result, LP_RESULT_NONE);
+	assert_null(e.reason);
+	assert_string_equal(e.checkpoint_outcome, "timeout");
+	lp_qamule_ending_clear(&e);
+	dfx_close(d);
+}
+
+static void test_event_line_and_fields(void **state)
+{
+	(void)state;
+	lp_qamule_request req = {LP_KIND_CHECKPOINT, "t.py::x\x1b[2J\xe2\x80\xa8", "ab", "/r/ab.json",
+				 "SIGUSR2", 42};
+	char *line = NULL;
+	assert_int_equal(lp_qamule_event_line(&line, &req, "look", 600), LP_OK);
+	assert_string_equal(line,
+			    "QAMULE_PAUSE_EVENT {\"context\": {\"task\": \"look\"}, \"event\": "
+			    "\"qamule.pause\", \"nodeid\": \"t.py::x\\u001b[2J\\u2028\", \"pid\": 42, "
+			    "\"reason\": \"checkpoint\", \"request_id\": \"ab\", \"result_path\": "
+			    "\"/r/ab.json\", \"signal\": \"SIGUSR2\", \"timeout_sec\": 600}");
+	free(line);
+	req.kind = LP_KIND_FAILURE;
+	req.nodeid = "t.py::x";
+	assert_int_equal(lp_qamule_event_line(&line, &req, "E  1 != 2\n", LP_TIMEOUT_FOREVER), LP_OK);
+	assert_non_null(strstr(line, "{\"context\": {\"longrepr\": \"E  1 != 2\\n\", \"outcome\": "
+				     "\"failed\", \"when\": \"call\"}"));
+	assert_non_null(strstr(line, "\"timeout_sec\": null}"));
+	free(line);
+	assert_int_equal(lp_qamule_event_line(&line, &req, NULL, 0.5), LP_OK);
+	assert_non_null(strstr(line, "\"timeout_sec\": 0.5}"));
+	free(line);
+	assert_int_equal(lp_qamule_pause_fields(&line, &req), LP_OK);
+	assert_string_equal(line, "{\"request_id\":\"ab\",\"result_path\":\"/r/ab.json\","
+				  "\"signal\":\"SIGUSR2\"}");
+	free(line);
+
+	/* bad arguments: LP_EINVAL, nothing made */
+	lp_qamule_request bad = req;
+	bad.signal = NULL;
+	line = (char *)"unchanged";
+	assert_int_equal(lp_qamule_event_line(&line, &bad, "x", 1), LP_EINVAL);
+	assert_null(line);
+	assert_int_equal(lp_qamule_event_line(NULL, &req, "x", 1), LP_EINVAL);
+	assert_int_equal(lp_qamule_pause_fields(&line, NULL), LP_EINVAL);
+	bad = req;
+	bad.kind = (lp_kind)9;
+	assert_int_equal(lp_qamule_pause_fields(&line, &bad), LP_EINVAL);
+	lp_qamule_ending e;
+	assert_int_equal(lp_qamule_claim(&e, NULL, &req), LP_EINVAL);
+	assert_null(e.lines);
+	assert_int_equal(lp_qamule_claim(NULL, NULL, &req), LP_EINVAL);
+	lp_resolution res;
+	memset(&res, 0, sizeof res);
+	assert_int_equal(lp_qamule_ending_from(&e, NULL, &res, NULL), LP_EINVAL);
+	assert_int_equal(lp_qamule_ending_from(&e, &req, NULL, NULL), LP_EINVAL);
+	lp_qamule_ending_clear(NULL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +741,13 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_refuses_foreign_owner, setup, teardown),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_json_any),
+		cmocka_unit_test(test_claim_checkpoint_ok),
+		cmocka_unit_test(test_claim_checkpoint_missing_and_invalid),
+		cmocka_unit_test(test_claim_failure_payload),
+		cmocka_unit_test(test_claim_big_result_is_cut_in_the_claim_only),
+		cmocka_unit_test(test_claim_loses_to_the_cli),
+		cmocka_unit_test(test_ending_from_timeout_and_abort),
+		cmocka_unit_test(test_event_line_and_fields),
 	};
 	return cmocka_run_group_tests_name("qamule", tests, NULL, NULL);
 }

@@ -1,0 +1,124 @@
+"""Signals while a test is paused: the one helper through which the plugin
+installs a Python signal handler (SIGTERM raising while paused, QAMule's
+resume signal), and how a signal that ended a pause is named for the
+abort claim.
+
+Only the main thread can install a handler; everywhere else the helper
+installs nothing and says so. Pure pytest glue.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+Handler = Callable[[int, object], None]
+
+
+class Terminated(SystemExit):
+    """SIGTERM arrived while a test was paused."""
+
+
+@contextlib.contextmanager
+def handling(sig: int, handler: Handler, *, over_foreign: bool) -> Iterator[bool]:
+    """Install handler for sig for the block; yields whether it is in place
+    (main thread only). The previous handler comes back afterwards. A
+    handler installed outside Python (getsignal() gives None) cannot be put
+    back: with over_foreign false it is left alone (nothing installed),
+    with over_foreign true it is replaced and SIG_DFL comes back after."""
+    installed = False
+    previous: Any = None
+    if threading.current_thread() is threading.main_thread():
+        try:
+            previous = signal.getsignal(sig)
+            if previous is not None or over_foreign:
+                signal.signal(sig, handler)
+                installed = True
+        except (ValueError, OSError):
+            installed = False
+    try:
+        yield installed
+    finally:
+        if installed:
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated(128 + signum)
+
+
+def sigterm_raises() -> contextlib.AbstractContextManager[bool]:
+    """While paused, make SIGTERM raise Terminated so that the pause is
+    claimed as aborted; a handler installed outside Python is left alone."""
+    return handling(signal.SIGTERM, _raise_terminated, over_foreign=False)
+
+
+def abort_signal(exc: BaseException) -> str | None:
+    """The signal that ended the pause, for the abort claim."""
+    if isinstance(exc, KeyboardInterrupt):
+        return "SIGINT"
+    if isinstance(exc, Terminated):
+        return "SIGTERM"
+    return None
+
+
+class SignalGuard:
+    """A handler for a whole session (main thread): during a pause it calls
+    the pause's target; outside one it does nothing, so that a late or
+    repeated signal (QAMule's resume signal sent twice) never ends the run
+    by the signal's default action. The previous handler comes back at
+    the end of the session."""
+
+    def __init__(self, sig: signal.Signals) -> None:
+        self.signal = sig
+        self.target: Callable[[], None] | None = None
+        self._handler = self._on_signal  # one bound method, to compare with
+        self._previous: Any = None
+        self.installed = False
+
+    def _on_signal(self, signum: int, frame: object) -> None:
+        target = self.target
+        if target is not None:
+            target()
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        try:
+            self._previous = signal.getsignal(self.signal)
+            signal.signal(self.signal, self._handler)
+        except (ValueError, OSError):
+            return
+        self.installed = True
+
+    def active(self) -> bool:
+        """Still the handler (a test may have installed its own)."""
+        return self.installed and signal.getsignal(self.signal) == self._handler
+
+    def uninstall(self) -> None:
+        if not self.installed:
+            return
+        self.installed = False
+        if signal.getsignal(self.signal) == self._handler:
+            previous = self._previous
+            # None: a handler set outside Python, which cannot be put back.
+            signal.signal(self.signal, previous if previous is not None else signal.SIG_DFL)
+
+    @contextlib.contextmanager
+    def catching(self, target: Callable[[], None]) -> Iterator[bool]:
+        """Call target on the signal during the block; yields whether the
+        signal is caught. With the guard still in place it tells target;
+        otherwise (a test replaced it, or no guard) a handler is installed
+        for the block."""
+        if self.active():
+            self.target = target
+            try:
+                yield True
+            finally:
+                self.target = None
+            return
+        with handling(self.signal, lambda signum, frame: target(), over_foreign=True) as ok:
+            yield ok
