@@ -282,7 +282,7 @@ LP_API int lp_resume_hint(char **out, const char *pause_id, lp_kind kind,
 /* Log "checkpoint_mocked" with the checkpoint's nodeid, task and the
  * mocked result (a checkpoint --pause-checkpoint-mock answered at once;
  * texts bounded as lp_run_event()'s). */
-int lp_run_checkpoint_mocked(lp_run *run, const char *nodeid, const char *task,
+LP_API int lp_run_checkpoint_mocked(lp_run *run, const char *nodeid, const char *task,
 			     lp_result result);
 
 /* Threads: a store is immutable after lp_store_open() and may be shared
@@ -1037,7 +1037,7 @@ typedef struct lp_qamule_request {
 /* The fields a QAMule-mode pause adds to its pause file, as the
  * extra_json of lp_pause_options: {"request_id", "result_path",
  * "signal"}. *out is malloc'd; free() it. */
-int lp_qamule_pause_fields(char **out, const lp_qamule_request *req);
+LP_API int lp_qamule_pause_fields(char **out, const lp_qamule_request *req);
 
 /* The QAMULE_PAUSE_EVENT line (no newline) that announces the pause:
  * context (checkpoints: {"task": details}; failures: {"longrepr":
@@ -1048,7 +1048,7 @@ int lp_qamule_pause_fields(char **out, const lp_qamule_request *req);
  * json.dumps(sort_keys=True, ensure_ascii=False) writes it, with the
  * characters that could split a line or drive a terminal escaped.
  * *out is malloc'd; free() it. */
-int lp_qamule_event_line(char **out, const lp_qamule_request *req, const char *details,
+LP_API int lp_qamule_event_line(char **out, const lp_qamule_request *req, const char *details,
 			 double timeout);
 
 /* How a QAMule-mode pause ended, in QAMule's terms. Release it with
@@ -1074,7 +1074,7 @@ typedef struct lp_qamule_ending {
 	lp_result result;   /* the verdict; LP_RESULT_NONE after a timeout */
 	char *reason;       /* after the signal: the result file's, uncut */
 } lp_qamule_ending;
-void lp_qamule_ending_clear(lp_qamule_ending *ending);
+LP_API void lp_qamule_ending_clear(lp_qamule_ending *ending);
 
 /* Contract: end a QAMule-mode pause after its resume signal. Reads and
  * consumes the result file (lp_qamule_result_read), then claims the pause
@@ -1086,7 +1086,7 @@ void lp_qamule_ending_clear(lp_qamule_ending *ending);
  * {"omitted_bytes": N, "result_path": ...}). If another resolver claimed
  * the pause first, its decision is taken and reported instead. Fills
  * `out` (lp_qamule_ending_from) on LP_OK; flushes files: may block. */
-int lp_qamule_claim(lp_qamule_ending *out, lp_pause *pause, const lp_qamule_request *req);
+LP_API int lp_qamule_claim(lp_qamule_ending *out, lp_pause *pause, const lp_qamule_request *req);
 
 /* Contract: the ending of a QAMule-mode pause that `res` ended (a wait
  * that returned, or lp_qamule_claim's claim). The outcome is decided by
@@ -1094,7 +1094,7 @@ int lp_qamule_claim(lp_qamule_ending *out, lp_pause *pause, const lp_qamule_requ
  * file's reading (`reading`, NULL unless the signal won) counts only when
  * the outcome is "signal". Moves res into out->resolution (res is left
  * zeroed). */
-int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
+LP_API int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
 			  lp_resolution *res, const lp_qamule_result *reading);
 
 #ifdef __cplusplus
