@@ -85,7 +85,12 @@ def main() -> int:
         else:
             ask("eval", pause["pause_id"], "total, device['items']")
             ask("do", pause["pause_id"], "screen")
-            verdict = ["--failure-reason", "inspected the device: the price list is stale"]
+            # evidence for the report: the agent attaches what it saw
+            note = os.path.join(tempfile.mkdtemp(prefix="live-pause-agent-"), "agent-note.txt")
+            with open(note, "w") as f:
+                f.write("price list on the device: 2024-01 (stale)\n")
+            verdict = ["--failure-reason", "inspected the device: the price list is stale",
+                       "--attach", note]
         res = subprocess.run(["pytest-live-pause", "resume", pause["pause_id"], *verdict],
                              capture_output=True, text=True, env=env)
         say("agent  | $ pytest-live-pause resume", pause["pause_id"], *verdict)
@@ -108,6 +113,10 @@ def main() -> int:
           and "1 failed, 1 passed" in out)
     print("demo: the failure reason given to `resume` is in pytest's report:",
           "yes" if "inspected the device" in out else "NO")
+    attached = "agent-note.txt (resume, " in out
+    print("demo: the file attached with `resume --attach` is listed in the report:",
+          "yes" if attached else "NO")
+    ok = ok and attached
     return 0 if ok else 1
 
 
