@@ -118,8 +118,11 @@ SEED_CHECKPOINT = [
     ('{"by": "timeout", "result": false}', False, None, []),
     ('{\n  "result": null,\n  "reason": "indented, as 0.1.1 writes"\n}', None,
      "indented, as 0.1.1 writes", []),
-    ('{"action": "resume", "token": "t-1", "result": true, "attachments": [1]}', True, None,
-     ["attachments"]),  # a newer writer's field, in the typed format too
+    ('{"action": "resume", "token": "t-1", "result": true, "future_field": [1]}', True, None,
+     ["future_field"]),  # a newer writer's field, in the typed format too
+    # a known field of the wrong type is ignored in the seed format (attachments
+    # since 12.2; a typed command with bad attachments is rejected: test_blob.c)
+    ('{"result": true, "attachments": [1]}', True, None, ["attachments"]),
 ]
 
 
