@@ -284,6 +284,14 @@ LP_API int lp_resume_hint(char **out, const char *pause_id, lp_kind kind,
  * texts bounded as lp_run_event()'s). */
 LP_API int lp_run_checkpoint_mocked(lp_run *run, const char *nodeid, const char *task,
 			     lp_result result);
+/* Contract: --pause-max. Count one failure that asks to pause against the
+ * run's budget of `max` (>= 0) failure pauses, shared by every process of
+ * the run (runs/<run_id>/failure_pauses, under an exclusive flock).
+ * *allowed: 1 for the first max asks of the run, else 0; *first_refused
+ * (may be NULL): 1 for the one ask right after them, so that one process
+ * says that failures no longer pause. LP_EINVAL for a NULL run or
+ * allowed or a negative max; LP_ERROR (I/O), LP_EUNSAFE (not our file). */
+LP_API int lp_run_failure_quota(int *allowed, int *first_refused, lp_run *run, long max);
 
 /* Threads: a store is immutable after lp_store_open() and may be shared
  * by any number of threads for every call that takes it (listing,
@@ -1096,6 +1104,48 @@ LP_API int lp_qamule_claim(lp_qamule_ending *out, lp_pause *pause, const lp_qamu
  * zeroed). */
 LP_API int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
 			  lp_resolution *res, const lp_qamule_result *reading);
+
+/* ------------------------------------------ --pause-notify (lib/notify.c) */
+
+/* A command run when a pause begins (--pause-notify): spawned without a
+ * shell, in a process group of its own, stdin and stdout on /dev/null,
+ * stderr inherited, never waited for by the caller. */
+typedef struct lp_notify lp_notify;
+
+/* What it gets in its environment (each NULL gives ""). */
+typedef struct lp_notify_env {
+	const char *pause_id;  /* PYTEST_LIVE_PAUSE_ID */
+	const char *kind;      /* PYTEST_LIVE_PAUSE_KIND: failure, checkpoint */
+	const char *nodeid;    /* PYTEST_LIVE_PAUSE_NODEID */
+	const char *run_id;    /* PYTEST_LIVE_PAUSE_RUN_ID */
+	const char *pause_dir; /* PYTEST_LIVE_PAUSE_DIR */
+} lp_notify_env;
+
+typedef enum lp_notify_state {
+	LP_NOTIFY_RUNNING = 0, /* still running (or not yet reaped) */
+	LP_NOTIFY_OK = 1,      /* exited with status 0 */
+	LP_NOTIFY_FAILED = 2,  /* exited non-zero, killed, or ran past the bound */
+} lp_notify_state;
+
+/* Contract: spawn argv (argv[0] looked up on PATH, posix_spawnp) with env
+ * added to this process's environment, and return at once. A thread of
+ * the runtime waits for it: after `bound` seconds (> 0) it kills its
+ * process group (SIGKILL) and reaps it, so no command outlives its bound
+ * or stays a zombie. LP_EINVAL (one line naming the command and the
+ * cause, nothing started) for an empty argv, a bad bound or a command
+ * that cannot be run (not found, not executable); LP_ERROR without
+ * memory or threads. */
+LP_API int lp_notify_spawn(lp_notify **out, const char *const *argv, const lp_notify_env *env,
+			   double bound);
+/* What became of it so far, without waiting; for LP_NOTIFY_FAILED
+ * *message (may be NULL; malloc'd, free() it) says what, in one line
+ * naming argv[0]. NULL n: LP_NOTIFY_RUNNING. */
+LP_API lp_notify_state lp_notify_poll(char **message, lp_notify *n);
+/* The command's process id (its process group's too); 0 for NULL. */
+LP_API long lp_notify_pid(const lp_notify *n);
+/* Release the handle; the runtime's thread still kills the command at its
+ * bound and reaps it. Accepts NULL. */
+LP_API void lp_notify_free(lp_notify *n);
 
 #ifdef __cplusplus
 }

@@ -2,10 +2,13 @@
  * _livepause.c - the CPython binding of liblivepause (pytest_live_pause._livepause).
  *
  * This file owns the mapping of the runtime's public header (livepause.h) to
- * Python: three types (Store, Run, Pause), one exception hierarchy, the
- * blocking wait of a pause with the GIL released and Python signals honoured,
- * and the two calls of QAMule compatibility (qamule_request,
- * qamule_read_result).
+ * Python: four types (Store, Run, Pause, Notify), one exception hierarchy,
+ * the blocking wait of a pause with the GIL released and Python signals
+ * honoured, the calls of QAMule compatibility (qamule_request,
+ * qamule_read_result, qamule_event_line, qamule_pause_fields, and
+ * Pause.wait(qamule=...), where the runtime decides what the signal and
+ * the result file mean), and --pause-notify (notify_spawn). Every call
+ * that writes, flushes, locks or waits runs with the GIL released.
  * It decides nothing about pauses itself; every file of the pause directory
  * is read and written by the runtime.
  *
@@ -57,6 +60,7 @@ typedef struct {
 	/* signal.set_wakeup_fd, looked up at import: a wait that begins short
 	 * of descriptors must not need an import (which lists directories) */
 	PyObject *set_wakeup_fd;
+	PyTypeObject *NotifyType;
 } module_state;
 
 static module_state *
@@ -1129,6 +1133,25 @@ Run_attach(PyObject *op, PyObject *args, PyObject *kwds)
 	return r;
 }
 
+static PyObject *
+Run_failure_quota(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"max", NULL};
+	RunObject *self = (RunObject *)op;
+	long max;
+	int allowed = 0, first = 0, rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "l:failure_quota", kwlist, &max))
+		return NULL;
+	/* takes a lock other processes of the run hold briefly: without the GIL */
+	Py_BEGIN_ALLOW_THREADS
+	rc = lp_run_failure_quota(&allowed, &first, self->run, max);
+	Py_END_ALLOW_THREADS
+	if (rc != LP_OK)
+		return raise_lp(STATE_OF(self), rc);
+	return Py_BuildValue("(NN)", PyBool_FromLong(allowed), PyBool_FromLong(first));
+}
+
 static PyGetSetDef Run_getset[] = {
 	{"run_id", Run_get_run_id, NULL, "The run's id (str).", NULL},
 	{"store", Run_get_store, NULL, "The Store the run lives in.", NULL},
@@ -1164,6 +1187,13 @@ static PyMethodDef Run_methods[] = {
 	 "What the pauses begun after this call offer to requests: eval and\n"
 	 "exec only with allow_eval, and the named actions (a sequence of\n"
 	 "names). Recorded in each pause file's \"requests\"."},
+	{"failure_quota", (PyCFunction)(void (*)(void))Run_failure_quota,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "failure_quota($self, /, max)\n--\n\n"
+	 "--pause-max: count one failure that asks to pause against the run's\n"
+	 "budget of max failure pauses (shared by every process of the run).\n"
+	 "Returns (allowed, first_refused): first_refused is true for exactly\n"
+	 "one ask of the run, the first one over the budget."},
 	{"checkpoint_mocked", (PyCFunction)(void (*)(void))Run_checkpoint_mocked,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "checkpoint_mocked($self, /, nodeid, task, result)\n--\n\n"
@@ -1971,6 +2001,150 @@ static PyType_Spec Pause_spec = {
 	.slots = Pause_slots,
 };
 
+/* ----------------------------------------------------------- Notify */
+
+typedef struct {
+	PyObject_HEAD
+	lp_notify *notify;
+} NotifyObject;
+
+static PyObject *
+Notify_poll(PyObject *op, PyObject *noargs)
+{
+	NotifyObject *self = (NotifyObject *)op;
+	char *message = NULL;
+	PyObject *m;
+	lp_notify_state s;
+
+	(void)noargs;
+	s = lp_notify_poll(&message, self->notify);
+	m = text_or_none(message);
+	free(message);
+	if (m == NULL)
+		return NULL;
+	return Py_BuildValue("(sN)", s == LP_NOTIFY_RUNNING ? "running"
+				     : s == LP_NOTIFY_OK ? "ok" : "failed", m);
+}
+
+static PyObject *
+Notify_get_pid(PyObject *op, void *closure)
+{
+	(void)closure;
+	return PyLong_FromLong(lp_notify_pid(((NotifyObject *)op)->notify));
+}
+
+static void
+Notify_dealloc(PyObject *op)
+{
+	NotifyObject *self = (NotifyObject *)op;
+	lp_notify_free(self->notify); /* never waits: the runtime's thread reaps */
+	self->notify = NULL;
+	free_instance(op);
+}
+
+static PyMethodDef Notify_methods[] = {
+	{"poll", Notify_poll, METH_NOARGS,
+	 "poll($self, /)\n--\n\n"
+	 "What became of the command so far, without waiting: (state, message),\n"
+	 "state 'running', 'ok' or 'failed' (message then says what)."},
+	{NULL, NULL, 0, NULL},
+};
+
+static PyGetSetDef Notify_getset[] = {
+	{"pid", Notify_get_pid, NULL, "The command's process id (int).", NULL},
+	{NULL, NULL, NULL, NULL, NULL},
+};
+
+PyDoc_STRVAR(Notify_doc,
+"A --pause-notify command started by notify_spawn(); not instantiable\n"
+"directly. The runtime kills it at its bound and reaps it.");
+
+static PyType_Slot Notify_slots[] = {
+	{Py_tp_dealloc, Notify_dealloc},
+	{Py_tp_methods, Notify_methods},
+	{Py_tp_getset, Notify_getset},
+	{Py_tp_doc, (void *)Notify_doc},
+	{0, NULL},
+};
+
+static PyType_Spec Notify_spec = {
+	.name = MODULE_NAME ".Notify",
+	.basicsize = sizeof(NotifyObject),
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE |
+		 Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.slots = Notify_slots,
+};
+
+static PyObject *
+mod_notify_spawn(PyObject *module, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"argv", "pause_id", "kind", "nodeid", "run_id", "pause_dir",
+				 "bound", NULL};
+	module_state *st = (module_state *)PyModule_GetState(module);
+	PyObject *argv_obj, *list = NULL, *r = NULL;
+	text_arg pid = {NULL, NULL}, kind = {NULL, NULL}, nodeid = {NULL, NULL},
+		 run_id = {NULL, NULL}, dir = {NULL, NULL};
+	lp_notify_env env;
+	lp_notify *n = NULL;
+	const char **argv = NULL;
+	double bound;
+	Py_ssize_t count;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO&O&O&O&O&d:notify_spawn", kwlist,
+					 &argv_obj, text_arg_conv, &pid, text_arg_conv, &kind,
+					 text_arg_conv, &nodeid, text_arg_conv, &run_id,
+					 text_arg_conv, &dir, &bound))
+		goto done;
+	list = PySequence_List(argv_obj);
+	if (list == NULL)
+		goto done;
+	count = PyList_Size(list);
+	argv = PyMem_Calloc((size_t)count + 1, sizeof *argv);
+	if (argv == NULL) {
+		PyErr_NoMemory();
+		goto done;
+	}
+	for (Py_ssize_t k = 0; k < count; k++) {
+		PyObject *item = PyList_GetItem(list, k), *b;
+		if (!PyUnicode_Check(item)) {
+			PyErr_SetString(PyExc_TypeError, "notify_spawn(argv=...) must hold str");
+			goto done;
+		}
+		b = PyUnicode_EncodeFSDefault(item); /* a NUL is a ValueError */
+		if (b == NULL || PyList_SetItem(list, k, b) < 0)
+			goto done;
+		argv[k] = PyBytes_AsString(b);
+	}
+	env.pause_id = pid.s;
+	env.kind = kind.s;
+	env.nodeid = nodeid.s;
+	env.run_id = run_id.s;
+	env.pause_dir = dir.s;
+	Py_BEGIN_ALLOW_THREADS
+	rc = lp_notify_spawn(&n, argv, &env, bound);
+	Py_END_ALLOW_THREADS
+	if (rc != LP_OK) {
+		(void)raise_lp(st, rc);
+		goto done;
+	}
+	r = alloc_instance(st->NotifyType);
+	if (r == NULL) {
+		lp_notify_free(n);
+		goto done;
+	}
+	((NotifyObject *)r)->notify = n;
+done:
+	PyMem_Free(argv);
+	Py_XDECREF(list);
+	Py_XDECREF(pid.holder);
+	Py_XDECREF(kind.holder);
+	Py_XDECREF(nodeid.holder);
+	Py_XDECREF(run_id.holder);
+	Py_XDECREF(dir.holder);
+	return r;
+}
+
 /* ------------------------------------------------- module functions */
 
 static PyObject *
@@ -2396,6 +2570,14 @@ static PyMethodDef module_methods[] = {
 	 "How many of the first attachments (dicts of Run.attach()) fit one "
 	 "pause (32 files, 256 MiB): (count, why), why None when all fit, else "
 	 "the cap the next one breaks."},
+	{"notify_spawn", (PyCFunction)(void (*)(void))mod_notify_spawn,
+	 METH_VARARGS | METH_KEYWORDS,
+	 "notify_spawn(argv, pause_id, kind, nodeid, run_id, pause_dir, bound)\n--\n\n"
+	 "--pause-notify: start argv (no shell; argv[0] looked up on PATH) with\n"
+	 "PYTEST_LIVE_PAUSE_ID, _KIND, _NODEID, _RUN_ID and _DIR in its\n"
+	 "environment, and return a Notify at once; the runtime kills it after\n"
+	 "bound seconds and reaps it. InvalidArgumentError (one line) for a\n"
+	 "command that cannot be run."},
 	{"default_pause_dir", (PyCFunction)(void (*)(void))mod_default_pause_dir,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "default_pause_dir(explicit=None)\n--\n\n"
@@ -2553,6 +2735,8 @@ module_exec(PyObject *module)
 	Py_DECREF(signal_mod);
 	if (st->set_wakeup_fd == NULL)
 		return -1;
+	if ((st->NotifyType = new_type(module, &Notify_spec)) == NULL)
+		return -1;
 
 	if (PyModule_AddStringConstant(module, "VERSION", LP_VERSION) < 0 ||
 	    PyModule_AddIntConstant(module, "PROTOCOL_VERSION",
@@ -2585,6 +2769,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
 	Py_VISIT(st->RunType);
 	Py_VISIT(st->PauseType);
 	Py_VISIT(st->set_wakeup_fd);
+	Py_VISIT(st->NotifyType);
 	return 0;
 }
 
@@ -2602,6 +2787,7 @@ module_clear(PyObject *module)
 	Py_CLEAR(st->RunType);
 	Py_CLEAR(st->PauseType);
 	Py_CLEAR(st->set_wakeup_fd);
+	Py_CLEAR(st->NotifyType);
 	return 0;
 }
 

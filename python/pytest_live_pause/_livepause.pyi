@@ -117,6 +117,9 @@ class Run:
     def set_requests(self, allow_eval: bool, actions: Sequence[str]) -> None:
         """What pauses begun after this offer: eval/exec with allow_eval, and
         the named actions (the pause file's "requests")."""
+    def failure_quota(self, max: int) -> tuple[bool, bool]:
+        """--pause-max: count one failure against the run's budget;
+        (allowed, first_refused)."""
     def checkpoint_mocked(self, nodeid: str, task: str, result: bool | None) -> None:
         """Log "checkpoint_mocked" (nodeid, task, result)."""
     def pause(
@@ -221,6 +224,27 @@ def qamule_prepare_dir(result_dir: _Path) -> None:
 def qamule_request(result_dir: _Path) -> tuple[str, str]:
     """qamule_prepare_dir(result_dir); return (request_id, result_path):
     32 hex digits and "<result_dir>/<request_id>.json"."""
+
+@final
+class Notify:
+    """A --pause-notify command (from notify_spawn(); not instantiable)."""
+
+    @property
+    def pid(self) -> int: ...
+    def poll(self) -> tuple[Literal["running", "ok", "failed"], str | None]:
+        """What became of it so far, without waiting."""
+
+def notify_spawn(
+    argv: Sequence[str],
+    pause_id: str,
+    kind: str,
+    nodeid: str,
+    run_id: str,
+    pause_dir: str,
+    bound: float,
+) -> Notify:
+    """Start argv (no shell) with the pause's PYTEST_LIVE_PAUSE_* variables;
+    killed after bound seconds and reaped by the runtime."""
 
 def qamule_event_line(request: Any, details: str, timeout: float) -> str:
     """The QAMULE_PAUSE_EVENT line of request's pause (kind, nodeid,

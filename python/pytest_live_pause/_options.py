@@ -57,6 +57,36 @@ def _parse_text(value: str, source: str) -> str:
     return value
 
 
+def _parse_max(value: str, source: str) -> int:
+    """--pause-max: a whole number of failure pauses, 0 or more."""
+    text = value.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise pytest.UsageError(
+            f"{source} must be a whole number of failure pauses (0 or more), not {value!r}"
+        )
+    return int(text)
+
+
+def _parse_command(value: str, source: str) -> list[str]:
+    """--pause-notify: words split as a POSIX shell would (no shell runs)."""
+    import shlex
+
+    try:
+        argv = shlex.split(value)
+    except ValueError as exc:
+        raise pytest.UsageError(f"{source}: cannot split {value!r} into words: {exc}") from None
+    if not argv:
+        raise pytest.UsageError(f"{source} must name a command, not {value!r}")
+    return argv
+
+
+def _parse_bound(value: str, source: str) -> float:
+    seconds = _parse_timeout(value, source)
+    if not 0 < seconds < float("inf"):
+        raise pytest.UsageError(f"{source} must be a number of seconds above 0, not {value!r}")
+    return seconds
+
+
 class Option(NamedTuple):
     """One option: ``--<flag>`` on the command line, ini key ``name``."""
 
@@ -162,6 +192,48 @@ OPTIONS: tuple[Option, ...] = (
         f"{_attach.DEFAULT_CAPTURE_TIMEOUT:g}.",
         "Seconds the capture hooks may take (--pause-capture-timeout). "
         f"Default {_attach.DEFAULT_CAPTURE_TIMEOUT:g}.",
+    ),
+    Option(
+        "pause_on_error", None, False, _parse_text,
+        "Also pause at an error in a test's setup or teardown (a fixture "
+        "that raised), as a failure pause ('PAUSED (failure)', 'error in "
+        "setup'): a setup error pauses before any teardown runs, a teardown "
+        "error once pytest reports it (after the test's finalizers ran). "
+        "Works with or without --pause-on-failure. Precedence: command line "
+        "> ini pause_on_error > off.",
+        "Pause at setup and teardown errors too (like --pause-on-error, which "
+        "takes precedence). Default false.",
+    ),
+    Option(
+        "pause_max", "N", None, _parse_max,
+        "At most N failure pauses (failures and --pause-on-error errors) in "
+        "this run, counted across every xdist worker of the run; later "
+        "failures do not pause (said once in the terminal). Checkpoints "
+        "always pause. A whole number, 0 or more. Precedence: command line > "
+        "ini pause_max > no limit.",
+        "At most this many failure pauses per run (--pause-max takes "
+        "precedence). Default: no limit.",
+    ),
+    Option(
+        "pause_notify", "CMD", None, _parse_command,
+        "Run CMD when a pause begins, for example to message someone: split "
+        "into words as a POSIX shell would, run without a shell, with "
+        "PYTEST_LIVE_PAUSE_ID, PYTEST_LIVE_PAUSE_KIND, "
+        "PYTEST_LIVE_PAUSE_NODEID, PYTEST_LIVE_PAUSE_RUN_ID and "
+        "PYTEST_LIVE_PAUSE_DIR in its environment, stdin and stdout on "
+        "/dev/null. The pause never waits for it; it is killed after "
+        "--pause-notify-timeout; a command that cannot be run, fails or "
+        "is killed is reported in one terminal line. Precedence: command "
+        "line > ini pause_notify > none.",
+        "Command run when a pause begins (--pause-notify takes precedence). "
+        "Default: none.",
+    ),
+    Option(
+        "pause_notify_timeout", "SECONDS", 10.0, _parse_bound,
+        "Seconds a --pause-notify command may run before it is killed "
+        "(above 0). Precedence: command line > ini pause_notify_timeout > 10.",
+        "Seconds a --pause-notify command may run (--pause-notify-timeout "
+        "takes precedence). Default 10.",
     ),
     Option(
         "pause_compat", "qamule|none", None, _parse_text,

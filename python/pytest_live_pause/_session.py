@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from pytest_live_pause import Decision, _attach, _eval, _livepause, _outcome, _timeout
+from pytest_live_pause._control import PauseControl
 from pytest_live_pause._livepause import LivePauseError
 from pytest_live_pause._options import NOT_MOCKED, Settings
 from pytest_live_pause._signals import Terminated, abort_signal, sigterm_raises
@@ -82,6 +83,7 @@ class LivePauseSession:
         self.exitstatus: int | None = None
         self.previous_active: LivePauseSession | None = None
         self.terminal = Terminal(config, is_worker)
+        self.control = PauseControl(settings, run, self._say)
         self.worker_id: str | None = (
             getattr(config, "workerinput", {}).get("workerid") if is_worker else None
         )
@@ -92,6 +94,11 @@ class LivePauseSession:
             from pytest_live_pause._signals import SignalGuard
 
             self.signal_guard = SignalGuard(settings.qamule.signal)
+
+    def _say(self, lines: Sequence[str]) -> None:
+        """Lines outside output capture (a pause's own lines are already)."""
+        with self.terminal.uncaptured():
+            self.terminal.lines(lines)
 
     @property
     def run_id(self) -> str:
@@ -122,9 +129,10 @@ class LivePauseSession:
         task: str | None = None,
         original_failure: str | None = None,
         attachments: Any = None,
+        details: Sequence[str] = (),
     ) -> Ended:
-        """Begin a pause and wait for its end (in QAMule mode also by the
-        resume signal)."""
+        """Begin a pause, tell --pause-notify's command, and wait for its
+        end (in QAMule mode also by the resume signal)."""
         request = None
         if self.settings.qamule is not None:
             request = _qamule().Request(self.settings.qamule, kind, nodeid)
@@ -151,19 +159,32 @@ class LivePauseSession:
                     f"live-pause: SIGTERM while pausing at {nodeid}",
                     returncode=int(exc.code or 143),
                 )
+            with self.terminal.uncaptured():  # it inherits the real stderr
+                poll = self.control.notify(pause, kind, nodeid)
             if request is None:
-                details = [f"task: {safe(task or '')}"] if kind == "checkpoint" else []
-                res = self._wait(pause, kind, nodeid, [*details, *_attach.lines(listed)], timeout)
+                if kind == "checkpoint":
+                    details = [f"task: {safe(task or '')}", *details]
+                details = [*details, *_attach.lines(listed)]
+                res = self._wait(pause, kind, nodeid, details, timeout, poll)
                 self.evidence.record(self.current_item, listed, res)
                 return Ended(pause.pause_id, res)
-            ending = self._wait_qamule(pause, kind, nodeid, timeout, request, task, original_failure)
+            ending = self._wait_qamule(
+                pause, kind, nodeid, timeout, request, task, original_failure, poll
+            )
             self.evidence.record(self.current_item, listed, ending["resolution"])
             return Ended(pause.pause_id, ending["resolution"], request, ending)
 
     def _wait(
-        self, pause: Pause, kind: str, nodeid: str, details: Sequence[str], timeout: float
+        self,
+        pause: Pause,
+        kind: str,
+        nodeid: str,
+        details: Sequence[str],
+        timeout: float,
+        poll: Callable[[], bool] | None,
     ) -> Resolution:
-        """Print the pause, wait for its end, print how it ended."""
+        """Print the pause, wait for its end, print how it ended. poll()
+        (--pause-notify's) runs while waiting and once after."""
         say = self.terminal.lines
         block = pause_block(kind, nodeid, details, self.worker_id, pause, timeout)
         with self.terminal.uncaptured():
@@ -171,10 +192,14 @@ class LivePauseSession:
                 pause,
                 nodeid,
                 lambda: pause.wait(
-                    on_rejected=self._rejected(pause), on_request=self._on_request(kind)
+                    on_rejected=self._rejected(pause),
+                    stop=poll,
+                    on_request=self._on_request(kind),
                 ),
                 announce=lambda: say(block),
             )
+            if poll is not None:
+                poll()
             attached = _attach.lines(res.get("attachments") or [])
             say([*self.terminal.lead, *resumed_lines(kind, nodeid, res), *attached])
             self.terminal.restore_progress_prefix(self.current_item)
@@ -189,6 +214,7 @@ class LivePauseSession:
         request: qamule.Request,
         task: str | None,
         original_failure: str | None,
+        poll: Callable[[], bool] | None,
     ) -> qamule.Ending:
         """_wait() in QAMule mode: QAMule's block and lines, and the resume
         signal as a second way to end the pause (the runtime's claim decides
@@ -205,11 +231,15 @@ class LivePauseSession:
                 ending = self._block(
                     pause,
                     nodeid,
-                    lambda: request.wait(pause, self._rejected(pause), self._on_request(kind)),
+                    lambda: request.wait(
+                        pause, self._rejected(pause), self._on_request(kind), poll
+                    ),
                     announce=lambda: say(
                         [*lead, *request.pause_lines(details, timeout, pause.resume_hint, caught)]
                     ),
                 )
+            if poll is not None:
+                poll()
             say([*lead, *request.end_lines(ending)])
             self.terminal.restore_progress_prefix(self.current_item)
         return ending
@@ -263,13 +293,15 @@ class LivePauseSession:
     # ----- failures
 
     def pause_failure(self, item: pytest.Item, report: pytest.TestReport) -> None:
-        """Pause after a failure; its decision goes into the report. Any
-        error is the caller's to report (see pytest_runtest_makereport)."""
+        """Pause after a failure (or a setup or teardown error); its decision
+        goes into the report. Any error is the caller's to report (see
+        pytest_runtest_makereport)."""
         ended = self._pause(
             "failure",
             _livepause.storable_text(report.nodeid),
             self.settings.timeout,
             original_failure=report.longreprtext,
+            details=[] if report.when == "call" else [f"error in {report.when}"],
         )
         _outcome.failure_outcome(item, report, ended)
 

@@ -7,6 +7,7 @@ and wiring. The work is elsewhere:
   _options.py   the options table: ``pytest --help``, ini keys, Settings
   _session.py   the session's run, and each pause: begin, print, wait, end
   _outcome.py   where a pause's decision becomes the test's outcome
+  _control.py   which failures pause (errors, no_pause, --pause-max), --pause-notify
   _terminal.py  where and what is printed (PAUSED/RESUMED blocks)
   _timeout.py   pytest-timeout: paused time does not count
   _signals.py   SIGTERM and QAMule's resume signal while paused
@@ -32,6 +33,7 @@ import pytest
 import pytest_live_pause as _pkg
 from pytest_live_pause import _attach, _eval
 from pytest_live_pause import checkpoint as checkpoint  # 0.1.1 had it here too
+from pytest_live_pause._control import register_marker
 from pytest_live_pause._livepause import LivePauseError
 from pytest_live_pause._options import Settings, option_given, read_settings
 from pytest_live_pause._options import pytest_addoption as pytest_addoption
@@ -107,6 +109,7 @@ class _XdistControllerHooks:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    register_marker(config)  # @pytest.mark.no_pause, in `pytest --markers`
     if config.getoption("help", False):
         return  # `pytest --help` starts no run
     settings = read_settings(config)
@@ -230,11 +233,12 @@ def pytest_runtest_makereport(item: pytest.Item) -> Any:
     # handling (an xfailed test is not a failure). It runs three times per
     # test: the cheap checks of the report come first.
     report = yield
-    if report.when == "call" and report.failed:
+    if report.failed:
         s = session_of(item.config)
-        if s is not None and s.settings.pause_on_failure:
+        if s is not None and s.control.wants(report):
             try:
-                s.pause_failure(item, report)
+                if s.control.may_pause(item):  # the marker, --pause-max
+                    s.pause_failure(item, report)
             except pytest.exit.Exception:  # SIGTERM while paused: pytest.exit
                 raise
             except Exception as exc:  # noqa: BLE001 - never an INTERNALERROR

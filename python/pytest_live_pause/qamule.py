@@ -165,12 +165,16 @@ class Request:
         """For Pause.wait(stop=...): the resume signal arrived."""
         return self._received
 
-    def wait(self, pause: Pause, on_rejected: Any, on_request: Any = None) -> Ending:
+    def wait(
+        self, pause: Pause, on_rejected: Any, on_request: Any = None, poll: Any = None
+    ) -> Ending:
         """Wait for the pause's end by the signal (the runtime then reads
         the result file and claims the pause) or by any other resolver;
-        on_request serves eval, exec and actions meanwhile."""
+        on_request serves eval, exec and actions meanwhile, and poll()
+        (--pause-notify's, never true) runs while waiting."""
+        stop = self.stop if poll is None else (lambda: poll() or self.stop())
         return pause.wait(
-            on_rejected=on_rejected, stop=self.stop, on_request=on_request, qamule=self
+            on_rejected=on_rejected, stop=stop, on_request=on_request, qamule=self
         )
 
     def checkpoint_result(self, ending: Ending) -> CheckpointResult:
