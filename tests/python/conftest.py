@@ -186,7 +186,7 @@ def wait_block(session: LivePytest, start: int = 0) -> tuple[dict, int]:
     line `start`; return its fields ("key: value" lines, plus kind, nodeid,
     the raw lines, their index and the line before) and the index of the
     line after it."""
-    session.wait_for_line(r"^PAUSED \((failure|checkpoint)\): ", start=start)
+    session.wait_for_line(r"^PAUSED \((failure|checkpoint|question)\): ", start=start)
     lines = list(session.lines)
     i = next(k for k in range(start, len(lines)) if lines[k].startswith("PAUSED ("))
     session.wait_for_line(rf"^{SEP}$", start=i + 1)

@@ -1,0 +1,120 @@
+"""An abort command ended a pause: the test's outcome, and the run stops.
+
+The runtime decided (the claim: an ``abort`` command was taken) and keeps
+the record that every process of the run reads (``lp_run_abort`` /
+``lp_run_aborted``: ``runs/<run_id>/aborted.json``). This module puts that
+decision where pytest sees it:
+
+- a failure pause: the report is kept, with ``aborted: <reason>`` in its
+  ``live pause`` section and the --junitxml property ``live_pause_aborted``;
+- a checkpoint or question: :class:`pytest_live_pause.Aborted` is raised;
+- either way ``session.shouldstop`` is set (in an xdist worker too, which
+  is how xdist stops the controller: exit status 2), every other worker
+  checks the run before each test it starts, and the controller (or the
+  only process) prints ``live-pause: run aborted at <nodeid>: <reason>``.
+
+Pure pytest glue.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_live_pause import Aborted
+from pytest_live_pause._livepause import terminal_safe
+from pytest_live_pause._terminal import one_line
+
+if TYPE_CHECKING:
+    from pytest_live_pause._session import Ended, LivePauseSession
+
+
+def was_aborted(ended: Ended) -> bool:
+    """The pause was ended by an abort command (from another process: the
+    process's own Ctrl-C/SIGTERM fallback raises instead of returning)."""
+    return ended.resolution["outcome"] == "aborted"
+
+
+def message(nodeid: str, reason: str | None) -> str:
+    """The line pytest prints last (terminal-safe)."""
+    why = one_line(reason) if reason else "no reason given"
+    return f"live-pause: run aborted at {terminal_safe(nodeid)}: {terminal_safe(why)}"
+
+
+def stop_run(s: LivePauseSession, ended: Ended, nodeid: str) -> None:
+    """Record the abort for the whole run and stop this process's session."""
+    reason = ended.resolution["reason"]
+    try:
+        s.run.abort(ended.pause_id, nodeid, reason)
+    except Exception as exc:  # noqa: BLE001 - this process stops anyway
+        s.terminal.lines([f"live-pause: could not record the abort for other workers: {exc}"])
+    session = _pytest_session(s)
+    if session is not None:
+        session.shouldstop = message(nodeid, reason)
+
+
+def failure_aborted(item: pytest.Item, report: pytest.TestReport, ended: Ended,
+                    s: LivePauseSession) -> None:
+    """A failure pause was aborted: the failure report is kept, with why."""
+    reason = ended.resolution["reason"]
+    text = f"aborted: {reason if reason else 'no reason given'}"
+    report.sections.append(("live pause", text))
+    report.user_properties.append(("live_pause_aborted", reason or ""))
+    item.user_properties.append(("live_pause_aborted", reason or ""))
+    stop_run(s, ended, report.nodeid)
+
+
+def raise_aborted(s: LivePauseSession, ended: Ended, nodeid: str) -> None:
+    """A checkpoint or question was aborted: the test fails with the reason."""
+    stop_run(s, ended, nodeid)
+    raise Aborted(ended.resolution["reason"], ended.pause_id)
+
+
+def _pytest_session(s: LivePauseSession) -> pytest.Session | None:
+    item = s.current_item
+    if item is not None:
+        return item.session
+    return s.config.stash.get(_SESSION, None)
+
+
+_SESSION = pytest.StashKey[pytest.Session]()
+
+
+class AbortHooks:
+    """Registered per session (register()): keeps the pytest session for a
+    checkpoint outside a test, and prints the last line."""
+
+    def __init__(self, s: LivePauseSession) -> None:
+        self._s = s
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._s.config.stash[_SESSION] = session
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        try:
+            stopped = self._s.run.aborted()
+        except Exception:  # noqa: BLE001 - a summary line only
+            return
+        if stopped is not None:
+            terminalreporter.write_line(message(*stopped))
+
+
+class WorkerAbortHooks(AbortHooks):
+    """In an xdist worker: start no test once the run was aborted, by this
+    worker or another (one fstatat per test, in workers only)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item: pytest.Item) -> Any:
+        stopped = self._s.run.aborted()
+        if stopped is None:
+            return None
+        item.session.shouldstop = message(*stopped)
+        return True  # the test does not start
+
+
+def register(config: pytest.Config, s: LivePauseSession) -> None:
+    """Wire the hooks of this session."""
+    hooks = WorkerAbortHooks(s) if s.is_worker else AbortHooks(s)
+    config.pluginmanager.register(hooks, "live_pause_abort")
