@@ -95,4 +95,5 @@ def checkpoint_decision(ended: Ended) -> Decision:
         pause_id=ended.pause_id,
         failure_reason=res["failure_reason"],
         attachments=tuple(a["path"] for a in res.get("attachments") or []),
+        value=res.get("value"),
     )

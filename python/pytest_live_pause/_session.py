@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from pytest_live_pause import Decision, _attach, _eval, _livepause, _outcome, _timeout
+from pytest_live_pause import Decision, _abort, _answers, _attach, _caller, _eval, _livepause, _outcome, _timeout
 from pytest_live_pause._control import PauseControl
 from pytest_live_pause._livepause import LivePauseError
 from pytest_live_pause._options import NOT_MOCKED, Settings
@@ -130,11 +130,13 @@ class LivePauseSession:
         original_failure: str | None = None,
         attachments: Any = None,
         details: Sequence[str] = (),
+        choices: list[str] | None = None,
+        location: str | None = None,
     ) -> Ended:
         """Begin a pause, tell --pause-notify's command, and wait for its
         end (in QAMule mode also by the resume signal)."""
         request = None
-        if self.settings.qamule is not None:
+        if self.settings.qamule is not None and kind != "question":
             request = _qamule().Request(self.settings.qamule, kind, nodeid)
         # SIGTERM raises from before the pause exists to after it ended, so
         # that no signal finds it pending without the abort claim in place
@@ -152,6 +154,8 @@ class LivePauseSession:
                     timeout=timeout,
                     extra_json=request.pause_fields() if request else None,
                     attachments=listed,
+                    choices=choices,
+                    location=location,
                 )
             except Terminated as exc:
                 # a pause object made just now was released, hence aborted
@@ -162,8 +166,7 @@ class LivePauseSession:
             with self.terminal.uncaptured():  # it inherits the real stderr
                 poll = self.control.notify(pause, kind, nodeid)
             if request is None:
-                if kind == "checkpoint":
-                    details = [f"task: {safe(task or '')}", *details]
+                details = [*_answers.block_lines(kind, task, choices, location), *details]
                 details = [*details, *_attach.lines(listed)]
                 res = self._wait(pause, kind, nodeid, details, timeout, poll)
                 self.evidence.record(self.current_item, listed, res)
@@ -201,7 +204,8 @@ class LivePauseSession:
             if poll is not None:
                 poll()
             attached = _attach.lines(res.get("attachments") or [])
-            say([*self.terminal.lead, *resumed_lines(kind, nodeid, res), *attached])
+            say([*self.terminal.lead, *resumed_lines(kind, nodeid, res),
+                 *_abort.resumed_lines(kind, res), *attached])
             self.terminal.restore_progress_prefix(self.current_item)
         return res
 
@@ -304,6 +308,8 @@ class LivePauseSession:
             details=[] if report.when == "call" else [f"error in {report.when}"],
         )
         _outcome.failure_outcome(item, report, ended)
+        if _abort.was_aborted(ended):
+            _abort.failure_aborted(item, report, ended, self)
 
     def report_broken(self, item: pytest.Item, report: pytest.TestReport, exc: Exception) -> None:
         """A pause at a failure could not be made or ended: say so in the
@@ -322,20 +328,40 @@ class LivePauseSession:
 
     def _checkpoint(
         self, task: str, timeout: float | None, nodeid: str | None = None,
-        attachments: Any = None,
+        attachments: Any = None, choices: Any = None, location: str | None = None,
+        kind: str = "checkpoint",
     ) -> tuple[Decision, Ended | None]:
+        choices = _answers.choices_arg(choices)
+        if kind == "question":
+            task = _answers.question_arg(task)
         task, seconds = _outcome.checkpoint_args(task, timeout, self.settings.timeout)
         nodeid = _livepause.storable_text(nodeid or self.current_nodeid())
         if self.settings.mock is not NOT_MOCKED:
             self.run.checkpoint_mocked(nodeid, task, self.settings.mock)
             return _outcome.mocked_decision(self.settings.mock), None
-        ended = self._pause("checkpoint", nodeid, seconds, task=task, attachments=attachments)
+        ended = self._pause(
+            kind, nodeid, seconds, task=task, attachments=attachments, choices=choices,
+            location=_answers.location(self.config.rootpath, location),
+        )
+        if _abort.was_aborted(ended):
+            _abort.raise_aborted(self, ended, nodeid)
         return _outcome.checkpoint_decision(ended), ended
 
     def checkpoint(
-        self, task: str, timeout: float | None = None, attachments: Any = None
+        self, task: str, timeout: float | None = None, attachments: Any = None, *,
+        choices: Any = None, location: str | None = None,
     ) -> Decision:
-        return self._checkpoint(task, timeout, attachments=attachments)[0]
+        return self._checkpoint(
+            task, timeout, attachments=attachments, choices=choices, location=location
+        )[0]
+
+    def ask(
+        self, question: str, timeout: float | None = None, *,
+        location: str | None = None, nodeid: str | None = None,
+    ) -> str | None:
+        """ask(): a pause of kind question; its answer (None if none)."""
+        ended = self._checkpoint(question, timeout, nodeid, location=location, kind="question")
+        return ended[0].value
 
     def agent_checkpoint(self, task: str, timeout: float | None, nodeid: str) -> CheckpointResult:
         """QAMule's agent_checkpoint(): a checkpoint, answered by QAMule's
@@ -374,10 +400,19 @@ class LivePause:
         return self._session.pause_dir
 
     def checkpoint(
-        self, task: str, timeout: float | None = None, attachments: Any = None
+        self, task: str, timeout: float | None = None, attachments: Any = None,
+        choices: Any = None,
     ) -> Decision:
         """Same as :func:`pytest_live_pause.checkpoint`, for this item."""
-        return self._session._checkpoint(task, timeout, self.item.nodeid, attachments)[0]
+        return self._session._checkpoint(
+            task, timeout, self.item.nodeid, attachments, choices, _caller()
+        )[0]
+
+    def ask(self, question: str, timeout: float | None = None) -> str | None:
+        """Same as :func:`pytest_live_pause.ask`, for this item."""
+        return self._session.ask(
+            question, timeout, location=_caller(), nodeid=self.item.nodeid
+        )
 
     def attach(self, path: Any, name: str | None = None) -> dict[str, Any]:
         """Attach a file to this test's next pause (copied now): see README."""
@@ -406,8 +441,11 @@ class Off:
         exc.code = self._code
         return exc
 
+    def ask(self, question: str, timeout: float | None = None, **_: Any) -> str | None:
+        raise self.error()
+
     def checkpoint(
-        self, task: str, timeout: float | None = None, attachments: Any = None
+        self, task: str, timeout: float | None = None, attachments: Any = None, **_: Any
     ) -> Decision:
         raise self.error()
 

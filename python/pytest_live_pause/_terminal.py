@@ -120,6 +120,8 @@ def pause_block(
 def resumed_lines(kind: str, nodeid: str, res: dict[str, Any]) -> list[str]:
     """How a native pause ended: RESUMED (<outcome>) and the verdict."""
     lines = [f"RESUMED ({res['outcome']}): {safe(nodeid)}"]
+    if res.get("value") is not None:  # choices, questions
+        lines.append(f"value: {safe(res['value'])}")
     if kind == "checkpoint":
         result = res["result"]
         lines.append(f"result: {'none' if result is None else str(result).lower()}")

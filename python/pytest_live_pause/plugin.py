@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import pytest_live_pause as _pkg
-from pytest_live_pause import _attach, _eval
+from pytest_live_pause import _abort, _attach, _eval
 from pytest_live_pause import checkpoint as checkpoint  # 0.1.1 had it here too
 from pytest_live_pause._control import register_marker
 from pytest_live_pause._livepause import LivePauseError
@@ -135,6 +135,7 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(_CurrentItemHooks(session), "live_pause_current_item")
+    _abort.register(config, session)
     if session.allow_eval:
         config.pluginmanager.register(_eval.Hooks(EVAL_EXCINFO), "live_pause_eval")
     if is_controller:
@@ -235,7 +236,7 @@ def pytest_runtest_makereport(item: pytest.Item) -> Any:
     report = yield
     if report.failed:
         s = session_of(item.config)
-        if s is not None and s.control.wants(report):
+        if s is not None and s.control.wants(report) and not _abort.stopped(s):
             try:
                 if s.control.may_pause(item):  # the marker, --pause-max
                     s.pause_failure(item, report)
