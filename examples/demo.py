@@ -1,5 +1,6 @@
 """The main job of `make demo`: a real pytest session pauses, and a second
-process resumes it through the `pytest-live-pause` command.
+process resumes it through the `pytest-live-pause` command, then aborts
+the run at its last pause (the device is gone: no further test starts).
 
 This script plays the agent: it starts pytest, reads the run id from the
 header line, loops `watch` -> `resume` until `watch` reports the run is no
@@ -57,7 +58,7 @@ def main() -> int:
         proc.kill()
         return 1
 
-    resumed = 0
+    resumed = aborted = 0
     asked: list[str] = []
 
     def ask(*args: str) -> None:
@@ -80,8 +81,12 @@ def main() -> int:
             return 1
         pause = json.loads(watch.stdout)
         say(f"agent  | paused: {pause['kind']} {pause['pause_id']} at {pause['nodeid']}")
+        command = "resume"
         if pause["kind"] == "checkpoint":
             verdict = ["--result", "true", "--reason", "the summary shows 3 items"]
+        elif pause["kind"] == "question":
+            say(f"agent  | question: {pause['question']}")
+            command, verdict = "abort", ["--reason", "the device went offline"]
         else:
             ask("eval", pause["pause_id"], "total, device['items']")
             ask("do", pause["pause_id"], "screen")
@@ -91,31 +96,39 @@ def main() -> int:
                 f.write("price list on the device: 2024-01 (stale)\n")
             verdict = ["--failure-reason", "inspected the device: the price list is stale",
                        "--attach", note]
-        res = subprocess.run(["pytest-live-pause", "resume", pause["pause_id"], *verdict],
+        res = subprocess.run(["pytest-live-pause", command, pause["pause_id"], *verdict],
                              capture_output=True, text=True, env=env)
-        say("agent  | $ pytest-live-pause resume", pause["pause_id"], *verdict)
+        say(f"agent  | $ pytest-live-pause {command}", pause["pause_id"], *verdict)
         say("agent  |  ", (res.stdout or res.stderr).strip(), f"(exit {res.returncode})")
         if res.returncode != 0:
             proc.kill()
             return 1
-        resumed += 1
+        if command == "abort":
+            aborted += 1
+        else:
+            resumed += 1
 
     code = proc.wait(120)
     reader.join(10)
     out = "".join(lines)
     print()
-    print(f"demo: {resumed} pauses resumed through the CLI; pytest exited {code}")
+    print(f"demo: {resumed} pauses resumed and {aborted} aborted through the CLI; "
+          f"pytest exited {code} (2: interrupted by the abort)")
+    stopped = "live-pause: run aborted at " in out and "device went offline" in out
     print("demo: eval and do answered from inside the paused test:",
           "yes" if asked[:1] == ["(30, 3)"] and '"items":3' in "".join(asked[1:]) else "NO")
-    ok = (resumed == 2 and code == 1
+    ok = (resumed == 2 and aborted == 1 and code == 2 and stopped
+          and "never starts" not in out
           and asked[:1] == ["(30, 3)"] and '"items":3' in "".join(asked[1:])
           and "inspected the device: the price list is stale" in out
-          and "1 failed, 1 passed" in out)
+          and "2 failed, 1 passed" in out)
     print("demo: the failure reason given to `resume` is in pytest's report:",
           "yes" if "inspected the device" in out else "NO")
     attached = "agent-note.txt (resume, " in out
     print("demo: the file attached with `resume --attach` is listed in the report:",
           "yes" if attached else "NO")
+    print("demo: the abort stopped the run before test_never_started:",
+          "yes" if stopped and "never starts" not in out else "NO")
     ok = ok and attached
     return 0 if ok else 1
 

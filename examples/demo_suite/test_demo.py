@@ -1,9 +1,14 @@
-"""A small suite that pauses twice: at a checkpoint and at a failure.
+"""A small suite that pauses three times: at a checkpoint, at a failure and
+at a question.
 
-`make demo` runs it and resumes both pauses from a second process through
-the `pytest-live-pause` command, as a person or an agent would.
+`make demo` runs it and answers every pause from a second process through
+the `pytest-live-pause` command, as a person or an agent would: it resumes
+the first two and aborts the run at the question, so the last test never
+starts.
 """
 import pytest
+
+from pytest_live_pause import ask
 
 
 @pytest.fixture
@@ -22,3 +27,12 @@ def test_summary_screen_approved(live_pause, device):
 def test_checkout_total(device):
     total = device["items"] * 10
     assert total == 31, "the checkout total is wrong"
+
+
+def test_device_still_online(device):
+    answer = ask("Is the device still online? (yes/no)")
+    assert answer == "yes"
+
+
+def test_never_started():
+    raise AssertionError("the run was aborted before this test: it never starts")

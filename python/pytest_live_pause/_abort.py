@@ -36,6 +36,14 @@ def was_aborted(ended: Ended) -> bool:
     return ended.resolution["outcome"] == "aborted"
 
 
+def resumed_lines(kind: str, res: dict[str, Any]) -> list[str]:
+    """After "RESUMED (aborted)": the abort's reason (a checkpoint's is
+    printed with its verdict already)."""
+    if res["outcome"] != "aborted" or kind == "checkpoint" or not res["reason"]:
+        return []
+    return [f"reason: {terminal_safe(res['reason'])}"]
+
+
 def message(nodeid: str, reason: str | None) -> str:
     """The line pytest prints last (terminal-safe)."""
     why = one_line(reason) if reason else "no reason given"
@@ -49,9 +57,16 @@ def stop_run(s: LivePauseSession, ended: Ended, nodeid: str) -> None:
         s.run.abort(ended.pause_id, nodeid, reason)
     except Exception as exc:  # noqa: BLE001 - this process stops anyway
         s.terminal.lines([f"live-pause: could not record the abort for other workers: {exc}"])
+    s.config.stash[_STOPPED] = True
     session = _pytest_session(s)
     if session is not None:
         session.shouldstop = message(nodeid, reason)
+
+
+def stopped(s: LivePauseSession) -> bool:
+    """This process's run was stopped by an abort: a test that fails now
+    (with Aborted, or after catching it) does not pause again."""
+    return s.config.stash.get(_STOPPED, False)
 
 
 def failure_aborted(item: pytest.Item, report: pytest.TestReport, ended: Ended,
@@ -67,6 +82,7 @@ def failure_aborted(item: pytest.Item, report: pytest.TestReport, ended: Ended,
 
 def raise_aborted(s: LivePauseSession, ended: Ended, nodeid: str) -> None:
     """A checkpoint or question was aborted: the test fails with the reason."""
+    __tracebackhide__ = True
     stop_run(s, ended, nodeid)
     raise Aborted(ended.resolution["reason"], ended.pause_id)
 
@@ -79,6 +95,7 @@ def _pytest_session(s: LivePauseSession) -> pytest.Session | None:
 
 
 _SESSION = pytest.StashKey[pytest.Session]()
+_STOPPED = pytest.StashKey[bool]()
 
 
 class AbortHooks:

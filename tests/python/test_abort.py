@@ -139,7 +139,8 @@ def test_b_after():
 def test_abort_of_a_checkpoint_raises_aborted_and_stops_the_run(
         pytester: pytest.Pytester, live, cli: Cli, pause_dir: Path) -> None:
     pytester.makepyfile(test_cp=CHECKPOINT_SUITE)
-    s = live("-p", "no:randomly")
+    # with --pause-on-failure: the test that fails with Aborted does not pause again
+    s = live("--pause-on-failure", "--pause-timeout", "300")
     block, _ = wait_block(s)
     pid = block["pause_id"]
     nodeid = "test_cp.py::test_a_checkpoint"
@@ -156,6 +157,9 @@ def test_abort_of_a_checkpoint_raises_aborted_and_stops_the_run(
     assert re.search(r"^FAILED test_cp.py::test_a_checkpoint", out, re.M), out
     last_line_of_abort(out, nodeid, "lab power cut")
     assert started(pytester) == ["setup", "test_a_checkpoint", "teardown"]
+    assert len(re.findall(r"^PAUSED \(", out, re.M)) == 1, out
+    assert re.search(r"^RESUMED \(aborted\): test_cp.py::test_a_checkpoint\nreason: lab power cut$",
+                     out, re.M), out
 
 
 def test_abort_from_python_without_a_reason(
