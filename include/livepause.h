@@ -212,7 +212,8 @@ LP_API int lp_run_end(lp_run *run, int exitstatus);
 /* Append an event of type `event` with the fields of `fields_json` (a JSON
  * object text, or NULL) to events.jsonl. */
 LP_API int lp_run_event(lp_run *run, const char *event, const char *fields_json);
-/* Stop the run (an abort command was taken by one of its pauses): record
+/* Stop the run (a pause took an abort command of another process: the
+ * runtime calls this then, before the pause file is final): record
  * runs/<run_id>/aborted.json {pause_id, nodeid, reason, worker_id, pid,
  * aborted_at}, created exclusively (the first abort of a run is kept; a
  * later one is LP_OK and changes nothing), and log "run_aborted". Every

@@ -463,8 +463,8 @@ static int check_attachments(lp_pause *p, const lpi_command *c, const char *labe
  * possible. What could not be recorded is added to *warning (handed to
  * out->warning). Returns LP_OK, or LP_ERROR when out of memory.
  */
-static int finalize(lp_pause *p, const char *cmd_text, const lpi_command *c, char *warning,
-		    lp_resolution *out)
+static int finalize(lp_pause *p, const char *cmd_text, const lpi_command *c, int foreign,
+		    char *warning, lp_resolution *out)
 {
 	const char *by = c->by ? c->by : "file";
 	lp_outcome oc = lp_action_outcome(c->action);
@@ -480,6 +480,12 @@ static int finalize(lp_pause *p, const char *cmd_text, const lpi_command *c, cha
 	out->token = c->token ? lpi_strdup(c->token) : NULL;
 	out->ignored_json = lpj_dump(c->ignored);
 	p->done = 1; /* decided: nothing else is taken, whatever is recorded */
+	/* An abort command of another process stops the run, recorded before
+	 * the pause file is final: once `abort` returns, no process of the
+	 * run (another xdist worker resumed next) starts a test. */
+	if (foreign && c->action == LP_ACTION_ABORT &&
+	    lp_run_abort(p->run, p->id, lpj_get_str(p->doc, "nodeid"), c->reason) != LP_OK)
+		warn(&warning, "the run could not be marked aborted: %s", lp_error_message());
 	if (!out->by || (c->reason && !out->reason) || (c->failure_reason && !out->failure_reason) ||
 	    !out->command_json || (c->token && !out->token) || !out->ignored_json ||
 	    (c->value && p->kind != LP_KIND_FAILURE && !out->value)) {
@@ -605,8 +611,12 @@ static void reject(lp_pause *p, const char *why, const lp_wait_hooks *hooks,
  * (outcome recorded in out), 1 (none yet, a transient error, or a bad
  * entry, moved aside and reported), or LP_ERROR (out of memory). A
  * file that fails to parse while younger than 500 ms may be a writer's
- * partial file: it is left for the next look unless patient is 0. */
-static int take(lp_pause *p, const lp_wait_hooks *hooks, int patient, lp_resolution *out)
+ * partial file: it is left for the next look unless patient is 0.
+ * own_token: the token of this process's own claim (NULL: none); a
+ * command without it is another process's (an abort of theirs stops the
+ * run). */
+static int take(lp_pause *p, const lp_wait_hooks *hooks, int patient, const char *own_token,
+		lp_resolution *out)
 {
 	char label[PATH_MAX + 64], *text;
 	snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", p->run->store->path,
@@ -637,7 +647,8 @@ static int take(lp_pause *p, const lp_wait_hooks *hooks, int patient, lp_resolut
 		reject(p, msg, hooks, &st);
 		return 1;
 	}
-	int rc = finalize(p, text, &c, NULL, out);
+	int foreign = own_token == NULL || c.token == NULL || strcmp(c.token, own_token) != 0;
+	int rc = finalize(p, text, &c, foreign, NULL, out);
 	lpi_command_clear(&c);
 	free(text);
 	return rc;
@@ -663,7 +674,7 @@ static int end_unclaimed(lp_pause *p, const char *text, const char *why, lp_reso
 	char *warning = NULL;
 	warn(&warning, "pause %s ended %s without a claim file: %s", p->id,
 	     lp_outcome_name(lp_action_outcome(c.action)), why);
-	rc = finalize(p, text, &c, warning, out);
+	rc = finalize(p, text, &c, 0, warning, out);
 	if (rc == LP_OK)
 		out->own = 1;
 	lpi_command_clear(&c);
@@ -684,7 +695,7 @@ int lp_pause_wait(lp_resolution *out, lp_pause *p, const lp_wait_hooks *hooks)
 	if (p->done)
 		return lpi_fail(LP_EINVAL, "pause %s has already ended", p->id);
 	for (;;) {
-		int rc = take(p, hooks, 1, out);
+		int rc = take(p, hooks, 1, NULL, out);
 		if (rc <= 0)
 			return rc;
 		int64_t now = lpi_mono_ms();
@@ -744,7 +755,7 @@ int lp_pause_claim(lp_resolution *out, lp_pause *p, lp_action action, const char
 			free(text);
 			break;
 		}
-		rc = take(p, NULL, 0, out);
+		rc = take(p, NULL, 0, token, out);
 		if (rc <= 0) {
 			if (rc == LP_OK)
 				out->own = out->token && strcmp(out->token, token) == 0;

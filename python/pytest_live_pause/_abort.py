@@ -1,8 +1,9 @@
 """An abort command ended a pause: the test's outcome, and the run stops.
 
-The runtime decided (the claim: an ``abort`` command was taken) and keeps
-the record that every process of the run reads (``lp_run_abort`` /
-``lp_run_aborted``: ``runs/<run_id>/aborted.json``). This module puts that
+The runtime decided (the claim: an ``abort`` command of another process
+was taken) and recorded it for every process of the run before the pause
+file was final (``runs/<run_id>/aborted.json``, read by
+``lp_run_aborted``). This module puts that
 decision where pytest sees it:
 
 - a failure pause: the report is kept, with ``aborted: <reason>`` in its
@@ -51,12 +52,9 @@ def message(nodeid: str, reason: str | None) -> str:
 
 
 def stop_run(s: LivePauseSession, ended: Ended, nodeid: str) -> None:
-    """Record the abort for the whole run and stop this process's session."""
+    """Stop this process's session. The runtime recorded the abort for the
+    whole run when it took the command (before `abort` returned)."""
     reason = ended.resolution["reason"]
-    try:
-        s.run.abort(ended.pause_id, nodeid, reason)
-    except Exception as exc:  # noqa: BLE001 - this process stops anyway
-        s.terminal.lines([f"live-pause: could not record the abort for other workers: {exc}"])
     s.config.stash[_STOPPED] = True
     session = _pytest_session(s)
     if session is not None:

@@ -639,28 +639,38 @@ static void test_question_takes_a_valid_value(void **state)
 	lp_pause_free(p);
 }
 
-/* An abort command with a reason ends a failure pause aborted with the
- * reason recorded; lp_run_abort() stops the run once (the first reason
- * kept) and lp_run_aborted() sees it, in this process and a joined one. */
+/* An abort command of another process ends a failure pause aborted with
+ * its reason recorded and stops the run (once: the first reason kept),
+ * which lp_run_aborted() sees in this process and a joined one; the
+ * process's own abort (Ctrl-C) does not stop the run. */
 static void test_abort_reason_and_run_stop(void **state)
 {
 	fx *f = *state;
 	char *nodeid = NULL, *reason = NULL;
+	/* the process's own abort (Ctrl-C, SIGTERM) does not stop the run */
+	lp_pause *own = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_abort(&res, own, "SIGINT"), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
+	lp_resolution_clear(&res);
+	lp_pause_free(own);
 	assert_int_equal(lp_run_aborted(f->run, &nodeid, &reason), 0);
+	/* another process's abort command: aborted with its reason, and the
+	 * run is stopped before the pause file is final */
 	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 30);
 	char path[320];
 	fx_path(f, path, sizeof path, "runs/r1/commands/%s.resume.json", lp_pause_id(p));
 	const char *cmd = "{\"action\":\"abort\",\"by\":\"cli\",\"reason\":\"device lost\"}";
 	assert_int_equal(write_text(path, cmd, strlen(cmd)), 0);
-	lp_resolution res = {0};
 	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
 	assert_string_equal(res.reason, "device lost");
+	assert_null(res.warning);
 	char *doc = pause_file_text(p);
 	assert_non_null(strstr(doc, "\"status\":\"aborted\""));
 	assert_non_null(strstr(doc, "\"reason\":\"device lost\""));
 	free(doc);
-	assert_int_equal(lp_run_abort(f->run, lp_pause_id(p), "t.py::a", res.reason), LP_OK);
+	/* a later stop keeps the first */
 	assert_int_equal(lp_run_abort(f->run, "r1.00000000", "t.py::b", "second"), LP_OK);
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
@@ -672,7 +682,7 @@ static void test_abort_reason_and_run_stop(void **state)
 	lp_run *both[] = {f->run, worker};
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(lp_run_aborted(both[i], &nodeid, &reason), 1);
-		assert_string_equal(nodeid, "t.py::a");
+		assert_string_equal(nodeid, "tests/test_x.py::test_y");
 		assert_string_equal(reason, "device lost");
 		free(nodeid);
 		free(reason);

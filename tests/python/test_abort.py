@@ -158,7 +158,7 @@ def test_abort_of_a_checkpoint_raises_aborted_and_stops_the_run(
     last_line_of_abort(out, nodeid, "lab power cut")
     assert started(pytester) == ["setup", "test_a_checkpoint", "teardown"]
     assert len(re.findall(r"^PAUSED \(", out, re.M)) == 1, out
-    assert re.search(r"^RESUMED \(aborted\): test_cp.py::test_a_checkpoint\nreason: lab power cut$",
+    assert re.search(r"^RESUMED \(aborted\): test_cp.py::test_a_checkpoint\nresult: none\nreason: lab power cut$",
                      out, re.M), out
 
 
