@@ -654,7 +654,7 @@ def test_watch_reports_an_existing_pause_at_once(live, pytester, cli, pause_dir)
     assert res.stdout.splitlines()[0] == f"pause detected: {pid}"
     kv = _watch_lines(res.stdout)
     assert [k for k, _ in kv] == ["pause detected", "pause_id", "kind", "run_id", "nodeid",
-                                  "state", "pid", "task", "pause_file", "resume"]
+                                  "state", "pid", "task", "location", "pause_file", "resume"]
     d = dict(kv)
     assert d["pause_id"] == pid and d["kind"] == "checkpoint" and d["run_id"] == s.run_id
     assert d["nodeid"] == CP_NODE and d["state"] == "pending" and d["pid"] == str(s.proc.pid)
@@ -906,7 +906,7 @@ def test_show_prints_everything_for_a_checkpoint(live, pytester, cli, pause_dir)
     kv = dict(_watch_lines(res.stdout))
     assert [k for k, _ in _watch_lines(res.stdout)] == [
         "pause_id", "kind", "run_id", "nodeid", "state", "status", "pid", "hostname", "cwd",
-        "created_at", "timeout", "task", "pause_file", "resume"]
+        "created_at", "timeout", "task", "location", "pause_file", "resume"]
     assert kv["pause_id"] == pid and kv["kind"] == "checkpoint" and kv["run_id"] == s.run_id
     assert kv["nodeid"] == CP_NODE and kv["state"] == kv["status"] == "pending"
     assert kv["pid"] == str(s.proc.pid) == str(p["pid"])
