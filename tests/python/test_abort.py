@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Cli, LivePytest, command_file, read_events, read_pause, wait_block
+from conftest import WAIT, Cli, command_file, read_events, read_pause, wait_block
 
 EXIT = {"ok": 0, "usage": 2, "stale": 4, "resumed": 5, "timed_out": 6, "aborted": 7}
 INTERRUPTED = 2  # pytest's exit status for an interrupted session
@@ -229,6 +229,9 @@ def test_abort_stops_every_xdist_worker(
     test."""
     pytester.makepyfile(**XDIST_SUITE)
     s = live("-n", "2", "--dist", "loadfile")
+    # two workers start (imports, collection) before either pauses: slow
+    # on a loaded machine, so a longer bound than the blocks' own
+    s.wait_for_line(r"^PAUSED \(checkpoint\): ", timeout=4 * WAIT)
     first, nxt = wait_block(s)
     second, _ = wait_block(s, nxt)
     blocks = {b["nodeid"]: b for b in (first, second)}
