@@ -145,7 +145,7 @@ def checkpoint(
     ``pytest-live-pause abort``; RuntimeError outside a pytest run with
     pytest-live-pause active.
     """
-    return _session("checkpoint()").checkpoint(
+    return _active_session("checkpoint()").checkpoint(
         task, timeout, attachments, choices=choices, location=_caller()
     )
 
@@ -178,10 +178,10 @@ def ask(question: str, timeout: float | None = None) -> str | None:
     ``pytest-live-pause abort``; RuntimeError outside a pytest run with
     pytest-live-pause active.
     """
-    return _session("ask()").ask(question, timeout, location=_caller())
+    return _active_session("ask()").ask(question, timeout, location=_caller())
 
 
-def _session(what: str) -> LivePauseSession:
+def _active_session(what: str) -> LivePauseSession:
     session = _active
     if session is None:
         raise RuntimeError(
