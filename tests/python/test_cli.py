@@ -906,8 +906,11 @@ def test_show_prints_everything_for_a_checkpoint(live, pytester, cli, pause_dir)
     kv = dict(_watch_lines(res.stdout))
     assert [k for k, _ in _watch_lines(res.stdout)] == [
         "pause_id", "kind", "run_id", "nodeid", "state", "status", "pid", "hostname", "cwd",
-        "created_at", "timeout", "task", "location", "pause_file", "resume"]
+        "created_at", "timeout", "task", "location", "pause_file", "resume", "eval", "actions"]
     assert kv["pause_id"] == pid and kv["kind"] == "checkpoint" and kv["run_id"] == s.run_id
+    # what a pending pause takes besides resume: no --pause-allow-eval, no actions
+    assert kv["eval"].startswith("off") and "--pause-allow-eval" in kv["eval"], kv["eval"]
+    assert kv["actions"] == "none", kv["actions"]
     assert kv["nodeid"] == CP_NODE and kv["state"] == kv["status"] == "pending"
     assert kv["pid"] == str(s.proc.pid) == str(p["pid"])
     assert kv["hostname"] == socket.gethostname() == p["hostname"]
@@ -930,6 +933,7 @@ def test_show_prints_everything_for_a_checkpoint(live, pytester, cli, pause_dir)
     res = cli("show", str(pause_file(pause_dir, pid)))
     kv = dict(_watch_lines(res.stdout))
     assert kv["state"] == kv["status"] == "resumed" and "resume" not in kv, res.stdout
+    assert "eval" not in kv and "actions" not in kv, res.stdout
 
 
 def test_show_prints_a_long_failure_in_full(live, pytester, cli, pause_dir):
