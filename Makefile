@@ -1,7 +1,7 @@
 # The two commands of the quick start, and the pieces they are made of.
 #   make demo   - a real pytest session pauses (a failure, a checkpoint) and
 #                 is resumed through the CLI from a second process
-#   make test   - every test: C unit tests (-Werror), the same and the CLI
+#   make test   - every test: the C style check (.clang-format), C unit tests (-Werror), the CLI
 #                 black-box tests under ASan+UBSan, fuzz smoke runs, the
 #                 benchmark in quick mode, and the black-box pytest tests
 VENV ?= .venv
@@ -64,7 +64,7 @@ bench-smoke: bootstrap
 	@$(PY) bench/run.py --quick --out $(BUILD)/bench-quick.json
 	@$(PY) bench/scenario_serve.py --quick --out $(BUILD)/bench-serve-quick.json >/dev/null
 
-test: ctest asan tsan fuzz-smoke bench-smoke pytest
+test: format-check ctest asan tsan fuzz-smoke bench-smoke pytest
 
 # the one C style (.clang-format), with the pinned clang-format
 format: bootstrap-dev

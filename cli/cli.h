@@ -19,23 +19,23 @@
 
 /* Exit codes of every command; cli_exit_code() maps runtime errors here. */
 enum cli_exit {
-	CLI_EXIT_OK = 0,            /* success */
-	CLI_EXIT_ERROR = 1,         /* I/O or other runtime error */
-	CLI_EXIT_USAGE = 2,         /* bad option, value or combination */
-	CLI_EXIT_NOTFOUND = 3,      /* no such pause, run or directory */
-	CLI_EXIT_STALE = 4,         /* pending, but its process is gone */
-	CLI_EXIT_RESUMED = 5,       /* already resumed by another command */
-	CLI_EXIT_TIMEDOUT = 6,      /* the pause already timed out */
-	CLI_EXIT_ABORTED = 7,       /* the pause was aborted */
-	CLI_EXIT_NOTTAKEN = 8,      /* command written, not taken in time */
-	CLI_EXIT_RUNENDED = 9,      /* watch: the run is no longer active */
-	CLI_EXIT_WATCH_TIMEOUT = 10,/* watch: no pause before --timeout */
-	CLI_EXIT_UNSAFE = 11,       /* the pause directory is unsafe */
-	CLI_EXIT_NOEVAL = 20,       /* eval/exec: the run lacks --pause-allow-eval */
-	CLI_EXIT_NOACTION = 21,     /* do: no such action at that pause */
-	CLI_EXIT_RAISED = 22,       /* eval/exec/do: the code raised (answer printed) */
-	CLI_EXIT_REQ_TIMEOUT = 23,  /* eval/exec/do: stopped by its --timeout */
-	CLI_EXIT_INTERRUPTED = 130, /* SIGINT or SIGTERM */
+	CLI_EXIT_OK = 0,             /* success */
+	CLI_EXIT_ERROR = 1,          /* I/O or other runtime error */
+	CLI_EXIT_USAGE = 2,          /* bad option, value or combination */
+	CLI_EXIT_NOTFOUND = 3,       /* no such pause, run or directory */
+	CLI_EXIT_STALE = 4,          /* pending, but its process is gone */
+	CLI_EXIT_RESUMED = 5,        /* already resumed by another command */
+	CLI_EXIT_TIMEDOUT = 6,       /* the pause already timed out */
+	CLI_EXIT_ABORTED = 7,        /* the pause was aborted */
+	CLI_EXIT_NOTTAKEN = 8,       /* command written, not taken in time */
+	CLI_EXIT_RUNENDED = 9,       /* watch: the run is no longer active */
+	CLI_EXIT_WATCH_TIMEOUT = 10, /* watch: no pause before --timeout */
+	CLI_EXIT_UNSAFE = 11,        /* the pause directory is unsafe */
+	CLI_EXIT_NOEVAL = 20,        /* eval/exec: the run lacks --pause-allow-eval */
+	CLI_EXIT_NOACTION = 21,      /* do: no such action at that pause */
+	CLI_EXIT_RAISED = 22,        /* eval/exec/do: the code raised (answer printed) */
+	CLI_EXIT_REQ_TIMEOUT = 23,   /* eval/exec/do: stopped by its --timeout */
+	CLI_EXIT_INTERRUPTED = 130,  /* SIGINT or SIGTERM */
 };
 
 /* The one mapping from an lp_error code to an exit code. */
@@ -101,17 +101,16 @@ struct cli_option {
 /* Rows of the common options, used by the one table of them in options.c
  * (a subcommand never lists them: struct cli_spec) and by the main
  * command's table (--help). */
-#define CLI_OPT_HELP \
-	{"help", 'h', no_argument, NULL, "show this help and exit"}
-#define CLI_OPT_PAUSE_DIR \
-	{"pause-dir", CLI_KEY_PAUSE_DIR, required_argument, "DIR", \
+#define CLI_OPT_HELP {"help", 'h', no_argument, NULL, "show this help and exit"}
+#define CLI_OPT_PAUSE_DIR                                                                          \
+	{"pause-dir", CLI_KEY_PAUSE_DIR, required_argument, "DIR",                                 \
 	 "pause directory (default: $" LP_ENV_DIR ",\nthen $TMPDIR/pytest-live-pause)"}
 /* The resumer's attachments (resume, abort): see cli_attach_add(). */
-#define CLI_OPT_ATTACH \
-	{"attach", CLI_KEY_ATTACH, required_argument, "FILE", \
+#define CLI_OPT_ATTACH                                                                             \
+	{"attach", CLI_KEY_ATTACH, required_argument, "FILE",                                      \
 	 "attach FILE (repeatable): copied into the run's\nblob store before the command is written"}
-#define CLI_OPT_MAX_ATTACHMENT_SIZE \
-	{"max-attachment-size", CLI_KEY_MAX_ATTACHMENT_SIZE, required_argument, "BYTES", \
+#define CLI_OPT_MAX_ATTACHMENT_SIZE                                                                \
+	{"max-attachment-size", CLI_KEY_MAX_ATTACHMENT_SIZE, required_argument, "BYTES",           \
 	 "refuse an --attach file over BYTES (suffix K, M\nor G: KiB, MiB, GiB; default 64M)"}
 #define CLI_OPT_END {NULL, 0, 0, NULL, NULL}
 
@@ -168,8 +167,8 @@ struct cli_parser {
  * table of spec->opts and the common options spec->common names, *common
  * cleared. cli_parser_next() then returns only the command's own options.
  * Returns 0, or -1 if the table is too big (a bug: CLI_OPTIONS_MAX). */
-int cli_command_init(struct cli_parser *p, const struct cli_spec *spec,
-		     struct cli_common *common, int argc, char **argv);
+int cli_command_init(struct cli_parser *p, const struct cli_spec *spec, struct cli_common *common,
+		     int argc, char **argv);
 /* The one positional argument <pause_id | pause file> of show, resume...:
  * 0 with *ref set, else a usage error printed and CLI_EXIT_USAGE (missing,
  * empty, or more than one). Call after cli_parser_next() returned 0. */
@@ -181,9 +180,8 @@ void cli_print_spec_help(FILE *fp, const struct cli_spec *spec);
 /* Build the getopt_long tables of `opts` and reset getopt. With
  * stop_at_command, parsing stops at the first non-option (the main
  * command's subcommand name). Returns 0, or -1 if the table is too big. */
-int cli_parser_init(struct cli_parser *p, const char *cmd,
-		    const struct cli_option *opts, int argc, char **argv,
-		    int stop_at_command);
+int cli_parser_init(struct cli_parser *p, const char *cmd, const struct cli_option *opts, int argc,
+		    char **argv, int stop_at_command);
 /* The next option: its key (> 0) with *arg its argument or NULL; 0 when
  * the options are done (positional arguments are argv[optind..argc-1]);
  * -1 when the command must stop and exit with p->exit_code:
@@ -197,14 +195,12 @@ void cli_print_options(FILE *fp, const struct cli_option *opts);
 
 /* Parse SECONDS: a finite number >= 0. On a bad value prints a usage error
  * naming `option` and returns CLI_EXIT_USAGE; 0 on success. */
-int cli_parse_seconds(const char *cmd, const char *option, const char *text,
-		      double *out);
+int cli_parse_seconds(const char *cmd, const char *option, const char *text, double *out);
 
 /* Parse BYTES: digits with an optional K, M or G suffix (KiB, MiB,
  * GiB), at least 1. On a bad value prints a usage error naming `option`
  * and returns CLI_EXIT_USAGE; 0 on success. */
-int cli_parse_size(const char *cmd, const char *option, const char *text,
-		   unsigned long long *out);
+int cli_parse_size(const char *cmd, const char *option, const char *text, unsigned long long *out);
 
 /* The files of --attach, in order (argv's strings, borrowed). */
 struct cli_attach {
@@ -223,8 +219,8 @@ int cli_check_pause_dir(const char *cmd, const char *dir);
 /* Usage errors for positional arguments: 0 when argv[first..argc-1] has
  * exactly `want` entries, else prints the error and returns
  * CLI_EXIT_USAGE. `what` names the missing argument. */
-int cli_check_positionals(const char *cmd, int argc, char **argv, int first,
-			  int want, const char *what);
+int cli_check_positionals(const char *cmd, int argc, char **argv, int first, int want,
+			  const char *what);
 
 /* Open the pause directory for reading (never created): dir_opt is the
  * --pause-dir value or NULL. *dir_out is the resolved path. Returns an
@@ -240,14 +236,13 @@ int cli_store_open_for_ref(const char *dir_opt, const char *ref, lp_store **out,
 /* Read a reason from path ("-": standard input) for option `opt` of
  * command `cmd`: one trailing newline removed; a NUL byte or more than
  * 1 MiB refused. 0 with *out malloc'd, or an exit code (cmd_resume.c). */
-int cli_read_reason_file(const char *cmd, const char *opt, const char *path,
-			 char **out);
+int cli_read_reason_file(const char *cmd, const char *opt, const char *path, char **out);
 /* Hand opts to lp_pause_resume() for pause `ref` (Ctrl-C and SIGTERM stop the
  * wait for the take), then print the outcome: "resumed|aborted <id>
  * (<kind>, <nodeid>)" or with json one object {pause_id, kind, status,
  * run_id, nodeid}. Returns the exit code (cmd_resume.c). */
-int cli_resume_run(const char *cmd, const char *ref, const char *pause_dir,
-		   int json, lp_resume_options *opts);
+int cli_resume_run(const char *cmd, const char *ref, const char *pause_dir, int json,
+		   lp_resume_options *opts);
 
 /* -------------------------------------------------------------- output */
 

@@ -29,9 +29,9 @@ static const struct cli_option options[] = {
 };
 
 static const int exits[] = {
-	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
-	CLI_EXIT_STALE, CLI_EXIT_RESUMED, CLI_EXIT_TIMEDOUT, CLI_EXIT_ABORTED,
-	CLI_EXIT_NOTTAKEN, CLI_EXIT_UNSAFE, CLI_EXIT_INTERRUPTED, -1,
+	CLI_EXIT_OK,       CLI_EXIT_ERROR,   CLI_EXIT_USAGE,       CLI_EXIT_NOTFOUND,
+	CLI_EXIT_STALE,    CLI_EXIT_RESUMED, CLI_EXIT_TIMEDOUT,    CLI_EXIT_ABORTED,
+	CLI_EXIT_NOTTAKEN, CLI_EXIT_UNSAFE,  CLI_EXIT_INTERRUPTED, -1,
 };
 
 static const struct cli_spec spec = {
@@ -112,20 +112,16 @@ static int parse_args(int argc, char **argv, struct abort_args *a)
 						 "--reason and --reason-file are "
 						 "exclusive: give the text inline or "
 						 "in a file, not both");
-			rc = cli_read_reason_file(CMD, "--reason-file", arg,
-						  &a->owned);
+			rc = cli_read_reason_file(CMD, "--reason-file", arg, &a->owned);
 			a->opts.reason = a->owned;
 			break;
 		case CLI_KEY_TAKE_TIMEOUT:
 			rc = cli_parse_seconds(CMD, "--take-timeout", arg, &take);
 			a->opts.take_timeout = take > 0 ? take : -1.0;
 			break;
-		case CLI_KEY_ATTACH:
-			rc = cli_attach_add(CMD, &a->attach, arg);
-			break;
+		case CLI_KEY_ATTACH: rc = cli_attach_add(CMD, &a->attach, arg); break;
 		case CLI_KEY_MAX_ATTACHMENT_SIZE:
-			rc = cli_parse_size(CMD, "--max-attachment-size", arg,
-					    &a->attach.max_size);
+			rc = cli_parse_size(CMD, "--max-attachment-size", arg, &a->attach.max_size);
 			break;
 		}
 		if (rc)

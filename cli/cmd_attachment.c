@@ -23,8 +23,7 @@ static const struct cli_option options[] = {
 };
 
 static const int exits[] = {
-	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
-	CLI_EXIT_UNSAFE, -1,
+	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND, CLI_EXIT_UNSAFE, -1,
 };
 
 static const struct cli_spec spec = {
@@ -77,8 +76,8 @@ int cmd_attachment(int argc, char **argv)
 	if (key < 0)
 		return cli_finish(CMD, p.exit_code);
 	if (cli_check_positionals(CMD, argc, argv, optind, 2,
-					     "<pause_id | pause file> and "
-					     "<name | sha256> arguments"))
+				  "<pause_id | pause file> and "
+				  "<name | sha256> arguments"))
 		return CLI_EXIT_USAGE;
 	if (!*argv[optind] || !*argv[optind + 1])
 		return cli_error(CMD, CLI_EXIT_USAGE,
@@ -91,9 +90,8 @@ int cmd_attachment(int argc, char **argv)
 	rc = cli_store_open_for_ref(common.pause_dir, argv[optind], &store, &dir);
 	if (rc == LP_OK) {
 		fflush(stdout);
-		rc = lp_attachment_export(store, argv[optind], argv[optind + 1],
-					  out, out ? -1 : STDOUT_FILENO,
-					  &found);
+		rc = lp_attachment_export(store, argv[optind], argv[optind + 1], out,
+					  out ? -1 : STDOUT_FILENO, &found);
 	}
 	if (rc != LP_OK)
 		exit_code = cli_lp_error(CMD, rc);
@@ -101,8 +99,8 @@ int cmd_attachment(int argc, char **argv)
 		char line[4096];
 
 		/* one line, escaped as a whole: the name and path are data */
-		snprintf(line, sizeof(line), "wrote %s (%llu bytes, sha256 %s) to %s",
-			 found.name, found.size, found.sha256, out);
+		snprintf(line, sizeof(line), "wrote %s (%llu bytes, sha256 %s) to %s", found.name,
+			 found.size, found.sha256, out);
 		cli_print_line(stdout, line);
 	}
 	lp_attachment_clear(&found);

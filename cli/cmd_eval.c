@@ -28,39 +28,41 @@ static const struct cli_option do_options[] = {
 	CLI_OPT_END,
 };
 
-#define CODE_JSON_HELP \
+#define CODE_JSON_HELP                                                                             \
 	"print one JSON object: ok, repr, stdout, stderr,\nerror, duration_ms, timed_out, ..."
-#define DO_JSON_HELP \
+#define DO_JSON_HELP                                                                               \
 	"print one JSON object: ok, data, files, stdout,\nstderr, error, duration_ms, ..."
 
 static const int code_exits[] = {
-	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
-	CLI_EXIT_STALE, CLI_EXIT_RESUMED, CLI_EXIT_TIMEDOUT, CLI_EXIT_ABORTED,
-	CLI_EXIT_NOTTAKEN, CLI_EXIT_UNSAFE, CLI_EXIT_NOEVAL, CLI_EXIT_RAISED,
+	CLI_EXIT_OK,          CLI_EXIT_ERROR,       CLI_EXIT_USAGE,
+	CLI_EXIT_NOTFOUND,    CLI_EXIT_STALE,       CLI_EXIT_RESUMED,
+	CLI_EXIT_TIMEDOUT,    CLI_EXIT_ABORTED,     CLI_EXIT_NOTTAKEN,
+	CLI_EXIT_UNSAFE,      CLI_EXIT_NOEVAL,      CLI_EXIT_RAISED,
 	CLI_EXIT_REQ_TIMEOUT, CLI_EXIT_INTERRUPTED, -1,
 };
 
 static const int do_exits[] = {
-	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
-	CLI_EXIT_STALE, CLI_EXIT_RESUMED, CLI_EXIT_TIMEDOUT, CLI_EXIT_ABORTED,
-	CLI_EXIT_NOTTAKEN, CLI_EXIT_UNSAFE, CLI_EXIT_NOACTION, CLI_EXIT_RAISED,
+	CLI_EXIT_OK,          CLI_EXIT_ERROR,       CLI_EXIT_USAGE,
+	CLI_EXIT_NOTFOUND,    CLI_EXIT_STALE,       CLI_EXIT_RESUMED,
+	CLI_EXIT_TIMEDOUT,    CLI_EXIT_ABORTED,     CLI_EXIT_NOTTAKEN,
+	CLI_EXIT_UNSAFE,      CLI_EXIT_NOACTION,    CLI_EXIT_RAISED,
 	CLI_EXIT_REQ_TIMEOUT, CLI_EXIT_INTERRUPTED, -1,
 };
 
-#define CODE_ABOUT_COMMON \
-	"The pause stays pending: eval, exec and do are a conversation, and " \
-	"resume\nstill ends it. Only a pytest run started with "               \
-	"--pause-allow-eval (ini\npause_allow_eval = true) runs code: "         \
-	"otherwise the command is refused\n(exit 20) and nothing is written. " \
-	"The code runs on the paused process's\nmain thread, in the test's "   \
-	"frame: for a failure pause the failing test\nfunction's (its locals, " \
-	"its fixtures by name), for a checkpoint its caller's;\n`item` and "    \
-	"`request` are there too. Names bound by exec stay for the later\n"    \
-	"eval and exec of the same pause. What it prints on sys.stdout and\n"  \
-	"sys.stderr is shown (each text capped at 1 MiB, marked when cut). An " \
-	"exception\nis printed as its traceback (exit 22) and never ends the " \
-	"test; code that\nruns past --timeout is interrupted (exit 23). CODE " \
-	"'-' reads it from\nstandard input; put -- before an EXPR that starts with '-'. Every request is logged in the "   \
+#define CODE_ABOUT_COMMON                                                                                                \
+	"The pause stays pending: eval, exec and do are a conversation, and "                                            \
+	"resume\nstill ends it. Only a pytest run started with "                                                         \
+	"--pause-allow-eval (ini\npause_allow_eval = true) runs code: "                                                  \
+	"otherwise the command is refused\n(exit 20) and nothing is written. "                                           \
+	"The code runs on the paused process's\nmain thread, in the test's "                                             \
+	"frame: for a failure pause the failing test\nfunction's (its locals, "                                          \
+	"its fixtures by name), for a checkpoint its caller's;\n`item` and "                                             \
+	"`request` are there too. Names bound by exec stay for the later\n"                                              \
+	"eval and exec of the same pause. What it prints on sys.stdout and\n"                                            \
+	"sys.stderr is shown (each text capped at 1 MiB, marked when cut). An "                                          \
+	"exception\nis printed as its traceback (exit 22) and never ends the "                                           \
+	"test; code that\nruns past --timeout is interrupted (exit 23). CODE "                                           \
+	"'-' reads it from\nstandard input; put -- before an EXPR that starts with '-'. Every request is logged in the " \
 	"run's events.jsonl (the\ncode, who, ok, duration; never the value).\n"
 
 static const struct cli_spec eval_help = {
@@ -165,8 +167,8 @@ static void last_line(const char *text, char *buf, size_t size)
 	snprintf(buf, size, "%.*s", (int)(end - start), start);
 }
 
-static int print_answer(const char *cmd, const char *id, lp_request_type type,
-			const lp_answer *a, int json)
+static int print_answer(const char *cmd, const char *id, lp_request_type type, const lp_answer *a,
+			int json)
 {
 	if (json) {
 		cli_print_line(stdout, a->json ? a->json : "{}");
@@ -193,11 +195,14 @@ static int print_answer(const char *cmd, const char *id, lp_request_type type,
 	}
 	if (a->ok)
 		return CLI_EXIT_OK;
-	const char *what = type == LP_REQUEST_ACTION ? "the action" : type == LP_REQUEST_EXEC ? "the code" : "the expression";
+	const char *what = type == LP_REQUEST_ACTION ? "the action"
+			   : type == LP_REQUEST_EXEC ? "the code"
+						     : "the expression";
 	if (a->timed_out)
-		return cli_error(cmd, CLI_EXIT_REQ_TIMEOUT,
-				 "%s ran past its --timeout in pause %s and was interrupted; the test keeps waiting",
-				 what, id);
+		return cli_error(
+			cmd, CLI_EXIT_REQ_TIMEOUT,
+			"%s ran past its --timeout in pause %s and was interrupted; the test keeps waiting",
+			what, id);
 	char last[512];
 	last_line(a->error ? a->error : "", last, sizeof last);
 	return cli_error(cmd, CLI_EXIT_RAISED, "%s failed in pause %s: %s; the test keeps waiting",
@@ -228,9 +233,7 @@ static int run(lp_request_type type, const struct cli_spec *spec, int argc, char
 	}
 	while ((key = cli_parser_next(&p, &arg)) > 0) {
 		switch (key) {
-		case CLI_KEY_ARG:
-			args[nargs++] = arg;
-			break;
+		case CLI_KEY_ARG: args[nargs++] = arg; break;
 		case CLI_KEY_TIMEOUT:
 			if (cli_parse_seconds(cmd, "--timeout", arg, &o.timeout) ||
 			    (o.timeout == 0 &&
@@ -246,10 +249,9 @@ static int run(lp_request_type type, const struct cli_spec *spec, int argc, char
 		return cli_finish(cmd, p.exit_code);
 	}
 	if (cli_check_positionals(cmd, argc, argv, optind, 2,
-					     type == LP_REQUEST_ACTION
-						     ? "<pause_id> and ACTION arguments"
-						     : type == LP_REQUEST_EXEC ? "<pause_id> and CODE arguments"
-									   : "<pause_id> and EXPR arguments")) {
+				  type == LP_REQUEST_ACTION ? "<pause_id> and ACTION arguments"
+				  : type == LP_REQUEST_EXEC ? "<pause_id> and CODE arguments"
+							    : "<pause_id> and EXPR arguments")) {
 		free(args);
 		return CLI_EXIT_USAGE;
 	}

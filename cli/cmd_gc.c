@@ -23,8 +23,7 @@ static const struct cli_option options[] = {
 };
 
 static const int exits[] = {
-	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
-	CLI_EXIT_UNSAFE, -1,
+	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND, CLI_EXIT_UNSAFE, -1,
 };
 
 static const struct cli_spec spec = {
@@ -73,15 +72,13 @@ static int parse_duration(const char *text, double *out)
 	/* digits, optionally '.' and digits: no sign, exponent, hex, space */
 	if (text[digits] == '.')
 		digits += 1 + strspn(text + digits + 1, "0123456789");
-	if (isdigit((unsigned char)text[0]) && text[digits] != '\0' &&
-	    text[digits + 1] == '\0')
+	if (isdigit((unsigned char)text[0]) && text[digits] != '\0' && text[digits + 1] == '\0')
 		v = strtod(text, &end);
 	if (end != text + digits)
 		end = NULL;
 	if (end && isfinite(v))
 		for (i = 0; i < sizeof(units) / sizeof(units[0]); i++)
-			if (end[0] == units[i].unit &&
-			    isfinite(v * units[i].seconds)) {
+			if (end[0] == units[i].unit && isfinite(v * units[i].seconds)) {
 				*out = v * units[i].seconds;
 				return 0;
 			}
@@ -115,9 +112,7 @@ static int parse_args(int argc, char **argv, struct gc_args *a)
 			a->older_text = arg;
 			rc = parse_duration(arg, &a->older_than);
 			break;
-		case CLI_KEY_DRY_RUN:
-			a->dry_run = 1;
-			break;
+		case CLI_KEY_DRY_RUN: a->dry_run = 1; break;
 		}
 		if (rc)
 			return rc;
@@ -189,24 +184,22 @@ static int on_item(const lp_gc_item *item, void *ud)
 	return 0;
 }
 
-static int print_summary(const struct gc_args *a, const lp_gc_options *opts,
-			 const lp_gc_report *r)
+static int print_summary(const struct gc_args *a, const lp_gc_options *opts, const lp_gc_report *r)
 {
 	if (a->c.json) {
 		char *line = NULL;
 		int rc = lp_gc_report_json(&line, r, opts);
 
 		return print_json(rc, line)
-			       ? cli_error(CMD, CLI_EXIT_ERROR,
-					   "cannot build the JSON output")
+			       ? cli_error(CMD, CLI_EXIT_ERROR, "cannot build the JSON output")
 			       : CLI_EXIT_OK;
 	}
 	printf("gc: %s %zu run(s), %zu pending entr%s, %zu leftover(s); "
 	       "%zu catalog line(s) dropped; kept %zu active, %zu younger "
 	       "than %s, %zu with a pending pause\n",
 	       a->dry_run ? "would remove" : "removed", r->runs, r->pending,
-	       r->pending == 1 ? "y" : "ies", r->leftovers, r->catalog_lines,
-	       r->kept_active, r->kept_young, a->older_text, r->kept_pending);
+	       r->pending == 1 ? "y" : "ies", r->leftovers, r->catalog_lines, r->kept_active,
+	       r->kept_young, a->older_text, r->kept_pending);
 	return CLI_EXIT_OK;
 }
 
@@ -239,8 +232,7 @@ int cmd_gc(int argc, char **argv)
 	opts.ud = &out;
 	rc = lp_store_gc(&report, store, &opts);
 	if (out.failed)
-		exit_code = cli_error(CMD, CLI_EXIT_ERROR,
-				      "cannot build the JSON output");
+		exit_code = cli_error(CMD, CLI_EXIT_ERROR, "cannot build the JSON output");
 	else if (rc != LP_OK)
 		exit_code = cli_lp_error(CMD, rc);
 	else

@@ -111,8 +111,8 @@ static int add_tsv(struct ls_state *st, const lp_pause_info *info)
 	l->text = malloc(size);
 	if (!l->text)
 		goto out;
-	snprintf(l->text, size, "%s\t%s\t%s\tpid=%ld\tworker=%s\t%s", f[0], f[1], f[2],
-		 info->pid, f[3], f[4]);
+	snprintf(l->text, size, "%s\t%s\t%s\tpid=%ld\tworker=%s\t%s", f[0], f[1], f[2], info->pid,
+		 f[3], f[4]);
 	l->state = f[0];
 	f[0] = NULL;
 	l->created_at = info->created_at;
@@ -181,8 +181,8 @@ static int on_pause(const lp_pause_info *info, void *ud)
 	row[6] = info->nodeid;
 	if (info->question || info->nchoices) {
 		/* what it asks, after the node id: "[question: ...] [choices: a|b]" */
-		size_t size = strlen(info->nodeid) + 32 +
-			      (info->question ? strlen(info->question) : 0);
+		size_t size =
+			strlen(info->nodeid) + 32 + (info->question ? strlen(info->question) : 0);
 		for (size_t i = 0; i < info->nchoices; i++)
 			size += strlen(info->choices[i]) + 1;
 		char *cell = malloc(size);
@@ -190,10 +190,11 @@ static int on_pause(const lp_pause_info *info, void *ud)
 			return 1;
 		size_t n = (size_t)snprintf(cell, size, "%s", info->nodeid);
 		if (info->question)
-			n += (size_t)snprintf(cell + n, size - n, " [question: %s]", info->question);
+			n += (size_t)snprintf(cell + n, size - n, " [question: %s]",
+					      info->question);
 		for (size_t i = 0; i < info->nchoices; i++)
-			n += (size_t)snprintf(cell + n, size - n, "%s%s", i ? "|" : " [choices: ",
-					      info->choices[i]);
+			n += (size_t)snprintf(cell + n, size - n, "%s%s",
+					      i ? "|" : " [choices: ", info->choices[i]);
 		if (info->nchoices)
 			snprintf(cell + n, size - n, "]");
 		row[6] = cell;
@@ -204,19 +205,17 @@ static int on_pause(const lp_pause_info *info, void *ud)
 	return cli_table_add(&st->table, row) == 0 ? 0 : 1;
 }
 
-static int list(lp_store *store, const char *dir, int all,
-		struct ls_state *st)
+static int list(lp_store *store, const char *dir, int all, struct ls_state *st)
 {
 	static const char *const header[7] = {
 		"PAUSE_ID", "STATE", "KIND", "AGE", "PID", "WORKER", "NODEID",
 	};
 	int rc;
 
-	if (cli_table_init(&st->table, 7) != 0 ||
-	    cli_table_add(&st->table, header) != 0)
+	if (cli_table_init(&st->table, 7) != 0 || cli_table_add(&st->table, header) != 0)
 		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
 	rc = store ? lp_store_list(store, (all ? LP_LIST_ALL : 0) | (st->json ? LP_LIST_JSON : 0),
-			    on_pause, st)
+				   on_pause, st)
 		   : 0;
 	if (rc > 0)
 		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");

@@ -20,8 +20,8 @@
 static const struct cli_option options[] = {
 	{"failure-reason", CLI_KEY_FAILURE_REASON, required_argument, "TEXT",
 	 "failure pauses: an explanation added to the\npytest failure report"},
-	{"failure-reason-file", CLI_KEY_FAILURE_REASON_FILE, required_argument,
-	 "FILE", "--failure-reason read from FILE ('-': standard\ninput; one "
+	{"failure-reason-file", CLI_KEY_FAILURE_REASON_FILE, required_argument, "FILE",
+	 "--failure-reason read from FILE ('-': standard\ninput; one "
 	 "trailing newline removed)"},
 	{"result", CLI_KEY_RESULT, required_argument, "true|false|none",
 	 "checkpoints: the verdict the test receives"},
@@ -42,9 +42,9 @@ static const struct cli_option options[] = {
 };
 
 static const int exits[] = {
-	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
-	CLI_EXIT_STALE, CLI_EXIT_RESUMED, CLI_EXIT_TIMEDOUT, CLI_EXIT_ABORTED,
-	CLI_EXIT_NOTTAKEN, CLI_EXIT_UNSAFE, CLI_EXIT_INTERRUPTED, -1,
+	CLI_EXIT_OK,       CLI_EXIT_ERROR,   CLI_EXIT_USAGE,       CLI_EXIT_NOTFOUND,
+	CLI_EXIT_STALE,    CLI_EXIT_RESUMED, CLI_EXIT_TIMEDOUT,    CLI_EXIT_ABORTED,
+	CLI_EXIT_NOTTAKEN, CLI_EXIT_UNSAFE,  CLI_EXIT_INTERRUPTED, -1,
 };
 
 static const struct cli_spec spec = {
@@ -133,8 +133,8 @@ int cli_read_reason_file(const char *cmd, const char *opt, const char *path, cha
 
 	*out = NULL;
 	if (fp == NULL)
-		return cli_error(cmd, CLI_EXIT_USAGE, "%s: cannot read '%s': %s",
-				 opt, path, strerror(errno));
+		return cli_error(cmd, CLI_EXIT_USAGE, "%s: cannot read '%s': %s", opt, path,
+				 strerror(errno));
 	buf = malloc(REASON_FILE_CAP + 2);
 	if (buf == NULL) {
 		if (fp != stdin)
@@ -148,8 +148,8 @@ int cli_read_reason_file(const char *cmd, const char *opt, const char *path, cha
 		if (fp != stdin)
 			fclose(fp);
 		free(buf);
-		return cli_error(cmd, CLI_EXIT_USAGE, "%s: cannot read '%s': %s",
-				 opt, path, strerror(err));
+		return cli_error(cmd, CLI_EXIT_USAGE, "%s: cannot read '%s': %s", opt, path,
+				 strerror(err));
 	}
 	if (fp != stdin)
 		fclose(fp);
@@ -163,8 +163,7 @@ int cli_read_reason_file(const char *cmd, const char *opt, const char *path, cha
 	if (memchr(buf, '\0', n) != NULL) {
 		free(buf);
 		return cli_error(cmd, CLI_EXIT_USAGE,
-				 "%s: '%s' contains a NUL byte; a reason is text",
-				 opt, path);
+				 "%s: '%s' contains a NUL byte; a reason is text", opt, path);
 	}
 	if (n > 0 && buf[n - 1] == '\n')
 		n--;
@@ -222,15 +221,13 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 		case CLI_KEY_FAILURE_REASON_FILE:
 			if (a->opts.failure_reason)
 				return both("failure-reason");
-			rc = cli_read_reason_file(CMD, "--failure-reason-file", arg,
-					      &a->owned[0]);
+			rc = cli_read_reason_file(CMD, "--failure-reason-file", arg, &a->owned[0]);
 			a->opts.failure_reason = a->owned[0];
 			break;
 		case CLI_KEY_REASON_FILE:
 			if (a->opts.reason)
 				return both("reason");
-			rc = cli_read_reason_file(CMD, "--reason-file", arg,
-					      &a->owned[1]);
+			rc = cli_read_reason_file(CMD, "--reason-file", arg, &a->owned[1]);
 			a->opts.reason = a->owned[1];
 			break;
 		case CLI_KEY_RESULT:
@@ -242,20 +239,15 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 				return both("reason");
 			a->opts.reason = arg;
 			break;
-		case CLI_KEY_VALUE:
-			a->opts.value = arg;
-			break;
+		case CLI_KEY_VALUE: a->opts.value = arg; break;
 		case CLI_KEY_TAKE_TIMEOUT:
 			rc = cli_parse_seconds(CMD, "--take-timeout", arg, &take);
 			/* ours: 0 means "do not wait"; the runtime's is < 0 */
 			a->opts.take_timeout = take > 0 ? take : -1.0;
 			break;
-		case CLI_KEY_ATTACH:
-			rc = cli_attach_add(CMD, &a->attach, arg);
-			break;
+		case CLI_KEY_ATTACH: rc = cli_attach_add(CMD, &a->attach, arg); break;
 		case CLI_KEY_MAX_ATTACHMENT_SIZE:
-			rc = cli_parse_size(CMD, "--max-attachment-size", arg,
-					    &a->attach.max_size);
+			rc = cli_parse_size(CMD, "--max-attachment-size", arg, &a->attach.max_size);
 			break;
 		}
 		if (rc)
@@ -265,8 +257,7 @@ static int parse_args(int argc, char **argv, struct resume_args *a)
 		return p.exit_code == CLI_EXIT_OK ? -1 : p.exit_code;
 	if ((rc = cli_ref_argument(&p, &a->ref)) != 0)
 		return rc;
-	if (a->opts.failure_reason &&
-	    (a->opts.has_result || a->opts.reason || a->opts.value))
+	if (a->opts.failure_reason && (a->opts.has_result || a->opts.reason || a->opts.value))
 		return cli_error(CMD, CLI_EXIT_USAGE,
 				 "--failure-reason is for failure pauses; "
 				 "--result/--reason/--value for checkpoints and "
@@ -295,8 +286,7 @@ static int print_json(const lp_pause_info *info, const char *ref, int attached)
 	return 0;
 }
 
-static void print_human(const char *cmd, const lp_pause_info *info,
-			const char *ref, int waited)
+static void print_human(const char *cmd, const lp_pause_info *info, const char *ref, int waited)
 {
 	const char *kind = info && info->kind ? info->kind : "?";
 	const char *nodeid = info && info->nodeid ? info->nodeid : "?";
@@ -304,11 +294,9 @@ static void print_human(const char *cmd, const lp_pause_info *info,
 
 	/* the node id is a test's text: escaped for the terminal */
 	if (waited)
-		printf("%s %s (%s, ", abort ? "aborted" : "resumed",
-		       result_name(info, ref), kind);
+		printf("%s %s (%s, ", abort ? "aborted" : "resumed", result_name(info, ref), kind);
 	else
-		printf("%s command written for %s (%s, ", cmd,
-		       result_name(info, ref), kind);
+		printf("%s command written for %s (%s, ", cmd, result_name(info, ref), kind);
 	cli_put_safe(stdout, nodeid);
 	printf(waited ? ")\n" : "); not waiting for it to be taken\n");
 }
@@ -339,8 +327,8 @@ static void catch_signals(struct sigaction old[2])
 	sigaction(SIGTERM, &sa, &old[1]);
 }
 
-int cli_resume_run(const char *cmd, const char *ref, const char *pause_dir,
-		   int json, lp_resume_options *opts)
+int cli_resume_run(const char *cmd, const char *ref, const char *pause_dir, int json,
+		   lp_resume_options *opts)
 {
 	lp_pause_info *info = NULL;
 	lp_store *store = NULL;
@@ -362,8 +350,7 @@ int cli_resume_run(const char *cmd, const char *ref, const char *pause_dir,
 	if (rc != LP_OK)
 		exit_code = cli_lp_error(cmd, rc);
 	else if (json && print_json(info, ref, opts->nattach > 0) != 0)
-		exit_code = cli_error(cmd, CLI_EXIT_ERROR,
-				      "cannot build the JSON output");
+		exit_code = cli_error(cmd, CLI_EXIT_ERROR, "cannot build the JSON output");
 	else if (!json)
 		print_human(cmd, info, ref, opts->take_timeout >= 0);
 	lp_pause_info_free(info);

@@ -11,8 +11,7 @@
 #define CMD "runs"
 
 static const struct cli_option options[] = {
-	{"all", 'a', no_argument, NULL,
-	 "every run: also ended and stale ones"},
+	{"all", 'a', no_argument, NULL, "every run: also ended and stale ones"},
 	CLI_OPT_END,
 };
 
@@ -101,21 +100,18 @@ static int on_run(const lp_run_summary *run, void *ud)
 	return cli_table_add(&st->table, row) == 0 ? 0 : 1;
 }
 
-static int list(lp_store *store, const char *dir, int all,
-		struct runs_state *st)
+static int list(lp_store *store, const char *dir, int all, struct runs_state *st)
 {
 	static const char *const header[NCOLS] = {
-		"RUN_ID", "STATE", "PID", "STARTED", "ENDED", "EXIT",
+		"RUN_ID",  "STATE", "PID",     "STARTED",   "ENDED",   "EXIT",
 		"PENDING", "STALE", "RESUMED", "TIMED_OUT", "ABORTED", "HOST",
 	};
 	int rc;
 
-	if (cli_table_init(&st->table, NCOLS) != 0 ||
-	    cli_table_add(&st->table, header) != 0)
+	if (cli_table_init(&st->table, NCOLS) != 0 || cli_table_add(&st->table, header) != 0)
 		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
-	rc = store ? lp_store_runs(store, (all ? LP_RUNS_ALL : 0) |
-					 (st->json ? LP_RUNS_JSON : 0),
-				  on_run, st)
+	rc = store ? lp_store_runs(store, (all ? LP_RUNS_ALL : 0) | (st->json ? LP_RUNS_JSON : 0),
+				   on_run, st)
 		   : 0;
 	if (rc > 0)
 		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");

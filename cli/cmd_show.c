@@ -11,32 +11,32 @@
 #define CMD "show"
 
 static const int exits[] = {
-	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
-	CLI_EXIT_UNSAFE, -1,
+	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND, CLI_EXIT_UNSAFE, -1,
 };
 
 static const struct cli_spec spec = {
 	.name = CMD,
 	.usage = "show <pause_id | pause file> [--json] "
 		 "[--pause-dir DIR]",
-	.about = "Print everything recorded about one pause, in any state, one "
-		 "\"key: value\"\nper line: pause_id, kind, run_id, nodeid, "
-		 "state (derived: the status, or\n\"stale\" when the paused "
-		 "process is gone), status (as recorded), pid,\nworker_id "
-		 "(xdist workers only), hostname, cwd, created_at (ISO-8601 "
-		 "local\ntime, then the recorded seconds since the epoch), "
-		 "timeout (seconds),\ntask (checkpoints) or original_failure "
-		 "(failures) in full, further lines\nindented by two spaces; "
-		 "once ended, the verdict: resolved_by (cli, timeout,\nabort, "
-		 "signal, file...), finished_at, and result (true|false|none) "
-		 "and reason\n(checkpoints) or failure_reason (failures); "
-		 "one attachment line per file attached (name, content type, "
-		 "size,\nsource: test, capture or resume, sha256, and blob=ok, "
-		 "missing or corrupt:\neach blob is read and its SHA-256 "
-		 "checked; write one out with\n'" CLI_PROG " attachment'); "
-		 "pause_file; and while pending,\nresume: the command that "
-		 "resumes it, then eval (allowed or off) and actions (the names\n`do` takes). Every text from a test or a resumer is\nescaped "
-		 "for the terminal (see the README).\n",
+	.about =
+		"Print everything recorded about one pause, in any state, one "
+		"\"key: value\"\nper line: pause_id, kind, run_id, nodeid, "
+		"state (derived: the status, or\n\"stale\" when the paused "
+		"process is gone), status (as recorded), pid,\nworker_id "
+		"(xdist workers only), hostname, cwd, created_at (ISO-8601 "
+		"local\ntime, then the recorded seconds since the epoch), "
+		"timeout (seconds),\ntask (checkpoints) or original_failure "
+		"(failures) in full, further lines\nindented by two spaces; "
+		"once ended, the verdict: resolved_by (cli, timeout,\nabort, "
+		"signal, file...), finished_at, and result (true|false|none) "
+		"and reason\n(checkpoints) or failure_reason (failures); "
+		"one attachment line per file attached (name, content type, "
+		"size,\nsource: test, capture or resume, sha256, and blob=ok, "
+		"missing or corrupt:\neach blob is read and its SHA-256 "
+		"checked; write one out with\n'" CLI_PROG " attachment'); "
+		"pause_file; and while pending,\nresume: the command that "
+		"resumes it, then eval (allowed or off) and actions (the names\n`do` takes). Every text from a test or a resumer is\nescaped "
+		"for the terminal (see the README).\n",
 	.common = CLI_COMMON_JSON | CLI_COMMON_PAUSE_DIR,
 	.json_help = "print the pause file plus its derived \"state\"\nas one "
 		     "JSON object (each attachment with its \"blob\"\nstate)",
@@ -55,7 +55,8 @@ static void print_offers(const lp_pause_info *info)
 	if (info->state_code != LP_STATE_PENDING ||
 	    lp_pause_offers(&allow_eval, &actions, info) != LP_OK)
 		return;
-	printf("eval: %s\n", allow_eval ? "allowed (eval, exec)" : "off (needs pytest --pause-allow-eval)");
+	printf("eval: %s\n",
+	       allow_eval ? "allowed (eval, exec)" : "off (needs pytest --pause-allow-eval)");
 	fputs("actions: ", stdout);
 	cli_print_line(stdout, actions[0] ? actions : "none");
 	free(actions);

@@ -35,9 +35,9 @@ static const struct cli_option options[] = {
 };
 
 static const int exits[] = {
-	CLI_EXIT_OK, CLI_EXIT_ERROR, CLI_EXIT_USAGE, CLI_EXIT_NOTFOUND,
-	CLI_EXIT_RUNENDED, CLI_EXIT_WATCH_TIMEOUT, CLI_EXIT_UNSAFE,
-	CLI_EXIT_INTERRUPTED, -1,
+	CLI_EXIT_OK,       CLI_EXIT_ERROR,       CLI_EXIT_USAGE,
+	CLI_EXIT_NOTFOUND, CLI_EXIT_RUNENDED,    CLI_EXIT_WATCH_TIMEOUT,
+	CLI_EXIT_UNSAFE,   CLI_EXIT_INTERRUPTED, -1,
 };
 
 static const struct cli_spec spec = {
@@ -135,8 +135,7 @@ static int signals_install(struct signals *s)
 	memset(s, 0, sizeof(*s));
 	interrupted = 0;
 	if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
-		return cli_error(CMD, CLI_EXIT_ERROR, "pipe: %s",
-				 strerror(errno));
+		return cli_error(CMD, CLI_EXIT_ERROR, "pipe: %s", strerror(errno));
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
@@ -147,8 +146,7 @@ static int signals_install(struct signals *s)
 		int err = errno;
 
 		signals_restore(s);
-		return cli_error(CMD, CLI_EXIT_ERROR, "sigaction: %s",
-				 strerror(err));
+		return cli_error(CMD, CLI_EXIT_ERROR, "sigaction: %s", strerror(err));
 	}
 	return 0;
 }
@@ -175,12 +173,8 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
 	while ((key = cli_parser_next(&p, &arg)) > 0) {
 		rc = 0;
 		switch (key) {
-		case CLI_KEY_RUN_ID:
-			a->run_id = arg;
-			break;
-		case CLI_KEY_ALL_RUNS:
-			a->all_runs = 1;
-			break;
+		case CLI_KEY_RUN_ID: a->run_id = arg; break;
+		case CLI_KEY_ALL_RUNS: a->all_runs = 1; break;
 		case CLI_KEY_TIMEOUT:
 			rc = cli_parse_seconds(CMD, "--timeout", arg, &a->timeout);
 			break;
@@ -192,9 +186,7 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
 					       "seconds from 0.001 to 3600",
 					       arg);
 			break;
-		case 'a':
-			a->all = 1;
-			break;
+		case 'a': a->all = 1; break;
 		}
 		if (rc)
 			return rc;
@@ -214,8 +206,7 @@ static int parse_args(int argc, char **argv, struct watch_args *a)
 	if (a->all_runs)
 		return 0;
 	if (!a->run_id)
-		return cli_error(CMD, CLI_EXIT_USAGE,
-				 "--run-id is required (or give --all-runs)");
+		return cli_error(CMD, CLI_EXIT_USAGE, "--run-id is required (or give --all-runs)");
 	rc = lp_id_validate(a->run_id, "run id");
 	if (rc != LP_OK)
 		return cli_lp_error(CMD, rc);
@@ -233,15 +224,12 @@ static int print_no_pause(const struct watch_args *a, int rc)
 	char *line = NULL;
 
 	if (rc == LP_ERUNENDED)
-		snprintf(text, sizeof(text), "run is no longer active: %s",
-			 lp_error_message());
+		snprintf(text, sizeof(text), "run is no longer active: %s", lp_error_message());
 	else if (a->all_runs)
-		snprintf(text, sizeof(text),
-			 "timed out after %gs waiting for a pause in any run",
+		snprintf(text, sizeof(text), "timed out after %gs waiting for a pause in any run",
 			 a->timeout);
 	else
-		snprintf(text, sizeof(text),
-			 "timed out after %gs waiting for a pause in run %s",
+		snprintf(text, sizeof(text), "timed out after %gs waiting for a pause in run %s",
 			 a->timeout, a->run_id);
 	if (!a->c.json) {
 		cli_print_line(stdout, text);
@@ -251,8 +239,7 @@ static int print_no_pause(const struct watch_args *a, int rc)
 	values[1] = a->run_id;
 	values[2] = text;
 	if (lp_json_object_line(&line, keys, values, 3) != LP_OK)
-		return cli_error(CMD, CLI_EXIT_ERROR,
-				 "cannot build the JSON output");
+		return cli_error(CMD, CLI_EXIT_ERROR, "cannot build the JSON output");
 	puts(line);
 	free(line);
 	return cli_exit_code(rc);

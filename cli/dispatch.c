@@ -8,29 +8,33 @@
 #include "cli.h"
 
 static const struct cli_command commands[] = {
-	{"watch", cmd_watch, "wait for the next pause of a run; print it and how "
-			     "to resume it"},
+	{"watch", cmd_watch,
+	 "wait for the next pause of a run; print it and how "
+	 "to resume it"},
 	{"resume", cmd_resume, "resume a paused test with a verdict"},
 	{"abort", cmd_abort, "end a pause and stop its run (the test fails)"},
 	{"ls", cmd_ls, "list pending pauses (every pause with -a)"},
 	{"show", cmd_show, "print everything recorded about one pause"},
-	{"serve", cmd_serve, "serve a live dashboard and an HTTP API to see "
-			     "and answer pauses"},
+	{"serve", cmd_serve,
+	 "serve a live dashboard and an HTTP API to see "
+	 "and answer pauses"},
 	{"runs", cmd_runs, "list active runs (every run with -a)"},
 	{"gc", cmd_gc, "remove runs that ended longer ago than a duration"},
-	{"attachment", cmd_attachment, "write out one attachment of a pause "
-				       "(its hash verified)"},
-	{"eval", cmd_eval, "evaluate a Python expression in a paused test "
-			   "(--pause-allow-eval)"},
-	{"exec", cmd_exec, "run Python statements in a paused test "
-			   "(--pause-allow-eval)"},
+	{"attachment", cmd_attachment,
+	 "write out one attachment of a pause "
+	 "(its hash verified)"},
+	{"eval", cmd_eval,
+	 "evaluate a Python expression in a paused test "
+	 "(--pause-allow-eval)"},
+	{"exec", cmd_exec,
+	 "run Python statements in a paused test "
+	 "(--pause-allow-eval)"},
 	{"do", cmd_do, "run a named action of the test suite in a paused test"},
 };
 
 static const struct cli_option main_options[] = {
 	CLI_OPT_HELP,
-	{"version", 'V', no_argument, NULL,
-	 "print the version and protocol version and exit"},
+	{"version", 'V', no_argument, NULL, "print the version and protocol version and exit"},
 	CLI_OPT_END,
 };
 
@@ -47,7 +51,8 @@ static void print_main_help(void)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		printf("  %-10s %s\n", commands[i].name, commands[i].summary);
 	printf("\nRun '%s <command> --help' for the options, exit codes "
-	       "and\nexamples of a command.\n\nGlobal options:\n", CLI_PROG);
+	       "and\nexamples of a command.\n\nGlobal options:\n",
+	       CLI_PROG);
 	cli_print_options(stdout, main_options);
 	printf("\nPause directory (every command takes --pause-dir DIR); the "
 	       "first that is set:\n"
@@ -92,12 +97,9 @@ int cli_main(int argc, char **argv)
 		return CLI_EXIT_ERROR;
 	while ((key = cli_parser_next(&p, &arg)) > 0) {
 		switch (key) {
-		case 'h':
-			print_main_help();
-			return cli_finish(NULL, CLI_EXIT_OK);
+		case 'h': print_main_help(); return cli_finish(NULL, CLI_EXIT_OK);
 		case 'V':
-			printf("%s %s (protocol %d)\n", CLI_PROG, LP_VERSION,
-			       LP_PROTOCOL_VERSION);
+			printf("%s %s (protocol %d)\n", CLI_PROG, LP_VERSION, LP_PROTOCOL_VERSION);
 			return cli_finish(NULL, CLI_EXIT_OK);
 		}
 	}
@@ -108,6 +110,5 @@ int cli_main(int argc, char **argv)
 	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
 		if (strcmp(argv[optind], commands[i].name) == 0)
 			return commands[i].run(argc - optind, argv + optind);
-	return cli_error(NULL, CLI_EXIT_USAGE, "unknown command '%s'",
-			 argv[optind]);
+	return cli_error(NULL, CLI_EXIT_USAGE, "unknown command '%s'", argv[optind]);
 }

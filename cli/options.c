@@ -58,9 +58,8 @@ static void parser_reset(struct cli_parser *p, const char *cmd, int argc, char *
 	p->exit_code = CLI_EXIT_USAGE;
 }
 
-int cli_parser_init(struct cli_parser *p, const char *cmd,
-		    const struct cli_option *opts, int argc, char **argv,
-		    int stop_at_command)
+int cli_parser_init(struct cli_parser *p, const char *cmd, const struct cli_option *opts, int argc,
+		    char **argv, int stop_at_command)
 {
 	size_t n = 0, s = 0;
 
@@ -77,8 +76,8 @@ int cli_parser_init(struct cli_parser *p, const char *cmd,
 	return 0;
 }
 
-int cli_command_init(struct cli_parser *p, const struct cli_spec *spec,
-		     struct cli_common *common, int argc, char **argv)
+int cli_command_init(struct cli_parser *p, const struct cli_spec *spec, struct cli_common *common,
+		     int argc, char **argv)
 {
 	static const struct cli_option none[] = {CLI_OPT_END};
 	size_t i, n = 0, s = 0;
@@ -149,22 +148,18 @@ again:
 		 * option, or a long one (optopt is 0 when unknown or ambiguous,
 		 * its key when it was given a value it does not take). */
 		if (optopt > 0 && optopt < 256 &&
-		    (optopt == ':' || optopt == '+' ||
-		     !strchr(p->shortopts, optopt)))
-			cli_error(p->cmd, CLI_EXIT_USAGE, "unknown option '-%c'",
-				  optopt);
+		    (optopt == ':' || optopt == '+' || !strchr(p->shortopts, optopt)))
+			cli_error(p->cmd, CLI_EXIT_USAGE, "unknown option '-%c'", optopt);
 		else if (optopt == 0)
-			cli_error(p->cmd, CLI_EXIT_USAGE,
-				  "unknown or ambiguous option '%s'",
+			cli_error(p->cmd, CLI_EXIT_USAGE, "unknown or ambiguous option '%s'",
 				  p->argv[optind - 1]);
 		else
-			cli_error(p->cmd, CLI_EXIT_USAGE,
-				  "option '%s' takes no value", p->argv[optind - 1]);
+			cli_error(p->cmd, CLI_EXIT_USAGE, "option '%s' takes no value",
+				  p->argv[optind - 1]);
 		return -1;
 	}
 	if (c == ':') {
-		cli_error(p->cmd, CLI_EXIT_USAGE, "option '%s' needs a value",
-			  p->argv[optind - 1]);
+		cli_error(p->cmd, CLI_EXIT_USAGE, "option '%s' needs a value", p->argv[optind - 1]);
 		return -1;
 	}
 	*arg = optarg;
@@ -186,13 +181,11 @@ static void print_option(FILE *fp, const struct cli_option *o)
 	int n;
 
 	if (o->key < 256)
-		n = snprintf(left, sizeof(left), "  -%c, --%s", o->key,
-			     o->name);
+		n = snprintf(left, sizeof(left), "  -%c, --%s", o->key, o->name);
 	else
 		n = snprintf(left, sizeof(left), "      --%s", o->name);
 	if (o->metavar && n > 0 && (size_t)n < sizeof(left))
-		snprintf(left + n, sizeof(left) - (size_t)n, " %s",
-			 o->metavar);
+		snprintf(left + n, sizeof(left) - (size_t)n, " %s", o->metavar);
 	if (strlen(left) + 2 > OPT_COLUMN)
 		fprintf(fp, "%s\n%*s", left, OPT_COLUMN, "");
 	else
@@ -225,8 +218,7 @@ void cli_print_spec_help(FILE *fp, const struct cli_spec *spec)
 {
 	size_t i;
 
-	fprintf(fp, "usage: %s %s\n\n%s\nOptions:\n", CLI_PROG, spec->usage,
-		spec->about);
+	fprintf(fp, "usage: %s %s\n\n%s\nOptions:\n", CLI_PROG, spec->usage, spec->about);
 	if (spec->opts)
 		cli_print_options(fp, spec->opts);
 	for (i = 0; i < NCOMMON; i++) {
@@ -241,8 +233,7 @@ void cli_print_spec_help(FILE *fp, const struct cli_spec *spec)
 	print_help_tail(fp, spec->exits, spec->examples);
 }
 
-int cli_parse_seconds(const char *cmd, const char *option, const char *text,
-		      double *out)
+int cli_parse_seconds(const char *cmd, const char *option, const char *text, double *out)
 {
 	char *end = NULL;
 	double v = strtod(text, &end);
@@ -256,8 +247,7 @@ int cli_parse_seconds(const char *cmd, const char *option, const char *text,
 	return 0;
 }
 
-int cli_parse_size(const char *cmd, const char *option, const char *text,
-		   unsigned long long *out)
+int cli_parse_size(const char *cmd, const char *option, const char *text, unsigned long long *out)
 {
 	char *end = NULL;
 	unsigned long long v, mul = 1;
@@ -309,21 +299,20 @@ void cli_attach_free(struct cli_attach *a)
 int cli_check_pause_dir(const char *cmd, const char *dir)
 {
 	if (dir && *dir == '\0')
-		return cli_error(cmd, CLI_EXIT_USAGE,
-				 "--pause-dir must not be empty");
+		return cli_error(cmd, CLI_EXIT_USAGE, "--pause-dir must not be empty");
 	return 0;
 }
 
-int cli_check_positionals(const char *cmd, int argc, char **argv, int first,
-			  int want, const char *what)
+int cli_check_positionals(const char *cmd, int argc, char **argv, int first, int want,
+			  const char *what)
 {
 	int have = argc - first;
 
 	if (have < want)
 		return cli_error(cmd, CLI_EXIT_USAGE, "missing %s", what);
 	if (have > want)
-		return cli_error(cmd, CLI_EXIT_USAGE,
-				 "unexpected argument '%s'", argv[first + want]);
+		return cli_error(cmd, CLI_EXIT_USAGE, "unexpected argument '%s'",
+				 argv[first + want]);
 	return 0;
 }
 

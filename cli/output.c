@@ -145,12 +145,10 @@ int cli_error(const char *cmd, int exit_code, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	fflush(stdout);
-	fprintf(stderr, "%s%s%s: error: ", CLI_PROG, cmd ? " " : "",
-		cmd ? cmd : "");
+	fprintf(stderr, "%s%s%s: error: ", CLI_PROG, cmd ? " " : "", cmd ? cmd : "");
 	put_one_line(stderr, msg);
 	if (exit_code == CLI_EXIT_USAGE)
-		fprintf(stderr, " (see '%s%s%s --help')", CLI_PROG,
-			cmd ? " " : "", cmd ? cmd : "");
+		fprintf(stderr, " (see '%s%s%s --help')", CLI_PROG, cmd ? " " : "", cmd ? cmd : "");
 	fputc('\n', stderr);
 	return exit_code;
 }
@@ -186,8 +184,7 @@ int cli_lp_error(const char *cmd, int lp_code)
 int cli_finish(const char *cmd, int exit_code)
 {
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		cli_error(cmd, CLI_EXIT_ERROR,
-			  "cannot write to standard output: %s",
+		cli_error(cmd, CLI_EXIT_ERROR, "cannot write to standard output: %s",
 			  strerror(errno));
 		return exit_code ? exit_code : CLI_EXIT_ERROR;
 	}
@@ -203,7 +200,8 @@ void cli_print_line(FILE *fp, const char *text)
 void cli_print_text(FILE *fp, const char *text)
 {
 	char *safe = NULL;
-	if (lp_text_terminal_safe(&safe, text, text ? strlen(text) : 0, LP_TEXT_MULTILINE) != LP_OK) {
+	if (lp_text_terminal_safe(&safe, text, text ? strlen(text) : 0, LP_TEXT_MULTILINE) !=
+	    LP_OK) {
 		fputs("?\n", fp);
 		return;
 	}
@@ -252,14 +250,13 @@ static void put_time(FILE *fp, const char *key, double when_s)
 	char when[64];
 	long off;
 
-	if (!localtime_r(&t, &tm) ||
-	    !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm)) {
+	if (!localtime_r(&t, &tm) || !strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm)) {
 		fprintf(fp, "%s: %.6f\n", key, when_s);
 		return;
 	}
 	off = tm.tm_gmtoff / 60;
-	fprintf(fp, "%s: %s%c%02ld:%02ld (%.6f)\n", key, when,
-		off < 0 ? '-' : '+', labs(off) / 60, labs(off) % 60, when_s);
+	fprintf(fp, "%s: %s%c%02ld:%02ld (%.6f)\n", key, when, off < 0 ? '-' : '+', labs(off) / 60,
+		labs(off) % 60, when_s);
 }
 
 /* How an ended pause ended: who resolved it, when, and the verdict, each
@@ -272,7 +269,7 @@ static void put_verdict(FILE *fp, const lp_pause_info *info)
 		put_time(fp, "finished_at", info->finished_at);
 	if (info->kind_code == LP_KIND_CHECKPOINT)
 		fprintf(fp, "result: %s\n",
-			info->result == LP_RESULT_TRUE	  ? "true"
+			info->result == LP_RESULT_TRUE    ? "true"
 			: info->result == LP_RESULT_FALSE ? "false"
 							  : "none");
 	if (info->kind_code != LP_KIND_FAILURE &&
@@ -282,8 +279,7 @@ static void put_verdict(FILE *fp, const lp_pause_info *info)
 	    info->state_code == LP_STATE_ABORTED) /* an abort's reason */
 		put_text(fp, "reason", info->reason ? info->reason : "-");
 	if (info->kind_code == LP_KIND_FAILURE)
-		put_text(fp, "failure_reason",
-			 info->failure_reason ? info->failure_reason : "-");
+		put_text(fp, "failure_reason", info->failure_reason ? info->failure_reason : "-");
 }
 
 /* "choices: a | b | c", each escaped. */
@@ -312,8 +308,7 @@ static void put_attachments(FILE *fp, const lp_pause_info *info)
 		put_one_line(fp, a->name);
 		fputs(" (", fp);
 		put_one_line(fp, a->content_type);
-		fprintf(fp, ", %llu bytes, from %s) sha256=%s", a->size, a->source,
-			a->sha256);
+		fprintf(fp, ", %llu bytes, from %s) sha256=%s", a->size, a->source, a->sha256);
 		if (a->blob != LP_BLOB_UNCHECKED)
 			fprintf(fp, " blob=%s", lp_blob_state_name(a->blob));
 		fputc('\n', fp);
@@ -340,8 +335,7 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info, unsigned flags)
 	int checkpoint = info->kind_code == LP_KIND_CHECKPOINT;
 	int pending = info->state_code == LP_STATE_PENDING;
 	int ended = info->state_code == LP_STATE_RESUMED ||
-		    info->state_code == LP_STATE_TIMED_OUT ||
-		    info->state_code == LP_STATE_ABORTED;
+		    info->state_code == LP_STATE_TIMED_OUT || info->state_code == LP_STATE_ABORTED;
 
 	put_value(fp, "pause_id", info->pause_id);
 	put_value(fp, "kind", info->kind);
@@ -428,8 +422,7 @@ int cli_table_add(struct cli_table *t, const char *const *cells)
 		const char *cell = cells[i] ? cells[i] : "-";
 
 		/* escaped once here, so that the widths are those printed */
-		if (lp_text_terminal_safe(&t->cells[base + i], cell, strlen(cell),
-					  0) != LP_OK) {
+		if (lp_text_terminal_safe(&t->cells[base + i], cell, strlen(cell), 0) != LP_OK) {
 			while (i-- > 0)
 				free(t->cells[base + i]);
 			return -1;

@@ -64,13 +64,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (runs == NULL)
 		abort(); /* both accept the same headers */
 	for (size_t k = 0; k < cat->nruns; k++) {
-		if (lpi_run_id_validate(cat->runs[k]) != LP_OK || !lpi_catalog_has_run(cat, cat->runs[k]))
+		if (lpi_run_id_validate(cat->runs[k]) != LP_OK ||
+		    !lpi_catalog_has_run(cat, cat->runs[k]))
 			abort();
 		if (!lpi_catalog_has_run(runs, cat->runs[k]))
 			abort();
 	}
 	for (size_t k = 0; k < runs->nruns; k++)
-		if (lpi_run_id_validate(runs->runs[k]) == LP_OK && !lpi_catalog_has_run(cat, runs->runs[k]))
+		if (lpi_run_id_validate(runs->runs[k]) == LP_OK &&
+		    !lpi_catalog_has_run(cat, runs->runs[k]))
 			abort();
 	lpi_catalog_free(runs);
 	for (size_t k = 0; k < cat->npauses; k++) {

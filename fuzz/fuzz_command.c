@@ -24,7 +24,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	for (int kind = LP_KIND_FAILURE; kind <= LP_KIND_QUESTION; kind++) {
 		lpi_command c;
-		if (lpi_command_parse((const char *)data, size, (lp_kind)kind, "command", &c) != LP_OK)
+		if (lpi_command_parse((const char *)data, size, (lp_kind)kind, "command", &c) !=
+		    LP_OK)
 			continue;
 		if (c.action != LP_ACTION_RESUME && c.action != LP_ACTION_ABORT &&
 		    c.action != LP_ACTION_TIMEOUT)
@@ -50,7 +51,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			 * names, 64 hex digits, sizes, at most the cap */
 			lp_attachment *list;
 			size_t n;
-			if (lpi_attachments_parse(c.attachments, "command", 0, "/r", &list, &n) != LP_OK ||
+			if (lpi_attachments_parse(c.attachments, "command", 0, "/r", &list, &n) !=
+				    LP_OK ||
 			    n > LP_ATTACH_COUNT_MAX)
 				abort();
 			for (size_t k = 0; k < n; k++)

@@ -28,8 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *path = n + 1 < size - 1 ? buf + n + 1 : "";
 		srv_route r;
 		int m = srv_route_match(method, path, &r);
-		if (m == SRV_ROUTE_OK && (r.id == SRV_R_PAUSE || r.id == SRV_R_RESUME ||
-					  r.id == SRV_R_ABORT) &&
+		if (m == SRV_ROUTE_OK &&
+		    (r.id == SRV_R_PAUSE || r.id == SRV_R_RESUME || r.id == SRV_R_ABORT) &&
 		    lp_id_validate(r.pause_id, "pause id") != LP_OK)
 			abort();
 		if (m == SRV_ROUTE_OK && r.post != (strcmp(method, "POST") == 0))

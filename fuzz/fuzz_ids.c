@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (strchr(s, '/') || s[0] == '.' || strlen(s) > LP_ID_MAX)
 			abort();
 		char run[LP_ID_MAX + 1];
-		if (lpi_pause_id_run(s, run) == LP_OK && (strchr(run, '.') || strlen(run) >= strlen(s)))
+		if (lpi_pause_id_run(s, run) == LP_OK &&
+		    (strchr(run, '.') || strlen(run) >= strlen(s)))
 			abort();
 	}
 	if (lpi_run_id_validate(s) == LP_OK && strchr(s, '.'))

@@ -21,7 +21,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char *rid = NULL;
 	if (lpi_request_parse((const char *)data, size, "request", &r, &rid) == LP_OK) {
 		const lp_request *q = &r.req;
-		if (q->request_id == NULL || strchr(q->request_id, '.') || strchr(q->request_id, '/') ||
+		if (q->request_id == NULL || strchr(q->request_id, '.') ||
+		    strchr(q->request_id, '/') ||
 		    lp_id_validate(q->request_id, "request id") != LP_OK)
 			abort();
 		if (q->type != LP_REQUEST_EVAL && q->type != LP_REQUEST_EXEC &&
@@ -33,7 +34,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (q->nargs > LP_REQUEST_ARGS_MAX)
 				abort();
 			for (size_t i = 0; i < q->nargs; i++)
-				if (!q->arg_keys[i] || !q->arg_values[i] || strchr(q->arg_keys[i], '-'))
+				if (!q->arg_keys[i] || !q->arg_values[i] ||
+				    strchr(q->arg_keys[i], '-'))
 					abort();
 		} else if (!q->code || !q->code[0] || strlen(q->code) > LP_REQUEST_CODE_MAX) {
 			abort();

@@ -64,22 +64,22 @@ extern "C" {
 
 typedef enum lp_error {
 	LP_OK = 0,
-	LP_ERROR = -1,       /* I/O or system error (message names the path) */
-	LP_EINVAL = -2,      /* a bad argument: id, option value, combination */
-	LP_ENOTFOUND = -3,   /* no such pause or run */
-	LP_EUNSAFE = -4,     /* the pause directory is not safe to use */
-	LP_ESTALE = -5,      /* pending, but the paused process is gone */
-	LP_ERESUMED = -6,    /* already resumed (by another command) */
-	LP_ETIMEDOUT = -7,   /* the pause already timed out */
-	LP_EABORTED = -8,    /* the pause was aborted (Ctrl-C, SIGTERM) */
-	LP_EWAITTIMEOUT = -9,    /* a wait of ours ran out of time */
-	LP_EINTR = -10,      /* a wait stopped because the check hook said so */
-	LP_EBADCMD = -11,    /* a command or pause file is malformed */
-	LP_ERUNENDED = -12,  /* the run is no longer active */
-	LP_ENOTTAKEN = -13,  /* command written, not taken in time */
-	LP_EKIND = -14,      /* option does not fit the pause's kind */
-	LP_ENOEVAL = -20,    /* eval/exec refused: the run lacks --pause-allow-eval */
-	LP_ENOACTION = -21,  /* no such named action at that pause */
+	LP_ERROR = -1,        /* I/O or system error (message names the path) */
+	LP_EINVAL = -2,       /* a bad argument: id, option value, combination */
+	LP_ENOTFOUND = -3,    /* no such pause or run */
+	LP_EUNSAFE = -4,      /* the pause directory is not safe to use */
+	LP_ESTALE = -5,       /* pending, but the paused process is gone */
+	LP_ERESUMED = -6,     /* already resumed (by another command) */
+	LP_ETIMEDOUT = -7,    /* the pause already timed out */
+	LP_EABORTED = -8,     /* the pause was aborted (Ctrl-C, SIGTERM) */
+	LP_EWAITTIMEOUT = -9, /* a wait of ours ran out of time */
+	LP_EINTR = -10,       /* a wait stopped because the check hook said so */
+	LP_EBADCMD = -11,     /* a command or pause file is malformed */
+	LP_ERUNENDED = -12,   /* the run is no longer active */
+	LP_ENOTTAKEN = -13,   /* command written, not taken in time */
+	LP_EKIND = -14,       /* option does not fit the pause's kind */
+	LP_ENOEVAL = -20,     /* eval/exec refused: the run lacks --pause-allow-eval */
+	LP_ENOACTION = -21,   /* no such named action at that pause */
 } lp_error;
 
 /* Message of the last error on this thread; never NULL ("" if none). */
@@ -127,7 +127,7 @@ LP_API int lp_shell_quote(char **out, const char *word);
  * U+0085, U+2028, U+2029, C1 and bidirectional controls, DEL). *out is
  * malloc'd; free() it. */
 LP_API int lp_json_object_line(char **out, const char *const *keys, const char *const *values,
-			size_t n);
+			       size_t n);
 
 /* ------------------------------------------------------------- store */
 
@@ -255,11 +255,11 @@ typedef enum lp_action {
 	LP_ACTION_TIMEOUT = 2, /* the deadline's own claim: timed_out */
 } lp_action;
 
-LP_API const char *lp_kind_name(lp_kind kind);         /* "failure", "checkpoint", "question" */
+LP_API const char *lp_kind_name(lp_kind kind); /* "failure", "checkpoint", "question" */
 /* The kind of a name: LP_OK, or LP_EINVAL (no message) for another. */
 LP_API int lp_kind_parse(const char *name, lp_kind *out);
-LP_API const char *lp_outcome_name(lp_outcome outcome);/* "resumed", ... */
-LP_API const char *lp_action_name(lp_action action);   /* "resume", "abort", "timeout" */
+LP_API const char *lp_outcome_name(lp_outcome outcome); /* "resumed", ... */
+LP_API const char *lp_action_name(lp_action action);    /* "resume", "abort", "timeout" */
 /* The outcome an action gives: resume -> resumed, abort -> aborted,
  * timeout -> timed_out. */
 LP_API lp_outcome lp_action_outcome(lp_action action);
@@ -268,7 +268,8 @@ LP_API lp_outcome lp_action_outcome(lp_action action);
  * "pytest-live-pause resume <id> [--pause-dir <dir>] <verdict options>",
  * words shell-quoted; pause_dir NULL leaves --pause-dir out (the
  * default directory). *out is malloc'd; free() it. */
-LP_API int lp_pause_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir);
+LP_API int lp_pause_resume_command(char **out, const char *pause_id, lp_kind kind,
+				   const char *pause_dir);
 /* The resume hint every reader shows for a pause (the pause file's
  * resume_command, `show`, `watch`): for a pause with choices (NULL, or a
  * NULL-terminated list such as lp_pause_info.choices) "--value 'a|b|c'",
@@ -284,7 +285,7 @@ LP_API int lp_resume_hint(char **out, const char *pause_id, lp_kind kind,
  * mocked result (a checkpoint --pause-checkpoint-mock answered at once;
  * texts bounded as lp_run_event()'s). */
 LP_API int lp_run_checkpoint_mocked(lp_run *run, const char *nodeid, const char *task,
-			     lp_result result);
+				    lp_result result);
 /* Contract: --pause-max. Count one failure that asks to pause against the
  * run's budget of `max` (>= 0) failure pauses, shared by every process of
  * the run (runs/<run_id>/failure_pauses, under an exclusive flock).
@@ -316,11 +317,11 @@ typedef struct lp_pause_options {
 	                                 until resumed */
 	const char *extra_json;       /* NULL or JSON object merged in */
 	/* version 2 */
-	const char *const *choices;   /* NULL, or a NULL-terminated list of
+	const char *const *choices; /* NULL, or a NULL-terminated list of
 	                                 1..LP_CHOICES_MAX distinct non-empty
 	                                 strings: the values a resume may give
 	                                 (checkpoints, questions) */
-	const char *location;         /* NULL, or the caller's "file:line" */
+	const char *location;       /* NULL, or the caller's "file:line" */
 	/* version 3: files of the test already stored by lp_run_attach(),
 	 * listed in the pause file (each blob must exist; at most
 	 * LP_ATTACH_COUNT_MAX and LP_ATTACH_TOTAL_MAX bytes: else LP_EINVAL) */
@@ -328,9 +329,18 @@ typedef struct lp_pause_options {
 	size_t nattachments;
 } lp_pause_options;
 #define LP_PAUSE_OPTIONS_VERSION 3
-#define LP_PAUSE_OPTIONS_INIT \
-	{LP_PAUSE_OPTIONS_VERSION, LP_KIND_FAILURE, NULL, NULL, NULL, LP_TIMEOUT_FOREVER, NULL, \
-	 NULL, NULL, NULL, 0}
+#define LP_PAUSE_OPTIONS_INIT                                                                      \
+	{LP_PAUSE_OPTIONS_VERSION,                                                                 \
+	 LP_KIND_FAILURE,                                                                          \
+	 NULL,                                                                                     \
+	 NULL,                                                                                     \
+	 NULL,                                                                                     \
+	 LP_TIMEOUT_FOREVER,                                                                       \
+	 NULL,                                                                                     \
+	 NULL,                                                                                     \
+	 NULL,                                                                                     \
+	 NULL,                                                                                     \
+	 0}
 #define LP_CHOICES_MAX 64 /* choices of one pause, each at most 1 KiB */
 
 /* Pause timeouts, as 0.1.1 reads them: the deadline is created_at +
@@ -401,8 +411,7 @@ typedef struct lp_wait_hooks {
 	 * then goes on waiting. It fills *answer and returns 0; non-zero
 	 * stops the wait (LP_EINTR) as check() does, the request answered
 	 * as interrupted. NULL: requests are answered "not taken here". */
-	int (*on_request)(void *ud, const struct lp_request *request,
-			  struct lp_answer *answer);
+	int (*on_request)(void *ud, const struct lp_request *request, struct lp_answer *answer);
 } lp_wait_hooks;
 #define LP_WAIT_HOOKS_VERSION 2
 #define LP_WAIT_HOOKS_INIT {LP_WAIT_HOOKS_VERSION, -1, 0, NULL, NULL, NULL, NULL}
@@ -424,7 +433,8 @@ LP_API int lp_pause_wait(lp_resolution *out, lp_pause *pause, const lp_wait_hook
  * is 0). Either way `out` says what happened; if the claim cannot be
  * written (commands/ unwritable, the directory deleted), the pause ends
  * with this action unclaimed and out->warning says so. */
-LP_API int lp_pause_claim(lp_resolution *out, lp_pause *pause, lp_action action, const char *by, const char *fields_json);
+LP_API int lp_pause_claim(lp_resolution *out, lp_pause *pause, lp_action action, const char *by,
+			  const char *fields_json);
 /* The abort fallback (Ctrl-C, SIGTERM, an exception while paused):
  * lp_pause_claim(out, pause, LP_ACTION_ABORT, "abort", {"signal": signal_name})
  * where signal_name ("SIGINT", "SIGTERM") may be NULL. */
@@ -455,40 +465,40 @@ LP_API const char *lp_state_name(lp_state state);
 typedef struct lp_pause_info {
 	char *pause_id;
 	char *run_id;
-	char *kind;             /* "failure" | "checkpoint" */
-	char *status;           /* as recorded: pending|resumed|timed_out|aborted */
-	char *state;            /* derived: status, or "stale" */
-	lp_kind kind_code;      /* typed kind */
-	lp_state state_code;    /* typed state */
-	lp_state status_code;   /* typed recorded status (never STALE) */
+	char *kind;           /* "failure" | "checkpoint" */
+	char *status;         /* as recorded: pending|resumed|timed_out|aborted */
+	char *state;          /* derived: status, or "stale" */
+	lp_kind kind_code;    /* typed kind */
+	lp_state state_code;  /* typed state */
+	lp_state status_code; /* typed recorded status (never STALE) */
 	/* the verdict, once ended */
-	char *resolved_by;      /* "cli", "timeout", "abort", "signal", "file", ...; NULL if none */
-	char *failure_reason;   /* failures: the reason given; NULL if none */
-	lp_result result;       /* checkpoints: the verdict; LP_RESULT_NONE if none */
-	char *reason;           /* checkpoints: the reason; NULL if none */
-	double finished_at;     /* seconds since the epoch; 0 while pending */
+	char *resolved_by;    /* "cli", "timeout", "abort", "signal", "file", ...; NULL if none */
+	char *failure_reason; /* failures: the reason given; NULL if none */
+	lp_result result;     /* checkpoints: the verdict; LP_RESULT_NONE if none */
+	char *reason;         /* checkpoints: the reason; NULL if none */
+	double finished_at;   /* seconds since the epoch; 0 while pending */
 	char *nodeid;
 	char *task;             /* NULL if none */
 	char *original_failure; /* NULL if none */
 	char *hostname;
 	char *cwd;
-	char *worker_id;        /* NULL if none */
-	char *path;             /* absolute path of the pause file */
-	char *pause_dir;        /* absolute path of its pause directory */
-	char *resume_command;   /* the command to resume it (NULL if unknown) */
+	char *worker_id;      /* NULL if none */
+	char *path;           /* absolute path of the pause file */
+	char *pause_dir;      /* absolute path of its pause directory */
+	char *resume_command; /* the command to resume it (NULL if unknown) */
 	double created_at;
 	double timeout;
 	long pid;
-	char *json;             /* the pause file, re-serialised, plus "state" and
+	char *json;     /* the pause file, re-serialised, plus "state" and
 	                           "path" (one line); NULL from lp_store_list()
 	                           without LP_LIST_JSON */
-	char *question;         /* questions: the question; NULL otherwise */
-	char **choices;         /* nchoices values a resume may give, then NULL;
+	char *question; /* questions: the question; NULL otherwise */
+	char **choices; /* nchoices values a resume may give, then NULL;
 	                           NULL if none */
 	size_t nchoices;
-	char *location;         /* the caller's "file:line"; NULL if unknown */
-	char *value;            /* once ended: the value given; NULL if none */
-	int protocol;           /* the paused process's protocol (0: 0.1.1) */
+	char *location; /* the caller's "file:line"; NULL if unknown */
+	char *value;    /* once ended: the value given; NULL if none */
+	int protocol;   /* the paused process's protocol (0: 0.1.1) */
 	/* the pause file's "attachments" (every source), as listed: blobs
 	 * not checked (see lp_pause_info_check_attachments) */
 	lp_attachment *attachments;
@@ -530,7 +540,7 @@ typedef struct lp_resume_options {
 	const lp_wait_hooks *hooks; /* NULL, or check() to stop the wait for
 	                               the take (Ctrl-C): see lp_pause_resume */
 	/* version 2 */
-	const char *value;          /* checkpoints with choices (one of them),
+	const char *value; /* checkpoints with choices (one of them),
 	                               questions; needs protocol >= 3 */
 	/* version 3: files to attach (source "resume"), copied into the
 	 * run's blob store before the command is published; each at most
@@ -542,9 +552,9 @@ typedef struct lp_resume_options {
 	unsigned long long max_attachment_size;
 } lp_resume_options;
 #define LP_RESUME_OPTIONS_VERSION 3
-#define LP_RESUME_OPTIONS_INIT \
-	{LP_RESUME_OPTIONS_VERSION, NULL, 0, LP_RESULT_NONE, NULL, 0.0, NULL, \
-	 LP_ACTION_RESUME, NULL, NULL, NULL, 0, 0}
+#define LP_RESUME_OPTIONS_INIT                                                                     \
+	{LP_RESUME_OPTIONS_VERSION, NULL, 0,    LP_RESULT_NONE, NULL, 0.0, NULL,                   \
+	 LP_ACTION_RESUME,          NULL, NULL, NULL,           0,    0}
 
 /* Resume a pause by id or pause-file path (with a path, store may be
  * NULL: the path names its own pause directory): check the options fit its kind
@@ -561,7 +571,8 @@ typedef struct lp_resume_options {
  * nothing was written yet, LP_ENOTTAKEN (the command stands and will be
  * taken) after. On return *info_out (may be NULL) holds the pause as last
  * read. */
-LP_API int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref, const lp_resume_options *opts);
+LP_API int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
+			   const lp_resume_options *opts);
 /* The line `resume --json` (and `abort --json`) prints for a pause it
  * resumed (one compact JSON object): {"pause_id", "kind", "status",
  * "run_id", "nodeid"} of info as lp_pause_resume() returned it, and with
@@ -575,7 +586,7 @@ LP_API int lp_resume_outcome_json(char **out, const lp_pause_info *info, const c
 
 typedef struct lp_run_info {
 	char *run_id;
-	char *state;     /* "active" | "ended" | "stale" (owner gone) */
+	char *state; /* "active" | "ended" | "stale" (owner gone) */
 	char *hostname;
 	char *cwd;
 	long pid;
@@ -600,7 +611,8 @@ LP_API int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_
  * LP_OK with *out set (free it); LP_ERUNENDED when the run ends or its
  * owner dies; LP_EWAITTIMEOUT after `timeout` seconds (<= 0: no limit);
  * LP_EINTR if hooks->check() says so. */
-LP_API int lp_watcher_next(lp_pause_info **out, lp_watcher *w, double timeout, const lp_wait_hooks *hooks);
+LP_API int lp_watcher_next(lp_pause_info **out, lp_watcher *w, double timeout,
+			   const lp_wait_hooks *hooks);
 /* With all set, lp_watcher_next() reports pauses in any state (stale,
  * resumed, timed_out, aborted too), latest first: 0.1.1's `watch -a`.
  * LP_EINVAL for a NULL watcher. */
@@ -610,7 +622,8 @@ LP_API int lp_watcher_set_all(lp_watcher *w, int all);
 LP_API void lp_watcher_free(lp_watcher *w);
 
 /* One-shot lp_run_watch_open() + lp_watcher_next() + lp_watcher_free(). */
-LP_API int lp_run_watch(lp_pause_info **out, lp_store *store, const char *run_id, double timeout, const lp_wait_hooks *hooks);
+LP_API int lp_run_watch(lp_pause_info **out, lp_store *store, const char *run_id, double timeout,
+			const lp_wait_hooks *hooks);
 
 /* ---------------------------------------------------- the change feed */
 
@@ -630,7 +643,7 @@ typedef struct lp_feed lp_feed;
 
 typedef enum lp_feed_kind {
 	LP_FEED_RUN_STARTED = 0,
-	LP_FEED_RUN_ENDED = 1,   /* ended, or its owner is gone ("stale") */
+	LP_FEED_RUN_ENDED = 1, /* ended, or its owner is gone ("stale") */
 	LP_FEED_PAUSE_CREATED = 2,
 	LP_FEED_PAUSE_ENDED = 3, /* resumed, timed out or aborted */
 } lp_feed_kind;
@@ -640,13 +653,13 @@ LP_API const char *lp_feed_kind_name(lp_feed_kind kind);
 /* One event; release its strings with lp_feed_event_clear() (safe on a
  * zeroed struct). */
 typedef struct lp_feed_event {
-	unsigned long long seq;  /* its position (>= 1) */
+	unsigned long long seq;    /* its position (>= 1) */
 	unsigned long long missed; /* events between the position asked for
 				      and this one that were no longer kept */
 	lp_feed_kind kind;
 	char run_id[LP_ID_MAX + 1];
 	char pause_id[LP_ID_MAX + 1]; /* "" for run events */
-	char *json; /* pauses: the object of lp_pause_info.json as read when
+	char *json;                   /* pauses: the object of lp_pause_info.json as read when
 		       observed; runs: lp_run_info.json */
 } lp_feed_event;
 LP_API void lp_feed_event_clear(lp_feed_event *ev);
@@ -667,7 +680,8 @@ LP_API const char *lp_feed_name(const lp_feed *feed);
  * is called before each read and at least every slice_ms while waiting
  * for another thread; the reading thread waits for hooks->wake_fd or the
  * backstop (1 s) only. */
-LP_API int lp_feed_next(lp_feed_event *out, lp_feed *feed, unsigned long long after, double timeout, const lp_wait_hooks *hooks);
+LP_API int lp_feed_next(lp_feed_event *out, lp_feed *feed, unsigned long long after, double timeout,
+			const lp_wait_hooks *hooks);
 LP_API void lp_feed_free(lp_feed *feed);
 
 /* ------------------------------------------------ every run (lib/runs.c) */
@@ -676,17 +690,17 @@ LP_API void lp_feed_free(lp_feed *feed);
  * only during the callback. */
 typedef struct lp_run_summary {
 	const char *run_id;
-	const char *state;    /* "active" | "ended" | "stale" (owner gone) */
+	const char *state; /* "active" | "ended" | "stale" (owner gone) */
 	const char *hostname;
 	const char *cwd;
-	long pid;             /* the run's controller */
+	long pid; /* the run's controller */
 	double started_at;
-	double ended_at;      /* 0: not ended (active, or stale) */
-	int has_exitstatus;   /* ended with a recorded exit status */
+	double ended_at;    /* 0: not ended (active, or stale) */
+	int has_exitstatus; /* ended with a recorded exit status */
 	int exitstatus;
 	/* its pauses by state, counted as "ls -a" lists them */
 	size_t pending, stale, resumed, timed_out, aborted;
-	const char *json;     /* with LP_RUNS_JSON: the run as one JSON object,
+	const char *json; /* with LP_RUNS_JSON: the run as one JSON object,
 				 {"run_id","state","pid","hostname","cwd",
 				 "started_at","ended_at","exitstatus","pauses":
 				 {"pending",..,"aborted"}}, else NULL */
@@ -709,7 +723,8 @@ LP_API int lp_store_runs(lp_store *store, unsigned flags, lp_runs_cb cb, void *u
  * pending now, else wait (on the change feed, event driven) for one to
  * begin. LP_OK with *out set (free it); LP_EWAITTIMEOUT after `timeout`
  * seconds (<= 0: no limit); LP_EINTR if hooks->check() says so. */
-LP_API int lp_store_watch(lp_pause_info **out, lp_store *store, double timeout, const lp_wait_hooks *hooks);
+LP_API int lp_store_watch(lp_pause_info **out, lp_store *store, double timeout,
+			  const lp_wait_hooks *hooks);
 
 /* ---------------------------------------------- removing old runs (lib/gc.c) */
 
@@ -740,8 +755,8 @@ typedef struct lp_gc_options {
 #define LP_GC_OPTIONS_INIT {LP_GC_OPTIONS_VERSION, 0.0, 0, NULL, NULL, NULL}
 
 typedef struct lp_gc_report {
-	size_t runs, pending, leftovers; /* removed (dry run: would be) */
-	size_t catalog_lines;            /* catalog lines dropped */
+	size_t runs, pending, leftovers;              /* removed (dry run: would be) */
+	size_t catalog_lines;                         /* catalog lines dropped */
 	size_t kept_active, kept_young, kept_pending; /* runs kept, and why */
 } lp_gc_report;
 
@@ -762,8 +777,7 @@ LP_API int lp_store_gc(lp_gc_report *report, lp_store *store, const lp_gc_option
  * "leftovers", "catalog_lines", "kept": {"active", "young", "pending"}},
  * of a report and the options lp_store_gc() ran with. */
 LP_API int lp_gc_item_json(char **out, const lp_gc_item *item, int dry_run);
-LP_API int lp_gc_report_json(char **out, const lp_gc_report *report,
-			     const lp_gc_options *opts);
+LP_API int lp_gc_report_json(char **out, const lp_gc_report *report, const lp_gc_options *opts);
 
 /* ---------------------------------------- attachments (lib/blob.c) */
 
@@ -795,7 +809,7 @@ LP_API const char *lp_blob_state_name(lp_blob_state state);
 /* One attachment. Strings are owned by the struct; release them with
  * lp_attachment_clear() (safe on a zeroed struct). */
 struct lp_attachment {
-	char *name;         /* the file's base name, or the name given */
+	char *name;                     /* the file's base name, or the name given */
 	char sha256[LP_SHA256_HEX + 1]; /* lowercase hex: the blob's name */
 	unsigned long long size;
 	char *content_type; /* from the name's extension (lp_content_type) */
@@ -825,7 +839,7 @@ LP_API int lp_attachment_name_check(const char *name);
  * while copying (disk full: LP_ERROR) leaves no blob behind. On LP_OK
  * *out is filled (clear it with lp_attachment_clear). */
 LP_API int lp_run_attach(lp_run *run, const char *path, const char *name, const char *source,
-		  unsigned long long max_size, lp_attachment *out);
+			 unsigned long long max_size, lp_attachment *out);
 
 /* How many of the first n attachments fit one pause together
  * (LP_ATTACH_COUNT_MAX, LP_ATTACH_TOTAL_MAX); when not all do, *why
@@ -848,7 +862,7 @@ LP_API int lp_pause_info_check_attachments(lp_pause_info *info);
  * do not match is LP_EBADCMD and nothing of it is written. *found (may
  * be NULL) gets the attachment (clear it). */
 LP_API int lp_attachment_export(lp_store *store, const char *ref, const char *which,
-			 const char *out_path, int out_fd, lp_attachment *found);
+				const char *out_path, int out_fd, lp_attachment *found);
 /* ------------------------- code and actions in a paused test (lib/request.c) */
 
 /*
@@ -885,22 +899,22 @@ typedef struct lp_request {
 	size_t nargs;       /* an action's keyword arguments (string values) */
 	const char *const *arg_keys;
 	const char *const *arg_values;
-	double timeout;     /* seconds the code may run */
-	const char *by;     /* provenance ("cli") */
+	double timeout; /* seconds the code may run */
+	const char *by; /* provenance ("cli") */
 } lp_request;
 
 /* An answer. The hook fills it with malloc'd strings (NULL where none),
  * which the runtime frees; lp_request_send() fills it from the answer
  * file. Release with lp_answer_clear() (safe on a zeroed struct). */
 typedef struct lp_answer {
-	int ok;             /* ran to the end (eval: and its repr was made) */
-	int timed_out;      /* stopped by the request's timeout */
-	char *repr;         /* eval: repr() of the value */
-	char *out_text;     /* what it printed on sys.stdout */
-	char *err_text;     /* ... on sys.stderr */
-	char *error;        /* not ok: the traceback or why */
-	char *data_json;    /* an action's result as a JSON text */
-	char **files;       /* an action's files (paths), nfiles of them */
+	int ok;          /* ran to the end (eval: and its repr was made) */
+	int timed_out;   /* stopped by the request's timeout */
+	char *repr;      /* eval: repr() of the value */
+	char *out_text;  /* what it printed on sys.stdout */
+	char *err_text;  /* ... on sys.stderr */
+	char *error;     /* not ok: the traceback or why */
+	char *data_json; /* an action's result as a JSON text */
+	char **files;    /* an action's files (paths), nfiles of them */
 	size_t nfiles;
 	double duration_ms; /* read side: how long it ran */
 	char *json;         /* read side: the answer as one JSON object line
@@ -925,16 +939,16 @@ LP_API int lp_pause_offers(int *allow_eval, char **actions, const lp_pause_info 
 typedef struct lp_request_options {
 	unsigned version;
 	lp_request_type type;
-	const char *code;        /* eval, exec: required, <= LP_REQUEST_CODE_MAX */
-	const char *action;      /* action: its name */
-	const char *const *args; /* action: "key=value" texts (key a Python
+	const char *code;           /* eval, exec: required, <= LP_REQUEST_CODE_MAX */
+	const char *action;         /* action: its name */
+	const char *const *args;    /* action: "key=value" texts (key a Python
 				    identifier), NULL-terminated; may be NULL */
-	double timeout;          /* seconds; 0: LP_REQUEST_TIMEOUT_DEFAULT */
-	const char *by;          /* provenance; NULL: "cli" */
+	double timeout;             /* seconds; 0: LP_REQUEST_TIMEOUT_DEFAULT */
+	const char *by;             /* provenance; NULL: "cli" */
 	const lp_wait_hooks *hooks; /* NULL, or check() to stop waiting (Ctrl-C) */
 } lp_request_options;
 #define LP_REQUEST_OPTIONS_VERSION 1
-#define LP_REQUEST_OPTIONS_INIT \
+#define LP_REQUEST_OPTIONS_INIT                                                                    \
 	{LP_REQUEST_OPTIONS_VERSION, LP_REQUEST_EVAL, NULL, NULL, NULL, 0.0, NULL, NULL}
 
 /* Send a request to a pending pause (by id or pause-file path) and wait
@@ -1009,8 +1023,7 @@ LP_API int lp_qamule_dir_prepare(const char *result_dir);
  * in request_id) and set *result_path to "<result_dir>/<request_id>.json"
  * (malloc'd; free() it). */
 LP_API int lp_qamule_request_new(const char *result_dir,
-			  char request_id[LP_QAMULE_REQUEST_ID_LEN + 1],
-			  char **result_path);
+				 char request_id[LP_QAMULE_REQUEST_ID_LEN + 1], char **result_path);
 
 /* Read, validate and consume the result file at path for a pause of
  * `kind`, after its resume signal. Its directory must pass the checks of
@@ -1058,30 +1071,30 @@ LP_API int lp_qamule_pause_fields(char **out, const lp_qamule_request *req);
  * characters that could split a line or drive a terminal escaped.
  * *out is malloc'd; free() it. */
 LP_API int lp_qamule_event_line(char **out, const lp_qamule_request *req, const char *details,
-			 double timeout);
+				double timeout);
 
 /* How a QAMule-mode pause ended, in QAMule's terms. Release it with
  * lp_qamule_ending_clear(), safe on a zeroed struct. */
 typedef struct lp_qamule_ending {
 	lp_resolution resolution; /* the runtime's */
-	char *outcome;      /* who ended it: "timeout", "abort", or the
+	char *outcome;            /* who ended it: "timeout", "abort", or the
 	                       resolver's provenance ("signal", "cli", "http",
 	                       ...; "file" when it named none) */
-	int has_status;     /* outcome "signal": the result file was read */
-	lp_qamule_status status; /* ... and what it gave */
-	char *message;      /* ... why it is missing or invalid; NULL if ok */
-	char *payload_json; /* ... ok: the object (uncut), Python's json.dumps
+	int has_status;           /* outcome "signal": the result file was read */
+	lp_qamule_status status;  /* ... and what it gave */
+	char *message;            /* ... why it is missing or invalid; NULL if ok */
+	char *payload_json;       /* ... ok: the object (uncut), Python's json.dumps
 	                       form, for the failure report; NULL otherwise */
-	int has_result;     /* QAMULE_PAUSE_RESUME's has_result */
-	char *lines;        /* the lines to print, '\n'-separated, no final
+	int has_result;           /* QAMULE_PAUSE_RESUME's has_result */
+	char *lines;              /* the lines to print, '\n'-separated, no final
 	                       newline: QAMULE_PAUSE_RESUME, then after the
 	                       signal QAMULE_PAUSE_WARNING (a result that cannot
 	                       be used) or, for a failure, QAMULE_PAUSE_RESULT */
 	/* agent_checkpoint()'s value (checkpoints) */
 	char *checkpoint_outcome; /* outcome, or after the signal the status
 	                             when not ok ("missing_result", ...) */
-	lp_result result;   /* the verdict; LP_RESULT_NONE after a timeout */
-	char *reason;       /* after the signal: the result file's, uncut */
+	lp_result result;         /* the verdict; LP_RESULT_NONE after a timeout */
+	char *reason;             /* after the signal: the result file's, uncut */
 } lp_qamule_ending;
 LP_API void lp_qamule_ending_clear(lp_qamule_ending *ending);
 
@@ -1104,7 +1117,7 @@ LP_API int lp_qamule_claim(lp_qamule_ending *out, lp_pause *pause, const lp_qamu
  * the outcome is "signal". Moves res into out->resolution (res is left
  * zeroed). */
 LP_API int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
-			  lp_resolution *res, const lp_qamule_result *reading);
+				 lp_resolution *res, const lp_qamule_result *reading);
 
 /* ------------------------------------------ --pause-notify (lib/notify.c) */
 

@@ -83,13 +83,13 @@ lp_attachment *lpi_attachments_copy(const lp_attachment *list, size_t n)
 static const struct {
 	const char *ext, *type;
 } types[] = {
-	{"png", "image/png"},        {"jpg", "image/jpeg"},      {"jpeg", "image/jpeg"},
-	{"gif", "image/gif"},        {"webp", "image/webp"},     {"bmp", "image/bmp"},
-	{"svg", "image/svg+xml"},    {"txt", "text/plain"},      {"log", "text/plain"},
-	{"csv", "text/csv"},         {"md", "text/markdown"},    {"html", "text/html"},
-	{"htm", "text/html"},        {"json", "application/json"}, {"xml", "application/xml"},
-	{"pdf", "application/pdf"},  {"zip", "application/zip"}, {"gz", "application/gzip"},
-	{"tar", "application/x-tar"}, {"mp4", "video/mp4"},      {"webm", "video/webm"},
+	{"png", "image/png"},         {"jpg", "image/jpeg"},        {"jpeg", "image/jpeg"},
+	{"gif", "image/gif"},         {"webp", "image/webp"},       {"bmp", "image/bmp"},
+	{"svg", "image/svg+xml"},     {"txt", "text/plain"},        {"log", "text/plain"},
+	{"csv", "text/csv"},          {"md", "text/markdown"},      {"html", "text/html"},
+	{"htm", "text/html"},         {"json", "application/json"}, {"xml", "application/xml"},
+	{"pdf", "application/pdf"},   {"zip", "application/zip"},   {"gz", "application/gzip"},
+	{"tar", "application/x-tar"}, {"mp4", "video/mp4"},         {"webm", "video/webm"},
 	{"har", "application/json"},
 };
 
@@ -110,20 +110,22 @@ int lp_attachment_name_check(const char *name)
 	size_t n = name ? strlen(name) : 0;
 	if (n == 0 || n > LP_ATTACH_NAME_MAX)
 		return lpi_fail(LP_EINVAL,
-			       "an attachment name must be 1 to %d bytes; give another name",
-			       LP_ATTACH_NAME_MAX);
+				"an attachment name must be 1 to %d bytes; give another name",
+				LP_ATTACH_NAME_MAX);
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || strchr(name, '/'))
-		return lpi_fail(LP_EINVAL,
-			       "attachment name '%.80s' is a path, not a file name: give a name without '/'",
-			       name);
+		return lpi_fail(
+			LP_EINVAL,
+			"attachment name '%.80s' is a path, not a file name: give a name without '/'",
+			name);
 	const unsigned char *s = (const unsigned char *)name;
 	for (size_t i = 0; i < n;) {
 		unsigned cp;
 		size_t k = lpi_utf8_decode(s + i, n - i, &cp);
 		if (k == 0 || cp < 0x20 || cp == 0x7f || lpi_text_unsafe_cp(cp))
-			return lpi_fail(LP_EINVAL,
-				       "attachment name has a control character or invalid UTF-8 at byte %zu: give a plain file name",
-				       i);
+			return lpi_fail(
+				LP_EINVAL,
+				"attachment name has a control character or invalid UTF-8 at byte %zu: give a plain file name",
+				i);
 		i += k;
 	}
 	return LP_OK;
@@ -141,8 +143,8 @@ static int hex_ok(const char *s)
 
 static int source_ok(const char *s)
 {
-	return s && (strcmp(s, "test") == 0 || strcmp(s, "capture") == 0 ||
-		     strcmp(s, "resume") == 0);
+	return s &&
+	       (strcmp(s, "test") == 0 || strcmp(s, "capture") == 0 || strcmp(s, "resume") == 0);
 }
 
 lp_json *lpi_attachment_to_json(const lp_attachment *a, int with_source)
@@ -169,8 +171,8 @@ static char *blob_path(const char *run_path, const char *sha)
 	return p;
 }
 
-static const char *const entry_keys[] = {"name", "sha256", "size", "content_type", "source",
-					 "blob", NULL};
+static const char *const entry_keys[] = {"name",   "sha256", "size", "content_type",
+					 "source", "blob",   NULL};
 
 static int parse_entry(const lp_json *e, const char *label, size_t i, int with_source,
 		       const char *run_path, lp_attachment *out)
@@ -182,25 +184,28 @@ static int parse_entry(const lp_json *e, const char *label, size_t i, int with_s
 	lp_json *size = lpj_get(e, "size");
 	const char *bad = lpj_unknown_key(e, entry_keys);
 	if (bad)
-		return lpi_fail(LP_EBADCMD, "%s: attachment %zu has an unknown field '%.60s'", label, i,
-			       bad);
+		return lpi_fail(LP_EBADCMD, "%s: attachment %zu has an unknown field '%.60s'",
+				label, i, bad);
 	if (name == NULL || lp_attachment_name_check(name))
 		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'name' must be a file name (%s)",
-			       label, i, name ? lp_error_message() : "missing");
+				label, i, name ? lp_error_message() : "missing");
 	if (!hex_ok(sha))
-		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'sha256' must be 64 lowercase hex digits",
-			       label, i);
+		return lpi_fail(LP_EBADCMD,
+				"%s: attachment %zu: 'sha256' must be 64 lowercase hex digits",
+				label, i);
 	long long sz = size && lpj_is_integer(size) ? lpj_get_int(e, "size", -1) : -1;
 	if (sz < 0)
-		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'size' must be an integer >= 0", label,
-			       i);
+		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'size' must be an integer >= 0",
+				label, i);
 	if (ct == NULL || ct[0] == '\0' || strlen(ct) > CONTENT_TYPE_MAX)
-		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'content_type' must be a string of 1 to %d bytes",
-			       label, i, CONTENT_TYPE_MAX);
+		return lpi_fail(
+			LP_EBADCMD,
+			"%s: attachment %zu: 'content_type' must be a string of 1 to %d bytes",
+			label, i, CONTENT_TYPE_MAX);
 	if (with_source ? !source_ok(src)
 			: (lpj_has(e, "source") && (src == NULL || strcmp(src, "resume") != 0)))
 		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'source' must be %s", label, i,
-			       with_source ? "test, capture or resume" : "resume (or absent)");
+				with_source ? "test, capture or resume" : "resume (or absent)");
 	if (out == NULL)
 		return LP_OK;
 	memset(out, 0, sizeof *out);
@@ -218,7 +223,7 @@ static int parse_entry(const lp_json *e, const char *label, size_t i, int with_s
 }
 
 int lpi_attachments_parse(const lp_json *v, const char *label, int with_source,
-			 const char *run_path, lp_attachment **out, size_t *n)
+			  const char *run_path, lp_attachment **out, size_t *n)
 {
 	if (out)
 		*out = NULL;
@@ -227,8 +232,8 @@ int lpi_attachments_parse(const lp_json *v, const char *label, int with_source,
 		return lpi_fail(LP_EBADCMD, "%s: 'attachments' must be an array", label);
 	size_t count = lpj_size(v);
 	if (count > LP_ATTACH_COUNT_MAX)
-		return lpi_fail(LP_EBADCMD, "%s: %zu attachments, over the limit of %d", label, count,
-			       LP_ATTACH_COUNT_MAX);
+		return lpi_fail(LP_EBADCMD, "%s: %zu attachments, over the limit of %d", label,
+				count, LP_ATTACH_COUNT_MAX);
 	lp_attachment *list = out && count ? calloc(count, sizeof *list) : NULL;
 	if (out && count && list == NULL)
 		return lpi_fail(LP_ERROR, "out of memory");
@@ -255,14 +260,16 @@ size_t lp_attachments_fit(const lp_attachment *list, size_t n, char **why)
 	for (size_t i = 0; i < n; i++) {
 		msg[0] = '\0';
 		if (i >= LP_ATTACH_COUNT_MAX)
-			snprintf(msg, sizeof msg,
-				 "attachment '%.200s' would be number %zu of the pause, over the limit of %d attachments per pause",
-				 list[i].name, i + 1, LP_ATTACH_COUNT_MAX);
+			snprintf(
+				msg, sizeof msg,
+				"attachment '%.200s' would be number %zu of the pause, over the limit of %d attachments per pause",
+				list[i].name, i + 1, LP_ATTACH_COUNT_MAX);
 		else if (total + list[i].size > LP_ATTACH_TOTAL_MAX)
-			snprintf(msg, sizeof msg,
-				 "attachment '%.200s' (%llu bytes) would bring the pause's attachments to %llu bytes, over the limit of %llu MiB per pause",
-				 list[i].name, list[i].size, total + list[i].size,
-				 LP_ATTACH_TOTAL_MAX / (1024 * 1024));
+			snprintf(
+				msg, sizeof msg,
+				"attachment '%.200s' (%llu bytes) would bring the pause's attachments to %llu bytes, over the limit of %llu MiB per pause",
+				list[i].name, list[i].size, total + list[i].size,
+				LP_ATTACH_TOTAL_MAX / (1024 * 1024));
 		if (msg[0]) {
 			if (why)
 				*why = lpi_strdup(msg);
@@ -277,11 +284,16 @@ size_t lp_attachments_fit(const lp_attachment *list, size_t n, char **why)
 
 static const char *kind_of(mode_t m)
 {
-	if (S_ISDIR(m)) return "a directory";
-	if (S_ISFIFO(m)) return "a FIFO";
-	if (S_ISSOCK(m)) return "a socket";
-	if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
-	if (S_ISLNK(m)) return "a symlink";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISSOCK(m))
+		return "a socket";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
+	if (S_ISLNK(m))
+		return "a symlink";
 	return "not a regular file";
 }
 
@@ -289,17 +301,18 @@ static int refuse_type(const char *path, mode_t m)
 {
 	if (S_ISLNK(m))
 		return lpi_fail(LP_EINVAL,
-			       "cannot attach '%s': it is a symlink; attach the file it points to",
-			       path);
+				"cannot attach '%s': it is a symlink; attach the file it points to",
+				path);
 	return lpi_fail(LP_EINVAL, "cannot attach '%s': it is %s; attach a regular file", path,
-		       kind_of(m));
+			kind_of(m));
 }
 
 static int refuse_size(const char *path, unsigned long long size, unsigned long long max)
 {
-	return lpi_fail(LP_EINVAL,
-		       "cannot attach '%s': it is %llu bytes, over the limit of %llu bytes per file (raise it with --max-attachment-size)",
-		       path, size, max);
+	return lpi_fail(
+		LP_EINVAL,
+		"cannot attach '%s': it is %llu bytes, over the limit of %llu bytes per file (raise it with --max-attachment-size)",
+		path, size, max);
 }
 
 /* Open the source for reading: lstat first (a FIFO or device is never
@@ -329,8 +342,9 @@ static int source_open(const char *path, unsigned long long max, int *fd_out,
 	if (fstat(fd, &fst) < 0 || !S_ISREG(fst.st_mode) || fst.st_ino != st.st_ino ||
 	    fst.st_dev != st.st_dev) {
 		close(fd);
-		return lpi_fail(LP_EINVAL, "cannot attach '%s': it changed while it was opened; try again",
-			       path);
+		return lpi_fail(LP_EINVAL,
+				"cannot attach '%s': it changed while it was opened; try again",
+				path);
 	}
 	*fd_out = fd;
 	*size = (unsigned long long)fst.st_size;
@@ -414,8 +428,9 @@ static int copy_hash(int fd, int out_fd, unsigned long long cap, const char *lab
 			break;
 		*total += (unsigned long long)r;
 		if (*total > cap) {
-			rc = lpi_fail(LP_EINVAL, "%s grew past the limit of %llu bytes while it was copied",
-				     label, cap);
+			rc = lpi_fail(LP_EINVAL,
+				      "%s grew past the limit of %llu bytes while it was copied",
+				      label, cap);
 			break;
 		}
 		sha256_update(&ctx, (size_t)r, (const uint8_t *)buf);
@@ -435,7 +450,7 @@ static int copy_hash(int fd, int out_fd, unsigned long long cap, const char *lab
 }
 
 int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char *name,
-		const char *source, unsigned long long max_size, lp_attachment *out)
+		 const char *source, unsigned long long max_size, lp_attachment *out)
 {
 	memset(out, 0, sizeof *out);
 	if (!source_ok(source))
@@ -458,7 +473,8 @@ int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char 
 	snprintf(tmp, sizeof tmp, ".tmp.%ld.%s", (long)getpid(), rnd);
 	tmpfd = openat(blobs, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (tmpfd < 0) {
-		rc = lpi_fail_errno(LP_ERROR, errno, "cannot store attachment '%s' in %s", name, label);
+		rc = lpi_fail_errno(LP_ERROR, errno, "cannot store attachment '%s' in %s", name,
+				    label);
 		goto done;
 	}
 	char sha[LP_SHA256_HEX + 1], what[PATH_MAX + 16];
@@ -474,14 +490,14 @@ int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char 
 		rc = LP_ERROR;
 	if (rc == LP_ERROR && werr)
 		lpi_fail_errno(LP_ERROR, werr,
-			      "cannot store attachment '%s' in %s (nothing of it was kept)", name,
-			      label);
+			       "cannot store attachment '%s' in %s (nothing of it was kept)", name,
+			       label);
 	lpi_crash_point("blob:written"); /* the temporary file only */
 	/* the same content is the same file: renaming over one already there
 	 * replaces it by identical bytes (and repairs one that was damaged) */
 	if (rc == LP_OK && renameat(blobs, tmp, blobs, sha) < 0)
 		rc = lpi_fail_errno(LP_ERROR, errno, "cannot publish attachment '%s' in %s", name,
-				   label);
+				    label);
 	if (rc) {
 		unlinkat(blobs, tmp, 0);
 		goto done;
@@ -514,8 +530,9 @@ int lpi_blob_verify(int run_fd, const char *sha256, unsigned long long size, int
 		return lpi_fail(LP_EBADCMD, "'%.80s' is not a blob name (64 hex digits)", sha256);
 	int blobs = openat(run_fd, "blobs", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (blobs < 0)
-		return errno == ENOENT ? lpi_fail(LP_ENOTFOUND, "blob %s does not exist", sha256)
-				       : lpi_fail_errno(LP_ERROR, errno, "cannot open the blob store");
+		return errno == ENOENT
+			       ? lpi_fail(LP_ENOTFOUND, "blob %s does not exist", sha256)
+			       : lpi_fail_errno(LP_ERROR, errno, "cannot open the blob store");
 	int rc = lpi_fd_trust(blobs, 1, "the blob store");
 	int fd = -1;
 	if (rc == LP_OK) {
@@ -523,7 +540,8 @@ int lpi_blob_verify(int run_fd, const char *sha256, unsigned long long size, int
 		if (fd < 0)
 			rc = errno == ENOENT || errno == ELOOP
 				     ? lpi_fail(LP_ENOTFOUND, "blob %s does not exist", sha256)
-				     : lpi_fail_errno(LP_ERROR, errno, "cannot read blob %s", sha256);
+				     : lpi_fail_errno(LP_ERROR, errno, "cannot read blob %s",
+						      sha256);
 	}
 	close(blobs);
 	struct stat st;
@@ -532,18 +550,20 @@ int lpi_blob_verify(int run_fd, const char *sha256, unsigned long long size, int
 	if (rc == LP_OK)
 		rc = lpi_fd_trust(fd, 0, "a blob");
 	if (rc == LP_OK && (unsigned long long)st.st_size != size)
-		rc = lpi_fail(LP_EBADCMD,
-			     "blob %s is %lld bytes, not the %llu listed: its bytes changed; refusing it",
-			     sha256, (long long)st.st_size, size);
+		rc = lpi_fail(
+			LP_EBADCMD,
+			"blob %s is %lld bytes, not the %llu listed: its bytes changed; refusing it",
+			sha256, (long long)st.st_size, size);
 	char got[LP_SHA256_HEX + 1];
 	unsigned long long total;
 	int werr;
-	if (rc == LP_OK && (rc = copy_hash(fd, -1, size, "a blob", got, &total, &werr)) == LP_EINVAL)
+	if (rc == LP_OK &&
+	    (rc = copy_hash(fd, -1, size, "a blob", got, &total, &werr)) == LP_EINVAL)
 		rc = lpi_fail(LP_EBADCMD, "blob %s grew past its listed size; refusing it", sha256);
 	if (rc == LP_OK && strcmp(got, sha256) != 0)
 		rc = lpi_fail(LP_EBADCMD,
-			     "blob %s does not match its SHA-256 (its bytes changed); refusing it",
-			     sha256);
+			      "blob %s does not match its SHA-256 (its bytes changed); refusing it",
+			      sha256);
 	if (rc == LP_OK && fd_out && lseek(fd, 0, SEEK_SET) == 0) {
 		*fd_out = fd;
 		return LP_OK;
@@ -569,7 +589,9 @@ int lp_pause_info_check_attachments(lp_pause_info *info)
 	for (size_t i = 0; i < info->nattachments; i++) {
 		lp_attachment *a = &info->attachments[i];
 		int v = rc ? LP_ENOTFOUND : lpi_blob_verify(run_fd, a->sha256, a->size, NULL);
-		a->blob = v == LP_OK ? LP_BLOB_OK : v == LP_EBADCMD ? LP_BLOB_CORRUPT : LP_BLOB_MISSING;
+		a->blob = v == LP_OK        ? LP_BLOB_OK
+			  : v == LP_EBADCMD ? LP_BLOB_CORRUPT
+					    : LP_BLOB_MISSING;
 	}
 	if (run_fd >= 0)
 		close(run_fd);
@@ -614,16 +636,18 @@ static int find(const lp_pause_info *info, const char *which, const lp_attachmen
 			ambiguous = 1;
 	}
 	if (ambiguous)
-		return lpi_fail(LP_EINVAL,
-			       "pause %s has several attachments named '%.200s' with different contents: name one by its sha256 (see 'show %s')",
-			       info->pause_id, which, info->pause_id);
+		return lpi_fail(
+			LP_EINVAL,
+			"pause %s has several attachments named '%.200s' with different contents: name one by its sha256 (see 'show %s')",
+			info->pause_id, which, info->pause_id);
 	if (hit) {
 		*out = hit;
 		return LP_OK;
 	}
-	return lpi_fail(LP_ENOTFOUND,
-		       "pause %s has no attachment named '%.200s' (%zu attachments; see 'show %s')",
-		       info->pause_id, which, info->nattachments, info->pause_id);
+	return lpi_fail(
+		LP_ENOTFOUND,
+		"pause %s has no attachment named '%.200s' (%zu attachments; see 'show %s')",
+		info->pause_id, which, info->nattachments, info->pause_id);
 }
 
 /* Copy a verified blob to out_path through a temporary file beside it. */
@@ -650,9 +674,10 @@ static int export_file(int fd, const lp_attachment *a, const char *out_path)
 	int werr = 0;
 	rc = copy_hash(fd, out, a->size, "a blob", sha, &total, &werr);
 	if (rc == LP_EINVAL || (rc == LP_OK && (strcmp(sha, a->sha256) != 0 || total != a->size)))
-		rc = lpi_fail(LP_EBADCMD,
-			     "blob %s changed while it was copied: its bytes do not match; nothing written",
-			     a->sha256);
+		rc = lpi_fail(
+			LP_EBADCMD,
+			"blob %s changed while it was copied: its bytes do not match; nothing written",
+			a->sha256);
 	if (rc == LP_OK && !lpi_fsync_disabled() && fsync(out) < 0)
 		werr = errno;
 	if (close(out) < 0 && !werr)
@@ -669,8 +694,8 @@ static int export_file(int fd, const lp_attachment *a, const char *out_path)
 	return rc;
 }
 
-int lp_attachment_export(lp_store *store, const char *ref, const char *which,
-			 const char *out_path, int out_fd, lp_attachment *found)
+int lp_attachment_export(lp_store *store, const char *ref, const char *which, const char *out_path,
+			 int out_fd, lp_attachment *found)
 {
 	if (found)
 		memset(found, 0, sizeof *found);
@@ -692,12 +717,13 @@ int lp_attachment_export(lp_store *store, const char *ref, const char *which,
 		goto done;
 	rc = lpi_blob_verify(run_fd, a->sha256, a->size, &fd);
 	if (rc == LP_ENOTFOUND)
-		rc = lpi_fail(LP_ENOTFOUND,
-			     "attachment '%s' of pause %s: its blob %s is missing (removed by hand?)",
-			     a->name, info->pause_id, a->sha256);
+		rc = lpi_fail(
+			LP_ENOTFOUND,
+			"attachment '%s' of pause %s: its blob %s is missing (removed by hand?)",
+			a->name, info->pause_id, a->sha256);
 	else if (rc == LP_EBADCMD)
-		rc = lpi_fail(LP_EBADCMD, "attachment '%s' of pause %s: %s; nothing written", a->name,
-			     info->pause_id, lp_error_message());
+		rc = lpi_fail(LP_EBADCMD, "attachment '%s' of pause %s: %s; nothing written",
+			      a->name, info->pause_id, lp_error_message());
 	if (rc)
 		goto done;
 	if (out_path) {
@@ -709,7 +735,8 @@ int lp_attachment_export(lp_store *store, const char *ref, const char *which,
 		int werr = 0;
 		rc = copy_hash(fd, out_fd, a->size, "a blob", sha, &total, &werr);
 		if (rc == LP_ERROR && werr)
-			rc = lpi_fail_errno(LP_ERROR, werr, "cannot write attachment '%s'", a->name);
+			rc = lpi_fail_errno(LP_ERROR, werr, "cannot write attachment '%s'",
+					    a->name);
 		else if (rc == LP_OK && strcmp(sha, a->sha256) != 0)
 			rc = lpi_fail(LP_EBADCMD, "blob %s changed while it was copied", a->sha256);
 	}

@@ -36,9 +36,9 @@
 #define CATALOG_NAME "catalog.tsv"
 #define CATALOG_HEADER "pytest-live-pause catalog 1\n"
 #define CATALOG_CAP ((size_t)1 << 30) /* 1 GiB: millions of pauses */
-#define P_FIELDS 13                    /* "P" and 12 values */
-#define E_FIELDS 8                     /* "E" and 7 values */
-#define CATALOG_LOCK_WAIT_MS 5000      /* appenders wait this long for a gc */
+#define P_FIELDS 13                   /* "P" and 12 values */
+#define E_FIELDS 8                    /* "E" and 7 values */
+#define CATALOG_LOCK_WAIT_MS 5000     /* appenders wait this long for a gc */
 
 /* escaping at most doubles a byte, and a JSON-encoded size is never
  * below the raw size: the bounded fields always fit a line */
@@ -53,11 +53,11 @@ _Static_assert(2 * (LP_CAP_NODEID + LP_CAP_TASK + LP_CAP_CWD + 2 * LP_CAP_HOSTNA
 static size_t put_field(char *buf, size_t at, size_t cap, const char *s)
 {
 	for (; s && *s; s++) {
-		const char *esc = *s == '\\' ? "\\\\"
+		const char *esc = *s == '\\'   ? "\\\\"
 				  : *s == '\t' ? "\\t"
 				  : *s == '\n' ? "\\n"
 				  : *s == '\r' ? "\\r"
-						: NULL;
+					       : NULL;
 		size_t need = esc ? 2 : 1;
 		if (at + need + 2 > cap) /* room for the tab or LF, and a NUL */
 			return (size_t)-1;
@@ -125,10 +125,10 @@ static int open_locked(lp_store *store, int op, int64_t wait_ms, int *out)
 		if (fd < 0) {
 			if (errno != ENOENT)
 				return lpi_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
-						     "cannot append to %s", label);
+						      "cannot append to %s", label);
 			/* the first writer creates it, header first, atomically */
 			int rc = lpi_file_publish(store->fd, CATALOG_NAME, CATALOG_HEADER,
-						 strlen(CATALOG_HEADER), 1, label);
+						  strlen(CATALOG_HEADER), 1, label);
 			if (rc < 0)
 				return rc;
 			continue;
@@ -171,13 +171,13 @@ static int append_line(lp_store *store, char *line, size_t len, int durable)
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
 		rc = lpi_fail_errno(LP_ERROR, errno, "cannot append to %s/%s", store->path,
-				   CATALOG_NAME);
+				    CATALOG_NAME);
 	else if ((size_t)w != len)
 		rc = lpi_fail(LP_ERROR, "short write to %s/%s (disk full?)", store->path,
-			     CATALOG_NAME);
+			      CATALOG_NAME);
 	else if (durable && !lpi_fsync_disabled() && fdatasync(fd) < 0)
 		rc = lpi_fail_errno(LP_ERROR, errno, "cannot flush %s/%s", store->path,
-				   CATALOG_NAME);
+				    CATALOG_NAME);
 	close(fd); /* and unlock */
 	return rc;
 }
@@ -197,8 +197,14 @@ int lpi_catalog_add_end(lp_store *store, const lp_json *run)
 	snprintf(num[2], sizeof num[2], "%lld", lpj_get_int(run, "exitstatus", 0));
 	snprintf(num[3], sizeof num[3], "%lld", lpj_get_int(run, "pid", 0));
 	const char *fields[E_FIELDS] = {
-		"E", lpj_get_str(run, "run_id"), num[0], num[1], num[2], num[3],
-		lpj_get_str(run, "hostname"), lpj_get_str(run, "cwd"),
+		"E",
+		lpj_get_str(run, "run_id"),
+		num[0],
+		num[1],
+		num[2],
+		num[3],
+		lpj_get_str(run, "hostname"),
+		lpj_get_str(run, "cwd"),
 	};
 	size_t at = 0;
 	for (int k = 0; k < E_FIELDS && at != (size_t)-1; k++) {
@@ -208,7 +214,7 @@ int lpi_catalog_add_end(lp_store *store, const lp_json *run)
 	}
 	if (at == (size_t)-1)
 		return lpi_fail(LP_ERROR, "catalog line of the end of run %s is too long",
-			       fields[1] ? fields[1] : "?");
+				fields[1] ? fields[1] : "?");
 	return append_line(store, line, at, 0);
 }
 
@@ -252,10 +258,9 @@ int lpi_catalog_add_pause(lp_store *store, const lp_json *doc)
 			line[at++] = '\t';
 		at = put_field(line, at, CAP, fields[k]);
 	}
-	int rc = at == (size_t)-1
-			 ? lpi_fail(LP_ERROR, "catalog line of pause %s is too long",
-				   fields[1] ? fields[1] : "?")
-			 : append_line(store, line, at, 1);
+	int rc = at == (size_t)-1 ? lpi_fail(LP_ERROR, "catalog line of pause %s is too long",
+					     fields[1] ? fields[1] : "?")
+				  : append_line(store, line, at, 1);
 	free(line);
 	return rc;
 }
@@ -540,14 +545,20 @@ static int load(lp_store *store, int mode, lpi_catalog **out)
 	return rc;
 }
 
-int lpi_catalog_load(lp_store *store, lpi_catalog **out) { return load(store, PARSE_FULL, out); }
+int lpi_catalog_load(lp_store *store, lpi_catalog **out)
+{
+	return load(store, PARSE_FULL, out);
+}
 
 int lpi_catalog_load_counts(lp_store *store, lpi_catalog **out)
 {
 	return load(store, PARSE_COUNTS, out);
 }
 
-int lpi_catalog_load_runs(lp_store *store, lpi_catalog **out) { return load(store, PARSE_RUNS, out); }
+int lpi_catalog_load_runs(lp_store *store, lpi_catalog **out)
+{
+	return load(store, PARSE_RUNS, out);
+}
 
 int lpi_catalog_parse(char *text, size_t len, lpi_catalog **out)
 {
@@ -670,7 +681,7 @@ static int line_run(const char *line, size_t len, char run_id[LP_ID_MAX + 1])
 }
 
 int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud), void *ud,
-		       int dry_run, size_t *dropped)
+			int dry_run, size_t *dropped)
 {
 	*dropped = 0;
 	char label[PATH_MAX];
@@ -688,7 +699,7 @@ int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *u
 	if (fstat(fd, &st) < 0 || (size_t)st.st_size > CATALOG_CAP) {
 		close(fd);
 		return lpi_fail(LP_ERROR, "cannot read %s (or it is over %zu bytes)", label,
-			       CATALOG_CAP);
+				CATALOG_CAP);
 	}
 	text = malloc((size_t)st.st_size + 1);
 	if (text == NULL) {
@@ -707,7 +718,8 @@ int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *u
 	if (len < hlen || memcmp(text, CATALOG_HEADER, hlen) != 0) {
 		free(text);
 		close(fd);
-		return lpi_fail(LP_ERROR, "%s is not a catalog of this version: not compacted", label);
+		return lpi_fail(LP_ERROR, "%s is not a catalog of this version: not compacted",
+				label);
 	}
 	/* filter in place: kept lines move towards the start */
 	size_t out = hlen;

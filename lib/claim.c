@@ -187,8 +187,9 @@ static int field(const char *key, const lp_json *v, void *ud)
 				return LP_OK;
 			if (!c->typed)
 				return ignore(w, key);
-			return lpi_fail(LP_EBADCMD, "%s: command has '%s' but the pause is a %s: %s",
-				       w->label, key, lp_kind_name(w->kind), fields_of(w->kind));
+			return lpi_fail(LP_EBADCMD,
+					"%s: command has '%s' but the pause is a %s: %s", w->label,
+					key, lp_kind_name(w->kind), fields_of(w->kind));
 		}
 		if (key[0] == 'f')
 			return take_string(w, key, v, &c->failure_reason);
@@ -246,8 +247,8 @@ static int command_parse(const char *text, size_t len, lp_kind kind, const char 
 	memset(c, 0, sizeof *c);
 	c->result = LP_RESULT_NONE;
 	if (len > LP_CAP_COMMAND)
-		return lpi_fail(LP_EBADCMD, "%s is %zu bytes, over the limit of %d bytes", label, len,
-			       LP_CAP_COMMAND);
+		return lpi_fail(LP_EBADCMD, "%s is %zu bytes, over the limit of %d bytes", label,
+				len, LP_CAP_COMMAND);
 	lp_json *j;
 	int rc = lpj_parse_object(text, len, label, &j);
 	if (rc) {
@@ -264,11 +265,13 @@ static int command_parse(const char *text, size_t len, lp_kind kind, const char 
 		c->typed = 1;
 		const char *name = lpj_string_value(a);
 		if (name == NULL)
-			rc = lpi_fail(LP_EBADCMD, "%s: command field 'action' must be a string", label);
+			rc = lpi_fail(LP_EBADCMD, "%s: command field 'action' must be a string",
+				      label);
 		else if (action_parse(name, &c->action))
-			rc = lpi_fail(LP_EBADCMD,
-				     "%s: unknown action '%.60s'; this paused process (protocol %d) takes resume, abort or timeout",
-				     label, name, LP_PROTOCOL_VERSION);
+			rc = lpi_fail(
+				LP_EBADCMD,
+				"%s: unknown action '%.60s'; this paused process (protocol %d) takes resume, abort or timeout",
+				label, name, LP_PROTOCOL_VERSION);
 	}
 	struct walk w = {kind, c, label};
 	if (!rc)
@@ -279,8 +282,7 @@ static int command_parse(const char *text, size_t len, lp_kind kind, const char 
 	return rc;
 }
 
-int lpi_command_parse(const char *text, size_t len, lp_kind kind, const char *label,
-		     lpi_command *c)
+int lpi_command_parse(const char *text, size_t len, lp_kind kind, const char *label, lpi_command *c)
 {
 	int json_bad;
 	return command_parse(text, len, kind, label, c, &json_bad);
@@ -315,25 +317,26 @@ int lpi_command_fits(const lpi_command *c, lp_kind kind, const lp_json *choices,
 		return LP_OK;
 	int has = choices != NULL && lpj_size(choices) > 0;
 	if (kind == LP_KIND_CHECKPOINT && !has)
-		return lpi_fail(LP_EBADCMD,
-			       "%s: command has 'value' but the checkpoint has no choices: use 'result' and 'reason'",
-			       label);
+		return lpi_fail(
+			LP_EBADCMD,
+			"%s: command has 'value' but the checkpoint has no choices: use 'result' and 'reason'",
+			label);
 	if (has && !lpi_choices_has(choices, c->value)) {
 		char list[512];
 		lpi_choices_list(list, sizeof list, choices);
 		return lpi_fail(LP_EBADCMD, "%s: value '%.60s' is not one of the choices %s", label,
-			       c->value, list);
+				c->value, list);
 	}
 	return LP_OK;
 }
 
 /* ----------------------------------------------------------- building */
 
-static const char *const extra_keys[] = {"failure_reason", "result", "reason", "value", "signal",
-					 "payload", "user", NULL};
+static const char *const extra_keys[] = {"failure_reason", "result",  "reason", "value",
+					 "signal",         "payload", "user",   NULL};
 
 int lpi_command_build(lp_kind kind, const lpi_command_spec *s, char token[LP_TOKEN_HEX + 1],
-		     char **text)
+		      char **text)
 {
 	*text = NULL;
 	token[0] = '\0';
@@ -342,33 +345,38 @@ int lpi_command_build(lp_kind kind, const lpi_command_spec *s, char token[LP_TOK
 	if (s->by == NULL || s->by[0] == '\0' || strlen(s->by) > BY_MAX)
 		return lpi_fail(LP_EINVAL, "a command's 'by' must be 1 to %d bytes", BY_MAX);
 	if (!typed && s->action != LP_ACTION_RESUME)
-		return lpi_fail(LP_EINVAL,
-			       "pause %s was made by an older pytest-live-pause (protocol %d) that takes no '%s' command; only resume; nothing written",
-			       id, s->pause_protocol, lp_action_name(s->action));
+		return lpi_fail(
+			LP_EINVAL,
+			"pause %s was made by an older pytest-live-pause (protocol %d) that takes no '%s' command; only resume; nothing written",
+			id, s->pause_protocol, lp_action_name(s->action));
 	if (s->pause_protocol < LP_PROTOCOL_ANSWERS && s->action == LP_ACTION_ABORT)
-		return lpi_fail(LP_EINVAL,
-			       "pause %s was made by an older pytest-live-pause (protocol %d) that cannot stop its run on abort (protocol %d can); nothing written",
-			       id, s->pause_protocol, LP_PROTOCOL_ANSWERS);
+		return lpi_fail(
+			LP_EINVAL,
+			"pause %s was made by an older pytest-live-pause (protocol %d) that cannot stop its run on abort (protocol %d can); nothing written",
+			id, s->pause_protocol, LP_PROTOCOL_ANSWERS);
 	if (s->pause_protocol < LP_PROTOCOL_ANSWERS && s->value)
-		return lpi_fail(LP_EINVAL,
-			       "pause %s was made by an older pytest-live-pause (protocol %d) that takes no --value (protocol %d does); nothing written",
-			       id, s->pause_protocol, LP_PROTOCOL_ANSWERS);
+		return lpi_fail(
+			LP_EINVAL,
+			"pause %s was made by an older pytest-live-pause (protocol %d) that takes no --value (protocol %d does); nothing written",
+			id, s->pause_protocol, LP_PROTOCOL_ANSWERS);
 	lp_json *c = lpj_object();
 	if (c == NULL)
 		return lpi_fail(LP_ERROR, "out of memory");
 	int rc = LP_OK;
 	if (s->fields_json) {
 		lp_json *extra;
-		rc = lpj_parse_object(s->fields_json, strlen(s->fields_json), "command fields", &extra);
+		rc = lpj_parse_object(s->fields_json, strlen(s->fields_json), "command fields",
+				      &extra);
 		if (rc) {
 			lpj_free(c);
 			return lpi_fail(LP_EINVAL, "%s", lp_error_message());
 		}
 		const char *bad = lpj_unknown_key(extra, extra_keys);
 		if (bad)
-			rc = lpi_fail(LP_EINVAL,
-				     "command field '%.60s' cannot be set here; allowed: failure_reason, result, reason, value, signal, payload, user",
-				     bad);
+			rc = lpi_fail(
+				LP_EINVAL,
+				"command field '%.60s' cannot be set here; allowed: failure_reason, result, reason, value, signal, payload, user",
+				bad);
 		lpj_free(c);
 		c = extra; /* starts from them; the fields below are ours */
 	}
@@ -406,16 +414,18 @@ int lpi_command_build(lp_kind kind, const lpi_command_spec *s, char token[LP_TOK
 	size_t len = strlen(out);
 	lpi_command check;
 	if (len > LP_CAP_COMMAND)
-		rc = lpi_fail(LP_EINVAL,
-			     "the command for pause %s would be %zu bytes, over the %d bytes its process accepts; shorten the reason; nothing written",
-			     id, len, LP_CAP_COMMAND);
+		rc = lpi_fail(
+			LP_EINVAL,
+			"the command for pause %s would be %zu bytes, over the %d bytes its process accepts; shorten the reason; nothing written",
+			id, len, LP_CAP_COMMAND);
 	else if ((rc = lpi_command_parse(out, len, kind, "command", &check)))
-		rc = lpi_fail(LP_EINVAL, "pause %s cannot take this command: %s; nothing written", id,
-			     lp_error_message());
+		rc = lpi_fail(LP_EINVAL, "pause %s cannot take this command: %s; nothing written",
+			      id, lp_error_message());
 	else {
 		if ((rc = lpi_command_fits(&check, kind, s->choices, "command")))
-			rc = lpi_fail(LP_EINVAL, "pause %s cannot take this command: %s; nothing written",
-				     id, lp_error_message());
+			rc = lpi_fail(LP_EINVAL,
+				      "pause %s cannot take this command: %s; nothing written", id,
+				      lp_error_message());
 		lpi_command_clear(&check);
 	}
 	if (rc) {
@@ -435,11 +445,16 @@ int lpi_claim_publish(int commands_fd, const char *name, const char *text, const
 
 static const char *type_name(mode_t m)
 {
-	if (S_ISSOCK(m)) return "a UNIX socket";
-	if (S_ISFIFO(m)) return "a FIFO";
-	if (S_ISDIR(m)) return "a directory";
-	if (S_ISLNK(m)) return "a symlink";
-	if (S_ISCHR(m) || S_ISBLK(m)) return "a device";
+	if (S_ISSOCK(m))
+		return "a UNIX socket";
+	if (S_ISFIFO(m))
+		return "a FIFO";
+	if (S_ISDIR(m))
+		return "a directory";
+	if (S_ISLNK(m))
+		return "a symlink";
+	if (S_ISCHR(m) || S_ISBLK(m))
+		return "a device";
 	return "not a regular file";
 }
 
@@ -449,8 +464,8 @@ static int transient(int e)
 	       e == ENOBUFS;
 }
 
-int lpi_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label,
-		  int patient, lpi_command *c, char **text, struct stat *st_out)
+int lpi_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label, int patient,
+		   lpi_command *c, char **text, struct stat *st_out)
 {
 	memset(c, 0, sizeof *c);
 	c->result = LP_RESULT_NONE;
@@ -490,7 +505,8 @@ int lpi_claim_read(int commands_fd, const char *name, lp_kind kind, const char *
 	*text = NULL;
 	if (rc == LP_ERROR) /* out of memory */
 		return LP_CLAIM_RETRY;
-	if (patient && json_bad && lpi_now() - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9) < 0.5)
+	if (patient && json_bad &&
+	    lpi_now() - ((double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9) < 0.5)
 		return LP_CLAIM_RETRY; /* maybe a writer's partial file */
 	return LP_CLAIM_BAD;
 }

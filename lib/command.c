@@ -19,10 +19,12 @@
 static int aborted(const char *id, const char *by, const char *reason)
 {
 	if (by == NULL || strcmp(by, "abort") == 0)
-		return lpi_fail(LP_EABORTED,
-			       "pause %s was aborted (Ctrl-C, SIGTERM or an error in its pytest process)", id);
-	return lpi_fail(LP_EABORTED, "pause %s was aborted (by %s: %.200s); its run was stopped", id, by,
-		       reason ? reason : "no reason given");
+		return lpi_fail(
+			LP_EABORTED,
+			"pause %s was aborted (Ctrl-C, SIGTERM or an error in its pytest process)",
+			id);
+	return lpi_fail(LP_EABORTED, "pause %s was aborted (by %s: %.200s); its run was stopped",
+			id, by, reason ? reason : "no reason given");
 }
 
 /* Say why a pause that is not pending cannot be resumed. */
@@ -30,18 +32,21 @@ static int refuse_ended(const char *id, const lp_json *doc, const char *state)
 {
 	const char *by = lpj_get_str(doc, "resolved_by");
 	if (strcmp(state, "resumed") == 0)
-		return lpi_fail(LP_ERESUMED, "pause %s was already resumed (by %s); nothing to do", id,
-			       by ? by : "another command");
+		return lpi_fail(LP_ERESUMED, "pause %s was already resumed (by %s); nothing to do",
+				id, by ? by : "another command");
 	if (strcmp(state, "timed_out") == 0)
-		return lpi_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
+		return lpi_fail(LP_ETIMEDOUT,
+				"pause %s already timed out; the test went on without a verdict",
+				id);
 	if (strcmp(state, "aborted") == 0)
 		return aborted(id, by, lpj_get_str(doc, "reason"));
 	if (strcmp(state, "stale") == 0) {
 		lpi_identity rec;
 		lpj_get_identity(doc, &rec);
-		return lpi_fail(LP_ESTALE,
-			       "pause %s is stale: its pytest process (pid %ld on %s) is gone, so there is nothing to resume",
-			       id, rec.pid, rec.hostname);
+		return lpi_fail(
+			LP_ESTALE,
+			"pause %s is stale: its pytest process (pid %ld on %s) is gone, so there is nothing to resume",
+			id, rec.pid, rec.hostname);
 	}
 	return lpi_fail(LP_EBADCMD, "pause %s has an unknown status '%s'", id, state);
 }
@@ -50,13 +55,17 @@ static int refuse_ended(const char *id, const lp_json *doc, const char *state)
 static int report_action(const char *id, lp_action action, const char *by, long pid)
 {
 	if (action == LP_ACTION_TIMEOUT)
-		return lpi_fail(LP_ETIMEDOUT, "pause %s already timed out; the test went on without a verdict", id);
+		return lpi_fail(LP_ETIMEDOUT,
+				"pause %s already timed out; the test went on without a verdict",
+				id);
 	if (action == LP_ACTION_ABORT)
 		return aborted(id, by, NULL);
 	if (pid)
-		return lpi_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s, pid %ld)",
-			       id, by, pid);
-	return lpi_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s)", id, by);
+		return lpi_fail(LP_ERESUMED,
+				"pause %s was already resumed by another command (by %s, pid %ld)",
+				id, by, pid);
+	return lpi_fail(LP_ERESUMED, "pause %s was already resumed by another command (by %s)", id,
+			by);
 }
 
 /* The claim's name is taken: say who claimed the pause first. Returns 1
@@ -66,7 +75,8 @@ static int report_winner(int commands_fd, const char *id, const char *name, lp_k
 {
 	lpi_command c;
 	char *text;
-	if (lpi_claim_read(commands_fd, name, kind, "command file", 0, &c, &text, NULL) != LP_CLAIM_TAKEN)
+	if (lpi_claim_read(commands_fd, name, kind, "command file", 0, &c, &text, NULL) !=
+	    LP_CLAIM_TAKEN)
 		return 1;
 	lp_json *j = NULL;
 	long pid = 0;
@@ -91,11 +101,14 @@ static int check_options(const lp_resume_options *o)
 		return lpi_fail(LP_EINVAL, "lp_resume_options missing or of an unknown version");
 	const char *value = value_of(o);
 	if (o->action == LP_ACTION_ABORT && (o->failure_reason || o->has_result || value))
-		return lpi_fail(LP_EINVAL,
-			       "an abort takes a reason only (--reason TEXT), no verdict: --failure-reason, --result and --value are for resume");
-	if (o->action == LP_ACTION_RESUME && o->failure_reason && (o->has_result || o->reason || value))
-		return lpi_fail(LP_EINVAL,
-			       "--failure-reason is for failure pauses and --result/--reason/--value for checkpoints and questions: give one kind");
+		return lpi_fail(
+			LP_EINVAL,
+			"an abort takes a reason only (--reason TEXT), no verdict: --failure-reason, --result and --value are for resume");
+	if (o->action == LP_ACTION_RESUME && o->failure_reason &&
+	    (o->has_result || o->reason || value))
+		return lpi_fail(
+			LP_EINVAL,
+			"--failure-reason is for failure pauses and --result/--reason/--value for checkpoints and questions: give one kind");
 	if (o->has_result && o->result != LP_RESULT_TRUE && o->result != LP_RESULT_FALSE &&
 	    o->result != LP_RESULT_NONE)
 		return lpi_fail(LP_EINVAL, "result must be true, false or none");
@@ -120,11 +133,12 @@ static int store_attachments(const lp_resume_options *o, const lp_json *doc, int
 	if (o->version < 3 || o->nattach == 0)
 		return LP_OK;
 	if (lpj_get_int(doc, "protocol", 0) < LP_PROTOCOL_ANSWERS)
-		return lpi_fail(LP_EINVAL,
-			       "pause %s was made by an older pytest-live-pause (protocol < %d) that takes no attachments; nothing written",
-			       id, LP_PROTOCOL_ANSWERS);
-	unsigned long long max = o->max_attachment_size ? o->max_attachment_size
-							: LP_ATTACH_SIZE_DEFAULT;
+		return lpi_fail(
+			LP_EINVAL,
+			"pause %s was made by an older pytest-live-pause (protocol < %d) that takes no attachments; nothing written",
+			id, LP_PROTOCOL_ANSWERS);
+	unsigned long long max =
+		o->max_attachment_size ? o->max_attachment_size : LP_ATTACH_SIZE_DEFAULT;
 	lp_attachment *have = NULL;
 	size_t nhave = 0;
 	const lp_json *listed = lpj_get(doc, "attachments");
@@ -146,7 +160,8 @@ static int store_attachments(const lp_resume_options *o, const lp_json *doc, int
 	}
 	char *why = NULL;
 	if (!rc && lp_attachments_fit(all, n, &why) < n)
-		rc = lpi_fail(LP_EINVAL, "pause %s: %s; nothing written", id, why ? why : "too many");
+		rc = lpi_fail(LP_EINVAL, "pause %s: %s; nothing written", id,
+			      why ? why : "too many");
 	free(why);
 	free(all); /* its names were borrowed */
 	lpi_attachments_free(have, nhave);
@@ -184,29 +199,33 @@ static int check_kind(const char *id, lp_kind kind, const lp_json *choices,
 	if (o->action != LP_ACTION_RESUME)
 		return LP_OK; /* an abort's reason fits every kind */
 	if (kind == LP_KIND_FAILURE && (o->has_result || o->reason || value))
-		return lpi_fail(LP_EKIND,
-			       "pause %s is a failure pause: --result and --reason are only for checkpoints (--value for checkpoints with choices and questions); use --failure-reason TEXT",
-			       id);
+		return lpi_fail(
+			LP_EKIND,
+			"pause %s is a failure pause: --result and --reason are only for checkpoints (--value for checkpoints with choices and questions); use --failure-reason TEXT",
+			id);
 	if (kind != LP_KIND_FAILURE && o->failure_reason)
-		return lpi_fail(LP_EKIND,
-			       "pause %s is a %s: --failure-reason is only for failure pauses; use %s", id,
-			       lp_kind_name(kind),
-			       kind == LP_KIND_QUESTION ? "--value TEXT [--reason TEXT]"
-							: "--result true|false|none [--reason TEXT]");
+		return lpi_fail(
+			LP_EKIND,
+			"pause %s is a %s: --failure-reason is only for failure pauses; use %s", id,
+			lp_kind_name(kind),
+			kind == LP_KIND_QUESTION ? "--value TEXT [--reason TEXT]"
+						 : "--result true|false|none [--reason TEXT]");
 	if (kind == LP_KIND_QUESTION && o->has_result)
-		return lpi_fail(LP_EKIND,
-			       value ? "pause %s is a question: --value answers it, --result is only for checkpoints; give --value TEXT without --result"
-				     : "pause %s is a question: --result is only for checkpoints; answer it with --value TEXT",
-			       id);
+		return lpi_fail(
+			LP_EKIND,
+			value ? "pause %s is a question: --value answers it, --result is only for checkpoints; give --value TEXT without --result"
+			      : "pause %s is a question: --result is only for checkpoints; answer it with --value TEXT",
+			id);
 	if (kind == LP_KIND_CHECKPOINT && value && !has_choices)
-		return lpi_fail(LP_EKIND,
-			       "pause %s is a checkpoint without choices: --value is only for a checkpoint with choices and for a question; use --result true|false|none",
-			       id);
+		return lpi_fail(
+			LP_EKIND,
+			"pause %s is a checkpoint without choices: --value is only for a checkpoint with choices and for a question; use --result true|false|none",
+			id);
 	if (value && has_choices && !lpi_choices_has(choices, value)) {
 		char list[600];
 		lpi_choices_list(list, sizeof list, choices);
-		return lpi_fail(LP_EKIND, "pause %s takes --value %s, not '%.60s'; nothing written", id,
-			       list, value);
+		return lpi_fail(LP_EKIND, "pause %s takes --value %s, not '%.60s'; nothing written",
+				id, list, value);
 	}
 	return LP_OK;
 }
@@ -237,17 +256,20 @@ static int wait_taken(lp_store *s, const char *id, const lp_json *doc, double ta
 		int dead = strcmp(lpi_pause_state(now, mtime), "stale") == 0;
 		lpj_free(now);
 		if (dead)
-			return lpi_fail(LP_ESTALE,
-				       "pause %s: its pytest process (pid %ld) died before taking the command",
-				       id, rec.pid);
+			return lpi_fail(
+				LP_ESTALE,
+				"pause %s: its pytest process (pid %ld) died before taking the command",
+				id, rec.pid);
 		if (interrupted(o))
-			return lpi_fail(LP_ENOTTAKEN,
-				       "interrupted while pause %s had not yet taken the command: the command stands, and its pytest process (pid %ld) will take it when it looks again",
-				       id, rec.pid);
+			return lpi_fail(
+				LP_ENOTTAKEN,
+				"interrupted while pause %s had not yet taken the command: the command stands, and its pytest process (pid %ld) will take it when it looks again",
+				id, rec.pid);
 		if (lpi_mono_ms() >= deadline)
-			return lpi_fail(LP_ENOTTAKEN,
-				       "the command for pause %s was written, but its pytest process (pid %ld) has not taken it within %gs; it will be taken when that process looks again",
-				       id, rec.pid, take_timeout);
+			return lpi_fail(
+				LP_ENOTTAKEN,
+				"the command for pause %s was written, but its pytest process (pid %ld) has not taken it within %gs; it will be taken when that process looks again",
+				id, rec.pid, take_timeout);
 		struct timespec ts = {0, delay_us * 1000};
 		nanosleep(&ts, NULL);
 		if (delay_us < 20000)
@@ -272,12 +294,15 @@ static int confirm_own(const char *id, const lp_json *final, const char *token, 
 		const char *a = lpj_get_str(final, "resolved_action");
 		if ((a && strcmp(a, "abort") == 0) || (status && strcmp(status, "aborted") == 0))
 			won = LP_ACTION_ABORT;
-		else if ((a && strcmp(a, "timeout") == 0) || (status && strcmp(status, "timed_out") == 0))
+		else if ((a && strcmp(a, "timeout") == 0) ||
+			 (status && strcmp(status, "timed_out") == 0))
 			won = LP_ACTION_TIMEOUT;
 		int rc = report_action(id, won, by ? by : "file", 0);
 		if (won == LP_ACTION_RESUME)
-			rc = lpi_fail(rc, "pause %s took another command than this one (by %s): its claim was replaced; the verdict recorded is that command's",
-				     id, by ? by : "file");
+			rc = lpi_fail(
+				rc,
+				"pause %s took another command than this one (by %s): its claim was replaced; the verdict recorded is that command's",
+				id, by ? by : "file");
 		return rc;
 	}
 	if (status && strcmp(status, lp_outcome_name(lp_action_outcome(action))) == 0)
@@ -285,7 +310,8 @@ static int confirm_own(const char *id, const lp_json *final, const char *token, 
 	return refuse_ended(id, final, status ? status : "?");
 }
 
-int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref, const lp_resume_options *o)
+int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
+		    const lp_resume_options *o)
 {
 	if (info_out)
 		*info_out = NULL;
@@ -308,9 +334,10 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref, 
 	const char *k = lpj_get_str(doc, "kind");
 	lp_kind kind = LP_KIND_FAILURE; /* 0.1.1 wrote no kind for failures */
 	if (k && lp_kind_parse(k, &kind) != LP_OK) {
-		rc = lpi_fail(LP_EBADCMD,
-			     "pause %s is of kind '%.40s', which this pytest-live-pause (protocol %d) does not know: use a newer one",
-			     id, k, LP_PROTOCOL_VERSION);
+		rc = lpi_fail(
+			LP_EBADCMD,
+			"pause %s is of kind '%.40s', which this pytest-live-pause (protocol %d) does not know: use a newer one",
+			id, k, LP_PROTOCOL_VERSION);
 		goto done;
 	}
 	const lp_json *choices = lpj_get(doc, "choices");
@@ -325,14 +352,14 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref, 
 	}
 	char token[LP_TOKEN_HEX + 1];
 	lpi_command_spec spec = {.action = o->action,
-				.by = o->by ? o->by : "cli",
-				.failure_reason = o->failure_reason,
-				.result = o->has_result ? o->result : LP_RESULT_NONE,
-				.reason = o->reason,
-				.pause_protocol = (int)lpj_get_int(doc, "protocol", 0),
-				.pause_id = id,
-				.value = value_of(o),
-				.choices = choices};
+				 .by = o->by ? o->by : "cli",
+				 .failure_reason = o->failure_reason,
+				 .result = o->has_result ? o->result : LP_RESULT_NONE,
+				 .reason = o->reason,
+				 .pause_protocol = (int)lpj_get_int(doc, "protocol", 0),
+				 .pause_id = id,
+				 .value = value_of(o),
+				 .choices = choices};
 	/* checked as the command will be, before any attachment is copied */
 	if ((rc = lpi_command_build(kind, &spec, token, &cmd)))
 		goto done;
@@ -356,13 +383,18 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref, 
 			goto done;
 	}
 	if (interrupted(o)) {
-		rc = lpi_fail(LP_EINTR, "interrupted before the command for pause %s was written; nothing written", id);
+		rc = lpi_fail(
+			LP_EINTR,
+			"interrupted before the command for pause %s was written; nothing written",
+			id);
 		goto done;
 	}
 	double take_timeout = o->take_timeout == 0 ? LP_DEFAULT_TAKE_TIMEOUT : o->take_timeout;
-	int64_t claim_deadline = lpi_mono_ms() + (int64_t)((take_timeout > 0 ? take_timeout : 1) * 1000);
+	int64_t claim_deadline =
+		lpi_mono_ms() + (int64_t)((take_timeout > 0 ? take_timeout : 1) * 1000);
 	for (;;) {
-		snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", s->path, run_id, name);
+		snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", s->path,
+			 run_id, name);
 		rc = lpi_claim_publish(dirs.commands_fd, name, cmd, label);
 		if (rc <= 0)
 			break;
@@ -379,13 +411,17 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref, 
 			goto done;
 		}
 		if (lpi_mono_ms() >= claim_deadline) {
-			rc = lpi_fail(LP_ENOTTAKEN,
-				     "pause %s has an unreadable command file that its process has not cleared; try again",
-				     id);
+			rc = lpi_fail(
+				LP_ENOTTAKEN,
+				"pause %s has an unreadable command file that its process has not cleared; try again",
+				id);
 			goto done;
 		}
 		if (interrupted(o)) {
-			rc = lpi_fail(LP_EINTR, "interrupted before the command for pause %s was written; nothing written", id);
+			rc = lpi_fail(
+				LP_EINTR,
+				"interrupted before the command for pause %s was written; nothing written",
+				id);
 			goto done;
 		}
 		lpi_waiter *w;

@@ -10,8 +10,14 @@
 static __thread int last_code;
 static __thread char last_msg[1024];
 
-const char *lp_error_message(void) { return last_msg; }
-int lp_error_last(void) { return last_code; }
+const char *lp_error_message(void)
+{
+	return last_msg;
+}
+int lp_error_last(void)
+{
+	return last_code;
+}
 
 void lpi_error_clear(void)
 {
@@ -19,8 +25,8 @@ void lpi_error_clear(void)
 	last_msg[0] = '\0';
 }
 
-__attribute__((format(printf, 3, 0)))
-static int set_error(int code, int errnum, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static int set_error(int code, int errnum, const char *fmt,
+							   va_list ap)
 {
 	/* format into a local buffer: the arguments may be last_msg itself */
 	char buf[sizeof last_msg];

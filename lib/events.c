@@ -10,8 +10,7 @@
 #include <string.h>
 #include <unistd.h>
 
-int lpi_events_append(int events_fd, const char *run_id, const char *event,
-		     lp_json *fields)
+int lpi_events_append(int events_fd, const char *run_id, const char *event, lp_json *fields)
 {
 	lp_json *line = fields ? lpj_copy(fields) : lpj_object();
 	if (line == NULL)
@@ -41,8 +40,10 @@ int lpi_events_append(int events_fd, const char *run_id, const char *event,
 	int e = errno;
 	free(buf);
 	if (w < 0)
-		return lpi_fail_errno(LP_ERROR, e, "cannot append to events.jsonl of run %s", run_id);
+		return lpi_fail_errno(LP_ERROR, e, "cannot append to events.jsonl of run %s",
+				      run_id);
 	if ((size_t)w != n + 1)
-		return lpi_fail(LP_ERROR, "short write to events.jsonl of run %s (disk full?)", run_id);
+		return lpi_fail(LP_ERROR, "short write to events.jsonl of run %s (disk full?)",
+				run_id);
 	return LP_OK;
 }

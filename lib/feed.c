@@ -174,7 +174,7 @@ struct lp_feed {
 	idset active;  /* runs active when last read */
 	idset seen;    /* pauses reported created, or present at open */
 	idset open;    /* of those, the ones not reported ended */
-	lpi_waiter *w;  /* NULL: to be made (again) for the active runs */
+	lpi_waiter *w; /* NULL: to be made (again) for the active runs */
 	int quiet;     /* the first read, at open: record, report nothing */
 };
 
@@ -198,8 +198,7 @@ void lp_feed_event_clear(lp_feed_event *ev)
 }
 
 /* Record one event (json taken) and wake the readers. */
-static int emit(lp_feed *f, lp_feed_kind kind, const char *run_id, const char *pause_id,
-		char *json)
+static int emit(lp_feed *f, lp_feed_kind kind, const char *run_id, const char *pause_id, char *json)
 {
 	if (f->quiet) {
 		free(json);
@@ -253,7 +252,8 @@ static int pause_new(lp_feed *f, const char *id)
 	} else if (!rc && !final) {
 		rc = idset_add(&f->open, id);
 		if (!rc)
-			rc = emit(f, LP_FEED_PAUSE_CREATED, info->run_id, id, take_json(&info->json));
+			rc = emit(f, LP_FEED_PAUSE_CREATED, info->run_id, id,
+				  take_json(&info->json));
 	}
 	lp_pause_info_free(info);
 	return rc;
@@ -299,7 +299,8 @@ static int scan_run_pauses(lp_feed *f, const char *run_id)
 	rc = list_dir(pfd, 1, &names);
 	close(pfd);
 	for (size_t k = 0; !rc && k < names.n; k++)
-		if (!idset_has(&f->seen, names.v[k]) && lp_id_validate(names.v[k], "pause id") == LP_OK)
+		if (!idset_has(&f->seen, names.v[k]) &&
+		    lp_id_validate(names.v[k], "pause id") == LP_OK)
 			rc = pause_new(f, names.v[k]);
 	idset_free(&names);
 	return rc;
@@ -358,8 +359,9 @@ static int scan_runs(lp_feed *f)
 		if (!rc) {
 			int active = strcmp(info->state, "active") == 0;
 			char *json = f->quiet ? NULL : lpi_strdup(info->json);
-			rc = f->quiet || json ? emit(f, LP_FEED_RUN_STARTED, info->run_id, NULL, json)
-					      : LP_ERROR;
+			rc = f->quiet || json
+				     ? emit(f, LP_FEED_RUN_STARTED, info->run_id, NULL, json)
+				     : LP_ERROR;
 			if (!rc && active)
 				rc = run_add_active(f, info->run_id);
 			if (!rc && !active) /* started and ended between two reads */
@@ -532,7 +534,10 @@ int lp_feed_open(lp_feed **out, lp_store *store)
 	return LP_OK;
 }
 
-const char *lp_feed_name(const lp_feed *feed) { return feed ? feed->name : ""; }
+const char *lp_feed_name(const lp_feed *feed)
+{
+	return feed ? feed->name : "";
+}
 
 unsigned long long lp_feed_head(lp_feed *feed)
 {
@@ -564,7 +569,8 @@ static int copy_next(lp_feed *f, unsigned long long after, lp_feed_event *out)
 	return LP_OK;
 }
 
-int lp_feed_next(lp_feed_event *out, lp_feed *f, unsigned long long after, double timeout, const lp_wait_hooks *hooks)
+int lp_feed_next(lp_feed_event *out, lp_feed *f, unsigned long long after, double timeout,
+		 const lp_wait_hooks *hooks)
 {
 	if (out == NULL)
 		return lpi_fail(LP_EINVAL, "lp_feed_next: out is NULL");
@@ -581,7 +587,8 @@ int lp_feed_next(lp_feed_event *out, lp_feed *f, unsigned long long after, doubl
 		}
 		int64_t now = lpi_mono_ms();
 		if ((timeout == 0 && read_once) || (deadline >= 0 && now >= deadline)) {
-			rc = lpi_fail(LP_EWAITTIMEOUT, "no change in %s within %gs", f->store->path, timeout);
+			rc = lpi_fail(LP_EWAITTIMEOUT, "no change in %s within %gs", f->store->path,
+				      timeout);
 			break;
 		}
 		if (!f->pumping && hooks && hooks->check) {
@@ -614,9 +621,10 @@ int lp_feed_next(lp_feed_event *out, lp_feed *f, unsigned long long after, doubl
 			continue;
 		}
 		/* another thread reads: wait for it (in slices, for check()) */
-		int64_t until = now + (hooks && hooks->check ? (hooks->slice_ms > 0 ? hooks->slice_ms
-										   : LP_DEFAULT_SLICE_MS)
-							    : FEED_BACKSTOP_MS);
+		int64_t until =
+			now + (hooks && hooks->check ? (hooks->slice_ms > 0 ? hooks->slice_ms
+									    : LP_DEFAULT_SLICE_MS)
+						     : FEED_BACKSTOP_MS);
 		if (deadline >= 0 && deadline < until)
 			until = deadline;
 		struct timespec ts;

@@ -83,8 +83,7 @@ static double mtime_of(int dirfd, const char *name)
  * change to its directory, run.json, events.jsonl, pauses/ or commands/. */
 static double last_change(int run_fd)
 {
-	static const char *const names[] = {".", "run.json", "events.jsonl", "pauses",
-					    "commands"};
+	static const char *const names[] = {".", "run.json", "events.jsonl", "pauses", "commands"};
 	double last = 0;
 	for (size_t k = 0; k < sizeof names / sizeof *names; k++) {
 		double m = mtime_of(run_fd, names[k]);
@@ -255,8 +254,8 @@ static int remove_tree(gc_ctx *c, int dirfd, const char *name, int depth, const 
 	struct stat st;
 	if (fstat(fd, &st) < 0 || st.st_dev != c->dev) {
 		close(fd);
-		return lpi_fail(LP_ERROR, "%s is on another filesystem (a mount point?); not removed",
-			       label);
+		return lpi_fail(LP_ERROR,
+				"%s is on another filesystem (a mount point?); not removed", label);
 	}
 	char **names;
 	size_t n;
@@ -265,7 +264,8 @@ static int remove_tree(gc_ctx *c, int dirfd, const char *name, int depth, const 
 		if (unlinkat(fd, names[k], 0) == 0 || errno == ENOENT)
 			continue;
 		if (errno != EISDIR && errno != EPERM)
-			rc = lpi_fail_errno(LP_ERROR, errno, "cannot remove %s/%s", label, names[k]);
+			rc = lpi_fail_errno(LP_ERROR, errno, "cannot remove %s/%s", label,
+					    names[k]);
 		else
 			rc = remove_tree(c, fd, names[k], depth + 1, label);
 	}
@@ -276,8 +276,8 @@ static int remove_tree(gc_ctx *c, int dirfd, const char *name, int depth, const 
 	return rc;
 }
 
-static int report(gc_ctx *c, const char *what, const char *id, const char *path,
-		  const char *state, double ended_at)
+static int report(gc_ctx *c, const char *what, const char *id, const char *path, const char *state,
+		  double ended_at)
 {
 	if (c->opts->on_item == NULL)
 		return LP_OK;
@@ -297,8 +297,9 @@ static int remove_run(gc_ctx *c, const victim *v, char **pending, size_t npendin
 			return rc;
 		snprintf(trash, sizeof trash, GC_TRASH_PREFIX "%s-%s", v->id, rnd);
 		if (renameat(store->runs_fd, v->id, store->runs_fd, trash) < 0)
-			return errno == ENOENT ? LP_OK /* another remover's */
-					       : lpi_fail_errno(LP_ERROR, errno, "cannot remove %s", path);
+			return errno == ENOENT
+				       ? LP_OK /* another remover's */
+				       : lpi_fail_errno(LP_ERROR, errno, "cannot remove %s", path);
 	}
 	for (size_t k = 0; !rc && k < npending; k++) {
 		char run_of[LP_ID_MAX + 1];
@@ -336,15 +337,16 @@ static int remove_dangling(gc_ctx *c, const char *name)
 		lpi_error_clear();
 		return LP_OK; /* not ours */
 	}
-	if (find_victim(c, run_id) || fstatat(store->runs_fd, run_id, &st, AT_SYMLINK_NOFOLLOW) == 0 ||
-	    errno != ENOENT)
+	if (find_victim(c, run_id) ||
+	    fstatat(store->runs_fd, run_id, &st, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT)
 		return LP_OK;
 	if (mtime_of(store->pending_fd, name) >= c->cutoff)
 		return LP_OK;
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/pending/%s", store->path, name);
 	if (!c->opts->dry_run && unlinkat(store->pending_fd, name, 0) < 0)
-		return errno == ENOENT ? LP_OK : lpi_fail_errno(LP_ERROR, errno, "cannot remove %s", path);
+		return errno == ENOENT ? LP_OK
+				       : lpi_fail_errno(LP_ERROR, errno, "cannot remove %s", path);
 	c->rep.pending++;
 	return report(c, "pending", name, path, NULL, 0);
 }
@@ -364,7 +366,7 @@ static int lock_gc(gc_ctx *c, int *fd)
 		return LP_OK;
 	if (*fd < 0)
 		return lpi_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
-				     "cannot open %s", label);
+				      "cannot open %s", label);
 	struct stat st;
 	if (fstat(*fd, &st) < 0 || !S_ISREG(st.st_mode)) {
 		close(*fd);
@@ -394,8 +396,9 @@ int lp_store_gc(lp_gc_report *out, lp_store *store, const lp_gc_options *opts)
 	if (out)
 		memset(out, 0, sizeof *out);
 	if (store == NULL || opts == NULL || opts->version != LP_GC_OPTIONS_VERSION)
-		return lpi_fail(LP_EINVAL, "lp_store_gc: store and options of version %d are required",
-			       LP_GC_OPTIONS_VERSION);
+		return lpi_fail(LP_EINVAL,
+				"lp_store_gc: store and options of version %d are required",
+				LP_GC_OPTIONS_VERSION);
 	if (!isfinite(opts->older_than) || opts->older_than < 0)
 		return lpi_fail(LP_EINVAL, "gc: the age must be a finite number of seconds >= 0");
 	gc_ctx c = {.store = store, .opts = opts};

@@ -19,18 +19,18 @@ static int id_check(const char *id, const char *what, int allow_dot)
 	for (const char *p = id; *p; p++, n++) {
 		char c = *p;
 		int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-			 (c >= '0' && c <= '9') || c == '_' || c == '-' ||
-			 (allow_dot && c == '.');
+			 (c >= '0' && c <= '9') || c == '_' || c == '-' || (allow_dot && c == '.');
 		if (n >= LP_ID_MAX)
 			return lpi_fail(LP_EINVAL, "%s is longer than %d characters", what,
-				       LP_ID_MAX);
+					LP_ID_MAX);
 		if (!ok) {
 			if (c == '/' && allow_dot)
-				return lpi_fail(LP_EINVAL,
-					       "%s '%.80s' contains '/': give a pause id, or the path of a pause file",
-					       what, id);
-			return lpi_fail(LP_EINVAL, "%s '%.80s' has a character outside %s", what, id,
-				       allow_dot ? "[A-Za-z0-9._-]" : "[A-Za-z0-9_-]");
+				return lpi_fail(
+					LP_EINVAL,
+					"%s '%.80s' contains '/': give a pause id, or the path of a pause file",
+					what, id);
+			return lpi_fail(LP_EINVAL, "%s '%.80s' has a character outside %s", what,
+					id, allow_dot ? "[A-Za-z0-9._-]" : "[A-Za-z0-9_-]");
 		}
 	}
 	if (strcmp(id, ".") == 0 || strcmp(id, "..") == 0 || id[0] == '.')
@@ -43,7 +43,10 @@ int lp_id_validate(const char *id, const char *what)
 	return id_check(id, what ? what : "id", 1);
 }
 
-int lpi_run_id_validate(const char *id) { return id_check(id, "run id", 0); }
+int lpi_run_id_validate(const char *id)
+{
+	return id_check(id, "run id", 0);
+}
 
 int lpi_random_hex(char *buf, size_t nbytes)
 {
@@ -84,7 +87,7 @@ int lpi_new_pause_id(const char *run_id, char out[LP_ID_MAX + 1])
 	size_t n = strlen(run_id);
 	if (n + 1 + 8 > LP_ID_MAX)
 		return lpi_fail(LP_EINVAL, "run id '%s' is too long to make pause ids (%d at most)",
-			       run_id, LP_ID_MAX - 9);
+				run_id, LP_ID_MAX - 9);
 	memcpy(out, run_id, n);
 	out[n] = '.';
 	memcpy(out + n + 1, suffix, 9);
@@ -98,9 +101,10 @@ int lpi_pause_id_run(const char *pause_id, char run_id[LP_ID_MAX + 1])
 		return rc;
 	const char *dot = strchr(pause_id, '.');
 	if (dot == NULL || dot == pause_id)
-		return lpi_fail(LP_ENOTFOUND,
-			       "pause id '%s' is not of the form <run_id>.<suffix>; copy it from 'pytest-live-pause ls'",
-			       pause_id);
+		return lpi_fail(
+			LP_ENOTFOUND,
+			"pause id '%s' is not of the form <run_id>.<suffix>; copy it from 'pytest-live-pause ls'",
+			pause_id);
 	size_t n = (size_t)(dot - pause_id);
 	memcpy(run_id, pause_id, n);
 	run_id[n] = '\0';

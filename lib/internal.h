@@ -25,14 +25,14 @@
 #define LP_CAP_CHOICE 1024               /* each of a pause's choices */
 #define LP_CAP_NODEID (16 * 1024)
 #define LP_CAP_CWD (16 * 1024)
-#define LP_CAP_HOSTNAME 1024             /* also worker_id */
-#define LP_CAP_REASON (64 * 1024)        /* failure_reason, reason, errors */
-#define LP_CAP_HINT (32 * 1024)          /* resume_command */
-#define LP_CAP_EXTRA (64 * 1024)         /* extra_json text of a pause */
-#define LP_CAP_RUN_EXTRA (16 * 1024)     /* extra_json text of a run */
-#define LP_CAP_EXTRA_STRING (16 * 1024)  /* each string of extra fields, events */
-#define LP_CAP_ARG (4 * 1024)            /* one element of run.json's argv */
-#define LP_CAP_ARGV (16 * 1024)          /* all of run.json's argv */
+#define LP_CAP_HOSTNAME 1024            /* also worker_id */
+#define LP_CAP_REASON (64 * 1024)       /* failure_reason, reason, errors */
+#define LP_CAP_HINT (32 * 1024)         /* resume_command */
+#define LP_CAP_EXTRA (64 * 1024)        /* extra_json text of a pause */
+#define LP_CAP_RUN_EXTRA (16 * 1024)    /* extra_json text of a run */
+#define LP_CAP_EXTRA_STRING (16 * 1024) /* each string of extra fields, events */
+#define LP_CAP_ARG (4 * 1024)           /* one element of run.json's argv */
+#define LP_CAP_ARGV (16 * 1024)         /* all of run.json's argv */
 /* A catalog "P" line: 2 * (nodeid + task + cwd + hostname + worker) and
  * the short fields fit with room to spare. */
 #define LP_CATALOG_LINE_CAP (256 * 1024)
@@ -40,8 +40,8 @@
 #define LP_CUT_MARKER "[... cut by pytest-live-pause]"
 /* 0.1.1's task of every failure pause. */
 #define LP_FAILURE_TASK "Inspect the failure and then resume the test."
-#define LP_HEARTBEAT_INTERVAL 2.0         /* seconds */
-#define LP_HEARTBEAT_MISSES 4             /* stale after this many missed */
+#define LP_HEARTBEAT_INTERVAL 2.0 /* seconds */
+#define LP_HEARTBEAT_MISSES 4     /* stale after this many missed */
 #define LP_DEFAULT_SLICE_MS 50
 #define LP_DEFAULT_TAKE_TIMEOUT 5.0
 
@@ -81,20 +81,20 @@ int lpi_text_unsafe_cp(unsigned cp);
 /* lp_pause_resume_command() of a pause with choices: "... --value 'a|b|c'"
  * (the choices joined by '|', shell-quoted as one word). */
 int lpi_resume_command_choices(char **out, const char *pause_id, const char *pause_dir,
-			      const char *const *choices);
+			       const char *const *choices);
 
 /* ------------------------------------------------------------ time */
-double lpi_now(void);          /* wall clock, seconds since the epoch */
-int64_t lpi_mono_ms(void);     /* monotonic clock, milliseconds */
+double lpi_now(void);      /* wall clock, seconds since the epoch */
+int64_t lpi_mono_ms(void); /* monotonic clock, milliseconds */
 
 /* ---------------------------------------------------------- store.c */
 struct lp_store {
-	int fd;        /* the verified pause directory */
-	int runs_fd;   /* runs/ */
-	int pending_fd;/* pending/ : one empty file per pending pause */
-	char *path;    /* absolute, normalized */
+	int fd;         /* the verified pause directory */
+	int runs_fd;    /* runs/ */
+	int pending_fd; /* pending/ : one empty file per pending pause */
+	char *path;     /* absolute, normalized */
 	int is_default;
-	char *notice;  /* NULL or what lp_store_notice() says */
+	char *notice;       /* NULL or what lp_store_notice() says */
 	lp_warn_fn warn_fn; /* readers' notes on what they skip (lp_store_set_warn) */
 	void *warn_ud;
 };
@@ -120,8 +120,8 @@ int lpi_dir_open(int dirfd, const char *name, int create, const char *label, int
  * then renamed over `name` (exclusive = 0) or linked to `name` only if it
  * does not exist (exclusive = 1: returns 1 if it exists, nothing written).
  * The directory is flushed after. label names the file in errors. */
-int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len,
-		    int exclusive, const char *label);
+int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, int exclusive,
+		     const char *label);
 /* Bits of lpi_file_publish's `exclusive`: 1 as above; LP_PUBLISH_VOLATILE
  * skips both fsyncs (a file that matters only while its writer and
  * reader live: requests and answers, lib/request.c). */
@@ -129,8 +129,8 @@ enum { LP_PUBLISH_EXCLUSIVE = 1, LP_PUBLISH_VOLATILE = 2 };
 /* Read a regular file (never through a symlink, never a FIFO, never one
  * that fails the trust rule: LP_EUNSAFE), refusing one over cap bytes. *out is NUL-terminated, free() it. LP_ENOTFOUND if
  * it does not exist. */
-int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label,
-		 char **out, size_t *len);
+int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, char **out,
+		  size_t *len);
 /* Build "<dir path>/<name>" paths for messages; returns malloc'd string. */
 char *lpi_path_join(const char *a, const char *b);
 char *lpi_strdup(const char *s);
@@ -154,7 +154,7 @@ typedef enum { LP_LIVE_ALIVE = 0, LP_LIVE_DEAD = 1 } lpi_live;
  * time and boot id. Other host: the heartbeat (mtime, seconds) is fresh.
  * heartbeat <= 0 with another host: assumed alive. */
 lpi_live lpi_identity_judge(const lpi_identity *rec, double heartbeat_mtime,
-			  double heartbeat_interval);
+			    double heartbeat_interval);
 
 /* A heartbeat: a thread of its own (all signals blocked) that refreshes
  * the mtime of dirfd/name (never following a symlink) every interval
@@ -172,7 +172,7 @@ typedef struct lp_json lp_json;
 
 lp_json *lpj_object(void);
 void lpj_free(lp_json *j);
-int lpj_set_str(lp_json *o, const char *key, const char *val);  /* NULL -> null */
+int lpj_set_str(lp_json *o, const char *key, const char *val); /* NULL -> null */
 int lpj_set_real(lp_json *o, const char *key, double val);
 int lpj_set_int(lp_json *o, const char *key, long long val);
 int lpj_set_bool(lp_json *o, const char *key, int val);
@@ -224,7 +224,12 @@ int lpj_bound_strings(lp_json *o, size_t cap);
 
 /* --- json.c: any JSON value (for qamule.c) --- */
 typedef enum lpj_type {
-	LPJ_NULL, LPJ_BOOL, LPJ_NUMBER, LPJ_STRING, LPJ_ARRAY, LPJ_OBJECT
+	LPJ_NULL,
+	LPJ_BOOL,
+	LPJ_NUMBER,
+	LPJ_STRING,
+	LPJ_ARRAY,
+	LPJ_OBJECT
 } lpj_type;
 /* Parse one JSON value of any type, strictly (UTF-8, duplicate keys
  * rejected, nothing after it). LP_EBADCMD with the parser's message and
@@ -246,9 +251,9 @@ char *lpj_dump_python(const lp_json *j);
 /* Arrays and iteration (for claim.c). */
 lp_json *lpj_array(void);
 int lpj_array_append_str(lp_json *a, const char *val);
-int lpj_array_append(lp_json *a, lp_json *val); /* steals val (also on error) */
+int lpj_array_append(lp_json *a, lp_json *val);     /* steals val (also on error) */
 lp_json *lpj_array_get(const lp_json *a, size_t i); /* borrowed; NULL past the end */
-size_t lpj_size(const lp_json *j); /* members of an object or array, else 0 */
+size_t lpj_size(const lp_json *j);                  /* members of an object or array, else 0 */
 lp_json *lpj_array_get(const lp_json *a, size_t i); /* borrowed; NULL out of range */
 /* Call cb for each member of object o in order; a non-zero return stops
  * the walk and is returned. */
@@ -289,13 +294,12 @@ void lpi_command_clear(lpi_command *c);
  * (cap, UTF-8, duplicates, an object), then the fields (see claim.c).
  * LP_EBADCMD with a message naming `label` and the field. */
 int lpi_command_parse(const char *text, size_t len, lp_kind kind, const char *label,
-		     lpi_command *out);
+		      lpi_command *out);
 /* The checks of a parsed command that need the pause itself: a value must
  * be one of the pause's choices (an array of strings, NULL: none), and a
  * checkpoint without choices takes no value. LP_EBADCMD naming `label`,
  * the value and the choices. */
-int lpi_command_fits(const lpi_command *c, lp_kind kind, const lp_json *choices,
-		    const char *label);
+int lpi_command_fits(const lpi_command *c, lp_kind kind, const lp_json *choices, const char *label);
 /* Whether value is one of choices (a pause's "choices" array; NULL:
  * none), and the choices as "'a', 'b', 'c'" in buf (cut to size). */
 int lpi_choices_has(const lp_json *choices, const char *value);
@@ -321,14 +325,13 @@ typedef struct lpi_command_spec {
  * anything is written. LP_EINVAL with a message fit for a user when the
  * pause cannot take it (too large; an action its protocol lacks; bad
  * fields_json). */
-int lpi_command_build(lp_kind kind, const lpi_command_spec *spec,
-		     char token[LP_TOKEN_HEX + 1], char **text);
+int lpi_command_build(lp_kind kind, const lpi_command_spec *spec, char token[LP_TOKEN_HEX + 1],
+		      char **text);
 
 /* Create commands/<name> exclusively with text: LP_OK (the claim is
  * ours), 1 (an entry is there already: someone else's claim), or an
  * error (nothing published). */
-int lpi_claim_publish(int commands_fd, const char *name, const char *text,
-		     const char *label);
+int lpi_claim_publish(int commands_fd, const char *name, const char *text, const char *label);
 
 /* Outcome of reading the entry at a claim's name. */
 enum {
@@ -345,8 +348,8 @@ enum {
  * LP_CLAIM_RETRY (a foreign writer may still be writing it). *st_out
  * (may be NULL) gets the entry's lstat, for reporting a bad entry once.
  * Never returns an lp_error: every failure is one of the above. */
-int lpi_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label,
-		  int patient, lpi_command *c, char **text, struct stat *st_out);
+int lpi_claim_read(int commands_fd, const char *name, lp_kind kind, const char *label, int patient,
+		   lpi_command *c, char **text, struct stat *st_out);
 
 /* ----------------------------------------------------------- blob.c */
 /* The blob store of a run, runs/<run_id>/blobs/, and the one schema of
@@ -358,8 +361,7 @@ int lpi_claim_read(int commands_fd, const char *name, lp_kind kind, const char *
  * file of at most max_size bytes (not a symlink, FIFO, socket, device or
  * directory). LP_EINVAL with one line naming it and what to do; *size
  * gets its size. */
-int lpi_blob_source_check(const char *path, unsigned long long max_size,
-			 unsigned long long *size);
+int lpi_blob_source_check(const char *path, unsigned long long max_size, unsigned long long *size);
 /* Copy the file at path into blobs/ (created 0700), hashing it as it is
  * read, under a temporary name that is flushed and renamed to its
  * sha256: no partial blob is ever at a blob's name, and a failed copy
@@ -367,7 +369,7 @@ int lpi_blob_source_check(const char *path, unsigned long long max_size,
  * source, path); LP_EINVAL for a refused file (lpi_blob_source_check),
  * LP_ERROR for an I/O error. */
 int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char *name,
-		const char *source, unsigned long long max_size, lp_attachment *out);
+		 const char *source, unsigned long long max_size, lp_attachment *out);
 /* Verify blobs/<sha256>: a regular file of ours of `size` bytes whose
  * SHA-256 is sha256. LP_OK (with fd_out non-NULL: an open descriptor of
  * it at offset 0, the caller's to close), LP_ENOTFOUND (missing),
@@ -383,7 +385,7 @@ lp_json *lpi_attachment_to_json(const lp_attachment *a, int with_source);
  * gets a malloc'd list of *n (each path under run_path/blobs; free with
  * lpi_attachments_free). */
 int lpi_attachments_parse(const lp_json *v, const char *label, int with_source,
-			 const char *run_path, lp_attachment **out, size_t *n);
+			  const char *run_path, lp_attachment **out, size_t *n);
 void lpi_attachments_free(lp_attachment *list, size_t n);
 /* Copy a list (deep); NULL when out of memory (n 0: NULL too). */
 lp_attachment *lpi_attachments_copy(const lp_attachment *list, size_t n);
@@ -414,7 +416,7 @@ typedef struct lp_catalog_end {
 typedef struct lpi_catalog {
 	char **runs; /* in the order they started */
 	size_t nruns;
-	char **run_set; /* open-addressing hash set of runs, for lpi_catalog_has_run */
+	char **run_set;  /* open-addressing hash set of runs, for lpi_catalog_has_run */
 	char *run_arena; /* the ids of run_set, side by side */
 	size_t run_mask;
 	lpi_catalog_pause *pauses; /* in the order they ended */
@@ -449,13 +451,12 @@ void lpi_catalog_free(lpi_catalog *cat);
  * (with dry_run, only count). *dropped: the lines dropped. No catalog:
  * LP_OK, nothing dropped. */
 int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud), void *ud,
-		       int dry_run, size_t *dropped);
+			int dry_run, size_t *dropped);
 
 /* --------------------------------------------------------- events.c */
 /* Append one line {"ts":..,"event":..,"run_id":.., ...fields} with a single
  * write(2) on an O_APPEND descriptor. */
-int lpi_events_append(int events_fd, const char *run_id, const char *event,
-		     lp_json *fields);
+int lpi_events_append(int events_fd, const char *run_id, const char *event, lp_json *fields);
 
 /* ------------------------------------------------------------ run.c */
 struct lp_run {
@@ -464,14 +465,14 @@ struct lp_run {
 	char *worker_id;
 	char *cwd;
 	int fd, pauses_fd, commands_fd, events_fd;
-	int owner; /* started by this process */
+	int owner;    /* started by this process */
 	lp_json *doc; /* run.json as written (owner) */
 	lpi_identity self;
 	/* watches commands/ for this process's pauses; made at the first
 	 * pause and kept: closing an inotify descriptor costs a kernel RCU
 	 * grace period (~8 ms here), which a pause must not pay each time */
 	struct lpi_waiter *commands_waiter;
-	lpi_beat *beat; /* owner: refreshes run.json's mtime until the run ends */
+	lpi_beat *beat;    /* owner: refreshes run.json's mtime until the run ends */
 	lp_json *requests; /* NULL, or what its pauses offer (lp_run_set_requests) */
 };
 /* The run's commands/ waiter, made on first use. */
@@ -496,20 +497,20 @@ void lpi_waiter_free(lpi_waiter *w);
 /* The request slot of a pause, commands/<pause_id>.request.json, and its
  * answers, commands/<pause_id>.answer.<request_id>.json. */
 #define LP_CAP_REQUEST (LP_REQUEST_CODE_MAX + 64 * 1024) /* a request file */
-#define LP_CAP_ANSWER (6 * LP_REQUEST_OUTPUT_CAP)       /* an answer file */
+#define LP_CAP_ANSWER (6 * LP_REQUEST_OUTPUT_CAP)        /* an answer file */
 /* A request as parsed (strings owned; lpi_request_parsed_clear). */
 typedef struct lpi_request_parsed {
-	lp_request req;       /* points into the fields below */
+	lp_request req; /* points into the fields below */
 	char *request_id, *code, *action, *by;
 	char **keys, **values;
-	long pid;             /* the requester's, 0 if none */
+	long pid; /* the requester's, 0 if none */
 } lpi_request_parsed;
 /* Parse a request file's text strictly (docs/protocol.md, "Requests"):
  * LP_EBADCMD with a message naming label and the field. *id_out (may be
  * NULL) gets a malloc'd copy of its request_id whenever one valid was
  * there, even if the rest is bad, so that the refusal can be answered. */
-int lpi_request_parse(const char *text, size_t len, const char *label,
-		     lpi_request_parsed *out, char **id_out);
+int lpi_request_parse(const char *text, size_t len, const char *label, lpi_request_parsed *out,
+		      char **id_out);
 void lpi_request_parsed_clear(lpi_request_parsed *r);
 /* Parse an answer file's text into out (its json made): LP_EBADCMD if it
  * is not a valid answer. */
@@ -521,19 +522,17 @@ int lpi_answer_parse(const char *text, size_t len, const char *label, lp_answer 
  * answer is published. 0: none; 1: one was answered (or a bad one moved
  * aside), look again; LP_EINTR: hooks->on_request asked to stop (the
  * request answered as interrupted); LP_ERROR: out of memory. */
-int lpi_request_serve(lp_run *run, const char *pause_id, lp_json *doc,
-		     const lp_wait_hooks *hooks, int (*republish)(void *ud), void *ud);
+int lpi_request_serve(lp_run *run, const char *pause_id, lp_json *doc, const lp_wait_hooks *hooks,
+		      int (*republish)(void *ud), void *ud);
 
 /* ----------------------------------------------------------- scan.c */
 /* Load pause info from an open store by pause id (run derived from id). */
-int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id,
-		      lp_json *doc, double mtime, int with_json, lp_pause_info **out);
+int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id, lp_json *doc,
+		       double mtime, int with_json, lp_pause_info **out);
 /* The state of a pause as readers see it: its status, or "stale". */
 const char *lpi_pause_state(const lp_json *doc, double mtime);
-int lpi_ref_resolve(lp_store *store, const char *ref, lp_store **other,
-		   char id[LP_ID_MAX + 1]);
-int lpi_pause_load(lp_store *store, const char *pause_id, lp_json **doc,
-		  double *mtime);
+int lpi_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[LP_ID_MAX + 1]);
+int lpi_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double *mtime);
 /* The run of a pause: named by an id of ours ("<run_id>.<suffix>");
  * for an id of any other shape (0.1.1's bare UUIDs), found in the runs
  * the catalog does not know. LP_ENOTFOUND when no run has it. */

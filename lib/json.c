@@ -15,9 +15,18 @@
 #define J(x) ((json_t *)(x))
 #define L(x) ((lp_json *)(x))
 
-lp_json *lpj_object(void) { return L(json_object()); }
-void lpj_free(lp_json *j) { json_decref(J(j)); }
-lp_json *lpj_copy(const lp_json *j) { return L(json_deep_copy(J(j))); }
+lp_json *lpj_object(void)
+{
+	return L(json_object());
+}
+void lpj_free(lp_json *j)
+{
+	json_decref(J(j));
+}
+lp_json *lpj_copy(const lp_json *j)
+{
+	return L(json_deep_copy(J(j)));
+}
 
 static int set(lp_json *o, const char *key, json_t *v)
 {
@@ -73,11 +82,26 @@ int lpj_set_str(lp_json *o, const char *key, const char *val)
 	}
 	return set(o, key, s);
 }
-int lpj_set_real(lp_json *o, const char *key, double val) { return set(o, key, json_real(val)); }
-int lpj_set_int(lp_json *o, const char *key, long long val) { return set(o, key, json_integer(val)); }
-int lpj_set_bool(lp_json *o, const char *key, int val) { return set(o, key, json_boolean(val)); }
-int lpj_set_null(lp_json *o, const char *key) { return set(o, key, json_null()); }
-int lpj_set_json(lp_json *o, const char *key, lp_json *val) { return set(o, key, J(val)); }
+int lpj_set_real(lp_json *o, const char *key, double val)
+{
+	return set(o, key, json_real(val));
+}
+int lpj_set_int(lp_json *o, const char *key, long long val)
+{
+	return set(o, key, json_integer(val));
+}
+int lpj_set_bool(lp_json *o, const char *key, int val)
+{
+	return set(o, key, json_boolean(val));
+}
+int lpj_set_null(lp_json *o, const char *key)
+{
+	return set(o, key, json_null());
+}
+int lpj_set_json(lp_json *o, const char *key, lp_json *val)
+{
+	return set(o, key, J(val));
+}
 
 int lpj_set_result(lp_json *o, const char *key, lp_result r)
 {
@@ -113,7 +137,8 @@ static int nonfinite_patch(char *buf, size_t len, const json_error_t *err)
 		size_t start = pos - known[i].back;
 		if (start + n > len || memcmp(buf + start, known[i].token, n) != 0)
 			continue;
-		if (start + n < len && (isalnum((unsigned char)buf[start + n]) || buf[start + n] == '_'))
+		if (start + n < len &&
+		    (isalnum((unsigned char)buf[start + n]) || buf[start + n] == '_'))
 			continue; /* -Infinityx: not Python's token */
 		memcpy(buf + start, known[i].value, n);
 		return 1;
@@ -129,7 +154,7 @@ static int object_or_fail(json_t *j, const json_error_t *err, size_t len, const 
 		if (len == 0)
 			return lpi_fail(LP_EBADCMD, "%s is empty: expected a JSON object", what);
 		return lpi_fail(LP_EBADCMD, "%s is not valid JSON (line %d, column %d): %s", what,
-			       err->line, err->column, err->text);
+				err->line, err->column, err->text);
 	}
 	if (!json_is_object(j)) {
 		json_decref(j);
@@ -150,7 +175,8 @@ int lpj_parse_object_011(const char *buf, size_t len, const char *what, lp_json 
 			return lpi_fail(LP_ERROR, "out of memory");
 		memcpy(copy, buf, len);
 		/* a pause file has one such token; the bound keeps a hostile file cheap */
-		for (int tries = 0; j == NULL && tries < 16 && nonfinite_patch(copy, len, &err); tries++)
+		for (int tries = 0; j == NULL && tries < 16 && nonfinite_patch(copy, len, &err);
+		     tries++)
 			j = json_loadb(copy, len, JSON_REJECT_DUPLICATES, &err);
 		free(copy);
 	}
@@ -250,9 +276,18 @@ const char *lpj_get_str(const lp_json *o, const char *key)
 	json_t *v = json_object_get(J(o), key);
 	return json_is_string(v) ? json_string_value(v) : NULL;
 }
-int lpj_has(const lp_json *o, const char *key) { return json_object_get(J(o), key) != NULL; }
-int lpj_is_null(const lp_json *o, const char *key) { return json_is_null(json_object_get(J(o), key)); }
-lp_json *lpj_get(const lp_json *o, const char *key) { return L(json_object_get(J(o), key)); }
+int lpj_has(const lp_json *o, const char *key)
+{
+	return json_object_get(J(o), key) != NULL;
+}
+int lpj_is_null(const lp_json *o, const char *key)
+{
+	return json_is_null(json_object_get(J(o), key));
+}
+lp_json *lpj_get(const lp_json *o, const char *key)
+{
+	return L(json_object_get(J(o), key));
+}
 
 double lpj_get_real(const lp_json *o, const char *key, double dflt)
 {
@@ -299,7 +334,7 @@ int lpj_parse_any(const char *buf, size_t len, lp_json **out)
 		if (len == 0)
 			return lpi_fail(LP_EBADCMD, "empty file (line 1, column 0)");
 		return lpi_fail(LP_EBADCMD, "%s (line %d, column %d)", err.text, err.line,
-			       err.column);
+				err.column);
 	}
 	*out = L(j);
 	return LP_OK;
@@ -319,7 +354,10 @@ lpj_type lpj_typeof(const lp_json *j)
 	}
 }
 
-int lpj_is_true(const lp_json *j) { return json_is_true(J(j)); }
+int lpj_is_true(const lp_json *j)
+{
+	return json_is_true(J(j));
+}
 
 const char *lpj_string_value(const lp_json *j)
 {
@@ -330,7 +368,8 @@ const char *lpj_unknown_key(const lp_json *o, const char *const allowed[])
 {
 	const char *key;
 	json_t *val;
-	json_object_foreach(J(o), key, val) {
+	json_object_foreach(J(o), key, val)
+	{
 		(void)val;
 		int known = 0;
 		for (int i = 0; allowed[i] && !known; i++)
@@ -377,23 +416,23 @@ static int max_real_digits(json_t *j)
 	const char *key;
 	json_t *v;
 	switch (json_typeof(j)) {
-	case JSON_REAL:
-		return real_digits(json_real_value(j));
+	case JSON_REAL: return real_digits(json_real_value(j));
 	case JSON_ARRAY:
-		json_array_foreach(j, i, v) {
+		json_array_foreach(j, i, v)
+		{
 			if ((q = max_real_digits(v)) > p)
 				p = q;
 		}
 		return p;
 	case JSON_OBJECT:
-		json_object_foreach(j, key, v) {
+		json_object_foreach(j, key, v)
+		{
 			(void)key;
 			if ((q = max_real_digits(v)) > p)
 				p = q;
 		}
 		return p;
-	default:
-		return p;
+	default: return p;
 	}
 }
 
@@ -452,8 +491,10 @@ int lp_json_object_line(char **out, const char *const *keys, const char *const *
 	return rc;
 }
 
-lp_json *lpj_array(void) { return L(json_array()); }
-
+lp_json *lpj_array(void)
+{
+	return L(json_array());
+}
 
 int lpj_array_append_str(lp_json *a, const char *val)
 {
@@ -487,7 +528,8 @@ int lpj_foreach(const lp_json *o, int (*cb)(const char *key, const lp_json *val,
 {
 	const char *key;
 	json_t *val;
-	json_object_foreach(J(o), key, val) {
+	json_object_foreach(J(o), key, val)
+	{
 		int rc = cb(key, L(val), ud);
 		if (rc)
 			return rc;
@@ -495,7 +537,10 @@ int lpj_foreach(const lp_json *o, int (*cb)(const char *key, const lp_json *val,
 	return 0;
 }
 
-int lpj_is_integer(const lp_json *j) { return json_is_integer(J(j)); }
+int lpj_is_integer(const lp_json *j)
+{
+	return json_is_integer(J(j));
+}
 
 /* ------------------------------------------------------------------------
  * Bounded text: every text we write into a pause file, run.json, an event
@@ -589,9 +634,8 @@ int lpj_set_text(lp_json *o, const char *key, const char *val, size_t cap, int m
 	}
 	size_t k;
 	json_t *v;
-	json_array_foreach(list, k, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), key) == 0)
-			return LP_OK;
+	json_array_foreach(list, k, v) if (json_is_string(v) &&
+					   strcmp(json_string_value(v), key) == 0) return LP_OK;
 	if (json_array_append_new(list, json_string(key)) < 0)
 		return lpi_fail(LP_ERROR, "out of memory");
 	return LP_OK;
@@ -605,7 +649,8 @@ int lpj_bound_strings(lp_json *o, size_t cap)
 		return lpi_fail(LP_ERROR, "out of memory");
 	const char *key;
 	json_t *val;
-	json_object_foreach(J(o), key, val) {
+	json_object_foreach(J(o), key, val)
+	{
 		if (json_is_string(val) && json_string_length(val) > cap / 6 &&
 		    lpj_encoded_size(json_string_value(val)) > cap &&
 		    json_array_append_new(keys, json_string(key)) < 0) {
@@ -615,7 +660,8 @@ int lpj_bound_strings(lp_json *o, size_t cap)
 	}
 	int rc = LP_OK;
 	size_t k;
-	json_array_foreach(keys, k, val) {
+	json_array_foreach(keys, k, val)
+	{
 		key = json_string_value(val);
 		char *copy = lpi_strdup(json_string_value(json_object_get(J(o), key)));
 		rc = copy ? lpj_set_text(o, key, copy, cap, 1) : LP_ERROR;

@@ -94,13 +94,14 @@ int lpi_identity_self(lpi_identity *out)
 }
 
 lpi_live lpi_identity_judge(const lpi_identity *rec, double heartbeat_mtime,
-			  double heartbeat_interval)
+			    double heartbeat_interval)
 {
 	if (rec->hostname[0] != '\0' && strcmp(rec->hostname, lpi_hostname()) != 0) {
 		if (heartbeat_mtime <= 0 || heartbeat_interval <= 0)
 			return LP_LIVE_ALIVE;
 		double age = lpi_now() - heartbeat_mtime;
-		return age > heartbeat_interval * LP_HEARTBEAT_MISSES ? LP_LIVE_DEAD : LP_LIVE_ALIVE;
+		return age > heartbeat_interval * LP_HEARTBEAT_MISSES ? LP_LIVE_DEAD
+								      : LP_LIVE_ALIVE;
 	}
 	if (rec->pid <= 0)
 		return LP_LIVE_DEAD;
@@ -161,7 +162,7 @@ static void *beat_main(void *arg)
 int lpi_beat_start(lpi_beat **out, int dirfd, const char *name, double interval)
 {
 	*out = NULL;
-	if (interval <= 0 || strlen(name) >= sizeof ((lpi_beat *)0)->name)
+	if (interval <= 0 || strlen(name) >= sizeof((lpi_beat *)0)->name)
 		return lpi_fail(LP_EINVAL, "bad heartbeat of %s", name);
 	lpi_beat *b = calloc(1, sizeof *b);
 	if (b == NULL)

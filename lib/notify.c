@@ -33,14 +33,14 @@ extern char **environ;
 
 struct lp_notify {
 	pthread_mutex_t lock;
-	int refs;          /* the caller's and the thread's */
+	int refs; /* the caller's and the thread's */
 	pid_t pid;
-	int pidfd;         /* -1: poll with waitpid(WNOHANG) */
+	int pidfd; /* -1: poll with waitpid(WNOHANG) */
 	int64_t deadline_ms;
 	double bound;
 	lp_notify_state state;
-	char *message;     /* once ended badly: what became of it */
-	char *name;        /* argv[0], for messages */
+	char *message; /* once ended badly: what became of it */
+	char *name;    /* argv[0], for messages */
 };
 
 static void notify_unref(lp_notify *n)
@@ -64,7 +64,8 @@ static void notify_ended(lp_notify *n, int status, int timed_out)
 	char msg[512];
 	lp_notify_state state = LP_NOTIFY_FAILED;
 	if (timed_out)
-		snprintf(msg, sizeof msg, "--pause-notify command %.200s did not finish within %g s: killed",
+		snprintf(msg, sizeof msg,
+			 "--pause-notify command %.200s did not finish within %g s: killed",
 			 n->name, n->bound);
 	else if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		state = LP_NOTIFY_OK, msg[0] = '\0';
@@ -160,12 +161,15 @@ int lp_notify_spawn(lp_notify **out, const char *const *argv, const lp_notify_en
 		return lpi_fail(LP_EINVAL, "lp_notify_spawn: out is required");
 	*out = NULL;
 	if (argv == NULL || argv[0] == NULL || argv[0][0] == '\0')
-		return lpi_fail(LP_EINVAL, "--pause-notify needs a command: give --pause-notify 'CMD ARGS'");
+		return lpi_fail(LP_EINVAL,
+				"--pause-notify needs a command: give --pause-notify 'CMD ARGS'");
 	if (env == NULL)
 		return lpi_fail(LP_EINVAL, "lp_notify_spawn: env is required");
 	if (!(bound > 0) || bound > LP_TIMEOUT_MAX)
-		return lpi_fail(LP_EINVAL, "the --pause-notify bound must be a number of seconds above 0, not %g",
-			       bound);
+		return lpi_fail(
+			LP_EINVAL,
+			"the --pause-notify bound must be a number of seconds above 0, not %g",
+			bound);
 	lp_notify *n = calloc(1, sizeof *n);
 	if (n == NULL || (n->name = lpi_strdup(argv[0])) == NULL) {
 		free(n);
@@ -213,8 +217,9 @@ int lp_notify_spawn(lp_notify **out, const char *const *argv, const lp_notify_en
 	free(envp);
 	if (e) {
 		int rc = lpi_fail(e == ENOMEM ? LP_ERROR : LP_EINVAL,
-				 "cannot run the --pause-notify command %.200s: %s%s", argv[0], strerror(e),
-				 e == ENOENT ? " (not found on PATH: give its full path)" : "");
+				  "cannot run the --pause-notify command %.200s: %s%s", argv[0],
+				  strerror(e),
+				  e == ENOENT ? " (not found on PATH: give its full path)" : "");
 		notify_unref(n);
 		return rc;
 	}
@@ -241,7 +246,8 @@ int lp_notify_spawn(lp_notify **out, const char *const *argv, const lp_notify_en
 			;
 		n->refs = 1;
 		notify_unref(n);
-		return lpi_fail(LP_ERROR, "cannot watch the --pause-notify command: %s", strerror(terr));
+		return lpi_fail(LP_ERROR, "cannot watch the --pause-notify command: %s",
+				strerror(terr));
 	}
 	*out = n;
 	return LP_OK;

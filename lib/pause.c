@@ -37,15 +37,15 @@ _Static_assert(LP_CAP_FAILURE_TEXT + LP_CAP_TASK + LP_CAP_NODEID + LP_CAP_CWD +
 struct lp_pause {
 	lp_run *run;
 	char id[LP_ID_MAX + 1];
-	char file[LP_ID_MAX + 8];      /* <id>.json */
-	char cmd[LP_ID_MAX + 16];      /* <id>.resume.json */
+	char file[LP_ID_MAX + 8]; /* <id>.json */
+	char cmd[LP_ID_MAX + 16]; /* <id>.resume.json */
 	char *path, *hint;
 	lp_kind kind;
 	lp_json *doc;
 	int64_t deadline_ms; /* -1: none */
 	int64_t next_beat_ms;
 	int done;
-	int published; /* the pause file exists: free() must not leave it pending */
+	int published;      /* the pause file exists: free() must not leave it pending */
 	lpi_waiter *waiter; /* the run's, borrowed */
 	/* the last bad entry at the claim's name that could not be moved
 	 * aside: reported once, not at every look */
@@ -110,10 +110,13 @@ static int set_choices(lp_json *d, const char *const *choices)
 	for (; !rc && choices[n]; n++) {
 		const char *ch = choices[n];
 		if (n == LP_CHOICES_MAX)
-			rc = lpi_fail(LP_EINVAL, "a pause takes at most %d choices", LP_CHOICES_MAX);
+			rc = lpi_fail(LP_EINVAL, "a pause takes at most %d choices",
+				      LP_CHOICES_MAX);
 		else if (ch[0] == '\0' || lpj_encoded_size(ch) > LP_CAP_CHOICE)
-			rc = lpi_fail(LP_EINVAL, "choice %zu is empty or over %d bytes: give short words such as 'pass', 'retry', 'skip'",
-				     n + 1, LP_CAP_CHOICE);
+			rc = lpi_fail(
+				LP_EINVAL,
+				"choice %zu is empty or over %d bytes: give short words such as 'pass', 'retry', 'skip'",
+				n + 1, LP_CAP_CHOICE);
 		for (size_t k = 0; !rc && k < n; k++)
 			if (strcmp(choices[k], ch) == 0)
 				rc = lpi_fail(LP_EINVAL, "choice '%.60s' is given twice", ch);
@@ -121,7 +124,8 @@ static int set_choices(lp_json *d, const char *const *choices)
 			rc = lpi_fail(LP_EINVAL, "choice %zu is not valid UTF-8 text", n + 1);
 	}
 	if (!rc && n == 0)
-		rc = lpi_fail(LP_EINVAL, "choices is empty: give at least one, or no choices at all");
+		rc = lpi_fail(LP_EINVAL,
+			      "choices is empty: give at least one, or no choices at all");
 	if (rc) {
 		lpj_free(a);
 		return rc;
@@ -143,19 +147,18 @@ static int fill_doc(lp_pause *p, const lp_pause_options *o)
 	int forever = isinf(o->timeout);
 	int rc;
 	if ((rc = lpj_set_int(d, "protocol", LP_PROTOCOL_VERSION)) ||
-	    (rc = lpj_set_str(d, "pause_id", p->id)) ||
-	    (rc = lpj_set_str(d, "run_id", run->id)) ||
+	    (rc = lpj_set_str(d, "pause_id", p->id)) || (rc = lpj_set_str(d, "run_id", run->id)) ||
 	    (rc = lpj_set_str(d, "kind", lp_kind_name(p->kind))) ||
 	    (rc = lpj_set_text(d, "nodeid", o->nodeid ? o->nodeid : "", LP_CAP_NODEID, 0)) ||
 	    /* JSON has no infinity: null is "no timeout" (0.1.1 writes Infinity) */
 	    (rc = forever ? lpj_set_null(d, "timeout") : lpj_set_real(d, "timeout", o->timeout)) ||
 	    (rc = lpj_set_text(d, "original_failure",
-			       o->original_failure ? o->original_failure : "", LP_CAP_FAILURE_TEXT, 1)) ||
+			       o->original_failure ? o->original_failure : "", LP_CAP_FAILURE_TEXT,
+			       1)) ||
 	    (rc = lpj_set_text(d, "task", task, LP_CAP_TASK, 1)) ||
 	    (rc = lpj_set_str(d, "status", "pending")) ||
 	    /* 0.1.1 writes these as null while pending; set when it ends */
-	    (rc = lpj_set_null(d, "finished_at")) ||
-	    (rc = lpj_set_null(d, "failure_reason")) ||
+	    (rc = lpj_set_null(d, "finished_at")) || (rc = lpj_set_null(d, "failure_reason")) ||
 	    (rc = lpj_set_real(d, "created_at", now)) ||
 	    (rc = forever ? lpj_set_null(d, "deadline_at")
 			  : lpj_set_real(d, "deadline_at", now + o->timeout)) ||
@@ -168,8 +171,7 @@ static int fill_doc(lp_pause *p, const lp_pause_options *o)
 	    (rc = lpj_set_real(d, "heartbeat_interval", LP_HEARTBEAT_INTERVAL)) ||
 	    (rc = lpj_set_text(d, "resume_command", p->hint, LP_CAP_HINT, 0)))
 		return rc;
-	if (p->kind == LP_KIND_QUESTION &&
-	    (rc = lpj_set_text(d, "question", task, LP_CAP_TASK, 1)))
+	if (p->kind == LP_KIND_QUESTION && (rc = lpj_set_text(d, "question", task, LP_CAP_TASK, 1)))
 		return rc;
 	if (o->version >= 2 && o->location &&
 	    (rc = lpj_set_text(d, "location", o->location, LP_CAP_NODEID, 0)))
@@ -201,12 +203,16 @@ static int list_attachments(lp_pause *p, const lp_pause_options *o)
 		snprintf(name, sizeof name, "blobs/%s", a[i].sha256);
 		if (a[i].source == NULL || strcmp(a[i].source, "resume") == 0 ||
 		    lp_attachment_name_check(a[i].name))
-			rc = lpi_fail(LP_EINVAL, "attachment %zu: a test's attachment needs a name and the source test or capture", i);
-		else if (fstatat(p->run->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode) ||
-			 (unsigned long long)st.st_size != a[i].size)
-			rc = lpi_fail(LP_EINVAL,
-				     "attachment '%s': its blob %s is not in the run's blob store (store it with lp_run_attach)",
-				     a[i].name, a[i].sha256);
+			rc = lpi_fail(
+				LP_EINVAL,
+				"attachment %zu: a test's attachment needs a name and the source test or capture",
+				i);
+		else if (fstatat(p->run->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+			 !S_ISREG(st.st_mode) || (unsigned long long)st.st_size != a[i].size)
+			rc = lpi_fail(
+				LP_EINVAL,
+				"attachment '%s': its blob %s is not in the run's blob store (store it with lp_run_attach)",
+				a[i].name, a[i].sha256);
 		else
 			rc = lpj_array_append(arr, lpi_attachment_to_json(&a[i], 1));
 	}
@@ -216,13 +222,14 @@ static int list_attachments(lp_pause *p, const lp_pause_options *o)
 	return rc;
 }
 
-#define TIMEOUT_RULE "must be a number of seconds from 0 (times out at once) to %g, or inf (waits until resumed)"
+#define TIMEOUT_RULE                                                                               \
+	"must be a number of seconds from 0 (times out at once) to %g, or inf (waits until resumed)"
 
 int lp_timeout_check(double seconds, const char *what)
 {
 	if (isnan(seconds) || seconds < 0 || (seconds > LP_TIMEOUT_MAX && !isinf(seconds)))
 		return lpi_fail(LP_EINVAL, "%s " TIMEOUT_RULE ", not %g", what, LP_TIMEOUT_MAX,
-			       seconds);
+				seconds);
 	return LP_OK;
 }
 
@@ -236,7 +243,7 @@ int lp_timeout_parse(double *out, const char *text, const char *what)
 			end++;
 	if (text == NULL || end == text || *end != '\0' || lp_timeout_check(v, what) != LP_OK)
 		return lpi_fail(LP_EINVAL, "%s " TIMEOUT_RULE ", not '%.40s'", what, LP_TIMEOUT_MAX,
-			       text ? text : "");
+				text ? text : "");
 	*out = v;
 	return LP_OK;
 }
@@ -293,7 +300,7 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 			     O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (ifd < 0) {
 			rc = lpi_fail_errno(LP_ERROR, errno, "cannot index pause %s in %s/pending",
-					   p->id, run->store->path);
+					    p->id, run->store->path);
 			goto fail;
 		}
 	}
@@ -337,9 +344,18 @@ fail:
 	return rc;
 }
 
-const char *lp_pause_id(const lp_pause *p) { return p ? p->id : ""; }
-const char *lp_pause_path(const lp_pause *p) { return p ? p->path : ""; }
-const char *lp_pause_resume_hint(const lp_pause *p) { return p ? p->hint : ""; }
+const char *lp_pause_id(const lp_pause *p)
+{
+	return p ? p->id : "";
+}
+const char *lp_pause_path(const lp_pause *p)
+{
+	return p ? p->path : "";
+}
+const char *lp_pause_resume_hint(const lp_pause *p)
+{
+	return p ? p->hint : "";
+}
 
 /* The verdict fields of both kinds, as 0.1.1 writes them at the end of
  * every pause: failure_reason, result and reason, null where they do not
@@ -365,8 +381,7 @@ static int verdict_fields(lp_json *o, lp_kind kind, const lpi_command *c)
 }
 
 /* Append "; " and a formatted note to *warning (malloc'd, may be NULL). */
-__attribute__((format(printf, 2, 3)))
-static void warn(char **warning, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void warn(char **warning, const char *fmt, ...)
 {
 	char note[1200];
 	va_list ap;
@@ -395,8 +410,8 @@ static int rewrite_in_place(lp_pause *p)
 		return LP_ERROR;
 	size_t len = strlen(text);
 	int fd = openat(p->run->pauses_fd, p->file, O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	int ok = fd >= 0 && pwrite(fd, text, len, 0) == (ssize_t)len && ftruncate(fd, (off_t)len) == 0 &&
-		 (lpi_fsync_disabled() || fsync(fd) == 0);
+	int ok = fd >= 0 && pwrite(fd, text, len, 0) == (ssize_t)len &&
+		 ftruncate(fd, (off_t)len) == 0 && (lpi_fsync_disabled() || fsync(fd) == 0);
 	int e = errno;
 	if (fd >= 0)
 		close(fd);
@@ -411,7 +426,7 @@ static int take_attachments(lp_pause *p, const lpi_command *c, lp_resolution *ou
 	char run_path[PATH_MAX];
 	snprintf(run_path, sizeof run_path, "%s/runs/%s", p->run->store->path, p->run->id);
 	int rc = lpi_attachments_parse(c->attachments, "command", 0, run_path, &out->attachments,
-				      &out->nattachments);
+				       &out->nattachments);
 	lp_json *list = lpj_get(p->doc, "attachments");
 	if (!rc && list == NULL) {
 		if ((rc = lpj_set_json(p->doc, "attachments", lpj_array())) == LP_OK)
@@ -449,7 +464,7 @@ static int check_attachments(lp_pause *p, const lpi_command *c, const char *labe
 		int v = lpi_blob_verify(p->run->fd, theirs[i].sha256, theirs[i].size, NULL);
 		if (v)
 			rc = lpi_fail(LP_EBADCMD, "%s: attachment '%s': %s", label, theirs[i].name,
-				     lp_error_message());
+				      lp_error_message());
 	}
 	lpi_attachments_free(mine, nmine);
 	lpi_attachments_free(theirs, ntheirs);
@@ -486,8 +501,9 @@ static int finalize(lp_pause *p, const char *cmd_text, const lpi_command *c, int
 	if (foreign && c->action == LP_ACTION_ABORT &&
 	    lp_run_abort(p->run, p->id, lpj_get_str(p->doc, "nodeid"), c->reason) != LP_OK)
 		warn(&warning, "the run could not be marked aborted: %s", lp_error_message());
-	if (!out->by || (c->reason && !out->reason) || (c->failure_reason && !out->failure_reason) ||
-	    !out->command_json || (c->token && !out->token) || !out->ignored_json ||
+	if (!out->by || (c->reason && !out->reason) ||
+	    (c->failure_reason && !out->failure_reason) || !out->command_json ||
+	    (c->token && !out->token) || !out->ignored_json ||
 	    (c->value && p->kind != LP_KIND_FAILURE && !out->value)) {
 		free(warning);
 		lp_resolution_clear(out);
@@ -521,7 +537,8 @@ recorded:
 		 * pause stays in pending/, where "ls -a" still finds it (final). */
 		if (p->run->store->pending_fd >= 0) {
 			if (lpi_catalog_add_pause(p->run->store, d) == LP_OK) {
-				lpi_crash_point("take:catalogued"); /* in the catalog and in pending/ */
+				lpi_crash_point(
+					"take:catalogued"); /* in the catalog and in pending/ */
 				unlinkat(p->run->store->pending_fd, p->id, 0);
 			} else {
 				lpi_error_clear();
@@ -571,8 +588,7 @@ static int same_entry(const struct stat *a, const struct stat *b)
 /* Move a refused entry aside so the name is free for a valid one, and
  * report it (terminal hook and a command_rejected event). One that cannot
  * be moved aside is reported once per distinct entry (st: its lstat). */
-static void reject(lp_pause *p, const char *why, const lp_wait_hooks *hooks,
-		   const struct stat *st)
+static void reject(lp_pause *p, const char *why, const lp_wait_hooks *hooks, const struct stat *st)
 {
 	char msg[PATH_MAX + 1400], aside[LP_ID_MAX + 64], rnd[9];
 	snprintf(msg, sizeof msg, "%s", why);
@@ -591,9 +607,10 @@ static void reject(lp_pause *p, const char *why, const lp_wait_hooks *hooks,
 			p->has_unmovable = 1;
 		}
 		size_t n = strlen(msg);
-		snprintf(msg + n, sizeof msg - n,
-			 "; it cannot be moved aside (%s): remove it to free the name (reported once)",
-			 strerror(e));
+		snprintf(
+			msg + n, sizeof msg - n,
+			"; it cannot be moved aside (%s): remove it to free the name (reported once)",
+			strerror(e));
 	}
 	lp_json *ev = lpj_object();
 	if (ev) {
@@ -624,7 +641,8 @@ static int take(lp_pause *p, const lp_wait_hooks *hooks, int patient, const char
 	lpi_command c;
 	struct stat st;
 	memset(&st, 0, sizeof st);
-	int r = lpi_claim_read(p->run->commands_fd, p->cmd, p->kind, label, patient, &c, &text, &st);
+	int r = lpi_claim_read(p->run->commands_fd, p->cmd, p->kind, label, patient, &c, &text,
+			       &st);
 	if (r == LP_CLAIM_NONE || r == LP_CLAIM_RETRY)
 		return 1;
 	if (r == LP_CLAIM_TAKEN &&
@@ -727,18 +745,19 @@ int lp_pause_wait(lp_resolution *out, lp_pause *p, const lp_wait_hooks *hooks)
  * with our command unclaimed (out->warning). out->own says whether the
  * command taken is ours (its token).
  */
-int lp_pause_claim(lp_resolution *out, lp_pause *p, lp_action action, const char *by, const char *fields_json)
+int lp_pause_claim(lp_resolution *out, lp_pause *p, lp_action action, const char *by,
+		   const char *fields_json)
 {
 	if (p == NULL || by == NULL || out == NULL)
 		return lpi_fail(LP_EINVAL, "lp_pause_claim: pause, by and out are required");
 	if (p->done)
 		return lpi_fail(LP_EINVAL, "pause %s has already ended", p->id);
 	lpi_command_spec spec = {.action = action,
-				.by = by,
-				.result = LP_RESULT_NONE,
-				.fields_json = fields_json,
-				.pause_protocol = LP_PROTOCOL_VERSION,
-				.pause_id = p->id};
+				 .by = by,
+				 .result = LP_RESULT_NONE,
+				 .fields_json = fields_json,
+				 .pause_protocol = LP_PROTOCOL_VERSION,
+				 .pause_id = p->id};
 	int rc = LP_OK;
 	for (int attempt = 0; !rc && attempt < 8; attempt++) {
 		char token[LP_TOKEN_HEX + 1], *text, label[PATH_MAX];
@@ -764,8 +783,9 @@ int lp_pause_claim(lp_resolution *out, lp_pause *p, lp_action action, const char
 		}
 		rc = LP_OK;
 		if (attempt == 7) /* the name stays held: end it all the same */
-			rc = end_unclaimed(p, text,
-					   "its name is held by an entry that cannot be moved aside", out);
+			rc = end_unclaimed(
+				p, text, "its name is held by an entry that cannot be moved aside",
+				out);
 		free(text);
 		if (attempt == 7)
 			break;
@@ -776,7 +796,8 @@ int lp_pause_claim(lp_resolution *out, lp_pause *p, lp_action action, const char
 int lp_pause_abort(lp_resolution *out, lp_pause *p, const char *signal_name)
 {
 	char fields[96];
-	if (signal_name && strlen(signal_name) < 32 && lp_id_validate(signal_name, "signal") == LP_OK)
+	if (signal_name && strlen(signal_name) < 32 &&
+	    lp_id_validate(signal_name, "signal") == LP_OK)
 		snprintf(fields, sizeof fields, "{\"signal\":\"%s\"}", signal_name);
 	else
 		snprintf(fields, sizeof fields, "{\"signal\":null}");

@@ -41,7 +41,7 @@
 #define MSG_MISSING_FAILURE "Pause resumed without a result payload."
 #define MSG_INVALID_JSON "Invalid pause result JSON: "
 #define MSG_NOT_OBJECT "Pause result must be a JSON object."
-#define MSG_RESULT_TYPE \
+#define MSG_RESULT_TYPE                                                                            \
 	"Agent checkpoint result must be JSON like {'result': true|false, 'reason': '...'}."
 #define MSG_REASON_TYPE "Agent checkpoint result field 'reason' must be a string."
 #define MSG_EXTRA_KEYS "Agent checkpoint result JSON only accepts 'result' and 'reason'."
@@ -90,13 +90,15 @@ static int make_dirs(char *path)
 static int dir_name(const char *result_dir, char dir[PATH_MAX])
 {
 	if (result_dir == NULL || result_dir[0] == '\0')
-		return lpi_fail(LP_EINVAL, "the QAMule result directory is empty: pass --pause-result-dir DIR");
+		return lpi_fail(
+			LP_EINVAL,
+			"the QAMule result directory is empty: pass --pause-result-dir DIR");
 	size_t n = strlen(result_dir);
 	while (n > 1 && result_dir[n - 1] == '/')
 		n--; /* "dir/" and "dir" name the same directory */
 	if (n >= PATH_MAX - LP_QAMULE_REQUEST_ID_LEN - 32)
 		return lpi_fail(LP_EINVAL, "QAMule result directory is too long: %.80s...",
-			       result_dir);
+				result_dir);
 	memcpy(dir, result_dir, n);
 	dir[n] = '\0';
 	return LP_OK;
@@ -129,9 +131,10 @@ static int result_dir_open(const char *dir, int create, int *fd)
 {
 	*fd = -1;
 	if (create && make_dirs((char *)dir) < 0 && errno != EEXIST)
-		return lpi_fail_errno(LP_ERROR, errno,
-				     "cannot create the QAMule result directory %s (pass --pause-result-dir DIR)",
-				     dir);
+		return lpi_fail_errno(
+			LP_ERROR, errno,
+			"cannot create the QAMule result directory %s (pass --pause-result-dir DIR)",
+			dir);
 	char q[PATH_MAX * 2 + 16], *quoted = NULL;
 	snprintf(q, sizeof q, "%s", lp_shell_quote(&quoted, dir) == LP_OK ? quoted : dir);
 	free(quoted);
@@ -139,35 +142,42 @@ static int result_dir_open(const char *dir, int create, int *fd)
 	if (d < 0) {
 		int e = errno;
 		if (e == ENOENT)
-			return lpi_fail(LP_ENOTFOUND, "the QAMule result directory %s does not exist", dir);
+			return lpi_fail(LP_ENOTFOUND,
+					"the QAMule result directory %s does not exist", dir);
 		struct stat lst;
 		if (e == ELOOP || (e == ENOTDIR && lstat(dir, &lst) == 0 && S_ISLNK(lst.st_mode)))
-			return lpi_fail(LP_EUNSAFE,
-				       "the QAMule result directory %s is a symlink; refusing to follow it: remove it (rm %s) or pass --pause-result-dir DIR",
-				       dir, q);
+			return lpi_fail(
+				LP_EUNSAFE,
+				"the QAMule result directory %s is a symlink; refusing to follow it: remove it (rm %s) or pass --pause-result-dir DIR",
+				dir, q);
 		if (e == ENOTDIR)
-			return lpi_fail(LP_EUNSAFE,
-				       "the QAMule result directory %s is not a directory: remove it or pass --pause-result-dir DIR",
-				       dir);
-		return lpi_fail_errno(LP_ERROR, e, "cannot open the QAMule result directory %s", dir);
+			return lpi_fail(
+				LP_EUNSAFE,
+				"the QAMule result directory %s is not a directory: remove it or pass --pause-result-dir DIR",
+				dir);
+		return lpi_fail_errno(LP_ERROR, e, "cannot open the QAMule result directory %s",
+				      dir);
 	}
 	struct stat st;
 	if (fstat(d, &st) < 0) {
 		int e = errno;
 		close(d);
-		return lpi_fail_errno(LP_ERROR, e, "cannot inspect the QAMule result directory %s", dir);
+		return lpi_fail_errno(LP_ERROR, e, "cannot inspect the QAMule result directory %s",
+				      dir);
 	}
 	mode_t forbidden = in_shared_dir(dir) ? 077 : 022;
 	char why[96];
 	if (lpi_trust_why(&st, 1, forbidden, why, sizeof why)) {
 		close(d);
 		if (st.st_uid != geteuid())
-			return lpi_fail(LP_EUNSAFE,
-				       "the QAMule result directory %s %s: that user could read, delete or replace the results; refusing it: pass --pause-result-dir DIR (a directory of your own)",
-				       dir, why);
-		return lpi_fail(LP_EUNSAFE,
-			       "the QAMule result directory %s %s: others could read or replace the results; refusing it: run 'chmod 700 %s' or pass --pause-result-dir DIR",
-			       dir, why, q);
+			return lpi_fail(
+				LP_EUNSAFE,
+				"the QAMule result directory %s %s: that user could read, delete or replace the results; refusing it: pass --pause-result-dir DIR (a directory of your own)",
+				dir, why);
+		return lpi_fail(
+			LP_EUNSAFE,
+			"the QAMule result directory %s %s: others could read or replace the results; refusing it: run 'chmod 700 %s' or pass --pause-result-dir DIR",
+			dir, why, q);
 	}
 	*fd = d;
 	return LP_OK;
@@ -183,8 +193,8 @@ int lp_qamule_dir_prepare(const char *result_dir)
 	return LP_OK;
 }
 
-int lp_qamule_request_new(const char *result_dir,
-			  char request_id[LP_QAMULE_REQUEST_ID_LEN + 1], char **result_path)
+int lp_qamule_request_new(const char *result_dir, char request_id[LP_QAMULE_REQUEST_ID_LEN + 1],
+			  char **result_path)
 {
 	if (result_path)
 		*result_path = NULL;
@@ -193,7 +203,7 @@ int lp_qamule_request_new(const char *result_dir,
 	if (result_dir == NULL || result_dir[0] == '\0' || request_id == NULL ||
 	    result_path == NULL)
 		return lpi_fail(LP_EINVAL, "lp_qamule_request_new: a result directory, request_id "
-					  "and result_path are required");
+					   "and result_path are required");
 	char dir[PATH_MAX];
 	int rc = lp_qamule_dir_prepare(result_dir);
 	if (rc || (rc = dir_name(result_dir, dir)))
@@ -284,7 +294,8 @@ static int take_result_file(const char *path, lp_kind kind, lp_qamule_result *ou
 		aside[0] = '\0';
 		if (e == ENOENT || e == ENOTDIR)
 			return verdict(out, LP_QAMULE_MISSING_RESULT, "%s",
-				       kind == LP_KIND_CHECKPOINT ? MSG_MISSING : MSG_MISSING_FAILURE);
+				       kind == LP_KIND_CHECKPOINT ? MSG_MISSING
+								  : MSG_MISSING_FAILURE);
 		return verdict(out, LP_QAMULE_INVALID_RESULT, "Cannot read pause result %s: %s",
 			       path, strerror(e));
 	}
@@ -303,8 +314,8 @@ static int take_result_file(const char *path, lp_kind kind, lp_qamule_result *ou
 /* Read the file: *text (malloc'd, NUL-terminated) on 0; otherwise the
  * verdict (>= 1) or a negative error, out filled accordingly. Either way
  * the file is consumed: removed from the result directory. */
-static int read_result_file(const char *path, lp_kind kind, lp_qamule_result *out,
-			    char **text, size_t *len)
+static int read_result_file(const char *path, lp_kind kind, lp_qamule_result *out, char **text,
+			    size_t *len)
 {
 	*text = NULL;
 	*len = 0;
@@ -326,14 +337,13 @@ static int read_result_file(const char *path, lp_kind kind, lp_qamule_result *ou
 }
 
 /* Check and read the open result file fd (closed here). */
-static int read_open_file(int fd, const char *path, lp_qamule_result *out, char **text,
-			  size_t *len)
+static int read_open_file(int fd, const char *path, lp_qamule_result *out, char **text, size_t *len)
 {
 	struct stat st;
 	int rc;
 	if (fstat(fd, &st) < 0) {
-		rc = verdict(out, LP_QAMULE_INVALID_RESULT, "Cannot read pause result %s: %s",
-			     path, strerror(errno));
+		rc = verdict(out, LP_QAMULE_INVALID_RESULT, "Cannot read pause result %s: %s", path,
+			     strerror(errno));
 		goto done;
 	}
 	if (!S_ISREG(st.st_mode)) {
@@ -368,8 +378,8 @@ static int read_open_file(int fd, const char *path, lp_qamule_result *out, char 
 		if (r < 0) {
 			int e = errno;
 			free(buf);
-			rc = verdict(out, LP_QAMULE_INVALID_RESULT, "Cannot read pause result %s: %s",
-				     path, strerror(e));
+			rc = verdict(out, LP_QAMULE_INVALID_RESULT,
+				     "Cannot read pause result %s: %s", path, strerror(e));
 			goto done;
 		}
 		if (r == 0)
@@ -486,8 +496,10 @@ static int request_check(const lp_qamule_request *req, const char *what)
 {
 	if (req == NULL || req->nodeid == NULL || req->request_id == NULL ||
 	    req->result_path == NULL || req->signal == NULL)
-		return lpi_fail(LP_EINVAL, "%s: a request with nodeid, request_id, result_path "
-					  "and signal is required", what);
+		return lpi_fail(LP_EINVAL,
+				"%s: a request with nodeid, request_id, result_path "
+				"and signal is required",
+				what);
 	if (req->kind != LP_KIND_FAILURE && req->kind != LP_KIND_CHECKPOINT)
 		return lpi_fail(LP_EINVAL, "%s: unknown pause kind %d", what, (int)req->kind);
 	return LP_OK;
@@ -670,8 +682,8 @@ static int ending_lines(lp_qamule_ending *e, const lp_qamule_request *req)
 	return add_line(&e->lines, "QAMULE_PAUSE_RESULT", o);
 }
 
-int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
-			  lp_resolution *res, const lp_qamule_result *reading)
+int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req, lp_resolution *res,
+			  const lp_qamule_result *reading)
 {
 	if (out == NULL || res == NULL)
 		return lpi_fail(LP_EINVAL, "lp_qamule_ending_from: out and res are required");
@@ -688,7 +700,8 @@ int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
 	 * provenance */
 	const char *outcome = r->action == LP_ACTION_TIMEOUT ? "timeout"
 			      : r->action == LP_ACTION_ABORT ? "abort"
-			      : r->by && r->by[0] ? r->by : "file";
+			      : r->by && r->by[0]            ? r->by
+							     : "file";
 	rc = set_dup(&out->outcome, outcome);
 	int by_signal = strcmp(outcome, "signal") == 0;
 	if (!rc && by_signal && reading != NULL) {
@@ -697,7 +710,8 @@ int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
 		rc = set_dup(&out->message, reading->message);
 		if (!rc && reading->status == LP_QAMULE_OK && reading->payload_json) {
 			lp_json *p = NULL;
-			rc = lpj_parse_any(reading->payload_json, strlen(reading->payload_json), &p);
+			rc = lpj_parse_any(reading->payload_json, strlen(reading->payload_json),
+					   &p);
 			if (!rc && (out->payload_json = lpj_dump_python(p)) == NULL)
 				rc = LP_ERROR;
 			lpj_free(p);
@@ -715,7 +729,8 @@ int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
 	}
 	if (!rc && req->kind == LP_KIND_CHECKPOINT) {
 		const char *cp = out->has_status && out->status != LP_QAMULE_OK
-				 ? lp_qamule_status_name(out->status) : outcome;
+					 ? lp_qamule_status_name(out->status)
+					 : outcome;
 		rc = set_dup(&out->checkpoint_outcome, cp);
 		if (!rc && strcmp(outcome, "timeout") != 0) {
 			out->result = r->result;
@@ -735,8 +750,7 @@ int lp_qamule_ending_from(lp_qamule_ending *out, const lp_qamule_request *req,
 }
 
 /* The claim's fields after the signal, from the result file's reading. */
-static int claim_fields(const lp_qamule_request *req, const lp_qamule_result *reading,
-			char **out)
+static int claim_fields(const lp_qamule_request *req, const lp_qamule_result *reading, char **out)
 {
 	*out = NULL;
 	lp_json *f = lpj_object();
@@ -755,7 +769,8 @@ static int claim_fields(const lp_qamule_request *req, const lp_qamule_result *re
 				if (cut == NULL)
 					rc = lpi_fail(LP_ERROR, "out of memory");
 				else {
-					snprintf(cut, k + 48, "%.*s [cut: %zu bytes]", (int)k, reason, n);
+					snprintf(cut, k + 48, "%.*s [cut: %zu bytes]", (int)k,
+						 reason, n);
 					rc = lpj_set_str(f, "reason", cut);
 					free(cut);
 				}

@@ -29,10 +29,12 @@ int lp_run_failure_quota(int *allowed, int *first_refused, lp_run *run, long max
 	if (first_refused)
 		*first_refused = 0;
 	if (run == NULL || allowed == NULL || max < 0)
-		return lpi_fail(LP_EINVAL, "lp_run_failure_quota: a run, allowed and max >= 0 are required");
+		return lpi_fail(LP_EINVAL,
+				"lp_run_failure_quota: a run, allowed and max >= 0 are required");
 	int fd = openat(run->fd, QUOTA_FILE, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return lpi_fail_errno(LP_ERROR, errno, "cannot open %s of run %s", QUOTA_FILE, run->id);
+		return lpi_fail_errno(LP_ERROR, errno, "cannot open %s of run %s", QUOTA_FILE,
+				      run->id);
 	int rc = lpi_fd_trust(fd, 0, QUOTA_FILE);
 	if (rc) {
 		close(fd);
@@ -41,7 +43,7 @@ int lp_run_failure_quota(int *allowed, int *first_refused, lp_run *run, long max
 	while (flock(fd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
 			rc = lpi_fail_errno(LP_ERROR, errno, "cannot lock %s of run %s", QUOTA_FILE,
-					   run->id);
+					    run->id);
 			close(fd);
 			return rc;
 		}
@@ -59,7 +61,7 @@ int lp_run_failure_quota(int *allowed, int *first_refused, lp_run *run, long max
 	int len = snprintf(buf, sizeof buf, "%ld\n", count + 1);
 	if (pwrite(fd, buf, (size_t)len, 0) != len || ftruncate(fd, len) < 0)
 		rc = lpi_fail_errno(LP_ERROR, errno, "cannot count a failure pause in %s of run %s",
-				   QUOTA_FILE, run->id);
+				    QUOTA_FILE, run->id);
 	flock(fd, LOCK_UN);
 	close(fd);
 	if (rc)

@@ -29,13 +29,13 @@
 #include <unistd.h>
 
 #define REQUEST_PROTOCOL 1
-#define RID_HEX 32            /* request ids we make: 32 hex digits */
-#define ACTIONS_MAX 256       /* actions a pause may offer */
+#define RID_HEX 32      /* request ids we make: 32 hex digits */
+#define ACTIONS_MAX 256 /* actions a pause may offer */
 #define ARG_VALUE_MAX (16 * 1024)
-#define FILES_MAX 64          /* files of an action's answer */
+#define FILES_MAX 64 /* files of an action's answer */
 #define FILE_PATH_MAX 4096
-#define EVENT_CODE_CAP 4096   /* code as logged in events.jsonl */
-#define FAST_POLL_MS 30       /* answers this quick are polled, not watched */
+#define EVENT_CODE_CAP 4096 /* code as logged in events.jsonl */
+#define FAST_POLL_MS 30     /* answers this quick are polled, not watched */
 
 const char *lp_request_type_name(lp_request_type t)
 {
@@ -169,7 +169,8 @@ int lp_run_set_requests(lp_run *run, int allow_eval, const char *const *actions)
 
 static int offers_eval(const lp_json *offer)
 {
-	return offer && lpj_typeof(lpj_get(offer, "eval")) == LPJ_BOOL && lpj_is_true(lpj_get(offer, "eval"));
+	return offer && lpj_typeof(lpj_get(offer, "eval")) == LPJ_BOOL &&
+	       lpj_is_true(lpj_get(offer, "eval"));
 }
 
 static int offers_action(const lp_json *offer, const char *name)
@@ -214,7 +215,8 @@ int lp_pause_offers(int *allow_eval, char **actions, const lp_pause_info *info)
 	*allow_eval = 0;
 	*actions = NULL;
 	if (info == NULL || info->json == NULL)
-		return lpi_fail(LP_EINVAL, "lp_pause_offers: a pause loaded with its JSON is required");
+		return lpi_fail(LP_EINVAL,
+				"lp_pause_offers: a pause loaded with its JSON is required");
 	lp_json *j;
 	int rc = lpj_parse_object(info->json, strlen(info->json), "pause file", &j);
 	if (rc)
@@ -245,10 +247,12 @@ static int arg_member(const char *key, const lp_json *v, void *ud)
 	lpi_request_parsed *r = w->r;
 	const char *s = lpj_string_value(v);
 	if (!identifier_ok(key, strlen(key)))
-		return lpi_fail(LP_EBADCMD, "%s: argument name '%.64s' is not an identifier", w->label, key);
+		return lpi_fail(LP_EBADCMD, "%s: argument name '%.64s' is not an identifier",
+				w->label, key);
 	if (s == NULL || strlen(s) > ARG_VALUE_MAX)
-		return lpi_fail(LP_EBADCMD, "%s: argument '%s' must be a string of at most %d bytes",
-			       w->label, key, ARG_VALUE_MAX);
+		return lpi_fail(LP_EBADCMD,
+				"%s: argument '%s' must be a string of at most %d bytes", w->label,
+				key, ARG_VALUE_MAX);
 	size_t i = r->req.nargs;
 	r->keys[i] = lpi_strdup(key);
 	r->values[i] = lpi_strdup(s);
@@ -259,14 +263,14 @@ static int arg_member(const char *key, const lp_json *v, void *ud)
 }
 
 int lpi_request_parse(const char *text, size_t len, const char *label, lpi_request_parsed *r,
-		     char **id_out)
+		      char **id_out)
 {
 	memset(r, 0, sizeof *r);
 	if (id_out)
 		*id_out = NULL;
 	if (len > LP_CAP_REQUEST)
-		return lpi_fail(LP_EBADCMD, "%s is %zu bytes, over the limit of %d bytes", label, len,
-			       LP_CAP_REQUEST);
+		return lpi_fail(LP_EBADCMD, "%s is %zu bytes, over the limit of %d bytes", label,
+				len, LP_CAP_REQUEST);
 	lp_json *j;
 	int rc = lpj_parse_object(text, len, label, &j);
 	if (rc)
@@ -276,7 +280,8 @@ int lpi_request_parse(const char *text, size_t len, const char *label, lpi_reque
 	const char *by = lpj_get_str(j, "by");
 	lp_json *timeout = lpj_get(j, "timeout"), *args = lpj_get(j, "args");
 	if (!rid_ok(rid)) {
-		rc = lpi_fail(LP_EBADCMD, "%s: request_id must be 1 to 64 characters of [A-Za-z0-9_-]", label);
+		rc = lpi_fail(LP_EBADCMD,
+			      "%s: request_id must be 1 to 64 characters of [A-Za-z0-9_-]", label);
 		goto done;
 	}
 	if (id_out && (*id_out = lpi_strdup(rid)) == NULL) {
@@ -291,16 +296,17 @@ int lpi_request_parse(const char *text, size_t len, const char *label, lpi_reque
 		goto done;
 	}
 	if (type_parse(type, &r->req.type)) {
-		rc = lpi_fail(LP_EBADCMD, "%s: type must be eval, exec or action, not '%.40s'", label,
-			     type ? type : "(missing)");
+		rc = lpi_fail(LP_EBADCMD, "%s: type must be eval, exec or action, not '%.40s'",
+			      label, type ? type : "(missing)");
 		goto done;
 	}
 	r->req.timeout = LP_REQUEST_TIMEOUT_DEFAULT;
 	if (timeout && lpj_typeof(timeout) != LPJ_NULL) {
 		double t = lpj_get_real(j, "timeout", -1);
 		if (lpj_typeof(timeout) != LPJ_NUMBER || !(t > 0) || t > LP_REQUEST_TIMEOUT_MAX) {
-			rc = lpi_fail(LP_EBADCMD, "%s: timeout must be a number of seconds above 0, at most %g",
-				     label, LP_REQUEST_TIMEOUT_MAX);
+			rc = lpi_fail(LP_EBADCMD,
+				      "%s: timeout must be a number of seconds above 0, at most %g",
+				      label, LP_REQUEST_TIMEOUT_MAX);
 			goto done;
 		}
 		r->req.timeout = t;
@@ -308,8 +314,9 @@ int lpi_request_parse(const char *text, size_t len, const char *label, lpi_reque
 	if (r->req.type != LP_REQUEST_ACTION) {
 		const char *code = lpj_get_str(j, "code");
 		if (code == NULL || code[0] == '\0' || strlen(code) > LP_REQUEST_CODE_MAX) {
-			rc = lpi_fail(LP_EBADCMD, "%s: code must be a non-empty string of at most %d bytes",
-				     label, LP_REQUEST_CODE_MAX);
+			rc = lpi_fail(LP_EBADCMD,
+				      "%s: code must be a non-empty string of at most %d bytes",
+				      label, LP_REQUEST_CODE_MAX);
 			goto done;
 		}
 		if ((r->code = lpi_strdup(code)) == NULL)
@@ -318,8 +325,9 @@ int lpi_request_parse(const char *text, size_t len, const char *label, lpi_reque
 	}
 	const char *action = lpj_get_str(j, "action");
 	if (action == NULL || lp_id_validate(action, "action name") != LP_OK) {
-		rc = lpi_fail(LP_EBADCMD, "%s: action must be a name of 1 to %d characters of [A-Za-z0-9._-]",
-			     label, LP_ID_MAX);
+		rc = lpi_fail(LP_EBADCMD,
+			      "%s: action must be a name of 1 to %d characters of [A-Za-z0-9._-]",
+			      label, LP_ID_MAX);
 		goto done;
 	}
 	if ((r->action = lpi_strdup(action)) == NULL) {
@@ -328,8 +336,9 @@ int lpi_request_parse(const char *text, size_t len, const char *label, lpi_reque
 	}
 	if (args && lpj_typeof(args) != LPJ_NULL) {
 		if (lpj_typeof(args) != LPJ_OBJECT || lpj_size(args) > LP_REQUEST_ARGS_MAX) {
-			rc = lpi_fail(LP_EBADCMD, "%s: args must be an object of at most %d string values",
-				     label, LP_REQUEST_ARGS_MAX);
+			rc = lpi_fail(LP_EBADCMD,
+				      "%s: args must be an object of at most %d string values",
+				      label, LP_REQUEST_ARGS_MAX);
 			goto done;
 		}
 		size_t n = lpj_size(args);
@@ -390,13 +399,15 @@ static int request_build(const lp_request_options *o, const char *rid, char **ou
 	for (size_t i = 0; o->args && o->args[i]; i++) {
 		const char *kv = o->args[i], *eq = strchr(kv, '=');
 		if (i == LP_REQUEST_ARGS_MAX) {
-			rc = lpi_fail(LP_EINVAL, "more than %d --arg; nothing written", LP_REQUEST_ARGS_MAX);
+			rc = lpi_fail(LP_EINVAL, "more than %d --arg; nothing written",
+				      LP_REQUEST_ARGS_MAX);
 			goto done;
 		}
 		if (eq == NULL || !identifier_ok(kv, (size_t)(eq - kv))) {
-			rc = lpi_fail(LP_EINVAL,
-				     "bad --arg '%.80s': give NAME=VALUE, NAME a Python identifier (letters, digits, _); nothing written",
-				     kv);
+			rc = lpi_fail(
+				LP_EINVAL,
+				"bad --arg '%.80s': give NAME=VALUE, NAME a Python identifier (letters, digits, _); nothing written",
+				kv);
 			goto done;
 		}
 		char key[LP_ID_MAX + 1];
@@ -408,11 +419,12 @@ static int request_build(const lp_request_options *o, const char *rid, char **ou
 		}
 		if (strlen(eq + 1) > ARG_VALUE_MAX) {
 			rc = lpi_fail(LP_EINVAL, "--arg %s is over %d bytes; nothing written", key,
-				     ARG_VALUE_MAX);
+				      ARG_VALUE_MAX);
 			goto done;
 		}
 		if ((rc = lpj_set_str(args, key, eq + 1))) {
-			rc = lpi_fail(LP_EINVAL, "--arg %s is not valid UTF-8; nothing written", key);
+			rc = lpi_fail(LP_EINVAL, "--arg %s is not valid UTF-8; nothing written",
+				      key);
 			goto done;
 		}
 	}
@@ -452,7 +464,8 @@ static char *answer_build(const char *pause_id, const char *rid, lp_request_type
 	char why[160];
 	if (a->data_json) {
 		if (strlen(a->data_json) > LP_REQUEST_OUTPUT_CAP) {
-			snprintf(why, sizeof why, "the action's result is %zu bytes of JSON, over the limit of %d",
+			snprintf(why, sizeof why,
+				 "the action's result is %zu bytes of JSON, over the limit of %d",
 				 strlen(a->data_json), LP_REQUEST_OUTPUT_CAP);
 			ok = 0;
 			error = why;
@@ -471,17 +484,22 @@ static char *answer_build(const char *pause_id, const char *rid, lp_request_type
 			rc = p ? lpj_array_append_str(files, p) : LP_ERROR;
 			free(p);
 		}
-	if (rc ||
-	    (rc = lpj_set_int(j, "protocol", REQUEST_PROTOCOL)) ||
+	if (rc || (rc = lpj_set_int(j, "protocol", REQUEST_PROTOCOL)) ||
 	    (rc = lpj_set_str(j, "request_id", rid)) ||
 	    (rc = lpj_set_str(j, "pause_id", pause_id)) ||
 	    (rc = lpj_set_str(j, "type", lp_request_type_name(type))) ||
 	    (rc = lpj_set_bool(j, "ok", ok)) ||
 	    (rc = lpj_set_bool(j, "timed_out", a->timed_out != 0)) ||
 	    (rc = lpj_set_text(j, "repr", a->repr, LP_REQUEST_OUTPUT_CAP, 1)) ||
-	    (rc = lpj_set_text(j, "stdout", a->out_text ? a->out_text : "", LP_REQUEST_OUTPUT_CAP, 1)) ||
-	    (rc = lpj_set_text(j, "stderr", a->err_text ? a->err_text : "", LP_REQUEST_OUTPUT_CAP, 1)) ||
-	    (rc = lpj_set_text(j, "error", ok ? NULL : error ? error : "failed", LP_REQUEST_OUTPUT_CAP, 1)) ||
+	    (rc = lpj_set_text(j, "stdout", a->out_text ? a->out_text : "", LP_REQUEST_OUTPUT_CAP,
+			       1)) ||
+	    (rc = lpj_set_text(j, "stderr", a->err_text ? a->err_text : "", LP_REQUEST_OUTPUT_CAP,
+			       1)) ||
+	    (rc = lpj_set_text(j, "error",
+			       ok      ? NULL
+			       : error ? error
+				       : "failed",
+			       LP_REQUEST_OUTPUT_CAP, 1)) ||
 	    (rc = lpj_set_real(j, "duration_ms", ms)) ||
 	    (rc = lpj_set_int(j, "pid", (long long)getpid())) ||
 	    (rc = lpj_set_real(j, "created_at", lpi_now())))
@@ -523,7 +541,8 @@ int lpi_answer_parse(const char *text, size_t len, const char *label, lp_answer 
 		return rc == LP_ERROR ? rc : LP_EBADCMD;
 	lp_json *ok = lpj_get(j, "ok"), *files = lpj_get(j, "files"), *data = lpj_get(j, "data");
 	if (ok == NULL || lpj_typeof(ok) != LPJ_BOOL || !rid_ok(lpj_get_str(j, "request_id"))) {
-		rc = lpi_fail(LP_EBADCMD, "%s: not an answer (ok and request_id are required)", label);
+		rc = lpi_fail(LP_EBADCMD, "%s: not an answer (ok and request_id are required)",
+			      label);
 		goto done;
 	}
 	out->ok = lpj_is_true(ok);
@@ -533,7 +552,8 @@ int lpi_answer_parse(const char *text, size_t len, const char *label, lp_answer 
 	out->out_text = dup_str_or_null(j, "stdout");
 	out->err_text = dup_str_or_null(j, "stderr");
 	out->error = dup_str_or_null(j, "error");
-	if (data && lpj_typeof(data) != LPJ_NULL && (out->data_json = lpj_dump_exact(data)) == NULL) {
+	if (data && lpj_typeof(data) != LPJ_NULL &&
+	    (out->data_json = lpj_dump_exact(data)) == NULL) {
 		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto done;
 	}
@@ -547,9 +567,10 @@ int lpi_answer_parse(const char *text, size_t len, const char *label, lp_answer 
 			out->nfiles++;
 	}
 	/* what --json prints: the answer less the file's bookkeeping */
-	static const char *const keep[] = {"ok", "timed_out", "repr", "stdout", "stderr", "error",
-					   "duration_ms", "type", "pause_id", "request_id", "data",
-					   "files", "attachments", "cut", NULL};
+	static const char *const keep[] = {"ok",          "timed_out",  "repr",        "stdout",
+					   "stderr",      "error",      "duration_ms", "type",
+					   "pause_id",    "request_id", "data",        "files",
+					   "attachments", "cut",        NULL};
 	view = lpj_object();
 	for (size_t i = 0; view && keep[i]; i++) {
 		lp_json *v = lpj_get(j, keep[i]);
@@ -619,7 +640,8 @@ static void reject(lp_run *run, const char *pause_id, const char *slot, const ch
 	if (!moved)
 		unlinkat(run->commands_fd, slot, 0);
 	lp_json *ev = lpj_object();
-	if (ev && !lpj_set_str(ev, "pause_id", pause_id) && !lpj_set_str(ev, "worker_id", run->worker_id) &&
+	if (ev && !lpj_set_str(ev, "pause_id", pause_id) &&
+	    !lpj_set_str(ev, "worker_id", run->worker_id) &&
 	    !lpj_set_text(ev, "error", why, LP_CAP_REASON, 0) &&
 	    !(moved ? lpj_set_str(ev, "moved_to", aside) : lpj_set_null(ev, "moved_to")))
 		lpi_events_append(run->events_fd, run->id, "request_rejected", ev);
@@ -627,17 +649,17 @@ static void reject(lp_run *run, const char *pause_id, const char *slot, const ch
 	lpi_error_clear();
 }
 
-static void answer_publish(lp_run *run, const char *pause_id, const char *rid,
-			   lp_request_type type, const lp_answer *a, double ms,
-			   const lp_json *attached)
+static void answer_publish(lp_run *run, const char *pause_id, const char *rid, lp_request_type type,
+			   const lp_answer *a, double ms, const lp_json *attached)
 {
 	char name[2 * LP_ID_MAX + 32], label[PATH_MAX + 64];
 	answer_name(name, sizeof name, pause_id, rid);
-	snprintf(label, sizeof label, "answer %s/runs/%s/commands/%s", run->store->path, run->id, name);
+	snprintf(label, sizeof label, "answer %s/runs/%s/commands/%s", run->store->path, run->id,
+		 name);
 	char *text = answer_build(pause_id, rid, type, a, ms, attached);
 	if (text)
 		lpi_file_publish(run->commands_fd, name, text, strlen(text),
-				LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_VOLATILE, label);
+				 LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_VOLATILE, label);
 	free(text);
 	lpi_error_clear(); /* a requester that finds no answer says so */
 }
@@ -681,8 +703,10 @@ static int attach_files(lp_run *run, lp_json *doc, const lp_answer *a, lp_json *
 		char why[1200] = "";
 		lp_attachment att;
 		if (n >= LP_ATTACH_COUNT_MAX) {
-			snprintf(why, sizeof why, "the pause has %d attachments already", LP_ATTACH_COUNT_MAX);
-		} else if (lpi_blob_put(run->fd, run_path, a->files[i], NULL, "capture", 0, &att) != LP_OK) {
+			snprintf(why, sizeof why, "the pause has %d attachments already",
+				 LP_ATTACH_COUNT_MAX);
+		} else if (lpi_blob_put(run->fd, run_path, a->files[i], NULL, "capture", 0, &att) !=
+			   LP_OK) {
 			snprintf(why, sizeof why, "%s", lp_error_message());
 		} else if (total + att.size > LP_ATTACH_TOTAL_MAX) {
 			snprintf(why, sizeof why, "the pause's attachments would be over %llu MiB",
@@ -691,7 +715,8 @@ static int attach_files(lp_run *run, lp_json *doc, const lp_answer *a, lp_json *
 		} else {
 			if (list == NULL && lpj_set_json(doc, "attachments", lpj_array()) == LP_OK)
 				list = lpj_get(doc, "attachments");
-			lp_json *e = lpi_attachment_to_json(&att, 1), *mine = lpi_attachment_to_json(&att, 0);
+			lp_json *e = lpi_attachment_to_json(&att, 1),
+				*mine = lpi_attachment_to_json(&att, 0);
 			if (list && e && mine && lpj_array_append(list, e) == LP_OK) {
 				e = NULL;
 				lpj_set_str(mine, "path", att.path);
@@ -710,7 +735,8 @@ static int attach_files(lp_run *run, lp_json *doc, const lp_answer *a, lp_json *
 			size_t add = strlen(a->files[i]) + strlen(why) + 64;
 			char *w = realloc(*note, old + add);
 			if (w) {
-				snprintf(w + old, add, "pytest-live-pause: not attached: %s: %s\n", a->files[i], why);
+				snprintf(w + old, add, "pytest-live-pause: not attached: %s: %s\n",
+					 a->files[i], why);
 				*note = w;
 			}
 		}
@@ -719,8 +745,8 @@ static int attach_files(lp_run *run, lp_json *doc, const lp_answer *a, lp_json *
 	return changed;
 }
 
-int lpi_request_serve(lp_run *run, const char *pause_id, lp_json *doc,
-		     const lp_wait_hooks *hooks, int (*republish)(void *ud), void *ud)
+int lpi_request_serve(lp_run *run, const char *pause_id, lp_json *doc, const lp_wait_hooks *hooks,
+		      int (*republish)(void *ud), void *ud)
 {
 	char slot[LP_ID_MAX + 32], label[PATH_MAX + 64];
 	slot_name(slot, sizeof slot, pause_id);
@@ -779,16 +805,17 @@ int lpi_request_serve(lp_run *run, const char *pause_id, lp_json *doc,
 	char refused[1024] = "";
 	int stopped = 0;
 	if (r.req.type != LP_REQUEST_ACTION && !offers_eval(offer)) {
-		snprintf(refused, sizeof refused,
-			 "eval and exec are off in this pytest run: start pytest with --pause-allow-eval (ini pause_allow_eval = true) to allow them");
+		snprintf(
+			refused, sizeof refused,
+			"eval and exec are off in this pytest run: start pytest with --pause-allow-eval (ini pause_allow_eval = true) to allow them");
 	} else if (r.req.type == LP_REQUEST_ACTION && !offers_action(offer, r.action)) {
 		char *names = offered_names(offer);
-		snprintf(refused, sizeof refused, "pause %s has no action '%s'; it offers: %s", pause_id,
-			 r.action, names ? names : "?");
+		snprintf(refused, sizeof refused, "pause %s has no action '%s'; it offers: %s",
+			 pause_id, r.action, names ? names : "?");
 		free(names);
 	} else if (hooks == NULL || hooks->version < 2 || hooks->on_request == NULL) {
-		snprintf(refused, sizeof refused, "the process of pause %s takes no requests in this wait",
-			 pause_id);
+		snprintf(refused, sizeof refused,
+			 "the process of pause %s takes no requests in this wait", pause_id);
 	}
 	int64_t t0 = mono_us();
 	if (refused[0]) {
@@ -796,8 +823,9 @@ int lpi_request_serve(lp_run *run, const char *pause_id, lp_json *doc,
 	} else if (hooks->on_request(hooks->ud, &r.req, &a) != 0) {
 		stopped = 1;
 		lp_answer_clear(&a);
-		rc = set_error(&a, "",
-			       "the paused process was interrupted (Ctrl-C, SIGTERM) while running the request; its pause is ending");
+		rc = set_error(
+			&a, "",
+			"the paused process was interrupted (Ctrl-C, SIGTERM) while running the request; its pause is ending");
 	}
 	double ms = (double)(mono_us() - t0) / 1000.0;
 	lp_json *attached = NULL;
@@ -837,12 +865,20 @@ static int refuse_state(const char *id, const lp_json *doc, const char *state)
 {
 	const char *by = lpj_get_str(doc, "resolved_by");
 	if (strcmp(state, "resumed") == 0)
-		return lpi_fail(LP_ERESUMED, "pause %s has ended (resumed by %s): there is no paused test to ask any more",
-			       id, by ? by : "another command");
+		return lpi_fail(
+			LP_ERESUMED,
+			"pause %s has ended (resumed by %s): there is no paused test to ask any more",
+			id, by ? by : "another command");
 	if (strcmp(state, "timed_out") == 0)
-		return lpi_fail(LP_ETIMEDOUT, "pause %s has ended (timed out): there is no paused test to ask any more", id);
+		return lpi_fail(
+			LP_ETIMEDOUT,
+			"pause %s has ended (timed out): there is no paused test to ask any more",
+			id);
 	if (strcmp(state, "aborted") == 0)
-		return lpi_fail(LP_EABORTED, "pause %s has ended (aborted): there is no paused test to ask any more", id);
+		return lpi_fail(
+			LP_EABORTED,
+			"pause %s has ended (aborted): there is no paused test to ask any more",
+			id);
 	if (strcmp(state, "stale") == 0)
 		return lpi_fail(LP_ESTALE, "pause %s is stale: its pytest process is gone", id);
 	return lpi_fail(LP_EBADCMD, "pause %s has an unknown status '%s'", id, state);
@@ -852,22 +888,27 @@ static int check_options(const lp_request_options *o)
 {
 	if (o == NULL || o->version != LP_REQUEST_OPTIONS_VERSION)
 		return lpi_fail(LP_EINVAL, "lp_request_options missing or of an unknown version");
-	if (o->type != LP_REQUEST_EVAL && o->type != LP_REQUEST_EXEC && o->type != LP_REQUEST_ACTION)
+	if (o->type != LP_REQUEST_EVAL && o->type != LP_REQUEST_EXEC &&
+	    o->type != LP_REQUEST_ACTION)
 		return lpi_fail(LP_EINVAL, "unknown request type %d", (int)o->type);
 	if (isnan(o->timeout) || o->timeout < 0 || o->timeout > LP_REQUEST_TIMEOUT_MAX)
-		return lpi_fail(LP_EINVAL, "--timeout must be a number of seconds above 0, at most %g",
-			       LP_REQUEST_TIMEOUT_MAX);
+		return lpi_fail(LP_EINVAL,
+				"--timeout must be a number of seconds above 0, at most %g",
+				LP_REQUEST_TIMEOUT_MAX);
 	if (o->type == LP_REQUEST_ACTION) {
 		if (o->action == NULL || lp_id_validate(o->action, "action name") != LP_OK)
-			return lpi_fail(LP_EINVAL, "the action name must be 1 to %d characters of [A-Za-z0-9._-]",
-				       LP_ID_MAX);
+			return lpi_fail(
+				LP_EINVAL,
+				"the action name must be 1 to %d characters of [A-Za-z0-9._-]",
+				LP_ID_MAX);
 		return LP_OK;
 	}
 	if (o->code == NULL || o->code[0] == '\0')
 		return lpi_fail(LP_EINVAL, "the code to run is empty");
 	if (strlen(o->code) > LP_REQUEST_CODE_MAX)
-		return lpi_fail(LP_EINVAL, "the code is %zu bytes, over the limit of %d; nothing written",
-			       strlen(o->code), LP_REQUEST_CODE_MAX);
+		return lpi_fail(LP_EINVAL,
+				"the code is %zu bytes, over the limit of %d; nothing written",
+				strlen(o->code), LP_REQUEST_CODE_MAX);
 	return LP_OK;
 }
 
@@ -931,8 +972,7 @@ static int interrupted(const lp_request_options *o)
 	return o->hooks && o->hooks->check && o->hooks->check(o->hooks->ud);
 }
 
-int lp_request_send(lp_answer *out, lp_store *store, const char *ref,
-		    const lp_request_options *o)
+int lp_request_send(lp_answer *out, lp_store *store, const char *ref, const lp_request_options *o)
 {
 	if (out == NULL)
 		return lpi_fail(LP_EINVAL, "lp_request_send: out is required");
@@ -959,17 +999,19 @@ int lp_request_send(lp_answer *out, lp_store *store, const char *ref,
 	}
 	const lp_json *offer = lpj_get(doc, "requests");
 	if (o->type != LP_REQUEST_ACTION && !offers_eval(offer)) {
-		rc = lpi_fail(LP_ENOEVAL,
-			     offer ? "pause %s: eval and exec are off in its pytest run; start pytest with --pause-allow-eval (ini pause_allow_eval = true) to allow them; nothing written"
-				   : "pause %s takes no eval (its process predates requests or is not a pytest run with --pause-allow-eval); nothing written",
-			     id);
+		rc = lpi_fail(
+			LP_ENOEVAL,
+			offer ? "pause %s: eval and exec are off in its pytest run; start pytest with --pause-allow-eval (ini pause_allow_eval = true) to allow them; nothing written"
+			      : "pause %s takes no eval (its process predates requests or is not a pytest run with --pause-allow-eval); nothing written",
+			id);
 		goto done;
 	}
 	if (o->type == LP_REQUEST_ACTION && !offers_action(offer, o->action)) {
 		char *names = offered_names(offer);
-		rc = lpi_fail(LP_ENOACTION,
-			     "pause %s has no action '%s'; it offers: %s (see 'pytest-live-pause show %s'); nothing written",
-			     id, o->action, names ? names : "?", id);
+		rc = lpi_fail(
+			LP_ENOACTION,
+			"pause %s has no action '%s'; it offers: %s (see 'pytest-live-pause show %s'); nothing written",
+			id, o->action, names ? names : "?", id);
 		free(names);
 		goto done;
 	}
@@ -993,22 +1035,27 @@ int lp_request_send(lp_answer *out, lp_store *store, const char *ref,
 		lpi_waiter_add_pid(w, rec.pid);
 	/* one request at a time: wait for the slot to be free */
 	for (;;) {
-		snprintf(label, sizeof label, "request file %s/runs/%s/commands/%s", s->path, run_id, slot);
+		snprintf(label, sizeof label, "request file %s/runs/%s/commands/%s", s->path,
+			 run_id, slot);
 		rc = lpi_file_publish(cfd, slot, text, strlen(text),
-				     LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_VOLATILE, label);
+				      LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_VOLATILE, label);
 		if (rc <= 0)
 			break;
 		if ((rc = still_pending(s, id)))
 			goto done;
 		if (interrupted(o)) {
-			rc = lpi_fail(LP_EINTR, "interrupted while waiting to send a request to pause %s; nothing written", id);
+			rc = lpi_fail(
+				LP_EINTR,
+				"interrupted while waiting to send a request to pause %s; nothing written",
+				id);
 			goto done;
 		}
 		int wr = lpi_waiter_wait(w, deadline, o->hooks);
 		if (wr == LP_EWAITTIMEOUT) {
-			rc = lpi_fail(LP_ENOTTAKEN,
-				     "pause %s is still busy with another request after %gs; nothing written, try again",
-				     id, timeout + LP_DEFAULT_TAKE_TIMEOUT);
+			rc = lpi_fail(
+				LP_ENOTTAKEN,
+				"pause %s is still busy with another request after %gs; nothing written, try again",
+				id, timeout + LP_DEFAULT_TAKE_TIMEOUT);
 			goto done;
 		}
 		if (wr == LP_EINTR || wr == LP_ERROR) {
@@ -1047,7 +1094,8 @@ int lp_request_send(lp_answer *out, lp_store *store, const char *ref,
 		}
 		if (interrupted(o)) {
 			withdraw(cfd, slot, rid);
-			rc = lpi_fail(LP_EINTR, "interrupted while waiting for the answer of pause %s", id);
+			rc = lpi_fail(LP_EINTR,
+				      "interrupted while waiting for the answer of pause %s", id);
 			goto done;
 		}
 		int wr = lpi_waiter_wait(w, deadline, o->hooks);
@@ -1057,9 +1105,10 @@ int lp_request_send(lp_answer *out, lp_store *store, const char *ref,
 				goto done;
 			}
 			withdraw(cfd, slot, rid);
-			rc = lpi_fail(LP_ENOTTAKEN,
-				     "pause %s did not answer within %gs: its process (pid %ld) may be busy or stuck in code that ignores the timeout; the test keeps waiting",
-				     id, timeout + LP_DEFAULT_TAKE_TIMEOUT, rec.pid);
+			rc = lpi_fail(
+				LP_ENOTTAKEN,
+				"pause %s did not answer within %gs: its process (pid %ld) may be busy or stuck in code that ignores the timeout; the test keeps waiting",
+				id, timeout + LP_DEFAULT_TAKE_TIMEOUT, rec.pid);
 			goto done;
 		}
 		if (wr == LP_EINTR || wr == LP_ERROR) {

@@ -26,9 +26,10 @@ int lpi_run_dirs_open(lp_store *store, const char *run_id, int *run_fd)
 	snprintf(label, sizeof label, "%s/runs/%s", store->path, run_id);
 	rc = lpi_dir_open(store->runs_fd, run_id, 0, label, run_fd);
 	if (rc == LP_ENOTFOUND)
-		return lpi_fail(LP_ENOTFOUND,
-			       "no run '%s' in %s: copy the run id from pytest's header line 'pytest-live-pause: run_id=...', and pass the --pause-dir pytest used",
-			       run_id, store->path);
+		return lpi_fail(
+			LP_ENOTFOUND,
+			"no run '%s' in %s: copy the run id from pytest's header line 'pytest-live-pause: run_id=...', and pass the --pause-dir pytest used",
+			run_id, store->path);
 	return rc;
 }
 
@@ -46,7 +47,8 @@ static int open_parts(lp_run *run, int create)
 				O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (run->events_fd < 0)
 		return lpi_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
-				     "cannot open %s/runs/%s/events.jsonl", run->store->path, run->id);
+				      "cannot open %s/runs/%s/events.jsonl", run->store->path,
+				      run->id);
 	snprintf(label, sizeof label, "%s/runs/%s/events.jsonl", run->store->path, run->id);
 	return lpi_fd_trust(run->events_fd, 0, label);
 }
@@ -76,9 +78,11 @@ static lp_run *run_new(lp_store *store, const lp_run_options *opts)
 static int check_opts(const lp_run_options *opts)
 {
 	if (opts && (opts->version < 1 || opts->version > LP_RUN_OPTIONS_VERSION))
-		return lpi_fail(LP_EINVAL, "lp_run_options version %u is not supported", opts->version);
+		return lpi_fail(LP_EINVAL, "lp_run_options version %u is not supported",
+				opts->version);
 	if (opts && opts->extra_json && strlen(opts->extra_json) > LP_CAP_RUN_EXTRA)
-		return lpi_fail(LP_EINVAL, "extra run fields are over %d KiB", LP_CAP_RUN_EXTRA / 1024);
+		return lpi_fail(LP_EINVAL, "extra run fields are over %d KiB",
+				LP_CAP_RUN_EXTRA / 1024);
 	if (opts && opts->worker_id) {
 		int rc = lp_id_validate(opts->worker_id, "worker id");
 		if (rc)
@@ -209,7 +213,8 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 		rc = lpi_fail(LP_ERROR, "out of memory");
 		goto fail;
 	}
-	if ((rc = lpj_merge_text(run->doc, opts ? opts->extra_json : NULL, 0, "extra run fields")) ||
+	if ((rc = lpj_merge_text(run->doc, opts ? opts->extra_json : NULL, 0,
+				 "extra run fields")) ||
 	    (rc = lpj_bound_strings(run->doc, LP_CAP_ARG)))
 		goto fail;
 	if (opts && opts->run_id) {
@@ -226,10 +231,11 @@ int lp_run_start(lp_run **out, lp_store *store, const lp_run_options *opts)
 		lpi_error_clear();
 	if (mkdirat(store->runs_fd, run->id, 0700) < 0) {
 		rc = errno == EEXIST
-			     ? lpi_fail(LP_EINVAL, "run '%s' already exists in %s: choose another run id",
-				       run->id, store->path)
-			     : lpi_fail_errno(LP_ERROR, errno, "cannot create run %s in %s/runs", run->id,
-					     store->path);
+			     ? lpi_fail(LP_EINVAL,
+					"run '%s' already exists in %s: choose another run id",
+					run->id, store->path)
+			     : lpi_fail_errno(LP_ERROR, errno, "cannot create run %s in %s/runs",
+					      run->id, store->path);
 		goto fail;
 	}
 	if ((rc = lpi_run_dirs_open(store, run->id, &run->fd)) || (rc = open_parts(run, 1)))
@@ -287,7 +293,10 @@ fail:
 	return rc;
 }
 
-const char *lp_run_id(const lp_run *run) { return run ? run->id : ""; }
+const char *lp_run_id(const lp_run *run)
+{
+	return run ? run->id : "";
+}
 
 int lp_run_end(lp_run *run, int exitstatus)
 {
@@ -339,11 +348,11 @@ int lp_run_event(lp_run *run, const char *event, const char *fields_json)
 	return rc;
 }
 
-int lp_run_checkpoint_mocked(lp_run *run, const char *nodeid, const char *task,
-			     lp_result result)
+int lp_run_checkpoint_mocked(lp_run *run, const char *nodeid, const char *task, lp_result result)
 {
 	if (run == NULL || nodeid == NULL || task == NULL)
-		return lpi_fail(LP_EINVAL, "lp_run_checkpoint_mocked: a run, nodeid and task are required");
+		return lpi_fail(LP_EINVAL,
+				"lp_run_checkpoint_mocked: a run, nodeid and task are required");
 	lp_json *f = lpj_object();
 	if (f == NULL)
 		return lpi_fail(LP_ERROR, "out of memory");
@@ -385,7 +394,8 @@ int lp_run_abort(lp_run *run, const char *pause_id, const char *nodeid, const ch
 	char *text = lpj_dump(doc);
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
-	rc = text ? lpi_file_publish(run->fd, ABORTED_FILE, text, strlen(text), 1, label) : LP_ERROR;
+	rc = text ? lpi_file_publish(run->fd, ABORTED_FILE, text, strlen(text), 1, label)
+		  : LP_ERROR;
 	free(text);
 	if (rc == LP_OK) /* the first abort of the run: log it once */
 		rc = run_event(run, "run_aborted", doc);
@@ -402,7 +412,10 @@ int lp_run_aborted(lp_run *run, char **nodeid, char **reason)
 	*nodeid = *reason = NULL;
 	struct stat st;
 	if (fstatat(run->fd, ABORTED_FILE, &st, AT_SYMLINK_NOFOLLOW) < 0)
-		return errno == ENOENT ? 0 : lpi_fail_errno(LP_ERROR, errno, "cannot inspect %s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
+		return errno == ENOENT ? 0
+				       : lpi_fail_errno(LP_ERROR, errno,
+							"cannot inspect %s/runs/%s/" ABORTED_FILE,
+							run->store->path, run->id);
 	char label[PATH_MAX], *text;
 	size_t len;
 	snprintf(label, sizeof label, "%s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
@@ -499,9 +512,9 @@ int lp_run_info_load(lp_run_info **out, lp_store *store, const char *run_id)
 	const char *status = lpj_get_str(doc, "status");
 	/* on another host, judged by the heartbeat: run.json's mtime */
 	double interval = lpj_get_real(doc, "heartbeat_interval", 0);
-	const char *state = status && strcmp(status, "ended") == 0 ? "ended"
+	const char *state = status && strcmp(status, "ended") == 0                      ? "ended"
 			    : lpi_identity_judge(&rec, mtime, interval) == LP_LIVE_DEAD ? "stale"
-										: "active";
+											: "active";
 	info->run_id = lpi_strdup(run_id);
 	info->state = lpi_strdup(state);
 	info->hostname = lpi_strdup(rec.hostname);
@@ -533,4 +546,3 @@ void lp_run_info_free(lp_run_info *info)
 	free(info->json);
 	free(info);
 }
-

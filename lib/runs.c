@@ -25,8 +25,8 @@
 typedef struct row {
 	lp_run_summary s;
 	char id[LP_ID_MAX + 1];
-	int catalogued;      /* the catalog has its "R" line */
-	lp_run_info *info;   /* run.json, when it was read */
+	int catalogued;    /* the catalog has its "R" line */
+	lp_run_info *info; /* run.json, when it was read */
 	char *json;
 } row;
 
@@ -456,7 +456,7 @@ int lp_store_watch(lp_pause_info **out, lp_store *store, double timeout, const l
 	}
 	lp_feed_free(feed);
 	if (rc == LP_EWAITTIMEOUT)
-		return lpi_fail(LP_EWAITTIMEOUT, "no pause in any run of %s within %gs", store->path,
-			       timeout);
+		return lpi_fail(LP_EWAITTIMEOUT, "no pause in any run of %s within %gs",
+				store->path, timeout);
 	return rc;
 }

@@ -30,8 +30,8 @@ static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const ch
 	if (quiet) /* a walk skips bad files: spare it the formatting */
 		snprintf(label, sizeof label, "pause file");
 	else
-		snprintf(label, sizeof label, "pause file %s/runs/%s/pauses/%s", store->path, run_id,
-			 name);
+		snprintf(label, sizeof label, "pause file %s/runs/%s/pauses/%s", store->path,
+			 run_id, name);
 	char *text;
 	size_t len;
 	int rc = lpi_file_read(pfd, name, LP_CAP_PAUSE, label, &text, &len);
@@ -42,9 +42,10 @@ static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const ch
 				 : 0;
 	}
 	if (rc == LP_ENOTFOUND)
-		return lpi_fail(LP_ENOTFOUND,
-			       "no pause '%s' in %s: list pending pauses with 'pytest-live-pause ls' (and pass the --pause-dir pytest used)",
-			       pause_id, store->path);
+		return lpi_fail(
+			LP_ENOTFOUND,
+			"no pause '%s' in %s: list pending pauses with 'pytest-live-pause ls' (and pass the --pause-dir pytest used)",
+			pause_id, store->path);
 	if (rc)
 		return rc;
 	rc = lpj_parse_object_011(text, len, label, doc);
@@ -127,13 +128,14 @@ static int search_runs(lp_store *store, const char *id, char run_id[LP_ID_MAX + 
 	struct dirent *e;
 	while ((e = readdir(d)) != NULL) {
 		if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) ||
-		    lpi_run_id_validate(e->d_name) != LP_OK || lpi_catalog_has_run(cat, e->d_name) ||
-		    !has_pause_file(store, e->d_name, id))
+		    lpi_run_id_validate(e->d_name) != LP_OK ||
+		    lpi_catalog_has_run(cat, e->d_name) || !has_pause_file(store, e->d_name, id))
 			continue;
 		if (found++) {
-			rc = lpi_fail(LP_EINVAL,
-				     "pause id '%s' is in two runs of %s (%s and %s): give the path of its pause file instead",
-				     id, store->path, run_id, e->d_name);
+			rc = lpi_fail(
+				LP_EINVAL,
+				"pause id '%s' is in two runs of %s (%s and %s): give the path of its pause file instead",
+				id, store->path, run_id, e->d_name);
 			break;
 		}
 		memcpy(run_id, e->d_name, strlen(e->d_name) + 1); /* validated: <= LP_ID_MAX */
@@ -144,9 +146,10 @@ static int search_runs(lp_store *store, const char *id, char run_id[LP_ID_MAX + 
 		return rc;
 	lpi_error_clear(); /* of the names that are not run ids */
 	if (!found)
-		return lpi_fail(LP_ENOTFOUND,
-			       "no pause '%s' in %s: list pending pauses with 'pytest-live-pause ls' (and pass the --pause-dir pytest used)",
-			       id, store->path);
+		return lpi_fail(
+			LP_ENOTFOUND,
+			"no pause '%s' in %s: list pending pauses with 'pytest-live-pause ls' (and pass the --pause-dir pytest used)",
+			id, store->path);
 	remember(store, id, run_id);
 	return LP_OK;
 }
@@ -175,7 +178,8 @@ int lpi_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double 
 	int run_fd;
 	if ((rc = lpi_run_dirs_open(store, run_id, &run_fd)))
 		return rc == LP_ENOTFOUND
-			       ? lpi_fail(LP_ENOTFOUND,
+			       ? lpi_fail(
+					 LP_ENOTFOUND,
 					 "no pause '%s' in %s (its run %s does not exist there): list pauses with 'pytest-live-pause ls -a'",
 					 pause_id, store->path, run_id)
 			       : rc;
@@ -257,7 +261,7 @@ static int load_choices(lp_pause_info *i, const lp_json *a)
 }
 
 int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id, lp_json *doc,
-		      double mtime, int with_json, lp_pause_info **out)
+		       double mtime, int with_json, lp_pause_info **out)
 {
 	*out = NULL;
 	lp_pause_info *i = calloc(1, sizeof *i);
@@ -286,13 +290,14 @@ int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id
 	i->reason = dup_field(doc, "reason");
 	lp_json *r = lpj_get(doc, "result");
 	i->result = r == NULL || lpj_typeof(r) != LPJ_BOOL ? LP_RESULT_NONE
-		    : lpj_is_true(r)                        ? LP_RESULT_TRUE
-							    : LP_RESULT_FALSE;
+		    : lpj_is_true(r)                       ? LP_RESULT_TRUE
+							   : LP_RESULT_FALSE;
 	double fin = lpj_get_real(doc, "finished_at", 0);
 	i->finished_at = fin > 0 ? fin : lpj_get_real(doc, "resolved_at", 0);
 	i->created_at = lpj_get_real(doc, "created_at", 0);
 	/* null: no timeout (JSON has no infinity) */
-	i->timeout = lpj_is_null(doc, "timeout") ? LP_TIMEOUT_FOREVER : lpj_get_real(doc, "timeout", 0);
+	i->timeout =
+		lpj_is_null(doc, "timeout") ? LP_TIMEOUT_FOREVER : lpj_get_real(doc, "timeout", 0);
 	i->pid = (long)lpj_get_int(doc, "pid", 0);
 	i->protocol = (int)lpj_get_int(doc, "protocol", 0);
 	i->question = dup_field(doc, "question");
@@ -304,7 +309,7 @@ int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id
 		char run_path[PATH_MAX];
 		snprintf(run_path, sizeof run_path, "%s/runs/%s", store->path, run_id);
 		if (lpi_attachments_parse(att, "pause file", 1, run_path, &i->attachments,
-					 &i->nattachments))
+					  &i->nattachments))
 			lpi_error_clear(); /* listed badly: shown as none */
 	}
 	if (with_json) {
@@ -316,7 +321,8 @@ int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id
 	    !i->hostname || !i->cwd || !i->path || !i->pause_dir || (with_json && !i->json) ||
 	    !choices_ok) {
 		lp_pause_info_free(i);
-		return lpi_fail(LP_EBADCMD, "pause file of %s is incomplete or memory ran out", pause_id);
+		return lpi_fail(LP_EBADCMD, "pause file of %s is incomplete or memory ran out",
+				pause_id);
 	}
 	set_codes(i);
 	*out = i;
@@ -327,11 +333,16 @@ void lp_pause_info_free(lp_pause_info *i)
 {
 	if (i == NULL)
 		return;
-	char *fields[] = {i->pause_id,    i->run_id,         i->kind,          i->status,
-			  i->state,       i->nodeid,         i->task,          i->original_failure,
-			  i->hostname,    i->cwd,            i->worker_id,     i->path,
-			  i->pause_dir,   i->resume_command, i->json,          i->resolved_by,
-			  i->failure_reason, i->reason,  i->question,       i->location,
+	char *fields[] = {i->pause_id,       i->run_id,
+			  i->kind,           i->status,
+			  i->state,          i->nodeid,
+			  i->task,           i->original_failure,
+			  i->hostname,       i->cwd,
+			  i->worker_id,      i->path,
+			  i->pause_dir,      i->resume_command,
+			  i->json,           i->resolved_by,
+			  i->failure_reason, i->reason,
+			  i->question,       i->location,
 			  i->value};
 	for (size_t k = 0; k < sizeof fields / sizeof fields[0]; k++)
 		free(fields[k]);
@@ -367,18 +378,20 @@ int lpi_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[
 	for (int k = 0; k < 4; k++) {
 		char *slash = strrchr(buf, '/');
 		if (slash == NULL)
-			return lpi_fail(LP_EINVAL,
-				       "'%s' is not a pause file path of the form <dir>/runs/<run_id>/pauses/<pause_id>.json",
-				       ref);
+			return lpi_fail(
+				LP_EINVAL,
+				"'%s' is not a pause file path of the form <dir>/runs/<run_id>/pauses/<pause_id>.json",
+				ref);
 		*slash = '\0';
 		parts[k] = slash + 1;
 	}
 	size_t n = strlen(parts[0]);
 	if (n < 6 || strcmp(parts[0] + n - 5, ".json") != 0 || strcmp(parts[1], "pauses") != 0 ||
 	    strcmp(parts[3], "runs") != 0)
-		return lpi_fail(LP_EINVAL,
-			       "'%s' is not a pause file path of the form <dir>/runs/<run_id>/pauses/<pause_id>.json",
-			       ref);
+		return lpi_fail(
+			LP_EINVAL,
+			"'%s' is not a pause file path of the form <dir>/runs/<run_id>/pauses/<pause_id>.json",
+			ref);
 	parts[0][n - 5] = '\0';
 	int rc = lp_id_validate(parts[0], "pause id");
 	if (rc || (rc = lpi_run_id_validate(parts[2])))
@@ -389,7 +402,8 @@ int lpi_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[
 	int shape = lpi_pause_id_run(parts[0], run_of_id);
 	lpi_error_clear();
 	if (shape == LP_OK && strcmp(run_of_id, parts[2]) != 0)
-		return lpi_fail(LP_EINVAL, "pause file '%s' is not in the directory of its run", ref);
+		return lpi_fail(LP_EINVAL, "pause file '%s' is not in the directory of its run",
+				ref);
 	snprintf(id, LP_ID_MAX + 1, "%s", parts[0]);
 	const char *root = buf[0] ? buf : "/";
 	struct stat a, b;
@@ -786,13 +800,13 @@ struct lp_watcher {
 	lp_store *store;
 	char run_id[LP_ID_MAX + 1];
 	int run_fd;
-	long owner;     /* the run's pid when on this host, else 0 */
-	int walk;       /* a run of another shape (0.1.1's): its pauses are
+	long owner;    /* the run's pid when on this host, else 0 */
+	int walk;      /* a run of another shape (0.1.1's): its pauses are
 			   read from its pauses/, which is watched too */
-	int all;        /* report pauses in any state (lp_watcher_set_all) */
-	int pauses_fd;  /* its pauses/ while walked and waited on, else -1 */
-	lpi_waiter *w;   /* made at the first wait */
-	char **seen;    /* pause ids already reported, to report each once */
+	int all;       /* report pauses in any state (lp_watcher_set_all) */
+	int pauses_fd; /* its pauses/ while walked and waited on, else -1 */
+	lpi_waiter *w; /* made at the first wait */
+	char **seen;   /* pause ids already reported, to report each once */
 	size_t nseen, capseen;
 };
 
@@ -819,7 +833,8 @@ int lp_run_watch_open(lp_watcher **out, lp_store *store, const char *run_id)
 	/* a run.json without "protocol" was written by 0.1.1, which indexes
 	 * nothing in pending/: that run's pause files are read instead */
 	lp_json *doc = NULL;
-	if (run->json && lpj_parse_object_011(run->json, strlen(run->json), "run.json", &doc) == LP_OK)
+	if (run->json &&
+	    lpj_parse_object_011(run->json, strlen(run->json), "run.json", &doc) == LP_OK)
 		wt->walk = !lpj_has(doc, "protocol");
 	lpi_error_clear();
 	lpj_free(doc);
@@ -903,10 +918,12 @@ int lp_watcher_next(lp_pause_info **out, lp_watcher *wt, double timeout, const l
 			rc = strcmp(run->state, "ended") == 0
 				     ? lpi_fail(LP_ERUNENDED, "run %s has ended", wt->run_id)
 			     : strcmp(run->hostname, lpi_hostname()) != 0
-				     ? lpi_fail(LP_ERUNENDED,
+				     ? lpi_fail(
+					       LP_ERUNENDED,
 					       "run %s: its pytest process (pid %ld on %s) is gone: its heartbeat (run.json's mtime) stopped",
 					       wt->run_id, run->pid, run->hostname)
-				     : lpi_fail(LP_ERUNENDED,
+				     : lpi_fail(
+					       LP_ERUNENDED,
 					       "run %s: its pytest process (pid %ld on %s) is gone",
 					       wt->run_id, run->pid, run->hostname);
 			lp_run_info_free(run);
@@ -927,8 +944,8 @@ int lp_watcher_next(lp_pause_info **out, lp_watcher *wt, double timeout, const l
 			lpi_waiter_add_dir(wt->w, wt->run_fd, "run");
 			/* a walked run: its pause files appear (0.1.1 renames
 			 * them into place) and change (the end of a pause) */
-			if ((wt->walk || wt->all) &&
-			    lpi_dir_open(wt->run_fd, "pauses", 0, "pauses", &wt->pauses_fd) == LP_OK)
+			if ((wt->walk || wt->all) && lpi_dir_open(wt->run_fd, "pauses", 0, "pauses",
+								  &wt->pauses_fd) == LP_OK)
 				lpi_waiter_add_dir(wt->w, wt->pauses_fd, "pauses");
 			lpi_error_clear();
 			if (wt->owner > 0)
@@ -937,8 +954,8 @@ int lp_watcher_next(lp_pause_info **out, lp_watcher *wt, double timeout, const l
 		}
 		rc = lpi_waiter_wait(wt->w, deadline, hooks);
 		if (rc == LP_EWAITTIMEOUT)
-			return lpi_fail(LP_EWAITTIMEOUT, "no pause in run %s within %gs", wt->run_id,
-				       timeout);
+			return lpi_fail(LP_EWAITTIMEOUT, "no pause in run %s within %gs",
+					wt->run_id, timeout);
 		if (rc < 0)
 			return rc;
 	}
@@ -967,7 +984,8 @@ void lp_watcher_free(lp_watcher *wt)
 	free(wt);
 }
 
-int lp_run_watch(lp_pause_info **out, lp_store *store, const char *run_id, double timeout, const lp_wait_hooks *hooks)
+int lp_run_watch(lp_pause_info **out, lp_store *store, const char *run_id, double timeout,
+		 const lp_wait_hooks *hooks)
 {
 	if (out == NULL)
 		return lpi_fail(LP_EINVAL, "lp_run_watch: out is NULL");

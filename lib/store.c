@@ -59,8 +59,8 @@ int lpi_fsync_disabled(void)
 static int usable_temp_dir(const char *dir)
 {
 	struct stat st;
-	return dir != NULL && dir[0] != '\0' && stat(dir, &st) == 0 &&
-	       S_ISDIR(st.st_mode) && access(dir, W_OK | X_OK) == 0;
+	return dir != NULL && dir[0] != '\0' && stat(dir, &st) == 0 && S_ISDIR(st.st_mode) &&
+	       access(dir, W_OK | X_OK) == 0;
 }
 
 /* The system's temporary directory, picked as 0.1.1 picks it (Python's
@@ -221,9 +221,10 @@ static int make_parents(char *path)
 		int e = errno;
 		*s = '/';
 		if (r < 0 && e != EEXIST)
-			return lpi_fail(LP_ERROR,
-				       "cannot create pause directory: its parent %s could not be made (%s); choose another with --pause-dir",
-				       path, strerror(e));
+			return lpi_fail(
+				LP_ERROR,
+				"cannot create pause directory: its parent %s could not be made (%s); choose another with --pause-dir",
+				path, strerror(e));
 	}
 	return LP_OK;
 }
@@ -236,25 +237,29 @@ static int make_parents(char *path)
 static int check_mode(const char *path, const struct stat *st, int strict)
 {
 	if (S_ISLNK(st->st_mode))
-		return lpi_fail(LP_EUNSAFE,
-			       "pause directory %s is a symlink; refusing to follow it: remove it or choose another directory with --pause-dir",
-			       path);
+		return lpi_fail(
+			LP_EUNSAFE,
+			"pause directory %s is a symlink; refusing to follow it: remove it or choose another directory with --pause-dir",
+			path);
 	if (!S_ISDIR(st->st_mode))
-		return lpi_fail(LP_EUNSAFE,
-			       "pause directory %s is not a directory: remove it or choose another with --pause-dir",
-			       path);
+		return lpi_fail(
+			LP_EUNSAFE,
+			"pause directory %s is not a directory: remove it or choose another with --pause-dir",
+			path);
 	if (st->st_uid != geteuid())
-		return lpi_fail(LP_EUNSAFE,
-			       "pause directory %s belongs to uid %u, not to you (uid %u): another user may forge commands there; choose another with --pause-dir",
-			       path, (unsigned)st->st_uid, (unsigned)geteuid());
+		return lpi_fail(
+			LP_EUNSAFE,
+			"pause directory %s belongs to uid %u, not to you (uid %u): another user may forge commands there; choose another with --pause-dir",
+			path, (unsigned)st->st_uid, (unsigned)geteuid());
 	mode_t bad = strict ? 077 : 022;
 	if (strict && (st->st_mode & 077) && !(st->st_mode & 022))
 		return 1; /* readable by others only, as 0.1.1 left it: tighten */
 	if (st->st_mode & bad)
-		return lpi_fail(LP_EUNSAFE,
-			       "pause directory %s is open to %s (mode %04o): run 'chmod 700 %s' or choose another with --pause-dir",
-			       path, strict ? "group or others" : "writes by group or others",
-			       (unsigned)(st->st_mode & 07777), path);
+		return lpi_fail(
+			LP_EUNSAFE,
+			"pause directory %s is open to %s (mode %04o): run 'chmod 700 %s' or choose another with --pause-dir",
+			path, strict ? "group or others" : "writes by group or others",
+			(unsigned)(st->st_mode & 07777), path);
 	return LP_OK;
 }
 
@@ -273,7 +278,8 @@ int lpi_trust_why(const struct stat *st, int want_dir, mode_t forbidden, char *w
 			 (unsigned)geteuid());
 	else if (st->st_mode & forbidden)
 		snprintf(why, size, "is %s group or others (mode %04o)",
-			 (forbidden & 044) ? "open to" : "writable by", (unsigned)(st->st_mode & 07777));
+			 (forbidden & 044) ? "open to" : "writable by",
+			 (unsigned)(st->st_mode & 07777));
 	else
 		return 0;
 	return 1;
@@ -316,21 +322,24 @@ int lpi_fd_trust(int fd, int want_dir, const char *label)
 	int foreign = st.st_uid != geteuid();
 	int rc;
 	if (want_dir && foreign)
-		rc = lpi_fail(LP_EUNSAFE,
-			     "%s %s: another user may have planted it to forge pauses; refusing it: remove it (rm -rf %s; if that is refused, mv %s %s.untrusted)",
-			     path, why, q, q, q);
+		rc = lpi_fail(
+			LP_EUNSAFE,
+			"%s %s: another user may have planted it to forge pauses; refusing it: remove it (rm -rf %s; if that is refused, mv %s %s.untrusted)",
+			path, why, q, q, q);
 	else if (want_dir)
-		rc = lpi_fail(LP_EUNSAFE,
-			     "%s %s: another user may have planted files in it; refusing it: run 'chmod go-w %s' (what it holds is then checked in turn) or remove it (rm -rf %s)",
-			     path, why, q, q);
+		rc = lpi_fail(
+			LP_EUNSAFE,
+			"%s %s: another user may have planted files in it; refusing it: run 'chmod go-w %s' (what it holds is then checked in turn) or remove it (rm -rf %s)",
+			path, why, q, q);
 	else if (foreign)
-		rc = lpi_fail(LP_EUNSAFE,
-			     "%s %s: another user may have planted it; refusing it: remove it (rm -f %s)",
-			     path, why, q);
+		rc = lpi_fail(
+			LP_EUNSAFE,
+			"%s %s: another user may have planted it; refusing it: remove it (rm -f %s)",
+			path, why, q);
 	else
 		rc = lpi_fail(LP_EUNSAFE,
-			     "%s %s; refusing it: run 'chmod go-w %s' or remove it (rm -f %s)", path,
-			     why, q, q);
+			      "%s %s; refusing it: run 'chmod go-w %s' or remove it (rm -f %s)",
+			      path, why, q, q);
 	free(quoted);
 	return rc;
 }
@@ -348,9 +357,10 @@ int lpi_dir_open(int dirfd, const char *name, int create, const char *label, int
 			char *q = NULL;
 			if (lp_shell_quote(&q, label) != LP_OK)
 				q = NULL;
-			int rc = lpi_fail(LP_EUNSAFE,
-					 "%s is a symlink or not a directory; refusing it: remove it (rm %s)",
-					 label, q ? q : label);
+			int rc = lpi_fail(
+				LP_EUNSAFE,
+				"%s is a symlink or not a directory; refusing it: remove it (rm %s)",
+				label, q ? q : label);
 			free(q);
 			return rc;
 		}
@@ -404,33 +414,40 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 			 st.st_dev == dst.st_dev && st.st_ino == dst.st_ino);
 	if (s->is_default && strcmp(chosen, shared) != 0) {
 		char line[3 * PATH_MAX];
-		snprintf(line, sizeof line,
-			 "the shared default pause directory %s belongs to uid %u: using your own %s instead (--pause-dir or $%s choose another)",
-			 shared, shared_owner, chosen, LP_ENV_DIR);
+		snprintf(
+			line, sizeof line,
+			"the shared default pause directory %s belongs to uid %u: using your own %s instead (--pause-dir or $%s choose another)",
+			shared, shared_owner, chosen, LP_ENV_DIR);
 		add_notice(s, line);
 	}
 
 	if (lstat(s->path, &st) < 0) {
 		if (errno != ENOENT) {
-			rc = lpi_fail(LP_ERROR, "cannot use pause directory %s (%s): choose another with --pause-dir",
-				     s->path, strerror(errno));
+			rc = lpi_fail(
+				LP_ERROR,
+				"cannot use pause directory %s (%s): choose another with --pause-dir",
+				s->path, strerror(errno));
 			goto fail;
 		}
 		if (!create) {
-			rc = lpi_fail(LP_ENOTFOUND,
-				     "pause directory %s does not exist: no pytest run has paused there (pass --pause-dir or set %s to the directory pytest used)",
-				     s->path, LP_ENV_DIR);
+			rc = lpi_fail(
+				LP_ENOTFOUND,
+				"pause directory %s does not exist: no pytest run has paused there (pass --pause-dir or set %s to the directory pytest used)",
+				s->path, LP_ENV_DIR);
 			goto fail;
 		}
 		if ((rc = make_parents(s->path)))
 			goto fail;
 		if (mkdir(s->path, 0700) < 0 && errno != EEXIST) {
-			rc = lpi_fail(LP_ERROR, "cannot create pause directory %s (%s): choose another with --pause-dir",
-				     s->path, strerror(errno));
+			rc = lpi_fail(
+				LP_ERROR,
+				"cannot create pause directory %s (%s): choose another with --pause-dir",
+				s->path, strerror(errno));
 			goto fail;
 		}
 		if (lstat(s->path, &st) < 0) {
-			rc = lpi_fail_errno(LP_ERROR, errno, "cannot inspect pause directory %s", s->path);
+			rc = lpi_fail_errno(LP_ERROR, errno, "cannot inspect pause directory %s",
+					    s->path);
 			goto fail;
 		}
 	}
@@ -442,31 +459,35 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 	s->fd = open(s->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (s->fd < 0) {
 		rc = lpi_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
-				   "cannot open pause directory %s", s->path);
+				    "cannot open pause directory %s", s->path);
 		goto fail;
 	}
 	struct stat st2;
 	if (fstat(s->fd, &st2) < 0 || st2.st_dev != st.st_dev || st2.st_ino != st.st_ino) {
-		rc = lpi_fail(LP_EUNSAFE, "pause directory %s changed while it was opened; try again",
-			     s->path);
+		rc = lpi_fail(LP_EUNSAFE,
+			      "pause directory %s changed while it was opened; try again", s->path);
 		goto fail;
 	}
 	if (tighten) {
 		if (fchmod(s->fd, 0700) < 0) {
-			rc = lpi_fail_errno(LP_EUNSAFE, errno,
-					   "pause directory %s is open to group or others (mode %04o) and could not be made 0700; choose another with --pause-dir",
-					   s->path, (unsigned)(st.st_mode & 07777));
+			rc = lpi_fail_errno(
+				LP_EUNSAFE, errno,
+				"pause directory %s is open to group or others (mode %04o) and could not be made 0700; choose another with --pause-dir",
+				s->path, (unsigned)(st.st_mode & 07777));
 			goto fail;
 		}
 		char line[PATH_MAX + 128];
-		snprintf(line, sizeof line,
-			 "pause directory %s had mode %04o (as pytest-live-pause 0.1.1 made it): tightened to 0700",
-			 s->path, (unsigned)(st.st_mode & 07777));
+		snprintf(
+			line, sizeof line,
+			"pause directory %s had mode %04o (as pytest-live-pause 0.1.1 made it): tightened to 0700",
+			s->path, (unsigned)(st.st_mode & 07777));
 		add_notice(s, line);
 	}
 	if (create && faccessat(s->fd, ".", W_OK | X_OK, AT_EACCESS) < 0) {
-		rc = lpi_fail(LP_ERROR, "pause directory %s is not writable: fix its permissions or choose another with --pause-dir",
-			     s->path);
+		rc = lpi_fail(
+			LP_ERROR,
+			"pause directory %s is not writable: fix its permissions or choose another with --pause-dir",
+			s->path);
 		goto fail;
 	}
 	char label[PATH_MAX + 16];
@@ -494,7 +515,10 @@ fail:
 	return rc;
 }
 
-const char *lp_store_path(const lp_store *store) { return store ? store->path : ""; }
+const char *lp_store_path(const lp_store *store)
+{
+	return store ? store->path : "";
+}
 
 const char *lp_store_notice(const lp_store *store)
 {
@@ -531,8 +555,8 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len,
-		    int exclusive, const char *label)
+int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, int exclusive,
+		     const char *label)
 {
 	char tmp[LP_ID_MAX * 2 + 64];
 	char rnd[17];
@@ -583,8 +607,8 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len,
 	return result;
 }
 
-int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label,
-		 char **out, size_t *len)
+int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, char **out,
+		  size_t *len)
 {
 	*out = NULL;
 	if (len)
@@ -595,7 +619,8 @@ int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label,
 		if (e == ENOENT)
 			return lpi_fail(LP_ENOTFOUND, "%s does not exist", label);
 		if (e == ELOOP)
-			return lpi_fail(LP_EUNSAFE, "%s is a symlink; refusing to follow it", label);
+			return lpi_fail(LP_EUNSAFE, "%s is a symlink; refusing to follow it",
+					label);
 		lpi_fail_errno(LP_ERROR, e, "cannot read %s", label);
 		errno = e; /* kept for callers that retry transient errors (claim.c) */
 		return LP_ERROR;
@@ -617,8 +642,8 @@ int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label,
 	}
 	if ((size_t)st.st_size > cap) {
 		close(fd);
-		return lpi_fail(LP_EBADCMD, "%s is %lld bytes, over the limit of %zu bytes",
-			       label, (long long)st.st_size, cap);
+		return lpi_fail(LP_EBADCMD, "%s is %lld bytes, over the limit of %zu bytes", label,
+				(long long)st.st_size, cap);
 	}
 	/* room for the size seen plus a little growth, never past the cap */
 	size_t want = (size_t)st.st_size + 4096;
@@ -670,7 +695,7 @@ static int client_name_check(const lp_store *store, const char *name)
 	for (size_t k = 0; k < sizeof ours / sizeof *ours; k++)
 		if (strcmp(name, ours[k]) == 0)
 			return lpi_fail(LP_EINVAL, "'%s' is a name of the protocol; choose another",
-				       name);
+					name);
 	return LP_OK;
 }
 

@@ -59,9 +59,9 @@ size_t lpi_utf8_decode(const unsigned char *s, size_t left, unsigned *cp_out)
 
 int lpi_text_unsafe_cp(unsigned cp)
 {
-	return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 ||
-	       cp == 0x061C || cp == 0x200E || cp == 0x200F ||
-	       (cp >= 0x202A && cp <= 0x202E) || (cp >= 0x2066 && cp <= 0x2069);
+	return (cp >= 0x80 && cp <= 0x9F) || cp == 0x2028 || cp == 0x2029 || cp == 0x061C ||
+	       cp == 0x200E || cp == 0x200F || (cp >= 0x202A && cp <= 0x202E) ||
+	       (cp >= 0x2066 && cp <= 0x2069);
 }
 
 /*
@@ -175,8 +175,7 @@ int lp_shell_quote(char **out, const char *word)
 
 /* "pytest-live-pause resume <id> [--pause-dir <dir>] <verdict>", the id
  * and dir shell-quoted, verdict as given. */
-static int resume_line(char **out, const char *pause_id, const char *pause_dir,
-		       const char *verdict)
+static int resume_line(char **out, const char *pause_id, const char *pause_dir, const char *verdict)
 {
 	char *qid = NULL, *qdir = NULL, *buf = NULL;
 	int rc;
@@ -217,14 +216,15 @@ done:
  */
 int lp_pause_resume_command(char **out, const char *pause_id, lp_kind kind, const char *pause_dir)
 {
-	const char *verdict = kind == LP_KIND_CHECKPOINT ? "--result 'true|false|none' --reason TEXT"
+	const char *verdict = kind == LP_KIND_CHECKPOINT
+				      ? "--result 'true|false|none' --reason TEXT"
 			      : kind == LP_KIND_QUESTION ? "--value TEXT"
 							 : "--failure-reason TEXT";
 	return resume_line(out, pause_id, pause_dir, verdict);
 }
 
 int lpi_resume_command_choices(char **out, const char *pause_id, const char *pause_dir,
-			      const char *const *choices)
+			       const char *const *choices)
 {
 	size_t size = 1;
 	for (size_t i = 0; choices[i]; i++)

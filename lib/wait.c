@@ -19,9 +19,9 @@
 #include <unistd.h>
 
 struct lpi_waiter {
-	int ino_fd;  /* -1: poll backend */
-	int pid_fd;  /* -1: none */
-	long pid;    /* watched process, checked by kill() without a pidfd */
+	int ino_fd;         /* -1: poll backend */
+	int pid_fd;         /* -1: none */
+	long pid;           /* watched process, checked by kill() without a pidfd */
 	int64_t last_check; /* monotonic ms of the last hooks->check() */
 };
 

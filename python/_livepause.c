@@ -63,8 +63,7 @@ typedef struct {
 	PyTypeObject *NotifyType;
 } module_state;
 
-static module_state *
-state_of_type(PyTypeObject *tp)
+static module_state *state_of_type(PyTypeObject *tp)
 {
 	return (module_state *)PyType_GetModuleState(tp);
 }
@@ -72,20 +71,17 @@ state_of_type(PyTypeObject *tp)
 #define STATE_OF(obj) state_of_type(Py_TYPE((PyObject *)(obj)))
 
 typedef struct {
-	PyObject_HEAD
-	lp_store *store;
+	PyObject_HEAD lp_store *store;
 } StoreObject;
 
 typedef struct {
-	PyObject_HEAD
-	lp_run *run;
+	PyObject_HEAD lp_run *run;
 	PyObject *store; /* StoreObject, strong */
 	int owner;       /* started (not joined) by this object */
 } RunObject;
 
 typedef struct {
-	PyObject_HEAD
-	lp_pause *pause;
+	PyObject_HEAD lp_pause *pause;
 	PyObject *run; /* RunObject, strong */
 	int busy;      /* a wait() is in progress on some thread */
 } PauseObject;
@@ -93,8 +89,7 @@ typedef struct {
 /* ---------------------------------------------------------- helpers */
 
 /* Text from the runtime: UTF-8, undecodable bytes replaced. NULL -> None. */
-static PyObject *
-text_or_none(const char *s)
+static PyObject *text_or_none(const char *s)
 {
 	if (s == NULL)
 		Py_RETURN_NONE;
@@ -102,8 +97,7 @@ text_or_none(const char *s)
 }
 
 /* A path from the runtime: filesystem encoding (surrogateescape). */
-static PyObject *
-path_or_none(const char *s)
+static PyObject *path_or_none(const char *s)
 {
 	if (s == NULL)
 		Py_RETURN_NONE;
@@ -113,29 +107,20 @@ path_or_none(const char *s)
 /* Raise the exception for an lp_error code, with lp_error_message() of this
  * thread as its message and the code's name as its `code` attribute. The
  * one place where runtime errors become Python exceptions. Returns NULL. */
-static PyObject *
-raise_code_message(module_state *st, int code, const char *message)
+static PyObject *raise_code_message(module_state *st, int code, const char *message)
 {
 	PyObject *type, *msg, *exc, *name;
 
 	switch (code) {
-	case LP_EUNSAFE:
-		type = st->UnsafeDirectoryError;
-		break;
-	case LP_ENOTFOUND:
-		type = st->PauseNotFoundError;
-		break;
+	case LP_EUNSAFE: type = st->UnsafeDirectoryError; break;
+	case LP_ENOTFOUND: type = st->PauseNotFoundError; break;
 	case LP_EINVAL:
-	case LP_EKIND:
-		type = st->InvalidArgumentError;
-		break;
+	case LP_EKIND: type = st->InvalidArgumentError; break;
 	case LP_OK:
 		code = LP_ERROR; /* a failure without a code is still a failure */
 		type = st->LivePauseError;
 		break;
-	default:
-		type = st->LivePauseError;
-		break;
+	default: type = st->LivePauseError; break;
 	}
 	if (message == NULL || message[0] == '\0')
 		message = lp_error_name(code);
@@ -158,16 +143,14 @@ raise_code_message(module_state *st, int code, const char *message)
 	return NULL;
 }
 
-static PyObject *
-raise_lp(module_state *st, int code)
+static PyObject *raise_lp(module_state *st, int code)
 {
 	return raise_code_message(st, code, lp_error_message());
 }
 
 /* Optional path argument: None -> *out NULL; str/bytes/PathLike -> bytes
  * (new reference in *holder, release with Py_XDECREF). */
-static int
-fspath_opt(PyObject *obj, PyObject **holder, const char **out)
+static int fspath_opt(PyObject *obj, PyObject **holder, const char **out)
 {
 	*holder = NULL;
 	*out = NULL;
@@ -193,8 +176,7 @@ fspath_opt(PyObject *obj, PyObject **holder, const char **out)
  *                               is not UTF-8) stood for
  *   any other lone surrogate -> \uXXXX
  * Everything else is kept as it is. Returns a new bytes object. */
-static PyObject *
-storable_bytes(PyObject *str)
+static PyObject *storable_bytes(PyObject *str)
 {
 	Py_ssize_t n, len, i, o = 0;
 	const char *u = PyUnicode_AsUTF8AndSize(str, &n);
@@ -260,8 +242,7 @@ typedef struct {
 	const char *s;
 } text_arg;
 
-static int
-text_arg_conv(PyObject *obj, void *out)
+static int text_arg_conv(PyObject *obj, void *out)
 {
 	text_arg *t = (text_arg *)out;
 	if (obj == Py_None) {
@@ -281,17 +262,14 @@ text_arg_conv(PyObject *obj, void *out)
 
 /* An attachment as a dict: name, sha256, size, content_type, source,
  * path (of its blob); NULL with an exception set on failure. */
-static PyObject *
-attachment_to_dict(const lp_attachment *a)
+static PyObject *attachment_to_dict(const lp_attachment *a)
 {
-	return Py_BuildValue("{s:s,s:s,s:K,s:s,s:s,s:O&}", "name", a->name,
-			     "sha256", a->sha256, "size", a->size,
-			     "content_type", a->content_type, "source", a->source,
+	return Py_BuildValue("{s:s,s:s,s:K,s:s,s:s,s:O&}", "name", a->name, "sha256", a->sha256,
+			     "size", a->size, "content_type", a->content_type, "source", a->source,
 			     "path", path_or_none, a->path);
 }
 
-static PyObject *
-attachments_to_list(const lp_attachment *list, size_t n)
+static PyObject *attachments_to_list(const lp_attachment *list, size_t n)
 {
 	PyObject *l = PyList_New(0);
 	size_t i;
@@ -309,8 +287,7 @@ attachments_to_list(const lp_attachment *list, size_t n)
  * them) as lp_attachment structs whose strings borrow from the dicts
  * (alive as long as seq is). *out is PyMem_Malloc'd. 0, or -1 with an
  * exception set. */
-static int
-attachments_from_seq(PyObject *seq, lp_attachment **out, size_t *n)
+static int attachments_from_seq(PyObject *seq, lp_attachment **out, size_t *n)
 {
 	Py_ssize_t len, i;
 	lp_attachment *list;
@@ -344,8 +321,7 @@ attachments_from_seq(PyObject *seq, lp_attachment **out, size_t *n)
 			bad = vals[k] == NULL;
 		}
 		v = bad ? NULL : PyDict_GetItemString(d, "size");
-		if (!bad && (v == NULL || !PyLong_Check(v) ||
-			     strlen(vals[3]) != LP_SHA256_HEX))
+		if (!bad && (v == NULL || !PyLong_Check(v) || strlen(vals[3]) != LP_SHA256_HEX))
 			bad = 1;
 		if (!bad) {
 			list[i].size = PyLong_AsUnsignedLongLong(v);
@@ -355,8 +331,9 @@ attachments_from_seq(PyObject *seq, lp_attachment **out, size_t *n)
 		if (bad) {
 			PyMem_Free(list);
 			if (!PyErr_Occurred())
-				PyErr_SetString(PyExc_TypeError,
-						"each attachment must be a dict as Run.attach() returned it");
+				PyErr_SetString(
+					PyExc_TypeError,
+					"each attachment must be a dict as Run.attach() returned it");
 			return -1;
 		}
 		list[i].name = (char *)vals[0];
@@ -370,8 +347,7 @@ attachments_from_seq(PyObject *seq, lp_attachment **out, size_t *n)
 }
 
 /* The outcome of a pause as a dict; clears res. */
-static PyObject *
-resolution_to_dict(lp_resolution *res)
+static PyObject *resolution_to_dict(lp_resolution *res)
 {
 	PyObject *d = NULL, *v;
 	const char *outcome = lp_outcome_name(res->outcome);
@@ -379,28 +355,22 @@ resolution_to_dict(lp_resolution *res)
 	d = PyDict_New();
 	if (d == NULL)
 		goto done;
-#define PUT(key, expr)                                          \
-	do {                                                    \
-		v = (expr);                                     \
-		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) { \
-			Py_XDECREF(v);                          \
-			Py_CLEAR(d);                            \
-			goto done;                              \
-		}                                               \
-		Py_DECREF(v);                                   \
+#define PUT(key, expr)                                                                             \
+	do {                                                                                       \
+		v = (expr);                                                                        \
+		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) {                            \
+			Py_XDECREF(v);                                                             \
+			Py_CLEAR(d);                                                               \
+			goto done;                                                                 \
+		}                                                                                  \
+		Py_DECREF(v);                                                                      \
 	} while (0)
 	PUT("outcome", text_or_none(outcome));
 	PUT("by", text_or_none(res->by));
 	switch (res->result) {
-	case LP_RESULT_TRUE:
-		PUT("result", Py_NewRef(Py_True));
-		break;
-	case LP_RESULT_FALSE:
-		PUT("result", Py_NewRef(Py_False));
-		break;
-	default:
-		PUT("result", Py_NewRef(Py_None));
-		break;
+	case LP_RESULT_TRUE: PUT("result", Py_NewRef(Py_True)); break;
+	case LP_RESULT_FALSE: PUT("result", Py_NewRef(Py_False)); break;
+	default: PUT("result", Py_NewRef(Py_None)); break;
 	}
 	PUT("reason", text_or_none(res->reason));
 	PUT("failure_reason", text_or_none(res->failure_reason));
@@ -418,8 +388,7 @@ done:
 	return d;
 }
 
-static void
-resolution_init(lp_resolution *res)
+static void resolution_init(lp_resolution *res)
 {
 	memset(res, 0, sizeof(*res));
 	res->result = LP_RESULT_NONE;
@@ -427,15 +396,13 @@ resolution_init(lp_resolution *res)
 
 /* Allocation and release of instances of our heap types (limited API: slots
  * are read with PyType_GetSlot). */
-static PyObject *
-alloc_instance(PyTypeObject *tp)
+static PyObject *alloc_instance(PyTypeObject *tp)
 {
 	allocfunc alloc = (allocfunc)PyType_GetSlot(tp, Py_tp_alloc);
 	return alloc(tp, 0);
 }
 
-static void
-free_instance(PyObject *self)
+static void free_instance(PyObject *self)
 {
 	PyTypeObject *tp = Py_TYPE(self);
 	freefunc tp_free = (freefunc)PyType_GetSlot(tp, Py_tp_free);
@@ -445,8 +412,7 @@ free_instance(PyObject *self)
 
 /* ------------------------------------------------------------ Store */
 
-static PyObject *
-Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+static PyObject *Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"path", "create", NULL};
 	module_state *st = state_of_type(type);
@@ -456,16 +422,13 @@ Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	lp_store *store = NULL;
 	StoreObject *self;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|Op:Store", kwlist,
-					 &path_obj, &create))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|Op:Store", kwlist, &path_obj, &create))
 		return NULL;
 	if (fspath_opt(path_obj, &holder, &path) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_store_open(&store, lp_store_default_path(path),
-			   create ? LP_STORE_CREATE : 0);
-	Py_END_ALLOW_THREADS
-	Py_XDECREF(holder);
+	Py_BEGIN_ALLOW_THREADS rc =
+		lp_store_open(&store, lp_store_default_path(path), create ? LP_STORE_CREATE : 0);
+	Py_END_ALLOW_THREADS Py_XDECREF(holder);
 	if (rc != LP_OK)
 		return raise_lp(st, rc);
 	self = (StoreObject *)alloc_instance(type);
@@ -477,27 +440,22 @@ Store_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	return (PyObject *)self;
 }
 
-static void
-Store_dealloc(PyObject *op)
+static void Store_dealloc(PyObject *op)
 {
 	StoreObject *self = (StoreObject *)op;
 	lp_store *store = self->store;
-	Py_BEGIN_ALLOW_THREADS
-	lp_store_free(store);
-	Py_END_ALLOW_THREADS
-	self->store = NULL;
+	Py_BEGIN_ALLOW_THREADS lp_store_free(store);
+	Py_END_ALLOW_THREADS self->store = NULL;
 	free_instance(op);
 }
 
-static PyObject *
-Store_get_path(PyObject *op, void *closure)
+static PyObject *Store_get_path(PyObject *op, void *closure)
 {
 	(void)closure;
 	return path_or_none(lp_store_path(((StoreObject *)op)->store));
 }
 
-static PyObject *
-Store_get_notice(PyObject *op, void *closure)
+static PyObject *Store_get_notice(PyObject *op, void *closure)
 {
 	const char *n = lp_store_notice(((StoreObject *)op)->store);
 	(void)closure;
@@ -506,8 +464,7 @@ Store_get_notice(PyObject *op, void *closure)
 	return text_or_none(n);
 }
 
-static PyObject *
-Store_repr(PyObject *op)
+static PyObject *Store_repr(PyObject *op)
 {
 	PyObject *path = Store_get_path(op, NULL), *r;
 	if (path == NULL)
@@ -517,8 +474,7 @@ Store_repr(PyObject *op)
 	return r;
 }
 
-static int
-result_conv(PyObject *obj, void *out)
+static int result_conv(PyObject *obj, void *out)
 {
 	lp_resume_options *o = out;
 	o->has_result = 1;
@@ -535,25 +491,23 @@ result_conv(PyObject *obj, void *out)
 	return 1;
 }
 
-static PyObject *
-Store_resume(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Store_resume(PyObject *op, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = {"ref", "action", "failure_reason", "result",
-				 "reason", "value", "take_timeout", "by", NULL};
+	static char *kwlist[] = {"ref",          "action", "failure_reason",
+				 "result",       "reason", "value",
+				 "take_timeout", "by",     NULL};
 	StoreObject *self = (StoreObject *)op;
 	module_state *st = STATE_OF(self);
 	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
 	PyObject *ref_obj, *ref_holder = NULL;
 	const char *ref = NULL, *action = "resume";
-	text_arg fr = {NULL, NULL}, reason = {NULL, NULL}, value = {NULL, NULL},
-		 by = {NULL, NULL};
+	text_arg fr = {NULL, NULL}, reason = {NULL, NULL}, value = {NULL, NULL}, by = {NULL, NULL};
 	int rc, ok;
 
-	ok = PyArg_ParseTupleAndKeywords(args, kwds, "O|$sO&O&O&O&dO&:resume", kwlist,
-					 &ref_obj, &action, text_arg_conv, &fr,
-					 result_conv, &o, text_arg_conv, &reason,
-					 text_arg_conv, &value, &o.take_timeout,
-					 text_arg_conv, &by);
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "O|$sO&O&O&O&dO&:resume", kwlist, &ref_obj,
+					 &action, text_arg_conv, &fr, result_conv, &o,
+					 text_arg_conv, &reason, text_arg_conv, &value,
+					 &o.take_timeout, text_arg_conv, &by);
 	if (ok && fspath_opt(ref_obj, &ref_holder, &ref) < 0)
 		ok = 0;
 	if (ok && ref == NULL) {
@@ -575,7 +529,7 @@ Store_resume(PyObject *op, PyObject *args, PyObject *kwds)
 		o.value = value.s;
 		o.by = by.s ? by.s : "python";
 		Py_BEGIN_ALLOW_THREADS /* it writes, fsyncs and waits for the take */
-		rc = lp_pause_resume(NULL, self->store, ref, &o);
+			rc = lp_pause_resume(NULL, self->store, ref, &o);
 		Py_END_ALLOW_THREADS
 	}
 	Py_XDECREF(ref_holder);
@@ -591,8 +545,7 @@ Store_resume(PyObject *op, PyObject *args, PyObject *kwds)
 }
 
 static PyMethodDef Store_methods[] = {
-	{"resume", (PyCFunction)(void (*)(void))Store_resume,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"resume", (PyCFunction)(void (*)(void))Store_resume, METH_VARARGS | METH_KEYWORDS,
 	 "resume($self, /, ref, *, action='resume', failure_reason=None, "
 	 "result=None, reason=None, value=None, take_timeout=0.0, by='python')\n--\n\n"
 	 "Resume (action 'resume') or abort (action 'abort': the test fails or\n"
@@ -607,23 +560,23 @@ static PyMethodDef Store_methods[] = {
 };
 
 static PyGetSetDef Store_getset[] = {
-	{"path", Store_get_path, NULL,
-	 "Absolute path of the pause directory (str).", NULL},
+	{"path", Store_get_path, NULL, "Absolute path of the pause directory (str).", NULL},
 	{"notice", Store_get_notice, NULL,
 	 "None, or one line to show once: the default directory was tightened\n"
 	 "to 0700, or the per-user default is used (the shared one belongs to\n"
-	 "another user).", NULL},
+	 "another user).",
+	 NULL},
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
 PyDoc_STRVAR(Store_doc,
-"Store(path=None, create=True)\n"
-"--\n\n"
-"An opened pause directory.\n\n"
-"path: the directory; None resolves to $PYTEST_LIVE_PAUSE_DIR, else the\n"
-"default directory (default_pause_dir()). create: make it (0700) if missing.\n"
-"Raises UnsafeDirectoryError for a symlink, a directory owned by another\n"
-"user or one writable by group or others, LivePauseError for I/O errors.");
+	     "Store(path=None, create=True)\n"
+	     "--\n\n"
+	     "An opened pause directory.\n\n"
+	     "path: the directory; None resolves to $PYTEST_LIVE_PAUSE_DIR, else the\n"
+	     "default directory (default_pause_dir()). create: make it (0700) if missing.\n"
+	     "Raises UnsafeDirectoryError for a symlink, a directory owned by another\n"
+	     "user or one writable by group or others, LivePauseError for I/O errors.");
 
 static PyType_Slot Store_slots[] = {
 	{Py_tp_new, Store_new},
@@ -642,12 +595,11 @@ static PyType_Spec Store_spec = {
 	.slots = Store_slots,
 };
 
-static int
-kind_from_str(module_state *st, const char *kind, lp_kind *out)
+static int kind_from_str(module_state *st, const char *kind, lp_kind *out)
 {
 	if (lp_kind_parse(kind, out) != LP_OK) {
-		(void)raise_code_message(st, LP_EINVAL,
-			"pause kind must be 'failure', 'checkpoint' or 'question'");
+		(void)raise_code_message(
+			st, LP_EINVAL, "pause kind must be 'failure', 'checkpoint' or 'question'");
 		return -1;
 	}
 	return 0;
@@ -656,8 +608,7 @@ kind_from_str(module_state *st, const char *kind, lp_kind *out)
 /* A sequence of str as a NULL-terminated array of UTF-8 texts
  * (storable_bytes); *holder keeps them alive (a list of bytes: release it
  * with Py_XDECREF, the array with PyMem_Free). None: *out NULL. */
-static int
-str_list(PyObject *seq, const char *what, PyObject **holder, const char ***out)
+static int str_list(PyObject *seq, const char *what, PyObject **holder, const char ***out)
 {
 	Py_ssize_t n;
 	*holder = NULL;
@@ -702,11 +653,10 @@ fail:
 
 /* -------------------------------------------------------------- Run */
 
-static PyObject *
-Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
+static PyObject *Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = {"store", "run_id", "worker_id", "join", "cwd",
-				 "extra_json", "argv", "rootdir", "allow_eval", NULL};
+	static char *kwlist[] = {"store",      "run_id", "worker_id", "join",       "cwd",
+				 "extra_json", "argv",   "rootdir",   "allow_eval", NULL};
 	module_state *st = state_of_type(type);
 	PyObject *store_obj, *cwd_obj = Py_None, *cwd_holder = NULL;
 	PyObject *argv_obj = Py_None, *argv_bytes = NULL;
@@ -717,18 +667,17 @@ Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	lp_run *run = NULL;
 	RunObject *self;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|zzpOzOO&p:Run", kwlist,
-					 st->StoreType, &store_obj,
-					 &opts.run_id, &opts.worker_id, &join,
-					 &cwd_obj, &opts.extra_json, &argv_obj,
-					 text_arg_conv, &rootdir, &allow_eval)) {
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!|zzpOzOO&p:Run", kwlist, st->StoreType,
+					 &store_obj, &opts.run_id, &opts.worker_id, &join, &cwd_obj,
+					 &opts.extra_json, &argv_obj, text_arg_conv, &rootdir,
+					 &allow_eval)) {
 		Py_XDECREF(rootdir.holder);
 		return NULL;
 	}
 	if (join && opts.run_id == NULL) {
 		Py_XDECREF(rootdir.holder);
 		return raise_code_message(st, LP_EINVAL,
-			"Run(join=True) needs the run_id of the run to join");
+					  "Run(join=True) needs the run_id of the run to join");
 	}
 	opts.rootdir = rootdir.s; /* held by rootdir.holder until the end */
 	opts.allow_eval = allow_eval;
@@ -747,13 +696,15 @@ Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 			return PyErr_NoMemory();
 		}
 		for (Py_ssize_t k = 0; k < n; k++) {
-			PyObject *b = PyUnicode_Check(PyList_GetItem(argv_bytes, k))
-				? PyUnicode_AsEncodedString(PyList_GetItem(argv_bytes, k),
-							    "utf-8", "surrogateescape")
-				: NULL;
+			PyObject *b =
+				PyUnicode_Check(PyList_GetItem(argv_bytes, k))
+					? PyUnicode_AsEncodedString(PyList_GetItem(argv_bytes, k),
+								    "utf-8", "surrogateescape")
+					: NULL;
 			if (b == NULL) {
 				if (!PyErr_Occurred())
-					PyErr_SetString(PyExc_TypeError, "Run(argv=...) must hold str");
+					PyErr_SetString(PyExc_TypeError,
+							"Run(argv=...) must hold str");
 				PyMem_Free(argv);
 				Py_DECREF(argv_bytes);
 				Py_XDECREF(rootdir.holder);
@@ -779,11 +730,8 @@ Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	{
 		lp_store *store = ((StoreObject *)store_obj)->store;
 		/* the run's files are written and flushed: without the GIL */
-		Py_BEGIN_ALLOW_THREADS
-		if (join)
-			rc = lp_run_join(&run, store, &opts);
-		else
-			rc = lp_run_start(&run, store, &opts);
+		Py_BEGIN_ALLOW_THREADS if (join) rc = lp_run_join(&run, store, &opts);
+		else rc = lp_run_start(&run, store, &opts);
 		Py_END_ALLOW_THREADS
 	}
 	Py_XDECREF(cwd_holder);
@@ -803,43 +751,36 @@ Run_new(PyTypeObject *type, PyObject *args, PyObject *kwds)
 	return (PyObject *)self;
 }
 
-static void
-Run_dealloc(PyObject *op)
+static void Run_dealloc(PyObject *op)
 {
 	RunObject *self = (RunObject *)op;
 	lp_run *run = self->run;
 	/* stops the run's heartbeat thread (a join): without the GIL */
-	Py_BEGIN_ALLOW_THREADS
-	lp_run_free(run);
-	Py_END_ALLOW_THREADS
-	self->run = NULL;
+	Py_BEGIN_ALLOW_THREADS lp_run_free(run);
+	Py_END_ALLOW_THREADS self->run = NULL;
 	Py_CLEAR(self->store);
 	free_instance(op);
 }
 
-static PyObject *
-Run_get_run_id(PyObject *op, void *closure)
+static PyObject *Run_get_run_id(PyObject *op, void *closure)
 {
 	(void)closure;
 	return text_or_none(lp_run_id(((RunObject *)op)->run));
 }
 
-static PyObject *
-Run_get_store(PyObject *op, void *closure)
+static PyObject *Run_get_store(PyObject *op, void *closure)
 {
 	(void)closure;
 	return Py_NewRef(((RunObject *)op)->store);
 }
 
-static PyObject *
-Run_get_joined(PyObject *op, void *closure)
+static PyObject *Run_get_joined(PyObject *op, void *closure)
 {
 	(void)closure;
 	return PyBool_FromLong(!((RunObject *)op)->owner);
 }
 
-static PyObject *
-Run_repr(PyObject *op)
+static PyObject *Run_repr(PyObject *op)
 {
 	PyObject *id = Run_get_run_id(op, NULL), *r;
 	if (id == NULL)
@@ -850,8 +791,7 @@ Run_repr(PyObject *op)
 	return r;
 }
 
-static PyObject *
-Run_end(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Run_end(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"exitstatus", NULL};
 	RunObject *self = (RunObject *)op;
@@ -859,16 +799,12 @@ Run_end(PyObject *op, PyObject *args, PyObject *kwds)
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "i:end", kwlist, &exitstatus))
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_run_end(self->run, exitstatus);
-	Py_END_ALLOW_THREADS
-	if (rc != LP_OK)
-		return raise_lp(STATE_OF(self), rc);
+	Py_BEGIN_ALLOW_THREADS rc = lp_run_end(self->run, exitstatus);
+	Py_END_ALLOW_THREADS if (rc != LP_OK) return raise_lp(STATE_OF(self), rc);
 	Py_RETURN_NONE;
 }
 
-static PyObject *
-Run_event(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Run_event(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"name", "fields_json", NULL};
 	RunObject *self = (RunObject *)op;
@@ -876,26 +812,23 @@ Run_event(PyObject *op, PyObject *args, PyObject *kwds)
 	text_arg fields = {NULL, NULL};
 	int rc, ok;
 
-	ok = PyArg_ParseTupleAndKeywords(args, kwds, "s|O&:event", kwlist,
-					 &name, text_arg_conv, &fields);
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "s|O&:event", kwlist, &name, text_arg_conv,
+					 &fields);
 	if (!ok) {
 		Py_XDECREF(fields.holder);
 		return NULL;
 	}
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_run_event(self->run, name, fields.s);
-	Py_END_ALLOW_THREADS
-	Py_XDECREF(fields.holder);
+	Py_BEGIN_ALLOW_THREADS rc = lp_run_event(self->run, name, fields.s);
+	Py_END_ALLOW_THREADS Py_XDECREF(fields.holder);
 	if (rc != LP_OK)
 		return raise_lp(STATE_OF(self), rc);
 	Py_RETURN_NONE;
 }
 
-static PyObject *
-Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = {"kind", "nodeid", "task", "original_failure",
-				 "timeout", "extra_json", "choices", "location", "attachments", NULL};
+	static char *kwlist[] = {"kind",       "nodeid",  "task",     "original_failure", "timeout",
+				 "extra_json", "choices", "location", "attachments",      NULL};
 	RunObject *self = (RunObject *)op;
 	module_state *st = STATE_OF(self);
 	lp_pause_options opts = LP_PAUSE_OPTIONS_INIT;
@@ -904,18 +837,17 @@ Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 	lp_pause *pause = NULL;
 	PauseObject *p;
 	PyObject *choices_obj = Py_None, *choices_holder = NULL;
-	text_arg nodeid = {NULL, NULL}, task = {NULL, NULL},
-		 failure = {NULL, NULL}, extra = {NULL, NULL}, location = {NULL, NULL};
+	text_arg nodeid = {NULL, NULL}, task = {NULL, NULL}, failure = {NULL, NULL},
+		 extra = {NULL, NULL}, location = {NULL, NULL};
 	PyObject *attached = Py_None;
 	lp_attachment *alist = NULL;
 	size_t nalist = 0;
 	int rc, ok;
 
-	ok = PyArg_ParseTupleAndKeywords(args, kwds, "sO&|$O&O&dO&OO&O:pause", kwlist,
-					 &kind, text_arg_conv, &nodeid,
-					 text_arg_conv, &task, text_arg_conv, &failure,
-					 &opts.timeout, text_arg_conv, &extra,
-					 &choices_obj, text_arg_conv, &location, &attached);
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "sO&|$O&O&dO&OO&O:pause", kwlist, &kind,
+					 text_arg_conv, &nodeid, text_arg_conv, &task,
+					 text_arg_conv, &failure, &opts.timeout, text_arg_conv,
+					 &extra, &choices_obj, text_arg_conv, &location, &attached);
 	if (ok && attachments_from_seq(attached, &alist, &nalist) < 0)
 		ok = 0;
 	if (ok && nodeid.s == NULL) {
@@ -936,8 +868,7 @@ Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 		opts.location = location.s;
 		opts.attachments = alist;
 		opts.nattachments = nalist;
-		Py_BEGIN_ALLOW_THREADS
-		rc = lp_pause_begin(&pause, self->run, &opts);
+		Py_BEGIN_ALLOW_THREADS rc = lp_pause_begin(&pause, self->run, &opts);
 		Py_END_ALLOW_THREADS
 	}
 	PyMem_Free(choices);
@@ -965,21 +896,19 @@ Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 	return (PyObject *)p;
 }
 
-static PyObject *
-Run_abort(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Run_abort(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"pause_id", "nodeid", "reason", NULL};
 	RunObject *self = (RunObject *)op;
 	text_arg pid = {NULL, NULL}, nodeid = {NULL, NULL}, reason = {NULL, NULL};
 	int rc, ok;
 
-	ok = PyArg_ParseTupleAndKeywords(args, kwds, "O&O&O&:abort", kwlist,
-					 text_arg_conv, &pid, text_arg_conv, &nodeid,
-					 text_arg_conv, &reason);
+	ok = PyArg_ParseTupleAndKeywords(args, kwds, "O&O&O&:abort", kwlist, text_arg_conv, &pid,
+					 text_arg_conv, &nodeid, text_arg_conv, &reason);
 	rc = LP_OK;
 	if (ok) {
 		Py_BEGIN_ALLOW_THREADS /* it fsyncs */
-		rc = lp_run_abort(self->run, pid.s, nodeid.s, reason.s);
+			rc = lp_run_abort(self->run, pid.s, nodeid.s, reason.s);
 		Py_END_ALLOW_THREADS
 	}
 	Py_XDECREF(pid.holder);
@@ -993,8 +922,7 @@ Run_abort(PyObject *op, PyObject *args, PyObject *kwds)
 }
 
 /* A Python verdict: True, False or None. */
-static int
-result_from_object(PyObject *obj, lp_result *out)
+static int result_from_object(PyObject *obj, lp_result *out)
 {
 	if (obj == Py_True)
 		*out = LP_RESULT_TRUE;
@@ -1009,8 +937,7 @@ result_from_object(PyObject *obj, lp_result *out)
 	return 0;
 }
 
-static PyObject *
-Run_checkpoint_mocked(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Run_checkpoint_mocked(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"nodeid", "task", "result", NULL};
 	RunObject *self = (RunObject *)op;
@@ -1020,8 +947,7 @@ Run_checkpoint_mocked(PyObject *op, PyObject *args, PyObject *kwds)
 	int rc = LP_OK, ok;
 
 	ok = PyArg_ParseTupleAndKeywords(args, kwds, "O&O&O:checkpoint_mocked", kwlist,
-					 text_arg_conv, &nodeid, text_arg_conv, &task,
-					 &result_obj);
+					 text_arg_conv, &nodeid, text_arg_conv, &task, &result_obj);
 	if (ok && (nodeid.s == NULL || task.s == NULL)) {
 		PyErr_SetString(PyExc_TypeError, "checkpoint_mocked() needs a nodeid and a task");
 		ok = 0;
@@ -1029,8 +955,8 @@ Run_checkpoint_mocked(PyObject *op, PyObject *args, PyObject *kwds)
 	if (ok && result_from_object(result_obj, &result) < 0)
 		ok = 0;
 	if (ok) {
-		Py_BEGIN_ALLOW_THREADS
-		rc = lp_run_checkpoint_mocked(self->run, nodeid.s, task.s, result);
+		Py_BEGIN_ALLOW_THREADS rc =
+			lp_run_checkpoint_mocked(self->run, nodeid.s, task.s, result);
 		Py_END_ALLOW_THREADS
 	}
 	Py_XDECREF(nodeid.holder);
@@ -1042,8 +968,7 @@ Run_checkpoint_mocked(PyObject *op, PyObject *args, PyObject *kwds)
 	Py_RETURN_NONE;
 }
 
-static PyObject *
-Run_set_requests(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Run_set_requests(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"allow_eval", "actions", NULL};
 	RunObject *self = (RunObject *)op;
@@ -1052,8 +977,8 @@ Run_set_requests(PyObject *op, PyObject *args, PyObject *kwds)
 	const char **names;
 	Py_ssize_t n, i;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "pO:set_requests", kwlist,
-					 &allow_eval, &actions))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "pO:set_requests", kwlist, &allow_eval,
+					 &actions))
 		return NULL;
 	seq = PySequence_Tuple(actions);
 	if (seq == NULL)
@@ -1069,7 +994,8 @@ Run_set_requests(PyObject *op, PyObject *args, PyObject *kwds)
 		if (item == NULL || !PyUnicode_Check(item) ||
 		    (names[i] = PyUnicode_AsUTF8AndSize(item, NULL)) == NULL) {
 			if (!PyErr_Occurred())
-				PyErr_SetString(PyExc_TypeError, "actions must be a sequence of str");
+				PyErr_SetString(PyExc_TypeError,
+						"actions must be a sequence of str");
 			free(names);
 			Py_DECREF(seq);
 			return NULL;
@@ -1083,8 +1009,7 @@ Run_set_requests(PyObject *op, PyObject *args, PyObject *kwds)
 	Py_RETURN_NONE;
 }
 
-static PyObject *
-Run_aborted(PyObject *op, PyObject *noargs)
+static PyObject *Run_aborted(PyObject *op, PyObject *noargs)
 {
 	RunObject *self = (RunObject *)op;
 	char *nodeid = NULL, *reason = NULL;
@@ -1102,8 +1027,7 @@ Run_aborted(PyObject *op, PyObject *noargs)
 	return r;
 }
 
-static PyObject *
-Run_attach(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Run_attach(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"path", "name", "source", "max_size", NULL};
 	RunObject *self = (RunObject *)op;
@@ -1115,16 +1039,15 @@ Run_attach(PyObject *op, PyObject *args, PyObject *kwds)
 	int rc;
 
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O&|$O&sK:attach", kwlist,
-					 PyUnicode_FSConverter, &path, text_arg_conv,
-					 &name, &source, &max_size)) {
+					 PyUnicode_FSConverter, &path, text_arg_conv, &name,
+					 &source, &max_size)) {
 		Py_XDECREF(path);
 		Py_XDECREF(name.holder);
 		return NULL;
 	}
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_run_attach(self->run, PyBytes_AsString(path), name.s, source, max_size, &a);
-	Py_END_ALLOW_THREADS
-	Py_DECREF(path);
+	Py_BEGIN_ALLOW_THREADS rc =
+		lp_run_attach(self->run, PyBytes_AsString(path), name.s, source, max_size, &a);
+	Py_END_ALLOW_THREADS Py_DECREF(path);
 	Py_XDECREF(name.holder);
 	if (rc != LP_OK)
 		return raise_lp(STATE_OF(self), rc);
@@ -1133,8 +1056,7 @@ Run_attach(PyObject *op, PyObject *args, PyObject *kwds)
 	return r;
 }
 
-static PyObject *
-Run_failure_quota(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Run_failure_quota(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"max", NULL};
 	RunObject *self = (RunObject *)op;
@@ -1144,11 +1066,8 @@ Run_failure_quota(PyObject *op, PyObject *args, PyObject *kwds)
 	if (!PyArg_ParseTupleAndKeywords(args, kwds, "l:failure_quota", kwlist, &max))
 		return NULL;
 	/* takes a lock other processes of the run hold briefly: without the GIL */
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_run_failure_quota(&allowed, &first, self->run, max);
-	Py_END_ALLOW_THREADS
-	if (rc != LP_OK)
-		return raise_lp(STATE_OF(self), rc);
+	Py_BEGIN_ALLOW_THREADS rc = lp_run_failure_quota(&allowed, &first, self->run, max);
+	Py_END_ALLOW_THREADS if (rc != LP_OK) return raise_lp(STATE_OF(self), rc);
 	return Py_BuildValue("(NN)", PyBool_FromLong(allowed), PyBool_FromLong(first));
 }
 
@@ -1161,8 +1080,7 @@ static PyGetSetDef Run_getset[] = {
 };
 
 static PyMethodDef Run_methods[] = {
-	{"abort", (PyCFunction)(void (*)(void))Run_abort,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"abort", (PyCFunction)(void (*)(void))Run_abort, METH_VARARGS | METH_KEYWORDS,
 	 "abort($self, /, pause_id, nodeid, reason)\n--\n\n"
 	 "Stop the run: an abort command ended pause pause_id of test nodeid\n"
 	 "(reason may be None). Recorded once per run (runs/<id>/aborted.json,\n"
@@ -1171,13 +1089,11 @@ static PyMethodDef Run_methods[] = {
 	 "aborted($self, /)\n--\n\n"
 	 "None while the run goes on; once it was stopped by abort() in any of\n"
 	 "its processes, (nodeid, reason), reason None if none was given."},
-	{"end", (PyCFunction)(void (*)(void))Run_end,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"end", (PyCFunction)(void (*)(void))Run_end, METH_VARARGS | METH_KEYWORDS,
 	 "end($self, /, exitstatus)\n--\n\n"
 	 "Mark the run ended with pytest's exit status (owner only) and log "
 	 "'run_ended'."},
-	{"event", (PyCFunction)(void (*)(void))Run_event,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"event", (PyCFunction)(void (*)(void))Run_event, METH_VARARGS | METH_KEYWORDS,
 	 "event($self, /, name, fields_json=None)\n--\n\n"
 	 "Append an event of type name, with the fields of the JSON object "
 	 "text fields_json, to the run's events.jsonl."},
@@ -1199,16 +1115,14 @@ static PyMethodDef Run_methods[] = {
 	 "checkpoint_mocked($self, /, nodeid, task, result)\n--\n\n"
 	 "Log 'checkpoint_mocked' for a checkpoint that --pause-checkpoint-mock "
 	 "answered with result (True, False or None)."},
-	{"pause", (PyCFunction)(void (*)(void))Run_pause,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"pause", (PyCFunction)(void (*)(void))Run_pause, METH_VARARGS | METH_KEYWORDS,
 	 "pause($self, /, kind, nodeid, *, task=None, original_failure=None, "
 	 "timeout=inf, extra_json=None, attachments=None)\n--\n\n"
 	 "Begin a pause ('failure' or 'checkpoint'): write its pause file "
 	 "(status pending) and return the Pause. timeout 0 times out at once, "
 	 "inf waits until resumed (see parse_timeout()). attachments: a list "
 	 "of what attach() returned, listed in the pause file."},
-	{"attach", (PyCFunction)(void (*)(void))Run_attach,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"attach", (PyCFunction)(void (*)(void))Run_attach, METH_VARARGS | METH_KEYWORDS,
 	 "attach($self, /, path, *, name=None, source='test', max_size=0)\n--\n\n"
 	 "Copy the file at path into the run's blob store (by its SHA-256) and "
 	 "return its attachment: a dict of name, sha256, size, content_type, "
@@ -1221,15 +1135,15 @@ static PyMethodDef Run_methods[] = {
 };
 
 PyDoc_STRVAR(Run_doc,
-"Run(store, run_id=None, worker_id=None, join=False, cwd=None, extra_json=None,\n"
-"    argv=None, rootdir=None, allow_eval=False)\n"
-"--\n\n"
-"A run (one pytest session) in a Store.\n\n"
-"Starts a new run (run_id None: generated), or with join=True joins the run\n"
-"run_id started by another process of the same session (an xdist worker,\n"
-"worker_id naming it). cwd defaults to the current directory; extra_json\n"
-"is a JSON object text merged into run.json; argv, rootdir and allow_eval\n"
-"are recorded as run.json's \"argv\", \"rootdir\" and \"allow_eval\".");
+	     "Run(store, run_id=None, worker_id=None, join=False, cwd=None, extra_json=None,\n"
+	     "    argv=None, rootdir=None, allow_eval=False)\n"
+	     "--\n\n"
+	     "A run (one pytest session) in a Store.\n\n"
+	     "Starts a new run (run_id None: generated), or with join=True joins the run\n"
+	     "run_id started by another process of the same session (an xdist worker,\n"
+	     "worker_id naming it). cwd defaults to the current directory; extra_json\n"
+	     "is a JSON object text merged into run.json; argv, rootdir and allow_eval\n"
+	     "are recorded as run.json's \"argv\", \"rootdir\" and \"allow_eval\".");
 
 static PyType_Slot Run_slots[] = {
 	{Py_tp_new, Run_new},
@@ -1259,8 +1173,7 @@ typedef struct {
 	PyObject *holders[4];
 } qreq;
 
-static void
-qreq_release(qreq *q)
+static void qreq_release(qreq *q)
 {
 	for (int i = 0; i < 4; i++)
 		Py_CLEAR(q->holders[i]);
@@ -1268,8 +1181,7 @@ qreq_release(qreq *q)
 
 static int kind_from_str(module_state *st, const char *kind, lp_kind *out);
 
-static int
-qreq_from(module_state *st, PyObject *obj, qreq *q)
+static int qreq_from(module_state *st, PyObject *obj, qreq *q)
 {
 	static const char *const names[] = {"nodeid", "request_id", "result_path", "signal_name"};
 	const char **fields[] = {&q->req.nodeid, &q->req.request_id, &q->req.result_path,
@@ -1294,7 +1206,8 @@ qreq_from(module_state *st, PyObject *obj, qreq *q)
 			goto fail;
 		if (!PyUnicode_Check(v)) {
 			Py_DECREF(v);
-			PyErr_Format(PyExc_TypeError, "a QAMule request's %s must be a str", names[i]);
+			PyErr_Format(PyExc_TypeError, "a QAMule request's %s must be a str",
+				     names[i]);
 			goto fail;
 		}
 		/* paths in the filesystem encoding, texts as the runtime stores them */
@@ -1318,36 +1231,35 @@ fail:
 
 static PyObject *resolution_to_dict(lp_resolution *res);
 
-static PyObject *
-result_object(lp_result r)
+static PyObject *result_object(lp_result r)
 {
 	return Py_NewRef(r == LP_RESULT_TRUE ? Py_True : r == LP_RESULT_FALSE ? Py_False : Py_None);
 }
 
 /* The ending of a QAMule-mode pause as a dict; clears e. */
-static PyObject *
-ending_to_dict(lp_qamule_ending *e, lp_kind kind)
+static PyObject *ending_to_dict(lp_qamule_ending *e, lp_kind kind)
 {
 	PyObject *d = PyDict_New(), *v;
 	if (d == NULL)
 		goto done;
-#define PUT(key, expr)                                          \
-	do {                                                    \
-		v = (expr);                                     \
-		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) { \
-			Py_XDECREF(v);                          \
-			Py_CLEAR(d);                            \
-			goto done;                              \
-		}                                               \
-		Py_DECREF(v);                                   \
+#define PUT(key, expr)                                                                             \
+	do {                                                                                       \
+		v = (expr);                                                                        \
+		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) {                            \
+			Py_XDECREF(v);                                                             \
+			Py_CLEAR(d);                                                               \
+			goto done;                                                                 \
+		}                                                                                  \
+		Py_DECREF(v);                                                                      \
 	} while (0)
 	PUT("resolution", resolution_to_dict(&e->resolution));
 	PUT("outcome", text_or_none(e->outcome));
-	PUT("status", e->has_status ? text_or_none(lp_qamule_status_name(e->status))
-				   : Py_NewRef(Py_None));
+	PUT("status",
+	    e->has_status ? text_or_none(lp_qamule_status_name(e->status)) : Py_NewRef(Py_None));
 	PUT("message", text_or_none(e->message));
 	PUT("payload_line", kind == LP_KIND_FAILURE && e->has_status && e->status == LP_QAMULE_OK
-				    ? text_or_none(e->payload_json) : Py_NewRef(Py_None));
+				    ? text_or_none(e->payload_json)
+				    : Py_NewRef(Py_None));
 	PUT("has_result", PyBool_FromLong(e->has_result));
 	{
 		PyObject *text = text_or_none(e->lines ? e->lines : "");
@@ -1380,8 +1292,7 @@ typedef struct {
  * ENFILE: the wait must not fail a pause that is announced already),
  * nothing is installed and w->rfd stays -1: signals are then seen by the
  * check hook at the next slice. */
-static int
-wakeup_install(module_state *st, wakeup *w)
+static int wakeup_install(module_state *st, wakeup *w)
 {
 	PyObject *args = NULL, *kw = NULL;
 	int fds[2];
@@ -1428,8 +1339,7 @@ wakeup_install(module_state *st, wakeup *w)
 /* Put the previous wakeup fd back and close the pipe. Keeps an exception
  * that is already set (a failure to restore is then reported as
  * unraisable); otherwise returns -1 with the restore error set. */
-static int
-wakeup_restore(wakeup *w)
+static int wakeup_restore(wakeup *w)
 {
 	PyObject *et, *ev, *etb, *r;
 	int ret = 0;
@@ -1468,8 +1378,7 @@ typedef struct {
 } wait_ctx;
 
 /* Ask the stop callable (GIL held): 1 stop, 0 go on, -1 it raised. */
-static int
-ask_stop(wait_ctx *ctx)
+static int ask_stop(wait_ctx *ctx)
 {
 	PyObject *r;
 	int truth;
@@ -1491,8 +1400,7 @@ ask_stop(wait_ctx *ctx)
  * handler...), leaving that exception set for wait() to raise, or when
  * stop() says so (a handler noted a QAMule resume signal). Called on the
  * waiting thread. */
-static int
-wait_check(void *ud)
+static int wait_check(void *ud)
 {
 	wait_ctx *ctx = ud;
 	int stop;
@@ -1509,8 +1417,7 @@ wait_check(void *ud)
 
 /* lp_wait_hooks.on_rejected: hand the message to the Python callable. If
  * it raises, the exception is kept and the next check() stops the wait. */
-static void
-wait_on_rejected(void *ud, const char *message)
+static void wait_on_rejected(void *ud, const char *message)
 {
 	wait_ctx *ctx = ud;
 	PyObject *msg, *r;
@@ -1520,8 +1427,7 @@ wait_on_rejected(void *ud, const char *message)
 	PyEval_RestoreThread(ctx->tstate);
 	if (!ctx->failed) {
 		msg = text_or_none(message ? message : "");
-		r = msg ? PyObject_CallFunctionObjArgs(ctx->on_rejected, msg, NULL)
-			: NULL;
+		r = msg ? PyObject_CallFunctionObjArgs(ctx->on_rejected, msg, NULL) : NULL;
 		Py_XDECREF(msg);
 		if (r == NULL)
 			ctx->failed = 1;
@@ -1533,8 +1439,7 @@ wait_on_rejected(void *ud, const char *message)
 
 /* A str (or None) of the handler's answer as a malloc'd UTF-8 copy
  * (lone surrogates backslash-escaped); 0, or -1 with an exception set. */
-static int
-answer_text(PyObject *answer, const char *key, char **out)
+static int answer_text(PyObject *answer, const char *key, char **out)
 {
 	PyObject *v = PyDict_GetItemString(answer, key), *b;
 	*out = NULL;
@@ -1559,8 +1464,7 @@ answer_text(PyObject *answer, const char *key, char **out)
 /* Fill ans from the handler's dict (ok, timed_out, repr, stdout, stderr,
  * error, data: a JSON text, files: a list of str). 0, or -1 with an
  * exception set. */
-static int
-answer_from_dict(PyObject *d, lp_answer *ans)
+static int answer_from_dict(PyObject *d, lp_answer *ans)
 {
 	PyObject *files, *v;
 	Py_ssize_t i, n;
@@ -1576,8 +1480,7 @@ answer_from_dict(PyObject *d, lp_answer *ans)
 	if (answer_text(d, "repr", &ans->repr) < 0 ||
 	    answer_text(d, "stdout", &ans->out_text) < 0 ||
 	    answer_text(d, "stderr", &ans->err_text) < 0 ||
-	    answer_text(d, "error", &ans->error) < 0 ||
-	    answer_text(d, "data", &ans->data_json) < 0)
+	    answer_text(d, "error", &ans->error) < 0 || answer_text(d, "data", &ans->data_json) < 0)
 		return -1;
 	files = PyDict_GetItemString(d, "files");
 	if (files == NULL || files == Py_None)
@@ -1595,7 +1498,8 @@ answer_from_dict(PyObject *d, lp_answer *ans)
 	for (i = 0; i < n; i++) {
 		PyObject *f = PyList_GetItem(files, i), *b;
 		if (f == NULL || !PyUnicode_Check(f)) {
-			PyErr_SetString(PyExc_TypeError, "on_request's files must be a list of str");
+			PyErr_SetString(PyExc_TypeError,
+					"on_request's files must be a list of str");
 			return -1;
 		}
 		b = PyUnicode_EncodeFSDefault(f);
@@ -1617,8 +1521,7 @@ answer_from_dict(PyObject *d, lp_answer *ans)
  * from the dict it returns. An exception it raises (KeyboardInterrupt,
  * the plugin's SIGTERM) is kept and stops the wait, as in wait_check();
  * a malformed answer is answered as an error and the wait goes on. */
-static int
-wait_on_request(void *ud, const lp_request *req, lp_answer *ans)
+static int wait_on_request(void *ud, const lp_request *req, lp_answer *ans)
 {
 	wait_ctx *ctx = ud;
 	PyObject *args = NULL, *r = NULL;
@@ -1642,8 +1545,8 @@ wait_on_request(void *ud, const lp_request *req, lp_answer *ans)
 		PyObject *code = text_or_none(req->code), *action = text_or_none(req->action);
 		if (code != NULL && action != NULL)
 			r = PyObject_CallFunction(ctx->on_request, "sOOOd",
-						  lp_request_type_name(req->type), code,
-						  action, args, req->timeout);
+						  lp_request_type_name(req->type), code, action,
+						  args, req->timeout);
 		Py_XDECREF(code);
 		Py_XDECREF(action);
 	}
@@ -1656,9 +1559,10 @@ wait_on_request(void *ud, const lp_request *req, lp_answer *ans)
 		PyErr_Fetch(&et, &ev, &etb);
 		text = ev ? PyObject_Str(ev) : NULL;
 		lp_answer_clear(ans);
-		ans->error = strdup(text && PyUnicode_Check(text) && PyUnicode_AsUTF8AndSize(text, NULL)
-					    ? PyUnicode_AsUTF8AndSize(text, NULL)
-					    : "the request handler gave a malformed answer");
+		ans->error =
+			strdup(text && PyUnicode_Check(text) && PyUnicode_AsUTF8AndSize(text, NULL)
+				       ? PyUnicode_AsUTF8AndSize(text, NULL)
+				       : "the request handler gave a malformed answer");
 		PyErr_Clear();
 		Py_XDECREF(text);
 		Py_XDECREF(et);
@@ -1670,8 +1574,7 @@ wait_on_request(void *ud, const lp_request *req, lp_answer *ans)
 	return stop;
 }
 
-static int
-pause_check_idle(PauseObject *self)
+static int pause_check_idle(PauseObject *self)
 {
 	if (self->busy) {
 		PyErr_SetString(PyExc_RuntimeError,
@@ -1685,9 +1588,8 @@ pause_check_idle(PauseObject *self)
  * this file) and requests served by on_request: -1 with a Python
  * exception set (the pause still pending, for claim() or abort()); 0
  * with *res filled; 1 when stop() said so (the pause still pending). */
-static int
-pause_wait_core(PauseObject *self, PyObject *on_rejected, PyObject *stop, PyObject *on_request,
-		lp_resolution *res)
+static int pause_wait_core(PauseObject *self, PyObject *on_rejected, PyObject *stop,
+			   PyObject *on_request, lp_resolution *res)
 {
 	module_state *st = STATE_OF(self);
 	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
@@ -1701,8 +1603,7 @@ pause_wait_core(PauseObject *self, PyObject *on_rejected, PyObject *stop, PyObje
 		return -1;
 	}
 	if (on_rejected != Py_None && !PyCallable_Check(on_rejected)) {
-		PyErr_SetString(PyExc_TypeError,
-				"on_rejected must be a callable or None");
+		PyErr_SetString(PyExc_TypeError, "on_rejected must be a callable or None");
 		return -1;
 	}
 	if (stop != Py_None && !PyCallable_Check(stop)) {
@@ -1769,21 +1670,19 @@ pause_wait_core(PauseObject *self, PyObject *on_rejected, PyObject *stop, PyObje
 	return 0;
 }
 
-static PyObject *
-Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"on_rejected", "stop", "on_request", "qamule", NULL};
 	PauseObject *self = (PauseObject *)op;
 	module_state *st = STATE_OF(self);
-	PyObject *on_rejected = Py_None, *stop = Py_None, *on_request = Py_None,
-		 *qamule = Py_None;
+	PyObject *on_rejected = Py_None, *stop = Py_None, *on_request = Py_None, *qamule = Py_None;
 	lp_resolution res;
 	lp_qamule_ending ending;
 	qreq q;
 	int rc, how;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO$O:wait", kwlist,
-					 &on_rejected, &stop, &on_request, &qamule))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|OOO$O:wait", kwlist, &on_rejected, &stop,
+					 &on_request, &qamule))
 		return NULL;
 	if (qamule == Py_None) {
 		how = pause_wait_core(self, on_rejected, stop, on_request, &res);
@@ -1803,13 +1702,10 @@ Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 		return NULL;
 	}
 	self->busy = 1;
-	Py_BEGIN_ALLOW_THREADS
-	if (how > 0) /* the signal: read the result file, claim (flushes) */
+	Py_BEGIN_ALLOW_THREADS if (how > 0) /* the signal: read the result file, claim (flushes) */
 		rc = lp_qamule_claim(&ending, self->pause, &q.req);
-	else
-		rc = lp_qamule_ending_from(&ending, &q.req, &res, NULL);
-	Py_END_ALLOW_THREADS
-	self->busy = 0;
+	else rc = lp_qamule_ending_from(&ending, &q.req, &res, NULL);
+	Py_END_ALLOW_THREADS self->busy = 0;
 	lp_resolution_clear(&res);
 	if (rc != LP_OK) {
 		qreq_release(&q);
@@ -1822,8 +1718,7 @@ Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 	}
 }
 
-static PyObject *
-Pause_claim(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Pause_claim(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"by", "fields_json", NULL};
 	PauseObject *self = (PauseObject *)op;
@@ -1831,17 +1726,14 @@ Pause_claim(PyObject *op, PyObject *args, PyObject *kwds)
 	lp_resolution res;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|z:claim", kwlist,
-					 &by, &fields))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|z:claim", kwlist, &by, &fields))
 		return NULL;
 	if (pause_check_idle(self) < 0)
 		return NULL;
 	resolution_init(&res);
 	self->busy = 1;
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_pause_claim(&res, self->pause, LP_ACTION_RESUME, by, fields);
-	Py_END_ALLOW_THREADS
-	self->busy = 0;
+	Py_BEGIN_ALLOW_THREADS rc = lp_pause_claim(&res, self->pause, LP_ACTION_RESUME, by, fields);
+	Py_END_ALLOW_THREADS self->busy = 0;
 	if (rc != LP_OK) {
 		lp_resolution_clear(&res);
 		return raise_lp(STATE_OF(self), rc);
@@ -1849,8 +1741,7 @@ Pause_claim(PyObject *op, PyObject *args, PyObject *kwds)
 	return resolution_to_dict(&res);
 }
 
-static PyObject *
-Pause_abort(PyObject *op, PyObject *args, PyObject *kwds)
+static PyObject *Pause_abort(PyObject *op, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"signal", NULL};
 	PauseObject *self = (PauseObject *)op;
@@ -1864,10 +1755,8 @@ Pause_abort(PyObject *op, PyObject *args, PyObject *kwds)
 		return NULL;
 	resolution_init(&res);
 	self->busy = 1;
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_pause_abort(&res, self->pause, sig);
-	Py_END_ALLOW_THREADS
-	self->busy = 0;
+	Py_BEGIN_ALLOW_THREADS rc = lp_pause_abort(&res, self->pause, sig);
+	Py_END_ALLOW_THREADS self->busy = 0;
 	if (rc != LP_OK) {
 		lp_resolution_clear(&res);
 		return raise_lp(STATE_OF(self), rc);
@@ -1875,50 +1764,42 @@ Pause_abort(PyObject *op, PyObject *args, PyObject *kwds)
 	return resolution_to_dict(&res);
 }
 
-static void
-Pause_dealloc(PyObject *op)
+static void Pause_dealloc(PyObject *op)
 {
 	PauseObject *self = (PauseObject *)op;
 	lp_pause *pause = self->pause;
 	/* a pause still pending is ended as aborted (written, flushed) */
-	Py_BEGIN_ALLOW_THREADS
-	lp_pause_free(pause);
-	Py_END_ALLOW_THREADS
-	self->pause = NULL;
+	Py_BEGIN_ALLOW_THREADS lp_pause_free(pause);
+	Py_END_ALLOW_THREADS self->pause = NULL;
 	Py_CLEAR(self->run);
 	free_instance(op);
 }
 
-static PyObject *
-Pause_get_pause_id(PyObject *op, void *closure)
+static PyObject *Pause_get_pause_id(PyObject *op, void *closure)
 {
 	(void)closure;
 	return text_or_none(lp_pause_id(((PauseObject *)op)->pause));
 }
 
-static PyObject *
-Pause_get_path(PyObject *op, void *closure)
+static PyObject *Pause_get_path(PyObject *op, void *closure)
 {
 	(void)closure;
 	return path_or_none(lp_pause_path(((PauseObject *)op)->pause));
 }
 
-static PyObject *
-Pause_get_resume_hint(PyObject *op, void *closure)
+static PyObject *Pause_get_resume_hint(PyObject *op, void *closure)
 {
 	(void)closure;
 	return text_or_none(lp_pause_resume_hint(((PauseObject *)op)->pause));
 }
 
-static PyObject *
-Pause_get_run(PyObject *op, void *closure)
+static PyObject *Pause_get_run(PyObject *op, void *closure)
 {
 	(void)closure;
 	return Py_NewRef(((PauseObject *)op)->run);
 }
 
-static PyObject *
-Pause_repr(PyObject *op)
+static PyObject *Pause_repr(PyObject *op)
 {
 	PyObject *id = Pause_get_pause_id(op, NULL), *r;
 	if (id == NULL)
@@ -1930,8 +1811,7 @@ Pause_repr(PyObject *op)
 
 static PyGetSetDef Pause_getset[] = {
 	{"pause_id", Pause_get_pause_id, NULL, "The pause's id (str).", NULL},
-	{"path", Pause_get_path, NULL,
-	 "Absolute path of the pause file (str).", NULL},
+	{"path", Pause_get_path, NULL, "Absolute path of the pause file (str).", NULL},
 	{"resume_hint", Pause_get_resume_hint, NULL,
 	 "The resume command a person or agent should run (str).", NULL},
 	{"run", Pause_get_run, NULL, "The Run the pause belongs to.", NULL},
@@ -1939,8 +1819,7 @@ static PyGetSetDef Pause_getset[] = {
 };
 
 static PyMethodDef Pause_methods[] = {
-	{"wait", (PyCFunction)(void (*)(void))Pause_wait,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"wait", (PyCFunction)(void (*)(void))Pause_wait, METH_VARARGS | METH_KEYWORDS,
 	 "wait($self, /, on_rejected=None, stop=None, on_request=None, *, qamule=None)\n--\n\n"
 	 "Block, with the GIL released, until a resume command is taken or the\n"
 	 "pause times out; return its resolution dict (outcome, by, result,\n"
@@ -1963,16 +1842,14 @@ static PyMethodDef Pause_methods[] = {
 	 "resolution, outcome, status, message, payload_line, has_result,\n"
 	 "lines (QAMULE_PAUSE_RESUME, ...), and for checkpoints\n"
 	 "checkpoint_outcome, result, reason."},
-	{"claim", (PyCFunction)(void (*)(void))Pause_claim,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"claim", (PyCFunction)(void (*)(void))Pause_claim, METH_VARARGS | METH_KEYWORDS,
 	 "claim($self, /, by, fields_json=None)\n--\n\n"
 	 "Resume the pause from this process with provenance `by` (e.g.\n"
 	 "'signal'; it decides nothing) and the verdict and further command\n"
 	 "fields of fields_json (a JSON object text). If another resolver won,\n"
 	 "its command is taken instead (own is False). Returns the resolution\n"
 	 "dict."},
-	{"abort", (PyCFunction)(void (*)(void))Pause_abort,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"abort", (PyCFunction)(void (*)(void))Pause_abort, METH_VARARGS | METH_KEYWORDS,
 	 "abort($self, /, signal=None)\n--\n\n"
 	 "End the pause as aborted (Ctrl-C, SIGTERM, an exception while\n"
 	 "paused); signal names the signal ('SIGINT') or is None. If another\n"
@@ -1981,35 +1858,28 @@ static PyMethodDef Pause_methods[] = {
 	{NULL, NULL, 0, NULL},
 };
 
-PyDoc_STRVAR(Pause_doc,
-"A pending pause, made by Run.pause(); not instantiable directly.");
+PyDoc_STRVAR(Pause_doc, "A pending pause, made by Run.pause(); not instantiable directly.");
 
 static PyType_Slot Pause_slots[] = {
-	{Py_tp_dealloc, Pause_dealloc},
-	{Py_tp_repr, Pause_repr},
-	{Py_tp_getset, Pause_getset},
-	{Py_tp_methods, Pause_methods},
-	{Py_tp_doc, (void *)Pause_doc},
-	{0, NULL},
+	{Py_tp_dealloc, Pause_dealloc}, {Py_tp_repr, Pause_repr},
+	{Py_tp_getset, Pause_getset},   {Py_tp_methods, Pause_methods},
+	{Py_tp_doc, (void *)Pause_doc}, {0, NULL},
 };
 
 static PyType_Spec Pause_spec = {
 	.name = MODULE_NAME ".Pause",
 	.basicsize = sizeof(PauseObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE |
-		 Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
 	.slots = Pause_slots,
 };
 
 /* ----------------------------------------------------------- Notify */
 
 typedef struct {
-	PyObject_HEAD
-	lp_notify *notify;
+	PyObject_HEAD lp_notify *notify;
 } NotifyObject;
 
-static PyObject *
-Notify_poll(PyObject *op, PyObject *noargs)
+static PyObject *Notify_poll(PyObject *op, PyObject *noargs)
 {
 	NotifyObject *self = (NotifyObject *)op;
 	char *message = NULL;
@@ -2022,19 +1892,20 @@ Notify_poll(PyObject *op, PyObject *noargs)
 	free(message);
 	if (m == NULL)
 		return NULL;
-	return Py_BuildValue("(sN)", s == LP_NOTIFY_RUNNING ? "running"
-				     : s == LP_NOTIFY_OK ? "ok" : "failed", m);
+	return Py_BuildValue("(sN)",
+			     s == LP_NOTIFY_RUNNING ? "running"
+			     : s == LP_NOTIFY_OK    ? "ok"
+						    : "failed",
+			     m);
 }
 
-static PyObject *
-Notify_get_pid(PyObject *op, void *closure)
+static PyObject *Notify_get_pid(PyObject *op, void *closure)
 {
 	(void)closure;
 	return PyLong_FromLong(lp_notify_pid(((NotifyObject *)op)->notify));
 }
 
-static void
-Notify_dealloc(PyObject *op)
+static void Notify_dealloc(PyObject *op)
 {
 	NotifyObject *self = (NotifyObject *)op;
 	lp_notify_free(self->notify); /* never waits: the runtime's thread reaps */
@@ -2055,9 +1926,8 @@ static PyGetSetDef Notify_getset[] = {
 	{NULL, NULL, NULL, NULL, NULL},
 };
 
-PyDoc_STRVAR(Notify_doc,
-"A --pause-notify command started by notify_spawn(); not instantiable\n"
-"directly. The runtime kills it at its bound and reaps it.");
+PyDoc_STRVAR(Notify_doc, "A --pause-notify command started by notify_spawn(); not instantiable\n"
+			 "directly. The runtime kills it at its bound and reaps it.");
 
 static PyType_Slot Notify_slots[] = {
 	{Py_tp_dealloc, Notify_dealloc},
@@ -2070,16 +1940,14 @@ static PyType_Slot Notify_slots[] = {
 static PyType_Spec Notify_spec = {
 	.name = MODULE_NAME ".Notify",
 	.basicsize = sizeof(NotifyObject),
-	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE |
-		 Py_TPFLAGS_DISALLOW_INSTANTIATION,
+	.flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_IMMUTABLETYPE | Py_TPFLAGS_DISALLOW_INSTANTIATION,
 	.slots = Notify_slots,
 };
 
-static PyObject *
-mod_notify_spawn(PyObject *module, PyObject *args, PyObject *kwds)
+static PyObject *mod_notify_spawn(PyObject *module, PyObject *args, PyObject *kwds)
 {
-	static char *kwlist[] = {"argv", "pause_id", "kind", "nodeid", "run_id", "pause_dir",
-				 "bound", NULL};
+	static char *kwlist[] = {"argv",   "pause_id",  "kind",  "nodeid",
+				 "run_id", "pause_dir", "bound", NULL};
 	module_state *st = (module_state *)PyModule_GetState(module);
 	PyObject *argv_obj, *list = NULL, *r = NULL;
 	text_arg pid = {NULL, NULL}, kind = {NULL, NULL}, nodeid = {NULL, NULL},
@@ -2091,10 +1959,10 @@ mod_notify_spawn(PyObject *module, PyObject *args, PyObject *kwds)
 	Py_ssize_t count;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO&O&O&O&O&d:notify_spawn", kwlist,
-					 &argv_obj, text_arg_conv, &pid, text_arg_conv, &kind,
-					 text_arg_conv, &nodeid, text_arg_conv, &run_id,
-					 text_arg_conv, &dir, &bound))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO&O&O&O&O&d:notify_spawn", kwlist, &argv_obj,
+					 text_arg_conv, &pid, text_arg_conv, &kind, text_arg_conv,
+					 &nodeid, text_arg_conv, &run_id, text_arg_conv, &dir,
+					 &bound))
 		goto done;
 	list = PySequence_List(argv_obj);
 	if (list == NULL)
@@ -2121,10 +1989,9 @@ mod_notify_spawn(PyObject *module, PyObject *args, PyObject *kwds)
 	env.nodeid = nodeid.s;
 	env.run_id = run_id.s;
 	env.pause_dir = dir.s;
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_notify_spawn(&n, argv, &env, bound);
-	Py_END_ALLOW_THREADS
-	if (rc != LP_OK) {
+	Py_BEGIN_ALLOW_THREADS rc = lp_notify_spawn(&n, argv, &env, bound);
+	Py_END_ALLOW_THREADS if (rc != LP_OK)
+	{
 		(void)raise_lp(st, rc);
 		goto done;
 	}
@@ -2147,16 +2014,14 @@ done:
 
 /* ------------------------------------------------- module functions */
 
-static PyObject *
-mod_default_pause_dir(PyObject *module, PyObject *args, PyObject *kwds)
+static PyObject *mod_default_pause_dir(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"explicit", NULL};
 	PyObject *obj = Py_None, *holder = NULL, *r;
 	const char *explicit_path = NULL;
 
 	(void)module;
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:default_pause_dir",
-					 kwlist, &obj))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "|O:default_pause_dir", kwlist, &obj))
 		return NULL;
 	if (fspath_opt(obj, &holder, &explicit_path) < 0)
 		return NULL;
@@ -2165,8 +2030,7 @@ mod_default_pause_dir(PyObject *module, PyObject *args, PyObject *kwds)
 	return r;
 }
 
-static PyObject *
-mod_storable_text(PyObject *module, PyObject *arg)
+static PyObject *mod_storable_text(PyObject *module, PyObject *arg)
 {
 	PyObject *b, *r;
 
@@ -2183,15 +2047,13 @@ mod_storable_text(PyObject *module, PyObject *arg)
 	return r;
 }
 
-static PyObject *
-mod_validate_id(PyObject *module, PyObject *args, PyObject *kwds)
+static PyObject *mod_validate_id(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"id", "what", NULL};
 	const char *id, *what = "id";
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|s:validate_id", kwlist,
-					 &id, &what))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "s|s:validate_id", kwlist, &id, &what))
 		return NULL;
 	rc = lp_id_validate(id, what);
 	if (rc != LP_OK)
@@ -2206,8 +2068,7 @@ mod_validate_id(PyObject *module, PyObject *args, PyObject *kwds)
  * become their original byte, which the runtime then shows as \xHH; any
  * other lone surrogate becomes the ASCII text \udXXX itself. Never
  * raises but for memory. *out is PyMem_Malloc'd. */
-static int
-str_to_escapable_utf8(PyObject *text, char **out, size_t *len_out)
+static int str_to_escapable_utf8(PyObject *text, char **out, size_t *len_out)
 {
 	Py_ssize_t n = PyUnicode_GetLength(text), i;
 	Py_UCS4 *cps;
@@ -2254,8 +2115,7 @@ str_to_escapable_utf8(PyObject *text, char **out, size_t *len_out)
 	return 0;
 }
 
-static PyObject *
-mod_terminal_safe(PyObject *module, PyObject *args, PyObject *kwds)
+static PyObject *mod_terminal_safe(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"text", "multiline", NULL};
 	module_state *st = (module_state *)PyModule_GetState(module);
@@ -2264,22 +2124,20 @@ mod_terminal_safe(PyObject *module, PyObject *args, PyObject *kwds)
 	char *in = NULL, *safe = NULL;
 	size_t len = 0;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:terminal_safe", kwlist,
-					 &text, &multiline))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|p:terminal_safe", kwlist, &text,
+					 &multiline))
 		return NULL;
 	if (PyUnicode_Check(text)) {
 		if (str_to_escapable_utf8(text, &in, &len) < 0)
 			return NULL;
-		rc = lp_text_terminal_safe(&safe, in, len,
-					   multiline ? LP_TEXT_MULTILINE : 0);
+		rc = lp_text_terminal_safe(&safe, in, len, multiline ? LP_TEXT_MULTILINE : 0);
 		PyMem_Free(in);
 	} else if (PyBytes_Check(text)) {
 		rc = lp_text_terminal_safe(&safe, PyBytes_AsString(text),
 					   (size_t)PyBytes_Size(text),
 					   multiline ? LP_TEXT_MULTILINE : 0);
 	} else {
-		PyErr_SetString(PyExc_TypeError,
-				"terminal_safe() takes a str or bytes");
+		PyErr_SetString(PyExc_TypeError, "terminal_safe() takes a str or bytes");
 		return NULL;
 	}
 	if (rc != LP_OK)
@@ -2292,8 +2150,7 @@ mod_terminal_safe(PyObject *module, PyObject *args, PyObject *kwds)
 
 /* A str as bytes for the shell: the filesystem encoding with
  * surrogateescape (a path from os.listdir() quotes back to its bytes). */
-static PyObject *
-mod_shell_quote(PyObject *module, PyObject *args, PyObject *kwds)
+static PyObject *mod_shell_quote(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"word", NULL};
 	module_state *st = (module_state *)PyModule_GetState(module);
@@ -2302,8 +2159,7 @@ mod_shell_quote(PyObject *module, PyObject *args, PyObject *kwds)
 	char *quoted = NULL;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:shell_quote", kwlist,
-					 &word))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:shell_quote", kwlist, &word))
 		return NULL;
 	if (!PyUnicode_Check(word)) {
 		PyErr_SetString(PyExc_TypeError, "shell_quote() takes a str");
@@ -2320,8 +2176,7 @@ mod_shell_quote(PyObject *module, PyObject *args, PyObject *kwds)
 	return r;
 }
 
-static PyObject *
-mod_parse_timeout(PyObject *module, PyObject *args, PyObject *kwds)
+static PyObject *mod_parse_timeout(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"value", "what", NULL};
 	PyObject *value;
@@ -2329,8 +2184,7 @@ mod_parse_timeout(PyObject *module, PyObject *args, PyObject *kwds)
 	double seconds;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|s:parse_timeout", kwlist,
-					 &value, &what))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|s:parse_timeout", kwlist, &value, &what))
 		return NULL;
 	if (PyUnicode_Check(value)) {
 		const char *text = PyUnicode_AsUTF8AndSize(value, NULL);
@@ -2353,9 +2207,7 @@ mod_parse_timeout(PyObject *module, PyObject *args, PyObject *kwds)
 
 /* -------------------------------------------------- QAMule compatibility */
 
-
-static PyObject *
-mod_qamule_prepare_dir(PyObject *module, PyObject *args, PyObject *kwds)
+static PyObject *mod_qamule_prepare_dir(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"result_dir", NULL};
 	module_state *st = (module_state *)PyModule_GetState(module);
@@ -2363,25 +2215,21 @@ mod_qamule_prepare_dir(PyObject *module, PyObject *args, PyObject *kwds)
 	const char *dir = NULL;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:qamule_prepare_dir",
-					 kwlist, &dir_obj))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:qamule_prepare_dir", kwlist, &dir_obj))
 		return NULL;
 	if (dir_obj == Py_None)
 		return raise_code_message(st, LP_EINVAL,
-			"qamule_prepare_dir() needs a result directory");
+					  "qamule_prepare_dir() needs a result directory");
 	if (fspath_opt(dir_obj, &holder, &dir) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_qamule_dir_prepare(dir);
-	Py_END_ALLOW_THREADS
-	Py_XDECREF(holder);
+	Py_BEGIN_ALLOW_THREADS rc = lp_qamule_dir_prepare(dir);
+	Py_END_ALLOW_THREADS Py_XDECREF(holder);
 	if (rc != LP_OK)
 		return raise_lp(st, rc);
 	Py_RETURN_NONE;
 }
 
-static PyObject *
-mod_qamule_request(PyObject *module, PyObject *args, PyObject *kwds)
+static PyObject *mod_qamule_request(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"result_dir", NULL};
 	module_state *st = (module_state *)PyModule_GetState(module);
@@ -2391,18 +2239,15 @@ mod_qamule_request(PyObject *module, PyObject *args, PyObject *kwds)
 	char *path = NULL;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:qamule_request", kwlist,
-					 &dir_obj))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "O:qamule_request", kwlist, &dir_obj))
 		return NULL;
 	if (dir_obj == Py_None)
 		return raise_code_message(st, LP_EINVAL,
-			"qamule_request() needs a result directory");
+					  "qamule_request() needs a result directory");
 	if (fspath_opt(dir_obj, &holder, &dir) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_qamule_request_new(dir, request_id, &path);
-	Py_END_ALLOW_THREADS
-	Py_XDECREF(holder);
+	Py_BEGIN_ALLOW_THREADS rc = lp_qamule_request_new(dir, request_id, &path);
+	Py_END_ALLOW_THREADS Py_XDECREF(holder);
 	if (rc != LP_OK)
 		return raise_lp(st, rc);
 	path_obj = path_or_none(path);
@@ -2415,8 +2260,7 @@ mod_qamule_request(PyObject *module, PyObject *args, PyObject *kwds)
 
 /* The payload of a result, as Python objects: the runtime validated the
  * file and re-serialised it; json.loads() only maps that text to objects. */
-static PyObject *
-payload_to_object(const char *payload_json)
+static PyObject *payload_to_object(const char *payload_json)
 {
 	PyObject *json, *obj;
 
@@ -2430,8 +2274,7 @@ payload_to_object(const char *payload_json)
 	return obj;
 }
 
-static PyObject *
-mod_qamule_read_result(PyObject *module, PyObject *args, PyObject *kwds)
+static PyObject *mod_qamule_read_result(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"path", "kind", NULL};
 	module_state *st = (module_state *)PyModule_GetState(module);
@@ -2441,48 +2284,40 @@ mod_qamule_read_result(PyObject *module, PyObject *args, PyObject *kwds)
 	lp_kind kind;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os:qamule_read_result",
-					 kwlist, &path_obj, &kind_name))
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "Os:qamule_read_result", kwlist, &path_obj,
+					 &kind_name))
 		return NULL;
 	if (kind_from_str(st, kind_name, &kind) < 0)
 		return NULL;
 	if (path_obj == Py_None)
 		return raise_code_message(st, LP_EINVAL,
-			"qamule_read_result() needs the result path");
+					  "qamule_read_result() needs the result path");
 	if (fspath_opt(path_obj, &holder, &path) < 0)
 		return NULL;
-	Py_BEGIN_ALLOW_THREADS
-	rc = lp_qamule_result_read(path, kind, &res);
-	Py_END_ALLOW_THREADS
-	Py_XDECREF(holder);
+	Py_BEGIN_ALLOW_THREADS rc = lp_qamule_result_read(path, kind, &res);
+	Py_END_ALLOW_THREADS Py_XDECREF(holder);
 	if (rc < 0)
 		return raise_lp(st, rc);
 
 	d = PyDict_New();
 	if (d == NULL)
 		goto done;
-#define PUT(key, expr)                                          \
-	do {                                                    \
-		v = (expr);                                     \
-		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) { \
-			Py_XDECREF(v);                          \
-			Py_CLEAR(d);                            \
-			goto done;                              \
-		}                                               \
-		Py_DECREF(v);                                   \
+#define PUT(key, expr)                                                                             \
+	do {                                                                                       \
+		v = (expr);                                                                        \
+		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) {                            \
+			Py_XDECREF(v);                                                             \
+			Py_CLEAR(d);                                                               \
+			goto done;                                                                 \
+		}                                                                                  \
+		Py_DECREF(v);                                                                      \
 	} while (0)
 	PUT("status", text_or_none(lp_qamule_status_name(res.status)));
 	PUT("message", text_or_none(res.message));
 	switch (res.result) {
-	case LP_RESULT_TRUE:
-		PUT("result", Py_NewRef(Py_True));
-		break;
-	case LP_RESULT_FALSE:
-		PUT("result", Py_NewRef(Py_False));
-		break;
-	default:
-		PUT("result", Py_NewRef(Py_None));
-		break;
+	case LP_RESULT_TRUE: PUT("result", Py_NewRef(Py_True)); break;
+	case LP_RESULT_FALSE: PUT("result", Py_NewRef(Py_False)); break;
+	default: PUT("result", Py_NewRef(Py_None)); break;
 	}
 	PUT("reason", text_or_none(res.reason));
 	PUT("payload", payload_to_object(res.payload_json));
@@ -2492,8 +2327,7 @@ done:
 	return d;
 }
 
-static PyObject *
-mod_attachments_fit(PyObject *mod, PyObject *seq)
+static PyObject *mod_attachments_fit(PyObject *mod, PyObject *seq)
 {
 	lp_attachment *list;
 	size_t n, fit;
@@ -2513,8 +2347,7 @@ mod_attachments_fit(PyObject *mod, PyObject *seq)
 	return r;
 }
 
-static PyObject *
-mod_qamule_event_line(PyObject *module, PyObject *args, PyObject *kwds)
+static PyObject *mod_qamule_event_line(PyObject *module, PyObject *args, PyObject *kwds)
 {
 	static char *kwlist[] = {"request", "details", "timeout", NULL};
 	module_state *st = (module_state *)PyModule_GetState(module);
@@ -2525,8 +2358,8 @@ mod_qamule_event_line(PyObject *module, PyObject *args, PyObject *kwds)
 	qreq q;
 	int rc;
 
-	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO&d:qamule_event_line", kwlist,
-					 &req_obj, text_arg_conv, &details, &timeout)) {
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "OO&d:qamule_event_line", kwlist, &req_obj,
+					 text_arg_conv, &details, &timeout)) {
 		Py_XDECREF(details.holder);
 		return NULL;
 	}
@@ -2544,8 +2377,7 @@ mod_qamule_event_line(PyObject *module, PyObject *args, PyObject *kwds)
 	return r;
 }
 
-static PyObject *
-mod_qamule_pause_fields(PyObject *module, PyObject *req_obj)
+static PyObject *mod_qamule_pause_fields(PyObject *module, PyObject *req_obj)
 {
 	module_state *st = (module_state *)PyModule_GetState(module);
 	PyObject *r;
@@ -2591,8 +2423,7 @@ static PyMethodDef module_methods[] = {
 	 "surrogateescape (U+DC80..U+DCFF) the \\xNN of its byte, any other\n"
 	 "lone surrogate \\uXXXX; never raises for a str. Every text argument\n"
 	 "of Run.pause() and Run.event() is converted so."},
-	{"validate_id", (PyCFunction)(void (*)(void))mod_validate_id,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"validate_id", (PyCFunction)(void (*)(void))mod_validate_id, METH_VARARGS | METH_KEYWORDS,
 	 "validate_id(id, what='id')\n--\n\n"
 	 "Raise InvalidArgumentError unless id is 1..64 bytes of\n"
 	 "[A-Za-z0-9._-] and not '.' or '..'; what names it in the message."},
@@ -2604,8 +2435,7 @@ static PyMethodDef module_methods[] = {
 	 "DEL and invalid UTF-8 bytes (surrogateescape'd ones too) as \\xHH; C1\n"
 	 "controls, U+2028, U+2029, bidirectional controls and other lone\n"
 	 "surrogates as \\uHHHH. Never raises for its content (NUL included)."},
-	{"shell_quote", (PyCFunction)(void (*)(void))mod_shell_quote,
-	 METH_VARARGS | METH_KEYWORDS,
+	{"shell_quote", (PyCFunction)(void (*)(void))mod_shell_quote, METH_VARARGS | METH_KEYWORDS,
 	 "shell_quote(word)\n--\n\n"
 	 "word quoted for a POSIX shell: unchanged when only [A-Za-z0-9@%+:,./_-],\n"
 	 "else in single quotes with each ' as '\\''. ValueError for a NUL."},
@@ -2654,9 +2484,7 @@ static PyMethodDef module_methods[] = {
 
 /* ----------------------------------------------------------- module */
 
-static PyObject *
-new_exception(PyObject *module, const char *name, const char *doc,
-	      PyObject *base)
+static PyObject *new_exception(PyObject *module, const char *name, const char *doc, PyObject *base)
 {
 	PyObject *dict, *exc;
 
@@ -2674,8 +2502,7 @@ new_exception(PyObject *module, const char *name, const char *doc,
 	return exc;
 }
 
-static PyTypeObject *
-new_type(PyObject *module, PyType_Spec *spec)
+static PyTypeObject *new_type(PyObject *module, PyType_Spec *spec)
 {
 	PyTypeObject *tp;
 
@@ -2689,35 +2516,35 @@ new_type(PyObject *module, PyType_Spec *spec)
 	return tp;
 }
 
-static int
-module_exec(PyObject *module)
+static int module_exec(PyObject *module)
 {
 	module_state *st = (module_state *)PyModule_GetState(module);
 	PyObject *bases;
 
-	st->LivePauseError = new_exception(module, MODULE_NAME ".LivePauseError",
-		"An error of the pytest-live-pause runtime; `code` names it "
-		"(e.g. 'LP_ESTALE').", NULL);
+	st->LivePauseError =
+		new_exception(module, MODULE_NAME ".LivePauseError",
+			      "An error of the pytest-live-pause runtime; `code` names it "
+			      "(e.g. 'LP_ESTALE').",
+			      NULL);
 	if (st->LivePauseError == NULL)
 		return -1;
-	st->UnsafeDirectoryError = new_exception(module,
-		MODULE_NAME ".UnsafeDirectoryError",
-		"The pause directory is not safe to use (LP_EUNSAFE).",
-		st->LivePauseError);
+	st->UnsafeDirectoryError = new_exception(
+		module, MODULE_NAME ".UnsafeDirectoryError",
+		"The pause directory is not safe to use (LP_EUNSAFE).", st->LivePauseError);
 	if (st->UnsafeDirectoryError == NULL)
 		return -1;
-	st->PauseNotFoundError = new_exception(module,
-		MODULE_NAME ".PauseNotFoundError",
-		"No such pause or run (LP_ENOTFOUND).", st->LivePauseError);
+	st->PauseNotFoundError =
+		new_exception(module, MODULE_NAME ".PauseNotFoundError",
+			      "No such pause or run (LP_ENOTFOUND).", st->LivePauseError);
 	if (st->PauseNotFoundError == NULL)
 		return -1;
 	bases = PyTuple_Pack(2, st->LivePauseError, PyExc_ValueError);
 	if (bases == NULL)
 		return -1;
-	st->InvalidArgumentError = new_exception(module,
-		MODULE_NAME ".InvalidArgumentError",
-		"A bad argument: id, option value or combination "
-		"(LP_EINVAL, LP_EKIND).", bases);
+	st->InvalidArgumentError = new_exception(module, MODULE_NAME ".InvalidArgumentError",
+						 "A bad argument: id, option value or combination "
+						 "(LP_EINVAL, LP_EKIND).",
+						 bases);
 	Py_DECREF(bases);
 	if (st->InvalidArgumentError == NULL)
 		return -1;
@@ -2739,24 +2566,19 @@ module_exec(PyObject *module)
 		return -1;
 
 	if (PyModule_AddStringConstant(module, "VERSION", LP_VERSION) < 0 ||
-	    PyModule_AddIntConstant(module, "PROTOCOL_VERSION",
-				    LP_PROTOCOL_VERSION) < 0 ||
-	    PyModule_AddStringConstant(module, "DEFAULT_PAUSE_DIR",
-				       LP_DEFAULT_DIR) < 0 ||
+	    PyModule_AddIntConstant(module, "PROTOCOL_VERSION", LP_PROTOCOL_VERSION) < 0 ||
+	    PyModule_AddStringConstant(module, "DEFAULT_PAUSE_DIR", LP_DEFAULT_DIR) < 0 ||
 	    PyModule_AddStringConstant(module, "ENV_PAUSE_DIR", LP_ENV_DIR) < 0 ||
 	    PyModule_AddIntConstant(module, "ID_MAX", LP_ID_MAX) < 0 ||
-	    PyModule_AddIntConstant(module, "ATTACH_SIZE_DEFAULT",
-				    (long)LP_ATTACH_SIZE_DEFAULT) < 0 ||
-	    PyModule_AddIntConstant(module, "QAMULE_RESULT_CAP",
-				    LP_QAMULE_RESULT_CAP) < 0 ||
-	    PyModule_AddIntConstant(module, "REQUEST_OUTPUT_CAP",
-				    LP_REQUEST_OUTPUT_CAP) < 0)
+	    PyModule_AddIntConstant(module, "ATTACH_SIZE_DEFAULT", (long)LP_ATTACH_SIZE_DEFAULT) <
+		    0 ||
+	    PyModule_AddIntConstant(module, "QAMULE_RESULT_CAP", LP_QAMULE_RESULT_CAP) < 0 ||
+	    PyModule_AddIntConstant(module, "REQUEST_OUTPUT_CAP", LP_REQUEST_OUTPUT_CAP) < 0)
 		return -1;
 	return 0;
 }
 
-static int
-module_traverse(PyObject *module, visitproc visit, void *arg)
+static int module_traverse(PyObject *module, visitproc visit, void *arg)
 {
 	module_state *st = (module_state *)PyModule_GetState(module);
 	if (st == NULL)
@@ -2773,8 +2595,7 @@ module_traverse(PyObject *module, visitproc visit, void *arg)
 	return 0;
 }
 
-static int
-module_clear(PyObject *module)
+static int module_clear(PyObject *module)
 {
 	module_state *st = (module_state *)PyModule_GetState(module);
 	if (st == NULL)
@@ -2791,8 +2612,7 @@ module_clear(PyObject *module)
 	return 0;
 }
 
-static void
-module_free(void *module)
+static void module_free(void *module)
 {
 	(void)module_clear((PyObject *)module);
 }
@@ -2803,25 +2623,18 @@ static PyModuleDef_Slot module_slots[] = {
 };
 
 PyDoc_STRVAR(module_doc,
-"CPython binding of liblivepause, the pytest-live-pause runtime.\n\n"
-"Store opens a pause directory, Run is one pytest session in it, Pause is\n"
-"one pending pause. Every file of the pause directory is read and written\n"
-"by the runtime; this module only maps calls and errors.");
+	     "CPython binding of liblivepause, the pytest-live-pause runtime.\n\n"
+	     "Store opens a pause directory, Run is one pytest session in it, Pause is\n"
+	     "one pending pause. Every file of the pause directory is read and written\n"
+	     "by the runtime; this module only maps calls and errors.");
 
 static struct PyModuleDef module_def = {
-	PyModuleDef_HEAD_INIT,
-	.m_name = MODULE_NAME,
-	.m_doc = module_doc,
-	.m_size = sizeof(module_state),
-	.m_methods = module_methods,
-	.m_slots = module_slots,
-	.m_traverse = module_traverse,
-	.m_clear = module_clear,
-	.m_free = module_free,
+	PyModuleDef_HEAD_INIT,          .m_name = MODULE_NAME,       .m_doc = module_doc,
+	.m_size = sizeof(module_state), .m_methods = module_methods, .m_slots = module_slots,
+	.m_traverse = module_traverse,  .m_clear = module_clear,     .m_free = module_free,
 };
 
-PyMODINIT_FUNC
-PyInit__livepause(void)
+PyMODINIT_FUNC PyInit__livepause(void)
 {
 	return PyModuleDef_Init(&module_def);
 }

@@ -46,7 +46,10 @@ static void buf_add(buf *b, const char *s, size_t n)
 	b->p[b->n] = '\0';
 }
 
-static void buf_str(buf *b, const char *s) { buf_add(b, s, strlen(s)); }
+static void buf_str(buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
 
 /* The HTTP status of a runtime error; 409s name the pause's state. */
 static int respond_lp_error(struct MHD_Connection *conn, int rc, const lp_pause_info *info)
@@ -65,12 +68,12 @@ static int respond_lp_error(struct MHD_Connection *conn, int rc, const lp_pause_
 	default: status = 500; break;
 	}
 	char extra[128] = "";
-	const char *state = info && info->state ? info->state
-			    : rc == LP_ESTALE	      ? "stale"
-			    : rc == LP_ERESUMED	      ? "resumed"
-			    : rc == LP_ETIMEDOUT      ? "timed_out"
-			    : rc == LP_EABORTED	      ? "aborted"
-						      : NULL;
+	const char *state = info && info->state  ? info->state
+			    : rc == LP_ESTALE    ? "stale"
+			    : rc == LP_ERESUMED  ? "resumed"
+			    : rc == LP_ETIMEDOUT ? "timed_out"
+			    : rc == LP_EABORTED  ? "aborted"
+						 : NULL;
 	if (status == 409 && state && strspn(state, "abcdefghijklmnopqrstuvwxyz_") == strlen(state))
 		snprintf(extra, sizeof extra, "\"state\":\"%s\"", state);
 	return srv_respond_error(conn, status, lp_error_name(rc), extra[0] ? extra : NULL, "%s",
@@ -129,8 +132,7 @@ int srv_api_pause(srv *s, struct MHD_Connection *conn, const char *pause_id)
 	return ok;
 }
 
-static int respond_outcome(struct MHD_Connection *conn, const char *pause_id,
-			   const char *outcome)
+static int respond_outcome(struct MHD_Connection *conn, const char *pause_id, const char *outcome)
 {
 	json_t *doc = json_pack("{s:s, s:s}", "pause_id", pause_id, "outcome", outcome);
 	char *text = doc ? json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
@@ -142,8 +144,8 @@ static int respond_outcome(struct MHD_Connection *conn, const char *pause_id,
 	return ok;
 }
 
-int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id,
-		   const char *body, size_t len)
+int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id, const char *body,
+		   size_t len)
 {
 	srv_body b;
 	char err[512];
@@ -164,8 +166,8 @@ int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id,
 	return ok;
 }
 
-int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id,
-		  const char *body, size_t len)
+int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id, const char *body,
+		  size_t len)
 {
 	srv_body b;
 	char err[512];
@@ -176,8 +178,9 @@ int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id,
 	/* the runtime's abort action records no reason yet: refuse one rather
 	 * than drop it */
 	if (has_reason)
-		return srv_respond_error(conn, 400, "bad_request", NULL,
-					 "an abort records no reason in this version; send {} (or \"reason\": null)");
+		return srv_respond_error(
+			conn, 400, "bad_request", NULL,
+			"an abort records no reason in this version; send {} (or \"reason\": null)");
 	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
 	o.by = "http";
 	o.action = LP_ACTION_ABORT;
@@ -252,8 +255,9 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *dst, size_t max)
 			buf_str(&st->out, ": keep-alive\n\n");
 		} else if (rc == LP_OK) {
 			char head[256];
-			snprintf(head, sizeof head, "id: %s.%llu\nevent: %s\ndata: ",
-				 lp_feed_name(st->s->feed), ev.seq, lp_feed_kind_name(ev.kind));
+			snprintf(head, sizeof head,
+				 "id: %s.%llu\nevent: %s\ndata: ", lp_feed_name(st->s->feed),
+				 ev.seq, lp_feed_kind_name(ev.kind));
 			buf_str(&st->out, head);
 			buf_str(&st->out, ev.json ? ev.json : "{}"); /* one line */
 			buf_str(&st->out, "\n\n");

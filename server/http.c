@@ -47,8 +47,8 @@ int srv_queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response 
 	return ok;
 }
 
-int srv_respond(struct MHD_Connection *conn, unsigned status, const char *type,
-		const char *body, size_t len)
+int srv_respond(struct MHD_Connection *conn, unsigned status, const char *type, const char *body,
+		size_t len)
 {
 	struct MHD_Response *r =
 		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
@@ -188,9 +188,11 @@ static int json_content_type(const char *ct)
 static int login(const srv *s, struct MHD_Connection *conn, const char *token)
 {
 	if (!token_equal(token, s->token))
-		return srv_respond_error(conn, 401, "unauthorized", NULL,
-					 "the token in this address is not this server's: open the address that 'pytest-live-pause serve' printed when it started");
-	struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+		return srv_respond_error(
+			conn, 401, "unauthorized", NULL,
+			"the token in this address is not this server's: open the address that 'pytest-live-pause serve' printed when it started");
+	struct MHD_Response *r =
+		MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
 	if (r == NULL)
 		return MHD_NO;
 	char cookie[200];
@@ -205,7 +207,8 @@ static int asset(struct MHD_Connection *conn, const char *name, const char *type
 {
 	const srv_asset *a = srv_asset_get(name);
 	if (a == NULL)
-		return srv_respond_error(conn, 500, "internal", NULL, "%s is missing from this build", name);
+		return srv_respond_error(conn, 500, "internal", NULL,
+					 "%s is missing from this build", name);
 	struct MHD_Response *r =
 		MHD_create_response_from_buffer(a->len, (void *)a->data, MHD_RESPMEM_PERSISTENT);
 	if (r == NULL)
@@ -237,10 +240,8 @@ static int dispatch(srv *s, struct MHD_Connection *conn, request *req)
 		return srv_api_pauses(s, conn, all && strcmp(all, "1") == 0);
 	}
 	case SRV_R_PAUSE: return srv_api_pause(s, conn, req->route.pause_id);
-	case SRV_R_RESUME:
-		return srv_api_resume(s, conn, req->route.pause_id, req->body, req->len);
-	case SRV_R_ABORT:
-		return srv_api_abort(s, conn, req->route.pause_id, req->body, req->len);
+	case SRV_R_RESUME: return srv_api_resume(s, conn, req->route.pause_id, req->body, req->len);
+	case SRV_R_ABORT: return srv_api_abort(s, conn, req->route.pause_id, req->body, req->len);
 	case SRV_R_RUNS: return srv_api_runs(s, conn);
 	case SRV_R_EVENTS: return srv_api_events(s, conn);
 	}
@@ -273,9 +274,10 @@ static int gate(srv *s, struct MHD_Connection *conn, const char *url, const char
 				   "method %.16s is not allowed on this route (%s is; no CORS)",
 				   method, route->post ? "POST" : "GET");
 	/* the login: the page's only route that takes the token in its URL */
-	const char *token = route->id == SRV_R_PAGE
-				    ? MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token")
-				    : NULL;
+	const char *token =
+		route->id == SRV_R_PAGE
+			? MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "token")
+			: NULL;
 	if (token)
 		return login(s, conn, token);
 	int auth = authenticated(s, conn);
@@ -283,14 +285,17 @@ static int gate(srv *s, struct MHD_Connection *conn, const char *url, const char
 		if (route->id == SRV_R_PAGE) {
 			static const char page[] =
 				"pytest-live-pause serve: open the address it printed when it started (it ends with ?token=...).\n";
-			return srv_respond(conn, 401, "text/plain; charset=utf-8", page, sizeof page - 1);
+			return srv_respond(conn, 401, "text/plain; charset=utf-8", page,
+					   sizeof page - 1);
 		}
-		return srv_respond_error(conn, 401, "unauthorized", NULL,
-					 "send 'Authorization: Bearer TOKEN' with the token that 'pytest-live-pause serve' printed (also in serve.json in the pause directory)");
+		return srv_respond_error(
+			conn, 401, "unauthorized", NULL,
+			"send 'Authorization: Bearer TOKEN' with the token that 'pytest-live-pause serve' printed (also in serve.json in the pause directory)");
 	}
 	if (m == SRV_ROUTE_BADID)
 		return srv_respond_error(conn, 400, "LP_EINVAL", NULL,
-					 "a pause id is 1..%d characters of [A-Za-z0-9._-]", LP_ID_MAX);
+					 "a pause id is 1..%d characters of [A-Za-z0-9._-]",
+					 LP_ID_MAX);
 	if (route->post) {
 		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 		if (!json_content_type(ct))
@@ -301,10 +306,12 @@ static int gate(srv *s, struct MHD_Connection *conn, const char *url, const char
 		snprintf(ours, sizeof ours, "%s://%s", s->tls ? "https" : "http", host);
 		const char *origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin");
 		if ((origin || auth == 2) && (origin == NULL || strcasecmp(origin, ours) != 0))
-			return srv_respond_error(conn, 403, "bad_origin", NULL,
-						 "a change from a browser must come from this server's page (Origin %s)",
-						 ours);
-		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+			return srv_respond_error(
+				conn, 403, "bad_origin", NULL,
+				"a change from a browser must come from this server's page (Origin %s)",
+				ours);
+		const char *cl =
+			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		if (cl && strtoull(cl, NULL, 10) > SRV_BODY_CAP)
 			return srv_respond_error(conn, 413, "payload_too_large", NULL,
 						 "the body is over %d bytes", SRV_BODY_CAP);
@@ -314,9 +321,8 @@ static int gate(srv *s, struct MHD_Connection *conn, const char *url, const char
 }
 
 enum MHD_Result srv_http_handler(void *cls, struct MHD_Connection *conn, const char *url,
-				 const char *method, const char *version,
-				 const char *upload_data, size_t *upload_data_size,
-				 void **con_cls)
+				 const char *method, const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls)
 {
 	(void)version;
 	srv *s = cls;

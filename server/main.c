@@ -46,14 +46,18 @@ typedef struct opt_doc {
 } opt_doc;
 
 static const opt_doc options[] = {
-	{{"host", required_argument, NULL, 'H'}, "HOST",
+	{{"host", required_argument, NULL, 'H'},
+	 "HOST",
 	 "address to listen on (default 127.0.0.1; ::1 and localhost are loopback too)"},
 	{{"port", required_argument, NULL, 'p'}, "PORT", "port (default 8765; 0 picks a free one)"},
-	{{"pause-dir", required_argument, NULL, OPT_PAUSE_DIR}, "DIR",
+	{{"pause-dir", required_argument, NULL, OPT_PAUSE_DIR},
+	 "DIR",
 	 "the pause directory pytest uses (default $" LP_ENV_DIR " or " LP_DEFAULT_DIR ")"},
-	{{"json", no_argument, NULL, 'j'}, NULL,
+	{{"json", no_argument, NULL, 'j'},
+	 NULL,
 	 "print the start line as one JSON object (url, host, port, token, pid)"},
-	{{"allow-remote", no_argument, NULL, OPT_ALLOW_REMOTE}, NULL,
+	{{"allow-remote", no_argument, NULL, OPT_ALLOW_REMOTE},
+	 NULL,
 	 "allow a --host that is not loopback (needs --tls-cert and --tls-key)"},
 	{{"tls-cert", required_argument, NULL, OPT_TLS_CERT}, "FILE", "PEM certificate (HTTPS)"},
 	{{"tls-key", required_argument, NULL, OPT_TLS_KEY}, "FILE", "PEM private key (HTTPS)"},
@@ -64,14 +68,15 @@ static const opt_doc options[] = {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: %s [--host HOST] [--port PORT] [--pause-dir DIR] [--json]\n"
-		   "       [--allow-remote --tls-cert FILE --tls-key FILE]\n\n"
-		   "Serve the dashboard and the JSON API of the pauses in a pause directory:\n"
-		   "see the paused tests of every run, answer them from a browser or over HTTP.\n"
-		   "Prints one line, '%s: http://HOST:PORT/?token=TOKEN': open it in a\n"
-		   "browser; API clients send 'Authorization: Bearer TOKEN'. The same is\n"
-		   "written to serve.json (mode 0600) in the pause directory while it runs.\n"
-		   "SIGINT or SIGTERM stops it.\n\nOptions:\n",
+	fprintf(f,
+		"usage: %s [--host HOST] [--port PORT] [--pause-dir DIR] [--json]\n"
+		"       [--allow-remote --tls-cert FILE --tls-key FILE]\n\n"
+		"Serve the dashboard and the JSON API of the pauses in a pause directory:\n"
+		"see the paused tests of every run, answer them from a browser or over HTTP.\n"
+		"Prints one line, '%s: http://HOST:PORT/?token=TOKEN': open it in a\n"
+		"browser; API clients send 'Authorization: Bearer TOKEN'. The same is\n"
+		"written to serve.json (mode 0600) in the pause directory while it runs.\n"
+		"SIGINT or SIGTERM stops it.\n\nOptions:\n",
 		SRV_PROG, SRV_PROG);
 	for (size_t k = 0; k < NOPTS; k++) {
 		char left[64];
@@ -124,7 +129,8 @@ static int parse(int argc, char **argv, args *a)
 			errno = 0;
 			unsigned long v = strtoul(optarg, &end, 10);
 			if (errno || *end || optarg[0] == '\0' || optarg[0] == '-' || v > 65535)
-				return fail(EXIT_USAGE, "--port must be 0..65535, not '%s'", optarg);
+				return fail(EXIT_USAGE, "--port must be 0..65535, not '%s'",
+					    optarg);
 			a->port = (unsigned)v;
 			break;
 		}
@@ -140,9 +146,11 @@ static int parse(int argc, char **argv, args *a)
 		case 'h': usage(stdout); return -1;
 		case 'V': printf("%s %s\n", SRV_PROG, LP_VERSION); return -1;
 		case ':':
-			return fail(EXIT_USAGE, "option %s needs a value (see --help)", argv[optind - 1]);
+			return fail(EXIT_USAGE, "option %s needs a value (see --help)",
+				    argv[optind - 1]);
 		default:
-			return fail(EXIT_USAGE, "unknown option '%s' (see --help)", argv[optind - 1]);
+			return fail(EXIT_USAGE, "unknown option '%s' (see --help)",
+				    argv[optind - 1]);
 		}
 	}
 	if (optind < argc)
@@ -248,12 +256,14 @@ int main(int argc, char **argv)
 	if ((rc = resolve(a.host, &ss, &v6, &loopback)))
 		return rc;
 	if (!loopback && !a.allow_remote)
-		return fail(EXIT_USAGE,
-			    "--host %s is not a loopback address: anyone who can reach it could answer your pauses; add --allow-remote with --tls-cert and --tls-key to serve it anyway",
-			    a.host);
+		return fail(
+			EXIT_USAGE,
+			"--host %s is not a loopback address: anyone who can reach it could answer your pauses; add --allow-remote with --tls-cert and --tls-key to serve it anyway",
+			a.host);
 	if (!loopback && a.cert == NULL)
-		return fail(EXIT_USAGE,
-			    "--allow-remote needs --tls-cert and --tls-key: the token must not cross the network in clear text");
+		return fail(
+			EXIT_USAGE,
+			"--allow-remote needs --tls-cert and --tls-key: the token must not cross the network in clear text");
 	if (!loopback)
 		fprintf(stderr,
 			"%s: warning: serving on %s, which is not loopback: whoever has the token can answer every pause in %s\n",
@@ -312,13 +322,13 @@ int main(int argc, char **argv)
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)0, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)30, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(32 * 1024),
 		MHD_OPTION_NOTIFY_COMPLETED, srv_http_completed, s, MHD_OPTION_EXTERNAL_LOGGER,
-		mhd_log, NULL, MHD_OPTION_ARRAY, tls_opts,
-		MHD_OPTION_END);
+		mhd_log, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (d == NULL) {
 		/* the port is the likely cause; bind() again to name it */
 		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		int e = fd >= 0 && bind(fd, (struct sockaddr *)&ss,
-					v6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in)) < 0
+					v6 ? sizeof(struct sockaddr_in6)
+					   : sizeof(struct sockaddr_in)) < 0
 				? errno
 				: 0;
 		if (fd >= 0)

@@ -88,7 +88,8 @@ static int take_string(json_t *v, const char *key, int nullable, char **dst, cha
 	if (json_is_null(v) && nullable)
 		return 0;
 	if (!json_is_string(v)) {
-		snprintf(err, errsize, "\"%s\" must be a string%s", key, nullable ? " or null" : "");
+		snprintf(err, errsize, "\"%s\" must be a string%s", key,
+			 nullable ? " or null" : "");
 		return -1;
 	}
 	*dst = strdup(json_string_value(v));
@@ -107,8 +108,8 @@ int srv_body_parse(const char *data, size_t len, int abort, srv_body *out, char 
 	json_error_t je;
 	json_t *doc = json_loadb(data ? data : "", len, JSON_REJECT_DUPLICATES, &je);
 	if (doc == NULL) {
-		snprintf(err, errsize, "the body is not valid JSON: %s (line %d, column %d)", je.text,
-			 je.line, je.column);
+		snprintf(err, errsize, "the body is not valid JSON: %s (line %d, column %d)",
+			 je.text, je.line, je.column);
 		return -1;
 	}
 	int rc = 0;
@@ -140,16 +141,18 @@ int srv_body_parse(const char *data, size_t len, int abort, srv_body *out, char 
 		} else if (strcmp(key, "reason") == 0) {
 			rc = take_string(v, key, 1, &out->reason, err, errsize);
 		} else {
-			snprintf(err, errsize,
-				 abort ? "unknown field \"%.64s\": an abort takes only \"reason\""
-				       : "unknown field \"%.64s\": a resume takes \"failure_reason\" (failures) or \"result\" and \"reason\" (checkpoints)",
-				 key);
+			snprintf(
+				err, errsize,
+				abort ? "unknown field \"%.64s\": an abort takes only \"reason\""
+				      : "unknown field \"%.64s\": a resume takes \"failure_reason\" (failures) or \"result\" and \"reason\" (checkpoints)",
+				key);
 			rc = -1;
 		}
 	}
 	if (!rc && !abort && out->has_failure_reason && (out->has_result || out->reason)) {
-		snprintf(err, errsize,
-			 "\"failure_reason\" is for failures, \"result\" and \"reason\" for checkpoints: give one or the other");
+		snprintf(
+			err, errsize,
+			"\"failure_reason\" is for failures, \"result\" and \"reason\" for checkpoints: give one or the other");
 		rc = -1;
 	}
 	json_decref(doc);

@@ -23,9 +23,9 @@
 #include "livepause.h"
 
 #define SRV_PROG "pytest-live-pause serve"
-#define SRV_BODY_CAP (64 * 1024)   /* largest request body, bytes */
-#define SRV_TOKEN_BYTES 32         /* 256 bits from getrandom(2) */
-#define SRV_KEEPALIVE_S 10.0       /* event stream comment at least this often */
+#define SRV_BODY_CAP (64 * 1024) /* largest request body, bytes */
+#define SRV_TOKEN_BYTES 32       /* 256 bits from getrandom(2) */
+#define SRV_KEEPALIVE_S 10.0     /* event stream comment at least this often */
 
 /* ------------------------------------------------------------ main.c */
 
@@ -34,11 +34,11 @@ struct MHD_Connection;
 /* The server's state, made by main.c before the daemon starts and
  * read-only after (but `stopping`, set once by the signal thread). */
 typedef struct srv {
-	lp_store *store;          /* shared by every connection's thread */
-	lp_feed *feed;            /* shared too: the change feed */
+	lp_store *store; /* shared by every connection's thread */
+	lp_feed *feed;   /* shared too: the change feed */
 	char token[2 * SRV_TOKEN_BYTES + 1];
-	char origin[300];         /* "http://HOST:PORT" (https with TLS) */
-	char hosts[4][300];       /* Host header values accepted */
+	char origin[300];   /* "http://HOST:PORT" (https with TLS) */
+	char hosts[4][300]; /* Host header values accepted */
 	size_t nhosts;
 	int tls;
 	int stopping;             /* atomic: set when SIGINT/SIGTERM came */
@@ -54,9 +54,8 @@ int srv_stopping(void *s);
 #ifdef MHD_VERSION /* files that include <microhttpd.h> first */
 /* The libmicrohttpd access handler and request-completed callback. */
 enum MHD_Result srv_http_handler(void *cls, struct MHD_Connection *conn, const char *url,
-				 const char *method, const char *version,
-				 const char *upload_data, size_t *upload_data_size,
-				 void **con_cls);
+				 const char *method, const char *version, const char *upload_data,
+				 size_t *upload_data_size, void **con_cls);
 void srv_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			enum MHD_RequestTerminationCode toe);
 /* Queue r (destroyed here) with the security headers of every response. */
@@ -64,8 +63,8 @@ int srv_queue(struct MHD_Connection *conn, unsigned status, struct MHD_Response 
 #endif
 /* Queue a response with the headers every response has (CSP, nosniff,
  * no-referrer, frame denial, no-store). body is copied. */
-int srv_respond(struct MHD_Connection *conn, unsigned status, const char *type,
-		const char *body, size_t len);
+int srv_respond(struct MHD_Connection *conn, unsigned status, const char *type, const char *body,
+		size_t len);
 /* {"error": {"code": code, "message": ...}} with `extra_json` (NULL or the
  * text of more members, e.g. "\"state\":\"resumed\"") inside "error". */
 int srv_respond_error(struct MHD_Connection *conn, unsigned status, const char *code,
@@ -76,40 +75,40 @@ int srv_respond_error(struct MHD_Connection *conn, unsigned status, const char *
 
 int srv_api_pauses(srv *s, struct MHD_Connection *conn, int all);
 int srv_api_pause(srv *s, struct MHD_Connection *conn, const char *pause_id);
-int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id,
-		   const char *body, size_t len);
-int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id,
-		  const char *body, size_t len);
+int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id, const char *body,
+		   size_t len);
+int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id, const char *body,
+		  size_t len);
 int srv_api_runs(srv *s, struct MHD_Connection *conn);
 int srv_api_events(srv *s, struct MHD_Connection *conn);
 
 /* ----------------------------------------------------------- route.c */
 
 typedef enum srv_route_id {
-	SRV_R_PAGE = 0,   /* GET /            the dashboard (and the login) */
-	SRV_R_APP_JS,     /* GET /app.js */
-	SRV_R_APP_CSS,    /* GET /app.css */
-	SRV_R_OPENAPI,    /* GET /openapi.json */
-	SRV_R_PAUSES,     /* GET /api/pauses */
-	SRV_R_PAUSE,      /* GET /api/pauses/{pause_id} */
-	SRV_R_RESUME,     /* POST /api/pauses/{pause_id}/resume */
-	SRV_R_ABORT,      /* POST /api/pauses/{pause_id}/abort */
-	SRV_R_RUNS,       /* GET /api/runs */
-	SRV_R_EVENTS,     /* GET /api/events */
+	SRV_R_PAGE = 0, /* GET /            the dashboard (and the login) */
+	SRV_R_APP_JS,   /* GET /app.js */
+	SRV_R_APP_CSS,  /* GET /app.css */
+	SRV_R_OPENAPI,  /* GET /openapi.json */
+	SRV_R_PAUSES,   /* GET /api/pauses */
+	SRV_R_PAUSE,    /* GET /api/pauses/{pause_id} */
+	SRV_R_RESUME,   /* POST /api/pauses/{pause_id}/resume */
+	SRV_R_ABORT,    /* POST /api/pauses/{pause_id}/abort */
+	SRV_R_RUNS,     /* GET /api/runs */
+	SRV_R_EVENTS,   /* GET /api/events */
 } srv_route_id;
 
 typedef struct srv_route {
 	srv_route_id id;
-	int post;                      /* the route takes POST (else GET) */
-	char pause_id[LP_ID_MAX + 1];  /* routes with {pause_id} */
+	int post;                     /* the route takes POST (else GET) */
+	char pause_id[LP_ID_MAX + 1]; /* routes with {pause_id} */
 } srv_route;
 
 /* What srv_route_match() says. */
 enum {
 	SRV_ROUTE_OK = 0,
-	SRV_ROUTE_NOTFOUND = 1,  /* 404: no such path */
-	SRV_ROUTE_METHOD = 2,    /* 405: the path exists, not with this method */
-	SRV_ROUTE_BADID = 3,     /* 400: {pause_id} is not a valid id */
+	SRV_ROUTE_NOTFOUND = 1, /* 404: no such path */
+	SRV_ROUTE_METHOD = 2,   /* 405: the path exists, not with this method */
+	SRV_ROUTE_BADID = 3,    /* 400: {pause_id} is not a valid id */
 };
 /* Match a method and a path (without the query) to a route. */
 int srv_route_match(const char *method, const char *path, srv_route *out);
@@ -132,7 +131,7 @@ void srv_body_clear(srv_body *b);
 
 /* ----------------------------------------------------------- assets.c */
 typedef struct srv_asset {
-	const char *name;         /* "index.html", "app.js", ... */
+	const char *name; /* "index.html", "app.js", ... */
 	const unsigned char *data;
 	size_t len;
 } srv_asset;

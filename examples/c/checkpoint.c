@@ -56,8 +56,7 @@ static int check_interrupted(void *ud)
 
 static int fail(const char *what, int rc)
 {
-	fprintf(stderr, "checkpoint: %s: %s (%s)\n", what, lp_error_message(),
-		lp_error_name(rc));
+	fprintf(stderr, "checkpoint: %s: %s (%s)\n", what, lp_error_message(), lp_error_name(rc));
 	return EXIT_FAILED;
 }
 
@@ -115,8 +114,7 @@ static int checkpoint(const char *dir, double timeout)
 		code = fail("cannot open the checkpoint", rc);
 		goto out;
 	}
-	printf("pause_id: %s\nresume: %s\n", lp_pause_id(pause),
-	       lp_pause_resume_hint(pause));
+	printf("pause_id: %s\nresume: %s\n", lp_pause_id(pause), lp_pause_resume_hint(pause));
 	fflush(stdout);
 
 	hooks.check = check_interrupted;
@@ -159,21 +157,15 @@ int main(int argc, char **argv)
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
-		case 'd':
-			dir = optarg;
-			break;
+		case 'd': dir = optarg; break;
 		case 't':
 			if (lp_timeout_parse(&timeout, optarg, "--timeout") != LP_OK) {
 				fprintf(stderr, "checkpoint: %s\n", lp_error_message());
 				return EXIT_FAILED;
 			}
 			break;
-		case 'h':
-			usage(stdout);
-			return EXIT_TRUE;
-		default: /* getopt_long said what was wrong */
-			usage(stderr);
-			return EXIT_FAILED;
+		case 'h': usage(stdout); return EXIT_TRUE;
+		default: /* getopt_long said what was wrong */ usage(stderr); return EXIT_FAILED;
 		}
 	}
 	if (optind < argc) {

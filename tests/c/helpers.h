@@ -146,9 +146,9 @@ static inline int exists(const char *path)
 /* ------------------------------------------------------------- fixture */
 
 typedef struct fx {
-	char dir[64];   /* the pause directory (mkdtemp: 0700) */
+	char dir[64]; /* the pause directory (mkdtemp: 0700) */
 	lp_store *store;
-	lp_run *run;    /* started by setup_run */
+	lp_run *run; /* started by setup_run */
 } fx;
 
 static inline int fx_setup_store(void **state)
@@ -271,8 +271,8 @@ static inline int wait_child(pid_t pid, int timeout_ms)
 		while (r < 0 && errno == EINTR);
 		close(pfd);
 		if (r == 0) {
-			fprintf(stderr, "child %ld did not end within %d ms: killing it\n", (long)pid,
-				timeout_ms);
+			fprintf(stderr, "child %ld did not end within %d ms: killing it\n",
+				(long)pid, timeout_ms);
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
 			return CHILD_KILLED;

@@ -50,8 +50,9 @@ static void test_names(void **state)
 	char longname[LP_ATTACH_NAME_MAX + 2];
 	memset(longname, 'a', sizeof longname - 1);
 	longname[sizeof longname - 1] = '\0';
-	const char *bad[] = {"", "a/b", ".", "..", "tab\there", "nl\n", "\xff.png",
-			     "bidi\xe2\x80\xae.png", longname};
+	const char *bad[] = {"",          "a/b",  ".",        "..",
+			     "tab\there", "nl\n", "\xff.png", "bidi\xe2\x80\xae.png",
+			     longname};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
 		assert_int_equal(lp_attachment_name_check(bad[i]), LP_EINVAL);
 	assert_int_equal(lp_attachment_name_check("screen shot (1).png"), LP_OK);
@@ -105,14 +106,15 @@ static void test_refused_sources_write_nothing(void **state)
 		unsigned long long max;
 		const char *says;
 	} cases[] = {
-		{link, 0, "symlink"},      {fifo, 0, "a FIFO"},
-		{dir, 0, "a directory"},   {"/dev/null", 0, "a device"},
+		{link, 0, "symlink"},         {fifo, 0, "a FIFO"},
+		{dir, 0, "a directory"},      {"/dev/null", 0, "a device"},
 		{missing, 0, "No such file"}, {reg, 9, "over the limit of 9 bytes"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		lp_attachment a;
-		assert_int_equal(lp_run_attach(f->run, cases[i].path, NULL, "test", cases[i].max, &a),
-				 LP_EINVAL);
+		assert_int_equal(
+			lp_run_attach(f->run, cases[i].path, NULL, "test", cases[i].max, &a),
+			LP_EINVAL);
 		if (strstr(lp_error_message(), cases[i].says) == NULL)
 			fail_msg("%s: %s", cases[i].path, lp_error_message());
 		assert_non_null(strstr(lp_error_message(), cases[i].path));
@@ -253,8 +255,8 @@ static void test_both_ways(void **state)
 	char out[256];
 	fx_path(f, out, sizeof out, "out.png");
 	lp_attachment got;
-	assert_int_equal(lp_attachment_export(f->store, lp_pause_id(p), "screen.png", out, -1, &got),
-			 LP_OK);
+	assert_int_equal(
+		lp_attachment_export(f->store, lp_pause_id(p), "screen.png", out, -1, &got), LP_OK);
 	text = slurp(out);
 	assert_string_equal(text, "PNG!");
 	free(text);
@@ -266,11 +268,13 @@ static void test_both_ways(void **state)
 	/* a damaged blob: reported, never exported */
 	assert_int_equal(write_text(mine.path, "PNG?", 4), 0);
 	assert_int_equal(unlink(out), 0);
-	assert_int_equal(lp_attachment_export(f->store, lp_pause_id(p), "screen.png", out, -1, NULL),
-			 LP_EBADCMD);
+	assert_int_equal(
+		lp_attachment_export(f->store, lp_pause_id(p), "screen.png", out, -1, NULL),
+		LP_EBADCMD);
 	assert_false(exists(out));
-	assert_int_equal(lp_attachment_export(f->store, lp_pause_id(p), "screen.png", NULL, 1, NULL),
-			 LP_EBADCMD);
+	assert_int_equal(
+		lp_attachment_export(f->store, lp_pause_id(p), "screen.png", NULL, 1, NULL),
+		LP_EBADCMD);
 	lp_pause_info_free(info);
 	assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
 	assert_int_equal(lp_pause_info_check_attachments(info), LP_OK);
@@ -299,7 +303,8 @@ static void test_command_with_bad_blob_refused(void **state)
 	const char *cmds[] = {
 		/* missing blob */
 		"{\"action\":\"resume\",\"result\":true,\"by\":\"cli\",\"attachments\":[{\"name\":\"x.txt\","
-		"\"sha256\":\"" "0000000000000000000000000000000000000000000000000000000000000000"
+		"\"sha256\":\""
+		"0000000000000000000000000000000000000000000000000000000000000000"
 		"\",\"size\":6,\"content_type\":\"text/plain\"}]}",
 		/* the right blob, the wrong size */
 		"{\"action\":\"resume\",\"result\":true,\"by\":\"cli\",\"attachments\":[{\"name\":\"x.txt\","
@@ -329,8 +334,9 @@ static void test_command_with_bad_blob_refused(void **state)
 	/* the same command with the right size is taken */
 	lp_pause *p = pause_with(f, NULL, 0, 30);
 	char cp[256];
-	const char *ok = "{\"action\":\"resume\",\"result\":true,\"by\":\"cli\",\"attachments\":[{\"name\":\"x.txt\","
-			 "\"sha256\":\"" HELLO_SHA "\",\"size\":6,\"content_type\":\"text/plain\"}]}";
+	const char *ok =
+		"{\"action\":\"resume\",\"result\":true,\"by\":\"cli\",\"attachments\":[{\"name\":\"x.txt\","
+		"\"sha256\":\"" HELLO_SHA "\",\"size\":6,\"content_type\":\"text/plain\"}]}";
 	fx_path(f, cp, sizeof cp, "runs/r1/commands/%s.resume.json", lp_pause_id(p));
 	assert_int_equal(write_text(cp, ok, strlen(ok)), 0);
 	lp_resolution res = {0};
@@ -348,8 +354,8 @@ static void test_command_with_bad_blob_refused(void **state)
 static void test_pause_begin_refuses(void **state)
 {
 	fx *f = *state;
-	lp_attachment fake = {.name = "x.png", .size = 3, .content_type = "image/png",
-			      .source = "test"};
+	lp_attachment fake = {
+		.name = "x.png", .size = 3, .content_type = "image/png", .source = "test"};
 	memset(fake.sha256, 'a', LP_SHA256_HEX);
 	lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
 	o.nodeid = "t::x";
@@ -376,7 +382,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_both_ways, fx_setup_run, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_command_with_bad_blob_refused, fx_setup_run,
 						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_pause_begin_refuses, fx_setup_run, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_pause_begin_refuses, fx_setup_run,
+						fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

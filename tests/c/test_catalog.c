@@ -32,7 +32,8 @@ static int collect_cb(const lp_pause_info *info, void *ud)
 		snprintf(r->kind, sizeof r->kind, "%s", info->kind);
 		snprintf(r->nodeid, sizeof r->nodeid, "%s", info->nodeid);
 		snprintf(r->task, sizeof r->task, "%s", info->task ? info->task : "(none)");
-		snprintf(r->worker, sizeof r->worker, "%s", info->worker_id ? info->worker_id : "-");
+		snprintf(r->worker, sizeof r->worker, "%s",
+			 info->worker_id ? info->worker_id : "-");
 		r->created = info->created_at;
 		r->pid = info->pid;
 	}
@@ -141,7 +142,8 @@ static void test_listing_reads_the_catalog(void **state)
 	assert_string_equal(ra->nodeid, odd); /* escaping round-trips */
 	assert_string_equal(ra->task, "look\tat\\it\n");
 	assert_string_equal(rb->state, "timed_out");
-	assert_string_equal(rb->task, "Inspect the failure and then resume the test."); /* 0.1.1's */
+	assert_string_equal(rb->task,
+			    "Inspect the failure and then resume the test."); /* 0.1.1's */
 	assert_string_equal(rb->worker, "-");
 	assert_string_equal(rc->state, "pending");
 	/* the catalog keeps what the pause file said, to the last bit */
@@ -167,7 +169,8 @@ static void test_uncatalogued_runs_are_walked(void **state)
 	char d[256];
 	/* a catalog that does not know run r1 (written before it, say) */
 	assert_int_equal(write_text(fx_path(f, d, sizeof d, "catalog.tsv"),
-				    "pytest-live-pause catalog 1\n", 28), 0);
+				    "pytest-live-pause catalog 1\n", 28),
+			 0);
 	rows s;
 	list(f->store, LP_LIST_ALL, &s);
 	assert_int_equal(s.n, 2);
@@ -250,15 +253,15 @@ static void test_damaged_lines_are_skipped(void **state)
 	fx_path(f, d, sizeof d, "catalog.tsv");
 	FILE *fp = fopen(d, "a");
 	assert_non_null(fp);
-	fputs("P\tbad\n"                                  /* too few fields */
-	      "X\tsomething from a later version\n"       /* unknown line */
-	      "R\tnot/a/run\n"                            /* bad run id */
+	fputs("P\tbad\n"                                                       /* too few fields */
+	      "X\tsomething from a later version\n"                            /* unknown line */
+	      "R\tnot/a/run\n"                                                 /* bad run id */
 	      "P\tr1.0000beef\tpending\tcheckpoint\t1\t1\t1\t1\t\th\tc\tn\t\n" /* not final */
-	      "P\tr1.0000bee2\tresumed\tweird\t1\t1\t1\t1\t\th\tc\tn\t\n"     /* bad kind */
-	      "P\tr1.0000bee3\tresumed\tfailure\tx\t1\t1\t1\t\th\tc\tn\t\n"   /* bad number */
-	      "P\tr1.0000bee4\tresumed\tfailure\t1\t1\t1\t1x\t\th\tc\tn\t\n"  /* bad pid */
-	      "P\tr9.0000bee5\tresumed\tfailure\t1\t1\t1\t1\t\th\tc\tn\t\n"   /* unknown run */
-	      "P\tr1.0000bee6\tresumed\tfailure\t1\t1\t1\t1\t\th\tc\tn\t",    /* no LF: cut */
+	      "P\tr1.0000bee2\tresumed\tweird\t1\t1\t1\t1\t\th\tc\tn\t\n"      /* bad kind */
+	      "P\tr1.0000bee3\tresumed\tfailure\tx\t1\t1\t1\t\th\tc\tn\t\n"    /* bad number */
+	      "P\tr1.0000bee4\tresumed\tfailure\t1\t1\t1\t1x\t\th\tc\tn\t\n"   /* bad pid */
+	      "P\tr9.0000bee5\tresumed\tfailure\t1\t1\t1\t1\t\th\tc\tn\t\n"    /* unknown run */
+	      "P\tr1.0000bee6\tresumed\tfailure\t1\t1\t1\t1\t\th\tc\tn\t",     /* no LF: cut */
 	      fp);
 	fclose(fp);
 	rows s;
@@ -302,9 +305,9 @@ static void test_counts_pass_keeps_what_the_full_parse_keeps(void **state)
 		"P\tr1.0000000a\tresumed\tfailure\t1764590000.5\t1764590001.25\t600\t12\t\th\t/c\tt.py::a\t\n"
 		"P\tr1.0000000b\ttimed_out\tcheckpoint\t1.5e9\t1.5e9\tinf\t12\tgw0\th\t/c\tn\\\tx\ttask\\\n"
 		"P\tr1.0000000c\taborted\tquestion\t1764590000.\t0\t0\t12\tgw0\th\t/c\tn\tq\n"
-		"P\tr1.0000000d\tresumed\tfailure\t1x\t0\t0\t12\t\th\t/c\tn\t\n"     /* bad number */
+		"P\tr1.0000000d\tresumed\tfailure\t1x\t0\t0\t12\t\th\t/c\tn\t\n" /* bad number */
 		"P\tr1.0000000e\tresumed\tfailure\t1\t0\t0\t12\t\th\t/c\tn\t\textra\n" /* 14 fields */
-		"P\tr1.0000000f\tresumed\tfailure\t1\t0\t0\t12\t\th\t/c\tn\n"          /* 12 fields */
+		"P\tr1.0000000f\tresumed\tfailure\t1\t0\t0\t12\t\th\t/c\tn\n" /* 12 fields */
 		"P\tr1.00000010\tresumed\tfailure\t1234567890123456.5\t0\t0\t12\t\th\t/c\tn\t\n"
 		"\\P\tr1.00000011\tresumed\tfailure\t.5\t-1\tnan\t12\t\th\t/c\tn\t\n"
 		"E\tr1\t1\t2\t0\t12\th\t/c\n";

@@ -68,7 +68,8 @@ static void test_typed_commands_are_strict(void **state)
 	refuse("{\"action\":\"Resume\"}", LP_KIND_CHECKPOINT, "unknown action 'Resume'");
 	refuse("{\"action\":5}", LP_KIND_FAILURE, "'action' must be a string");
 	refuse("{\"action\":null}", LP_KIND_FAILURE, "'action' must be a string");
-	refuse("{\"action\":\"resume\",\"failure_reason\":42}", LP_KIND_FAILURE, "'failure_reason'");
+	refuse("{\"action\":\"resume\",\"failure_reason\":42}", LP_KIND_FAILURE,
+	       "'failure_reason'");
 	refuse("{\"action\":\"resume\",\"result\":\"yes\"}", LP_KIND_CHECKPOINT, "'result'");
 	refuse("{\"action\":\"resume\",\"result\":1}", LP_KIND_CHECKPOINT, "'result'");
 	refuse("{\"action\":\"resume\",\"reason\":[]}", LP_KIND_CHECKPOINT, "'reason'");
@@ -79,7 +80,8 @@ static void test_typed_commands_are_strict(void **state)
 	refuse("{\"action\":\"resume\",\"pid\":\"1\"}", LP_KIND_FAILURE, "'pid'");
 	refuse("{\"action\":\"resume\",\"failure_reason\":\"x\"}", LP_KIND_CHECKPOINT,
 	       "the pause is a checkpoint");
-	refuse("{\"action\":\"resume\",\"result\":true}", LP_KIND_FAILURE, "the pause is a failure");
+	refuse("{\"action\":\"resume\",\"result\":true}", LP_KIND_FAILURE,
+	       "the pause is a failure");
 	/* not JSON, not an object, duplicates, over the cap */
 	refuse("{\"action\":\"resume\"", LP_KIND_FAILURE, "not valid JSON");
 	refuse("[1]", LP_KIND_FAILURE, "not a JSON object");
@@ -131,13 +133,14 @@ static void test_seed_format_takes_what_0_1_1_took(void **state)
 		 "[\"failure_reason\"]"},
 		{"{\"result\":true,\"reason\":\"r\"}", LP_KIND_FAILURE, LP_RESULT_NONE, NULL, NULL,
 		 "[\"result\",\"reason\"]"},
-		{"{\"result\":\"true\"}", LP_KIND_CHECKPOINT, LP_RESULT_NONE, NULL, NULL, "[\"result\"]"},
+		{"{\"result\":\"true\"}", LP_KIND_CHECKPOINT, LP_RESULT_NONE, NULL, NULL,
+		 "[\"result\"]"},
 		{"{\"result\":1,\"reason\":5}", LP_KIND_CHECKPOINT, LP_RESULT_NONE, NULL, NULL,
 		 "[\"result\",\"reason\"]"},
-		{"{\"result\":false,\"failure_reason\":\"f\"}", LP_KIND_CHECKPOINT, LP_RESULT_FALSE, NULL,
-		 NULL, "[\"failure_reason\"]"},
-		{"{\"by\":5,\"pid\":\"x\",\"result\":true}", LP_KIND_CHECKPOINT, LP_RESULT_TRUE, NULL,
-		 NULL, "[\"by\",\"pid\"]"},
+		{"{\"result\":false,\"failure_reason\":\"f\"}", LP_KIND_CHECKPOINT, LP_RESULT_FALSE,
+		 NULL, NULL, "[\"failure_reason\"]"},
+		{"{\"by\":5,\"pid\":\"x\",\"result\":true}", LP_KIND_CHECKPOINT, LP_RESULT_TRUE,
+		 NULL, NULL, "[\"by\",\"pid\"]"},
 	};
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		lpi_command c;
@@ -194,9 +197,12 @@ static void test_build(void **state)
 {
 	(void)state;
 	char token[LP_TOKEN_HEX + 1], *text;
-	lpi_command_spec s = {.action = LP_ACTION_RESUME, .by = "cli", .result = LP_RESULT_FALSE,
-			     .reason = "no", .pause_protocol = LP_PROTOCOL_VERSION,
-			     .pause_id = "r1.00000000"};
+	lpi_command_spec s = {.action = LP_ACTION_RESUME,
+			      .by = "cli",
+			      .result = LP_RESULT_FALSE,
+			      .reason = "no",
+			      .pause_protocol = LP_PROTOCOL_VERSION,
+			      .pause_id = "r1.00000000"};
 	assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
 	assert_int_equal(strlen(token), LP_TOKEN_HEX);
 	lpi_command c;
@@ -223,7 +229,8 @@ static void test_build(void **state)
 		assert_null(strstr(text, "\"token\""));
 		free(text);
 		s.action = LP_ACTION_ABORT;
-		assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_EINVAL);
+		assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text),
+				 LP_EINVAL);
 		assert_non_null(strstr(lp_error_message(), "older pytest-live-pause"));
 		assert_null(text);
 		s.action = LP_ACTION_RESUME;
@@ -273,40 +280,47 @@ static void test_read_odd_entries(void **state)
 	lpi_command c;
 	char *text;
 	struct stat st;
-	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
-			 LP_CLAIM_NONE);
+	assert_int_equal(
+		lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+		LP_CLAIM_NONE);
 	/* a UNIX socket, a FIFO, a directory: each bad, with its type named */
 	int sk = socket(AF_UNIX, SOCK_STREAM, 0);
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	assert_true(strlen(path) < sizeof sa.sun_path);
 	memcpy(sa.sun_path, path, strlen(path) + 1);
 	assert_int_equal(bind(sk, (struct sockaddr *)&sa, sizeof sa), 0);
-	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
-			 LP_CLAIM_BAD);
+	assert_int_equal(
+		lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+		LP_CLAIM_BAD);
 	assert_non_null(strstr(lp_error_message(), "a UNIX socket"));
 	assert_true(S_ISSOCK(st.st_mode));
 	close(sk);
 	unlink(path);
 	assert_int_equal(mkfifo(path, 0600), 0);
-	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
-			 LP_CLAIM_BAD);
+	assert_int_equal(
+		lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+		LP_CLAIM_BAD);
 	assert_non_null(strstr(lp_error_message(), "a FIFO"));
 	unlink(path);
 	assert_int_equal(mkdir(path, 0700), 0);
-	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
-			 LP_CLAIM_BAD);
+	assert_int_equal(
+		lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+		LP_CLAIM_BAD);
 	assert_non_null(strstr(lp_error_message(), "a directory"));
 	rmdir(path);
 	/* a fresh partial file is given time; an old one is bad */
 	assert_int_equal(write_text(path, "{\"failure_", 10), 0);
-	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
-			 LP_CLAIM_RETRY);
-	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 0, &c, &text, &st),
-			 LP_CLAIM_BAD);
+	assert_int_equal(
+		lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+		LP_CLAIM_RETRY);
+	assert_int_equal(
+		lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 0, &c, &text, &st),
+		LP_CLAIM_BAD);
 	/* a valid one */
 	assert_int_equal(write_text(path, "{\"failure_reason\":\"y\"}", 22), 0);
-	assert_int_equal(lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
-			 LP_CLAIM_TAKEN);
+	assert_int_equal(
+		lpi_claim_read(dfd, "x.resume.json", LP_KIND_FAILURE, "cmd", 1, &c, &text, &st),
+		LP_CLAIM_TAKEN);
 	assert_string_equal(c.failure_reason, "y");
 	lpi_command_clear(&c);
 	free(text);
@@ -329,7 +343,8 @@ static void test_claim_action_decides(void **state)
 	for (int i = 0; i < 2; i++) {
 		lp_pause *p = fx_pause(f, LP_KIND_FAILURE, 30);
 		lp_resolution res = {0};
-		assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, bys[i], "{\"failure_reason\":\"r\"}"),
+		assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, bys[i],
+						"{\"failure_reason\":\"r\"}"),
 				 LP_OK);
 		assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 		assert_int_equal(res.action, LP_ACTION_RESUME);
@@ -355,7 +370,8 @@ static void test_claim_action_decides(void **state)
 		assert_int_equal(lp_pause_abort(&res, p, sigs[i]), LP_OK);
 		assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
 		assert_int_equal(res.action, LP_ACTION_ABORT);
-		assert_non_null(strstr(res.command_json, sigs[i] ? "\"signal\":\"SIGINT\"" : "\"signal\":null"));
+		assert_non_null(strstr(res.command_json,
+				       sigs[i] ? "\"signal\":\"SIGINT\"" : "\"signal\":null"));
 		lp_resolution_clear(&res);
 		lp_pause_free(p);
 	}
@@ -424,7 +440,6 @@ static void test_claim_without_commands_dir(void **state)
 	}
 }
 
-
 /* ------------------------------------------- typed answers, abort reason */
 
 /* "value" (protocol 3): a string or null for checkpoints and questions,
@@ -446,14 +461,16 @@ static void test_value_and_abort_reason_fields(void **state)
 	assert_string_equal(c.value, "4.2");
 	assert_string_equal(c.reason, "read off");
 	lpi_command_clear(&c);
-	assert_int_equal(parse("{\"action\":\"resume\",\"value\":null}", LP_KIND_QUESTION, &c), LP_OK);
+	assert_int_equal(parse("{\"action\":\"resume\",\"value\":null}", LP_KIND_QUESTION, &c),
+			 LP_OK);
 	assert_null(c.value);
 	lpi_command_clear(&c);
 	/* an abort's reason, for each kind */
 	lp_kind kinds[] = {LP_KIND_FAILURE, LP_KIND_CHECKPOINT, LP_KIND_QUESTION};
 	for (int i = 0; i < 3; i++) {
-		assert_int_equal(parse("{\"action\":\"abort\",\"reason\":\"device lost\"}", kinds[i], &c),
-				 LP_OK);
+		assert_int_equal(
+			parse("{\"action\":\"abort\",\"reason\":\"device lost\"}", kinds[i], &c),
+			LP_OK);
 		assert_int_equal(c.action, LP_ACTION_ABORT);
 		assert_string_equal(c.reason, "device lost");
 		lpi_command_clear(&c);
@@ -472,7 +489,8 @@ static void test_value_and_abort_reason_fields(void **state)
 	refuse("{\"action\":\"resume\",\"value\":5}", LP_KIND_QUESTION, "'value' must be a string");
 	refuse("{\"action\":\"resume\",\"value\":[\"a\"]}", LP_KIND_CHECKPOINT, "'value'");
 	/* the seed format ignores what does not fit, and records it */
-	assert_int_equal(parse("{\"value\":\"x\",\"failure_reason\":\"f\"}", LP_KIND_FAILURE, &c), LP_OK);
+	assert_int_equal(parse("{\"value\":\"x\",\"failure_reason\":\"f\"}", LP_KIND_FAILURE, &c),
+			 LP_OK);
 	assert_null(c.value);
 	char *ig = ignored(&c);
 	assert_string_equal(ig, "[\"value\"]");
@@ -486,31 +504,37 @@ static void test_value_fits_choices(void **state)
 {
 	(void)state;
 	lp_json *choices;
-	assert_int_equal(lpj_parse_any("[\"pass\",\"retry\",\"skip\"]", strlen("[\"pass\",\"retry\",\"skip\"]"), &choices), LP_OK);
-	lpi_command c;
-	assert_int_equal(parse("{\"action\":\"resume\",\"value\":\"retry\"}", LP_KIND_CHECKPOINT, &c),
+	assert_int_equal(lpj_parse_any("[\"pass\",\"retry\",\"skip\"]",
+				       strlen("[\"pass\",\"retry\",\"skip\"]"), &choices),
 			 LP_OK);
+	lpi_command c;
+	assert_int_equal(
+		parse("{\"action\":\"resume\",\"value\":\"retry\"}", LP_KIND_CHECKPOINT, &c),
+		LP_OK);
 	assert_int_equal(lpi_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_OK);
 	assert_int_equal(lpi_command_fits(&c, LP_KIND_CHECKPOINT, NULL, "cmd"), LP_EBADCMD);
 	assert_non_null(strstr(lp_error_message(), "has no choices"));
 	lpi_command_clear(&c);
 	const char *bad[] = {"{\"action\":\"resume\",\"value\":\"Retry\"}",
-			     "{\"action\":\"resume\",\"value\":\"\"}",
-			     "{\"value\":\"pass \"}"};
+			     "{\"action\":\"resume\",\"value\":\"\"}", "{\"value\":\"pass \"}"};
 	for (int i = 0; i < 3; i++) {
 		assert_int_equal(parse(bad[i], LP_KIND_CHECKPOINT, &c), LP_OK);
-		assert_int_equal(lpi_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_EBADCMD);
-		assert_non_null(strstr(lp_error_message(), "is not one of the choices 'pass', 'retry', 'skip'"));
+		assert_int_equal(lpi_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"),
+				 LP_EBADCMD);
+		assert_non_null(strstr(lp_error_message(),
+				       "is not one of the choices 'pass', 'retry', 'skip'"));
 		lpi_command_clear(&c);
 	}
 	/* a question without choices takes any text; with choices, one of them */
-	assert_int_equal(parse("{\"action\":\"resume\",\"value\":\"anything\"}", LP_KIND_QUESTION, &c),
-			 LP_OK);
+	assert_int_equal(
+		parse("{\"action\":\"resume\",\"value\":\"anything\"}", LP_KIND_QUESTION, &c),
+		LP_OK);
 	assert_int_equal(lpi_command_fits(&c, LP_KIND_QUESTION, NULL, "cmd"), LP_OK);
 	assert_int_equal(lpi_command_fits(&c, LP_KIND_QUESTION, choices, "cmd"), LP_EBADCMD);
 	lpi_command_clear(&c);
 	/* no value, or an abort: nothing to check */
-	assert_int_equal(parse("{\"action\":\"abort\",\"reason\":\"x\"}", LP_KIND_CHECKPOINT, &c), LP_OK);
+	assert_int_equal(parse("{\"action\":\"abort\",\"reason\":\"x\"}", LP_KIND_CHECKPOINT, &c),
+			 LP_OK);
 	assert_int_equal(lpi_command_fits(&c, LP_KIND_CHECKPOINT, choices, "cmd"), LP_OK);
 	lpi_command_clear(&c);
 	lpj_free(choices);
@@ -525,9 +549,13 @@ static void test_build_value_and_abort(void **state)
 	char token[LP_TOKEN_HEX + 1], *text;
 	lp_json *choices;
 	assert_int_equal(lpj_parse_any("[\"a\",\"b\"]", strlen("[\"a\",\"b\"]"), &choices), LP_OK);
-	lpi_command_spec s = {.action = LP_ACTION_RESUME, .by = "cli", .result = LP_RESULT_NONE,
-			     .pause_protocol = LP_PROTOCOL_VERSION, .pause_id = "r1.00000000",
-			     .value = "b", .choices = choices};
+	lpi_command_spec s = {.action = LP_ACTION_RESUME,
+			      .by = "cli",
+			      .result = LP_RESULT_NONE,
+			      .pause_protocol = LP_PROTOCOL_VERSION,
+			      .pause_id = "r1.00000000",
+			      .value = "b",
+			      .choices = choices};
 	assert_int_equal(lpi_command_build(LP_KIND_CHECKPOINT, &s, token, &text), LP_OK);
 	assert_non_null(strstr(text, "\"value\":\"b\""));
 	free(text);
@@ -707,8 +735,8 @@ static void test_bad_choices_refused(void **state)
 	const char *empty[] = {NULL}, *blank[] = {"a", "", NULL}, *dup[] = {"a", "b", "a", NULL},
 		   *huge[] = {big, NULL}, *bad_utf8[] = {"\xff", NULL};
 	const char *const *lists[] = {empty, blank, dup, huge, bad_utf8};
-	const char *why[] = {"choices is empty", "is empty or over", "given twice", "is empty or over",
-			     "not valid UTF-8"};
+	const char *why[] = {"choices is empty", "is empty or over", "given twice",
+			     "is empty or over", "not valid UTF-8"};
 	for (int i = 0; i < 5; i++) {
 		lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
 		o.kind = LP_KIND_CHECKPOINT;
@@ -743,8 +771,10 @@ int main(void)
 		cmocka_unit_test(test_by_decides_nothing),
 		cmocka_unit_test(test_build),
 		cmocka_unit_test_setup_teardown(test_read_odd_entries, fx_setup_run, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_claim_action_decides, fx_setup_run, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_take_records_ignored, fx_setup_run, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_claim_action_decides, fx_setup_run,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_take_records_ignored, fx_setup_run,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_claim_without_commands_dir, fx_setup_run,
 						fx_teardown),
 		cmocka_unit_test(test_value_and_abort_reason_fields),
@@ -754,7 +784,8 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_abort_reason_and_run_stop, fx_setup_run,
 						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_bad_choices_refused, fx_setup_run, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_choices_refused, fx_setup_run,
+						fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

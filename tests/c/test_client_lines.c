@@ -71,7 +71,8 @@ static void test_gc_item_line_escapes_hostile_paths(void **state)
 	(void)state;
 	/* a leftover's name comes from the directory: invalid UTF-8, LF,
 	 * U+2028 stay inside one line of valid JSON */
-	lp_gc_item odd = {"leftover", ".gc-x\n\xff", "/tmp/d/runs/.gc-x\n\xff\xe2\x80\xa8", NULL, 0};
+	lp_gc_item odd = {"leftover", ".gc-x\n\xff", "/tmp/d/runs/.gc-x\n\xff\xe2\x80\xa8", NULL,
+			  0};
 	char *line = NULL;
 
 	assert_int_equal(lp_gc_item_json(&line, &odd, 0), LP_OK);
@@ -85,8 +86,13 @@ static void test_gc_item_line_escapes_hostile_paths(void **state)
 static void test_gc_report_line(void **state)
 {
 	(void)state;
-	lp_gc_report r = {.runs = 3, .pending = 2, .leftovers = 1, .catalog_lines = 9,
-			  .kept_active = 4, .kept_young = 5, .kept_pending = 6};
+	lp_gc_report r = {.runs = 3,
+			  .pending = 2,
+			  .leftovers = 1,
+			  .catalog_lines = 9,
+			  .kept_active = 4,
+			  .kept_young = 5,
+			  .kept_pending = 6};
 	lp_gc_options opts = LP_GC_OPTIONS_INIT;
 	char *line = NULL;
 
@@ -187,18 +193,21 @@ static void test_resume_hint_repeats_only_a_non_default_dir(void **state)
 	const char *same[] = {NULL, "/tmp/lp-hint-default", "/tmp//lp-hint-default/",
 			      "/tmp/./x/../lp-hint-default"};
 	for (size_t i = 0; i < sizeof(same) / sizeof(same[0]); i++) {
-		assert_int_equal(lp_resume_hint(&hint, "r1.p1", LP_KIND_FAILURE, NULL, same[i]), LP_OK);
+		assert_int_equal(lp_resume_hint(&hint, "r1.p1", LP_KIND_FAILURE, NULL, same[i]),
+				 LP_OK);
 		assert_string_equal(hint, "pytest-live-pause resume r1.p1 --failure-reason TEXT");
 		free(hint);
 	}
 	/* another one: repeated, shell-quoted */
-	assert_int_equal(lp_resume_hint(&hint, "r1.p1", LP_KIND_CHECKPOINT, NULL, "/tmp/my pauses"), LP_OK);
+	assert_int_equal(lp_resume_hint(&hint, "r1.p1", LP_KIND_CHECKPOINT, NULL, "/tmp/my pauses"),
+			 LP_OK);
 	assert_string_equal(hint, "pytest-live-pause resume r1.p1 --pause-dir '/tmp/my pauses' "
 				  "--result 'true|false|none' --reason TEXT");
 	free(hint);
 	/* a relative default never matches: a resumer elsewhere would miss it */
 	setenv(LP_ENV_DIR, "rel-pauses", 1);
-	assert_int_equal(lp_resume_hint(&hint, "r1.p1", LP_KIND_FAILURE, NULL, "/cwd/rel-pauses"), LP_OK);
+	assert_int_equal(lp_resume_hint(&hint, "r1.p1", LP_KIND_FAILURE, NULL, "/cwd/rel-pauses"),
+			 LP_OK);
 	assert_non_null(strstr(hint, "--pause-dir /cwd/rel-pauses"));
 	free(hint);
 	unsetenv(LP_ENV_DIR);
@@ -224,8 +233,9 @@ static void test_resume_hint_is_the_pause_files(void **state)
 	assert_int_equal(lp_pause_begin(&pause, run, &popts), LP_OK);
 	assert_int_equal(lp_pause_info_load(&info, store, lp_pause_id(pause)), LP_OK);
 	/* the writer's hint, the file's and a reader's are one */
-	assert_int_equal(lp_resume_hint(&hint, info->pause_id, info->kind_code, NULL, info->pause_dir),
-			 LP_OK);
+	assert_int_equal(
+		lp_resume_hint(&hint, info->pause_id, info->kind_code, NULL, info->pause_dir),
+		LP_OK);
 	assert_string_equal(hint, lp_pause_resume_hint(pause));
 	assert_string_equal(hint, info->resume_command);
 	assert_non_null(strstr(hint, "--pause-dir"));

@@ -77,7 +77,8 @@ static void test_pending_and_ended_fields(void **state)
 		}
 		free(t);
 		claim(p, LP_ACTION_RESUME, "cli",
-		      kind ? "{\"result\":false,\"reason\":\"no\"}" : "{\"failure_reason\":\"why\"}");
+		      kind ? "{\"result\":false,\"reason\":\"no\"}"
+			   : "{\"failure_reason\":\"why\"}");
 		t = pause_text(f, f->run, p);
 		/* the verdict fields of both kinds, null where they do not apply */
 		if (kind)
@@ -231,18 +232,20 @@ static void test_oversized_fields_fit_every_reader(void **state)
 			pause_name(p, pf, sizeof pf);
 			assert_file_under(f, rid, pf, LP_CAP_PAUSE);
 			lp_pause_info *info = NULL;
-			assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)), LP_OK);
+			assert_int_equal(lp_pause_info_load(&info, f->store, lp_pause_id(p)),
+					 LP_OK);
 			assert_non_null(strstr(info->nodeid, LP_CUT_MARKER));
 			assert_non_null(strstr(info->cwd, LP_CUT_MARKER));
-			assert_non_null(strstr(kind ? info->task : info->original_failure,
-					       LP_CUT_MARKER));
+			assert_non_null(
+				strstr(kind ? info->task : info->original_failure, LP_CUT_MARKER));
 			assert_non_null(strstr(info->json, "\"cut\":["));
 			lp_pause_info_free(info);
 			/* a long verdict too */
 			char *reason = repeat(units[u], 5000);
 			lp_json *fields = lpj_object();
-			assert_int_equal(lpj_set_str(fields, kind ? "reason" : "failure_reason", reason),
-					 LP_OK);
+			assert_int_equal(
+				lpj_set_str(fields, kind ? "reason" : "failure_reason", reason),
+				LP_OK);
 			char *ftext = lpj_dump(fields);
 			claim(p, LP_ACTION_RESUME, "cli", ftext);
 			free(ftext);
@@ -321,12 +324,9 @@ int main(void)
 	test_guard(120);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_run, fx_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_pending_and_ended_fields),
-		T(test_timeout_zero_times_out_at_once),
-		T(test_timeout_inf_waits_and_is_null),
-		cmocka_unit_test(test_timeout_rule),
-		T(test_oversized_fields_fit_every_reader),
-		T(test_run_json_bounds_argv),
+		T(test_pending_and_ended_fields),          T(test_timeout_zero_times_out_at_once),
+		T(test_timeout_inf_waits_and_is_null),     cmocka_unit_test(test_timeout_rule),
+		T(test_oversized_fields_fit_every_reader), T(test_run_json_bounds_argv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

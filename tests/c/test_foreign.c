@@ -71,8 +71,8 @@ static void test_listed_beside_ours(void **state)
 	fx *f = *state;
 	lp_pause *ours = fx_pause(f, LP_KIND_CHECKPOINT, 30); /* pending/ and the catalog exist */
 	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lpi_now());
-	write_v011(f, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb", "resumed",
-		   (long)getpid(), lpi_now());
+	write_v011(f, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+		   "resumed", (long)getpid(), lpi_now());
 	ids s = {0};
 	assert_int_equal(lp_store_list(f->store, 0, on_info, &s), 0);
 	assert_int_equal(s.n, 2); /* both pending ones, the resumed one not */
@@ -257,7 +257,8 @@ static void test_typed_info_and_verdict(void **state)
 	assert_true(i->finished_at == 0);
 	lp_pause_info_free(i);
 	lp_resolution res = {0};
-	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, "cli", "{\"result\": true, \"reason\": \"ok\\u2028x\"}"),
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, "cli",
+					"{\"result\": true, \"reason\": \"ok\\u2028x\"}"),
 			 LP_OK);
 	lp_resolution_clear(&res);
 	assert_int_equal(lp_pause_info_load(&i, f->store, lp_pause_id(p)), LP_OK);

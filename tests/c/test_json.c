@@ -26,7 +26,8 @@ static void test_parse_ok(void **state)
 {
 	(void)state;
 	lp_json *j = NULL;
-	assert_int_equal(parse(" {\"a\": \"x\", \"b\": 2, \"c\": [1, {\"d\": null}]}\n", &j), LP_OK);
+	assert_int_equal(parse(" {\"a\": \"x\", \"b\": 2, \"c\": [1, {\"d\": null}]}\n", &j),
+			 LP_OK);
 	assert_string_equal(lpj_get_str(j, "a"), "x");
 	assert_int_equal(lpj_get_int(j, "b", -1), 2);
 	assert_true(lpj_has(j, "c"));
@@ -55,8 +56,13 @@ static void test_parse_011_nonfinite_tokens(void **state)
 	assert_int_equal(lpj_get_int(j, "x", -1), 1);
 	lpj_free(j);
 	/* not Python's tokens: refused with jansson's message */
-	const char *bad[] = {"{\"t\": Infinityx}", "{\"t\": -Infinityx}", "{\"t\": infinity}",
-			     "{\"t\": Nan}", "{\"t\": NaN", "[Infinity]", "{\"t\": Infinity Infinity}"};
+	const char *bad[] = {"{\"t\": Infinityx}",
+			     "{\"t\": -Infinityx}",
+			     "{\"t\": infinity}",
+			     "{\"t\": Nan}",
+			     "{\"t\": NaN",
+			     "[Infinity]",
+			     "{\"t\": Infinity Infinity}"};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		j = (lp_json *)1;
 		assert_int_equal(lpj_parse_object_011(bad[i], strlen(bad[i]), "pause file", &j),
@@ -90,25 +96,25 @@ static void test_parse_rejects(void **state)
 		"42",
 		"null",
 		"true",
-		"   ",                       /* whitespace only */
-		"{\"a\":1} x",              /* trailing garbage */
+		"   ",         /* whitespace only */
+		"{\"a\":1} x", /* trailing garbage */
 		"{}{}",
 		"{\"a\":1}}",
-		"{\"a\":1",                  /* truncated */
+		"{\"a\":1", /* truncated */
 		"{'a':1}",
 		"{\"a\":1,}",
 		"{\"a\":NaN}",
-		"{\"a\":\"\xff\"}",          /* invalid UTF-8 */
-		"{\"a\":\"\xc3\"}",          /* truncated sequence */
-		"{\"\xed\xa0\x80\":1}",      /* an encoded surrogate */
-		"{\"a\":\"\\u0000\"}",       /* NUL in a string */
-		"\xef\xbb\xbf{}",            /* a byte-order mark */
+		"{\"a\":\"\xff\"}",     /* invalid UTF-8 */
+		"{\"a\":\"\xc3\"}",     /* truncated sequence */
+		"{\"\xed\xa0\x80\":1}", /* an encoded surrogate */
+		"{\"a\":\"\\u0000\"}",  /* NUL in a string */
+		"\xef\xbb\xbf{}",       /* a byte-order mark */
 	};
 	for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++)
 		assert_rejected(bad[k], strlen(bad[k]));
 	assert_rejected("", 0);
 	assert_non_null(strstr(lp_error_message(), "empty"));
-	assert_rejected("{}\0", 3);           /* a raw NUL after the object */
+	assert_rejected("{}\0", 3);              /* a raw NUL after the object */
 	assert_rejected("{\"a\":\"b\0c\"}", 11); /* a raw NUL inside */
 }
 
@@ -228,7 +234,9 @@ static void test_identity_fields(void **state)
 	(void)state;
 	lp_json *j = NULL;
 	assert_int_equal(parse("{\"hostname\":\"h\",\"boot_id\":\"b\",\"pid\":42,"
-			       "\"pid_start_time\":\"18446744073709551615\"}", &j), LP_OK);
+			       "\"pid_start_time\":\"18446744073709551615\"}",
+			       &j),
+			 LP_OK);
 	lpi_identity id;
 	lpj_get_identity(j, &id);
 	assert_string_equal(id.hostname, "h");
@@ -283,9 +291,10 @@ static size_t dumped_size(const char *s)
 static void test_encoded_size(void **state)
 {
 	(void)state;
-	const char *texts[] = {"plain", "tab\tnl\nquote\"back\\", "\x01\x1f\x1b[2J",
-			       "caf\xc3\xa9 \xf0\x9f\x98\x80", "\x7f del", "\xe2\x80\xa8 sep",
-			       "\xc2\x85 nel", ""};
+	const char *texts[] = {"plain",           "tab\tnl\nquote\"back\\",
+			       "\x01\x1f\x1b[2J", "caf\xc3\xa9 \xf0\x9f\x98\x80",
+			       "\x7f del",        "\xe2\x80\xa8 sep",
+			       "\xc2\x85 nel",    ""};
 	for (size_t k = 0; k < sizeof texts / sizeof *texts; k++) {
 		assert_true(lpj_encoded_size(texts[k]) >= dumped_size(texts[k]));
 		assert_int_equal(lpj_encoded_size(texts[k]), dumped_size(texts[k]));
@@ -300,7 +309,7 @@ static void test_encoded_size(void **state)
 static void test_text_fit_cuts_by_encoded_size(void **state)
 {
 	(void)state;
-	const char *units[] = {"\x01", "\x1b[2J", "\xf0\x9f\x98\x80", "a\"", "\xe2\x80\xa8",
+	const char *units[] = {"\x01",         "\x1b[2J", "\xf0\x9f\x98\x80", "a\"", "\xe2\x80\xa8",
 			       "\xc3\xa9\x02", "x"};
 	size_t caps[] = {64, 1000, 4097, 65536};
 	for (size_t u = 0; u < sizeof units / sizeof *units; u++) {

@@ -152,9 +152,9 @@ static void test_other_host(void **state)
 	assert_int_equal(lpi_identity_judge(&rec, now, interval), LP_LIVE_ALIVE);
 	assert_int_equal(lpi_identity_judge(&rec, now - interval, interval), LP_LIVE_ALIVE);
 	assert_int_equal(lpi_identity_judge(&rec, now - 100 * interval, interval), LP_LIVE_DEAD);
-	assert_int_equal(lpi_identity_judge(&rec, now - (LP_HEARTBEAT_MISSES + 2) * interval,
-					   interval),
-			 LP_LIVE_DEAD);
+	assert_int_equal(
+		lpi_identity_judge(&rec, now - (LP_HEARTBEAT_MISSES + 2) * interval, interval),
+		LP_LIVE_DEAD);
 	/* no heartbeat to judge by: assumed alive */
 	assert_int_equal(lpi_identity_judge(&rec, 0, interval), LP_LIVE_ALIVE);
 	assert_int_equal(lpi_identity_judge(&rec, now - 1000, 0), LP_LIVE_ALIVE);
@@ -176,14 +176,10 @@ int main(void)
 {
 	test_guard(60);
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_self_alive),
-		cmocka_unit_test(test_start_time),
-		cmocka_unit_test(test_dead_pid),
-		cmocka_unit_test(test_zombie_dead),
-		cmocka_unit_test(test_pid_reused),
-		cmocka_unit_test(test_other_boot),
-		cmocka_unit_test(test_other_host),
-		cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_self_alive), cmocka_unit_test(test_start_time),
+		cmocka_unit_test(test_dead_pid),   cmocka_unit_test(test_zombie_dead),
+		cmocka_unit_test(test_pid_reused), cmocka_unit_test(test_other_boot),
+		cmocka_unit_test(test_other_host), cmocka_unit_test(test_clocks),
 	};
 	return cmocka_run_group_tests_name("liveness", tests, NULL, NULL);
 }

@@ -37,8 +37,7 @@ static int resume_child(void *arg)
 }
 
 /* Pause p waits while a forked child resumes it with o: the child's rc. */
-static int wait_resumed_by_child(fx *f, lp_pause *p, const lp_resume_options *o,
-				 lp_resolution *res)
+static int wait_resumed_by_child(fx *f, lp_pause *p, const lp_resume_options *o, lp_resolution *res)
 {
 	resumer r = {.dir = f->dir, .ref = lp_pause_id(p), .o = *o, .go_fd = -1};
 	pid_t pid = fork_child(resume_child, &r);
@@ -465,10 +464,12 @@ static void test_resume_unknown(void **state)
 	assert_int_equal(lp_pause_resume(NULL, f->store, "..", &o), LP_EINVAL);
 	assert_int_equal(lp_pause_resume(NULL, f->store, "/etc/passwd", &o), LP_EINVAL);
 	/* an id of ours must be in the directory of its run */
-	assert_int_equal(lp_pause_resume(NULL, f->store, "../../runs/r2/pauses/r1.deadbeef.json", &o),
-			 LP_EINVAL);
+	assert_int_equal(
+		lp_pause_resume(NULL, f->store, "../../runs/r2/pauses/r1.deadbeef.json", &o),
+		LP_EINVAL);
 	/* an id of another shape (0.1.1's) is looked for where the path says */
-	assert_int_equal(lp_pause_resume(NULL, f->store, "../../runs/r1/pauses/x.json", &o), LP_ENOTFOUND);
+	assert_int_equal(lp_pause_resume(NULL, f->store, "../../runs/r1/pauses/x.json", &o),
+			 LP_ENOTFOUND);
 }
 
 static void test_resume_twice(void **state)
@@ -556,7 +557,8 @@ static void write_command(chain *c, int k)
 	switch (k) {
 	case 1: /* a wrong type in a typed command (a seed-format one would
 		 * read it as null, as 0.1.1 did) */
-		assert_int_equal(write_text(c->cmd, "{\"action\":\"resume\",\"failure_reason\": 5}", 39), 0);
+		assert_int_equal(
+			write_text(c->cmd, "{\"action\":\"resume\",\"failure_reason\": 5}", 39), 0);
 		backdate(c->cmd, 10);
 		break;
 	case 2: /* a JSON array: parses, but not an object */
@@ -569,19 +571,17 @@ static void write_command(chain *c, int k)
 		memcpy(big + sizeof big - 2, "\"}", 2);
 		assert_int_equal(write_text(c->cmd, big, sizeof big), 0);
 		break;
-	case 4: /* a symlink */
-		assert_int_equal(symlink("/etc/hostname", c->cmd), 0);
-		break;
-	case 5: /* a FIFO */
-		assert_int_equal(mkfifo(c->cmd, 0600), 0);
-		break;
+	case 4: /* a symlink */ assert_int_equal(symlink("/etc/hostname", c->cmd), 0); break;
+	case 5: /* a FIFO */ assert_int_equal(mkfifo(c->cmd, 0600), 0); break;
 	case 6: /* an unknown action (an unknown field would be ignored) */
-		assert_int_equal(write_text(c->cmd, "{\"failure_reason\":\"x\",\"action\":\"rm\"}", 36), 0);
+		assert_int_equal(
+			write_text(c->cmd, "{\"failure_reason\":\"x\",\"action\":\"rm\"}", 36), 0);
 		backdate(c->cmd, 10);
 		break;
 	default:
-		assert_int_equal(write_text(c->cmd, "{\"failure_reason\":\"finally\",\"by\":\"hand\"}",
-					    40), 0);
+		assert_int_equal(
+			write_text(c->cmd, "{\"failure_reason\":\"finally\",\"by\":\"hand\"}", 40),
+			0);
 		break;
 	}
 }
@@ -747,7 +747,9 @@ static void test_claim_kinds(void **state)
 	lp_pause_free(p);
 
 	p = fx_pause(f, LP_KIND_FAILURE, 20);
-	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, "plugin", "{\"failure_reason\":\"mocked\"}"), LP_OK);
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, "plugin",
+					"{\"failure_reason\":\"mocked\"}"),
+			 LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
 	assert_string_equal(res.by, "plugin");
 	assert_string_equal(res.failure_reason, "mocked");
@@ -755,7 +757,9 @@ static void test_claim_kinds(void **state)
 	lp_pause_free(p);
 
 	p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
-	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", "{\"signal\":\"SIGTERM\"}"), LP_OK);
+	assert_int_equal(
+		lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", "{\"signal\":\"SIGTERM\"}"),
+		LP_OK);
 	assert_int_equal(res.outcome, LP_OUTCOME_ABORTED);
 	lp_resolution_clear(&res);
 	lp_pause_free(p);
@@ -797,8 +801,8 @@ static void test_claim_bad_fields(void **state)
 	assert_int_equal(rc3, LP_OK);
 	assert_int_equal(oc, LP_OUTCOME_ABORTED);
 	if (files != 0 || rejected != 0)
-		fprintf(stderr, "bad claims left %d files and %d command_rejected events\n",
-			files, rejected);
+		fprintf(stderr, "bad claims left %d files and %d command_rejected events\n", files,
+			rejected);
 	assert_int_equal(rejected, 0);
 	assert_int_equal(files, 0);
 	/* the message says what was wrong, once and legibly (the claim
@@ -941,7 +945,8 @@ static void test_stale_owner_zombie(void **state)
 	o2.take_timeout = 1;
 	int rc = n > 0 ? (id[n] = '\0', lp_pause_resume(NULL, f->store, id, &o2)) : LP_ERROR;
 	char c[256];
-	int written = n > 0 && exists(fx_path(f, c, sizeof c, "runs/r1/commands/%s.resume.json", id));
+	int written =
+		n > 0 && exists(fx_path(f, c, sizeof c, "runs/r1/commands/%s.resume.json", id));
 	assert_int_equal(wait_child(pid, 15000), 0);
 	assert_true(n > 0);
 	assert_int_equal(w, 0);

@@ -30,11 +30,12 @@ static void test_notify_runs_without_a_shell_with_the_pause_env(void **state)
 	make_tmpdir(dir);
 	snprintf(out, sizeof out, "%s/env.txt", dir);
 	/* the argv is passed as is: "$X" here is sh's, not a shell of ours */
-	snprintf(script, sizeof script,
-		 "printf '%%s|%%s|%%s|%%s|%%s|%%s' \"$PYTEST_LIVE_PAUSE_ID\" \"$PYTEST_LIVE_PAUSE_KIND\" "
-		 "\"$PYTEST_LIVE_PAUSE_NODEID\" \"$PYTEST_LIVE_PAUSE_RUN_ID\" \"$PYTEST_LIVE_PAUSE_DIR\" "
-		 "\"$1\" > %s",
-		 out);
+	snprintf(
+		script, sizeof script,
+		"printf '%%s|%%s|%%s|%%s|%%s|%%s' \"$PYTEST_LIVE_PAUSE_ID\" \"$PYTEST_LIVE_PAUSE_KIND\" "
+		"\"$PYTEST_LIVE_PAUSE_NODEID\" \"$PYTEST_LIVE_PAUSE_RUN_ID\" \"$PYTEST_LIVE_PAUSE_DIR\" "
+		"\"$1\" > %s",
+		out);
 	const char *argv[] = {"sh", "-c", script, "sh", "a b;$(c)", NULL};
 	lp_notify *n = NULL;
 	assert_int_equal(lp_notify_spawn(&n, argv, &ENV, 30), LP_OK);

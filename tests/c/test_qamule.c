@@ -125,13 +125,15 @@ static void test_checkpoint_true_false(void **state)
 	qfx *q = *state;
 	lp_qamule_result r;
 	assert_int_equal(read_text(q, LP_KIND_CHECKPOINT,
-				   "{\"result\": true, \"reason\": \"looks right \xc3\xa9\"}\n", &r),
+				   "{\"result\": true, \"reason\": \"looks right \xc3\xa9\"}\n",
+				   &r),
 			 LP_QAMULE_OK);
 	assert_int_equal(r.status, LP_QAMULE_OK);
 	assert_null(r.message);
 	assert_int_equal(r.result, LP_RESULT_TRUE);
 	assert_string_equal(r.reason, "looks right \xc3\xa9");
-	assert_string_equal(r.payload_json, "{\"reason\":\"looks right \xc3\xa9\",\"result\":true}");
+	assert_string_equal(r.payload_json,
+			    "{\"reason\":\"looks right \xc3\xa9\",\"result\":true}");
 	lp_qamule_result_clear(&r);
 
 	assert_int_equal(read_text(q, LP_KIND_CHECKPOINT, "{\"result\":false}", &r), LP_QAMULE_OK);
@@ -173,11 +175,19 @@ static void test_checkpoint_invalid_json(void **state)
 {
 	qfx *q = *state;
 	const char *const bad[] = {
-		"", "   ", "{", "{\"result\": true", "{'result': true}", "{\"result\": tru}",
-		"{\"result\": true} x", "{}{}", "{\"result\": true,}", "{\"result\": NaN}",
-		"{\"result\": true, \"result\": false}", /* duplicate keys */
+		"",
+		"   ",
+		"{",
+		"{\"result\": true",
+		"{'result': true}",
+		"{\"result\": tru}",
+		"{\"result\": true} x",
+		"{}{}",
+		"{\"result\": true,}",
+		"{\"result\": NaN}",
+		"{\"result\": true, \"result\": false}",    /* duplicate keys */
 		"{\"result\": true, \"reason\": \"\xff\"}", /* invalid UTF-8 */
-		"\xef\xbb\xbf{\"result\": true}",          /* a BOM */
+		"\xef\xbb\xbf{\"result\": true}",           /* a BOM */
 		NULL,
 	};
 	for (int i = 0; bad[i]; i++)
@@ -195,7 +205,8 @@ static void test_checkpoint_not_object(void **state)
 	qfx *q = *state;
 	const char *const bad[] = {"[true]", "true", "3", "\"result\"", "null", "[]", NULL};
 	for (int i = 0; bad[i]; i++)
-		assert_invalid(q, LP_KIND_CHECKPOINT, bad[i], "Pause result must be a JSON object.");
+		assert_invalid(q, LP_KIND_CHECKPOINT, bad[i],
+			       "Pause result must be a JSON object.");
 }
 
 static void test_checkpoint_fields(void **state)
@@ -226,17 +237,20 @@ static void test_failure_payload(void **state)
 {
 	qfx *q = *state;
 	lp_qamule_result r;
-	assert_int_equal(read_text(q, LP_KIND_FAILURE,
-				   "{\"status\": \"confirmed\", \"reason\": \"observed\", "
-				   "\"n\": 0.1, \"big\": 12345678901, \"list\": [1, {\"z\": null, \"a\": true}]}",
-				   &r),
-			 LP_QAMULE_OK);
+	assert_int_equal(
+		read_text(
+			q, LP_KIND_FAILURE,
+			"{\"status\": \"confirmed\", \"reason\": \"observed\", "
+			"\"n\": 0.1, \"big\": 12345678901, \"list\": [1, {\"z\": null, \"a\": true}]}",
+			&r),
+		LP_QAMULE_OK);
 	assert_null(r.message);
 	assert_int_equal(r.result, LP_RESULT_NONE);
 	assert_null(r.reason); /* the payload of a failure is not a verdict */
-	assert_string_equal(r.payload_json,
-			    "{\"big\":12345678901,\"list\":[1,{\"a\":true,\"z\":null}],\"n\":"
-			    "0.10000000000000001,\"reason\":\"observed\",\"status\":\"confirmed\"}");
+	assert_string_equal(
+		r.payload_json,
+		"{\"big\":12345678901,\"list\":[1,{\"a\":true,\"z\":null}],\"n\":"
+		"0.10000000000000001,\"reason\":\"observed\",\"status\":\"confirmed\"}");
 	/* it reads back as an object */
 	lp_json *j = NULL;
 	assert_int_equal(lpj_parse_object(r.payload_json, strlen(r.payload_json), "payload", &j),
@@ -292,8 +306,7 @@ static void test_refuses_symlink_fifo_dir(void **state)
 
 	qpath(q, dir, sizeof dir, "dir.json");
 	assert_int_equal(mkdir(dir, 0700), 0);
-	assert_int_equal(lp_qamule_result_read(dir, LP_KIND_FAILURE, &r),
-			 LP_QAMULE_INVALID_RESULT);
+	assert_int_equal(lp_qamule_result_read(dir, LP_KIND_FAILURE, &r), LP_QAMULE_INVALID_RESULT);
 	lp_qamule_result_clear(&r);
 }
 
@@ -523,10 +536,13 @@ static void test_claim_checkpoint_missing_and_invalid(void **state)
 	assert_int_equal(e.result, LP_RESULT_NONE);
 	assert_string_equal(e.reason, "Checkpoint resumed without a result payload.");
 	assert_non_null(line_of(&e, 1, buf, sizeof buf));
-	assert_int_equal(strncmp(buf, "QAMULE_PAUSE_WARNING {\"event\": \"qamule.pause_warning\", "
-				      "\"outcome\": \"missing_result\", \"pause_reason\": \"checkpoint\", "
-				      "\"reason\": \"Checkpoint resumed without a result payload.\"", 160),
-			 0);
+	assert_int_equal(
+		strncmp(buf,
+			"QAMULE_PAUSE_WARNING {\"event\": \"qamule.pause_warning\", "
+			"\"outcome\": \"missing_result\", \"pause_reason\": \"checkpoint\", "
+			"\"reason\": \"Checkpoint resumed without a result payload.\"",
+			160),
+		0);
 	assert_null(line_of(&e, 2, buf, sizeof buf));
 	lp_qamule_ending_clear(&e);
 	lp_pause_free(d->pause);
@@ -547,13 +563,15 @@ static void test_claim_checkpoint_missing_and_invalid(void **state)
 static void test_claim_failure_payload(void **state)
 {
 	dfx *d = dfx_open(state, LP_KIND_FAILURE);
-	write_result(d, "{\"n\": 1.5, \"a\": \"\\u00e9\", \"x\": 0.1, \"h\": 100.0, \"l\": [1, null]}");
+	write_result(
+		d, "{\"n\": 1.5, \"a\": \"\\u00e9\", \"x\": 0.1, \"h\": 100.0, \"l\": [1, null]}");
 	lp_qamule_ending e;
 	char buf[2048], want[2048];
 	assert_int_equal(lp_qamule_claim(&e, d->pause, &d->req), LP_OK);
 	assert_int_equal(e.status, LP_QAMULE_OK);
 	/* Python's json.dumps(sort_keys=True, ensure_ascii=False) */
-	const char *payload = "{\"a\": \"\xc3\xa9\", \"h\": 100.0, \"l\": [1, null], \"n\": 1.5, \"x\": 0.1}";
+	const char *payload =
+		"{\"a\": \"\xc3\xa9\", \"h\": 100.0, \"l\": [1, null], \"n\": 1.5, \"x\": 0.1}";
 	assert_string_equal(e.payload_json, payload);
 	assert_non_null(line_of(&e, 1, buf, sizeof buf));
 	snprintf(want, sizeof want,
@@ -678,19 +696,24 @@ static void test_ending_from_timeout_and_abort(void **state)
 static void test_event_line_and_fields(void **state)
 {
 	(void)state;
-	lp_qamule_request req = {LP_KIND_CHECKPOINT, "t.py::x\x1b[2J\xe2\x80\xa8", "ab", "/r/ab.json",
-				 "SIGUSR2", 42};
+	lp_qamule_request req = {LP_KIND_CHECKPOINT,
+				 "t.py::x\x1b[2J\xe2\x80\xa8",
+				 "ab",
+				 "/r/ab.json",
+				 "SIGUSR2",
+				 42};
 	char *line = NULL;
 	assert_int_equal(lp_qamule_event_line(&line, &req, "look", 600), LP_OK);
-	assert_string_equal(line,
-			    "QAMULE_PAUSE_EVENT {\"context\": {\"task\": \"look\"}, \"event\": "
-			    "\"qamule.pause\", \"nodeid\": \"t.py::x\\u001b[2J\\u2028\", \"pid\": 42, "
-			    "\"reason\": \"checkpoint\", \"request_id\": \"ab\", \"result_path\": "
-			    "\"/r/ab.json\", \"signal\": \"SIGUSR2\", \"timeout_sec\": 600}");
+	assert_string_equal(
+		line, "QAMULE_PAUSE_EVENT {\"context\": {\"task\": \"look\"}, \"event\": "
+		      "\"qamule.pause\", \"nodeid\": \"t.py::x\\u001b[2J\\u2028\", \"pid\": 42, "
+		      "\"reason\": \"checkpoint\", \"request_id\": \"ab\", \"result_path\": "
+		      "\"/r/ab.json\", \"signal\": \"SIGUSR2\", \"timeout_sec\": 600}");
 	free(line);
 	req.kind = LP_KIND_FAILURE;
 	req.nodeid = "t.py::x";
-	assert_int_equal(lp_qamule_event_line(&line, &req, "E  1 != 2\n", LP_TIMEOUT_FOREVER), LP_OK);
+	assert_int_equal(lp_qamule_event_line(&line, &req, "E  1 != 2\n", LP_TIMEOUT_FOREVER),
+			 LP_OK);
 	assert_non_null(strstr(line, "{\"context\": {\"longrepr\": \"E  1 != 2\\n\", \"outcome\": "
 				     "\"failed\", \"when\": \"call\"}"));
 	assert_non_null(strstr(line, "\"timeout_sec\": null}"));

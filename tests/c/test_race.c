@@ -184,7 +184,10 @@ static int lane_main(void *arg)
 			return CHILD_SETUP_FAILED;
 		/* aim from 30 ms early to 30 ms late, varying by trial */
 		int jitter = ((t * 7 + l->index * 13) % 61) - 30;
-		racer r = {.dir = l->dir, .id = lp_pause_id(p), .go_fd = go[0], .close_fd = go[1],
+		racer r = {.dir = l->dir,
+			   .id = lp_pause_id(p),
+			   .go_fd = go[0],
+			   .close_fd = go[1],
 			   .index = 0,
 			   .at_ms = t0 + 200 + jitter};
 		fflush(NULL);
@@ -213,13 +216,14 @@ static int lane_main(void *arg)
 		int child_won = child == LP_OK;
 		int was_timeout = res.outcome == LP_OUTCOME_TIMED_OUT;
 		if (child_won == was_timeout)
-			bad = lane_fail(t, was_timeout ? "both the resumer and the timeout won"
-							: "neither the resumer nor the timeout won",
+			bad = lane_fail(t,
+					was_timeout ? "both the resumer and the timeout won"
+						    : "neither the resumer nor the timeout won",
 					lp_error_name(child));
 		else if (!child_won && child != LP_ETIMEDOUT)
 			bad = lane_fail(t, "the resumer lost with", lp_error_name(child));
-		else if (child_won && (res.outcome != LP_OUTCOME_RESUMED ||
-				       strcmp(res.by, "child-0") != 0))
+		else if (child_won &&
+			 (res.outcome != LP_OUTCOME_RESUMED || strcmp(res.by, "child-0") != 0))
 			bad = lane_fail(t, "resumed, but by", res.by);
 		won += child_won;
 		timed_out += was_timeout;
@@ -244,7 +248,8 @@ static void test_deadline_race(void **state)
 	assert_int_equal(pipe2(out, O_CLOEXEC), 0);
 	pid_t pids[N_LANES];
 	for (int k = 0; k < N_LANES; k++) {
-		lane l = {.dir = f->dir, .index = k, .trials = N_TRIALS / N_LANES, .out_fd = out[1]};
+		lane l = {
+			.dir = f->dir, .index = k, .trials = N_TRIALS / N_LANES, .out_fd = out[1]};
 		pids[k] = fork_child(lane_main, &l);
 	}
 	close(out[1]);

@@ -131,8 +131,9 @@ static int ask_all(lp_store *s, const char *id)
 	const char *args[] = {"lines=200", "tag=a=b", NULL};
 	if (send_one(s, id, LP_REQUEST_ACTION, "logcat", args, &a) != LP_OK)
 		return 14;
-	bad = !a.ok || !a.data_json || strcmp(a.data_json, "{\"lines\":\"200\",\"tag\":\"a=b\"}") != 0 ||
-	      a.nfiles != 1 || strcmp(a.files[0], "/tmp/shot.png") != 0;
+	bad = !a.ok || !a.data_json ||
+	      strcmp(a.data_json, "{\"lines\":\"200\",\"tag\":\"a=b\"}") != 0 || a.nfiles != 1 ||
+	      strcmp(a.files[0], "/tmp/shot.png") != 0;
 	lp_answer_clear(&a);
 	if (bad)
 		return 15;
@@ -149,7 +150,8 @@ static void test_round_trip(void **state)
 	assert_int_equal(lp_run_set_requests(f->run, 1, actions), LP_OK);
 	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, LP_TIMEOUT_FOREVER);
 	char *doc = slurp(lp_pause_path(p));
-	assert_non_null(strstr(doc, "\"requests\":{\"actions\":[\"screenshot\",\"logcat\"],\"eval\":true}"));
+	assert_non_null(strstr(
+		doc, "\"requests\":{\"actions\":[\"screenshot\",\"logcat\"],\"eval\":true}"));
 	free(doc);
 	echo_calls = 0;
 	assert_int_equal(serve_while(f, p, ask_all, 1), 0);
@@ -269,16 +271,19 @@ static void test_ended_and_offerless(void **state)
 	/* no lp_run_set_requests: the pause offers nothing */
 	lp_pause *p = fx_pause(f, LP_KIND_FAILURE, LP_TIMEOUT_FOREVER);
 	lp_answer a = {0};
-	assert_int_equal(send_one(f->store, lp_pause_id(p), LP_REQUEST_EVAL, "1", NULL, &a), LP_ENOEVAL);
+	assert_int_equal(send_one(f->store, lp_pause_id(p), LP_REQUEST_EVAL, "1", NULL, &a),
+			 LP_ENOEVAL);
 	assert_non_null(strstr(lp_error_message(), "takes no eval"));
 	assert_int_equal(send_one(f->store, lp_pause_id(p), LP_REQUEST_ACTION, "x", NULL, &a),
 			 LP_ENOACTION);
 	lp_resolution res = {0};
 	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, "test", NULL), LP_OK);
 	lp_resolution_clear(&res);
-	assert_int_equal(send_one(f->store, lp_pause_id(p), LP_REQUEST_EVAL, "1", NULL, &a), LP_ERESUMED);
+	assert_int_equal(send_one(f->store, lp_pause_id(p), LP_REQUEST_EVAL, "1", NULL, &a),
+			 LP_ERESUMED);
 	assert_non_null(strstr(lp_error_message(), "has ended"));
-	assert_int_equal(send_one(f->store, "r1.nosuch", LP_REQUEST_EVAL, "1", NULL, &a), LP_ENOTFOUND);
+	assert_int_equal(send_one(f->store, "r1.nosuch", LP_REQUEST_EVAL, "1", NULL, &a),
+			 LP_ENOTFOUND);
 	lp_request_options o = LP_REQUEST_OPTIONS_INIT;
 	o.code = "";
 	assert_int_equal(lp_request_send(&a, f->store, lp_pause_id(p), &o), LP_EINVAL);
@@ -331,10 +336,10 @@ static void test_parsers(void **state)
 	static const char *const bad[] = {
 		"",
 		"[]",
-		"{\"type\":\"eval\",\"code\":\"1\"}",                              /* no id */
-		"{\"request_id\":\"a.b\",\"type\":\"eval\",\"code\":\"1\"}",       /* '.' */
-		"{\"request_id\":\"a\",\"type\":\"run\",\"code\":\"1\"}",          /* type */
-		"{\"request_id\":\"a\",\"type\":\"eval\"}",                       /* no code */
+		"{\"type\":\"eval\",\"code\":\"1\"}",                        /* no id */
+		"{\"request_id\":\"a.b\",\"type\":\"eval\",\"code\":\"1\"}", /* '.' */
+		"{\"request_id\":\"a\",\"type\":\"run\",\"code\":\"1\"}",    /* type */
+		"{\"request_id\":\"a\",\"type\":\"eval\"}",                  /* no code */
 		"{\"request_id\":\"a\",\"type\":\"eval\",\"code\":\"\"}",
 		"{\"request_id\":\"a\",\"type\":\"eval\",\"code\":\"1\",\"timeout\":0}",
 		"{\"request_id\":\"a\",\"type\":\"eval\",\"code\":\"1\",\"timeout\":\"5\"}",

@@ -24,8 +24,8 @@ static int check_events(const char *text, const char *run_id)
 		lp_json *j = NULL;
 		int rc = lpj_parse_object(line, (size_t)(nl - line), "event line", &j);
 		if (rc != LP_OK)
-			fprintf(stderr, "bad line: %.*s\n", (int)(nl - line > 200 ? 200 : nl - line),
-				line);
+			fprintf(stderr, "bad line: %.*s\n",
+				(int)(nl - line > 200 ? 200 : nl - line), line);
 		assert_int_equal(rc, LP_OK);
 		assert_non_null(lpj_get_str(j, "event"));
 		assert_string_equal(lpj_get_str(j, "run_id"), run_id);
@@ -177,7 +177,8 @@ static void test_run_event(void **state)
 {
 	fx *f = *state;
 	assert_int_equal(lp_run_event(f->run, "checkpoint_mocked",
-				      "{\"nodeid\":\"t.py::t\",\"result\":true}"), LP_OK);
+				      "{\"nodeid\":\"t.py::t\",\"result\":true}"),
+			 LP_OK);
 	assert_int_equal(lp_run_event(f->run, "bare", NULL), LP_OK);
 	/* the reserved fields are the runtime's */
 	assert_int_equal(lp_run_event(f->run, "mine", "{\"event\":\"forged\",\"run_id\":\"x\"}"),
@@ -248,12 +249,8 @@ int main(void)
 	test_guard(120);
 #define T(fn) cmocka_unit_test_setup_teardown(fn, fx_setup_run, fx_teardown)
 	const struct CMUnitTest tests[] = {
-		T(test_start_generated),
-		T(test_start_options),
-		T(test_start_refused),
-		T(test_join_and_end),
-		T(test_run_event),
-		T(test_events_concurrent),
+		T(test_start_generated), T(test_start_options), T(test_start_refused),
+		T(test_join_and_end),    T(test_run_event),     T(test_events_concurrent),
 	};
 	return cmocka_run_group_tests_name("run", tests, NULL, NULL);
 }

@@ -162,16 +162,20 @@ static void test_list_skips_bad_files(void **state)
 	lp_pause *a = begin(f->run);
 	char d[256];
 	assert_int_equal(write_text(fx_path(f, d, sizeof d, "runs/r1/pauses/r1.0badf00d.json"),
-				    "not json", 8), 0);
+				    "not json", 8),
+			 0);
 	assert_int_equal(write_text(fx_path(f, d, sizeof d, "pending/r1.0badf00d"), "", 0), 0);
 	/* a pause file that names another pause */
 	char *text = slurp(lp_pause_path(a));
 	assert_int_equal(write_text(fx_path(f, d, sizeof d, "runs/r1/pauses/r1.1badf00d.json"),
-				    text, strlen(text)), 0);
+				    text, strlen(text)),
+			 0);
 	free(text);
 	assert_int_equal(symlink(lp_pause_path(a),
-				 fx_path(f, d, sizeof d, "runs/r1/pauses/r1.2badf00d.json")), 0);
-	assert_int_equal(write_text(fx_path(f, d, sizeof d, "runs/r1/pauses/notes.txt"), "x", 1), 0);
+				 fx_path(f, d, sizeof d, "runs/r1/pauses/r1.2badf00d.json")),
+			 0);
+	assert_int_equal(write_text(fx_path(f, d, sizeof d, "runs/r1/pauses/notes.txt"), "x", 1),
+			 0);
 	assert_int_equal(mkdir(fx_path(f, d, sizeof d, "runs/not.a.run"), 0700), 0);
 	seen s;
 	list(f->store, 0, &s);
@@ -277,7 +281,8 @@ static void test_info_load_other_dir(void **state)
 	wrong.failure_reason = NULL;
 	wrong.has_result = 1;
 	assert_int_equal(lp_pause_resume(NULL, NULL, path, &wrong), LP_EKIND); /* no store needed */
-	assert_int_equal(lp_pause_resume(NULL, NULL, lp_pause_id(p), &o), LP_EINVAL); /* an id does */
+	assert_int_equal(lp_pause_resume(NULL, NULL, lp_pause_id(p), &o),
+			 LP_EINVAL); /* an id does */
 	assert_int_equal(lp_pause_resume(NULL, f->store, path, &o), LP_OK);
 	lp_resolution res = {0};
 	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
@@ -348,8 +353,8 @@ static void test_run_info(void **state)
 	assert_int_equal(lp_run_info_load(&ri, f->store, "r1.x"), LP_EINVAL);
 
 	/* a run whose process is gone */
-	starter st = {.dir = f->dir, .run_id = "gone", .hold_fd = -1, .close_fd = -1,
-		      .ready_fd = -1};
+	starter st = {
+		.dir = f->dir, .run_id = "gone", .hold_fd = -1, .close_fd = -1, .ready_fd = -1};
 	assert_int_equal(wait_child(fork_child(start_run_child, &st), 15000), 0);
 	assert_int_equal(lp_run_info_load(&ri, f->store, "gone"), LP_OK);
 	assert_string_equal(ri->state, "stale");
@@ -419,8 +424,8 @@ static void test_watch_run_ended(void **state)
 	assert_null(info);
 	assert_non_null(strstr(lp_error_message(), "r1"));
 	/* a run whose owner died */
-	starter st = {.dir = f->dir, .run_id = "gone", .hold_fd = -1, .close_fd = -1,
-		      .ready_fd = -1};
+	starter st = {
+		.dir = f->dir, .run_id = "gone", .hold_fd = -1, .close_fd = -1, .ready_fd = -1};
 	assert_int_equal(wait_child(fork_child(start_run_child, &st), 15000), 0);
 	assert_int_equal(lp_run_watch(&info, f->store, "gone", 5, NULL), LP_ERUNENDED);
 }
@@ -432,7 +437,10 @@ static void test_watch_owner_dies(void **state)
 	int hold[2], ready[2];
 	assert_int_equal(pipe2(hold, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
-	starter st = {.dir = f->dir, .run_id = "dying", .hold_fd = hold[0], .close_fd = hold[1],
+	starter st = {.dir = f->dir,
+		      .run_id = "dying",
+		      .hold_fd = hold[0],
+		      .close_fd = hold[1],
 		      .ready_fd = ready[1]};
 	pid_t pid = fork_child(start_run_child, &st);
 	close(hold[0]);
@@ -461,7 +469,10 @@ static void test_watch_owner_zombie(void **state)
 	fx *f = *state;
 	int ready[2];
 	assert_int_equal(pipe2(ready, O_CLOEXEC), 0);
-	starter st = {.dir = f->dir, .run_id = "zombie", .hold_fd = -1, .close_fd = -1,
+	starter st = {.dir = f->dir,
+		      .run_id = "zombie",
+		      .hold_fd = -1,
+		      .close_fd = -1,
 		      .ready_fd = ready[1]};
 	pid_t pid = fork_child(start_run_child, &st);
 	close(ready[1]);
@@ -584,8 +595,12 @@ static void test_watch_wakes_for_new_pause(void **state)
 	assert_int_equal(pipe2(go, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(done, O_CLOEXEC), 0);
 	assert_int_equal(pipe2(ids, O_CLOEXEC), 0);
-	pauser pz = {.dir = f->dir, .go_fd = go[0], .go_close = go[1], .done_fd = done[0],
-		     .done_close = done[1], .id_fd = ids[1]};
+	pauser pz = {.dir = f->dir,
+		     .go_fd = go[0],
+		     .go_close = go[1],
+		     .done_fd = done[0],
+		     .done_close = done[1],
+		     .id_fd = ids[1]};
 	pid_t pid = fork_child(pauser_main, &pz);
 	close(go[0]);
 	close(done[0]);

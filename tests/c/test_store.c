@@ -102,7 +102,7 @@ static void assert_unsafe(const char *path, unsigned flags, const char *word)
 	assert_int_equal(rc, LP_EUNSAFE);
 	assert_null(s);
 	const char *m = lp_error_message();
-	assert_non_null(strstr(m, path));        /* names the path */
+	assert_non_null(strstr(m, path));          /* names the path */
 	assert_non_null(strstr(m, "--pause-dir")); /* and a fix */
 	if (word)
 		assert_non_null(strstr(m, word));
@@ -284,7 +284,8 @@ static void test_read(void **state)
 
 	snprintf(p, sizeof p, "%s/ok", t->path);
 	assert_int_equal(write_text(p, "{\"a\":1}", 7), 0);
-	assert_int_equal(lpi_file_read(dfd, "ok", 7, "ok", &out, &len), LP_OK); /* exactly the cap */
+	assert_int_equal(lpi_file_read(dfd, "ok", 7, "ok", &out, &len),
+			 LP_OK); /* exactly the cap */
 	assert_int_equal(len, 7);
 	assert_string_equal(out, "{\"a\":1}");
 	free(out);
@@ -383,7 +384,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unsafe_subdirectory, setup, teardown),
 		cmocka_unit_test(test_default_path_precedence),
 		cmocka_unit_test_setup_teardown(test_publish, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_publish_exclusive_over_symlink, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_publish_exclusive_over_symlink, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_big, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dir_open, setup, teardown),

@@ -70,12 +70,14 @@ static void test_run_list(void **state)
 	write_text(fx_path(f, path, sizeof path, "runs/broken/run.json"), "{", 1);
 	mkdir(fx_path(f, path, sizeof path, "runs/.hidden"), 0700);
 	seen s = {.n = 0};
-	assert_int_equal(lp_store_runs(f->store, LP_RUNS_ALL | LP_RUNS_JSON, collect_run, &s), LP_OK);
+	assert_int_equal(lp_store_runs(f->store, LP_RUNS_ALL | LP_RUNS_JSON, collect_run, &s),
+			 LP_OK);
 	assert_int_equal(s.n, 2);
 	assert_string_equal(s.ids[0], "r1"); /* oldest first */
 	assert_string_equal(s.ids[1], "r2");
 	seen stop = {.n = 0, .stop_at = 1};
-	assert_int_equal(lp_store_runs(f->store, LP_RUNS_ALL | LP_RUNS_JSON, collect_run, &stop), 7);
+	assert_int_equal(lp_store_runs(f->store, LP_RUNS_ALL | LP_RUNS_JSON, collect_run, &stop),
+			 7);
 	assert_int_equal(stop.n, 1);
 	assert_int_equal(lp_store_runs(NULL, LP_RUNS_ALL, collect_run, &s), LP_EINVAL);
 	assert_int_equal(lp_store_runs(f->store, LP_RUNS_ALL, NULL, &s), LP_EINVAL);
@@ -85,7 +87,8 @@ static void test_run_list(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_publish_and_unlink, fx_setup_store, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_publish_and_unlink, fx_setup_store,
+						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_run_list, fx_setup_run, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,7 +41,8 @@ static void test_plain_text_unchanged(void **state)
 {
 	(void)state;
 	EXPECT("tests/test_a.py::test_x[1-2]", "tests/test_a.py::test_x[1-2]");
-	EXPECT("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	EXPECT("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+	       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
 	EXPECT("back\\slash \\x1b", "back\\slash \\x1b");
 	EXPECT("", "");
 	expect(NULL, 0, 0, "");
@@ -63,11 +64,20 @@ static void test_c0_and_del(void **state)
 static void test_c1_and_separators(void **state)
 {
 	(void)state;
-	EXPECT("a\xc2\x85" "b", "a\\u0085b");           /* NEL */
-	EXPECT("\xc2\x9b" "31m", "\\u009b31m");          /* 8-bit CSI */
+	EXPECT("a\xc2\x85"
+	       "b",
+	       "a\\u0085b"); /* NEL */
+	EXPECT("\xc2\x9b"
+	       "31m",
+	       "\\u009b31m"); /* 8-bit CSI */
 	EXPECT("\xc2\x80\xc2\x9f", "\\u0080\\u009f");
-	EXPECT("a\xe2\x80\xa8" "b\xe2\x80\xa9" "c", "a\\u2028b\\u2029c");
-	EXPECT("\xe2\x80\xae" "txt", "\\u202etxt");      /* RLO */
+	EXPECT("a\xe2\x80\xa8"
+	       "b\xe2\x80\xa9"
+	       "c",
+	       "a\\u2028b\\u2029c");
+	EXPECT("\xe2\x80\xae"
+	       "txt",
+	       "\\u202etxt"); /* RLO */
 	EXPECT("\xe2\x81\xa6\xe2\x81\xa9", "\\u2066\\u2069");
 	EXPECT("\xe2\x80\x8e\xd8\x9c", "\\u200e\\u061c");
 	/* neighbours stay: U+00A0, U+2027, U+202F */
@@ -78,12 +88,12 @@ static void test_invalid_utf8(void **state)
 {
 	(void)state;
 	EXPECT("\xff\xfe", "\\xff\\xfe");
-	EXPECT("caf\xe9", "caf\\xe9");                  /* Latin-1 */
-	EXPECT("\xc0\x8a", "\\xc0\\x8a");               /* overlong LF */
-	EXPECT("\xe0\x80\x8a", "\\xe0\\x80\\x8a");      /* overlong LF, 3 bytes */
-	EXPECT("\xed\xa0\x80", "\\xed\\xa0\\x80");      /* encoded surrogate */
+	EXPECT("caf\xe9", "caf\\xe9");                      /* Latin-1 */
+	EXPECT("\xc0\x8a", "\\xc0\\x8a");                   /* overlong LF */
+	EXPECT("\xe0\x80\x8a", "\\xe0\\x80\\x8a");          /* overlong LF, 3 bytes */
+	EXPECT("\xed\xa0\x80", "\\xed\\xa0\\x80");          /* encoded surrogate */
 	EXPECT("\xf4\x90\x80\x80", "\\xf4\\x90\\x80\\x80"); /* above U+10FFFF */
-	EXPECT("\xe2\x80", "\\xe2\\x80");               /* cut sequence */
+	EXPECT("\xe2\x80", "\\xe2\\x80");                   /* cut sequence */
 	EXPECT("\xc2", "\\xc2");
 }
 
@@ -91,9 +101,15 @@ static void test_forged_lines(void **state)
 {
 	(void)state;
 	const char *hostile[] = {
-		"x\npause_id: forged", "x\rpause_id: forged", "x\x0bstate: resumed",
-		"x\x0cstate: resumed", "x\xc2\x85pause_id: forged", "x\xe2\x80\xa8pause_id: f",
-		"x\xe2\x80\xa9state: resumed", "x\x1c\x1d\x1estate: y", "\x1b]0;title\x07",
+		"x\npause_id: forged",
+		"x\rpause_id: forged",
+		"x\x0bstate: resumed",
+		"x\x0cstate: resumed",
+		"x\xc2\x85pause_id: forged",
+		"x\xe2\x80\xa8pause_id: f",
+		"x\xe2\x80\xa9state: resumed",
+		"x\x1c\x1d\x1estate: y",
+		"\x1b]0;title\x07",
 	};
 	for (size_t k = 0; k < sizeof hostile / sizeof hostile[0]; k++) {
 		char *s = safe(hostile[k], strlen(hostile[k]), 0);
@@ -171,11 +187,31 @@ static void test_shell_quote_round_trip(void **state)
 {
 	(void)state;
 	const char *words[] = {
-		"plain",      "/tmp/pytest-live-pause", "it's",       "'",          "''",
-		"a'b'c",      "$(touch /tmp/lp-pwned)", "`id`",       "$HOME",      "a b",
-		"*",          "~root",                  "=ls",        "a\nb",       "-n",
-		"\\",         "\"q\"",                  "!x",         "a;b&c|d",    "{a,b}",
-		"'$(id)'",    "caf\xc3\xa9",            "#comment",   "\x1b[2J",    "%s%n",
+		"plain",
+		"/tmp/pytest-live-pause",
+		"it's",
+		"'",
+		"''",
+		"a'b'c",
+		"$(touch /tmp/lp-pwned)",
+		"`id`",
+		"$HOME",
+		"a b",
+		"*",
+		"~root",
+		"=ls",
+		"a\nb",
+		"-n",
+		"\\",
+		"\"q\"",
+		"!x",
+		"a;b&c|d",
+		"{a,b}",
+		"'$(id)'",
+		"caf\xc3\xa9",
+		"#comment",
+		"\x1b[2J",
+		"%s%n",
 	};
 	for (size_t k = 0; k < sizeof words / sizeof words[0]; k++) {
 		char *q = NULL;
@@ -202,11 +238,12 @@ static void test_resume_command(void **state)
 {
 	(void)state;
 	char *c = NULL;
-	assert_int_equal(lp_pause_resume_command(&c, "ab12.cd34ef56", LP_KIND_FAILURE, NULL), LP_OK);
+	assert_int_equal(lp_pause_resume_command(&c, "ab12.cd34ef56", LP_KIND_FAILURE, NULL),
+			 LP_OK);
 	assert_string_equal(c, "pytest-live-pause resume ab12.cd34ef56 --failure-reason TEXT");
 	free(c);
-	assert_int_equal(lp_pause_resume_command(&c, "0123456789abcdef0123456789abcdef", LP_KIND_CHECKPOINT,
-					   "/tmp/x y/'$(id)'"),
+	assert_int_equal(lp_pause_resume_command(&c, "0123456789abcdef0123456789abcdef",
+						 LP_KIND_CHECKPOINT, "/tmp/x y/'$(id)'"),
 			 LP_OK);
 	assert_string_equal(c, "pytest-live-pause resume 0123456789abcdef0123456789abcdef "
 			       "--pause-dir '/tmp/x y/'\\''$(id)'\\''' "
@@ -222,7 +259,10 @@ static void test_json_dump_escapes_line_breaks(void **state)
 	lp_json *o = lpj_object();
 	assert_non_null(o);
 	assert_int_equal(lpj_set_str(o, "a", "x\xe2\x80\xa8y\xe2\x80\xa9z\xc2\x85w"), LP_OK);
-	assert_int_equal(lpj_set_str(o, "b", "\xc2\x9b" "2J\x7f\x1b\xe2\x80\xae"), LP_OK);
+	assert_int_equal(lpj_set_str(o, "b",
+				     "\xc2\x9b"
+				     "2J\x7f\x1b\xe2\x80\xae"),
+			 LP_OK);
 	assert_int_equal(lpj_set_str(o, "c", "caf\xc3\xa9 \xe2\x82\xac"), LP_OK);
 	char *s = lpj_dump(o);
 	assert_non_null(s);
@@ -233,7 +273,8 @@ static void test_json_dump_escapes_line_breaks(void **state)
 	lp_json *back;
 	assert_int_equal(lpj_parse_object(s, strlen(s), "dump", &back), LP_OK);
 	assert_string_equal(lpj_get_str(back, "a"), "x\xe2\x80\xa8y\xe2\x80\xa9z\xc2\x85w");
-	assert_string_equal(lpj_get_str(back, "b"), "\xc2\x9b" "2J\x7f\x1b\xe2\x80\xae");
+	assert_string_equal(lpj_get_str(back, "b"), "\xc2\x9b"
+						    "2J\x7f\x1b\xe2\x80\xae");
 	char *exact = lpj_dump_exact(back);
 	assert_non_null(exact);
 	assert_string_equal(exact, s);

@@ -17,7 +17,10 @@
 
 #define OTHER_UID 65534
 
-static int is_root(void) { return geteuid() == 0; }
+static int is_root(void)
+{
+	return geteuid() == 0;
+}
 
 /* Give path to the other user (root only). */
 static void give_away(const char *path)
@@ -340,8 +343,8 @@ static void test_result_consumed(void **state)
 	qfx *q = *state;
 	char dir[128], id[LP_QAMULE_REQUEST_ID_LEN + 1], *path = NULL;
 	snprintf(dir, sizeof dir, "%s/res", q->dir);
-	const char *texts[] = {"{\"result\": true, \"reason\": \"approve\"}", "not json",
-			       "[1]", "{\"result\": \"yes\"}"};
+	const char *texts[] = {"{\"result\": true, \"reason\": \"approve\"}", "not json", "[1]",
+			       "{\"result\": \"yes\"}"};
 	int want[] = {LP_QAMULE_OK, LP_QAMULE_INVALID_RESULT, LP_QAMULE_INVALID_RESULT,
 		      LP_QAMULE_INVALID_RESULT};
 	for (size_t k = 0; k < 4; k++) {
@@ -406,7 +409,6 @@ static void test_result_dir_checked_at_read(void **state)
 	free(path);
 }
 
-
 /* ------------------------------------------------------- run liveness */
 
 /* The owner's heartbeat thread refreshes run.json's mtime: seen as an
@@ -453,13 +455,14 @@ static void write_foreign_run(fx *f, const char *run_id, const char *interval)
 	assert_int_equal(mkdir(path, 0700), 0);
 	fx_path(f, path, sizeof path, "runs/%s/run.json", run_id);
 	char doc[1024];
-	snprintf(doc, sizeof doc,
-		 "{\"protocol\": 1, \"run_id\": \"%s\", \"pid\": 1, \"hostname\": "
-		 "\"build-7.other.example\", \"boot_id\": \"0a1b2c3d-0000-4000-8000-000000000000\", "
-		 "\"pid_start_time\": \"12345\", \"cwd\": \"/src\", \"worker_id\": null, "
-		 "\"started_at\": 1.0, \"status\": \"active\", \"ended_at\": null, "
-		 "\"exitstatus\": null%s%s}",
-		 run_id, interval ? ", \"heartbeat_interval\": " : "", interval ? interval : "");
+	snprintf(
+		doc, sizeof doc,
+		"{\"protocol\": 1, \"run_id\": \"%s\", \"pid\": 1, \"hostname\": "
+		"\"build-7.other.example\", \"boot_id\": \"0a1b2c3d-0000-4000-8000-000000000000\", "
+		"\"pid_start_time\": \"12345\", \"cwd\": \"/src\", \"worker_id\": null, "
+		"\"started_at\": 1.0, \"status\": \"active\", \"ended_at\": null, "
+		"\"exitstatus\": null%s%s}",
+		run_id, interval ? ", \"heartbeat_interval\": " : "", interval ? interval : "");
 	assert_int_equal(write_text(path, doc, strlen(doc)), 0);
 }
 
