@@ -163,17 +163,33 @@ class LivePauseSession:
                     f"live-pause: SIGTERM while pausing at {nodeid}",
                     returncode=int(exc.code or 143),
                 )
-            with self.terminal.uncaptured():  # it inherits the real stderr
-                poll = self.control.notify(pause, kind, nodeid)
+            # from here until its wait returned, any exception (a signal
+            # lands between any two bytecodes) ends the pause as aborted
+            self._waited = False
+            try:
+                with self.terminal.uncaptured():  # it inherits the real stderr
+                    poll = self.control.notify(pause, kind, nodeid)
+                if request is None:
+                    details = [*_answers.block_lines(kind, task, choices, location), *details]
+                    details = [*details, *_attach.lines(listed)]
+                    res = self._wait(pause, kind, nodeid, details, timeout, poll)
+                else:
+                    ending = self._wait_qamule(
+                        pause, kind, nodeid, timeout, request, task, original_failure, poll
+                    )
+            except BaseException as exc:
+                if not self._waited:
+                    self._abort(pause, nodeid, exc)
+                    if isinstance(exc, Terminated):
+                        pytest.exit(
+                            f"live-pause: SIGTERM while paused at {nodeid}; "
+                            f"pause {pause.pause_id} aborted",
+                            returncode=int(exc.code or 143),
+                        )
+                raise
             if request is None:
-                details = [*_answers.block_lines(kind, task, choices, location), *details]
-                details = [*details, *_attach.lines(listed)]
-                res = self._wait(pause, kind, nodeid, details, timeout, poll)
                 self.evidence.record(self.current_item, listed, res)
                 return Ended(pause.pause_id, res)
-            ending = self._wait_qamule(
-                pause, kind, nodeid, timeout, request, task, original_failure, poll
-            )
             self.evidence.record(self.current_item, listed, ending["resolution"])
             return Ended(pause.pause_id, ending["resolution"], request, ending)
 
@@ -251,24 +267,16 @@ class LivePauseSession:
     def _block(
         self, pause: Pause, nodeid: str, wait: Callable[[], _T], announce: Callable[[], None]
     ) -> _T:
-        """Print the pause with announce(), then run wait(): a signal that
+        """Print the pause with announce(), then run wait(). A signal that
         arrives while the block is still being written (a slow pipe, an
-        agent that reacts to its first line) is handled like one during the
-        wait. An exception (Ctrl-C, SIGTERM, a runtime error) ends the pause
-        as aborted and is raised again (SIGTERM as pytest.exit with status
-        143)."""
-        try:  # SIGTERM raises here: _pause() entered sigterm_raises()
-            announce()
-            return wait()
-        except BaseException as exc:
-            self._abort(pause, nodeid, exc)
-            if isinstance(exc, Terminated):
-                pytest.exit(
-                    f"live-pause: SIGTERM while paused at {nodeid}; "
-                    f"pause {pause.pause_id} aborted",
-                    returncode=int(exc.code or 143),
-                )
-            raise
+        agent that reacts to its first line), or at any moment after the
+        pause exists, is handled like one during the wait: _pause() ends the
+        pause as aborted and raises again (SIGTERM as pytest.exit with
+        status 143) unless wait() had returned."""
+        announce()
+        result = wait()
+        self._waited = True
+        return result
 
     def _rejected(self, pause: Pause) -> Callable[[str], None]:
         pause_id = pause.pause_id

@@ -169,7 +169,10 @@ def test_checkpoint_hint_pasted_unchanged_is_refused(live, pytester, cli, pause_
 KEYS = {"pause detected", "pause_id", "kind", "run_id", "nodeid", "state", "status", "pid",
         "worker_id", "hostname", "cwd", "created_at", "timeout", "task", "original_failure",
         "pause_file", "resume", "resolved_by", "resolved_at", "failure_reason", "result",
-        "reason", "finished_at"}
+        "reason", "finished_at",
+        # issues 12 and 13: where a checkpoint was called, what a pending
+        # pause takes besides resume, typed answers, evidence
+        "location", "eval", "actions", "question", "choices", "value", "attachment"}
 
 #: one text holding every hostile instance, each on its own line
 ALL_HOSTILE = "\n".join(HOSTILE)
