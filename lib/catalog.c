@@ -300,32 +300,12 @@ static int split_upto(char *line, char **fields, int head, char **rest)
 }
 
 /* Split a line in place at tabs and unescape each field; returns the
- * number of fields (at most max). */
+ * number of fields (at most max; max + 1: too many). */
 static int split(char *line, char **fields, int max)
 {
-	int n = 0;
-	char *s = line;
-	for (;;) {
-		if (n == max)
-			return max + 1; /* too many */
-		fields[n++] = s;
-		char *out = s;
-		for (; *s && *s != '\t'; s++) {
-			if (*s != '\\') {
-				*out++ = *s;
-				continue;
-			}
-			char c = s[1];
-			*out++ = c == 't' ? '\t' : c == 'n' ? '\n' : c == 'r' ? '\r' : c;
-			if (c)
-				s++;
-		}
-		int more = *s == '\t';
-		*out = '\0';
-		if (!more)
-			return n;
-		s++;
-	}
+	char *rest;
+	int n = split_upto(line, fields, max, &rest);
+	return n < 0 ? -n : max + 1;
 }
 
 /* split() for the "counts" pass: the first `head` fields are split and
