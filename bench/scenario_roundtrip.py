@@ -469,3 +469,86 @@ def run_qamule_floor(product: Product, kind: str, n: int, work: Path,
     _check_session(kind, n, rc, read_timestamps(ts_file), records, sess.tail(),
                    f"qamule-floor ({impl})")
     return result
+
+
+# ------------------------------------------------------ the physical floor
+
+FLOOR_DIR = BENCH_DIR / "floor"
+
+
+def _build_floor(work: Path) -> tuple[Path, Path]:
+    """Compile bench/floor/{create,wait}.c (cc -O2) into work; BenchError
+    without a C compiler."""
+    cc = shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    if not cc:
+        raise BenchError("no C compiler (cc) to build the physical floor's programs")
+    out = []
+    for name in ("create", "wait"):
+        exe = work / f"floor-{name}"
+        r = subprocess.run([cc, "-O2", "-o", str(exe), str(FLOOR_DIR / f"{name}.c")],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            raise BenchError(f"cc {name}.c failed: {r.stderr.strip()}")
+        out.append(exe)
+    return out[0], out[1]
+
+
+def run_physical_floor(n: int, work: Path) -> SessionResult:
+    """The floor of any resume on this machine (issue 11.8): the driver
+    spawns, exactly as it spawns `resume`, a trivial C program that creates
+    a file; an inotify waiter (a C program, already waiting) takes
+    CLOCK_MONOTONIC when it wakes. resume_to_decision_ms is spawn -> wake;
+    resume_cli_ms is the creating program's wall time."""
+    create, wait = _build_floor(work)
+    d = make_pause_dir(work, "floor-files")
+    ts_file = work / "floor-wakes.txt"
+    ts_file.unlink(missing_ok=True)
+    waiter = subprocess.Popen([str(wait), str(d), str(n), str(ts_file)],
+                              stdin=subprocess.DEVNULL)
+    records: list[PauseRecord] = []
+    result = SessionResult(records)
+    t_start = time.monotonic()
+
+    def wakes() -> list[str]:
+        try:
+            return ts_file.read_text().split()
+        except FileNotFoundError:
+            return []
+
+    def await_lines(count: int) -> list[str]:
+        deadline = time.monotonic() + 30
+        while True:
+            got = wakes()
+            if len(got) >= count:
+                return got
+            if waiter.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"floor: the waiter saw {len(got) - 1} of {count - 1} files")
+            time.sleep(0.001)  # the driver's own pace; not part of any figure
+
+    try:
+        await_lines(1)  # "ready"
+        for i in range(n):
+            rec = PauseRecord(f"floor-{i}")
+            rec.resume_spawn_mono = time.monotonic()
+            r = subprocess.run([str(create), str(d / f"f{i}")], stdin=subprocess.DEVNULL,
+                               stdout=subprocess.DEVNULL, timeout=30)
+            rec.resume_exit_mono = time.monotonic()
+            if r.returncode != 0:
+                raise BenchError(f"floor: create exited {r.returncode}")
+            records.append(rec)
+            await_lines(i + 2)
+        waiter.wait(timeout=30)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+            waiter.wait()
+    stamps = [float(x) for x in wakes()[1:]]
+    for rec, t in zip(records, stamps):
+        rec.decision_mono = t
+    if len(stamps) != n or any(r.decision_mono <= r.resume_spawn_mono for r in records):
+        raise BenchError(f"floor: {len(stamps)} wakes for {n} files, or a wake before its spawn")
+    result.wall_s = time.monotonic() - t_start
+    result.notes.append("physical floor: spawn of bench/floor/create.c -> inotify wake of "
+                        "bench/floor/wait.c")
+    shutil.rmtree(d, ignore_errors=True)
+    return result
