@@ -373,9 +373,14 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_row("attach.resume", sc, "resume without an attachment", att["resume_ms"]))
         rows.append(_row("attach.resume_attach", sc, "resume --attach (10 MiB)",
                          att["resume_attach_ms"]))
-        # the target: the attachment adds at most one copy (cp's time)
-        rows.append(_row("attach.added", sc, "added by --attach (target: cp's median)",
-                         att["added_ms"], ("<=", att["cp_ms"]["median"])))
+        # the target, "adds at most the time of copying it once":
+        # a copy that is flushed, as the protocol requires (cp + sync)
+        rows.append(_row("attach.added", sc, "added by --attach (target: cp + sync's median)",
+                         att["added_ms"], ("<=", att["cp_sync_ms"]["median"])))
+        if att.get("baseline_added_ms", {}).get("n"):
+            rows.append(_row("attach.baseline_added", sc,
+                             "added by --attach, baseline CLI (BENCH_ATTACH_BASELINE_CLI)",
+                             att["baseline_added_ms"]))
         rows.append(_row("attach.cp", sc, "cp of the same file", att["cp_ms"]))
         rows.append(_row("attach.cp_sync", sc, "cp + sync -f of the copy", att["cp_sync_ms"]))
         if att.get("sha256sum_ms", {}).get("n"):

@@ -172,7 +172,32 @@ static char *blob_path(const char *run_path, const char *sha)
 }
 
 static const char *const entry_keys[] = {"name",   "sha256", "size", "content_type",
-					 "source", "blob",   NULL};
+					 "source", "blob",   "seal", NULL};
+static const char *const seal_keys[] = {"ino", "ctime_ns", NULL};
+
+/* A command entry's "seal" (docs/protocol.md "Attachments"), or NULL if
+ * it has none; LP_EBADCMD if it breaks the schema: an object of exactly
+ * two integers >= 0, "ino" and "ctime_ns". */
+static int seal_of(const lp_json *e, const char *label, size_t i, unsigned long long *ino,
+		   long long *ctime_ns, int *has)
+{
+	lp_json *s = lpj_get(e, "seal");
+	*has = 0;
+	if (s == NULL)
+		return LP_OK;
+	lp_json *a = lpj_get(s, "ino"), *c = lpj_get(s, "ctime_ns");
+	if (lpj_typeof(s) != LPJ_OBJECT || lpj_unknown_key(s, seal_keys) || !a || !c ||
+	    !lpj_is_integer(a) || !lpj_is_integer(c) || lpj_get_int(s, "ino", -1) < 0 ||
+	    lpj_get_int(s, "ctime_ns", -1) < 0)
+		return lpi_fail(
+			LP_EBADCMD,
+			"%s: attachment %zu: 'seal' must be {\"ino\": int >= 0, \"ctime_ns\": int >= 0}",
+			label, i);
+	*ino = (unsigned long long)lpj_get_int(s, "ino", 0);
+	*ctime_ns = lpj_get_int(s, "ctime_ns", 0);
+	*has = 1;
+	return LP_OK;
+}
 
 static int parse_entry(const lp_json *e, const char *label, size_t i, int with_source,
 		       const char *run_path, lp_attachment *out)
@@ -206,6 +231,14 @@ static int parse_entry(const lp_json *e, const char *label, size_t i, int with_s
 			: (lpj_has(e, "source") && (src == NULL || strcmp(src, "resume") != 0)))
 		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'source' must be %s", label, i,
 				with_source ? "test, capture or resume" : "resume (or absent)");
+	unsigned long long ino;
+	long long ctime_ns;
+	int sealed;
+	if (with_source && lpj_has(e, "seal"))
+		return lpi_fail(LP_EBADCMD, "%s: attachment %zu: 'seal' is a command's field",
+				label, i);
+	if (seal_of(e, label, i, &ino, &ctime_ns, &sealed))
+		return LP_EBADCMD;
 	if (out == NULL)
 		return LP_OK;
 	memset(out, 0, sizeof *out);
@@ -403,11 +436,14 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-/* Read fd to its end, hashing, and (out_fd >= 0) writing what was read;
- * at most cap bytes (more: LP_EINVAL). *werr says a write failed. */
-static int copy_hash(int fd, int out_fd, unsigned long long cap, const char *label,
+/* Read fd to its end, hashing, and (out_fd >= 0) writing what was read
+ * (one pass over the bytes: read, hash, write), starting the write-back
+ * of each chunk as it goes when the caller will fsync (flush); at most cap bytes
+ * (more: LP_EINVAL). *werr says a write failed. */
+static int copy_hash(int fd, int out_fd, int flush, unsigned long long cap, const char *label,
 		     char sha[LP_SHA256_HEX + 1], unsigned long long *total, int *werr)
 {
+	flush = flush && out_fd >= 0 && !lpi_fsync_disabled();
 	struct sha256_ctx ctx;
 	sha256_init(&ctx);
 	char *buf = malloc(COPY_CHUNK);
@@ -439,6 +475,14 @@ static int copy_hash(int fd, int out_fd, unsigned long long cap, const char *lab
 			rc = LP_ERROR;
 			break;
 		}
+#ifdef SYNC_FILE_RANGE_WRITE
+		/* start writing this chunk to the disk now, so that the fsync
+		 * that follows the copy waits for the last chunks only (errors
+		 * are the fsync's to report) */
+		if (out_fd >= 0 && flush)
+			(void)sync_file_range(out_fd, (off_t)(*total - (unsigned long long)r), r,
+					      SYNC_FILE_RANGE_WRITE);
+#endif
 	}
 	free(buf);
 	if (rc == LP_OK) {
@@ -449,8 +493,12 @@ static int copy_hash(int fd, int out_fd, unsigned long long cap, const char *lab
 	return rc;
 }
 
-int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char *name,
-		 const char *source, unsigned long long max_size, lp_attachment *out)
+/* lpi_blob_put, and with `sealed` non-NULL the blob's fstat as it is
+ * once published (after the rename, which sets its change time): what a
+ * command's "seal" records. */
+static int blob_store(int run_fd, const char *run_path, const char *path, const char *name,
+		      const char *source, unsigned long long max_size, lp_attachment *out,
+		      struct stat *sealed)
 {
 	memset(out, 0, sizeof *out);
 	if (!source_ok(source))
@@ -480,9 +528,12 @@ int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char 
 	char sha[LP_SHA256_HEX + 1], what[PATH_MAX + 16];
 	snprintf(what, sizeof what, "'%s'", path);
 	int werr = 0;
-	rc = copy_hash(src, tmpfd, max_size, what, sha, &size, &werr);
+	rc = copy_hash(src, tmpfd, 1, max_size, what, sha, &size, &werr);
 	if (rc == LP_OK && !lpi_fsync_disabled() && fsync(tmpfd) < 0)
 		werr = errno;
+	struct stat mine;
+	if (sealed && fstat(tmpfd, &mine) < 0)
+		sealed = NULL;
 	if (close(tmpfd) < 0 && !werr && rc == LP_OK)
 		werr = errno;
 	tmpfd = -1;
@@ -504,6 +555,11 @@ int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char 
 	}
 	if (!lpi_fsync_disabled())
 		fsync(blobs);
+	/* the seal: our inode, now at the blob's name, with the change time
+	 * the rename gave it (another writer's inode there: no seal) */
+	if (sealed && (fstatat(blobs, sha, sealed, AT_SYMLINK_NOFOLLOW) < 0 ||
+		       sealed->st_ino != mine.st_ino || sealed->st_dev != mine.st_dev))
+		sealed->st_ino = 0;
 	snprintf(out->sha256, sizeof out->sha256, "%s", sha);
 	out->size = size;
 	out->name = lpi_strdup(name);
@@ -522,7 +578,47 @@ done:
 	return rc;
 }
 
-int lpi_blob_verify(int run_fd, const char *sha256, unsigned long long size, int *fd_out)
+int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char *name,
+		 const char *source, unsigned long long max_size, lp_attachment *out)
+{
+	return blob_store(run_fd, run_path, path, name, source, max_size, out, NULL);
+}
+
+int lpi_blob_put_entry(int run_fd, const char *run_path, const char *path,
+		       unsigned long long max_size, lp_json **entry)
+{
+	*entry = NULL;
+	lp_attachment a;
+	struct stat st;
+	memset(&st, 0, sizeof st);
+	int rc = blob_store(run_fd, run_path, path, NULL, "resume", max_size, &a, &st);
+	if (rc)
+		return rc;
+	lp_json *e = lpi_attachment_to_json(&a, 0), *seal = NULL;
+	lp_attachment_clear(&a);
+	long long ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	if (e && st.st_ino != 0 && st.st_ino <= (unsigned long long)LLONG_MAX && ns > 0) {
+		seal = lpj_object();
+		if (seal == NULL || lpj_set_int(seal, "ino", (long long)st.st_ino) ||
+		    lpj_set_int(seal, "ctime_ns", ns)) {
+			lpj_free(seal);
+			seal = NULL;
+		}
+		if (seal == NULL || lpj_set_json(e, "seal", seal)) {
+			lpj_free(e);
+			e = NULL;
+		}
+	}
+	if (e == NULL)
+		return lpi_fail(LP_ERROR, "out of memory");
+	*entry = e;
+	return LP_OK;
+}
+
+/* lpi_blob_verify; with a seal (has_seal), a blob that is still the
+ * sealed inode with the sealed change time is not read again. */
+static int verify(int run_fd, const char *sha256, unsigned long long size, int has_seal,
+		  unsigned long long ino, long long ctime_ns, int *fd_out)
 {
 	if (fd_out)
 		*fd_out = -1;
@@ -554,11 +650,22 @@ int lpi_blob_verify(int run_fd, const char *sha256, unsigned long long size, int
 			LP_EBADCMD,
 			"blob %s is %lld bytes, not the %llu listed: its bytes changed; refusing it",
 			sha256, (long long)st.st_size, size);
+	/* sealed and unchanged since: its bytes are the ones its writer
+	 * hashed just before (any write since sets a later change time) */
+	long long ns = (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec;
+	if (rc == LP_OK && has_seal && (unsigned long long)st.st_ino == ino && ns == ctime_ns) {
+		if (fd_out) {
+			*fd_out = fd;
+			return LP_OK;
+		}
+		close(fd);
+		return LP_OK;
+	}
 	char got[LP_SHA256_HEX + 1];
 	unsigned long long total;
 	int werr;
 	if (rc == LP_OK &&
-	    (rc = copy_hash(fd, -1, size, "a blob", got, &total, &werr)) == LP_EINVAL)
+	    (rc = copy_hash(fd, -1, 0, size, "a blob", got, &total, &werr)) == LP_EINVAL)
 		rc = lpi_fail(LP_EBADCMD, "blob %s grew past its listed size; refusing it", sha256);
 	if (rc == LP_OK && strcmp(got, sha256) != 0)
 		rc = lpi_fail(LP_EBADCMD,
@@ -571,6 +678,23 @@ int lpi_blob_verify(int run_fd, const char *sha256, unsigned long long size, int
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+int lpi_blob_verify(int run_fd, const char *sha256, unsigned long long size, int *fd_out)
+{
+	return verify(run_fd, sha256, size, 0, 0, 0, fd_out);
+}
+
+int lpi_blob_verify_entry(int run_fd, const lp_json *entry)
+{
+	unsigned long long ino = 0;
+	long long ctime_ns = 0;
+	int sealed = 0;
+	long long size = lpj_get_int(entry, "size", -1);
+	if (seal_of(entry, "command", 0, &ino, &ctime_ns, &sealed) || size < 0)
+		return lpi_fail(LP_EBADCMD, "an attachment entry breaks the schema");
+	return verify(run_fd, lpj_get_str(entry, "sha256"), (unsigned long long)size, sealed, ino,
+		      ctime_ns, NULL);
 }
 
 /* ------------------------------------------------------------- readers */
@@ -672,7 +796,7 @@ static int export_file(int fd, const lp_attachment *a, const char *out_path)
 	char sha[LP_SHA256_HEX + 1];
 	unsigned long long total;
 	int werr = 0;
-	rc = copy_hash(fd, out, a->size, "a blob", sha, &total, &werr);
+	rc = copy_hash(fd, out, 1, a->size, "a blob", sha, &total, &werr);
 	if (rc == LP_EINVAL || (rc == LP_OK && (strcmp(sha, a->sha256) != 0 || total != a->size)))
 		rc = lpi_fail(
 			LP_EBADCMD,
@@ -733,7 +857,7 @@ int lp_attachment_export(lp_store *store, const char *ref, const char *which, co
 		char sha[LP_SHA256_HEX + 1];
 		unsigned long long total;
 		int werr = 0;
-		rc = copy_hash(fd, out_fd, a->size, "a blob", sha, &total, &werr);
+		rc = copy_hash(fd, out_fd, 0, a->size, "a blob", sha, &total, &werr);
 		if (rc == LP_ERROR && werr)
 			rc = lpi_fail_errno(LP_ERROR, werr, "cannot write attachment '%s'",
 					    a->name);

@@ -169,11 +169,10 @@ static int store_attachments(const lp_resume_options *o, const lp_json *doc, int
 	if (!rc && arr == NULL)
 		rc = lpi_fail(LP_ERROR, "out of memory");
 	for (size_t i = 0; !rc && i < o->nattach; i++) {
-		lp_attachment a;
-		if ((rc = lpi_blob_put(run_fd, run_path, o->attach[i], NULL, "resume", max, &a)))
+		lp_json *e;
+		if ((rc = lpi_blob_put_entry(run_fd, run_path, o->attach[i], max, &e)))
 			break;
-		rc = lpj_array_append(arr, lpi_attachment_to_json(&a, 0));
-		lp_attachment_clear(&a);
+		rc = lpj_array_append(arr, e);
 	}
 	if (rc) {
 		lpj_free(arr);

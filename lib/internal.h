@@ -375,6 +375,16 @@ int lpi_blob_put(int run_fd, const char *run_path, const char *path, const char 
  * it at offset 0, the caller's to close), LP_ENOTFOUND (missing),
  * LP_EBADCMD (its bytes do not match), LP_ERROR. */
 int lpi_blob_verify(int run_fd, const char *sha256, unsigned long long size, int *fd_out);
+/* The resumer's blob: lpi_blob_put, then its command entry {name,
+ * sha256, size, content_type, seal} in *entry (the caller's): "seal" is
+ * the blob's inode and change time once published, so that the paused
+ * process need not hash again bytes that nobody changed since. */
+int lpi_blob_put_entry(int run_fd, const char *run_path, const char *path,
+		       unsigned long long max_size, lp_json **entry);
+/* lpi_blob_verify of a command's entry (checked by lpi_attachments_parse):
+ * a blob still the inode its "seal" names, with the same change time, is
+ * not read again; any other (no seal, replaced, written since) is hashed. */
+int lpi_blob_verify_entry(int run_fd, const lp_json *entry);
 /* An attachment as its JSON entry {name, sha256, size, content_type[,
  * source]}; NULL when out of memory. */
 lp_json *lpi_attachment_to_json(const lp_attachment *a, int with_source);

@@ -461,7 +461,7 @@ static int check_attachments(lp_pause *p, const lpi_command *c, const char *labe
 	free(why);
 	free(all);
 	for (size_t i = 0; !rc && i < ntheirs; i++) {
-		int v = lpi_blob_verify(p->run->fd, theirs[i].sha256, theirs[i].size, NULL);
+		int v = lpi_blob_verify_entry(p->run->fd, lpj_array_get(c->attachments, i));
 		if (v)
 			rc = lpi_fail(LP_EBADCMD, "%s: attachment '%s': %s", label, theirs[i].name,
 				      lp_error_message());

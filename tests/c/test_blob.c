@@ -8,10 +8,14 @@
  * pause file; a resumer's attachments (lp_pause_resume) taken by the paused
  * process with verified paths; a command naming a missing or damaged
  * blob refused while the pause keeps waiting; a damaged or missing blob
- * reported by the check and never exported.
+ * reported by the check and never exported; the seal of a resumer's
+ * blob (lpi_blob_put_entry): taken without hashing again while the blob
+ * is unchanged, and any change since (in place, replaced) hashed and
+ * refused; a seal breaking the schema refused.
  */
 #include "helpers.h"
 
+#include <sched.h>
 #include <sys/resource.h>
 
 /* sha256("hello\n") */
@@ -349,6 +353,131 @@ static void test_command_with_bad_blob_refused(void **state)
 	lp_attachment_clear(&good);
 }
 
+/* The command that resumes with `entry` as its one attachment, written
+ * for pause p; the pause waits `timeout` s: its outcome. */
+static lp_outcome resume_with_entry(fx *f, const lp_json *entry, double timeout)
+{
+	lp_pause *p = pause_with(f, NULL, 0, timeout);
+	lp_json *cmd = lpj_object(), *list = lpj_array();
+	assert_non_null(cmd);
+	assert_int_equal(lpj_set_str(cmd, "action", "resume"), 0);
+	assert_int_equal(lpj_set_bool(cmd, "result", 1), 0);
+	assert_int_equal(lpj_set_str(cmd, "by", "cli"), 0);
+	assert_int_equal(lpj_array_append(list, lpj_copy(entry)), 0);
+	assert_int_equal(lpj_set_json(cmd, "attachments", list), 0);
+	char *text = lpj_dump(cmd), cp[256];
+	fx_path(f, cp, sizeof cp, "runs/r1/commands/%s.resume.json", lp_pause_id(p));
+	assert_int_equal(write_text(cp, text, strlen(text)), 0);
+	free(text);
+	lpj_free(cmd);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
+	lp_outcome o = res.outcome;
+	if (o == LP_OUTCOME_RESUMED)
+		assert_int_equal(res.nattachments, 1);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+	return o;
+}
+
+/* Until the coarse clock (the one a file's change time may come from)
+ * is past t: a write after it gets a later change time on any kernel. */
+static void past(const struct timespec *t)
+{
+	for (int i = 0; i < 1000000; i++) {
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME_COARSE, &now);
+		if (now.tv_sec > t->tv_sec || (now.tv_sec == t->tv_sec && now.tv_nsec > t->tv_nsec))
+			return;
+		sched_yield();
+	}
+	fail_msg("the clock did not move");
+}
+
+/* A resumer's blob carries a seal (its inode and change time once
+ * published): the paused process takes it while it is unchanged, and
+ * hashes (and refuses) one changed since, in place or replaced. */
+static void test_sealed_blob(void **state)
+{
+	fx *f = *state;
+	char src[256], run_path[256], blob[256];
+	fx_path(f, run_path, sizeof run_path, "runs/r1");
+	tmpfile_with(f, "answer.txt", "hello\n", 6, src, sizeof src);
+	lp_json *e = NULL;
+	assert_int_equal(lpi_blob_put_entry(f->run->fd, run_path, src, 0, &e), LP_OK);
+	assert_string_equal(lpj_get_str(e, "sha256"), HELLO_SHA);
+	lp_json *seal = lpj_get(e, "seal");
+	assert_non_null(seal);
+	struct stat st;
+	fx_path(f, blob, sizeof blob, "runs/r1/blobs/" HELLO_SHA);
+	assert_int_equal(stat(blob, &st), 0);
+	assert_int_equal(lpj_get_int(seal, "ino", -1), (long long)st.st_ino);
+	assert_int_equal(lpj_get_int(seal, "ctime_ns", -1),
+			 (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec);
+	assert_int_equal(lpi_blob_verify_entry(f->run->fd, e), LP_OK);
+	assert_int_equal(resume_with_entry(f, e, 30), LP_OUTCOME_RESUMED);
+
+	/* changed in place, same size, after the seal: hashed, refused */
+	past(&st.st_ctim);
+	int fd = open(blob, O_WRONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "J", 1, 0), 1);
+	close(fd);
+	assert_int_equal(lpi_blob_verify_entry(f->run->fd, e), LP_EBADCMD);
+	assert_non_null(strstr(lp_error_message(), "does not match its SHA-256"));
+	assert_int_equal(resume_with_entry(f, e, 0.3), LP_OUTCOME_TIMED_OUT);
+
+	/* put again (repaired), then replaced by another file of the same
+	 * size: another inode, hashed, refused */
+	lpj_free(e);
+	assert_int_equal(lpi_blob_put_entry(f->run->fd, run_path, src, 0, &e), LP_OK);
+	assert_int_equal(lpi_blob_verify_entry(f->run->fd, e), LP_OK);
+	char other[256];
+	tmpfile_with(f, "other.txt", "HELLO\n", 6, other, sizeof other);
+	assert_int_equal(rename(other, blob), 0);
+	assert_int_equal(lpi_blob_verify_entry(f->run->fd, e), LP_EBADCMD);
+	assert_int_equal(resume_with_entry(f, e, 0.3), LP_OUTCOME_TIMED_OUT);
+	/* what the seal saves: a seal of the blob as it is now is taken
+	 * without reading it (the command's writer is trusted for it, as
+	 * for its verdict), so these bytes are not hashed */
+	assert_int_equal(stat(blob, &st), 0);
+	assert_int_equal(lpj_set_int(seal = lpj_get(e, "seal"), "ino", (long long)st.st_ino), 0);
+	assert_int_equal(
+		lpj_set_int(seal, "ctime_ns",
+			    (long long)st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec),
+		0);
+	assert_int_equal(lpi_blob_verify_entry(f->run->fd, e), LP_OK);
+
+	/* a seal that breaks the schema: the command is refused */
+	const char *bad[] = {"\"x\"", "{\"ino\":-1,\"ctime_ns\":1}", "{\"ino\":1}",
+			     "{\"ino\":1,\"ctime_ns\":1,\"mtime\":2}",
+			     "{\"ino\":1.5,\"ctime_ns\":1}"};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		lp_json *v = NULL, *c = lpj_copy(e);
+		assert_int_equal(lpj_parse_any(bad[i], strlen(bad[i]), &v), LP_OK);
+		assert_int_equal(lpj_set_json(c, "seal", v), LP_OK);
+		lp_json *list = lpj_array();
+		assert_int_equal(lpj_array_append(list, c), 0);
+		size_t n;
+		assert_int_equal(lpi_attachments_parse(list, "command", 0, NULL, NULL, &n),
+				 LP_EBADCMD);
+		assert_non_null(strstr(lp_error_message(), "'seal'"));
+		lpj_free(list);
+	}
+	/* a pause file's entry never has one */
+	lp_json *c = lpj_copy(e), *list = lpj_array();
+	assert_int_equal(lpj_set_str(c, "source", "resume"), 0);
+	assert_int_equal(lpj_array_append(list, c), 0);
+	size_t n;
+	assert_int_equal(lpi_attachments_parse(list, "pause file", 1, NULL, NULL, &n), LP_EBADCMD);
+	lpj_free(list);
+	lpj_free(e);
+	char ep[256];
+	char *events = slurp(fx_path(f, ep, sizeof ep, "runs/r1/events.jsonl"));
+	assert_int_equal(count_substr(events, "\"command_rejected\""), 2);
+	free(events);
+}
+
 /* lp_pause_begin refuses a list over the caps, or naming a blob the
  * store lacks, and writes no pause. */
 static void test_pause_begin_refuses(void **state)
@@ -384,6 +513,7 @@ int main(void)
 						fx_teardown),
 		cmocka_unit_test_setup_teardown(test_pause_begin_refuses, fx_setup_run,
 						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_sealed_blob, fx_setup_run, fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
