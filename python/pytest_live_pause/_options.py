@@ -197,8 +197,8 @@ OPTIONS: tuple[Option, ...] = (
         "pause_on_error", None, False, _parse_text,
         "Also pause at an error in a test's setup or teardown (a fixture "
         "that raised), as a failure pause ('PAUSED (failure)', 'error in "
-        "setup'): a setup error pauses before any teardown runs, a teardown "
-        "error once pytest reports it (after the test's finalizers ran). "
+        "setup'): a setup error pauses before any teardown runs, a fixture's "
+        "teardown error where it raised, before the remaining teardown. "
         "Works with or without --pause-on-failure. Precedence: command line "
         "> ini pause_on_error > off.",
         "Pause at setup and teardown errors too (like --pause-on-error, which "

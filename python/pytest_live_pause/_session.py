@@ -308,16 +308,21 @@ class LivePauseSession:
         """Pause after a failure (or a setup or teardown error); its decision
         goes into the report. Any error is the caller's to report (see
         pytest_runtest_makereport)."""
-        ended = self._pause(
-            "failure",
-            _livepause.storable_text(report.nodeid),
-            self.settings.timeout,
-            original_failure=report.longreprtext,
-            details=[] if report.when == "call" else [f"error in {report.when}"],
-        )
+        ended = self.pause_error(report.nodeid, report.longreprtext, report.when)
         _outcome.failure_outcome(item, report, ended)
         if _abort.was_aborted(ended):
             _abort.failure_aborted(item, report, ended, self)
+
+    def pause_error(self, nodeid: str, text: str, when: str) -> Ended:
+        """The failure pause of a test's failure (when "call") or of an
+        error in its setup or teardown, with the failure's text."""
+        return self._pause(
+            "failure",
+            _livepause.storable_text(nodeid),
+            self.settings.timeout,
+            original_failure=text,
+            details=[] if when == "call" else [f"error in {when}"],
+        )
 
     def report_broken(self, item: pytest.Item, report: pytest.TestReport, exc: Exception) -> None:
         """A pause at a failure could not be made or ended: say so in the

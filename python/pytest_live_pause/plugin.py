@@ -8,6 +8,7 @@ and wiring. The work is elsewhere:
   _session.py   the session's run, and each pause: begin, print, wait, end
   _outcome.py   where a pause's decision becomes the test's outcome
   _control.py   which failures pause (errors, no_pause, --pause-max), --pause-notify
+  _teardown.py  --pause-on-error: pause at a fixture's teardown error, before the rest
   _terminal.py  where and what is printed (PAUSED/RESUMED blocks)
   _timeout.py   pytest-timeout: paused time does not count
   _signals.py   SIGTERM and QAMule's resume signal while paused
@@ -31,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import pytest_live_pause as _pkg
-from pytest_live_pause import _abort, _attach, _eval
+from pytest_live_pause import _abort, _attach, _eval, _teardown
 from pytest_live_pause import checkpoint as checkpoint  # 0.1.1 had it here too
 from pytest_live_pause._control import register_marker
 from pytest_live_pause._livepause import LivePauseError
@@ -136,6 +137,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(_CurrentItemHooks(session), "live_pause_current_item")
     _abort.register(config, session)
+    _teardown.register(config, session)  # --pause-on-error: before the rest of teardown
     if session.allow_eval:
         config.pluginmanager.register(_eval.Hooks(EVAL_EXCINFO), "live_pause_eval")
     if is_controller:
@@ -236,7 +238,9 @@ def pytest_runtest_makereport(item: pytest.Item) -> Any:
     report = yield
     if report.failed:
         s = session_of(item.config)
-        if s is not None and s.control.wants(report) and not _abort.stopped(s):
+        if s is not None and report.when == "teardown" and _teardown.settle(item, report, s):
+            pass  # it paused at the teardown error itself (--pause-on-error)
+        elif s is not None and s.control.wants(report) and not _abort.stopped(s):
             try:
                 if s.control.may_pause(item):  # the marker, --pause-max
                     s.pause_failure(item, report)

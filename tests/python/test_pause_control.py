@@ -77,7 +77,7 @@ def test_pause_on_error_pauses_at_setup_and_teardown_errors(pytester, live, cli,
     assert read_pause(pause_dir, block["pause_id"])["kind"] == "failure"
     res = cli("resume", block["pause_id"], "--failure-reason", "fixture saw no device")
     assert res.returncode == 0, str(res)
-    # the teardown error pauses once pytest reports it
+    # the teardown error pauses where it was raised
     block2, _ = wait_block(s, after)
     assert block2["nodeid"] == "test_errors.py::test_teardown_error"
     assert "error in teardown" in block2["lines"]
@@ -88,6 +88,97 @@ def test_pause_on_error_pauses_at_setup_and_teardown_errors(pytester, live, cli,
     assert blocks(out) == ["test_errors.py::test_setup_error", "test_errors.py::test_teardown_error"]
     assert re.search(r"1 failed, 1 passed, 2 errors", out), out
     assert "External failure reason: fixture saw no device" in out
+    assert "INTERNALERROR" not in out
+
+
+NESTED_TEARDOWN = '''
+import pytest
+
+@pytest.fixture(scope="module")
+def device():
+    yield
+    with open("device-released.txt", "w") as f:
+        f.write("done")
+
+@pytest.fixture
+def outer(device):
+    yield
+    with open("outer-torn-down.txt", "w") as f:
+        f.write("done")
+
+@pytest.fixture
+def inner(outer):
+    yield
+    raise RuntimeError("inner teardown exploded")
+
+@pytest.fixture
+def by_finalizer(request, outer):
+    def fin():
+        pytest.fail("finalizer-failed")
+    request.addfinalizer(fin)
+
+def test_inner_teardown_fails(inner):
+    pass
+
+def test_finalizer_fails(by_finalizer):
+    pass
+'''
+
+
+@pytest.mark.parametrize("xdist", [False, True])
+def test_pause_on_error_at_teardown_pauses_before_the_remaining_teardown(
+        pytester, live, cli, pause_dir, xdist):
+    """A fixture whose teardown raised (a yield fixture, a request.addfinalizer
+    finalizer) pauses there: the fixtures it depends on (function and module
+    scope) are not torn down yet while the pause waits, and are once it is
+    resumed; pytest still reports the error, with the pause's decision."""
+    pytester.makepyfile(test_nested=NESTED_TEARDOWN)
+    s = live("--pause-on-error", "--pause-timeout", "300", *(["-n", "1"] if xdist else []))
+    outer, device = pytester.path / "outer-torn-down.txt", pytester.path / "device-released.txt"
+    block, after = wait_block(s)
+    assert block["nodeid"] == "test_nested.py::test_inner_teardown_fails"
+    assert "error in teardown" in block["lines"]
+    pause = read_pause(pause_dir, block["pause_id"])
+    assert pause["kind"] == "failure" and "inner teardown exploded" in pause["original_failure"]
+    assert not outer.exists() and not device.exists()  # the rest of teardown waits
+    res = cli("resume", block["pause_id"], "--failure-reason", "inner saw the device hang")
+    assert res.returncode == 0, str(res)
+    # the second test: pytest.fail in a finalizer, and the module's last test
+    block2, _ = wait_block(s, after)
+    assert block2["nodeid"] == "test_nested.py::test_finalizer_fails"
+    assert "finalizer-failed" in read_pause(pause_dir, block2["pause_id"])["original_failure"]
+    assert outer.exists()  # the first test's teardown went on after its resume
+    outer.unlink()
+    assert not outer.exists() and not device.exists()
+    assert cli("resume", block2["pause_id"]).returncode == 0
+    rc, out = s.finish()
+    assert rc == 1, out
+    assert outer.exists() and device.exists()
+    # one pause per error, not a second one when pytest reports it
+    assert blocks(out) == ["test_nested.py::test_inner_teardown_fails",
+                           "test_nested.py::test_finalizer_fails"], out
+    assert re.search(r"2 passed, 2 errors", out), out
+    assert "RuntimeError: inner teardown exploded" in out
+    assert "External failure reason: inner saw the device hang" in out
+    assert "INTERNALERROR" not in out
+
+
+def test_pause_on_error_at_teardown_abort_keeps_the_error_and_tears_down(
+        pytester, live, cli, pause_dir):
+    pytester.makepyfile(test_nested=NESTED_TEARDOWN)
+    s = live("--pause-on-error", "--pause-timeout", "300")
+    block, _ = wait_block(s)
+    assert not (pytester.path / "outer-torn-down.txt").exists()
+    res = cli("abort", block["pause_id"], "--reason", "device gone")
+    assert res.returncode == 0, str(res)
+    rc, out = s.finish()
+    assert rc == 2, out
+    assert (pytester.path / "outer-torn-down.txt").exists()
+    assert (pytester.path / "device-released.txt").exists()
+    assert "aborted: device gone" in out and "RuntimeError: inner teardown exploded" in out
+    assert "live-pause: run aborted at test_nested.py::test_inner_teardown_fails: device gone" \
+        in out
+    assert blocks(out) == ["test_nested.py::test_inner_teardown_fails"], out
     assert "INTERNALERROR" not in out
 
 
