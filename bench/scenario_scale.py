@@ -7,7 +7,9 @@ per run `run.json` (status ended), `events.jsonl`, two pause files
 command file that ended each. `pending/` stays empty for them: they are
 finished. As the runtime does, it appends each run ("R") and each ended
 pause ("P") and each run's end ("E") to `catalog.tsv`, the summary index that `ls -a` reads
-(docs/protocol.md, "The catalog"; 0.1.1 ignores the file). One live pytest session per product, paused at a checkpoint in
+(docs/protocol.md, "The catalog"; 0.1.1 ignores the file), and each ended
+pause's listing object ("J") to `catalog-json.tsv`, what `ls -a --json`
+reads (checked once against the pause files: `check_listing`). One live pytest session per product, paused at a checkpoint in
 the same directory, is what `watch`, `show` and `resume` act on.
 
 Sizes grow in place (100 -> 1,000 -> 10,000 runs), and every command is
@@ -89,11 +91,38 @@ class Generator:
                   pause["hostname"], pause["cwd"], pause["nodeid"], pause["task"]]
         return "\t".join(self._tsv(f) for f in fields) + "\n"
 
+    @staticmethod
+    def _checksum(data: bytes) -> int:
+        """catalog-json.tsv's checksum (docs/protocol.md, "The catalog")."""
+        m = (1 << 64) - 1
+        h = 0x6C70206C69737431 ^ len(data)
+        for i in range(0, len(data) + 1, 8):
+            w = int.from_bytes(data[i:i + 8], "little")
+            h = ((h ^ w) * 0x9E3779B97F4A7C15) & m
+            h = ((h << 29) | (h >> 35)) & m
+            if len(data) - i < 8:
+                return h
+        return h
+
+    def _listing_line(self, pause: dict[str, Any]) -> str:
+        """The "J" line the runtime writes when the pause ends: the pause
+        file as lpj_dump writes it (sorted keys, compact; the generator's
+        numbers are integral or short, so Python writes them alike) plus
+        "state", with "path" empty."""
+        obj = dict(pause, state=pause["status"], path="")
+        data = json.dumps(obj, sort_keys=True, separators=(",", ":"),
+                          ensure_ascii=False).encode()
+        key = b'"path":""'
+        assert data.count(key) == 1, data
+        at = data.index(key) + len(key) - 1
+        return f"J\t{pause['pause_id']}\t{at}\t{self._checksum(data):016x}\t{data.decode()}\n"
+
     def grow_to(self, runs: int) -> float:
         """Add finished runs until there are `runs`; returns seconds taken."""
         t0 = time.monotonic()
         catalog: list[str] = []
-        base = time.time() - 86400 * 30
+        listing: list[str] = []
+        base = float(int(time.time() - 86400 * 30))  # integral: see _listing_line
         statuses = ["resumed", "resumed", "resumed", "timed_out", "aborted"]
         while self.count < runs:
             i = self.count
@@ -143,6 +172,7 @@ class Generator:
                     pause.pop("failure_reason")
                 (rd / "pauses" / f"{pause_id}.json").write_text(json.dumps(pause))
                 catalog.append(self._catalog_line(pause))
+                listing.append(self._listing_line(pause))
                 cmd: dict[str, Any] = {"by": by, "pid": self.pid, "hostname": self.host,
                                        "created_at": created + 5.0}
                 (rd / "commands" / f"{pause_id}.resume.json").write_text(json.dumps(cmd))
@@ -157,15 +187,35 @@ class Generator:
                                       str(self.pid), self._tsv(self.host),
                                       "/home/user/project"]) + "\n")
             self.count += 1
-        path = self.root / "catalog.tsv"
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-        try:
-            if os.fstat(fd).st_size == 0:
-                catalog.insert(0, "pytest-live-pause catalog 1\n")
-            os.write(fd, "".join(catalog).encode())
-        finally:
-            os.close(fd)
+        for name, header, lines in (("catalog.tsv", "pytest-live-pause catalog 1\n", catalog),
+                                    ("catalog-json.tsv", "pytest-live-pause catalog-json 1\n",
+                                     listing)):
+            fd = os.open(self.root / name, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                if os.fstat(fd).st_size == 0:
+                    lines.insert(0, header)
+                os.write(fd, "".join(lines).encode())
+            finally:
+                os.close(fd)
         return time.monotonic() - t0
+
+
+def check_listing(ours: Product, root: Path, env: dict[str, str]) -> None:
+    """`ls -a --json` prints the same with the generated catalog-json.tsv
+    as from the pause files (without it): the generator writes what the
+    runtime would, so the figures are those of real directories."""
+    argv = [ours.cli, "ls", "-a", "--json", "--pause-dir", str(root)]
+    fast = subprocess.run(argv, env=env, capture_output=True, check=True).stdout
+    acc = root / "catalog-json.tsv"
+    aside = root / "catalog-json.tsv.aside"
+    acc.rename(aside)
+    try:
+        slow = subprocess.run(argv, env=env, capture_output=True, check=True).stdout
+    finally:
+        aside.rename(acc)
+    if fast != slow:
+        raise BenchError("ls -a --json differs with the generated catalog-json.tsv: the "
+                         "generator does not write what the runtime writes")
 
 
 class LiveSession:
@@ -276,6 +326,8 @@ def run(ours: Product, v011: Optional[Product], work: Path, sizes: list[int], re
             os.sync()
             time.sleep(0.5)
             log(f"scale: {size} finished runs, {size * PAUSES_PER_RUN} pause files")
+            if size == sizes[0]:
+                check_listing(ours, root, lives["ours"].env)
             result["ours"][str(size)] = measure_product(lives["ours"], reps)
             if v011 is not None:
                 result["v011"][str(size)] = measure_product(lives["v011"], reps_v011)

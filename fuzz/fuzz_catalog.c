@@ -7,7 +7,10 @@
  * knows every run the full parse keeps, and nothing the full parse would
  * refuse is a valid run id it knows but the full parse does not; the
  * counts pass of "runs" (lpi_catalog_parse_counts) keeps exactly the
- * pauses (id, run, status, kind), runs and ends of the full parse.
+ * pauses (id, run, status, kind), runs and ends of the full parse. The
+ * same bytes as catalog-json.tsv (lpi_listing_parse): every listing
+ * object found for a "J" line's id is an object with its "path" key
+ * where the line says, within the text.
  */
 #include "internal.h"
 
@@ -15,8 +18,52 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The bytes as catalog-json.tsv: what lpi_listing_find gives is sound. */
+static void listing(const uint8_t *data, size_t size, int with_header)
+{
+	static const char header[] = "pytest-live-pause catalog-json 1\n";
+	size_t hlen = with_header ? strlen(header) : 0;
+	char *text = malloc(hlen + size + 1), *ids = malloc(size + 1);
+	if (text == NULL || ids == NULL) {
+		free(text);
+		free(ids);
+		return;
+	}
+	memcpy(text, header, hlen);
+	memcpy(text + hlen, data, size);
+	text[hlen + size] = '\0';
+	memcpy(ids, data, size); /* the second field of every line, as ids to look up */
+	ids[size] = '\0';
+	lpi_listing *l;
+	if (lpi_listing_parse(text, hlen + size, &l) != LP_OK) {
+		free(ids); /* text taken */
+		return;
+	}
+	for (char *line = ids; line && *line;) {
+		char *next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		char *id = strchr(line, '\t');
+		if (id) {
+			char *end = strchr(++id, '\t');
+			if (end)
+				*end = '\0';
+			size_t len, at;
+			const char *json = lpi_listing_find(l, id, &len, &at);
+			if (json && (len < 2 || json[0] != '{' || json[len - 1] != '}' || at < 8 ||
+				     at >= len || memcmp(json + at - 8, "\"path\":\"", 8) != 0 ||
+				     json[at] != '"' || memchr(json, '\n', len)))
+				abort();
+		}
+		line = next;
+	}
+	lpi_listing_free(l);
+	free(ids);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	listing(data, size, size > 0 && (data[0] & 2));
 	static const char header[] = "pytest-live-pause catalog 1\n";
 	/* half the inputs get the header, so that the lines are reached */
 	size_t hlen = size > 0 && (data[0] & 1) ? strlen(header) : 0;

@@ -461,7 +461,8 @@ LP_API const char *lp_state_name(lp_state state);
  * status_code, result) are the facts; kind, state and status are their
  * names as written in the file (kept for printing). The verdict is set
  * once the pause has ended and is read from its pause file (a pause
- * listed from the catalog by lp_store_list(LP_LIST_ALL) has none: NULL, 0). */
+ * listed from the catalog by lp_store_list(LP_LIST_ALL) has none: NULL, 0;
+ * with LP_LIST_JSON its json has them, and so has every listing object). */
 typedef struct lp_pause_info {
 	char *pause_id;
 	char *run_id;

@@ -13,7 +13,13 @@
  * catalogued run is in pending/ or in the catalog. A failed append is
  * reported to the caller, which then keeps the pause in pending/.
  *
- * gc compacts the file (lpi_catalog_compact): it takes an exclusive
+ * Beside it, catalog-json.tsv holds the listing JSON of each ended pause
+ * ("J" lines: what "ls -a --json" prints for it, written by the process
+ * that ended it), so that listing reads one file, not 20,000: a line
+ * missing or failing its checksum only means the pause file is read
+ * (lpi_listing_*).
+ *
+ * gc compacts the files (lpi_catalog_compact): it takes an exclusive
  * flock(2) on it, reads it, and renames a filtered copy over it before
  * unlocking. Appenders write only under a shared flock of the file the
  * name designates at that moment, so no line is ever appended to a file
@@ -39,6 +45,9 @@
 #define P_FIELDS 13                   /* "P" and 12 values */
 #define E_FIELDS 8                    /* "E" and 7 values */
 #define CATALOG_LOCK_WAIT_MS 5000     /* appenders wait this long for a gc */
+#define LISTING_NAME "catalog-json.tsv"
+#define LISTING_HEADER "pytest-live-pause catalog-json 1\n"
+#define PATH_KEY "\"path\":\"" /* the listing's "path" key, up to its value */
 
 /* escaping at most doubles a byte, and a JSON-encoded size is never
  * below the raw size: the bounded fields always fit a line */
@@ -47,6 +56,8 @@ _Static_assert(2 * (LP_CAP_NODEID + LP_CAP_TASK + LP_CAP_CWD + 2 * LP_CAP_HOSTNA
 	       "a catalog line must hold every bounded field");
 
 /* ------------------------------------------------------------ writing */
+
+static int add_listing(lp_store *store, const lp_json *doc);
 
 /* Append `s` escaped (\\ \t \n \r) to buf; returns the new length, or
  * (size_t)-1 when it does not fit. */
@@ -71,12 +82,11 @@ static size_t put_field(char *buf, size_t at, size_t cap, const char *s)
 	return at;
 }
 
-/* Whether fd is still the file named catalog.tsv (gc replaces it). */
-static int is_current(lp_store *store, int fd)
+/* Whether fd is still the file named `name` (gc replaces it). */
+static int is_current(lp_store *store, const char *name, int fd)
 {
 	struct stat a, b;
-	return fstat(fd, &a) == 0 &&
-	       fstatat(store->fd, CATALOG_NAME, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	return fstat(fd, &a) == 0 && fstatat(store->fd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
 	       a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
@@ -101,7 +111,8 @@ static int lock_file(int fd, int op, int64_t wait_ms, const char *label)
 }
 
 /*
- * Open catalog.tsv and lock it (LOCK_SH for an append, LOCK_EX for a
+ * Open `name` (catalog.tsv or catalog-json.tsv, whose first line is
+ * `header`) and lock it (LOCK_SH for an append, LOCK_EX for a
  * compaction), creating it with its header if it does not exist. On
  * return *out is the locked descriptor of the file the name designates
  * now: a descriptor whose file was replaced before the lock was granted
@@ -110,25 +121,26 @@ static int lock_file(int fd, int op, int64_t wait_ms, const char *label)
  * file that a compaction has already read and replaced (see
  * docs/protocol.md, "The catalog").
  */
-static int open_locked(lp_store *store, int op, int64_t wait_ms, int *out)
+static int open_locked(lp_store *store, const char *name, const char *header, int op,
+		       int64_t wait_ms, int *out)
 {
 	char label[PATH_MAX];
-	snprintf(label, sizeof label, "%s/%s", store->path, CATALOG_NAME);
+	snprintf(label, sizeof label, "%s/%s", store->path, name);
 	/* a compaction may replace the file between our open and our lock:
 	 * try again, for as long as the lock itself may be waited for (a
 	 * count alone lost appends to a gc compacting in a loop) */
 	int64_t until = lpi_mono_ms() + (wait_ms > 0 ? wait_ms : 0);
 	for (int tries = 0; tries < 16 || lpi_mono_ms() < until; tries++) {
 		/* O_RDWR: a shared lock over NFS is a read lock */
-		int fd = openat(store->fd, CATALOG_NAME,
+		int fd = openat(store->fd, name,
 				O_RDWR | O_APPEND | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0) {
 			if (errno != ENOENT)
 				return lpi_fail_errno(errno == ELOOP ? LP_EUNSAFE : LP_ERROR, errno,
 						      "cannot append to %s", label);
 			/* the first writer creates it, header first, atomically */
-			int rc = lpi_file_publish(store->fd, CATALOG_NAME, CATALOG_HEADER,
-						  strlen(CATALOG_HEADER), 1, label);
+			int rc =
+				lpi_file_publish(store->fd, name, header, strlen(header), 1, label);
 			if (rc < 0)
 				return rc;
 			continue;
@@ -148,7 +160,7 @@ static int open_locked(lp_store *store, int op, int64_t wait_ms, int *out)
 			close(fd);
 			return rc;
 		}
-		if (is_current(store, fd)) {
+		if (is_current(store, name, fd)) {
 			*out = fd;
 			return LP_OK;
 		}
@@ -157,11 +169,12 @@ static int open_locked(lp_store *store, int op, int64_t wait_ms, int *out)
 	return lpi_fail(LP_ERROR, "cannot open %s: it keeps being replaced", label);
 }
 
-/* Write one line (without its LF) with a single write(2), holding the
- * shared lock. */
-static int append_line(lp_store *store, char *line, size_t len, int durable)
+/* Write one line (without its LF; line has room for one more byte) to
+ * `name` with a single write(2), holding the shared lock. */
+static int append_to(lp_store *store, const char *name, const char *header, char *line, size_t len,
+		     int durable)
 {
-	int fd, rc = open_locked(store, LOCK_SH, CATALOG_LOCK_WAIT_MS, &fd);
+	int fd, rc = open_locked(store, name, header, LOCK_SH, CATALOG_LOCK_WAIT_MS, &fd);
 	if (rc)
 		return rc;
 	line[len++] = '\n';
@@ -170,16 +183,18 @@ static int append_line(lp_store *store, char *line, size_t len, int durable)
 		w = write(fd, line, len);
 	while (w < 0 && errno == EINTR);
 	if (w < 0)
-		rc = lpi_fail_errno(LP_ERROR, errno, "cannot append to %s/%s", store->path,
-				    CATALOG_NAME);
+		rc = lpi_fail_errno(LP_ERROR, errno, "cannot append to %s/%s", store->path, name);
 	else if ((size_t)w != len)
-		rc = lpi_fail(LP_ERROR, "short write to %s/%s (disk full?)", store->path,
-			      CATALOG_NAME);
+		rc = lpi_fail(LP_ERROR, "short write to %s/%s (disk full?)", store->path, name);
 	else if (durable && !lpi_fsync_disabled() && fdatasync(fd) < 0)
-		rc = lpi_fail_errno(LP_ERROR, errno, "cannot flush %s/%s", store->path,
-				    CATALOG_NAME);
+		rc = lpi_fail_errno(LP_ERROR, errno, "cannot flush %s/%s", store->path, name);
 	close(fd); /* and unlock */
 	return rc;
+}
+
+static int append_line(lp_store *store, char *line, size_t len, int durable)
+{
+	return append_to(store, CATALOG_NAME, CATALOG_HEADER, line, len, durable);
 }
 
 int lpi_catalog_add_run(lp_store *store, const char *run_id)
@@ -262,6 +277,86 @@ int lpi_catalog_add_pause(lp_store *store, const lp_json *doc)
 					     fields[1] ? fields[1] : "?")
 				  : append_line(store, line, at, 1);
 	free(line);
+	/* then its listing line: an accelerator of the accelerator, whose
+	 * failure costs only the read of one pause file */
+	if (rc == LP_OK && add_listing(store, doc) != LP_OK)
+		lpi_error_clear();
+	return rc;
+}
+
+/*
+ * The listing object of a pause, what "ls --json" and GET /api/pauses
+ * print for it: its pause file plus the derived "state" and "path" (set
+ * on doc), dumped as the pause file is (lpj_dump). The one definition:
+ * scan.c lists pause files with it, and the "J" lines hold it.
+ */
+char *lpi_listing_json(lp_json *doc, const char *state, const char *path)
+{
+	if (lpj_set_str(doc, "state", state) || lpj_set_str(doc, "path", path))
+		return NULL;
+	return lpj_dump(doc);
+}
+
+/* The checksum of a "J" line's JSON: 64-bit words (little-endian),
+ * each mixed in by a bijective step, so a changed word always changes
+ * it; damage and cut lines are caught (it is no defence against a
+ * forger, who can write pause files as well). */
+static uint64_t checksum(const char *s, size_t n)
+{
+	const unsigned char *b = (const unsigned char *)s;
+	uint64_t h = 0x6c70206c69737431ULL ^ n, w;
+	size_t i = 0;
+	for (;; i += 8) {
+		size_t left = n - i < 8 ? n - i : 8;
+		w = 0;
+		for (size_t k = 0; k < left; k++)
+			w |= (uint64_t)b[i + k] << (8 * k);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
+		h = h << 29 | h >> 35;
+		if (left < 8)
+			return h;
+	}
+}
+
+/* Append the "J" line of an ended pause (doc: its final pause file) to
+ * catalog-json.tsv: its id, where the value of "path" goes in the
+ * listing object, the checksum, and the listing object with "path"
+ * empty (readers put theirs in: the path names the pause directory as
+ * the reader opened it). Not flushed, and a failure is only reported:
+ * without its line, readers read the pause file. */
+static int add_listing(lp_store *store, const lp_json *doc)
+{
+	const char *id = lpj_get_str(doc, "pause_id"), *status = lpj_get_str(doc, "status");
+	if (id == NULL || status == NULL || strlen(id) > LP_ID_MAX || lpj_has(doc, "state") ||
+	    lpj_has(doc, "path"))
+		return lpi_fail(LP_EINVAL, "pause file of %s: no listing line", id ? id : "?");
+	lp_json *copy = lpj_copy(doc);
+	char *json = copy ? lpi_listing_json(copy, status, "") : NULL;
+	lpj_free(copy);
+	if (json == NULL)
+		return lpi_fail(LP_ERROR, "out of memory");
+	/* A raw quote only delimits strings, so "path":"" can only be a key
+	 * "path" with an empty value: once in the text, it is the top-level
+	 * one (sorted keys: never at a fixed place) */
+	static const char key[] = PATH_KEY "\"";
+	size_t n = strlen(json), klen = strlen(key);
+	const char *hit = memmem(json, n, key, klen);
+	int rc = LP_OK;
+	if (hit == NULL || memmem(hit + 1, n - (size_t)(hit + 1 - json), key, klen) ||
+	    strpbrk(json, "\t\n\r"))
+		rc = lpi_fail(LP_EINVAL, "listing of %s: no single \"path\"", id);
+	char *line = rc ? NULL : malloc(n + 128);
+	if (!rc && line == NULL)
+		rc = lpi_fail(LP_ERROR, "out of memory");
+	if (!rc) {
+		int k = snprintf(line, 128, "J\t%s\t%zu\t%016llx\t", id,
+				 (size_t)(hit - json) + strlen(PATH_KEY),
+				 (unsigned long long)checksum(json, n));
+		memcpy(line + k, json, n);
+		rc = append_to(store, LISTING_NAME, LISTING_HEADER, line, (size_t)k + n, 0);
+	}
+	free(line);
+	free(json);
 	return rc;
 }
 
@@ -635,13 +730,176 @@ void lpi_catalog_free(lpi_catalog *cat)
 	free(cat);
 }
 
+/* ------------------------------------------------- the listing lines */
+
+struct lpi_listing {
+	char *text; /* the file, split in place */
+	struct listing_line {
+		const char *pause_id, *json;
+		size_t len, path_at;
+		uint64_t sum;
+	} *lines;
+	size_t nlines;
+	size_t *set; /* open addressing: 1 + index into lines, 0 empty */
+	size_t mask;
+};
+
+/* A decimal size_t of at most 19 digits (no sign, no space), else 0. */
+static int parse_size(const char *s, size_t *out)
+{
+	size_t v = 0, i = 0;
+	for (; s[i] >= '0' && s[i] <= '9' && i < 19; i++)
+		v = v * 10 + (size_t)(s[i] - '0');
+	*out = v;
+	return i > 0 && s[i] == '\0';
+}
+
+/* 16 lowercase hex digits, else 0. */
+static int parse_sum(const char *s, uint64_t *out)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 16; i++) {
+		char c = s[i];
+		int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+		if (d < 0)
+			return 0;
+		v = v << 4 | (uint64_t)d;
+	}
+	*out = v;
+	return s[16] == '\0';
+}
+
+int lpi_listing_parse(char *text, size_t len, lpi_listing **out)
+{
+	*out = NULL;
+	size_t hlen = strlen(LISTING_HEADER);
+	if (len < hlen || memcmp(text, LISTING_HEADER, hlen) != 0) {
+		free(text);
+		return LP_ENOTFOUND;
+	}
+	lpi_listing *l = calloc(1, sizeof *l);
+	if (l == NULL) {
+		free(text);
+		return lpi_fail(LP_ERROR, "out of memory");
+	}
+	l->text = text;
+	size_t cap = 0;
+	char *line = text + hlen, *stop = text + len;
+	while (line < stop) {
+		char *lf = memchr(line, '\n', (size_t)(stop - line));
+		if (lf == NULL)
+			break; /* a line still being written, or cut: not a fact */
+		*lf = '\0';
+		/* J <pause_id> <path_at> <checksum> <json>: the JSON last and
+		 * raw (it never holds a TAB, LF or CR); nothing is escaped */
+		char *f[5], *s = line;
+		int n = 0;
+		for (; n < 4 && s; n++) {
+			f[n] = s;
+			if ((s = strchr(s, '\t')) != NULL)
+				*s++ = '\0';
+		}
+		struct listing_line rec = {0};
+		if (n == 4 && s && strcmp(f[0], "J") == 0 &&
+		    lp_id_validate(f[1], "pause id") == LP_OK && parse_size(f[2], &rec.path_at) &&
+		    parse_sum(f[3], &rec.sum)) {
+			if (l->nlines == cap) {
+				size_t c = cap ? cap * 2 : 256;
+				struct listing_line *nv = realloc(l->lines, c * sizeof *nv);
+				if (nv == NULL) {
+					lpi_listing_free(l);
+					return lpi_fail(LP_ERROR, "out of memory");
+				}
+				l->lines = nv;
+				cap = c;
+			}
+			rec.pause_id = f[1];
+			rec.json = s;
+			rec.len = (size_t)(lf - s);
+			l->lines[l->nlines++] = rec;
+		}
+		line = lf + 1;
+	}
+	lpi_error_clear(); /* of the ids that were not */
+	size_t size = 16;
+	while (size < 2 * l->nlines)
+		size *= 2;
+	if ((l->set = calloc(size, sizeof *l->set)) == NULL) {
+		lpi_listing_free(l);
+		return lpi_fail(LP_ERROR, "out of memory");
+	}
+	l->mask = size - 1;
+	for (size_t k = 0; k < l->nlines; k++) {
+		size_t at = hash_str(l->lines[k].pause_id) & l->mask;
+		while (l->set[at] &&
+		       strcmp(l->lines[l->set[at] - 1].pause_id, l->lines[k].pause_id))
+			at = (at + 1) & l->mask;
+		if (l->set[at] == 0)
+			l->set[at] = k + 1; /* the first line of an id is kept */
+	}
+	*out = l;
+	return LP_OK;
+}
+
+int lpi_listing_load(lp_store *store, lpi_listing **out)
+{
+	*out = NULL;
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "%s/%s", store->path, LISTING_NAME);
+	char *text;
+	size_t len;
+	int rc = lpi_file_read(store->fd, LISTING_NAME, CATALOG_CAP, label, &text, &len);
+	if (rc)
+		return rc;
+	rc = lpi_listing_parse(text, len, out);
+	if (rc == LP_ENOTFOUND)
+		return lpi_fail(LP_ENOTFOUND, "%s is not a listing of this version", label);
+	return rc;
+}
+
+const char *lpi_listing_find(const lpi_listing *l, const char *pause_id, size_t *len,
+			     size_t *path_at)
+{
+	if (l == NULL || l->set == NULL || pause_id == NULL)
+		return NULL;
+	size_t at = hash_str(pause_id) & l->mask;
+	for (; l->set[at]; at = (at + 1) & l->mask) {
+		const struct listing_line *r = &l->lines[l->set[at] - 1];
+		if (strcmp(r->pause_id, pause_id) != 0)
+			continue;
+		/* the cheap checks: an object, "path":"" where the line says,
+		 * and the checksum of the whole */
+		size_t klen = strlen(PATH_KEY);
+		if (r->len < 2 || r->json[0] != '{' || r->json[r->len - 1] != '}' ||
+		    r->path_at < klen + 1 || r->path_at >= r->len ||
+		    memcmp(r->json + r->path_at - klen, PATH_KEY, klen) != 0 ||
+		    r->json[r->path_at] != '"' || checksum(r->json, r->len) != r->sum)
+			return NULL;
+		*len = r->len;
+		*path_at = r->path_at;
+		return r->json;
+	}
+	return NULL;
+}
+
+void lpi_listing_free(lpi_listing *l)
+{
+	if (l == NULL)
+		return;
+	free(l->lines);
+	free(l->set);
+	free(l->text);
+	free(l);
+}
+
 /* ---------------------------------------------------------- compaction */
 
-/* The run a line is about ("R"/"E": field 1; "P": the run of its pause
- * id), copied into run_id; 0 for a line of another kind. */
+/* The run a line is about ("R"/"E": field 1; "P"/"J": the run of its
+ * pause id), copied into run_id; 0 for a line of another kind. */
 static int line_run(const char *line, size_t len, char run_id[LP_ID_MAX + 1])
 {
-	if (len < 3 || line[1] != '\t' || (line[0] != 'R' && line[0] != 'E' && line[0] != 'P'))
+	if (len < 3 || line[1] != '\t' ||
+	    (line[0] != 'R' && line[0] != 'E' && line[0] != 'P' && line[0] != 'J'))
 		return 0;
 	const char *id = line + 2;
 	size_t n = 0;
@@ -652,7 +910,7 @@ static int line_run(const char *line, size_t len, char run_id[LP_ID_MAX + 1])
 	char buf[LP_ID_MAX + 1];
 	memcpy(buf, id, n);
 	buf[n] = '\0';
-	if (line[0] == 'P')
+	if (line[0] == 'P' || line[0] == 'J')
 		return lpi_pause_id_run(buf, run_id) == LP_OK;
 	if (lpi_run_id_validate(buf) != LP_OK)
 		return 0;
@@ -660,16 +918,19 @@ static int line_run(const char *line, size_t len, char run_id[LP_ID_MAX + 1])
 	return 1;
 }
 
-int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud), void *ud,
-			int dry_run, size_t *dropped)
+/* Compact one file (catalog.tsv or catalog-json.tsv) as
+ * lpi_catalog_compact says. */
+static int compact_file(lp_store *store, const char *name, const char *header,
+			int (*drop)(const char *run_id, void *ud), void *ud, int dry_run,
+			size_t *dropped)
 {
 	*dropped = 0;
 	char label[PATH_MAX];
-	snprintf(label, sizeof label, "%s/%s", store->path, CATALOG_NAME);
+	snprintf(label, sizeof label, "%s/%s", store->path, name);
 	struct stat st;
-	if (fstatat(store->fd, CATALOG_NAME, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
-		return LP_OK; /* no catalog: nothing to compact */
-	int fd, rc = open_locked(store, LOCK_EX, -1, &fd);
+	if (fstatat(store->fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT)
+		return LP_OK; /* no file: nothing to compact */
+	int fd, rc = open_locked(store, name, header, LOCK_EX, -1, &fd);
 	if (rc)
 		return rc;
 	/* from here until close(fd) no appender writes: read, filter, and
@@ -694,8 +955,8 @@ int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *u
 			break;
 		len += (size_t)r;
 	}
-	size_t hlen = strlen(CATALOG_HEADER);
-	if (len < hlen || memcmp(text, CATALOG_HEADER, hlen) != 0) {
+	size_t hlen = strlen(header);
+	if (len < hlen || memcmp(text, header, hlen) != 0) {
 		free(text);
 		close(fd);
 		return lpi_fail(LP_ERROR, "%s is not a catalog of this version: not compacted",
@@ -720,8 +981,26 @@ int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *u
 	}
 	rc = LP_OK;
 	if (!dry_run && (*dropped > 0 || out != len))
-		rc = lpi_file_publish(store->fd, CATALOG_NAME, text, out, 0, label);
+		rc = lpi_file_publish(store->fd, name, text, out, 0, label);
 	free(text);
 	close(fd); /* unlock: waiting appenders find the new file */
 	return rc;
+}
+
+int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *ud), void *ud,
+			int dry_run, size_t *dropped)
+{
+	/* catalog-json.tsv first: a "J" line is used only for the pause of a
+	 * "P" line, so a gc that dies between the two leaves "P" lines whose
+	 * pause files are read, never a "J" line that could outlive its run */
+	size_t json_lines;
+	*dropped = 0;
+	if (compact_file(store, LISTING_NAME, LISTING_HEADER, drop, ud, dry_run, &json_lines)) {
+		/* not ours (a damaged header) or unreadable: it is only an
+		 * accelerator, so it goes rather than keep lines of old runs */
+		lpi_error_clear();
+		if (!dry_run)
+			unlinkat(store->fd, LISTING_NAME, 0);
+	}
+	return compact_file(store, CATALOG_NAME, CATALOG_HEADER, drop, ud, dry_run, dropped);
 }

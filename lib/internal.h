@@ -456,6 +456,19 @@ int lpi_catalog_has_run(const lpi_catalog *cat, const char *run_id);
 /* The "E" line of a run, or NULL. */
 const lp_catalog_end *lpi_catalog_find_end(const lpi_catalog *cat, const char *run_id);
 void lpi_catalog_free(lpi_catalog *cat);
+/* catalog-json.tsv, the "J" lines: the listing object ("ls --json") of
+ * each ended pause, with "path" empty. lpi_listing_find gives the JSON
+ * (len bytes, not NUL-terminated) of a pause whose line passes the cheap
+ * checks, the value of "path" going at byte *path_at; else NULL (read its
+ * pause file). lpi_listing_json: the listing object of a pause (sets
+ * "state" and "path" on doc), the one definition. */
+typedef struct lpi_listing lpi_listing;
+int lpi_listing_load(lp_store *store, lpi_listing **out);
+int lpi_listing_parse(char *text, size_t len, lpi_listing **out); /* takes text */
+const char *lpi_listing_find(const lpi_listing *l, const char *pause_id, size_t *len,
+			     size_t *path_at);
+void lpi_listing_free(lpi_listing *l);
+char *lpi_listing_json(lp_json *doc, const char *state, const char *path);
 /* gc: drop every line about a run for which drop() returns non-zero,
  * under the exclusive lock, by renaming a filtered copy over the file
  * (with dry_run, only count). *dropped: the lines dropped. No catalog:

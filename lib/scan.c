@@ -312,11 +312,8 @@ int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id
 					  &i->nattachments))
 			lpi_error_clear(); /* listed badly: shown as none */
 	}
-	if (with_json) {
-		/* doc is the caller's to change: add the derived fields in place */
-		if (!lpj_set_str(doc, "state", state) && !lpj_set_str(doc, "path", path))
-			i->json = lpj_dump(doc);
-	}
+	if (with_json) /* doc is the caller's to change: the fields go in place */
+		i->json = lpi_listing_json(doc, state, path);
 	if (!i->pause_id || !i->run_id || !i->kind || !i->status || !i->state || !i->nodeid ||
 	    !i->hostname || !i->cwd || !i->path || !i->pause_dir || (with_json && !i->json) ||
 	    !choices_ok) {
@@ -633,6 +630,49 @@ typedef struct cat_ctx {
 	const lpi_catalog *cat;
 } cat_ctx;
 
+/* "<dir>/runs/" as lpj_dump writes it in a string (without quotes): the
+ * start of every "path" of the listing; NULL when memory ran out. */
+static char *json_runs_prefix(const lp_store *store)
+{
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/runs/", store->path);
+	lp_json *o = lpj_object();
+	char *t = o && lpj_set_str(o, "path", path) == LP_OK ? lpj_dump(o) : NULL;
+	lpj_free(o);
+	static const char head[] = "{\"path\":\"", tail[] = "\"}";
+	size_t n = t ? strlen(t) : 0, h = strlen(head), e = strlen(tail);
+	if (n < h + e || memcmp(t, head, h) != 0 || memcmp(t + n - e, tail, e) != 0) {
+		free(t);
+		return NULL;
+	}
+	memmove(t, t + h, n - h - e);
+	t[n - h - e] = '\0';
+	return t;
+}
+
+/* The listing object of an ended pause from its "J" line (json: len
+ * bytes, "path" empty at byte at), with its path put in: what
+ * lpi_info_from_json makes of its pause file. NULL: out of memory. */
+static char *listing_with_path(const char *json, size_t len, size_t at, const char *prefix,
+			       const char *run_id, const char *pause_id)
+{
+	static const char mid[] = "/pauses/", end[] = ".json";
+	size_t p = strlen(prefix), r = strlen(run_id), i = strlen(pause_id);
+	size_t m = sizeof mid - 1, e = sizeof end - 1;
+	char *out = malloc(len + p + r + m + i + e + 1), *o = out;
+	if (out == NULL)
+		return NULL;
+	memcpy(o, json, at), o += at;
+	memcpy(o, prefix, p), o += p;
+	memcpy(o, run_id, r), o += r;
+	memcpy(o, mid, m), o += m;
+	memcpy(o, pause_id, i), o += i;
+	memcpy(o, end, e), o += e;
+	memcpy(o, json + at, len - at), o += len - at;
+	*o = '\0';
+	return out;
+}
+
 /* runs/ entry: a run the catalog does not know is walked (older layout,
  * or its "R" line could not be written). */
 static int on_run_uncatalogued(const char *name, void *ud)
@@ -664,11 +704,53 @@ static int by_created_then_id(const void *x, const void *y)
 	return c ? c : by_id(x, y);
 }
 
+/* An ended pause of the catalog, with its listing object: from its "J"
+ * line when it has a good one, else from its pause file (skipped when
+ * that cannot be read, as a walk skips it). */
+static int add_catalogued_json(list_ctx *c, const lpi_catalog_pause *r, const lpi_listing *l,
+			       const char *prefix)
+{
+	size_t len, at;
+	const char *json = prefix ? lpi_listing_find(l, r->pause_id, &len, &at) : NULL;
+	if (json == NULL) {
+		lp_json *doc;
+		double mtime = 0;
+		int rc = lpi_pause_load(c->store, r->pause_id, &doc, &mtime);
+		if (rc == LP_EUNSAFE)
+			lpi_store_warn(c->store, lp_error_message());
+		if (rc != LP_OK)
+			return LP_OK;
+		return add_loaded(c, r->run_id, r->pause_id, doc, mtime);
+	}
+	lp_pause_info *info;
+	int rc = info_from_catalog(c->store, r, &info);
+	if (rc)
+		return rc;
+	if ((info->json = listing_with_path(json, len, at, prefix, r->run_id, r->pause_id)) ==
+		    NULL ||
+	    (rc = vec_push(&c->found, info))) {
+		lp_pause_info_free(info);
+		return rc ? rc : lpi_fail(LP_ERROR, "out of memory");
+	}
+	return LP_OK;
+}
+
 /* Every pause without reading every pause file: the catalog's ended
- * pauses, pending/ for the catalogued runs, and a walk of the others. */
+ * pauses, pending/ for the catalogued runs, and a walk of the others;
+ * with JSON, the listing objects of ended pauses from catalog-json.tsv. */
 static int collect_by_catalog(list_ctx *c, const lpi_catalog *cat)
 {
 	cat_ctx cc = {c, cat};
+	lpi_listing *listing = NULL;
+	char *prefix = NULL;
+	if (c->with_json) {
+		int lrc = lpi_listing_load(c->store, &listing);
+		if (lrc == LP_OK)
+			prefix = json_runs_prefix(c->store);
+		else if (lrc == LP_EUNSAFE) /* another user's: never used */
+			lpi_store_warn(c->store, lp_error_message());
+		lpi_error_clear(); /* none, or not usable: the pause files are read */
+	}
 	int rc = each_name(c->store->runs_fd, on_run_uncatalogued, &cc);
 	if (!rc && c->store->pending_fd >= 0)
 		rc = each_name(c->store->pending_fd, on_pending_catalogued, &cc);
@@ -684,11 +766,17 @@ static int collect_by_catalog(list_ctx *c, const lpi_catalog *cat)
 		lp_pause_info key = {.pause_id = (char *)r->pause_id}, *kp = &key;
 		if (from_files && bsearch(&kp, c->found.v, from_files, sizeof kp, by_id))
 			continue;
+		if (c->with_json) {
+			rc = add_catalogued_json(c, r, listing, prefix);
+			continue;
+		}
 		lp_pause_info *info;
 		if (!(rc = info_from_catalog(c->store, r, &info)) &&
 		    (rc = vec_push(&c->found, info)))
 			lp_pause_info_free(info);
 	}
+	free(prefix);
+	lpi_listing_free(listing);
 	return rc;
 }
 
@@ -720,7 +808,9 @@ static void dedupe(vec *found)
  *     of the runs the catalog does not know (0.1.1's; all runs when there
  *     is no catalog);
  *   - every pause (LP_LIST_ALL): the catalog, pending/ and the runs it
- *     does not know; every pause file with LP_LIST_JSON or no catalog.
+ *     does not know; with LP_LIST_JSON the listing objects of ended
+ *     pauses from catalog-json.tsv (their pause file when it lacks one);
+ *     every pause file when there is no catalog.
  */
 /*
  * Decide which pauses a listing shows and gather them, oldest first, into
@@ -728,10 +818,12 @@ static void dedupe(vec *found)
  *   - pending only (no LP_LIST_ALL): pending/ (the index our processes
  *     keep), plus a walk of every run the catalog does not know (0.1.1's,
  *     which have no index); the catalog's "R" lines alone are read;
- *   - all states, without JSON: the catalog's "P" lines, plus pending/,
+ *   - all states: the catalog's "P" lines, plus pending/,
  *     plus a walk of uncatalogued runs; a pause both in the catalog and
  *     pending is listed once;
- *   - all states with JSON, or no usable catalog: a walk of every run.
+ *     with JSON, an ended pause's listing object is its "J" line, or its
+ *     pause file when the line is missing or fails its checks;
+ *   - no usable catalog: a walk of every run.
  * run_only restricts it to one run (walk_run: read that run's pauses/
  * rather than pending/). Unreadable entries are skipped, never fatal; an
  * unsafe catalog is reported once (lpi_store_warn) and walked around.
@@ -761,11 +853,11 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, int wa
 			rc = each_name(store->runs_fd, on_run_uncatalogued, &cc);
 		lpi_catalog_free(cat);
 		dedupe(&c.found);
-	} else if (c.all && !c.with_json && (rc = lpi_catalog_load(store, &cat)) == LP_OK) {
+	} else if (c.all && (rc = lpi_catalog_load(store, &cat)) == LP_OK) {
 		rc = collect_by_catalog(&c, cat);
 		lpi_catalog_free(cat);
 	} else { /* no usable catalog (none, an older one, unreadable): walk */
-		if (c.all && !c.with_json && run_only == NULL && rc == LP_EUNSAFE)
+		if (c.all && run_only == NULL && rc == LP_EUNSAFE)
 			lpi_store_warn(store, lp_error_message());
 		lpi_error_clear();
 		rc = each_name(store->runs_fd, on_run, &c);

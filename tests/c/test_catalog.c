@@ -152,9 +152,17 @@ static void test_listing_reads_the_catalog(void **state)
 	assert_int_equal(ra->pid, (long)getpid());
 	/* oldest first */
 	assert_true(s.r[0].created <= s.r[1].created && s.r[1].created <= s.r[2].created);
-	/* JSON needs the pause files: the walk finds only c */
+	/* JSON of ended pauses comes from catalog-json.tsv: no pause file
+	 * needed either */
+	list(f->store, LP_LIST_ALL | LP_LIST_JSON, &s);
+	assert_int_equal(s.n, 3);
+	assert_string_equal(find(&s, lp_pause_id(a))->state, "resumed");
+	/* without it, the pause files are read: a and b are gone */
+	char d[256];
+	assert_int_equal(unlink(fx_path(f, d, sizeof d, "catalog-json.tsv")), 0);
 	list(f->store, LP_LIST_ALL | LP_LIST_JSON, &s);
 	assert_int_equal(s.n, 1);
+	assert_string_equal(s.r[0].id, lp_pause_id(c));
 	claim(c, LP_ACTION_ABORT);
 	lp_pause_free(a);
 	lp_pause_free(b);
@@ -330,6 +338,121 @@ static void test_counts_pass_keeps_what_the_full_parse_keeps(void **state)
 	lpi_catalog_free(counts);
 }
 
+/* The JSON listing of every pause, one string per pause in order. */
+typedef struct jrows {
+	int n;
+	char *json[16];
+} jrows;
+
+static int json_cb(const lp_pause_info *info, void *ud)
+{
+	jrows *s = ud;
+	if (s->n < 16)
+		s->json[s->n] = strdup(info->json ? info->json : "(null)");
+	s->n++;
+	return 0;
+}
+
+static void list_json(lp_store *store, jrows *s)
+{
+	memset(s, 0, sizeof *s);
+	assert_int_equal(lp_store_list(store, LP_LIST_ALL | LP_LIST_JSON, json_cb, s), LP_OK);
+}
+
+static void jrows_equal(const jrows *a, const jrows *b)
+{
+	assert_int_equal(a->n, b->n);
+	for (int k = 0; k < a->n && k < 16; k++)
+		assert_string_equal(a->json[k], b->json[k]);
+}
+
+static void jrows_free(jrows *s)
+{
+	for (int k = 0; k < s->n && k < 16; k++)
+		free(s->json[k]);
+}
+
+/* The "J" line of an ended pause: its id, where "path" goes, a checksum,
+ * and the listing object with "path" empty; the listing made from it is
+ * exactly the one made from the pause file, and a damaged, cut or missing
+ * line means the pause file is read. */
+static void test_listing_lines(void **state)
+{
+	fx *f = *state;
+	lp_pause *a = begin_cp(f->run, "t.py::a[\"path\":\"\"]", "path\t\"x\"\n\\ \xc3\xbc");
+	lp_pause *b = fx_pause(f, LP_KIND_FAILURE, 30), *c = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	claim(a, LP_ACTION_RESUME);
+	claim(b, LP_ACTION_TIMEOUT); /* c stays pending: listed from its file */
+	char d[256];
+	char *text = slurp(fx_path(f, d, sizeof d, "catalog-json.tsv"));
+	assert_non_null(text);
+	assert_true(strncmp(text, "pytest-live-pause catalog-json 1\nJ\t", 35) == 0);
+	assert_int_equal(count_substr(text, "\nJ\t"), 2);
+	assert_null(strchr(strchr(text, '\n') + 1, '\r'));
+	/* the catalog itself holds no JSON: "ls" scans it */
+	char *cat = slurp(fx_path(f, d, sizeof d, "catalog.tsv"));
+	assert_null(strchr(cat, '{'));
+	free(cat);
+	/* parsed: both found, the "path" key where the line says */
+	char *copy = strdup(text);
+	lpi_listing *l;
+	assert_int_equal(lpi_listing_parse(copy, strlen(text), &l), LP_OK);
+	size_t len, at;
+	const char *json = lpi_listing_find(l, lp_pause_id(a), &len, &at);
+	assert_non_null(json);
+	assert_true(at >= 8 && strncmp(json + at - 8, "\"path\":\"\"", 9) == 0);
+	assert_non_null(lpi_listing_find(l, lp_pause_id(b), &len, &at));
+	assert_null(lpi_listing_find(l, lp_pause_id(c), &len, &at));
+	assert_null(lpi_listing_find(l, "r1.ffffffff", &len, &at));
+	lpi_listing_free(l);
+
+	jrows fast, slow, again;
+	list_json(f->store, &fast);
+	assert_int_equal(fast.n, 3);
+	assert_int_equal(unlink(fx_path(f, d, sizeof d, "catalog-json.tsv")), 0);
+	list_json(f->store, &slow); /* every pause file read */
+	jrows_equal(&fast, &slow);
+	/* damaged: a changed byte (the checksum fails), a wrong place for
+	 * "path", a cut line, a bad checksum field, another header */
+	const char *fst = strstr(text, "\nJ\t") + 1, *snd = strstr(fst, "\nJ\t") + 1;
+	size_t hlen = (size_t)(fst - text), n1 = (size_t)(snd - fst);
+	char *bad = malloc(strlen(text) + 64);
+	for (int variant = 0; variant < 6; variant++) {
+		memcpy(bad, text, strlen(text) + 1);
+		char *line = bad + hlen,
+		     *tab = strchr(strchr(strchr(line, '\t') + 1, '\t') + 1, '\t');
+		switch (variant) {
+		case 0: line[n1 - 3] ^= 1; break;                    /* in the JSON */
+		case 1: tab[-1] = tab[-1] == '1' ? '2' : '1'; break; /* path_at */
+		case 2: bad[strlen(bad) - 1] = '\0'; break;          /* the last line cut */
+		case 3: tab[1] = 'g'; break;                         /* not hex */
+		case 4: bad[hlen - 2] = '2'; break;                  /* version 2 */
+		case 5: memmove(line, snd - text + bad, strlen(snd) + 1); break; /* missing */
+		}
+		assert_int_equal(
+			write_text(fx_path(f, d, sizeof d, "catalog-json.tsv"), bad, strlen(bad)),
+			0);
+		list_json(f->store, &again);
+		jrows_equal(&fast, &again);
+		jrows_free(&again);
+	}
+	/* the line alone lists an ended pause whose file is gone */
+	assert_int_equal(
+		write_text(fx_path(f, d, sizeof d, "catalog-json.tsv"), text, strlen(text)), 0);
+	remove_pause_file(f, lp_pause_id(a));
+	list_json(f->store, &again);
+	jrows_equal(&fast, &again);
+	jrows_free(&again);
+	free(bad);
+	free(text);
+	jrows_free(&fast);
+	jrows_free(&slow);
+	claim(c, LP_ACTION_ABORT);
+	lp_pause_free(a);
+	lp_pause_free(b);
+	lp_pause_free(c);
+}
+
 int main(void)
 {
 	test_guard(120);
@@ -343,6 +466,7 @@ int main(void)
 		T(test_in_catalog_and_pending_is_listed_once),
 		T(test_damaged_lines_are_skipped),
 		T(test_failed_publish_leaves_no_index_entry),
+		T(test_listing_lines),
 	};
 	return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
 }

@@ -144,9 +144,14 @@ static void test_list_reads_only_index(void **state)
 	assert_int_equal(s.n, 1);
 	assert_string_equal(s.ids[0], lp_pause_id(a));
 	/* a full listing of a catalogued run trusts pending/ and the
-	 * catalog too (test_catalog.c); with JSON it walks the runs */
+	 * catalog too (test_catalog.c), with JSON as without */
 	list(f->store, LP_LIST_ALL, &s);
 	assert_int_equal(s.n, 1);
+	list(f->store, LP_LIST_ALL | LP_LIST_JSON, &s);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.ids[0], lp_pause_id(a));
+	/* without a catalog every run is walked: b is found */
+	assert_int_equal(unlink(fx_path(f, d, sizeof d, "catalog.tsv")), 0);
 	list(f->store, LP_LIST_ALL | LP_LIST_JSON, &s);
 	assert_int_equal(s.n, 2);
 	assert_true(index_of(&s, lp_pause_id(b)) >= 0);

@@ -75,6 +75,35 @@ def assert_runs_agree_with_ls(cli) -> dict[str, dict]:
     return runs
 
 
+def assert_ls_json_agrees(cli, pause_dir: Path) -> None:
+    """`ls -a --json` lists the pauses `ls -a` lists, with the same states,
+    and prints the same objects without its accelerator (catalog-json.tsv,
+    moved aside and back)."""
+    res = cli("ls", "-a", "--json")
+    assert res.returncode == 0 and res.stderr == "", str(res)
+    objs = [json.loads(line) for line in res.stdout.splitlines()]
+    by_run: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
+    for o in objs:
+        by_run[o["run_id"]][o["state"]] += 1
+    assert by_run == ls_counts(cli)
+    acc = pause_dir / "catalog-json.tsv"
+    aside = pause_dir / "catalog-json.aside"
+    if acc.exists():
+        acc.rename(aside)
+    try:
+        assert cli("ls", "-a", "--json").stdout == res.stdout
+    finally:
+        if aside.exists():
+            aside.rename(acc)
+
+
+def listing_runs(pause_dir: Path) -> set[str]:
+    """The runs of catalog-json.tsv's "J" lines."""
+    lines = (pause_dir / "catalog-json.tsv").read_text().splitlines()
+    assert lines[0] == "pytest-live-pause catalog-json 1"
+    return {line.split("\t")[1].split(".", 1)[0] for line in lines[1:]}
+
+
 def run_ids_on_disk(pause_dir: Path) -> set[str]:
     return {p.name for p in (pause_dir / "runs").iterdir() if not p.name.startswith(".")}
 
@@ -193,7 +222,8 @@ def test_gc_removes_only_what_it_should(live, pytester, cli, pause_dir, tmp_path
     (outside / "precious").write_text("keep me")
     # old: an ended run, a stale one, and one killed between its pending/
     # entry and its pause file (an empty pending/<id> is all that is left)
-    old_ended = ended_session(live, pytester, cli)
+    old_ended = ended_session(live, pytester, cli, source=CP_ONLY.replace(
+        'float(os.environ.get("LP_CP_TIMEOUT", "inf"))', "0.05"))  # one pause timed out
     killed = start(live, pytester, name="test_killed")
     k_pause = wait_paused(killed, cli)
     sigkill(killed)
@@ -221,6 +251,8 @@ def test_gc_removes_only_what_it_should(live, pytester, cli, pause_dir, tmp_path
 
     before = assert_runs_agree_with_ls(cli)
     assert set(before) == {old_ended, killed.run_id, torn.run_id, alive.run_id, young}
+    assert_ls_json_agrees(cli, pause_dir)
+    assert old_ended in listing_runs(pause_dir)
     snap = snapshot(pause_dir)
     dry = cli("gc", "--older-than", older_than, "--dry-run", "--json")
     assert dry.returncode == 0, str(dry)
@@ -248,8 +280,10 @@ def test_gc_removes_only_what_it_should(live, pytester, cli, pause_dir, tmp_path
     assert sorted(p.name for p in pending_dir.iterdir()) == [a_pause["pause_id"]]
     assert (outside / "precious").read_text() == "keep me"
     assert {line_run(f) for f in catalog_lines(pause_dir)} == {alive.run_id, young}
+    assert listing_runs(pause_dir) <= {alive.run_id, young}
     after = assert_runs_agree_with_ls(cli)
     assert set(after) == {alive.run_id, young}
+    assert_ls_json_agrees(cli, pause_dir)
     assert after[alive.run_id]["pauses"]["pending"] == 1
     # the pending pause is still a pause: resumable, and its test goes on
     assert cli("resume", a_pause["pause_id"], "--result", "true").returncode == 0
@@ -410,7 +444,15 @@ def test_gc_racing_pytest_sessions_loses_no_line_and_no_run(live, pytester, cli,
         mine = [f for f in lines if line_run(f) == run_id]
         assert [f[0] for f in mine].count("R") == 1, mine
         assert sorted(f[2] for f in mine if f[0] == "P") == ["timed_out"] * steps, mine
+    # ... and every listing line: one "J" line per ended pause of a racer
+    json_lines = (pause_dir / "catalog-json.tsv").read_text().splitlines()[1:]
+    for run_id in racer_ids:
+        mine = [f for f in lines if line_run(f) == run_id and f[0] == "P"]
+        ids = sorted(line.split("\t")[1] for line in json_lines
+                     if line.split("\t")[1].startswith(run_id + "."))
+        assert ids == sorted(f[1] for f in mine), (ids, mine)
     runs = assert_runs_agree_with_ls(cli)
+    assert_ls_json_agrees(cli, pause_dir)
     for run_id in racer_ids:
         assert runs[run_id]["pauses"] == dict(pending=1, stale=0, resumed=0,
                                               timed_out=steps, aborted=0)
@@ -422,6 +464,7 @@ def test_gc_racing_pytest_sessions_loses_no_line_and_no_run(live, pytester, cli,
         assert (run_id in removed) != (run_id in on_disk), run_id
     # no line about a run that is gone
     assert {line_run(f) for f in lines} <= on_disk
+    assert listing_runs(pause_dir) <= on_disk
 
 
 # ------------------------------------------------------------ watch --all-runs
