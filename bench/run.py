@@ -16,6 +16,7 @@ Scenarios (see each module's docstring for exactly what is timed):
   overhead   4     5,000 passing tests, plugin active vs disabled
   cli        5     wall time and peak RSS of --version, ls, resume
   attach     6     resume --attach of a 10 MiB file vs resume alone and cp
+  abort      8     abort -> pytest exited, after the aborted test's teardown
 Each figure is the median of repeated measurements with its spread.
 
 Exit status: 0 when every scenario ran correctly, 1 when one is broken (a
@@ -49,6 +50,7 @@ from _common import (  # noqa: E402
     summary,
 )
 import probes  # noqa: E402
+import scenario_abort  # noqa: E402
 import scenario_attach  # noqa: E402
 import scenario_cli  # noqa: E402
 import scenario_eval  # noqa: E402
@@ -56,7 +58,7 @@ import scenario_overhead  # noqa: E402
 import scenario_roundtrip as rt  # noqa: E402
 import scenario_scale  # noqa: E402
 
-SCENARIOS = ("probes", "cli", "attach", "eval", "scale", "roundtrip", "overhead")
+SCENARIOS = ("probes", "cli", "attach", "abort", "eval", "scale", "roundtrip", "overhead")
 
 
 def load_now() -> dict[str, Any]:
@@ -91,6 +93,7 @@ def config(quick: bool) -> dict[str, Any]:
             "overhead_n": 300, "overhead_pairs": 1, "overhead_pairs_v011": 1,
             "overhead_strace": False,
             "cli_reps": 3, "probe_reps": 5, "attach_reps": 2, "eval_reps": 5,
+            "abort_reps": 2,
         }
     return {
         "rt_n": 200, "rt_sessions": 3, "rt_sessions_floor": 3, "rt_n_scripts": 200,
@@ -99,6 +102,7 @@ def config(quick: bool) -> dict[str, Any]:
         "overhead_n": 5000, "overhead_pairs": 12, "overhead_pairs_v011": 6,
         "overhead_strace": True,
         "cli_reps": 21, "probe_reps": 30, "attach_reps": 11, "eval_reps": 101,
+        "abort_reps": 11,
     }
 
 
@@ -397,6 +401,21 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                          ev["version_ms"]))
         rows.append(_row("eval.over_floor", sc, "eval 1+1 minus --version, paired calls",
                          ev["over_floor_ms"]))
+    ab = res.get("abort")
+    if ab and ab.get("exit_after_teardown_ms", {}).get("n"):
+        sc = "8. abort -> pytest exited (pytest and this plugin only; floor: pytest -x alone)"
+        rows.append(_row("abort.exit_after_teardown", sc,
+                         "exited after the aborted test's teardown ended, both kinds",
+                         ab["exit_after_teardown_ms"], ("<=", 50.0)))
+        for kind in ("failure", "checkpoint"):
+            if ab.get(kind, {}).get("exit_after_teardown_ms"):
+                rows.append(_row(f"abort.{kind}", sc, f"  of a {kind} pause",
+                                 ab[kind]["exit_after_teardown_ms"]))
+                rows.append(_row(f"abort.{kind}.cli", sc, f"  abort CLI of a {kind} pause",
+                                 ab[kind]["abort_cli_ms"]))
+        if ab.get("pytest -x", {}).get("exit_after_teardown_ms"):
+            rows.append(_row("abort.floor", sc, "pytest -x alone: exited after the teardown",
+                             ab["pytest -x"]["exit_after_teardown_ms"]))
     # in the order of the scenarios (a stable sort on the number)
     rows.sort(key=lambda r: int(r["scenario"].split(".", 1)[0]))
     return rows
@@ -539,6 +558,7 @@ def main(argv: Optional[list[str]] = None) -> int:
         "probes": lambda: probes.run(work, cfg["probe_reps"]),
         "cli": lambda: scenario_cli.run(ours, v011, work, cfg["cli_reps"], log),
         "attach": lambda: scenario_attach.run(ours, work, cfg["attach_reps"], log),
+        "abort": lambda: scenario_abort.run(ours, work, cfg["abort_reps"], log),
         "eval": lambda: scenario_eval.run(ours, work, cfg["eval_reps"], log),
         "scale": lambda: scenario_scale.run(ours, v011, work, cfg["scale_sizes"],
                                             cfg["scale_reps"], cfg["scale_reps_v011"], log),

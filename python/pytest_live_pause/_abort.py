@@ -92,6 +92,15 @@ def _pytest_session(s: LivePauseSession) -> pytest.Session | None:
     return s.config.stash.get(_SESSION, None)
 
 
+def _stop_traceback(message: str) -> Any:
+    """A traceback of one frame (of this module) raising what pytest raises
+    when an abort stopped the session."""
+    try:
+        raise pytest.Session.Interrupted(message)
+    except pytest.Session.Interrupted as exc:
+        return exc.__traceback__
+
+
 _SESSION = pytest.StashKey[pytest.Session]()
 _STOPPED = pytest.StashKey[bool]()
 
@@ -106,6 +115,19 @@ class AbortHooks:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self._s.config.stash[_SESSION] = session
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+        # An abort stops the session by session.shouldstop, which pytest's
+        # run loop raises as Session.Interrupted; its terminal reporter then
+        # formats that whole traceback with each frame's arguments (parsing
+        # the whole source of every pytest and pluggy frame: hundreds of ms)
+        # only to print its message. It is given the traceback of one frame
+        # of this small module instead (the message is the exception's).
+        if stopped(self._s) and isinstance(excinfo.value, pytest.Session.Interrupted):
+            tb = _stop_traceback(str(excinfo.value))
+            excinfo.traceback = type(excinfo.traceback)(tb)  # the same message
+        return (yield)
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         try:

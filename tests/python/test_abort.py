@@ -291,3 +291,30 @@ def test_abort_of_an_ended_pause_exits_as_resume(
     rc, out = s.finish()
     assert rc == 0, out  # nothing aborted the run
     assert "run aborted" not in out
+
+
+@pytest.mark.parametrize("fulltrace", [False, True])
+def test_abort_interrupted_line_with_any_reason_and_full_trace(
+        pytester: pytest.Pytester, live, cli: Cli, pause_dir: Path, fulltrace: bool) -> None:
+    """pytest's own "Interrupted" line still names the abort; its traceback
+    is one frame of the plugin (pytest prints it whole only with
+    --full-trace and a message naming KeyboardInterrupt), not pytest's run
+    loop, whose formatting took hundreds of ms; never an INTERNALERROR."""
+    pytester.makepyfile(test_fail=FAILURE_SUITE)
+    s = live("--pause-on-failure", "--pause-timeout", "300",
+             *(["--full-trace"] if fulltrace else []))
+    block, _ = wait_block(s)
+    reason = "KeyboardInterrupt on the rig"
+    assert cli("abort", block["pause_id"], "--reason", reason).returncode == EXIT["ok"]
+    rc, out = s.finish()
+    assert rc == INTERRUPTED, out
+    nodeid = "test_fail.py::test_a_fails"
+    assert re.search(rf"^!+ Interrupted: live-pause: run aborted at {re.escape(nodeid)}: "
+                     rf"{reason} !+$", out, re.M), out
+    last_line_of_abort(out, nodeid, reason)
+    # after that line: the one frame of the plugin, never pytest's run loop
+    tail = out[out.index("! Interrupted: live-pause"):]
+    assert ("raise pytest.Session.Interrupted(message)" in tail) == fulltrace, tail
+    assert ("use --full-trace" in tail) != fulltrace, tail
+    assert "_abort.py" in tail and "_pytest" not in tail and "pluggy" not in tail, tail
+    assert "INTERNALERROR" not in out
