@@ -224,6 +224,26 @@ LP_API int lp_run_abort(lp_run *run, const char *pause_id, const char *nodeid, c
  * processes): 0 (one fstatat), or 1 with *nodeid and *reason (NULL if
  * none) malloc'd, free() them; or a negative lp_error. */
 LP_API int lp_run_aborted(lp_run *run, char **nodeid, char **reason);
+/* A run's tests so far, as its pytest counted the reports (the
+ * dashboard's live progress, docs/protocol.md "progress.json"). */
+typedef struct lp_progress {
+	unsigned version;
+	unsigned long passed, failed, errors, skipped, xfailed, xpassed;
+	long collected; /* tests collected; -1: unknown */
+} lp_progress;
+#define LP_PROGRESS_VERSION 1
+#define LP_PROGRESS_INIT {LP_PROGRESS_VERSION, 0, 0, 0, 0, 0, 0, -1}
+/* Record p, with the time, as runs/<run_id>/progress.json: replaced
+ * atomically but not flushed (advisory: a crash may lose the last one).
+ * How often is the caller's choice (the plugin: at most once a second,
+ * when a pause begins and at the end of the session). LP_EINVAL for a
+ * NULL or unknown-version p. */
+LP_API int lp_run_progress(lp_run *run, const lp_progress *p);
+/* The last progress a run recorded, as one compact JSON object {"passed",
+ * "failed", "errors", "skipped", "xfailed", "xpassed", "collected",
+ * "updated_at"} in *json (malloc'd; free() it); LP_ENOTFOUND when it
+ * recorded none (a run of an older version, or no test ended yet). */
+LP_API int lp_run_progress_load(char **json, lp_store *store, const char *run_id);
 LP_API void lp_run_free(lp_run *run);
 
 /* ------------------------------------------------------------- pauses */

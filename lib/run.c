@@ -440,6 +440,87 @@ int lp_run_aborted(lp_run *run, char **nodeid, char **reason)
 	return 1;
 }
 
+/* ------------------------------------------------ test progress */
+
+#define PROGRESS_FILE "progress.json"
+
+static long long at_least_0(long long v)
+{
+	return v < 0 ? 0 : v;
+}
+
+static const char *const progress_keys[] = {"passed",  "failed",  "errors",
+					    "skipped", "xfailed", "xpassed"};
+
+int lp_run_progress(lp_run *run, const lp_progress *p)
+{
+	if (run == NULL || p == NULL || p->version != LP_PROGRESS_VERSION)
+		return lpi_fail(LP_EINVAL, "lp_run_progress: run and a version-%d lp_progress",
+				LP_PROGRESS_VERSION);
+	const unsigned long n[] = {p->passed,  p->failed,  p->errors,
+				   p->skipped, p->xfailed, p->xpassed};
+	lp_json *doc = lpj_object();
+	int rc = doc ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+	for (size_t k = 0; !rc && k < sizeof n / sizeof *n; k++)
+		rc = lpj_set_int(doc, progress_keys[k], (long long)n[k]);
+	if (!rc)
+		rc = p->collected >= 0 ? lpj_set_int(doc, "collected", p->collected)
+				       : lpj_set_null(doc, "collected");
+	if (!rc)
+		rc = lpj_set_real(doc, "updated_at", lpi_now());
+	char *text = rc ? NULL : lpj_dump(doc);
+	lpj_free(doc);
+	if (rc || text == NULL)
+		return rc ? rc : lpi_fail(LP_ERROR, "out of memory");
+	char label[PATH_MAX];
+	snprintf(label, sizeof label, "%s/runs/%s/" PROGRESS_FILE, run->store->path, run->id);
+	rc = lpi_file_publish(run->fd, PROGRESS_FILE, text, strlen(text), LP_PUBLISH_VOLATILE,
+			      label);
+	free(text);
+	return rc;
+}
+
+int lp_run_progress_load(char **json, lp_store *store, const char *run_id)
+{
+	if (json == NULL || store == NULL)
+		return lpi_fail(LP_EINVAL, "lp_run_progress_load: json and store are required");
+	*json = NULL;
+	int run_fd, rc = lpi_run_dirs_open(store, run_id, &run_fd);
+	if (rc)
+		return rc;
+	char label[PATH_MAX], *text;
+	size_t len;
+	snprintf(label, sizeof label, "%s/runs/%s/" PROGRESS_FILE, store->path, run_id);
+	rc = lpi_file_read(run_fd, PROGRESS_FILE, LP_CAP_RUN, label, &text, &len);
+	close(run_fd);
+	if (rc)
+		return rc;
+	lp_json *doc;
+	rc = lpj_parse_object(text, len, label, &doc);
+	free(text);
+	if (rc)
+		return rc;
+	/* only the fields of the protocol, of their types: nothing else of
+	 * the file reaches a reader */
+	lp_json *out = lpj_object();
+	rc = out ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+	for (size_t k = 0; !rc && k < sizeof progress_keys / sizeof *progress_keys; k++)
+		rc = lpj_set_int(out, progress_keys[k],
+				 at_least_0(lpj_get_int(doc, progress_keys[k], 0)));
+	if (!rc) {
+		long long c = lpj_get_int(doc, "collected", -1);
+		rc = c >= 0 ? lpj_set_int(out, "collected", c) : lpj_set_null(out, "collected");
+	}
+	if (!rc)
+		rc = lpj_set_real(out, "updated_at", lpj_get_real(doc, "updated_at", 0));
+	lpj_free(doc);
+	*json = rc ? NULL : lpj_dump(out);
+	lpj_free(out);
+	if (!rc && *json == NULL)
+		rc = lpi_fail(LP_ERROR, "out of memory");
+	return rc;
+}
+
 int lpi_run_commands_waiter(lp_run *run, lpi_waiter **out)
 {
 	/* made once per run; threads pausing at once race to publish theirs

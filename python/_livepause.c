@@ -1071,6 +1071,23 @@ static PyObject *Run_failure_quota(PyObject *op, PyObject *args, PyObject *kwds)
 	return Py_BuildValue("(NN)", PyBool_FromLong(allowed), PyBool_FromLong(first));
 }
 
+static PyObject *Run_progress(PyObject *op, PyObject *args, PyObject *kwds)
+{
+	static char *kwlist[] = {"passed",  "failed",  "errors",    "skipped",
+				 "xfailed", "xpassed", "collected", NULL};
+	RunObject *self = (RunObject *)op;
+	lp_progress p = LP_PROGRESS_INIT;
+	int rc;
+
+	if (!PyArg_ParseTupleAndKeywords(args, kwds, "kkkkkkl:progress", kwlist, &p.passed,
+					 &p.failed, &p.errors, &p.skipped, &p.xfailed, &p.xpassed,
+					 &p.collected))
+		return NULL;
+	Py_BEGIN_ALLOW_THREADS rc = lp_run_progress(self->run, &p);
+	Py_END_ALLOW_THREADS if (rc != LP_OK) return raise_lp(STATE_OF(self), rc);
+	Py_RETURN_NONE;
+}
+
 static PyGetSetDef Run_getset[] = {
 	{"run_id", Run_get_run_id, NULL, "The run's id (str).", NULL},
 	{"store", Run_get_store, NULL, "The Store the run lives in.", NULL},
@@ -1110,6 +1127,10 @@ static PyMethodDef Run_methods[] = {
 	 "budget of max failure pauses (shared by every process of the run).\n"
 	 "Returns (allowed, first_refused): first_refused is true for exactly\n"
 	 "one ask of the run, the first one over the budget."},
+	{"progress", (PyCFunction)(void (*)(void))Run_progress, METH_VARARGS | METH_KEYWORDS,
+	 "progress($self, /, passed, failed, errors, skipped, xfailed, xpassed, collected)\n--\n\n"
+	 "Record the run's test counts so far (collected -1: unknown) in\n"
+	 "runs/<id>/progress.json, which the dashboard shows."},
 	{"checkpoint_mocked", (PyCFunction)(void (*)(void))Run_checkpoint_mocked,
 	 METH_VARARGS | METH_KEYWORDS,
 	 "checkpoint_mocked($self, /, nodeid, task, result)\n--\n\n"

@@ -120,6 +120,9 @@ class Run:
     def failure_quota(self, max: int) -> tuple[bool, bool]:
         """--pause-max: count one failure against the run's budget;
         (allowed, first_refused)."""
+    def progress(self, passed: int, failed: int, errors: int, skipped: int, xfailed: int,
+                 xpassed: int, collected: int) -> None:
+        """Record the run's test counts so far (collected -1: unknown)."""
     def checkpoint_mocked(self, nodeid: str, task: str, result: bool | None) -> None:
         """Log "checkpoint_mocked" (nodeid, task, result)."""
     def pause(

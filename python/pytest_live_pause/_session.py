@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from pytest_live_pause import Decision, _abort, _answers, _attach, _caller, _eval, _livepause, _outcome, _timeout
+from pytest_live_pause import Decision, _abort, _answers, _attach, _caller, _eval, _livepause, _outcome, _progress, _timeout
 from pytest_live_pause._control import PauseControl
 from pytest_live_pause._livepause import LivePauseError
 from pytest_live_pause._options import NOT_MOCKED, Settings
@@ -80,6 +80,7 @@ class LivePauseSession:
         self.run = run
         self.is_worker = is_worker
         self.current_item: pytest.Item | None = None
+        self.collected = -1  # tests collected, for the progress (-1: unknown)
         self.exitstatus: int | None = None
         self.previous_active: LivePauseSession | None = None
         self.terminal = Terminal(config, is_worker)
@@ -135,6 +136,7 @@ class LivePauseSession:
     ) -> Ended:
         """Begin a pause, tell --pause-notify's command, and wait for its
         end (in QAMule mode also by the resume signal)."""
+        _progress.write(self)  # the counts as they are while it waits
         request = None
         if self.settings.qamule is not None and kind != "question":
             request = _qamule().Request(self.settings.qamule, kind, nodeid)

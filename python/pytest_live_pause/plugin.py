@@ -27,12 +27,13 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from time import monotonic
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 import pytest_live_pause as _pkg
-from pytest_live_pause import _abort, _attach, _eval, _teardown
+from pytest_live_pause import _abort, _attach, _eval, _progress, _teardown
 from pytest_live_pause import checkpoint as checkpoint  # 0.1.1 had it here too
 from pytest_live_pause._control import register_marker
 from pytest_live_pause._livepause import LivePauseError
@@ -74,6 +75,7 @@ class _CurrentItemHooks:
 
     def __init__(self, session: LivePauseSession) -> None:
         self._session = session
+        self._progress = _progress.Clock(session)  # the dashboard's counts
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -82,6 +84,11 @@ class _CurrentItemHooks:
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logfinish(self) -> None:
         self._session.current_item = None
+        if monotonic() >= self._progress.due:
+            self._progress.tick(self._session)
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._session.collected = len(session.items) or -1  # xdist controller: none
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:
@@ -152,6 +159,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     s = session_of(session.config)
     if s is not None:
         s.exitstatus = int(exitstatus)
+        _progress.write(s)  # the final counts
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -2,7 +2,8 @@
  * test_run.c - run.c and events.c: starting a run (run.json, directories,
  * generated or given ids, options checked before anything is made),
  * joining it as an xdist worker, ending it, and the event log: one valid
- * JSON object per line, lines from several processes never interleaved.
+ * JSON object per line, lines from several processes never interleaved;
+ * the run's test progress (progress.json) written and read back.
  */
 #include "helpers.h"
 
@@ -244,6 +245,62 @@ static void test_events_concurrent(void **state)
 	free(ev);
 }
 
+static void test_progress(void **state)
+{
+	fx *f = *state;
+	lp_run *run = f->run; /* r1 */
+	char *json = NULL;
+	/* none yet */
+	assert_int_equal(lp_run_progress_load(&json, f->store, "r1"), LP_ENOTFOUND);
+	assert_null(json);
+	assert_int_equal(lp_run_progress(run, NULL), LP_EINVAL);
+	lp_progress bad = LP_PROGRESS_INIT;
+	bad.version = 99;
+	assert_int_equal(lp_run_progress(run, &bad), LP_EINVAL);
+	lp_progress p = LP_PROGRESS_INIT;
+	p.passed = 3;
+	p.failed = 1;
+	assert_int_equal(lp_run_progress(run, &p), LP_OK);
+	assert_int_equal(lp_run_progress_load(&json, f->store, "r1"), LP_OK);
+	lp_json *j = NULL;
+	assert_int_equal(lpj_parse_object(json, strlen(json), "progress", &j), LP_OK);
+	assert_int_equal(lpj_get_int(j, "passed", -1), 3);
+	assert_int_equal(lpj_get_int(j, "failed", -1), 1);
+	assert_int_equal(lpj_get_int(j, "skipped", -1), 0);
+	assert_true(lpj_is_null(j, "collected"));
+	assert_true(lpj_get_real(j, "updated_at", 0) > 0);
+	lpj_free(j);
+	free(json);
+	/* replaced, not appended */
+	p.passed = 10;
+	p.collected = 12;
+	assert_int_equal(lp_run_progress(run, &p), LP_OK);
+	assert_int_equal(lp_run_progress_load(&json, f->store, "r1"), LP_OK);
+	assert_non_null(strstr(json, "\"passed\":10"));
+	assert_non_null(strstr(json, "\"collected\":12"));
+	free(json);
+	/* a file with other fields or bad values: only the protocol's, >= 0 */
+	char path[256];
+	fx_path(f, path, sizeof path, "runs/r1/progress.json");
+	FILE *fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("{\"passed\": -4, \"failed\": 2, \"evil\": \"<script>\"}", fp);
+	fclose(fp);
+	assert_int_equal(lp_run_progress_load(&json, f->store, "r1"), LP_OK);
+	assert_null(strstr(json, "evil"));
+	assert_non_null(strstr(json, "\"passed\":0"));
+	assert_non_null(strstr(json, "\"failed\":2"));
+	free(json);
+	/* not an object: an error naming the file */
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fputs("[1]", fp);
+	fclose(fp);
+	assert_int_not_equal(lp_run_progress_load(&json, f->store, "r1"), LP_OK);
+	assert_non_null(strstr(lp_error_message(), "progress.json"));
+	assert_int_equal(lp_run_progress_load(&json, f->store, "nosuchrun"), LP_ENOTFOUND);
+}
+
 int main(void)
 {
 	test_guard(120);
@@ -251,6 +308,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_start_generated), T(test_start_options), T(test_start_refused),
 		T(test_join_and_end),    T(test_run_event),     T(test_events_concurrent),
+		T(test_progress),
 	};
 	return cmocka_run_group_tests_name("run", tests, NULL, NULL);
 }
