@@ -1,10 +1,12 @@
 /*
  * api.c - the JSON API and the event stream, each route one call of the
  * runtime: the objects are those the CLI prints (lp_store_list() for `ls
- * --json`, lp_pause_info_load() for `show --json`, lp_store_runs()), a
- * resume or an abort is lp_pause_resume() with by "http" and the action
- * (the same exclusive claim and the same wait for the take as the CLI),
- * and /api/events follows the
+ * --json`, lp_pause_info_load() + lp_pause_info_check_attachments() for
+ * `show --json`, lp_store_runs()), a resume or an abort is
+ * lp_pause_resume() with by "http" and the action (the same exclusive
+ * claim, the same checks of kind, choices and value, and the same wait
+ * for the take as the CLI), an attachment is lp_attachment_export() (its
+ * blob verified before a byte is sent), and /api/events follows the
  * runtime's change feed (lp_feed_next()). The runtime's error codes map to
  * HTTP statuses in one place (respond_lp_error()).
  */
@@ -14,6 +16,8 @@
 
 #include <jansson.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,10 +124,14 @@ int srv_api_pauses(srv *s, struct MHD_Connection *conn, int all)
 	return respond_buf(conn, &b);
 }
 
+/* GET /api/pauses/{id}: `show --json`, each attachment's blob read and
+ * its state ("blob": ok, missing, corrupt) in the object. */
 int srv_api_pause(srv *s, struct MHD_Connection *conn, const char *pause_id)
 {
 	lp_pause_info *info;
 	int rc = lp_pause_info_load(&info, s->store, pause_id);
+	if (rc == LP_OK && (rc = lp_pause_info_check_attachments(info)) != LP_OK)
+		lp_pause_info_free(info);
 	if (rc)
 		return respond_lp_error(conn, rc, NULL);
 	int ok = srv_respond(conn, 200, "application/json", info->json ? info->json : "{}",
@@ -157,6 +165,7 @@ int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id, co
 	o.has_result = b.has_result;
 	o.result = b.result;
 	o.reason = b.reason;
+	o.value = b.value;
 	o.hooks = &s->stop_hooks; /* a stop ends the wait for the take */
 	lp_pause_info *info = NULL;
 	int rc = lp_pause_resume(&info, s->store, pause_id, &o);
@@ -173,46 +182,133 @@ int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id, con
 	char err[512];
 	if (srv_body_parse(body, len, 1, &b, err, sizeof err))
 		return srv_respond_error(conn, 400, "bad_request", NULL, "%s", err);
-	int has_reason = b.reason != NULL;
-	srv_body_clear(&b);
-	/* the runtime's abort action records no reason yet: refuse one rather
-	 * than drop it */
-	if (has_reason)
-		return srv_respond_error(
-			conn, 400, "bad_request", NULL,
-			"an abort records no reason in this version; send {} (or \"reason\": null)");
+	/* as `abort --reason`: recorded in the command, the pause file, the
+	 * run's aborted.json and the test's report */
 	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
 	o.by = "http";
 	o.action = LP_ACTION_ABORT;
+	o.reason = b.reason;
 	o.hooks = &s->stop_hooks;
 	lp_pause_info *info = NULL;
 	int rc = lp_pause_resume(&info, s->store, pause_id, &o);
 	int ok = rc ? respond_lp_error(conn, rc, info) : respond_outcome(conn, pause_id, "aborted");
 	lp_pause_info_free(info);
+	srv_body_clear(&b);
 	return ok;
 }
 
+/* Images a browser shows inline; every other type is a download. */
+static int inline_image(const char *type)
+{
+	static const char *const ok[] = {"image/png", "image/jpeg", "image/gif", "image/webp"};
+	for (size_t k = 0; type && k < sizeof ok / sizeof *ok; k++)
+		if (strcmp(type, ok[k]) == 0)
+			return 1;
+	return 0;
+}
+
+/* Content-Disposition for a name (UTF-8, no control character, no '/':
+ * lp_attachment_name_check): an ASCII fallback with every other byte, '"'
+ * and '\\' as '_', and the exact name percent-encoded (RFC 6266, 8187). */
+static void disposition(char *dst, size_t size, const char *how, const char *name)
+{
+	char plain[LP_ATTACH_NAME_MAX + 1], coded[3 * LP_ATTACH_NAME_MAX + 1];
+	size_t np = 0, nc = 0;
+	for (const unsigned char *c = (const unsigned char *)name; *c && np < LP_ATTACH_NAME_MAX;
+	     c++) {
+		plain[np++] = (*c < 0x20 || *c >= 0x7f || *c == '"' || *c == '\\') ? '_' : (char)*c;
+		if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || strchr("!#$&+-.^_`|~", *c))
+			coded[nc++] = (char)*c;
+		else
+			nc += (size_t)snprintf(coded + nc, 4, "%%%02X", *c);
+	}
+	plain[np] = coded[nc] = '\0';
+	snprintf(dst, size, "%s; filename=\"%s\"; filename*=UTF-8''%s", how, plain, coded);
+}
+
+/* GET /api/pauses/{id}/attachments/{sha256}: the blob, verified (size and
+ * SHA-256) by lp_attachment_export() as it is copied into an anonymous
+ * memory file, and sent only when every byte matched. A blob that is
+ * missing is 404; one whose bytes do not match (tampered, damaged) is
+ * never sent: 500 "blob_corrupt". Images (PNG, JPEG, GIF, WebP) are shown
+ * inline, everything else is a download; a sandboxing CSP either way. */
+int srv_api_attachment(srv *s, struct MHD_Connection *conn, const char *pause_id,
+		       const char *sha256)
+{
+	int fd = memfd_create("lp-attachment", MFD_CLOEXEC);
+	if (fd < 0)
+		return srv_respond_error(conn, 500, "LP_ERROR", NULL,
+					 "cannot make a memory file for the attachment");
+	lp_attachment a;
+	int rc = lp_attachment_export(s->store, pause_id, sha256, NULL, fd, &a);
+	if (rc == LP_EBADCMD) {
+		close(fd);
+		return srv_respond_error(conn, 500, "blob_corrupt", NULL,
+					 "%s (the blob does not match its sha256: not served)",
+					 lp_error_message());
+	}
+	if (rc) {
+		close(fd);
+		return respond_lp_error(conn, rc, NULL);
+	}
+	struct MHD_Response *r = MHD_create_response_from_fd_at_offset64(a.size, fd, 0);
+	if (r == NULL) {
+		close(fd);
+		lp_attachment_clear(&a);
+		return MHD_NO;
+	}
+	const char *type = a.content_type ? a.content_type : "application/octet-stream";
+	int show = inline_image(type);
+	char cd[sizeof "attachment; filename=\"\"; filename*=UTF-8''" + 4 * LP_ATTACH_NAME_MAX];
+	disposition(cd, sizeof cd, show ? "inline" : "attachment", a.name ? a.name : a.sha256);
+	MHD_add_response_header(r, "Content-Type", type);
+	MHD_add_response_header(r, "Content-Disposition", cd);
+	MHD_add_response_header(r, "Content-Security-Policy", "sandbox");
+	MHD_add_response_header(r, "ETag", a.sha256);
+	lp_attachment_clear(&a);
+	return srv_queue(conn, 200, r);
+}
+
 typedef struct runs_ud {
+	srv *s;
 	buf *b;
 	int first;
 } runs_ud;
 
+/* One run as `runs -a --json` prints it; a run not ended (active, or
+ * stale: what it did before its process died) with "progress", its
+ * progress.json (lp_run_progress_load), when it wrote one. Ended runs are
+ * not read: the listing stays one pass over the catalog. */
 static int add_run(const lp_run_summary *run, void *ud)
 {
 	runs_ud *r = ud;
 	if (!r->first)
 		buf_str(r->b, ",");
 	r->first = 0;
-	buf_str(r->b, run->json ? run->json : "{}");
+	const char *json = run->json ? run->json : "{}";
+	size_t n = strlen(json);
+	char *progress = NULL;
+	if (strcmp(run->state, "ended") != 0 && n > 2 && json[n - 1] == '}' &&
+	    lp_run_progress_load(&progress, r->s->store, run->run_id) == LP_OK) {
+		buf_add(r->b, json, n - 1); /* a compact object: add one member */
+		buf_str(r->b, ",\"progress\":");
+		buf_str(r->b, progress);
+		buf_str(r->b, "}");
+		free(progress);
+	} else {
+		buf_add(r->b, json, n);
+	}
 	return 0;
 }
 
 /* GET /api/runs: every run, as `runs -a --json` lists it (one owner: the
- * runtime's lp_store_runs, which reads the catalog, not every run.json). */
+ * runtime's lp_store_runs, which reads the catalog, not every run.json),
+ * with the progress of those not ended. */
 int srv_api_runs(srv *s, struct MHD_Connection *conn)
 {
 	buf b = {0};
-	runs_ud r = {&b, 1};
+	runs_ud r = {s, &b, 1};
 	buf_str(&b, "{\"runs\":[");
 	int rc = lp_store_runs(s->store, LP_RUNS_ALL | LP_RUNS_JSON, add_run, &r);
 	if (rc) {

@@ -242,6 +242,8 @@ static int dispatch(srv *s, struct MHD_Connection *conn, request *req)
 	case SRV_R_PAUSE: return srv_api_pause(s, conn, req->route.pause_id);
 	case SRV_R_RESUME: return srv_api_resume(s, conn, req->route.pause_id, req->body, req->len);
 	case SRV_R_ABORT: return srv_api_abort(s, conn, req->route.pause_id, req->body, req->len);
+	case SRV_R_ATTACHMENT:
+		return srv_api_attachment(s, conn, req->route.pause_id, req->route.sha256);
 	case SRV_R_RUNS: return srv_api_runs(s, conn);
 	case SRV_R_EVENTS: return srv_api_events(s, conn);
 	}
@@ -296,6 +298,11 @@ static int gate(srv *s, struct MHD_Connection *conn, const char *url, const char
 		return srv_respond_error(conn, 400, "LP_EINVAL", NULL,
 					 "a pause id is 1..%d characters of [A-Za-z0-9._-]",
 					 LP_ID_MAX);
+	if (m == SRV_ROUTE_BADSHA)
+		return srv_respond_error(
+			conn, 400, "LP_EINVAL", NULL,
+			"an attachment is named by its sha256: %d lowercase hex digits",
+			LP_SHA256_HEX);
 	if (route->post) {
 		const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 		if (!json_content_type(ct))

@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -269,6 +270,9 @@ int main(int argc, char **argv)
 			"%s: warning: serving on %s, which is not loopback: whoever has the token can answer every pause in %s\n",
 			SRV_PROG, a.host, lp_store_default_path(a.pause_dir));
 
+	/* a thread per connection: without a cap glibc gives each its own
+	 * malloc arena, and 50 event streams hold 50 arenas' free memory */
+	mallopt(M_ARENA_MAX, 2);
 	signal(SIGPIPE, SIG_IGN);
 	sigset_t sigs;
 	sigemptyset(&sigs);

@@ -1,9 +1,11 @@
 /*
  * route.c - the routes of the server (which method and path name which
- * route, with its pause id) and the request bodies of the two POST
- * routes, parsed with jansson and validated field by field. Nothing here
- * touches the network or libmicrohttpd, so fuzz/fuzz_http_route.c drives
- * it directly.
+ * route, with its pause id and attachment hash) and the request bodies of
+ * the two POST routes, parsed with jansson: each known field of the JSON
+ * type it must have. Whether the fields fit the pause (its kind, its
+ * choices, which fields go together) is the runtime's to say
+ * (lp_pause_resume), as for the CLI. Nothing here touches the network or
+ * libmicrohttpd, so fuzz/fuzz_http_route.c drives it directly.
  */
 #include "serve.h"
 
@@ -57,6 +59,15 @@ int srv_route_match(const char *method, const char *path, srv_route *out)
 	} else if (strcmp(slash, "/abort") == 0) {
 		out->id = SRV_R_ABORT;
 		out->post = 1;
+	} else if (strncmp(slash, "/attachments/", 13) == 0 && slash[13] != '\0' &&
+		   strchr(slash + 13, '/') == NULL) {
+		out->id = SRV_R_ATTACHMENT;
+		const char *sha = slash + 13;
+		size_t n = strlen(sha);
+		if (n != LP_SHA256_HEX || strspn(sha, "0123456789abcdef") != n)
+			out->bad_sha = 1;
+		else
+			memcpy(out->sha256, sha, n + 1);
 	} else {
 		return SRV_ROUTE_NOTFOUND;
 	}
@@ -68,7 +79,9 @@ int srv_route_match(const char *method, const char *path, srv_route *out)
 		return SRV_ROUTE_BADID;
 	memcpy(out->pause_id, id, idlen);
 	out->pause_id[idlen] = '\0';
-	return lp_id_validate(out->pause_id, "pause id") == LP_OK ? SRV_ROUTE_OK : SRV_ROUTE_BADID;
+	if (lp_id_validate(out->pause_id, "pause id") != LP_OK)
+		return SRV_ROUTE_BADID;
+	return out->bad_sha ? SRV_ROUTE_BADSHA : SRV_ROUTE_OK;
 }
 
 void srv_body_clear(srv_body *b)
@@ -77,6 +90,7 @@ void srv_body_clear(srv_body *b)
 		return;
 	free(b->failure_reason);
 	free(b->reason);
+	free(b->value);
 	memset(b, 0, sizeof *b);
 	b->result = LP_RESULT_NONE;
 }
@@ -138,22 +152,18 @@ int srv_body_parse(const char *data, size_t len, int abort, srv_body *out, char 
 				snprintf(err, errsize, "\"result\" must be true, false or null");
 				rc = -1;
 			}
+		} else if (!abort && strcmp(key, "value") == 0) {
+			rc = take_string(v, key, 0, &out->value, err, errsize);
 		} else if (strcmp(key, "reason") == 0) {
 			rc = take_string(v, key, 1, &out->reason, err, errsize);
 		} else {
 			snprintf(
 				err, errsize,
 				abort ? "unknown field \"%.64s\": an abort takes only \"reason\""
-				      : "unknown field \"%.64s\": a resume takes \"failure_reason\" (failures) or \"result\" and \"reason\" (checkpoints)",
+				      : "unknown field \"%.64s\": a resume takes \"failure_reason\" (failures), \"result\" and \"reason\" (checkpoints), or \"value\" and \"reason\" (choices, questions)",
 				key);
 			rc = -1;
 		}
-	}
-	if (!rc && !abort && out->has_failure_reason && (out->has_result || out->reason)) {
-		snprintf(
-			err, errsize,
-			"\"failure_reason\" is for failures, \"result\" and \"reason\" for checkpoints: give one or the other");
-		rc = -1;
 	}
 	json_decref(doc);
 	if (rc)

@@ -79,28 +79,33 @@ int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id, co
 		   size_t len);
 int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id, const char *body,
 		  size_t len);
+int srv_api_attachment(srv *s, struct MHD_Connection *conn, const char *pause_id,
+		       const char *sha256);
 int srv_api_runs(srv *s, struct MHD_Connection *conn);
 int srv_api_events(srv *s, struct MHD_Connection *conn);
 
 /* ----------------------------------------------------------- route.c */
 
 typedef enum srv_route_id {
-	SRV_R_PAGE = 0, /* GET /            the dashboard (and the login) */
-	SRV_R_APP_JS,   /* GET /app.js */
-	SRV_R_APP_CSS,  /* GET /app.css */
-	SRV_R_OPENAPI,  /* GET /openapi.json */
-	SRV_R_PAUSES,   /* GET /api/pauses */
-	SRV_R_PAUSE,    /* GET /api/pauses/{pause_id} */
-	SRV_R_RESUME,   /* POST /api/pauses/{pause_id}/resume */
-	SRV_R_ABORT,    /* POST /api/pauses/{pause_id}/abort */
-	SRV_R_RUNS,     /* GET /api/runs */
-	SRV_R_EVENTS,   /* GET /api/events */
+	SRV_R_PAGE = 0,   /* GET /            the dashboard (and the login) */
+	SRV_R_APP_JS,     /* GET /app.js */
+	SRV_R_APP_CSS,    /* GET /app.css */
+	SRV_R_OPENAPI,    /* GET /openapi.json */
+	SRV_R_PAUSES,     /* GET /api/pauses */
+	SRV_R_PAUSE,      /* GET /api/pauses/{pause_id} */
+	SRV_R_RESUME,     /* POST /api/pauses/{pause_id}/resume */
+	SRV_R_ABORT,      /* POST /api/pauses/{pause_id}/abort */
+	SRV_R_ATTACHMENT, /* GET /api/pauses/{pause_id}/attachments/{sha256} */
+	SRV_R_RUNS,       /* GET /api/runs */
+	SRV_R_EVENTS,     /* GET /api/events */
 } srv_route_id;
 
 typedef struct srv_route {
 	srv_route_id id;
-	int post;                     /* the route takes POST (else GET) */
-	char pause_id[LP_ID_MAX + 1]; /* routes with {pause_id} */
+	int post;                       /* the route takes POST (else GET) */
+	char pause_id[LP_ID_MAX + 1];   /* routes with {pause_id} */
+	char sha256[LP_SHA256_HEX + 1]; /* SRV_R_ATTACHMENT: 64 lowercase hex */
+	int bad_sha;                    /* ... and it was not */
 } srv_route;
 
 /* What srv_route_match() says. */
@@ -109,6 +114,7 @@ enum {
 	SRV_ROUTE_NOTFOUND = 1, /* 404: no such path */
 	SRV_ROUTE_METHOD = 2,   /* 405: the path exists, not with this method */
 	SRV_ROUTE_BADID = 3,    /* 400: {pause_id} is not a valid id */
+	SRV_ROUTE_BADSHA = 4,   /* 400: {sha256} is not 64 lowercase hex digits */
 };
 /* Match a method and a path (without the query) to a route. */
 int srv_route_match(const char *method, const char *path, srv_route *out);
@@ -121,10 +127,12 @@ typedef struct srv_body {
 	int has_result;
 	lp_result result;
 	char *reason;
+	char *value;
 } srv_body;
-/* For resume: failure_reason (string), or result (true|false|null) and
- * reason (string|null). For abort (abort != 0): reason only. 0, or -1
- * with a message for the user in err (size errsize). */
+/* For resume: failure_reason (string), result (true|false|null), reason
+ * (string|null), value (string); which of them fit the pause is the
+ * runtime's check. For abort (abort != 0): reason (string|null) only. 0,
+ * or -1 with a message for the user in err (size errsize). */
 int srv_body_parse(const char *data, size_t len, int abort, srv_body *out, char *err,
 		   size_t errsize);
 void srv_body_clear(srv_body *b);

@@ -63,16 +63,39 @@ function renderList() {
   $("empty").hidden = list.length > 0;
 }
 
+function progressText(p) {
+  if (!p) return "";
+  const parts = [p.passed + " passed", p.failed + " failed"];
+  if (p.errors) parts.push(p.errors + " errors");
+  if (p.skipped) parts.push(p.skipped + " skipped");
+  if (p.xfailed) parts.push(p.xfailed + " xfailed");
+  if (p.xpassed) parts.push(p.xpassed + " xpassed");
+  const done = p.passed + p.failed + p.skipped + p.xfailed + p.xpassed;
+  return parts.join(" · ") + (p.collected ? " (" + done + " of " + p.collected + ")" : "");
+}
+
+let liveRuns = false; // a run is active: its progress is fetched again
+
 function renderRuns(runs) {
   const tb = $("runs").tBodies[0];
   tb.replaceChildren();
+  liveRuns = false;
   for (const r of runs.slice().reverse()) {
     const tr = el("tr");
     tr.dataset.runId = r.run_id;
+    if (r.state === "active") liveRuns = true;
     const st = el("td", r.state, "state-" + r.state);
-    tr.append(el("td", r.run_id), st, el("td", r.hostname), el("td", r.pid), el("td", when(r.started_at)));
+    const pr = el("td", progressText(r.progress), "progress");
+    if (r.progress && r.progress.failed) pr.classList.add("has-failed");
+    tr.append(el("td", r.run_id), st, pr, el("td", r.hostname), el("td", r.pid),
+      el("td", when(r.started_at)));
     tb.append(tr);
   }
+}
+
+async function refreshRuns() {
+  const rr = await api("/api/runs");
+  if (rr.ok) renderRuns(rr.body.runs);
 }
 
 function field(dl, name, value) {
@@ -86,7 +109,61 @@ function showOutcome(text, cls) {
   o.className = "outcome " + (cls || "");
 }
 
+function attachmentUrl(p, a) {
+  return "/api/pauses/" + encodeURIComponent(p.pause_id) + "/attachments/" + encodeURIComponent(a.sha256);
+}
+
+const INLINE = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+function renderAttachments(p) {
+  const ul = $("d-attachments");
+  ul.replaceChildren();
+  const list = p.attachments || [];
+  for (const a of list) {
+    const li = el("li");
+    const meta = " (" + (a.content_type || "") + ", " + a.size + " bytes, from " + a.source + ")";
+    if (a.blob && a.blob !== "ok") {
+      // never a link to bytes the server will not serve
+      li.append(el("span", a.name), el("span", meta, "meta"),
+        el("span", " blob " + a.blob + ": not served", "bad"));
+    } else if (INLINE.includes(a.content_type)) {
+      const img = el("img");
+      img.src = attachmentUrl(p, a);
+      img.alt = a.name;
+      img.className = "shot";
+      const link = el("a", a.name);
+      link.href = attachmentUrl(p, a);
+      link.target = "_blank";
+      link.rel = "noopener";
+      li.append(img, link, el("span", meta, "meta"));
+    } else {
+      const link = el("a", a.name);
+      link.href = attachmentUrl(p, a);
+      link.download = a.name;
+      li.append(link, el("span", meta, "meta"));
+    }
+    ul.append(li);
+  }
+  ul.hidden = $("d-attachments-title").hidden = list.length === 0;
+}
+
+function renderChoices(p) {
+  const fs = $("choices");
+  fs.replaceChildren(el("legend", "Answer (one of the choices)"));
+  (p.choices || []).forEach((c, k) => {
+    const label = el("label");
+    const input = el("input");
+    input.type = "radio";
+    input.name = "choice";
+    input.value = c;
+    input.id = "choice-" + k;
+    label.append(input, document.createTextNode(" " + c));
+    fs.append(label);
+  });
+}
+
 function renderDetail(p) {
+  const same = current && current.pause_id === p.pause_id;
   current = p;
   $("detail").hidden = false;
   $("d-title").textContent = p.nodeid || p.pause_id;
@@ -96,26 +173,41 @@ function renderDetail(p) {
   field(dl, "kind", p.kind);
   field(dl, "pause id", p.pause_id);
   field(dl, "run", p.run_id);
+  field(dl, "location", p.location);
   field(dl, "host", p.hostname);
   field(dl, "pid", p.pid);
   field(dl, "worker", p.worker_id);
   field(dl, "paused", when(p.created_at) + " (" + ago(p.created_at) + ")");
   field(dl, "timeout", p.timeout ? p.timeout + " s" : "none");
+  if (p.choices && p.choices.length) field(dl, "choices", p.choices.join(" | "));
   field(dl, "directory", p.cwd);
   field(dl, "pause file", p.path);
   field(dl, "resolved by", p.resolved_by);
   field(dl, "failure reason", p.failure_reason);
   if (p.kind === "checkpoint" && p.state !== "pending" && "result" in p)
     field(dl, "result", p.result === null ? "none" : String(p.result));
+  field(dl, "value", p.value);
   field(dl, "reason", p.reason);
   const fail = p.original_failure;
   $("d-failure").hidden = $("d-failure-title").hidden = !fail;
   $("d-failure").textContent = fail || "";
   $("d-task").hidden = $("d-task-title").hidden = !p.task;
   $("d-task").textContent = p.task || "";
+  $("d-question").hidden = $("d-question-title").hidden = !p.question;
+  $("d-question").textContent = p.question || "";
+  renderAttachments(p);
   const open = p.state === "pending";
+  const choices = !!(p.choices && p.choices.length);
   $("f-failure").hidden = !(open && p.kind === "failure");
-  $("f-checkpoint").hidden = !(open && p.kind === "checkpoint");
+  $("f-checkpoint").hidden = !(open && p.kind === "checkpoint" && !choices);
+  $("f-value").hidden = !(open && (p.kind === "question" || choices));
+  $("choices").hidden = !choices;
+  $("value-text").hidden = $("value-label").hidden = choices;
+  if (!same) {
+    renderChoices(p);
+    for (const id of ["failure-reason", "checkpoint-reason", "value-text", "value-reason", "abort-reason"])
+      $(id).value = "";
+  }
   $("f-abort").hidden = !open;
 }
 
@@ -143,7 +235,7 @@ async function post(action, body) {
     body: JSON.stringify(body),
   });
   if (r.ok) {
-    showOutcome(action === "abort" ? "Aborted: the test ends." : "Resumed: the test goes on.", "done");
+    showOutcome(action === "abort" ? "Aborted: the test ends and the run stops." : "Resumed: the test goes on.", "done");
     pauses.delete(id);
     renderList();
     const d = await api("/api/pauses/" + encodeURIComponent(id));
@@ -159,8 +251,7 @@ async function refresh() {
     pauses = new Map(r.body.pauses.map((p) => [p.pause_id, p]));
     renderList();
   }
-  const rr = await api("/api/runs");
-  if (rr.ok) renderRuns(rr.body.runs);
+  await refreshRuns();
 }
 
 function onEvent(type, e) {
@@ -174,7 +265,7 @@ function onEvent(type, e) {
     renderList();
     if (selected === d.pause_id) renderDetail(d);
   } else {
-    api("/api/runs").then((rr) => { if (rr.ok) renderRuns(rr.body.runs); });
+    refreshRuns();
   }
 }
 
@@ -206,11 +297,31 @@ document.addEventListener("DOMContentLoaded", () => {
     const reason = $("checkpoint-reason").value;
     post("resume", reason ? { result, reason } : { result });
   });
+  $("f-value").addEventListener("submit", (e) => {
+    e.preventDefault();
+    let value;
+    if (current && current.choices && current.choices.length) {
+      const checked = document.querySelector('input[name="choice"]:checked');
+      if (!checked) { showOutcome("choose one of the choices first", "error"); return; }
+      value = checked.value;
+    } else {
+      value = $("value-text").value;
+    }
+    const reason = $("value-reason").value;
+    post("resume", reason ? { value, reason } : { value });
+  });
   $("f-abort").addEventListener("submit", (e) => {
     e.preventDefault();
-    post("abort", {});
+    const reason = $("abort-reason").value;
+    post("abort", reason ? { reason } : {});
   });
+  // an error shown is about what was sent: gone once the form changes
+  const clearError = () => { if ($("outcome").classList.contains("error")) showOutcome(""); };
+  $("detail").addEventListener("input", clearError);
+  $("detail").addEventListener("change", clearError);
   setInterval(renderList, 30000); // the ages
+  // the progress of active runs (written at most once a second by pytest)
+  setInterval(() => { if (liveRuns && !document.hidden) refreshRuns(); }, 2000);
   refresh();
   connect();
 });
