@@ -23,6 +23,26 @@ from conftest import WAIT
 CLI_BIN = conftest.CLI
 
 
+def png(width: int = 3, height: int = 2) -> bytes:
+    """A real PNG image (a browser decodes it: an orange and grey
+    pattern), made with zlib."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+
+    rows = []
+    for y in range(height):
+        row = b"".join(b"\xe0\x70\x20" if (x // 8 + y // 8) % 2 else b"\xd9\xdd\xe5"
+                       for x in range(width))
+        rows.append(b"\x00" + row)
+    head = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head)
+            + chunk(b"IDAT", zlib.compress(b"".join(rows))) + chunk(b"IEND", b""))
+
+
 class Response:
     def __init__(self, status: int, headers: http.client.HTTPMessage, body: bytes):
         self.status = status

@@ -29,7 +29,7 @@ from _paused import (
     wait_decision,
     wait_paused,
 )
-from _serve import CLI_BIN, EventStream, serve  # noqa: F401 (the fixture)
+from _serve import CLI_BIN, EventStream, png, serve  # noqa: F401 (the fixture)
 from conftest import WAIT, command_file, read_events, read_pause
 
 START_RX = r"^pytest-live-pause serve: http://127\.0\.0\.1:(\d+)/\?token=([0-9a-f]{64})$"
@@ -222,7 +222,7 @@ def test_post_needs_json_and_our_origin_and_a_small_body(serve, tmp_path):
                        ('{"reason": "a", "reason": "b"}', "not valid JSON"),
                        ('{"result": "yes"}', "true, false or null"),
                        ('{"failure_reason": 3}', "must be a string"),
-                       ('{"failure_reason": "x", "result": true}', "one or the other")):
+                       ('{"value": 3}', "must be a string")):
         r = s.post(path, body)
         assert r.status == 400 and r.error_code == "bad_request", (body, r)
         assert text in r.json()["error"]["message"], (body, r)
@@ -311,28 +311,280 @@ def test_checkpoint_resumed_over_http_gets_the_verdict(serve, live, pytester, cl
 
 
 @pytest.mark.parametrize("test", ["test_checkpoint", "test_failure"])
-def test_abort_over_http_ends_the_pause_without_a_verdict(serve, live, pytester, cli, pause_dir,
-                                                           test):
+def test_abort_over_http_with_a_reason_stops_the_run(serve, live, pytester, cli, pause_dir, test):
+    """POST .../abort {"reason"} is `abort --reason`: the pause ends
+    aborted with the reason, which reaches pytest's report, its last line,
+    the pause file (`show --json`, GET /api/pauses/{id}) and events."""
     srv = serve()
     s = session(live, pytester, "--pause-on-failure", "-k", test)
     pid = wait_paused(s, cli)["pause_id"]
-    # refused, nothing written: a reason (not recorded), a verdict field
-    for body in ({"reason": "stop"}, {"failure_reason": "x"}, {"result": True}):
+    # refused, nothing written: a verdict or a value, a reason not a string
+    for body in ({"failure_reason": "x"}, {"result": True}, {"value": "pass"}, {"reason": 3},
+                 {"reason": ["a"]}):
         r = srv.post(f"/api/pauses/{pid}/abort", body)
         assert r.status == 400 and r.error_code == "bad_request", (body, r)
     assert not command_file(pause_dir, pid).exists()
-    assert srv.post("/api/pauses/nosuchrun.0000abcd/abort", {}).status == 404
-    r = srv.post(f"/api/pauses/{pid}/abort", {}, headers={"Origin": srv.origin})
+    assert srv.post("/api/pauses/nosuchrun.0000abcd/abort", {"reason": "x"}).status == 404
+    reason = "device lost <b>Wi-Fi</b>\u00e9"
+    r = srv.post(f"/api/pauses/{pid}/abort", {"reason": reason}, headers={"Origin": srv.origin})
     assert r.status == 200 and r.json() == {"pause_id": pid, "outcome": "aborted"}, r
-    assert read_pause(pause_dir, pid)["status"] == "aborted"
+    pf = read_pause(pause_dir, pid)
+    assert (pf["status"], pf["resolved_by"], pf["reason"]) == ("aborted", "http", reason), pf
+    shown = cli("show", "--json", pid).json()
+    assert shown["reason"] == reason and srv.get(f"/api/pauses/{pid}").json() == shown
     # the loser of a later resume is told it was aborted
     r = srv.post(f"/api/pauses/{pid}/resume", {} if test == "test_failure" else {"result": True})
     assert r.status == 409 and r.error_code == "LP_EABORTED" and r.json()["error"]["state"] == "aborted"
     res = cli("resume", pid, *(["--result", "true"] if test == "test_checkpoint" else []))
     assert res.returncode == EXIT["aborted"], str(res)
-    s.finish()
+    rc, out = s.finish()
+    assert rc == 2, out  # pytest's "interrupted": the run stopped
+    nodeid = f"test_paused.py::{test}"
+    assert re.search(rf"^live-pause: run aborted at {re.escape(nodeid)}: {re.escape(reason)}$",
+                     out, re.M), out
     ends = end_events(pause_dir, pid)
     assert [(e["event"], e["by"]) for e in ends] == [("pause_aborted", "http")], ends
+    aborted = json.loads((pause_dir / "runs" / s.run_id / "aborted.json").read_text())
+    assert aborted["reason"] == reason, aborted
+
+
+def test_abort_without_a_reason_records_none(serve, live, pytester, cli, pause_dir):
+    srv = serve()
+    s = session(live, pytester, "-k", "test_checkpoint")
+    pid = wait_paused(s, cli, kind="checkpoint")["pause_id"]
+    assert srv.post(f"/api/pauses/{pid}/abort", {"reason": None}).status == 200
+    assert read_pause(pause_dir, pid)["reason"] is None
+    rc, out = s.finish()
+    assert rc == 2 and "live-pause: run aborted at test_paused.py::test_checkpoint" in out, out
+
+
+ANSWERS = '''
+import json
+from pytest_live_pause import ask, checkpoint
+
+def test_choice():
+    d = checkpoint("Is the screen right?", choices=["pass", "retry", "skip"],
+                   timeout=float("inf"))
+    print("DECISION " + json.dumps(dict(pause_id=d.pause_id, outcome=d.outcome,
+                                        value=d.value, reason=d.reason)), flush=True)
+
+def test_question():
+    print("ANSWER " + json.dumps(ask("Which firmware version does the device show?")),
+          flush=True)
+'''
+
+
+def test_values_for_choices_and_questions_by_the_cli_rules(serve, live, pytester, cli, pause_dir):
+    """value answers a checkpoint with choices (one of them) and a
+    question; everything the CLI refuses is a 400 with the runtime's
+    code, nothing written: a value outside the choices, a value on a
+    failure or a checkpoint without choices, a result on a question,
+    failure_reason with a value."""
+    srv = serve()
+    pytester.makepyfile(test_answers=ANSWERS)
+    s = live("-s", "test_answers.py")
+    pid = wait_paused(s, cli, kind="checkpoint")["pause_id"]
+    shown = srv.get(f"/api/pauses/{pid}").json()
+    assert shown == cli("show", "--json", pid).json()
+    assert shown["choices"] == ["pass", "retry", "skip"]
+    assert shown["location"].startswith("test_answers.py:"), shown
+    for body, code in (({"value": "maybe"}, "LP_EKIND"), ({"value": "PASS"}, "LP_EKIND"),
+                       ({"failure_reason": "x"}, "LP_EKIND"),
+                       ({"failure_reason": "x", "value": "pass"}, "LP_EINVAL"),
+                       ({"value": 3}, "bad_request"), ({"value": None}, "bad_request")):
+        r = srv.post(f"/api/pauses/{pid}/resume", body)
+        assert r.status == 400 and r.error_code == code, (body, r)
+        # the CLI refuses the same
+        if code == "LP_EKIND" and "value" in body:
+            assert cli("resume", pid, "--value", body["value"]).returncode == EXIT["usage"]
+    assert "maybe" in srv.post(f"/api/pauses/{pid}/resume",
+                               {"value": "maybe"}).json()["error"]["message"]
+    assert not command_file(pause_dir, pid).exists()
+    r = srv.post(f"/api/pauses/{pid}/resume", {"value": "retry", "reason": "flaky"})
+    assert r.status == 200 and r.json() == {"pause_id": pid, "outcome": "resumed"}, r
+    d = wait_decision(s, pid)
+    assert (d["outcome"], d["value"], d["reason"]) == ("resumed", "retry", "flaky"), d
+    assert srv.get(f"/api/pauses/{pid}").json()["value"] == "retry"
+
+    q = wait_paused(s, cli, kind="question")["pause_id"]
+    assert srv.get(f"/api/pauses/{q}").json()["question"] == (
+        "Which firmware version does the device show?")
+    for body, code in (({"result": True}, "LP_EKIND"), ({"failure_reason": "x"}, "LP_EKIND"),
+                       ({"result": True, "value": "4.2.1"}, "LP_EKIND")):
+        r = srv.post(f"/api/pauses/{q}/resume", body)
+        assert r.status == 400 and r.error_code == code, (body, r)
+    assert not command_file(pause_dir, q).exists()
+    assert srv.post(f"/api/pauses/{q}/resume", {"value": "4.2.1 <beta>"}).status == 200
+    s.wait_for_line(r'ANSWER "4\.2\.1 <beta>"$')
+    rc, out = s.finish()
+    assert rc == 0, out
+
+
+def test_value_on_a_failure_or_a_plain_checkpoint_is_refused(serve, live, pytester, cli,
+                                                             pause_dir):
+    srv = serve()
+    s = session(live, pytester, "--pause-on-failure")
+    for kind in ("checkpoint", "failure"):
+        pid = wait_paused(s, cli, kind=kind)["pause_id"]
+        r = srv.post(f"/api/pauses/{pid}/resume", {"value": "pass"})
+        assert r.status == 400 and r.error_code == "LP_EKIND", (kind, r)
+        assert not command_file(pause_dir, pid).exists()
+        assert srv.post(f"/api/pauses/{pid}/resume",
+                        {"result": True} if kind == "checkpoint" else {}).status == 200
+    s.finish()
+
+
+# ------------------------------------------------------------ attachments
+
+
+ATTACHED = '''
+import os
+from pytest_live_pause import checkpoint
+
+def test_evidence(live_pause):
+    live_pause.attach("screen.png")
+    live_pause.attach("page.html")
+    live_pause.attach("log.txt", name='adb "logcat" \u00e9t\u00e9.txt')
+    checkpoint("Does the screen look right?", timeout=float("inf"))
+'''
+
+
+def sha(data: bytes) -> str:
+    import hashlib
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def attached(serve, live, pytester, cli):
+    image = png()
+    pytester.path.joinpath("screen.png").write_bytes(image)
+    pytester.path.joinpath("page.html").write_text("<script>alert(1)</script>")
+    pytester.path.joinpath("log.txt").write_text("logcat line\n")
+    pytester.makepyfile(test_attached=ATTACHED)
+    srv = serve()
+    s = live("-s", "test_attached.py")
+    pid = wait_paused(s, cli, kind="checkpoint")["pause_id"]
+    yield srv, s, pid, image
+    if s.proc.poll() is None:
+        srv.post(f"/api/pauses/{pid}/resume", {"result": True})
+        s.finish()
+
+
+def test_attachments_listed_verified_and_served(attached, cli):
+    srv, s, pid, image = attached
+    doc = srv.get(f"/api/pauses/{pid}").json()
+    assert doc == cli("show", "--json", pid).json()
+    got = [(a["name"], a["content_type"], a["blob"]) for a in doc["attachments"]]
+    assert got == [("screen.png", "image/png", "ok"), ("page.html", "text/html", "ok"),
+                   ('adb "logcat" \u00e9t\u00e9.txt', "text/plain", "ok")], got
+    base = f"/api/pauses/{pid}/attachments/"
+    # an image: inline, its own type, its exact bytes
+    r = srv.get(base + sha(image))
+    assert r.status == 200 and r.body == image, r
+    assert r.headers["Content-Type"] == "image/png"
+    assert r.headers["Content-Disposition"].startswith("inline;"), r
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    # anything else: a download, even HTML (never rendered by the page's origin)
+    for data, name in ((b"<script>alert(1)</script>", "page.html"),
+                       (b"logcat line\n", None)):
+        r = srv.get(base + sha(data))
+        assert r.status == 200 and r.body == data, r
+        cd = r.headers["Content-Disposition"]
+        assert cd.startswith("attachment;"), cd
+        assert r.headers["X-Content-Type-Options"] == "nosniff"
+        assert "sandbox" in r.headers.get_all("Content-Security-Policy"), r
+        if name:
+            assert f'filename="{name}"' in cd, cd
+    cd = srv.get(base + sha(b"logcat line\n")).headers["Content-Disposition"]
+    # the name as data: no quote or non-ASCII byte in the plain form, exact in filename*
+    assert 'filename="adb _logcat_ __t__.txt"' in cd, cd
+    assert "filename*=UTF-8''adb%20%22logcat%22%20%C3%A9t%C3%A9.txt" in cd, cd
+    # no such attachment at this pause, a bad hash, the token
+    r = srv.get(base + "0" * 64)
+    assert r.status == 404 and r.error_code == "LP_ENOTFOUND", r
+    for bad in ("ABC", "0" * 63, "g" * 64, sha(image).upper()):
+        r = srv.get(base + bad)
+        assert r.status == 400 and r.error_code == "LP_EINVAL", (bad, r)
+    assert srv.get(base + sha(image), token=False).status == 401
+    assert srv.request("POST", base + sha(image), {}).status == 405
+    assert srv.get(f"/api/pauses/nosuchrun.0000abcd/attachments/{sha(image)}").status == 404
+
+
+def test_a_tampered_or_missing_blob_is_never_served(attached, cli, pause_dir):
+    srv, s, pid, image = attached
+    run_id = pid.split(".")[0]
+    blobs = pause_dir / "runs" / run_id / "blobs"
+    base = f"/api/pauses/{pid}/attachments/"
+    # same size, other bytes; then shorter; then longer
+    for forged in (image[:-1] + bytes([image[-1] ^ 1]), image[:10], image + b"x"):
+        (blobs / sha(image)).write_bytes(forged)
+        r = srv.get(base + sha(image))
+        assert r.status == 500 and r.error_code == "blob_corrupt", r
+        assert r.headers["Content-Type"] == "application/json"
+        msg = r.json()["error"]["message"]
+        assert "screen.png" in msg and "does not match its sha256: not served" in msg, r
+        assert forged not in r.body and image not in r.body
+        doc = srv.get(f"/api/pauses/{pid}").json()
+        assert [a["blob"] for a in doc["attachments"]] == ["corrupt", "ok", "ok"], doc
+    (blobs / sha(b"logcat line\n")).unlink()
+    r = srv.get(base + sha(b"logcat line\n"))
+    assert r.status == 404 and r.error_code == "LP_ENOTFOUND" and "missing" in r.body.decode(), r
+    assert [a["blob"] for a in srv.get(f"/api/pauses/{pid}").json()["attachments"]] == [
+        "corrupt", "ok", "missing"]
+    # the others are still served
+    assert srv.get(base + sha(b"<script>alert(1)</script>")).status == 200
+
+
+# ------------------------------------------------------------ progress
+
+
+PROGRESS = '''
+import os
+import pytest
+from pytest_live_pause import checkpoint
+
+@pytest.mark.parametrize("i", range(3))
+def test_a_pass(i):
+    pass
+
+def test_b_fail():
+    assert False
+
+def test_c_skip():
+    pytest.skip("not here")
+
+def test_z_wait():
+    checkpoint("look at the progress", timeout=float("inf"))
+'''
+
+
+def test_runs_show_the_progress_of_a_live_run(serve, live, pytester, cli, pause_dir):
+    """While a test waits, /api/runs has the run's counts so far (written
+    when the pause began); once ended, the run is listed without them
+    (ended runs are not read)."""
+    srv = serve()
+    pytester.makepyfile(test_progress=PROGRESS)
+    s = live("-s", "test_progress.py")
+    pid = wait_paused(s, cli, kind="checkpoint")["pause_id"]
+    runs = srv.get("/api/runs").json()["runs"]
+    assert len(runs) == 1 and runs[0]["state"] == "active"
+    p = runs[0]["progress"]
+    assert {k: p[k] for k in ("passed", "failed", "errors", "skipped", "xfailed", "xpassed",
+                              "collected")} == {
+        "passed": 3, "failed": 1, "errors": 0, "skipped": 1, "xfailed": 0, "xpassed": 0,
+        "collected": 6}, p
+    assert p["updated_at"] > 0
+    # the file is the run's own (protocol.md), of the protocol's fields only
+    on_disk = json.loads((pause_dir / "runs" / s.run_id / "progress.json").read_text())
+    assert on_disk["passed"] == 3
+    assert srv.post(f"/api/pauses/{pid}/resume", {"result": True}).status == 200
+    rc, out = s.finish()
+    assert rc == 1, out
+    # the final counts are on disk; the ended run is listed without reading them
+    assert json.loads((pause_dir / "runs" / s.run_id / "progress.json").read_text())[
+        "passed"] == 4
+    runs = srv.get("/api/runs").json()["runs"]
+    assert runs[0]["state"] == "ended" and "progress" not in runs[0], runs
 
 
 def test_stale_pause_is_409(serve, live, pytester, cli, pause_dir):

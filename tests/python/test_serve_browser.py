@@ -2,9 +2,12 @@
 scripts/bootstrap.sh) driving Debian's chromium, a real `serve` and real
 pytest sessions. A failing test appears on the open page without a reload,
 is resumed with a reason typed into the page, pytest finishes and the
-reason is in its report; a checkpoint is aborted from the page; text from
-a test is shown as text, never as HTML. With $LP_SCREENSHOTS=DIR the
-dashboard is photographed there (docs/serve-*.png were made so).
+reason is in its report; a checkpoint is aborted from the page with a
+reason, which reaches pytest's output; a checkpoint with choices shows
+its attachments (the image loaded in an <img>, the log as a download
+link) and is answered with one of its choices; text from a test is shown
+as text, never as HTML. With $LP_SCREENSHOTS=DIR the dashboard is
+photographed there (docs/serve-*.png were made so).
 
 Waits are Playwright's own bounded waits for an element or a text; nothing
 asserts on timing."""
@@ -17,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from _paused import CHECKPOINT_AND_FAILURE, wait_decision
-from _serve import serve  # noqa: F401 (the fixture)
+from _serve import png, serve  # noqa: F401 (the fixture)
 from conftest import WAIT, read_pause
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -90,7 +93,6 @@ def test_failure_appears_live_and_is_resumed_with_a_typed_reason(serve, browser,
     assert HOSTILE in failure.inner_text()
     assert failure.locator("img, b").count() == 0
     assert page.title() != "pwned"
-    shot(page, "serve-dashboard.png")
     reason = "typed in the page: device lost Wi-Fi <script>x</script>"
     page.fill("#failure-reason", reason)
     page.click("#resume-failure")
@@ -106,7 +108,8 @@ def test_failure_appears_live_and_is_resumed_with_a_typed_reason(serve, browser,
     assert errors == [], errors
 
 
-def test_checkpoint_aborted_from_the_page_on_a_phone(serve, browser, live, pytester, pause_dir):
+def test_checkpoint_aborted_with_a_reason_from_the_page_on_a_phone(serve, browser, live, pytester,
+                                                                   pause_dir):
     srv = serve()
     page, errors = open_dashboard(browser, srv, viewport={"width": 390, "height": 844},
                                   device_scale_factor=2, is_mobile=True, has_touch=True)
@@ -119,8 +122,11 @@ def test_checkpoint_aborted_from_the_page_on_a_phone(serve, browser, live, pytes
     item.locator("button").click()
     page.wait_for_selector("#f-checkpoint:not([hidden])", timeout=MS)
     assert not page.locator("#f-failure").is_visible()
+    assert not page.locator("#f-value").is_visible()
     assert not page.locator("#d-failure").is_visible()
     assert page.locator("#d-task").inner_text() == "Approve the payment on the test phone"
+    reason = "the test phone <lost> its SIM"
+    page.fill("#abort-reason", reason)
     # nothing overflows the phone's width
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
@@ -128,9 +134,75 @@ def test_checkpoint_aborted_from_the_page_on_a_phone(serve, browser, live, pytes
     page.click("#abort")
     page.wait_for_selector("#outcome.done", timeout=MS)
     assert "Aborted" in page.locator("#outcome").inner_text()
-    s.finish()
+    rc, out = s.finish()
+    assert rc == 2, out
+    assert f"live-pause: run aborted at test_paused.py::test_checkpoint: {reason}" in out, out
     p = read_pause(pause_dir, pid)
-    assert (p["status"], p["resolved_by"]) == ("aborted", "http"), p
+    assert (p["status"], p["resolved_by"], p["reason"]) == ("aborted", "http", reason), p
+    # the detail shows the ending and its reason
+    page.wait_for_selector("#f-abort[hidden]", state="attached", timeout=MS)
+    assert reason in page.locator("#d-fields").inner_text()
+    assert errors == [], errors
+
+
+EVIDENCE = '''
+import json
+from pytest_live_pause import checkpoint
+
+def test_screen(live_pause):
+    live_pause.attach("screen.png")
+    live_pause.attach("logcat.txt")
+    d = checkpoint("Does the login screen look right?", choices=["pass", "retry", "skip"],
+                   timeout=float("inf"))
+    print("DECISION " + json.dumps(dict(pause_id=d.pause_id, outcome=d.outcome,
+                                        value=d.value, reason=d.reason)), flush=True)
+'''
+
+
+def test_attachments_shown_and_a_choice_answered_from_the_page(serve, browser, live, pytester,
+                                                                pause_dir):
+    srv = serve()
+    page, errors = open_dashboard(browser, srv, viewport={"width": 1280, "height": 900})
+    pytester.path.joinpath("screen.png").write_bytes(png(160, 96))
+    pytester.path.joinpath("logcat.txt").write_text("I/ActivityManager: Start proc\n")
+    pytester.makepyfile(test_evidence=EVIDENCE)
+    s = live("-s", "test_evidence.py")
+    item = page.locator("#pauses li", has_text="test_evidence.py::test_screen")
+    item.wait_for(timeout=MS)
+    pid = item.get_attribute("data-pause-id")
+    item.locator("button").click()
+    page.wait_for_selector("#f-value:not([hidden])", timeout=MS)
+    # the choices as radio buttons, no free value field, no result form
+    assert page.locator("#choices input[name=choice]").evaluate_all(
+        "l => l.map(e => e.value)") == ["pass", "retry", "skip"]
+    assert not page.locator("#value-text").is_visible()
+    assert not page.locator("#f-checkpoint").is_visible()
+    assert "test_evidence.py:" in page.locator("#d-fields").inner_text()  # the location
+    # the image: an <img> from the attachment URL, decoded by the browser
+    img = page.locator("#d-attachments img")
+    img.wait_for(timeout=MS)
+    page.wait_for_function("document.querySelector('#d-attachments img').complete", timeout=MS)
+    assert img.evaluate("i => i.naturalWidth") == 160
+    assert img.get_attribute("src").startswith(f"/api/pauses/{pid}/attachments/")
+    # the log: a download link, no <img>
+    link = page.locator("#d-attachments a[download]")
+    assert link.inner_text() == "logcat.txt"
+    r = page.request.get(srv.origin + link.get_attribute("href"))
+    assert r.status == 200 and r.headers["content-disposition"].startswith("attachment;")
+    assert r.body() == b"I/ActivityManager: Start proc\n"
+    # no choice picked: the page says so and sends nothing
+    page.click("#resume-value")
+    page.wait_for_selector("#outcome.error", timeout=MS)
+    assert read_pause(pause_dir, pid)["status"] == "pending"
+    page.check("#choices input[value=retry]")
+    page.fill("#value-reason", "the banner flickered")
+    shot(page, "serve-dashboard.png")
+    page.click("#resume-value")
+    page.wait_for_selector("#outcome.done", timeout=MS)
+    d = wait_decision(s, pid)
+    assert (d["outcome"], d["value"], d["reason"]) == ("resumed", "retry", "the banner flickered")
+    rc, out = s.finish()
+    assert rc == 0, out
     assert errors == [], errors
 
 
