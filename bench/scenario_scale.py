@@ -104,25 +104,24 @@ class Generator:
                 return h
         return h
 
-    def _listing_line(self, pause: dict[str, Any]) -> str:
-        """The "J" line the runtime writes when the pause ends: the pause
-        file as lpj_dump writes it (sorted keys, compact; the generator's
-        numbers are integral or short, so Python writes them alike) plus
-        "state", with "path" empty."""
-        obj = dict(pause, state=pause["status"], path="")
-        data = json.dumps(obj, sort_keys=True, separators=(",", ":"),
-                          ensure_ascii=False).encode()
-        key = b'"path":""'
-        assert data.count(key) == 1, data
-        at = data.index(key) + len(key) - 1
-        return f"J\t{pause['pause_id']}\t{at}\t{self._checksum(data):016x}\t{data.decode()}\n"
+    @staticmethod
+    def _dump(obj: dict[str, Any]) -> str:
+        """A pause file as the runtime writes it (lpj_dump: compact, sorted
+        keys; the generator's numbers are integral or short, so Python
+        writes them alike)."""
+        return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    def _listing_line(self, text: str, pause_id: str) -> str:
+        """The "J" line the runtime writes when the pause ends: the bytes
+        of its pause file."""
+        return f"J\t{pause_id}\t{self._checksum(text.encode()):016x}\t{text}\n"
 
     def grow_to(self, runs: int) -> float:
         """Add finished runs until there are `runs`; returns seconds taken."""
         t0 = time.monotonic()
         catalog: list[str] = []
         listing: list[str] = []
-        base = float(int(time.time() - 86400 * 30))  # integral: see _listing_line
+        base = float(int(time.time() - 86400 * 30))  # integral: see _dump
         statuses = ["resumed", "resumed", "resumed", "timed_out", "aborted"]
         while self.count < runs:
             i = self.count
@@ -170,9 +169,10 @@ class Generator:
                     pause.pop("reason")
                 else:
                     pause.pop("failure_reason")
-                (rd / "pauses" / f"{pause_id}.json").write_text(json.dumps(pause))
+                text = self._dump(pause)
+                (rd / "pauses" / f"{pause_id}.json").write_text(text)
                 catalog.append(self._catalog_line(pause))
-                listing.append(self._listing_line(pause))
+                listing.append(self._listing_line(text, pause_id))
                 cmd: dict[str, Any] = {"by": by, "pid": self.pid, "hostname": self.host,
                                        "created_at": created + 5.0}
                 (rd / "commands" / f"{pause_id}.resume.json").write_text(json.dumps(cmd))

@@ -118,10 +118,14 @@ static void put_safe(FILE *fp, const char *text, int multiline)
 		fputc('?', fp);
 		return;
 	}
-	for (p = safe; *p; p++) {
-		fputc(*p, fp);
-		if (*p == '\n')
-			fputs("  ", fp);
+	for (p = safe; *p;) { /* each line at once, then the indent */
+		size_t n = strcspn(p, "\n");
+		fwrite(p, 1, n, fp);
+		p += n;
+		if (*p == '\n') {
+			fputs("\n  ", fp);
+			p++;
+		}
 	}
 	free(safe);
 }
@@ -432,6 +436,15 @@ int cli_table_add(struct cli_table *t, const char *const *cells)
 	return 0;
 }
 
+static void put_spaces(FILE *fp, size_t n)
+{
+	static const char spaces[] =
+		"                                                                ";
+	for (; n > sizeof spaces - 1; n -= sizeof spaces - 1)
+		fwrite(spaces, 1, sizeof spaces - 1, fp);
+	fwrite(spaces, 1, n, fp);
+}
+
 void cli_table_print(FILE *fp, const struct cli_table *t)
 {
 	size_t r, c, width[CLI_TABLE_MAX_COLS] = {0};
@@ -447,10 +460,9 @@ void cli_table_print(FILE *fp, const struct cli_table *t)
 		for (c = 0; c < t->ncols; c++) {
 			const char *cell = t->cells[r * t->ncols + c];
 
-			if (c + 1 < t->ncols)
-				fprintf(fp, "%-*s  ", (int)width[c], cell);
-			else
-				fputs(cell, fp);
+			fputs(cell, fp);
+			if (c + 1 < t->ncols) /* padded to the width, then two spaces */
+				put_spaces(fp, width[c] - strlen(cell) + 2);
 		}
 		fputc('\n', fp);
 	}

@@ -29,6 +29,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -47,7 +48,6 @@
 #define CATALOG_LOCK_WAIT_MS 5000     /* appenders wait this long for a gc */
 #define LISTING_NAME "catalog-json.tsv"
 #define LISTING_HEADER "pytest-live-pause catalog-json 1\n"
-#define PATH_KEY "\"path\":\"" /* the listing's "path" key, up to its value */
 
 /* escaping at most doubles a byte, and a JSON-encoded size is never
  * below the raw size: the bounded fields always fit a line */
@@ -286,15 +286,39 @@ int lpi_catalog_add_pause(lp_store *store, const lp_json *doc)
 
 /*
  * The listing object of a pause, what "ls --json" and GET /api/pauses
- * print for it: its pause file plus the derived "state" and "path" (set
- * on doc), dumped as the pause file is (lpj_dump). The one definition:
- * scan.c lists pause files with it, and the "J" lines hold it.
+ * print for it: its pause file as lpj_dump writes it, then "path" and
+ * "state" (in that order, last), so that the object of an ended pause is
+ * its pause file's bytes and a tail (the "J" lines hold those bytes). A
+ * pause file that already has either key (not ours) gets them set and is
+ * dumped whole. The one definition: scan.c lists pause files with it, and
+ * puts the same tail after the bytes of a "J" line.
  */
 char *lpi_listing_json(lp_json *doc, const char *state, const char *path)
 {
-	if (lpj_set_str(doc, "state", state) || lpj_set_str(doc, "path", path))
-		return NULL;
-	return lpj_dump(doc);
+	if (lpj_has(doc, "state") || lpj_has(doc, "path")) {
+		if (lpj_set_str(doc, "state", state) || lpj_set_str(doc, "path", path))
+			return NULL;
+		return lpj_dump(doc);
+	}
+	lp_json *t = lpj_object();
+	char *body = lpj_dump(doc), *tail = NULL, *out = NULL;
+	if (t && !lpj_set_str(t, "path", path) && !lpj_set_str(t, "state", state))
+		tail = lpj_dump(t); /* {"path":...,"state":...}: sorted, as wanted */
+	lpj_free(t);
+	size_t b = body ? strlen(body) : 0, n = tail ? strlen(tail) : 0;
+	if (b >= 2 && n >= 2 && body[0] == '{' && body[b - 1] == '}' &&
+	    (out = malloc(b + n + 1)) != NULL) {
+		memcpy(out, body, b - 1);
+		size_t o = b - 1;
+		if (b > 2)
+			out[o++] = ',';       /* after the last member */
+		memcpy(out + o, tail + 1, n); /* with its NUL */
+	}
+	free(body);
+	free(tail);
+	if (out == NULL)
+		lpi_fail(LP_ERROR, "out of memory");
+	return out;
 }
 
 /* The checksum of a "J" line's JSON: 64-bit words (little-endian),
@@ -308,9 +332,16 @@ static uint64_t checksum(const char *s, size_t n)
 	size_t i = 0;
 	for (;; i += 8) {
 		size_t left = n - i < 8 ? n - i : 8;
-		w = 0;
-		for (size_t k = 0; k < left; k++)
-			w |= (uint64_t)b[i + k] << (8 * k);
+		if (left == 8) {
+			memcpy(&w, b + i, 8); /* one load */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+			w = __builtin_bswap64(w);
+#endif
+		} else {
+			w = 0;
+			for (size_t k = 0; k < left; k++)
+				w |= (uint64_t)b[i + k] << (8 * k);
+		}
 		h = (h ^ w) * 0x9e3779b97f4a7c15ULL;
 		h = h << 29 | h >> 35;
 		if (left < 8)
@@ -318,45 +349,39 @@ static uint64_t checksum(const char *s, size_t n)
 	}
 }
 
-/* Append the "J" line of an ended pause (doc: its final pause file) to
- * catalog-json.tsv: its id, where the value of "path" goes in the
- * listing object, the checksum, and the listing object with "path"
- * empty (readers put theirs in: the path names the pause directory as
- * the reader opened it). Not flushed, and a failure is only reported:
- * without its line, readers read the pause file. */
+/* Append the "J" line of an ended pause (doc: its final pause file, just
+ * published) to catalog-json.tsv: its id, the checksum and the pause
+ * file's bytes, read back (not dumped again: the paused process pays one
+ * small read and one append). Not flushed, and a failure is only
+ * reported: without its line, readers read the pause file. */
 static int add_listing(lp_store *store, const lp_json *doc)
 {
-	const char *id = lpj_get_str(doc, "pause_id"), *status = lpj_get_str(doc, "status");
-	if (id == NULL || status == NULL || strlen(id) > LP_ID_MAX || lpj_has(doc, "state") ||
+	const char *id = lpj_get_str(doc, "pause_id");
+	char run_id[LP_ID_MAX + 1], name[3 * LP_ID_MAX + 32];
+	if (id == NULL || lpi_pause_id_run(id, run_id) != LP_OK || lpj_has(doc, "state") ||
 	    lpj_has(doc, "path"))
 		return lpi_fail(LP_EINVAL, "pause file of %s: no listing line", id ? id : "?");
-	lp_json *copy = lpj_copy(doc);
-	char *json = copy ? lpi_listing_json(copy, status, "") : NULL;
-	lpj_free(copy);
-	if (json == NULL)
-		return lpi_fail(LP_ERROR, "out of memory");
-	/* A raw quote only delimits strings, so "path":"" can only be a key
-	 * "path" with an empty value: once in the text, it is the top-level
-	 * one (sorted keys: never at a fixed place) */
-	static const char key[] = PATH_KEY "\"";
-	size_t n = strlen(json), klen = strlen(key);
-	const char *hit = memmem(json, n, key, klen);
-	int rc = LP_OK;
-	if (hit == NULL || memmem(hit + 1, n - (size_t)(hit + 1 - json), key, klen) ||
-	    strpbrk(json, "\t\n\r"))
-		rc = lpi_fail(LP_EINVAL, "listing of %s: no single \"path\"", id);
-	char *line = rc ? NULL : malloc(n + 128);
-	if (!rc && line == NULL)
+	snprintf(name, sizeof name, "%s/pauses/%s.json", run_id, id);
+	char *text, *line = NULL;
+	size_t n;
+	int rc = lpi_file_read(store->runs_fd, name, LP_CAP_PAUSE, "pause file", &text, &n);
+	if (rc)
+		return rc;
+	/* our pause file: one object on one line (lpj_dump never writes a
+	 * TAB, LF or CR), else no line */
+	if (n < 2 || text[0] != '{' || text[n - 1] != '}' || memchr(text, '\n', n) ||
+	    memchr(text, '\t', n) || memchr(text, '\r', n))
+		rc = lpi_fail(LP_EINVAL, "pause file of %s: not one line", id);
+	else if ((line = malloc(n + 128)) == NULL)
 		rc = lpi_fail(LP_ERROR, "out of memory");
 	if (!rc) {
-		int k = snprintf(line, 128, "J\t%s\t%zu\t%016llx\t", id,
-				 (size_t)(hit - json) + strlen(PATH_KEY),
-				 (unsigned long long)checksum(json, n));
-		memcpy(line + k, json, n);
+		int k = snprintf(line, 128, "J\t%s\t%016llx\t", id,
+				 (unsigned long long)checksum(text, n));
+		memcpy(line + k, text, n);
 		rc = append_to(store, LISTING_NAME, LISTING_HEADER, line, (size_t)k + n, 0);
 	}
 	free(line);
-	free(json);
+	free(text);
 	return rc;
 }
 
@@ -450,8 +475,40 @@ static int real_ok(const char *s)
 	return parse_real(s, &v);
 }
 
+/* parse_real's value of a plain decimal (digits, a dot, digits; what
+ * the runtime writes) without strtod, when it is exactly strtod's: a
+ * mantissa below 2^53 and at most 22 digits after the dot, so that both
+ * the mantissa and the power of ten are exact doubles and the one
+ * division rounds correctly (Clinger's fast path). 0: not such a
+ * decimal (strtod decides). */
+static int fast_real(const char *s, double *out)
+{
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+	static const double p10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+				     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+				     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+	uint64_t m = 0;
+	size_t i = 0, d = 0, f = 0;
+	for (; s[i] >= '0' && s[i] <= '9' && d < 18; i++, d++)
+		m = m * 10 + (uint64_t)(s[i] - '0');
+	if (d > 0 && s[i] == '.')
+		for (i++; s[i] >= '0' && s[i] <= '9' && d + f < 18; i++, f++)
+			m = m * 10 + (uint64_t)(s[i] - '0');
+	if (d == 0 || s[i] != '\0' || m >= (uint64_t)1 << 53)
+		return 0;
+	*out = (double)m / p10[f];
+	return 1;
+#else
+	(void)s;
+	(void)out;
+	return 0;
+#endif
+}
+
 static int parse_real(const char *s, double *out)
 {
+	if (fast_real(s, out))
+		return 1;
 	char *end;
 	errno = 0;
 	*out = strtod(s, &end);
@@ -533,8 +590,7 @@ static int keep_pause(lpi_catalog *cat, char **f, size_t *cap, int head_only)
 					     parse_real(f[5], &rec.finished_at) &&
 					     parse_real(f[6], &rec.timeout);
 	if (!ok_status || lp_kind_parse(f[3], &kind) != LP_OK ||
-	    lp_id_validate(f[1], "pause id") != LP_OK ||
-	    lpi_pause_id_run(f[1], rec.run_id) != LP_OK || !numbers_ok)
+	    lpi_pause_id_run(f[1], rec.run_id) != LP_OK || !numbers_ok) /* it validates the id */
 		return LP_OK; /* not ours or damaged: skipped (its run is walked) */
 	char *end;
 	rec.pid = strtol(f[7], &end, 10);
@@ -588,17 +644,36 @@ static int keep_end(lpi_catalog *cat, char **f, size_t *cap)
 	return LP_OK;
 }
 
-static int cmp_end(const void *a, const void *b)
+/* The "E" lines by run id (what "runs" looks up once per run): an
+ * open-addressing set, built in one pass; the first line of a run wins. */
+static int index_ends(lpi_catalog *cat)
 {
-	return strcmp(((const lp_catalog_end *)a)->run_id, ((const lp_catalog_end *)b)->run_id);
+	size_t size = 16;
+	while (size < 2 * cat->nends)
+		size *= 2;
+	if ((cat->end_set = calloc(size, sizeof *cat->end_set)) == NULL)
+		return lpi_fail(LP_ERROR, "out of memory");
+	cat->end_mask = size - 1;
+	for (size_t k = 0; k < cat->nends; k++) {
+		size_t at = hash_str(cat->ends[k].run_id) & cat->end_mask;
+		while (cat->end_set[at] &&
+		       strcmp(cat->ends[cat->end_set[at] - 1].run_id, cat->ends[k].run_id) != 0)
+			at = (at + 1) & cat->end_mask;
+		if (cat->end_set[at] == 0)
+			cat->end_set[at] = k + 1;
+	}
+	return LP_OK;
 }
 
 const lp_catalog_end *lpi_catalog_find_end(const lpi_catalog *cat, const char *run_id)
 {
-	if (cat == NULL || cat->nends == 0)
+	if (cat == NULL || cat->end_set == NULL || run_id == NULL)
 		return NULL;
-	lp_catalog_end key = {.run_id = run_id};
-	return bsearch(&key, cat->ends, cat->nends, sizeof *cat->ends, cmp_end);
+	for (size_t at = hash_str(run_id) & cat->end_mask; cat->end_set[at];
+	     at = (at + 1) & cat->end_mask)
+		if (strcmp(cat->ends[cat->end_set[at] - 1].run_id, run_id) == 0)
+			return &cat->ends[cat->end_set[at] - 1];
+	return NULL;
 }
 
 enum { PARSE_FULL, PARSE_RUNS, PARSE_COUNTS };
@@ -711,8 +786,10 @@ static int parse(char *text, size_t len, int mode, lpi_catalog **out)
 		lpi_catalog_free(cat);
 		return rc;
 	}
-	if (cat->nends > 1)
-		qsort(cat->ends, cat->nends, sizeof *cat->ends, cmp_end);
+	if ((rc = index_ends(cat))) {
+		lpi_catalog_free(cat);
+		return rc;
+	}
 	*out = cat;
 	return LP_OK;
 }
@@ -726,6 +803,7 @@ void lpi_catalog_free(lpi_catalog *cat)
 	free(cat->run_arena);
 	free(cat->pauses);
 	free(cat->ends);
+	free(cat->end_set);
 	free(cat->text);
 	free(cat);
 }
@@ -736,23 +814,13 @@ struct lpi_listing {
 	char *text; /* the file, split in place */
 	struct listing_line {
 		const char *pause_id, *json;
-		size_t len, path_at;
+		size_t len;
 		uint64_t sum;
 	} *lines;
 	size_t nlines;
 	size_t *set; /* open addressing: 1 + index into lines, 0 empty */
 	size_t mask;
 };
-
-/* A decimal size_t of at most 19 digits (no sign, no space), else 0. */
-static int parse_size(const char *s, size_t *out)
-{
-	size_t v = 0, i = 0;
-	for (; s[i] >= '0' && s[i] <= '9' && i < 19; i++)
-		v = v * 10 + (size_t)(s[i] - '0');
-	*out = v;
-	return i > 0 && s[i] == '\0';
-}
 
 /* 16 lowercase hex digits, else 0. */
 static int parse_sum(const char *s, uint64_t *out)
@@ -790,19 +858,18 @@ int lpi_listing_parse(char *text, size_t len, lpi_listing **out)
 		if (lf == NULL)
 			break; /* a line still being written, or cut: not a fact */
 		*lf = '\0';
-		/* J <pause_id> <path_at> <checksum> <json>: the JSON last and
-		 * raw (it never holds a TAB, LF or CR); nothing is escaped */
-		char *f[5], *s = line;
+		/* J <pause_id> <checksum> <json>: the JSON last and raw (it
+		 * never holds a TAB, LF or CR); nothing is escaped */
+		char *f[4], *s = line;
 		int n = 0;
-		for (; n < 4 && s; n++) {
+		for (; n < 3 && s; n++) {
 			f[n] = s;
 			if ((s = strchr(s, '\t')) != NULL)
 				*s++ = '\0';
 		}
 		struct listing_line rec = {0};
-		if (n == 4 && s && strcmp(f[0], "J") == 0 &&
-		    lp_id_validate(f[1], "pause id") == LP_OK && parse_size(f[2], &rec.path_at) &&
-		    parse_sum(f[3], &rec.sum)) {
+		if (n == 3 && s && strcmp(f[0], "J") == 0 &&
+		    lp_id_validate(f[1], "pause id") == LP_OK && parse_sum(f[2], &rec.sum)) {
 			if (l->nlines == cap) {
 				size_t c = cap ? cap * 2 : 256;
 				struct listing_line *nv = realloc(l->lines, c * sizeof *nv);
@@ -857,8 +924,7 @@ int lpi_listing_load(lp_store *store, lpi_listing **out)
 	return rc;
 }
 
-const char *lpi_listing_find(const lpi_listing *l, const char *pause_id, size_t *len,
-			     size_t *path_at)
+const char *lpi_listing_find(const lpi_listing *l, const char *pause_id, size_t *len)
 {
 	if (l == NULL || l->set == NULL || pause_id == NULL)
 		return NULL;
@@ -867,16 +933,11 @@ const char *lpi_listing_find(const lpi_listing *l, const char *pause_id, size_t 
 		const struct listing_line *r = &l->lines[l->set[at] - 1];
 		if (strcmp(r->pause_id, pause_id) != 0)
 			continue;
-		/* the cheap checks: an object, "path":"" where the line says,
-		 * and the checksum of the whole */
-		size_t klen = strlen(PATH_KEY);
+		/* the cheap checks: an object, no NUL, and the checksum */
 		if (r->len < 2 || r->json[0] != '{' || r->json[r->len - 1] != '}' ||
-		    r->path_at < klen + 1 || r->path_at >= r->len ||
-		    memcmp(r->json + r->path_at - klen, PATH_KEY, klen) != 0 ||
-		    r->json[r->path_at] != '"' || checksum(r->json, r->len) != r->sum)
+		    memchr(r->json, '\0', r->len) || checksum(r->json, r->len) != r->sum)
 			return NULL;
 		*len = r->len;
-		*path_at = r->path_at;
 		return r->json;
 	}
 	return NULL;

@@ -431,8 +431,10 @@ typedef struct lpi_catalog {
 	size_t run_mask;
 	lpi_catalog_pause *pauses; /* in the order they ended */
 	size_t npauses;
-	lp_catalog_end *ends; /* sorted by run id */
+	lp_catalog_end *ends; /* in the order they ended */
 	size_t nends;
+	size_t *end_set; /* open addressing by run id: 1 + index into ends, 0 empty */
+	size_t end_mask;
 	char *text; /* the file, split in place: every string points into it */
 } lpi_catalog;
 /* LP_ENOTFOUND when the directory has no catalog (an older layout). */
@@ -456,17 +458,16 @@ int lpi_catalog_has_run(const lpi_catalog *cat, const char *run_id);
 /* The "E" line of a run, or NULL. */
 const lp_catalog_end *lpi_catalog_find_end(const lpi_catalog *cat, const char *run_id);
 void lpi_catalog_free(lpi_catalog *cat);
-/* catalog-json.tsv, the "J" lines: the listing object ("ls --json") of
- * each ended pause, with "path" empty. lpi_listing_find gives the JSON
- * (len bytes, not NUL-terminated) of a pause whose line passes the cheap
- * checks, the value of "path" going at byte *path_at; else NULL (read its
- * pause file). lpi_listing_json: the listing object of a pause (sets
- * "state" and "path" on doc), the one definition. */
+/* catalog-json.tsv, the "J" lines: the pause file of each ended pause,
+ * as its process wrote it. lpi_listing_find gives those bytes (len, not
+ * NUL-terminated) for a pause whose line passes the cheap checks, else
+ * NULL (read its pause file). lpi_listing_json: the listing object of a
+ * pause ("ls --json": the pause file, then "path" and "state"), the one
+ * definition (sets the keys on doc only for a file that has them). */
 typedef struct lpi_listing lpi_listing;
 int lpi_listing_load(lp_store *store, lpi_listing **out);
 int lpi_listing_parse(char *text, size_t len, lpi_listing **out); /* takes text */
-const char *lpi_listing_find(const lpi_listing *l, const char *pause_id, size_t *len,
-			     size_t *path_at);
+const char *lpi_listing_find(const lpi_listing *l, const char *pause_id, size_t *len);
 void lpi_listing_free(lpi_listing *l);
 char *lpi_listing_json(lp_json *doc, const char *state, const char *path);
 /* gc: drop every line about a run for which drop() returns non-zero,

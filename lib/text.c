@@ -24,6 +24,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 size_t lpi_utf8_decode(const unsigned char *s, size_t left, unsigned *cp_out)
@@ -93,6 +94,17 @@ int lp_text_terminal_safe(char **out, const char *text, size_t len, unsigned fla
 		unsigned c = s[i], cp;
 		size_t n;
 
+		if (len - i >= 8) { /* 8 printable ASCII bytes at once */
+			uint64_t w, ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+			memcpy(&w, s + i, 8);
+			/* any byte below 0x20, any byte above 0x7E (exact tests) */
+			if (!(((w - 0x20 * ones) & ~w & highs) | (((w + ones) | w) & highs))) {
+				memcpy(buf + o, s + i, 8);
+				o += 8;
+				i += 8;
+				continue;
+			}
+		}
 		if (c >= 0x20 && c < 0x7F) {
 			buf[o++] = (char)c;
 			i++;

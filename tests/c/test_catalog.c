@@ -393,17 +393,20 @@ static void test_listing_lines(void **state)
 	char *cat = slurp(fx_path(f, d, sizeof d, "catalog.tsv"));
 	assert_null(strchr(cat, '{'));
 	free(cat);
-	/* parsed: both found, the "path" key where the line says */
+	/* parsed: both found, each line the bytes of its pause file */
 	char *copy = strdup(text);
 	lpi_listing *l;
 	assert_int_equal(lpi_listing_parse(copy, strlen(text), &l), LP_OK);
-	size_t len, at;
-	const char *json = lpi_listing_find(l, lp_pause_id(a), &len, &at);
+	size_t len;
+	const char *json = lpi_listing_find(l, lp_pause_id(a), &len);
 	assert_non_null(json);
-	assert_true(at >= 8 && strncmp(json + at - 8, "\"path\":\"\"", 9) == 0);
-	assert_non_null(lpi_listing_find(l, lp_pause_id(b), &len, &at));
-	assert_null(lpi_listing_find(l, lp_pause_id(c), &len, &at));
-	assert_null(lpi_listing_find(l, "r1.ffffffff", &len, &at));
+	char *file = slurp(fx_path(f, d, sizeof d, "runs/r1/pauses/%s.json", lp_pause_id(a)));
+	assert_int_equal(len, strlen(file));
+	assert_memory_equal(json, file, len);
+	free(file);
+	assert_non_null(lpi_listing_find(l, lp_pause_id(b), &len));
+	assert_null(lpi_listing_find(l, lp_pause_id(c), &len));
+	assert_null(lpi_listing_find(l, "r1.ffffffff", &len));
 	lpi_listing_free(l);
 
 	jrows fast, slow, again;
@@ -412,21 +415,20 @@ static void test_listing_lines(void **state)
 	assert_int_equal(unlink(fx_path(f, d, sizeof d, "catalog-json.tsv")), 0);
 	list_json(f->store, &slow); /* every pause file read */
 	jrows_equal(&fast, &slow);
-	/* damaged: a changed byte (the checksum fails), a wrong place for
-	 * "path", a cut line, a bad checksum field, another header */
+	/* damaged: a changed byte (the checksum fails), a JSON that is no
+	 * object, a cut line, a bad checksum field, another header, missing */
 	const char *fst = strstr(text, "\nJ\t") + 1, *snd = strstr(fst, "\nJ\t") + 1;
 	size_t hlen = (size_t)(fst - text), n1 = (size_t)(snd - fst);
 	char *bad = malloc(strlen(text) + 64);
 	for (int variant = 0; variant < 6; variant++) {
 		memcpy(bad, text, strlen(text) + 1);
-		char *line = bad + hlen,
-		     *tab = strchr(strchr(strchr(line, '\t') + 1, '\t') + 1, '\t');
+		char *line = bad + hlen, *tab = strchr(strchr(line, '\t') + 1, '\t');
 		switch (variant) {
-		case 0: line[n1 - 3] ^= 1; break;                    /* in the JSON */
-		case 1: tab[-1] = tab[-1] == '1' ? '2' : '1'; break; /* path_at */
-		case 2: bad[strlen(bad) - 1] = '\0'; break;          /* the last line cut */
-		case 3: tab[1] = 'g'; break;                         /* not hex */
-		case 4: bad[hlen - 2] = '2'; break;                  /* version 2 */
+		case 0: line[n1 - 3] ^= 1; break;           /* in the JSON */
+		case 1: line[n1 - 2] = ']'; break;          /* its closing brace */
+		case 2: bad[strlen(bad) - 1] = '\0'; break; /* the last line cut */
+		case 3: tab[1] = 'g'; break;                /* not hex */
+		case 4: bad[hlen - 2] = '2'; break;         /* version 2 */
 		case 5: memmove(line, snd - text + bad, strlen(snd) + 1); break; /* missing */
 		}
 		assert_int_equal(

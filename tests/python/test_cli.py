@@ -604,7 +604,15 @@ def test_ls_all_reads_the_catalog_and_walks_runs_it_does_not_know(live, pytester
     saved = pf.read_bytes()
     pf.unlink()
     assert [r[:3] for r in _ls_all_rows(cli)] == [want]
-    assert cli("ls", "-a", "--json").stdout == ""  # --json reads the pause files
+    # --json too, from catalog-json.tsv (the pause file's bytes) ...
+    (obj,) = [json.loads(line) for line in cli("ls", "-a", "--json").stdout.splitlines()]
+    assert (obj["pause_id"], obj["state"], obj["reason"]) == (ia["pause_id"], "resumed", "no")
+    # ... and without it the pause files are read: this one is gone
+    listing = pause_dir / "catalog-json.tsv"
+    saved_listing = listing.read_bytes()
+    listing.unlink()
+    assert cli("ls", "-a", "--json").stdout == ""
+    listing.write_bytes(saved_listing)
     pf.write_bytes(saved)
     # a pause directory of an older layout (no catalog): walked, same table
     (pause_dir / "catalog.tsv").unlink()
