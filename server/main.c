@@ -77,7 +77,16 @@ static void usage(FILE *f)
 		"Prints one line, '%s: http://HOST:PORT/?token=TOKEN': open it in a\n"
 		"browser; API clients send 'Authorization: Bearer TOKEN'. The same is\n"
 		"written to serve.json (mode 0600) in the pause directory while it runs.\n"
-		"SIGINT or SIGTERM stops it.\n\nOptions:\n",
+		"SIGINT or SIGTERM stops it.\n\n"
+		"The page and the API answer a pause as the CLI does (the same checks,\n"
+		"the same exclusive claim, recorded with by \"http\"):\n"
+		"  GET  /api/pauses[?all=1]  /api/pauses/ID  /api/pauses/ID/attachments/SHA256\n"
+		"  POST /api/pauses/ID/resume  {\"failure_reason\"} | {\"result\", \"reason\"}\n"
+		"                              | {\"value\", \"reason\"} (a choice, an answer)\n"
+		"  POST /api/pauses/ID/abort   {\"reason\"} (stops the run)\n"
+		"  GET  /api/runs (with each live run's progress)  /api/events (SSE)  /openapi.json\n"
+		"Remote mode (--allow-remote) serves HTTPS only: whoever has the token can\n"
+		"answer every pause of the directory.\n\nOptions:\n",
 		SRV_PROG, SRV_PROG);
 	for (size_t k = 0; k < NOPTS; k++) {
 		char left[64];

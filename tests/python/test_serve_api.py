@@ -3,8 +3,11 @@ the real CLI), real pytest sessions pausing in the same pause directory,
 raw HTTP. The start line and serve.json, the clean stop, the security
 gate (token, Host, duplicate headers, methods, Content-Type, Origin, body
 cap), each error code, the API objects (the same as `ls --json` and `show
---json`), resumes that the paused test receives, the event stream, and
-exactly one outcome when HTTP, the CLI and the deadline race."""
+--json`), resumes that the paused test receives, values for choices and
+questions by the CLI's rules, aborts with a reason that stop the run,
+attachments served only when verified (images inline, the rest as
+downloads), the progress of a live run, the event stream, and exactly
+one outcome when HTTP, the CLI and the deadline race."""
 from __future__ import annotations
 
 import json
