@@ -270,11 +270,21 @@ def scale(runs: int, work: Path, reps: int = 21) -> dict:
     hdrs = {"Host": f"127.0.0.1:{port}", "Authorization": f"Bearer {token}"}
 
     def get(path: str) -> tuple[float, dict]:
-        t0 = time.perf_counter()
-        conn.request("GET", path, headers=hdrs)
-        r = conn.getresponse()
-        body = r.read()
-        dt = time.perf_counter() - t0
+        nonlocal conn
+        for attempt in (0, 1):
+            try:
+                t0 = time.perf_counter()
+                conn.request("GET", path, headers=hdrs)
+                r = conn.getresponse()
+                body = r.read()
+                dt = time.perf_counter() - t0
+                break
+            except (http.client.RemoteDisconnected, ConnectionError):
+                # the server closes a connection idle for 30 s: a new one
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+                if attempt:
+                    raise
         if r.status != 200:
             raise RuntimeError(f"GET {path}: {r.status} {body[:200]!r}")
         return dt, json.loads(body)
@@ -308,8 +318,8 @@ def scale(runs: int, work: Path, reps: int = 21) -> dict:
     out["cli --version (start time)"] = summary(times)
     out["cli --version peak_rss_kib"] = peak_rss_kib([CLI, "--version"])[0]
     out["serve_peak_rss_kib"] = rss_kib(srv.pid)["VmHWM"]
-    conn.request("POST", "/api/pauses/" + get("/api/pauses")[1]["pauses"][0]["pause_id"]
-                 + "/resume", body=json.dumps({"result": True}),
+    pid = get("/api/pauses")[1]["pauses"][0]["pause_id"]
+    conn.request("POST", f"/api/pauses/{pid}/resume", body=json.dumps({"result": True}),
                  headers=dict(hdrs, **{"Content-Type": "application/json"}))
     conn.getresponse().read()
     py.wait(60)

@@ -166,6 +166,11 @@ LP_API void lp_store_free(lp_store *store);
  * LP_EINVAL. lp_store_unlink() removes it (LP_OK if it was absent). */
 LP_API int lp_store_publish(lp_store *store, const char *name, const char *data, size_t len);
 LP_API int lp_store_unlink(lp_store *store, const char *name);
+/* Whether a client file of that name is published now: 1 or 0 (one
+ * fstatat), LP_EINVAL for a name lp_store_publish() refuses. The plugin
+ * asks it for "serve.json" before it writes a run's progress after tests:
+ * with no dashboard running, nothing is written. */
+LP_API int lp_store_published(lp_store *store, const char *name);
 
 /* Readers (lp_store_list, lp_run_watch) skip a run directory, pause file or catalog
  * inside the store that fails the trust rule (another user's, a symlink,

@@ -711,6 +711,15 @@ int lp_store_publish(lp_store *store, const char *name, const char *data, size_t
 	return lpi_file_publish(store->fd, name, data, len, 0, label);
 }
 
+int lp_store_published(lp_store *store, const char *name)
+{
+	int rc = client_name_check(store, name);
+	if (rc)
+		return rc;
+	struct stat st;
+	return fstatat(store->fd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? 1 : 0;
+}
+
 int lp_store_unlink(lp_store *store, const char *name)
 {
 	int rc = client_name_check(store, name);

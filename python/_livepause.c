@@ -544,7 +544,23 @@ static PyObject *Store_resume(PyObject *op, PyObject *args, PyObject *kwds)
 	Py_RETURN_NONE;
 }
 
+static PyObject *Store_published(PyObject *op, PyObject *arg)
+{
+	StoreObject *self = (StoreObject *)op;
+	const char *name = PyUnicode_AsUTF8AndSize(arg, NULL);
+	if (name == NULL)
+		return NULL;
+	int rc = lp_store_published(self->store, name);
+	if (rc < 0)
+		return raise_lp(STATE_OF(self), rc);
+	return PyBool_FromLong(rc);
+}
+
 static PyMethodDef Store_methods[] = {
+	{"published", Store_published, METH_O,
+	 "published($self, name, /)\n--\n\n"
+	 "Whether a client file of that name (\"serve.json\") is published at\n"
+	 "the top of the pause directory now (one fstatat)."},
 	{"resume", (PyCFunction)(void (*)(void))Store_resume, METH_VARARGS | METH_KEYWORDS,
 	 "resume($self, /, ref, *, action='resume', failure_reason=None, "
 	 "result=None, reason=None, value=None, take_timeout=0.0, by='python')\n--\n\n"

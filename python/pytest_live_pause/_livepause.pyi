@@ -76,6 +76,8 @@ class Store:
     def __new__(cls, path: _Path | None = None, create: bool = True) -> Store: ...
     @property
     def path(self) -> str: ...
+    def published(self, name: str, /) -> bool:
+        """Whether a client file of that name ("serve.json") is published now."""
     def resume(
         self,
         ref: _Path,

@@ -2,11 +2,13 @@
 "progress.json"): pytest's own counts, from the terminal reporter's
 ``stats`` (nothing is counted here), handed to the runtime
 (``Run.progress``, lib/run.c), which writes the file. When: after a test
-ends but at most once a second (one clock read per test, in a hook the
-plugin has anyway), when a pause begins, and at the end of the session;
-only by the process that owns the run (an xdist controller sees every
-worker's reports; its workers write nothing). Advisory: a failure to
-write is ignored, never a test's or pytest's error."""
+ends, at most once a second (one clock read per test, in a hook the
+plugin has anyway) and only while a dashboard runs (``serve.json`` is
+published: one fstatat a second); when a pause begins; and at the end of
+the session. Only the process that owns the run writes (an xdist
+controller sees every worker's reports; its workers write nothing).
+Advisory: a failure to write is ignored, never a test's or pytest's
+error."""
 
 from __future__ import annotations
 
@@ -21,9 +23,15 @@ if TYPE_CHECKING:
 INTERVAL = 1.0  # seconds between two writes after tests
 
 
-def write(session: LivePauseSession) -> None:
-    """Record the counts so far (the owner of the run only)."""
+def write(session: LivePauseSession, watched_only: bool = False) -> None:
+    """Record the counts so far (the owner of the run only); with
+    watched_only, only while `pytest-live-pause serve` runs."""
     if session.is_worker:
+        return
+    try:
+        if watched_only and not session.store.published("serve.json"):
+            return
+    except (LivePauseError, OSError):
         return
     tr = session.config.pluginmanager.get_plugin("terminalreporter")
     stats = getattr(tr, "stats", None)
@@ -48,4 +56,4 @@ class Clock:
     def tick(self, session: LivePauseSession) -> None:
         """Called once monotonic() reached ``due`` (the caller compares)."""
         self.due = monotonic() + INTERVAL
-        write(session)
+        write(session, watched_only=True)

@@ -1,7 +1,8 @@
 /*
  * test_store_client.c - what the runtime offers a client such as the
- * server: lp_store_publish / lp_store_unlink (a 0600 file at the top of
- * the pause directory, never a protocol name, never outside it) and
+ * server: lp_store_publish / lp_store_unlink / lp_store_published (a 0600
+ * file at the top of the pause directory, never a protocol name, never
+ * outside it) and
  * lp_store_runs as the server lists runs (every run, oldest first, with
  * its JSON, damaged ones skipped).
  */
@@ -12,7 +13,9 @@ static void test_publish_and_unlink(void **state)
 	fx *f = *state;
 	char path[256];
 	const char *text = "{\"port\":1}";
+	assert_int_equal(lp_store_published(f->store, "serve.json"), 0);
 	assert_int_equal(lp_store_publish(f->store, "serve.json", text, strlen(text)), LP_OK);
+	assert_int_equal(lp_store_published(f->store, "serve.json"), 1);
 	fx_path(f, path, sizeof path, "serve.json");
 	struct stat st;
 	assert_int_equal(lstat(path, &st), 0);
@@ -27,12 +30,14 @@ static void test_publish_and_unlink(void **state)
 	free(got);
 	assert_int_equal(lp_store_unlink(f->store, "serve.json"), LP_OK);
 	assert_false(exists(path));
+	assert_int_equal(lp_store_published(f->store, "serve.json"), 0);
 	assert_int_equal(lp_store_unlink(f->store, "serve.json"), LP_OK); /* absent: fine */
 	/* bad names: nothing written */
 	const char *bad[] = {"../x", "a/b", "", ".", "..", "runs", "pending", "catalog.tsv", NULL};
 	for (int k = 0; bad[k]; k++) {
 		assert_int_equal(lp_store_publish(f->store, bad[k], "x", 1), LP_EINVAL);
 		assert_int_equal(lp_store_unlink(f->store, bad[k]), LP_EINVAL);
+		assert_int_equal(lp_store_published(f->store, bad[k]), LP_EINVAL);
 		assert_true(lp_error_message()[0] != '\0');
 	}
 	assert_int_equal(lp_store_publish(NULL, "serve.json", "x", 1), LP_EINVAL);

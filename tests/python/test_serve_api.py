@@ -11,6 +11,7 @@ one outcome when HTTP, the CLI and the deadline race."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import signal
@@ -363,6 +364,7 @@ def test_abort_without_a_reason_records_none(serve, live, pytester, cli, pause_d
 
 ANSWERS = '''
 import json
+import os
 from pytest_live_pause import ask, checkpoint
 
 def test_choice():
@@ -696,3 +698,50 @@ def test_http_cli_and_deadline_race_one_outcome(serve, live, pytester, cli, paus
     rc, out = s.finish()
     assert len(decisions(out)) == k, out
     assert sum(winners.values()) == k
+
+
+GATED_PROGRESS = '''
+import os
+import pytest
+
+@pytest.mark.parametrize("i", range(3))
+def test_a_pass(i):
+    pass
+
+def test_b_fail():
+    assert False
+
+def test_z_gate():
+    with open(os.environ["LP_GATE"]) as gate:
+        gate.readline()
+'''
+
+
+@pytest.mark.parametrize("dashboard", [True, False], ids=["serve-running", "no-serve"])
+def test_progress_after_tests_only_while_a_dashboard_runs(serve, live, pytester, pause_dir,
+                                                          tmp_path, dashboard):
+    """Without a pause: while `serve` runs, the counts are written after
+    tests (at most once a second: here after the first one) and reach
+    /api/runs; with no server, nothing is written until the end, which
+    always writes the final counts."""
+    fifo = tmp_path / "gate"
+    os.mkfifo(fifo)
+    srv = serve() if dashboard else None
+    pytester.makepyfile(test_gated=GATED_PROGRESS)
+    s = live("-s", "test_gated.py", env={"LP_GATE": str(fifo)})
+    progress = pause_dir / "runs" / s.run_id / "progress.json"
+    gate = open(fifo, "w")  # returns once test_z_gate opened it: 4 tests ended
+    try:
+        if dashboard:
+            runs = srv.get("/api/runs").json()["runs"]
+            p = runs[0]["progress"]
+            assert p["passed"] >= 1 and p["collected"] == 5, p
+        else:
+            assert not progress.exists()
+    finally:
+        gate.write("go\n")
+        gate.close()
+    rc, out = s.finish()
+    assert rc == 1, out
+    final = json.loads(progress.read_text())
+    assert (final["passed"], final["failed"], final["collected"]) == (4, 1, 5), final
