@@ -7,7 +7,8 @@
  * knows every run the full parse keeps, and nothing the full parse would
  * refuse is a valid run id it knows but the full parse does not; the
  * counts pass of "runs" (lpi_catalog_parse_counts) keeps exactly the
- * pauses (id, run, status, kind), runs and ends of the full parse. The
+ * pauses (id, run, status, kind), runs and ends of the full parse, and
+ * every end is found by its run id (lpi_catalog_find_end). The
  * same bytes as catalog-json.tsv (lpi_listing_parse): what is found for
  * a "J" line's id is one line within the text, from '{' to '}'.
  */
@@ -134,6 +135,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		if (!p->hostname || !p->cwd || !p->nodeid || (p->task && !p->task[0]) ||
 		    (p->worker_id && !p->worker_id[0]))
+			abort();
+	}
+	/* every "E" line's run is found by its id (the hash set of ends) */
+	for (size_t k = 0; k < cat->nends; k++) {
+		const lp_catalog_end *e = lpi_catalog_find_end(cat, cat->ends[k].run_id);
+		if (e == NULL || strcmp(e->run_id, cat->ends[k].run_id) != 0)
 			abort();
 	}
 	lpi_catalog_free(cat);
