@@ -313,6 +313,16 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
                 {"median": ir["estimated_overhead_pct_at_n"], "unit": "%",
                  "n": len(ir["seeds"]), "min": ir["estimated_overhead_pct_min"],
                  "max": ir["estimated_overhead_pct_max"]}, ("<=", 2.0)))
+        irc = o.get("instructions_capture_hook")
+        if irc:
+            rows.append(_row(
+                "overhead.instructions_capture_hook_pct", sc,
+                f"the same with a conftest implementing pytest_live_pause_capture "
+                f"({irc['per_test_instructions']['plugin']:.0f} per test + "
+                f"{irc['startup_instructions']['plugin'] / 1e6:.1f} M at start) (+%)",
+                {"median": irc["estimated_overhead_pct_at_n"], "unit": "%",
+                 "n": len(irc["seeds"]), "min": irc["estimated_overhead_pct_min"],
+                 "max": irc["estimated_overhead_pct_max"]}, ("<=", 2.0)))
         rows.append(_row("overhead.min_cpu_pct", sc,
                          "CPU time (user+sys), active vs disabled, least of each (+%)",
                          {"median": o["min_cpu_overhead_pct"], "unit": "%"}, None,

@@ -11,7 +11,9 @@ process, active minus disabled. Where valgrind exists (full mode), the
 plugin's cost is also counted in instructions, which other processes on
 the machine cannot disturb: pytest on 1 and on 1,001 tests, active and
 disabled, under three fixed hash seeds (the median estimate is judged),
-extrapolated to the suite's size.
+extrapolated to the suite's size; and the same again with a conftest
+implementing the capture hook (pytest_live_pause_capture) in both arms, no
+test failing: the hook's registration must cost nothing until a pause.
 """
 
 from __future__ import annotations
@@ -29,13 +31,29 @@ from _common import BenchError, Product, make_pause_dir, summary, write_suite
 PER_FILE = 500
 
 
-def make_suite(work: Path, n: int) -> Path:
+#: A conftest implementing the capture hook (issue 12.2), as a suite with
+#: a device would: it is called only when a pause begins, so registering
+#: it must cost nothing per test. optionalhook: the disabled arm (plugin
+#: off, its hook spec unknown) accepts the conftest too.
+CAPTURE_CONFTEST = '''\
+import pytest
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_live_pause_capture(item, kind):
+    raise AssertionError("no test fails: the capture hook is never called")
+'''
+
+
+def make_suite(work: Path, n: int, capture_hook: bool = False) -> Path:
     files: dict[str, str] = {}
     for f in range(0, n, PER_FILE):
         body = "".join(f"def test_pass_{i}():\n    assert True\n\n\n"
                        for i in range(f, min(n, f + PER_FILE)))
         files[f"test_trivial_{f // PER_FILE:03d}.py"] = body
-    return write_suite(work / f"suite-trivial-{n}", files)
+    if capture_hook:
+        files["conftest.py"] = CAPTURE_CONFTEST
+    return write_suite(work / f"suite-trivial-{n}{'-capture' if capture_hook else ''}", files)
 
 
 def _argv(product: Product, suite: Path, active: bool, pause_dir: Path) -> list[str]:
@@ -124,16 +142,18 @@ SEEDS = (0, 1, 2)
 
 
 def instruction_overhead(product: Product, work: Path, n: int,
-                         seeds: tuple[int, ...] = SEEDS) -> Optional[dict[str, Any]]:
+                         seeds: tuple[int, ...] = SEEDS,
+                         capture_hook: bool = False) -> Optional[dict[str, Any]]:
     """The plugin's cost in instructions (valgrind's count, immune to what
     other processes do): pytest on 1 and on 1,001 tests, plugin active and
     disabled, under each hash seed; the per-test and start-up differences
-    extrapolate to n."""
+    extrapolate to n. capture_hook: both arms with a conftest implementing
+    pytest_live_pause_capture (CAPTURE_CONFTEST)."""
     valgrind = shutil.which("valgrind")
     if valgrind is None:
         return None
     counts: dict[tuple[int, int, bool], int] = {}
-    suites = {size: make_suite(work, size) for size in (1, 1001)}
+    suites = {size: make_suite(work, size, capture_hook) for size in (1, 1001)}
     for size, suite in suites.items():
         # caches first (bytecode of the suite and the plugin)
         for active in (True, False):
@@ -230,6 +250,13 @@ def run(products: list[Product], work: Path, n: int, pairs: int, log,
                 entry["instructions"] = ir
                 log(f"overhead {product.key}: instructions +{ir['estimated_overhead_pct_at_n']:.2f}% "
                     f"at {n} tests ({ir['per_test_instructions']['plugin']:.0f} per test, "
+                    f"{ir['startup_instructions']['plugin']} at start)")
+            ir = instruction_overhead(product, work, n, capture_hook=True)
+            if ir is not None:
+                entry["instructions_capture_hook"] = ir
+                log(f"overhead {product.key} with a capture hook: instructions "
+                    f"+{ir['estimated_overhead_pct_at_n']:.2f}% at {n} tests "
+                    f"({ir['per_test_instructions']['plugin']:.0f} per test, "
                     f"{ir['startup_instructions']['plugin']} at start)")
         if with_strace:
             c_on = _strace_creations(product, suite, True, pause_dir, work)
