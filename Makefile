@@ -42,8 +42,9 @@ asan: bootstrap-dev
 # ThreadSanitizer, in its own build directory
 tsan: bootstrap-dev
 	@cmake -S . -B $(BUILD)/tsan -DLP_BUILD_TESTS=ON -DLP_WERROR=ON -DLP_TSAN=ON >/dev/null
-	@cmake --build $(BUILD)/tsan -j2 --target test_threads >/dev/null
+	@cmake --build $(BUILD)/tsan -j2 --target test_threads test_pause >/dev/null
 	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(BUILD)/tsan/test_threads
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(BUILD)/tsan/test_pause
 
 pytest: bootstrap-dev
 	@$(PY) -m pytest -n 2 tests/python

@@ -440,7 +440,9 @@ int lpi_command_build(lp_kind kind, const lpi_command_spec *s, char token[LP_TOK
 
 int lpi_claim_publish(int commands_fd, const char *name, const char *text, const char *label)
 {
-	return lpi_file_publish(commands_fd, name, text, strlen(text), 1, label);
+	/* the paused process takes it while this one waits for the disk */
+	return lpi_file_publish(commands_fd, name, text, strlen(text),
+				LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_SYNC_AFTER, label);
 }
 
 static const char *type_name(mode_t m)

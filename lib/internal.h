@@ -124,8 +124,12 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, 
 		     const char *label);
 /* Bits of lpi_file_publish's `exclusive`: 1 as above; LP_PUBLISH_VOLATILE
  * skips both fsyncs (a file that matters only while its writer and
- * reader live: requests and answers, lib/request.c). */
-enum { LP_PUBLISH_EXCLUSIVE = 1, LP_PUBLISH_VOLATILE = 2 };
+ * reader live: requests and answers, lib/request.c; or one made durable
+ * later by settle.c: a pause's final file); LP_PUBLISH_SYNC_AFTER
+ * publishes first and flushes the file and the directory after, before
+ * it returns (a command: its reader acts at once, while its writer waits
+ * for the disk; a failed flush is still an error, after the fact). */
+enum { LP_PUBLISH_EXCLUSIVE = 1, LP_PUBLISH_VOLATILE = 2, LP_PUBLISH_SYNC_AFTER = 4 };
 /* Read a regular file (never through a symlink, never a FIFO, never one
  * that fails the trust rule: LP_EUNSAFE), refusing one over cap bytes. *out is NUL-terminated, free() it. LP_ENOTFOUND if
  * it does not exist. */
@@ -496,12 +500,23 @@ struct lp_run {
 	 * pause and kept: closing an inotify descriptor costs a kernel RCU
 	 * grace period (~8 ms here), which a pause must not pay each time */
 	struct lpi_waiter *commands_waiter;
-	lpi_beat *beat;    /* owner: refreshes run.json's mtime until the run ends */
-	lp_json *requests; /* NULL, or what its pauses offer (lp_run_set_requests) */
+	lpi_beat *beat;              /* owner: refreshes run.json's mtime until the run ends */
+	lp_json *requests;           /* NULL, or what its pauses offer (lp_run_set_requests) */
+	struct lpi_settler *settler; /* the durable half of its pauses' ends (settle.c) */
 };
 /* The run's commands/ waiter, made on first use. */
 int lpi_run_commands_waiter(lp_run *run, struct lpi_waiter **out);
 int lpi_run_dirs_open(lp_store *store, const char *run_id, int *run_fd);
+
+/* --------------------------------------------------------- settle.c */
+/* The durable half of a pause's end, off the paused thread: fsync of the
+ * final pause file (already published) and of pauses/, the catalog's "P"
+ * line, unindexing from pending/, in that order, by one thread per run. */
+typedef struct lpi_settler lpi_settler;
+void lpi_settle_pause(lp_run *run, const char *file, const char *pause_id, const lp_json *doc);
+int lpi_settle_drain(lp_run *run); /* LP_OK, or LP_EWAITTIMEOUT after its bound */
+void lpi_settle_stop(lp_run *run); /* drain, join, free (lp_run_free) */
+int lpi_pause_settle(lp_pause *p); /* lpi_settle_drain of p's run (pause.c) */
 
 /* ----------------------------------------------------------- wait.c */
 typedef struct lpi_waiter lpi_waiter;

@@ -70,12 +70,15 @@ void lp_resolution_clear(lp_resolution *res)
 	res->result = LP_RESULT_NONE;
 }
 
-static int publish_doc(lp_pause *p)
+/* Publish the pause file; `flags` as lpi_file_publish's (0: durable
+ * before it returns; LP_PUBLISH_VOLATILE: visible at once, made durable
+ * later by settle.c). */
+static int publish_doc(lp_pause *p, int flags)
 {
 	char *text = lpj_dump(p->doc);
 	if (text == NULL)
 		return LP_ERROR;
-	int rc = lpi_file_publish(p->run->pauses_fd, p->file, text, strlen(text), 0, p->path);
+	int rc = lpi_file_publish(p->run->pauses_fd, p->file, text, strlen(text), flags, p->path);
 	free(text);
 	return rc;
 }
@@ -523,7 +526,10 @@ static int finalize(lp_pause *p, const char *cmd_text, const lpi_command *c, int
 		goto recorded;
 	rc = verdict_fields(d, p->kind, c);
 	lpi_crash_point("take:decided"); /* command read and valid, not recorded */
-	if (!rc && (rc = publish_doc(p)) && rewrite_in_place(p) == LP_OK) {
+	/* visible at once, durable in settle.c's thread: the test has its
+	 * decision without waiting for the disk (whoever wrote the command
+	 * that decided it flushes it meanwhile: LP_PUBLISH_SYNC_AFTER) */
+	if (!rc && (rc = publish_doc(p, LP_PUBLISH_VOLATILE)) && rewrite_in_place(p) == LP_OK) {
 		warn(&warning, "%s was rewritten in place (no room for a new copy)", p->path);
 		rc = LP_OK;
 	}
@@ -532,20 +538,9 @@ recorded:
 		warn(&warning, "the outcome could not be recorded in %s: %s", p->path,
 		     lp_error_message());
 	} else {
-		lpi_crash_point("take:recorded"); /* pause file final, still indexed */
-		/* Unindexed only once the catalog has it: if the append fails, the
-		 * pause stays in pending/, where "ls -a" still finds it (final). */
-		if (p->run->store->pending_fd >= 0) {
-			if (lpi_catalog_add_pause(p->run->store, d) == LP_OK) {
-				lpi_crash_point(
-					"take:catalogued"); /* in the catalog and in pending/ */
-				unlinkat(p->run->store->pending_fd, p->id, 0);
-			} else {
-				lpi_error_clear();
-			}
-		}
+		/* fsync, catalog, pending/: in that order, in settle.c's thread */
+		lpi_settle_pause(p->run, p->file, p->id, d);
 	}
-	lpi_crash_point("take:unindexed"); /* no pause_<outcome> event yet */
 	lp_json *ev = lpj_object();
 	rc = ev ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	if (!rc && !(rc = lpj_set_str(ev, "by", by)) &&
@@ -699,11 +694,16 @@ static int end_unclaimed(lp_pause *p, const char *text, const char *why, lp_reso
 	return rc;
 }
 
+int lpi_pause_settle(lp_pause *p)
+{
+	return p ? lpi_settle_drain(p->run) : LP_OK;
+}
+
 /* lpi_request_serve's hook: the pause file again, after an action's files
  * were added to its attachments. */
 static int republish(void *ud)
 {
-	return publish_doc(ud);
+	return publish_doc(ud, 0);
 }
 
 int lp_pause_wait(lp_resolution *out, lp_pause *p, const lp_wait_hooks *hooks)

@@ -303,6 +303,10 @@ int lp_run_end(lp_run *run, int exitstatus)
 	lp_json *ev = lpj_object();
 	if (ev == NULL)
 		return lpi_fail(LP_ERROR, "out of memory");
+	/* every pause's "P" line before the run's "E" line (and gc, which
+	 * trusts an ended run to have settled); a disk that hangs past the
+	 * bound leaves those pauses in pending/, final */
+	(void)lpi_settle_drain(run);
 	int rc = lpj_set_int(ev, "exitstatus", exitstatus);
 	if (!rc)
 		rc = lpj_set_str(ev, "worker_id", run->worker_id);
@@ -549,6 +553,7 @@ void lp_run_free(lp_run *run)
 {
 	if (run == NULL)
 		return;
+	lpi_settle_stop(run);     /* its pauses' ends durable, before the fds close */
 	lpi_beat_stop(run->beat); /* before run->fd, which it uses, is closed */
 	lpi_waiter_free(run->commands_waiter);
 	int fds[] = {run->fd, run->pauses_fd, run->commands_fd, run->events_fd};

@@ -568,43 +568,56 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, 
 	if (fd < 0)
 		return lpi_fail_errno(LP_ERROR, errno, "cannot write %s", label);
 	int durable = !(exclusive & LP_PUBLISH_VOLATILE) && !lpi_fsync_disabled();
+	int after = durable && (exclusive & LP_PUBLISH_SYNC_AFTER);
 	exclusive &= LP_PUBLISH_EXCLUSIVE;
-	int bad = write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0);
+	int bad = write_all(fd, data, len) < 0 || (durable && !after && fsync(fd) < 0);
 	int e = errno;
-	if (close(fd) < 0 && !bad) {
+	if (!after && close(fd) < 0 && !bad) {
 		bad = 1;
 		e = errno;
 	}
 	if (bad) {
+		if (after)
+			close(fd);
 		unlinkat(dirfd, tmp, 0);
 		return lpi_fail_errno(LP_ERROR, e, "cannot write %s", label);
 	}
 	lpi_crash_point("publish:written"); /* temporary file only */
-	int result = LP_OK;
+	int published = 0, tmp_gone = 0;
 	if (!exclusive) {
-		if (renameat(dirfd, tmp, dirfd, name) < 0) {
+		if (renameat(dirfd, tmp, dirfd, name) == 0)
+			published = tmp_gone = 1;
+		else
 			e = errno;
-			unlinkat(dirfd, tmp, 0);
-			return lpi_fail_errno(LP_ERROR, e, "cannot publish %s", label);
-		}
 	} else if (linkat(dirfd, tmp, dirfd, name, 0) == 0) {
-		unlinkat(dirfd, tmp, 0);
+		published = 1;
 	} else if (errno == EEXIST) {
-		unlinkat(dirfd, tmp, 0);
-		return 1;
+		e = EEXIST;
 	} else if (renameat2(dirfd, tmp, dirfd, name, RENAME_NOREPLACE) == 0) {
-		/* a filesystem without hard links */
+		published = tmp_gone = 1; /* a filesystem without hard links */
 	} else {
 		e = errno;
+	}
+	if (!tmp_gone)
 		unlinkat(dirfd, tmp, 0);
-		if (e == EEXIST)
+	if (!published) {
+		if (after)
+			close(fd);
+		if (e == EEXIST && exclusive)
 			return 1;
 		return lpi_fail_errno(LP_ERROR, e, "cannot publish %s", label);
 	}
 	lpi_crash_point("publish:published"); /* before the directory's fsync */
+	if (after) {
+		/* visible already, its reader may be acting on it: a failed flush
+		 * cannot unpublish it (reporting "not written" would be false),
+		 * and the page cache holds it for every reader on this host */
+		fsync(fd);
+		close(fd);
+	}
 	if (durable)
 		fsync(dirfd); /* best effort: the file itself is already durable */
-	return result;
+	return LP_OK;
 }
 
 int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, char **out,

@@ -73,6 +73,7 @@ static void claim(lp_pause *p, lp_action action)
 	const char *by = action == LP_ACTION_RESUME ? "cli" : lp_action_name(action);
 	assert_int_equal(lp_pause_claim(&res, p, action, by, NULL), LP_OK);
 	lp_resolution_clear(&res);
+	assert_int_equal(lpi_pause_settle(p), LP_OK); /* catalogued in its own thread */
 }
 
 /* A checkpoint of the fixture's run, resumed: in the catalog, not pending. */

@@ -55,6 +55,8 @@ static void claim(lp_pause *p, lp_action action, const char *by, const char *fie
 		fprintf(stderr, "lp_pause_claim: %s\n", lp_error_message());
 	assert_int_equal(rc, LP_OK);
 	lp_resolution_clear(&res);
+	/* the catalog and pending/ are settled by the run's settle thread */
+	assert_int_equal(lpi_pause_settle(p), LP_OK);
 }
 
 /* ------------------------------------------------ 0.1.1's fields */

@@ -69,9 +69,12 @@ static char *command_path(fx *f, lp_pause *p, char *buf, size_t size)
 		       lp_pause_id(p));
 }
 
+/* Whether id is in pending/ once the run's ended pauses have settled
+ * (settle.c unindexes them in its own thread). */
 static int indexed_pending(fx *f, const char *id)
 {
 	char p[256];
+	assert_int_equal(lpi_settle_drain(f->run), LP_OK);
 	return exists(fx_path(f, p, sizeof p, "pending/%s", id));
 }
 
@@ -977,6 +980,101 @@ static void test_stale_pid_reused(void **state)
 	end_and_free(p);
 }
 
+/* ------------------------------------------------ settle.c (issue 11.8) */
+
+static void claim_resume(lp_pause *p)
+{
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_RESUME, "cli", "{\"result\":true}"),
+			 LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+	lp_resolution_clear(&res);
+}
+
+/* The outcome is in the pause file when the claim returns (before the
+ * settle thread ran); lp_run_end settles every ended pause (catalogued,
+ * out of pending/) before the run's "E" line, whatever their number. */
+static void test_settle_before_run_end(void **state)
+{
+	fx *f = *state;
+	enum { N = 5 };
+	lp_pause *ps[N];
+	char ids[N][LP_ID_MAX + 1];
+	for (int i = 0; i < N; i++) {
+		ps[i] = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+		snprintf(ids[i], sizeof ids[i], "%s", lp_pause_id(ps[i]));
+		claim_resume(ps[i]);
+		assert_pause_status(f->store, ids[i], "resumed"); /* visible at once */
+		lp_pause_free(ps[i]);
+	}
+	assert_int_equal(lp_run_end(f->run, 0), LP_OK);
+	char d[256];
+	for (int i = 0; i < N; i++)
+		assert_false(exists(fx_path(f, d, sizeof d, "pending/%s", ids[i])));
+	char *cat = slurp(fx_path(f, d, sizeof d, "catalog.tsv"));
+	assert_non_null(cat);
+	const char *end = strstr(cat, "\nE\t");
+	assert_non_null(end);
+	for (int i = 0; i < N; i++) {
+		const char *line = strstr(cat, ids[i]);
+		assert_non_null(line);
+		assert_true(line < end); /* every "P" line before the run's "E" line */
+	}
+	free(cat);
+}
+
+/* lp_run_free settles too (a run freed without lp_run_end), for a timeout
+ * as for a resume. */
+static void test_settle_before_run_free(void **state)
+{
+	fx *f = *state;
+	lp_pause *a = fx_pause(f, LP_KIND_CHECKPOINT, 30), *b = fx_pause(f, LP_KIND_FAILURE, 0.05);
+	char ia[LP_ID_MAX + 1], ib[LP_ID_MAX + 1];
+	snprintf(ia, sizeof ia, "%s", lp_pause_id(a));
+	snprintf(ib, sizeof ib, "%s", lp_pause_id(b));
+	claim_resume(a);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(&res, b, NULL), LP_OK);
+	assert_int_equal(res.outcome, LP_OUTCOME_TIMED_OUT);
+	lp_resolution_clear(&res);
+	lp_pause_free(a);
+	lp_pause_free(b);
+	lp_run_free(f->run);
+	f->run = NULL;
+	char d[256];
+	assert_false(exists(fx_path(f, d, sizeof d, "pending/%s", ia)));
+	assert_false(exists(fx_path(f, d, sizeof d, "pending/%s", ib)));
+	assert_pause_status(f->store, ia, "resumed");
+	assert_pause_status(f->store, ib, "timed_out");
+}
+
+/* A child forked after the settle thread started (it has no such thread)
+ * frees its copy of the run without waiting for it, and the parent's
+ * pauses still settle. */
+static void test_settle_fork_child_does_not_wait(void **state)
+{
+	fx *f = *state;
+	lp_pause *a = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	claim_resume(a); /* the settle thread exists now */
+	assert_int_equal(lpi_pause_settle(a), LP_OK);
+	lp_pause *b = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		alarm(10); /* a child that waited for a thread it lacks would hang */
+		lp_run_free(f->run);
+		_exit(0);
+	}
+	int st = 0;
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	claim_resume(b);
+	assert_false(indexed_pending(f, lp_pause_id(b)));
+	assert_false(indexed_pending(f, lp_pause_id(a)));
+	lp_pause_free(a);
+	lp_pause_free(b);
+}
+
 int main(void)
 {
 	test_guard(120);
@@ -1007,6 +1105,9 @@ int main(void)
 		T(test_stale_owner_gone),
 		T(test_stale_owner_zombie),
 		T(test_stale_pid_reused),
+		T(test_settle_before_run_end),
+		T(test_settle_before_run_free),
+		T(test_settle_fork_child_does_not_wait),
 	};
 	return cmocka_run_group_tests_name("pause", tests, NULL, NULL);
 }
