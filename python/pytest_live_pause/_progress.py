@@ -2,8 +2,8 @@
 "progress.json"): pytest's own counts, from the terminal reporter's
 ``stats`` (nothing is counted here), handed to the runtime
 (``Run.progress``, lib/run.c), which writes the file. When: after a test
-ends, at most once a second (one clock read per test, in a hook the
-plugin has anyway) and only while a dashboard runs (``serve.json`` is
+ends, at most once a second (one clock read per test, in the logreport
+hook the plugin has anyway) and only while a dashboard runs (``serve.json`` is
 published: one fstatat a second); when a pause begins; and at the end of
 the session. Only the process that owns the run writes (an xdist
 controller sees every worker's reports; its workers write nothing).

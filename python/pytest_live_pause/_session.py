@@ -309,7 +309,7 @@ class LivePauseSession:
     def pause_failure(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Pause after a failure (or a setup or teardown error); its decision
         goes into the report. Any error is the caller's to report (see
-        pytest_runtest_makereport)."""
+        plugin.py's pytest_runtest_logreport)."""
         ended = self.pause_error(report.nodeid, report.longreprtext, report.when)
         _outcome.failure_outcome(item, report, ended)
         if _abort.was_aborted(ended):

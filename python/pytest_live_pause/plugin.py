@@ -68,32 +68,54 @@ _session = session_of  # the name of 0.2.0's first releases
 
 
 class _CurrentItemHooks:
-    """Registered per session: keeps ``current_item``, the test being run,
-    from the start of its setup to the end of its protocol (after its last
-    report), for checkpoint() and the pauses. Two plain hooks cost less per
-    test than one pytest_runtest_protocol wrapper."""
+    """Registered per session (so that a run that is off costs nothing per
+    test): keeps ``current_item``, the test being run, from the start of
+    its protocol until the next test's (checkpoint() and the pauses use
+    it), and pauses at a failed report. Two plain hooks: a plain hook costs
+    pluggy a third of a wrapper, and the per-test cost is what the no-pause
+    overhead is made of (docs/performance.md)."""
 
     def __init__(self, session: LivePauseSession) -> None:
         self._session = session
         self._progress = _progress.Clock(session)  # the dashboard's counts
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+    def pytest_runtest_protocol(self, item: pytest.Item) -> None:
         self._session.current_item = item
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_runtest_logfinish(self) -> None:
-        self._session.current_item = None
-        if monotonic() >= self._progress.due:
-            self._progress.tick(self._session)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._session.collected = len(session.items) or -1  # xdist controller: none
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # tryfirst: before the terminal, --junitxml and xdist's worker see
+        # the report (a pause's verdict goes into it), and after every
+        # makereport wrapper (an xfailed test is not a failure); still
+        # before the teardown of a failed call. Three times per test (and,
+        # on an xdist controller, for each worker's): the cheap checks first.
+        if not report.failed:
+            if report.when == "teardown" and monotonic() >= self._progress.due:
+                self._progress.tick(self._session)  # at most once a second
+            return
+        s = self._session
+        item = s.current_item
+        if item is None or item.nodeid != report.nodeid:
+            return  # not a test of this process (xdist's controller)
+        if report.when == "teardown" and _teardown.settle(item, report, s):
+            pass  # it paused at the teardown error itself (--pause-on-error)
+        elif s.control.wants(report) and not _abort.stopped(s):
+            try:
+                if s.control.may_pause(item):  # the marker, --pause-max
+                    s.pause_failure(item, report)
+            except pytest.exit.Exception:  # SIGTERM while paused: pytest.exit
+                raise
+            except Exception as exc:  # noqa: BLE001 - never an INTERNALERROR
+                s.report_broken(item, report, exc)
+        _attach.report(item, report)  # every attachment of its pauses
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self) -> None:
-        # a protocol that ended by an exception (Ctrl-C, pytest.exit) did
-        # not reach its logfinish
+        # no test runs any more (a checkpoint now belongs to none)
         self._session.current_item = None
 
 
@@ -235,30 +257,7 @@ def pytest_sessionstart(session: pytest.Session) -> Any:
     return result
 
 
-# ------------------------------------------------------------- the pauses
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item) -> Any:
-    # tryfirst: the outermost wrapper, so it sees the report after xfail
-    # handling (an xfailed test is not a failure). It runs three times per
-    # test: the cheap checks of the report come first.
-    report = yield
-    if report.failed:
-        s = session_of(item.config)
-        if s is not None and report.when == "teardown" and _teardown.settle(item, report, s):
-            pass  # it paused at the teardown error itself (--pause-on-error)
-        elif s is not None and s.control.wants(report) and not _abort.stopped(s):
-            try:
-                if s.control.may_pause(item):  # the marker, --pause-max
-                    s.pause_failure(item, report)
-            except pytest.exit.Exception:  # SIGTERM while paused: pytest.exit
-                raise
-            except Exception as exc:  # noqa: BLE001 - never an INTERNALERROR
-                s.report_broken(item, report, exc)
-    if report.failed:
-        _attach.report(item, report)  # every attachment of its pauses
-    return report
+# ------------------------------------------------------------- the hooks
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:

@@ -237,6 +237,14 @@ def poll_until(cond: Callable[[], object], what: str, timeout: float = WAIT,
         ev.wait(interval)
 
 
+def assert_unindexed(pause_dir: Path, pause_id: str, where: str = "") -> None:
+    """An ended pause leaves pending/: its run's settle thread unindexes it
+    a few milliseconds after the test has its decision (lib/settle.c), so
+    wait for that, bounded."""
+    poll_until(lambda: not (Path(pause_dir) / "pending" / pause_id).exists(),
+               f"pause {pause_id} to leave pending/ once ended {where}".rstrip())
+
+
 def catches_signal(pid: int, sig: int) -> bool:
     """Whether process pid has a handler installed for sig (/proc SigCgt)."""
     try:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from _paused import assert_unindexed
+
 from _paused import (
     CHECKPOINT_AND_FAILURE,
     CLI_BIN,
@@ -190,7 +192,7 @@ def test_resume_checkpoint_by_id_prints_one_line_and_the_test_gets_the_verdict(
     p = read_pause(pause_dir, pid)
     assert (p["status"], p["result"], p["reason"], p["resolved_by"]) == (
         "resumed", False, "the modal never closed", "cli")
-    assert not (pause_dir / "pending" / pid).exists()
+    assert_unindexed(pause_dir, pid)
     cmd = json.loads(command_file(pause_dir, pid).read_text())
     assert (cmd["by"], cmd["result"], cmd["reason"]) == ("cli", False, "the modal never closed")
     ends = end_events(pause_dir, pid)
@@ -465,7 +467,7 @@ def test_aborted_exits_7(live, pytester, cli, pause_dir):
     assert f"pause {pid} was aborted" in one_line_error(res, "resume")
     assert_unchanged(pause_dir, before, res)
     assert read_pause(pause_dir, pid)["status"] == "aborted"
-    assert not (pause_dir / "pending" / pid).exists()
+    assert_unindexed(pause_dir, pid)
 
 
 def test_stale_after_kill_9(live, pytester, cli, pause_dir):

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import pytest
 
+from _paused import assert_unindexed
+
 from conftest import WAIT, LivePytest, read_events
 
 SUITE = '''
@@ -471,7 +473,7 @@ def test_oversized_fields_are_cut_and_every_reader_reads_them(pytester, live, cl
         assert ls_a.returncode == 0 and pid in ls_a.stdout, str(ls_a)
     assert cli("show", pid).returncode == 0
     # and the pause left pending/ (its catalog line was written)
-    assert not (pause_dir / "pending" / pid).exists()
+    assert_unindexed(pause_dir, pid)
     for line in (pause_dir / "runs" / s.run_id / "events.jsonl").read_text().splitlines():
         strict_json(line)
 

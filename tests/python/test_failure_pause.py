@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from _paused import assert_unindexed
+
 from conftest import SEP, command_file, read_events, read_pause, wait_block
 
 WAIT = 60.0  # a bound for a slow machine, never asserted on
@@ -209,7 +211,7 @@ def test_pause_file_has_the_seed_fields_while_paused(pytester, live, cli, pause_
     s.finish()
     pf = read_pause(pause_dir, pause_id)
     assert pf["status"] == "resumed"
-    assert not (pause_dir / "pending" / pause_id).exists()
+    assert_unindexed(pause_dir, pause_id)
 
 
 def test_teardown_runs_only_after_resume_in_the_same_process(pytester, live, cli, pause_dir):
@@ -403,7 +405,7 @@ def test_ctrl_c_while_paused_aborts_promptly(pytester, live, cli, pause_dir):
     assert "KeyboardInterrupt" in out
     pf = read_pause(pause_dir, pause_id)
     assert (pf["status"], pf["resolved_by"]) == ("aborted", "abort")
-    assert not (pause_dir / "pending" / pause_id).exists()
+    assert_unindexed(pause_dir, pause_id)
     assert json.loads(command_file(pause_dir, pause_id).read_text())["by"] == "abort"
     assert "pause_aborted" in [e["event"] for e in read_events(pause_dir, run_id)]
     res = cli("resume", pause_id, "--failure-reason", "too late")
@@ -424,7 +426,7 @@ def test_sigterm_while_paused_aborts(pytester, live, cli, pause_dir):
     assert "SIGTERM" in out
     pf = read_pause(pause_dir, pause_id)
     assert (pf["status"], pf["resolved_by"]) == ("aborted", "abort")
-    assert not (pause_dir / "pending" / pause_id).exists()
+    assert_unindexed(pause_dir, pause_id)
     events = read_events(pause_dir, run_id)
     assert "pause_aborted" in [e["event"] for e in events]
     assert events[-1]["event"] == "run_ended"

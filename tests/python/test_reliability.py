@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 
+from _paused import assert_unindexed
+
 from _paused import (
     CHECKPOINT_AND_FAILURE,
     CLI_BIN,
@@ -304,7 +306,7 @@ def test_resume_racing_ctrl_c_one_outcome(live, pytester, cli, pause_dir):
                 where
             assert claim["signal"] == "SIGINT" and seen["decision"] is None, where
             counts["aborted"] += 1
-        assert not (pause_dir / "pending" / pid).exists(), where
+        assert_unindexed(pause_dir, pid, where)
     rc, out = s.finish()
     assert rc == 0, out
     record("resume_vs_ctrl_c", trials=k, double_outcomes=0, lost_outcomes=0, **counts)
@@ -973,7 +975,7 @@ def test_signal_while_paused_aborts_never_pending(live, pytester, cli, pause_dir
         assert (p["status"], p["resolved_by"]) == ("aborted", "abort"), where
         claim = json.loads(command_file(pause_dir, pid).read_text())
         assert claim["by"] == "abort" and claim["signal"] == signal.Signals(sig).name, claim
-        assert not (pause_dir / "pending" / pid).exists(), where
+        assert_unindexed(pause_dir, pid, where)
         assert [e["event"] for e in end_events(pause_dir, pid)] == ["pause_aborted"], where
         res = cli("resume", pid, *(["--result", "true"] if kind == "checkpoint" else []))
         assert res.returncode == EXIT["aborted"], str(res)
@@ -1053,7 +1055,7 @@ def test_signal_while_the_banner_is_printed_aborts(pytester, cli, pause_dir, sig
     claim = json.loads(command_file(pause_dir, pid).read_text())
     assert claim["signal"] == signal.Signals(sig).name, claim
     assert re.search(r"^RESUMED \(aborted\): ", text, re.M), where
-    assert not (pause_dir / "pending" / pid).exists()
+    assert_unindexed(pause_dir, pid)
     assert [e["event"] for e in end_events(pause_dir, pid)] == ["pause_aborted"]
     record("signal_during_banner", signal=signal.Signals(sig).name, trials=1, aborted=1,
            pending=0)
@@ -1104,7 +1106,7 @@ def _signal_right_after_pause_begin(live, pytester, cli, pause_dir, sig) -> tupl
 def test_sigint_right_after_the_pause_file_appears_aborts(live, pytester, cli, pause_dir):
     p, where = _signal_right_after_pause_begin(live, pytester, cli, pause_dir, signal.SIGINT)
     assert p["status"] == "aborted", where
-    assert not (pause_dir / "pending" / p["pause_id"]).exists(), where
+    assert_unindexed(pause_dir, p["pause_id"], where)
     record("signal_right_after_pause_begin", signal="SIGINT", trials=1,
            aborted=int(p["status"] == "aborted"), pending=int(p["status"] == "pending"))
 
