@@ -154,7 +154,8 @@ void lpi_settle_pause(lp_run *run, const char *file, const char *pause_id, const
 	lpi_settler *s = j && j->file && j->pause_id && j->doc ? settler(run) : NULL;
 	if (!s) {
 		if (j && j->file && j->pause_id) {
-			job now = {.file = j->file, .pause_id = j->pause_id,
+			job now = {.file = j->file,
+				   .pause_id = j->pause_id,
 				   .doc = j->doc ? j->doc : (lp_json *)doc};
 			settle_one(run, &now);
 		}

@@ -55,6 +55,7 @@ static void claim(lp_pause *p, lp_action action, const char *fields)
 	const char *by = action == LP_ACTION_RESUME ? "cli" : lp_action_name(action);
 	assert_int_equal(lp_pause_claim(&res, p, action, by, fields), LP_OK);
 	lp_resolution_clear(&res);
+	assert_int_equal(lpi_pause_settle(p), LP_OK); /* out of pending/ in its own thread */
 }
 
 static lp_run *start_run(lp_store *store, const char *id)
