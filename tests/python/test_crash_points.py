@@ -9,7 +9,8 @@ no reader fails on a partial file, every pause is in a consistent state
 with the pause file.
 
 Publications in a run in a new pause directory, in order: catalog.tsv (1),
-run.json (2), the pause file (3), the pause file with its outcome (4). A pause is indexed in pending/ before its
+run.json (2), progress.json (3, the counts as a pause begins), the pause
+file (4), the pause file with its outcome (5). A pause is indexed in pending/ before its
 file is published, and leaves pending/ only after its line is in the
 catalog that `ls -a` reads.
 """
@@ -61,8 +62,8 @@ def no_partial_file_is_visible(pause_dir) -> None:
 
 @pytest.mark.parametrize("step, visible", [
     ("begin:indexed", False),        # indexed as pending, no pause file yet
-    ("publish:written@3", False),    # the pause file only as a temporary file
-    ("publish:published@3", True),   # published, directory not yet flushed
+    ("publish:written@4", False),    # the pause file only as a temporary file
+    ("publish:published@4", True),   # published, directory not yet flushed
     ("begin:pause_file", True),      # published and indexed, no pause_created event
 ])
 def test_kill_while_writing_a_pause(pytester, live, cli, pause_dir, step, visible):
@@ -89,8 +90,8 @@ def test_kill_while_writing_a_pause(pytester, live, cli, pause_dir, step, visibl
 
 @pytest.mark.parametrize("step, cli_exit, final_state, settling", [
     ("take:decided", 4, "stale", False),           # command valid, outcome not recorded
-    ("publish:written@4", 4, "stale", False),      # outcome written to a temporary file only
-    ("publish:published@4", 0, "resumed", False),  # outcome published, not yet durable
+    ("publish:written@5", 4, "stale", False),      # outcome written to a temporary file only
+    ("publish:published@5", 0, "resumed", False),  # outcome published, not yet durable
     # the settle thread's steps (lib/settle.c), after the decision was handed
     # to the test: the kill may land before or after the test printed it
     ("take:recorded", 0, "resumed", True),         # final file durable, still in pending/
