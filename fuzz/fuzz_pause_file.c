@@ -103,7 +103,10 @@ static void writer(const uint8_t *data, size_t size)
 	if (lp_pause_info_load(&info, wstore, lp_pause_id(p)) != LP_OK)
 		abort();
 	lp_pause_info_free(info);
-	/* its catalog line was written (it left pending/) and reads back */
+	/* its catalog line was written (it left pending/) and reads back,
+	 * once the run's settle thread has done its part (settle.c) */
+	if (lpi_pause_settle(p) != LP_OK)
+		abort();
 	char pend[PATH_MAX];
 	snprintf(pend, sizeof pend, "%s/pending/%s", wdir, lp_pause_id(p));
 	if (access(pend, F_OK) == 0)
