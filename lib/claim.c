@@ -440,9 +440,35 @@ int lpi_command_build(lp_kind kind, const lpi_command_spec *s, char token[LP_TOK
 
 int lpi_claim_publish(int commands_fd, const char *name, const char *text, const char *label)
 {
-	/* the paused process takes it while this one waits for the disk */
+	/* visible at once and not flushed: the paused process takes it with
+	 * no disk flush of ours in its way (a flush here held its rename of
+	 * the final pause file in the journal, issue 11.8); lpi_claim_flush
+	 * makes it durable when the take is not seen */
 	return lpi_file_publish(commands_fd, name, text, strlen(text),
-				LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_SYNC_AFTER, label);
+				LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_VOLATILE, label);
+}
+
+/*
+ * Contract: flush commands/<name> and the directory, best effort (the
+ * command is published whatever this does, so a failed flush changes
+ * nothing a reader sees). Called by the resumer when its command stands
+ * untaken: with --no-wait, or when the wait for the take ended first
+ * (timeout, interruption, a dead process), so that the command survives a
+ * power loss for the process that takes it later. After a take it is not
+ * called: the pause's final file, made durable by the paused process's
+ * settle thread, records the verdict, and the command has served.
+ */
+void lpi_claim_flush(int commands_fd, const char *name)
+{
+	lpi_crash_point("claim:flush"); /* published, untaken, not flushed */
+	if (lpi_fsync_disabled())
+		return;
+	int fd = openat(commands_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	fsync(commands_fd);
 }
 
 static const char *type_name(mode_t m)

@@ -432,12 +432,17 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 	}
 	if (rc)
 		goto done;
+	/* published, not flushed (lpi_claim_publish): flushed only if it is
+	 * left standing untaken, for the process that takes it later */
 	if (take_timeout < 0) {
+		lpi_claim_flush(dirs.commands_fd, name);
 		rc = LP_OK;
 		goto done;
 	}
-	if ((rc = wait_taken(s, id, doc, take_timeout, o, &final)))
+	if ((rc = wait_taken(s, id, doc, take_timeout, o, &final))) {
+		lpi_claim_flush(dirs.commands_fd, name);
 		goto done;
+	}
 	rc = confirm_own(id, final, token, o->action);
 done:
 	if (info_out && (final || doc)) {

@@ -125,11 +125,9 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, 
 /* Bits of lpi_file_publish's `exclusive`: 1 as above; LP_PUBLISH_VOLATILE
  * skips both fsyncs (a file that matters only while its writer and
  * reader live: requests and answers, lib/request.c; or one made durable
- * later by settle.c: a pause's final file); LP_PUBLISH_SYNC_AFTER
- * publishes first and flushes the file and the directory after, before
- * it returns (a command: its reader acts at once, while its writer waits
- * for the disk; a failed flush is still an error, after the fact). */
-enum { LP_PUBLISH_EXCLUSIVE = 1, LP_PUBLISH_VOLATILE = 2, LP_PUBLISH_SYNC_AFTER = 4 };
+ * later: a pause's final file by settle.c, a command left untaken by
+ * lpi_claim_flush). */
+enum { LP_PUBLISH_EXCLUSIVE = 1, LP_PUBLISH_VOLATILE = 2 };
 /* Read a regular file (never through a symlink, never a FIFO, never one
  * that fails the trust rule: LP_EUNSAFE), refusing one over cap bytes. *out is NUL-terminated, free() it. LP_ENOTFOUND if
  * it does not exist. */
@@ -336,6 +334,9 @@ int lpi_command_build(lp_kind kind, const lpi_command_spec *spec, char token[LP_
  * ours), 1 (an entry is there already: someone else's claim), or an
  * error (nothing published). */
 int lpi_claim_publish(int commands_fd, const char *name, const char *text, const char *label);
+/* Flush a published claim (file, then directory), best effort: for a
+ * command its resumer leaves untaken (see claim.c). */
+void lpi_claim_flush(int commands_fd, const char *name);
 
 /* Outcome of reading the entry at a claim's name. */
 enum {

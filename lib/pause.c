@@ -527,8 +527,8 @@ static int finalize(lp_pause *p, const char *cmd_text, const lpi_command *c, int
 	rc = verdict_fields(d, p->kind, c);
 	lpi_crash_point("take:decided"); /* command read and valid, not recorded */
 	/* visible at once, durable in settle.c's thread: the test has its
-	 * decision without waiting for the disk (whoever wrote the command
-	 * that decided it flushes it meanwhile: LP_PUBLISH_SYNC_AFTER) */
+	 * decision without waiting for the disk (the command that decided it
+	 * was published unflushed, and has served: lpi_claim_flush) */
 	if (!rc && (rc = publish_doc(p, LP_PUBLISH_VOLATILE)) && rewrite_in_place(p) == LP_OK) {
 		warn(&warning, "%s was rewritten in place (no room for a new copy)", p->path);
 		rc = LP_OK;

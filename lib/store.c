@@ -568,17 +568,14 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, 
 	if (fd < 0)
 		return lpi_fail_errno(LP_ERROR, errno, "cannot write %s", label);
 	int durable = !(exclusive & LP_PUBLISH_VOLATILE) && !lpi_fsync_disabled();
-	int after = durable && (exclusive & LP_PUBLISH_SYNC_AFTER);
 	exclusive &= LP_PUBLISH_EXCLUSIVE;
-	int bad = write_all(fd, data, len) < 0 || (durable && !after && fsync(fd) < 0);
+	int bad = write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0);
 	int e = errno;
-	if (!after && close(fd) < 0 && !bad) {
+	if (close(fd) < 0 && !bad) {
 		bad = 1;
 		e = errno;
 	}
 	if (bad) {
-		if (after)
-			close(fd);
 		unlinkat(dirfd, tmp, 0);
 		return lpi_fail_errno(LP_ERROR, e, "cannot write %s", label);
 	}
@@ -601,20 +598,11 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, 
 	if (!tmp_gone)
 		unlinkat(dirfd, tmp, 0);
 	if (!published) {
-		if (after)
-			close(fd);
 		if (e == EEXIST && exclusive)
 			return 1;
 		return lpi_fail_errno(LP_ERROR, e, "cannot publish %s", label);
 	}
 	lpi_crash_point("publish:published"); /* before the directory's fsync */
-	if (after) {
-		/* visible already, its reader may be acting on it: a failed flush
-		 * cannot unpublish it (reporting "not written" would be false),
-		 * and the page cache holds it for every reader on this host */
-		fsync(fd);
-		close(fd);
-	}
 	if (durable)
 		fsync(dirfd); /* best effort: the file itself is already durable */
 	return LP_OK;

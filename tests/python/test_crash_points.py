@@ -17,7 +17,9 @@ catalog that `ls -a` reads.
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
 
 import pytest
 
@@ -135,3 +137,47 @@ def test_kill_the_cli_while_it_writes_its_command(pytester, live, cli, pause_dir
     rc, out = s.finish()
     assert rc == 0, out
     assert re.search(r"DECISION resumed True", out), out
+
+
+@pytest.mark.parametrize("take_timeout", ["0", "0.3"])
+def test_a_command_left_untaken_is_flushed_before_the_cli_reports(pytester, live, cli, pause_dir,
+                                                                  take_timeout):
+    """The resumer publishes its command unflushed (the paused process takes
+    it with no flush in its way); one it leaves standing untaken, with
+    --take-timeout 0 or when the process did not take it in time, it
+    flushes before it reports: the crash point claim:flush is on that path,
+    and the command it left there is whole and is taken later."""
+    pytester.makepyfile(test_crash=SUITE)
+    s = live("-s")
+    pause = cli.watch(s.run_id)
+    os.kill(s.proc.pid, signal.SIGSTOP)
+    try:
+        killed = cli("resume", pause["pause_id"], "--result", "true", "--reason", "late",
+                     "--take-timeout", take_timeout,
+                     env=dict(cli.env, LP_TEST_KILL_AT="claim:flush"))
+        assert killed.returncode == -9, str(killed)
+        commands = pause_dir / "runs" / s.run_id / "commands"
+        left = [f for f in commands.iterdir() if not f.name.startswith(".")]
+        assert [f.name for f in left] == [pause["pause_id"] + ".resume.json"]
+        assert json.loads(left[0].read_text())["reason"] == "late"
+    finally:
+        os.kill(s.proc.pid, signal.SIGCONT)
+    rc, out = s.finish()
+    assert rc == 0, out
+    assert re.search(r"DECISION resumed True", out), out
+
+
+@pytest.mark.parametrize("kind_args", [("--result", "true"), ("--result", "false", "--json")])
+def test_a_taken_command_is_not_flushed_again(pytester, live, cli, kind_args):
+    """Once the paused process has taken the command (its final pause file
+    records the verdict, made durable by its settle thread) the resumer
+    does not flush the command: claim:flush is never reached."""
+    pytester.makepyfile(test_crash=SUITE)
+    s = live("-s")
+    pause = cli.watch(s.run_id)
+    res = cli("resume", pause["pause_id"], *kind_args,
+              env=dict(cli.env, LP_TEST_KILL_AT="claim:flush"))
+    assert res.returncode == 0, str(res)
+    rc, out = s.finish()
+    assert rc == 0, out
+    assert re.search(r"DECISION resumed " + kind_args[1].capitalize(), out), out
