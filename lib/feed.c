@@ -17,7 +17,6 @@
  */
 #include "internal.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -107,53 +106,48 @@ static void idset_free(idset *s)
 	*s = (idset){0};
 }
 
+typedef struct names_ctx {
+	idset *out;
+	int strip;
+} names_ctx;
+
+static int on_name(const char *entry, void *ud)
+{
+	names_ctx *c = ud;
+	idset *out = c->out;
+	char name[LP_ID_MAX + 1];
+	size_t n = strlen(entry);
+	if (c->strip) {
+		if (n <= 5 || n - 5 > LP_ID_MAX || strcmp(entry + n - 5, ".json") != 0)
+			return 0;
+		memcpy(name, entry, n - 5);
+		name[n - 5] = '\0';
+	} else {
+		if (n > LP_ID_MAX)
+			return 0;
+		memcpy(name, entry, n + 1);
+	}
+	if (out->n == out->cap) {
+		size_t cap = out->cap ? out->cap * 2 : 64;
+		char **nv = realloc(out->v, cap * sizeof *nv);
+		if (nv == NULL)
+			return lpi_fail(LP_ERROR, "out of memory");
+		out->v = nv;
+		out->cap = cap;
+	}
+	if ((out->v[out->n] = lpi_strdup(name)) == NULL)
+		return LP_ERROR;
+	out->n++;
+	return 0;
+}
+
 /* The names of a directory (not starting with '.'), sorted; with strip,
  * only "<id>.json" names, without the suffix. */
 static int list_dir(int dirfd, int strip, idset *out)
 {
 	*out = (idset){0};
-	int fd = dup(dirfd);
-	if (fd < 0)
-		return lpi_fail_errno(LP_ERROR, errno, "cannot list a directory");
-	DIR *d = fdopendir(fd);
-	if (d == NULL) {
-		close(fd);
-		return lpi_fail_errno(LP_ERROR, errno, "cannot list a directory");
-	}
-	rewinddir(d);
-	int rc = LP_OK;
-	struct dirent *e;
-	while (rc == LP_OK && (e = readdir(d)) != NULL) {
-		if (e->d_name[0] == '.')
-			continue;
-		char name[LP_ID_MAX + 1];
-		size_t n = strlen(e->d_name);
-		if (strip) {
-			if (n <= 5 || n - 5 > LP_ID_MAX || strcmp(e->d_name + n - 5, ".json") != 0)
-				continue;
-			memcpy(name, e->d_name, n - 5);
-			name[n - 5] = '\0';
-		} else {
-			if (n > LP_ID_MAX)
-				continue;
-			memcpy(name, e->d_name, n + 1);
-		}
-		if (out->n == out->cap) {
-			size_t cap = out->cap ? out->cap * 2 : 64;
-			char **nv = realloc(out->v, cap * sizeof *nv);
-			if (nv == NULL) {
-				rc = lpi_fail(LP_ERROR, "out of memory");
-				break;
-			}
-			out->v = nv;
-			out->cap = cap;
-		}
-		if ((out->v[out->n] = lpi_strdup(name)) == NULL)
-			rc = LP_ERROR;
-		else
-			out->n++;
-	}
-	closedir(d);
+	names_ctx c = {.out = out, .strip = strip};
+	int rc = lpi_dir_each(dirfd, on_name, &c);
 	if (rc)
 		idset_free(out);
 	else if (out->n > 1)

@@ -490,8 +490,14 @@ static int by_created(const void *x, const void *y)
 	return (a->created_at > b->created_at) - (a->created_at < b->created_at);
 }
 
-/* Iterate the names of a directory given by descriptor (kept open). */
-static int each_name(int dirfd, int (*fn)(const char *name, void *ud), void *ud)
+/*
+ * Contract: call fn(name, ud) for each entry of the directory dirfd (kept
+ * open; read from its start, through a duplicate descriptor) whose name
+ * does not start with '.' (temporary files, "." and ".."); stops at the
+ * first non-zero fn() and returns it. LP_ERROR (message set) when the
+ * directory cannot be read.
+ */
+int lpi_dir_each(int dirfd, int (*fn)(const char *name, void *ud), void *ud)
 {
 	int fd = dup(dirfd);
 	if (fd < 0)
@@ -596,7 +602,7 @@ static int on_run(const char *name, void *ud)
 	if (rc == LP_OK) {
 		c->pauses_fd = pfd;
 		c->run_id = name;
-		rc = each_name(pfd, on_pause_file, c);
+		rc = lpi_dir_each(pfd, on_pause_file, c);
 		close(pfd);
 	} else {
 		if (rc == LP_EUNSAFE)
@@ -762,9 +768,9 @@ static int collect_by_catalog(list_ctx *c, const lpi_catalog *cat)
 			lpi_store_warn(c->store, lp_error_message());
 		lpi_error_clear(); /* none, or not usable: the pause files are read */
 	}
-	int rc = each_name(c->store->runs_fd, on_run_uncatalogued, &cc);
+	int rc = lpi_dir_each(c->store->runs_fd, on_run_uncatalogued, &cc);
 	if (!rc && c->store->pending_fd >= 0)
-		rc = each_name(c->store->pending_fd, on_pending_catalogued, &cc);
+		rc = lpi_dir_each(c->store->pending_fd, on_pending_catalogued, &cc);
 	/* room for the catalog's pauses, their paths side by side */
 	size_t bytes = 1, plen = strlen(c->store->path);
 	for (size_t k = 0; k < cat->npauses; k++)
@@ -855,9 +861,9 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, int wa
 	if (run_only) {
 		rc = walk_run || c.all || store->pending_fd < 0
 			     ? on_run(run_only, &c)
-			     : each_name(store->pending_fd, on_pending, &c);
+			     : lpi_dir_each(store->pending_fd, on_pending, &c);
 	} else if (!c.all && store->pending_fd >= 0) {
-		rc = each_name(store->pending_fd, on_pending, &c);
+		rc = lpi_dir_each(store->pending_fd, on_pending, &c);
 		int crc = lpi_catalog_load_runs(store, &cat);
 		if (crc == LP_EUNSAFE)
 			lpi_store_warn(store, lp_error_message());
@@ -866,7 +872,7 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, int wa
 		lpi_error_clear();
 		cat_ctx cc = {&c, cat};
 		if (!rc)
-			rc = each_name(store->runs_fd, on_run_uncatalogued, &cc);
+			rc = lpi_dir_each(store->runs_fd, on_run_uncatalogued, &cc);
 		lpi_catalog_free(cat);
 		dedupe(&c.found);
 	} else if (c.all && (rc = lpi_catalog_load(store, &cat)) == LP_OK) {
@@ -876,7 +882,7 @@ static int collect(lp_store *store, unsigned flags, const char *run_only, int wa
 		if (c.all && run_only == NULL && rc == LP_EUNSAFE)
 			lpi_store_warn(store, lp_error_message());
 		lpi_error_clear();
-		rc = each_name(store->runs_fd, on_run, &c);
+		rc = lpi_dir_each(store->runs_fd, on_run, &c);
 	}
 	if (rc) {
 		vec_free(&c.found);
