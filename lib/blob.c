@@ -421,21 +421,6 @@ static void hex(const uint8_t *d, char out[LP_SHA256_HEX + 1])
 	out[LP_SHA256_HEX] = '\0';
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-	while (len > 0) {
-		ssize_t w = write(fd, data, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Read fd to its end, hashing, and (out_fd >= 0) writing what was read
  * (one pass over the bytes: read, hash, write), starting the write-back
  * of each chunk as it goes when the caller will fsync (flush); at most cap bytes
@@ -470,7 +455,7 @@ static int copy_hash(int fd, int out_fd, int flush, unsigned long long cap, cons
 			break;
 		}
 		sha256_update(&ctx, (size_t)r, (const uint8_t *)buf);
-		if (out_fd >= 0 && write_all(out_fd, buf, (size_t)r) < 0) {
+		if (out_fd >= 0 && lpi_write_all(out_fd, buf, (size_t)r) < 0) {
 			*werr = errno;
 			rc = LP_ERROR;
 			break;

@@ -133,6 +133,8 @@ enum { LP_PUBLISH_EXCLUSIVE = 1, LP_PUBLISH_VOLATILE = 2 };
  * it does not exist. */
 int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, char **out,
 		  size_t *len);
+/* write(2) all of data, through short writes and EINTR: 0, or -1 and errno. */
+int lpi_write_all(int fd, const char *data, size_t len);
 /* Each name of directory dirfd not starting with '.' to fn() (scan.c). */
 int lpi_dir_each(int dirfd, int (*fn)(const char *name, void *ud), void *ud);
 /* Build "<dir path>/<name>" paths for messages; returns malloc'd string. */

@@ -540,7 +540,9 @@ void lp_store_free(lp_store *s)
 	free(s);
 }
 
-static int write_all(int fd, const char *data, size_t len)
+/* Contract: write all len bytes of data to fd, retrying short writes and
+ * EINTR; 0, or -1 with errno set (the caller names the file). */
+int lpi_write_all(int fd, const char *data, size_t len)
 {
 	while (len > 0) {
 		ssize_t w = write(fd, data, len);
@@ -569,7 +571,7 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, 
 		return lpi_fail_errno(LP_ERROR, errno, "cannot write %s", label);
 	int durable = !(exclusive & LP_PUBLISH_VOLATILE) && !lpi_fsync_disabled();
 	exclusive &= LP_PUBLISH_EXCLUSIVE;
-	int bad = write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0);
+	int bad = lpi_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0);
 	int e = errno;
 	if (close(fd) < 0 && !bad) {
 		bad = 1;
