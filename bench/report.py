@@ -65,7 +65,7 @@ def main_table(rows: list[dict[str, Any]]) -> str:
 def scaling_table(scale: dict[str, Any]) -> str:
     sizes = [str(s) for s in scale["sizes"]]
     cmds = ["ls", "ls -a", "show", "watch --run-id (existing pause)", "resume <pause_id>",
-            "runs -a"]
+            "runs -a", "runs -a --json"]
     head = ["command"] + [f"ours, {int(s):,} runs" for s in sizes] + \
         ([f"0.1.1, {int(s):,} runs" for s in sizes] if scale.get("v011") else [])
     out = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]

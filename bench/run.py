@@ -12,7 +12,7 @@ with --quick, so that CI needs no network).
 
 Scenarios (see each module's docstring for exactly what is timed):
   roundtrip  1, 2  watch -> resume loops on N checkpoints / N failures
-  scale      3     ls, ls -a, show, watch, resume, runs -a with 100..10,000 runs
+  scale      3     ls, ls -a, show, watch, resume, runs -a [--json] with 100..10,000 runs
   overhead   4     5,000 passing tests, plugin active vs disabled
   cli        5     wall time and peak RSS of --version, ls, resume
   attach     6     resume --attach of a 10 MiB file vs resume alone and cp
@@ -269,8 +269,10 @@ def build_rows(res: dict[str, Any]) -> list[dict[str, Any]]:
         sc = f"3. scale ({big} finished runs, {int(big) * sc_res['pauses_per_run']} pause files)"
         ours = sc_res["ours"][big]
         v = sc_res.get("v011", {}).get(big, {})
-        targets = {"ls": 20.0, "ls -a": 150.0, "ls -a --json": 150.0,  # issue 11.8 "resume <pause_id>": 20.0,
-                   "watch --run-id (existing pause)": 20.0, "show": None, "runs -a": 50.0}
+        targets = {"ls": 20.0, "ls -a": 150.0, "ls -a --json": 150.0,  # issue 11.8
+                   "resume <pause_id>": 20.0,
+                   "watch --run-id (existing pause)": 20.0, "show": None,
+                   "runs -a": 50.0, "runs -a --json": 50.0}  # issue 13.3
         for cmd, tgt in targets.items():
             rows.append(_row(f"scale.{cmd}", sc, cmd, ours.get(cmd),
                              ("<=", tgt) if tgt else None, **{"0.1.1": v.get(cmd)}))

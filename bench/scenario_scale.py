@@ -291,6 +291,8 @@ def measure_product(live: LiveSession, reps: int) -> dict[str, Any]:
         out["show"] = _time_cmd([p.cli, "show", pause_id, "--pause-dir", root], env, reps)
         # every run, ended ones from the catalog's "E" lines (0.1.1 has no runs)
         out["runs -a"] = _time_cmd([p.cli, "runs", "-a", "--pause-dir", root], env, reps)
+        out["runs -a --json"] = _time_cmd([p.cli, "runs", "-a", "--json", "--pause-dir", root],
+                                          env, reps)
     watch = live.watch_cmd()
     if ours:
         watch = watch[:-1]  # the text form, as a person runs it

@@ -300,6 +300,10 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info, unsigned flags);
 
 /* Age of a pause for tables: "12s", "5m", "3h", "2d". */
 void cli_format_age(char *buf, size_t size, double created_at);
+/* The same at a given time `now` (cli_now(): the wall clock in seconds
+ * since the epoch, 0 when unknown), for a table of many rows. */
+void cli_format_age_at(char *buf, size_t size, double created_at, double now);
+double cli_now(void);
 
 /* A text table: the first row added is the header; every column but the
  * last is padded to its widest cell. */
@@ -307,8 +311,9 @@ void cli_format_age(char *buf, size_t size, double created_at);
 struct cli_table {
 	size_t ncols;
 	size_t nrows;
-	size_t cap;
-	char **cells; /* nrows * ncols copies */
+	size_t width[CLI_TABLE_MAX_COLS]; /* of each column's widest cell */
+	char *text;                       /* the cells, escaped, each NUL-terminated, row by row */
+	size_t len, cap;
 };
 /* 0, or -1 when ncols is 0 or above CLI_TABLE_MAX_COLS. */
 int cli_table_init(struct cli_table *t, size_t ncols);

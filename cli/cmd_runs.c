@@ -52,6 +52,7 @@ static const struct cli_spec spec = {
 
 struct runs_state {
 	int json;
+	double now; /* the ages are of this one moment */
 	struct cli_table table;
 };
 
@@ -82,9 +83,9 @@ static int on_run(const lp_run_summary *run, void *ud)
 		cli_print_line(stdout, run->json ? run->json : "{}");
 		return 0;
 	}
-	cli_format_age(started, sizeof(started), run->started_at);
+	cli_format_age_at(started, sizeof(started), run->started_at, st->now);
 	if (run->ended_at > 0)
-		cli_format_age(ended, sizeof(ended), run->ended_at);
+		cli_format_age_at(ended, sizeof(ended), run->ended_at, st->now);
 	row[0] = run->run_id;
 	row[1] = run->state;
 	row[2] = fmt_long(pid, run->pid);
@@ -96,7 +97,7 @@ static int on_run(const lp_run_summary *run, void *ud)
 	row[8] = fmt_long(n[2], (long)run->resumed);
 	row[9] = fmt_long(n[3], (long)run->timed_out);
 	row[10] = fmt_long(n[4], (long)run->aborted);
-	row[11] = run->hostname; /* the last column is escaped */
+	row[11] = run->hostname; /* every cell is escaped (cli_table_add) */
 	return cli_table_add(&st->table, row) == 0 ? 0 : 1;
 }
 
@@ -110,6 +111,7 @@ static int list(lp_store *store, const char *dir, int all, struct runs_state *st
 
 	if (cli_table_init(&st->table, NCOLS) != 0 || cli_table_add(&st->table, header) != 0)
 		return cli_error(CMD, CLI_EXIT_ERROR, "out of memory");
+	st->now = cli_now();
 	rc = store ? lp_store_runs(store, (all ? LP_RUNS_ALL : 0) | (st->json ? LP_RUNS_JSON : 0),
 				   on_run, st)
 		   : 0;

@@ -103,6 +103,27 @@ void cli_print_exit_codes(FILE *fp, const int *codes)
 
 /* ---------------------------------------------------------------- errors */
 
+/* The length of text's first run of printable ASCII (0x20..0x7E: what
+ * lp_text_terminal_safe passes unchanged), 8 bytes at a time. */
+static size_t plain_ascii(const char *text)
+{
+	const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+	size_t len = strlen(text), n = 0;
+
+	while (len - n >= 8) {
+		uint64_t w;
+
+		memcpy(&w, text + n, 8);
+		/* any byte below 0x20, any byte above 0x7E (exact tests) */
+		if (((w - 0x20 * ones) & ~w & highs) | (((w + ones) | w) & highs))
+			break;
+		n += 8;
+	}
+	while (n < len && (unsigned char)text[n] >= 0x20 && (unsigned char)text[n] < 0x7F)
+		n++;
+	return n;
+}
+
 /* Write text made safe for a terminal (lp_text_terminal_safe): every
  * control character, line separator and invalid byte as a visible
  * escape. With multiline, LF is kept and every further line is indented
@@ -112,7 +133,14 @@ static void put_safe(FILE *fp, const char *text, int multiline)
 {
 	char *safe = NULL;
 	const char *p;
+	size_t plain = 0;
 
+	/* printable ASCII only (a JSON line, mostly): nothing to escape */
+	plain = text ? plain_ascii(text) : 0;
+	if (!text || text[plain] == '\0') {
+		fwrite(text ? text : "", 1, plain, fp);
+		return;
+	}
 	if (lp_text_terminal_safe(&safe, text, text ? strlen(text) : 0,
 				  multiline ? LP_TEXT_MULTILINE : 0) != LP_OK) {
 		fputc('?', fp);
@@ -378,23 +406,50 @@ void cli_print_pause(FILE *fp, const lp_pause_info *info, unsigned flags)
 		put_resume_hint(fp, info);
 }
 
-void cli_format_age(char *buf, size_t size, double created_at)
+double cli_now(void)
 {
 	struct timespec now;
-	double age = 0;
 
-	if (clock_gettime(CLOCK_REALTIME, &now) == 0)
-		age = (double)now.tv_sec + now.tv_nsec / 1e9 - created_at;
-	if (!(age > 0))
+	if (clock_gettime(CLOCK_REALTIME, &now) != 0)
+		return 0;
+	return (double)now.tv_sec + now.tv_nsec / 1e9;
+}
+
+void cli_format_age_at(char *buf, size_t size, double created_at, double now)
+{
+	char tmp[32], *p = tmp + sizeof(tmp);
+	double age = now - created_at;
+	unsigned long v;
+	char unit;
+	size_t n;
+
+	if (!(age > 0) || now <= 0)
 		age = 0;
 	if (age < 60)
-		snprintf(buf, size, "%ds", (int)age);
+		v = (unsigned long)(int)age, unit = 's';
 	else if (age < 3600)
-		snprintf(buf, size, "%dm", (int)(age / 60));
+		v = (unsigned long)(int)(age / 60), unit = 'm';
 	else if (age < 86400)
-		snprintf(buf, size, "%dh", (int)(age / 3600));
+		v = (unsigned long)(int)(age / 3600), unit = 'h';
 	else
-		snprintf(buf, size, "%ldd", (long)(age / 86400));
+		v = (unsigned long)(long)(age / 86400), unit = 'd';
+	*--p = '\0';
+	*--p = unit;
+	do /* snprintf would be most of a listing's ages */
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	if (size == 0)
+		return;
+	n = (size_t)(tmp + sizeof(tmp) - 1 - p);
+	if (n > size - 1)
+		n = size - 1;
+	memcpy(buf, p, n);
+	buf[n] = '\0';
+}
+
+void cli_format_age(char *buf, size_t size, double created_at)
+{
+	cli_format_age_at(buf, size, created_at, cli_now());
 }
 
 /* ---------------------------------------------------------------- tables */
@@ -408,72 +463,115 @@ int cli_table_init(struct cli_table *t, size_t ncols)
 	return 0;
 }
 
-int cli_table_add(struct cli_table *t, const char *const *cells)
+/* Room for n more bytes in the table's text; 0 or -1 (memory). */
+static int table_reserve(struct cli_table *t, size_t n)
 {
-	size_t i, base;
+	size_t cap;
+	char *grown;
 
-	if (t->nrows == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 16;
-		char **grown = realloc(t->cells, cap * t->ncols * sizeof(char *));
-
-		if (!grown)
+	if (t->cap - t->len >= n)
+		return 0;
+	for (cap = t->cap ? t->cap : 4096; cap - t->len < n; cap *= 2)
+		if (cap > ((size_t)-1) / 4)
 			return -1;
-		t->cells = grown;
-		t->cap = cap;
-	}
-	base = t->nrows * t->ncols;
-	for (i = 0; i < t->ncols; i++) {
-		const char *cell = cells[i] ? cells[i] : "-";
+	grown = realloc(t->text, cap);
+	if (!grown)
+		return -1;
+	t->text = grown;
+	t->cap = cap;
+	return 0;
+}
 
-		/* escaped once here, so that the widths are those printed */
-		if (lp_text_terminal_safe(&t->cells[base + i], cell, strlen(cell), 0) != LP_OK) {
-			while (i-- > 0)
-				free(t->cells[base + i]);
+/* Append one cell, NUL-terminated, made safe for a terminal: a cell of
+ * printable ASCII only (what lp_text_terminal_safe passes unchanged) is
+ * copied as it is while it is checked; any other is escaped by
+ * lp_text_terminal_safe. Its width is that of what is printed. */
+static int table_put(struct cli_table *t, size_t col, const char *cell)
+{
+	size_t len = strlen(cell), i;
+	char *out;
+
+	if (table_reserve(t, len + 1) != 0)
+		return -1;
+	out = t->text + t->len;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)cell[i];
+
+		if (c < 0x20 || c > 0x7E)
+			break;
+		out[i] = (char)c;
+	}
+	if (i < len) { /* something to escape: the whole cell, by the library */
+		char *safe = NULL;
+
+		if (lp_text_terminal_safe(&safe, cell, len, 0) != LP_OK)
+			return -1;
+		len = strlen(safe);
+		if (table_reserve(t, len + 1) != 0) {
+			free(safe);
 			return -1;
 		}
+		memcpy(t->text + t->len, safe, len);
+		free(safe);
 	}
+	t->text[t->len + len] = '\0';
+	t->len += len + 1;
+	if (len > t->width[col])
+		t->width[col] = len;
+	return 0;
+}
+
+int cli_table_add(struct cli_table *t, const char *const *cells)
+{
+	size_t i, mark = t->len;
+
+	for (i = 0; i < t->ncols; i++)
+		if (table_put(t, i, cells[i] ? cells[i] : "-") != 0) {
+			t->len = mark; /* the row is not added (widths may have grown) */
+			return -1;
+		}
 	t->nrows++;
 	return 0;
 }
 
-static void put_spaces(FILE *fp, size_t n)
-{
-	static const char spaces[] =
-		"                                                                ";
-	for (; n > sizeof spaces - 1; n -= sizeof spaces - 1)
-		fwrite(spaces, 1, sizeof spaces - 1, fp);
-	fwrite(spaces, 1, n, fp);
-}
-
+/* The rows go out through one buffer of whole lines (fwrite per 64 KiB),
+ * each cell but the last padded to its column's width, then two spaces. */
 void cli_table_print(FILE *fp, const struct cli_table *t)
 {
-	size_t r, c, width[CLI_TABLE_MAX_COLS] = {0};
+	char buf[65536];
+	size_t used = 0, r, c;
+	const char *p = t->text;
 
-	for (r = 0; r < t->nrows; r++)
-		for (c = 0; c < t->ncols; c++) {
-			size_t len = strlen(t->cells[r * t->ncols + c]);
-
-			if (len > width[c])
-				width[c] = len;
-		}
 	for (r = 0; r < t->nrows; r++) {
 		for (c = 0; c < t->ncols; c++) {
-			const char *cell = t->cells[r * t->ncols + c];
+			size_t n = strlen(p);
+			size_t need = c + 1 < t->ncols ? t->width[c] + 2 : n + 1;
 
-			fputs(cell, fp);
-			if (c + 1 < t->ncols) /* padded to the width, then two spaces */
-				put_spaces(fp, width[c] - strlen(cell) + 2);
+			if (sizeof(buf) - used < need) {
+				fwrite(buf, 1, used, fp);
+				used = 0;
+			}
+			if (need > sizeof(buf)) { /* a cell longer than the buffer */
+				fwrite(p, 1, n, fp);
+				for (; n < need - 1; n++)
+					fputc(' ', fp);
+				fputc(c + 1 < t->ncols ? ' ' : '\n', fp);
+			} else {
+				memcpy(buf + used, p, n);
+				if (c + 1 < t->ncols)
+					memset(buf + used + n, ' ', need - n);
+				else
+					buf[used + n] = '\n';
+				used += need;
+			}
+			p += n + 1;
 		}
-		fputc('\n', fp);
 	}
+	fwrite(buf, 1, used, fp);
 }
 
 void cli_table_free(struct cli_table *t)
 {
-	size_t i;
-
-	for (i = 0; i < t->nrows * t->ncols; i++)
-		free(t->cells[i]);
-	free(t->cells);
+	free(t->text);
 	memset(t, 0, sizeof(*t));
 }

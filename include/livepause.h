@@ -729,7 +729,8 @@ typedef struct lp_run_summary {
 	const char *json; /* with LP_RUNS_JSON: the run as one JSON object,
 				 {"run_id","state","pid","hostname","cwd",
 				 "started_at","ended_at","exitstatus","pauses":
-				 {"pending",..,"aborted"}}, else NULL */
+				 {"pending",..,"aborted"}}, else NULL; valid
+				 until the callback returns */
 } lp_run_summary;
 
 enum {

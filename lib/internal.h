@@ -9,6 +9,7 @@
 
 #include <stdarg.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -193,6 +194,34 @@ char *lpj_dump(const lp_json *j);
 /* The same, members in the order they were set, reals in 17 digits: the
  * lines of a CLI's --json output (e.g. gc's). */
 char *lpj_dump_ordered(const lp_json *j);
+/* An object's text written member by member, for a listing of thousands
+ * of objects of one shape (lp_store_runs): each value is written as
+ * lpj_dump writes it (jansson's text, through the same escaping of unsafe
+ * characters; plain ASCII strings and whole numbers directly), and the
+ * caller writes the keys, in lpj_dump's sorted order, and punctuation.
+ * b->s is NUL-terminated; b->failed once memory ran out or a value was
+ * refused (a real that is not finite, as lpj_set_real refuses it). */
+typedef struct lpj_buf {
+	char *s;
+	size_t len, cap;
+	int failed;
+} lpj_buf;
+void lpj_buf_raw(lpj_buf *b, const char *text); /* as it is */
+void lpj_buf_grow_add(lpj_buf *b, const char *text, size_t n);
+static inline void lpj_buf_add(lpj_buf *b, const char *text, size_t n)
+{
+	if (b->cap - b->len > n && !b->failed) { /* the usual case, inline */
+		memcpy(b->s + b->len, text, n);
+		b->len += n;
+		b->s[b->len] = '\0';
+	} else {
+		lpj_buf_grow_add(b, text, n);
+	}
+}
+#define lpj_buf_lit(b, literal) lpj_buf_add((b), "" literal, sizeof(literal) - 1)
+void lpj_buf_str(lpj_buf *b, const char *val); /* NULL: null */
+void lpj_buf_int(lpj_buf *b, long long v);
+void lpj_buf_real(lpj_buf *b, double v);
 /* Parse a JSON object: duplicates rejected, must be an object. The error
  * message names `what` and the position. */
 int lpj_parse_object(const char *buf, size_t len, const char *what, lp_json **out);
@@ -425,6 +454,7 @@ typedef struct lpi_catalog_pause {
 	const char *pause_id, *status, *kind, *worker_id, *hostname, *cwd, *nodeid, *task;
 	double created_at, finished_at, timeout;
 	long pid;
+	lp_state state; /* status as a code: LP_STATE_RESUMED, _TIMED_OUT or _ABORTED */
 } lpi_catalog_pause;
 typedef struct lp_catalog_end {
 	const char *run_id, *hostname, *cwd;

@@ -8,6 +8,7 @@
 
 #include <ctype.h>
 #include <jansson.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,6 +265,179 @@ static char *dump(const lp_json *j, size_t flags)
 char *lpj_dump(const lp_json *j)
 {
 	return dump(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(16));
+}
+
+/* ------------------------------------------- writing an object's text */
+
+void lpj_buf_grow_add(lpj_buf *b, const char *text, size_t n)
+{
+	if (b->failed)
+		return;
+	if (b->cap - b->len <= n) {
+		size_t cap = b->cap ? b->cap : 256;
+		while (cap - b->len <= n)
+			cap *= 2;
+		char *grown = realloc(b->s, cap);
+		if (grown == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->s = grown;
+		b->cap = cap;
+	}
+	memcpy(b->s + b->len, text, n);
+	b->len += n;
+	b->s[b->len] = '\0';
+}
+
+void lpj_buf_raw(lpj_buf *b, const char *text)
+{
+	lpj_buf_add(b, text, strlen(text));
+}
+
+/* jansson's text of one value, through the same exit as lpj_dump's. */
+static void jbuf_dump(lpj_buf *b, json_t *v)
+{
+	char *text =
+		v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(16)) : NULL;
+	json_decref(v);
+	if (text != NULL)
+		text = escape_unsafe(text);
+	if (text == NULL) {
+		b->failed = 1;
+		return;
+	}
+	lpj_buf_add(b, text, strlen(text));
+	free(text);
+}
+
+void lpj_buf_str(lpj_buf *b, const char *val)
+{
+	if (val == NULL) {
+		lpj_buf_add(b, "null", 4);
+		return;
+	}
+	size_t n = 0;
+	/* printable ASCII but '"' and '\\': jansson writes it as it is */
+	for (; val[n] >= 0x20 && val[n] < 0x7F && val[n] != '"' && val[n] != '\\'; n++)
+		;
+	if (val[n] == '\0') {
+		lpj_buf_add(b, "\"", 1);
+		lpj_buf_add(b, val, n);
+		lpj_buf_add(b, "\"", 1);
+		return;
+	}
+	json_t *v = json_string(val);
+	if (v == NULL) { /* not UTF-8: as lpj_set_str keeps it */
+		char *fixed = utf8_repair(val);
+		v = fixed ? json_string(fixed) : NULL;
+		free(fixed);
+	}
+	jbuf_dump(b, v);
+}
+
+/* Decimal of v into the end of buf[24]; returns where it starts. */
+static char *jbuf_digits(char *buf, long long v)
+{
+	char *p = buf + 23;
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+	*p = '\0';
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) > 0);
+	if (v < 0)
+		*--p = '-';
+	return p;
+}
+
+void lpj_buf_int(lpj_buf *b, long long v)
+{
+	char buf[24];
+	lpj_buf_raw(b, jbuf_digits(buf, v)); /* jansson's "%lld" */
+}
+
+/*
+ * Contract: jansson's text of a real (JSON_REAL_PRECISION(16): "%.16g",
+ * then ".0" when that has neither '.' nor 'e') for 1 <= v < 1e15, which
+ * holds every timestamp, written into out[32] without printf: 1 when
+ * written, 0 when v is outside that range or the rounding reaches the
+ * next power of ten (the caller asks jansson). With D digits before the
+ * point, %.16g writes v rounded to 16 - D decimals, to nearest, ties to
+ * even, from the exact binary value m * 2^e; m * 5^k * 2^(k + e) is that
+ * value times 10^k, exact in 128 bits (m < 2^53, 5^15 < 2^35). Trailing
+ * zeros are dropped, as %g does.
+ */
+static int real_text(double v, char out[32])
+{
+#ifdef __SIZEOF_INT128__
+	if (!(v >= 1 && v < 1e15))
+		return 0;
+	uint64_t bits;
+	memcpy(&bits, &v, sizeof bits);
+	int e = (int)((bits >> 52) & 0x7FF) - 1075;
+	uint64_t m = (bits & (((uint64_t)1 << 52) - 1)) | ((uint64_t)1 << 52);
+	uint64_t ip = (uint64_t)v;
+	int d = 1;
+	for (uint64_t t = ip; t >= 10; t /= 10)
+		d++;
+	int k = 16 - d;
+	unsigned __int128 n = m;
+	for (int i = 0; i < k; i++)
+		n *= 5;
+	int shift = -(k + e);
+	if (shift <= 0) {
+		n <<= -shift; /* v * 10^k is a whole number: no rounding */
+	} else {
+		unsigned __int128 half = (unsigned __int128)1 << (shift - 1);
+		unsigned __int128 rest = n & ((half << 1) - 1);
+		n >>= shift;
+		if (rest > half || (rest == half && (n & 1)))
+			n++;
+	}
+	if (n >= (unsigned __int128)10000000000000000ULL)
+		return 0; /* rounded up to 10^D: %g's exponent changes */
+	char digits[16];
+	uint64_t u = (uint64_t)n;
+	for (int i = 15; i >= 0; i--, u /= 10)
+		digits[i] = (char)('0' + u % 10);
+	int last = 15; /* the last fractional digit kept */
+	while (last >= d && digits[last] == '0')
+		last--;
+	memcpy(out, digits, (size_t)d);
+	size_t o = (size_t)d;
+	out[o++] = '.';
+	if (last < d) {
+		out[o++] = '0'; /* "%.16g" gave digits only: jansson adds ".0" */
+	} else {
+		memcpy(out + o, digits + d, (size_t)(last - d + 1));
+		o += (size_t)(last - d + 1);
+	}
+	out[o] = '\0';
+	return 1;
+#else
+	(void)v;
+	(void)out;
+	return 0;
+#endif
+}
+
+void lpj_buf_real(lpj_buf *b, double v)
+{
+	char text[32];
+	/* a whole number below 1e15 (not -0): %.16g gives its digits, and
+	 * jansson adds ".0"; from 1 to 1e15, real_text; any other through
+	 * jansson */
+	if (v != 0 && v > -1e15 && v < 1e15 && v == (double)(long long)v) {
+		char buf[24];
+		lpj_buf_raw(b, jbuf_digits(buf, (long long)v));
+		lpj_buf_add(b, ".0", 2);
+		return;
+	}
+	if (real_text(v, text)) {
+		lpj_buf_raw(b, text);
+		return;
+	}
+	jbuf_dump(b, json_real(v));
 }
 
 char *lpj_dump_ordered(const lp_json *j)

@@ -333,6 +333,24 @@ static void test_counts_pass_keeps_what_the_full_parse_keeps(void **state)
 		assert_null(counts->pauses[k].nodeid); /* not split */
 	}
 	assert_string_equal(full->pauses[1].nodeid, "n\tx"); /* the escaped tab is no cut */
+	assert_string_equal(full->pauses[1].task,
+			    "task"); /* a lone backslash at the end: dropped */
+	/* a line with no escape is cut at every tab (split at memchr's pace) */
+	assert_null(full->pauses[0].worker_id);
+	assert_string_equal(full->pauses[0].hostname, "h");
+	assert_string_equal(full->pauses[0].cwd, "/c");
+	assert_string_equal(full->pauses[0].nodeid, "t.py::a");
+	assert_null(full->pauses[0].task);
+	assert_string_equal(full->pauses[2].worker_id, "gw0");
+	assert_string_equal(full->pauses[2].task, "q");
+	assert_int_equal(full->pauses[2].pid, 12);
+	assert_int_equal(full->pauses[0].state, LP_STATE_RESUMED);
+	assert_int_equal(full->pauses[1].state, LP_STATE_TIMED_OUT);
+	assert_int_equal(full->pauses[2].state, LP_STATE_ABORTED);
+	assert_int_equal(full->nends, 1);
+	assert_string_equal(full->ends[0].hostname, "h");
+	assert_string_equal(full->ends[0].cwd, "/c");
+	assert_int_equal(full->ends[0].pid, 12);
 	assert_int_equal(counts->nruns, full->nruns);
 	assert_int_equal(counts->nends, full->nends);
 	lpi_catalog_free(full);

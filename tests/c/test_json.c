@@ -8,6 +8,9 @@
  */
 #include "helpers.h"
 
+#include <limits.h>
+#include <math.h>
+
 static int parse(const char *text, lp_json **out)
 {
 	return lpj_parse_object(text, strlen(text), "test input", out);
@@ -262,6 +265,146 @@ static void test_set_str_invalid_utf8(void **state)
 	lpj_free(o);
 }
 
+/* lpj_buf_* writes each value as lpj_dump writes it in an object: the
+ * one-member object {"k": v} dumped, against "{\"k\":" + the buffer + "}". */
+static void assert_buf_like_dump(lp_json *o, const lpj_buf *b)
+{
+	char *want = lpj_dump(o), got[512];
+	assert_non_null(want);
+	assert_false(b->failed);
+	snprintf(got, sizeof got, "{\"k\":%s}", b->s);
+	assert_string_equal(got, want);
+	free(want);
+	lpj_free(o);
+}
+
+static void test_buf_writes_values_as_dump_does(void **state)
+{
+	(void)state;
+	static const char *const strs[] = {
+		"plain text",
+		"",
+		"with \"quotes\" and \\back",
+		"tab\there\nnew",
+		"caf\xc3\xa9",
+		"caf\xe9" /* not UTF-8 */,
+		"\x1b[2Jclear",
+		"line\xe2\x80\xa8sep",
+		"del\x7f",
+		"c1 \xc2\x9b"
+		"1m",
+		"bidi \xe2\x80\xae",
+		"/slash/",
+		NULL,
+	};
+	for (size_t k = 0; k < sizeof strs / sizeof *strs; k++) {
+		lp_json *o = lpj_object();
+		assert_int_equal(lpj_set_str(o, "k", strs[k]), LP_OK);
+		lpj_buf b = {0};
+		lpj_buf_str(&b, strs[k]);
+		assert_buf_like_dump(o, &b);
+		free(b.s);
+	}
+	static const double reals[] = {
+		1793557549.0, 1764612345.1234567,
+		0.0,          -0.0,
+		1.5,          -3.0,
+		1e15 - 1,     1e15,
+		1e16,         123456789012345678.0,
+		1e300,        5e-324,
+		-1e-7,        0.1,
+		2.5e-5,       4503599627370497.0,
+	};
+	for (size_t k = 0; k < sizeof reals / sizeof *reals; k++) {
+		lp_json *o = lpj_object();
+		assert_int_equal(lpj_set_real(o, "k", reals[k]), LP_OK);
+		lpj_buf b = {0};
+		lpj_buf_real(&b, reals[k]);
+		assert_buf_like_dump(o, &b);
+		free(b.s);
+	}
+	static const long long ints[] = {0, 1, -1, 9788, LLONG_MAX, LLONG_MIN};
+	for (size_t k = 0; k < sizeof ints / sizeof *ints; k++) {
+		lp_json *o = lpj_object();
+		assert_int_equal(lpj_set_int(o, "k", ints[k]), LP_OK);
+		lpj_buf b = {0};
+		lpj_buf_int(&b, ints[k]);
+		assert_buf_like_dump(o, &b);
+		free(b.s);
+	}
+	/* what lpj_set_real refuses, the buffer refuses too */
+	lpj_buf b = {0};
+	lpj_buf_real(&b, NAN);
+	assert_true(b.failed);
+	free(b.s);
+	/* many values: the buffer grows, the text stays whole */
+	lpj_buf big = {0};
+	for (int k = 0; k < 1000; k++)
+		lpj_buf_lit(&big, "0123456789");
+	assert_int_equal(big.len, 10000);
+	assert_int_equal(strlen(big.s), 10000);
+	free(big.s);
+}
+
+/* The text of one real as lpj_dump writes it and as lpj_buf_real does. */
+static void assert_real_like_dump(double v)
+{
+	lp_json *o = lpj_object();
+	assert_int_equal(lpj_set_real(o, "k", v), LP_OK);
+	lpj_buf b = {0};
+	lpj_buf_real(&b, v);
+	char *want = lpj_dump(o), got[128];
+	snprintf(got, sizeof got, "{\"k\":%s}", b.s);
+	if (strcmp(got, want) != 0)
+		fail_msg("%.17g: %s, lpj_dump: %s", v, got, want);
+	free(want);
+	free(b.s);
+	lpj_free(o);
+}
+
+/* lpj_buf_real writes reals from 1 to 1e15 without printf: the same text
+ * as jansson's for timestamps with microseconds, random doubles of every
+ * size, exact ties at the 16th digit (to even), and values that round up
+ * to the next power of ten. */
+static void test_buf_real_matches_jansson(void **state)
+{
+	(void)state;
+	uint64_t x = 0x9E3779B97F4A7C15ULL;
+	for (int i = 0; i < 100000; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		double ts = 1.7e9 + (double)(x % 300000000) + (double)((x >> 32) % 1000000) / 1e6;
+		assert_real_like_dump(ts);
+		assert_real_like_dump(ts + (double)(x >> 40) / 1e12);
+		uint64_t bits = (x >> 12) | ((uint64_t)(1023 + (x % 50)) << 52); /* 1 .. 2^50 */
+		double r;
+		memcpy(&r, &bits, sizeof r);
+		assert_real_like_dump(r);
+	}
+	for (int k = 1; k <= 20; k++) /* i + j / 2^k: exact ties when 16 - D < k */
+		for (int j = 1; j < 8; j += 2) {
+			assert_real_like_dump(1 + j / (double)(1 << k));
+			assert_real_like_dump(12345 + j / (double)(1 << k));
+		}
+	static const double edges[] = {
+		1.0000152587890625,
+		1.0000457763671875,
+		9.9999999999999982,
+		9.999999999999998,
+		99999.999999999985,
+		999999999999999.9,
+		999999999999999.8,
+		1e15 - 0.5,
+		1.5,
+		1.0000000000000002,
+		10.000000000000002,
+		0.99999999999999989,
+		1e-5,
+		1e15 + 0.5,
+	};
+	for (size_t k = 0; k < sizeof edges / sizeof *edges; k++)
+		assert_real_like_dump(edges[k]);
+}
+
 /* A string of n copies of unit. */
 static char *repeat(const char *unit, size_t n)
 {
@@ -394,6 +537,8 @@ int main(void)
 		cmocka_unit_test(test_merge_error_message),
 		cmocka_unit_test(test_identity_fields),
 		cmocka_unit_test(test_set_str_invalid_utf8),
+		cmocka_unit_test(test_buf_writes_values_as_dump_does),
+		cmocka_unit_test(test_buf_real_matches_jansson),
 		cmocka_unit_test(test_parse_011_nonfinite_tokens),
 		cmocka_unit_test(test_encoded_size),
 		cmocka_unit_test(test_text_fit_cuts_by_encoded_size),

@@ -192,6 +192,66 @@ def test_runs_reads_run_json_when_the_catalog_is_gone(live, pytester, cli, pause
     assert without[run_id]["exitstatus"] == 0
 
 
+#: a host and a cwd as a hostile file could give them: a screen clear, a
+#: line separator, a tab, a quote and a backslash, a C1 CSI, DEL, a
+#: right-to-left override, a terminal title sequence
+HOSTILE_HOST = 'evil\x1b[2J\u2028host\t"q\\ \u009b1m\x7f\u202e'
+HOSTILE_CWD = "/tmp/\ncwd\x1b]0;title\x07"
+#: the same as `runs` prints them (lp_text_terminal_safe: a visible escape each)
+SHOWN_HOST = r'evil\x1b[2J\u2028host\t"q\ \u009b1m\x7f\u202e'
+
+
+def assert_inert(text: str, lines: int) -> None:
+    """Exactly `lines` lines, and no control character (C0, DEL, C1), line
+    separator or bidirectional control in them."""
+    assert text.endswith("\n") and text.count("\n") == lines, repr(text)
+    bad = [c for c in text.replace("\n", "") if c < " " or "\x7f" <= c <= "\x9f"
+           or c in "\u2028\u2029\u061c\u200e\u200f" or "\u202a" <= c <= "\u202e"
+           or "\u2066" <= c <= "\u2069"]
+    assert not bad, (bad, text)
+
+
+def test_runs_escapes_the_host_and_cwd_it_reads(live, pytester, cli, pause_dir):
+    """A run's host and cwd are data from files (the catalog's "E" line of
+    an ended run, else its run.json): every table cell is escaped for the
+    terminal, and --json gives them exactly, as inert lines."""
+    run_id = ended_session(live, pytester, cli)
+    # the "E" line, escaped as the catalog escapes (\\ \t \n), with a byte
+    # that is not UTF-8 after the host
+    cat = pause_dir / "catalog.tsv"
+    lines = cat.read_bytes().split(b"\n")
+    def catalog_escape(s: str) -> bytes:
+        return (s.encode().replace(b"\\", b"\\\\").replace(b"\t", b"\\t")
+                .replace(b"\n", b"\\n"))
+    ends = 0
+    for i, line in enumerate(lines):
+        f = line.split(b"\t")
+        if f[0] == b"E" and f[1] == run_id.encode():
+            f[6], f[7] = catalog_escape(HOSTILE_HOST) + b"\xff", catalog_escape(HOSTILE_CWD)
+            lines[i] = b"\t".join(f)
+            ends += 1
+    assert ends == 1, lines
+    cat.write_bytes(b"\n".join(lines))
+    for source, host, shown in (("catalog", HOSTILE_HOST + "\ufffd", SHOWN_HOST + r"\xff"),
+                                ("run.json", HOSTILE_HOST, SHOWN_HOST)):
+        if source == "run.json":  # the catalog gone: run.json is read
+            cat.unlink()
+            run_json = pause_dir / "runs" / run_id / "run.json"
+            doc = json.loads(run_json.read_text())
+            doc["hostname"], doc["cwd"] = HOSTILE_HOST, HOSTILE_CWD
+            run_json.write_text(json.dumps(doc))
+        res = cli("runs", "-a", "--json")
+        assert res.returncode == 0 and res.stderr == "", str(res)
+        assert_inert(res.stdout, 1)
+        run = json.loads(res.stdout)
+        assert (run["run_id"], run["hostname"], run["cwd"]) == (run_id, host, HOSTILE_CWD), source
+        res = cli("runs", "-a")
+        assert res.returncode == 0 and res.stderr == "", str(res)
+        assert_inert(res.stdout, 2)
+        row = res.stdout.splitlines()[1]
+        assert row.startswith(run_id + "  ") and row.endswith("  " + shown), (source, row)
+
+
 def test_runs_with_no_directory_and_bad_input(cli, tmp_path):
     nowhere = tmp_path / "none"
     res = cli("runs", "--pause-dir", str(nowhere))
