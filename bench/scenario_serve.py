@@ -83,58 +83,131 @@ def summary(xs: list[float]) -> dict:
             "p99_ms": round(pct(ms, 99), 3), "max_ms": round(max(ms), 3)}
 
 
-class Stream(threading.Thread):
-    """One /api/events client recording (seq, event, receive time, data)."""
+def parse_events(chunks: list[tuple[float, bytes]]) -> list[tuple[int, str, float, dict]]:
+    """(seq, event, receive time, data) of the events in a stream's
+    chunks; an event's time is that of the chunk that completed it."""
+    out, buf, ev = [], b"", {}
+    for at, data in chunks:
+        buf += data
+        *lines, buf = buf.split(b"\n")
+        for raw in lines:
+            line = raw.decode()
+            if line == "" and "event" in ev:
+                out.append((int(ev["id"].rsplit(".", 1)[1]), ev["event"], at,
+                            json.loads(ev["data"])))
+                ev = {}
+            elif line and not line.startswith(":"):
+                k, _, v = line.partition(": ")
+                ev[k] = v
+    return out
 
-    def __init__(self, port: int, token: str):
-        super().__init__(daemon=True)
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
-        self.conn.request("GET", "/api/events", headers={
-            "Host": f"127.0.0.1:{port}", "Authorization": f"Bearer {token}"})
-        self.resp = self.conn.getresponse()
-        self.events: list[tuple[int, str, float, dict]] = []
-        self.cond = threading.Condition()
-        self.error = ""
 
-    def run(self) -> None:
-        ev: dict = {}
-        try:
-            while True:
-                line = self.resp.readline()
-                if not line:
-                    self.error = "the stream ended"
-                    return
-                line = line.decode().rstrip("\n")
-                if line == "" and "event" in ev:
-                    got = (int(ev["id"].rsplit(".", 1)[1]), ev["event"], time.time(),
-                           json.loads(ev["data"]))
-                    with self.cond:
-                        self.events.append(got)
-                        self.cond.notify_all()
-                    ev = {}
-                elif line and not line.startswith(":"):
-                    k, _, v = line.partition(": ")
-                    ev[k] = v
-        except OSError as e:
-            self.error = str(e)
-            return
+def dechunk(chunks: list[tuple[float, bytes]]) -> list[tuple[float, bytes]]:
+    """The payload of a chunked (HTTP/1.1 Transfer-Encoding) body received
+    as (time, bytes) pieces, each piece's payload keeping its time."""
+    out, buf, need = [], b"", None  # need: bytes left in the chunk; -1: its CRLF
+    for at, data in chunks:
+        buf += data
+        got = b""
+        while True:
+            if need is None:
+                i = buf.find(b"\r\n")
+                if i < 0:
+                    break
+                need = int(buf[:i].split(b";")[0], 16)
+                buf = buf[i + 2:]
+                if need == 0:
+                    buf, need = b"", None  # the last chunk
+                    break
+            elif need == -1:
+                if len(buf) < 2:
+                    break
+                buf, need = buf[2:], None
+            else:
+                take = buf[:need]
+                got += take
+                buf = buf[len(take):]
+                need -= len(take)
+                if need:
+                    break
+                need = -1
+        out.append((at, got))
+    return out
 
-    def wait_pause(self, seen: set, timeout: float) -> dict | None:
-        """The next pause_created not in seen, or None after timeout."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                for k in range(self.scan, len(self.events)):
-                    _, name, _, data = self.events[k]
-                    if name == "pause_created" and data["pause_id"] not in seen:
-                        self.scan = k
-                        return data
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.cond.wait(left)
 
-    scan = 0
+def event_clients(port: int, token: str, n: int, out: Path) -> int:
+    """The C event-stream clients, in a process of their own (not the
+    driver's: its send of the resume and the clients' reads must not share
+    one interpreter lock) and on one thread: a selector over n connections
+    that records (time.time(), bytes) per recv and parses them only at the
+    end. Prints "ready" once every stream answered 200; stops when every
+    client saw run_ended after stdin closed, or 60 s after that."""
+    import selectors
+    import socket
+    req = (f"GET /api/events HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+           f"Authorization: Bearer {token}\r\n\r\n").encode()
+    sel = selectors.DefaultSelector()
+    chunks: list[list[tuple[float, bytes]]] = [[] for _ in range(n)]
+    for k in range(n):
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(req)
+        head = b""
+        while b"\r\n\r\n" not in head:
+            head += s.recv(4096)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"GET /api/events: {head[:80]!r}")
+        chunks[k].append((time.time(), head.split(b"\r\n\r\n", 1)[1]))
+        s.setblocking(False)
+        sel.register(s, selectors.EVENT_READ, k)
+    sel.register(sys.stdin, selectors.EVENT_READ, -1)
+    print("ready", flush=True)
+    stop_at = None
+    ended = [False] * n
+    tail = [b""] * n  # the end of the last recv: "run_ended" split in two
+    while True:
+        if stop_at and (all(ended) or time.monotonic() > stop_at):
+            break
+        for key, _ in sel.select(0.5):
+            k = key.data
+            if k < 0:
+                if not sys.stdin.readline():
+                    sel.unregister(sys.stdin)
+                    stop_at = time.monotonic() + 60
+                continue
+            try:
+                data = key.fileobj.recv(65536)
+            except BlockingIOError:
+                continue
+            at = time.time()
+            if not data:
+                sel.unregister(key.fileobj)
+                ended[k] = True
+                continue
+            chunks[k].append((at, data))
+            if b"event: run_ended" in tail[k] + data:
+                ended[k] = True
+            tail[k] = data[-32:]
+    streams = [[list(e) for e in parse_events(dechunk(c))] for c in chunks]
+    out.write_text(json.dumps(streams))
+    return 0
+
+
+class Clients:
+    """The event-client process (event_clients) seen from the driver."""
+
+    def __init__(self, port: int, token: str, n: int, work: Path):
+        self.out = work / f"events-{n}.json"
+        self.proc = subprocess.Popen([sys.executable, __file__, "--event-clients",
+                                      f"{port}:{token}:{n}:{self.out}"],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        if self.proc.stdout.readline().strip() != "ready":
+            raise RuntimeError("the event clients did not connect")
+
+    def finish(self) -> list[list[tuple[int, str, float, dict]]]:
+        self.proc.stdin.close()
+        if self.proc.wait(120):
+            raise RuntimeError("the event clients failed")
+        return [[tuple(e) for e in s] for s in json.loads(self.out.read_text())]
 
 
 def rss_kib(pid: int) -> dict:
@@ -143,13 +216,12 @@ def rss_kib(pid: int) -> dict:
     return {k: int(fields[k].split()[0]) for k in ("VmRSS", "VmHWM")}
 
 
-def delivered(s: Stream, pauses: set, last_seq: int) -> str:
-    """'' when s got every event: ids consecutive up to last_seq and
+def delivered(events: list, pauses: set, last_seq: int) -> str:
+    """'' when a client got every event: ids consecutive up to last_seq and
     pause_created and pause_ended of every pause; else what is missing."""
-    with s.cond:
-        seqs = [e[0] for e in s.events]
-        created = {e[3]["pause_id"] for e in s.events if e[1] == "pause_created"}
-        ended = {e[3]["pause_id"] for e in s.events if e[1] == "pause_ended"}
+    seqs = [e[0] for e in events]
+    created = {e[3]["pause_id"] for e in events if e[1] == "pause_created"}
+    ended = {e[3]["pause_id"] for e in events if e[1] == "pause_ended"}
     if not seqs:
         return "no event"
     if seqs != list(range(seqs[0], seqs[0] + len(seqs))):
@@ -161,48 +233,139 @@ def delivered(s: Stream, pauses: set, last_seq: int) -> str:
     return ""
 
 
-def run(n: int, clients: int, work: Path, soak: float = 0.0) -> dict:
+class Resumer:
+    """The HTTP resume as a client sends it, on one keep-alive socket: the
+    request is built before the clock starts, so "request sent" is the
+    moment of its send(2), not of http.client's header building."""
+
+    def __init__(self, port: int, token: str):
+        import socket
+        self.port, self.token = port, token
+        self.sock = socket.create_connection(("127.0.0.1", port))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def request(self, pid: str) -> bytes:
+        body = json.dumps({"result": True, "reason": "http"}).encode()
+        return (f"POST /api/pauses/{pid}/resume HTTP/1.1\r\nHost: 127.0.0.1:{self.port}\r\n"
+                f"Authorization: Bearer {self.token}\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode() + body
+
+    def send(self, req: bytes) -> float:
+        """Send req; the time just before the send; raises unless 200."""
+        t0 = time.monotonic()
+        self.sock.sendall(req)
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            got = self.sock.recv(65536)
+            if not got:
+                raise RuntimeError("the server closed the resume connection")
+            buf += got
+        head, _, rest = buf.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            k, _, v = line.partition(b":")
+            if k.strip().lower() == b"content-length":
+                length = int(v)
+        while len(rest) < length:
+            rest += self.sock.recv(65536)
+        if not head.startswith(b"HTTP/1.1 200"):
+            raise RuntimeError(f"resume over HTTP: {head[:40]!r} {rest[:200]!r}")
+        return t0
+
+
+def trace_env(work: Path) -> dict:
+    """LD_PRELOAD of bench/serve_phases/trace.c (built here with cc)."""
+    so, logs = work / "trace.so", work / "trace"
+    logs.mkdir()
+    subprocess.run(["cc", "-O2", "-shared", "-fPIC", "-o", str(so),
+                    str(Path(__file__).parent / "serve_phases" / "trace.c"), "-ldl"], check=True)
+    return {"LD_PRELOAD": str(so), "LPTRACE_DIR": str(logs)}
+
+
+def phases(logs: Path, srv_pid: int, py_pid: int, http: list, got: dict) -> dict:
+    """Where each HTTP round trip went, from trace.c's lines: (label,
+    process, call) marks in order, each taken as the first after the last."""
+    lines = {}
+    for f in logs.glob("*.log"):
+        pid = int(f.stem)
+        for line in f.read_text().splitlines():
+            t, _, call, name = line.split(" ", 3)
+            lines.setdefault((pid, call), []).append((float(t), name))
+    marks = [("server read the request", srv_pid, "recv", False),
+             ("the server links the command", srv_pid, "linkat", True),
+             ("paused process opened it", py_pid, "open", True),
+             ("final pause file published", py_pid, "renameat", True)]
+    steps: dict[str, list] = {}
+    for idx, pause_id, t0 in http:
+        last, prev, ok = t0, "request sent", True
+        for label, pid, call, named in marks:
+            at = next((t for t, name in lines.get((pid, call), [])
+                       if t >= last and (not named or pause_id in name)), None)
+            if at is None:
+                ok = False
+                break
+            steps.setdefault(f"{prev} -> {label}", []).append(at - last)
+            last, prev = at, label
+        if ok:
+            steps.setdefault(f"{prev} -> the test has the decision", []).append(got[idx] - last)
+            reply = next((t for t, _ in lines.get((srv_pid, "sendmsg"), []) if t >= t0), None)
+            if reply is not None:
+                steps.setdefault("(request sent -> the server sent its 200)", []).append(
+                    reply - t0)
+    return {k: summary(v) for k, v in steps.items()}
+
+
+def run(n: int, clients: int, work: Path, soak: float = 0.0, trace: bool = False) -> dict:
+    """One pytest session of n pauses (or soak seconds of them), resumed
+    alternately over HTTP and by the CLI, with `clients` event-stream
+    clients connected (0: none). trace: the phases of each HTTP round trip
+    (trace.c in the server and the paused process)."""
+    work.mkdir()
     pd = work / "pd"
     env = dict(os.environ, PYTEST_LIVE_PAUSE_DIR=str(pd))
+    tenv = trace_env(work) if trace else {}
     srv = subprocess.Popen([CLI, "serve", "--port", "0", "--json", "--pause-dir", str(pd)],
-                           stdout=subprocess.PIPE, text=True)
+                           stdout=subprocess.PIPE, text=True, env=dict(os.environ, **tenv))
     info = json.loads(srv.stdout.readline())
     port, token = info["port"], info["token"]
-    streams = [Stream(port, token) for _ in range(clients)]
-    for s in streams:
-        s.start()
+    streams = Clients(port, token, clients, work) if clients else None
     rss_connected = rss_kib(srv.pid)
     (work / "test_bench.py").write_text(TEST)
     times = work / "times.txt"
     t_start = time.time()
     env.update(LP_N=str(0 if soak else n), LP_UNTIL=repr(t_start + soak), LP_TIMES=str(times))
     py = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "test_bench.py"], cwd=work, env=env,
+                           "test_bench.py"], cwd=work, env=dict(env, **tenv),
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     sent: dict[int, tuple[str, float]] = {}
+    ids: dict[int, str] = {}
     seen: set = set()
+    # the driver finds each pause by polling the listing (the same with and
+    # without event clients); it is idle by the time the resume is sent
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+    hdrs = {"Host": f"127.0.0.1:{port}", "Authorization": f"Bearer {token}"}
+    resumer = Resumer(port, token)
     i = 0
     while py.poll() is None:
-        pause = streams[0].wait_pause(seen, 1.0)
-        if pause is None:
+        try:
+            conn.request("GET", "/api/pauses", headers=hdrs)
+            listed = json.loads(conn.getresponse().read())["pauses"]
+        except (http.client.HTTPException, ConnectionError):
+            conn.close()  # closed while idle (30 s): a new one
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
             continue
-        pid = pause["pause_id"]
+        fresh = [p for p in listed if p["pause_id"] not in seen]
+        if not fresh:
+            time.sleep(0.002)
+            continue
+        pid = fresh[0]["pause_id"]
         seen.add(pid)
-        idx = int(pause["task"].split()[-1])
-        # let the paused process reach its wait (the banner is printed by then)
+        idx = int(fresh[0]["task"].split()[-1])
+        ids[idx] = pid
+        # let the paused process reach its wait and the event clients go idle
         time.sleep(0.02)
         if i % 2 == 0:
-            body = json.dumps({"result": True, "reason": "http"})
-            t0 = time.monotonic()
-            conn.request("POST", f"/api/pauses/{pid}/resume", body=body, headers={
-                "Host": f"127.0.0.1:{port}", "Authorization": f"Bearer {token}",
-                "Content-Type": "application/json"})
-            r = conn.getresponse()
-            r.read()
-            if r.status != 200:
-                raise RuntimeError(f"resume over HTTP: {r.status}")
-            sent[idx] = ("http", t0)
+            sent[idx] = ("http", resumer.send(resumer.request(pid)))
         else:
             t0 = time.monotonic()
             subprocess.run([CLI, "resume", pid, "--result", "true", "--pause-dir", str(pd)],
@@ -217,35 +380,33 @@ def run(n: int, clients: int, work: Path, soak: float = 0.0) -> dict:
     rt = {"http": [], "cli": []}
     for k, (how, t0) in sent.items():
         rt[how].append(got[k] - t0)
-    # every client: the run_ended event is the feed's last
-    lat = []
-    for s in streams:
-        with s.cond:
-            s.cond.wait_for(lambda: any(e[1] == "run_ended" for e in s.events), 30)
-    last_seq = max(e[0] for s in streams for e in s.events)
-    problems = {}
-    for k, s in enumerate(streams):
-        why = delivered(s, seen, last_seq)
-        if why:
-            problems[k] = why + (f" ({s.error})" if s.error else "")
-        with s.cond:
-            lat += [at - data["created_at"] for _, name, at, data in s.events
+    out = {"pauses": len(seen), "clients": clients, "seconds": round(elapsed, 1),
+           "http_resume_round_trip": summary(rt["http"]),
+           "cli_resume_round_trip": summary(rt["cli"])}
+    out["http_vs_cli_p50"] = round(out["cli_resume_round_trip"]["p50_ms"] /
+                                   out["http_resume_round_trip"]["p50_ms"], 2)
+    if trace:
+        over_http = [(k, ids[k], t0) for k, (how, t0) in sent.items() if how == "http"]
+        out["http_phases"] = phases(Path(tenv["LPTRACE_DIR"]), info["pid"], py.pid, over_http,
+                                    got)
+    if streams:
+        events = streams.finish()
+        last_seq = max(e[0] for s in events for e in s)
+        problems, lat = {}, []
+        for k, s in enumerate(events):
+            why = delivered(s, seen, last_seq)
+            if why:
+                problems[k] = why
+            lat += [at - data["created_at"] for _, name, at, data in s
                     if name == "pause_created"]
+        out.update({"events_per_client": last_seq, "event_latency": summary(lat),
+                    "every_event_delivered": not problems and len(seen) > 0,
+                    "delivery_problems": problems})
     rss_end = rss_kib(srv.pid)
     srv.terminate()
     srv.wait(30)
-    out = {"pauses": len(seen), "clients": clients, "seconds": round(elapsed, 1),
-           "events_per_client": last_seq,
-           "http_resume_round_trip": summary(rt["http"]),
-           "cli_resume_round_trip": summary(rt["cli"]),
-           "event_latency": summary(lat),
-           "serve_rss_kib": {"connected": rss_connected["VmRSS"], "end": rss_end["VmRSS"]},
-           "serve_peak_rss_kib": rss_end["VmHWM"],
-           "every_event_delivered": not problems and len(seen) > 0,
-           "delivery_problems": problems,
-           "loadavg": os.getloadavg()}
-    out["http_vs_cli_p50"] = round(out["cli_resume_round_trip"]["p50_ms"] /
-                                   out["http_resume_round_trip"]["p50_ms"], 2)
+    out.update({"serve_rss_kib": {"connected": rss_connected["VmRSS"], "end": rss_end["VmRSS"]},
+                "serve_peak_rss_kib": rss_end["VmHWM"], "loadavg": os.getloadavg()})
     return out
 
 
@@ -333,13 +494,21 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="a few pauses, 5 clients")
     ap.add_argument("--pauses", type=int, help="pauses (default 200; 6 with --quick)")
-    ap.add_argument("--clients", type=int, help="event clients (default 50; 5 with --quick)")
+    ap.add_argument("--clients", type=int,
+                    help="event clients (default 50; 5 with --quick; 0: the no-client run only)")
     ap.add_argument("--soak", type=float, default=0.0, metavar="SECONDS",
                     help="pause again and again for this long instead of --pauses")
     ap.add_argument("--scale", type=int, default=0, metavar="RUNS",
                     help="time the list routes with this many finished runs")
+    ap.add_argument("--phases", action="store_true",
+                    help="also say where each HTTP round trip went (an LD_PRELOAD shim, "
+                         "bench/serve_phases/trace.c, built with cc)")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--event-clients", help=argparse.SUPPRESS)  # PORT:TOKEN:N:OUT (internal)
     a = ap.parse_args()
+    if a.event_clients:
+        port, token, n, out = a.event_clients.split(":", 3)
+        return event_clients(int(port), token, int(n), Path(out))
     if a.scale:
         with tempfile.TemporaryDirectory(prefix="lp-bench-serve-scale-") as d:
             res = scale(a.scale, Path(d))
@@ -349,14 +518,24 @@ def main() -> int:
             a.out.write_text(text + "\n")
         return 0
     n = a.pauses or (6 if a.quick else 200)
-    c = a.clients or (5 if a.quick else 50)
+    c = a.clients if a.clients is not None else (5 if a.quick else 50)
     with tempfile.TemporaryDirectory(prefix="lp-bench-serve-") as d:
-        res = run(n, c, Path(d), a.soak)
+        if a.soak:
+            res = run(n, c, Path(d) / "soak", a.soak)
+            ok = res["every_event_delivered"]
+        else:
+            # the round trip with no event client, then with c of them:
+            # the second measures the resume while the server and the
+            # clients' process fan its pause_ended out
+            res = {"no_clients": run(n, 0, Path(d) / "none", trace=a.phases)}
+            if c:
+                res[f"{c}_clients"] = run(n, c, Path(d) / "clients", trace=a.phases)
+            ok = all(r.get("every_event_delivered", True) for r in res.values())
     text = json.dumps(res, indent=1)
     print(text)
     if a.out:
         a.out.write_text(text + "\n")
-    return 0 if res["every_event_delivered"] else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

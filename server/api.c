@@ -14,7 +14,10 @@
 
 #include "serve.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdint.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -329,54 +332,268 @@ int srv_api_runs(srv *s, struct MHD_Connection *conn)
 
 /* ------------------------------------------------------- event stream */
 
+/*
+ * The frames, made once for every client. One thread (the reader)
+ * follows the runtime's change feed (lp_feed_next) and turns each event
+ * into its Server-Sent Events frame ("id", "event", "data" lines), once;
+ * the frame is kept, reference-counted, in a ring of the last SRV_FRAMES,
+ * and every /api/events connection sends that same buffer: a client's
+ * thread only waits for the ring's head to pass its position and copies
+ * bytes out, no JSON is copied or formatted per client. A client further
+ * behind than the ring (a Last-Event-ID of long ago) gets a frame made
+ * for it alone from the feed's own ring of LP_FEED_KEEP events.
+ */
+#define SRV_FRAMES 128 /* frames kept for clients a little behind */
+
+/* What srv_fanout_frame() says. */
+enum { SRV_FRAME_OK = 0, SRV_FRAME_NONE = 1, SRV_FRAME_STOP = 2, SRV_FRAME_ERROR = 3 };
+
+typedef struct srv_frame {
+	unsigned long long seq;
+	int refs; /* under the fan-out's mutex */
+	size_t len;
+	char text[];
+} srv_frame;
+
+struct srv_fanout {
+	srv *s;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	srv_frame *ring[SRV_FRAMES]; /* frame seq at ring[seq % SRV_FRAMES] */
+	unsigned long long head;     /* the last frame made (0: none) */
+	pthread_t reader;
+	int started;
+};
+
+/* The frame of one event: "id: <feed>.<seq>\nevent: <kind>\ndata: <json>\n\n". */
+static srv_frame *frame_make(const srv *s, const lp_feed_event *ev)
+{
+	const char *json = ev->json ? ev->json : "{}"; /* one line */
+	char head[256];
+	int n = snprintf(head, sizeof head, "id: %s.%llu\nevent: %s\ndata: ", lp_feed_name(s->feed),
+			 ev->seq, lp_feed_kind_name(ev->kind));
+	if (n < 0 || (size_t)n >= sizeof head)
+		return NULL;
+	size_t nj = strlen(json), len = (size_t)n + nj + 2;
+	srv_frame *f = malloc(sizeof *f + len + 1);
+	if (f == NULL)
+		return NULL;
+	f->seq = ev->seq;
+	f->refs = 1;
+	f->len = len;
+	memcpy(f->text, head, (size_t)n);
+	memcpy(f->text + n, json, nj);
+	memcpy(f->text + n + nj, "\n\n", 3);
+	return f;
+}
+
+/* With the mutex held. */
+static void frame_unref_locked(srv_frame *f)
+{
+	if (f && --f->refs == 0)
+		free(f);
+}
+
+static void srv_frame_release(srv *s, srv_frame *f)
+{
+	if (f == NULL)
+		return;
+	pthread_mutex_lock(&s->fan->mu);
+	frame_unref_locked(f);
+	pthread_mutex_unlock(&s->fan->mu);
+}
+
+static const char *srv_frame_text(const srv_frame *f, size_t *len)
+{
+	*len = f->len;
+	return f->text;
+}
+
+/* The reader: every event of the feed, as a frame, into the ring. A
+ * failure of the feed (out of memory, an unreadable directory) is tried
+ * again after a pause; the clients wait meanwhile. */
+static void *reader(void *arg)
+{
+	srv_fanout *fan = arg;
+	srv *s = fan->s;
+	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
+	hooks.wake_fd = s->wake_fd;
+	hooks.check = srv_stopping;
+	hooks.ud = s;
+	hooks.slice_ms = 200;
+	unsigned long long after = fan->head;
+	while (!srv_stopping(s)) {
+		lp_feed_event ev;
+		int rc = lp_feed_next(&ev, s->feed, after, SRV_KEEPALIVE_S, &hooks);
+		if (rc == LP_EWAITTIMEOUT || rc == LP_EINTR)
+			continue;
+		srv_frame *f = rc == LP_OK ? frame_make(s, &ev) : NULL;
+		lp_feed_event_clear(&ev);
+		if (f == NULL) {
+			struct timespec ts = {0, 200 * 1000000L};
+			nanosleep(&ts, NULL);
+			continue;
+		}
+		after = f->seq;
+		pthread_mutex_lock(&fan->mu);
+		frame_unref_locked(fan->ring[f->seq % SRV_FRAMES]);
+		fan->ring[f->seq % SRV_FRAMES] = f;
+		fan->head = f->seq;
+		pthread_cond_broadcast(&fan->cv);
+		pthread_mutex_unlock(&fan->mu);
+	}
+	pthread_mutex_lock(&fan->mu);
+	pthread_cond_broadcast(&fan->cv); /* the clients see `stopping` */
+	pthread_mutex_unlock(&fan->mu);
+	return NULL;
+}
+
+int srv_fanout_start(srv *s)
+{
+	srv_fanout *fan = calloc(1, sizeof *fan);
+	if (fan == NULL)
+		return -1;
+	fan->s = s;
+	fan->head = lp_feed_head(s->feed);
+	pthread_mutex_init(&fan->mu, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fan->cv, &ca);
+	pthread_condattr_destroy(&ca);
+	s->fan = fan;
+	if (pthread_create(&fan->reader, NULL, reader, fan) != 0) {
+		s->fan = NULL;
+		pthread_cond_destroy(&fan->cv);
+		pthread_mutex_destroy(&fan->mu);
+		free(fan);
+		return -1;
+	}
+	fan->started = 1;
+	return 0;
+}
+
+void srv_fanout_stop(srv *s)
+{
+	srv_fanout *fan = s->fan;
+	if (fan == NULL)
+		return;
+	if (fan->started)
+		pthread_join(fan->reader, NULL); /* `stopping` is set, wake_fd written */
+	for (size_t k = 0; k < SRV_FRAMES; k++)
+		frame_unref_locked(fan->ring[k]);
+	pthread_cond_destroy(&fan->cv);
+	pthread_mutex_destroy(&fan->mu);
+	free(fan);
+	s->fan = NULL;
+}
+
+/* A frame made for one client from the feed's ring: the event after
+ * `after`, which the fan-out's ring no longer holds. */
+static int frame_from_feed(srv *s, unsigned long long after, srv_frame **out)
+{
+	lp_feed_event ev;
+	int rc = lp_feed_next(&ev, s->feed, after, 0, NULL);
+	if (rc == LP_EWAITTIMEOUT)
+		return SRV_FRAME_NONE;
+	if (rc)
+		return SRV_FRAME_ERROR;
+	*out = frame_make(s, &ev);
+	lp_feed_event_clear(&ev);
+	return *out ? SRV_FRAME_OK : SRV_FRAME_ERROR;
+}
+
+/* Contract: the frame after position `after` in *out (a reference, for
+ * srv_frame_release), waiting up to `timeout` seconds for it:
+ * SRV_FRAME_OK; SRV_FRAME_NONE when none came in time; SRV_FRAME_STOP
+ * when the server stops; SRV_FRAME_ERROR when memory ran out. */
+static int srv_fanout_frame(srv *s, unsigned long long after, double timeout, srv_frame **out)
+{
+	srv_fanout *fan = s->fan;
+	*out = NULL;
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += (time_t)timeout;
+	until.tv_nsec += (long)((timeout - (double)(time_t)timeout) * 1e9);
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&fan->mu);
+	while (fan->head <= after) {
+		if (srv_stopping(s)) {
+			pthread_mutex_unlock(&fan->mu);
+			return SRV_FRAME_STOP;
+		}
+		/* in slices: a stop is seen within one */
+		struct timespec slice;
+		clock_gettime(CLOCK_MONOTONIC, &slice);
+		slice.tv_nsec += 200 * 1000000L;
+		if (slice.tv_nsec >= 1000000000L) {
+			slice.tv_sec++;
+			slice.tv_nsec -= 1000000000L;
+		}
+		int last = slice.tv_sec > until.tv_sec ||
+			   (slice.tv_sec == until.tv_sec && slice.tv_nsec >= until.tv_nsec);
+		int rc = pthread_cond_timedwait(&fan->cv, &fan->mu, last ? &until : &slice);
+		if (rc == ETIMEDOUT && last && fan->head <= after) {
+			pthread_mutex_unlock(&fan->mu);
+			return SRV_FRAME_NONE;
+		}
+	}
+	srv_frame *f = fan->ring[(after + 1) % SRV_FRAMES];
+	if (f && f->seq == after + 1) {
+		f->refs++;
+		*out = f;
+		pthread_mutex_unlock(&fan->mu);
+		return SRV_FRAME_OK;
+	}
+	pthread_mutex_unlock(&fan->mu);
+	return frame_from_feed(s, after, out); /* behind the ring */
+}
+
 typedef struct stream {
 	srv *s;
 	unsigned long long after; /* the last position sent */
-	buf out;                  /* formatted, not yet handed to the library */
-	size_t sent;
+	srv_frame *frame;         /* being sent (a reference), or NULL */
+	const char *text;         /* frame->text, or a constant */
+	size_t len, sent;
 } stream;
 
-/* The next chunk of the stream: an event ("id", "event", "data"), or a
- * keep-alive comment after SRV_KEEPALIVE_S without one. Blocks (the
- * daemon runs a thread per connection); ends when the server stops. */
+static const char stream_hello[] = "retry: 2000\n: pytest-live-pause events\n\n";
+static const char stream_keepalive[] = ": keep-alive\n\n";
+
+/* The next chunk of the stream: a frame, or a keep-alive comment after
+ * SRV_KEEPALIVE_S without one. Blocks (the daemon runs a thread per
+ * connection); ends when the server stops. */
 static ssize_t stream_read(void *cls, uint64_t pos, char *dst, size_t max)
 {
 	(void)pos;
 	stream *st = cls;
-	while (st->sent >= st->out.n) {
-		st->out.n = 0;
-		st->sent = 0;
-		if (st->out.oom || srv_stopping(st->s))
+	while (st->sent >= st->len) {
+		srv_frame_release(st->s, st->frame);
+		st->frame = NULL;
+		st->text = NULL;
+		st->len = st->sent = 0;
+		if (srv_stopping(st->s))
 			return MHD_CONTENT_READER_END_OF_STREAM;
-		lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
-		hooks.wake_fd = st->s->wake_fd;
-		hooks.check = srv_stopping;
-		hooks.ud = st->s;
-		hooks.slice_ms = 200;
-		lp_feed_event ev;
-		int rc = lp_feed_next(&ev, st->s->feed, st->after, SRV_KEEPALIVE_S, &hooks);
-		if (rc == LP_EWAITTIMEOUT) {
-			buf_str(&st->out, ": keep-alive\n\n");
-		} else if (rc == LP_OK) {
-			char head[256];
-			snprintf(head, sizeof head,
-				 "id: %s.%llu\nevent: %s\ndata: ", lp_feed_name(st->s->feed),
-				 ev.seq, lp_feed_kind_name(ev.kind));
-			buf_str(&st->out, head);
-			buf_str(&st->out, ev.json ? ev.json : "{}"); /* one line */
-			buf_str(&st->out, "\n\n");
-			st->after = ev.seq;
-			lp_feed_event_clear(&ev);
-		} else if (rc == LP_EINTR) {
+		int rc = srv_fanout_frame(st->s, st->after, SRV_KEEPALIVE_S, &st->frame);
+		if (rc == SRV_FRAME_NONE) {
+			st->text = stream_keepalive;
+			st->len = sizeof stream_keepalive - 1;
+		} else if (rc == SRV_FRAME_OK) {
+			st->text = srv_frame_text(st->frame, &st->len);
+			st->after = st->frame->seq;
+		} else if (rc == SRV_FRAME_STOP) {
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		} else {
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 		}
 	}
-	size_t n = st->out.n - st->sent;
+	size_t n = st->len - st->sent;
 	if (n > max)
 		n = max;
-	memcpy(dst, st->out.p + st->sent, n);
+	memcpy(dst, st->text + st->sent, n);
 	st->sent += n;
 	return (ssize_t)n;
 }
@@ -384,7 +601,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *dst, size_t max)
 static void stream_free(void *cls)
 {
 	stream *st = cls;
-	free(st->out.p);
+	srv_frame_release(st->s, st->frame);
 	free(st);
 }
 
@@ -415,7 +632,8 @@ int srv_api_events(srv *s, struct MHD_Connection *conn)
 		return srv_respond_error(conn, 500, "LP_ERROR", NULL, "out of memory");
 	st->s = s;
 	st->after = resume_position(s, conn);
-	buf_str(&st->out, "retry: 2000\n: pytest-live-pause events\n\n");
+	st->text = stream_hello;
+	st->len = sizeof stream_hello - 1;
 	struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
 								   stream_read, st, stream_free);
 	if (r == NULL) {

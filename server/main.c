@@ -321,6 +321,8 @@ int main(int argc, char **argv)
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)a.port);
 	else
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)a.port);
+	if (srv_fanout_start(s))
+		return fail(EXIT_ERROR, "cannot start the event stream's thread: out of memory");
 	MHD_set_panic_func(mhd_panic, NULL);
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 			 MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0) | (s->tls ? MHD_USE_TLS : 0);
@@ -337,6 +339,9 @@ int main(int argc, char **argv)
 		MHD_OPTION_NOTIFY_COMPLETED, srv_http_completed, s, MHD_OPTION_EXTERNAL_LOGGER,
 		mhd_log, NULL, MHD_OPTION_ARRAY, tls_opts, MHD_OPTION_END);
 	if (d == NULL) {
+		__atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+		if (write(wake[1], "x", 1) == 1)
+			srv_fanout_stop(s); /* else exit() ends its thread */
 		/* the port is the likely cause; bind() again to name it */
 		int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		int e = fd >= 0 && bind(fd, (struct sockaddr *)&ss,
@@ -395,6 +400,7 @@ int main(int argc, char **argv)
 		/* the event streams still see `stopping` within a slice */
 	}
 	MHD_stop_daemon(d);
+	srv_fanout_stop(s);
 	lp_feed_free(s->feed);
 	lp_store_free(s->store);
 	free(cert);

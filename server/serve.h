@@ -10,7 +10,9 @@
  *            cap) before it reaches a route, and the response headers
  *   route.c  which route a method and path name, and the request bodies
  *            (no libmicrohttpd: fuzzed by fuzz/fuzz_http_route.c)
- *   api.c    the JSON API and the event stream, on the runtime
+ *   api.c    the JSON API and the event stream, on the runtime (one
+ *            reader of the change feed makes each event's frame once for
+ *            every client)
  *   assets   the page (index.html, app.js, app.css) and openapi.json,
  *            compiled in (server_assets.c, generated in the build
  *            directory by server/embed.cmake)
@@ -30,6 +32,7 @@
 /* ------------------------------------------------------------ main.c */
 
 struct MHD_Connection;
+typedef struct srv_fanout srv_fanout;
 
 /* The server's state, made by main.c before the daemon starts and
  * read-only after (but `stopping`, set once by the signal thread). */
@@ -44,6 +47,7 @@ typedef struct srv {
 	int stopping;             /* atomic: set when SIGINT/SIGTERM came */
 	int wake_fd;              /* readable once stopping (O_NONBLOCK) */
 	lp_wait_hooks stop_hooks; /* check() = srv_stopping: waits end on a stop */
+	srv_fanout *fan;          /* the event stream's frames (api.c) */
 } srv;
 
 /* Whether the server is stopping (a wait hook: non-zero stops a wait). */
@@ -83,6 +87,12 @@ int srv_api_attachment(srv *s, struct MHD_Connection *conn, const char *pause_id
 		       const char *sha256);
 int srv_api_runs(srv *s, struct MHD_Connection *conn);
 int srv_api_events(srv *s, struct MHD_Connection *conn);
+/* The event stream's reader thread (one for every client): started once
+ * the feed is open, before the daemon; stopped after the daemon, once
+ * `stopping` is set and wake_fd written. 0, or -1 (out of memory, no
+ * thread). */
+int srv_fanout_start(srv *s);
+void srv_fanout_stop(srv *s);
 
 /* ----------------------------------------------------------- route.c */
 

@@ -633,6 +633,46 @@ def test_event_stream_reports_runs_and_pauses_and_resumes(serve, live, pytester,
     again.close()
 
 
+MANY_PAUSES = """
+from pytest_live_pause import checkpoint
+
+def test_many():
+    for i in range(80):
+        checkpoint(task=f"quick {i}", timeout=0)
+"""
+
+
+def test_every_client_gets_the_same_events_and_a_late_one_replays_them_all(serve, live,
+                                                                         pytester):
+    """More events (80 pauses: 162) than the server keeps ready-made frames
+    of (128): two live clients get the same ids, kinds and data, one by
+    one, consecutive; a client that comes back with the Last-Event-ID of
+    the run's start (older than those frames: served from the feed's own
+    ring) gets exactly the same sequence after it."""
+    srv = serve()
+    a, b = EventStream(srv), EventStream(srv)
+    pytester.makepyfile(test_many=MANY_PAUSES)
+    s = live("-s", "test_many.py")
+    seqs = {}
+    for name, es in (("a", a), ("b", b)):
+        got = []
+        while not got or got[-1]["event"] != "run_ended":
+            got.append(es.next())
+        seqs[name] = [(e["id"], e["event"], e["data"]) for e in got]
+        es.close()
+    assert s.finish()[0] == 0
+    assert seqs["a"] == seqs["b"]
+    ids = [int(i.rsplit(".", 1)[1]) for i, _, _ in seqs["a"]]
+    assert ids == list(range(ids[0], ids[0] + len(ids)))
+    kinds = [k for _, k, _ in seqs["a"]]
+    assert kinds.count("pause_created") == kinds.count("pause_ended") == 80
+    assert len(seqs["a"]) > 128 + 2
+    late = EventStream(srv, last_event_id=seqs["a"][0][0])
+    replay = [late.next() for _ in seqs["a"][1:]]
+    late.close()
+    assert [(e["id"], e["event"], e["data"]) for e in replay] == seqs["a"][1:]
+
+
 # ------------------------------------------------------------ one outcome
 
 
