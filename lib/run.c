@@ -378,6 +378,26 @@ int lp_run_checkpoint_mocked(lp_run *run, const char *nodeid, const char *task, 
 
 #define ABORTED_FILE "aborted.json"
 
+/* Read and parse the run's small JSON file `name` (aborted.json,
+ * progress.json: at most LP_CAP_RUN bytes, an object) from its directory
+ * run_fd; messages name <dir>/runs/<run_id>/<name>. LP_OK with *out set
+ * (lpj_free it); LP_ENOTFOUND when there is no such file, else as
+ * lpi_file_read() and lpj_parse_object() fail (*out NULL). */
+static int read_run_json(int run_fd, const char *store_path, const char *run_id, const char *name,
+			 lp_json **out)
+{
+	char label[PATH_MAX], *text;
+	size_t len;
+	*out = NULL;
+	snprintf(label, sizeof label, "%s/runs/%s/%s", store_path, run_id, name);
+	int rc = lpi_file_read(run_fd, name, LP_CAP_RUN, label, &text, &len);
+	if (rc)
+		return rc;
+	rc = lpj_parse_object(text, len, label, out);
+	free(text);
+	return rc;
+}
+
 int lp_run_abort(lp_run *run, const char *pause_id, const char *nodeid, const char *reason)
 {
 	if (run == NULL)
@@ -420,15 +440,8 @@ int lp_run_aborted(lp_run *run, char **nodeid, char **reason)
 				       : lpi_fail_errno(LP_ERROR, errno,
 							"cannot inspect %s/runs/%s/" ABORTED_FILE,
 							run->store->path, run->id);
-	char label[PATH_MAX], *text;
-	size_t len;
-	snprintf(label, sizeof label, "%s/runs/%s/" ABORTED_FILE, run->store->path, run->id);
-	int rc = lpi_file_read(run->fd, ABORTED_FILE, LP_CAP_RUN, label, &text, &len);
-	if (rc)
-		return rc;
 	lp_json *doc;
-	rc = lpj_parse_object(text, len, label, &doc);
-	free(text);
+	int rc = read_run_json(run->fd, run->store->path, run->id, ABORTED_FILE, &doc);
 	if (rc)
 		return rc;
 	const char *n = lpj_get_str(doc, "nodeid"), *r = lpj_get_str(doc, "reason");
@@ -492,16 +505,9 @@ int lp_run_progress_load(char **json, lp_store *store, const char *run_id)
 	int run_fd, rc = lpi_run_dirs_open(store, run_id, &run_fd);
 	if (rc)
 		return rc;
-	char label[PATH_MAX], *text;
-	size_t len;
-	snprintf(label, sizeof label, "%s/runs/%s/" PROGRESS_FILE, store->path, run_id);
-	rc = lpi_file_read(run_fd, PROGRESS_FILE, LP_CAP_RUN, label, &text, &len);
-	close(run_fd);
-	if (rc)
-		return rc;
 	lp_json *doc;
-	rc = lpj_parse_object(text, len, label, &doc);
-	free(text);
+	rc = read_run_json(run_fd, store->path, run_id, PROGRESS_FILE, &doc);
+	close(run_fd);
 	if (rc)
 		return rc;
 	/* only the fields of the protocol, of their types: nothing else of
