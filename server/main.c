@@ -400,6 +400,7 @@ int main(int argc, char **argv)
 		/* the event streams still see `stopping` within a slice */
 	}
 	MHD_stop_daemon(d);
+	srv_api_drain();
 	srv_fanout_stop(s);
 	lp_feed_free(s->feed);
 	lp_store_free(s->store);

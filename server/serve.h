@@ -93,6 +93,9 @@ int srv_api_events(srv *s, struct MHD_Connection *conn);
  * thread). */
 int srv_fanout_start(srv *s);
 void srv_fanout_stop(srv *s);
+/* Wait (at most 10 s) for the streamed listings' threads to end: after
+ * the daemon stopped, before the store is freed. */
+void srv_api_drain(void);
 
 /* ----------------------------------------------------------- route.c */
 

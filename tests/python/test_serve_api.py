@@ -673,6 +673,39 @@ def test_every_client_gets_the_same_events_and_a_late_one_replays_them_all(serve
     assert [(e["id"], e["event"], e["data"]) for e in replay] == seqs["a"][1:]
 
 
+def test_listings_of_every_state_are_streamed_and_equal_the_cli(serve, live, pytester, cli):
+    """?all=1 and /api/runs grow with the history, so they are sent as they
+    are read (chunked, no Content-Length), here past the pipe's 64 KiB and
+    several 32 KiB blocks: the same objects as `ls -a --json` and `runs -a
+    --json`, whole. A client that leaves after the first bytes stops its
+    listing, and the server goes on (and stops cleanly: the fixture)."""
+    import http.client
+
+    srv = serve()
+    pytester.makepyfile(test_many=MANY_PAUSES)
+    assert live("-s", "test_many.py").finish()[0] == 0
+    r = srv.get("/api/pauses?all=1")
+    assert r.status == 200 and r.headers["Transfer-Encoding"] == "chunked", r.headers
+    assert r.headers["Content-Length"] is None and len(r.body) > 80 * 1024, len(r.body)
+    ls = [json.loads(line) for line in cli("ls", "-a", "--json").stdout.splitlines()]
+    assert len(ls) == 80 and r.json() == {"pauses": ls}
+    r = srv.get("/api/runs")
+    assert r.status == 200 and r.headers["Transfer-Encoding"] == "chunked", r.headers
+    runs = [json.loads(line) for line in cli("runs", "-a", "--json").stdout.splitlines()]
+    assert r.json() == {"runs": runs} and len(runs) == 1
+    # the pending listing is as many as are paused now: built, with its length
+    r = srv.get("/api/pauses")
+    assert r.json() == {"pauses": []} and r.headers["Content-Length"] == str(len(r.body))
+    for _ in range(3):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=WAIT)
+        conn.request("GET", "/api/pauses?all=1", headers={
+            "Host": srv.host, "Authorization": f"Bearer {srv.token}"})
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.read(100).startswith(b'{"pauses":[')
+        conn.close()
+    assert srv.get("/api/pauses?all=1").json() == {"pauses": ls}
+
+
 # ------------------------------------------------------------ one outcome
 
 
