@@ -294,7 +294,8 @@ def phases(logs: Path, srv_pid: int, py_pid: int, http: list, got: dict) -> dict
     marks = [("server read the request", srv_pid, "recv", False),
              ("the server links the command", srv_pid, "linkat", True),
              ("paused process opened it", py_pid, "open", True),
-             ("final pause file published", py_pid, "renameat", True)]
+             ("it renames its final pause file over the pending one", py_pid, "renameat", True),
+             ("that rename(2) returned", py_pid, "renamed", True)]
     steps: dict[str, list] = {}
     for idx, pause_id, t0 in http:
         last, prev, ok = t0, "request sent", True

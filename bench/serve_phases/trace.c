@@ -7,7 +7,9 @@
  *   linkat   the server starts to link the command file (the claim;
  *            the paused process may see it before linkat returns)
  *   open     a process opened a command file (the paused one: its take)
- *   renameat a pause file published (the paused one: the final state)
+ *   renameat a process starts to rename a pause file into place (the
+ *            paused one: its final state over the pending one), and
+ *   renamed  when that call returned
  *   sendmsg  the server sent a response
  * Each line: "<seconds> <tid> <call> <name>".
  */
@@ -61,9 +63,11 @@ int linkat(int a, const char *o, int b, const char *n, int fl)
 int renameat(int a, const char *o, int b, const char *n)
 {
 	REAL(renameat);
-	int r = real_renameat(a, o, b, n);
-	if (r == 0 && strstr(n, ".json"))
+	if (strstr(n, ".json"))
 		note("renameat", n);
+	int r = real_renameat(a, o, b, n);
+	if (strstr(n, ".json"))
+		note("renamed", n);
 	return r;
 }
 
