@@ -1,16 +1,25 @@
 """The server's figures (issue 14, point 6), side by side in one run:
 
-  HTTP resume round trip   request sent (time.monotonic() in the driver,
-                           just before the POST) -> the test has the
-                           decision (time.monotonic() in the test right
-                           after checkpoint() returns); the same run
-                           alternates HTTP and CLI resumes, so the CLI
-                           round trip (just before the `resume` process is
-                           spawned -> the decision) is measured beside it.
+  HTTP resume round trip   request sent (time.monotonic() just before the
+                           send(2) of a request built beforehand, on a
+                           keep-alive socket) -> the test has the decision
+                           (time.monotonic() in the test right after
+                           checkpoint() returns); each run alternates HTTP
+                           and CLI resumes, so the CLI round trip (just
+                           before the `resume` process is spawned -> the
+                           decision) is measured beside it. Two runs: with
+                           no event client, then with C of them connected
+                           (the second measures the resume while its
+                           pause_ended is fanned out to C streams).
   event latency            pause written (the pause file's created_at,
                            time.time() in the paused process) -> the
-                           pause_created event read by each of C clients of
-                           /api/events (time.time() in the client thread).
+                           pause_created event received by each of C
+                           clients of /api/events (time.time() at the
+                           recv(2) that completed it). The C clients run in
+                           a process of their own, on one thread (a
+                           selector; parsed after the run), not as threads
+                           of the driver: its resume and their reads must
+                           not share one interpreter lock or wait for it.
   serve's peak RSS         VmHWM of the server with C clients connected
                            (and VmRSS after the clients connected and at
                            the end, to see a leak in a soak).
@@ -18,8 +27,15 @@
                            first event to the last one of the feed (no gap,
                            no repeat), and it saw pause_created and
                            pause_ended of every pause of the run.
+  --phases                 where each HTTP round trip went: an LD_PRELOAD
+                           shim (serve_phases/trace.c, built with cc) in
+                           the server and the paused process timestamps
+                           the request's recv(2), the command's linkat(2),
+                           the paused process's open(2) of it, its
+                           rename(2) of the final pause file (start and
+                           return) and the server's reply.
 
-    python bench/scenario_serve.py [--quick] [--pauses N] [--clients C] [--out FILE]
+    python bench/scenario_serve.py [--quick] [--pauses N] [--clients C] [--phases] [--out FILE]
     python bench/scenario_serve.py --soak 600 --clients 50 [--out FILE]
     python bench/scenario_serve.py --scale 10000 [--out FILE]
 
@@ -47,7 +63,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -320,16 +335,32 @@ def run(n: int, clients: int, work: Path, soak: float = 0.0, trace: bool = False
     """One pytest session of n pauses (or soak seconds of them), resumed
     alternately over HTTP and by the CLI, with `clients` event-stream
     clients connected (0: none). trace: the phases of each HTTP round trip
-    (trace.c in the server and the paused process)."""
+    (trace.c in the server and the paused process). The processes it
+    started are killed if it fails."""
+    procs: list[subprocess.Popen] = []
+    try:
+        return _run(n, clients, work, soak, trace, procs)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
+def _run(n: int, clients: int, work: Path, soak: float, trace: bool,
+         procs: list) -> dict:
     work.mkdir()
     pd = work / "pd"
     env = dict(os.environ, PYTEST_LIVE_PAUSE_DIR=str(pd))
     tenv = trace_env(work) if trace else {}
     srv = subprocess.Popen([CLI, "serve", "--port", "0", "--json", "--pause-dir", str(pd)],
                            stdout=subprocess.PIPE, text=True, env=dict(os.environ, **tenv))
+    procs.append(srv)
     info = json.loads(srv.stdout.readline())
     port, token = info["port"], info["token"]
     streams = Clients(port, token, clients, work) if clients else None
+    if streams:
+        procs.append(streams.proc)
     rss_connected = rss_kib(srv.pid)
     (work / "test_bench.py").write_text(TEST)
     times = work / "times.txt"
@@ -338,6 +369,7 @@ def run(n: int, clients: int, work: Path, soak: float = 0.0, trace: bool = False
     py = subprocess.Popen([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                            "test_bench.py"], cwd=work, env=dict(env, **tenv),
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    procs.append(py)
     sent: dict[int, tuple[str, float]] = {}
     ids: dict[int, str] = {}
     seen: set = set()
