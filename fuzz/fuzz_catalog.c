@@ -106,6 +106,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strcmp(counts->pauses[k].run_id, cat->pauses[k].run_id) ||
 		    strcmp(counts->pauses[k].kind, cat->pauses[k].kind))
 			abort();
+	for (size_t k = 0; k < cat->nends; k++) /* and the same ends, copied out of the text */
+		if (strcmp(counts->ends[k].run_id, cat->ends[k].run_id) ||
+		    strcmp(counts->ends[k].hostname, cat->ends[k].hostname) ||
+		    strcmp(counts->ends[k].cwd, cat->ends[k].cwd) ||
+		    counts->ends[k].pid != cat->ends[k].pid ||
+		    counts->ends[k].exitstatus != cat->ends[k].exitstatus ||
+		    memcmp(&counts->ends[k].started_at, &cat->ends[k].started_at, sizeof(double)) ||
+		    memcmp(&counts->ends[k].ended_at, &cat->ends[k].ended_at, sizeof(double)))
+			abort();
+	for (size_t k = 0; k < cat->nruns; k++)
+		if (strcmp(counts->runs[k], cat->runs[k]))
+			abort();
 	lpi_catalog_free(counts);
 	if (runs == NULL)
 		abort(); /* both accept the same headers */

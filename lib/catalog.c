@@ -733,18 +733,31 @@ const lp_catalog_end *lpi_catalog_find_end(const lpi_catalog *cat, const char *r
 
 enum { PARSE_FULL, PARSE_RUNS, PARSE_COUNTS };
 static int parse(char *text, size_t len, int mode, lpi_catalog **out);
+static int parse_counts(const char *text, size_t len, lpi_catalog **out);
 
 static int load(lp_store *store, int mode, lpi_catalog **out)
 {
 	*out = NULL;
 	char label[PATH_MAX];
 	snprintf(label, sizeof label, "%s/%s", store->path, CATALOG_NAME);
-	char *text;
 	size_t len;
-	int rc = lpi_file_read(store->fd, CATALOG_NAME, CATALOG_CAP, label, &text, &len);
-	if (rc)
-		return rc; /* LP_ENOTFOUND: no catalog (an older layout) */
-	rc = parse(text, len, mode, out);
+	int rc;
+	if (mode == PARSE_COUNTS) {
+		/* mapped, not read: the counts pass copies what it keeps (see
+		 * parse_counts), so the 4 MB of 10,000 runs cost no fresh pages */
+		const char *map;
+		rc = lpi_file_map(store->fd, CATALOG_NAME, CATALOG_CAP, label, &map, &len);
+		if (rc)
+			return rc; /* LP_ENOTFOUND: no catalog (an older layout) */
+		rc = parse_counts(map, len, out);
+		lpi_file_unmap(map, len);
+	} else {
+		char *text;
+		rc = lpi_file_read(store->fd, CATALOG_NAME, CATALOG_CAP, label, &text, &len);
+		if (rc)
+			return rc;
+		rc = parse(text, len, mode, out);
+	}
 	if (rc == LP_ENOTFOUND)
 		return lpi_fail(LP_ENOTFOUND, "%s is not a catalog of this version", label);
 	return rc;
@@ -772,7 +785,9 @@ int lpi_catalog_parse(char *text, size_t len, lpi_catalog **out)
 
 int lpi_catalog_parse_counts(char *text, size_t len, lpi_catalog **out)
 {
-	return parse(text, len, PARSE_COUNTS, out);
+	int rc = parse_counts(text, len, out);
+	free(text);
+	return rc;
 }
 
 int lpi_catalog_parse_runs(char *text, size_t len, lpi_catalog **out)
@@ -780,8 +795,9 @@ int lpi_catalog_parse_runs(char *text, size_t len, lpi_catalog **out)
 	return parse(text, len, PARSE_RUNS, out);
 }
 
-/* The lines of a catalog; with runs_only, the "R" lines alone (a "P"
- * line is skipped on its first byte: the cheap pass of "ls"). */
+/* The lines of a catalog, split in place (PARSE_FULL); with PARSE_RUNS,
+ * the "R" lines alone (a "P" line is skipped on its first byte: the cheap
+ * pass of "ls"). The counts pass is parse_counts. */
 static int parse(char *text, size_t len, int mode, lpi_catalog **out)
 {
 	*out = NULL;
@@ -820,14 +836,11 @@ static int parse(char *text, size_t len, int mode, lpi_catalog **out)
 		}
 		*lf = '\0';
 		char *f[P_FIELDS];
-		/* the counts pass splits a "P" line's first 8 fields only (an
-		 * escaped first byte is split as the full parse does) */
-		int head = mode == PARSE_COUNTS && (line[0] == 'P' || line[0] == '\\');
-		int n = split_line(line, f, head ? 8 : P_FIELDS, P_FIELDS);
+		int n = split_line(line, f, P_FIELDS, P_FIELDS);
 		if (n == 2 && strcmp(f[0], "R") == 0 && lpi_run_id_validate(f[1]) == LP_OK)
 			rc = keep_run(cat, f[1], &rcap);
 		else if (n == P_FIELDS && strcmp(f[0], "P") == 0)
-			rc = keep_pause(cat, f, &pcap, head);
+			rc = keep_pause(cat, f, &pcap, 0);
 		else if (n == E_FIELDS && strcmp(f[0], "E") == 0)
 			rc = keep_end(cat, f, &ecap);
 		/* anything else: a later version's line, skipped */
@@ -849,6 +862,122 @@ static int parse(char *text, size_t len, int mode, lpi_catalog **out)
 	return LP_OK;
 }
 
+/* Copies of the strings the counts pass keeps, in chunks that never move
+ * (a kept pointer stays valid), freed with the catalog. NULL: memory. */
+typedef struct arena_chunk {
+	struct arena_chunk *next;
+	size_t used, cap;
+	char data[];
+} arena_chunk;
+
+static char *arena_dup(lpi_catalog *cat, const char *s)
+{
+	size_t n = strlen(s) + 1;
+	arena_chunk *c = cat->arena;
+	if (c == NULL || c->cap - c->used < n) {
+		size_t cap = n > 65536 ? n : 65536;
+		arena_chunk *nc = malloc(sizeof *nc + cap);
+		if (nc == NULL)
+			return NULL;
+		nc->next = c;
+		nc->used = 0;
+		nc->cap = cap;
+		cat->arena = c = nc;
+	}
+	char *p = memcpy(c->data + c->used, s, n);
+	c->used += n;
+	return p;
+}
+
+/*
+ * Contract: the counts pass (PARSE_COUNTS) over len bytes of a catalog's
+ * text that it never writes (a read-only mapping): each line is copied
+ * into a scratch buffer and cut there exactly as parse() cuts it in place,
+ * the same lines are kept by the same rules (keep_run, keep_pause head
+ * only, keep_end), and the strings kept are copied into the catalog's
+ * arena: a pause's id (its status and kind then point to the constant
+ * names), a run's id, an end's id, host and cwd. LP_ENOTFOUND without
+ * the header of version 1.
+ */
+static int parse_counts(const char *text, size_t len, lpi_catalog **out)
+{
+	*out = NULL;
+	size_t hlen = strlen(CATALOG_HEADER);
+	if (text == NULL || len < hlen || memcmp(text, CATALOG_HEADER, hlen) != 0)
+		return LP_ENOTFOUND;
+	lpi_catalog *cat = calloc(1, sizeof *cat);
+	size_t scap = 4096;
+	char *scratch = malloc(scap);
+	if (cat == NULL || scratch == NULL) {
+		free(cat);
+		free(scratch);
+		return lpi_fail(LP_ERROR, "out of memory");
+	}
+	int rc = LP_OK;
+	size_t rcap = 0, pcap = 0, ecap = 0;
+	const char *line = text + hlen, *stop = text + len;
+	while (!rc && line < stop) {
+		const char *lf = memchr(line, '\n', (size_t)(stop - line));
+		if (lf == NULL)
+			break; /* a line still being written, or cut: not a fact */
+		size_t n = (size_t)(lf - line);
+		if (n + 1 > scap) {
+			while (n + 1 > scap)
+				scap *= 2;
+			char *grown = realloc(scratch, scap);
+			if (grown == NULL) {
+				rc = lpi_fail(LP_ERROR, "out of memory");
+				break;
+			}
+			scratch = grown;
+		}
+		memcpy(scratch, line, n);
+		scratch[n] = '\0';
+		line = lf + 1;
+		char *f[P_FIELDS];
+		int head = scratch[0] == 'P' || scratch[0] == '\\';
+		int nf = split_line(scratch, f, head ? 8 : P_FIELDS, P_FIELDS);
+		if (nf == 2 && strcmp(f[0], "R") == 0 && lpi_run_id_validate(f[1]) == LP_OK) {
+			char *id = arena_dup(cat, f[1]);
+			rc = id ? keep_run(cat, id, &rcap) : lpi_fail(LP_ERROR, "out of memory");
+		} else if (nf == P_FIELDS && strcmp(f[0], "P") == 0) {
+			size_t had = cat->npauses;
+			rc = keep_pause(cat, f, &pcap, head);
+			if (!rc && cat->npauses > had) {
+				lpi_catalog_pause *rec = &cat->pauses[had];
+				lp_kind kind = LP_KIND_FAILURE;
+				(void)lp_kind_parse(f[3], &kind); /* keep_pause checked it */
+				rec->status = lp_state_name(rec->state);
+				rec->kind = lp_kind_name(kind);
+				if ((rec->pause_id = arena_dup(cat, f[1])) == NULL)
+					rc = lpi_fail(LP_ERROR, "out of memory");
+			}
+		} else if (nf == E_FIELDS && strcmp(f[0], "E") == 0) {
+			size_t had = cat->nends;
+			rc = keep_end(cat, f, &ecap);
+			if (!rc && cat->nends > had) {
+				lp_catalog_end *rec = &cat->ends[had];
+				if ((rec->run_id = arena_dup(cat, f[1])) == NULL ||
+				    (rec->hostname = arena_dup(cat, f[6])) == NULL ||
+				    (rec->cwd = arena_dup(cat, f[7])) == NULL)
+					rc = lpi_fail(LP_ERROR, "out of memory");
+			}
+		}
+		/* anything else: a later version's line, skipped */
+	}
+	free(scratch);
+	if (!rc)
+		rc = index_runs(cat);
+	if (!rc)
+		rc = index_ends(cat);
+	if (rc) {
+		lpi_catalog_free(cat);
+		return rc;
+	}
+	*out = cat;
+	return LP_OK;
+}
+
 void lpi_catalog_free(lpi_catalog *cat)
 {
 	if (cat == NULL)
@@ -860,6 +989,10 @@ void lpi_catalog_free(lpi_catalog *cat)
 	free(cat->ends);
 	free(cat->end_set);
 	free(cat->text);
+	for (arena_chunk *c = cat->arena, *next; c != NULL; c = next) {
+		next = c->next;
+		free(c);
+	}
 	free(cat);
 }
 

@@ -13,9 +13,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -610,12 +612,28 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, 
 	return LP_OK;
 }
 
-int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, char **out,
-		  size_t *len)
+void lpi_populate(void *p, size_t n)
 {
-	*out = NULL;
-	if (len)
-		*len = 0;
+#ifdef MADV_POPULATE_WRITE
+	if (n < LPI_POPULATE_MIN)
+		return;
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), a = (uintptr_t)p, b = a + n;
+	a = (a + page - 1) & ~(page - 1);
+	b &= ~(page - 1);
+	if (b > a)
+		(void)madvise((void *)a, b - a, MADV_POPULATE_WRITE); /* advice: may fail */
+#else
+	(void)p;
+	(void)n;
+#endif
+}
+
+/* Open a regular file for lpi_file_read and lpi_file_map: never through
+ * a symlink, never a FIFO, never one that fails the trust rule, none over
+ * cap bytes. LP_OK with *fd open and *st its status. */
+static int open_checked(int dirfd, const char *name, size_t cap, const char *label, int *fd_out,
+			struct stat *st)
+{
 	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
 		int e = errno;
@@ -628,13 +646,12 @@ int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, ch
 		errno = e; /* kept for callers that retry transient errors (claim.c) */
 		return LP_ERROR;
 	}
-	struct stat st;
-	if (fstat(fd, &st) < 0) {
+	if (fstat(fd, st) < 0) {
 		int e = errno;
 		close(fd);
 		return lpi_fail_errno(LP_ERROR, e, "cannot read %s", label);
 	}
-	if (!S_ISREG(st.st_mode)) {
+	if (!S_ISREG(st->st_mode)) {
 		close(fd);
 		return lpi_fail(LP_EUNSAFE, "%s is not a regular file; refusing it", label);
 	}
@@ -643,11 +660,56 @@ int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, ch
 		close(fd);
 		return trc;
 	}
-	if ((size_t)st.st_size > cap) {
+	if ((size_t)st->st_size > cap) {
 		close(fd);
 		return lpi_fail(LP_EBADCMD, "%s is %lld bytes, over the limit of %zu bytes", label,
-				(long long)st.st_size, cap);
+				(long long)st->st_size, cap);
 	}
+	*fd_out = fd;
+	return LP_OK;
+}
+
+int lpi_file_map(int dirfd, const char *name, size_t cap, const char *label, const char **out,
+		 size_t *len)
+{
+	*out = NULL;
+	*len = 0;
+	int fd;
+	struct stat st;
+	int rc = open_checked(dirfd, name, cap, label, &fd, &st);
+	if (rc)
+		return rc;
+	if (st.st_size == 0) {
+		close(fd);
+		return LP_OK; /* nothing to map */
+	}
+	void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	int e = errno;
+	close(fd);
+	if (p == MAP_FAILED)
+		return lpi_fail_errno(LP_ERROR, e, "cannot read %s", label);
+	*out = p;
+	*len = (size_t)st.st_size;
+	return LP_OK;
+}
+
+void lpi_file_unmap(const char *p, size_t len)
+{
+	if (p != NULL && len > 0)
+		munmap((void *)p, len);
+}
+
+int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, char **out,
+		  size_t *len)
+{
+	*out = NULL;
+	if (len)
+		*len = 0;
+	int fd;
+	struct stat st;
+	int rc = open_checked(dirfd, name, cap, label, &fd, &st);
+	if (rc)
+		return rc;
 	/* room for the size seen plus a little growth, never past the cap */
 	size_t want = (size_t)st.st_size + 4096;
 	size_t size = (want < cap ? want : cap) + 2;
@@ -656,6 +718,7 @@ int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, ch
 		close(fd);
 		return lpi_fail(LP_ERROR, "out of memory");
 	}
+	lpi_populate(buf, size);
 	size_t got = 0;
 	for (;;) {
 		if (got == size - 1)
