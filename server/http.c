@@ -139,7 +139,8 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
 
 static int host_allowed(const srv *s, const char *host)
 {
-	for (size_t k = 0; host && k < s->nhosts; k++)
+	size_t n = __atomic_load_n(&s->nhosts, __ATOMIC_ACQUIRE); /* main.c publishes them */
+	for (size_t k = 0; host && k < n; k++)
 		if (strcasecmp(host, s->hosts[k]) == 0)
 			return 1;
 	return 0;
@@ -263,7 +264,9 @@ static int gate(srv *s, struct MHD_Connection *conn, const char *url, const char
 		return srv_respond_error(conn, 403, "bad_host", NULL,
 					 hc.host > 1 ? "more than one Host header"
 						     : "the Host header must name this server (%s)",
-					 s->hosts[0]);
+					 __atomic_load_n(&s->nhosts, __ATOMIC_ACQUIRE)
+						 ? s->hosts[0]
+						 : "which is starting");
 	if (hc.content_length > 1 || hc.transfer_encoding > 1)
 		return srv_respond_error(conn, 400, "bad_request", NULL,
 					 "duplicate Content-Length or Transfer-Encoding header");

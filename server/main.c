@@ -364,13 +364,18 @@ int main(int argc, char **argv)
 	const char *scheme = s->tls ? "https" : "http";
 	snprintf(s->origin, sizeof s->origin, "%s://%s:%u", scheme, hostpart, port);
 	const char *names[] = {hostpart, "127.0.0.1", "localhost", "[::1]"};
+	size_t nhosts = 0;
 	for (size_t k = 0; k < 4; k++) {
 		if (k > 0 && !loopback)
 			break; /* remote: only the name it was started with */
 		if (k > 0 && strcasecmp(names[k], hostpart) == 0)
 			continue;
-		snprintf(s->hosts[s->nhosts++], sizeof s->hosts[0], "%s:%u", names[k], port);
+		snprintf(s->hosts[nhosts++], sizeof s->hosts[0], "%s:%u", names[k], port);
 	}
+	/* the daemon runs already (the port of --port 0 is known only now):
+	 * the names are published to its threads by this store (http.c reads
+	 * nhosts first); a request before it is refused as of another host */
+	__atomic_store_n(&s->nhosts, nhosts, __ATOMIC_RELEASE);
 	char url[1024];
 	int n = snprintf(url, sizeof url, "%s/?token=%s", s->origin, s->token);
 	if (n < 0 || (size_t)n >= sizeof url)

@@ -35,14 +35,15 @@ struct MHD_Connection;
 typedef struct srv_fanout srv_fanout;
 
 /* The server's state, made by main.c before the daemon starts and
- * read-only after (but `stopping`, set once by the signal thread). */
+ * read-only after (but `stopping`, set once by the signal thread, and the
+ * Host names, published once the daemon's port is known: `nhosts`). */
 typedef struct srv {
 	lp_store *store; /* shared by every connection's thread */
 	lp_feed *feed;   /* shared too: the change feed */
 	char token[2 * SRV_TOKEN_BYTES + 1];
 	char origin[300];   /* "http://HOST:PORT" (https with TLS) */
 	char hosts[4][300]; /* Host header values accepted */
-	size_t nhosts;
+	size_t nhosts;      /* set last, after the daemon started (atomic) */
 	int tls;
 	int stopping;             /* atomic: set when SIGINT/SIGTERM came */
 	int wake_fd;              /* readable once stopping (O_NONBLOCK) */
