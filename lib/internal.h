@@ -129,6 +129,11 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, 
  * later: a pause's final file by settle.c, a command left untaken by
  * lpi_claim_flush). */
 enum { LP_PUBLISH_EXCLUSIVE = 1, LP_PUBLISH_VOLATILE = 2 };
+/* Replace a file by exchange: the replaced one is left under the name put
+ * in kept ("" if none), which the caller removes (store.c). */
+#define LPI_KEPT_MAX (LP_ID_MAX * 2 + 64)
+int lpi_file_replace(int dirfd, const char *name, const char *data, size_t len, int flags,
+		     const char *label, char kept[LPI_KEPT_MAX]);
 /* Fault in the pages of a fresh buffer of n bytes at once
  * (madvise(MADV_POPULATE_WRITE), Linux 5.14; an advice: nothing when it
  * fails or for a buffer under LPI_POPULATE_MIN): a page faulted one by
@@ -563,7 +568,8 @@ int lpi_run_dirs_open(lp_store *store, const char *run_id, int *run_fd);
  * final pause file (already published) and of pauses/, the catalog's "P"
  * line, unindexing from pending/, in that order, by one thread per run. */
 typedef struct lpi_settler lpi_settler;
-void lpi_settle_pause(lp_run *run, const char *file, const char *pause_id, const lp_json *doc);
+void lpi_settle_pause(lp_run *run, const char *file, const char *pause_id, const lp_json *doc,
+		      const char *replaced);
 int lpi_settle_drain(lp_run *run); /* LP_OK, or LP_EWAITTIMEOUT after its bound */
 void lpi_settle_stop(lp_run *run); /* drain, join, free (lp_run_free) */
 int lpi_pause_settle(lp_pause *p); /* lpi_settle_drain of p's run (pause.c) */

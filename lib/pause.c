@@ -83,6 +83,19 @@ static int publish_doc(lp_pause *p, int flags)
 	return rc;
 }
 
+/* The final pause file, published unflushed by exchange with the pending
+ * one, which is left under the name put in replaced (settle.c removes it). */
+static int replace_doc(lp_pause *p, char replaced[LPI_KEPT_MAX])
+{
+	char *text = lpj_dump(p->doc);
+	if (text == NULL)
+		return LP_ERROR;
+	int rc = lpi_file_replace(p->run->pauses_fd, p->file, text, strlen(text),
+				  LP_PUBLISH_VOLATILE, p->path, replaced);
+	free(text);
+	return rc;
+}
+
 static int pause_event(lp_pause *p, const char *event, lp_json *fields)
 {
 	int rc = lpj_set_str(fields, "pause_id", p->id);
@@ -529,7 +542,8 @@ static int finalize(lp_pause *p, const char *cmd_text, const lpi_command *c, int
 	/* visible at once, durable in settle.c's thread: the test has its
 	 * decision without waiting for the disk (the command that decided it
 	 * was published unflushed, and has served: lpi_claim_flush) */
-	if (!rc && (rc = publish_doc(p, LP_PUBLISH_VOLATILE)) && rewrite_in_place(p) == LP_OK) {
+	char replaced[LPI_KEPT_MAX] = "";
+	if (!rc && (rc = replace_doc(p, replaced)) && rewrite_in_place(p) == LP_OK) {
 		warn(&warning, "%s was rewritten in place (no room for a new copy)", p->path);
 		rc = LP_OK;
 	}
@@ -538,8 +552,9 @@ recorded:
 		warn(&warning, "the outcome could not be recorded in %s: %s", p->path,
 		     lp_error_message());
 	} else {
-		/* fsync, catalog, pending/: in that order, in settle.c's thread */
-		lpi_settle_pause(p->run, p->file, p->id, d);
+		/* fsync, catalog, pending/ (and the replaced pending file):
+		 * in that order, in settle.c's thread */
+		lpi_settle_pause(p->run, p->file, p->id, d, replaced);
 	}
 	lp_json *ev = lpj_object();
 	rc = ev ? LP_OK : lpi_fail(LP_ERROR, "out of memory");

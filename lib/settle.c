@@ -35,6 +35,7 @@ typedef struct job {
 	char *file;     /* pauses/<file> */
 	char *pause_id; /* pending/<pause_id> */
 	lp_json *doc;   /* the final pause file (owned: a deep copy) */
+	char *replaced; /* pauses/<replaced>: the pending file it replaced, or NULL */
 } job;
 
 struct lpi_settler {
@@ -53,13 +54,14 @@ static void job_free(job *j)
 		return;
 	free(j->file);
 	free(j->pause_id);
+	free(j->replaced);
 	lpj_free(j->doc);
 	free(j);
 }
 
 /* The job itself: durable file, then the catalog, then pending/. Errors
  * only leave the pause in pending/ (final), which is a correct state. */
-static void settle_one(lp_run *run, const job *j)
+static void settle_durable(lp_run *run, const job *j)
 {
 	if (!lpi_fsync_disabled()) {
 		int fd = openat(run->pauses_fd, j->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -81,6 +83,16 @@ static void settle_one(lp_run *run, const job *j)
 	lpi_crash_point("take:catalogued"); /* in the catalog and in pending/ */
 	unlinkat(store->pending_fd, j->pause_id, 0);
 	lpi_crash_point("take:unindexed"); /* settled */
+}
+
+/* The durable half, then the removal of the pending file the final one
+ * replaced (a dot-name no reader lists; releasing its inode is what
+ * rename(2) over it would have cost the paused thread). */
+static void settle_one(lp_run *run, const job *j)
+{
+	settle_durable(run, j);
+	if (j->replaced)
+		unlinkat(run->pauses_fd, j->replaced, 0);
 }
 
 static void *settle_main(void *arg)
@@ -140,25 +152,35 @@ static lpi_settler *settler(lp_run *run)
 
 /*
  * Hand over the durable half of pause_id's end (its final file
- * pauses/<file>, already published, as doc). Takes a copy of doc. Never
- * fails: without memory or a thread it is done here and now instead.
+ * pauses/<file>, already published, as doc) and the removal of
+ * pauses/<replaced>, the pending file it replaced (NULL or "": none).
+ * Takes copies. Never fails: without memory or a thread it is done here
+ * and now instead.
  */
-void lpi_settle_pause(lp_run *run, const char *file, const char *pause_id, const lp_json *doc)
+void lpi_settle_pause(lp_run *run, const char *file, const char *pause_id, const lp_json *doc,
+		      const char *replaced)
 {
 	job *j = calloc(1, sizeof *j);
+	int has_replaced = replaced && replaced[0];
 	if (j) {
 		j->file = lpi_strdup(file);
 		j->pause_id = lpi_strdup(pause_id);
 		j->doc = lpj_copy(doc);
+		j->replaced = has_replaced ? lpi_strdup(replaced) : NULL;
 	}
-	lpi_settler *s = j && j->file && j->pause_id && j->doc ? settler(run) : NULL;
+	lpi_settler *s = j && j->file && j->pause_id && j->doc &&
+					 (!has_replaced || j->replaced)
+				 ? settler(run)
+				 : NULL;
 	if (!s) {
 		if (j && j->file && j->pause_id) {
 			job now = {.file = j->file,
 				   .pause_id = j->pause_id,
 				   .doc = j->doc ? j->doc : (lp_json *)doc};
-			settle_one(run, &now);
+			settle_durable(run, &now);
 		}
+		if (has_replaced)
+			unlinkat(run->pauses_fd, replaced, 0);
 		job_free(j);
 		return;
 	}

@@ -1011,6 +1011,11 @@ static void test_settle_before_run_end(void **state)
 	char d[256];
 	for (int i = 0; i < N; i++)
 		assert_false(exists(fx_path(f, d, sizeof d, "pending/%s", ids[i])));
+	/* each final file replaced its pending one by exchange; the settle
+	 * thread removed every replaced one: only the N final files are left */
+	fx_path(f, d, sizeof d, "runs/%s/pauses", lp_run_id(f->run));
+	assert_int_equal(count_entries(d, ".tmp"), 0);
+	assert_int_equal(count_entries(d, ""), N);
 	char *cat = slurp(fx_path(f, d, sizeof d, "catalog.tsv"));
 	assert_non_null(cat);
 	const char *end = strstr(cat, "\nE\t");
@@ -1039,9 +1044,12 @@ static void test_settle_before_run_free(void **state)
 	lp_resolution_clear(&res);
 	lp_pause_free(a);
 	lp_pause_free(b);
+	char d[256], pauses[256];
+	fx_path(f, pauses, sizeof pauses, "runs/%s/pauses", lp_run_id(f->run));
 	lp_run_free(f->run);
 	f->run = NULL;
-	char d[256];
+	assert_int_equal(count_entries(pauses, ".tmp"), 0); /* the replaced files removed */
+	assert_int_equal(count_entries(pauses, ""), 2);
 	assert_false(exists(fx_path(f, d, sizeof d, "pending/%s", ia)));
 	assert_false(exists(fx_path(f, d, sizeof d, "pending/%s", ib)));
 	assert_pause_status(f->store, ia, "resumed");

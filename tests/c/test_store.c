@@ -251,6 +251,48 @@ static void test_publish(void **state)
 	close(dfd);
 }
 
+/* lpi_file_replace: the replaced file is left whole under the kept name
+ * (the filesystem of the test directory has RENAME_EXCHANGE: ext4, tmpfs,
+ * xfs, btrfs); nothing to replace, or an exclusive flag, gives "". */
+static void test_replace_keeps_the_replaced_file(void **state)
+{
+	tfx *t = *state;
+	assert_int_equal(mkdir(t->path, 0700), 0);
+	int dfd = open_dir(t->path);
+	char f[160], kept[LPI_KEPT_MAX], old[LPI_KEPT_MAX + 200];
+	snprintf(f, sizeof f, "%s/p.json", t->path);
+
+	/* nothing there yet: a plain rename, nothing kept */
+	assert_int_equal(lpi_file_replace(dfd, "p.json", "pending", 7, 0, "p.json", kept), LP_OK);
+	assert_string_equal(kept, "");
+	char *text = slurp(f);
+	assert_string_equal(text, "pending");
+	free(text);
+	assert_int_equal(count_entries(t->path, ".tmp"), 0);
+
+	/* two replacements in a row, each keeping the one it replaced */
+	const char *next[] = {"resumed", "resumed again"};
+	const char *before[] = {"pending", "resumed"};
+	for (int i = 0; i < 2; i++) {
+		assert_int_equal(lpi_file_replace(dfd, "p.json", next[i], strlen(next[i]),
+						  LP_PUBLISH_VOLATILE | LP_PUBLISH_EXCLUSIVE,
+						  "p.json", kept),
+				 LP_OK);
+		assert_true(strncmp(kept, ".tmp.", 5) == 0);
+		text = slurp(f);
+		assert_string_equal(text, next[i]);
+		free(text);
+		snprintf(old, sizeof old, "%s/%s", t->path, kept);
+		text = slurp(old);
+		assert_string_equal(text, before[i]);
+		free(text);
+		assert_int_equal(unlinkat(dfd, kept, 0), 0);
+	}
+	assert_int_equal(count_entries(t->path, ".tmp"), 0);
+	assert_int_equal(count_entries(t->path, ""), 1);
+	close(dfd);
+}
+
 static void test_publish_exclusive_over_symlink(void **state)
 {
 	tfx *t = *state;
@@ -384,6 +426,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unsafe_subdirectory, setup, teardown),
 		cmocka_unit_test(test_default_path_precedence),
 		cmocka_unit_test_setup_teardown(test_publish, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_replace_keeps_the_replaced_file, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_publish_exclusive_over_symlink, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
