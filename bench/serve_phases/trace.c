@@ -7,8 +7,9 @@
  *   linkat   the server starts to link the command file (the claim;
  *            the paused process may see it before linkat returns)
  *   open     a process opened a command file (the paused one: its take)
- *   renameat a process starts to rename a pause file into place (the
- *            paused one: its final state over the pending one), and
+ *   renameat a process starts to rename (or exchange: renameat2) a pause
+ *            file into place (the paused one: its final state over the
+ *            pending one), and
  *   renamed  when that call returned
  *   sendmsg  the server sent a response
  * Each line: "<seconds> <tid> <call> <name>".
@@ -66,6 +67,18 @@ int renameat(int a, const char *o, int b, const char *n)
 	if (strstr(n, ".json"))
 		note("renameat", n);
 	int r = real_renameat(a, o, b, n);
+	if (strstr(n, ".json"))
+		note("renamed", n);
+	return r;
+}
+
+/* the same for renameat2 (an exchange: RENAME_EXCHANGE, since 59e54a1) */
+int renameat2(int a, const char *o, int b, const char *n, unsigned fl)
+{
+	REAL(renameat2);
+	if (strstr(n, ".json"))
+		note("renameat", n);
+	int r = real_renameat2(a, o, b, n, fl);
 	if (strstr(n, ".json"))
 		note("renamed", n);
 	return r;
