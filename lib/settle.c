@@ -168,8 +168,7 @@ void lpi_settle_pause(lp_run *run, const char *file, const char *pause_id, const
 		j->doc = lpj_copy(doc);
 		j->replaced = has_replaced ? lpi_strdup(replaced) : NULL;
 	}
-	lpi_settler *s = j && j->file && j->pause_id && j->doc &&
-					 (!has_replaced || j->replaced)
+	lpi_settler *s = j && j->file && j->pause_id && j->doc && (!has_replaced || j->replaced)
 				 ? settler(run)
 				 : NULL;
 	if (!s) {

@@ -590,8 +590,7 @@ static int publish(int dirfd, const char *name, const char *data, size_t len, in
 	}
 	lpi_crash_point("publish:written"); /* temporary file only */
 	int published = 0, tmp_gone = 0;
-	if (!exclusive && kept &&
-	    renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0) {
+	if (!exclusive && kept && renameat2(dirfd, tmp, dirfd, name, RENAME_EXCHANGE) == 0) {
 		/* the replaced file now has the temporary name: the caller
 		 * removes it, where its inode's release costs no one's wait */
 		published = tmp_gone = 1;
@@ -686,7 +685,7 @@ int lpi_file_map(int dirfd, const char *name, size_t cap, const char *label, con
 {
 	*out = NULL;
 	*len = 0;
-	int fd;
+	int fd = -1; /* set by open_checked on LP_OK (gcc -O3 cannot see it) */
 	struct stat st;
 	int rc = open_checked(dirfd, name, cap, label, &fd, &st);
 	if (rc)
@@ -740,7 +739,7 @@ int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, ch
 	*out = NULL;
 	if (len)
 		*len = 0;
-	int fd;
+	int fd = -1; /* set by open_checked on LP_OK (gcc -O3 cannot see it) */
 	struct stat st;
 	int rc = open_checked(dirfd, name, cap, label, &fd, &st);
 	if (rc)

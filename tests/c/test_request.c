@@ -219,8 +219,7 @@ static void test_refused_before_writing(void **state)
 static int ask_by_hand(lp_store *s, const char *id)
 {
 	char path[512];
-	snprintf(path, sizeof path, "%s/runs/r1/commands/%s.answer.abc.json", lp_store_path(s),
-		 id);
+	snprintf(path, sizeof path, "%s/runs/r1/commands/%s.answer.abc.json", lp_store_path(s), id);
 	for (int i = 0; i < 2000 && !exists(path); i++) { /* 10 s at most */
 		struct timespec ts = {0, 5 * 1000 * 1000};
 		nanosleep(&ts, NULL);
