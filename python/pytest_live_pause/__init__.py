@@ -13,11 +13,9 @@ Importing this package does not import pytest.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from . import _livepause
-from ._eval import ActionResult, action
 from ._livepause import (
     InvalidArgumentError,
     LivePauseError,
@@ -26,7 +24,25 @@ from ._livepause import (
 )
 
 if TYPE_CHECKING:
+    from ._decision import Decision
+    from ._eval import ActionResult, action
     from .plugin import LivePauseSession
+
+
+def __getattr__(name: str) -> Any:
+    """``Decision`` (:mod:`._decision`), ``action`` and ``ActionResult``
+    (named actions, :mod:`._eval`), imported on first use: a run that
+    never pauses and defines no action does not pay for them at start
+    (docs/performance.md, "The no-pause overhead")."""
+    if name == "Decision":
+        from ._decision import Decision
+
+        return Decision
+    if name in ("action", "ActionResult"):
+        from . import _eval
+
+        return getattr(_eval, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __version__: str = _livepause.VERSION
 
@@ -46,32 +62,6 @@ __all__ = [
     "checkpoint",
     "resume",
 ]
-
-
-@dataclass(frozen=True)
-class Decision:
-    """The verdict a checkpoint returns.
-
-    result: ``True``/``False`` as given by ``resume --result true|false``,
-    ``None`` for ``--result none``, a timeout, or an abort.
-    reason: the ``--reason`` text, ``"Mock"`` for mocked checkpoints, or None.
-    outcome: ``"resumed"``, ``"timed_out"``, ``"mocked"`` or ``"aborted"``.
-    pause_id: the pause's id, None for mocked checkpoints.
-    failure_reason: the ``--failure-reason`` text of the resume command, or
-    None (a field of 0.1.1's ResumeDecision).
-    attachments: the paths of the files the resumer attached (``resume
-    --attach FILE``), each in the run's blob store and verified; () if none.
-    value: with ``checkpoint(task, choices=[...])``, the choice given by
-    ``resume --value CHOICE`` (one of the choices), else None.
-    """
-
-    result: bool | None
-    reason: str | None
-    outcome: str
-    pause_id: str | None
-    failure_reason: str | None = None
-    attachments: tuple[str, ...] = ()
-    value: str | None = None
 
 
 class Aborted(Exception):

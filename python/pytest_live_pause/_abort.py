@@ -28,7 +28,8 @@ from pytest_live_pause._livepause import terminal_safe
 from pytest_live_pause._terminal import one_line
 
 if TYPE_CHECKING:
-    from pytest_live_pause._session import Ended, LivePauseSession
+    from pytest_live_pause._pausing import Ended
+    from pytest_live_pause._session import LivePauseSession
 
 
 def was_aborted(ended: Ended) -> bool:
@@ -55,7 +56,7 @@ def stop_run(s: LivePauseSession, ended: Ended, nodeid: str) -> None:
     """Stop this process's session. The runtime recorded the abort for the
     whole run when it took the command (before `abort` returned)."""
     reason = ended.resolution["reason"]
-    s.config.stash[_STOPPED] = True
+    s.stopped = True
     session = _pytest_session(s)
     if session is not None:
         session.shouldstop = message(nodeid, reason)
@@ -64,7 +65,7 @@ def stop_run(s: LivePauseSession, ended: Ended, nodeid: str) -> None:
 def stopped(s: LivePauseSession) -> bool:
     """This process's run was stopped by an abort: a test that fails now
     (with Aborted, or after catching it) does not pause again."""
-    return s.config.stash.get(_STOPPED, False)
+    return s.stopped
 
 
 def failure_aborted(item: pytest.Item, report: pytest.TestReport, ended: Ended,
@@ -89,7 +90,7 @@ def _pytest_session(s: LivePauseSession) -> pytest.Session | None:
     item = s.current_item
     if item is not None:
         return item.session
-    return s.config.stash.get(_SESSION, None)
+    return s.pytest_session
 
 
 def _stop_traceback(message: str) -> Any:
@@ -101,46 +102,25 @@ def _stop_traceback(message: str) -> Any:
         return exc.__traceback__
 
 
-_SESSION = pytest.StashKey[pytest.Session]()
-_STOPPED = pytest.StashKey[bool]()
+def short_traceback(excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+    """Called by the plugin's pytest_keyboard_interrupt wrapper after an
+    abort stopped the session. pytest's run loop raises session.shouldstop
+    as Session.Interrupted, and its terminal reporter then formats that
+    whole traceback with each frame's arguments (parsing the whole source
+    of every pytest and pluggy frame: hundreds of ms) only to print its
+    message. It is given the traceback of one frame of this small module
+    instead (the message is the exception's)."""
+    if isinstance(excinfo.value, pytest.Session.Interrupted):
+        tb = _stop_traceback(str(excinfo.value))
+        excinfo.traceback = type(excinfo.traceback)(tb)  # the same message
 
 
-class AbortHooks:
-    """Registered per session (register()): keeps the pytest session for a
-    checkpoint outside a test, and prints the last line."""
+class WorkerAbortHooks:
+    """In an xdist worker: start no test once the run was aborted, by this
+    worker or another (one fstatat per test, in workers only)."""
 
     def __init__(self, s: LivePauseSession) -> None:
         self._s = s
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        self._s.config.stash[_SESSION] = session
-
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
-        # An abort stops the session by session.shouldstop, which pytest's
-        # run loop raises as Session.Interrupted; its terminal reporter then
-        # formats that whole traceback with each frame's arguments (parsing
-        # the whole source of every pytest and pluggy frame: hundreds of ms)
-        # only to print its message. It is given the traceback of one frame
-        # of this small module instead (the message is the exception's).
-        if stopped(self._s) and isinstance(excinfo.value, pytest.Session.Interrupted):
-            tb = _stop_traceback(str(excinfo.value))
-            excinfo.traceback = type(excinfo.traceback)(tb)  # the same message
-        return (yield)
-
-    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
-        try:
-            stopped = self._s.run.aborted()
-        except Exception:  # noqa: BLE001 - a summary line only
-            return
-        if stopped is not None:
-            terminalreporter.write_line(message(*stopped))
-
-
-class WorkerAbortHooks(AbortHooks):
-    """In an xdist worker: start no test once the run was aborted, by this
-    worker or another (one fstatat per test, in workers only)."""
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Any:
@@ -151,7 +131,8 @@ class WorkerAbortHooks(AbortHooks):
         return True  # the test does not start
 
 
-def register(config: pytest.Config, s: LivePauseSession) -> None:
-    """Wire the hooks of this session."""
-    hooks = WorkerAbortHooks(s) if s.is_worker else AbortHooks(s)
-    config.pluginmanager.register(hooks, "live_pause_abort")
+def register_worker(config: pytest.Config, s: LivePauseSession) -> None:
+    """Wire the worker's check (the plugin's per-session hooks keep the
+    pytest session, shorten the Interrupted traceback and print the last
+    line, in every process)."""
+    config.pluginmanager.register(WorkerAbortHooks(s), "live_pause_abort")

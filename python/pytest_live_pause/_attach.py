@@ -45,20 +45,6 @@ ATTACHED = pytest.StashKey[list]()
 REPORTED = pytest.StashKey[set]()
 
 
-class CaptureSpec:
-    """The hook a conftest implements to attach evidence automatically."""
-
-    @pytest.hookspec
-    def pytest_live_pause_capture(self, item: pytest.Item, kind: str) -> Any:
-        """Return files to attach to the pause about to begin for ``item``
-        (``kind``: ``"failure"`` or ``"checkpoint"``): None, a path
-        (str or os.PathLike), or an iterable of paths, e.g. a device
-        screenshot and a UI hierarchy dump written just now. Every
-        implementation is called; one that raises or takes longer than
-        ``--pause-capture-timeout`` seconds is reported and the pause
-        happens without its files."""
-
-
 def _paths(value: Any) -> list[str]:
     """The paths given (None, a path, or an iterable of paths), or TypeError."""
     paths, bad = _split(value)
@@ -84,102 +70,19 @@ def _split(value: Any) -> tuple[list[str], list[str]]:
     return paths, bad
 
 
-# ------------------------------------------------------------- options
-
-DEFAULT_MAX_SIZE = "64M"
-DEFAULT_CAPTURE_TIMEOUT = 10.0
-_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
-
-
-def addoption(parser: pytest.Parser, group: Any) -> None:
-    group.addoption(
-        "--pause-max-attachment-size",
-        action="store",
-        default=None,
-        dest="pause_max_attachment_size",
-        metavar="BYTES",
-        help="Largest file a test may attach (live_pause.attach(), "
-        "checkpoint(attachments=...), a pytest_live_pause_capture hook), in "
-        "bytes with an optional K, M or G suffix (KiB, MiB, GiB); a larger one "
-        "is refused (InvalidArgumentError; a capture hook's is reported). A "
-        "pause holds at most 32 files and 256 MiB. Precedence: command line > "
-        f"ini pause_max_attachment_size > {DEFAULT_MAX_SIZE}.",
-    )
-    group.addoption(
-        "--pause-capture-timeout",
-        action="store",
-        default=None,
-        dest="pause_capture_timeout",
-        metavar="SECONDS",
-        help="How long the pytest_live_pause_capture hooks may take before a "
-        "pause is announced (they run in a thread of their own; one that "
-        "hangs is reported and the pause happens without its files). "
-        "Precedence: command line > ini pause_capture_timeout > "
-        f"{DEFAULT_CAPTURE_TIMEOUT:g}.",
-    )
-    parser.addini(
-        "pause_max_attachment_size",
-        type="string",
-        default="",
-        help=f"Largest file a test may attach (--pause-max-attachment-size). Default {DEFAULT_MAX_SIZE}.",
-    )
-    parser.addini(
-        "pause_capture_timeout",
-        type="string",
-        default="",
-        help="Seconds the capture hooks may take (--pause-capture-timeout). "
-        f"Default {DEFAULT_CAPTURE_TIMEOUT:g}.",
-    )
-
-
-def _option(config: pytest.Config, name: str) -> tuple[str | None, str]:
-    cli = config.getoption(name, None)
-    if cli is not None:
-        return cli, "--" + name.replace("_", "-")
-    ini = config.getini(name)
-    return (ini.strip() or None, f"ini option {name}") if ini else (None, "")
-
-
-def max_size(config: pytest.Config) -> int:
-    """--pause-max-attachment-size, parsed; a bad value is a UsageError."""
-    text, source = _option(config, "pause_max_attachment_size")
-    value = (text or DEFAULT_MAX_SIZE).strip()
-    digits, unit = (value[:-1], value[-1].upper()) if value[-1:].isalpha() else (value, "")
-    if not digits.isdigit() or unit not in _UNITS or int(digits) < 1:
-        raise pytest.UsageError(
-            f"{source} must be a number of bytes >= 1 with an optional K, M or G suffix, "
-            f"not {text!r}"
-        )
-    return int(digits) * _UNITS[unit]
-
-
-def capture_timeout(config: pytest.Config) -> float:
-    """--pause-capture-timeout, parsed; a bad value is a UsageError."""
-    text, source = _option(config, "pause_capture_timeout")
-    if text is None:
-        return DEFAULT_CAPTURE_TIMEOUT
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 3600:
-        raise pytest.UsageError(f"{source} must be a number of seconds from 0 to 3600 "
-                                f"(not 0), not {text!r}")
-    return value
-
-
 # ------------------------------------------------------------- evidence
 
 
 class Evidence:
     """The attachments of one session's pauses."""
 
-    def __init__(self, config: pytest.Config, run: Run, say: Callable[[list[str]], None]) -> None:
+    def __init__(self, config: pytest.Config, run: Run, say: Callable[[list[str]], None],
+                 max_size: int, capture_timeout: float) -> None:
         self.config = config
         self.run = run
         self.say = say
-        self.max_size = max_size(config)
-        self.capture_timeout = capture_timeout(config)
+        self.max_size = max_size  # --pause-max-attachment-size, parsed (_options)
+        self.capture_timeout = capture_timeout  # --pause-capture-timeout, parsed
 
     # ----- the test's side
 

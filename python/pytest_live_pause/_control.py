@@ -17,21 +17,14 @@ import pytest
 
 from pytest_live_pause import _livepause
 from pytest_live_pause._livepause import LivePauseError
+from pytest_live_pause._options import NO_PAUSE
 from pytest_live_pause._terminal import one_line, safe
 
 if TYPE_CHECKING:
     from pytest_live_pause._livepause import Pause, Run
     from pytest_live_pause._options import Settings
 
-MARKER = "no_pause"
-MARKER_HELP = (
-    "no_pause: pytest-live-pause: never pause at this test's failures or "
-    "errors (--pause-on-failure, --pause-on-error); its checkpoints still pause"
-)
-
-
-def register_marker(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", MARKER_HELP)
+MARKER = NO_PAUSE  # registered by the plugin at start (_options.NO_PAUSE_HELP)
 
 
 class PauseControl:

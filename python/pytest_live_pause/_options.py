@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_live_pause import _attach, _clash, _livepause
+from pytest_live_pause import _clash, _livepause
 from pytest_live_pause import _qamule_defaults as qamule_defaults
 
 if TYPE_CHECKING:
@@ -31,6 +30,16 @@ _MOCK_VALUES = {"true": True, "false": False, "none": None}
 NOT_MOCKED = object()
 _ENV = _livepause.ENV_PAUSE_DIR
 _DEFAULT_DIR = "$TMPDIR/pytest-live-pause"
+DEFAULT_MAX_SIZE = "64M"  # of one attachment (_attach)
+DEFAULT_CAPTURE_TIMEOUT = 10.0  # of the capture hooks (_attach)
+_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3}
+
+#: the marker that exempts a test from failure pauses (_control)
+NO_PAUSE = "no_pause"
+NO_PAUSE_HELP = (
+    "no_pause: pytest-live-pause: never pause at this test's failures or "
+    "errors (--pause-on-failure, --pause-on-error); its checkpoints still pause"
+)
 
 
 # ------------------------------------------------------------- parsers
@@ -80,6 +89,30 @@ def _parse_command(value: str, source: str) -> list[str]:
     return argv
 
 
+def _parse_size(value: str, source: str) -> int:
+    """--pause-max-attachment-size: bytes, with an optional K, M or G suffix."""
+    text = value.strip() or DEFAULT_MAX_SIZE
+    digits, unit = (text[:-1], text[-1].upper()) if text[-1:].isalpha() else (text, "")
+    if not digits.isdigit() or unit not in _UNITS or int(digits) < 1:
+        raise pytest.UsageError(
+            f"{source} must be a number of bytes >= 1 with an optional K, M or G suffix, "
+            f"not {value!r}"
+        )
+    return int(digits) * _UNITS[unit]
+
+
+def _parse_capture_timeout(value: str, source: str) -> float:
+    """--pause-capture-timeout: seconds, above 0 and at most an hour."""
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise pytest.UsageError(f"{source} must be a number of seconds from 0 to 3600 "
+                                f"(not 0), not {value!r}")
+    return seconds
+
+
 def _parse_bound(value: str, source: str) -> float:
     seconds = _parse_timeout(value, source)
     if not 0 < seconds < float("inf"):
@@ -87,15 +120,23 @@ def _parse_bound(value: str, source: str) -> float:
     return seconds
 
 
-class Option(NamedTuple):
-    """One option: ``--<flag>`` on the command line, ini key ``name``."""
+class Option:
+    """One option: ``--<flag>`` on the command line, ini key ``name``. (A
+    plain class: a NamedTuple or a dataclass is compiled at every start.)"""
 
-    name: str  #: dest and ini key, e.g. "pause_timeout"
-    metavar: str | None  #: None: a flag (store_true; ini type bool)
-    default: Any  #: the value when given nowhere
-    parse: Callable[[str, str], Any]  #: text, source -> value (values only)
-    help: str  #: the command line's help
-    ini_help: str  #: the ini key's help
+    __slots__ = ("name", "metavar", "default", "parse", "help", "ini_help")
+
+    def __init__(
+        self,
+        name: str,  #: dest and ini key, e.g. "pause_timeout"
+        metavar: str | None,  #: None: a flag (store_true; ini type bool)
+        default: Any,  #: the value when given nowhere
+        parse: Callable[[str, str], Any],  #: text, source -> value (values only)
+        help: str,  #: the command line's help
+        ini_help: str,  #: the ini key's help
+    ) -> None:
+        self.name, self.metavar, self.default = name, metavar, default
+        self.parse, self.help, self.ini_help = parse, help, ini_help
 
     @property
     def flag(self) -> str:
@@ -171,27 +212,27 @@ OPTIONS: tuple[Option, ...] = (
         "Let eval and exec run code in paused tests (like "
         "--pause-allow-eval, which takes precedence). Default false.",
     ),
-    # read by _attach (max_size(), capture_timeout())
+    # read by _attach (Evidence)
     Option(
-        "pause_max_attachment_size", "BYTES", None, _parse_text,
+        "pause_max_attachment_size", "BYTES", _parse_size(DEFAULT_MAX_SIZE, ""), _parse_size,
         "Largest file a test may attach (live_pause.attach(), "
         "checkpoint(attachments=...), a pytest_live_pause_capture hook), in "
         "bytes with an optional K, M or G suffix (KiB, MiB, GiB); a larger one "
         "is refused (InvalidArgumentError; a capture hook's is reported). A "
         "pause holds at most 32 files and 256 MiB. Precedence: command line > "
-        f"ini pause_max_attachment_size > {_attach.DEFAULT_MAX_SIZE}.",
+        f"ini pause_max_attachment_size > {DEFAULT_MAX_SIZE}.",
         "Largest file a test may attach (--pause-max-attachment-size). "
-        f"Default {_attach.DEFAULT_MAX_SIZE}.",
+        f"Default {DEFAULT_MAX_SIZE}.",
     ),
     Option(
-        "pause_capture_timeout", "SECONDS", None, _parse_text,
+        "pause_capture_timeout", "SECONDS", DEFAULT_CAPTURE_TIMEOUT, _parse_capture_timeout,
         "How long the pytest_live_pause_capture hooks may take before a "
         "pause is announced (they run in a thread of their own; one that "
         "hangs is reported and the pause happens without its files). "
         "Precedence: command line > ini pause_capture_timeout > "
-        f"{_attach.DEFAULT_CAPTURE_TIMEOUT:g}.",
+        f"{DEFAULT_CAPTURE_TIMEOUT:g}.",
         "Seconds the capture hooks may take (--pause-capture-timeout). "
-        f"Default {_attach.DEFAULT_CAPTURE_TIMEOUT:g}.",
+        f"Default {DEFAULT_CAPTURE_TIMEOUT:g}.",
     ),
     Option(
         "pause_on_error", None, False, _parse_text,
@@ -259,10 +300,11 @@ OPTIONS: tuple[Option, ...] = (
         "QAMule mode: where an agent writes a pause's JSON result "
         "(<DIR>/<request_id>.json, created 0700 if missing). Precedence: "
         "command line > ini pause_result_dir (relative to the ini file) > "
-        f"{qamule_defaults.default_result_dir()}.",
+        "<system temp>/qamule-pauses (Python's tempfile.gettempdir(), not "
+        "looked up at every start for this help).",
         "QAMule mode: the result directory, relative to the ini file "
-        "(--pause-result-dir takes precedence). Default "
-        f"{qamule_defaults.default_result_dir()}.",
+        "(--pause-result-dir takes precedence). Default <system "
+        "temp>/qamule-pauses.",
     ),
 )
 
@@ -294,18 +336,26 @@ def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginMa
     _clash.added(parser)
 
 
-@dataclass(frozen=True)
 class Settings:
-    """The options of a session, resolved by their precedence."""
+    """The options of a session, resolved by their precedence (read only
+    by convention; a plain class, as Option)."""
 
-    pause_on_failure: bool
-    timeout: float
-    pause_dir: str
-    mock: Any  # True, False, None, or NOT_MOCKED
-    qamule: QamuleSettings | None = None  # set in QAMule mode
-    #: every option of the table by its name, resolved (rows without a
-    #: field of their own are read from here)
-    values: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("pause_on_failure", "timeout", "pause_dir", "mock", "qamule", "values")
+
+    def __init__(
+        self,
+        pause_on_failure: bool,
+        timeout: float,
+        pause_dir: str,
+        mock: Any,  # True, False, None, or NOT_MOCKED
+        qamule: QamuleSettings | None = None,  # set in QAMule mode
+        values: dict[str, Any] | None = None,
+    ) -> None:
+        self.pause_on_failure, self.timeout, self.pause_dir = pause_on_failure, timeout, pause_dir
+        self.mock, self.qamule = mock, qamule
+        #: every option of the table by its name, resolved (rows without a
+        #: field of their own are read from here)
+        self.values: dict[str, Any] = {} if values is None else values
 
 
 def raw(config: pytest.Config, name: str) -> tuple[Any, str]:

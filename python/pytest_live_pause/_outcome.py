@@ -20,7 +20,7 @@ from pytest_live_pause._livepause import LivePauseError
 from pytest_live_pause._terminal import one_line
 
 if TYPE_CHECKING:
-    from pytest_live_pause._session import Ended
+    from pytest_live_pause._pausing import Ended
 
 
 def add_section(report: pytest.TestReport, text: str) -> None:

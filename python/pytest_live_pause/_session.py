@@ -1,66 +1,35 @@
 """One pytest session of pytest-live-pause: its run in the pause
-directory, and the pauses of its tests (begin, print, wait, end).
+directory, and what it needs when nothing pauses (imported at start).
 
-The runtime (``_livepause``) writes, reads and waits; this module keeps the
-pytest side of a pause: the terminal while paused, pytest-timeout's timer,
-SIGTERM and Ctrl-C while paused (the pause is claimed as aborted), and in
-QAMule mode the resume signal. What the decision means for the test is
-:mod:`pytest_live_pause._outcome`'s. Pure pytest glue.
+The runtime (``_livepause``) writes, reads and waits. A pause itself
+(begin, print, wait, end) is :mod:`pytest_live_pause._pausing`'s, and the
+terminal, the pause control and the evidence are made on first use: a
+session that never pauses imports none of them (each module pytest
+imports at start costs every run, docs/performance.md). Pure pytest glue.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_live_pause import Decision, _abort, _answers, _attach, _caller, _eval, _livepause, _outcome, _progress, _timeout
-from pytest_live_pause._control import PauseControl
+from pytest_live_pause import _caller, _livepause
 from pytest_live_pause._livepause import LivePauseError
-from pytest_live_pause._options import NOT_MOCKED, Settings
-from pytest_live_pause._signals import Terminated, abort_signal, sigterm_raises
-from pytest_live_pause._terminal import Terminal, one_line, pause_block, resumed_lines, safe
 
 if TYPE_CHECKING:
-    from pytest_live_pause import qamule
-    from pytest_live_pause._livepause import Pause, Run, Store
-    from pytest_live_pause._livepause import _Resolution as Resolution
+    from pytest_live_pause import Decision
+    from pytest_live_pause._attach import Evidence
+    from pytest_live_pause._control import PauseControl
+    from pytest_live_pause._livepause import Run, Store
+    from pytest_live_pause._options import Settings
+    from pytest_live_pause._pausing import Ended, Pauser
     from pytest_live_pause._signals import SignalGuard
+    from pytest_live_pause._terminal import Terminal
     from pytest_live_pause.qamule import CheckpointResult
-
-_T = TypeVar("_T")
-
-
-def _qamule() -> Any:
-    """QAMule mode (:mod:`pytest_live_pause.qamule`), imported on first use:
-    only in QAMule mode, so that other runs do not pay for it at start."""
-    from pytest_live_pause import qamule
-
-    return qamule
-
-
-class Ended:
-    """A pause that has ended: its id, the runtime's resolution, and in
-    QAMule mode its request and how it ended in QAMule's terms. (A plain
-    class: making a dataclass costs every pytest start about as much as the
-    plugin's hooks cost in 70 tests.)"""
-
-    __slots__ = ("pause_id", "resolution", "request", "ending")
-
-    def __init__(
-        self,
-        pause_id: str,
-        resolution: Resolution,
-        request: qamule.Request | None = None,
-        ending: qamule.Ending | None = None,
-    ) -> None:
-        self.pause_id = pause_id
-        self.resolution = resolution
-        self.request = request
-        self.ending = ending
 
 
 class LivePauseSession:
@@ -83,18 +52,62 @@ class LivePauseSession:
         self.collected = -1  # tests collected, for the progress (-1: unknown)
         self.exitstatus: int | None = None
         self.previous_active: LivePauseSession | None = None
-        self.terminal = Terminal(config, is_worker)
-        self.control = PauseControl(settings, run, self._say)
+        self.pytest_session: pytest.Session | None = None  # from its sessionstart
+        self.stopped = False  # an abort stopped this process's session (_abort)
         self.worker_id: str | None = (
             getattr(config, "workerinput", {}).get("workerid") if is_worker else None
         )
-        self.allow_eval = _eval.allow_eval(config)
-        self.evidence = _attach.Evidence(config, run, self.terminal.lines)
+        self.allow_eval: bool = settings.values["pause_allow_eval"]
         self.signal_guard: SignalGuard | None = None
         if settings.qamule:
             from pytest_live_pause._signals import SignalGuard
 
             self.signal_guard = SignalGuard(settings.qamule.signal)
+        self._terminal: Terminal | None = None
+        self._control: PauseControl | None = None
+        self._evidence: Evidence | None = None
+        self._pauser: Pauser | None = None
+
+    # ----- made on first use (a session that never pauses makes none)
+
+    @property
+    def terminal(self) -> Terminal:
+        if self._terminal is None:
+            from pytest_live_pause._terminal import Terminal
+
+            self._terminal = Terminal(self.config, self.is_worker)
+        return self._terminal
+
+    @property
+    def control(self) -> PauseControl:
+        """Which failures pause, and --pause-notify (_control)."""
+        if self._control is None:
+            from pytest_live_pause._control import PauseControl
+
+            self._control = PauseControl(self.settings, self.run, self._say)
+        return self._control
+
+    @property
+    def evidence(self) -> Evidence:
+        """The attachments of this session's pauses (_attach)."""
+        if self._evidence is None:
+            from pytest_live_pause._attach import Evidence
+
+            values = self.settings.values
+            self._evidence = Evidence(
+                self.config, self.run, self.terminal.lines,
+                values["pause_max_attachment_size"], values["pause_capture_timeout"],
+            )
+        return self._evidence
+
+    @property
+    def pauser(self) -> Pauser:
+        """The pausing half of the session (_pausing)."""
+        if self._pauser is None:
+            from pytest_live_pause._pausing import Pauser
+
+            self._pauser = Pauser(self)
+        return self._pauser
 
     def _say(self, lines: Sequence[str]) -> None:
         """Lines outside output capture (a pause's own lines are already)."""
@@ -119,275 +132,42 @@ class LivePauseSession:
             return current.rsplit(" ", 1)[0]
         return "<no test>"
 
-    # ----- the pause itself
-
-    def _pause(
-        self,
-        kind: str,
-        nodeid: str,
-        timeout: float,
-        *,
-        task: str | None = None,
-        original_failure: str | None = None,
-        attachments: Any = None,
-        details: Sequence[str] = (),
-        choices: list[str] | None = None,
-        location: str | None = None,
-    ) -> Ended:
-        """Begin a pause, tell --pause-notify's command, and wait for its
-        end (in QAMule mode also by the resume signal)."""
-        _progress.write(self)  # the counts as they are while it waits
-        request = None
-        if self.settings.qamule is not None and kind != "question":
-            request = _qamule().Request(self.settings.qamule, kind, nodeid)
-        # SIGTERM raises from before the pause exists to after it ended, so
-        # that no signal finds it pending without the abort claim in place
-        paused = _timeout.paused(self.config, self.current_item, self.terminal.lines)
-        with paused, sigterm_raises():
-            # the test's, checkpoint()'s and the capture hooks' files (_attach)
-            listed = self.evidence.for_pause(self.current_item, kind, attachments)
-            try:
-                self.run.set_requests(self.allow_eval, _eval.action_names())
-                pause = self.run.pause(
-                    kind,
-                    nodeid,
-                    task=task,
-                    original_failure=original_failure,
-                    timeout=timeout,
-                    extra_json=request.pause_fields() if request else None,
-                    attachments=listed,
-                    choices=choices,
-                    location=location,
-                )
-            except Terminated as exc:
-                # a pause object made just now was released, hence aborted
-                pytest.exit(
-                    f"live-pause: SIGTERM while pausing at {nodeid}",
-                    returncode=int(exc.code or 143),
-                )
-            # from here until its wait returned, any exception (a signal
-            # lands between any two bytecodes) ends the pause as aborted
-            self._waited = False
-            try:
-                with self.terminal.uncaptured():  # it inherits the real stderr
-                    poll = self.control.notify(pause, kind, nodeid)
-                if request is None:
-                    details = [*_answers.block_lines(kind, task, choices, location), *details]
-                    details = [*details, *_attach.lines(listed)]
-                    res = self._wait(pause, kind, nodeid, details, timeout, poll)
-                else:
-                    ending = self._wait_qamule(
-                        pause, kind, nodeid, timeout, request, task, original_failure, poll
-                    )
-            except BaseException as exc:
-                if not self._waited:
-                    self._abort(pause, nodeid, exc)
-                    if isinstance(exc, Terminated):
-                        pytest.exit(
-                            f"live-pause: SIGTERM while paused at {nodeid}; "
-                            f"pause {pause.pause_id} aborted",
-                            returncode=int(exc.code or 143),
-                        )
-                raise
-            if request is None:
-                self.evidence.record(self.current_item, listed, res)
-                return Ended(pause.pause_id, res)
-            self.evidence.record(self.current_item, listed, ending["resolution"])
-            return Ended(pause.pause_id, ending["resolution"], request, ending)
-
-    def _wait(
-        self,
-        pause: Pause,
-        kind: str,
-        nodeid: str,
-        details: Sequence[str],
-        timeout: float,
-        poll: Callable[[], bool] | None,
-    ) -> Resolution:
-        """Print the pause, wait for its end, print how it ended. poll()
-        (--pause-notify's) runs while waiting and once after."""
-        say = self.terminal.lines
-        block = pause_block(kind, nodeid, details, self.worker_id, pause, timeout)
-        with self.terminal.uncaptured():
-            res = self._block(
-                pause,
-                nodeid,
-                lambda: pause.wait(
-                    on_rejected=self._rejected(pause),
-                    stop=poll,
-                    on_request=self._on_request(kind),
-                ),
-                announce=lambda: say(block),
-            )
-            if poll is not None:
-                poll()
-            attached = _attach.lines(res.get("attachments") or [])
-            say([*self.terminal.lead, *resumed_lines(kind, nodeid, res),
-                 *_abort.resumed_lines(kind, res), *attached])
-            self.terminal.restore_progress_prefix(self.current_item)
-        return res
-
-    def _wait_qamule(
-        self,
-        pause: Pause,
-        kind: str,
-        nodeid: str,
-        timeout: float,
-        request: qamule.Request,
-        task: str | None,
-        original_failure: str | None,
-        poll: Callable[[], bool] | None,
-    ) -> qamule.Ending:
-        """_wait() in QAMule mode: QAMule's block and lines, and the resume
-        signal as a second way to end the pause (the runtime's claim decides
-        between it and `pytest-live-pause resume`)."""
-        details = (task if kind == "checkpoint" else original_failure) or ""
-        say = self.terminal.lines
-        lead = self.terminal.lead
-
-        assert self.signal_guard is not None
-        with self.terminal.uncaptured():
-            # The handler is in place before the event line tells the
-            # agent where to send the signal.
-            with self.signal_guard.catching(request.on_signal) as caught:
-                ending = self._block(
-                    pause,
-                    nodeid,
-                    lambda: request.wait(
-                        pause, self._rejected(pause), self._on_request(kind), poll
-                    ),
-                    announce=lambda: say(
-                        [*lead, *request.pause_lines(details, timeout, pause.resume_hint, caught)]
-                    ),
-                )
-            if poll is not None:
-                poll()
-            say([*lead, *request.end_lines(ending)])
-            self.terminal.restore_progress_prefix(self.current_item)
-        return ending
-
-    def _block(
-        self, pause: Pause, nodeid: str, wait: Callable[[], _T], announce: Callable[[], None]
-    ) -> _T:
-        """Print the pause with announce(), then run wait(). A signal that
-        arrives while the block is still being written (a slow pipe, an
-        agent that reacts to its first line), or at any moment after the
-        pause exists, is handled like one during the wait: _pause() ends the
-        pause as aborted and raises again (SIGTERM as pytest.exit with
-        status 143) unless wait() had returned."""
-        announce()
-        result = wait()
-        self._waited = True
-        return result
-
-    def _rejected(self, pause: Pause) -> Callable[[str], None]:
-        pause_id = pause.pause_id
-
-        def on_rejected(message: str) -> None:
-            self.terminal.lines(
-                [f"live-pause: rejected command for {pause_id}: {safe(one_line(message))}"]
-            )
-
-        return on_rejected
-
-    def _on_request(self, kind: str) -> Callable[..., dict[str, Any]]:
-        """The handler of eval, exec and actions while paused (_eval)."""
-        item = self.current_item
-        excinfo = item.stash.get(EVAL_EXCINFO, None) if item is not None else None
-        return _eval.handler(item, kind, excinfo, (KeyboardInterrupt, Terminated))  # type: ignore[arg-type]
-
-    def _abort(self, pause: Pause, nodeid: str, exc: BaseException) -> None:
-        try:
-            res = pause.abort(abort_signal(exc))
-        except Exception as claim_exc:  # noqa: BLE001 - never hide the original exception
-            self.terminal.lines([f"live-pause: could not abort pause {pause.pause_id}: {claim_exc}"])
-            return
-        self.terminal.lines([f"RESUMED ({res['outcome']}): {safe(nodeid)}"])
-
-    # ----- failures
+    # ----- pauses (_pausing.Pauser)
 
     def pause_failure(self, item: pytest.Item, report: pytest.TestReport) -> None:
         """Pause after a failure (or a setup or teardown error); its decision
-        goes into the report. Any error is the caller's to report (see
-        plugin.py's pytest_runtest_logreport)."""
-        ended = self.pause_error(report.nodeid, report.longreprtext, report.when)
-        _outcome.failure_outcome(item, report, ended)
-        if _abort.was_aborted(ended):
-            _abort.failure_aborted(item, report, ended, self)
+        goes into the report. Any error is the caller's to report."""
+        self.pauser.pause_failure(item, report)
 
     def pause_error(self, nodeid: str, text: str, when: str) -> Ended:
-        """The failure pause of a test's failure (when "call") or of an
-        error in its setup or teardown, with the failure's text."""
-        return self._pause(
-            "failure",
-            _livepause.storable_text(nodeid),
-            self.settings.timeout,
-            original_failure=text,
-            details=[] if when == "call" else [f"error in {when}"],
-        )
+        """The failure pause of a test's failure or of a setup or teardown error."""
+        return self.pauser.pause_error(nodeid, text, when)
 
     def report_broken(self, item: pytest.Item, report: pytest.TestReport, exc: Exception) -> None:
-        """A pause at a failure could not be made or ended: say so in the
-        terminal and in the report; the test's own outcome stands and the
-        session goes on (never an INTERNALERROR)."""
-        message = _outcome.broken_outcome(item, report, exc)
-        nodeid = _livepause.storable_text(report.nodeid)
-        try:
-            with self.terminal.uncaptured():
-                self.terminal.lines([f"live-pause: pause failed for {safe(nodeid)}: {safe(message)}"])
-                self.terminal.restore_progress_prefix(self.current_item)
-        except Exception:  # noqa: BLE001, S110 - the report holds it
-            pass
+        """A pause at a failure could not be made or ended: said, and in the report."""
+        self.pauser.report_broken(item, report, exc)
 
-    # ----- checkpoints
-
-    def _checkpoint(
-        self, task: str, timeout: float | None, nodeid: str | None = None,
-        attachments: Any = None, choices: Any = None, location: str | None = None,
-        kind: str = "checkpoint",
-    ) -> tuple[Decision, Ended | None]:
-        choices = _answers.choices_arg(choices)
-        if kind == "question":
-            task = _answers.question_arg(task)
-        task, seconds = _outcome.checkpoint_args(task, timeout, self.settings.timeout)
-        nodeid = _livepause.storable_text(nodeid or self.current_nodeid())
-        if self.settings.mock is not NOT_MOCKED:
-            self.run.checkpoint_mocked(nodeid, task, self.settings.mock)
-            return _outcome.mocked_decision(self.settings.mock), None
-        ended = self._pause(
-            kind, nodeid, seconds, task=task, attachments=attachments, choices=choices,
-            location=_answers.location(self.config.rootpath, location),
-        )
-        if _abort.was_aborted(ended):
-            _abort.raise_aborted(self, ended, nodeid)
-        return _outcome.checkpoint_decision(ended), ended
+    def _checkpoint(self, *args: Any, **kwargs: Any) -> tuple[Decision, Ended | None]:
+        return self.pauser._checkpoint(*args, **kwargs)
 
     def checkpoint(
         self, task: str, timeout: float | None = None, attachments: Any = None, *,
         choices: Any = None, location: str | None = None,
     ) -> Decision:
-        return self._checkpoint(
-            task, timeout, attachments=attachments, choices=choices, location=location
-        )[0]
+        return self.pauser.checkpoint(
+            task, timeout, attachments, choices=choices, location=location
+        )
 
     def ask(
         self, question: str, timeout: float | None = None, *,
         location: str | None = None, nodeid: str | None = None,
     ) -> str | None:
         """ask(): a pause of kind question; its answer (None if none)."""
-        ended = self._checkpoint(question, timeout, nodeid, location=location, kind="question")
-        return ended[0].value
+        return self.pauser.ask(question, timeout, location=location, nodeid=nodeid)
 
     def agent_checkpoint(self, task: str, timeout: float | None, nodeid: str) -> CheckpointResult:
-        """QAMule's agent_checkpoint(): a checkpoint, answered by QAMule's
-        signal and result file or by `pytest-live-pause resume`."""
-        q = self.settings.qamule
-        if q is None:
-            raise RuntimeError(AGENT_CHECKPOINT_NEEDS_QAMULE)
-        decision, ended = self._checkpoint(task, timeout, nodeid)
-        if ended is None or ended.request is None or ended.ending is None:  # mocked
-            return _qamule().mocked_result(q, decision)
-        return ended.request.checkpoint_result(ended.ending)
+        """QAMule's agent_checkpoint()."""
+        return self.pauser.agent_checkpoint(task, timeout, nodeid)
 
 
 AGENT_CHECKPOINT_NEEDS_QAMULE = (
@@ -515,10 +295,15 @@ def start_run(config: pytest.Config, settings: Settings) -> LivePauseSession:
             store,
             cwd=str(config.invocation_params.dir),
             rootdir=clean(str(config.rootpath)),
-            allow_eval=_eval.allow_eval(config),
+            allow_eval=settings.values["pause_allow_eval"],
             argv=[clean(a) for a in sys.argv],  # run.json's "argv", as 0.1.1 (bounded)
         )
     return LivePauseSession(config, settings, store, run, is_worker=workerinput is not None)
+
+
+def one_line(text: str) -> str:
+    """_terminal.one_line (not imported at start for it)."""
+    return " ".join(str(text).split())
 
 
 def start_error(exc: LivePauseError, pause_dir: str) -> str:

@@ -33,7 +33,8 @@ import pytest
 from pytest_live_pause import _abort, _outcome
 
 if TYPE_CHECKING:
-    from pytest_live_pause._session import Ended, LivePauseSession
+    from pytest_live_pause._pausing import Ended
+    from pytest_live_pause._session import LivePauseSession
 
 # the item's teardown pause: its Ended, or the exception that broke it
 _PAUSED = pytest.StashKey[Any]()

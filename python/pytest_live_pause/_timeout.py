@@ -1,10 +1,10 @@
 """pytest-timeout and pauses: time spent paused does not count against a
 test's ``--timeout`` or the run's ``--session-timeout``.
 
-The two hook wrappers observe pytest-timeout arming and cancelling a
-test's timer (the hooks exist only with pytest-timeout; the plugin
-re-exports them); :func:`paused` gives the paused time back. Pure pytest
-glue.
+The plugin's two hook wrappers (plugin.py: they exist only with
+pytest-timeout) observe pytest-timeout arming and cancelling a test's
+timer; :func:`paused` gives the paused time back. Imported at a pause
+only. Pure pytest glue.
 """
 
 from __future__ import annotations
@@ -16,27 +16,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
-
-# pytest-timeout's timer of an item while it is armed: (its settings, when
-# it was armed, monotonic). Paused time is given back from it.
-TIMER = pytest.StashKey[tuple[Any, float]]()
-
-
-@pytest.hookimpl(optionalhook=True, wrapper=True)
-def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Any:
-    """Observe pytest-timeout arming a test's timer."""
-    item.stash[TIMER] = (settings, time.monotonic())
-    return (yield)
-
-
-@pytest.hookimpl(optionalhook=True, wrapper=True)
-def pytest_timeout_cancel_timer(item: pytest.Item) -> Any:
-    """Observe pytest-timeout cancelling a test's timer."""
-    try:
-        return (yield)
-    finally:
-        with contextlib.suppress(KeyError):
-            del item.stash[TIMER]
 
 
 def _extend_session_timeout(config: pytest.Config, seconds: float) -> None:
@@ -65,6 +44,8 @@ def paused(
     if cancel is None:  # no pytest-timeout
         yield
         return
+    from pytest_live_pause.plugin import TIMER
+
     armed = item.stash.get(TIMER, None) if item is not None else None
     paused_at = time.monotonic()
     if armed is not None:

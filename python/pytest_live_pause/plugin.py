@@ -25,7 +25,9 @@ default): see :data:`pytest_live_pause._options.OPTIONS`, or ``pytest
 
 from __future__ import annotations
 
+import contextlib
 import sys
+import time
 from collections.abc import Callable
 from time import monotonic
 from typing import TYPE_CHECKING, Any
@@ -33,11 +35,10 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 import pytest_live_pause as _pkg
-from pytest_live_pause import _abort, _attach, _eval, _progress, _teardown
+from pytest_live_pause import _progress
 from pytest_live_pause import checkpoint as checkpoint  # 0.1.1 had it here too
-from pytest_live_pause._control import register_marker
 from pytest_live_pause._livepause import LivePauseError
-from pytest_live_pause._options import Settings, option_given, read_settings
+from pytest_live_pause._options import NO_PAUSE_HELP, Settings, option_given, read_settings
 from pytest_live_pause._options import pytest_addoption as pytest_addoption
 from pytest_live_pause._session import (
     AGENT_CHECKPOINT_NEEDS_QAMULE,
@@ -52,11 +53,13 @@ from pytest_live_pause._session import (
     start_error,
     start_run,
 )
-from pytest_live_pause._terminal import Terminal
-from pytest_live_pause._timeout import (
-    pytest_timeout_cancel_timer as pytest_timeout_cancel_timer,
-)
-from pytest_live_pause._timeout import pytest_timeout_set_timer as pytest_timeout_set_timer
+
+# Only what a session needs when nothing pauses is imported here: every
+# module pytest imports at start costs each run (it loads a plugin's
+# modules through its assertion rewriter, about 1.3 k instructions per
+# byte of bytecode; docs/performance.md). _pausing, _abort, _attach,
+# _control, _eval, _teardown, _terminal and _timeout's pause side are
+# imported when a session first needs them.
 
 if TYPE_CHECKING:
     from pytest_live_pause.qamule import CheckpointResult
@@ -80,6 +83,10 @@ class _CurrentItemHooks:
         self._progress = _progress.Clock(session)  # the dashboard's counts
 
     @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self._session.pytest_session = session  # for a checkpoint outside a test
+
+    @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> None:
         self._session.current_item = item
 
@@ -92,8 +99,9 @@ class _CurrentItemHooks:
         # the report (a pause's verdict goes into it), and after every
         # makereport wrapper (an xfailed test is not a failure); still
         # before the teardown of a failed call. Three times per test (and,
-        # on an xdist controller, for each worker's): the cheap checks first.
-        if not report.failed:
+        # on an xdist controller, for each worker's): the cheap checks first
+        # (the attribute, not the property .failed: a call less, each time).
+        if report.outcome != "failed":
             if report.when == "teardown" and monotonic() >= self._progress.due:
                 self._progress.tick(self._session)  # at most once a second
             return
@@ -101,9 +109,11 @@ class _CurrentItemHooks:
         item = s.current_item
         if item is None or item.nodeid != report.nodeid:
             return  # not a test of this process (xdist's controller)
+        from pytest_live_pause import _attach, _teardown  # at a failure only
+
         if report.when == "teardown" and _teardown.settle(item, report, s):
             pass  # it paused at the teardown error itself (--pause-on-error)
-        elif s.control.wants(report) and not _abort.stopped(s):
+        elif s.control.wants(report) and not s.stopped:
             try:
                 if s.control.may_pause(item):  # the marker, --pause-max
                     s.pause_failure(item, report)
@@ -117,6 +127,24 @@ class _CurrentItemHooks:
     def pytest_sessionfinish(self) -> None:
         # no test runs any more (a checkpoint now belongs to none)
         self._session.current_item = None
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:
+        if self._session.stopped:  # an abort stopped the session (_abort)
+            from pytest_live_pause import _abort
+
+            _abort.short_traceback(excinfo)
+        return (yield)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        try:
+            stopped = self._session.run.aborted()  # one fstatat
+        except Exception:  # noqa: BLE001 - a summary line only
+            return
+        if stopped is not None:
+            from pytest_live_pause import _abort
+
+            terminalreporter.write_line(_abort.message(*stopped))
 
 
 class _XdistControllerHooks:
@@ -139,7 +167,7 @@ class _XdistControllerHooks:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    register_marker(config)  # @pytest.mark.no_pause, in `pytest --markers`
+    config.addinivalue_line("markers", NO_PAUSE_HELP)  # in `pytest --markers`
     if config.getoption("help", False):
         return  # `pytest --help` starts no run
     settings = read_settings(config)
@@ -154,6 +182,8 @@ def pytest_configure(config: pytest.Config) -> None:
                 raise pytest.UsageError(f"pytest-live-pause: {off}") from None
             config.stash[OFF_KEY] = Off(off, type(exc), getattr(exc, "code", None))
             if workerinput is not None:  # the controller started: say it here
+                from pytest_live_pause._terminal import Terminal
+
                 Terminal(config, True).lines([config.stash[OFF_KEY].warning])
     else:
         config.stash[OFF_KEY] = Off(off, LivePauseError, None)
@@ -165,9 +195,17 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     config.stash[SESSION_KEY] = session
     config.pluginmanager.register(_CurrentItemHooks(session), "live_pause_current_item")
-    _abort.register(config, session)
-    _teardown.register(config, session)  # --pause-on-error: before the rest of teardown
+    if session.is_worker:  # start no test once another worker aborted the run
+        from pytest_live_pause import _abort
+
+        _abort.register_worker(config, session)
+    if settings.values["pause_on_error"]:  # pause before the rest of teardown
+        from pytest_live_pause import _teardown
+
+        _teardown.register(config, session)
     if session.allow_eval:
+        from pytest_live_pause import _eval
+
         config.pluginmanager.register(_eval.Hooks(EVAL_EXCINFO), "live_pause_eval")
     if is_controller:
         config.pluginmanager.register(_XdistControllerHooks(config), "live_pause_xdist")
@@ -260,8 +298,50 @@ def pytest_sessionstart(session: pytest.Session) -> Any:
 # ------------------------------------------------------------- the hooks
 
 
+class CaptureSpec:
+    """The hook a conftest implements to attach evidence automatically
+    (called by _attach.Evidence when a pause begins, never before)."""
+
+    @pytest.hookspec
+    def pytest_live_pause_capture(self, item: pytest.Item, kind: str) -> Any:
+        """Return files to attach to the pause about to begin for ``item``
+        (``kind``: ``"failure"`` or ``"checkpoint"``): None, a path
+        (str or os.PathLike), or an iterable of paths, e.g. a device
+        screenshot and a UI hierarchy dump written just now. Every
+        implementation is called; one that raises or takes longer than
+        ``--pause-capture-timeout`` seconds is reported and the pause
+        happens without its files."""
+
+
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
-    pluginmanager.add_hookspecs(_attach.CaptureSpec)  # pytest_live_pause_capture
+    pluginmanager.add_hookspecs(CaptureSpec)  # pytest_live_pause_capture
+
+
+# ------------------------------------------------------ pytest-timeout
+# The two hooks exist only with pytest-timeout (optionalhook): they watch
+# it arm and cancel a test's timer, so that a pause gives the paused time
+# back (_timeout.paused).
+
+#: pytest-timeout's timer of an item while it is armed: (its settings,
+#: when it was armed, monotonic)
+TIMER = pytest.StashKey[tuple[Any, float]]()
+
+
+@pytest.hookimpl(optionalhook=True, wrapper=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Any:
+    """Observe pytest-timeout arming a test's timer."""
+    item.stash[TIMER] = (settings, time.monotonic())
+    return (yield)
+
+
+@pytest.hookimpl(optionalhook=True, wrapper=True)
+def pytest_timeout_cancel_timer(item: pytest.Item) -> Any:
+    """Observe pytest-timeout cancelling a test's timer."""
+    try:
+        return (yield)
+    finally:
+        with contextlib.suppress(KeyError):
+            del item.stash[TIMER]
 
 
 # -------------------------------------------------------------- fixtures
