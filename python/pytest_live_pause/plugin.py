@@ -5,7 +5,8 @@ The only pytest-aware code of the project, and a thin one: hooks, fixtures
 and wiring. The work is elsewhere:
 
   _options.py   the options table: ``pytest --help``, ini keys, Settings
-  _session.py   the session's run, and each pause: begin, print, wait, end
+  _session.py   the session's run and state (imported at start)
+  _pausing.py   each pause: begin, print, wait, end (imported at the first pause)
   _outcome.py   where a pause's decision becomes the test's outcome
   _control.py   which failures pause (errors, no_pause, --pause-max), --pause-notify
   _teardown.py  --pause-on-error: pause at a fixture's teardown error, before the rest
