@@ -67,9 +67,11 @@ class Terminal:
             if getattr(writer, "width_of_current_line", 0):
                 tr.write("\n")
                 tr.currentfspath = None
-            for line in lines:
-                tr.write_line(line)
-            tr.flush()
+            tr.ensure_newline()
+            # the block in one write (write_line makes two calls a line,
+            # the larger part of the Python a resume runs before the test
+            # has its decision)
+            tr.write("".join(f"{line}\n" for line in lines), flush=True)
         else:
             # One write, so that blocks of several workers do not interleave.
             out = sys.stderr if self._is_worker else sys.stdout
