@@ -64,12 +64,9 @@ static int idset_has(const idset *s, const char *id)
 	return found;
 }
 
-static int idset_add(idset *s, const char *id)
+/* A copy of id at position at (0..n), the set grown as needed. */
+static int idset_insert(idset *s, size_t at, const char *id)
 {
-	int found;
-	size_t at = idset_find(s, id, &found);
-	if (found)
-		return LP_OK;
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 16;
 		char **nv = realloc(s->v, cap * sizeof *nv);
@@ -85,6 +82,13 @@ static int idset_add(idset *s, const char *id)
 	s->v[at] = d;
 	s->n++;
 	return LP_OK;
+}
+
+static int idset_add(idset *s, const char *id)
+{
+	int found;
+	size_t at = idset_find(s, id, &found);
+	return found ? LP_OK : idset_insert(s, at, id);
 }
 
 static void idset_del(idset *s, const char *id)
@@ -127,18 +131,7 @@ static int on_name(const char *entry, void *ud)
 			return 0;
 		memcpy(name, entry, n + 1);
 	}
-	if (out->n == out->cap) {
-		size_t cap = out->cap ? out->cap * 2 : 64;
-		char **nv = realloc(out->v, cap * sizeof *nv);
-		if (nv == NULL)
-			return lpi_fail(LP_ERROR, "out of memory");
-		out->v = nv;
-		out->cap = cap;
-	}
-	if ((out->v[out->n] = lpi_strdup(name)) == NULL)
-		return LP_ERROR;
-	out->n++;
-	return 0;
+	return idset_insert(out, out->n, name); /* sorted by list_dir */
 }
 
 /* The names of a directory (not starting with '.'), sorted; with strip,
