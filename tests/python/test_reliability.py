@@ -63,8 +63,11 @@ def trial_session(live, pytester, k: int, timeout: float = float("inf"), *args, 
 
 
 def next_trial(s, cli, i: int) -> dict:
-    """The pause of trial i (the session's only pending pause)."""
-    info = cli.watch(s.run_id)
+    """The pause of trial i (the session's only pending pause), once its
+    process has finished announcing it (the pause_created event follows
+    the pause file's publication; the banner follows the event), so that
+    a snapshot taken now sees only what a command then changes."""
+    info = wait_paused(s, cli)
     assert info["task"] == f"trial {i}", info
     return info
 
