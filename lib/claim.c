@@ -461,14 +461,8 @@ int lpi_claim_publish(int commands_fd, const char *name, const char *text, const
 void lpi_claim_flush(int commands_fd, const char *name)
 {
 	lpi_crash_point("claim:flush"); /* published, untaken, not flushed */
-	if (lpi_fsync_disabled())
-		return;
-	int fd = openat(commands_fd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd >= 0) {
-		fsync(fd);
-		close(fd);
-	}
-	fsync(commands_fd);
+	if (lpi_file_flush(commands_fd, name) != LP_OK)
+		lpi_error_clear(); /* best effort, as said above */
 }
 
 static const char *type_name(mode_t m)

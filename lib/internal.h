@@ -129,6 +129,8 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, 
  * later: a pause's final file by settle.c, a command left untaken by
  * lpi_claim_flush). */
 enum { LP_PUBLISH_EXCLUSIVE = 1, LP_PUBLISH_VOLATILE = 2 };
+/* fsync dirfd/name, then dirfd: for a file published volatile (store.c). */
+int lpi_file_flush(int dirfd, const char *name);
 /* Replace a file by exchange: the replaced one is left under the name put
  * in kept ("" if none), which the caller removes (store.c). */
 #define LPI_KEPT_MAX (LP_ID_MAX * 2 + 64)

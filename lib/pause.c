@@ -72,26 +72,18 @@ void lp_resolution_clear(lp_resolution *res)
 
 /* Publish the pause file; `flags` as lpi_file_publish's (0: durable
  * before it returns; LP_PUBLISH_VOLATILE: visible at once, made durable
- * later by settle.c). */
-static int publish_doc(lp_pause *p, int flags)
+ * later by settle.c). With replaced (the final pause file), by exchange
+ * with the pending one, which is left under the name put there for
+ * settle.c to remove (lpi_file_replace). */
+static int publish_doc(lp_pause *p, int flags, char *replaced)
 {
 	char *text = lpj_dump(p->doc);
 	if (text == NULL)
 		return LP_ERROR;
-	int rc = lpi_file_publish(p->run->pauses_fd, p->file, text, strlen(text), flags, p->path);
-	free(text);
-	return rc;
-}
-
-/* The final pause file, published unflushed by exchange with the pending
- * one, which is left under the name put in replaced (settle.c removes it). */
-static int replace_doc(lp_pause *p, char replaced[LPI_KEPT_MAX])
-{
-	char *text = lpj_dump(p->doc);
-	if (text == NULL)
-		return LP_ERROR;
-	int rc = lpi_file_replace(p->run->pauses_fd, p->file, text, strlen(text),
-				  LP_PUBLISH_VOLATILE, p->path, replaced);
+	size_t len = strlen(text);
+	int rc = replaced ? lpi_file_replace(p->run->pauses_fd, p->file, text, len, flags, p->path,
+					     replaced)
+			  : lpi_file_publish(p->run->pauses_fd, p->file, text, len, flags, p->path);
 	free(text);
 	return rc;
 }
@@ -543,7 +535,8 @@ static int finalize(lp_pause *p, const char *cmd_text, const lpi_command *c, int
 	 * decision without waiting for the disk (the command that decided it
 	 * was published unflushed, and has served: lpi_claim_flush) */
 	char replaced[LPI_KEPT_MAX] = "";
-	if (!rc && (rc = replace_doc(p, replaced)) && rewrite_in_place(p) == LP_OK) {
+	if (!rc && (rc = publish_doc(p, LP_PUBLISH_VOLATILE, replaced)) &&
+	    rewrite_in_place(p) == LP_OK) {
 		warn(&warning, "%s was rewritten in place (no room for a new copy)", p->path);
 		rc = LP_OK;
 	}
@@ -718,7 +711,7 @@ int lpi_pause_settle(lp_pause *p)
  * were added to its attachments. */
 static int republish(void *ud)
 {
-	return publish_doc(ud, 0);
+	return publish_doc(ud, 0, NULL);
 }
 
 int lp_pause_wait(lp_resolution *out, lp_pause *p, const lp_wait_hooks *hooks)

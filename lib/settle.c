@@ -21,7 +21,6 @@
 #include "internal.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,14 +62,9 @@ static void job_free(job *j)
  * only leave the pause in pending/ (final), which is a correct state. */
 static void settle_durable(lp_run *run, const job *j)
 {
-	if (!lpi_fsync_disabled()) {
-		int fd = openat(run->pauses_fd, j->file, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-		int bad = fd < 0 || fsync(fd) < 0;
-		if (fd >= 0)
-			close(fd);
-		if (bad)
-			return; /* not durable: stays indexed */
-		fsync(run->pauses_fd);
+	if (lpi_file_flush(run->pauses_fd, j->file) != LP_OK) {
+		lpi_error_clear();
+		return; /* not durable: stays indexed */
 	}
 	lpi_crash_point("take:recorded"); /* pause file final and durable, still indexed */
 	lp_store *store = run->store;
@@ -172,14 +166,12 @@ void lpi_settle_pause(lp_run *run, const char *file, const char *pause_id, const
 				 ? settler(run)
 				 : NULL;
 	if (!s) {
-		if (j && j->file && j->pause_id) {
-			job now = {.file = j->file,
-				   .pause_id = j->pause_id,
-				   .doc = j->doc ? j->doc : (lp_json *)doc};
-			settle_durable(run, &now);
-		}
-		if (has_replaced)
-			unlinkat(run->pauses_fd, replaced, 0);
+		/* the caller's own values serve: they live until it returns */
+		job now = {.file = (char *)file,
+			   .pause_id = (char *)pause_id,
+			   .doc = (lp_json *)doc,
+			   .replaced = has_replaced ? (char *)replaced : NULL};
+		settle_one(run, &now);
 		job_free(j);
 		return;
 	}

@@ -710,6 +710,31 @@ void lpi_file_unmap(const char *p, size_t len)
 		munmap((void *)p, len);
 }
 
+/*
+ * Contract: make dirfd/name durable after the fact: fsync of the file
+ * (opened never through a symlink, never blocking on a FIFO), then of the
+ * directory (best effort, as after every publish). LP_OK, or LP_ERROR
+ * (message set) when the file cannot be opened or flushed; nothing is
+ * done, LP_OK, under LP_UNSAFE_NO_FSYNC. For a file published with
+ * LP_PUBLISH_VOLATILE: a pause's final file (settle.c), a command left
+ * untaken (claim.c).
+ */
+int lpi_file_flush(int dirfd, const char *name)
+{
+	if (lpi_fsync_disabled())
+		return LP_OK;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return lpi_fail_errno(LP_ERROR, errno, "cannot open %s to flush it", name);
+	int bad = fsync(fd) < 0;
+	int e = errno;
+	close(fd);
+	if (bad)
+		return lpi_fail_errno(LP_ERROR, e, "cannot flush %s", name);
+	fsync(dirfd);
+	return LP_OK;
+}
+
 int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, int exclusive,
 		     const char *label)
 {
