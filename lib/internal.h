@@ -565,6 +565,12 @@ struct lp_run {
 int lpi_run_commands_waiter(lp_run *run, struct lpi_waiter **out);
 int lpi_run_dirs_open(lp_store *store, const char *run_id, int *run_fd);
 
+/* --------------------------------------------------------- thread.c */
+/* Start fn(arg) in a thread of the library's: every signal blocked in it,
+ * and returned only once it runs (no fork copies it in its start-up).
+ * LP_OK, or LP_ERROR ("cannot start <what>: ..."). */
+int lpi_thread_start(pthread_t *t, int detached, void *(*fn)(void *), void *arg, const char *what);
+
 /* --------------------------------------------------------- settle.c */
 /* The durable half of a pause's end, off the paused thread: fsync of the
  * final pause file (already published) and of pauses/, the catalog's "P"

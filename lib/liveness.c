@@ -177,18 +177,12 @@ int lpi_beat_start(lpi_beat **out, int dirfd, const char *name, double interval)
 	pthread_cond_init(&b->cv, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&b->mu, NULL);
-	/* the thread never takes a signal meant for the process (Python's
-	 * handlers, sigtimedwait in tests): it starts with all blocked */
-	sigset_t all, old;
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	int e = pthread_create(&b->thread, NULL, beat_main, b);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (e != 0) {
+	int rc = lpi_thread_start(&b->thread, 0, beat_main, b, "the heartbeat of the run");
+	if (rc) {
 		pthread_cond_destroy(&b->cv);
 		pthread_mutex_destroy(&b->mu);
 		free(b);
-		return lpi_fail_errno(LP_ERROR, e, "cannot start the heartbeat of %s", name);
+		return rc;
 	}
 	*out = b;
 	return LP_OK;

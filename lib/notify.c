@@ -231,14 +231,9 @@ int lp_notify_spawn(lp_notify **out, const char *const *argv, const lp_notify_en
 #endif
 	n->refs = 2;
 	pthread_t t;
-	pthread_attr_t ta;
-	int terr = pthread_attr_init(&ta);
-	if (!terr)
-		terr = pthread_attr_setdetachstate(&ta, PTHREAD_CREATE_DETACHED);
-	if (!terr)
-		terr = pthread_create(&t, &ta, notify_reaper, n);
-	pthread_attr_destroy(&ta);
-	if (terr) {
+	if (lpi_thread_start(&t, 1, notify_reaper, n, "the --pause-notify watcher")) {
+		char why[512];
+		snprintf(why, sizeof why, "%s", lp_error_message());
 		/* no thread to wait: end it now rather than leave it unreaped */
 		kill(-n->pid, SIGKILL);
 		kill(n->pid, SIGKILL);
@@ -246,8 +241,7 @@ int lp_notify_spawn(lp_notify **out, const char *const *argv, const lp_notify_en
 			;
 		n->refs = 1;
 		notify_unref(n);
-		return lpi_fail(LP_ERROR, "cannot watch the --pause-notify command: %s",
-				strerror(terr));
+		return lpi_fail(LP_ERROR, "cannot watch the --pause-notify command: %s", why);
 	}
 	*out = n;
 	return LP_OK;

@@ -12,6 +12,12 @@
  * in the order they were handed over; lpi_settle_drain() waits until all
  * are done, and the run drains before it ends and before it is freed.
  *
+ * A fork(2) waits until every settler of the process is idle (the fork
+ * gate, a pthread_atfork handler): a child never copies a job half done
+ * (the catalog's flock held through a descriptor it inherits, an
+ * allocator's lock held by the thread it does not have), and it finds
+ * every pause that ended before the fork settled.
+ *
  * A process that dies before a job ran leaves the pause final in its file
  * (published, so it survives the process) and still in pending/, which
  * every reader already handles: "ls -a" finds it there, with its final
@@ -45,6 +51,8 @@ struct lpi_settler {
 	pid_t owner; /* the process whose thread it is (a fork's child has none) */
 	pthread_t thread;
 	lp_run *run;
+	lpi_settler *next_live; /* this process's settlers: the fork gate */
+	int gated;              /* held by the fork gate across a fork */
 };
 
 static void job_free(job *j)
@@ -115,6 +123,48 @@ static void *settle_main(void *arg)
 	return NULL;
 }
 
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static lpi_settler *live; /* this process's settlers, newest first */
+static pthread_once_t gate_once = PTHREAD_ONCE_INIT;
+
+/* The fork gate's prepare handler: every settler of this process idle
+ * (each waited for at most SETTLE_DRAIN_MS: a disk that hangs longer does
+ * not hang the fork) and held so until the fork returned. */
+static void gate_close(void)
+{
+	pthread_mutex_lock(&live_mu);
+	struct timespec until;
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += SETTLE_DRAIN_MS / 1000;
+	pid_t me = getpid();
+	for (lpi_settler *s = live; s; s = s->next_live) {
+		if (s->owner != me)
+			continue; /* a parent's, copied into this process: no thread */
+		pthread_mutex_lock(&s->mu);
+		s->gated = 1;
+		while (s->head || s->busy)
+			if (pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT)
+				break;
+	}
+}
+
+/* After the fork, in the parent and in the child (whose one thread is the
+ * one that held them). */
+static void gate_open(void)
+{
+	for (lpi_settler *s = live; s; s = s->next_live)
+		if (s->gated) {
+			s->gated = 0;
+			pthread_mutex_unlock(&s->mu);
+		}
+	pthread_mutex_unlock(&live_mu);
+}
+
+static void gate_install(void)
+{
+	(void)pthread_atfork(gate_close, gate_open, gate_open); /* ENOMEM: no gate */
+}
+
 /* The run's settler, made (and its thread started) on first use; NULL
  * when that is not possible (then the caller settles in its own thread). */
 static lpi_settler *settler(lp_run *run)
@@ -122,6 +172,7 @@ static lpi_settler *settler(lp_run *run)
 	lpi_settler *s = run->settler;
 	if (s)
 		return s->owner == getpid() ? s : NULL;
+	pthread_once(&gate_once, gate_install);
 	if (!(s = calloc(1, sizeof *s)))
 		return NULL;
 	pthread_condattr_t ca;
@@ -133,13 +184,18 @@ static lpi_settler *settler(lp_run *run)
 	pthread_condattr_destroy(&ca);
 	s->run = run;
 	s->owner = getpid();
-	if (pthread_create(&s->thread, NULL, settle_main, s) != 0) {
+	if (lpi_thread_start(&s->thread, 0, settle_main, s, "the settle thread") != LP_OK) {
+		lpi_error_clear();
 		pthread_mutex_destroy(&s->mu);
 		pthread_cond_destroy(&s->work);
 		pthread_cond_destroy(&s->idle);
 		free(s);
 		return NULL;
 	}
+	pthread_mutex_lock(&live_mu);
+	s->next_live = live;
+	live = s;
+	pthread_mutex_unlock(&live_mu);
 	run->settler = s;
 	return s;
 }
@@ -223,6 +279,13 @@ void lpi_settle_stop(lp_run *run)
 	}
 	(void)lpi_settle_drain(run);
 	run->settler = NULL;
+	pthread_mutex_lock(&live_mu); /* out of the fork gate's sight first */
+	for (lpi_settler **at = &live; *at; at = &(*at)->next_live)
+		if (*at == s) {
+			*at = s->next_live;
+			break;
+		}
+	pthread_mutex_unlock(&live_mu);
 	pthread_mutex_lock(&s->mu);
 	job *left = s->head;
 	s->head = s->tail = NULL;

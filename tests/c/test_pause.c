@@ -1083,6 +1083,64 @@ static void test_settle_fork_child_does_not_wait(void **state)
 	lp_pause_free(b);
 }
 
+/* The fork gate: a child forked the moment a pause ended (its settle job
+ * queued, maybe half done) finds it settled: catalogued and out of
+ * pending/, for each of several pauses in a row (without the gate the
+ * child copies the job before its fsync is over, and sees it pending). */
+static void test_fork_waits_for_settle(void **state)
+{
+	fx *f = *state;
+	enum { N = 4 };
+	for (int i = 0; i < N; i++) {
+		lp_pause *p = fx_pause(f, i % 2 ? LP_KIND_FAILURE : LP_KIND_CHECKPOINT, 30);
+		char id[LP_ID_MAX + 1], d[256];
+		snprintf(id, sizeof id, "%s", lp_pause_id(p));
+		lp_resolution res = {0};
+		assert_int_equal(lp_pause_claim(&res, p, LP_ACTION_ABORT, "abort", NULL), LP_OK);
+		lp_resolution_clear(&res);
+		fx_path(f, d, sizeof d, "pending/%s", id);
+		pid_t pid = fork();
+		assert_true(pid >= 0);
+		if (pid == 0) {
+			char cat[256];
+			char *text = slurp(fx_path(f, cat, sizeof cat, "catalog.tsv"));
+			int ok = !exists(d) && text && strstr(text, id);
+			free(text);
+			_exit(ok ? 0 : 1);
+		}
+		int st = 0;
+		assert_int_equal(waitpid(pid, &st, 0), pid);
+		assert_true(WIFEXITED(st));
+		assert_int_equal(WEXITSTATUS(st), 0);
+		lp_pause_free(p);
+	}
+}
+
+/* A signal meant for the process is never taken by one of the library's
+ * threads (the heartbeat, the settle thread): a caller that blocks it and
+ * waits for it with sigtimedwait gets it, for a signal whose default
+ * action kills (SIGUSR1) and for one whose default is to drop it
+ * (SIGCHLD), each sent while both threads run. */
+static void test_threads_take_no_signal(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	claim_resume(p); /* the settle thread exists now, beside the heartbeat */
+	lp_pause_free(p);
+	const int sigs[] = {SIGUSR1, SIGCHLD};
+	for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+		sigset_t one, old;
+		sigemptyset(&one);
+		sigaddset(&one, sigs[i]);
+		assert_int_equal(pthread_sigmask(SIG_BLOCK, &one, &old), 0);
+		assert_int_equal(kill(getpid(), sigs[i]), 0);
+		struct timespec ts = {10, 0};
+		int got = sigtimedwait(&one, NULL, &ts);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		assert_int_equal(got, sigs[i]);
+	}
+}
+
 int main(void)
 {
 	test_guard(120);
@@ -1116,6 +1174,8 @@ int main(void)
 		T(test_settle_before_run_end),
 		T(test_settle_before_run_free),
 		T(test_settle_fork_child_does_not_wait),
+		T(test_fork_waits_for_settle),
+		T(test_threads_take_no_signal),
 	};
 	return cmocka_run_group_tests_name("pause", tests, NULL, NULL);
 }
