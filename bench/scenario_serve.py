@@ -32,8 +32,10 @@
                            the server and the paused process timestamps
                            the request's recv(2), the command's linkat(2),
                            the paused process's open(2) of it, its
-                           rename(2) of the final pause file (start and
-                           return) and the server's reply.
+                           creation of the final pause file's temporary,
+                           its exchange (start and return), its append of
+                           the end events (start and return), its
+                           RESUMED line and the server's reply.
 
     python bench/scenario_serve.py [--quick] [--pauses N] [--clients C] [--phases] [--out FILE]
     python bench/scenario_serve.py --soak 600 --clients 50 [--out FILE]
@@ -309,8 +311,13 @@ def phases(logs: Path, srv_pid: int, py_pid: int, http: list, got: dict) -> dict
     marks = [("server read the request", srv_pid, "recv", False),
              ("the server links the command", srv_pid, "linkat", True),
              ("paused process opened it", py_pid, "open", True),
-             ("it renames its final pause file over the pending one", py_pid, "renameat", True),
-             ("that rename(2) returned", py_pid, "renamed", True)]
+             ("it created its final pause file's temporary", py_pid, "tmp", False),
+             ("it exchanges its final pause file with the pending one", py_pid, "renameat",
+              True),
+             ("that renameat2(2) returned", py_pid, "renamed", True),
+             ("it appends its end events", py_pid, "events", False),
+             ("that write(2) returned", py_pid, "evdone", False),
+             ("Python prints RESUMED", py_pid, "say", False)]
     steps: dict[str, list] = {}
     for idx, pause_id, t0 in http:
         last, prev, ok = t0, "request sent", True

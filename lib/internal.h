@@ -542,6 +542,13 @@ int lpi_catalog_compact(lp_store *store, int (*drop)(const char *run_id, void *u
 /* Append one line {"ts":..,"event":..,"run_id":.., ...fields} with a single
  * write(2) on an O_APPEND descriptor. */
 int lpi_events_append(int events_fd, const char *run_id, const char *event, lp_json *fields);
+/* Up to 4 such lines with one write(2), in order (no other process's
+ * line between them). */
+typedef struct {
+	const char *event;
+	lp_json *fields;
+} lpi_event;
+int lpi_events_append_n(int events_fd, const char *run_id, const lpi_event *evs, size_t n);
 
 /* ------------------------------------------------------------ run.c */
 struct lp_run {

@@ -88,14 +88,17 @@ static int publish_doc(lp_pause *p, int flags, char *replaced)
 	return rc;
 }
 
-static int pause_event(lp_pause *p, const char *event, lp_json *fields)
+/* The fields every event of a pause has. */
+static int pause_fields(lp_pause *p, lp_json *fields)
 {
 	int rc = lpj_set_str(fields, "pause_id", p->id);
-	if (!rc)
-		rc = lpj_set_str(fields, "worker_id", p->run->worker_id);
-	if (!rc)
-		rc = lpi_events_append(p->run->events_fd, p->run->id, event, fields);
-	return rc;
+	return rc ? rc : lpj_set_str(fields, "worker_id", p->run->worker_id);
+}
+
+static int pause_event(lp_pause *p, const char *event, lp_json *fields)
+{
+	int rc = pause_fields(p, fields);
+	return rc ? rc : lpi_events_append(p->run->events_fd, p->run->id, event, fields);
 }
 
 static char *make_hint(const lp_pause *p, const char *const *choices)
@@ -541,16 +544,14 @@ static int finalize(lp_pause *p, const char *cmd_text, const lpi_command *c, int
 		rc = LP_OK;
 	}
 recorded:
-	if (rc) {
+	if (rc)
 		warn(&warning, "the outcome could not be recorded in %s: %s", p->path,
 		     lp_error_message());
-	} else {
-		/* fsync, catalog, pending/ (and the replaced pending file):
-		 * in that order, in settle.c's thread */
-		lpi_settle_pause(p->run, p->file, p->id, d, replaced);
-	}
-	lp_json *ev = lpj_object();
-	rc = ev ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+	int recorded = rc == LP_OK;
+	/* the end event and then 0.1.1's one end event (0.1.1's fields, and
+	 * by), in one write */
+	lp_json *ev = lpj_object(), *fin = lpj_object();
+	rc = ev && fin ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	if (!rc && !(rc = lpj_set_str(ev, "by", by)) &&
 	    !(rc = lpj_set_str(ev, "outcome", lp_outcome_name(oc))) &&
 	    !(rc = lpj_set_str(ev, "action", lp_action_name(c->action))) &&
@@ -560,22 +561,26 @@ recorded:
 		rc = verdict_fields(ev, p->kind, c);
 	if (!rc && warning)
 		rc = lpj_set_text(ev, "warning", warning, LP_CAP_REASON, 0);
+	if (!rc && !(rc = lpj_set_str(fin, "by", by)) &&
+	    !(rc = lpj_set_str(fin, "outcome", lp_outcome_name(oc))))
+		rc = verdict_fields(fin, p->kind, c);
+	if (!rc && !(rc = pause_fields(p, ev)))
+		rc = pause_fields(p, fin);
 	char name[32];
 	snprintf(name, sizeof name, "pause_%s", lp_outcome_name(oc));
+	lpi_event both[] = {{name, ev}, {"pause_finished", fin}};
 	if (!rc)
-		rc = pause_event(p, name, ev);
+		rc = lpi_events_append_n(p->run->events_fd, p->run->id, both, 2);
 	lpj_free(ev);
-	/* then 0.1.1's one end event, with 0.1.1's fields (and by) */
-	lp_json *fin = rc ? NULL : lpj_object();
-	if (!rc && fin == NULL)
-		rc = lpi_fail(LP_ERROR, "out of memory");
-	if (!rc && !(rc = lpj_set_str(fin, "by", by)) &&
-	    !(rc = lpj_set_str(fin, "outcome", lp_outcome_name(oc))) &&
-	    !(rc = verdict_fields(fin, p->kind, c)))
-		rc = pause_event(p, "pause_finished", fin);
 	lpj_free(fin);
 	if (rc)
 		warn(&warning, "the %s event could not be logged: %s", name, lp_error_message());
+	/* fsync, catalog, pending/ (and the replaced pending file): in that
+	 * order, in settle.c's thread; handed over after the events, whose
+	 * append would otherwise wait behind that thread's fsync (ext4's
+	 * journal) on the test's path */
+	if (recorded)
+		lpi_settle_pause(p->run, p->file, p->id, d, replaced);
 	out->warning = warning;
 	lpi_error_clear();
 	return LP_OK;

@@ -12,6 +12,12 @@
  *            pending one), and
  *   renamed  when that call returned
  *   sendmsg  the server sent a response
+ *   tmp      a process created a temporary file (the paused one: the
+ *            final pause file, before its exchange)
+ *   events   a process starts to append a pause's end events, and
+ *   evdone   when that write(2) returned
+ *   say      a process writes a "RESUMED (" line (the paused one's
+ *            terminal, after its decision is in Python)
  * Each line: "<seconds> <tid> <call> <name>".
  */
 #define _GNU_SOURCE
@@ -94,6 +100,23 @@ int openat(int d, const char *p, int fl, ...)
 	int r = real_openat(d, p, fl, mode);
 	if (r >= 0 && strstr(p, ".resume.json") && !strstr(p, ".tmp."))
 		note("open", p);
+	else if (r >= 0 && (fl & O_CREAT) && strstr(p, ".tmp."))
+		note("tmp", p);
+	return r;
+}
+
+ssize_t write(int fd, const void *b, size_t n)
+{
+	REAL(write);
+	static const char fin[] = "\"event\":\"pause_finished\"";
+	int ev = memmem(b, n, fin, sizeof fin - 1) != NULL;
+	if (ev)
+		note("events", NULL);
+	else if (n > 10 && memmem(b, n < 64 ? n : 64, "RESUMED (", 9))
+		note("say", NULL);
+	ssize_t r = real_write(fd, b, n);
+	if (ev)
+		note("evdone", NULL);
 	return r;
 }
 
