@@ -32,8 +32,7 @@
                            the server and the paused process timestamps
                            the request's recv(2), the command's linkat(2),
                            the paused process's open(2) of it, its
-                           creation of the final pause file's temporary,
-                           its exchange (start and return), its append of
+                           exchange (start and return), its append of
                            the end events (start and return), its
                            RESUMED line and the server's reply.
 
@@ -311,7 +310,6 @@ def phases(logs: Path, srv_pid: int, py_pid: int, http: list, got: dict) -> dict
     marks = [("server read the request", srv_pid, "recv", False),
              ("the server links the command", srv_pid, "linkat", True),
              ("paused process opened it", py_pid, "open", True),
-             ("it created its final pause file's temporary", py_pid, "tmp", False),
              ("it exchanges its final pause file with the pending one", py_pid, "renameat",
               True),
              ("that renameat2(2) returned", py_pid, "renamed", True),

@@ -134,8 +134,17 @@ int lpi_file_flush(int dirfd, const char *name);
 /* Replace a file by exchange: the replaced one is left under the name put
  * in kept ("" if none), which the caller removes (store.c). */
 #define LPI_KEPT_MAX (LP_ID_MAX * 2 + 64)
+/* A temporary file made ahead of a publish that must be quick (a pause's
+ * final file): empty, open, under a dot-name. lpi_spare_drop closes and
+ * removes one left unused (fd -1: nothing). */
+typedef struct {
+	int fd;
+	char name[LPI_KEPT_MAX];
+} lpi_spare;
+int lpi_file_spare(int dirfd, lpi_spare *out, const char *label);
+void lpi_spare_drop(int dirfd, lpi_spare *s);
 int lpi_file_replace(int dirfd, const char *name, const char *data, size_t len, int flags,
-		     const char *label, char kept[LPI_KEPT_MAX]);
+		     const char *label, char kept[LPI_KEPT_MAX], lpi_spare *spare);
 /* Fault in the pages of a fresh buffer of n bytes at once
  * (madvise(MADV_POPULATE_WRITE), Linux 5.14; an advice: nothing when it
  * fails or for a buffer under LPI_POPULATE_MIN): a page faulted one by

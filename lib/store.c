@@ -562,20 +562,60 @@ int lpi_write_all(int fd, const char *data, size_t len)
 /* lpi_file_publish and lpi_file_replace: kept (LPI_KEPT_MAX bytes, or
  * NULL) gets the temporary name under which a file replaced by exchange
  * was left, "" when none was. */
-static int publish(int dirfd, const char *name, const char *data, size_t len, int exclusive,
-		   const char *label, char *kept)
+/* A fresh, empty temporary file in dirfd: its name (".tmp.<pid>.<hex>",
+ * a dot-name no reader lists) in tmp, its descriptor in *fd. */
+static int make_temp(int dirfd, char tmp[LPI_KEPT_MAX], int *fd, const char *label)
 {
-	char tmp[LPI_KEPT_MAX];
 	char rnd[17];
-	if (kept)
-		kept[0] = '\0';
 	int rc = lpi_random_hex(rnd, 8);
 	if (rc)
 		return rc;
-	snprintf(tmp, sizeof tmp, ".tmp.%ld.%s", (long)getpid(), rnd);
-	int fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
+	snprintf(tmp, LPI_KEPT_MAX, ".tmp.%ld.%s", (long)getpid(), rnd);
+	*fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (*fd < 0)
 		return lpi_fail_errno(LP_ERROR, errno, "cannot write %s", label);
+	return LP_OK;
+}
+
+int lpi_file_spare(int dirfd, lpi_spare *out, const char *label)
+{
+	out->fd = -1;
+	out->name[0] = '\0';
+	int rc = make_temp(dirfd, out->name, &out->fd, label);
+	if (rc)
+		out->name[0] = '\0';
+	return rc;
+}
+
+void lpi_spare_drop(int dirfd, lpi_spare *s)
+{
+	if (s->fd < 0)
+		return;
+	close(s->fd);
+	unlinkat(dirfd, s->name, 0);
+	s->fd = -1;
+	s->name[0] = '\0';
+}
+
+/* spare: a temporary made ahead (lpi_file_spare) to write into instead of
+ * a new one, consumed whatever happens (NULL or fd -1: make one now). */
+static int publish(int dirfd, const char *name, const char *data, size_t len, int exclusive,
+		   const char *label, char *kept, lpi_spare *spare)
+{
+	char tmp[LPI_KEPT_MAX];
+	if (kept)
+		kept[0] = '\0';
+	int fd = -1;
+	if (spare && spare->fd >= 0) {
+		fd = spare->fd;
+		snprintf(tmp, sizeof tmp, "%s", spare->name);
+		spare->fd = -1;
+		spare->name[0] = '\0';
+	} else {
+		int rc = make_temp(dirfd, tmp, &fd, label);
+		if (rc)
+			return rc;
+	}
 	int durable = !(exclusive & LP_PUBLISH_VOLATILE) && !lpi_fsync_disabled();
 	exclusive &= LP_PUBLISH_EXCLUSIVE;
 	int bad = lpi_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0);
@@ -738,7 +778,7 @@ int lpi_file_flush(int dirfd, const char *name)
 int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, int exclusive,
 		     const char *label)
 {
-	return publish(dirfd, name, data, len, exclusive, label, NULL);
+	return publish(dirfd, name, data, len, exclusive, label, NULL, NULL);
 }
 
 /*
@@ -750,12 +790,15 @@ int lpi_file_publish(int dirfd, const char *name, const char *data, size_t len, 
  * file to replace, or a filesystem without exchange: a plain rename).
  * Why: on ext4, renaming over a file releases its inode inside rename(2),
  * 0.45 ms p50 here (bench/floor/replace.c, docs/performance.md), on the resume path;
- * the settle thread removes it instead.
+ * the settle thread removes it instead. spare (or NULL): a temporary made
+ * ahead with lpi_file_spare, written into instead of a new one (creating
+ * a file is what costs most here: 0.1-0.3 ms on ext4, bench/floor/), and
+ * consumed whatever happens.
  */
 int lpi_file_replace(int dirfd, const char *name, const char *data, size_t len, int flags,
-		     const char *label, char kept[LPI_KEPT_MAX])
+		     const char *label, char kept[LPI_KEPT_MAX], lpi_spare *spare)
 {
-	return publish(dirfd, name, data, len, flags & ~LP_PUBLISH_EXCLUSIVE, label, kept);
+	return publish(dirfd, name, data, len, flags & ~LP_PUBLISH_EXCLUSIVE, label, kept, spare);
 }
 
 int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, char **out,

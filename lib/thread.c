@@ -46,8 +46,7 @@ static void *trampoline(void *p)
  * signal blocked in it, and wait until it runs. LP_OK with *t set, or
  * LP_ERROR (message set: what) when the thread cannot be made.
  */
-int lpi_thread_start(pthread_t *t, int detached, void *(*fn)(void *), void *arg,
-		     const char *what)
+int lpi_thread_start(pthread_t *t, int detached, void *(*fn)(void *), void *arg, const char *what)
 {
 	start st = {.fn = fn, .arg = arg, .running = 0};
 	pthread_attr_t ta;

@@ -12,8 +12,8 @@
  *            pending one), and
  *   renamed  when that call returned
  *   sendmsg  the server sent a response
- *   tmp      a process created a temporary file (the paused one: the
- *            final pause file, before its exchange)
+ *   tmp      a process created a temporary file (the paused one makes
+ *            its final pause file's while it waits, since this stop)
  *   events   a process starts to append a pause's end events, and
  *   evdone   when that write(2) returned
  *   say      a process writes a "RESUMED (" line (the paused one's

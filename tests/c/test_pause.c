@@ -1141,6 +1141,104 @@ static void test_threads_take_no_signal(void **state)
 	}
 }
 
+typedef struct spare_resumer {
+	const char *dir, *run_id, *id;
+	int kind_failure;
+} spare_resumer;
+
+/* The temporary in pauses/ (a dot-name) the waiting pause made: its
+ * inode, or 0 while there is none (looked for at most 10 s). */
+static ino_t await_spare(const char *pauses)
+{
+	for (int64_t until = lpi_mono_ms() + 10000; lpi_mono_ms() < until;) {
+		DIR *d = opendir(pauses);
+		struct dirent *e;
+		ino_t ino = 0;
+		while (d && (e = readdir(d)))
+			if (strncmp(e->d_name, ".tmp.", 5) == 0)
+				ino = e->d_ino;
+		if (d)
+			closedir(d);
+		if (ino)
+			return ino;
+		struct timespec nap = {0, 1000000};
+		nanosleep(&nap, NULL);
+	}
+	return 0;
+}
+
+/* In a child: wait for the pause's spare, resume it, then check that the
+ * final pause file is that very inode. 0 when it is. */
+static int spare_child(void *arg)
+{
+	spare_resumer *r = arg;
+	char pauses[512], final[600];
+	snprintf(pauses, sizeof pauses, "%s/runs/%s/pauses", r->dir, r->run_id);
+	snprintf(final, sizeof final, "%s/%s.json", pauses, r->id);
+	ino_t spare = await_spare(pauses);
+	if (!spare)
+		return 10;
+	lp_store *s;
+	if (lp_store_open(&s, r->dir, 0) != LP_OK)
+		return CHILD_SETUP_FAILED;
+	lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+	if (r->kind_failure)
+		o.failure_reason = "seen";
+	else
+		o.has_result = 1, o.result = LP_RESULT_TRUE;
+	int rc = lp_pause_resume(NULL, s, r->id, &o);
+	lp_store_free(s);
+	struct stat st;
+	if (rc != LP_OK)
+		return 11;
+	return stat(final, &st) == 0 && st.st_ino == spare ? 0 : 12;
+}
+
+/* A waiting pause makes its final file's temporary while nothing is there
+ * to take, and the take writes into it (the final file is that inode: no
+ * file created between the command and the decision); after the run
+ * settled no temporary is left, for a checkpoint and a failure. */
+static void test_wait_makes_the_final_file_ahead(void **state)
+{
+	fx *f = *state;
+	for (int k = 0; k < 2; k++) {
+		lp_pause *p = fx_pause(f, k ? LP_KIND_FAILURE : LP_KIND_CHECKPOINT, 30);
+		spare_resumer r = {.dir = f->dir,
+				   .run_id = lp_run_id(f->run),
+				   .id = lp_pause_id(p),
+				   .kind_failure = k};
+		pid_t pid = fork_child(spare_child, &r);
+		lp_resolution res = {0};
+		assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
+		assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+		lp_resolution_clear(&res);
+		assert_int_equal(child_rc(wait_child(pid, 15000)), 0);
+		lp_pause_free(p);
+	}
+	assert_int_equal(lpi_settle_drain(f->run), LP_OK);
+	char d[256];
+	fx_path(f, d, sizeof d, "runs/%s/pauses", lp_run_id(f->run));
+	assert_int_equal(count_entries(d, ".tmp"), 0);
+	assert_int_equal(count_entries(d, ""), 2);
+}
+
+/* A pause that times out while waiting ends by its own claim, through the
+ * spare it made: no temporary is left behind. */
+static void test_timeout_leaves_no_spare(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 0.05);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK); /* times out */
+	assert_int_equal(res.outcome, LP_OUTCOME_TIMED_OUT);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+	assert_int_equal(lpi_settle_drain(f->run), LP_OK);
+	char d[256];
+	fx_path(f, d, sizeof d, "runs/%s/pauses", lp_run_id(f->run));
+	assert_int_equal(count_entries(d, ".tmp"), 0);
+}
+
 int main(void)
 {
 	test_guard(120);
@@ -1176,6 +1274,8 @@ int main(void)
 		T(test_settle_fork_child_does_not_wait),
 		T(test_fork_waits_for_settle),
 		T(test_threads_take_no_signal),
+		T(test_wait_makes_the_final_file_ahead),
+		T(test_timeout_leaves_no_spare),
 	};
 	return cmocka_run_group_tests_name("pause", tests, NULL, NULL);
 }

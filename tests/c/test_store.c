@@ -263,7 +263,8 @@ static void test_replace_keeps_the_replaced_file(void **state)
 	snprintf(f, sizeof f, "%s/p.json", t->path);
 
 	/* nothing there yet: a plain rename, nothing kept */
-	assert_int_equal(lpi_file_replace(dfd, "p.json", "pending", 7, 0, "p.json", kept), LP_OK);
+	assert_int_equal(lpi_file_replace(dfd, "p.json", "pending", 7, 0, "p.json", kept, NULL),
+			 LP_OK);
 	assert_string_equal(kept, "");
 	char *text = slurp(f);
 	assert_string_equal(text, "pending");
@@ -276,7 +277,7 @@ static void test_replace_keeps_the_replaced_file(void **state)
 	for (int i = 0; i < 2; i++) {
 		assert_int_equal(lpi_file_replace(dfd, "p.json", next[i], strlen(next[i]),
 						  LP_PUBLISH_VOLATILE | LP_PUBLISH_EXCLUSIVE,
-						  "p.json", kept),
+						  "p.json", kept, NULL),
 				 LP_OK);
 		assert_true(strncmp(kept, ".tmp.", 5) == 0);
 		text = slurp(f);
@@ -289,6 +290,49 @@ static void test_replace_keeps_the_replaced_file(void **state)
 		assert_int_equal(unlinkat(dfd, kept, 0), 0);
 	}
 	assert_int_equal(count_entries(t->path, ".tmp"), 0);
+	assert_int_equal(count_entries(t->path, ""), 1);
+	close(dfd);
+}
+
+/* A spare made ahead becomes the published file (same inode: the publish
+ * created no file), is consumed, and leaves nothing behind; one dropped
+ * unused is removed; a replace without a spare still makes its own. */
+static void test_replace_with_a_spare(void **state)
+{
+	tfx *t = *state;
+	assert_int_equal(mkdir(t->path, 0700), 0);
+	int dfd = open_dir(t->path);
+	char f[160], kept[LPI_KEPT_MAX];
+	snprintf(f, sizeof f, "%s/p.json", t->path);
+	assert_int_equal(lpi_file_replace(dfd, "p.json", "pending", 7, 0, "p.json", kept, NULL),
+			 LP_OK);
+	const char *next[] = {"resumed", "resumed again"};
+	for (int i = 0; i < 2; i++) {
+		lpi_spare sp;
+		assert_int_equal(lpi_file_spare(dfd, &sp, "p.json"), LP_OK);
+		assert_true(sp.fd >= 0);
+		assert_true(strncmp(sp.name, ".tmp.", 5) == 0);
+		struct stat made, final;
+		assert_int_equal(fstat(sp.fd, &made), 0);
+		assert_int_equal(lpi_file_replace(dfd, "p.json", next[i], strlen(next[i]),
+						  LP_PUBLISH_VOLATILE, "p.json", kept, &sp),
+				 LP_OK);
+		assert_int_equal(sp.fd, -1); /* consumed */
+		assert_int_equal(stat(f, &final), 0);
+		assert_int_equal(final.st_ino, made.st_ino);
+		char *text = slurp(f);
+		assert_string_equal(text, next[i]);
+		free(text);
+		assert_int_equal(unlinkat(dfd, kept, 0), 0); /* the replaced one */
+		assert_int_equal(count_entries(t->path, ".tmp"), 0);
+	}
+	lpi_spare unused;
+	assert_int_equal(lpi_file_spare(dfd, &unused, "p.json"), LP_OK);
+	assert_int_equal(count_entries(t->path, ".tmp"), 1);
+	lpi_spare_drop(dfd, &unused);
+	assert_int_equal(unused.fd, -1);
+	assert_int_equal(count_entries(t->path, ".tmp"), 0);
+	lpi_spare_drop(dfd, &unused); /* twice: nothing */
 	assert_int_equal(count_entries(t->path, ""), 1);
 	close(dfd);
 }
@@ -428,6 +472,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_publish, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_replace_keeps_the_replaced_file, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_replace_with_a_spare, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_publish_exclusive_over_symlink, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_read, setup, teardown),
