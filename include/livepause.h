@@ -166,6 +166,16 @@ LP_API void lp_store_free(lp_store *store);
  * LP_EINVAL. lp_store_unlink() removes it (LP_OK if it was absent). */
 LP_API int lp_store_publish(lp_store *store, const char *name, const char *data, size_t len);
 LP_API int lp_store_unlink(lp_store *store, const char *name);
+/* For a client that resumes many pauses (the server): make ahead the
+ * file the next command will be written into, if none is kept yet (an
+ * unnamed file, O_TMPFILE, in the store's filesystem), so that writing a
+ * command creates no file on the way to the paused process (creating a
+ * file is most of what a resume costs on ext4). lp_pause_resume() uses
+ * the kept one and keeps none; call this again after each resume, off
+ * the path that waits (the server: once its response is sent). Cheap when
+ * one is kept; safe from any thread. LP_OK (also where the filesystem has
+ * no unnamed files: then nothing is kept), LP_ERROR (message set). */
+LP_API int lp_store_warm(lp_store *store);
 /* Whether a client file of that name is published now: 1 or 0 (one
  * fstatat), LP_EINVAL for a name lp_store_publish() refuses. The plugin
  * asks it for "serve.json" before it writes a run's progress after tests:

@@ -438,12 +438,18 @@ int lpi_command_build(lp_kind kind, const lpi_command_spec *s, char token[LP_TOK
 
 /* ------------------------------------------------ publishing, reading */
 
-int lpi_claim_publish(int commands_fd, const char *name, const char *text, const char *label)
+int lpi_claim_publish(lp_store *store, int commands_fd, const char *name, const char *text,
+		      const char *label)
 {
 	/* visible at once and not flushed: the paused process takes it with
 	 * no disk flush of ours in its way (a flush here held its rename of
 	 * the final pause file in the journal, issue 11.8); lpi_claim_flush
-	 * makes it durable when the take is not seen */
+	 * makes it durable when the take is not seen. Through the store's
+	 * file made ahead (lp_store_warm) where it keeps one: no file is
+	 * created on the way to the paused process. */
+	int rc = lpi_store_link_spare(store, commands_fd, name, text, strlen(text));
+	if (rc >= 0)
+		return rc;
 	return lpi_file_publish(commands_fd, name, text, strlen(text),
 				LP_PUBLISH_EXCLUSIVE | LP_PUBLISH_VOLATILE, label);
 }

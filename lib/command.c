@@ -394,7 +394,7 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 	for (;;) {
 		snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", s->path,
 			 run_id, name);
-		rc = lpi_claim_publish(dirs.commands_fd, name, cmd, label);
+		rc = lpi_claim_publish(s, dirs.commands_fd, name, cmd, label);
 		if (rc <= 0)
 			break;
 		/* someone claimed it first */

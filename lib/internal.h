@@ -98,7 +98,14 @@ struct lp_store {
 	char *notice;       /* NULL or what lp_store_notice() says */
 	lp_warn_fn warn_fn; /* readers' notes on what they skip (lp_store_set_warn) */
 	void *warn_ud;
+	int spare_fd; /* -1, or an unnamed file for the next command (lp_store_warm) */
 };
+/* Publish data as dirfd/name exclusively, by linking the store's kept
+ * unnamed file (lp_store_warm) there: LP_OK, 1 (name exists: nothing
+ * written), or -1 when no file is kept or it cannot serve (the caller
+ * publishes the usual way). Not flushed. */
+int lpi_store_link_spare(lp_store *store, int dirfd, const char *name, const char *data,
+			 size_t len);
 
 /* The trust rule of everything inside the store (and of QAMule's result
  * directory): not a symlink, a directory (want_dir) or a regular file,
@@ -396,7 +403,8 @@ int lpi_command_build(lp_kind kind, const lpi_command_spec *spec, char token[LP_
 /* Create commands/<name> exclusively with text: LP_OK (the claim is
  * ours), 1 (an entry is there already: someone else's claim), or an
  * error (nothing published). */
-int lpi_claim_publish(int commands_fd, const char *name, const char *text, const char *label);
+int lpi_claim_publish(lp_store *store, int commands_fd, const char *name, const char *text,
+		      const char *label);
 /* Flush a published claim (file, then directory), best effort: for a
  * command its resumer leaves untaken (see claim.c). */
 void lpi_claim_flush(int commands_fd, const char *name);

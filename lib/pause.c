@@ -792,7 +792,7 @@ int lp_pause_claim(lp_resolution *out, lp_pause *p, lp_action action, const char
 			break;
 		}
 		snprintf(label, sizeof label, "command file of pause %s", p->id);
-		rc = lpi_claim_publish(p->run->commands_fd, p->cmd, text, label);
+		rc = lpi_claim_publish(p->run->store, p->run->commands_fd, p->cmd, text, label);
 		if (rc < 0) {
 			char why[1024];
 			snprintf(why, sizeof why, "%s", lp_error_message());

@@ -400,7 +400,7 @@ int lp_store_open(lp_store **out, const char *path, unsigned flags)
 	lp_store *s = calloc(1, sizeof *s);
 	if (s == NULL)
 		return lpi_fail(LP_ERROR, "out of memory");
-	s->fd = s->runs_fd = s->pending_fd = -1;
+	s->fd = s->runs_fd = s->pending_fd = s->spare_fd = -1;
 	int rc = LP_ERROR, tighten = 0;
 	s->path = absolute(path);
 	if (s->path == NULL)
@@ -527,6 +527,38 @@ const char *lp_store_notice(const lp_store *store)
 	return store && store->notice ? store->notice : "";
 }
 
+/* Write data at offset 0 of a file made ahead, whose one byte (written
+ * when it was made: what reserves its block, 60 us of a first write here)
+ * is covered by any data; 0, or -1 with errno set. */
+static int write_over(int fd, const char *data, size_t len)
+{
+	if (len == 0)
+		return ftruncate(fd, 0);
+	off_t off = 0;
+	while (len > 0) {
+		ssize_t w = pwrite(fd, data, len, off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		data += w;
+		off += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* The one byte a file made ahead holds (see write_over). */
+static int reserve(int fd)
+{
+	ssize_t w;
+	do
+		w = write(fd, "\n", 1);
+	while (w < 0 && errno == EINTR);
+	return w == 1 ? 0 : -1;
+}
+
 void lp_store_free(lp_store *s)
 {
 	if (s == NULL)
@@ -537,9 +569,56 @@ void lp_store_free(lp_store *s)
 		close(s->runs_fd);
 	if (s->pending_fd >= 0)
 		close(s->pending_fd);
+	if (s->spare_fd >= 0)
+		close(s->spare_fd); /* unnamed: it goes with its descriptor */
 	free(s->path);
 	free(s->notice);
 	free(s);
+}
+
+int lp_store_warm(lp_store *store)
+{
+	if (store == NULL)
+		return lpi_fail(LP_EINVAL, "lp_store_warm: NULL store");
+	if (__atomic_load_n(&store->spare_fd, __ATOMIC_ACQUIRE) >= 0)
+		return LP_OK;
+	int fd = openat(store->runs_fd, ".", O_WRONLY | O_TMPFILE | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		if (errno == EOPNOTSUPP || errno == EISDIR || errno == EINVAL || errno == ENOENT)
+			return LP_OK; /* no unnamed files here: commands are written as before */
+		return lpi_fail_errno(LP_ERROR, errno, "cannot prepare a command file in %s/runs",
+				      store->path);
+	}
+	if (reserve(fd) < 0) {
+		int e = errno;
+		close(fd);
+		return lpi_fail_errno(LP_ERROR, e, "cannot prepare a command file in %s/runs",
+				      store->path);
+	}
+	int none = -1;
+	if (!__atomic_compare_exchange_n(&store->spare_fd, &none, fd, 0, __ATOMIC_ACQ_REL,
+					 __ATOMIC_ACQUIRE))
+		close(fd); /* another thread kept one first */
+	return LP_OK;
+}
+
+int lpi_store_link_spare(lp_store *store, int dirfd, const char *name, const char *data, size_t len)
+{
+	int fd = store ? __atomic_exchange_n(&store->spare_fd, -1, __ATOMIC_ACQ_REL) : -1;
+	if (fd < 0)
+		return -1;
+	char self[64];
+	snprintf(self, sizeof self, "/proc/self/fd/%d", fd);
+	int rc = -1;
+	if (write_over(fd, data, len) == 0) {
+		if (linkat(AT_FDCWD, self, dirfd, name, AT_SYMLINK_FOLLOW) == 0)
+			rc = LP_OK;
+		else if (errno == EEXIST)
+			rc = 1;
+		/* else (no /proc, another filesystem): -1, the usual way */
+	}
+	close(fd); /* linked, or freed with its last descriptor */
+	return rc;
 }
 
 /* Contract: write all len bytes of data to fd, retrying short writes and
@@ -582,9 +661,16 @@ int lpi_file_spare(int dirfd, lpi_spare *out, const char *label)
 	out->fd = -1;
 	out->name[0] = '\0';
 	int rc = make_temp(dirfd, out->name, &out->fd, label);
-	if (rc)
+	if (rc) {
 		out->name[0] = '\0';
-	return rc;
+		return rc;
+	}
+	if (reserve(out->fd) < 0) {
+		int e = errno;
+		lpi_spare_drop(dirfd, out);
+		return lpi_fail_errno(LP_ERROR, e, "cannot write %s", label);
+	}
+	return LP_OK;
 }
 
 void lpi_spare_drop(int dirfd, lpi_spare *s)
@@ -605,8 +691,8 @@ static int publish(int dirfd, const char *name, const char *data, size_t len, in
 	char tmp[LPI_KEPT_MAX];
 	if (kept)
 		kept[0] = '\0';
-	int fd = -1;
-	if (spare && spare->fd >= 0) {
+	int fd = -1, ahead = spare && spare->fd >= 0;
+	if (ahead) {
 		fd = spare->fd;
 		snprintf(tmp, sizeof tmp, "%s", spare->name);
 		spare->fd = -1;
@@ -618,7 +704,8 @@ static int publish(int dirfd, const char *name, const char *data, size_t len, in
 	}
 	int durable = !(exclusive & LP_PUBLISH_VOLATILE) && !lpi_fsync_disabled();
 	exclusive &= LP_PUBLISH_EXCLUSIVE;
-	int bad = lpi_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0);
+	int bad = (ahead ? write_over(fd, data, len) : lpi_write_all(fd, data, len)) < 0 ||
+		  (durable && fsync(fd) < 0);
 	int e = errno;
 	if (close(fd) < 0 && !bad) {
 		bad = 1;

@@ -378,10 +378,17 @@ enum MHD_Result srv_http_handler(void *cls, struct MHD_Connection *conn, const c
 void srv_http_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			enum MHD_RequestTerminationCode toe)
 {
-	(void)cls;
+	srv *s = cls;
 	(void)conn;
 	(void)toe;
 	request *req = *con_cls;
+	/* the next command's file made now, its response sent: off the path
+	 * of the next resume (lp_store_warm); a failure only costs that
+	 * resume the creation */
+	if (req && (req->route.id == SRV_R_RESUME || req->route.id == SRV_R_ABORT) &&
+	    lp_store_warm(s->store) != LP_OK) {
+		/* nothing kept: the next resume creates its file, as the CLI does */
+	}
 	if (req) {
 		free(req->body);
 		free(req);

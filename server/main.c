@@ -293,6 +293,9 @@ int main(int argc, char **argv)
 	rc = lp_store_open(&s->store, lp_store_default_path(a.pause_dir), LP_STORE_CREATE);
 	if (rc)
 		return fail(rc == LP_EUNSAFE ? EXIT_UNSAFE : EXIT_ERROR, "%s", lp_error_message());
+	if (lp_store_warm(s->store) != LP_OK) {
+		/* the first resume's command file: without one it creates its own */
+	}
 	if ((rc = lp_feed_open(&s->feed, s->store))) {
 		fail(EXIT_ERROR, "%s", lp_error_message());
 		lp_store_free(s->store);

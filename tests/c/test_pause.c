@@ -11,6 +11,7 @@
 #include "helpers.h"
 
 #include <math.h>
+#include <sys/inotify.h>
 
 /* ------------------------------------------------------------ helpers */
 
@@ -1239,6 +1240,89 @@ static void test_timeout_leaves_no_spare(void **state)
 	assert_int_equal(count_entries(d, ".tmp"), 0);
 }
 
+/* Names created in dir (IN_CREATE) since the watch began, joined by ' '. */
+static void created_names(int ifd, char *out, size_t size)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	out[0] = '\0';
+	ssize_t n;
+	while ((n = read(ifd, buf, sizeof buf)) > 0)
+		for (char *q = buf; q < buf + n;) {
+			struct inotify_event *e = (struct inotify_event *)q;
+			if ((e->mask & IN_CREATE) && e->len) {
+				strncat(out, e->name, size - strlen(out) - 2);
+				strncat(out, " ", size - strlen(out) - 1);
+			}
+			q += sizeof *e + e->len;
+		}
+}
+
+/* A warmed store (lp_store_warm, as the server keeps it) writes a command
+ * by linking the file it made ahead: the only name ever created in
+ * commands/ is the command's own (no temporary), the file kept is used
+ * up, and the paused process takes the command; warming again keeps one
+ * file, not two; a store never warmed writes as before (a temporary). */
+static void test_warm_store_writes_without_a_temporary(void **state)
+{
+	fx *f = *state;
+	char cdir[256];
+	fx_path(f, cdir, sizeof cdir, "runs/%s/commands", lp_run_id(f->run));
+	for (int warm = 1; warm >= 0; warm--) {
+		lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+		if (warm) {
+			assert_int_equal(lp_store_warm(f->store), LP_OK);
+			int kept = f->store->spare_fd;
+			assert_true(kept >= 0);
+			assert_int_equal(lp_store_warm(f->store), LP_OK);
+			assert_int_equal(f->store->spare_fd, kept); /* one, not two */
+		}
+		int ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		assert_true(ifd >= 0);
+		assert_true(inotify_add_watch(ifd, cdir, IN_CREATE) >= 0);
+		lp_resume_options o = no_wait();
+		o.has_result = 1;
+		o.result = LP_RESULT_FALSE;
+		assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(p), &o), LP_OK);
+		assert_int_equal(f->store->spare_fd, -1);
+		char names[1024], want[LP_ID_MAX + 32];
+		created_names(ifd, names, sizeof names);
+		close(ifd);
+		snprintf(want, sizeof want, "%s.resume.json ", lp_pause_id(p));
+		if (warm)
+			assert_string_equal(names, want);
+		else
+			assert_non_null(strstr(names, ".tmp."));
+		lp_resolution res = {0};
+		assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
+		assert_int_equal(res.outcome, LP_OUTCOME_RESUMED);
+		assert_int_equal(res.result, LP_RESULT_FALSE);
+		lp_resolution_clear(&res);
+		lp_pause_free(p);
+	}
+}
+
+/* A warmed store whose command loses the claim (the name is taken) says
+ * so as without a kept file, and the kept file is used up, not leaked. */
+static void test_warm_store_loses_the_claim(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 30);
+	lp_resume_options o = no_wait();
+	o.has_result = 1;
+	o.result = LP_RESULT_TRUE;
+	assert_int_equal(lp_pause_resume(NULL, f->store, lp_pause_id(p), &o), LP_OK);
+	assert_int_equal(lp_store_warm(f->store), LP_OK);
+	int rc = lp_pause_resume(NULL, f->store, lp_pause_id(p), &o);
+	assert_int_not_equal(rc, LP_OK);
+	assert_int_equal(f->store->spare_fd, -1);
+	assert_int_equal(n_commands(f, ""), 1);
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
+	assert_int_equal(res.result, LP_RESULT_TRUE);
+	lp_resolution_clear(&res);
+	lp_pause_free(p);
+}
+
 int main(void)
 {
 	test_guard(120);
@@ -1276,6 +1360,8 @@ int main(void)
 		T(test_threads_take_no_signal),
 		T(test_wait_makes_the_final_file_ahead),
 		T(test_timeout_leaves_no_spare),
+		T(test_warm_store_writes_without_a_temporary),
+		T(test_warm_store_loses_the_claim),
 	};
 	return cmocka_run_group_tests_name("pause", tests, NULL, NULL);
 }
