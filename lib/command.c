@@ -234,8 +234,9 @@ static int check_kind(const char *id, lp_kind kind, const lp_json *choices,
  * looks again after a short, doubling delay (0.1 ms up to 20 ms) rather
  * than through inotify: closing an inotify descriptor costs a kernel RCU
  * grace period (~8 ms here), more than the whole wait. */
-static int wait_taken(lp_store *s, const char *id, const lp_json *doc, double take_timeout,
-		      const lp_resume_options *o, lp_json **final)
+static int wait_taken(lp_store *s, int pauses_fd, const char *run_id, const char *id,
+		      const lp_json *doc, double take_timeout, const lp_resume_options *o,
+		      lp_json **final)
 {
 	lpi_identity rec;
 	lpj_get_identity(doc, &rec);
@@ -244,7 +245,7 @@ static int wait_taken(lp_store *s, const char *id, const lp_json *doc, double ta
 	for (;;) {
 		lp_json *now;
 		double mtime = 0;
-		int rc = lpi_pause_load(s, id, &now, &mtime);
+		int rc = lpi_pause_load_at(s, pauses_fd, run_id, id, &now, &mtime);
 		if (rc)
 			return rc;
 		const char *status = lpj_get_str(now, "status");
@@ -326,9 +327,16 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 	char *cmd = NULL;
 	lp_run dirs = {.store = s, .fd = -1, .pauses_fd = -1, .commands_fd = -1, .events_fd = -1};
 	double mtime = 0;
-	if ((rc = lpi_pause_load(s, id, &doc, &mtime)))
-		goto done;
+	char label[PATH_MAX], name[LP_ID_MAX + 16], plabel[PATH_MAX];
+	run_id[0] = '\0';
+	/* the run's directories opened once, for the load, the claim and the
+	 * wait for the take */
 	if ((rc = lpi_pause_locate(s, id, run_id))) /* any shape of id */
+		goto done;
+	snprintf(plabel, sizeof plabel, "%s/runs/%s/pauses", s->path, run_id);
+	if ((rc = lpi_run_dirs_open_for(s, run_id, id, &dirs.fd)) ||
+	    (rc = lpi_dir_open(dirs.fd, "pauses", 0, plabel, &dirs.pauses_fd)) ||
+	    (rc = lpi_pause_load_at(s, dirs.pauses_fd, run_id, id, &doc, &mtime)))
 		goto done;
 	const char *k = lpj_get_str(doc, "kind");
 	lp_kind kind = LP_KIND_FAILURE; /* 0.1.1 wrote no kind for failures */
@@ -362,14 +370,9 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 	/* checked as the command will be, before any attachment is copied */
 	if ((rc = lpi_command_build(kind, &spec, token, &cmd)))
 		goto done;
-	char label[PATH_MAX], name[LP_ID_MAX + 16];
 	snprintf(label, sizeof label, "%s/runs/%s/commands", s->path, run_id);
 	snprintf(name, sizeof name, "%s.resume.json", id);
-	char plabel[PATH_MAX];
-	snprintf(plabel, sizeof plabel, "%s/runs/%s/pauses", s->path, run_id);
-	if ((rc = lpi_run_dirs_open(s, run_id, &dirs.fd)) ||
-	    (rc = lpi_dir_open(dirs.fd, "commands", 0, label, &dirs.commands_fd)) ||
-	    (rc = lpi_dir_open(dirs.fd, "pauses", 0, plabel, &dirs.pauses_fd)))
+	if ((rc = lpi_dir_open(dirs.fd, "commands", 0, label, &dirs.commands_fd)))
 		goto done;
 	snprintf(plabel, sizeof plabel, "%s/runs/%s", s->path, run_id);
 	if ((rc = store_attachments(o, doc, dirs.fd, plabel, id, &attached)))
@@ -405,7 +408,8 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 			char msg[1024];
 			snprintf(msg, sizeof msg, "%s", lp_error_message());
 			if (take_timeout > 0)
-				wait_taken(s, id, doc, take_timeout, o, &final);
+				wait_taken(s, dirs.pauses_fd, run_id, id, doc, take_timeout, o,
+					   &final);
 			lpi_fail(rc, "%s", msg);
 			goto done;
 		}
@@ -439,7 +443,7 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 		rc = LP_OK;
 		goto done;
 	}
-	if ((rc = wait_taken(s, id, doc, take_timeout, o, &final))) {
+	if ((rc = wait_taken(s, dirs.pauses_fd, run_id, id, doc, take_timeout, o, &final))) {
 		lpi_claim_flush(dirs.commands_fd, name);
 		goto done;
 	}

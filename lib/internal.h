@@ -116,6 +116,8 @@ int lpi_trust_why(const struct stat *st, int want_dir, mode_t forbidden, char *w
 /* Check an open descriptor inside the store by that rule: LP_OK, or
  * LP_EUNSAFE with a message naming its path and a fix that works. */
 int lpi_fd_trust(int fd, int want_dir, const char *label);
+/* The same with the descriptor's status already at hand (one fstat less). */
+int lpi_fd_trust_st(int fd, const struct stat *st, int want_dir, const char *label);
 /* Tell the store's warn hook (if any) about something a reader skipped
  * (each time it is skipped: the hook decides what to repeat). */
 void lpi_store_warn(lp_store *store, const char *message);
@@ -171,6 +173,10 @@ void lpi_file_unmap(const char *p, size_t len);
  * it does not exist. */
 int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, char **out,
 		  size_t *len);
+/* The same, and (st_out not NULL) the status of the file read, from the
+ * descriptor it was read through (its mtime: a pause's heartbeat). */
+int lpi_file_read_st(int dirfd, const char *name, size_t cap, const char *label, char **out,
+		     size_t *len, struct stat *st_out);
 /* write(2) all of data, through short writes and EINTR: 0, or -1 and errno. */
 int lpi_write_all(int fd, const char *data, size_t len);
 /* Each name of directory dirfd not starting with '.' to fn() (scan.c). */
@@ -659,6 +665,12 @@ int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id
 /* The state of a pause as readers see it: its status, or "stale". */
 const char *lpi_pause_state(const lp_json *doc, double mtime);
 int lpi_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[LP_ID_MAX + 1]);
+/* lpi_pause_load given the run's pauses/ (and its id, for messages). */
+int lpi_pause_load_at(lp_store *store, int pauses_fd, const char *run_id, const char *pause_id,
+		      lp_json **doc, double *mtime);
+/* lpi_run_dirs_open for a pause of that run: LP_ENOTFOUND says the pause
+ * is not there. */
+int lpi_run_dirs_open_for(lp_store *store, const char *run_id, const char *pause_id, int *run_fd);
 int lpi_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double *mtime);
 /* The run of a pause: named by an id of ours ("<run_id>.<suffix>");
  * for an id of any other shape (0.1.1's bare UUIDs), found in the runs

@@ -51,9 +51,9 @@ struct lp_pause {
 	 * aside: reported once, not at every look */
 	struct stat unmovable;
 	int has_unmovable;
-	/* the final pause file's temporary, made while waiting (spare.fd -1:
-	 * none yet), so that the take writes and exchanges but creates no
-	 * file: a creation is most of what the take costs on ext4 */
+	/* the final pause file's temporary, made as the pause begins (fd -1:
+	 * none), so that the take writes and exchanges but creates no file:
+	 * a creation is most of what the take costs on ext4 */
 	lpi_spare spare;
 };
 
@@ -287,6 +287,11 @@ int lp_pause_begin(lp_pause **out, lp_run *run, const lp_pause_options *o)
 		goto fail;
 	snprintf(p->file, sizeof p->file, "%s.json", p->id);
 	snprintf(p->cmd, sizeof p->cmd, "%s.resume.json", p->id);
+	/* the final file's temporary, made before the pause is visible (so
+	 * that whoever sees the pause sees it too), off the path from a
+	 * command to the test's decision; without one the take makes its own */
+	if (lpi_file_spare(run->pauses_fd, &p->spare, "the pause's final file") != LP_OK)
+		lpi_error_clear();
 	char path[PATH_MAX];
 	snprintf(path, sizeof path, "%s/runs/%s/pauses/%s", run->store->path, run->id, p->file);
 	p->path = lpi_strdup(path);
@@ -744,14 +749,7 @@ int lp_pause_wait(lp_resolution *out, lp_pause *p, const lp_wait_hooks *hooks)
 			return rc;
 		if (rc == 1)
 			continue;
-		/* nothing to take yet: make the final file's temporary now (once),
-		 * off the path from a command to the test's decision; without
-		 * one, the take makes its own */
-		if (p->spare.fd < 0 && !p->spare.name[0] &&
-		    lpi_file_spare(p->run->pauses_fd, &p->spare, p->path) != LP_OK) {
-			lpi_error_clear();
-			p->spare.name[0] = '-'; /* not again */
-		}
+
 		int64_t wake = p->next_beat_ms;
 		if (p->deadline_ms >= 0 && p->deadline_ms < wake)
 			wake = p->deadline_ms;

@@ -35,13 +35,10 @@ static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const ch
 			 run_id, name);
 	char *text;
 	size_t len;
-	int rc = lpi_file_read(pfd, name, LP_CAP_PAUSE, label, &text, &len);
-	if (rc == LP_OK && mtime) {
-		struct stat st;
-		*mtime = fstatat(pfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0
-				 ? (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9
-				 : 0;
-	}
+	struct stat st;
+	int rc = lpi_file_read_st(pfd, name, LP_CAP_PAUSE, label, &text, &len, &st);
+	if (rc == LP_OK && mtime) /* the heartbeat of the file read, not of a later one */
+		*mtime = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
 	if (rc == LP_ENOTFOUND)
 		return lpi_fail(
 			LP_ENOTFOUND,
@@ -169,6 +166,24 @@ int lpi_pause_locate(lp_store *store, const char *pause_id, char run_id[LP_ID_MA
 	return search_runs(store, pause_id, run_id);
 }
 
+int lpi_pause_load_at(lp_store *store, int pauses_fd, const char *run_id, const char *pause_id,
+		      lp_json **doc, double *mtime)
+{
+	*doc = NULL;
+	return load_in_pauses(store, pauses_fd, run_id, pause_id, 0, doc, mtime);
+}
+
+int lpi_run_dirs_open_for(lp_store *store, const char *run_id, const char *pause_id, int *run_fd)
+{
+	int rc = lpi_run_dirs_open(store, run_id, run_fd);
+	if (rc == LP_ENOTFOUND)
+		return lpi_fail(
+			LP_ENOTFOUND,
+			"no pause '%s' in %s (its run %s does not exist there): list pauses with 'pytest-live-pause ls -a'",
+			pause_id, store->path, run_id);
+	return rc;
+}
+
 int lpi_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double *mtime)
 {
 	*doc = NULL;
@@ -177,13 +192,8 @@ int lpi_pause_load(lp_store *store, const char *pause_id, lp_json **doc, double 
 	if (rc)
 		return rc;
 	int run_fd;
-	if ((rc = lpi_run_dirs_open(store, run_id, &run_fd)))
-		return rc == LP_ENOTFOUND
-			       ? lpi_fail(
-					 LP_ENOTFOUND,
-					 "no pause '%s' in %s (its run %s does not exist there): list pauses with 'pytest-live-pause ls -a'",
-					 pause_id, store->path, run_id)
-			       : rc;
+	if ((rc = lpi_run_dirs_open_for(store, run_id, pause_id, &run_fd)))
+		return rc;
 	rc = load_in_run(store, run_fd, run_id, pause_id, doc, mtime);
 	close(run_fd);
 	return rc;

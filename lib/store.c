@@ -312,6 +312,12 @@ int lpi_fd_trust(int fd, int want_dir, const char *label)
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return lpi_fail_errno(LP_ERROR, errno, "cannot inspect %s", label);
+	return lpi_fd_trust_st(fd, &st, want_dir, label);
+}
+
+int lpi_fd_trust_st(int fd, const struct stat *stp, int want_dir, const char *label)
+{
+	const struct stat st = *stp;
 	char why[96];
 	if (!lpi_trust_why(&st, want_dir, 022, why, sizeof why))
 		return LP_OK;
@@ -793,7 +799,7 @@ static int open_checked(int dirfd, const char *name, size_t cap, const char *lab
 		close(fd);
 		return lpi_fail(LP_EUNSAFE, "%s is not a regular file; refusing it", label);
 	}
-	int trc = lpi_fd_trust(fd, 0, label);
+	int trc = lpi_fd_trust_st(fd, st, 0, label); /* st: this very descriptor's */
 	if (trc) {
 		close(fd);
 		return trc;
@@ -891,6 +897,12 @@ int lpi_file_replace(int dirfd, const char *name, const char *data, size_t len, 
 int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, char **out,
 		  size_t *len)
 {
+	return lpi_file_read_st(dirfd, name, cap, label, out, len, NULL);
+}
+
+int lpi_file_read_st(int dirfd, const char *name, size_t cap, const char *label, char **out,
+		     size_t *len, struct stat *st_out)
+{
 	*out = NULL;
 	if (len)
 		*len = 0;
@@ -899,6 +911,8 @@ int lpi_file_read(int dirfd, const char *name, size_t cap, const char *label, ch
 	int rc = open_checked(dirfd, name, cap, label, &fd, &st);
 	if (rc)
 		return rc;
+	if (st_out)
+		*st_out = st;
 	/* room for the size seen plus a little growth, never past the cap */
 	size_t want = (size_t)st.st_size + 4096;
 	size_t size = (want < cap ? want : cap) + 2;

@@ -1147,7 +1147,7 @@ typedef struct spare_resumer {
 	int kind_failure;
 } spare_resumer;
 
-/* The temporary in pauses/ (a dot-name) the waiting pause made: its
+/* The temporary in pauses/ (a dot-name) the pause made: its
  * inode, or 0 while there is none (looked for at most 10 s). */
 static ino_t await_spare(const char *pauses)
 {
@@ -1195,11 +1195,11 @@ static int spare_child(void *arg)
 	return stat(final, &st) == 0 && st.st_ino == spare ? 0 : 12;
 }
 
-/* A waiting pause makes its final file's temporary while nothing is there
- * to take, and the take writes into it (the final file is that inode: no
- * file created between the command and the decision); after the run
- * settled no temporary is left, for a checkpoint and a failure. */
-static void test_wait_makes_the_final_file_ahead(void **state)
+/* A pause makes its final file's temporary as it begins, and the take
+ * writes into it (the final file is that inode: no file created between
+ * the command and the decision); after the run settled no temporary is
+ * left, for a checkpoint and a failure. */
+static void test_pause_makes_its_final_file_ahead(void **state)
 {
 	fx *f = *state;
 	for (int k = 0; k < 2; k++) {
@@ -1358,7 +1358,7 @@ int main(void)
 		T(test_settle_fork_child_does_not_wait),
 		T(test_fork_waits_for_settle),
 		T(test_threads_take_no_signal),
-		T(test_wait_makes_the_final_file_ahead),
+		T(test_pause_makes_its_final_file_ahead),
 		T(test_timeout_leaves_no_spare),
 		T(test_warm_store_writes_without_a_temporary),
 		T(test_warm_store_loses_the_claim),

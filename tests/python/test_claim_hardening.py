@@ -46,7 +46,7 @@ T = float(os.environ.get("LP_T", "300"))
 
 @pytest.mark.parametrize("i", range(N))
 def test_trial(i):
-    d = checkpoint(task=f"trial {i}", timeout=T)
+    d = checkpoint(task=f"trial {i}" + os.environ.get("LP_PAD", ""), timeout=T)
     print("DECISION " + json.dumps({"i": i, "result": d.result, "reason": d.reason,
                                     "outcome": d.outcome}), flush=True)
 '''
@@ -60,7 +60,7 @@ N = int(os.environ["LP_TRIALS"])
 
 @pytest.mark.parametrize("i", range(N))
 def test_trial(i):
-    assert False, f"boom {i}"
+    assert False, f"boom {i}" + os.environ.get("LP_PAD", "")
 '''
 
 
@@ -502,7 +502,11 @@ def test_disk_full_between_claim_and_take_the_test_gets_the_verdict(live, pytest
     pause_dir = small_fs / "pauses"
     pytester.makepyfile(test_inner=CHECKPOINTS if kind == "checkpoint" else FAILURES)
     args = ["--pause-on-failure", "--pause-timeout", "300"] if kind == "failure" else []
-    s = live("-s", *args, env={"LP_TRIALS": "1", "LP_T": "300",
+    # a pause file of two pages: the final file's temporary, made while the
+    # pause waits, holds one (its one byte reserves it), so writing the
+    # final file still needs a page the full disk does not have, and the
+    # pending file's own two pages take it in place
+    s = live("-s", *args, env={"LP_TRIALS": "1", "LP_T": "300", "LP_PAD": " pad" * 1250,
                                "PYTEST_LIVE_PAUSE_DIR": str(pause_dir)})
     env = dict(os.environ, PYTEST_LIVE_PAUSE_DIR=str(pause_dir))
     block, after = wait_block(s)
