@@ -27,6 +27,12 @@
                            first event to the last one of the feed (no gap,
                            no repeat), and it saw pause_created and
                            pause_ended of every pause of the run.
+  http floor               the physical floor of that round trip here
+                           (floor/serve_floor.c: a C client, server and
+                           waiter doing only the real path's steps: send,
+                           recv, write and link a file made ahead, the
+                           inotify wake, read, write and exchange), after
+                           the no-client run, with its ratio.
   --phases                 where each HTTP round trip went: an LD_PRELOAD
                            shim (serve_phases/trace.c, built with cc) in
                            the server and the paused process timestamps
@@ -287,6 +293,22 @@ class Resumer:
         if not head.startswith(b"HTTP/1.1 200"):
             raise RuntimeError(f"resume over HTTP: {head[:40]!r} {rest[:200]!r}")
         return t0
+
+
+def http_floor(n: int, work: Path) -> dict:
+    """The physical floor of an HTTP resume here (bench/floor/serve_floor.c,
+    built with cc): a C client, server and waiter doing only the steps of
+    the real path (send, recv, write and link a file made ahead, inotify
+    wake, read, write and exchange), n rounds after 20 ms of quiet each;
+    the summary of send -> the waiter has its decision."""
+    work.mkdir()
+    exe, d = work / "serve_floor", work / "dir"
+    subprocess.run(["cc", "-O2", "-o", str(exe),
+                    str(Path(__file__).parent / "floor" / "serve_floor.c")], check=True)
+    d.mkdir()
+    out = subprocess.run([str(exe), str(d), str(n)], check=True, capture_output=True,
+                         text=True, timeout=600).stdout
+    return summary([float(x) / 1e6 for x in out.split()])  # printed in us
 
 
 def trace_env(work: Path) -> dict:
@@ -566,6 +588,10 @@ def main() -> int:
             # the second measures the resume while the server and the
             # clients' process fan its pause_ended out
             res = {"no_clients": run(n, 0, Path(d) / "none", trace=a.phases)}
+            floor = http_floor(max(n // 2, 5), Path(d) / "floor")
+            res["no_clients"]["http_floor"] = floor
+            res["no_clients"]["http_vs_floor_p50"] = round(
+                res["no_clients"]["http_resume_round_trip"]["p50_ms"] / floor["p50_ms"], 2)
             if c:
                 res[f"{c}_clients"] = run(n, c, Path(d) / "clients", trace=a.phases)
             ok = all(r.get("every_event_delivered", True) for r in res.values())
