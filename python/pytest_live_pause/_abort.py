@@ -38,14 +38,6 @@ def was_aborted(ended: Ended) -> bool:
     return ended.resolution["outcome"] == "aborted"
 
 
-def resumed_lines(kind: str, res: dict[str, Any]) -> list[str]:
-    """After "RESUMED (aborted)": the abort's reason (a checkpoint's is
-    printed with its verdict already)."""
-    if res["outcome"] != "aborted" or kind == "checkpoint" or not res["reason"]:
-        return []
-    return [f"reason: {terminal_safe(res['reason'])}"]
-
-
 def message(nodeid: str, reason: str | None) -> str:
     """The line pytest prints last (terminal-safe)."""
     why = one_line(reason) if reason else "no reason given"

@@ -88,12 +88,13 @@ def mocked_decision(result: Any) -> Decision:
 def checkpoint_decision(ended: Ended) -> Decision:
     """What checkpoint() returns once its pause ended."""
     res = ended.resolution
+    attached = res.get("attachments")
     return Decision(
-        result=res["result"],
-        reason=res["reason"],
-        outcome=res["outcome"],
-        pause_id=ended.pause_id,
-        failure_reason=res["failure_reason"],
-        attachments=tuple(a["path"] for a in res.get("attachments") or []),
-        value=res.get("value"),
+        res["result"],
+        res["reason"],
+        res["outcome"],
+        ended.pause_id,
+        res["failure_reason"],
+        tuple([a["path"] for a in attached]) if attached else (),
+        res.get("value"),
     )

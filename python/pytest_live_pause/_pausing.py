@@ -13,6 +13,8 @@ is its pausing half. Pure pytest glue.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from signal import SIGTERM as _SIGTERM
+from signal import signal as _set_handler
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -20,8 +22,8 @@ import pytest
 from pytest_live_pause import _abort, _answers, _attach, _eval, _livepause, _outcome, _progress, _timeout
 from pytest_live_pause._options import NOT_MOCKED
 from pytest_live_pause._session import AGENT_CHECKPOINT_NEEDS_QAMULE, EVAL_EXCINFO
-from pytest_live_pause._signals import Terminated, abort_signal, sigterm_raises
-from pytest_live_pause._terminal import one_line, pause_block, resumed_lines, safe
+from pytest_live_pause._signals import NOT_INSTALLED, Terminated, abort_signal, sigterm_raises
+from pytest_live_pause._terminal import one_line, pause_block, resumed_text, safe
 
 if TYPE_CHECKING:
     from pytest_live_pause import Decision, qamule
@@ -90,10 +92,36 @@ class Pauser:
         request = None
         if self.s.settings.qamule is not None and kind != "question":
             request = _qamule().Request(self.s.settings.qamule, kind, nodeid)
+        args = (kind, nodeid, timeout, request, task, original_failure, attachments, details,
+                choices, location)
+        paused = _timeout.paused(self.s.config, self.s.current_item, self.s.terminal.lines)
+        if paused is None:  # no pytest-timeout
+            return self._pause_guarded(*args)
+        with paused:
+            return self._pause_guarded(*args)
+
+    def _pause_guarded(
+        self,
+        kind: str,
+        nodeid: str,
+        timeout: float,
+        request: qamule.Request | None,
+        task: str | None,
+        original_failure: str | None,
+        attachments: Any,
+        details: Sequence[str],
+        choices: list[str] | None,
+        location: str | None,
+    ) -> Ended:
+        """_pause() within pytest-timeout's pause. Every context manager
+        and call left after the wait costs ~10x as much as in a warm loop
+        (the blocked process's caches are cold): the handler of SIGTERM
+        comes back by a plain try/finally, and what can be is made before
+        the wait."""
         # SIGTERM raises from before the pause exists to after it ended, so
         # that no signal finds it pending without the abort claim in place
-        paused = _timeout.paused(self.s.config, self.s.current_item, self.s.terminal.lines)
-        with paused, sigterm_raises():
+        previous = sigterm_raises()
+        try:
             # the test's, checkpoint()'s and the capture hooks' files (_attach)
             listed = self.s.evidence.for_pause(self.s.current_item, kind, attachments)
             try:
@@ -140,10 +168,14 @@ class Pauser:
                         )
                 raise
             if request is None:
-                self.s.evidence.record(self.s.current_item, listed, res)
+                if listed or res.get("attachments"):  # else nothing to remember
+                    self.s.evidence.record(self.s.current_item, listed, res)
                 return Ended(pause.pause_id, res)
             self.s.evidence.record(self.s.current_item, listed, ending["resolution"])
             return Ended(pause.pause_id, ending["resolution"], request, ending)
+        finally:
+            if previous is not NOT_INSTALLED:
+                _set_handler(_SIGTERM, previous)
 
     def _wait(
         self,
@@ -155,26 +187,19 @@ class Pauser:
         poll: Callable[[], bool] | None,
     ) -> Resolution:
         """Print the pause, wait for its end, print how it ended. poll()
-        (--pause-notify's) runs while waiting and once after."""
-        say = self.s.terminal.lines
+        (--pause-notify's) runs while waiting and once after. (_block()'s
+        contract, written out: what follows the wait is made before it.)"""
         block = pause_block(kind, nodeid, details, self.s.worker_id, pause, timeout)
+        tail = f"): {safe(nodeid)}\n"  # of the RESUMED line
+        resumed = self.s.terminal.resumed_writer(self.s.current_item)
+        on_rejected, on_request = self._rejected(pause), self._on_request(kind)
         with self.s.terminal.uncaptured():
-            res = self._block(
-                pause,
-                nodeid,
-                lambda: pause.wait(
-                    on_rejected=self._rejected(pause),
-                    stop=poll,
-                    on_request=self._on_request(kind),
-                ),
-                announce=lambda: say(block),
-            )
+            self.s.terminal.lines(block)
+            res = pause.wait(on_rejected=on_rejected, stop=poll, on_request=on_request)
+            self._waited = True
             if poll is not None:
                 poll()
-            attached = _attach.lines(res.get("attachments") or [])
-            say([*self.s.terminal.lead, *resumed_lines(kind, nodeid, res),
-                 *_abort.resumed_lines(kind, res), *attached])
-            self.s.terminal.restore_progress_prefix(self.s.current_item)
+            resumed(resumed_text(kind, tail, res))
         return res
 
     def _wait_qamule(
@@ -308,7 +333,7 @@ class Pauser:
             kind, nodeid, seconds, task=task, attachments=attachments, choices=choices,
             location=_answers.location(self.s.config.rootpath, location),
         )
-        if _abort.was_aborted(ended):
+        if ended.resolution["outcome"] == "aborted":  # _abort.was_aborted(), inline
             _abort.raise_aborted(self.s, ended, nodeid)
         return _outcome.checkpoint_decision(ended), ended
 

@@ -154,9 +154,9 @@ class LivePauseSession:
         self, task: str, timeout: float | None = None, attachments: Any = None, *,
         choices: Any = None, location: str | None = None,
     ) -> Decision:
-        return self.pauser.checkpoint(
-            task, timeout, attachments, choices=choices, location=location
-        )
+        return self.pauser._checkpoint(  # Pauser.checkpoint(), one call less after a pause
+            task, timeout, attachments=attachments, choices=choices, location=location
+        )[0]
 
     def ask(
         self, question: str, timeout: float | None = None, *,

@@ -22,38 +22,51 @@ class Terminated(SystemExit):
     """SIGTERM arrived while a test was paused."""
 
 
+#: install()'s answer when it installed nothing
+NOT_INSTALLED: Any = object()
+
+
+def install(sig: int, handler: Handler, *, over_foreign: bool) -> Any:
+    """Install handler for sig (main thread only); returns what restore()
+    puts back, or NOT_INSTALLED. A handler installed outside Python
+    (getsignal() gives None) cannot be put back: with over_foreign false
+    it is left alone (nothing installed), with over_foreign true it is
+    replaced and SIG_DFL comes back after."""
+    if threading.current_thread() is not threading.main_thread():
+        return NOT_INSTALLED
+    try:
+        previous = signal.getsignal(sig)
+        if previous is None and not over_foreign:
+            return NOT_INSTALLED
+        signal.signal(sig, handler)
+    except (ValueError, OSError):
+        return NOT_INSTALLED
+    return previous if previous is not None else signal.SIG_DFL
+
+
 @contextlib.contextmanager
 def handling(sig: int, handler: Handler, *, over_foreign: bool) -> Iterator[bool]:
-    """Install handler for sig for the block; yields whether it is in place
-    (main thread only). The previous handler comes back afterwards. A
-    handler installed outside Python (getsignal() gives None) cannot be put
-    back: with over_foreign false it is left alone (nothing installed),
-    with over_foreign true it is replaced and SIG_DFL comes back after."""
-    installed = False
-    previous: Any = None
-    if threading.current_thread() is threading.main_thread():
-        try:
-            previous = signal.getsignal(sig)
-            if previous is not None or over_foreign:
-                signal.signal(sig, handler)
-                installed = True
-        except (ValueError, OSError):
-            installed = False
+    """install() for the block; yields whether handler is in place. The
+    previous handler comes back afterwards."""
+    previous = install(sig, handler, over_foreign=over_foreign)
     try:
-        yield installed
+        yield previous is not NOT_INSTALLED
     finally:
-        if installed:
-            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+        if previous is not NOT_INSTALLED:
+            signal.signal(sig, previous)
 
 
 def _raise_terminated(signum: int, frame: object) -> None:
     raise Terminated(128 + signum)
 
 
-def sigterm_raises() -> contextlib.AbstractContextManager[bool]:
+def sigterm_raises() -> Any:
     """While paused, make SIGTERM raise Terminated so that the pause is
-    claimed as aborted; a handler installed outside Python is left alone."""
-    return handling(signal.SIGTERM, _raise_terminated, over_foreign=False)
+    claimed as aborted; a handler installed outside Python is left alone.
+    Returns what to give signal.signal(SIGTERM, ...) after the pause, or
+    NOT_INSTALLED (a plain call, not a context manager: its end is on the
+    path of a resume, where each call is slow)."""
+    return install(signal.SIGTERM, _raise_terminated, over_foreign=False)
 
 
 def abort_signal(exc: BaseException) -> str | None:

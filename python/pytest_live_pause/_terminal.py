@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pytest
+from _pytest.terminal import TerminalReporter
 
 from pytest_live_pause import _livepause
 
@@ -49,14 +50,14 @@ class Terminal:
         #: progress letters may end the current one
         self.lead: list[str] = [""] if is_worker else []
 
-    @contextlib.contextmanager
-    def uncaptured(self) -> Iterator[None]:
+    def uncaptured(self) -> contextlib.AbstractContextManager[None]:
+        """Output capture (global and a capture fixture's) off for the block
+        (pytest's own context manager: no layer of ours to leave after a
+        pause)."""
         capman = self._config.pluginmanager.getplugin("capturemanager")
         if capman is None:
-            yield
-            return
-        with capman.global_and_fixture_disabled():
-            yield
+            return contextlib.nullcontext()
+        return capman.global_and_fixture_disabled()
 
     def lines(self, lines: Sequence[str]) -> None:
         tr = self._config.pluginmanager.getplugin("terminalreporter")
@@ -84,6 +85,52 @@ class Terminal:
             else:
                 out.write(text)
                 out.flush()
+
+    def resumed_writer(self, item: pytest.Item | None) -> Callable[[str], None]:
+        """What writes a pause's RESUMED block (text of whole lines) and
+        then restores the progress prefix: lines() and
+        restore_progress_prefix(), with everything that does not depend on
+        the verdict looked up now, before the pause. After a pause the
+        process's caches are cold and each call costs ~10x: under pytest's
+        own terminal reporter the block (and the newline that ends a line
+        of progress letters) is one TerminalWriter.write, and under -q,
+        where pytest_runtest_logstart writes nothing, that is all."""
+        tr = self._config.pluginmanager.getplugin("terminalreporter")
+        if (
+            tr is None
+            or self._is_worker
+            or type(tr).write is not TerminalReporter.write
+            or type(tr).ensure_newline is not TerminalReporter.ensure_newline
+            or getattr(tr, "_tw", None) is None
+        ):
+            lines = self.lines
+            restore = self.restore_progress_prefix
+            lead = self.lead
+
+            def write_slow(text: str) -> None:
+                lines([*lead, *text.split("\n")[:-1]])
+                restore(item)
+
+            return write_slow
+        tw = tr._tw
+        logstart = None
+        with contextlib.suppress(Exception):  # cosmetic only
+            if item is not None and (tr.showlongtestinfo or tr.showfspath):
+                logstart = tr.pytest_runtest_logstart
+                nodeid, location = item.nodeid, item.location
+
+        def write(text: str) -> None:
+            # lines(): a started line (-q's letters, or the file name that
+            # ensure_newline() ends) ends first, in the same write
+            if tw.width_of_current_line or tr.currentfspath:
+                tr.currentfspath = None
+                text = "\n" + text
+            tw.write(text, flush=True)
+            if logstart is not None:
+                with contextlib.suppress(Exception):  # cosmetic only
+                    logstart(nodeid=nodeid, location=location)
+
+        return write
 
     def restore_progress_prefix(self, item: pytest.Item | None) -> None:
         """Let the test's result letter (or verbose word) that follows go
@@ -119,18 +166,36 @@ def pause_block(
     ]
 
 
-def resumed_lines(kind: str, nodeid: str, res: dict[str, Any]) -> list[str]:
-    """How a native pause ended: RESUMED (<outcome>) and the verdict."""
-    lines = [f"RESUMED ({res['outcome']}): {safe(nodeid)}"]
-    if res.get("value") is not None:  # choices, questions
-        lines.append(f"value: {safe(res['value'])}")
+_RESULT = {True: "result: true\n", False: "result: false\n", None: "result: none\n"}
+
+
+def resumed_text(kind: str, tail: str, res: dict[str, Any]) -> str:
+    """How a native pause ended, as whole lines of text: RESUMED
+    (<outcome>), the verdict, an abort's reason (a checkpoint's is its
+    verdict's already), the resumer's attachments. tail: ``"): " +
+    safe(nodeid) + "\n"``, made before the pause. One function and one
+    string: it runs after the wait, when every call is slow."""
+    text = "RESUMED (" + res["outcome"] + tail
+    value = res.get("value")
+    if value is not None:  # choices, questions
+        text += f"value: {safe(value)}\n"
     if kind == "checkpoint":
         result = res["result"]
-        lines.append(f"result: {'none' if result is None else str(result).lower()}")
+        if result is None or result is True or result is False:
+            text += _RESULT[result]
+        else:
+            text += f"result: {str(result).lower()}\n"
         if res["reason"]:
-            lines.append(f"reason: {safe(res['reason'])}")
+            text += f"reason: {safe(res['reason'])}\n"
     elif res["failure_reason"]:
-        lines.append(f"failure reason: {safe(res['failure_reason'])}")
+        text += f"failure reason: {safe(res['failure_reason'])}\n"
     if res.get("warning"):
-        lines.append(f"live-pause: warning: {safe(one_line(res['warning']))}")
-    return lines
+        text += f"live-pause: warning: {safe(one_line(res['warning']))}\n"
+    if kind != "checkpoint" and res["outcome"] == "aborted" and res["reason"]:
+        text += f"reason: {safe(res['reason'])}\n"  # an abort's reason
+    attached = res.get("attachments")
+    if attached:
+        from pytest_live_pause._attach import lines
+
+        text += "".join(f"{line}\n" for line in lines(attached))
+    return text

@@ -30,20 +30,29 @@ def _extend_session_timeout(config: pytest.Config, seconds: float) -> None:
             config.stash[key] = expire + seconds
 
 
-@contextlib.contextmanager
 def paused(
     config: pytest.Config,
     item: pytest.Item | None,
     say: Callable[[Sequence[str]], None],
-) -> Iterator[None]:
+) -> contextlib.AbstractContextManager[None] | None:
     """For the block (a pause): the test's timer is cancelled and armed
     again afterwards with the time that was left, and --session-timeout's
-    deadline moves by the time paused."""
-    hook = config.hook
-    cancel = getattr(hook, "pytest_timeout_cancel_timer", None)
+    deadline moves by the time paused. None without pytest-timeout:
+    nothing to enter or leave around the pause."""
+    cancel = getattr(config.hook, "pytest_timeout_cancel_timer", None)
     if cancel is None:  # no pytest-timeout
-        yield
-        return
+        return None
+    return _paused(config, item, say, cancel)
+
+
+@contextlib.contextmanager
+def _paused(
+    config: pytest.Config,
+    item: pytest.Item | None,
+    say: Callable[[Sequence[str]], None],
+    cancel: Callable[..., Any],
+) -> Iterator[None]:
+    hook = config.hook
     from pytest_live_pause.plugin import TIMER
 
     armed = item.stash.get(TIMER, None) if item is not None else None
