@@ -48,13 +48,15 @@ ANCHORS = [
     ("_pausing.py", r"resumed\(resumed_text\(kind, tail, res\)\)$", "T1 before the RESUMED write"),
     ("_pausing.py", r"return res$", "T3 capture restored"),
     ("_pausing.py", r"return Ended\(pause\.pause_id, res\)$", "T4 evidence recorded"),
+    ("_pausing.py", r"_set_handler\(_SIGTERM, previous\)$", "T4b in the finally"),
     ("_pausing.py", r"if ended\.resolution\[\"outcome\"\] == \"aborted\"",
      "T5 back in _checkpoint (SIGTERM handler restored)"),
     ("_pausing.py", r"return _outcome\.checkpoint_decision\(ended\), ended$",
      "T6 not aborted"),
 ]
 # after the RESUMED write (its line, then a stamp) and in checkpoint()
-AFTER = [("_pausing.py", r"resumed\(resumed_text\(kind, tail, res\)\)$", "T2 RESUMED written")]
+AFTER = [("_pausing.py", r"resumed\(resumed_text\(kind, tail, res\)\)$", "T2 RESUMED written"),
+         ("_pausing.py", r"_set_handler\(_SIGTERM, previous\)$", "T4c SIGTERM handler restored")]
 STAMP = ("import atexit as _a, os as _o, time as _t\n_LP_ST = []\n"
          "_a.register(lambda: open(_o.environ['LP_STAMPS'], 'a').write(''.join("
          "f'{k}\\t{v}\\n' for k, v in _LP_ST)))\n")

@@ -70,6 +70,11 @@ class Pauser:
     def __init__(self, s: LivePauseSession) -> None:
         self.s = s
         self._waited = False
+        #: the last pause that ended, kept until the next one begins: its
+        #: release (lp_pause_free, only memory once it ended: its spare
+        #: file was consumed) and the GIL's release around it are not on
+        #: the path of a resume (~60 us after a pause, bench/epilogue.py)
+        self._spent: Pause | None = None
 
     # ----- the pause itself
 
@@ -120,6 +125,7 @@ class Pauser:
         the wait."""
         # SIGTERM raises from before the pause exists to after it ended, so
         # that no signal finds it pending without the abort claim in place
+        self._spent = None
         previous = sigterm_raises()
         try:
             # the test's, checkpoint()'s and the capture hooks' files (_attach)
@@ -167,6 +173,7 @@ class Pauser:
                             returncode=int(exc.code or 143),
                         )
                 raise
+            self._spent = pause
             if request is None:
                 if listed or res.get("attachments"):  # else nothing to remember
                     self.s.evidence.record(self.s.current_item, listed, res)
