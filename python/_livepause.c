@@ -84,6 +84,9 @@ typedef struct {
 	PyObject_HEAD lp_pause *pause;
 	PyObject *run; /* RunObject, strong */
 	int busy;      /* a wait() is in progress on some thread */
+	/* the wakeup pipe of its last wait (-1: none), no longer the wakeup
+	 * fd: closed with the object, not on the path of a resume */
+	int spent_fds[2];
 } PauseObject;
 
 /* ---------------------------------------------------------- helpers */
@@ -909,6 +912,7 @@ static PyObject *Run_pause(PyObject *op, PyObject *args, PyObject *kwds)
 	p->pause = pause;
 	p->run = Py_NewRef(op);
 	p->busy = 0;
+	p->spent_fds[0] = p->spent_fds[1] = -1;
 	return (PyObject *)p;
 }
 
@@ -1322,6 +1326,7 @@ typedef struct {
 	int rfd, wfd;
 	PyObject *set_wakeup_fd; /* the function, to restore with */
 	PyObject *old;           /* the previous wakeup fd (int) */
+	int *keep; /* NULL, or where the pipe goes once restored (PauseObject.spent_fds) */
 } wakeup;
 
 /* Install a wakeup pipe. In threads other than the main one (ValueError
@@ -1336,6 +1341,7 @@ static int wakeup_install(module_state *st, wakeup *w)
 
 	w->rfd = w->wfd = -1;
 	w->old = NULL;
+	w->keep = NULL;
 	w->set_wakeup_fd = Py_NewRef(st->set_wakeup_fd);
 	if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) < 0) {
 		int e = errno;
@@ -1373,9 +1379,20 @@ static int wakeup_install(module_state *st, wakeup *w)
 	return -1;
 }
 
-/* Put the previous wakeup fd back and close the pipe. Keeps an exception
+/* Put the previous wakeup fd back and close the pipe (or, with w->keep,
+ * hand it there to be closed later: two close(2) fewer between a resume
+ * and the test's decision). Keeps an exception
  * that is already set (a failure to restore is then reported as
  * unraisable); otherwise returns -1 with the restore error set. */
+static void close_spent(int fds[2])
+{
+	for (int i = 0; i < 2; i++) {
+		if (fds[i] >= 0)
+			(void)close(fds[i]);
+		fds[i] = -1;
+	}
+}
+
 static int wakeup_restore(wakeup *w)
 {
 	PyObject *et, *ev, *etb, *r;
@@ -1387,8 +1404,14 @@ static int wakeup_restore(wakeup *w)
 	r = PyObject_CallFunctionObjArgs(w->set_wakeup_fd, w->old, NULL);
 	if (r != NULL) {
 		Py_DECREF(r);
-		(void)close(w->rfd);
-		(void)close(w->wfd);
+		if (w->keep != NULL) {
+			close_spent(w->keep);
+			w->keep[0] = w->rfd;
+			w->keep[1] = w->wfd;
+		} else {
+			(void)close(w->rfd);
+			(void)close(w->wfd);
+		}
 	} else {
 		/* Our pipe may still be the wakeup fd: leak it rather than
 		 * let the signal handler write to a reused descriptor. */
@@ -1651,6 +1674,7 @@ static int pause_wait_core(PauseObject *self, PyObject *on_rejected, PyObject *s
 		return -1;
 	if (wakeup_install(st, &w) < 0)
 		return -1;
+	w.keep = self->spent_fds;
 	/* A signal that arrived before the wakeup fd was ours. */
 	if (PyErr_CheckSignals() < 0) {
 		(void)wakeup_restore(&w);
@@ -1807,6 +1831,7 @@ static void Pause_dealloc(PyObject *op)
 	lp_pause *pause = self->pause;
 	/* a pause still pending is ended as aborted (written, flushed) */
 	Py_BEGIN_ALLOW_THREADS lp_pause_free(pause);
+	close_spent(self->spent_fds);
 	Py_END_ALLOW_THREADS self->pause = NULL;
 	Py_CLEAR(self->run);
 	free_instance(op);
