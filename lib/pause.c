@@ -749,7 +749,6 @@ int lp_pause_wait(lp_resolution *out, lp_pause *p, const lp_wait_hooks *hooks)
 			return rc;
 		if (rc == 1)
 			continue;
-
 		int64_t wake = p->next_beat_ms;
 		if (p->deadline_ms >= 0 && p->deadline_ms < wake)
 			wake = p->deadline_ms;

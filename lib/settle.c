@@ -123,6 +123,23 @@ static void *settle_main(void *arg)
 	return NULL;
 }
 
+/* The bound of a wait for a settler to be idle: SETTLE_DRAIN_MS from now. */
+static void idle_deadline(struct timespec *until)
+{
+	clock_gettime(CLOCK_MONOTONIC, until);
+	until->tv_sec += SETTLE_DRAIN_MS / 1000;
+}
+
+/* With s->mu held: wait until s has no job queued or running, at most
+ * until `until`. LP_OK, or LP_EWAITTIMEOUT. */
+static int idle_locked(lpi_settler *s, const struct timespec *until)
+{
+	while (s->head || s->busy)
+		if (pthread_cond_timedwait(&s->idle, &s->mu, until) == ETIMEDOUT)
+			return LP_EWAITTIMEOUT;
+	return LP_OK;
+}
+
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
 static lpi_settler *live; /* this process's settlers, newest first */
 static pthread_once_t gate_once = PTHREAD_ONCE_INIT;
@@ -134,17 +151,14 @@ static void gate_close(void)
 {
 	pthread_mutex_lock(&live_mu);
 	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += SETTLE_DRAIN_MS / 1000;
+	idle_deadline(&until);
 	pid_t me = getpid();
 	for (lpi_settler *s = live; s; s = s->next_live) {
 		if (s->owner != me)
 			continue; /* a parent's, copied into this process: no thread */
 		pthread_mutex_lock(&s->mu);
 		s->gated = 1;
-		while (s->head || s->busy)
-			if (pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT)
-				break;
+		(void)idle_locked(s, &until); /* past the bound, the fork goes on */
 	}
 }
 
@@ -252,13 +266,9 @@ int lpi_settle_drain(lp_run *run)
 	if (!s || s->owner != getpid())
 		return LP_OK;
 	struct timespec until;
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += SETTLE_DRAIN_MS / 1000;
-	int rc = LP_OK;
+	idle_deadline(&until);
 	pthread_mutex_lock(&s->mu);
-	while ((s->head || s->busy) && rc == LP_OK)
-		if (pthread_cond_timedwait(&s->idle, &s->mu, &until) == ETIMEDOUT)
-			rc = LP_EWAITTIMEOUT;
+	int rc = idle_locked(s, &until);
 	pthread_mutex_unlock(&s->mu);
 	return rc;
 }

@@ -533,36 +533,37 @@ const char *lp_store_notice(const lp_store *store)
 	return store && store->notice ? store->notice : "";
 }
 
-/* Write data at offset 0 of a file made ahead, whose one byte (written
- * when it was made: what reserves its block, 60 us of a first write here)
- * is covered by any data; 0, or -1 with errno set. */
-static int write_over(int fd, const char *data, size_t len)
+/* Write all of data at offset off (off < 0: at the file's offset),
+ * through short writes and EINTR; 0, or -1 with errno set. */
+static int write_at(int fd, const char *data, size_t len, off_t off)
 {
-	if (len == 0)
-		return ftruncate(fd, 0);
-	off_t off = 0;
 	while (len > 0) {
-		ssize_t w = pwrite(fd, data, len, off);
+		ssize_t w = off < 0 ? write(fd, data, len) : pwrite(fd, data, len, off);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
 		data += w;
-		off += w;
 		len -= (size_t)w;
+		if (off >= 0)
+			off += w;
 	}
 	return 0;
+}
+
+/* Write data at offset 0 of a file made ahead, whose one byte (written
+ * when it was made by reserve(): what reserves its block, 60 us of a
+ * first write here) is covered by any data; 0, or -1 with errno set. */
+static int write_over(int fd, const char *data, size_t len)
+{
+	return len == 0 ? ftruncate(fd, 0) : write_at(fd, data, len, 0);
 }
 
 /* The one byte a file made ahead holds (see write_over). */
 static int reserve(int fd)
 {
-	ssize_t w;
-	do
-		w = write(fd, "\n", 1);
-	while (w < 0 && errno == EINTR);
-	return w == 1 ? 0 : -1;
+	return write_at(fd, "\n", 1, -1);
 }
 
 void lp_store_free(lp_store *s)
@@ -631,22 +632,9 @@ int lpi_store_link_spare(lp_store *store, int dirfd, const char *name, const cha
  * EINTR; 0, or -1 with errno set (the caller names the file). */
 int lpi_write_all(int fd, const char *data, size_t len)
 {
-	while (len > 0) {
-		ssize_t w = write(fd, data, len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		data += w;
-		len -= (size_t)w;
-	}
-	return 0;
+	return write_at(fd, data, len, -1);
 }
 
-/* lpi_file_publish and lpi_file_replace: kept (LPI_KEPT_MAX bytes, or
- * NULL) gets the temporary name under which a file replaced by exchange
- * was left, "" when none was. */
 /* A fresh, empty temporary file in dirfd: its name (".tmp.<pid>.<hex>",
  * a dot-name no reader lists) in tmp, its descriptor in *fd. */
 static int make_temp(int dirfd, char tmp[LPI_KEPT_MAX], int *fd, const char *label)
@@ -689,8 +677,11 @@ void lpi_spare_drop(int dirfd, lpi_spare *s)
 	s->name[0] = '\0';
 }
 
-/* spare: a temporary made ahead (lpi_file_spare) to write into instead of
- * a new one, consumed whatever happens (NULL or fd -1: make one now). */
+/* lpi_file_publish and lpi_file_replace: kept (LPI_KEPT_MAX bytes, or
+ * NULL) gets the temporary name under which a file replaced by exchange
+ * was left, "" when none was; spare: a temporary made ahead
+ * (lpi_file_spare) to write into instead of a new one, consumed whatever
+ * happens (NULL or fd -1: make one now). */
 static int publish(int dirfd, const char *name, const char *data, size_t len, int exclusive,
 		   const char *label, char *kept, lpi_spare *spare)
 {
