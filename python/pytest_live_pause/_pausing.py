@@ -340,7 +340,7 @@ class Pauser:
             kind, nodeid, seconds, task=task, attachments=attachments, choices=choices,
             location=_answers.location(self.s.config.rootpath, location),
         )
-        if ended.resolution["outcome"] == "aborted":  # _abort.was_aborted(), inline
+        if _abort.was_aborted(ended):
             _abort.raise_aborted(self.s, ended, nodeid)
         return _outcome.checkpoint_decision(ended), ended
 
