@@ -609,6 +609,28 @@ typedef struct lp_resume_options {
  * read. */
 LP_API int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 			   const lp_resume_options *opts);
+/*
+ * A pause made ready to resume, for a client that resumes pauses it has
+ * seen come (the server: on each pause_created of its feed): what
+ * lp_pause_resume() reads before it writes (the run's directories, the
+ * pause file, a hold on the paused process: a pidfd), read once by
+ * lp_pause_prepare(), so that lp_pause_resume_prepared() later only
+ * looks whether it changed (one fstatat(2); the file is read again if it
+ * did) and whether the process still lives (one poll(2)), then does
+ * exactly what lp_pause_resume() does, with the same results. It holds
+ * five descriptors until lp_prepared_free(). Use one from one thread at a
+ * time; it may be resumed again (an ended pause then says so).
+ * lp_pause_prepare's errors are lp_pause_resume's before it writes
+ * (LP_ENOTFOUND, LP_EBADCMD, ...).
+ */
+typedef struct lp_prepared lp_prepared;
+LP_API int lp_pause_prepare(lp_prepared **out, lp_store *store, const char *ref);
+LP_API int lp_pause_resume_prepared(lp_pause_info **info_out, lp_prepared *p,
+				    const lp_resume_options *opts);
+/* The pause's id (as lp_pause_prepare resolved ref), and its run's. */
+LP_API const char *lp_prepared_pause_id(const lp_prepared *p);
+LP_API const char *lp_prepared_run_id(const lp_prepared *p);
+LP_API void lp_prepared_free(lp_prepared *p);
 /* The line `resume --json` (and `abort --json`) prints for a pause it
  * resumed (one compact JSON object): {"pause_id", "kind", "status",
  * "run_id", "nodeid"} of info as lp_pause_resume() returned it, and with

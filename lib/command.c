@@ -7,6 +7,7 @@
  */
 #include "internal.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -229,33 +230,163 @@ static int check_kind(const char *id, lp_kind kind, const lp_json *choices,
 	return LP_OK;
 }
 
+/* ------------------------------------------------- a pause made ready */
+
+/*
+ * What a resume reads before it writes, kept so that another resume of
+ * the same pause later only checks it: the run's directories, the pause
+ * file as read (its document, and an O_PATH descriptor of that very file:
+ * while it is held its inode cannot be freed and given to another file),
+ * and a hold on its process (lpi_identity_hold). One thread at a time.
+ */
+struct lp_prepared {
+	lp_store *other; /* the store a pause-file path named (owned); or NULL */
+	lp_store *s;     /* the pause's store */
+	char id[LP_ID_MAX + 1], run_id[LP_ID_MAX + 1];
+	lp_run dirs;    /* .fd, .pauses_fd, .commands_fd */
+	lp_json *doc;   /* the pause file as last read */
+	double mtime;   /* its heartbeat, as last looked at */
+	int file_fd;    /* O_PATH: the file doc was read from; -1: none held */
+	struct stat st; /* that file's stat when read */
+	int pidfd;      /* the hold on its process; -1: judged by lpi_identity_judge */
+};
+
+static void prepared_init(lp_prepared *p)
+{
+	memset(p, 0, sizeof *p);
+	p->dirs.fd = p->dirs.pauses_fd = p->dirs.commands_fd = p->dirs.events_fd = -1;
+	p->file_fd = p->pidfd = -1;
+}
+
+static void prepared_clear(lp_prepared *p)
+{
+	int fds[] = {p->dirs.fd, p->dirs.pauses_fd, p->dirs.commands_fd, p->file_fd, p->pidfd};
+	for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	lpj_free(p->doc);
+	lp_store_free(p->other);
+	prepared_init(p);
+}
+
+/* Read the pause file again (doc, mtime, the O_PATH hold on it). The
+ * hold is taken after the read and kept only if it names the file read:
+ * otherwise the next look reads again. */
+static int prepared_read(lp_prepared *p)
+{
+	if (p->file_fd >= 0)
+		close(p->file_fd);
+	p->file_fd = -1;
+	lp_json *doc;
+	double mtime = 0;
+	struct stat st;
+	int rc = lpi_pause_load_at(p->s, p->dirs.pauses_fd, p->run_id, p->id, &doc, &mtime, &st);
+	if (rc)
+		return rc;
+	lpj_free(p->doc);
+	p->doc = doc;
+	p->mtime = mtime;
+	p->st = st;
+	char name[LP_ID_MAX + 8];
+	snprintf(name, sizeof name, "%s.json", p->id);
+	int fd = openat(p->dirs.pauses_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	struct stat held;
+	if (fd >= 0 &&
+	    (fstat(fd, &held) < 0 || held.st_dev != st.st_dev || held.st_ino != st.st_ino)) {
+		close(fd);
+		fd = -1;
+	}
+	p->file_fd = fd;
+	return LP_OK;
+}
+
+/*
+ * Contract: p->doc is the pause file as it is now. One fstatat(2) when
+ * nothing changed: the name still names the held file (same device and
+ * inode: not reused while held) with the same size, owner and mode, and
+ * every writer of a pause file of ours replaces it with a new one (a
+ * rewrite in place happens only after a take, when the disk is full, and
+ * makes it longer); the heartbeat (mtime) is taken from that stat. A
+ * pause file of protocol < 2 (0.1.1's Python may rewrite it in place) is
+ * read again every time, as is one that changed.
+ */
+static int prepared_look(lp_prepared *p)
+{
+	if (p->file_fd < 0 || lpj_get_int(p->doc, "protocol", 0) < 2)
+		return prepared_read(p);
+	char name[LP_ID_MAX + 8];
+	snprintf(name, sizeof name, "%s.json", p->id);
+	struct stat st;
+	if (fstatat(p->dirs.pauses_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    st.st_dev != p->st.st_dev || st.st_ino != p->st.st_ino || st.st_size != p->st.st_size ||
+	    st.st_uid != p->st.st_uid || st.st_mode != p->st.st_mode)
+		return prepared_read(p);
+	p->mtime = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
+	return LP_OK;
+}
+
+/* lpi_pause_state of p->doc, its process judged by the hold when there
+ * is one (one poll(2), not kill(2) and a read of /proc). */
+static const char *prepared_state(const lp_prepared *p)
+{
+	const char *status = lpj_get_str(p->doc, "status");
+	if (p->pidfd < 0 || status == NULL || strcmp(status, "pending") != 0)
+		return lpi_pause_state(p->doc, p->mtime);
+	return lpi_hold_judge(p->pidfd) == LP_LIVE_DEAD ? "stale" : "pending";
+}
+
+/* Contract: everything lp_pause_resume reads before it writes, into p
+ * (cleared by prepared_clear whatever happens): the pause named by ref,
+ * its run's directories, its pause file, the hold on its process. */
+static int prepare(lp_prepared *p, lp_store *store, const char *ref)
+{
+	prepared_init(p);
+	int rc = lpi_ref_resolve(store, ref, &p->other, p->id);
+	if (rc)
+		return rc;
+	p->s = p->other ? p->other : store;
+	p->dirs.store = p->s;
+	char label[PATH_MAX];
+	if ((rc = lpi_pause_locate(p->s, p->id, p->run_id))) /* any shape of id */
+		return rc;
+	if ((rc = lpi_run_dirs_open_for(p->s, p->run_id, p->id, &p->dirs.fd)))
+		return rc;
+	snprintf(label, sizeof label, "%s/runs/%s/pauses", p->s->path, p->run_id);
+	if ((rc = lpi_dir_open(p->dirs.fd, "pauses", 0, label, &p->dirs.pauses_fd)) ||
+	    (rc = prepared_read(p)))
+		return rc;
+	snprintf(label, sizeof label, "%s/runs/%s/commands", p->s->path, p->run_id);
+	if ((rc = lpi_dir_open(p->dirs.fd, "commands", 0, label, &p->dirs.commands_fd)))
+		return rc;
+	lpi_identity rec;
+	lpj_get_identity(p->doc, &rec);
+	const char *status = lpj_get_str(p->doc, "status");
+	if (status && strcmp(status, "pending") == 0)
+		p->pidfd = lpi_identity_hold(&rec);
+	return LP_OK;
+}
+
 /* Wait until the pause file shows the pause is no longer pending. The
  * paused process takes a command within a millisecond or two, so this
  * looks again after a short, doubling delay (0.1 ms up to 20 ms) rather
  * than through inotify: closing an inotify descriptor costs a kernel RCU
- * grace period (~8 ms here), more than the whole wait. */
-static int wait_taken(lp_store *s, int pauses_fd, const char *run_id, const char *id,
-		      const lp_json *doc, double take_timeout, const lp_resume_options *o,
-		      lp_json **final)
+ * grace period (~8 ms here), more than the whole wait. Each look is one
+ * fstatat(2) until the file changes (prepared_look). */
+static int wait_taken(lp_prepared *p, double take_timeout, const lp_resume_options *o)
 {
 	lpi_identity rec;
-	lpj_get_identity(doc, &rec);
+	lpj_get_identity(p->doc, &rec);
+	const char *id = p->id;
 	int64_t deadline = lpi_mono_ms() + (int64_t)(take_timeout * 1000.0);
 	long delay_us = 100;
 	for (;;) {
-		lp_json *now;
-		double mtime = 0;
-		int rc = lpi_pause_load_at(s, pauses_fd, run_id, id, &now, &mtime);
+		int rc = prepared_look(p);
 		if (rc)
 			return rc;
-		const char *status = lpj_get_str(now, "status");
-		if (status && strcmp(status, "pending") != 0) {
-			*final = now;
+		const char *status = lpj_get_str(p->doc, "status");
+		if (status && strcmp(status, "pending") != 0)
 			return LP_OK;
-		}
-		int dead = strcmp(lpi_pause_state(now, mtime), "stale") == 0;
-		lpj_free(now);
-		if (dead)
+		if (strcmp(prepared_state(p), "stale") == 0)
 			return lpi_fail(
 				LP_ESTALE,
 				"pause %s: its pytest process (pid %ld) died before taking the command",
@@ -310,34 +441,19 @@ static int confirm_own(const char *id, const lp_json *final, const char *token, 
 	return refuse_ended(id, final, status ? status : "?");
 }
 
-int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
-		    const lp_resume_options *o)
+/* Contract: lp_pause_resume on a pause made ready (p): looked at again
+ * (prepared_look), then judged, claimed and waited for as there. */
+static int resume_prepared(lp_pause_info **info_out, lp_prepared *p, const lp_resume_options *o)
 {
-	if (info_out)
-		*info_out = NULL;
-	int rc = check_options(o);
-	if (rc)
-		return rc;
-	lp_store *other = NULL;
-	char id[LP_ID_MAX + 1], run_id[LP_ID_MAX + 1];
-	if ((rc = lpi_ref_resolve(store, ref, &other, id)))
-		return rc;
-	lp_store *s = other ? other : store;
-	lp_json *doc = NULL, *final = NULL, *attached = NULL;
+	lp_store *s = p->s;
+	const char *id = p->id, *run_id = p->run_id;
+	lp_json *attached = NULL;
 	char *cmd = NULL;
-	lp_run dirs = {.store = s, .fd = -1, .pauses_fd = -1, .commands_fd = -1, .events_fd = -1};
-	double mtime = 0;
 	char label[PATH_MAX], name[LP_ID_MAX + 16], plabel[PATH_MAX];
-	run_id[0] = '\0';
-	/* the run's directories opened once, for the load, the claim and the
-	 * wait for the take */
-	if ((rc = lpi_pause_locate(s, id, run_id))) /* any shape of id */
+	int rc = prepared_look(p);
+	if (rc)
 		goto done;
-	snprintf(plabel, sizeof plabel, "%s/runs/%s/pauses", s->path, run_id);
-	if ((rc = lpi_run_dirs_open_for(s, run_id, id, &dirs.fd)) ||
-	    (rc = lpi_dir_open(dirs.fd, "pauses", 0, plabel, &dirs.pauses_fd)) ||
-	    (rc = lpi_pause_load_at(s, dirs.pauses_fd, run_id, id, &doc, &mtime)))
-		goto done;
+	const lp_json *doc = p->doc;
 	const char *k = lpj_get_str(doc, "kind");
 	lp_kind kind = LP_KIND_FAILURE; /* 0.1.1 wrote no kind for failures */
 	if (k && lp_kind_parse(k, &kind) != LP_OK) {
@@ -352,7 +468,7 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 		choices = NULL;
 	if ((rc = check_kind(id, kind, choices, o)))
 		goto done;
-	const char *state = lpi_pause_state(doc, mtime);
+	const char *state = prepared_state(p);
 	if (strcmp(state, "pending") != 0) {
 		rc = refuse_ended(id, doc, state);
 		goto done;
@@ -370,12 +486,9 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 	/* checked as the command will be, before any attachment is copied */
 	if ((rc = lpi_command_build(kind, &spec, token, &cmd)))
 		goto done;
-	snprintf(label, sizeof label, "%s/runs/%s/commands", s->path, run_id);
 	snprintf(name, sizeof name, "%s.resume.json", id);
-	if ((rc = lpi_dir_open(dirs.fd, "commands", 0, label, &dirs.commands_fd)))
-		goto done;
 	snprintf(plabel, sizeof plabel, "%s/runs/%s", s->path, run_id);
-	if ((rc = store_attachments(o, doc, dirs.fd, plabel, id, &attached)))
+	if ((rc = store_attachments(o, doc, p->dirs.fd, plabel, id, &attached)))
 		goto done;
 	if (attached) {
 		spec.attachments = attached;
@@ -394,22 +507,22 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 	double take_timeout = o->take_timeout == 0 ? LP_DEFAULT_TAKE_TIMEOUT : o->take_timeout;
 	int64_t claim_deadline =
 		lpi_mono_ms() + (int64_t)((take_timeout > 0 ? take_timeout : 1) * 1000);
+	int commands_fd = p->dirs.commands_fd;
 	for (;;) {
 		snprintf(label, sizeof label, "command file %s/runs/%s/commands/%s", s->path,
 			 run_id, name);
-		rc = lpi_claim_publish(s, dirs.commands_fd, name, cmd, label);
+		rc = lpi_claim_publish(s, commands_fd, name, cmd, label);
 		if (rc <= 0)
 			break;
 		/* someone claimed it first */
-		rc = report_winner(dirs.commands_fd, id, name, kind);
+		rc = report_winner(commands_fd, id, name, kind);
 		if (rc != 1) {
 			/* the loser too returns only once the pause file is final,
 			 * so that a watch started next never sees it pending */
 			char msg[1024];
 			snprintf(msg, sizeof msg, "%s", lp_error_message());
 			if (take_timeout > 0)
-				wait_taken(s, dirs.pauses_fd, run_id, id, doc, take_timeout, o,
-					   &final);
+				wait_taken(p, take_timeout, o);
 			lpi_fail(rc, "%s", msg);
 			goto done;
 		}
@@ -430,7 +543,7 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 		lpi_waiter *w;
 		if ((rc = lpi_waiter_open(&w)))
 			goto done;
-		lpi_waiter_add_dir(w, dirs.commands_fd, "commands");
+		lpi_waiter_add_dir(w, commands_fd, "commands");
 		lpi_waiter_wait(w, claim_deadline, o->hooks);
 		lpi_waiter_free(w);
 	}
@@ -439,32 +552,82 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 	/* published, not flushed (lpi_claim_publish): flushed only if it is
 	 * left standing untaken, for the process that takes it later */
 	if (take_timeout < 0) {
-		lpi_claim_flush(dirs.commands_fd, name);
+		lpi_claim_flush(commands_fd, name);
 		rc = LP_OK;
 		goto done;
 	}
-	if ((rc = wait_taken(s, dirs.pauses_fd, run_id, id, doc, take_timeout, o, &final))) {
-		lpi_claim_flush(dirs.commands_fd, name);
+	if ((rc = wait_taken(p, take_timeout, o))) {
+		lpi_claim_flush(commands_fd, name);
 		goto done;
 	}
-	rc = confirm_own(id, final, token, o->action);
+	rc = confirm_own(id, p->doc, token, o->action);
 done:
-	if (info_out && (final || doc)) {
-		lp_json *last = final ? final : doc;
-		lpi_info_from_json(s, run_id, id, last, mtime, 1, info_out);
-	}
-	if (dirs.fd >= 0)
-		close(dirs.fd);
-	if (dirs.commands_fd >= 0)
-		close(dirs.commands_fd);
-	if (dirs.pauses_fd >= 0)
-		close(dirs.pauses_fd);
-	lpj_free(doc);
-	lpj_free(final);
+	if (info_out && p->doc)
+		lpi_info_from_json(s, run_id, id, p->doc, p->mtime, 1, info_out);
 	lpj_free(attached);
 	free(cmd);
-	lp_store_free(other);
 	return rc;
+}
+
+int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
+		    const lp_resume_options *o)
+{
+	if (info_out)
+		*info_out = NULL;
+	int rc = check_options(o);
+	if (rc)
+		return rc;
+	lp_prepared p;
+	if ((rc = prepare(&p, store, ref)) == LP_OK)
+		rc = resume_prepared(info_out, &p, o);
+	prepared_clear(&p);
+	return rc;
+}
+
+int lp_pause_prepare(lp_prepared **out, lp_store *store, const char *ref)
+{
+	if (out == NULL || ref == NULL)
+		return lpi_fail(LP_EINVAL, "lp_pause_prepare: out and ref are required");
+	*out = NULL;
+	lp_prepared *p = malloc(sizeof *p);
+	if (p == NULL)
+		return lpi_fail(LP_ERROR, "out of memory");
+	int rc = prepare(p, store, ref);
+	if (rc) {
+		prepared_clear(p);
+		free(p);
+		return rc;
+	}
+	*out = p;
+	return LP_OK;
+}
+
+int lp_pause_resume_prepared(lp_pause_info **info_out, lp_prepared *p, const lp_resume_options *o)
+{
+	if (info_out)
+		*info_out = NULL;
+	if (p == NULL)
+		return lpi_fail(LP_EINVAL, "lp_pause_resume_prepared: no pause");
+	int rc = check_options(o);
+	return rc ? rc : resume_prepared(info_out, p, o);
+}
+
+const char *lp_prepared_pause_id(const lp_prepared *p)
+{
+	return p ? p->id : NULL;
+}
+
+const char *lp_prepared_run_id(const lp_prepared *p)
+{
+	return p ? p->run_id : NULL;
+}
+
+void lp_prepared_free(lp_prepared *p)
+{
+	if (p == NULL)
+		return;
+	prepared_clear(p);
+	free(p);
 }
 
 /* "attachments": [{"name", "sha256", "size"}, ...] of the attachments a

@@ -205,6 +205,16 @@ typedef enum { LP_LIVE_ALIVE = 0, LP_LIVE_DEAD = 1 } lpi_live;
  * heartbeat <= 0 with another host: assumed alive. */
 lpi_live lpi_identity_judge(const lpi_identity *rec, double heartbeat_mtime,
 			    double heartbeat_interval);
+/* A hold on a recorded process that lpi_identity_judge would judge by its
+ * pid (this host, this boot) and finds alive: a pidfd (pidfd_open(2)),
+ * opened and then checked against the recorded start time, so that it
+ * never holds a process that reused the pid. -1 when there is none
+ * (another host, no pidfd on this kernel, not alive): judge it with
+ * lpi_identity_judge each time. */
+int lpi_identity_hold(const lpi_identity *rec);
+/* The process a hold holds: LP_LIVE_DEAD once it has exited (a zombie
+ * included), one poll(2) that does not wait. */
+lpi_live lpi_hold_judge(int pidfd);
 
 /* A heartbeat: a thread of its own (all signals blocked) that refreshes
  * the mtime of dirfd/name (never following a symlink) every interval
@@ -665,9 +675,10 @@ int lpi_info_from_json(lp_store *store, const char *run_id, const char *pause_id
 /* The state of a pause as readers see it: its status, or "stale". */
 const char *lpi_pause_state(const lp_json *doc, double mtime);
 int lpi_ref_resolve(lp_store *store, const char *ref, lp_store **other, char id[LP_ID_MAX + 1]);
-/* lpi_pause_load given the run's pauses/ (and its id, for messages). */
+/* lpi_pause_load given the run's pauses/ (and its id, for messages);
+ * st (may be NULL) gets the stat of the file read. */
 int lpi_pause_load_at(lp_store *store, int pauses_fd, const char *run_id, const char *pause_id,
-		      lp_json **doc, double *mtime);
+		      lp_json **doc, double *mtime, struct stat *st);
 /* lpi_run_dirs_open for a pause of that run: LP_ENOTFOUND says the pause
  * is not there. */
 int lpi_run_dirs_open_for(lp_store *store, const char *run_id, const char *pause_id, int *run_fd);

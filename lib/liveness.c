@@ -14,8 +14,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,6 +121,43 @@ lpi_live lpi_identity_judge(const lpi_identity *rec, double heartbeat_mtime,
 			return LP_LIVE_DEAD; /* the pid was reused */
 	}
 	return LP_LIVE_ALIVE; /* alive, or no /proc to say otherwise */
+}
+
+int lpi_identity_hold(const lpi_identity *rec)
+{
+#ifdef SYS_pidfd_open
+	if ((rec->hostname[0] != '\0' && strcmp(rec->hostname, lpi_hostname()) != 0) ||
+	    rec->pid <= 0 || rec->start_time == 0 ||
+	    (rec->boot_id[0] != '\0' && strcmp(rec->boot_id, "unknown") != 0 &&
+	     strcmp(rec->boot_id, boot_id()) != 0))
+		return -1;
+	int fd = (int)syscall(SYS_pidfd_open, (pid_t)rec->pid, 0);
+	if (fd < 0)
+		return -1;
+	/* opened first, checked second: the pid named the recorded process
+	 * at a moment the pidfd already held whatever it named */
+	unsigned long long start;
+	char state;
+	if (proc_stat(rec->pid, &state, &start) != LP_OK || start != rec->start_time ||
+	    state == 'Z' || state == 'X' || lpi_hold_judge(fd) == LP_LIVE_DEAD) {
+		lpi_error_clear();
+		close(fd);
+		return -1;
+	}
+	return fd; /* close-on-exec, as every pidfd */
+#else
+	(void)rec;
+	return -1;
+#endif
+}
+
+lpi_live lpi_hold_judge(int pidfd)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+	int n;
+	while ((n = poll(&p, 1, 0)) < 0 && errno == EINTR)
+		;
+	return n > 0 ? LP_LIVE_DEAD : LP_LIVE_ALIVE;
 }
 
 /* -------------------------------------------------------------- heartbeat */

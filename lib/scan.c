@@ -22,9 +22,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* Read and parse pauses/<pause_id>.json, given the run's pauses/ dir. */
+/* Read and parse pauses/<pause_id>.json, given the run's pauses/ dir;
+ * st_out (may be NULL): the file read. */
 static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const char *pause_id,
-			  int quiet, lp_json **doc, double *mtime)
+			  int quiet, lp_json **doc, double *mtime, struct stat *st_out)
 {
 	char label[PATH_MAX], name[LP_ID_MAX + 8];
 	snprintf(name, sizeof name, "%s.json", pause_id);
@@ -39,6 +40,8 @@ static int load_in_pauses(lp_store *store, int pfd, const char *run_id, const ch
 	int rc = lpi_file_read_st(pfd, name, LP_CAP_PAUSE, label, &text, &len, &st);
 	if (rc == LP_OK && mtime) /* the heartbeat of the file read, not of a later one */
 		*mtime = (double)st.st_mtim.tv_sec + st.st_mtim.tv_nsec / 1e9;
+	if (rc == LP_OK && st_out)
+		*st_out = st;
 	if (rc == LP_ENOTFOUND)
 		return lpi_fail(
 			LP_ENOTFOUND,
@@ -67,7 +70,7 @@ static int load_in_run(lp_store *store, int run_fd, const char *run_id, const ch
 	int pfd, rc = lpi_dir_open(run_fd, "pauses", 0, label, &pfd);
 	if (rc)
 		return rc;
-	rc = load_in_pauses(store, pfd, run_id, pause_id, 0, doc, mtime);
+	rc = load_in_pauses(store, pfd, run_id, pause_id, 0, doc, mtime, NULL);
 	close(pfd);
 	return rc;
 }
@@ -167,10 +170,10 @@ int lpi_pause_locate(lp_store *store, const char *pause_id, char run_id[LP_ID_MA
 }
 
 int lpi_pause_load_at(lp_store *store, int pauses_fd, const char *run_id, const char *pause_id,
-		      lp_json **doc, double *mtime)
+		      lp_json **doc, double *mtime, struct stat *st)
 {
 	*doc = NULL;
-	return load_in_pauses(store, pauses_fd, run_id, pause_id, 0, doc, mtime);
+	return load_in_pauses(store, pauses_fd, run_id, pause_id, 0, doc, mtime, st);
 }
 
 int lpi_run_dirs_open_for(lp_store *store, const char *run_id, const char *pause_id, int *run_fd)
@@ -585,7 +588,7 @@ static int on_pause_file(const char *name, void *ud)
 		return LP_OK;
 	lp_json *doc;
 	double mtime = 0;
-	int rc = load_in_pauses(c->store, c->pauses_fd, c->run_id, id, 1, &doc, &mtime);
+	int rc = load_in_pauses(c->store, c->pauses_fd, c->run_id, id, 1, &doc, &mtime, NULL);
 	if (rc == LP_EUNSAFE)
 		lpi_store_warn(c->store, lp_error_message());
 	if (rc != LP_OK)

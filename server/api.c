@@ -261,6 +261,25 @@ static int respond_outcome(struct MHD_Connection *conn, const char *pause_id, co
 	return ok;
 }
 
+/* A resume or an abort (o), answered with outcome or the error: on the
+ * pause made ready when there is one (ready.c), else lp_pause_resume.
+ * One that a refusal left pending and untouched goes back. */
+static int resume(srv *s, struct MHD_Connection *conn, const char *pause_id,
+		  const lp_resume_options *o, const char *outcome)
+{
+	lp_pause_info *info = NULL;
+	lp_prepared *ready = srv_ready_take(s, pause_id);
+	int rc = ready ? lp_pause_resume_prepared(&info, ready, o)
+		       : lp_pause_resume(&info, s->store, pause_id, o);
+	int ok = rc ? respond_lp_error(conn, rc, info) : respond_outcome(conn, pause_id, outcome);
+	lp_pause_info_free(info);
+	if (rc == LP_EKIND || rc == LP_EINVAL)
+		srv_ready_put(s, ready); /* nothing written: still ready */
+	else
+		lp_prepared_free(ready);
+	return ok;
+}
+
 int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id, const char *body,
 		   size_t len)
 {
@@ -276,12 +295,9 @@ int srv_api_resume(srv *s, struct MHD_Connection *conn, const char *pause_id, co
 	o.reason = b.reason;
 	o.value = b.value;
 	o.hooks = &s->stop_hooks; /* a stop ends the wait for the take */
-	lp_pause_info *info = NULL;
-	int rc = lp_pause_resume(&info, s->store, pause_id, &o);
-	int ok = rc ? respond_lp_error(conn, rc, info) : respond_outcome(conn, pause_id, "resumed");
-	lp_pause_info_free(info);
+	int rc = resume(s, conn, pause_id, &o, "resumed");
 	srv_body_clear(&b);
-	return ok;
+	return rc;
 }
 
 int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id, const char *body,
@@ -298,12 +314,9 @@ int srv_api_abort(srv *s, struct MHD_Connection *conn, const char *pause_id, con
 	o.action = LP_ACTION_ABORT;
 	o.reason = b.reason;
 	o.hooks = &s->stop_hooks;
-	lp_pause_info *info = NULL;
-	int rc = lp_pause_resume(&info, s->store, pause_id, &o);
-	int ok = rc ? respond_lp_error(conn, rc, info) : respond_outcome(conn, pause_id, "aborted");
-	lp_pause_info_free(info);
+	int rc = resume(s, conn, pause_id, &o, "aborted");
 	srv_body_clear(&b);
-	return ok;
+	return rc;
 }
 
 /* Images a browser shows inline; every other type is a download. */
@@ -637,8 +650,8 @@ static void *reader(void *arg)
 		if (rc == LP_EWAITTIMEOUT || rc == LP_EINTR)
 			continue;
 		srv_frame *f = rc == LP_OK ? frame_make(s, &ev) : NULL;
-		lp_feed_event_clear(&ev);
 		if (f == NULL) {
+			lp_feed_event_clear(&ev);
 			struct timespec ts = {0, 200 * 1000000L};
 			nanosleep(&ts, NULL);
 			continue;
@@ -650,6 +663,14 @@ static void *reader(void *arg)
 		fan->head = f->seq;
 		pthread_cond_broadcast(&fan->cv);
 		pthread_mutex_unlock(&fan->mu);
+		/* after the clients have the event: made ready to resume (ready.c) */
+		if (ev.kind == LP_FEED_PAUSE_CREATED)
+			srv_ready_add(s, ev.pause_id);
+		else if (ev.kind == LP_FEED_PAUSE_ENDED)
+			srv_ready_drop(s, ev.run_id, ev.pause_id);
+		else if (ev.kind == LP_FEED_RUN_ENDED)
+			srv_ready_drop(s, ev.run_id, NULL);
+		lp_feed_event_clear(&ev);
 	}
 	pthread_mutex_lock(&fan->mu);
 	pthread_cond_broadcast(&fan->cv); /* the clients see `stopping` */

@@ -324,7 +324,7 @@ int main(int argc, char **argv)
 		((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)a.port);
 	else
 		((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)a.port);
-	if (srv_fanout_start(s))
+	if (srv_ready_open(s) || srv_fanout_start(s))
 		return fail(EXIT_ERROR, "cannot start the event stream's thread: out of memory");
 	MHD_set_panic_func(mhd_panic, NULL);
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
@@ -410,6 +410,7 @@ int main(int argc, char **argv)
 	MHD_stop_daemon(d);
 	srv_api_drain();
 	srv_fanout_stop(s);
+	srv_ready_close(s);
 	lp_feed_free(s->feed);
 	lp_store_free(s->store);
 	free(cert);

@@ -13,6 +13,8 @@
  *   api.c    the JSON API and the event stream, on the runtime (one
  *            reader of the change feed makes each event's frame once for
  *            every client)
+ *   ready.c  the pending pauses made ready to resume (lp_pause_prepare)
+ *            by that reader, taken by a resume or an abort
  *   assets   the page (index.html, app.js, app.css) and openapi.json,
  *            compiled in (server_assets.c, generated in the build
  *            directory by server/embed.cmake)
@@ -33,6 +35,7 @@
 
 struct MHD_Connection;
 typedef struct srv_fanout srv_fanout;
+typedef struct srv_ready srv_ready;
 
 /* The server's state, made by main.c before the daemon starts and
  * read-only after (but `stopping`, set once by the signal thread, and the
@@ -49,6 +52,7 @@ typedef struct srv {
 	int wake_fd;              /* readable once stopping (O_NONBLOCK) */
 	lp_wait_hooks stop_hooks; /* check() = srv_stopping: waits end on a stop */
 	srv_fanout *fan;          /* the event stream's frames (api.c) */
+	srv_ready *ready;         /* the pauses made ready to resume (ready.c) */
 } srv;
 
 /* Whether the server is stopping (a wait hook: non-zero stops a wait). */
@@ -97,6 +101,25 @@ void srv_fanout_stop(srv *s);
 /* Wait (at most 10 s) for the streamed listings' threads to end: after
  * the daemon stopped, before the store is freed. */
 void srv_api_drain(void);
+
+/* ----------------------------------------------------------- ready.c */
+
+/* Made before the event stream's reader starts (0, or -1: out of
+ * memory), closed after it stopped (every pause kept is released). */
+int srv_ready_open(srv *s);
+void srv_ready_close(srv *s);
+/* The reader, on pause_created: prepare the pause and keep it (nothing
+ * when the table is full or it cannot be read: a resume then reads it). */
+void srv_ready_add(srv *s, const char *pause_id);
+/* On pause_ended (pause_id) or run_ended (pause_id NULL: every pause of
+ * run_id): release what was kept. */
+void srv_ready_drop(srv *s, const char *run_id, const char *pause_id);
+/* A resume or an abort: the pause made ready, taken out (the caller's
+ * now: it gives it back with srv_ready_put or frees it), or NULL. */
+lp_prepared *srv_ready_take(srv *s, const char *pause_id);
+/* Give back a pause taken that is still pending (a refused request
+ * wrote nothing); freed when there is no room. */
+void srv_ready_put(srv *s, lp_prepared *p);
 
 /* ----------------------------------------------------------- route.c */
 

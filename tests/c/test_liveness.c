@@ -126,6 +126,51 @@ static void test_pid_reused(void **state)
 		assert_int_equal(lpi_identity_judge(&rec, 0, 0), LP_LIVE_DEAD);
 }
 
+/* A hold (pidfd) on a live process of this host: judged alive until it
+ * exits, a zombie included; none for a process recorded with another
+ * start time (the pid reused), another boot or another host. */
+static void test_hold(void **state)
+{
+	(void)state;
+	lpi_identity self;
+	lpi_identity_self(&self);
+	int fd = lpi_identity_hold(&self);
+	assert_true(fd >= 0);
+	assert_int_equal(lpi_hold_judge(fd), LP_LIVE_ALIVE);
+	close(fd);
+	lpi_identity rec = self;
+	rec.start_time += 1;
+	assert_int_equal(lpi_identity_hold(&rec), -1);
+	rec = self;
+	snprintf(rec.hostname, sizeof rec.hostname, "%s-elsewhere", lpi_hostname());
+	assert_int_equal(lpi_identity_hold(&rec), -1);
+	rec = self;
+	snprintf(rec.boot_id, sizeof rec.boot_id, "00000000-0000-0000-0000-000000000000");
+	if (strcmp(self.boot_id, "unknown") != 0)
+		assert_int_equal(lpi_identity_hold(&rec), -1);
+
+	int fds[2];
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	pid_t pid = fork_child(exit_on_eof, fds);
+	close(fds[0]);
+	rec = self;
+	rec.pid = pid;
+	assert_int_equal(lpi_proc_start_time(pid, &rec.start_time), LP_OK);
+	fd = lpi_identity_hold(&rec);
+	assert_true(fd >= 0);
+	assert_int_equal(lpi_hold_judge(fd), LP_LIVE_ALIVE);
+	close(fds[1]); /* it exits */
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+	lpi_live zombie = lpi_hold_judge(fd);
+	assert_int_equal(wait_child(pid, 10000), 0);
+	lpi_live reaped = lpi_hold_judge(fd);
+	close(fd);
+	assert_int_equal(zombie, LP_LIVE_DEAD);
+	assert_int_equal(reaped, LP_LIVE_DEAD);
+}
+
 static void test_other_boot(void **state)
 {
 	(void)state;
@@ -180,6 +225,7 @@ int main(void)
 		cmocka_unit_test(test_dead_pid),   cmocka_unit_test(test_zombie_dead),
 		cmocka_unit_test(test_pid_reused), cmocka_unit_test(test_other_boot),
 		cmocka_unit_test(test_other_host), cmocka_unit_test(test_clocks),
+		cmocka_unit_test(test_hold),
 	};
 	return cmocka_run_group_tests_name("liveness", tests, NULL, NULL);
 }

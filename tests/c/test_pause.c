@@ -981,6 +981,182 @@ static void test_stale_pid_reused(void **state)
 	end_and_free(p);
 }
 
+/* ------------------------------------------- a pause made ready to resume */
+
+/* Made ready, then looked at again by each resume: resumed as by
+ * lp_pause_resume (the heartbeat's mtime changes nothing), and once ended
+ * (its file replaced) refused as ended, however many times. */
+static void test_prepared_resume(void **state)
+{
+	fx *f = *state;
+	lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
+	lp_prepared *pp = NULL;
+	assert_int_equal(lp_pause_prepare(&pp, f->store, lp_pause_id(p)), LP_OK);
+	assert_string_equal(lp_prepared_pause_id(pp), lp_pause_id(p));
+	assert_string_equal(lp_prepared_run_id(pp), "r1");
+	char c[256];
+	assert_int_equal(utimensat(AT_FDCWD, lp_pause_path(p), NULL, 0), 0); /* a heartbeat */
+	lp_resume_options o = no_wait();
+	o.has_result = 1;
+	o.result = LP_RESULT_FALSE;
+	o.reason = "made ready";
+	assert_int_equal(lp_pause_resume_prepared(NULL, pp, &o), LP_OK);
+	assert_true(exists(command_path(f, p, c, sizeof c)));
+	lp_resolution res = {0};
+	assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
+	assert_int_equal(res.result, LP_RESULT_FALSE);
+	assert_string_equal(res.reason, "made ready");
+	lp_resolution_clear(&res);
+	lp_pause_info *info = NULL;
+	for (int k = 0; k < 2; k++) {
+		assert_int_equal(lp_pause_resume_prepared(&info, pp, &o), LP_ERESUMED);
+		assert_non_null(info);
+		assert_string_equal(info->status, "resumed");
+		lp_pause_info_free(info);
+	}
+	/* the options are checked as lp_pause_resume checks them */
+	lp_resume_options bad = no_wait();
+	bad.failure_reason = "not a failure";
+	bad.has_result = 1;
+	assert_int_equal(lp_pause_resume_prepared(NULL, pp, &bad), LP_EINVAL);
+	assert_int_equal(lp_pause_resume_prepared(NULL, NULL, &o), LP_EINVAL);
+	lp_prepared_free(pp);
+	lp_prepared_free(NULL);
+	lp_pause_free(p);
+	assert_int_equal(lp_pause_prepare(&pp, f->store, "r1.00000000"), LP_ENOTFOUND);
+	assert_null(pp);
+}
+
+/* Replace pause p's file, by a rename as every writer does, with its
+ * text where `from` is replaced by `to` (the same length or not). */
+static void replace_pause_file(lp_pause *p, const char *from, const char *to)
+{
+	char *text = slurp(lp_pause_path(p));
+	assert_non_null(text);
+	char *at = strstr(text, from);
+	assert_non_null(at);
+	size_t n = strlen(text) - strlen(from) + strlen(to);
+	char *out = malloc(n + 1);
+	assert_non_null(out);
+	snprintf(out, n + 1, "%.*s%s%s", (int)(at - text), text, to, at + strlen(from));
+	char tmp[PATH_MAX];
+	snprintf(tmp, sizeof tmp, "%s.tmp", lp_pause_path(p));
+	assert_int_equal(write_text(tmp, out, n), 0);
+	assert_int_equal(rename(tmp, lp_pause_path(p)), 0);
+	free(text);
+	free(out);
+}
+
+/* The pause file made ready is replaced (ended without a claim, as when
+ * commands/ cannot be written; or its kind changed): the next resume reads
+ * the new file and judges that, writing nothing. */
+static void test_prepared_sees_a_new_pause_file(void **state)
+{
+	fx *f = *state;
+	static const struct {
+		const char *from, *to;
+		int rc;
+	} cases[] = {
+		{"\"status\":\"pending\"", "\"status\":\"timed_out\"", LP_ETIMEDOUT},
+		{"\"status\":\"pending\"", "\"status\":\"aborted\"", LP_EABORTED},
+		{"\"kind\":\"checkpoint\"", "\"kind\":\"question\"", LP_EKIND},
+	};
+	for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+		lp_pause *p = fx_pause(f, LP_KIND_CHECKPOINT, 20);
+		lp_prepared *pp = NULL;
+		assert_int_equal(lp_pause_prepare(&pp, f->store, lp_pause_id(p)), LP_OK);
+		replace_pause_file(p, cases[k].from, cases[k].to);
+		lp_resume_options o = no_wait();
+		o.has_result = 1;
+		o.result = LP_RESULT_TRUE;
+		int rc = lp_pause_resume_prepared(NULL, pp, &o);
+		if (rc != cases[k].rc)
+			fprintf(stderr, "case %zu: %s: %s\n", k, lp_error_name(rc),
+				lp_error_message());
+		assert_int_equal(rc, cases[k].rc);
+		char c[256];
+		assert_false(exists(command_path(f, p, c, sizeof c)));
+		lp_prepared_free(pp);
+		end_and_free(p);
+	}
+}
+
+typedef struct lingerer {
+	const char *dir;
+	int out_fd; /* the pause id is written here */
+	int in_fd;  /* it exits at EOF */
+	int in_w;   /* the other end, closed in the child */
+} lingerer;
+
+/* Join run r1, pause, report the pause id, wait for EOF, and die
+ * without resolving. */
+static int lingering_child(void *arg)
+{
+	lingerer *l = arg;
+	close(l->in_w);
+	static lp_store *s; /* static: still reachable at _exit */
+	static lp_run *run;
+	static lp_pause *p;
+	lp_run_options ro = LP_RUN_OPTIONS_INIT;
+	ro.run_id = "r1";
+	ro.worker_id = "gw1";
+	lp_pause_options po = LP_PAUSE_OPTIONS_INIT;
+	po.nodeid = "t.py::lingers";
+	if (lp_store_open(&s, l->dir, 0) || lp_run_join(&run, s, &ro) ||
+	    lp_pause_begin(&p, run, &po))
+		return CHILD_SETUP_FAILED;
+	const char *id = lp_pause_id(p);
+	if (write(l->out_fd, id, strlen(id)) != (ssize_t)strlen(id))
+		return CHILD_SETUP_FAILED;
+	await_fd(l->in_fd, 15000);
+	return 0;
+}
+
+/* Made ready while its process lived; the process then dies (reaped, or
+ * a zombie): the resume says stale and writes nothing, judged by the hold
+ * on the process. */
+static void test_prepared_sees_its_process_die(void **state)
+{
+	fx *f = *state;
+	for (int zombie = 0; zombie < 2; zombie++) {
+		int out[2], in[2];
+		assert_int_equal(pipe2(out, O_CLOEXEC), 0);
+		assert_int_equal(pipe2(in, O_CLOEXEC), 0);
+		lingerer l = {.dir = f->dir, .out_fd = out[1], .in_fd = in[0], .in_w = in[1]};
+		pid_t pid = fork_child(lingering_child, &l);
+		close(out[1]);
+		close(in[0]);
+		char id[LP_ID_MAX + 1] = "";
+		ssize_t n = read(out[0], id, LP_ID_MAX);
+		close(out[0]);
+		assert_true(n > 0);
+		id[n] = '\0';
+		lp_prepared *pp = NULL;
+		assert_int_equal(lp_pause_prepare(&pp, f->store, id), LP_OK);
+		close(in[1]); /* it exits */
+		siginfo_t si;
+		memset(&si, 0, sizeof si);
+		if (zombie)
+			assert_int_equal(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOWAIT), 0);
+		else
+			assert_int_equal(wait_child(pid, 15000), 0);
+		lp_resume_options o = LP_RESUME_OPTIONS_INIT;
+		o.failure_reason = "too late";
+		o.take_timeout = 1;
+		int rc = lp_pause_resume_prepared(NULL, pp, &o);
+		char c[256];
+		int written =
+			exists(fx_path(f, c, sizeof c, "runs/r1/commands/%s.resume.json", id));
+		if (zombie)
+			assert_int_equal(wait_child(pid, 15000), 0);
+		lp_prepared_free(pp);
+		if (rc != LP_ESTALE)
+			fprintf(stderr, "resume: %s: %s\n", lp_error_name(rc), lp_error_message());
+		assert_int_equal(rc, LP_ESTALE);
+		assert_false(written);
+	}
+}
+
 /* ------------------------------------------------ settle.c (issue 11.8) */
 
 static void claim_resume(lp_pause *p)
@@ -1353,6 +1529,9 @@ int main(void)
 		T(test_stale_owner_gone),
 		T(test_stale_owner_zombie),
 		T(test_stale_pid_reused),
+		T(test_prepared_resume),
+		T(test_prepared_sees_a_new_pause_file),
+		T(test_prepared_sees_its_process_die),
 		T(test_settle_before_run_end),
 		T(test_settle_before_run_free),
 		T(test_settle_fork_child_does_not_wait),

@@ -121,6 +121,27 @@ class Server:
     def post(self, path: str, body, **kw) -> Response:
         return self.request("POST", path, body, **kw)
 
+    def held_processes(self) -> int:
+        """How many paused processes the server holds (a pidfd each): the
+        pauses it made ready to resume (server/ready.c)."""
+        n = 0
+        for fd in Path(f"/proc/{self.proc.pid}/fd").iterdir():
+            try:
+                n += os.readlink(fd) == "anon_inode:[pidfd]"
+            except OSError:  # closed meanwhile
+                pass
+        return n
+
+    def wait_ready(self, n: int = 1) -> None:
+        """Wait (bounded) until n pauses are made ready: the server read
+        their pause_created and prepared them, so that the next resume
+        takes the prepared path."""
+        deadline = time.monotonic() + WAIT
+        while self.held_processes() < n:
+            if time.monotonic() > deadline:
+                pytest.fail(f"serve made {self.held_processes()} of {n} pauses ready in {WAIT}s")
+            time.sleep(0.005)
+
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str, str]:
         self.proc.send_signal(sig)
         try:

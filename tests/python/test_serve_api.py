@@ -269,6 +269,7 @@ def test_failure_resumed_over_http_with_the_cli_objects(serve, live, pytester, c
     s = session(live, pytester, "--pause-on-failure", "-k", "test_failure")
     info = wait_paused(s, cli, kind="failure")
     pid = info["pause_id"]
+    srv.wait_ready()  # what follows runs on the pause made ready (server/ready.c)
     # the same objects as the CLI prints
     ls = [json.loads(line) for line in cli("ls", "--json").stdout.splitlines()]
     assert srv.get("/api/pauses").json() == {"pauses": ls}
@@ -596,11 +597,39 @@ def test_stale_pause_is_409(serve, live, pytester, cli, pause_dir):
     srv = serve()
     s = session(live, pytester, "-k", "test_checkpoint")
     pid = wait_paused(s, cli, kind="checkpoint")["pause_id"]
+    srv.wait_ready()  # its process held by the server: the hold says it died
     s.kill()  # SIGKILL: the pause stays pending, its process is gone
     r = srv.post(f"/api/pauses/{pid}/resume", {"result": True})
     assert r.status == 409 and r.error_code == "LP_ESTALE", r
     assert r.json()["error"]["state"] == "stale"
     assert not command_file(pause_dir, pid).exists()
+
+
+@pytest.mark.parametrize("how", ["resume", "abort"])
+def test_a_pause_made_ready_then_ended_elsewhere_is_409(serve, live, pytester, cli, pause_dir,
+                                                        how):
+    """The server made the pause ready (read its file, holds its process);
+    the CLI then ends it: the server's resume or abort must see that the
+    file changed and answer 409 with the CLI's outcome, writing nothing."""
+    srv = serve()
+    s = session(live, pytester, "-k", "test_checkpoint")
+    pid = wait_paused(s, cli, kind="checkpoint")["pause_id"]
+    srv.wait_ready()
+    if how == "resume":
+        cli("resume", pid, "--result", "false", "--reason", "by the cli")
+    else:
+        cli("abort", pid, "--reason", "by the cli")
+    before = command_file(pause_dir, pid).read_bytes()
+    for route, body in (("resume", {"result": True}), ("abort", {"reason": "late"})):
+        r = srv.post(f"/api/pauses/{pid}/{route}", body)
+        assert r.status == 409, r
+        state = "resumed" if how == "resume" else "aborted"
+        assert r.error_code == ("LP_ERESUMED" if how == "resume" else "LP_EABORTED"), r
+        assert r.json()["error"]["state"] == state, r
+    assert command_file(pause_dir, pid).read_bytes() == before
+    rc, out = s.finish()
+    ends = end_events(pause_dir, pid)
+    assert len(ends) == 1 and ends[0]["by"] == "cli", ends
 
 
 # ------------------------------------------------------------ events
