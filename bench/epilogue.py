@@ -43,13 +43,14 @@ MINE = ("that write(2) returned -> Python prints RESUMED",
         "Python prints RESUMED -> the test has the decision")
 
 # (file, a line of it, label): a stamp before the first line that matches
+# (a pattern "A.*?B": the first line matching B after the first matching A)
 ANCHORS = [
     ("_pausing.py", r"self\._waited = True$", "T0 wait returned"),
     ("_pausing.py", r"resumed\(resumed_text\(kind, tail, res\)\)$", "T1 before the RESUMED write"),
     ("_pausing.py", r"return res$", "T3 capture restored"),
     ("_pausing.py", r"return Ended\(pause\.pause_id, res\)$", "T4 evidence recorded"),
     ("_pausing.py", r"_set_handler\(_SIGTERM, previous\)$", "T4b in the finally"),
-    ("_pausing.py", r"if ended\.resolution\[\"outcome\"\] == \"aborted\"",
+    ("_pausing.py", r"def _checkpoint\(.*?if _abort\.was_aborted\(ended\):$",
      "T5 back in _checkpoint (SIGTERM handler restored)"),
     ("_pausing.py", r"return _outcome\.checkpoint_decision\(ended\), ended$",
      "T6 not aborted"),
@@ -73,7 +74,10 @@ def stamped(dst: Path) -> Path:
     lines = f.read_text().splitlines(keepends=True)
     for where, after in ((ANCHORS, False), (AFTER, True)):
         for _, pat, label in where:
-            k = next((i for i, line in enumerate(lines) if re.search(pat, line.rstrip())), None)
+            since, _, pat = pat.rpartition(".*?")
+            start = next((i for i, line in enumerate(lines) if re.search(since, line)), 0) if since else 0
+            k = next((i for i, line in enumerate(lines)
+                      if i >= start and re.search(pat, line.rstrip())), None)
             if k is None:
                 sys.exit(f"epilogue.py: no line of _pausing.py matches {pat!r}: update ANCHORS")
             indent = re.match(r"\s*", lines[k]).group(0)
