@@ -498,33 +498,40 @@ int lpi_claim_read(int commands_fd, const char *name, lp_kind kind, const char *
 	memset(c, 0, sizeof *c);
 	c->result = LP_RESULT_NONE;
 	*text = NULL;
+	/* read first (the stat of the descriptor read is the entry's), and
+	 * only when that fails look at what the name holds: no lstat before
+	 * every read of a command on the way to the test */
 	struct stat st;
-	if (fstatat(commands_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
-		if (errno == ENOENT)
-			return LP_CLAIM_NONE;
-		if (transient(errno))
-			return LP_CLAIM_RETRY;
-		lpi_fail_errno(LP_EBADCMD, errno, "cannot inspect %s", label);
-		return LP_CLAIM_BAD;
-	}
-	if (st_out)
-		*st_out = st;
-	if (!S_ISREG(st.st_mode)) {
-		lpi_fail(LP_EBADCMD, "%s is %s, not a regular file", label, type_name(st.st_mode));
-		return LP_CLAIM_BAD;
-	}
 	size_t len;
-	int rc = lpi_file_read(commands_fd, name, LP_CAP_COMMAND, label, text, &len);
+	int rc = lpi_file_read_st(commands_fd, name, LP_CAP_COMMAND, label, text, &len, &st);
 	int e = errno;
 	if (rc == LP_ENOTFOUND)
 		return LP_CLAIM_NONE;
 	if (rc == LP_ERROR && transient(e))
 		return LP_CLAIM_RETRY;
 	if (rc) {
-		if (rc != LP_EBADCMD)
-			lpi_fail(LP_EBADCMD, "%s", lp_error_message());
+		char why[1024];
+		snprintf(why, sizeof why, "%s", lp_error_message());
+		struct stat lst;
+		if (fstatat(commands_fd, name, &lst, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno == ENOENT)
+				return LP_CLAIM_NONE; /* gone meanwhile */
+			if (transient(errno))
+				return LP_CLAIM_RETRY;
+			lpi_fail_errno(LP_EBADCMD, errno, "cannot inspect %s", label);
+			return LP_CLAIM_BAD;
+		}
+		if (st_out)
+			*st_out = lst;
+		if (!S_ISREG(lst.st_mode))
+			lpi_fail(LP_EBADCMD, "%s is %s, not a regular file", label,
+				 type_name(lst.st_mode));
+		else
+			lpi_fail(LP_EBADCMD, "%s", why);
 		return LP_CLAIM_BAD;
 	}
+	if (st_out)
+		*st_out = st;
 	int json_bad;
 	rc = command_parse(*text, len, kind, label, c, &json_bad);
 	if (rc == LP_OK)

@@ -917,7 +917,8 @@ int lpi_file_read_st(int dirfd, const char *name, size_t cap, const char *label,
 	for (;;) {
 		if (got == size - 1)
 			break;
-		ssize_t r = read(fd, buf + got, size - 1 - got);
+		size_t asked = size - 1 - got;
+		ssize_t r = read(fd, buf + got, asked);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -931,6 +932,10 @@ int lpi_file_read_st(int dirfd, const char *name, size_t cap, const char *label,
 		if (r == 0)
 			break;
 		got += (size_t)r;
+		/* a regular file read short at or past the size fstat saw is
+		 * at its end: no second read(2) to be told so */
+		if ((size_t)r < asked && got >= (size_t)st.st_size)
+			break;
 	}
 	close(fd);
 	if (got > cap) {
