@@ -841,12 +841,17 @@ static void test_free_pending_aborts(void **state)
 typedef struct orphan {
 	const char *dir;
 	int out_fd; /* the pause id is written here */
+	int in_fd;  /* > 0: it lingers until EOF here first */
+	int in_w;   /* ... and closes this, the other end, in the child */
 } orphan;
 
-/* Join run r1, pause, report the pause id, and die without resolving. */
+/* Join run r1, pause, report the pause id, (with in_fd, wait for EOF)
+ * and die without resolving. */
 static int orphan_child(void *arg)
 {
 	orphan *o = arg;
+	if (o->in_fd > 0)
+		close(o->in_w);
 	/* static: still reachable at _exit (quiet under valgrind) */
 	static lp_store *s;
 	static lp_run *run;
@@ -862,6 +867,8 @@ static int orphan_child(void *arg)
 	const char *id = lp_pause_id(p);
 	if (write(o->out_fd, id, strlen(id)) != (ssize_t)strlen(id))
 		return CHILD_SETUP_FAILED;
+	if (o->in_fd > 0)
+		await_fd(o->in_fd, 15000);
 	return 0; /* _exit: the pause stays pending, its process gone */
 }
 
@@ -1081,37 +1088,6 @@ static void test_prepared_sees_a_new_pause_file(void **state)
 	}
 }
 
-typedef struct lingerer {
-	const char *dir;
-	int out_fd; /* the pause id is written here */
-	int in_fd;  /* it exits at EOF */
-	int in_w;   /* the other end, closed in the child */
-} lingerer;
-
-/* Join run r1, pause, report the pause id, wait for EOF, and die
- * without resolving. */
-static int lingering_child(void *arg)
-{
-	lingerer *l = arg;
-	close(l->in_w);
-	static lp_store *s; /* static: still reachable at _exit */
-	static lp_run *run;
-	static lp_pause *p;
-	lp_run_options ro = LP_RUN_OPTIONS_INIT;
-	ro.run_id = "r1";
-	ro.worker_id = "gw1";
-	lp_pause_options po = LP_PAUSE_OPTIONS_INIT;
-	po.nodeid = "t.py::lingers";
-	if (lp_store_open(&s, l->dir, 0) || lp_run_join(&run, s, &ro) ||
-	    lp_pause_begin(&p, run, &po))
-		return CHILD_SETUP_FAILED;
-	const char *id = lp_pause_id(p);
-	if (write(l->out_fd, id, strlen(id)) != (ssize_t)strlen(id))
-		return CHILD_SETUP_FAILED;
-	await_fd(l->in_fd, 15000);
-	return 0;
-}
-
 /* Made ready while its process lived; the process then dies (reaped, or
  * a zombie): the resume says stale and writes nothing, judged by the hold
  * on the process. */
@@ -1122,8 +1098,8 @@ static void test_prepared_sees_its_process_die(void **state)
 		int out[2], in[2];
 		assert_int_equal(pipe2(out, O_CLOEXEC), 0);
 		assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-		lingerer l = {.dir = f->dir, .out_fd = out[1], .in_fd = in[0], .in_w = in[1]};
-		pid_t pid = fork_child(lingering_child, &l);
+		orphan l = {.dir = f->dir, .out_fd = out[1], .in_fd = in[0], .in_w = in[1]};
+		pid_t pid = fork_child(orphan_child, &l);
 		close(out[1]);
 		close(in[0]);
 		char id[LP_ID_MAX + 1] = "";
