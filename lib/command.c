@@ -243,12 +243,13 @@ struct lp_prepared {
 	lp_store *other; /* the store a pause-file path named (owned); or NULL */
 	lp_store *s;     /* the pause's store */
 	char id[LP_ID_MAX + 1], run_id[LP_ID_MAX + 1];
-	lp_run dirs;    /* .fd, .pauses_fd, .commands_fd */
-	lp_json *doc;   /* the pause file as last read */
-	double mtime;   /* its heartbeat, as last looked at */
-	int file_fd;    /* O_PATH: the file doc was read from; -1: none held */
-	struct stat st; /* that file's stat when read */
-	int pidfd;      /* the hold on its process; -1: judged by lpi_identity_judge */
+	char file[LP_ID_MAX + 8]; /* "<id>.json" in pauses/ */
+	lp_run dirs;              /* .fd, .pauses_fd, .commands_fd */
+	lp_json *doc;             /* the pause file as last read */
+	double mtime;             /* its heartbeat, as last looked at */
+	int file_fd;              /* O_PATH: the file doc was read from; -1: none held */
+	struct stat st;           /* that file's stat when read */
+	int pidfd;                /* the hold on its process; -1: judged by lpi_identity_judge */
 };
 
 static void prepared_init(lp_prepared *p)
@@ -287,9 +288,7 @@ static int prepared_read(lp_prepared *p)
 	p->doc = doc;
 	p->mtime = mtime;
 	p->st = st;
-	char name[LP_ID_MAX + 8];
-	snprintf(name, sizeof name, "%s.json", p->id);
-	int fd = openat(p->dirs.pauses_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(p->dirs.pauses_fd, p->file, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	struct stat held;
 	if (fd >= 0 &&
 	    (fstat(fd, &held) < 0 || held.st_dev != st.st_dev || held.st_ino != st.st_ino)) {
@@ -307,17 +306,16 @@ static int prepared_read(lp_prepared *p)
  * every writer of a pause file of ours replaces it with a new one (a
  * rewrite in place happens only after a take, when the disk is full, and
  * makes it longer); the heartbeat (mtime) is taken from that stat. A
- * pause file of protocol < 2 (0.1.1's Python may rewrite it in place) is
- * read again every time, as is one that changed.
+ * pause file of an older protocol (< LP_PROTOCOL_REPLACED: 0.1.1's Python
+ * may rewrite it in place) is read again every time, as is one that
+ * changed.
  */
 static int prepared_look(lp_prepared *p)
 {
-	if (p->file_fd < 0 || lpj_get_int(p->doc, "protocol", 0) < 2)
+	if (p->file_fd < 0 || lpj_get_int(p->doc, "protocol", 0) < LP_PROTOCOL_REPLACED)
 		return prepared_read(p);
-	char name[LP_ID_MAX + 8];
-	snprintf(name, sizeof name, "%s.json", p->id);
 	struct stat st;
-	if (fstatat(p->dirs.pauses_fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (fstatat(p->dirs.pauses_fd, p->file, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    st.st_dev != p->st.st_dev || st.st_ino != p->st.st_ino || st.st_size != p->st.st_size ||
 	    st.st_uid != p->st.st_uid || st.st_mode != p->st.st_mode)
 		return prepared_read(p);
@@ -346,6 +344,7 @@ static int prepare(lp_prepared *p, lp_store *store, const char *ref)
 		return rc;
 	p->s = p->other ? p->other : store;
 	p->dirs.store = p->s;
+	snprintf(p->file, sizeof p->file, "%s.json", p->id);
 	char label[PATH_MAX];
 	if ((rc = lpi_pause_locate(p->s, p->id, p->run_id))) /* any shape of id */
 		return rc;
@@ -442,15 +441,17 @@ static int confirm_own(const char *id, const lp_json *final, const char *token, 
 }
 
 /* Contract: lp_pause_resume on a pause made ready (p): looked at again
- * (prepared_look), then judged, claimed and waited for as there. */
-static int resume_prepared(lp_pause_info **info_out, lp_prepared *p, const lp_resume_options *o)
+ * (prepared_look) unless `fresh` (prepare() read it just now), then
+ * judged, claimed and waited for as there. */
+static int resume_prepared(lp_pause_info **info_out, lp_prepared *p, const lp_resume_options *o,
+			   int fresh)
 {
 	lp_store *s = p->s;
 	const char *id = p->id, *run_id = p->run_id;
 	lp_json *attached = NULL;
 	char *cmd = NULL;
 	char label[PATH_MAX], name[LP_ID_MAX + 16], plabel[PATH_MAX];
-	int rc = prepared_look(p);
+	int rc = fresh ? LP_OK : prepared_look(p);
 	if (rc)
 		goto done;
 	const lp_json *doc = p->doc;
@@ -579,7 +580,7 @@ int lp_pause_resume(lp_pause_info **info_out, lp_store *store, const char *ref,
 		return rc;
 	lp_prepared p;
 	if ((rc = prepare(&p, store, ref)) == LP_OK)
-		rc = resume_prepared(info_out, &p, o);
+		rc = resume_prepared(info_out, &p, o, 1);
 	prepared_clear(&p);
 	return rc;
 }
@@ -609,7 +610,7 @@ int lp_pause_resume_prepared(lp_pause_info **info_out, lp_prepared *p, const lp_
 	if (p == NULL)
 		return lpi_fail(LP_EINVAL, "lp_pause_resume_prepared: no pause");
 	int rc = check_options(o);
-	return rc ? rc : resume_prepared(info_out, p, o);
+	return rc ? rc : resume_prepared(info_out, p, o, 0);
 }
 
 const char *lp_prepared_pause_id(const lp_prepared *p)

@@ -360,6 +360,10 @@ int lpj_is_integer(const lp_json *j);
 /* The first protocol whose paused processes take a "value" (choices,
  * questions) and an abort's "reason", and stop their run on an abort. */
 #define LP_PROTOCOL_ANSWERS 3
+/* The first protocol whose pending pause files are never rewritten in
+ * place, only replaced by a new file (docs/protocol.md, "Trust"): a
+ * reader holding the file it read knows it unchanged. */
+#define LP_PROTOCOL_REPLACED 2
 #define LP_TOKEN_HEX 32 /* a command's token: 32 random hex digits */
 
 /* A command as read, validated against the kind of its pause. */

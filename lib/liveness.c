@@ -95,10 +95,23 @@ int lpi_identity_self(lpi_identity *out)
 	return LP_OK;
 }
 
+/* Recorded on another host (judged by its heartbeat), or on this host
+ * before a reboot (an unknown boot id is not evidence of one). */
+static int other_host(const lpi_identity *rec)
+{
+	return rec->hostname[0] != '\0' && strcmp(rec->hostname, lpi_hostname()) != 0;
+}
+
+static int other_boot(const lpi_identity *rec)
+{
+	return rec->boot_id[0] != '\0' && strcmp(rec->boot_id, "unknown") != 0 &&
+	       strcmp(rec->boot_id, boot_id()) != 0;
+}
+
 lpi_live lpi_identity_judge(const lpi_identity *rec, double heartbeat_mtime,
 			    double heartbeat_interval)
 {
-	if (rec->hostname[0] != '\0' && strcmp(rec->hostname, lpi_hostname()) != 0) {
+	if (other_host(rec)) {
 		if (heartbeat_mtime <= 0 || heartbeat_interval <= 0)
 			return LP_LIVE_ALIVE;
 		double age = lpi_now() - heartbeat_mtime;
@@ -107,8 +120,7 @@ lpi_live lpi_identity_judge(const lpi_identity *rec, double heartbeat_mtime,
 	}
 	if (rec->pid <= 0)
 		return LP_LIVE_DEAD;
-	if (rec->boot_id[0] != '\0' && strcmp(rec->boot_id, "unknown") != 0 &&
-	    strcmp(rec->boot_id, boot_id()) != 0)
+	if (other_boot(rec))
 		return LP_LIVE_DEAD; /* recorded before a reboot */
 	if (kill((pid_t)rec->pid, 0) < 0 && errno == ESRCH)
 		return LP_LIVE_DEAD;
@@ -126,10 +138,7 @@ lpi_live lpi_identity_judge(const lpi_identity *rec, double heartbeat_mtime,
 int lpi_identity_hold(const lpi_identity *rec)
 {
 #ifdef SYS_pidfd_open
-	if ((rec->hostname[0] != '\0' && strcmp(rec->hostname, lpi_hostname()) != 0) ||
-	    rec->pid <= 0 || rec->start_time == 0 ||
-	    (rec->boot_id[0] != '\0' && strcmp(rec->boot_id, "unknown") != 0 &&
-	     strcmp(rec->boot_id, boot_id()) != 0))
+	if (other_host(rec) || rec->pid <= 0 || rec->start_time == 0 || other_boot(rec))
 		return -1;
 	int fd = (int)syscall(SYS_pidfd_open, (pid_t)rec->pid, 0);
 	if (fd < 0)

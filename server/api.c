@@ -667,9 +667,9 @@ static void *reader(void *arg)
 		if (ev.kind == LP_FEED_PAUSE_CREATED)
 			srv_ready_add(s, ev.pause_id);
 		else if (ev.kind == LP_FEED_PAUSE_ENDED)
-			srv_ready_drop(s, ev.run_id, ev.pause_id);
+			lp_prepared_free(srv_ready_take(s, ev.pause_id));
 		else if (ev.kind == LP_FEED_RUN_ENDED)
-			srv_ready_drop(s, ev.run_id, NULL);
+			srv_ready_drop_run(s, ev.run_id);
 		lp_feed_event_clear(&ev);
 	}
 	pthread_mutex_lock(&fan->mu);

@@ -116,7 +116,7 @@ void srv_ready_put(srv *s, lp_prepared *p)
 		lp_prepared_free(p);
 }
 
-void srv_ready_drop(srv *s, const char *run_id, const char *pause_id)
+void srv_ready_drop_run(srv *s, const char *run_id)
 {
 	srv_ready *r = s->ready;
 	if (r == NULL)
@@ -124,16 +124,11 @@ void srv_ready_drop(srv *s, const char *run_id, const char *pause_id)
 	lp_prepared *gone[SRV_READY_MAX];
 	size_t n = 0;
 	pthread_mutex_lock(&r->mu);
-	for (int k = 0; k < SRV_READY_MAX; k++) {
-		if (r->p[k] == NULL)
-			continue;
-		int match = pause_id ? strcmp(lp_prepared_pause_id(r->p[k]), pause_id) == 0
-				     : strcmp(lp_prepared_run_id(r->p[k]), run_id) == 0;
-		if (match) {
+	for (int k = 0; k < SRV_READY_MAX; k++)
+		if (r->p[k] && strcmp(lp_prepared_run_id(r->p[k]), run_id) == 0) {
 			gone[n++] = r->p[k];
 			r->p[k] = NULL;
 		}
-	}
 	pthread_mutex_unlock(&r->mu);
 	for (size_t i = 0; i < n; i++) /* its descriptors closed outside the lock */
 		lp_prepared_free(gone[i]);

@@ -111,9 +111,9 @@ void srv_ready_close(srv *s);
 /* The reader, on pause_created: prepare the pause and keep it (nothing
  * when the table is full or it cannot be read: a resume then reads it). */
 void srv_ready_add(srv *s, const char *pause_id);
-/* On pause_ended (pause_id) or run_ended (pause_id NULL: every pause of
- * run_id): release what was kept. */
-void srv_ready_drop(srv *s, const char *run_id, const char *pause_id);
+/* On run_ended: release every pause of run_id kept (on pause_ended, the
+ * reader takes the pause and frees it). */
+void srv_ready_drop_run(srv *s, const char *run_id);
 /* A resume or an abort: the pause made ready, taken out (the caller's
  * now: it gives it back with srv_ready_put or frees it), or NULL. */
 lp_prepared *srv_ready_take(srv *s, const char *pause_id);
