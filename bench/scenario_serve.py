@@ -42,7 +42,8 @@
                            the end events (start and return), its
                            RESUMED line and the server's reply.
 
-    python bench/scenario_serve.py [--quick] [--pauses N] [--clients C] [--phases] [--out FILE]
+    python bench/scenario_serve.py [--quick] [--pauses N] [--clients C] [--phases]
+                                   [--quiet-ms MS] [--out FILE]
     python bench/scenario_serve.py --soak 600 --clients 50 [--out FILE]
     python bench/scenario_serve.py --scale 10000 [--out FILE]
 
@@ -51,6 +52,13 @@ generator) and one live paused session; GET /api/pauses, ?all=1 and
 /api/runs timed on one keep-alive connection, beside `ls --json` and
 `runs -a --json` of the CLI; and the CLI's own start time and peak RSS
 (`pytest-live-pause --version`), which the server must leave unchanged)
+
+(--quiet-ms MS: how long the driver and the floor probe stay quiet
+between seeing a pause and resuming it, 20 by default, long enough for
+both CPUs to go idle as they do while a person or an agent looks at a
+pause; a smaller value measures the same round trip with warm caches, to
+see how much of it is the cold wake: a diagnostic, never the figure
+judged against a target)
 
 (--soak SECONDS: the test pauses again and again for that long, every
 pause resumed over HTTP and by the CLI in turn; the 10-minute soak of issue
@@ -295,18 +303,19 @@ class Resumer:
         return t0
 
 
-def http_floor(n: int, work: Path) -> dict:
+def http_floor(n: int, work: Path, quiet_ms: float = 20.0) -> dict:
     """The physical floor of an HTTP resume here (bench/floor/serve_floor.c,
     built with cc): a C client, server and waiter doing only the steps of
     the real path (send, recv, write and link a file made ahead, inotify
-    wake, read, write and exchange), n rounds after 20 ms of quiet each;
+    wake, read, write and exchange), n rounds after quiet_ms of quiet each;
     the summary of send -> the waiter has its decision."""
     work.mkdir()
     exe, d = work / "serve_floor", work / "dir"
     subprocess.run(["cc", "-O2", "-o", str(exe),
                     str(Path(__file__).parent / "floor" / "serve_floor.c")], check=True)
     d.mkdir()
-    out = subprocess.run([str(exe), str(d), str(n)], check=True, capture_output=True,
+    out = subprocess.run([str(exe), str(d), str(n), repr(quiet_ms)], check=True,
+                         capture_output=True,
                          text=True, timeout=600).stdout
     return summary([float(x) / 1e6 for x in out.split()])  # printed in us
 
@@ -358,15 +367,17 @@ def phases(logs: Path, srv_pid: int, py_pid: int, http: list, got: dict) -> dict
     return {k: summary(v) for k, v in steps.items()}
 
 
-def run(n: int, clients: int, work: Path, soak: float = 0.0, trace: bool = False) -> dict:
+def run(n: int, clients: int, work: Path, soak: float = 0.0, trace: bool = False,
+        quiet_ms: float = 20.0) -> dict:
     """One pytest session of n pauses (or soak seconds of them), resumed
     alternately over HTTP and by the CLI, with `clients` event-stream
     clients connected (0: none). trace: the phases of each HTTP round trip
-    (trace.c in the server and the paused process). The processes it
+    (trace.c in the server and the paused process). quiet_ms: the quiet
+    between seeing a pause and resuming it. The processes it
     started are killed if it fails."""
     procs: list[subprocess.Popen] = []
     try:
-        return _run(n, clients, work, soak, trace, procs)
+        return _run(n, clients, work, soak, trace, quiet_ms, procs)
     finally:
         for p in procs:
             if p.poll() is None:
@@ -374,7 +385,7 @@ def run(n: int, clients: int, work: Path, soak: float = 0.0, trace: bool = False
                 p.wait()
 
 
-def _run(n: int, clients: int, work: Path, soak: float, trace: bool,
+def _run(n: int, clients: int, work: Path, soak: float, trace: bool, quiet_ms: float,
          procs: list) -> dict:
     work.mkdir()
     pd = work / "pd"
@@ -423,7 +434,7 @@ def _run(n: int, clients: int, work: Path, soak: float, trace: bool,
         idx = int(fresh[0]["task"].split()[-1])
         ids[idx] = pid
         # let the paused process reach its wait and the event clients go idle
-        time.sleep(0.02)
+        time.sleep(quiet_ms / 1000)
         if i % 2 == 0:
             sent[idx] = ("http", resumer.send(resumer.request(pid)))
         else:
@@ -440,7 +451,8 @@ def _run(n: int, clients: int, work: Path, soak: float, trace: bool,
     rt = {"http": [], "cli": []}
     for k, (how, t0) in sent.items():
         rt[how].append(got[k] - t0)
-    out = {"pauses": len(seen), "clients": clients, "seconds": round(elapsed, 1),
+    out = {"pauses": len(seen), "clients": clients, "quiet_ms": quiet_ms,
+           "seconds": round(elapsed, 1),
            "http_resume_round_trip": summary(rt["http"]),
            "cli_resume_round_trip": summary(rt["cli"])}
     out["http_vs_cli_p50"] = round(out["cli_resume_round_trip"]["p50_ms"] /
@@ -563,6 +575,10 @@ def main() -> int:
     ap.add_argument("--phases", action="store_true",
                     help="also say where each HTTP round trip went (an LD_PRELOAD shim, "
                          "bench/serve_phases/trace.c, built with cc)")
+    ap.add_argument("--quiet-ms", type=float, default=20.0, metavar="MS",
+                    help="quiet between seeing a pause and resuming it (default 20: both "
+                         "CPUs idle, as while someone looks at a pause; less: warm caches, "
+                         "a diagnostic)")
     ap.add_argument("--out", type=Path)
     ap.add_argument("--event-clients", help=argparse.SUPPRESS)  # PORT:TOKEN:N:OUT (internal)
     a = ap.parse_args()
@@ -581,19 +597,21 @@ def main() -> int:
     c = a.clients if a.clients is not None else (5 if a.quick else 50)
     with tempfile.TemporaryDirectory(prefix="lp-bench-serve-") as d:
         if a.soak:
-            res = run(n, c, Path(d) / "soak", a.soak)
+            res = run(n, c, Path(d) / "soak", a.soak, quiet_ms=a.quiet_ms)
             ok = res["every_event_delivered"]
         else:
             # the round trip with no event client, then with c of them:
             # the second measures the resume while the server and the
             # clients' process fan its pause_ended out
-            res = {"no_clients": run(n, 0, Path(d) / "none", trace=a.phases)}
-            floor = http_floor(max(n // 2, 5), Path(d) / "floor")
+            res = {"no_clients": run(n, 0, Path(d) / "none", trace=a.phases,
+                                     quiet_ms=a.quiet_ms)}
+            floor = http_floor(max(n // 2, 5), Path(d) / "floor", a.quiet_ms)
             res["no_clients"]["http_floor"] = floor
             res["no_clients"]["http_vs_floor_p50"] = round(
                 res["no_clients"]["http_resume_round_trip"]["p50_ms"] / floor["p50_ms"], 2)
             if c:
-                res[f"{c}_clients"] = run(n, c, Path(d) / "clients", trace=a.phases)
+                res[f"{c}_clients"] = run(n, c, Path(d) / "clients", trace=a.phases,
+                                          quiet_ms=a.quiet_ms)
             ok = all(r.get("every_event_delivered", True) for r in res.values())
     text = json.dumps(res, indent=1)
     print(text)

@@ -5,8 +5,8 @@
  * them (no HTTP parsing, no JSON, no checks, no Python), in three
  * processes as in the real thing:
  *   client  sends a small request on a kept-alive loopback TCP socket
- *           (after the same 20 ms of quiet as the benchmark), then reads
- *           the reply;
+ *           (after the same quiet as the benchmark: 20 ms, or the third
+ *           argument's milliseconds), then reads the reply;
  *   server  recv(2)s it, writes a command into a file made ahead
  *           (O_TMPFILE, one byte in it, as lp_store_warm) and links it
  *           into commands/ (the claim), replies, makes the next file;
@@ -19,7 +19,7 @@
  * Prints one line per round: the microseconds from the request's send to
  * the waiter's decision. Not product code.
  *
- *     cc -O2 -o serve_floor serve_floor.c && ./serve_floor DIR N
+ *     cc -O2 -o serve_floor serve_floor.c && ./serve_floor DIR N [QUIET_MS]
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -137,11 +137,12 @@ static void waiter(int cdir, int pdir, const char *cpath, int rounds, double *do
 
 int main(int argc, char **argv)
 {
-	if (argc != 3) {
-		fprintf(stderr, "usage: serve_floor DIR ROUNDS\n");
+	if (argc != 3 && argc != 4) {
+		fprintf(stderr, "usage: serve_floor DIR ROUNDS [QUIET_MS]\n");
 		return 2;
 	}
 	int rounds = atoi(argv[2]);
+	long quiet_us = (long)((argc == 4 ? atof(argv[3]) : 20.0) * 1000); /* the benchmark's */
 	char cpath[PATH_MAX], ppath[PATH_MAX];
 	snprintf(cpath, sizeof cpath, "%s/commands", argv[1]);
 	snprintf(ppath, sizeof ppath, "%s/pauses", argv[1]);
@@ -178,7 +179,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < rounds; r++) {
 		if (read(ready[0], b, 1) != 1)
 			die("ready");
-		struct timespec quiet = {0, 20000000}; /* the benchmark's 20 ms */
+		struct timespec quiet = {quiet_us / 1000000, quiet_us % 1000000 * 1000};
 		nanosleep(&quiet, NULL);
 		sent[r] = now_us();
 		if (send(c, req, sizeof req - 1, 0) < 0 || recv(c, b, sizeof b, 0) <= 0)
