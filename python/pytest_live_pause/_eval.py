@@ -27,7 +27,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pytest_live_pause import _livepause
+from pytest_live_pause import _livepause, _signals
 
 if TYPE_CHECKING:
     import pytest
@@ -223,15 +223,19 @@ def _deadline(seconds: float) -> Iterator[None]:
     again every 0.1 s if the code swallows it), the previous handler and
     timer restored after; elsewhere by a trace function (Python lines
     only)."""
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-        armed = True
+    armed = True
 
-        def on_alarm(signum: int, frame: Any) -> None:
-            if armed:
-                signal.setitimer(signal.ITIMER_REAL, 0.1)
-                raise _Timeout()
+    def on_alarm(signum: int, frame: Any) -> None:
+        if armed:
+            signal.setitimer(signal.ITIMER_REAL, 0.1)
+            raise _Timeout()
 
-        previous = signal.signal(signal.SIGALRM, on_alarm)
+    previous = (
+        _signals.install(signal.SIGALRM, on_alarm, over_foreign=True)
+        if hasattr(signal, "setitimer")
+        else _signals.NOT_INSTALLED
+    )
+    if previous is not _signals.NOT_INSTALLED:  # the main thread
         old_delay, old_interval = signal.setitimer(signal.ITIMER_REAL, seconds)
         started = time.monotonic()
         try:
@@ -239,7 +243,7 @@ def _deadline(seconds: float) -> Iterator[None]:
         finally:
             armed = False
             signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+            _signals.set_handler(signal.SIGALRM, previous)
             if old_delay > 0:  # someone else's timer: the time it had left
                 left = max(old_delay - (time.monotonic() - started), 0.001)
                 signal.setitimer(signal.ITIMER_REAL, left, old_interval)

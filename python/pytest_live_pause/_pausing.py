@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from signal import SIGTERM as _SIGTERM
-from signal import signal as _set_handler
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
@@ -23,6 +22,7 @@ from pytest_live_pause import _abort, _answers, _attach, _eval, _livepause, _out
 from pytest_live_pause._options import NOT_MOCKED
 from pytest_live_pause._session import AGENT_CHECKPOINT_NEEDS_QAMULE, EVAL_EXCINFO
 from pytest_live_pause._signals import NOT_INSTALLED, Terminated, abort_signal, sigterm_raises
+from pytest_live_pause._signals import set_handler as _set_handler
 from pytest_live_pause._terminal import one_line, pause_block, resumed_text, safe
 
 if TYPE_CHECKING:

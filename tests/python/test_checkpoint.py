@@ -225,6 +225,73 @@ def test_checkpoint_timeout_gives_timed_out_and_none(pytester, run_pytest, pause
         "timed_out", 1.0, None, "timeout")
 
 
+# ------------------------------------------------- the test's signal handlers
+
+HANDLERS = RECORD + '''
+import signal
+import pytest
+from pytest_live_pause import ask, checkpoint
+
+
+def mine(signum, frame):
+    pass
+
+
+KINDS = {"python": mine, "ignored": signal.SIG_IGN, "default": signal.SIG_DFL}
+
+
+def kept(name):
+    got = signal.getsignal(signal.SIGTERM)
+    with open("handlers.jsonl", "a") as f:
+        f.write(json.dumps({"test": name, "kept": got is KINDS[name.split("-")[-1]],
+                            "got": repr(got)}) + "\\n")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_checkpoint(kind):
+    signal.signal(signal.SIGTERM, KINDS[kind])
+    checkpoint(task=kind, timeout=0)  # a real pause, timed out at once
+    kept(f"checkpoint-{kind}")
+    ask("which colour?", timeout=0)
+    kept(f"ask-{kind}")
+
+
+def failing(kind):
+    def test(kind=kind):
+        signal.signal(signal.SIGTERM, KINDS[kind])
+        assert False, "paused after this"
+
+    def test_after(kind=kind):  # the failure pause ends in a hook, after the test
+        kept(f"failure-{kind}")
+
+    return test, test_after
+
+
+for kind in KINDS:  # in this order: each failure, then the test after it
+    globals()[f"test_failure_{kind}"], globals()[f"test_failure_{kind}_after"] = failing(kind)
+'''
+
+
+def test_the_tests_sigterm_handler_is_its_own_again_after_each_pause(pytester, run_pytest):
+    """While paused SIGTERM raises (the pause is then aborted); after the
+    pause the handler the test had is back, the very object: a Python
+    handler, SIG_IGN and SIG_DFL, after a checkpoint, a question and a
+    failure pause (each timed out at once)."""
+    pytester.makepyfile(test_handlers=HANDLERS)
+    result = run_pytest("-p", "no:randomly", "--pause-on-failure", "--pause-timeout", "0")
+    out = result.stdout.str()
+    assert result.ret == 1, out
+    result.assert_outcomes(passed=6, failed=3)
+    assert out.count("PAUSED (failure)") == 3 and out.count("PAUSED (checkpoint)") == 3, out
+    got = [json.loads(line) for line in
+           (pytester.path / "handlers.jsonl").read_text().splitlines()]
+    assert [g["test"] for g in got] == [
+        f"{where}-{kind}" for kind in ("python", "ignored", "default")
+        for where in ("checkpoint", "ask")] + [
+        f"failure-{kind}" for kind in ("python", "ignored", "default")], got
+    assert all(g["kept"] for g in got), got
+
+
 # --------------------------------------------------------------------- mock
 
 MOCKED = RECORD + '''

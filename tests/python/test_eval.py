@@ -185,6 +185,44 @@ def test_bad_input_never_ends_the_test(suite, live, cli, pause_dir):
     assert [e["timed_out"] for e in events][3:5] == [True, True]
 
 
+ALARM_TESTS = '''
+import math, signal
+from pytest_live_pause import checkpoint
+
+def mine(signum, frame):
+    pass
+
+def test_alarm():
+    kinds = {"python": mine, "ignored": signal.SIG_IGN}
+    for kind, handler in kinds.items():
+        signal.signal(signal.SIGALRM, handler)
+        checkpoint(kind, timeout=math.inf)
+        got = signal.getsignal(signal.SIGALRM)
+        print("ALARM", kind, "kept" if got is handler else f"lost: {got!r}", flush=True)
+'''
+
+
+def test_an_eval_leaves_the_tests_own_alarm_handler(pytester, live, cli, pause_dir):
+    """eval's --timeout raises by SIGALRM on the main thread: once the
+    request is answered, the handler the test had (a Python one, SIG_IGN)
+    is back, the very object."""
+    pytester.makepyfile(test_alarm=ALARM_TESTS)
+    session = live("-p", "no:randomly", "-s", "--pause-allow-eval")
+    start = 0
+    for kind in ("python", "ignored"):
+        block, start = wait_block(session, start)
+        assert block["task"] == kind, block
+        pid = block["pause_id"]
+        res = cli("eval", pid, "__import__('signal').getsignal(__import__('signal').SIGALRM)")
+        assert res.returncode == 0 and "on_alarm" in res.stdout, str(res)  # the deadline's
+        assert cli("exec", pid, "x = 1", "--timeout", "5").returncode == 0
+        assert cli("resume", pid, "--result", "true").returncode == 0
+    rc, out = session.finish()
+    assert rc == 0, out
+    assert re.findall(r"ALARM (\w+) (.*)$", out, re.M) == [
+        ("python", "kept"), ("ignored", "kept")], out
+
+
 def test_eval_needs_the_opt_in_and_actions_do_not(suite, live, cli, pause_dir, pytester):
     session, pid = _paused(live, "--pause-on-failure", "test_x.py::test_failure",
                            env={"PYTEST_LIVE_PAUSE_ALLOW_EVAL": "1"})  # no such switch
