@@ -18,16 +18,22 @@ from typing import Any
 import pytest
 
 
-def _extend_session_timeout(config: pytest.Config, seconds: float) -> None:
-    """Move --session-timeout's deadline (pytest-timeout's, kept in
-    config.stash as a wall-clock time, 0 when unset) by `seconds`."""
+def _session_expire_key(config: pytest.Config) -> Any:
+    """The config.stash key of --session-timeout's deadline (pytest-timeout's,
+    a wall-clock time), or None when it is unset: nothing to move."""
     key = getattr(sys.modules.get("pytest_timeout"), "SESSION_EXPIRE_KEY", None)
     if key is None:
-        return
+        return None
     with contextlib.suppress(Exception):  # a pytest-timeout of another shape
-        expire = config.stash.get(key, 0)
-        if expire:
-            config.stash[key] = expire + seconds
+        if config.stash.get(key, 0):
+            return key
+    return None
+
+
+def _extend_session_timeout(config: pytest.Config, key: Any, seconds: float) -> None:
+    """Move --session-timeout's deadline (stash key `key`) by `seconds`."""
+    with contextlib.suppress(Exception):  # a pytest-timeout of another shape
+        config.stash[key] = config.stash[key] + seconds
 
 
 def paused(
@@ -37,12 +43,20 @@ def paused(
 ) -> contextlib.AbstractContextManager[None] | None:
     """For the block (a pause): the test's timer is cancelled and armed
     again afterwards with the time that was left, and --session-timeout's
-    deadline moves by the time paused. None without pytest-timeout:
-    nothing to enter or leave around the pause."""
+    deadline moves by the time paused. None without pytest-timeout, or with
+    neither a timer armed for the test nor a --session-timeout: nothing to
+    enter or leave around the pause (its end is on the path of a resume,
+    where every call is slow)."""
     cancel = getattr(config.hook, "pytest_timeout_cancel_timer", None)
     if cancel is None:  # no pytest-timeout
         return None
-    return _paused(config, item, say, cancel)
+    from pytest_live_pause.plugin import TIMER
+
+    armed = item.stash.get(TIMER, None) if item is not None else None
+    session_key = _session_expire_key(config)
+    if armed is None and session_key is None:
+        return None
+    return _paused(config, item, say, cancel, armed, session_key)
 
 
 @contextlib.contextmanager
@@ -51,11 +65,10 @@ def _paused(
     item: pytest.Item | None,
     say: Callable[[Sequence[str]], None],
     cancel: Callable[..., Any],
+    armed: Any,
+    session_key: Any,
 ) -> Iterator[None]:
     hook = config.hook
-    from pytest_live_pause.plugin import TIMER
-
-    armed = item.stash.get(TIMER, None) if item is not None else None
     paused_at = time.monotonic()
     if armed is not None:
         settings, started = armed
@@ -64,7 +77,8 @@ def _paused(
     try:
         yield
     finally:
-        _extend_session_timeout(config, time.monotonic() - paused_at)
+        if session_key is not None:
+            _extend_session_timeout(config, session_key, time.monotonic() - paused_at)
         if armed is not None:
             rearm = getattr(settings, "_replace", None)
             if rearm is not None:
