@@ -1,7 +1,8 @@
 /*
  * test_wait.c - wait.c: the waiter wakes for an entry created in a watched
  * directory (inotify), for the exit of a watched process (pidfd), for the
- * wake fd (then calls the check hook), stops with LP_EINTR when the check
+ * wake fd (then calls the check hook), empties a burst of either in one
+ * wake-up, stops with LP_EINTR when the check
  * hook says so and with LP_EWAITTIMEOUT at its deadline; with
  * LP_WAIT_BACKEND=poll the backstop slice alone drives a whole pause.
  * The waits are bounded by generous deadlines; a wake-up is recognised by
@@ -46,6 +47,44 @@ static void test_dir_event(void **state)
 	hooks.slice_ms = 60000;
 	assert_int_equal(lpi_waiter_wait(w, lpi_mono_ms() + 10000, &hooks), LP_OK);
 	lpi_waiter_free(w);
+	close(dfd);
+	rm_rf(dir);
+}
+
+/* A burst of events larger than one read (here ~60 KiB of inotify events,
+ * and 6000 bytes in the wake pipe) is emptied by one wake-up: the next wait
+ * blocks until its deadline. A single small event the same. */
+static void test_burst_drained(void **state)
+{
+	(void)state;
+	char dir[64], p[512], tail[193];
+	memset(tail, 'n', sizeof tail - 1);
+	tail[sizeof tail - 1] = '\0';
+	make_tmpdir(dir);
+	int dfd = open_dir(dir), fds[2];
+	assert_int_equal(pipe2(fds, O_NONBLOCK | O_CLOEXEC), 0);
+	lp_wait_hooks hooks = LP_WAIT_HOOKS_INIT;
+	hooks.slice_ms = 60000;
+	hooks.wake_fd = fds[0];
+	for (int files = 1; files <= 120; files += 119) {
+		lpi_waiter *w = NULL;
+		assert_int_equal(lpi_waiter_open(&w), LP_OK);
+		assert_int_equal(lpi_waiter_add_dir(w, dfd, "dir"), LP_OK);
+		for (int i = 0; i < files; i++) { /* names of 200 bytes */
+			snprintf(p, sizeof p, "%s/%03d-%03d-%s", dir, files, i, tail);
+			assert_int_equal(write_text(p, "x", 1), 0);
+		}
+		char bytes[6000] = {0};
+		size_t nbytes = files > 1 ? sizeof bytes : 1;
+		assert_int_equal(write(fds[1], bytes, nbytes), (ssize_t)nbytes);
+		assert_int_equal(lpi_waiter_wait(w, lpi_mono_ms() + 10000, &hooks), LP_OK);
+		assert_int_equal(lpi_waiter_wait(w, lpi_mono_ms() + 200, &hooks), LP_EWAITTIMEOUT);
+		char c;
+		assert_int_equal(read(fds[0], &c, 1), -1); /* the pipe too */
+		lpi_waiter_free(w);
+	}
+	close(fds[0]);
+	close(fds[1]);
 	close(dfd);
 	rm_rf(dir);
 }
@@ -173,6 +212,7 @@ int main(void)
 		cmocka_unit_test(test_pid_exit),
 		cmocka_unit_test(test_check_hook),
 		cmocka_unit_test(test_wake_fd),
+		cmocka_unit_test(test_burst_drained),
 		cmocka_unit_test_setup_teardown(test_poll_backend_pause, fx_setup_run, fx_teardown),
 	};
 	return cmocka_run_group_tests_name("wait", tests, NULL, NULL);
