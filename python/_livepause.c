@@ -49,6 +49,15 @@
 
 /* ------------------------------------------------------------ state */
 
+/* The keys of a resolution's dict, in the order they are set. */
+#define RESOLUTION_KEYS(X)                                                                         \
+	X(outcome)                                                                                 \
+	X(by) X(result) X(reason) X(failure_reason) X(command_json) X(action) X(token)             \
+		X(ignored_json) X(own) X(warning) X(value) X(attachments)
+#define RK_ENUM(k) RK_##k,
+enum { RESOLUTION_KEYS(RK_ENUM) RK_COUNT };
+#undef RK_ENUM
+
 typedef struct {
 	PyObject *LivePauseError;
 	PyObject *UnsafeDirectoryError;
@@ -61,6 +70,11 @@ typedef struct {
 	 * of descriptors must not need an import (which lists directories) */
 	PyObject *set_wakeup_fd;
 	PyTypeObject *NotifyType;
+	/* the keys of a resolution's dict (resolution_to_dict), interned at
+	 * import: the dict is built right after a pause, when every new
+	 * string and every lookup in the interned table is slow (the
+	 * process's caches are cold) */
+	PyObject *res_keys[RK_COUNT];
 } module_state;
 
 static module_state *state_of_type(PyTypeObject *tp)
@@ -349,8 +363,8 @@ static int attachments_from_seq(PyObject *seq, lp_attachment **out, size_t *n)
 	return 0;
 }
 
-/* The outcome of a pause as a dict; clears res. */
-static PyObject *resolution_to_dict(lp_resolution *res)
+/* The outcome of a pause as a dict (its keys st->res_keys); clears res. */
+static PyObject *resolution_to_dict(module_state *st, lp_resolution *res)
 {
 	PyObject *d = NULL, *v;
 	const char *outcome = lp_outcome_name(res->outcome);
@@ -361,30 +375,30 @@ static PyObject *resolution_to_dict(lp_resolution *res)
 #define PUT(key, expr)                                                                             \
 	do {                                                                                       \
 		v = (expr);                                                                        \
-		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) {                            \
+		if (v == NULL || PyDict_SetItem(d, st->res_keys[RK_##key], v) < 0) {               \
 			Py_XDECREF(v);                                                             \
 			Py_CLEAR(d);                                                               \
 			goto done;                                                                 \
 		}                                                                                  \
 		Py_DECREF(v);                                                                      \
 	} while (0)
-	PUT("outcome", text_or_none(outcome));
-	PUT("by", text_or_none(res->by));
+	PUT(outcome, text_or_none(outcome));
+	PUT(by, text_or_none(res->by));
 	switch (res->result) {
-	case LP_RESULT_TRUE: PUT("result", Py_NewRef(Py_True)); break;
-	case LP_RESULT_FALSE: PUT("result", Py_NewRef(Py_False)); break;
-	default: PUT("result", Py_NewRef(Py_None)); break;
+	case LP_RESULT_TRUE: PUT(result, Py_NewRef(Py_True)); break;
+	case LP_RESULT_FALSE: PUT(result, Py_NewRef(Py_False)); break;
+	default: PUT(result, Py_NewRef(Py_None)); break;
 	}
-	PUT("reason", text_or_none(res->reason));
-	PUT("failure_reason", text_or_none(res->failure_reason));
-	PUT("command_json", text_or_none(res->command_json));
-	PUT("action", text_or_none(lp_action_name(res->action)));
-	PUT("token", text_or_none(res->token));
-	PUT("ignored_json", text_or_none(res->ignored_json));
-	PUT("own", PyBool_FromLong(res->own));
-	PUT("warning", text_or_none(res->warning));
-	PUT("value", text_or_none(res->value));
-	PUT("attachments", attachments_to_list(res->attachments, res->nattachments));
+	PUT(reason, text_or_none(res->reason));
+	PUT(failure_reason, text_or_none(res->failure_reason));
+	PUT(command_json, text_or_none(res->command_json));
+	PUT(action, text_or_none(lp_action_name(res->action)));
+	PUT(token, text_or_none(res->token));
+	PUT(ignored_json, text_or_none(res->ignored_json));
+	PUT(own, PyBool_FromLong(res->own));
+	PUT(warning, text_or_none(res->warning));
+	PUT(value, text_or_none(res->value));
+	PUT(attachments, attachments_to_list(res->attachments, res->nattachments));
 #undef PUT
 done:
 	lp_resolution_clear(res);
@@ -1270,7 +1284,7 @@ fail:
 	return -1;
 }
 
-static PyObject *resolution_to_dict(lp_resolution *res);
+static PyObject *resolution_to_dict(module_state *st, lp_resolution *res);
 
 static PyObject *result_object(lp_result r)
 {
@@ -1278,7 +1292,7 @@ static PyObject *result_object(lp_result r)
 }
 
 /* The ending of a QAMule-mode pause as a dict; clears e. */
-static PyObject *ending_to_dict(lp_qamule_ending *e, lp_kind kind)
+static PyObject *ending_to_dict(module_state *st, lp_qamule_ending *e, lp_kind kind)
 {
 	PyObject *d = PyDict_New(), *v;
 	if (d == NULL)
@@ -1293,7 +1307,7 @@ static PyObject *ending_to_dict(lp_qamule_ending *e, lp_kind kind)
 		}                                                                                  \
 		Py_DECREF(v);                                                                      \
 	} while (0)
-	PUT("resolution", resolution_to_dict(&e->resolution));
+	PUT("resolution", resolution_to_dict(st, &e->resolution));
 	PUT("outcome", text_or_none(e->outcome));
 	PUT("status",
 	    e->has_status ? text_or_none(lp_qamule_status_name(e->status)) : Py_NewRef(Py_None));
@@ -1751,7 +1765,7 @@ static PyObject *Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 			return NULL;
 		if (how > 0)
 			Py_RETURN_NONE;
-		return resolution_to_dict(&res);
+		return resolution_to_dict(st, &res);
 	}
 	/* QAMule mode: the resume signal (stop()) or another resolver ends
 	 * the pause; the runtime decides what that means in QAMule's terms */
@@ -1775,7 +1789,7 @@ static PyObject *Pause_wait(PyObject *op, PyObject *args, PyObject *kwds)
 	{
 		lp_kind kind = q.req.kind;
 		qreq_release(&q);
-		return ending_to_dict(&ending, kind);
+		return ending_to_dict(st, &ending, kind);
 	}
 }
 
@@ -1799,7 +1813,7 @@ static PyObject *Pause_claim(PyObject *op, PyObject *args, PyObject *kwds)
 		lp_resolution_clear(&res);
 		return raise_lp(STATE_OF(self), rc);
 	}
-	return resolution_to_dict(&res);
+	return resolution_to_dict(STATE_OF(self), &res);
 }
 
 static PyObject *Pause_abort(PyObject *op, PyObject *args, PyObject *kwds)
@@ -1822,7 +1836,7 @@ static PyObject *Pause_abort(PyObject *op, PyObject *args, PyObject *kwds)
 		lp_resolution_clear(&res);
 		return raise_lp(STATE_OF(self), rc);
 	}
-	return resolution_to_dict(&res);
+	return resolution_to_dict(STATE_OF(self), &res);
 }
 
 static void Pause_dealloc(PyObject *op)
@@ -2626,6 +2640,14 @@ static int module_exec(PyObject *module)
 		return -1;
 	if ((st->NotifyType = new_type(module, &Notify_spec)) == NULL)
 		return -1;
+	static const char *const res_keys[RK_COUNT] = {
+#define RK_NAME(k) #k,
+		RESOLUTION_KEYS(RK_NAME)
+#undef RK_NAME
+	};
+	for (int k = 0; k < RK_COUNT; k++)
+		if ((st->res_keys[k] = PyUnicode_InternFromString(res_keys[k])) == NULL)
+			return -1;
 
 	if (PyModule_AddStringConstant(module, "VERSION", LP_VERSION) < 0 ||
 	    PyModule_AddIntConstant(module, "PROTOCOL_VERSION", LP_PROTOCOL_VERSION) < 0 ||
@@ -2654,6 +2676,8 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
 	Py_VISIT(st->PauseType);
 	Py_VISIT(st->set_wakeup_fd);
 	Py_VISIT(st->NotifyType);
+	for (int k = 0; k < RK_COUNT; k++)
+		Py_VISIT(st->res_keys[k]);
 	return 0;
 }
 
@@ -2671,6 +2695,8 @@ static int module_clear(PyObject *module)
 	Py_CLEAR(st->PauseType);
 	Py_CLEAR(st->set_wakeup_fd);
 	Py_CLEAR(st->NotifyType);
+	for (int k = 0; k < RK_COUNT; k++)
+		Py_CLEAR(st->res_keys[k]);
 	return 0;
 }
 
