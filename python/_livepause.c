@@ -49,14 +49,45 @@
 
 /* ------------------------------------------------------------ state */
 
-/* The keys of a resolution's dict, in the order they are set. */
-#define RESOLUTION_KEYS(X)                                                                         \
+/* The keys of the dicts built right after a pause: a resolution's
+ * (resolution_to_dict) and a QAMule ending's (ending_to_dict). */
+#define RESULT_KEYS(X)                                                                             \
 	X(outcome)                                                                                 \
-	X(by) X(result) X(reason) X(failure_reason) X(command_json) X(action) X(token)             \
-		X(ignored_json) X(own) X(warning) X(value) X(attachments)
+	X(by)                                                                                      \
+	X(result)                                                                                  \
+	X(reason)                                                                                  \
+	X(failure_reason)                                                                          \
+	X(command_json)                                                                            \
+	X(action)                                                                                  \
+	X(token)                                                                                   \
+	X(ignored_json)                                                                            \
+	X(own)                                                                                     \
+	X(warning)                                                                                 \
+	X(value)                                                                                   \
+	X(attachments)                                                                             \
+	X(resolution)                                                                              \
+	X(status)                                                                                  \
+	X(message)                                                                                 \
+	X(payload_line)                                                                            \
+	X(has_result)                                                                              \
+	X(lines)                                                                                   \
+	X(checkpoint_outcome)
 #define RK_ENUM(k) RK_##k,
-enum { RESOLUTION_KEYS(RK_ENUM) RK_COUNT };
+enum { RESULT_KEYS(RK_ENUM) RK_COUNT };
 #undef RK_ENUM
+
+/* d[key] = expr (a new reference; NULL: an exception is set), key one of
+ * RESULT_KEYS; on failure d is cleared and the caller goes to `done`. */
+#define RESULT_PUT(key, expr)                                                                      \
+	do {                                                                                       \
+		PyObject *v_ = (expr);                                                             \
+		if (v_ == NULL || PyDict_SetItem(d, st->keys[RK_##key], v_) < 0) {                 \
+			Py_XDECREF(v_);                                                            \
+			Py_CLEAR(d);                                                               \
+			goto done;                                                                 \
+		}                                                                                  \
+		Py_DECREF(v_);                                                                     \
+	} while (0)
 
 typedef struct {
 	PyObject *LivePauseError;
@@ -70,11 +101,10 @@ typedef struct {
 	 * of descriptors must not need an import (which lists directories) */
 	PyObject *set_wakeup_fd;
 	PyTypeObject *NotifyType;
-	/* the keys of a resolution's dict (resolution_to_dict), interned at
-	 * import: the dict is built right after a pause, when every new
-	 * string and every lookup in the interned table is slow (the
-	 * process's caches are cold) */
-	PyObject *res_keys[RK_COUNT];
+	/* RESULT_KEYS, interned at import: those dicts are built right
+	 * after a pause, when every new string and every lookup in the
+	 * interned table is slow (the process's caches are cold) */
+	PyObject *keys[RK_COUNT];
 } module_state;
 
 static module_state *state_of_type(PyTypeObject *tp)
@@ -363,43 +393,32 @@ static int attachments_from_seq(PyObject *seq, lp_attachment **out, size_t *n)
 	return 0;
 }
 
-/* The outcome of a pause as a dict (its keys st->res_keys); clears res. */
+/* The outcome of a pause as a dict (its keys st->keys); clears res. */
 static PyObject *resolution_to_dict(module_state *st, lp_resolution *res)
 {
-	PyObject *d = NULL, *v;
+	PyObject *d = NULL;
 	const char *outcome = lp_outcome_name(res->outcome);
 
 	d = PyDict_New();
 	if (d == NULL)
 		goto done;
-#define PUT(key, expr)                                                                             \
-	do {                                                                                       \
-		v = (expr);                                                                        \
-		if (v == NULL || PyDict_SetItem(d, st->res_keys[RK_##key], v) < 0) {               \
-			Py_XDECREF(v);                                                             \
-			Py_CLEAR(d);                                                               \
-			goto done;                                                                 \
-		}                                                                                  \
-		Py_DECREF(v);                                                                      \
-	} while (0)
-	PUT(outcome, text_or_none(outcome));
-	PUT(by, text_or_none(res->by));
+	RESULT_PUT(outcome, text_or_none(outcome));
+	RESULT_PUT(by, text_or_none(res->by));
 	switch (res->result) {
-	case LP_RESULT_TRUE: PUT(result, Py_NewRef(Py_True)); break;
-	case LP_RESULT_FALSE: PUT(result, Py_NewRef(Py_False)); break;
-	default: PUT(result, Py_NewRef(Py_None)); break;
+	case LP_RESULT_TRUE: RESULT_PUT(result, Py_NewRef(Py_True)); break;
+	case LP_RESULT_FALSE: RESULT_PUT(result, Py_NewRef(Py_False)); break;
+	default: RESULT_PUT(result, Py_NewRef(Py_None)); break;
 	}
-	PUT(reason, text_or_none(res->reason));
-	PUT(failure_reason, text_or_none(res->failure_reason));
-	PUT(command_json, text_or_none(res->command_json));
-	PUT(action, text_or_none(lp_action_name(res->action)));
-	PUT(token, text_or_none(res->token));
-	PUT(ignored_json, text_or_none(res->ignored_json));
-	PUT(own, PyBool_FromLong(res->own));
-	PUT(warning, text_or_none(res->warning));
-	PUT(value, text_or_none(res->value));
-	PUT(attachments, attachments_to_list(res->attachments, res->nattachments));
-#undef PUT
+	RESULT_PUT(reason, text_or_none(res->reason));
+	RESULT_PUT(failure_reason, text_or_none(res->failure_reason));
+	RESULT_PUT(command_json, text_or_none(res->command_json));
+	RESULT_PUT(action, text_or_none(lp_action_name(res->action)));
+	RESULT_PUT(token, text_or_none(res->token));
+	RESULT_PUT(ignored_json, text_or_none(res->ignored_json));
+	RESULT_PUT(own, PyBool_FromLong(res->own));
+	RESULT_PUT(warning, text_or_none(res->warning));
+	RESULT_PUT(value, text_or_none(res->value));
+	RESULT_PUT(attachments, attachments_to_list(res->attachments, res->nattachments));
 done:
 	lp_resolution_clear(res);
 	return d;
@@ -1294,39 +1313,30 @@ static PyObject *result_object(lp_result r)
 /* The ending of a QAMule-mode pause as a dict; clears e. */
 static PyObject *ending_to_dict(module_state *st, lp_qamule_ending *e, lp_kind kind)
 {
-	PyObject *d = PyDict_New(), *v;
+	PyObject *d = PyDict_New();
 	if (d == NULL)
 		goto done;
-#define PUT(key, expr)                                                                             \
-	do {                                                                                       \
-		v = (expr);                                                                        \
-		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) {                            \
-			Py_XDECREF(v);                                                             \
-			Py_CLEAR(d);                                                               \
-			goto done;                                                                 \
-		}                                                                                  \
-		Py_DECREF(v);                                                                      \
-	} while (0)
-	PUT("resolution", resolution_to_dict(st, &e->resolution));
-	PUT("outcome", text_or_none(e->outcome));
-	PUT("status",
-	    e->has_status ? text_or_none(lp_qamule_status_name(e->status)) : Py_NewRef(Py_None));
-	PUT("message", text_or_none(e->message));
-	PUT("payload_line", kind == LP_KIND_FAILURE && e->has_status && e->status == LP_QAMULE_OK
-				    ? text_or_none(e->payload_json)
-				    : Py_NewRef(Py_None));
-	PUT("has_result", PyBool_FromLong(e->has_result));
+	RESULT_PUT(resolution, resolution_to_dict(st, &e->resolution));
+	RESULT_PUT(outcome, text_or_none(e->outcome));
+	RESULT_PUT(status, e->has_status ? text_or_none(lp_qamule_status_name(e->status))
+					 : Py_NewRef(Py_None));
+	RESULT_PUT(message, text_or_none(e->message));
+	RESULT_PUT(payload_line,
+		   kind == LP_KIND_FAILURE && e->has_status && e->status == LP_QAMULE_OK
+			   ? text_or_none(e->payload_json)
+			   : Py_NewRef(Py_None));
+	RESULT_PUT(has_result, PyBool_FromLong(e->has_result));
 	{
 		PyObject *text = text_or_none(e->lines ? e->lines : "");
-		PUT("lines", text ? PyUnicode_Splitlines(text, 0) : NULL);
-		Py_DECREF(text);
+		PyObject *lines = text ? PyUnicode_Splitlines(text, 0) : NULL;
+		Py_XDECREF(text);
+		RESULT_PUT(lines, lines);
 	}
 	if (kind == LP_KIND_CHECKPOINT) {
-		PUT("checkpoint_outcome", text_or_none(e->checkpoint_outcome));
-		PUT("result", result_object(e->result));
-		PUT("reason", text_or_none(e->reason));
+		RESULT_PUT(checkpoint_outcome, text_or_none(e->checkpoint_outcome));
+		RESULT_PUT(result, result_object(e->result));
+		RESULT_PUT(reason, text_or_none(e->reason));
 	}
-#undef PUT
 done:
 	lp_qamule_ending_clear(e);
 	return d;
@@ -2640,13 +2650,13 @@ static int module_exec(PyObject *module)
 		return -1;
 	if ((st->NotifyType = new_type(module, &Notify_spec)) == NULL)
 		return -1;
-	static const char *const res_keys[RK_COUNT] = {
+	static const char *const keys[RK_COUNT] = {
 #define RK_NAME(k) #k,
-		RESOLUTION_KEYS(RK_NAME)
+		RESULT_KEYS(RK_NAME)
 #undef RK_NAME
 	};
 	for (int k = 0; k < RK_COUNT; k++)
-		if ((st->res_keys[k] = PyUnicode_InternFromString(res_keys[k])) == NULL)
+		if ((st->keys[k] = PyUnicode_InternFromString(keys[k])) == NULL)
 			return -1;
 
 	if (PyModule_AddStringConstant(module, "VERSION", LP_VERSION) < 0 ||
@@ -2677,7 +2687,7 @@ static int module_traverse(PyObject *module, visitproc visit, void *arg)
 	Py_VISIT(st->set_wakeup_fd);
 	Py_VISIT(st->NotifyType);
 	for (int k = 0; k < RK_COUNT; k++)
-		Py_VISIT(st->res_keys[k]);
+		Py_VISIT(st->keys[k]);
 	return 0;
 }
 
@@ -2696,7 +2706,7 @@ static int module_clear(PyObject *module)
 	Py_CLEAR(st->set_wakeup_fd);
 	Py_CLEAR(st->NotifyType);
 	for (int k = 0; k < RK_COUNT; k++)
-		Py_CLEAR(st->res_keys[k]);
+		Py_CLEAR(st->keys[k]);
 	return 0;
 }
 
