@@ -50,7 +50,8 @@
 /* ------------------------------------------------------------ state */
 
 /* The keys of the dicts built right after a pause: a resolution's
- * (resolution_to_dict) and a QAMule ending's (ending_to_dict). */
+ * (resolution_to_dict), a QAMule ending's (ending_to_dict) and a QAMule
+ * result file's (qamule_read_result). */
 #define RESULT_KEYS(X)                                                                             \
 	X(outcome)                                                                                 \
 	X(by)                                                                                      \
@@ -71,7 +72,8 @@
 	X(payload_line)                                                                            \
 	X(has_result)                                                                              \
 	X(lines)                                                                                   \
-	X(checkpoint_outcome)
+	X(checkpoint_outcome)                                                                      \
+	X(payload)
 #define RK_ENUM(k) RK_##k,
 enum { RESULT_KEYS(RK_ENUM) RK_COUNT };
 #undef RK_ENUM
@@ -2364,7 +2366,7 @@ static PyObject *mod_qamule_read_result(PyObject *module, PyObject *args, PyObje
 {
 	static char *kwlist[] = {"path", "kind", NULL};
 	module_state *st = (module_state *)PyModule_GetState(module);
-	PyObject *path_obj, *holder = NULL, *d = NULL, *v;
+	PyObject *path_obj, *holder = NULL, *d = NULL;
 	const char *path = NULL, *kind_name;
 	lp_qamule_result res;
 	lp_kind kind;
@@ -2388,26 +2390,15 @@ static PyObject *mod_qamule_read_result(PyObject *module, PyObject *args, PyObje
 	d = PyDict_New();
 	if (d == NULL)
 		goto done;
-#define PUT(key, expr)                                                                             \
-	do {                                                                                       \
-		v = (expr);                                                                        \
-		if (v == NULL || PyDict_SetItemString(d, key, v) < 0) {                            \
-			Py_XDECREF(v);                                                             \
-			Py_CLEAR(d);                                                               \
-			goto done;                                                                 \
-		}                                                                                  \
-		Py_DECREF(v);                                                                      \
-	} while (0)
-	PUT("status", text_or_none(lp_qamule_status_name(res.status)));
-	PUT("message", text_or_none(res.message));
+	RESULT_PUT(status, text_or_none(lp_qamule_status_name(res.status)));
+	RESULT_PUT(message, text_or_none(res.message));
 	switch (res.result) {
-	case LP_RESULT_TRUE: PUT("result", Py_NewRef(Py_True)); break;
-	case LP_RESULT_FALSE: PUT("result", Py_NewRef(Py_False)); break;
-	default: PUT("result", Py_NewRef(Py_None)); break;
+	case LP_RESULT_TRUE: RESULT_PUT(result, Py_NewRef(Py_True)); break;
+	case LP_RESULT_FALSE: RESULT_PUT(result, Py_NewRef(Py_False)); break;
+	default: RESULT_PUT(result, Py_NewRef(Py_None)); break;
 	}
-	PUT("reason", text_or_none(res.reason));
-	PUT("payload", payload_to_object(res.payload_json));
-#undef PUT
+	RESULT_PUT(reason, text_or_none(res.reason));
+	RESULT_PUT(payload, payload_to_object(res.payload_json));
 done:
 	lp_qamule_result_clear(&res);
 	return d;
