@@ -395,6 +395,11 @@ static int attachments_from_seq(PyObject *seq, lp_attachment **out, size_t *n)
 	return 0;
 }
 
+static PyObject *result_object(lp_result r)
+{
+	return Py_NewRef(r == LP_RESULT_TRUE ? Py_True : r == LP_RESULT_FALSE ? Py_False : Py_None);
+}
+
 /* The outcome of a pause as a dict (its keys st->keys); clears res. */
 static PyObject *resolution_to_dict(module_state *st, lp_resolution *res)
 {
@@ -406,11 +411,7 @@ static PyObject *resolution_to_dict(module_state *st, lp_resolution *res)
 		goto done;
 	RESULT_PUT(outcome, text_or_none(outcome));
 	RESULT_PUT(by, text_or_none(res->by));
-	switch (res->result) {
-	case LP_RESULT_TRUE: RESULT_PUT(result, Py_NewRef(Py_True)); break;
-	case LP_RESULT_FALSE: RESULT_PUT(result, Py_NewRef(Py_False)); break;
-	default: RESULT_PUT(result, Py_NewRef(Py_None)); break;
-	}
+	RESULT_PUT(result, result_object(res->result));
 	RESULT_PUT(reason, text_or_none(res->reason));
 	RESULT_PUT(failure_reason, text_or_none(res->failure_reason));
 	RESULT_PUT(command_json, text_or_none(res->command_json));
@@ -1306,11 +1307,6 @@ fail:
 }
 
 static PyObject *resolution_to_dict(module_state *st, lp_resolution *res);
-
-static PyObject *result_object(lp_result r)
-{
-	return Py_NewRef(r == LP_RESULT_TRUE ? Py_True : r == LP_RESULT_FALSE ? Py_False : Py_None);
-}
 
 /* The ending of a QAMule-mode pause as a dict; clears e. */
 static PyObject *ending_to_dict(module_state *st, lp_qamule_ending *e, lp_kind kind)
@@ -2392,11 +2388,7 @@ static PyObject *mod_qamule_read_result(PyObject *module, PyObject *args, PyObje
 		goto done;
 	RESULT_PUT(status, text_or_none(lp_qamule_status_name(res.status)));
 	RESULT_PUT(message, text_or_none(res.message));
-	switch (res.result) {
-	case LP_RESULT_TRUE: RESULT_PUT(result, Py_NewRef(Py_True)); break;
-	case LP_RESULT_FALSE: RESULT_PUT(result, Py_NewRef(Py_False)); break;
-	default: RESULT_PUT(result, Py_NewRef(Py_None)); break;
-	}
+	RESULT_PUT(result, result_object(res.result));
 	RESULT_PUT(reason, text_or_none(res.reason));
 	RESULT_PUT(payload, payload_to_object(res.payload_json));
 done:
