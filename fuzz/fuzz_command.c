@@ -7,6 +7,8 @@
  * safe name, no verdict field of another kind is taken, a value that
  * lpi_command_fits accepts is one of the choices, the list of ignored
  * fields serialises, the attachments it names are well-formed entries.
+ * And for any input that parses as a JSON object or array (lpj_parse_any),
+ * lpj_dump's own text is byte for byte jansson's (lpj_dump_by_jansson).
  */
 #include "internal.h"
 
@@ -19,6 +21,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (size > LP_CAP_COMMAND + 16)
 		return 0; /* over the cap: refused before parsing (tested once) */
+	lp_json *any = NULL;
+	if (lpj_parse_any((const char *)data, size, &any) == LP_OK) {
+		char *mine = lpj_dump(any), *ref = lpj_dump_by_jansson(any);
+		if ((mine == NULL) != (ref == NULL) || (mine && strcmp(mine, ref) != 0))
+			abort(); /* lpj_dump writes what jansson writes */
+		free(mine);
+		free(ref);
+		lpj_free(any);
+	}
 	lp_json *choices = NULL;
 	if (lpj_parse_any("[\"pass\",\"retry\",\"skip\"]", 23, &choices) != LP_OK)
 		abort();

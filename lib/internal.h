@@ -244,6 +244,8 @@ int lpj_set_json(lp_json *o, const char *key, lp_json *val); /* steals val */
 int lpj_merge_text(lp_json *o, const char *text, int overwrite, const char *what);
 /* Compact serialisation with sorted keys; malloc'd, NULL on failure. */
 char *lpj_dump(const lp_json *j);
+/* The same text, by jansson alone: lpj_dump's reference and fallback. */
+char *lpj_dump_by_jansson(const lp_json *j);
 /* The same, members in the order they were set, reals in 17 digits: the
  * lines of a CLI's --json output (e.g. gc's). */
 char *lpj_dump_ordered(const lp_json *j);

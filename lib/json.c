@@ -262,9 +262,13 @@ static char *dump(const lp_json *j, size_t flags)
 	return s;
 }
 
-char *lpj_dump(const lp_json *j)
+/* lpj_dump's flags: jansson's text of what lpj_dump cannot write itself,
+ * and the reference its own text is tested against. */
+#define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(16))
+
+char *lpj_dump_by_jansson(const lp_json *j)
 {
-	return dump(j, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(16));
+	return dump(j, DUMP_FLAGS);
 }
 
 /* ------------------------------------------- writing an object's text */
@@ -438,6 +442,108 @@ void lpj_buf_real(lpj_buf *b, double v)
 		return;
 	}
 	jbuf_dump(b, json_real(v));
+}
+
+/* ------------------------------------------- lpj_dump, written directly */
+
+/* Objects with more members, or deeper nesting, go to jansson. */
+#define WRITE_MEMBERS_MAX 64
+#define WRITE_DEPTH_MAX 16
+
+static int write_value(lpj_buf *b, json_t *v, int depth);
+
+/* {"key":value,...} with the keys in strcmp order, as JSON_SORT_KEYS
+ * sorts them (jansson compares the keys' bytes, and no key holds a NUL:
+ * its parser refuses one and lpj_set_* take C strings). -1: left to
+ * jansson. */
+static int write_object(lpj_buf *b, json_t *o, int depth)
+{
+	struct {
+		const char *key;
+		json_t *v;
+	} m[WRITE_MEMBERS_MAX], t;
+	size_t n = 0;
+	const char *key;
+	json_t *v;
+	if (json_object_size(o) > WRITE_MEMBERS_MAX)
+		return -1;
+	json_object_foreach(o, key, v)
+	{
+		/* insertion sort: a few dozen keys, mostly in order already */
+		size_t k = n++;
+		for (; k > 0 && strcmp(m[k - 1].key, key) > 0; k--)
+			m[k] = m[k - 1];
+		t.key = key;
+		t.v = v;
+		m[k] = t;
+	}
+	lpj_buf_lit(b, "{");
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			lpj_buf_lit(b, ",");
+		lpj_buf_str(b, m[i].key);
+		lpj_buf_lit(b, ":");
+		if (write_value(b, m[i].v, depth + 1))
+			return -1;
+	}
+	lpj_buf_lit(b, "}");
+	return 0;
+}
+
+/* v as jansson writes it with DUMP_FLAGS, then escape_unsafe: each
+ * scalar through the lpj_buf writers (which give jansson's text, or ask
+ * it). -1: left to jansson (see write_object; a string holding a NUL). */
+static int write_value(lpj_buf *b, json_t *v, int depth)
+{
+	if (depth > WRITE_DEPTH_MAX)
+		return -1;
+	switch (json_typeof(v)) {
+	case JSON_OBJECT: return write_object(b, v, depth);
+	case JSON_ARRAY:
+		lpj_buf_lit(b, "[");
+		for (size_t i = 0, n = json_array_size(v); i < n; i++) {
+			if (i)
+				lpj_buf_lit(b, ",");
+			if (write_value(b, json_array_get(v, i), depth + 1))
+				return -1;
+		}
+		lpj_buf_lit(b, "]");
+		return 0;
+	case JSON_STRING:
+		if (strlen(json_string_value(v)) != json_string_length(v))
+			return -1;
+		lpj_buf_str(b, json_string_value(v));
+		return 0;
+	case JSON_INTEGER: lpj_buf_int(b, json_integer_value(v)); return 0;
+	case JSON_REAL: lpj_buf_real(b, json_real_value(v)); return 0;
+	case JSON_TRUE: lpj_buf_lit(b, "true"); return 0;
+	case JSON_FALSE: lpj_buf_lit(b, "false"); return 0;
+	case JSON_NULL: lpj_buf_lit(b, "null"); return 0;
+	}
+	return -1;
+}
+
+/*
+ * Contract: the text lpj_dump_by_jansson gives (tests/c/test_json.c and
+ * fuzz_pause_file compare the two), written member by member into one
+ * buffer: jansson's dump sorts by looking up every key again, writes into
+ * a growing buffer, and escape_unsafe then reads the whole text once
+ * more, ~6x the time for a pause file (docs/performance.md). What it
+ * cannot write (see write_value) goes to jansson. NULL (lp_fail set) when
+ * memory runs out.
+ */
+char *lpj_dump(const lp_json *j)
+{
+	if (!json_is_object(J(j)) && !json_is_array(J(j)))
+		return lpj_dump_by_jansson(j); /* which refuses it */
+	lpj_buf b = {.s = malloc(1024), .cap = 1024};
+	if (b.s != NULL) {
+		b.s[0] = '\0';
+		if (write_value(&b, J(j), 0) == 0 && !b.failed)
+			return b.s;
+		free(b.s);
+	}
+	return lpj_dump_by_jansson(j);
 }
 
 char *lpj_dump_ordered(const lp_json *j)

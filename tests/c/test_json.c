@@ -265,11 +265,13 @@ static void test_set_str_invalid_utf8(void **state)
 	lpj_free(o);
 }
 
-/* lpj_buf_* writes each value as lpj_dump writes it in an object: the
- * one-member object {"k": v} dumped, against "{\"k\":" + the buffer + "}". */
+/* lpj_buf_* writes each value as jansson writes it in an object: the
+ * one-member object {"k": v} dumped by jansson (lpj_dump_by_jansson,
+ * since lpj_dump itself writes through lpj_buf_*), against "{\"k\":" +
+ * the buffer + "}". */
 static void assert_buf_like_dump(lp_json *o, const lpj_buf *b)
 {
-	char *want = lpj_dump(o), got[512];
+	char *want = lpj_dump_by_jansson(o), got[512];
 	assert_non_null(want);
 	assert_false(b->failed);
 	snprintf(got, sizeof got, "{\"k\":%s}", b->s);
@@ -353,7 +355,7 @@ static void assert_real_like_dump(double v)
 	assert_int_equal(lpj_set_real(o, "k", v), LP_OK);
 	lpj_buf b = {0};
 	lpj_buf_real(&b, v);
-	char *want = lpj_dump(o), got[128];
+	char *want = lpj_dump_by_jansson(o), got[128];
 	snprintf(got, sizeof got, "{\"k\":%s}", b.s);
 	if (strcmp(got, want) != 0)
 		fail_msg("%.17g: %s, lpj_dump: %s", v, got, want);
@@ -525,6 +527,144 @@ static void test_set_text_names_the_cut_fields(void **state)
 	lpj_free(o);
 }
 
+/* A random value for test_dump_matches_jansson: objects (up to 12 keys,
+ * from a pool that sorts in every way: prefixes, case, digits, non-ASCII),
+ * arrays, and every kind of scalar, strings and reals included. */
+static uint64_t rnd(uint64_t *x)
+{
+	*x ^= *x << 13, *x ^= *x >> 7, *x ^= *x << 17;
+	return *x;
+}
+
+static lp_json *random_value(uint64_t *x, int depth);
+
+static lp_json *random_object(uint64_t *x, int depth)
+{
+	static const char *const keys[] = {
+		"a",       "ab",       "abc",   "b",    "B",   "_x",          "status",
+		"statu",   "status_2", "z9",    "z10",  "",    "caf\xc3\xa9", "bidi\xe2\x80\xae",
+		"q\"uote", "back\\sl", "tab\t", "\x7f", "pid", "resolved_at", "resolved_by",
+	};
+	lp_json *o = lpj_object();
+	int n = (int)(rnd(x) % 13);
+	for (int i = 0; i < n; i++) {
+		const char *k = keys[rnd(x) % (sizeof keys / sizeof *keys)];
+		lp_json *v = random_value(x, depth + 1);
+		assert_int_equal(lpj_set_json(o, k, v), LP_OK);
+	}
+	return o;
+}
+
+static lp_json *random_value(uint64_t *x, int depth)
+{
+	static const char *const strs[] = {
+		"plain",
+		"",
+		"with \"quotes\" and \\back",
+		"tab\there\nnew",
+		"caf\xc3\xa9",
+		"caf\xe9",
+		"\x1b[2Jclear",
+		"line\xe2\x80\xa8sep",
+		"del\x7f",
+		"c1 \xc2\x9b",
+		"bidi \xe2\x80\xae",
+		"/slash/",
+		"emoji \xf0\x9f\x98\x80",
+		"\x01\x1f",
+	};
+	static const double reals[] = {
+		1796231300.145243, 0.0, -0.0, 1.5, 1e15, 1e16, 1e300, 5e-324, -1e-7, 0.1, 2.0,
+		4503599627370497.0};
+	uint64_t r = rnd(x);
+	int pick = depth > 5 ? (int)(r % 6) + 2 : (int)(r % 8);
+	lp_json *a = NULL;
+	switch (pick) {
+	case 0: return random_object(x, depth);
+	case 1:
+		a = lpj_array();
+		for (int i = (int)(rnd(x) % 5); i > 0; i--)
+			assert_int_equal(lpj_array_append(a, random_value(x, depth + 1)), LP_OK);
+		return a;
+	default: break;
+	}
+	lp_json *o = lpj_object(); /* a scalar, taken out of a one-member object */
+	switch (pick) {
+	case 2: lpj_set_str(o, "v", strs[rnd(x) % (sizeof strs / sizeof *strs)]); break;
+	case 3: lpj_set_int(o, "v", (long long)rnd(x) * ((r & 1) ? 1 : -1)); break;
+	case 4:
+		lpj_set_real(o, "v",
+			     (r & 2) ? reals[rnd(x) % (sizeof reals / sizeof *reals)]
+				     : 1.7e9 + (double)(rnd(x) % 1000000000) / 1e6);
+		break;
+	case 5: lpj_set_bool(o, "v", (int)(r & 1)); break;
+	case 6: lpj_set_null(o, "v"); break;
+	default: lpj_set_real(o, "v", (double)(rnd(x) % 100000) / 7.0); break;
+	}
+	lp_json *v = lpj_copy(lpj_get(o, "v"));
+	lpj_free(o);
+	return v;
+}
+
+/* lpj_dump writes objects itself: byte for byte the text jansson gives
+ * (lpj_dump_by_jansson), for thousands of random objects and arrays, the
+ * cases it leaves to jansson (more than 64 members, deep nesting), a
+ * non-container (refused by both), and a real pause file. */
+static void test_dump_matches_jansson(void **state)
+{
+	(void)state;
+	uint64_t x = 0x2545F4914F6CDD1DULL;
+	for (int i = 0; i < 3000; i++) {
+		lp_json *o = (i % 7 == 0) ? random_value(&x, 0) : random_object(&x, 0);
+		char *got = lpj_dump(o), *want = lpj_dump_by_jansson(o);
+		if (want == NULL) {
+			assert_null(got); /* a scalar at the top: refused by both */
+		} else {
+			assert_non_null(got);
+			if (strcmp(got, want) != 0)
+				fail_msg("object %d:\n lpj_dump:    %s\n jansson's:   %s", i, got,
+					 want);
+		}
+		free(got);
+		free(want);
+		lpj_free(o);
+	}
+	lp_json *wide = lpj_object(), *deep = lpj_object();
+	char key[16];
+	for (int i = 0; i < 100; i++) {
+		snprintf(key, sizeof key, "k%03d", (i * 37) % 100);
+		lpj_set_int(wide, key, i);
+	}
+	for (int i = 0; i < 40; i++) {
+		lp_json *outer = lpj_object();
+		lpj_set_json(outer, (i & 1) ? "b" : "a", deep);
+		deep = outer;
+	}
+	lp_json *both[] = {wide, deep};
+	for (size_t k = 0; k < 2; k++) {
+		char *got = lpj_dump(both[k]), *want = lpj_dump_by_jansson(both[k]);
+		assert_non_null(got);
+		assert_string_equal(got, want);
+		free(got);
+		free(want);
+		lpj_free(both[k]);
+	}
+	lp_json *doc = NULL;
+	assert_int_equal(
+		parse("{\"task\":\"look at the screen\",\"pid\":10103,\"created_at\":1796231300.145243,"
+		      "\"requests\":{\"eval\":false,\"actions\":[]},\"attachments\":[],"
+		      "\"worker_id\":null,\"timeout\":300.0,\"kind\":\"checkpoint\"}",
+		      &doc),
+		LP_OK);
+	char *got = lpj_dump(doc);
+	assert_string_equal(
+		got, "{\"attachments\":[],\"created_at\":1796231300.145243,\"kind\":\"checkpoint\","
+		     "\"pid\":10103,\"requests\":{\"actions\":[],\"eval\":false},"
+		     "\"task\":\"look at the screen\",\"timeout\":300.0,\"worker_id\":null}");
+	free(got);
+	lpj_free(doc);
+}
+
 int main(void)
 {
 	test_guard(60);
@@ -539,6 +679,7 @@ int main(void)
 		cmocka_unit_test(test_set_str_invalid_utf8),
 		cmocka_unit_test(test_buf_writes_values_as_dump_does),
 		cmocka_unit_test(test_buf_real_matches_jansson),
+		cmocka_unit_test(test_dump_matches_jansson),
 		cmocka_unit_test(test_parse_011_nonfinite_tokens),
 		cmocka_unit_test(test_encoded_size),
 		cmocka_unit_test(test_text_fit_cuts_by_encoded_size),
