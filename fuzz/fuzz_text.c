@@ -5,7 +5,8 @@
  * C1 control, U+2028 or U+2029, is valid UTF-8 and at most 6 bytes per
  * input byte; a shell-quoted word is bare only when made of safe
  * characters, else one single-quoted word; a JSON string holding the input
- * dumps to one line without a raw U+0085, U+2028, U+2029 or C1.
+ * dumps to one line without a raw U+0085, U+2028, U+2029 or C1;
+ * lp_text_is_terminal_safe says 1 exactly when the escape is the input.
  */
 #include "internal.h"
 
@@ -52,6 +53,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					  multiline ? LP_TEXT_MULTILINE : 0) != LP_OK)
 			abort();
 		check_inert(out, size, multiline);
+		int same = strlen(out) == size && memcmp(out, data, size) == 0;
+		if (lp_text_is_terminal_safe((const char *)data, size,
+					     multiline ? LP_TEXT_MULTILINE : 0) != same)
+			abort();
 		free(out);
 	}
 	char *s = malloc(size + 1);

@@ -115,6 +115,10 @@ enum {
 	LP_TEXT_MULTILINE = 1 << 0, /* keep LF and TAB */
 };
 LP_API int lp_text_terminal_safe(char **out, const char *text, size_t len, unsigned flags);
+/* 1 when lp_text_terminal_safe() would give the len bytes at text back
+ * unchanged (nothing in them is escaped), else 0: a caller that holds
+ * the text already keeps it instead of a copy. */
+LP_API int lp_text_is_terminal_safe(const char *text, size_t len, unsigned flags);
 
 /* Quote `word` for a POSIX shell: unchanged when non-empty and only
  * [A-Za-z0-9@%+:,./_-], else single-quoted with each ' as '\''.

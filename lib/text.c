@@ -65,6 +65,41 @@ int lpi_text_unsafe_cp(unsigned cp)
 	       (cp >= 0x2066 && cp <= 0x2069);
 }
 
+/* How many bytes at s (left > 0) pass lp_text_terminal_safe unchanged:
+ * 8 printable ASCII bytes at once, one printable ASCII byte (or TAB or LF
+ * with keep), the bytes of a valid UTF-8 character that is not unsafe;
+ * 0 when the byte or character at s is escaped. The one rule of what
+ * passes, for the escape and for lp_text_is_terminal_safe. */
+static size_t passes(const unsigned char *s, size_t left, int keep)
+{
+	unsigned c = s[0], cp;
+	if (left >= 8) {
+		uint64_t w, ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+		memcpy(&w, s, 8);
+		/* any byte below 0x20, any byte above 0x7E (exact tests) */
+		if (!(((w - 0x20 * ones) & ~w & highs) | (((w + ones) | w) & highs)))
+			return 8;
+	}
+	if (c >= 0x20 && c < 0x7F)
+		return 1;
+	if (c < 0x80)
+		return keep && (c == '\n' || c == '\t') ? 1 : 0;
+	size_t n = lpi_utf8_decode(s, left, &cp);
+	return n && !lpi_text_unsafe_cp(cp) ? n : 0;
+}
+
+int lp_text_is_terminal_safe(const char *text, size_t len, unsigned flags)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	int keep = (flags & LP_TEXT_MULTILINE) != 0;
+	size_t i = 0, n;
+	if (text == NULL)
+		return len == 0;
+	while (i < len && (n = passes(s + i, len - i, keep)) > 0)
+		i += n;
+	return i == len;
+}
+
 /*
  * Contract: *out gets a malloc'd, NUL-terminated copy of the len bytes at
  * text (which may hold NULs and invalid UTF-8) with every unsafe byte or
@@ -92,45 +127,23 @@ int lp_text_terminal_safe(char **out, const char *text, size_t len, unsigned fla
 		return lpi_fail(LP_ERROR, "out of memory");
 	while (i < len) {
 		unsigned c = s[i], cp;
-		size_t n;
+		size_t n = passes(s + i, len - i, keep);
 
-		if (len - i >= 8) { /* 8 printable ASCII bytes at once */
-			uint64_t w, ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
-			memcpy(&w, s + i, 8);
-			/* any byte below 0x20, any byte above 0x7E (exact tests) */
-			if (!(((w - 0x20 * ones) & ~w & highs) | (((w + ones) | w) & highs))) {
-				memcpy(buf + o, s + i, 8);
-				o += 8;
-				i += 8;
-				continue;
-			}
-		}
-		if (c >= 0x20 && c < 0x7F) {
-			buf[o++] = (char)c;
-			i++;
-			continue;
-		}
-		if (c < 0x80) {
-			if (keep && (c == '\n' || c == '\t'))
-				buf[o++] = (char)c;
-			else if (c == '\n' || c == '\t' || c == '\r') {
-				buf[o++] = '\\';
-				buf[o++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
-			} else
-				o += (size_t)sprintf(buf + o, "\\x%02x", c);
-			i++;
-			continue;
-		}
-		n = lpi_utf8_decode(s + i, len - i, &cp);
-		if (n == 0) {
-			o += (size_t)sprintf(buf + o, "\\x%02x", c);
-			i++;
-		} else if (lpi_text_unsafe_cp(cp)) {
-			o += (size_t)sprintf(buf + o, "\\u%04x", cp);
-			i += n;
-		} else {
+		if (n > 0) {
 			memcpy(buf + o, s + i, n);
 			o += n;
+			i += n;
+			continue;
+		}
+		if (c == '\n' || c == '\t' || c == '\r') {
+			buf[o++] = '\\';
+			buf[o++] = c == '\n' ? 'n' : c == '\t' ? 't' : 'r';
+			i++;
+		} else if (c < 0x80 || (n = lpi_utf8_decode(s + i, len - i, &cp)) == 0) {
+			o += (size_t)sprintf(buf + o, "\\x%02x", c);
+			i++;
+		} else { /* a valid character that is unsafe */
+			o += (size_t)sprintf(buf + o, "\\u%04x", cp);
 			i += n;
 		}
 	}

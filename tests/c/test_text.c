@@ -136,6 +136,43 @@ static void test_every_byte_pair_is_inert(void **state)
 		}
 }
 
+/* lp_text_is_terminal_safe is 1 exactly when the escape gives the text
+ * back: for every pair of bytes before and after 6 printable ones (the
+ * 8-byte path and the byte path), both modes, and NULL. */
+static void test_is_terminal_safe_matches_the_escape(void **state)
+{
+	(void)state;
+	unsigned char in[9] = {0, 'a', 'b', 'c', 'd', 'e', 'f', 0, 0};
+	int kept = 0, escaped = 0;
+	for (unsigned a = 0; a < 256; a++)
+		for (unsigned b = 0; b < 256; b++) {
+			in[0] = (unsigned char)a;
+			in[7] = (unsigned char)b;
+			in[8] = (unsigned char)(a ^ b);
+			for (unsigned flags = 0; flags <= LP_TEXT_MULTILINE; flags++) {
+				for (size_t len = 1; len <= 9; len += 8) {
+					char *s = NULL;
+					assert_int_equal(lp_text_terminal_safe(&s, (const char *)in,
+									       len, flags),
+							 LP_OK);
+					int same = strlen(s) == len && memcmp(s, in, len) == 0;
+					assert_int_equal(lp_text_is_terminal_safe((const char *)in,
+										  len, flags),
+							 same);
+					same ? kept++ : escaped++;
+					free(s);
+				}
+			}
+		}
+	assert_true(kept > 1000 && escaped > 1000); /* both answers were tested */
+	assert_int_equal(lp_text_is_terminal_safe("caf\xc3\xa9", 5, 0), 1);
+	assert_int_equal(lp_text_is_terminal_safe("bidi \xe2\x80\xae", 8, 0), 0);
+	assert_int_equal(lp_text_is_terminal_safe("two\nlines", 9, 0), 0);
+	assert_int_equal(lp_text_is_terminal_safe("two\nlines", 9, LP_TEXT_MULTILINE), 1);
+	assert_int_equal(lp_text_is_terminal_safe(NULL, 0, 0), 1);
+	assert_int_equal(lp_text_is_terminal_safe(NULL, 3, 0), 0);
+}
+
 static void test_bad_arguments(void **state)
 {
 	(void)state;
@@ -293,6 +330,7 @@ int main(void)
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_forged_lines),
 		cmocka_unit_test(test_every_byte_pair_is_inert),
+		cmocka_unit_test(test_is_terminal_safe_matches_the_escape),
 		cmocka_unit_test(test_bad_arguments),
 		cmocka_unit_test(test_shell_quote_round_trip),
 		cmocka_unit_test(test_resume_command),
