@@ -11,24 +11,22 @@
 #include <string.h>
 #include <unistd.h>
 
-/* One line (no newline) of an event, in a malloc'd string; NULL on error
- * (message set). */
+/* One line (no newline) of an event: its fields (NULL: none) and event,
+ * ts and run_id over them, in a malloc'd string; NULL on error (message
+ * set). */
 static char *event_line(const char *run_id, const char *event, lp_json *fields)
 {
-	lp_json *line = fields ? lpj_copy(fields) : lpj_object();
-	if (line == NULL) {
-		lpi_fail(LP_ERROR, "out of memory");
-		return NULL;
-	}
-	int rc = lpj_set_str(line, "event", event);
+	lp_json *own = lpj_object(), *none = fields ? NULL : lpj_object();
+	int rc = own && (fields || none) ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	if (!rc)
-		rc = lpj_set_real(line, "ts", lpi_now());
+		rc = lpj_set_str(own, "event", event);
 	if (!rc)
-		rc = lpj_set_str(line, "run_id", run_id);
-	char *text = rc ? NULL : lpj_dump(line);
-	lpj_free(line);
-	if (!rc && text == NULL)
-		lpi_fail(LP_ERROR, "out of memory");
+		rc = lpj_set_real(own, "ts", lpi_now());
+	if (!rc)
+		rc = lpj_set_str(own, "run_id", run_id);
+	char *text = rc ? NULL : lpj_dump_merged(fields ? fields : none, own);
+	lpj_free(own);
+	lpj_free(none);
 	return text;
 }
 

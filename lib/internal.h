@@ -246,6 +246,8 @@ int lpj_merge_text(lp_json *o, const char *text, int overwrite, const char *what
 char *lpj_dump(const lp_json *j);
 /* The same text, by jansson alone: lpj_dump's reference and fallback. */
 char *lpj_dump_by_jansson(const lp_json *j);
+/* lpj_dump of o with extra's members set over it, o unchanged. */
+char *lpj_dump_merged(const lp_json *o, const lp_json *extra);
 /* The same, members in the order they were set, reals in 17 digits: the
  * lines of a CLI's --json output (e.g. gc's). */
 char *lpj_dump_ordered(const lp_json *j);

@@ -452,11 +452,12 @@ void lpj_buf_real(lpj_buf *b, double v)
 
 static int write_value(lpj_buf *b, json_t *v, int depth);
 
-/* {"key":value,...} with the keys in strcmp order, as JSON_SORT_KEYS
- * sorts them (jansson compares the keys' bytes, and no key holds a NUL:
- * its parser refuses one and lpj_set_* take C strings). -1: left to
- * jansson. */
-static int write_object(lpj_buf *b, json_t *o, int depth)
+/* {"key":value,...} of the members of o and of extra (which wins where
+ * both have a key; NULL: none), the keys in strcmp order, as
+ * JSON_SORT_KEYS sorts them (jansson compares the keys' bytes, and no key
+ * holds a NUL: its parser refuses one and lpj_set_* take C strings). -1:
+ * left to jansson. */
+static int write_members(lpj_buf *b, json_t *o, json_t *extra, int depth)
 {
 	struct {
 		const char *key;
@@ -465,17 +466,22 @@ static int write_object(lpj_buf *b, json_t *o, int depth)
 	size_t n = 0;
 	const char *key;
 	json_t *v;
-	if (json_object_size(o) > WRITE_MEMBERS_MAX)
+	json_t *from[2] = {o, extra};
+	if (json_object_size(o) + (extra ? json_object_size(extra) : 0) > WRITE_MEMBERS_MAX)
 		return -1;
-	json_object_foreach(o, key, v)
-	{
-		/* insertion sort: a few dozen keys, mostly in order already */
-		size_t k = n++;
-		for (; k > 0 && strcmp(m[k - 1].key, key) > 0; k--)
-			m[k] = m[k - 1];
-		t.key = key;
-		t.v = v;
-		m[k] = t;
+	for (int f = 0; f < 2 && from[f]; f++) {
+		json_object_foreach(from[f], key, v)
+		{
+			if (f == 0 && extra && json_object_get(extra, key))
+				continue; /* extra's instead */
+			/* insertion sort: a few dozen keys, mostly in order already */
+			size_t k = n++;
+			for (; k > 0 && strcmp(m[k - 1].key, key) > 0; k--)
+				m[k] = m[k - 1];
+			t.key = key;
+			t.v = v;
+			m[k] = t;
+		}
 	}
 	lpj_buf_lit(b, "{");
 	for (size_t i = 0; i < n; i++) {
@@ -492,13 +498,13 @@ static int write_object(lpj_buf *b, json_t *o, int depth)
 
 /* v as jansson writes it with DUMP_FLAGS, then escape_unsafe: each
  * scalar through the lpj_buf writers (which give jansson's text, or ask
- * it). -1: left to jansson (see write_object; a string holding a NUL). */
+ * it). -1: left to jansson (see write_members; a string holding a NUL). */
 static int write_value(lpj_buf *b, json_t *v, int depth)
 {
 	if (depth > WRITE_DEPTH_MAX)
 		return -1;
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: return write_object(b, v, depth);
+	case JSON_OBJECT: return write_members(b, v, NULL, depth);
 	case JSON_ARRAY:
 		lpj_buf_lit(b, "[");
 		for (size_t i = 0, n = json_array_size(v); i < n; i++) {
@@ -523,9 +529,24 @@ static int write_value(lpj_buf *b, json_t *v, int depth)
 	return -1;
 }
 
+/* The text of o (and extra's members over it) written into one buffer;
+ * NULL when it must go to jansson. */
+static char *write_text(json_t *o, json_t *extra)
+{
+	lpj_buf b = {.s = malloc(1024), .cap = 1024};
+	if (b.s == NULL)
+		return NULL;
+	b.s[0] = '\0';
+	int rc = json_is_object(o) ? write_members(&b, o, extra, 0) : write_value(&b, o, 0);
+	if (rc == 0 && !b.failed)
+		return b.s;
+	free(b.s);
+	return NULL;
+}
+
 /*
- * Contract: the text lpj_dump_by_jansson gives (tests/c/test_json.c and
- * fuzz_pause_file compare the two), written member by member into one
+ * Contract: the text lpj_dump_by_jansson gives (test_json.c and
+ * fuzz_command compare the two), written member by member into one
  * buffer: jansson's dump sorts by looking up every key again, writes into
  * a growing buffer, and escape_unsafe then reads the whole text once
  * more, ~6x the time for a pause file (docs/performance.md). What it
@@ -536,14 +557,34 @@ char *lpj_dump(const lp_json *j)
 {
 	if (!json_is_object(J(j)) && !json_is_array(J(j)))
 		return lpj_dump_by_jansson(j); /* which refuses it */
-	lpj_buf b = {.s = malloc(1024), .cap = 1024};
-	if (b.s != NULL) {
-		b.s[0] = '\0';
-		if (write_value(&b, J(j), 0) == 0 && !b.failed)
-			return b.s;
-		free(b.s);
+	char *text = write_text(J(j), NULL);
+	return text ? text : lpj_dump_by_jansson(j);
+}
+
+/*
+ * Contract: lpj_dump of o with every member of extra set over it (both
+ * objects; o is not changed), without making that object: an event's
+ * line is its fields and three members more (events.c). NULL (lp_fail
+ * set) when memory runs out or either is not an object.
+ */
+char *lpj_dump_merged(const lp_json *o, const lp_json *extra)
+{
+	if (!json_is_object(J(o)) || !json_is_object(J(extra))) {
+		lpi_fail(LP_EINVAL, "lpj_dump_merged: two objects are required");
+		return NULL;
 	}
-	return lpj_dump_by_jansson(j);
+	char *text = write_text(J(o), J(extra));
+	if (text != NULL)
+		return text;
+	json_t *both = json_copy(J(o)); /* shallow: the values are shared */
+	if (both == NULL || json_object_update(both, J(extra)) != 0) {
+		json_decref(both);
+		lpi_fail(LP_ERROR, "cannot serialise JSON (out of memory)");
+		return NULL;
+	}
+	text = lpj_dump_by_jansson(L(both));
+	json_decref(both);
+	return text;
 }
 
 char *lpj_dump_ordered(const lp_json *j)

@@ -606,10 +606,16 @@ static lp_json *random_value(uint64_t *x, int depth)
 	return v;
 }
 
+static int merge_one(const char *key, const lp_json *val, void *ud)
+{
+	return lpj_set_json(ud, key, lpj_copy(val));
+}
+
 /* lpj_dump writes objects itself: byte for byte the text jansson gives
  * (lpj_dump_by_jansson), for thousands of random objects and arrays, the
  * cases it leaves to jansson (more than 64 members, deep nesting), a
- * non-container (refused by both), and a real pause file. */
+ * non-container (refused by both), and a real pause file; and
+ * lpj_dump_merged against jansson's text of the merged copy. */
 static void test_dump_matches_jansson(void **state)
 {
 	(void)state;
@@ -629,6 +635,32 @@ static void test_dump_matches_jansson(void **state)
 		free(want);
 		lpj_free(o);
 	}
+	/* merged: extra's members over o's (shared keys included), o unchanged */
+	for (int i = 0; i < 1000; i++) {
+		lp_json *o = random_object(&x, 0), *extra = random_object(&x, 0);
+		char *before = lpj_dump_by_jansson(o);
+		lp_json *both = lpj_copy(o);
+		lpj_foreach(extra, merge_one, both);
+		char *got = lpj_dump_merged(o, extra), *want = lpj_dump_by_jansson(both);
+		char *after = lpj_dump_by_jansson(o);
+		assert_non_null(got);
+		if (strcmp(got, want) != 0)
+			fail_msg("merged %d:\n lpj_dump_merged: %s\n jansson's:       %s", i, got,
+				 want);
+		assert_string_equal(before, after);
+		free(got);
+		free(want);
+		free(before);
+		free(after);
+		lpj_free(both);
+		lpj_free(o);
+		lpj_free(extra);
+	}
+	lp_json *arr = lpj_array(), *obj = lpj_object();
+	assert_null(lpj_dump_merged(arr, obj)); /* two objects only */
+	assert_null(lpj_dump_merged(obj, arr));
+	lpj_free(arr);
+	lpj_free(obj);
 	lp_json *wide = lpj_object(), *deep = lpj_object();
 	char key[16];
 	for (int i = 0; i < 100; i++) {
