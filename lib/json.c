@@ -1,7 +1,9 @@
 /*
  * json.c - the only file that includes jansson: a small object and array
- * API for the other modules and strict parsing (objects only, duplicate
- * keys rejected). It knows no protocol file: the command's schema is
+ * API for the other modules, strict parsing (objects only, duplicate
+ * keys rejected), and the text of what they write (lpj_dump: jansson's
+ * compact, sorted text, written member by member; lpj_buf for a caller
+ * that writes an object itself). It knows no protocol file: the command's schema is
  * claim.c's, the pause file's pause.c's.
  */
 #include "internal.h"
