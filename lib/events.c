@@ -16,17 +16,16 @@
  * set). */
 static char *event_line(const char *run_id, const char *event, lp_json *fields)
 {
-	lp_json *own = lpj_object(), *none = fields ? NULL : lpj_object();
-	int rc = own && (fields || none) ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+	lp_json *own = lpj_object();
+	int rc = own ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	if (!rc)
 		rc = lpj_set_str(own, "event", event);
 	if (!rc)
 		rc = lpj_set_real(own, "ts", lpi_now());
 	if (!rc)
 		rc = lpj_set_str(own, "run_id", run_id);
-	char *text = rc ? NULL : lpj_dump_merged(fields ? fields : none, own);
+	char *text = rc ? NULL : fields ? lpj_dump_merged(fields, own) : lpj_dump(own);
 	lpj_free(own);
-	lpj_free(none);
 	return text;
 }
 

@@ -3,8 +3,8 @@
  * API for the other modules, strict parsing (objects only, duplicate
  * keys rejected), and the text of what they write (lpj_dump: jansson's
  * compact, sorted text, written member by member; lpj_buf for a caller
- * that writes an object itself). It knows no protocol file: the command's schema is
- * claim.c's, the pause file's pause.c's.
+ * that writes an object itself). It knows no protocol file: the
+ * command's schema is claim.c's, the pause file's pause.c's.
  */
 #include "internal.h"
 
@@ -265,7 +265,8 @@ static char *dump(const lp_json *j, size_t flags)
 }
 
 /* lpj_dump's flags: jansson's text of what lpj_dump cannot write itself,
- * and the reference its own text is tested against. */
+ * the reference its own text is tested against, and (with
+ * JSON_ENCODE_ANY) each scalar the lpj_buf writers ask jansson for. */
 #define DUMP_FLAGS (JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(16))
 
 char *lpj_dump_by_jansson(const lp_json *j)
@@ -304,8 +305,7 @@ void lpj_buf_raw(lpj_buf *b, const char *text)
 /* jansson's text of one value, through the same exit as lpj_dump's. */
 static void jbuf_dump(lpj_buf *b, json_t *v)
 {
-	char *text =
-		v ? json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_REAL_PRECISION(16)) : NULL;
+	char *text = v ? json_dumps(v, DUMP_FLAGS | JSON_ENCODE_ANY) : NULL;
 	json_decref(v);
 	if (text != NULL)
 		text = escape_unsafe(text);

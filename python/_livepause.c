@@ -2217,12 +2217,13 @@ static PyObject *mod_terminal_safe(PyObject *module, PyObject *args, PyObject *k
 		 * way from a resume to the test's decision) */
 		Py_ssize_t n;
 		const char *utf8 = PyUnicode_AsUTF8AndSize(text, &n);
-		if (utf8 != NULL &&
-		    lp_text_is_terminal_safe(utf8, (size_t)n, multiline ? LP_TEXT_MULTILINE : 0)) {
+		if (utf8 == NULL)
+			PyErr_Clear(); /* lone surrogates: no UTF-8, escaped below */
+		else if (lp_text_is_terminal_safe(utf8, (size_t)n,
+						  multiline ? LP_TEXT_MULTILINE : 0)) {
 			Py_INCREF(text);
 			return text;
 		}
-		PyErr_Clear(); /* lone surrogates: no UTF-8, escaped below */
 		if (str_to_escapable_utf8(text, &in, &len) < 0)
 			return NULL;
 		rc = lp_text_terminal_safe(&safe, in, len, multiline ? LP_TEXT_MULTILINE : 0);
