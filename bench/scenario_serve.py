@@ -83,6 +83,9 @@ from pathlib import Path
 
 BIN = Path(sys.executable).parent
 CLI = shutil.which("pytest-live-pause") or str(BIN / "pytest-live-pause")
+#: the quiet before each resume, ms (--quiet-ms): both CPUs idle, as while
+#: someone looks at a pause; the figure judged against the target
+QUIET_MS = 20.0
 
 TEST = '''\
 import os, time
@@ -303,7 +306,7 @@ class Resumer:
         return t0
 
 
-def http_floor(n: int, work: Path, quiet_ms: float = 20.0) -> dict:
+def http_floor(n: int, work: Path, quiet_ms: float = QUIET_MS) -> dict:
     """The physical floor of an HTTP resume here (bench/floor/serve_floor.c,
     built with cc): a C client, server and waiter doing only the steps of
     the real path (send, recv, write and link a file made ahead, inotify
@@ -368,7 +371,7 @@ def phases(logs: Path, srv_pid: int, py_pid: int, http: list, got: dict) -> dict
 
 
 def run(n: int, clients: int, work: Path, soak: float = 0.0, trace: bool = False,
-        quiet_ms: float = 20.0) -> dict:
+        quiet_ms: float = QUIET_MS) -> dict:
     """One pytest session of n pauses (or soak seconds of them), resumed
     alternately over HTTP and by the CLI, with `clients` event-stream
     clients connected (0: none). trace: the phases of each HTTP round trip
@@ -575,8 +578,8 @@ def main() -> int:
     ap.add_argument("--phases", action="store_true",
                     help="also say where each HTTP round trip went (an LD_PRELOAD shim, "
                          "bench/serve_phases/trace.c, built with cc)")
-    ap.add_argument("--quiet-ms", type=float, default=20.0, metavar="MS",
-                    help="quiet between seeing a pause and resuming it (default 20: both "
+    ap.add_argument("--quiet-ms", type=float, default=QUIET_MS, metavar="MS",
+                    help=f"quiet between seeing a pause and resuming it (default {QUIET_MS:g}: both "
                          "CPUs idle, as while someone looks at a pause; less: warm caches, "
                          "a diagnostic)")
     ap.add_argument("--out", type=Path)
