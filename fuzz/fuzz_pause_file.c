@@ -3,7 +3,9 @@
  * Reader: the input is written as a pause file into a scratch pause
  * directory and read back through the public readers (lp_pause_info_load,
  * lp_store_list), as `show` and `ls -a` do. Writer (inputs starting with '!'):
- * the rest, repeated up to 640 KiB (second byte: how many times), is the
+ * the rest, repeated up to 640 KiB (second byte: its low bit the kind,
+ * its top five bits how many times, 2^0 to 2^31: log-uniform, so that
+ * most runs are short and quick and some cross every cap), is the
  * nodeid, the task or failure text and the verdict of a pause written by
  * lp_pause_begin() and ended by a claim; every pause file written must be
  * within every reader's cap and readable, its catalog line written (the
@@ -64,7 +66,7 @@ static void writer(const uint8_t *data, size_t size)
 			abort();
 	}
 	lp_kind kind = data[1] & 1 ? LP_KIND_CHECKPOINT : LP_KIND_FAILURE;
-	char *text = amplify(data + 2, size - 2, 1 + (size_t)data[1] * 41);
+	char *text = amplify(data + 2, size - 2, (size_t)1 << (data[1] >> 3));
 	lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
 	o.kind = kind;
 	o.nodeid = text;
