@@ -23,16 +23,6 @@
 #define COPY_CHUNK (256 * 1024)
 #define CONTENT_TYPE_MAX 127
 
-const char *lp_blob_state_name(lp_blob_state s)
-{
-	switch (s) {
-	case LP_BLOB_OK: return "ok";
-	case LP_BLOB_MISSING: return "missing";
-	case LP_BLOB_CORRUPT: return "corrupt";
-	default: return "unchecked";
-	}
-}
-
 void lp_attachment_clear(lp_attachment *a)
 {
 	if (a == NULL)
@@ -51,7 +41,7 @@ void lpi_attachments_free(lp_attachment *list, size_t n)
 	free(list);
 }
 
-static int attachment_dup(lp_attachment *dst, const lp_attachment *src)
+int lpi_attachment_dup(lp_attachment *dst, const lp_attachment *src)
 {
 	*dst = *src;
 	dst->name = lpi_strdup(src->name);
@@ -71,7 +61,7 @@ lp_attachment *lpi_attachments_copy(const lp_attachment *list, size_t n)
 		return NULL;
 	lp_attachment *out = calloc(n, sizeof *out);
 	for (size_t i = 0; out && i < n; i++)
-		if (attachment_dup(&out[i], &list[i])) {
+		if (lpi_attachment_dup(&out[i], &list[i])) {
 			lpi_attachments_free(out, i);
 			return NULL;
 		}
@@ -421,12 +411,9 @@ static void hex(const uint8_t *d, char out[LP_SHA256_HEX + 1])
 	out[LP_SHA256_HEX] = '\0';
 }
 
-/* Read fd to its end, hashing, and (out_fd >= 0) writing what was read
- * (one pass over the bytes: read, hash, write), starting the write-back
- * of each chunk as it goes when the caller will fsync (flush); at most cap bytes
- * (more: LP_EINVAL). *werr says a write failed. */
-static int copy_hash(int fd, int out_fd, int flush, unsigned long long cap, const char *label,
-		     char sha[LP_SHA256_HEX + 1], unsigned long long *total, int *werr)
+/* The one copy loop of blobs, in and out (contract: internal.h). */
+int lpi_blob_copy(int fd, int out_fd, int flush, unsigned long long cap, const char *label,
+		  char sha[LP_SHA256_HEX + 1], unsigned long long *total, int *werr)
 {
 	flush = flush && out_fd >= 0 && !lpi_fsync_disabled();
 	struct sha256_ctx ctx;
@@ -513,7 +500,7 @@ static int blob_store(int run_fd, const char *run_path, const char *path, const 
 	char sha[LP_SHA256_HEX + 1], what[PATH_MAX + 16];
 	snprintf(what, sizeof what, "'%s'", path);
 	int werr = 0;
-	rc = copy_hash(src, tmpfd, 1, max_size, what, sha, &size, &werr);
+	rc = lpi_blob_copy(src, tmpfd, 1, max_size, what, sha, &size, &werr);
 	if (rc == LP_OK && !lpi_fsync_disabled() && fsync(tmpfd) < 0)
 		werr = errno;
 	struct stat mine;
@@ -650,7 +637,7 @@ static int verify(int run_fd, const char *sha256, unsigned long long size, int h
 	unsigned long long total;
 	int werr;
 	if (rc == LP_OK &&
-	    (rc = copy_hash(fd, -1, 0, size, "a blob", got, &total, &werr)) == LP_EINVAL)
+	    (rc = lpi_blob_copy(fd, -1, 0, size, "a blob", got, &total, &werr)) == LP_EINVAL)
 		rc = lpi_fail(LP_EBADCMD, "blob %s grew past its listed size; refusing it", sha256);
 	if (rc == LP_OK && strcmp(got, sha256) != 0)
 		rc = lpi_fail(LP_EBADCMD,
@@ -680,185 +667,6 @@ int lpi_blob_verify_entry(int run_fd, const lp_json *entry)
 		return lpi_fail(LP_EBADCMD, "an attachment entry breaks the schema");
 	return verify(run_fd, lpj_get_str(entry, "sha256"), (unsigned long long)size, sealed, ino,
 		      ctime_ns, NULL);
-}
-
-/* ------------------------------------------------------------- readers */
-
-int lp_pause_info_check_attachments(lp_pause_info *info)
-{
-	if (info == NULL)
-		return lpi_fail(LP_EINVAL, "lp_pause_info_check_attachments: no pause");
-	if (info->nattachments == 0)
-		return LP_OK;
-	lp_store *store = NULL;
-	int rc = lp_store_open(&store, info->pause_dir, 0);
-	int run_fd = -1;
-	if (rc == LP_OK)
-		rc = lpi_run_dirs_open(store, info->run_id, &run_fd);
-	for (size_t i = 0; i < info->nattachments; i++) {
-		lp_attachment *a = &info->attachments[i];
-		int v = rc ? LP_ENOTFOUND : lpi_blob_verify(run_fd, a->sha256, a->size, NULL);
-		a->blob = v == LP_OK        ? LP_BLOB_OK
-			  : v == LP_EBADCMD ? LP_BLOB_CORRUPT
-					    : LP_BLOB_MISSING;
-	}
-	if (run_fd >= 0)
-		close(run_fd);
-	lp_store_free(store);
-	lpi_error_clear();
-	if (info->json == NULL)
-		return LP_OK;
-	lp_json *doc;
-	if (lpj_parse_object(info->json, strlen(info->json), "pause", &doc))
-		return LP_ERROR;
-	lp_json *list = lpj_get(doc, "attachments");
-	rc = LP_OK;
-	for (size_t i = 0; !rc && i < info->nattachments && i < lpj_size(list); i++)
-		rc = lpj_set_str(lpj_array_get(list, i), "blob",
-				 lp_blob_state_name(info->attachments[i].blob));
-	char *text = rc ? NULL : lpj_dump(doc);
-	lpj_free(doc);
-	if (text == NULL)
-		return lpi_fail(LP_ERROR, "out of memory");
-	free(info->json);
-	info->json = text;
-	return LP_OK;
-}
-
-/* Find `which` (a sha256 or a name) among a pause's attachments. */
-static int find(const lp_pause_info *info, const char *which, const lp_attachment **out)
-{
-	const lp_attachment *hit = NULL;
-	int ambiguous = 0;
-	for (size_t i = 0; i < info->nattachments; i++)
-		if (strcmp(info->attachments[i].sha256, which) == 0) {
-			*out = &info->attachments[i];
-			return LP_OK;
-		}
-	for (size_t i = 0; i < info->nattachments; i++) {
-		const lp_attachment *a = &info->attachments[i];
-		if (strcmp(a->name, which) != 0)
-			continue;
-		if (hit == NULL)
-			hit = a;
-		else if (strcmp(hit->sha256, a->sha256) != 0)
-			ambiguous = 1;
-	}
-	if (ambiguous)
-		return lpi_fail(
-			LP_EINVAL,
-			"pause %s has several attachments named '%.200s' with different contents: name one by its sha256 (see 'show %s')",
-			info->pause_id, which, info->pause_id);
-	if (hit) {
-		*out = hit;
-		return LP_OK;
-	}
-	return lpi_fail(
-		LP_ENOTFOUND,
-		"pause %s has no attachment named '%.200s' (%zu attachments; see 'show %s')",
-		info->pause_id, which, info->nattachments, info->pause_id);
-}
-
-/* Copy a verified blob to out_path through a temporary file beside it. */
-static int export_file(int fd, const lp_attachment *a, const char *out_path)
-{
-	size_t n = strlen(out_path) + 40;
-	char *tmp = malloc(n), rnd[17];
-	if (tmp == NULL)
-		return lpi_fail(LP_ERROR, "out of memory");
-	int rc = lpi_random_hex(rnd, 8);
-	if (rc) {
-		free(tmp);
-		return rc;
-	}
-	snprintf(tmp, n, "%s.tmp.%s", out_path, rnd);
-	int out = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (out < 0) {
-		rc = lpi_fail_errno(LP_ERROR, errno, "cannot write %s", out_path);
-		free(tmp);
-		return rc;
-	}
-	char sha[LP_SHA256_HEX + 1];
-	unsigned long long total;
-	int werr = 0;
-	rc = copy_hash(fd, out, 1, a->size, "a blob", sha, &total, &werr);
-	if (rc == LP_EINVAL || (rc == LP_OK && (strcmp(sha, a->sha256) != 0 || total != a->size)))
-		rc = lpi_fail(
-			LP_EBADCMD,
-			"blob %s changed while it was copied: its bytes do not match; nothing written",
-			a->sha256);
-	if (rc == LP_OK && !lpi_fsync_disabled() && fsync(out) < 0)
-		werr = errno;
-	if (close(out) < 0 && !werr)
-		werr = errno;
-	if (rc == LP_OK && werr)
-		rc = LP_ERROR;
-	if (werr && (rc == LP_ERROR))
-		lpi_fail_errno(LP_ERROR, werr, "cannot write %s", out_path);
-	if (rc == LP_OK && rename(tmp, out_path) < 0)
-		rc = lpi_fail_errno(LP_ERROR, errno, "cannot write %s", out_path);
-	if (rc)
-		unlink(tmp);
-	free(tmp);
-	return rc;
-}
-
-int lp_attachment_export(lp_store *store, const char *ref, const char *which, const char *out_path,
-			 int out_fd, lp_attachment *found)
-{
-	if (found)
-		memset(found, 0, sizeof *found);
-	if (which == NULL || which[0] == '\0')
-		return lpi_fail(LP_EINVAL, "name an attachment: its name or its sha256");
-	if (out_path == NULL && out_fd < 0)
-		return lpi_fail(LP_EINVAL, "lp_attachment_export: no output");
-	lp_pause_info *info = NULL;
-	int rc = lp_pause_info_load(&info, store, ref);
-	if (rc)
-		return rc;
-	const lp_attachment *a = NULL;
-	lp_store *own = NULL;
-	int run_fd = -1, fd = -1;
-	if ((rc = find(info, which, &a)))
-		goto done;
-	if ((rc = lp_store_open(&own, info->pause_dir, 0)) ||
-	    (rc = lpi_run_dirs_open(own, info->run_id, &run_fd)))
-		goto done;
-	rc = lpi_blob_verify(run_fd, a->sha256, a->size, &fd);
-	if (rc == LP_ENOTFOUND)
-		rc = lpi_fail(
-			LP_ENOTFOUND,
-			"attachment '%s' of pause %s: its blob %s is missing (removed by hand?)",
-			a->name, info->pause_id, a->sha256);
-	else if (rc == LP_EBADCMD)
-		rc = lpi_fail(LP_EBADCMD, "attachment '%s' of pause %s: %s; nothing written",
-			      a->name, info->pause_id, lp_error_message());
-	if (rc)
-		goto done;
-	if (out_path) {
-		rc = export_file(fd, a, out_path);
-	} else {
-		/* verified above; copied now, checked again as it goes */
-		char sha[LP_SHA256_HEX + 1];
-		unsigned long long total;
-		int werr = 0;
-		rc = copy_hash(fd, out_fd, 0, a->size, "a blob", sha, &total, &werr);
-		if (rc == LP_ERROR && werr)
-			rc = lpi_fail_errno(LP_ERROR, werr, "cannot write attachment '%s'",
-					    a->name);
-		else if (rc == LP_OK && strcmp(sha, a->sha256) != 0)
-			rc = lpi_fail(LP_EBADCMD, "blob %s changed while it was copied", a->sha256);
-	}
-	if (rc == LP_OK && found)
-		rc = attachment_dup(found, a);
-done:
-	if (fd >= 0)
-		close(fd);
-	if (run_fd >= 0)
-		close(run_fd);
-	lp_store_free(own);
-	lp_pause_info_free(info);
-	return rc;
 }
 
 int lp_run_attach(lp_run *run, const char *path, const char *name, const char *source,

@@ -1,9 +1,9 @@
 /*
  * claim.c - the command file, commands/<pause_id>.resume.json (the
  * claim), end to end: its schema (built and parsed here only), the
- * exclusive publish, reading the entry at its name whatever it is, and
- * the names of kinds, actions and outcomes. docs/protocol.md, "The
- * command file", is the normative text.
+ * exclusive publish, and reading the entry at its name whatever it is
+ * (the names of kinds, actions and outcomes are names.c's).
+ * docs/protocol.md, "The command file", is the normative text.
  *
  * Two formats share one name:
  *   - typed (protocol >= 2): the command has "action"; every known field
@@ -26,64 +26,6 @@
 #include <unistd.h>
 
 #define BY_MAX 64 /* bytes of a "by" (provenance) */
-
-const char *lp_kind_name(lp_kind kind)
-{
-	switch (kind) {
-	case LP_KIND_CHECKPOINT: return "checkpoint";
-	case LP_KIND_QUESTION: return "question";
-	default: return "failure";
-	}
-}
-
-int lp_kind_parse(const char *name, lp_kind *out)
-{
-	static const lp_kind all[] = {LP_KIND_FAILURE, LP_KIND_CHECKPOINT, LP_KIND_QUESTION};
-	for (size_t i = 0; name && i < sizeof all / sizeof all[0]; i++)
-		if (strcmp(name, lp_kind_name(all[i])) == 0) {
-			*out = all[i];
-			return LP_OK;
-		}
-	return LP_EINVAL;
-}
-
-const char *lp_outcome_name(lp_outcome o)
-{
-	switch (o) {
-	case LP_OUTCOME_TIMED_OUT: return "timed_out";
-	case LP_OUTCOME_ABORTED: return "aborted";
-	default: return "resumed";
-	}
-}
-
-const char *lp_action_name(lp_action a)
-{
-	switch (a) {
-	case LP_ACTION_ABORT: return "abort";
-	case LP_ACTION_TIMEOUT: return "timeout";
-	default: return "resume";
-	}
-}
-
-lp_outcome lp_action_outcome(lp_action a)
-{
-	switch (a) {
-	case LP_ACTION_ABORT: return LP_OUTCOME_ABORTED;
-	case LP_ACTION_TIMEOUT: return LP_OUTCOME_TIMED_OUT;
-	default: return LP_OUTCOME_RESUMED;
-	}
-}
-
-static int action_parse(const char *s, lp_action *out)
-{
-	static const lp_action all[] = {LP_ACTION_RESUME, LP_ACTION_ABORT, LP_ACTION_TIMEOUT};
-	for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-		if (strcmp(s, lp_action_name(all[i])) == 0) {
-			*out = all[i];
-			return LP_OK;
-		}
-	return LP_EBADCMD;
-}
 
 void lpi_command_clear(lpi_command *c)
 {
@@ -267,7 +209,7 @@ static int command_parse(const char *text, size_t len, lp_kind kind, const char 
 		if (name == NULL)
 			rc = lpi_fail(LP_EBADCMD, "%s: command field 'action' must be a string",
 				      label);
-		else if (action_parse(name, &c->action))
+		else if (lpi_action_parse(name, &c->action))
 			rc = lpi_fail(
 				LP_EBADCMD,
 				"%s: unknown action '%.60s'; this paused process (protocol %d) takes resume, abort or timeout",

@@ -370,6 +370,11 @@ int lpj_is_integer(const lp_json *j);
 #define LP_PROTOCOL_REPLACED 2
 #define LP_TOKEN_HEX 32 /* a command's token: 32 random hex digits */
 
+/* names.c: the parse of a command's "action" (LP_EBADCMD: none of ours)
+ * and of a state's name (NULL or any other name: LP_STATE_UNKNOWN). */
+int lpi_action_parse(const char *s, lp_action *out);
+lp_state lpi_state_parse(const char *name);
+
 /* A command as read, validated against the kind of its pause. */
 typedef struct lpi_command {
 	lp_action action;     /* LP_ACTION_RESUME when the command has none */
@@ -499,6 +504,16 @@ int lpi_attachments_parse(const lp_json *v, const char *label, int with_source,
 void lpi_attachments_free(lp_attachment *list, size_t n);
 /* Copy a list (deep); NULL when out of memory (n 0: NULL too). */
 lp_attachment *lpi_attachments_copy(const lp_attachment *list, size_t n);
+/* One attachment copied (deep) into *dst; LP_ERROR when out of memory
+ * (*dst then cleared). */
+int lpi_attachment_dup(lp_attachment *dst, const lp_attachment *src);
+/* Read fd to its end, hashing, and (out_fd >= 0) writing what was read
+ * (one pass: read, hash, write), starting the write-back of each chunk as
+ * it goes when the caller will fsync (flush); at most cap bytes (more:
+ * LP_EINVAL). sha gets the hex digest, *total the bytes read; *werr says
+ * a write failed (then LP_ERROR). For export.c's copies out. */
+int lpi_blob_copy(int fd, int out_fd, int flush, unsigned long long cap, const char *label,
+		  char sha[LP_SHA256_HEX + 1], unsigned long long *total, int *werr);
 
 /* -------------------------------------------------------- catalog.c */
 /* <dir>/catalog.tsv: "R" lines (runs started), "E" lines (runs ended)

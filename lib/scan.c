@@ -215,34 +215,13 @@ const char *lpi_pause_state(const lp_json *doc, double mtime)
 	return lpi_identity_judge(&rec, mtime, interval) == LP_LIVE_DEAD ? "stale" : "pending";
 }
 
-const char *lp_state_name(lp_state state)
-{
-	switch (state) {
-	case LP_STATE_PENDING: return "pending";
-	case LP_STATE_STALE: return "stale";
-	case LP_STATE_RESUMED: return "resumed";
-	case LP_STATE_TIMED_OUT: return "timed_out";
-	case LP_STATE_ABORTED: return "aborted";
-	default: return "unknown";
-	}
-}
-
-/* The typed state of a name (NULL: unknown). */
-static lp_state state_of(const char *name)
-{
-	for (int k = LP_STATE_PENDING; name && k < LP_STATE_UNKNOWN; k++)
-		if (strcmp(name, lp_state_name((lp_state)k)) == 0)
-			return (lp_state)k;
-	return LP_STATE_UNKNOWN;
-}
-
 /* Fill the typed fields from the names. */
 static void set_codes(lp_pause_info *i)
 {
 	if (lp_kind_parse(i->kind, &i->kind_code) != LP_OK)
 		i->kind_code = LP_KIND_FAILURE; /* as 0.1.1 read a pause of no kind */
-	i->state_code = state_of(i->state);
-	i->status_code = state_of(i->status);
+	i->state_code = lpi_state_parse(i->state);
+	i->status_code = lpi_state_parse(i->status);
 	if (i->status_code == LP_STATE_STALE)
 		i->status_code = LP_STATE_UNKNOWN; /* never recorded */
 }

@@ -176,7 +176,7 @@ int lp_shell_quote(char **out, const char *word)
 	*out = NULL;
 	len = strlen(word);
 	if (len > 0 && strspn(word, shell_safe) == len) {
-		*out = lpi_strdup(word);
+		*out = strdup(word);
 		return *out ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
 	}
 	for (i = 0; i < len; i++)
