@@ -173,14 +173,6 @@ def _fit(chosen: list[Attachment]) -> tuple[int, str | None]:
     return attachments_fit(chosen)
 
 
-def lines(listed: list[Attachment]) -> list[str]:
-    """The PAUSED / RESUMED block's lines for attachments."""
-    return [
-        f"attachment: {safe(a['name'])} ({a['source']}, {a['size']} bytes): {safe(a['path'])}"
-        for a in listed
-    ]
-
-
 def report(item: pytest.Item, rep: pytest.TestReport) -> None:
     """A failed report lists every attachment of the item's pauses: a
     section ``live pause attachments`` and, once each, the --junitxml

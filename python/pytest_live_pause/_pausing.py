@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from pytest_live_pause import _abort, _answers, _attach, _eval, _livepause, _outcome, _progress, _timeout
+from pytest_live_pause import _abort, _answers, _eval, _livepause, _outcome, _progress, _timeout
 from pytest_live_pause._options import NOT_MOCKED
 from pytest_live_pause._session import AGENT_CHECKPOINT_NEEDS_QAMULE, EVAL_EXCINFO
 from pytest_live_pause._signals import NOT_INSTALLED, Terminated, abort_signal, sigterm_raises
 from pytest_live_pause._signals import set_handler as _set_handler
-from pytest_live_pause._terminal import one_line, pause_block, resumed_text, safe
+from pytest_live_pause._terminal import attachment_lines, one_line, pause_block, resumed_text, safe
 
 if TYPE_CHECKING:
     from pytest_live_pause import Decision, qamule
@@ -157,7 +157,7 @@ class Pauser:
                     poll = self.s.control.notify(pause, kind, nodeid)
                 if request is None:
                     details = [*_answers.block_lines(kind, task, choices, location), *details]
-                    details = [*details, *_attach.lines(listed)]
+                    details = [*details, *attachment_lines(listed)]
                     res = self._wait(pause, kind, nodeid, details, timeout, poll)
                 else:
                     ending = self._wait_qamule(

@@ -142,6 +142,15 @@ class Terminal:
             tr.pytest_runtest_logstart(nodeid=item.nodeid, location=item.location)
 
 
+def attachment_lines(listed: Sequence[Any]) -> list[str]:
+    """The PAUSED / RESUMED block's lines for attachments (each a dict of
+    the runtime's: name, source, size, path)."""
+    return [
+        f"attachment: {safe(a['name'])} ({a['source']}, {a['size']} bytes): {safe(a['path'])}"
+        for a in listed
+    ]
+
+
 def pause_block(
     kind: str,
     nodeid: str,
@@ -195,7 +204,5 @@ def resumed_text(kind: str, tail: str, res: dict[str, Any]) -> str:
         text += f"reason: {safe(res['reason'])}\n"  # an abort's reason
     attached = res.get("attachments")
     if attached:
-        from pytest_live_pause._attach import lines
-
-        text += "".join(f"{line}\n" for line in lines(attached))
+        text += "".join(f"{line}\n" for line in attachment_lines(attached))
     return text
