@@ -236,9 +236,11 @@ class Clients:
         if self.proc.stdout.readline().strip() != "ready":
             raise RuntimeError("the event clients did not connect")
 
-    def finish(self) -> list[list[tuple[int, str, float, dict]]]:
+    def finish(self, timeout: float = 120) -> list[list[tuple[int, str, float, dict]]]:
+        """Stop the clients and read what they received; timeout: for their
+        last events and their parse (a soak's grows with its length)."""
         self.proc.stdin.close()
-        if self.proc.wait(120):
+        if self.proc.wait(timeout):
             raise RuntimeError("the event clients failed")
         return [[tuple(e) for e in s] for s in json.loads(self.out.read_text())]
 
@@ -465,7 +467,7 @@ def _run(n: int, clients: int, work: Path, soak: float, trace: bool, quiet_ms: f
         out["http_phases"] = phases(Path(tenv["LPTRACE_DIR"]), info["pid"], py.pid, over_http,
                                     got)
     if streams:
-        events = streams.finish()
+        events = streams.finish(120 + soak)  # a 10-minute soak: ~2M events to parse
         last_seq = max(e[0] for s in events for e in s)
         problems, lat = {}, []
         for k, s in enumerate(events):
