@@ -695,9 +695,12 @@ LP_API int lp_run_watch(lp_pause_info **out, lp_store *store, const char *run_id
  * observed them. It is event driven (inotify on runs/, pending/ and the
  * active runs, with a bounded backstop read every second for NFS, a lost
  * event or an owner that died) and keeps the last LP_FEED_KEEP events, so
- * a reader resumes from any recent position. Pauses are followed through
- * the pending/ index (as 'ls' does): pauses written by 0.1.1 processes,
- * which have no index, are not reported.
+ * a reader resumes from any recent position. New pauses are found in
+ * each active run's events.jsonl, read from where the last read stopped
+ * (its pause_created lines; 0.1.1 processes write them too), and in the
+ * pending/ index for runs whose log cannot be followed. A read costs what
+ * changed since the last one, and what a feed remembers is bounded by
+ * the pauses open and pending, not by how many a run has had.
  */
 typedef struct lp_feed lp_feed;
 

@@ -4,16 +4,21 @@
  * order observed and kept in a ring of LP_FEED_KEEP events so that a
  * reader resumes from a recent position (a server's Last-Event-ID).
  *
- * The feed derives events by comparing what it reads with what it saw:
- * the names in runs/, the pauses/ of each active run, the pending/ index,
- * the files of the pauses still open and run.json of the active runs.
- * Reads happen after an inotify event on one of those directories, or
- * after a backstop of at most FEED_BACKSTOP_MS (NFS, a lost event, an
- * owner that died without writing anything). Only one thread reads the
- * directory at a time (the "pump"); threads that call lp_feed_next()
- * meanwhile wait on a condition variable for what it finds. The pump's
- * state is touched only by the thread holding the pump, handed over under
- * the mutex.
+ * The feed derives events by comparing what it reads with what it saw,
+ * and each read costs what changed, not what the store holds: the names
+ * in runs/, each active run's events.jsonl from where the last read
+ * stopped (its pause_created lines name the new pauses: a tail), the
+ * pending/ index (pauses whose line a tail cannot give: of runs that
+ * ended, or whose log cannot be followed), the files of the pauses still
+ * open and run.json of the active runs. What it remembers is bounded the
+ * same way: the open pauses, the pauses reported that are still in
+ * pending/ (so that none is reported twice), and the runs. Reads happen
+ * after an inotify event on one of those directories or logs, or after a
+ * backstop of at most FEED_BACKSTOP_MS (NFS, a lost event, an owner that
+ * died without writing anything). Only one thread reads the directory at
+ * a time (the "pump"); threads that call lp_feed_next() meanwhile wait on
+ * a condition variable for what it finds. The pump's state is touched
+ * only by the thread holding the pump, handed over under the mutex.
  */
 #include "internal.h"
 
@@ -102,6 +107,22 @@ static void idset_del(idset *s, const char *id)
 	s->n--;
 }
 
+/* Keep in s only the ids also in keep (both sorted). */
+static void idset_keep(idset *s, const idset *keep)
+{
+	size_t w = 0, k = 0;
+	for (size_t r = 0; r < s->n; r++) {
+		int c = 1;
+		while (k < keep->n && (c = strcmp(keep->v[k], s->v[r])) < 0)
+			k++;
+		if (k < keep->n && c == 0)
+			s->v[w++] = s->v[r];
+		else
+			free(s->v[r]);
+	}
+	s->n = w;
+}
+
 static void idset_free(idset *s)
 {
 	for (size_t k = 0; k < s->n; k++)
@@ -110,43 +131,36 @@ static void idset_free(idset *s)
 	*s = (idset){0};
 }
 
-typedef struct names_ctx {
-	idset *out;
-	int strip;
-} names_ctx;
-
 static int on_name(const char *entry, void *ud)
 {
-	names_ctx *c = ud;
-	idset *out = c->out;
-	char name[LP_ID_MAX + 1];
-	size_t n = strlen(entry);
-	if (c->strip) {
-		if (n <= 5 || n - 5 > LP_ID_MAX || strcmp(entry + n - 5, ".json") != 0)
-			return 0;
-		memcpy(name, entry, n - 5);
-		name[n - 5] = '\0';
-	} else {
-		if (n > LP_ID_MAX)
-			return 0;
-		memcpy(name, entry, n + 1);
-	}
-	return idset_insert(out, out->n, name); /* sorted by list_dir */
+	idset *out = ud;
+	if (strlen(entry) > LP_ID_MAX)
+		return 0;
+	return idset_insert(out, out->n, entry); /* sorted by list_dir */
 }
 
-/* The names of a directory (not starting with '.'), sorted; with strip,
- * only "<id>.json" names, without the suffix. */
-static int list_dir(int dirfd, int strip, idset *out)
+/* The names of a directory (not starting with '.'), sorted. */
+static int list_dir(int dirfd, idset *out)
 {
 	*out = (idset){0};
-	names_ctx c = {.out = out, .strip = strip};
-	int rc = lpi_dir_each(dirfd, on_name, &c);
+	int rc = lpi_dir_each(dirfd, on_name, out);
 	if (rc)
 		idset_free(out);
 	else if (out->n > 1)
 		qsort(out->v, out->n, sizeof *out->v, cmp_str);
 	return rc;
 }
+
+/* An active run, followed through its event log. */
+typedef struct tail {
+	char run_id[LP_ID_MAX + 1];
+	lpi_events_tail *log; /* NULL: no log yet (opened from its start when
+				 it appears), or broken */
+	int broken;           /* the log cannot be followed: the run's pauses
+				 are found in pending/ instead */
+	idset early;          /* its pauses recorded at open whose line the
+				 log may still hold: skipped once */
+} tail;
 
 struct lp_feed {
 	lp_store *store;
@@ -157,12 +171,16 @@ struct lp_feed {
 	unsigned long long head;
 	int pumping;
 	/* the pump's state: only the thread that holds the pump uses it */
-	idset runs;    /* run ids whose run.json was read */
-	idset active;  /* runs active when last read */
-	idset seen;    /* pauses reported created, or present at open */
-	idset open;    /* of those, the ones not reported ended */
-	lpi_waiter *w; /* NULL: to be made (again) for the active runs */
-	int quiet;     /* the first read, at open: record, report nothing */
+	idset runs;  /* run ids whose run.json was read */
+	tail *tails; /* the runs active when last read */
+	size_t ntails;
+	idset open;     /* pauses reported created, not reported ended */
+	idset reported; /* pauses reported created (or present at open) that
+			    were in pending/ at the last read, or since, or
+			    are in a tail's early */
+	idset pending;  /* this read's listing of pending/ */
+	lpi_waiter *w;  /* NULL: to be made (again) for the active runs */
+	int quiet;      /* the first read, at open: record, report nothing */
 };
 
 const char *lp_feed_kind_name(lp_feed_kind kind)
@@ -219,16 +237,26 @@ static char *take_json(char **p)
 	return j;
 }
 
-/* A pause seen for the first time: created, and ended too if it already
- * has. Unreadable (being written, or removed): left for the next read. */
-static int pause_new(lp_feed *f, const char *id)
+static int is_known(const lp_feed *f, const char *id)
+{
+	return idset_has(&f->open, id) || idset_has(&f->reported, id);
+}
+
+/* A pause not reported yet: created, and ended too if it already has. Of
+ * run_id only, when given (a log line that names another run's pause is
+ * not that run's). Unreadable (being written, or removed): not reported,
+ * so that pending/ offers it again. */
+static int pause_new(lp_feed *f, const char *id, const char *run_id)
 {
 	lp_pause_info *info;
 	if (lp_pause_info_load(&info, f->store, id) != LP_OK) {
 		lpi_error_clear();
 		return LP_OK;
 	}
-	int rc = idset_add(&f->seen, id);
+	int rc = LP_OK;
+	if (run_id && strcmp(info->run_id, run_id) != 0)
+		goto done;
+	rc = idset_add(&f->reported, id);
 	int final = is_final(info->state);
 	if (!rc && final && !f->quiet) {
 		/* the created event carries the pause as it was written */
@@ -242,6 +270,7 @@ static int pause_new(lp_feed *f, const char *id)
 			rc = emit(f, LP_FEED_PAUSE_CREATED, info->run_id, id,
 				  take_json(&info->json));
 	}
+done:
 	lp_pause_info_free(info);
 	return rc;
 }
@@ -268,8 +297,152 @@ static int pause_recheck(lp_feed *f, const char *id)
 	return rc;
 }
 
-/* The pauses/ of an active run: any file not seen yet is a new pause. */
-static int scan_run_pauses(lp_feed *f, const char *run_id)
+static tail *tail_find(lp_feed *f, const char *run_id)
+{
+	for (size_t k = 0; k < f->ntails; k++)
+		if (strcmp(f->tails[k].run_id, run_id) == 0)
+			return &f->tails[k];
+	return NULL;
+}
+
+/* The tail of the run of a pause id of our shape ("<run>.<hex>"), if it
+ * follows that run's log (not broken); else NULL. */
+static tail *followed(lp_feed *f, const char *pause_id)
+{
+	char rid[LP_ID_MAX + 1];
+	if (lpi_pause_id_run(pause_id, rid) != LP_OK) {
+		lpi_error_clear();
+		return NULL;
+	}
+	tail *t = tail_find(f, rid);
+	return t && !t->broken ? t : NULL;
+}
+
+/* Open t's log: from its start, or (from_end) from the end of what it
+ * holds now. No log yet: left for the next read; one that cannot be
+ * followed: the run is broken (its pauses found in pending/). */
+static void tail_open(lp_feed *f, tail *t, int from_end)
+{
+	int run_fd;
+	int rc = lpi_run_dirs_open(f->store, t->run_id, &run_fd);
+	if (!rc) {
+		rc = lpi_events_tail_open(&t->log, run_fd, t->run_id, from_end);
+		close(run_fd);
+	}
+	if (rc && rc != LP_ENOTFOUND)
+		t->broken = 1;
+	if (t->log) { /* watched from now on */
+		lpi_waiter_free(f->w);
+		f->w = NULL;
+	}
+	lpi_error_clear();
+}
+
+typedef struct line_ctx {
+	lp_feed *f;
+	tail *t;
+} line_ctx;
+
+/* A pause_created line of a run's log: the pause, unless already known. */
+static int on_created(const lp_json *ev, void *ud)
+{
+	line_ctx *c = ud;
+	const char *event = lpj_get_str(ev, "event"), *id = lpj_get_str(ev, "pause_id");
+	if (event == NULL || strcmp(event, "pause_created") != 0 || id == NULL ||
+	    lp_id_validate(id, "pause id") != LP_OK) {
+		lpi_error_clear();
+		return LP_OK;
+	}
+	if (idset_has(&c->t->early, id)) { /* recorded at open: its line now */
+		idset_del(&c->t->early, id);
+		return LP_OK;
+	}
+	return is_known(c->f, id) ? LP_OK : pause_new(c->f, id, c->t->run_id);
+}
+
+/* Read what t's log gained since the last read. */
+static int tail_follow(lp_feed *f, tail *t)
+{
+	if (t->broken)
+		return LP_OK;
+	if (t->log == NULL)
+		tail_open(f, t, 0);
+	if (t->log == NULL)
+		return LP_OK;
+	line_ctx c = {f, t};
+	int rc = lpi_events_tail_read(t->log, "\"pause_created\"", on_created, &c);
+	if (rc == LP_EBADCMD) { /* unreadable, or cut short: pending/ instead */
+		lpi_events_tail_free(t->log);
+		t->log = NULL;
+		t->broken = 1;
+		lpi_error_clear();
+		rc = LP_OK;
+	}
+	return rc;
+}
+
+/* Follow run_id from now on: from its log's start, or (from_end, at
+ * open) from the end of what it holds now. */
+static int tail_add(lp_feed *f, const char *run_id, int from_end)
+{
+	tail *nv = realloc(f->tails, (f->ntails + 1) * sizeof *nv);
+	if (nv == NULL)
+		return lpi_fail(LP_ERROR, "out of memory");
+	f->tails = nv;
+	tail *t = &f->tails[f->ntails++];
+	*t = (tail){0};
+	snprintf(t->run_id, sizeof t->run_id, "%s", run_id);
+	tail_open(f, t, from_end);
+	lpi_waiter_free(f->w); /* rebuilt with this run's directories */
+	f->w = NULL;
+	return LP_OK;
+}
+
+/* Stop following t (its run ended or was removed): what was recorded at
+ * open of its pauses can no longer come from its log. */
+static void tail_drop(lp_feed *f, tail *t)
+{
+	idset_free(&t->early);
+	lpi_events_tail_free(t->log);
+	*t = f->tails[--f->ntails];
+	lpi_waiter_free(f->w);
+	f->w = NULL;
+}
+
+typedef struct listing_ctx {
+	lp_feed *f;
+	const char *run_id;
+	tail *foreign_only; /* at open: only pauses that pending/ does not
+			       index, recorded in this tail's early */
+	int rc;
+} listing_ctx;
+
+static int on_pause_name(const char *entry, void *ud)
+{
+	listing_ctx *c = ud;
+	char id[LP_ID_MAX + 1], rid[LP_ID_MAX + 1];
+	size_t n = strlen(entry);
+	if (n <= 5 || n - 5 > LP_ID_MAX || strcmp(entry + n - 5, ".json") != 0)
+		return 0;
+	memcpy(id, entry, n - 5);
+	id[n - 5] = '\0';
+	if (lp_id_validate(id, "pause id") != LP_OK || is_known(c->f, id)) {
+		lpi_error_clear();
+		return 0;
+	}
+	int indexed = lpi_pause_id_run(id, rid) == LP_OK;
+	lpi_error_clear();
+	if (c->foreign_only && indexed)
+		return 0;
+	if (c->foreign_only && (c->rc = idset_add(&c->foreign_only->early, id)))
+		return c->rc;
+	return (c->rc = pause_new(c->f, id, c->run_id));
+}
+
+/* Every pause file of a run not known yet, once: a run that started and
+ * ended between two reads; at open, an active run's pauses that pending/
+ * does not index (0.1.1's), recorded as seen before their line. */
+static int run_listing(lp_feed *f, const char *run_id, tail *foreign_only)
 {
 	int run_fd, pfd;
 	if (lpi_run_dirs_open(f->store, run_id, &run_fd) != LP_OK) {
@@ -282,15 +455,10 @@ static int scan_run_pauses(lp_feed *f, const char *run_id)
 		lpi_error_clear();
 		return LP_OK;
 	}
-	idset names;
-	rc = list_dir(pfd, 1, &names);
+	listing_ctx c = {f, run_id, foreign_only, LP_OK};
+	rc = lpi_dir_each(pfd, on_pause_name, &c);
 	close(pfd);
-	for (size_t k = 0; !rc && k < names.n; k++)
-		if (!idset_has(&f->seen, names.v[k]) &&
-		    lp_id_validate(names.v[k], "pause id") == LP_OK)
-			rc = pause_new(f, names.v[k]);
-	idset_free(&names);
-	return rc;
+	return c.rc ? c.rc : (lpi_error_clear(), LP_OK);
 }
 
 typedef struct new_run {
@@ -303,18 +471,11 @@ static int by_started(const void *a, const void *b)
 	return (x->started_at > y->started_at) - (x->started_at < y->started_at);
 }
 
-static int run_add_active(lp_feed *f, const char *id)
-{
-	lpi_waiter_free(f->w); /* rebuilt with this run's directories */
-	f->w = NULL;
-	return idset_add(&f->active, id);
-}
-
 /* New names in runs/: runs started (in the order they started). */
 static int scan_runs(lp_feed *f)
 {
 	idset names;
-	int rc = list_dir(f->store->runs_fd, 0, &names);
+	int rc = list_dir(f->store->runs_fd, &names);
 	if (rc)
 		return rc;
 	new_run *fresh = NULL;
@@ -336,6 +497,7 @@ static int scan_runs(lp_feed *f)
 		fresh = nv;
 		fresh[nfresh++].info = info;
 	}
+	lpi_error_clear(); /* of a name that is not a run id */
 	idset_free(&names);
 	if (nfresh > 1)
 		qsort(fresh, nfresh, sizeof *fresh, by_started);
@@ -350,9 +512,11 @@ static int scan_runs(lp_feed *f)
 				     ? emit(f, LP_FEED_RUN_STARTED, info->run_id, NULL, json)
 				     : LP_ERROR;
 			if (!rc && active)
-				rc = run_add_active(f, info->run_id);
-			if (!rc && !active) /* started and ended between two reads */
-				rc = scan_run_pauses(f, info->run_id);
+				rc = tail_add(f, info->run_id, f->quiet);
+			if (!rc && active && f->quiet)
+				rc = run_listing(f, info->run_id, &f->tails[f->ntails - 1]);
+			if (!rc && !active && !f->quiet) /* started and ended between two reads */
+				rc = run_listing(f, info->run_id, NULL);
 			if (!rc && !active)
 				rc = emit(f, LP_FEED_RUN_ENDED, info->run_id, NULL,
 					  take_json(&info->json));
@@ -363,42 +527,84 @@ static int scan_runs(lp_feed *f)
 	return rc;
 }
 
-/* Before a run's end is reported: its pauses not seen yet, and the end of
- * those still open. */
-static int run_pauses_settle(lp_feed *f, const char *run_id)
+/* The pauses in pending/ that no tail gives (or, at open, every one):
+ * of runs that ended or whose log cannot be followed, and those that
+ * pending/ names before their run's log does. only_run: of that run. */
+static int scan_pending(lp_feed *f, const char *only_run)
 {
-	int rc = scan_run_pauses(f, run_id);
-	idset mine = {0};
-	for (size_t k = 0; !rc && k < f->open.n; k++) {
-		char rid[LP_ID_MAX + 1];
-		if (lpi_pause_id_run(f->open.v[k], rid) == LP_OK && strcmp(rid, run_id) == 0)
-			rc = idset_add(&mine, f->open.v[k]);
+	int rc = LP_OK;
+	char rid[LP_ID_MAX + 1];
+	for (size_t k = 0; !rc && k < f->pending.n; k++) {
+		const char *id = f->pending.v[k];
+		if (is_known(f, id) || lp_id_validate(id, "pause id") != LP_OK)
+			continue;
+		if (only_run && (lpi_pause_id_run(id, rid) != LP_OK || strcmp(rid, only_run) != 0))
+			continue;
+		tail *t = only_run ? NULL : followed(f, id);
+		if (t && !f->quiet)
+			continue; /* its line will name it */
+		if (t && (rc = idset_add(&t->early, id)))
+			break;
+		rc = pause_new(f, id, NULL);
 	}
+	lpi_error_clear();
+	return rc;
+}
+
+/* A followed run that ended: the rest of its log, its pauses pending/
+ * names that no line did (a crash between the two), and the end of those
+ * still open, before the run's end is reported. */
+static int run_settle(lp_feed *f, tail *t)
+{
+	int rc = tail_follow(f, t);
+	if (!rc)
+		rc = scan_pending(f, t->run_id);
+	idset mine = {0};
+	char rid[LP_ID_MAX + 1];
+	for (size_t k = 0; !rc && k < f->open.n; k++)
+		if (lpi_pause_id_run(f->open.v[k], rid) == LP_OK && strcmp(rid, t->run_id) == 0)
+			rc = idset_add(&mine, f->open.v[k]);
 	for (size_t k = 0; !rc && k < mine.n; k++)
 		rc = pause_recheck(f, mine.v[k]);
 	idset_free(&mine);
-	if (!rc)
-		lpi_error_clear(); /* of a pause that could not be read */
+	lpi_error_clear(); /* of a pause that could not be read */
 	return rc;
 }
 
 /* One read of the directory: report every difference from the last. */
 static int scan(lp_feed *f)
 {
-	int rc = scan_runs(f);
-	/* new pauses of the active runs, then any other pending one */
-	for (size_t k = 0; !rc && k < f->active.n; k++)
-		rc = scan_run_pauses(f, f->active.v[k]);
-	if (!rc && f->store->pending_fd >= 0) {
-		idset pending;
-		if (!(rc = list_dir(f->store->pending_fd, 0, &pending))) {
-			for (size_t k = 0; !rc && k < pending.n; k++)
-				if (!idset_has(&f->seen, pending.v[k]) &&
-				    lp_id_validate(pending.v[k], "pause id") == LP_OK)
-					rc = pause_new(f, pending.v[k]);
-			idset_free(&pending);
-		}
+	/* pending/ first: a pause reported that is no longer there never
+	 * comes back to it, and is forgotten */
+	idset_free(&f->pending);
+	int rc = f->store->pending_fd >= 0 ? list_dir(f->store->pending_fd, &f->pending) : LP_OK;
+	if (rc)
+		return rc;
+	idset keep = {0};
+	for (size_t k = 0; !rc && k < f->reported.n; k++) {
+		const char *id = f->reported.v[k];
+		int in = idset_has(&f->pending, id);
+		for (size_t i = 0; !in && i < f->ntails; i++)
+			in = idset_has(&f->tails[i].early, id);
+		if (in)
+			rc = idset_add(&keep, id);
 	}
+	if (!rc)
+		idset_keep(&f->reported, &keep);
+	idset_free(&keep);
+	if (!rc)
+		rc = scan_runs(f);
+	if (!rc && f->quiet) {
+		/* at open, pending/ again after the logs were opened at their
+		 * end: a pause whose line came before that end is listed */
+		idset_free(&f->pending);
+		if (f->store->pending_fd >= 0)
+			rc = list_dir(f->store->pending_fd, &f->pending);
+	}
+	for (size_t k = 0; !rc && k < f->ntails; k++)
+		rc = tail_follow(f, &f->tails[k]);
+	if (!rc)
+		rc = scan_pending(f, NULL);
 	/* the open pauses: ended? (a copy: pause_recheck removes from open) */
 	idset open = {0};
 	for (size_t k = 0; !rc && k < f->open.n; k++)
@@ -407,40 +613,37 @@ static int scan(lp_feed *f)
 		rc = pause_recheck(f, open.v[k]);
 	idset_free(&open);
 	/* the active runs: ended, or their owner gone? */
-	idset active = {0};
-	for (size_t k = 0; !rc && k < f->active.n; k++)
-		rc = idset_add(&active, f->active.v[k]);
-	for (size_t k = 0; !rc && k < active.n; k++) {
+	for (size_t k = 0; !rc && k < f->ntails;) {
+		tail *t = &f->tails[k];
 		lp_run_info *info;
-		int r = lp_run_info_load(&info, f->store, active.v[k]);
+		int r = lp_run_info_load(&info, f->store, t->run_id);
 		if (r) {
 			lpi_error_clear();
-			if (r == LP_ENOTFOUND) { /* removed */
-				idset_del(&f->active, active.v[k]);
-				lpi_waiter_free(f->w);
-				f->w = NULL;
-			}
+			if (r == LP_ENOTFOUND) /* removed */
+				tail_drop(f, t);
+			else
+				k++;
 			continue;
 		}
-		if (strcmp(info->state, "active") != 0) {
-			idset_del(&f->active, active.v[k]);
-			lpi_waiter_free(f->w);
-			f->w = NULL;
-			/* its pauses ended before it did: report them first (read
-			 * after run.json, their files are final by now) */
-			rc = run_pauses_settle(f, info->run_id);
-			if (!rc)
-				rc = emit(f, LP_FEED_RUN_ENDED, info->run_id, NULL,
-					  take_json(&info->json));
+		if (strcmp(info->state, "active") == 0) {
+			lp_run_info_free(info);
+			k++;
+			continue;
 		}
+		/* its pauses ended before it did: report them first (read after
+		 * run.json, their files are final by now) */
+		rc = run_settle(f, t);
+		tail_drop(f, t);
+		if (!rc)
+			rc = emit(f, LP_FEED_RUN_ENDED, info->run_id, NULL, take_json(&info->json));
 		lp_run_info_free(info);
 	}
-	idset_free(&active);
 	return rc;
 }
 
-/* The waiter on runs/, pending/ and each active run's directory and
- * pauses/ (made again whenever the set of active runs changes). */
+/* The waiter on runs/, pending/, and each active run's directory, its
+ * pauses/ and its log (made again whenever the set of active runs or
+ * their logs change). */
 static int make_waiter(lp_feed *f)
 {
 	int rc = lpi_waiter_open(&f->w);
@@ -449,9 +652,11 @@ static int make_waiter(lp_feed *f)
 	lpi_waiter_add_dir(f->w, f->store->runs_fd, "runs");
 	if (f->store->pending_fd >= 0)
 		lpi_waiter_add_dir(f->w, f->store->pending_fd, "pending");
-	for (size_t k = 0; k < f->active.n; k++) {
+	for (size_t k = 0; k < f->ntails; k++) {
 		int run_fd, pfd;
-		if (lpi_run_dirs_open(f->store, f->active.v[k], &run_fd) != LP_OK) {
+		if (f->tails[k].log)
+			lpi_waiter_add_file(f->w, lpi_events_tail_fd(f->tails[k].log));
+		if (lpi_run_dirs_open(f->store, f->tails[k].run_id, &run_fd) != LP_OK) {
 			lpi_error_clear();
 			continue;
 		}
@@ -646,11 +851,26 @@ void lp_feed_free(lp_feed *f)
 		free(f->ring[k].json);
 	free(f->ring);
 	idset_free(&f->runs);
-	idset_free(&f->active);
-	idset_free(&f->seen);
+	while (f->ntails)
+		tail_drop(f, &f->tails[0]);
+	free(f->tails);
 	idset_free(&f->open);
+	idset_free(&f->reported);
+	idset_free(&f->pending);
 	lpi_waiter_free(f->w);
 	pthread_mutex_destroy(&f->mu);
 	pthread_cond_destroy(&f->cv);
 	free(f);
+}
+
+size_t lpi_feed_remembered(lp_feed *f)
+{
+	pthread_mutex_lock(&f->mu);
+	while (f->pumping) /* the pump's state is its own while it reads */
+		pthread_cond_wait(&f->cv, &f->mu);
+	size_t n = f->open.n + f->reported.n;
+	for (size_t k = 0; k < f->ntails; k++)
+		n += f->tails[k].early.n;
+	pthread_mutex_unlock(&f->mu);
+	return n;
 }

@@ -605,6 +605,28 @@ typedef struct {
 	lp_json *fields;
 } lpi_event;
 int lpi_events_append_n(int events_fd, const char *run_id, const lpi_event *evs, size_t n);
+/* A reader of a run's events.jsonl that hands over each whole line once.
+ * lpi_events_tail_open(): from the start, or (from_end) from the end of
+ * the lines there now; LP_ENOTFOUND while the run has no log, LP_EUNSAFE
+ * for one that fails the trust rule (or is not a regular file). */
+typedef struct lpi_events_tail lpi_events_tail;
+int lpi_events_tail_open(lpi_events_tail **out, int run_fd, const char *run_id, int from_end);
+int lpi_events_tail_fd(const lpi_events_tail *t); /* for a waiter's watch */
+/* Each whole line appended since the last read that contains filter (NULL:
+ * every line) and parses as an object, to fn(), which may stop it by
+ * returning non-zero (returned). A line still being written waits for the
+ * next read; one over 1 MiB is skipped. LP_EBADCMD when the log cannot
+ * be read or was cut short under the reader (what it read is gone): the
+ * caller stops following it. */
+int lpi_events_tail_read(lpi_events_tail *t, const char *filter,
+			 int (*fn)(const lp_json *ev, void *ud), void *ud);
+void lpi_events_tail_free(lpi_events_tail *t);
+
+/* ----------------------------------------------------------- feed.c */
+/* How many pause ids the feed remembers now (open, reported and still in
+ * pending/, recorded at open): what must stay bounded by the store's
+ * present, not its history (tests). */
+size_t lpi_feed_remembered(lp_feed *f);
 
 /* ------------------------------------------------------------ run.c */
 struct lp_run {
@@ -650,6 +672,8 @@ typedef struct lpi_waiter lpi_waiter;
 int lpi_waiter_open(lpi_waiter **out);
 /* Watch entries created, moved in or closed after writing in dirfd. */
 int lpi_waiter_add_dir(lpi_waiter *w, int dirfd, const char *label);
+/* Watch a regular file (fd) for data written to it: a log's appends. */
+int lpi_waiter_add_file(lpi_waiter *w, int fd);
 /* Wake when process pid (on this host) exits; pidfd where available. */
 int lpi_waiter_add_pid(lpi_waiter *w, long pid);
 /* Block until something may have changed: an event on a watched

@@ -1,7 +1,7 @@
 /*
  * wait.c - event-driven, bounded waiting. A waiter watches directories
  * with inotify (one descriptor, woken by entries created, moved in or
- * closed after writing) and a process with a pidfd (readable when it
+ * closed after writing, and by appends to a watched file) and a process with a pidfd (readable when it
  * exits). Every wait is also bounded by a backstop slice (default 50 ms),
  * after which the caller re-checks by reading: inotify misses changes made
  * over NFS and can overflow, and where inotify is unavailable (or
@@ -52,6 +52,19 @@ int lpi_waiter_add_dir(lpi_waiter *w, int dirfd, const char *label)
 		/* out of watches or no /proc: fall back to the backstop */
 		(void)label;
 		close(w->ino_fd);
+		w->ino_fd = -1;
+	}
+	return LP_OK;
+}
+
+int lpi_waiter_add_file(lpi_waiter *w, int fd)
+{
+	if (w->ino_fd < 0)
+		return LP_OK;
+	char path[64];
+	snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+	if (inotify_add_watch(w->ino_fd, path, IN_MODIFY | IN_DELETE_SELF) < 0) {
+		close(w->ino_fd); /* as lpi_waiter_add_dir: the backstop alone */
 		w->ino_fd = -1;
 	}
 	return LP_OK;

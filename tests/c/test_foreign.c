@@ -3,8 +3,9 @@
  * 32-hex UUIDs for runs and pauses, no pending/ entry, no catalog line),
  * in a pause directory our runtime also uses: listed by lp_store_list (pending
  * and all), loaded by id and by path, reported by lp_run_watch (and woken
- * for when one appears), resumed by lp_pause_resume; two runs holding one id
- * are refused with a message naming both.
+ * for when one appears), resumed by lp_pause_resume, followed by the change
+ * feed through the run's events.jsonl; two runs holding one id are refused
+ * with a message naming both.
  */
 #include "helpers.h"
 
@@ -304,6 +305,55 @@ static void test_typed_info_and_verdict(void **state)
 	lp_pause_info_free(i);
 }
 
+/* The change feed follows an active 0.1.1 run through its events.jsonl
+ * (0.1.1's lines, with its spacing): a pause pending when the feed opened
+ * is not reported created but its end is; one written after is reported
+ * created, once, though pending/ never indexes it. */
+static void test_feed_follows_v011_run(void **state)
+{
+	fx *f = *state;
+	write_v011(f, FRUN, FPAUSE, "pending", (long)getpid(), lpi_now());
+	char log[512], line[512];
+	fx_path(f, log, sizeof log, "runs/%s/events.jsonl", FRUN);
+	snprintf(line, sizeof line,
+		 "{\"event\": \"run_started\", \"run_id\": \"%s\"}\n"
+		 "{\"event\": \"pause_created\", \"kind\": \"checkpoint\", \"pause_id\": \"%s\"}\n",
+		 FRUN, FPAUSE);
+	assert_int_equal(write_text(log, line, strlen(line)), 0);
+	lp_feed *feed;
+	assert_int_equal(lp_feed_open(&feed, f->store), LP_OK);
+	/* a second pause: its file, then its line (as 0.1.1 writes them) */
+	const char *second = "cccccccccccccccccccccccccccccccc";
+	write_v011(f, FRUN, second, "pending", (long)getpid(), lpi_now());
+	snprintf(
+		line, sizeof line,
+		"{\"event\": \"pause_created\", \"kind\": \"checkpoint\", \"pause_id\": \"%s\", "
+		"\"nodeid\": \"t.py::v011\", \"timeout\": 600.0, \"pid\": %ld, \"worker_id\": null}\n",
+		second, (long)getpid());
+	int fd = open(log, O_WRONLY | O_APPEND);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, line, strlen(line)), (ssize_t)strlen(line));
+	lp_feed_event ev;
+	unsigned long long pos = 0;
+	assert_int_equal(lp_feed_next(&ev, feed, pos, 10, NULL), LP_OK);
+	assert_int_equal(ev.kind, LP_FEED_PAUSE_CREATED);
+	assert_string_equal(ev.pause_id, second);
+	pos = ev.seq;
+	lp_feed_event_clear(&ev);
+	/* the first one ends: reported ended, never created */
+	write_v011(f, FRUN, FPAUSE, "resumed", (long)getpid(), lpi_now());
+	assert_int_equal(write(fd, "{\"event\": \"pause_finished\"}\n", 29), 29);
+	close(fd);
+	assert_int_equal(lp_feed_next(&ev, feed, pos, 10, NULL), LP_OK);
+	assert_int_equal(ev.kind, LP_FEED_PAUSE_ENDED);
+	assert_string_equal(ev.pause_id, FPAUSE);
+	pos = ev.seq;
+	lp_feed_event_clear(&ev);
+	assert_int_equal(lp_feed_next(&ev, feed, pos, 0.3, NULL), LP_EWAITTIMEOUT);
+	lpi_error_clear();
+	lp_feed_free(feed);
+}
+
 int main(void)
 {
 	test_guard(120);
@@ -315,6 +365,7 @@ int main(void)
 		T(test_watch_all_reports_ended),
 		T(test_resume_by_id),
 		T(test_typed_info_and_verdict),
+		T(test_feed_follows_v011_run),
 	};
 	return cmocka_run_group_tests_name("foreign ids", tests, NULL, NULL);
 }
