@@ -45,10 +45,11 @@ asan: bootstrap-dev
 # pauses made ready): a race makes it exit 66, which fails its test
 tsan: bootstrap-dev
 	@cmake -S . -B $(BUILD)/tsan -DLP_BUILD_TESTS=ON -DLP_WERROR=ON -DLP_TSAN=ON >/dev/null
-	@cmake --build $(BUILD)/tsan -j2 --target test_threads test_pause pytest-live-pause \
+	@cmake --build $(BUILD)/tsan -j2 --target test_threads test_pause test_feed pytest-live-pause \
 	  pytest-live-pause-serve >/dev/null
 	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(BUILD)/tsan/test_threads
 	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(BUILD)/tsan/test_pause
+	@TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 $(BUILD)/tsan/test_feed
 	@LP_CLI="$(abspath $(BUILD)/tsan)/pytest-live-pause" \
 	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:exitcode=66 \
 	  $(PY) -m pytest -q -n 2 -p no:cacheprovider tests/python/test_serve_api.py
