@@ -87,8 +87,8 @@ static void assert_each_once(const tally *t, int want)
 	assert_int_equal(t->n, want);
 	for (int k = 0; k < t->n; k++) {
 		if (t->created[k] != 1 || t->ended[k] != 1)
-			fail_msg("pause %s: created %d times, ended %d times", t->id[k], t->created[k],
-				 t->ended[k]);
+			fail_msg("pause %s: created %d times, ended %d times", t->id[k],
+				 t->created[k], t->ended[k]);
 	}
 }
 
@@ -351,14 +351,15 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_forgets_pauses_read_one_by_one, fx_setup_run,
 						fx_teardown),
-		cmocka_unit_test_setup_teardown(test_forgets_pauses_made_between_reads, fx_setup_run,
-						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_forgets_pauses_made_between_reads,
+						fx_setup_run, fx_teardown),
 		cmocka_unit_test_setup_teardown(test_long_created_lines, fx_setup_run, fx_teardown),
-		cmocka_unit_test_setup_teardown(test_lines_that_name_no_pause_of_the_run, fx_setup_run,
-						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_lines_that_name_no_pause_of_the_run,
+						fx_setup_run, fx_teardown),
 		cmocka_unit_test(test_log_emptied),
 		cmocka_unit_test(test_log_cut_midway),
-		cmocka_unit_test_setup_teardown(test_opened_while_pending, fx_setup_run, fx_teardown),
+		cmocka_unit_test_setup_teardown(test_opened_while_pending, fx_setup_run,
+						fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
