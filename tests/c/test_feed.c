@@ -8,7 +8,9 @@
  * first buffer, a line that names another run's pause, lines that are
  * not JSON; a log cut short under the feed (it falls back to pending/);
  * a feed opened while pauses are pending (their end reported, no
- * creation twice). Nothing asserts on timing.
+ * creation twice). The events kept for positions asked again: whole,
+ * by bytes (4 MiB of JSON) and by count (4,096). Nothing asserts on
+ * timing.
  */
 #include "helpers.h"
 
@@ -345,6 +347,101 @@ static void test_opened_while_pending(void **state)
 	lp_feed_free(feed);
 }
 
+/* Every position asked for, after pauses whose events total several
+ * times the feed's 4 MiB of JSON kept (failure texts of 1 to 250 KiB, so
+ * the tape wraps at every offset), or more than its 4,096 events: a
+ * position still kept gives that event whole (its JSON names its pause),
+ * an older one the oldest kept, with `missed` counting the ones skipped. */
+static void check_positions(lp_feed *feed, unsigned long long head, int want_missed)
+{
+	unsigned long long oldest = 0;
+	for (unsigned long long p = 1; p <= head; p++) {
+		lp_feed_event ev;
+		assert_int_equal(lp_feed_next(&ev, feed, p - 1, 0, NULL), LP_OK);
+		if (oldest == 0)
+			oldest = ev.seq;
+		if (p < oldest) {
+			assert_int_equal(ev.seq, oldest);
+			assert_int_equal(ev.missed, oldest - p);
+		} else {
+			assert_int_equal(ev.seq, p);
+			assert_int_equal(ev.missed, 0);
+		}
+		if (ev.kind == LP_FEED_PAUSE_CREATED || ev.kind == LP_FEED_PAUSE_ENDED) {
+			char needle[LP_ID_MAX + 32];
+			snprintf(needle, sizeof needle, "\"pause_id\":\"%s\"", ev.pause_id);
+			assert_non_null(ev.json);
+			assert_non_null(strstr(ev.json, needle));
+			lp_json *doc;
+			assert_int_equal(lpj_parse_object(ev.json, strlen(ev.json), "event", &doc),
+					 LP_OK);
+			lpj_free(doc);
+		}
+		lp_feed_event_clear(&ev);
+	}
+	if (want_missed)
+		assert_true(oldest > 1);
+	assert_true(head - oldest + 1 <= LP_FEED_KEEP);
+}
+
+static void test_positions_kept_by_bytes(void **state)
+{
+	fx *f = *state;
+	lp_feed *feed;
+	assert_int_equal(lp_feed_open(&feed, f->store), LP_OK);
+	static const size_t kib[] = {1, 250, 40, 180, 3, 120, 250, 7};
+	char *text = malloc(251 * 1024);
+	unsigned long long pos = 0;
+	tally *t = calloc(1, sizeof *t);
+	for (int k = 0; k < 96; k++) {
+		size_t n = kib[k % 8] * 1024;
+		memset(text, 'a' + k % 26, n);
+		text[n] = '\0';
+		lp_pause_options o = LP_PAUSE_OPTIONS_INIT;
+		o.nodeid = "t.py::big";
+		o.original_failure = text;
+		o.timeout = 0;
+		lp_pause *p;
+		assert_int_equal(lp_pause_begin(&p, f->run, &o), LP_OK);
+		lp_resolution res = {0};
+		assert_int_equal(lp_pause_wait(&res, p, NULL), LP_OK);
+		lp_resolution_clear(&res);
+		await_ended(feed, &pos, t, lp_pause_id(p));
+		lp_pause_free(p);
+	}
+	check_positions(feed, lp_feed_head(feed), 1);
+	free(text);
+	free(t);
+	lp_feed_free(feed);
+}
+
+static void test_positions_kept_by_count(void **state)
+{
+	fx *f = *state;
+	lp_feed *feed;
+	assert_int_equal(lp_feed_open(&feed, f->store), LP_OK);
+	unsigned long long pos = 0;
+	tally *t = calloc(1, sizeof *t);
+	char id[LP_ID_MAX + 1];
+	for (int k = 0; k < 2100; k++) {
+		pause_and_end(f, id);
+		if (k % 50 == 49) {
+			await_ended(feed, &pos, t, id);
+			memset(t, 0, sizeof *t); /* only the last one is looked for */
+		}
+	}
+	unsigned long long head = lp_feed_head(feed); /* 2 x 2100: r1 started before the feed */
+	assert_true(head > LP_FEED_KEEP);
+	lp_feed_event ev;
+	assert_int_equal(lp_feed_next(&ev, feed, 0, 0, NULL), LP_OK);
+	assert_int_equal(ev.seq, head - LP_FEED_KEEP + 1);
+	assert_int_equal(ev.missed, head - LP_FEED_KEEP);
+	lp_feed_event_clear(&ev);
+	check_positions(feed, head, 1);
+	free(t);
+	lp_feed_free(feed);
+}
+
 int main(void)
 {
 	setenv("LP_UNSAFE_NO_FSYNC", "1", 1);
@@ -359,6 +456,10 @@ int main(void)
 		cmocka_unit_test(test_log_emptied),
 		cmocka_unit_test(test_log_cut_midway),
 		cmocka_unit_test_setup_teardown(test_opened_while_pending, fx_setup_run,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_positions_kept_by_bytes, fx_setup_run,
+						fx_teardown),
+		cmocka_unit_test_setup_teardown(test_positions_kept_by_count, fx_setup_run,
 						fx_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
