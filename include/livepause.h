@@ -694,8 +694,10 @@ LP_API int lp_run_watch(lp_pause_info **out, lp_store *store, const char *run_id
  * created or ended, in any run, numbered 1, 2, ... in the order this feed
  * observed them. It is event driven (inotify on runs/, pending/ and the
  * active runs, with a bounded backstop read every second for NFS, a lost
- * event or an owner that died) and keeps the last LP_FEED_KEEP events, so
- * a reader resumes from any recent position. New pauses are found in
+ * event or an owner that died) and keeps the last LP_FEED_KEEP events
+ * (fewer when their JSON passes LP_FEED_KEEP_BYTES), so a reader resumes
+ * from any recent position; an older one gets the oldest kept, with
+ * `missed` saying how many it skipped. New pauses are found in
  * each active run's events.jsonl, read from where the last read stopped
  * (its pause_created lines; 0.1.1 processes write them too), and in the
  * pending/ index for runs whose log cannot be followed. A read costs what
@@ -705,6 +707,7 @@ LP_API int lp_run_watch(lp_pause_info **out, lp_store *store, const char *run_id
 typedef struct lp_feed lp_feed;
 
 #define LP_FEED_KEEP 4096
+#define LP_FEED_KEEP_BYTES ((size_t)4 << 20)
 
 typedef enum lp_feed_kind {
 	LP_FEED_RUN_STARTED = 0,

@@ -732,7 +732,8 @@ const lp_catalog_end *lpi_catalog_find_end(const lpi_catalog *cat, const char *r
 }
 
 enum { PARSE_FULL, PARSE_RUNS, PARSE_COUNTS };
-static int parse(char *text, size_t len, int mode, lpi_catalog **out);
+static int load_runs(lp_store *store, const char *label, lpi_catalog **out);
+static int parse(char *text, size_t len, lpi_catalog **out);
 static int parse_counts(const char *text, size_t len, lpi_catalog **out);
 
 static int load(lp_store *store, int mode, lpi_catalog **out)
@@ -751,12 +752,14 @@ static int load(lp_store *store, int mode, lpi_catalog **out)
 			return rc; /* LP_ENOTFOUND: no catalog (an older layout) */
 		rc = parse_counts(map, len, out);
 		lpi_file_unmap(map, len);
+	} else if (mode == PARSE_RUNS) {
+		return load_runs(store, label, out);
 	} else {
 		char *text;
 		rc = lpi_file_read(store->fd, CATALOG_NAME, CATALOG_CAP, label, &text, &len);
 		if (rc)
 			return rc;
-		rc = parse(text, len, mode, out);
+		rc = parse(text, len, out);
 	}
 	if (rc == LP_ENOTFOUND)
 		return lpi_fail(LP_ENOTFOUND, "%s is not a catalog of this version", label);
@@ -780,7 +783,7 @@ int lpi_catalog_load_runs(lp_store *store, lpi_catalog **out)
 
 int lpi_catalog_parse(char *text, size_t len, lpi_catalog **out)
 {
-	return parse(text, len, PARSE_FULL, out);
+	return parse(text, len, out);
 }
 
 int lpi_catalog_parse_counts(char *text, size_t len, lpi_catalog **out)
@@ -790,15 +793,9 @@ int lpi_catalog_parse_counts(char *text, size_t len, lpi_catalog **out)
 	return rc;
 }
 
-int lpi_catalog_parse_runs(char *text, size_t len, lpi_catalog **out)
-{
-	return parse(text, len, PARSE_RUNS, out);
-}
-
-/* The lines of a catalog, split in place (PARSE_FULL); with PARSE_RUNS,
- * the "R" lines alone (a "P" line is skipped on its first byte: the cheap
- * pass of "ls"). The counts pass is parse_counts. */
-static int parse(char *text, size_t len, int mode, lpi_catalog **out)
+/* The lines of a catalog, split in place (the full load). The runs pass
+ * is runs_line's, the counts pass parse_counts. */
+static int parse(char *text, size_t len, lpi_catalog **out)
 {
 	*out = NULL;
 	int rc = LP_OK;
@@ -819,21 +816,6 @@ static int parse(char *text, size_t len, int mode, lpi_catalog **out)
 		char *lf = memchr(line, '\n', (size_t)(stop - line));
 		if (lf == NULL)
 			break; /* a line still being written, or cut: not a fact */
-		if (mode == PARSE_RUNS) {
-			/* "P" lines are skipped on their first byte (an escaped
-			 * first byte is split, as the full parse does); an "R" line's
-			 * id is kept unvalidated: it is only ever compared with
-			 * names already validated as run ids */
-			char *f[P_FIELDS];
-			*lf = '\0';
-			if ((line[0] == 'R' || line[0] == '\\') && split(line, f, P_FIELDS) == 2 &&
-			    strcmp(f[0], "R") == 0 && (rc = keep_run(cat, f[1], &rcap))) {
-				lpi_catalog_free(cat);
-				return rc;
-			}
-			line = lf + 1;
-			continue;
-		}
 		*lf = '\0';
 		char *f[P_FIELDS];
 		int n = split_line(line, f, P_FIELDS, P_FIELDS);
@@ -887,6 +869,90 @@ static char *arena_dup(lpi_catalog *cat, const char *s)
 	char *p = memcpy(c->data + c->used, s, n);
 	c->used += n;
 	return p;
+}
+
+/*
+ * The runs pass (what "ls" and GET /api/pauses need: which runs the
+ * catalog knows, to walk the others), line by line: the header first,
+ * then each "R" line's id copied into the catalog's arena; "P" and "E"
+ * lines are skipped on their first byte (an escaped first byte is split,
+ * as the full parse does). The id is kept unvalidated: it is only ever
+ * compared with names already validated as run ids. Read from the file in
+ * pieces (lpi_file_lines), never whole: the catalog grows by a line with
+ * every pause that ends, and a listing every 2 ms in a soak read it whole
+ * each time, serve's RSS growing with it.
+ */
+typedef struct runs_ctx {
+	lpi_catalog *cat;
+	size_t rcap;
+	int header; /* the first line was the header */
+	int seen;   /* a line was read */
+} runs_ctx;
+
+static int runs_line(char *line, size_t len, void *ud)
+{
+	runs_ctx *c = ud;
+	c->seen = 1;
+	if (!c->header) {
+		c->header =
+			len + 1 == strlen(CATALOG_HEADER) && memcmp(line, CATALOG_HEADER, len) == 0;
+		return c->header ? LP_OK : LP_ENOTFOUND;
+	}
+	char *f[P_FIELDS];
+	if ((line[0] != 'R' && line[0] != '\\') || split(line, f, P_FIELDS) != 2 ||
+	    strcmp(f[0], "R") != 0)
+		return LP_OK;
+	char *id = arena_dup(c->cat, f[1]);
+	return id ? keep_run(c->cat, id, &c->rcap) : lpi_fail(LP_ERROR, "out of memory");
+}
+
+/* The catalog of c's lines (rc: how reading them ended). */
+static int runs_done(runs_ctx *c, int rc, lpi_catalog **out)
+{
+	if (!rc && !c->header)
+		rc = LP_ENOTFOUND; /* empty, or no whole first line */
+	if (!rc)
+		rc = index_runs(c->cat);
+	if (rc) {
+		lpi_catalog_free(c->cat);
+		return rc;
+	}
+	*out = c->cat;
+	return LP_OK;
+}
+
+static int load_runs(lp_store *store, const char *label, lpi_catalog **out)
+{
+	*out = NULL;
+	runs_ctx c = {calloc(1, sizeof(lpi_catalog)), 0, 0, 0};
+	if (c.cat == NULL)
+		return lpi_fail(LP_ERROR, "out of memory");
+	int rc = lpi_file_lines(store->fd, CATALOG_NAME, CATALOG_CAP, label, runs_line, &c);
+	if (rc == LP_ENOTFOUND && !c.seen) { /* no catalog (an older layout): said why */
+		lpi_catalog_free(c.cat);
+		return rc;
+	}
+	rc = runs_done(&c, rc, out);
+	return rc == LP_ENOTFOUND
+		       ? lpi_fail(LP_ENOTFOUND, "%s is not a catalog of this version", label)
+		       : rc;
+}
+
+int lpi_catalog_parse_runs(char *text, size_t len, lpi_catalog **out)
+{
+	*out = NULL;
+	runs_ctx c = {calloc(1, sizeof(lpi_catalog)), 0, 0, 0};
+	int rc = c.cat ? LP_OK : lpi_fail(LP_ERROR, "out of memory");
+	char *line = text, *stop = text + len, *lf;
+	while (!rc && line < stop && (lf = memchr(line, '\n', (size_t)(stop - line))) != NULL) {
+		*lf = '\0';
+		rc = runs_line(line, (size_t)(lf - line), &c);
+		line = lf + 1;
+	}
+	free(text);
+	if (c.cat == NULL)
+		return rc;
+	return runs_done(&c, rc, out);
 }
 
 /*

@@ -1,7 +1,8 @@
 /*
  * feed.c - the store-wide change feed: runs started and ended, pauses
  * created and ended, in every run of a pause directory, numbered in the
- * order observed and kept in a ring of LP_FEED_KEEP events so that a
+ * order observed and kept (LP_FEED_KEEP events, LP_FEED_KEEP_BYTES of
+ * their JSON at most, on one tape written round) so that a
  * reader resumes from a recent position (a server's Last-Event-ID).
  *
  * The feed derives events by comparing what it reads with what it saw,
@@ -37,7 +38,7 @@
  * strings of their own, each freed as its slot came round, fragmented
  * glibc's heap: serve's RSS crept up ~6 KiB/s in a soak while the bytes
  * in use stayed flat). Holds at least two of the largest pause. */
-#define FEED_BYTES ((size_t)4 << 20)
+#define FEED_BYTES LP_FEED_KEEP_BYTES
 _Static_assert(FEED_BYTES >= 2 * (2 * (size_t)LP_CAP_PAUSE), "the tape holds two of the largest");
 
 /* A sorted set of ids. */

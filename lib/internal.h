@@ -168,6 +168,15 @@ void lpi_populate(void *p, size_t n);
 int lpi_file_map(int dirfd, const char *name, size_t cap, const char *label, const char **out,
 		 size_t *len);
 void lpi_file_unmap(const char *p, size_t len);
+/* Each whole line of a file (opened and checked as lpi_file_read does)
+ * to fn(), NUL-terminated in place (fn may cut it up), read in pieces of
+ * LPI_LINES_PIECE bytes so that the memory it takes is the same however
+ * long the file grows: a longer line is skipped, as is a last line
+ * without its newline (being written). fn returns non-zero to stop; that
+ * is returned. */
+#define LPI_LINES_PIECE ((size_t)64 * 1024)
+int lpi_file_lines(int dirfd, const char *name, size_t cap, const char *label,
+		   int (*fn)(char *line, size_t len, void *ud), void *ud);
 /* Read a regular file (never through a symlink, never a FIFO, never one
  * that fails the trust rule: LP_EUNSAFE), refusing one over cap bytes. *out is NUL-terminated, free() it. LP_ENOTFOUND if
  * it does not exist. */

@@ -804,6 +804,57 @@ static int open_checked(int dirfd, const char *name, size_t cap, const char *lab
 	return LP_OK;
 }
 
+int lpi_file_lines(int dirfd, const char *name, size_t cap, const char *label,
+		   int (*fn)(char *line, size_t len, void *ud), void *ud)
+{
+	int fd;
+	struct stat st;
+	int rc = open_checked(dirfd, name, cap, label, &fd, &st);
+	if (rc)
+		return rc;
+	char *buf = malloc(LPI_LINES_PIECE);
+	if (buf == NULL) {
+		close(fd);
+		return lpi_fail(LP_ERROR, "out of memory");
+	}
+	size_t have = 0, total = 0;
+	int skipping = 0;
+	for (;;) {
+		ssize_t r = read(fd, buf + have, LPI_LINES_PIECE - have);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			rc = lpi_fail_errno(LP_ERROR, errno, "cannot read %s", label);
+			break;
+		}
+		if (r == 0 || (total += (size_t)r) > cap)
+			break; /* the end; a last line without its newline is no line */
+		have += (size_t)r;
+		size_t at = 0;
+		char *lf;
+		while ((lf = memchr(buf + at, '\n', have - at)) != NULL) {
+			size_t len = (size_t)(lf - (buf + at));
+			*lf = '\0';
+			if (!skipping && (rc = fn(buf + at, len, ud)))
+				break;
+			skipping = 0;
+			at += len + 1;
+		}
+		if (rc)
+			break;
+		if (at == 0 && have == LPI_LINES_PIECE) { /* a line longer than a piece */
+			skipping = 1;
+			have = 0;
+			continue;
+		}
+		memmove(buf, buf + at, have - at);
+		have -= at;
+	}
+	free(buf);
+	close(fd);
+	return rc;
+}
+
 int lpi_file_map(int dirfd, const char *name, size_t cap, const char *label, const char **out,
 		 size_t *len)
 {

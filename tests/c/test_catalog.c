@@ -474,6 +474,66 @@ static void test_listing_lines(void **state)
 	lp_pause_free(c);
 }
 
+/* The runs pass reads the catalog in pieces (lpi_file_lines), never whole:
+ * "R" lines at many offsets, and across every multiple of 64 KiB, a "P"
+ * line longer than a piece (skipped, and the "R" line after it kept), a
+ * last line without its newline (not kept); the same runs as the pass
+ * over the whole text. A wrong header or an empty file: not a catalog. */
+static void test_runs_pass_reads_in_pieces(void **state)
+{
+	fx *f = *state;
+	size_t cap = 600 * 1024, n = 0;
+	char *text = malloc(cap);
+	n += (size_t)sprintf(text, "pytest-live-pause catalog 1\n");
+	int want = 0;
+	for (int k = 0; n < 400 * 1024; k++) {
+		/* P lines of 97 to 3,000 bytes: the R lines fall at every offset */
+		size_t pad = 97 + (size_t)(k * 389) % 2900;
+		size_t head = (size_t)sprintf(
+			text + n, "P\tr%d.0000000a\tresumed\tfailure\t1\t2\t0\t1\t\th\t/c\t", k);
+		/* the R line across the next multiple of 64 KiB when it is near */
+		size_t edge = (n / 65536 + 1) * 65536, r_at = n + head + pad + 2;
+		if (r_at + 3 >= edge && n + head + 2 + 1 < edge - 3)
+			pad = edge - 3 - (n + head + 2);
+		n += head;
+		memset(text + n, 'x', pad);
+		n += pad;
+		n += (size_t)sprintf(text + n, "\t\nR\trun%d\n", k);
+		want++;
+		if (k == 40) { /* a line longer than a piece, then a run */
+			text[n++] = 'P';
+			memset(text + n, 'y', 70 * 1024);
+			n += 70 * 1024;
+			n += (size_t)sprintf(text + n, "\nR\tafterlong\n");
+			want++;
+		}
+	}
+	n += (size_t)sprintf(text + n, "R\tcut");
+	char path[512];
+	assert_int_equal(write_text(fx_path(f, path, sizeof path, "catalog.tsv"), text, n), 0);
+	lpi_catalog *pieces, *whole;
+	assert_int_equal(lpi_catalog_load_runs(f->store, &pieces), LP_OK);
+	assert_int_equal(lpi_catalog_parse_runs(text, n, &whole), LP_OK); /* takes text */
+	assert_int_equal((int)pieces->nruns, want);
+	assert_int_equal(pieces->nruns, whole->nruns);
+	for (size_t k = 0; k < whole->nruns; k++)
+		assert_string_equal(pieces->runs[k], whole->runs[k]);
+	assert_true(lpi_catalog_has_run(pieces, "afterlong"));
+	assert_true(lpi_catalog_has_run(pieces, "run0"));
+	assert_false(lpi_catalog_has_run(pieces, "cut"));
+	lpi_catalog_free(pieces);
+	lpi_catalog_free(whole);
+	/* not a catalog: a wrong header, an empty file, no whole first line */
+	const char *bad[] = {"pytest-live-pause catalog 2\nR\tr1\n", "",
+			     "pytest-live-pause catalog 1"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(write_text(path, bad[i], strlen(bad[i])), 0);
+		assert_int_equal(lpi_catalog_load_runs(f->store, &pieces), LP_ENOTFOUND);
+		assert_null(pieces);
+	}
+	lpi_error_clear();
+}
+
 int main(void)
 {
 	test_guard(120);
@@ -488,6 +548,7 @@ int main(void)
 		T(test_damaged_lines_are_skipped),
 		T(test_failed_publish_leaves_no_index_entry),
 		T(test_listing_lines),
+		T(test_runs_pass_reads_in_pieces),
 	};
 	return cmocka_run_group_tests_name("catalog", tests, NULL, NULL);
 }
