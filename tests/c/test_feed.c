@@ -32,6 +32,17 @@ static int tally_slot(tally *t, const char *id)
 	return t->n++;
 }
 
+/* Count one event. */
+static void count(tally *t, const lp_feed_event *ev)
+{
+	if (ev->kind == LP_FEED_PAUSE_CREATED)
+		t->created[tally_slot(t, ev->pause_id)]++;
+	else if (ev->kind == LP_FEED_PAUSE_ENDED)
+		t->ended[tally_slot(t, ev->pause_id)]++;
+	else if (ev->kind == LP_FEED_RUN_ENDED)
+		t->runs_ended++;
+}
+
 /* Read the feed from *pos until it has nothing within `wait` seconds. */
 static void drain_feed(lp_feed *feed, unsigned long long *pos, tally *t, double wait)
 {
@@ -39,12 +50,7 @@ static void drain_feed(lp_feed *feed, unsigned long long *pos, tally *t, double 
 	while (lp_feed_next(&ev, feed, *pos, wait, NULL) == LP_OK) {
 		assert_int_equal(ev.missed, 0);
 		*pos = ev.seq;
-		if (ev.kind == LP_FEED_PAUSE_CREATED)
-			t->created[tally_slot(t, ev.pause_id)]++;
-		else if (ev.kind == LP_FEED_PAUSE_ENDED)
-			t->ended[tally_slot(t, ev.pause_id)]++;
-		else if (ev.kind == LP_FEED_RUN_ENDED)
-			t->runs_ended++;
+		count(t, &ev);
 		lp_feed_event_clear(&ev);
 	}
 	lpi_error_clear();
@@ -61,12 +67,7 @@ static void await_ended(lp_feed *feed, unsigned long long *pos, tally *t, const 
 		int rc = lp_feed_next(&ev, feed, *pos, 5, NULL);
 		assert_int_equal(rc, LP_OK);
 		*pos = ev.seq;
-		if (ev.kind == LP_FEED_PAUSE_CREATED)
-			t->created[tally_slot(t, ev.pause_id)]++;
-		else if (ev.kind == LP_FEED_PAUSE_ENDED)
-			t->ended[tally_slot(t, ev.pause_id)]++;
-		else if (ev.kind == LP_FEED_RUN_ENDED)
-			t->runs_ended++;
+		count(t, &ev);
 		lp_feed_event_clear(&ev);
 	}
 	fail_msg("pause %s was not reported ended", id);
