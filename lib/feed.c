@@ -257,13 +257,12 @@ static int emit(lp_feed *f, lp_feed_kind kind, const char *run_id, const char *p
 		len = 0;
 	}
 	pthread_mutex_lock(&f->mu);
-	unsigned long long seq = ++f->head;
+	unsigned long long seq = f->head + 1;
 	if (f->tail + LP_FEED_KEEP <= seq) /* its slot's event goes */
 		f->tail = seq - LP_FEED_KEEP + 1;
-	feed_slot *slot = &f->ring[seq % LP_FEED_KEEP];
-	f->head = seq - 1; /* tape_room: the new event is not kept yet */
-	size_t at = len ? tape_room(f, len) : f->wpos;
+	size_t at = len ? tape_room(f, len) : f->wpos; /* before head counts seq in */
 	f->head = seq;
+	feed_slot *slot = &f->ring[seq % LP_FEED_KEEP];
 	memcpy(f->tape + at, json, len);
 	f->wpos = at + len;
 	slot->off = at;

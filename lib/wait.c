@@ -1,11 +1,12 @@
 /*
  * wait.c - event-driven, bounded waiting. A waiter watches directories
  * with inotify (one descriptor, woken by entries created, moved in or
- * closed after writing, and by appends to a watched file) and a process with a pidfd (readable when it
- * exits). Every wait is also bounded by a backstop slice (default 50 ms),
- * after which the caller re-checks by reading: inotify misses changes made
- * over NFS and can overflow, and where inotify is unavailable (or
- * LP_WAIT_BACKEND=poll is set) the slice alone is the mechanism.
+ * closed after writing, and by appends to a watched file) and a process
+ * with a pidfd (readable when it exits). Every wait is also bounded by a
+ * backstop slice (default 50 ms), after which the caller re-checks by
+ * reading: inotify misses changes made over NFS and can overflow, and
+ * where inotify is unavailable (or LP_WAIT_BACKEND=poll is set) the slice
+ * alone is the mechanism.
  */
 #include "internal.h"
 
