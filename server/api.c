@@ -566,12 +566,6 @@ void srv_api_drain(void)
  * for it alone from the feed's own ring of LP_FEED_KEEP events.
  */
 #define SRV_FRAMES 128 /* frames kept for clients a little behind */
-/* The reader gives glibc's free pages back every this many events: each
- * event's JSON is allocated and freed by several threads (the feed's
- * ring, its copy, the frame), and the holes they leave kept serve's RSS
- * creeping up by ~6 KiB/s in a soak whose heap was flat (heaptrack);
- * malloc_trim(0) gave back 1 MiB of them at once. */
-#define SRV_TRIM_EVERY 1024
 
 /* What srv_fanout_frame() says. */
 enum { SRV_FRAME_OK = 0, SRV_FRAME_NONE = 1, SRV_FRAME_STOP = 2, SRV_FRAME_ERROR = 3 };
@@ -677,8 +671,6 @@ static void *reader(void *arg)
 		else if (ev.kind == LP_FEED_RUN_ENDED)
 			srv_ready_drop_run(s, ev.run_id);
 		lp_feed_event_clear(&ev);
-		if (after % SRV_TRIM_EVERY == 0)
-			malloc_trim(0);
 	}
 	pthread_mutex_lock(&fan->mu);
 	pthread_cond_broadcast(&fan->cv); /* the clients see `stopping` */
